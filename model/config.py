@@ -1,0 +1,246 @@
+"""Configuration: a schema of every key, a TOML loader that validates it, CLI overrides.
+
+The schema below is the single source of truth: `config.toml` at the repository root
+documents every key with a comment, and a test checks that the two agree. Unknown keys
+are refused with the file and line that holds them; types and ranges are checked.
+
+Usage::
+
+    cfg = load_config()                         # config.toml beside the package, or defaults
+    cfg = load_config("show.toml", overrides={"osc.targets": ["10.0.0.5:7000"]})
+    cfg["features"]["fps"]                       # plain nested dicts
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = REPO_ROOT / "config.toml"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One configuration key: its type, default, allowed range or choices, and help."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    item_type: type | None = None  # for lists
+
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "audio": {
+        "input": Field(str, "demo", "'demo', 'mic', or a path to an audio file"),
+        "device": Field(str, "", "input device name or index for 'mic' ('' = system default)"),
+        "sample_rate": Field(int, 0, "device sample rate in Hz (0 = the device's default)", 0, 384000),
+        "block_size": Field(int, 256, "samples per device callback block", 16, 65536),
+        "channels": Field(int, 1, "input channels to open (mixed down to mono)", 1, 64),
+        "loop": Field(bool, False, "replay a file input forever"),
+        "fast": Field(bool, False, "replay a file as fast as possible instead of in real time"),
+        "playback": Field(bool, False, "also play a file input to the default output device"),
+        "ring_seconds": Field(float, 2.0, "capture ring buffer length in seconds", 0.1, 60.0),
+    },
+    "features": {
+        "fps": Field(int, 30, "pose frames per second (30 or 60)", choices=(30, 60)),
+        "n_mels": Field(int, 64, "mel bands", 16, 256),
+        "n_fft": Field(int, 2048, "STFT window in samples at 24 kHz", 256, 8192),
+        "fmin": Field(float, 30.0, "lowest mel frequency in Hz", 0.0, 2000.0),
+        "fmax": Field(float, 11000.0, "highest mel frequency in Hz", 1000.0, 12000.0),
+        "tuning": Field(float, 0.0, "fixed chroma tuning in fractions of a bin", -0.5, 0.5),
+        "beats_per_bar": Field(int, 4, "beats per bar assumed by the beat tracker", 2, 12),
+        "min_bpm": Field(float, 60.0, "slowest tempo the beat tracker considers", 30.0, 200.0),
+        "max_bpm": Field(float, 190.0, "fastest tempo the beat tracker considers", 60.0, 300.0),
+    },
+    "model": {
+        "path": Field(str, "models/default.onnx", "ONNX model to run (relative to the repo or absolute)"),
+        "provider": Field(str, "auto", "onnxruntime provider", choices=("auto", "cuda", "cpu")),
+        "threads": Field(int, 1, "onnxruntime intra-op threads", 1, 64),
+        "style": Field(str, "", "starting style name, or 'a:0.5,b:0.5' mix ('' = equal mix)"),
+        "seed": Field(int, 0, "random seed for variation", 0, 2**31 - 1),
+    },
+    "live": {
+        "energy": Field(float, 1.0, "movement amplitude control", 0.0, 2.0),
+        "variation": Field(float, 0.5, "how much the dancer improvises", 0.0, 1.0),
+        "smoothing": Field(float, 0.5, "one-euro smoothing strength (0 = off)", 0.0, 1.0),
+        "mirror": Field(bool, False, "mirror the dancer left/right"),
+        "root": Field(str, "center", "root handling", choices=("center", "follow")),
+        "project_bones": Field(bool, True, "snap every pose onto canonical bone lengths"),
+        "record": Field(str, "", "record the show to this .npz/.bvh/.json path ('' = off)"),
+        "status_interval": Field(float, 0.5, "seconds between console status refreshes", 0.05, 60.0),
+    },
+    "osc": {
+        "enabled": Field(bool, True, "send poses over OSC"),
+        "targets": Field(list, ["127.0.0.1:7000"], "HOST:PORT targets for OSC out", item_type=str),
+        "listen": Field(str, "127.0.0.1:9000", "HOST:PORT for OSC control in ('' = off)"),
+        "prefix": Field(str, "/dancemuse", "address prefix of every message"),
+        "mode": Field(str, "bundle", "'bundle' (multi-float messages) or 'flat' (one float per address)", choices=("bundle", "flat")),
+        "messages": Field(list, ["pose", "joints", "beat", "tempo", "frame"], "which messages to send", item_type=str),
+        "max_datagram": Field(int, 1472, "largest UDP datagram sent, bytes", 256, 8192),
+    },
+    "websocket": {
+        "enabled": Field(bool, True, "serve the visualizer, /status and /ws"),
+        "host": Field(str, "127.0.0.1", "address to bind (anything but loopback requires a token)"),
+        "port": Field(int, 8765, "TCP port", 0, 65535),
+        "token": Field(str, "", "control token ('' = generated when binding beyond loopback)"),
+        "max_clients": Field(int, 32, "most simultaneous WebSocket clients", 1, 1024),
+        "queue": Field(int, 8, "frames queued per client before the oldest is dropped", 1, 1024),
+        "stall_timeout": Field(float, 5.0, "seconds a client may stay stuck before it is closed", 0.5, 600.0),
+        "max_message": Field(int, 65536, "largest message accepted from a client, bytes", 256, 16_777_216),
+        "max_upload_mb": Field(float, 50.0, "largest song upload, MiB", 1.0, 2048.0),
+        "origins": Field(list, [], "allowed Origin headers beyond the server's own ([] = same host only)", item_type=str),
+    },
+}
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    """The default configuration as nested dicts."""
+    return {s: {k: copy.deepcopy(f.default) for k, f in keys.items()} for s, keys in SCHEMA.items()}
+
+
+def _line_of(text: str, section: str | None, key: str) -> int | None:
+    """Best-effort line number of ``key`` (in ``[section]``) in TOML ``text``."""
+    current: str | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        m = re.match(r"^\[([^\]]+)\]", s)
+        if m:
+            current = m.group(1).strip()
+            if section is None and current == key:
+                return n
+            continue
+        if (section is None or current == section) and re.match(rf"^{re.escape(key)}\s*=", s):
+            return n
+    return None
+
+
+def _where(path: Path | None, text: str, section: str | None, key: str) -> str:
+    if path is None:
+        return ""
+    line = _line_of(text, section, key)
+    return f" ({path}:{line})" if line else f" ({path})"
+
+
+def coerce(section: str, key: str, value: Any, *, where: str = "") -> Any:
+    """Check ``value`` against the schema of ``section.key`` and return it (ints widen to floats)."""
+    try:
+        field = SCHEMA[section][key]
+    except KeyError:
+        raise ConfigError(f"unknown config key '{section}.{key}'{where}; see config.toml for the keys") from None
+    name = f"{section}.{key}"
+    ftype = field.type
+    if ftype is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if ftype is int and isinstance(value, bool) or not isinstance(value, ftype):
+        tname = ftype.__name__ if isinstance(ftype, type) else str(ftype)
+        raise ConfigError(f"config key '{name}'{where} must be a {tname}, got {value!r}")
+    if ftype is list and field.item_type is not None:
+        for item in value:
+            if not isinstance(item, field.item_type):
+                raise ConfigError(
+                    f"config key '{name}'{where} must be a list of {field.item_type.__name__}, got {item!r}"
+                )
+    if field.choices is not None and value not in field.choices:
+        raise ConfigError(f"config key '{name}'{where} must be one of {list(field.choices)}, got {value!r}")
+    if field.min is not None and value < field.min:
+        raise ConfigError(f"config key '{name}'{where} must be >= {field.min}, got {value!r}")
+    if field.max is not None and value > field.max:
+        raise ConfigError(f"config key '{name}'{where} must be <= {field.max}, got {value!r}")
+    return value
+
+
+def parse_value(section: str, key: str, text: str) -> Any:
+    """Parse a command-line ``--set section.key=VALUE`` string by the key's type."""
+    if section not in SCHEMA or key not in SCHEMA[section]:
+        raise ConfigError(f"unknown config key '{section}.{key}' in --set; see config.toml for the keys")
+    ftype = SCHEMA[section][key].type
+    if ftype is str:
+        return text
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if ftype is list:
+            return [t.strip() for t in text.split(",") if t.strip()]
+        raise ConfigError(f"cannot read {text!r} as a value for '{section}.{key}'") from None
+
+
+def merge(cfg: dict[str, dict[str, Any]], data: Mapping[str, Any], *, path: Path | None = None, text: str = "") -> None:
+    """Validate ``data`` (nested dicts) and merge it into ``cfg`` in place."""
+    for section, keys in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(
+                f"unknown config section '[{section}]'{_where(path, text, None, section)}; "
+                f"known sections: {', '.join(SCHEMA)}"
+            )
+        if not isinstance(keys, Mapping):
+            raise ConfigError(f"'{section}'{_where(path, text, None, section)} must be a [section] table")
+        for key, value in keys.items():
+            where = _where(path, text, section, key)
+            cfg[section][key] = coerce(section, key, value, where=where)
+
+
+def load_config(
+    path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Defaults, then the TOML file (``path``, else the repo's config.toml if present),
+    then ``overrides`` given as ``{"section.key": value}``. Raises ConfigError."""
+    cfg = defaults()
+    file = Path(path) if path is not None else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file {file} not found; pass an existing --config file") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {file}: {e.strerror}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {file} is not valid TOML: {e}") from None
+        merge(cfg, data, path=file, text=text)
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        cfg.setdefault(section, {})
+        if section not in SCHEMA:
+            raise ConfigError(f"unknown config section '{section}' in override '{dotted}'")
+        cfg[section][key] = coerce(section, key, value, where=" (command line)")
+    return cfg
+
+
+def to_toml(cfg: Mapping[str, Mapping[str, Any]], *, comments: bool = True) -> str:
+    """Render a configuration as TOML, each key with its help as a comment."""
+    lines: list[str] = []
+    for section, keys in cfg.items():
+        lines.append(f"[{section}]")
+        for key, value in keys.items():
+            if comments and key in SCHEMA.get(section, {}):
+                lines.append(f"# {SCHEMA[section][key].help}")
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
