@@ -244,3 +244,21 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return repr(v)
+
+
+CONFIG_HEADER = """# DanceMuse default configuration.
+# Every key is listed with its default. Copy this file, edit it, and pass it with
+# `dancemuse --config my.toml live`; any key can also be set for one run with
+# `--set section.key=value` (for example `--set osc.targets=["127.0.0.1:7001"]`).
+# `dancemuse config show` prints the configuration in effect.
+
+"""
+
+
+def write_default_config(path: Path = DEFAULT_CONFIG_PATH) -> None:
+    """Regenerate config.toml from SCHEMA (run ``python -m model.config`` after adding a key)."""
+    path.write_text(CONFIG_HEADER + to_toml(defaults()), encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    write_default_config()
