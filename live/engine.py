@@ -1,0 +1,306 @@
+"""The live core with no I/O: audio blocks in, pose frames out.
+
+``Engine(cfg, generator)`` wires streaming features (``model.features.StreamingFeatures``:
+log-mel, onset, chroma, RMS and the online beat tracker) to the generator runtime
+(``live.runtime.Generator`` or anything with the same ``step``/``reset`` interface) and
+to post-processing (``live.post.PostProcessor``). ``process(samples, sr=...)`` takes a
+block of any size and returns exactly one :class:`~live.frame.Frame` per completed hop.
+``apply(control)`` changes the live controls and returns the new control state.
+
+Nothing here touches a socket, a device or an event loop: tests drive it with arrays.
+The wall clock is injectable (``clock=``) so that tests can make it deterministic.
+
+Frames share a preallocated ring of joint buffers (``JOINT_RING`` frames long): a
+frame's ``joints`` stay valid until ``JOINT_RING`` later frames were made. Consumers
+(OSC/WebSocket encoders, the recorder) encode or copy well within that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from live.control import Control
+from live.frame import Frame
+from live.post import PostProcessor
+from model import skeleton as sk
+from model.errors import ConfigError, ProtocolError
+
+JOINT_RING = 1024
+LATENCY_WINDOW = 1024
+"""Frames kept for the latency percentiles of :meth:`Engine.snapshot`."""
+
+
+def _get(info: Any, key: str) -> Any:
+    if info is None:
+        return None
+    if isinstance(info, Mapping):
+        return info.get(key)
+    return getattr(info, key, None)
+
+
+def parse_style(spec: str, names: tuple[str, ...]) -> np.ndarray:
+    """Style weights from a config string: '' (equal mix), 'house', or 'house:0.7,ballet:0.3'.
+
+    Returns [shape=(len(names),)] float32 raw weights. Raises ConfigError.
+    """
+    n = len(names)
+    w = np.zeros(n, np.float32)
+    spec = spec.strip()
+    if not spec:
+        w[:] = 1.0 / max(n, 1)
+        return w
+    for part in spec.split(","):
+        name, _, weight = part.partition(":")
+        name = name.strip()
+        if name not in names:
+            raise ConfigError(f"style {name!r} is not in the model; use one of {list(names)}")
+        try:
+            w[names.index(name)] = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise ConfigError(f"style weight {weight!r} in {spec!r} is not a number") from None
+    if not np.all((w >= 0) & (w <= 1)):
+        raise ConfigError(f"style weights in {spec!r} must lie in 0..1")
+    return w
+
+
+class Engine:
+    """Audio blocks -> features -> generator step -> post-processing -> frames.
+
+    Parameters
+    ----------
+    cfg : the configuration (``model.config.load_config()``); uses ``features``,
+        ``model`` and ``live``.
+    generator : ``live.runtime.Generator`` or an object with ``fps``, ``style_names``,
+        ``control_names``, ``reset(seed=...)`` and
+        ``step(features[F], *, style[S], controls[C]) -> [17, 3]``.
+    features_factory : ``(feature_cfg, input_sr) -> StreamingFeatures``-like object with
+        ``push(samples) -> [n, F]``, ``info`` and ``tracker``; default
+        ``model.features.StreamingFeatures``.
+    clock : wall clock in seconds (default ``time.time``).
+    """
+
+    def __init__(
+        self,
+        cfg: Mapping[str, Any],
+        generator: Any,
+        *,
+        features_factory: Callable[[dict[str, Any], int], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self.generator = generator
+        self.fps = int(getattr(generator, "fps", cfg["features"]["fps"]))
+        self.feature_cfg = dict(cfg["features"])
+        self.feature_cfg["fps"] = self.fps
+        self._factory = features_factory or _default_features
+        self._clock = clock
+        self.features: Any = None
+        self._sr: int | None = None
+        self.style_names: tuple[str, ...] = tuple(generator.style_names)
+        self.control_names: tuple[str, ...] = tuple(generator.control_names)
+        live = cfg["live"]
+        self.seed = int(cfg["model"].get("seed", 0))
+        self._style_raw = parse_style(str(cfg["model"].get("style", "")), self.style_names)
+        self._style = np.zeros(len(self.style_names), np.float32)
+        self._ctrl = np.zeros(len(self.control_names), np.float32)
+        self.controls: dict[str, Any] = {
+            "styles": [float(x) for x in self._style_raw],
+            "energy": float(live["energy"]),
+            "variation": float(live["variation"]),
+            "smoothing": float(live["smoothing"]),
+            "mirror": bool(live["mirror"]),
+            "hold": False,
+            "root": str(live["root"]),
+        }
+        self.post = PostProcessor(
+            fps=self.fps,
+            smoothing=self.controls["smoothing"],
+            mirror=self.controls["mirror"],
+            root=self.controls["root"],
+            project_bones=bool(live.get("project_bones", True)),
+        )
+        self._sync_vectors()
+        self._ring = np.zeros((JOINT_RING, sk.NUM_JOINTS, 3), np.float32)
+        self._lat = np.zeros(LATENCY_WINDOW, np.float64)
+        self._cpu = np.zeros(LATENCY_WINDOW, np.float64)
+        self.frames = 0
+        self.samples_in = 0
+        self.tempo = 0.0
+        self.confidence = 0.0
+        self._last_arrival = 0.0
+        self._audio_time_at_arrival = 0.0
+        generator.reset(seed=self.seed)
+
+    # -- audio in, frames out -------------------------------------------------------
+    def process(
+        self, samples: np.ndarray, *, sr: int, arrival: float | None = None, hold: bool = False
+    ) -> list[Frame]:
+        """Push a block of audio; return one frame per hop completed by it.
+
+        samples: [shape=(n,)] or [shape=(n, channels)] float or int16 at ``sr`` Hz.
+        arrival: wall time when the block's last sample arrived (default now).
+        hold: freeze the pose for these frames (used while a device is lost).
+        """
+        if arrival is None:
+            arrival = self._clock()
+        if self.features is None or sr != self._sr:
+            self.features = self._factory(self.feature_cfg, int(sr))
+            self._sr = int(sr)
+        t0 = time.perf_counter()
+        feats = self.features.push(samples)
+        n = 0 if feats is None else len(feats)
+        self.samples_in += len(samples)
+        self._last_arrival = arrival
+        self._audio_time_at_arrival = self.samples_in / float(sr)
+        if n == 0:
+            return []
+        info = self.features.info
+        tempo = _get(info, "tempo")
+        is_beat = _get(info, "is_beat")
+        beat_in_bar = _get(info, "beat_in_bar")
+        bar = _get(info, "bar")
+        conf = _get(info, "confidence")
+        out: list[Frame] = []
+        feat_cpu = (time.perf_counter() - t0) / n
+        held = self.post.hold
+        if hold:
+            self.post.hold = True
+        try:
+            for k in range(n):
+                t1 = time.perf_counter()
+                pose = self.generator.step(feats[k], style=self._style, controls=self._ctrl)
+                slot = self._ring[self.frames % JOINT_RING]
+                slot[...] = self.post.process(pose)
+                i = self.frames
+                self.tempo = float(tempo[k]) if tempo is not None else 0.0
+                self.confidence = float(conf[k]) if conf is not None else 0.0
+                wall = self._clock()
+                lat = max(0.0, (wall - arrival) * 1000.0)
+                out.append(
+                    Frame(
+                        index=i,
+                        t=(i + 1) / self.fps,
+                        wall=wall,
+                        joints=slot,
+                        beat=bool(is_beat[k]) if is_beat is not None else False,
+                        beat_in_bar=int(beat_in_bar[k]) if beat_in_bar is not None else 0,
+                        bar=int(bar[k]) if bar is not None else 0,
+                        tempo=self.tempo,
+                        confidence=self.confidence,
+                        latency_ms=lat,
+                    )
+                )
+                self._lat[i % LATENCY_WINDOW] = lat
+                self._cpu[i % LATENCY_WINDOW] = feat_cpu + time.perf_counter() - t1
+                self.frames += 1
+        finally:
+            self.post.hold = held
+        return out
+
+    def mark_emitted(self, frame: Frame, *, wall: float | None = None) -> None:
+        """Restamp a frame's emission time (and latency) when the app actually sends it."""
+        w = self._clock() if wall is None else wall
+        frame.latency_ms += max(0.0, (w - frame.wall) * 1000.0)
+        frame.wall = w
+        self._lat[frame.index % LATENCY_WINDOW] = frame.latency_ms
+
+    # -- controls -------------------------------------------------------------------
+    def apply(self, control: Control) -> dict[str, Any]:
+        """Apply a validated control (see live/control.py); return the new control state.
+
+        Raises ProtocolError for values that only the model can judge (an unknown style
+        name, a styles list of the wrong length).
+        """
+        name, v = control.name, control.value
+        c = self.controls
+        if name == "style":
+            style, weight = v
+            if style not in self.style_names:
+                raise ProtocolError(f"style {style!r} is not in the model; use one of {list(self.style_names)}")
+            self._style_raw[self.style_names.index(style)] = float(weight)
+            c["styles"] = [float(x) for x in self._style_raw]
+        elif name == "styles":
+            if len(v) != len(self.style_names):
+                raise ProtocolError(
+                    f"styles needs {len(self.style_names)} weights ({', '.join(self.style_names)}), got {len(v)}"
+                )
+            self._style_raw[:] = np.asarray(v, np.float32)
+            c["styles"] = [float(x) for x in self._style_raw]
+        elif name in ("energy", "variation"):
+            c[name] = float(v)
+        elif name == "smoothing":
+            c[name] = float(v)
+            self.post.smoothing = float(v)
+        elif name == "mirror":
+            c[name] = bool(v)
+            self.post.mirror = bool(v)
+        elif name == "hold":
+            c[name] = bool(v)
+            self.post.hold = bool(v)
+        elif name == "root":
+            self.post.set_root(str(v))
+            c[name] = str(v)
+        elif name == "reset":
+            self.generator.reset(seed=self.seed)
+            self.post.reset()
+            c["hold"] = False
+        elif name == "tempo/tap":
+            if self.features is not None:
+                self.features.tracker.tap(self.audio_now())
+        elif name == "tempo/nudge":
+            if self.features is not None:
+                self.features.tracker.nudge(float(v))
+        else:
+            raise ProtocolError(f"unknown control {name!r}")
+        self._sync_vectors()
+        return dict(c)
+
+    def audio_now(self) -> float:
+        """Audio time (s since the stream started) that corresponds to the wall clock now."""
+        return self._audio_time_at_arrival + max(0.0, self._clock() - self._last_arrival)
+
+    def _sync_vectors(self) -> None:
+        raw = self._style_raw
+        total = float(raw.sum())
+        if total > 0:
+            np.divide(raw, total, out=self._style)
+        elif len(raw):
+            self._style[:] = 1.0 / len(raw)
+        for j, cname in enumerate(self.control_names):
+            val = self.controls.get(cname, 0.0)
+            self._ctrl[j] = float(val) if isinstance(val, int | float) else 0.0
+
+    # -- observability ----------------------------------------------------------------
+    def latency_percentiles(self) -> tuple[float, float]:
+        n = min(self.frames, LATENCY_WINDOW)
+        if n == 0:
+            return 0.0, 0.0
+        p50, p99 = np.percentile(self._lat[:n], [50, 99])
+        return float(p50), float(p99)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Controls, tempo and stats as plain JSON-able values."""
+        p50, p99 = self.latency_percentiles()
+        n = min(self.frames, LATENCY_WINDOW)
+        cpu = float(np.median(self._cpu[:n]) * 1000.0) if n else 0.0
+        return {
+            "fps": self.fps,
+            "frames": self.frames,
+            "audio_s": round(self.samples_in / self._sr, 3) if self._sr else 0.0,
+            "latency_ms": {"p50": round(p50, 3), "p99": round(p99, 3)},
+            "cpu_ms": round(cpu, 4),
+            "tempo": round(self.tempo, 2),
+            "confidence": round(self.confidence, 3),
+            "controls": dict(self.controls),
+            "styles": list(self.style_names),
+        }
+
+
+def _default_features(feature_cfg: dict[str, Any], input_sr: int) -> Any:
+    from model.features import StreamingFeatures
+
+    return StreamingFeatures(feature_cfg, input_sr=input_sr)

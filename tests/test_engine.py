@@ -1,0 +1,226 @@
+"""The engine core: blocks of any size in, exactly one frame per hop out, live controls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from live.control import Control
+from live.engine import JOINT_RING, Engine, parse_style
+from model import skeleton as sk
+from model.config import defaults
+from model.errors import ConfigError, ProtocolError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class StubGenerator:
+    """Stand-in with the interface of live.runtime.Generator: the pose moves with the
+    mean of the features times the energy control, plus the style mix."""
+
+    fps = 30
+    style_names = ("house", "ballet")
+    control_names = ("energy", "variation")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[np.ndarray, np.ndarray]] = []
+        self.resets = 0
+
+    def reset(self, *, seed: int = 0) -> None:
+        self.resets += 1
+
+    def step(self, features: np.ndarray, *, style: np.ndarray, controls: np.ndarray) -> np.ndarray:
+        self.calls.append((style.copy(), controls.copy()))
+        pose = sk.rest_pose(on_floor=True)
+        pose[9, 1] += float(np.mean(features)) * float(controls[0]) + 0.1 * float(style[0])
+        return pose
+
+
+class StubTracker:
+    def __init__(self) -> None:
+        self.taps: list[float] = []
+        self.nudges: list[float] = []
+
+    def tap(self, time_s: float) -> None:
+        self.taps.append(time_s)
+
+    def nudge(self, beats: float) -> None:
+        self.nudges.append(beats)
+
+
+class StubFeatures:
+    """Stand-in for StreamingFeatures: one frame (the hop's mean |x|) per hop of input."""
+
+    def __init__(self, cfg: dict[str, Any], input_sr: int) -> None:
+        self.hop = input_sr // cfg["fps"]
+        self.buf = np.zeros(0, np.float32)
+        self.count = 0
+        self.info: dict[str, np.ndarray] = {}
+        self.tracker = StubTracker()
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        x = np.asarray(samples, np.float32)
+        if x.ndim == 2:
+            x = x.mean(axis=1)
+        self.buf = np.concatenate([self.buf, x])
+        n = len(self.buf) // self.hop
+        frames = np.abs(self.buf[: n * self.hop]).reshape(n, self.hop).mean(axis=1, keepdims=True)
+        self.buf = self.buf[n * self.hop :]
+        idx = np.arange(self.count, self.count + n)
+        self.count += n
+        self.info = {
+            "tempo": np.full(n, 120.0),
+            "is_beat": idx % 15 == 0,
+            "beat_in_bar": (idx // 15) % 4 + 1,
+            "bar": idx // 60,
+            "confidence": np.full(n, 0.8),
+        }
+        return frames.astype(np.float32)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _engine(**live: Any) -> tuple[Engine, StubGenerator]:
+    cfg = defaults()
+    cfg["live"].update(live)
+    gen = StubGenerator()
+    return Engine(cfg, gen, features_factory=StubFeatures, clock=Clock()), gen
+
+
+@pytest.mark.parametrize("block", [1, 64, 65, 128, 800, 8192, 8193])
+def test_exactly_one_frame_per_hop_for_any_block_size(block: int) -> None:
+    eng, _ = _engine()
+    sr = 24000
+    audio = np.random.default_rng(0).normal(scale=0.1, size=sr * 2 + 123).astype(np.float32)
+    frames = []
+    for s in range(0, len(audio), block):
+        frames += eng.process(audio[s : s + block], sr=sr)
+    assert [f.index for f in frames] == list(range(len(audio) // 800))
+    assert frames[-1].t == pytest.approx(len(frames) / 30)
+    assert all(f.joints.shape == (17, 3) and f.joints.dtype == np.float32 for f in frames)
+
+
+def test_chunking_does_not_change_the_poses() -> None:
+    audio = np.random.default_rng(1).normal(scale=0.2, size=24000).astype(np.float32)
+    a, _ = _engine()
+    one = [f.joints.copy() for f in a.process(audio, sr=24000)]
+    b, _ = _engine()
+    many = []
+    for s in range(0, len(audio), 333):
+        many += [f.joints.copy() for f in b.process(audio[s : s + 333], sr=24000)]
+    np.testing.assert_array_equal(np.asarray(one), np.asarray(many))
+
+
+def test_frames_carry_beat_tempo_and_latency() -> None:
+    eng, _ = _engine()
+    clock = eng._clock
+    clock.t = 1000.010  # type: ignore[attr-defined]
+    frames = eng.process(np.zeros(24000, np.float32), sr=24000, arrival=1000.0)
+    assert frames[0].beat and frames[15].beat and not frames[1].beat
+    assert frames[15].beat_in_bar == 2 and frames[0].bar == 0 and frames[29].bar == 0
+    assert frames[0].tempo == 120.0 and frames[0].confidence == pytest.approx(0.8)
+    assert frames[0].latency_ms == pytest.approx(10.0)
+    snap = eng.snapshot()
+    assert snap["frames"] == 30 and snap["latency_ms"]["p50"] == pytest.approx(10.0)
+    assert snap["tempo"] == 120.0 and snap["styles"] == ["house", "ballet"]
+
+
+def test_controls_reach_generator_and_post() -> None:
+    eng, gen = _engine()
+    state = eng.apply(Control("energy", 2.0))
+    assert state["energy"] == 2.0
+    eng.apply(Control("style", ("house", 1.0)))
+    eng.apply(Control("style", ("ballet", 0.0)))
+    eng.process(np.zeros(800, np.float32), sr=24000)
+    style, ctrl = gen.calls[-1]
+    np.testing.assert_allclose(style, [1.0, 0.0])
+    np.testing.assert_allclose(ctrl, [2.0, 0.5])
+    state = eng.apply(Control("styles", (0.2, 0.6)))
+    assert state["styles"] == pytest.approx([0.2, 0.6])
+    eng.process(np.zeros(800, np.float32), sr=24000)
+    np.testing.assert_allclose(gen.calls[-1][0], [0.25, 0.75])
+    state = eng.apply(Control("mirror", True))
+    assert state["mirror"] and eng.post.mirror
+    eng.apply(Control("root", "follow"))
+    assert eng.post.root == "follow"
+    eng.apply(Control("smoothing", 0.0))
+    assert eng.post.smoothing == 0.0
+    eng.apply(Control("reset", None))
+    assert gen.resets == 2
+    eng.apply(Control("tempo/tap", None))
+    eng.apply(Control("tempo/nudge", 0.25))
+    assert eng.features.tracker.taps and eng.features.tracker.nudges == [0.25]
+
+
+def test_bad_model_controls_are_refused_and_change_nothing() -> None:
+    eng, _ = _engine()
+    before = dict(eng.controls)
+    with pytest.raises(ProtocolError, match="not in the model"):
+        eng.apply(Control("style", ("tango", 0.5)))
+    with pytest.raises(ProtocolError, match="needs 2 weights"):
+        eng.apply(Control("styles", (0.1, 0.2, 0.3)))
+    with pytest.raises(ProtocolError, match="unknown control"):
+        eng.apply(Control("bogus", 1))
+    assert eng.controls == before
+
+
+def test_hold_freezes_frames() -> None:
+    eng, _ = _engine(smoothing=0.0)
+    rng = np.random.default_rng(2)
+    eng.process(rng.normal(size=800).astype(np.float32), sr=24000)
+    eng.apply(Control("hold", True))
+    f = eng.process(rng.normal(size=1600).astype(np.float32), sr=24000)
+    np.testing.assert_array_equal(f[0].joints, f[1].joints)
+    eng.apply(Control("hold", False))
+    g = eng.process(5 * rng.normal(size=1600).astype(np.float32), sr=24000, hold=True)
+    np.testing.assert_array_equal(g[0].joints, f[1].joints)  # forced hold (lost device)
+    h = eng.process(5 * rng.normal(size=800).astype(np.float32), sr=24000)
+    assert not np.array_equal(h[0].joints, f[1].joints)
+
+
+def test_joint_ring_keeps_recent_frames_intact() -> None:
+    eng, _ = _engine()
+    rng = np.random.default_rng(3)
+    frames = eng.process(rng.normal(size=800 * 40).astype(np.float32), sr=24000)
+    kept = [f.joints.copy() for f in frames]
+    eng.process(rng.normal(size=800 * (JOINT_RING - 41)).astype(np.float32), sr=24000)
+    np.testing.assert_array_equal(np.asarray([f.joints for f in frames]), np.asarray(kept))
+
+
+def test_parse_style() -> None:
+    names = ("house", "hiphop", "ballet")
+    np.testing.assert_allclose(parse_style("", names), [1 / 3] * 3)
+    np.testing.assert_allclose(parse_style("ballet", names), [0, 0, 1])
+    np.testing.assert_allclose(parse_style("house:0.5, ballet:0.25", names), [0.5, 0, 0.25])
+    with pytest.raises(ConfigError, match="not in the model"):
+        parse_style("tango", names)
+
+
+def test_real_features_and_model_make_one_frame_per_hop() -> None:
+    pytest.importorskip("model.features")
+    pytest.importorskip("live.runtime")
+    model = REPO / "models" / "default.onnx"
+    if not model.exists():
+        pytest.skip("models/default.onnx is not there yet")
+    from live.runtime import Generator
+
+    cfg = defaults()
+    gen = Generator(str(model), provider="cpu", threads=1, feature_config=cfg["features"])
+    eng = Engine(cfg, gen)
+    sr = 44100
+    audio = np.random.default_rng(4).normal(scale=0.1, size=sr * 2).astype(np.float32)
+    frames = []
+    for s in range(0, len(audio), 441):
+        frames += eng.process(audio[s : s + 441], sr=sr)
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert abs(len(frames) - 2 * eng.fps) <= 1
+    assert sk.bone_length_error(np.asarray([f.joints for f in frames])) < 1e-4
