@@ -1,0 +1,338 @@
+"""The generator runtime: an exported DanceMuse step model run with onnxruntime (no torch).
+
+``Generator(path, *, provider="auto", threads=1, feature_config=cfg["features"])`` loads a
+model, reads and validates its metadata (:mod:`model.modelmeta`), opens a low-latency
+session and warms it up. ``step(features[F], style=[S], controls=[C])`` runs one frame
+and returns the absolute pose ``[17, 3]`` (metres, y up): the model's root-relative joints
+placed on the root trajectory that the runtime integrates from the model's root values.
+
+The recurrent state (LSTM h/c, attention key/value caches) lives in the runtime between
+calls: each call feeds back the state tensors the previous call returned. Input buffers
+are allocated once; a step allocates nothing in Python beyond what onnxruntime returns
+(pass ``out=`` to reuse the pose array too).
+
+Providers: ``"auto"`` asks for CUDA when onnxruntime-gpu is installed and lists it, then
+CPU; ``.provider`` reports what the session actually uses (``session.get_providers()[0]``),
+which is CPU when the CUDA libraries or the GPU are missing.
+
+Model inputs and outputs are named in the metadata (``inputs``, ``state``); the pose output
+is called ``pose`` with shape ``[1, block, pose_dim]``. The last 3 pose values are the root
+values, read as the metadata's ``root`` says:
+
+- ``"dx_y_dz"``: per-frame root displacement along x and z (metres) and absolute root height y;
+- ``"absolute"``: absolute root position x, y, z;
+- ``"none"``: no root motion (root at ``(0, standing height, 0)``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import modelmeta
+from model.errors import ConfigError, ModelError
+from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
+
+log = logging.getLogger("dancemuse.runtime")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO_ROOT / "models" / "default.onnx"
+ROOT_MODES = ("dx_y_dz", "absolute", "none")
+CONTROL_DEFAULTS = {"energy": 1.0, "variation": 0.5}
+
+
+def resolve_model_path(path: str | Path | None) -> Path:
+    """A model path as given, else relative to the repository; None or '' = the default."""
+    if path is None or str(path) == "":
+        return DEFAULT_MODEL
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    alt = REPO_ROOT / p
+    return alt if alt.exists() else p
+
+
+def _expected_spec(feature_config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The feature spec the configuration makes, as JSON (None when the feature module is absent)."""
+    if feature_config is None:
+        return None
+    try:
+        from model.features import FeatureSpec
+    except ImportError:  # pragma: no cover - the feature module ships with DanceMuse
+        return None
+    spec = FeatureSpec.from_config(dict(feature_config)).to_json()
+    if isinstance(spec, str):
+        import json
+
+        spec = json.loads(spec)
+    return dict(spec)
+
+
+def parse_style(text: str | Sequence[float] | None, names: Sequence[str]) -> np.ndarray:
+    """Style weights ``[S]`` from ``"house"``, ``"house:0.7,ballet:0.3"``, a list of floats,
+    or ''/None (an equal mix). Weights are normalised to sum to 1."""
+    n = len(names)
+    w = np.zeros(n, dtype=np.float32)
+    if text is None or (isinstance(text, str) and not text.strip()):
+        w[:] = 1.0 / n
+        return w
+    if not isinstance(text, str):
+        arr = np.asarray(text, dtype=np.float32).reshape(-1)
+        if arr.shape[0] != n:
+            raise ConfigError(f"style weights {list(arr)} must have {n} values, one per style {list(names)}")
+        w[:] = np.clip(arr, 0.0, None)
+    else:
+        for part in text.split(","):
+            name, _, val = part.strip().partition(":")
+            name = name.strip()
+            if name not in names:
+                raise ConfigError(f"unknown style {name!r}; this model's styles are {', '.join(names)}")
+            try:
+                w[list(names).index(name)] = float(val) if val.strip() else 1.0
+            except ValueError:
+                raise ConfigError(f"style weight {val!r} for {name!r} is not a number; write e.g. {name}:0.5") from None
+    total = float(w.sum())
+    if total <= 0:
+        raise ConfigError(f"style mix {text!r} has no positive weight; give at least one style a weight > 0")
+    w /= total
+    return w
+
+
+class Generator:
+    """An exported step model, ready to dance.
+
+    Attributes: ``meta`` (the metadata document), ``provider`` (the provider in use),
+    ``style_names``, ``control_names``, ``fps``, ``feature_spec`` (FeatureSpec or its JSON),
+    ``feature_dim``, ``window``, ``lookahead``, ``block``, ``path``, ``last_step_ms``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        provider: str = "auto",
+        threads: int = 1,
+        feature_config: Mapping[str, Any] | None = None,
+        expected_spec: Mapping[str, Any] | None = None,
+        warmup: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.path = resolve_model_path(path)
+        name = str(path) if path else str(self.path)
+        if not self.path.is_file():
+            raise ModelError(f"model {name} not found; pass an existing .onnx file or run `make default-model`")
+        try:
+            import onnxruntime as ort
+        except ImportError:  # pragma: no cover
+            raise ModelError("onnxruntime is not installed; pip install 'dancemuse[cpu]' (or [gpu])") from None
+
+        so = ort.SessionOptions()
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.intra_op_num_threads = int(threads)
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        so.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.path), sess_options=so, providers=self._providers(ort, provider))
+        except Exception as e:  # onnxruntime raises its own untyped errors for bad files
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"model {name} cannot be loaded ({first[:160]}); re-export it or pick another file") from None
+        self.provider: str = self._session.get_providers()[0]
+        if provider == "cuda" and self.provider != "CUDAExecutionProvider":
+            log.warning("CUDA was asked for but the model runs on %s (no GPU or CUDA libraries)", self.provider)
+
+        props = self._session.get_modelmeta().custom_metadata_map
+        self.meta: dict[str, Any] = modelmeta.parse_meta(props, name=name)
+        if expected_spec is None:
+            expected_spec = _expected_spec(feature_config)
+        modelmeta.validate_features(self.meta, name=name, feature_config=feature_config, expected_spec=expected_spec)
+        self._bind(name)
+        self.last_step_ms = 0.0
+        self.reset(seed=seed)
+        if warmup:  # the first run pays for memory planning; not the first live frame
+            self.step_block(np.zeros((self.block, self.feature_dim), dtype=np.float32))
+            self.reset(seed=seed)
+
+    # -- set-up ------------------------------------------------------------------------
+    @staticmethod
+    def _providers(ort: Any, provider: str) -> list[str]:
+        if provider not in ("auto", "cuda", "cpu"):
+            raise ConfigError(f"model.provider {provider!r} must be auto, cuda or cpu")
+        avail = ort.get_available_providers()
+        if provider in ("auto", "cuda") and "CUDAExecutionProvider" in avail:
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        if provider == "cuda":
+            log.warning("CUDA was asked for but onnxruntime lists no CUDAExecutionProvider; using CPU")
+        return ["CPUExecutionProvider"]
+
+    def _bind(self, name: str) -> None:
+        m = self.meta
+        self.fps: int = m["fps"]
+        self.sample_rate: int = m["sample_rate"]
+        self.style_names: list[str] = list(m["styles"])
+        self.control_names: list[str] = list(m["controls"])
+        self.feature_dim: int = m["feature_dim"]
+        self.pose_dim: int = m["pose_dim"]
+        self.window: int = m["window"]
+        self.lookahead: int = m["lookahead"]
+        self.block: int = m["block"]
+        self.noise_dim: int = int(m.get("noise_dim", 0))
+        self.root_mode: str = str(m.get("root", "dx_y_dz"))
+        if self.root_mode not in ROOT_MODES:
+            raise ModelError(f"model {name} has root mode {self.root_mode!r}; this DanceMuse reads {', '.join(ROOT_MODES)}")
+        if self.pose_dim != NUM_JOINTS * 3 + 3:
+            raise ModelError(f"model {name} has pose_dim {self.pose_dim}, expected {NUM_JOINTS * 3 + 3} (17 joints + root)")
+        self.feature_spec: Any = m["feature_spec"]
+        try:
+            from model.features import FeatureSpec
+
+            self.feature_spec = FeatureSpec.from_json(m["feature_spec"])
+        except Exception:  # the JSON stays available when the feature module cannot read it
+            pass
+
+        names = m["inputs"]
+        sess_inputs = {i.name for i in self._session.get_inputs()}
+        sess_outputs = {o.name for o in self._session.get_outputs()}
+        needed = [names.get(k) for k in ("features", "prev_pose", "style", "controls")]
+        needed += [s["name"] for s in m["state"]] + ([names["noise"]] if names.get("noise") else [])
+        missing = [n for n in needed if n and n not in sess_inputs]
+        if missing or "pose" not in sess_outputs:
+            what = ", ".join(missing) if missing else "output 'pose'"
+            raise ModelError(f"model {name} metadata names inputs the graph lacks ({what}); re-export it")
+        self._in = {k: names.get(k) for k in ("features", "prev_pose", "style", "controls", "noise")}
+        self._state_in = [s["name"] for s in m["state"]]
+        self._state_out = [s["output"] for s in m["state"]]
+        self._outputs = ["pose", *self._state_out]
+        self._state_shapes = [tuple(int(d) for d in s["shape"]) for s in m["state"]]
+
+        # Preallocated input buffers.
+        self._feat = np.zeros((1, self.block, self.feature_dim), dtype=np.float32)
+        self._prev = np.zeros((1, self.pose_dim), dtype=np.float32)
+        self._style = np.zeros((1, len(self.style_names)), dtype=np.float32)
+        self._controls = np.zeros((1, len(self.control_names)), dtype=np.float32)
+        self._noise = np.zeros((1, self.block, self.noise_dim), dtype=np.float32) if self.noise_dim else None
+        self._init_pose = np.asarray(m.get("init_pose", np.zeros(self.pose_dim)), dtype=np.float32).reshape(-1)
+        if self._init_pose.shape[0] != self.pose_dim:
+            raise ModelError(f"model {name} init_pose has {self._init_pose.shape[0]} values, expected {self.pose_dim}")
+        self._root = np.zeros(3, dtype=np.float32)
+        self._feed: dict[str, np.ndarray] = {}
+        self.default_style = parse_style(None, self.style_names)
+        defaults = m.get("control_defaults", {})
+        self.default_controls = np.array(
+            [float(defaults.get(c, CONTROL_DEFAULTS.get(c, 0.0))) for c in self.control_names], dtype=np.float32
+        )
+
+    # -- state ---------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None) -> None:
+        """Fresh recurrent state, the initial pose, the root back at the origin."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._feed = {n: np.zeros(shape, dtype=np.float32) for n, shape in zip(self._state_in, self._state_shapes)}
+        self._prev[0] = self._init_pose
+        self._root[:] = (0.0, STANDING_ROOT_HEIGHT, 0.0)
+        self._feed[self._in["features"]] = self._feat
+        self._feed[self._in["prev_pose"]] = self._prev
+        self._feed[self._in["style"]] = self._style
+        self._feed[self._in["controls"]] = self._controls
+        if self._noise is not None and self._in["noise"]:
+            self._feed[self._in["noise"]] = self._noise
+        self.frames = 0
+
+    @property
+    def root(self) -> np.ndarray:
+        """The integrated root position [shape=(3,)] (a copy)."""
+        return self._root.copy()
+
+    # -- stepping ------------------------------------------------------------------------
+    def _set_inputs(self, style: Any, controls: Any) -> None:
+        self._style[0] = self.default_style if style is None else style
+        self._controls[0] = self.default_controls if controls is None else controls
+        if self._noise is not None:
+            self._rng.standard_normal(out=self._noise, dtype=np.float32)
+
+    def _run(self) -> np.ndarray:
+        t0 = time.perf_counter()
+        outs = self._session.run(self._outputs, self._feed)
+        self.last_step_ms = (time.perf_counter() - t0) * 1e3
+        for name, value in zip(self._state_in, outs[1:]):
+            self._feed[name] = value
+        pose = outs[0]
+        self._prev[0] = pose[0, -1]
+        return pose[0]  # [block, P]
+
+    def _place(self, vec: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Root-relative joints + root values -> absolute pose in ``out`` [17, 3]."""
+        r = vec[NUM_JOINTS * 3 :]
+        if self.root_mode == "dx_y_dz":
+            self._root[0] += r[0]
+            self._root[1] = r[1]
+            self._root[2] += r[2]
+        elif self.root_mode == "absolute":
+            self._root[:] = r
+        np.add(vec[: NUM_JOINTS * 3].reshape(NUM_JOINTS, 3), self._root, out=out)
+        self.frames += 1
+        return out
+
+    def step(
+        self,
+        features: np.ndarray,
+        *,
+        style: np.ndarray | Sequence[float] | None = None,
+        controls: np.ndarray | Sequence[float] | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One frame.
+
+        features: [shape=(F,)] the newest feature frame (raw: the model normalises).
+        style: [shape=(S,)] style weights (default an equal mix); controls: [shape=(C,)]
+        in ``control_names`` order (default energy 1, variation 0.5).
+        Returns the absolute pose [shape=(17, 3)] float32 (written into ``out`` if given).
+        """
+        if self.block != 1:
+            raise ModelError(f"model {self.path} steps {self.block} frames per call; use step_block")
+        self._feat[0, 0] = features
+        self._set_inputs(style, controls)
+        vec = self._run()[0]
+        if out is None:
+            out = np.empty((NUM_JOINTS, 3), dtype=np.float32)
+        return self._place(vec, out)
+
+    def step_block(
+        self,
+        features: np.ndarray,
+        *,
+        style: np.ndarray | Sequence[float] | None = None,
+        controls: np.ndarray | Sequence[float] | None = None,
+    ) -> np.ndarray:
+        """``block`` frames in one call: features [shape=(block, F)] -> poses [shape=(block, 17, 3)]."""
+        self._feat[0] = features
+        self._set_inputs(style, controls)
+        vecs = self._run()
+        out = np.empty((vecs.shape[0], NUM_JOINTS, 3), dtype=np.float32)
+        for i in range(vecs.shape[0]):
+            self._place(vecs[i], out[i])
+        return out
+
+    def describe(self) -> str:
+        """One line for logs: path, provider and what the model takes."""
+        return f"{self.path.name} on {self.provider}: {modelmeta.describe(self.meta)}"
+
+
+def load_generator(cfg: Mapping[str, Any], *, path: str | Path | None = None, warmup: bool = True) -> Generator:
+    """A Generator configured from ``cfg["model"]`` and checked against ``cfg["features"]``."""
+    mcfg = cfg["model"]
+    return Generator(
+        path if path is not None else mcfg.get("path") or None,
+        provider=mcfg.get("provider", "auto"),
+        threads=int(mcfg.get("threads", 1)),
+        feature_config=cfg["features"],
+        warmup=warmup,
+        seed=int(mcfg.get("seed", 0)),
+    )
