@@ -1,0 +1,153 @@
+"""Dataset format: writer (atomic), check, info, and the feature-aligned loader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from model.dataset import (
+    MANIFEST,
+    DatasetWriter,
+    check_dataset,
+    clip_records,
+    dataset_info,
+    load_poses,
+    write_clip,
+)
+from model.errors import DatasetError
+from model.skeleton import rest_pose
+
+SR = 24000
+
+
+def _poses(seconds: float, fps: int = 30) -> np.ndarray:
+    t = np.arange(int(seconds * fps)) / fps
+    p = np.repeat(rest_pose(on_floor=True)[None], len(t), axis=0)
+    p[:, :, 0] += (0.1 * np.sin(2 * np.pi * t))[:, None].astype(np.float32)
+    return p
+
+
+def _audio(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def _make(root: Path, n: int = 2, seconds: float = 2.0) -> None:
+    with DatasetWriter(root) as w:
+        for i in range(n):
+            w.add_clip(id=f"c{i}", poses=_poses(seconds), fps=30, style=["house", "ballet"][i % 2],
+                       source="test", licence="CC0", audio=_audio(seconds), sample_rate=SR,
+                       beats=np.arange(0, seconds, 0.5))
+
+
+def test_written_dataset_round_trips_and_checks_clean(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    _make(root)
+    doc = json.loads((root / MANIFEST).read_text())
+    assert doc["format_version"] == 1 and len(doc["clips"]) == 2
+    c = doc["clips"][0]
+    for key in ("id", "audio", "poses", "fps", "style", "source", "skeleton", "licence"):
+        assert key in c
+    assert c["skeleton"] == "coco17"
+    z = load_poses(root / c["poses"])
+    assert z["poses"].dtype == np.float32 and z["poses"].shape == (60, 17, 3)
+    np.testing.assert_allclose(z["poses"], _poses(2.0))
+    assert sf.info(str(root / c["audio"])).samplerate == SR
+    assert check_dataset(root) == []
+    info = dataset_info(root)
+    assert info["clips"] == 2
+    assert info["minutes_per_style"] == {"ballet": pytest.approx(2 / 60, abs=1e-3), "house": pytest.approx(2 / 60, abs=1e-3)}
+    assert info["fps"] == [30.0]
+
+
+def test_writer_appends_to_an_existing_dataset_and_refuses_duplicate_ids(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    _make(root)
+    write_clip(root, id="extra", poses=_poses(1.0), fps=30, style="popping", source="t", licence="x",
+               audio=_audio(1.0), sample_rate=SR)
+    assert [r.id for r in clip_records(root)] == ["c0", "c1", "extra"]
+    with pytest.raises(DatasetError, match="already exists"):
+        write_clip(root, id="extra", poses=_poses(1.0), fps=30, style="popping", source="t", licence="x",
+                   audio=_audio(1.0), sample_rate=SR)
+
+
+def test_an_error_midway_leaves_nothing_partial(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    _make(root)
+    before = (root / MANIFEST).read_text()
+    files_before = sorted(p.name for p in (root / "clips").iterdir())
+    bad = _poses(1.0)
+    bad[3, 4, 1] = np.nan
+    with pytest.raises(DatasetError, match="NaN"), DatasetWriter(root) as w:
+        w.add_clip(id="ok", poses=_poses(1.0), fps=30, style="s", source="t", licence="x",
+                   audio=_audio(1.0), sample_rate=SR)
+        w.add_clip(id="bad", poses=bad, fps=30, style="s", source="t", licence="x",
+                   audio=_audio(1.0), sample_rate=SR)
+    assert (root / MANIFEST).read_text() == before
+    assert sorted(p.name for p in (root / "clips").iterdir()) == files_before
+    # A new dataset that fails leaves no folder at all.
+    new = tmp_path / "new"
+    with pytest.raises(DatasetError, match="shape"), DatasetWriter(new) as w:
+        w.add_clip(id="x", poses=np.zeros((10, 16, 3)), fps=30, style="s", source="t", licence="x",
+                   audio=_audio(1.0), sample_rate=SR)
+    assert not new.exists()
+
+
+def test_check_reports_each_problem_on_one_line(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    with DatasetWriter(root) as w:
+        for cid in ("missing_audio", "nan", "short_audio", "fps", "bones", "shape", "fine"):
+            seconds_audio = 0.5 if cid == "short_audio" else 2.0
+            w.add_clip(id=cid, poses=_poses(2.0), fps=30, style="s", source="t", licence="x",
+                       audio=_audio(seconds_audio), sample_rate=SR)
+    (root / "clips" / "missing_audio.wav").unlink()
+    z = load_poses(root / "clips/nan.npz")
+    z["poses"][5, 3] = np.nan
+    np.savez(root / "clips/nan.npz", **z)
+    z = load_poses(root / "clips/fps.npz")
+    z["fps"] = np.float64(60)
+    np.savez(root / "clips/fps.npz", **z)
+    z = load_poses(root / "clips/bones.npz")
+    z["poses"] = z["poses"] * 10.0  # centimetres-ish by mistake
+    np.savez(root / "clips/bones.npz", **z)
+    z = load_poses(root / "clips/shape.npz")
+    z["poses"] = z["poses"][:, :15]
+    np.savez(root / "clips/shape.npz", **z)
+    problems = check_dataset(root)
+    text = "\n".join(problems)
+    assert all("\n" not in p for p in problems)
+    assert len(problems) == 6, text
+    assert "missing_audio: audio file" in text
+    assert "nan: 1 frames contain NaN" in text
+    assert "short_audio: audio is 0.50 s but the poses last 2.00 s" in text
+    assert "fps: fps mismatch" in text
+    assert "bones: implausible bone lengths" in text
+    assert "shape: poses have shape (60, 15, 3)" in text
+    assert not any(p.startswith("fine") for p in problems)
+
+
+def test_check_on_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
+    assert "does not exist" in check_dataset(tmp_path / "nope")[0]
+    assert "manifest.json is missing" in check_dataset(tmp_path)[0]
+    (tmp_path / MANIFEST).write_text("{not json")
+    assert "not valid JSON" in check_dataset(tmp_path)[0]
+
+
+def test_audio_path_is_copied_and_bad_ids_refused(tmp_path: Path) -> None:
+    wav = tmp_path / "song.wav"
+    sf.write(str(wav), _audio(2.0), SR)
+    root = tmp_path / "ds"
+    entry = write_clip(root, id="take-1", poses=_poses(2.0), fps=30, style="x", source="bvh:a.bvh",
+                       licence="own", audio_path=wav, confidence=np.ones((60, 17)))
+    assert entry["audio"] == "clips/take-1.wav" and (root / entry["audio"]).is_file()
+    assert check_dataset(root) == []
+    with pytest.raises(DatasetError, match="ids are"):
+        write_clip(root, id="../evil", poses=_poses(1.0), fps=30, style="x", source="t", licence="x",
+                   audio_path=wav)
+    with pytest.raises(DatasetError, match="does not exist"):
+        write_clip(root, id="y", poses=_poses(1.0), fps=30, style="x", source="t", licence="x",
+                   audio_path=tmp_path / "nope.wav")
