@@ -1,0 +1,198 @@
+"""Audio sources: every input reaches the engine through one path, ``Source.blocks()``.
+
+A source is an async iterator of :class:`Block` (samples at ``source.sample_rate``, the
+wall time its last sample arrived, and a ``hold`` flag). The app feeds each block to
+``Engine.process`` and sends the frames; it does not care where audio comes from:
+
+- ``demo``: the built-in synthesised song (``model.synth_music.demo_song``), looped;
+- ``FILE``: any file soundfile reads, in real time (or ``fast``: as fast as the loop
+  runs, for tests and offline renders), ``loop`` to repeat, ``playback`` to also play it
+  to the default output device so the DJ hears it;
+- ``mic``: a sounddevice input stream (see :mod:`live.mic`; sounddevice is imported only
+  there, lazily, so the demo and files run without PortAudio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.errors import AudioError
+
+log = logging.getLogger("dancemuse.audio")
+
+DEMO_SECONDS = 64.0
+
+
+@dataclass(slots=True)
+class Block:
+    """A block of audio: samples [shape=(n,)] float32 mono, wall time of its last sample,
+    and ``hold`` (True while a lost device is replaced by silence: keep the pose)."""
+
+    samples: np.ndarray
+    arrival: float
+    hold: bool = False
+
+
+class Source:
+    """Base of all audio sources."""
+
+    name = "source"
+    sample_rate = 0
+    finite = False
+    overflows = 0
+
+    def blocks(self) -> AsyncIterator[Block]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release devices; safe to call twice."""
+
+    def describe(self) -> str:
+        return self.name
+
+
+class ArraySource(Source):
+    """Replays an in-memory signal in real time (or as fast as possible).
+
+    audio: [shape=(n,)] float32 mono at ``sample_rate``. ``block``: samples per block.
+    Real time is paced on the wall clock from the first block; a block's ``arrival`` is
+    the instant its last sample would have arrived from a device, so latency measured
+    against it includes any lateness of the loop. In ``fast`` mode each block yields to
+    the event loop (so outputs keep up) and arrives "now".
+    """
+
+    def __init__(
+        self,
+        audio: np.ndarray,
+        *,
+        sample_rate: int,
+        block: int = 512,
+        fast: bool = False,
+        loop: bool = False,
+        playback: bool = False,
+        name: str = "array",
+    ) -> None:
+        a = np.asarray(audio, dtype=np.float32)
+        if a.ndim == 2:
+            a = a.mean(axis=1).astype(np.float32)
+        if a.ndim != 1 or len(a) == 0:
+            raise AudioError(f"{name} holds no audio; pick another file")
+        self.audio = np.ascontiguousarray(a)
+        self.sample_rate = int(sample_rate)
+        self.block = int(block)
+        self.fast = bool(fast)
+        self.loop = bool(loop)
+        self.playback = bool(playback)
+        self.name = name
+        self.finite = not self.loop
+        self._play_stream: Any = None
+
+    def describe(self) -> str:
+        mode = "fast" if self.fast else "real time"
+        return f"{self.name} ({len(self.audio) / self.sample_rate:.1f} s, {mode}{', loop' if self.loop else ''})"
+
+    async def blocks(self) -> AsyncIterator[Block]:
+        a, sr, b = self.audio, self.sample_rate, self.block
+        if self.playback and not self.fast:
+            self._start_playback()
+        sent = 0  # samples sent since the start (keeps counting across loops)
+        pos = 0
+        start = time.time()
+        while True:
+            end = min(pos + b, len(a))
+            chunk = a[pos:end]
+            sent += len(chunk)
+            if self.fast:
+                await asyncio.sleep(0)
+                arrival = time.time()
+            else:
+                arrival = start + sent / sr
+                delay = arrival - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            yield Block(chunk, arrival)
+            pos = end
+            if pos >= len(a):
+                if not self.loop:
+                    return
+                pos = 0
+
+    def _start_playback(self) -> None:
+        try:
+            import sounddevice as sd
+
+            sd.play(self.audio, self.sample_rate, loop=self.loop)
+            self._play_stream = sd
+        except Exception as e:  # PortAudio missing or no output device: keep dancing
+            log.warning("cannot play %s to the output device (%s); continuing without playback",
+                        self.name, str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+    def close(self) -> None:
+        if self._play_stream is not None:
+            try:
+                self._play_stream.stop()
+            except Exception:  # pragma: no cover
+                pass
+            self._play_stream = None
+
+
+def load_file(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read an audio file to float32 mono. Returns (samples [shape=(n,)], sample rate)."""
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError(f"audio file {p} not found; pass an existing file, 'demo' or 'mic' to --input")
+    try:
+        import soundfile as sf
+
+        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioError(f"cannot read audio file {p} ({str(e).splitlines()[0][:120]}); use WAV, FLAC or OGG") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"audio file {p} is empty; pick another file")
+    return data.mean(axis=1).astype(np.float32), int(sr)
+
+
+def demo_audio(*, seconds: float = DEMO_SECONDS, seed: int = 0) -> tuple[np.ndarray, int]:
+    """The built-in demo song. Returns (samples [shape=(n,)], sample rate)."""
+    from model.synth_music import demo_song
+
+    song = demo_song(seconds=seconds, seed=seed)
+    return song.audio.astype(np.float32), int(song.sample_rate)
+
+
+def open_source(audio_cfg: Mapping[str, Any], *, fps: int, demo_seconds: float = DEMO_SECONDS) -> Source:
+    """The source named by ``audio_cfg["input"]``: "demo", "mic" or a file path."""
+    what = str(audio_cfg.get("input", "demo")) or "demo"
+    fast = bool(audio_cfg.get("fast", False))
+    if what == "mic":
+        from live.mic import MicSource
+
+        return MicSource(
+            device=str(audio_cfg.get("device", "")),
+            sample_rate=int(audio_cfg.get("sample_rate", 0)),
+            channels=int(audio_cfg.get("channels", 1)),
+            block_size=int(audio_cfg.get("block_size", 256)),
+            ring_seconds=float(audio_cfg.get("ring_seconds", 2.0)),
+        )
+    if what == "demo":
+        audio, sr = demo_audio(seconds=demo_seconds)
+        loop = True if not fast else bool(audio_cfg.get("loop", False))
+        name = "demo song"
+    else:
+        audio, sr = load_file(what)
+        loop = bool(audio_cfg.get("loop", False))
+        name = Path(what).name
+    # one block = one hop (at the source rate): each block makes one frame in real time
+    block = max(1, round(sr / fps))
+    return ArraySource(
+        audio, sample_rate=sr, block=block, fast=fast, loop=loop,
+        playback=bool(audio_cfg.get("playback", False)), name=name,
+    )

@@ -1,0 +1,85 @@
+"""Audio sources: pacing, fast mode, loop, files, and one-line device errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from live.audio import ArraySource, Block, load_file, open_source
+from model.errors import AudioError, DeviceError
+
+
+async def _collect(src: ArraySource, limit: int = 10_000) -> list[Block]:
+    out = []
+    async for b in src.blocks():
+        out.append(b)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def test_fast_source_sends_every_sample_once_in_order() -> None:
+    audio = np.arange(10_001, dtype=np.float32)
+    src = ArraySource(audio, sample_rate=24000, block=800, fast=True)
+    blocks = asyncio.run(_collect(src))
+    np.testing.assert_array_equal(np.concatenate([b.samples for b in blocks]), audio)
+    assert src.finite and not any(b.hold for b in blocks)
+
+
+def test_real_time_source_is_paced_by_the_clock() -> None:
+    audio = np.zeros(4800, np.float32)  # 0.2 s at 24 kHz
+    src = ArraySource(audio, sample_rate=24000, block=800)
+    t0 = time.time()
+    blocks = asyncio.run(_collect(src))
+    took = time.time() - t0
+    assert 0.18 < took < 0.5
+    gaps = np.diff([b.arrival for b in blocks])
+    np.testing.assert_allclose(gaps, 800 / 24000, atol=1e-6)
+
+
+def test_loop_repeats_the_signal() -> None:
+    audio = np.arange(1000, dtype=np.float32)
+    src = ArraySource(audio, sample_rate=24000, block=300, fast=True, loop=True)
+    blocks = asyncio.run(_collect(src, limit=8))
+    x = np.concatenate([b.samples for b in blocks])
+    np.testing.assert_array_equal(x[:2000], np.concatenate([audio, audio]))
+
+
+def test_file_source_reads_stereo_files_as_mono(tmp_path: Path) -> None:
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.zeros_like(t)], axis=1) * 0.5
+    sf.write(tmp_path / "a.wav", stereo, 44100)
+    audio, sr = load_file(tmp_path / "a.wav")
+    assert sr == 44100 and audio.shape == (44100,)
+    src = open_source({"input": str(tmp_path / "a.wav"), "fast": True}, fps=30)
+    assert src.sample_rate == 44100 and src.block == 1470 and src.finite
+
+
+def test_missing_and_bad_files_fail_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="not found"):
+        load_file(tmp_path / "nope.wav")
+    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
+    with pytest.raises(AudioError, match="cannot read audio file") as e:
+        load_file(tmp_path / "bad.wav")
+    assert "\n" not in str(e.value)
+
+
+def test_demo_source_loops_in_real_time() -> None:
+    src = open_source({"input": "demo"}, fps=60, demo_seconds=2.0)
+    assert src.loop and not src.finite and src.sample_rate == 24000 and src.block == 400
+
+
+def test_mic_without_sound_card_says_so_in_one_line() -> None:
+    pytest.importorskip("sounddevice", exc_type=OSError)
+    import sounddevice as sd
+
+    if any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+        pytest.skip("this machine has an input device")
+    with pytest.raises(DeviceError, match="no audio input device") as e:
+        open_source({"input": "mic"}, fps=30)
+    assert "\n" not in str(e.value)
