@@ -19,7 +19,9 @@ Model inputs and outputs are named in the metadata (``inputs``, ``state``); the 
 is called ``pose`` with shape ``[1, block, pose_dim]``. The last 3 pose values are the root
 values, read as the metadata's ``root`` says:
 
-- ``"dx_y_dz"``: per-frame root displacement along x and z (metres) and absolute root height y;
+- ``"dx_dz_y"``: per-frame root displacement along x and z (metres), then absolute root
+  height y (DanceNet's layout);
+- ``"dx_y_dz"``: the same values in x, y, z order;
 - ``"absolute"``: absolute root position x, y, z;
 - ``"none"``: no root motion (root at ``(0, standing height, 0)``).
 """
@@ -42,7 +44,7 @@ log = logging.getLogger("dancemuse.runtime")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO_ROOT / "models" / "default.onnx"
-ROOT_MODES = ("dx_y_dz", "absolute", "none")
+ROOT_MODES = ("dx_dz_y", "dx_y_dz", "absolute", "none")
 CONTROL_DEFAULTS = {"energy": 1.0, "variation": 0.5}
 
 
@@ -232,9 +234,16 @@ class Generator:
     # -- state ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None) -> None:
         """Fresh recurrent state, the initial pose, the root back at the origin."""
-        if seed is not None:
+        if seed is not None or not hasattr(self, "_rng"):
             self._rng = np.random.default_rng(seed)
-        self._feed = {n: np.zeros(shape, dtype=np.float32) for n, shape in zip(self._state_in, self._state_shapes)}
+        self._feed = {}
+        for entry, name, shape in zip(self.meta["state"], self._state_in, self._state_shapes):
+            if entry.get("init") == "normal":  # seeded start (DanceNet: LSTM h and noise z)
+                arr = self._rng.standard_normal(shape, dtype=np.float32)
+                arr *= float(entry.get("std", 1.0))
+            else:
+                arr = np.zeros(shape, dtype=np.float32)
+            self._feed[name] = arr
         self._prev[0] = self._init_pose
         self._root[:] = (0.0, STANDING_ROOT_HEIGHT, 0.0)
         self._feed[self._in["features"]] = self._feat
@@ -270,7 +279,11 @@ class Generator:
     def _place(self, vec: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Root-relative joints + root values -> absolute pose in ``out`` [17, 3]."""
         r = vec[NUM_JOINTS * 3 :]
-        if self.root_mode == "dx_y_dz":
+        if self.root_mode == "dx_dz_y":
+            self._root[0] += r[0]
+            self._root[1] = r[2]
+            self._root[2] += r[1]
+        elif self.root_mode == "dx_y_dz":
             self._root[0] += r[0]
             self._root[1] = r[1]
             self._root[2] += r[2]

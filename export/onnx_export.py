@@ -1,0 +1,204 @@
+"""Export a trained DanceNet checkpoint to the streaming step model (one self-contained ONNX).
+
+``export_checkpoint(ckpt_path, out_path, block=1)`` rebuilds the network from its
+checkpoint, traces :class:`model.network.StepModule` with ``torch.onnx.export(dynamo=False)``
+(one file, no external-data sidecar), writes the metadata document
+(:mod:`model.modelmeta`) into ``metadata_props`` and runs ``onnx.checker``. Parity with
+the torch step is checked by :mod:`export.parity`; int8 quantisation by
+:mod:`export.quantize`.
+
+Graph interface (fixed shapes, batch 1, ``n = block`` frames per call)::
+
+    inputs   features [1, n, F], prev_pose [1, P], style [1, S], controls [1, C],
+             k_cache, v_cache, valid, h, c, z          (DanceNet's STATE_NAMES)
+    outputs  pose [1, n, P], k_cache_out, v_cache_out, valid_out, h_out, c_out, z_out
+
+The runtime starts a stream with zero caches, ``h ~ N(0, init_std)`` and ``z ~ N(0, 1)``
+(seeded), and ``prev_pose`` = the training data's mean pose; the metadata says so
+(``state[*].init``, ``init_pose``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from model import modelmeta
+from model.errors import ModelError
+
+INPUT_NAMES = ("features", "prev_pose", "style", "controls")
+OPSET = 17
+
+
+def git_revision() -> str:
+    """``git rev-parse HEAD`` of the repository holding this file, or 'unknown'."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+            text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def skeleton_json() -> dict[str, Any]:
+    """The skeleton section of the metadata: COCO-17 names, parents, bones."""
+    from model.skeleton import BONES, CANONICAL_BONE_LENGTHS, JOINT_NAMES, PARENTS
+
+    return {
+        "name": "coco17",
+        "joints": list(JOINT_NAMES),
+        "parents": list(PARENTS),
+        "bones": [list(b) for b in BONES],
+        "bone_lengths": [round(float(x), 5) for x in CANONICAL_BONE_LENGTHS],
+        "units": "metres",
+        "up": "y",
+    }
+
+
+def _spec_json(spec: Any) -> dict[str, Any]:
+    """A checkpoint's feature spec (FeatureSpec, JSON string or dict) as a dict."""
+    if spec is None:
+        return {}
+    if hasattr(spec, "to_json"):
+        spec = spec.to_json()
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    return dict(spec)
+
+
+def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """(DanceNet in eval mode, checkpoint dict); ModelError when the file is unusable."""
+    from model.network import load_checkpoint_model
+
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"checkpoint {path} not found; pass a file written by `dancemuse train`")
+    try:
+        net, ckpt = load_checkpoint_model(str(p))
+    except Exception as e:  # torch.load raises pickle, zip, key and runtime errors for bad files
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise ModelError(f"checkpoint {path} cannot be read as a DanceNet checkpoint ({first})") from None
+    return net, ckpt
+
+
+def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: str | None = None) -> dict[str, Any]:
+    """The metadata document of an exported checkpoint."""
+    from model.network import CONTROL_NAMES, STATE_NAMES
+
+    cfg = net.cfg
+    spec = _spec_json(ckpt.get("feature_spec"))
+    fps = int(spec.get("fps", 30))
+    sample_rate = int(spec.get("sample_rate", 24000))
+    shapes = net.state_shapes(1)
+    state = []
+    for name in STATE_NAMES:
+        entry: dict[str, Any] = {"name": name, "output": f"{name}_out", "shape": list(shapes[name]), "init": "zeros"}
+        if name == "h":
+            entry.update(init="normal", std=float(cfg.init_std))
+        elif name == "z":
+            entry.update(init="normal", std=1.0)
+        state.append(entry)
+    styles = list(ckpt.get("styles") or [f"style{i}" for i in range(cfg.n_styles)])
+    if len(styles) != cfg.n_styles:
+        raise ModelError(f"checkpoint lists {len(styles)} style names for {cfg.n_styles} style vectors; retrain or fix it")
+    meta = modelmeta.build_meta(
+        fps=fps,
+        sample_rate=sample_rate,
+        hop=int(spec.get("hop", sample_rate // fps)),
+        feature_spec=spec,
+        feature_dim=int(cfg.feature_dim),
+        skeleton=skeleton_json(),
+        pose_dim=int(cfg.pose_dim),
+        root="dx_dz_y",
+        window=int(cfg.window),
+        lookahead=int(cfg.lookahead),
+        block=int(block),
+        styles=styles,
+        controls=list(CONTROL_NAMES),
+        inputs={"features": "features", "prev_pose": "prev_pose", "style": "style", "controls": "controls", "noise": None},
+        state=state,
+        noise_dim=0,  # the noise lives in the state (z), no input
+        net_config=cfg.to_dict(),
+        train_data=dict(ckpt.get("data_summary") or {}),
+        created={
+            "command": command if command is not None else shlex.join(["dancemuse", *sys.argv[1:]]),
+            "git": git_revision(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "train_step": int(ckpt.get("step", 0) or 0),
+        },
+    )
+    meta["init_pose"] = [round(float(x), 6) for x in net.pose_mean.detach().cpu().numpy()]
+    meta["control_defaults"] = {"energy": 1.0, "variation": 0.5}
+    meta["train_config"] = _jsonable(ckpt.get("train_config") or {})
+    return meta
+
+
+def _jsonable(obj: Any) -> Any:
+    """Drop what JSON cannot hold (tensors, paths become strings)."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def example_inputs(net: Any, *, block: int, seed: int = 0) -> tuple[Any, ...]:
+    """Tracing inputs: features, prev_pose, style, controls, then the state tensors."""
+    import torch
+
+    cfg = net.cfg
+    feat = net.feat_mean.detach().reshape(1, 1, -1).repeat(1, block, 1).clone()
+    prev = net.pose_mean.detach().reshape(1, -1).clone()
+    style = torch.full((1, cfg.n_styles), 1.0 / cfg.n_styles)
+    controls = torch.tensor([[1.0, 0.5]])
+    return (feat, prev, style, controls, *net.init_state(1, seed=seed))
+
+
+def export_net(net: Any, out_path: str | Path, *, meta: Mapping[str, Any], block: int = 1) -> Path:
+    """Trace ``net``'s step to ``out_path`` (one self-contained file) with ``meta``; checks it."""
+    import onnx
+    import torch
+
+    from model.network import STATE_NAMES, StepModule
+
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    step = StepModule(net).eval()
+    args = example_inputs(net, block=block)
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            step,
+            args,
+            buf,
+            dynamo=False,
+            input_names=[*INPUT_NAMES, *STATE_NAMES],
+            output_names=["pose", *(f"{n}_out" for n in STATE_NAMES)],
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    model = onnx.load_from_string(buf.getvalue())
+    onnx.helper.set_model_props(model, {modelmeta.META_KEY: modelmeta.dumps(meta)})
+    model.doc_string = "DanceMuse streaming step model; metadata_props['dancemuse'] holds the metadata JSON"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return out
+
+
+def export_checkpoint(
+    ckpt_path: str | Path, out_path: str | Path, *, block: int = 1, command: str | None = None
+) -> tuple[Path, Any, dict[str, Any]]:
+    """Checkpoint -> ONNX step model. Returns (path, net, metadata)."""
+    if block < 1:
+        raise ModelError(f"--block {block} must be at least 1")
+    net, ckpt = load_checkpoint(ckpt_path)
+    meta = build_metadata(net, ckpt, block=block, command=command)
+    path = export_net(net, out_path, meta=meta, block=block)
+    return path, net, meta

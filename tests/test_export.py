@@ -1,0 +1,154 @@
+"""ONNX export of a DanceNet checkpoint: one file, metadata, parity, refusal of mismatches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from export.onnx_export import export_checkpoint
+from export.parity import check_parity
+from live.runtime import Generator
+from model import modelmeta
+from model.errors import ModelError
+from model.network import NetConfig, build
+
+torch.set_num_threads(1)
+STYLES = ["house", "hiphop", "ballet", "popping"]
+
+
+def _spec(fps: int = 30, mel: int = 64) -> dict[str, Any]:
+    try:
+        from model.config import defaults
+        from model.features import FeatureSpec
+
+        fc = dict(defaults()["features"], fps=fps)
+        spec = FeatureSpec.from_config(fc).to_json()
+        return json.loads(spec) if isinstance(spec, str) else dict(spec)
+    except ImportError:  # until the feature module exists: a spec of the documented layout
+        blocks = [("mel", mel), ("onset", 1), ("chroma", 12), ("rms", 1), ("tempo", 1),
+                  ("beat_phase", 2), ("beat_pulse", 1), ("bar_phase", 2)]
+        return {"fps": fps, "sample_rate": 24000, "hop": 24000 // fps,
+                "blocks": [{"name": n, "dim": d} for n, d in blocks]}
+
+
+def _checkpoint(path: Path, *, fps: int = 30, window: int = 16) -> Path:
+    torch.manual_seed(0)
+    cfg = NetConfig(feature_dim=84, d_model=32, heads=2, layers=2, window=window, ffn_dim=64,
+                    lstm_hidden=32, lstm_layers=2, noise_dim=4, dropout=0.0)
+    net = build(cfg)
+    g = torch.Generator().manual_seed(1)
+    net.set_normalization(feat_mean=torch.randn(84, generator=g), feat_std=torch.rand(84, generator=g) + 0.5,
+                          pose_mean=torch.randn(54, generator=g) * 0.1, pose_std=torch.rand(54, generator=g) + 0.1)
+    with torch.no_grad():
+        for blk in net.blocks:
+            blk.attn.rel_bias.normal_()
+    torch.save({"model": net.state_dict(), "config": cfg.to_dict(), "feature_spec": _spec(fps),
+                "styles": STYLES, "data_summary": {"clips": 4, "seconds": 40.0, "source": "synthetic"},
+                "step": 7, "train_config": {"lr": 1e-3}}, path)
+    return path
+
+
+def _features(n: int) -> np.ndarray:
+    try:
+        from export.parity import demo_features
+
+        return demo_features(seconds=n / 30 + 1, fps=30)[:n]
+    except ImportError:  # until model.features lands: feature-like noise
+        return np.random.default_rng(0).standard_normal((n, 84)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, Any]]:
+    d = tmp_path_factory.mktemp("export")
+    return export_checkpoint(_checkpoint(d / "tiny.pt"), d / "tiny.onnx", command="dancemuse export tiny.pt")
+
+
+def test_export_writes_one_checked_file_with_metadata(exported: tuple[Path, Any, dict]) -> None:
+    path, net, meta = exported
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith("tiny.onnx")) == ["tiny.onnx"]
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    props = {p.key: p.value for p in model.metadata_props}
+    doc = modelmeta.parse_meta(props, name=str(path))
+    assert doc["fps"] == 30 and doc["window"] == 16 and doc["lookahead"] == 0 and doc["block"] == 1
+    assert doc["styles"] == STYLES and doc["controls"] == ["energy", "variation"]
+    assert doc["train_data"]["clips"] == 4 and doc["net_config"]["d_model"] == 32
+    assert doc["created"]["command"] == "dancemuse export tiny.pt" and len(doc["created"]["git"]) >= 7
+    assert [s["name"] for s in doc["state"]] == ["k_cache", "v_cache", "valid", "h", "c", "z"]
+    names = [i.name for i in model.graph.input]
+    assert names[:4] == ["features", "prev_pose", "style", "controls"]
+
+
+def test_parity_with_torch_over_500_autoregressive_frames(exported: tuple[Path, Any, dict]) -> None:
+    path, net, _ = exported
+    res = check_parity(net, path, _features(500), seed=3, controls=(1.3, 0.8))
+    assert res.frames == 500
+    assert res.max_abs <= 1e-4, res.line()
+
+
+def test_block_export_matches_single_frames(tmp_path: Path) -> None:
+    path, net, meta = export_checkpoint(_checkpoint(tmp_path / "b.pt"), tmp_path / "b4.onnx", block=4)
+    assert meta["block"] == 4
+    res = check_parity(net, path, _features(120), block=4)
+    assert res.frames == 120 and res.max_abs <= 1e-4
+
+
+def test_runtime_runs_the_export_and_is_seeded(exported: tuple[Path, Any, dict]) -> None:
+    path, _, _ = exported
+    g = Generator(path, feature_config={"fps": 30}, seed=1)
+    feats = _features(60)
+    a = np.stack([g.step(f) for f in feats])
+    g.reset(seed=1)
+    b = np.stack([g.step(f) for f in feats])
+    g.reset(seed=2)
+    c = np.stack([g.step(f) for f in feats])
+    assert np.isfinite(a).all() and a.shape == (60, 17, 3)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-4
+
+
+def _rewrite_meta(src: Path, dst: Path, **changes: Any) -> Path:
+    model = onnx.load(str(src))
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = json.loads(props[modelmeta.META_KEY])
+    meta.update(changes)
+    del model.metadata_props[:]
+    if changes.get("drop"):
+        props = {}
+    else:
+        props[modelmeta.META_KEY] = json.dumps(meta)
+    onnx.helper.set_model_props(model, props)
+    onnx.save(model, str(dst))
+    return dst
+
+
+def test_mismatched_models_are_refused(exported: tuple[Path, Any, dict], tmp_path: Path) -> None:
+    path, _, meta = exported
+    with pytest.raises(ModelError, match="no DanceMuse metadata"):
+        Generator(_rewrite_meta(path, tmp_path / "none.onnx", drop=True))
+    with pytest.raises(ModelError, match="format version 2"):
+        Generator(_rewrite_meta(path, tmp_path / "v2.onnx", format_version=2))
+    p60 = _rewrite_meta(path, tmp_path / "fps60.onnx", fps=60, feature_spec=_spec(60))
+    with pytest.raises(ModelError, match="trained at 60 fps but features.fps is 30; pass --set features.fps=60"):
+        Generator(p60, feature_config={"fps": 30})
+    other = dict(meta["feature_spec"])
+    other["blocks"] = [{"name": "mel", "dim": 128}, {"name": "onset", "dim": 1}]
+    other.pop("names", None)
+    other.pop("dims", None)
+    with pytest.raises(ModelError, match="trained on features"):
+        Generator(path, expected_spec=other)
+
+
+def test_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="checkpoint .*nope.pt not found"):
+        export_checkpoint(tmp_path / "nope.pt", tmp_path / "x.onnx")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="cannot be read"):
+        export_checkpoint(bad, tmp_path / "x.onnx")
