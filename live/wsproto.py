@@ -1,0 +1,192 @@
+"""WebSocket wire protocol, pure: server messages built as str/bytes, client messages parsed.
+No sockets here (live/ws_server.py moves the bytes).
+
+Server -> client, in order:
+
+1. ``hello`` (text JSON)::
+
+    {"type": "hello", "version": 1, "fps": 30,
+     "skeleton": {"joints": [17 names], "bones": [[a, b], ...], "parents": [17 ints]},
+     "model": {"name", "provider", "styles": [...], "controls": [...], "meta": {...}},
+     "controls": {current values}, "format": "json" | "binary",
+     "binary_layout": ["index", "t", "latency_ms", "tempo", "beat", "beat_in_bar", "bar",
+                       "confidence", "joints*51"]}
+
+   ``parents`` uses -1 for the virtual root (mid-hip) and -2 for the virtual neck
+   (mid-shoulder), as model/skeleton.py does.
+2. per frame, either JSON text::
+
+    {"type": "frame", "i": 12, "t": 0.4, "wall": 1700000000.1, "joints": [51 floats],
+     "beat": false, "beat_in_bar": 1, "bar": 0, "tempo": 120.0, "confidence": 0.8,
+     "latency_ms": 2.1}
+
+   or one binary message of 59 little-endian float32 in ``binary_layout`` order (236
+   bytes; beat as 0/1; joints joint-major x, y, z). Indices are exact up to 2**24 frames
+   (155 h at 30 fps).
+3. ``{"type": "state", "controls": {...}}`` to every client when a control changes;
+   ``{"type": "ack", "id", "name", "value"}`` or ``{"type": "error", "id", "message"}``
+   to the sender of a control; ``{"type": "pong"}`` for a ping.
+
+Client -> server: text JSON, ``{"type": "control", "id": any, "name": str, "value": ...}``
+(see live/control.py) or ``{"type": "ping"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from live.frame import Frame
+from model.errors import ProtocolError
+from model.skeleton import BONES, JOINT_NAMES, PARENTS
+
+VERSION = 1
+FORMATS: tuple[str, ...] = ("json", "binary")
+BINARY_LAYOUT: tuple[str, ...] = (
+    "index", "t", "latency_ms", "tempo", "beat", "beat_in_bar", "bar", "confidence", "joints*51",
+)
+BINARY_FLOATS = 8 + 3 * len(JOINT_NAMES)  # 59
+BINARY_BYTES = 4 * BINARY_FLOATS  # 236
+JSON_DIGITS = 5
+"""Decimals kept for joint coordinates in JSON frames (10 micrometres)."""
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON; numpy scalars/arrays and tuples become JSON, non-finite floats null."""
+    return json.dumps(_jsonable(obj), separators=(",", ":"), allow_nan=False)
+
+
+def skeleton_info() -> dict[str, Any]:
+    """The skeleton part of the hello."""
+    return {"joints": list(JOINT_NAMES), "bones": [list(b) for b in BONES], "parents": list(PARENTS)}
+
+
+def hello(
+    *,
+    fps: int,
+    model: Mapping[str, Any],
+    controls: Mapping[str, Any],
+    fmt: str = "json",
+) -> str:
+    """The hello message. ``model`` holds name, provider, styles, controls, meta."""
+    if fmt not in FORMATS:
+        raise ProtocolError(f"unknown frame format {fmt!r}; use ?format=json or ?format=binary")
+    m = {"name": "", "provider": "", "styles": [], "controls": [], "meta": {}}
+    m.update(model)
+    return dumps({
+        "type": "hello",
+        "version": VERSION,
+        "fps": int(fps),
+        "skeleton": skeleton_info(),
+        "model": m,
+        "controls": dict(controls),
+        "format": fmt,
+        "binary_layout": list(BINARY_LAYOUT),
+    })
+
+
+def frame_json(frame: Frame) -> str:
+    """One frame as JSON text (joints rounded to JSON_DIGITS decimals)."""
+    joints = np.round(np.asarray(frame.joints, dtype=np.float64).reshape(-1), JSON_DIGITS).tolist()
+    return (
+        f'{{"type":"frame","i":{int(frame.index)},"t":{_num(frame.t)},"wall":{_num(frame.wall, 6)},'
+        f'"joints":{json.dumps(joints, separators=(",", ":"))},'
+        f'"beat":{"true" if frame.beat else "false"},"beat_in_bar":{int(frame.beat_in_bar)},'
+        f'"bar":{int(frame.bar)},"tempo":{_num(frame.tempo)},"confidence":{_num(frame.confidence)},'
+        f'"latency_ms":{_num(frame.latency_ms)}}}'
+    )
+
+
+def _num(v: float, digits: int = 4) -> str:
+    f = float(v)
+    if not math.isfinite(f):
+        return "null"
+    return repr(round(f, digits))
+
+
+class BinaryFrameEncoder:
+    """Frames -> 59 little-endian float32 (``BINARY_LAYOUT``) through one preallocated buffer."""
+
+    def __init__(self) -> None:
+        self.buf = np.zeros(BINARY_FLOATS, dtype="<f4")
+
+    def encode(self, frame: Frame) -> bytes:
+        b = self.buf
+        b[0] = frame.index
+        b[1] = frame.t
+        b[2] = frame.latency_ms
+        b[3] = frame.tempo
+        b[4] = 1.0 if frame.beat else 0.0
+        b[5] = frame.beat_in_bar
+        b[6] = frame.bar
+        b[7] = frame.confidence
+        b[8:] = np.asarray(frame.joints).reshape(-1)
+        return b.tobytes()
+
+
+def decode_binary(data: bytes) -> dict[str, Any]:
+    """The inverse of BinaryFrameEncoder.encode (for tests and Python clients)."""
+    if len(data) != BINARY_BYTES:
+        raise ProtocolError(f"binary frame of {len(data)} bytes; expected {BINARY_BYTES}")
+    a = np.frombuffer(data, dtype="<f4")
+    out: dict[str, Any] = {k: float(a[i]) for i, k in enumerate(BINARY_LAYOUT[:-1])}
+    for k in ("index", "beat_in_bar", "bar"):
+        out[k] = int(out[k])
+    out["beat"] = bool(out["beat"])
+    out["joints"] = a[8:].reshape(len(JOINT_NAMES), 3).copy()
+    return out
+
+
+def state(controls: Mapping[str, Any]) -> str:
+    return dumps({"type": "state", "controls": dict(controls)})
+
+
+def ack(msg_id: Any, name: str, value: Any) -> str:
+    return dumps({"type": "ack", "id": msg_id, "name": name, "value": value})
+
+
+def error(msg_id: Any, message: str) -> str:
+    return dumps({"type": "error", "id": msg_id, "message": message})
+
+
+PONG = '{"type":"pong"}'
+
+
+def parse_client(data: str | bytes, *, max_size: int) -> dict[str, Any]:
+    """A client message (text JSON object with a string ``type``) -> dict; ProtocolError
+    (one line) for binary, oversize, invalid JSON, non-objects or a missing type."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProtocolError("binary messages are not accepted on /ws; send JSON text")
+    if len(data) > max_size:
+        raise ProtocolError(f"message of {len(data)} characters refused (limit {max_size})")
+    try:
+        obj = json.loads(data)
+    except (json.JSONDecodeError, RecursionError):
+        raise ProtocolError("message is not valid JSON; send {\"type\": \"control\", ...}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("message must be a JSON object with a \"type\"")
+    t = obj.get("type")
+    if not isinstance(t, str):
+        raise ProtocolError("message needs a string \"type\" (control or ping)")
+    return obj
