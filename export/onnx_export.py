@@ -97,6 +97,11 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
 
     cfg = net.cfg
     spec = _spec_json(ckpt.get("feature_spec"))
+    if not spec:
+        raise ModelError("checkpoint has no feature_spec; it was not written by `dancemuse train`")
+    if spec.get("mean") is None or spec.get("std") is None:  # the normalisation the network applies inside
+        spec["mean"] = [round(float(x), 6) for x in net.feat_mean.detach().cpu().numpy()]
+        spec["std"] = [round(float(x), 6) for x in net.feat_std.detach().cpu().numpy()]
     fps = int(spec.get("fps", 30))
     sample_rate = int(spec.get("sample_rate", 24000))
     shapes = net.state_shapes(1)

@@ -67,12 +67,7 @@ def _expected_spec(feature_config: Mapping[str, Any] | None) -> dict[str, Any] |
         from model.features import FeatureSpec
     except ImportError:  # pragma: no cover - the feature module ships with DanceMuse
         return None
-    spec = FeatureSpec.from_config(dict(feature_config)).to_json()
-    if isinstance(spec, str):
-        import json
-
-        spec = json.loads(spec)
-    return dict(spec)
+    return dict(FeatureSpec.from_config(dict(feature_config)).to_dict())
 
 
 def parse_style(text: str | Sequence[float] | None, names: Sequence[str]) -> np.ndarray:
@@ -195,7 +190,7 @@ class Generator:
         try:
             from model.features import FeatureSpec
 
-            self.feature_spec = FeatureSpec.from_json(m["feature_spec"])
+            self.feature_spec = FeatureSpec.from_dict(m["feature_spec"])
         except Exception:  # the JSON stays available when the feature module cannot read it
             pass
 

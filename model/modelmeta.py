@@ -64,7 +64,7 @@ REQUIRED_KEYS = (
 
 # Feature-config keys that change the features a model was trained on (compared when the
 # model's spec records them). ``features.fps`` is checked on its own with a clearer message.
-_FEATURE_PARAMS = ("n_mels", "n_fft", "fmin", "fmax", "tuning", "beats_per_bar")
+_FEATURE_PARAMS = ("n_mels", "n_fft", "fmin", "fmax", "tuning", "beats_per_bar", "min_bpm", "max_bpm")
 
 
 def build_meta(
@@ -236,6 +236,11 @@ def validate_features(
                 f"model {name} expects features.{key} {meta[key]} but this DanceMuse computes {expected_spec[key]}; "
                 "use a model exported for this version"
             )
+    if "version" in spec and "version" in expected_spec and spec["version"] != expected_spec["version"]:
+        raise ModelError(
+            f"model {name} was trained on feature version {spec['version']} but this DanceMuse computes "
+            f"version {expected_spec['version']}; retrain or re-export the model with this version"
+        )
     got, want = spec_blocks(spec), spec_blocks(expected_spec)
     if want and got != want:
         raise ModelError(

@@ -122,3 +122,17 @@ def test_parse_style() -> None:
 def test_resolve_model_path_default() -> None:
     assert resolve_model_path(None).name == "default.onnx"
     assert resolve_model_path("models/default.onnx").parent.name == "models"
+
+
+def test_checks_the_configured_features(tmp_path: Path) -> None:
+    features = pytest.importorskip("model.features")
+    from model.config import defaults
+
+    fc = defaults()["features"]
+    spec = features.FeatureSpec.from_config(fc).to_dict()
+    p = tmp_path / "real.onnx"
+    build_toy_model(p, feature_spec=spec, feature_dim=int(sum(spec["dims"])))
+    g = Generator(p, feature_config=fc)
+    assert g.feature_dim == 84 and g.feature_spec.dim == 84
+    with pytest.raises(ModelError, match="features.n_mels = 64 but the configuration has 32"):
+        Generator(p, feature_config=dict(fc, n_mels=32))
