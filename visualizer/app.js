@@ -1,0 +1,202 @@
+/* DanceMuse visualizer: the page's main. Wires the connection (net.js), the stage
+ * (render.js), the controls panel (controls.js) and the song upload (upload.js);
+ * renders at the display rate, interpolating between the last two frames received,
+ * independent of frame arrival.
+ *
+ * Keys: f full screen · p projection mode · m mirror view · t trails · h hide HUD ·
+ * 1/2/3 front/side/top camera. Page parameters: ?token=… (passed on to /ws),
+ * ?projection=1, ?trails=1, ?mirror=1, ?view=front|side|top, ?hud=0, ?panel=0.
+ * State for tests and curious people: window.dancemuse.
+ */
+(function () {
+  'use strict';
+
+  const params = DM.net.pageParams();
+  const $ = (s) => document.querySelector(s);
+  const canvas = $('#stage');
+  const renderer = new DM.render.Renderer(canvas);
+
+  const S = window.dancemuse = {
+    state: 'idle', hello: null, frames: 0, lastIndex: -1, drawn: 0, fps: 0, latency: 0, tempo: 0,
+    beatInBar: 0, bar: 0, count8: 0, mode: 'live', renderer, conn: null, controls: null, upload: null,
+  };
+
+  // pose buffers, reused: previous target, current target, what is on screen
+  const prev = new Float32Array(51), cur = new Float32Array(51), shown = new Float32Array(51);
+  let have = false, curAt = 0, period = 1000 / 30, bpb = 4;
+  const arrivals = new Float64Array(128); let arrHead = 0;
+
+  function onHello(hello) {
+    S.hello = hello;
+    period = 1000 / (Number(hello.fps) || 30);
+    if (hello.skeleton && hello.skeleton.bones) renderer.setSkeleton(hello.skeleton.bones);
+    const m = hello.model || {};
+    $('#hud-model').textContent = m.name || 'model';
+    $('#hud-provider').textContent = (m.provider || '?').replace('ExecutionProvider', '');
+    S.controls.setHello(hello);
+    if (S.upload) S.upload.names = hello.skeleton && hello.skeleton.joints;
+  }
+
+  function onFrame(f) {
+    const now = performance.now();
+    if (have) prev.set(shown); else prev.set(f.joints);
+    cur.set(f.joints);
+    curAt = now;
+    have = true;
+    S.frames++;
+    S.lastIndex = f.index;
+    arrivals[arrHead] = now; arrHead = (arrHead + 1) % arrivals.length;
+    S.latency = S.latency ? S.latency * 0.9 + f.latency_ms * 0.1 : f.latency_ms;
+    S.tempo = f.tempo;
+    if (f.beat_in_bar > bpb) bpb = f.beat_in_bar;
+    if (f.beat && S.mode === 'live') {
+      renderer.beat();
+      setBeat(f.beat_in_bar, f.bar);
+    }
+  }
+
+  function setBeat(beatInBar, bar) {
+    S.beatInBar = beatInBar; S.bar = bar;
+    S.count8 = ((bar * bpb + Math.max(beatInBar, 1) - 1) % 8) + 1;
+    const cells = document.querySelectorAll('#beats span');
+    cells.forEach((c, i) => c.classList.toggle('on', i + 1 === S.count8));
+    $('#beat-flash').classList.remove('go'); void $('#beat-flash').offsetWidth; $('#beat-flash').classList.add('go');
+  }
+
+  function onStatus(state, detail) {
+    S.state = state;
+    document.body.dataset.conn = state;
+    $('#conn-text').textContent = state === 'live' ? 'live' : state + (detail ? ' · ' + detail : '');
+  }
+
+  // --- wiring -------------------------------------------------------------------
+  const conn = new DM.net.Connection({
+    onHello, onFrame, onStatus,
+    onState: (c) => S.controls.setState(c),
+    onReply: (msg, pending) => S.controls.onReply(msg, pending),
+  });
+  S.conn = conn;
+  S.controls = new DM.controls.ControlsPanel($('#panel'), (name, value) => conn.sendControl(name, value));
+  S.upload = new DM.upload.Uploader($('#upload'), {
+    onDance: () => { S.mode = 'song'; document.body.dataset.mode = 'song'; renderer.floorY = null; },
+    onStop: () => { S.mode = 'live'; document.body.dataset.mode = 'live'; },
+  });
+
+  // --- HUD (text refreshed 4 times a second) --------------------------------------
+  function refreshHud() {
+    const now = performance.now();
+    let n = 0;
+    for (let i = 0; i < arrivals.length; i++) if (now - arrivals[i] <= 1000) n++;
+    S.fps = n;
+    const live = S.mode === 'live';
+    $('#hud-fps').textContent = live ? String(n) : '—';
+    $('#hud-latency').textContent = live && S.frames ? Math.round(S.latency) + ' ms' : '—';
+    $('#hud-rtt').textContent = conn.rtt !== null ? conn.rtt.toFixed(1) + ' ms' : '—';
+    $('#hud-tempo').textContent = S.tempo ? S.tempo.toFixed(1) : '—';
+    $('#hud-mode').textContent = live ? 'live' : 'song';
+  }
+  setInterval(refreshHud, 250);
+
+  // --- song playback beats ----------------------------------------------------------
+  let songBeat = -1;
+  function songBeats(t) {
+    const d = S.upload.dance;
+    if (!d || !d.beats.length) return;
+    let k = songBeat;
+    while (k + 1 < d.beats.length && d.beats[k + 1] <= t) k++;
+    if (k < songBeat || (k >= 0 && t < d.beats[k])) { k = -1; while (k + 1 < d.beats.length && d.beats[k + 1] <= t) k++; }
+    if (k !== songBeat && k >= 0 && t - d.beats[k] < 0.1) { renderer.beat(); setBeat((k % 4) + 1, Math.floor(k / 4)); }
+    songBeat = k;
+  }
+
+  // --- render loop ----------------------------------------------------------------------
+  let lastT = performance.now();
+  const songPose = new Float32Array(51);
+  function loop(now) {
+    const dt = Math.min(0.1, (now - lastT) / 1000);
+    lastT = now;
+    let pose = null;
+    if (S.mode === 'song' && S.upload.dance) {
+      if (S.upload.poseAt(songPose)) { pose = songPose; songBeats(S.upload.audio.currentTime); }
+    } else if (have) {
+      const a = Math.min(1, Math.max(0, (now - curAt) / period));
+      for (let i = 0; i < 51; i++) shown[i] = prev[i] + (cur[i] - prev[i]) * a;
+      pose = shown;
+    }
+    renderer.draw(pose, dt);
+    S.drawn++;
+    requestAnimationFrame(loop);
+  }
+  requestAnimationFrame(loop);
+
+  // --- view options, keys ------------------------------------------------------------------
+  function setOption(name, on) {
+    renderer.options[name] = on;
+    document.body.classList.toggle(name, on);
+    const b = document.querySelector('[data-toggle="' + name + '"]');
+    if (b) b.classList.toggle('active', on);
+  }
+  function toggle(name) { setOption(name, !renderer.options[name]); }
+  function toggleHud() { document.body.classList.toggle('no-hud'); }
+  function fullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else document.documentElement.requestFullscreen().catch(() => {});
+  }
+  function view(name) {
+    renderer.cam.preset(name);
+    document.querySelectorAll('[data-view]').forEach((b) => b.classList.toggle('active', b.dataset.view === name));
+  }
+  S.toggle = toggle; S.view = view;
+
+  document.addEventListener('keydown', (e) => {
+    if (e.target && /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) && e.target.type !== 'range' && e.target.type !== 'checkbox') return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const k = e.key.toLowerCase();
+    if (k === 'f') fullscreen();
+    else if (k === 'p') toggle('projection');
+    else if (k === 'm') toggle('mirror');
+    else if (k === 't') toggle('trails');
+    else if (k === 'h') toggleHud();
+    else if (k === '1') view('front');
+    else if (k === '2') view('side');
+    else if (k === '3') view('top');
+    else if (k === 'escape' && renderer.options.projection) setOption('projection', false);
+    else return;
+    e.preventDefault();
+  });
+  document.querySelectorAll('[data-toggle]').forEach((b) => b.addEventListener('click', () => toggle(b.dataset.toggle)));
+  document.querySelectorAll('[data-view]').forEach((b) => b.addEventListener('click', () => view(b.dataset.view)));
+  $('#btn-fullscreen').addEventListener('click', fullscreen);
+  $('#btn-panel').addEventListener('click', () => document.body.classList.toggle('panel-closed'));
+
+  // --- orbit and zoom: mouse, wheel, touch (one finger orbits, two pinch) ---------------
+  const pointers = new Map();
+  let pinch = 0;
+  canvas.addEventListener('pointerdown', (e) => { canvas.setPointerCapture(e.pointerId); pointers.set(e.pointerId, [e.clientX, e.clientY]); pinch = 0; });
+  canvas.addEventListener('pointermove', (e) => {
+    const p = pointers.get(e.pointerId);
+    if (!p) return;
+    if (pointers.size === 1) renderer.cam.orbit(e.clientX - p[0], e.clientY - p[1]);
+    p[0] = e.clientX; p[1] = e.clientY;
+    if (pointers.size === 2) {
+      const [a, b] = [...pointers.values()];
+      const d = Math.hypot(a[0] - b[0], a[1] - b[1]);
+      if (pinch) renderer.cam.zoom(pinch / d);
+      pinch = d;
+    }
+  });
+  const up = (e) => { pointers.delete(e.pointerId); pinch = 0; };
+  canvas.addEventListener('pointerup', up);
+  canvas.addEventListener('pointercancel', up);
+  canvas.addEventListener('wheel', (e) => { e.preventDefault(); renderer.cam.zoom(Math.exp(e.deltaY * 0.001)); }, { passive: false });
+  canvas.addEventListener('dblclick', () => view('front'));
+
+  // --- page parameters ---------------------------------------------------------------------
+  if (params.get('projection') === '1') setOption('projection', true);
+  if (params.get('trails') === '1') setOption('trails', true);
+  if (params.get('mirror') === '1') setOption('mirror', true);
+  if (params.get('hud') === '0') toggleHud();
+  if (params.get('panel') === '0') document.body.classList.add('panel-closed');
+  view(params.get('view') || 'front');
+  conn.connect();
+})();

@@ -1,0 +1,154 @@
+/* DanceMuse visualizer: the controls panel.
+ *
+ * Built from the hello: one slider per style of the model, energy, variation, mirror,
+ * hold, reset and tap tempo. Every change sends a control message (sliders at most
+ * ~12 per second while dragging, and always on release) and the line under the panel
+ * shows the server's ack or its one-line error. "state" broadcasts move the widgets,
+ * except the one being dragged.
+ */
+(function () {
+  'use strict';
+
+  function el(tag, attrs, children) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) {
+      if (k === 'text') e.textContent = attrs[k];
+      else if (k === 'class') e.className = attrs[k];
+      else e.setAttribute(k, attrs[k]);
+    }
+    for (const c of children || []) e.appendChild(c);
+    return e;
+  }
+
+  class ControlsPanel {
+    /** root: the panel element; send(name, value) -> id or null. */
+    constructor(root, send) {
+      this.root = root;
+      this.send = send;
+      this.styles = [];
+      this.sliders = {};   // key -> {input, out, dragging}
+      this.status = root.querySelector('#control-status');
+      this.taps = [];
+      this.acks = 0;
+      this.errors = 0;
+      this.bindStatic();
+    }
+
+    bindStatic() {
+      this.slider('energy', this.root.querySelector('#ctl-energy'), (v) => this.sendNow('energy', v));
+      this.slider('variation', this.root.querySelector('#ctl-variation'), (v) => this.sendNow('variation', v));
+      for (const name of ['mirror', 'hold']) {
+        const box = this.root.querySelector('#ctl-' + name);
+        box.addEventListener('change', () => this.sendNow(name, box.checked));
+      }
+      this.root.querySelector('#ctl-reset').addEventListener('click', () => this.sendNow('reset', null));
+      const tap = this.root.querySelector('#ctl-tap');
+      tap.addEventListener('click', () => this.tap(tap));
+    }
+
+    /** Wire a range input and its output element; onValue(v) throttled while dragging. */
+    slider(key, input, onValue) {
+      const out = input.parentElement.querySelector('output');
+      const s = { input, out, dragging: false, last: 0, timer: null };
+      this.sliders[key] = s;
+      const show = () => { if (out) out.textContent = Number(input.value).toFixed(2); };
+      const fire = () => { s.last = performance.now(); onValue(Number(input.value)); };
+      input.addEventListener('input', () => {
+        s.dragging = true;
+        show();
+        const wait = 80 - (performance.now() - s.last);
+        clearTimeout(s.timer);
+        if (wait <= 0) fire(); else s.timer = setTimeout(fire, wait);
+      });
+      input.addEventListener('change', () => { clearTimeout(s.timer); s.dragging = false; show(); fire(); });
+      show();
+      return s;
+    }
+
+    /** Build the style sliders for the model's styles. */
+    setHello(hello) {
+      const model = hello.model || {};
+      const styles = Array.isArray(model.styles) ? model.styles : [];
+      const box = this.root.querySelector('#styles');
+      if (styles.join('|') !== this.styles.join('|')) {
+        this.styles = styles;
+        box.textContent = '';
+        for (const k of Object.keys(this.sliders)) if (k.startsWith('style:')) delete this.sliders[k];
+        if (!styles.length) box.appendChild(el('p', { class: 'muted', text: 'this model has one style' }));
+        styles.forEach((name, i) => {
+          const input = el('input', { type: 'range', min: '0', max: '1', step: '0.01', value: '0.5', id: 'style-' + name, 'data-style': name });
+          const row = el('label', { class: 'row style-row style-' + (i % 6) }, [
+            el('span', { class: 'name', text: name }), input, el('output', { text: '0.50' })]);
+          box.appendChild(row);
+          this.slider('style:' + name, input, (v) => this.sendNow('style', [name, v]));
+        });
+      }
+      this.setState(hello.controls || {});
+    }
+
+    /** Move widgets to the server's control values (not the one being dragged). */
+    setState(c) {
+      const put = (key, v) => {
+        const s = this.sliders[key];
+        if (!s || s.dragging || typeof v !== 'number' || !isFinite(v)) return;
+        s.input.value = String(v);
+        if (s.out) s.out.textContent = v.toFixed(2);
+      };
+      put('energy', c.energy);
+      put('variation', c.variation);
+      const w = c.styles !== undefined ? c.styles : c.style;
+      if (Array.isArray(w)) this.styles.forEach((n, i) => put('style:' + n, w[i]));
+      else if (w && typeof w === 'object') for (const n of this.styles) put('style:' + n, w[n]);
+      for (const name of ['mirror', 'hold']) {
+        if (typeof c[name] === 'boolean') this.root.querySelector('#ctl-' + name).checked = c[name];
+      }
+    }
+
+    sendNow(name, value) {
+      const id = this.send(name, value);
+      if (id === null) this.show('not connected: ' + name + ' not sent', 'err');
+      else this.show('sent ' + name + ' ' + fmt(value) + ' …', 'wait');
+    }
+
+    tap(button) {
+      const now = performance.now();
+      this.taps = this.taps.filter((t) => now - t < 3000);
+      this.taps.push(now);
+      button.classList.remove('flash'); void button.offsetWidth; button.classList.add('flash');
+      const n = this.taps.length;
+      const bpm = n >= 2 ? 60000 * (n - 1) / (this.taps[n - 1] - this.taps[0]) : null;
+      this.root.querySelector('#tap-bpm').textContent = bpm ? bpm.toFixed(0) + ' BPM' : 'tap again';
+      this.sendNow('tempo/tap', null);
+    }
+
+    /** A reply from the server to one of our controls. */
+    onReply(msg, pending) {
+      const name = (pending && pending.name) || msg.name || 'control';
+      if (msg.type === 'ack') {
+        this.acks++;
+        const ms = pending ? ' (' + Math.round(performance.now() - pending.sent) + ' ms)' : '';
+        this.show('✓ ' + name + ' = ' + fmt(msg.value !== undefined ? msg.value : pending && pending.value) + ms, 'ok');
+      } else {
+        this.errors++;
+        this.show('✗ ' + name + ': ' + (msg.message || 'refused'), 'err');
+      }
+    }
+
+    show(text, kind) {
+      this.status.textContent = text;
+      this.status.className = 'status ' + kind;
+      this.status.dataset.acks = String(this.acks);
+      this.status.dataset.errors = String(this.errors);
+    }
+  }
+
+  function fmt(v) {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'number') return v.toFixed(2);
+    if (Array.isArray(v)) return v.map(fmt).join(' ');
+    return String(v);
+  }
+
+  window.DM = window.DM || {};
+  window.DM.controls = { ControlsPanel };
+})();
