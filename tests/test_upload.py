@@ -185,3 +185,16 @@ def test_context_attaches_to_a_server_object(tmp_path: Path) -> None:
     assert upload.serve_download("/api/dance/" + "a" * 24 + ".bvh", srv)[0] == 404
     assert isinstance(srv.upload, upload.UploadContext)  # type: ignore[attr-defined]
     srv.upload.store.close()  # type: ignore[attr-defined]
+
+
+def test_video_is_rendered_after_the_dance_and_downloads(tmp_path: Path) -> None:
+    dance_io = pytest.importorskip("live.dance_io", reason="live/dance_io.py (MP4 writer) not present")
+    assert hasattr(dance_io, "write_mp4")
+    ctx = make_ctx(tmp_path, make_video=True)
+    msgs = asyncio.run(_with_server(ctx, lambda ws: _upload(ws, wav_bytes(2.0))))
+    types = [m["type"] for m in msgs]
+    assert types.index("dance") < types.index("file"), msgs[-1]
+    assert any(m["type"] == "progress" and m["stage"] == "video" for m in msgs)
+    status, headers, body = upload.serve_download(msgs[-1]["url"], ctx)
+    assert status == 200 and ("Content-Type", "video/mp4") in headers
+    assert body[4:8] == b"ftyp" and len(body) > 1000

@@ -79,7 +79,7 @@ class StandInServer:
     def __init__(self, *, port: int, fps: int = 30) -> None:
         self.port, self.fps = port, fps
         self.controls: dict[str, Any] = {"styles": [0.25] * 4, "energy": 1.0, "variation": 0.5,
-                                         "mirror": False, "hold": False}
+                                         "smoothing": 0.5, "mirror": False, "hold": False, "root": "center"}
         self.frames = 0
         self.clients: set[Any] = set()
         self.upload_ctx = upload.make_context(defaults(), generate=synthetic_generate, make_video=False)
@@ -166,9 +166,11 @@ class StandInServer:
         name, value = msg.get("name"), msg.get("value")
         if name == "style" and isinstance(value, list) and len(value) == 2 and value[0] in STYLES:
             self.controls["styles"][STYLES.index(value[0])] = float(value[1])
-        elif name in ("energy", "variation") and isinstance(value, (int, float)):
+        elif name in ("energy", "variation", "smoothing") and isinstance(value, (int, float)):
             self.controls[name] = float(value)
         elif name in ("mirror", "hold") and isinstance(value, bool):
+            self.controls[name] = value
+        elif name == "root" and value in ("center", "follow"):
             self.controls[name] = value
         elif name not in ("reset", "tempo/tap"):
             await ws.send(json.dumps({"type": "error", "id": msg.get("id"), "message": f"unknown control {name!r}"}))

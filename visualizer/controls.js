@@ -1,7 +1,7 @@
 /* DanceMuse visualizer: the controls panel.
  *
- * Built from the hello: one slider per style of the model, energy, variation, mirror,
- * hold, reset and tap tempo. Every change sends a control message (sliders at most
+ * Built from the hello: one slider per style of the model, energy, variation, smoothing,
+ * mirror, hold, travel (root follow), reset and tap tempo. Every change sends a control message (sliders at most
  * ~12 per second while dragging, and always on release) and the line under the panel
  * shows the server's ack or its one-line error. "state" broadcasts move the widgets,
  * except the one being dragged.
@@ -37,10 +37,13 @@
     bindStatic() {
       this.slider('energy', this.root.querySelector('#ctl-energy'), (v) => this.sendNow('energy', v));
       this.slider('variation', this.root.querySelector('#ctl-variation'), (v) => this.sendNow('variation', v));
+      this.slider('smoothing', this.root.querySelector('#ctl-smoothing'), (v) => this.sendNow('smoothing', v));
       for (const name of ['mirror', 'hold']) {
         const box = this.root.querySelector('#ctl-' + name);
         box.addEventListener('change', () => this.sendNow(name, box.checked));
       }
+      const travel = this.root.querySelector('#ctl-root');
+      travel.addEventListener('change', () => this.sendNow('root', travel.checked ? 'follow' : 'center'));
       this.root.querySelector('#ctl-reset').addEventListener('click', () => this.sendNow('reset', null));
       const tap = this.root.querySelector('#ctl-tap');
       tap.addEventListener('click', () => this.tap(tap));
@@ -96,6 +99,8 @@
       };
       put('energy', c.energy);
       put('variation', c.variation);
+      put('smoothing', c.smoothing);
+      if (typeof c.root === 'string') this.root.querySelector('#ctl-root').checked = c.root === 'follow';
       const w = c.styles !== undefined ? c.styles : c.style;
       if (Array.isArray(w)) this.styles.forEach((n, i) => put('style:' + n, w[i]));
       else if (w && typeof w === 'object') for (const n of this.styles) put('style:' + n, w[n]);
