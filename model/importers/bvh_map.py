@@ -107,19 +107,23 @@ def resolve_mapping(bvh: Bvh, override: dict[str, str] | None = None) -> tuple[s
         if score > best_score:
             best_name, best, best_score = rig, found, score
     mapping = dict(best)
+    unresolved = {}
     for coco, name in (override or {}).items():
         i = find(name)
-        if i is None:
-            raise DatasetError(f"joint map names {name!r} for {coco} but the BVH has no such "
-                               f"joint; its joints are {', '.join(bvh.names[:40])}")
-        mapping[coco] = i
+        if i is None:  # a map shared by several files may name joints this rig lacks
+            unresolved[coco] = name
+        else:
+            mapping[coco] = i
     missing = [c for c in BODY if c not in mapping]
     if not all(f in mapping for f in FACE) and "head" not in mapping:
         missing.append("head")
     if missing:
+        named = [f"{unresolved[c]!r}" for c in missing if c in unresolved]
+        hint = (f"the joint map names {', '.join(named)} but the file has no such joint; its joints are "
+                f"{', '.join(bvh.names[:40])}") if named else \
+            'give them with --map map.json, {"left_hip": "JointName", ...}'
         raise DatasetError(f"cannot find BVH joints for {', '.join(missing)} (rig looks like "
-                           f"{best_name or 'none'}); give them with --map map.json, "
-                           '{"left_hip": "JointName", ...}')
+                           f"{best_name or 'none'}); {hint}")
     return best_name or "override", mapping
 
 
