@@ -1,0 +1,494 @@
+"""live/ws_server.py with real sockets and the real websockets client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from live import wsproto
+from live.control import Control
+from live.frame import Frame
+from live.ws_server import VISUALIZER_DIR, WebServer
+from model.config import defaults
+from model.errors import ConfigError, ProtocolError
+
+STYLES = ["house", "hiphop", "ballet", "popping"]
+
+
+class App:
+    """A stand-in for the app: controls state, status, apply."""
+
+    def __init__(self) -> None:
+        self.controls: dict[str, Any] = {"energy": 1.0, "mirror": False}
+        self.applied: list[Control] = []
+
+    def hello(self) -> dict[str, Any]:
+        return {"fps": 30, "model": {"name": "test", "provider": "cpu", "styles": STYLES}, "controls": self.controls}
+
+    def status(self) -> dict[str, Any]:
+        return {"fps": 30, "frames": 12, "latency_ms": {"p50": 1.0, "p99": 2.0}, "tempo": 120.0,
+                "confidence": 0.9, "provider": "cpu", "model": "test", "controls": self.controls,
+                "styles": STYLES}
+
+    def apply(self, c: Control) -> dict[str, Any]:
+        if c.name == "variation" and c.value == 0.0:
+            raise ProtocolError("the engine refuses variation 0 in this test")
+        self.applied.append(c)
+        self.controls[c.name] = c.value
+        return dict(self.controls)
+
+
+def frame(i: int) -> Frame:
+    j = np.full((17, 3), i / 1000.0, dtype=np.float32)
+    return Frame(index=i, t=i / 30, wall=time.time(), joints=j, beat=i % 15 == 0, beat_in_bar=1, bar=i // 60,
+                 tempo=120.0, confidence=0.9, latency_ms=1.5)
+
+
+def make_server(app: App, *, static_dir: Path | None = None, **ws: Any) -> WebServer:
+    cfg = defaults()
+    cfg["websocket"].update(port=0, **ws)
+    kw: dict[str, Any] = {"static_dir": static_dir} if static_dir else {}
+    return WebServer(cfg, hello=app.hello, status=app.status, apply=app.apply, **kw)
+
+
+def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(coro_fn(), 30))
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.002)
+
+
+class Reader:
+    """A client that reads everything into a list."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.got: list[str | bytes] = []
+        self.closed = False
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            async for m in self.ws:
+                self.got.append(m)
+        except ConnectionClosed:
+            pass
+        self.closed = True
+
+    def frames(self) -> list[Any]:
+        out = []
+        for m in self.got:
+            if isinstance(m, bytes):
+                out.append(wsproto.decode_binary(m)["index"])
+            else:
+                o = json.loads(m)
+                if o["type"] == "frame":
+                    out.append(o["i"])
+        return out
+
+    def of_type(self, t: str) -> list[dict[str, Any]]:
+        return [o for o in (json.loads(m) for m in self.got if isinstance(m, str)) if o["type"] == t]
+
+
+async def raw_http(host: str, port: int, request: str) -> tuple[int, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(request.encode("latin-1"))
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    return status, headers, body
+
+
+async def get(srv: WebServer, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    host, port = srv.address
+    extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    return await raw_http(host, port, f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n")
+
+
+def ws_url(srv: WebServer, query: str = "") -> str:
+    host, port = srv.address
+    return f"ws://{host}:{port}/ws{query}"
+
+
+# ---------------------------------------------------------------------------- streaming
+
+
+def test_hello_then_every_frame_in_both_formats() -> None:
+    async def main() -> None:
+        app = App()
+        srv = make_server(app)
+        await srv.start()
+        a = Reader(await connect(ws_url(srv)))
+        b = Reader(await connect(ws_url(srv, "?format=binary")))
+        await until(lambda: srv.clients == 2 and len(a.got) == 1 and len(b.got) == 1)
+        for i in range(120):
+            srv.publish(frame(i))
+            await until(lambda i=i: min(len(a.got), len(b.got)) >= i - 3)  # healthy readers keep up
+        await until(lambda: len(a.got) == 121 and len(b.got) == 121)
+        for r, fmt in ((a, "json"), (b, "binary")):
+            hello = json.loads(r.got[0])
+            assert hello["type"] == "hello" and hello["format"] == fmt and hello["fps"] == 30
+            assert hello["model"]["styles"] == STYLES and len(hello["skeleton"]["joints"]) == 17
+            assert r.frames() == list(range(120))
+        first = json.loads(a.got[1])
+        assert len(first["joints"]) == 51 and first["beat"] is True and first["tempo"] == 120.0
+        assert all(isinstance(m, bytes) and len(m) == 236 for m in b.got[1:])
+        assert srv.dropped() == {"1": 0, "2": 0}
+        await a.ws.close()
+        await b.ws.close()
+        await srv.stop()
+
+    run(main)
+
+
+def test_a_client_that_never_reads_does_not_delay_others_and_is_closed() -> None:
+    async def main() -> None:
+        app = App()
+        srv = make_server(app, stall_timeout=0.5, queue=8)
+        await srv.start()
+        host, port = srv.address
+        loop = asyncio.get_running_loop()
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.setblocking(False)
+        await loop.sock_connect(stuck, (host, port))
+        await loop.sock_sendall(stuck, (
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        await until(lambda: srv.clients == 1)
+        stuck_client = next(iter(srv._clients.values()))
+        healthy = [Reader(await connect(ws_url(srv, q))) for q in ("", "?format=binary", "")]
+        await until(lambda: srv.clients == 4)
+        max_queue = max_buffer = 0
+        i = 0
+        t0 = time.monotonic()
+        while srv.stalled == 0 and time.monotonic() - t0 < 15:
+            srv.publish(frame(i))
+            i += 1
+            await until(lambda i=i: all(len(h.got) >= i - 3 for h in healthy))
+            max_queue = max(max_queue, len(stuck_client.frames))
+            if stuck_client.conn.transport is not None:
+                max_buffer = max(max_buffer, stuck_client.conn.transport.get_write_buffer_size())
+        assert srv.stalled == 1, "the stuck client was never closed"
+        assert stuck_client.id not in srv._clients and srv.clients == 3
+        assert stuck_client.dropped > 0
+        assert max_queue <= 8  # bounded: newest replaced oldest
+        assert max_buffer <= 32 * 1024 + 4096  # websockets' write_limit + one frame
+        for k in range(i, i + 30):  # the others go on
+            srv.publish(frame(k))
+            await until(lambda k=k: all(len(h.got) >= k - 3 for h in healthy))
+        await until(lambda: all(len(h.got) == i + 31 for h in healthy))
+        assert srv.dropped() == {"2": 0, "3": 0, "4": 0}
+        for h in healthy:
+            assert h.frames() == list(range(i + 30))
+            await h.ws.close()
+        stuck.close()
+        await srv.stop()
+
+    run(main)
+
+
+def test_publish_without_clients_and_stop_is_quick() -> None:
+    async def main() -> None:
+        srv = make_server(App())
+        await srv.start()
+        srv.publish(frame(0))
+        t = time.monotonic()
+        await srv.stop()
+        assert time.monotonic() - t < 1.0
+
+    run(main)
+
+
+# ---------------------------------------------------------------------------- control
+
+
+def test_control_ack_and_state_to_every_client() -> None:
+    async def main() -> None:
+        app = App()
+        srv = make_server(app)
+        await srv.start()
+        a = Reader(await connect(ws_url(srv)))
+        b = Reader(await connect(ws_url(srv)))
+        await until(lambda: len(a.got) == 1 and len(b.got) == 1)
+        await a.ws.send(json.dumps({"type": "control", "id": "x1", "name": "style", "value": ["ballet", 0.5]}))
+        await until(lambda: a.of_type("state") and b.of_type("state"))
+        assert a.of_type("ack") == [{"type": "ack", "id": "x1", "name": "style", "value": ["ballet", 0.5]}]
+        assert b.of_type("ack") == []
+        assert b.of_type("state")[0]["controls"]["style"] == ["ballet", 0.5]
+        assert app.applied == [Control("style", ("ballet", 0.5), app.applied[0].source)]
+        assert app.applied[0].source.startswith("ws:1@")
+        await a.ws.send('{"type":"ping"}')
+        await until(lambda: bool(a.of_type("pong")))
+        await a.ws.close()
+        await b.ws.close()
+        await srv.stop()
+
+    run(main)
+
+
+def test_bad_messages_get_error_replies_and_the_server_runs_on() -> None:
+    async def main() -> None:
+        app = App()
+        srv = make_server(app, max_message=1024)
+        await srv.start()
+        a = Reader(await connect(ws_url(srv)))
+        await until(lambda: len(a.got) == 1)
+        bad = [
+            "{not json",
+            "[1, 2]",
+            json.dumps({"type": "control", "id": 2, "name": "fly", "value": 1}),
+            json.dumps({"type": "control", "id": 3, "name": "energy", "value": 9}),
+            json.dumps({"type": "control", "id": 4, "name": "style", "value": ["salsa", 1]}),
+            json.dumps({"type": "control", "id": 5, "name": "variation", "value": 0.0}),  # engine refuses
+            json.dumps({"type": "dance"}),
+            b"\x00\x01",
+        ]
+        for m in bad:
+            await a.ws.send(m)
+        await until(lambda: len(a.of_type("error")) == len(bad))
+        errors = a.of_type("error")
+        assert [e["id"] for e in errors] == [None, None, 2, 3, 4, 5, None, None]
+        assert all("\n" not in e["message"] for e in errors)
+        assert "unknown control 'fly'" in errors[2]["message"] and "salsa" in errors[4]["message"]
+        assert app.applied == []
+        # oversize: websockets closes this client with 1009; others and new clients are fine
+        await a.ws.send(json.dumps({"type": "control", "name": "energy", "value": 1, "pad": "x" * 4000}))
+        await until(lambda: a.closed)
+        assert a.ws.close_code == 1009
+        c = Reader(await connect(ws_url(srv)))
+        await until(lambda: len(c.got) == 1)
+        await c.ws.send(json.dumps({"type": "control", "id": 9, "name": "energy", "value": 1.5}))
+        await until(lambda: bool(c.of_type("ack")))
+        assert app.applied[-1].value == 1.5
+        await c.ws.close()
+        await srv.stop()
+
+    run(main)
+
+
+# ---------------------------------------------------------------------------- security
+
+
+def test_token_required_when_set() -> None:
+    async def main() -> None:
+        srv = make_server(App(), token="s3cret-token")
+        await srv.start()
+        assert srv.url.endswith("/?token=s3cret-token")
+        with pytest.raises(InvalidStatus) as e:
+            await connect(ws_url(srv))
+        assert e.value.response.status_code == 401
+        with pytest.raises(InvalidStatus) as e:
+            await connect(ws_url(srv, "?token=wrong"))
+        assert e.value.response.status_code == 403
+        ok = await connect(ws_url(srv, "?format=binary&token=s3cret-token"))
+        assert json.loads(await ok.recv())["type"] == "hello"
+        await ok.close()
+        bearer = await connect(ws_url(srv), additional_headers={"Authorization": "Bearer s3cret-token"})
+        await bearer.close()
+        status, _, _ = await get(srv, "/api/dance/0123.json")
+        assert status == 401
+        await srv.stop()
+
+    run(main)
+
+
+def test_binding_beyond_loopback_generates_a_token() -> None:
+    async def main() -> None:
+        srv = make_server(App(), host="0.0.0.0")
+        assert len(srv.token) >= 16
+        await srv.start()
+        assert f"?token={srv.token}" in srv.url and ":0/" not in srv.url
+        port = srv.address[1]
+        with pytest.raises(InvalidStatus) as e:
+            await connect(f"ws://127.0.0.1:{port}/ws")
+        assert e.value.response.status_code == 401
+        ok = await connect(f"ws://127.0.0.1:{port}/ws?token={srv.token}")
+        await ok.close()
+        await srv.stop()
+        assert make_server(App()).token == ""  # loopback: no token by default
+
+    run(main)
+
+
+def test_origin_checked() -> None:
+    async def main() -> None:
+        srv = make_server(App(), origins=["http://show.example:8000"])
+        await srv.start()
+        host, port = srv.address
+        with pytest.raises(InvalidStatus) as e:
+            await connect(ws_url(srv), origin="http://evil.example")  # type: ignore[arg-type]
+        assert e.value.response.status_code == 403
+        for origin in (f"http://{host}:{port}", "http://show.example:8000"):
+            ws = await connect(ws_url(srv), origin=origin)  # type: ignore[arg-type]
+            await ws.close()
+        await srv.stop()
+
+    run(main)
+
+
+def test_max_clients_and_bad_format_refused() -> None:
+    async def main() -> None:
+        srv = make_server(App(), max_clients=1)
+        await srv.start()
+        one = await connect(ws_url(srv))
+        await until(lambda: srv.clients == 1)
+        with pytest.raises(InvalidStatus) as e:
+            await connect(ws_url(srv))
+        assert e.value.response.status_code == 503
+        await one.close()
+        with pytest.raises(InvalidStatus) as e:
+            await connect(ws_url(srv, "?format=xml"))
+        assert e.value.response.status_code == 400
+        await srv.stop()
+
+    run(main)
+
+
+def test_bind_conflict_is_one_line() -> None:
+    async def main() -> None:
+        a = make_server(App())
+        await a.start()
+        cfg = defaults()
+        cfg["websocket"]["port"] = a.address[1]
+        with pytest.raises(ConfigError, match="cannot bind"):
+            await WebServer(cfg).start()
+        await a.stop()
+
+    run(main)
+
+
+# ---------------------------------------------------------------------------- HTTP
+
+
+@pytest.fixture()
+def site(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    (root / "sub").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><title>dm</title>")
+    (root / "app.js").write_text("console.log(1)")
+    (root / "style.css").write_text("body{}")
+    (root / "sub" / "x.svg").write_text("<svg/>")
+    (root / "secret.py").write_text("KEY = 1")
+    (root / ".env").write_text("KEY=1")
+    (tmp_path / "outside.txt").write_text("outside")
+    (root / "link.txt").symlink_to(tmp_path / "outside.txt")
+    return root
+
+
+def test_static_files_with_content_types(site: Path) -> None:
+    async def main() -> None:
+        srv = make_server(App(), static_dir=site)
+        await srv.start()
+        for path, ctype, body in [
+            ("/", "text/html; charset=utf-8", b"<!doctype html><title>dm</title>"),
+            ("/index.html?token=abc", "text/html; charset=utf-8", b"<!doctype html><title>dm</title>"),
+            ("/app.js", "text/javascript; charset=utf-8", b"console.log(1)"),
+            ("/style.css", "text/css; charset=utf-8", b"body{}"),
+            ("/sub/x.svg", "image/svg+xml", b"<svg/>"),
+        ]:
+            status, headers, got = await get(srv, path)
+            assert (status, headers["content-type"], got) == (200, ctype, body), path
+            assert headers["x-content-type-options"] == "nosniff"
+        await srv.stop()
+
+    run(main)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/../outside.txt", 403),
+        ("/sub/../../outside.txt", 403),
+        ("/%2e%2e/outside.txt", 403),
+        ("/..%2foutside.txt", 403),
+        ("/sub%2f..%2f..%2foutside.txt", 403),
+        ("/..\\outside.txt", 403),
+        ("/%5c..%5coutside.txt", 403),
+        ("/.env", 403),
+        ("/index.html%00.js", 403),
+        ("//etc/passwd", 403),
+        ("/link.txt", 404),  # symlink out of the folder
+        ("/secret.py", 404),  # not a served file type
+        ("/missing.js", 404),
+        ("/sub", 404),
+    ],
+)
+def test_traversal_and_unlisted_files_refused(site: Path, path: str, expected: int) -> None:
+    async def main() -> None:
+        srv = make_server(App(), static_dir=site)
+        await srv.start()
+        status, _, body = await get(srv, path)
+        assert status == expected, (path, status, body)
+        assert b"outside" not in body and b"KEY" not in body
+        await srv.stop()
+
+    run(main)
+
+
+def test_default_folder_is_the_visualizer_and_python_is_never_served() -> None:
+    async def main() -> None:
+        srv = make_server(App())
+        assert srv.static_dir == VISUALIZER_DIR.resolve()
+        await srv.start()
+        status, _, _ = await get(srv, "/__init__.py")
+        assert status == 404
+        status, _, _ = await get(srv, "/../live/ws_server.py")
+        assert status == 403
+        if (VISUALIZER_DIR / "index.html").exists():
+            status, headers, body = await get(srv, "/")
+            assert status == 200 and headers["content-type"].startswith("text/html") and body
+        await srv.stop()
+
+    run(main)
+
+
+def test_status_json() -> None:
+    async def main() -> None:
+        srv = make_server(App(), queue=2)
+        await srv.start()
+        a = await connect(ws_url(srv))
+        await until(lambda: srv.clients == 1)
+        status, headers, body = await get(srv, "/status")
+        assert status == 200 and headers["content-type"] == "application/json"
+        s = json.loads(body)
+        assert s["clients"] == 1 and s["dropped"] == {"1": 0}
+        for key in ("fps", "frames", "latency_ms", "provider", "model", "tempo", "confidence", "controls", "styles"):
+            assert key in s
+        assert s["latency_ms"] == {"p50": 1.0, "p99": 2.0}
+        await a.close()
+        await srv.stop()
+
+    run(main)
+
+
+def test_plain_http_get_on_ws_is_refused_not_crashing() -> None:
+    async def main() -> None:
+        srv = make_server(App())
+        await srv.start()
+        status, _, _ = await get(srv, "/ws")
+        assert status == 426  # Upgrade Required
+        ws = await connect(ws_url(srv))  # still serving
+        await ws.close()
+        await srv.stop()
+
+    run(main)
