@@ -42,7 +42,7 @@ diversity
     each feature standardised with the statistics of ``reference`` dances (use the
     training data for both the model's and the data's own number, so they compare).
 style_separability
-    A nearest-centroid classifier on standardised style features (kinetic features plus
+    A k-nearest-neighbour classifier (k = 5) on standardised style features (kinetic features plus
     the mean root-relative pose, made left/right symmetric) of fixed-length windows of the ground-truth dances of
     each style; accuracy of the windows of the generated dances.
 """
@@ -286,29 +286,44 @@ def style_separability(
     *,
     fps: float,
     window_s: float | None = 4.0,
+    k: int = 5,
 ) -> float:
-    """Accuracy (0..1) of a nearest-centroid style classifier fitted on ``train`` and
-    applied to ``generated``.
+    """Accuracy (0..1) of a k-nearest-neighbour style classifier fitted on ``train``
+    and applied to ``generated``.
 
     train / generated: style name -> list of dances [shape=(t, 17, 3)]. Dances are cut
     into windows of ``window_s`` seconds (None: whole dances); features are
-    style_features standardised with the training windows' mean/std. Styles of
-    ``generated`` missing from ``train`` count as errors. NaN when nothing is generated.
+    style_features standardised with the training windows' mean/std; each generated
+    window takes the majority style of its ``k`` nearest training windows (ties: the
+    nearest). k-NN rather than nearest centroid because a style is several moves, not
+    one cluster: on our synthetic set (4 s windows, half the clips against the other
+    half) nearest centroid reaches 0.80, 5-NN 0.94. Styles of ``generated`` missing
+    from ``train`` count as errors. NaN when nothing is generated.
     """
     n = 0 if window_s is None else int(round(window_s * fps))
     names = sorted(train)
     if not names:
         raise ValueError("style_separability needs at least one training style")
-    feats = {s: np.stack([style_features(w, fps=fps) for d in train[s] for w in _windows(d, n)]) for s in names}
-    allf = np.concatenate(list(feats.values()))
-    mean, std = allf.mean(axis=0), allf.std(axis=0)
-    cents = np.stack([_standardise(feats[s], mean, std).mean(axis=0) for s in names])
+    xs, ys = [], []
+    for i, s in enumerate(names):
+        for d in train[s]:
+            for w in _windows(d, n):
+                xs.append(style_features(w, fps=fps))
+                ys.append(i)
+    x, y = np.stack(xs), np.asarray(ys)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    z = _standardise(x, mean, std)
+    kk = max(1, min(k, len(z)))
     correct = total = 0
     for s, dances in generated.items():
         for d in dances:
             for w in _windows(d, n):
-                z = _standardise(style_features(w, fps=fps), mean, std)
-                pred = names[int(np.argmin(((cents - z) ** 2).sum(-1)))]
-                correct += int(pred == s)
+                q = _standardise(style_features(w, fps=fps), mean, std)
+                dist = ((z - q) ** 2).sum(-1)
+                near = np.argsort(dist)[:kk]
+                votes = np.bincount(y[near], minlength=len(names))
+                best = np.flatnonzero(votes == votes.max())
+                pred = best[0] if len(best) == 1 else next(int(y[j]) for j in near if y[j] in best)
+                correct += int(names[int(pred)] == s)
                 total += 1
     return float(correct / total) if total else float("nan")
