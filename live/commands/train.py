@@ -1,0 +1,57 @@
+"""`dancemuse train`: train, resume or fine-tune a DanceNet on a dataset folder.
+
+The training configuration (network size, steps, curriculum) is a TOML file with [net],
+[train] and optional [features] tables, given with ``--train-config`` (``--config`` is the
+global DanceMuse configuration every command takes). See models/default_train.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a dance model on a dataset (resume, fine-tune, torchrun DDP)")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder (manifest.json + clips)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder for checkpoints, log.csv, curves.png")
+    p.add_argument("--train-config", metavar="TOML", default=None,
+                   help="training config with [net] [train] [features] (default: built-in defaults)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps (overrides the config)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("--init", metavar="CKPT", default=None, help="start from this checkpoint (fine-tuning)")
+    p.add_argument("--new-style", metavar="NAME", default=None, help="with --init: add a style label for the new data")
+    p.add_argument("--freeze-encoder", action="store_true", help="with --init: train only the decoder")
+    p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="device (default from config: auto)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (overrides the config)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    from model.config import coerce
+    from model.errors import ConfigError
+    from model.train import load_train_config, train
+
+    if (args.new_style or args.freeze_encoder) and not args.init:
+        raise ConfigError("--new-style and --freeze-encoder need --init CKPT (a model to fine-tune)")
+    if args.init and args.resume:
+        raise ConfigError("--init and --resume exclude each other; --resume alone continues a run")
+    net_cfg, train_cfg, feat_over = load_train_config(args.train_config)
+    features = dict(cfg["features"])
+    for k, v in feat_over.items():
+        features[k] = coerce("features", k, v, where=f" ({args.train_config} [features])")
+    if args.threads is not None:
+        train_cfg.threads = args.threads
+    res = train(data=args.data, out=args.out, feature_cfg=features, net_cfg=net_cfg, train_cfg=train_cfg,
+                steps=args.steps, resume=args.resume, init=args.init, new_style=args.new_style,
+                freeze_encoder=args.freeze_encoder, seed=args.seed, device=args.device,
+                progress=not args.quiet, command=shlex.join(["dancemuse", *sys.argv[1:]]))
+    val = res.get("val") or {}
+    extra = "".join(f" {k} {val[k]:.4g}" for k in ("val_loss", "val_bas", "val_bas_gt", "val_freeze", "val_bone_err")
+                    if k in val)
+    print(f"trained to step {res['step']} in {res['seconds']:.0f} s;{extra}; checkpoint {res['final']}")
+    return 0

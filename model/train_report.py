@@ -1,0 +1,169 @@
+"""Validation, the CSV log and the curves PNG of a training run (used by model/train.py).
+
+``free_run`` is also the torch dance generator of `dancemuse evaluate` for checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.network import DanceNet
+from model.skeleton import bone_lengths, rest_pose
+from model.train_data import TrainClip, pose_to_vec, vec_to_pose
+
+
+def rest_vec() -> np.ndarray:
+    """The rest pose standing on the floor as a pose vector [shape=(54,)]."""
+    return pose_to_vec(rest_pose(on_floor=True)[None])[0]
+
+
+@torch.no_grad()
+def free_run(net: DanceNet, feats: np.ndarray, *, style_w: np.ndarray, controls: np.ndarray,
+             seed: int, prev: np.ndarray | None = None, chunk: int = 256,
+             device: torch.device | str = "cpu") -> np.ndarray:
+    """Generate a dance from features with no ground truth (free-running, as live).
+
+    feats: [shape=(B, t, F)] raw features; style_w [B, S]; controls [B, 2]; prev: [B, 54]
+    starting pose (default: the rest pose). Returns pose vectors [shape=(B, t, 54)]; with
+    a look-ahead L the first L outputs are the poses of frames -L..-1.
+    """
+    was_training = net.training
+    net.eval()
+    b = feats.shape[0]
+    p = torch.from_numpy(np.asarray(prev if prev is not None else np.tile(rest_vec(), (b, 1)), np.float32)).to(device)
+    sw = torch.from_numpy(np.asarray(style_w, np.float32)).to(device)
+    ct = torch.from_numpy(np.asarray(controls, np.float32)).to(device)
+    state = net.init_state(b, seed=seed, device=device)
+    outs = []
+    for s in range(0, feats.shape[1], chunk):
+        f = torch.from_numpy(np.ascontiguousarray(feats[:, s:s + chunk], dtype=np.float32)).to(device)
+        y, state = net(f, p, state, sw, ct)
+        p = y[:, -1]
+        outs.append(y.float().cpu().numpy())
+    net.train(was_training)
+    return np.concatenate(outs, axis=1)
+
+
+def _nanmean(xs: Sequence[float]) -> float:
+    v = [x for x in xs if x is not None and np.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+@torch.no_grad()
+def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainClip], *, styles: Sequence[str],
+             tc: Any, curriculum: Any, device: torch.device, losses_fn: Callable[..., dict[str, torch.Tensor]]) -> dict[str, float]:
+    """Validation loss at the final curriculum on fixed windows, and metrics of free-running
+    dances of the held-out clips (first ``tc.val_seconds``) next to their ground truth."""
+    from model import metrics
+
+    net.eval()
+    dev = device
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(dev)
+
+    n = batch["feat"].shape[0]
+    state = net.init_state(n, seed=0, device=dev)
+    mask = curriculum.teacher_mask(10**9, tc.seq_len)
+    pred, _ = net(t(batch["feat"]), t(batch["prev"]), state, t(batch["style"]), t(batch["controls"]),
+                  teacher=t(batch["target"]), teacher_mask=mask)
+    ls = losses_fn(net, pred, t(batch["target"]), w_vel=tc.w_vel, w_bone=tc.w_bone)
+    row: dict[str, float] = {"val_loss": float(ls["loss"]), "val_l1": float(ls["l1"]), "val_bone_loss": float(ls["bone"])}
+    if clips:
+        lk = net.cfg.lookahead
+        fps = clips[0].fps
+        length = int(min(min(c.frames for c in clips), tc.val_seconds * fps))
+        feats = np.stack([np.pad(c.feats, ((0, lk), (0, 0)), mode="edge")[lk:lk + length] for c in clips])
+        sw = np.zeros((len(clips), len(styles)), np.float32)
+        for i, c in enumerate(clips):
+            sw[i, styles.index(c.style)] = 1.0
+        ctl = np.tile(np.array([[1.0, 0.5]], np.float32), (len(clips), 1))
+        vec = free_run(net, feats, style_w=sw, controls=ctl, seed=0, device=dev)
+        bas, bas_gt, frz, bone, lag = [], [], [], [], []
+        for i, c in enumerate(clips):
+            gen = vec_to_pose(vec[i])
+            gt = c.poses[:length]
+            frz.append(metrics.freeze_ratio(gen, fps=fps))
+            bone.append(metrics.bone_length_error(gen, lengths=np.median(bone_lengths(gt), axis=0)))
+            beats = c.beats[c.beats < length / fps]
+            if len(beats) >= 2:
+                bas.append(metrics.beat_align_score(gen, beats, fps=fps))
+                bas_gt.append(metrics.beat_align_score(gt, beats, fps=fps))
+                lag.append(metrics.motion_beat_lag_ms(gen, beats, fps=fps))
+        row.update({"val_bas": _nanmean(bas), "val_bas_gt": _nanmean(bas_gt), "val_freeze": _nanmean(frz),
+                    "val_bone_err": _nanmean(bone), "val_lag_ms": _nanmean(lag)})
+    net.train()
+    return row
+
+
+# --------------------------------------------------------------------------- CSV + PNG
+
+
+def write_csv_row(path: Path, row: dict[str, Any]) -> None:
+    """Append ``row`` to the CSV at ``path`` (header written with the first row)."""
+    new = not path.is_file() or path.stat().st_size == 0
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def read_csv(path: Path) -> list[dict[str, float]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: float(v) if v not in ("", None) else math.nan for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def truncate_csv(path: Path, step: int) -> None:
+    """Drop rows after ``step`` (they belong to a run killed after its last checkpoint)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+        header = rows[0].keys() if rows else None
+    keep = [r for r in rows if float(r["step"]) <= step]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        if header is not None:
+            w = csv.DictWriter(f, fieldnames=list(header))
+            w.writeheader()
+            w.writerows(keep)
+    os.replace(tmp, path)
+
+
+def plot_curves(csv_path: Path, png: Path) -> None:
+    """Loss curves (train / validation) and validation metrics, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_csv(csv_path)
+    if not rows:
+        return
+    x = [r["step"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        axes[0].plot(x, [r.get(key, math.nan) for r in rows], label=label)
+    axes[0].set_title("loss")
+    axes[0].set_yscale("log")
+    for key, label in (("val_bas", "BAS model"), ("val_bas_gt", "BAS data"), ("val_freeze", "freeze ratio")):
+        axes[1].plot(x, [r.get(key, math.nan) for r in rows], label=label)
+    axes[1].set_title("validation metrics")
+    axes[2].plot(x, [r.get("val_bone_err", math.nan) for r in rows], label="bone error")
+    axes[2].set_title("bone-length error")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = png.with_name(f".{png.stem}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, png)

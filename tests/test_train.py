@@ -1,0 +1,225 @@
+"""Training: losses, determinism, kill -9 + resume, fine-tuning, CLI errors, torchrun DDP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.config import defaults
+from model.errors import ConfigError, ModelError
+from model.skeleton import bone_lengths, rest_pose
+from model.train import TrainConfig, bone_lengths_t, load_checkpoint, losses, train
+from model.train_data import pose_to_vec
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = """
+[net]
+d_model = 32
+heads = 2
+layers = 1
+window = 16
+ffn_dim = 64
+lstm_hidden = 48
+lstm_layers = 1
+style_dim = 4
+noise_dim = 4
+[train]
+steps = {steps}
+batch = 4
+seq_len = 40
+ckpt_every = {ckpt}
+val_every = 2
+val_windows = 4
+val_seconds = 5.0
+warmup = 5
+grow_every = 5
+"""
+
+
+def toy_dance(beats: np.ndarray, n: int, *, fps: int, amp: float, phase: float) -> np.ndarray:
+    """A dance locked to the beat: a bounce that is slowest on beats, arms swinging."""
+    t = np.arange(n) / fps
+    ph = np.interp(t, beats, np.arange(len(beats)))
+    p = np.tile(rest_pose(on_floor=True), (n, 1, 1))
+    p[:, :, 1] += 0.04 * np.cos(2 * np.pi * ph)[:, None]
+    arm = amp * np.sin(np.pi * ph + phase)
+    p[:, 7, 1] += 0.5 * arm
+    p[:, 9, 1] += arm
+    p[:, 8, 0] -= 0.5 * arm
+    p[:, 10, 0] -= arm
+    return p.astype(np.float32)
+
+
+def make_dataset(root: Path, *, clips: int = 6, seconds: float = 10.0, styles: tuple[str, ...] = ("a", "b"),
+                 seed: int = 0) -> Path:
+    """A small real dataset: synthesised songs with toy beat-locked dances, one style per clip."""
+    from model.dataset import DatasetWriter
+    from model.synth_music import render_song
+
+    with DatasetWriter(root) as w:
+        for i in range(clips):
+            style = styles[i % len(styles)]
+            song = render_song(feel=["house", "hiphop"][i % 2], bpm=100 + 7 * i, seconds=seconds, seed=seed + i)
+            n = int(seconds * 30)
+            poses = toy_dance(song.beats, n, fps=30, amp=0.15 + 0.15 * styles.index(style), phase=0.3 * i)
+            w.add_clip(id=f"{style}{seed}_{i}", poses=poses, fps=30, style=style, source="test", licence="test",
+                       audio=song.audio, sample_rate=song.sample_rate, beats=song.beats)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_dataset(tmp_path_factory.mktemp("data") / "set")
+    from model.train_data import load_clips
+
+    load_clips(root, feature_cfg=defaults()["features"])  # fill the feature cache once
+    return root
+
+
+def tiny_config(tmp: Path, *, steps: int = 20, ckpt: int = 10) -> Path:
+    p = tmp / "tiny.toml"
+    p.write_text(TINY.format(steps=steps, ckpt=ckpt), encoding="utf-8")
+    return p
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "live.cli", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _tiny_cfgs(tmp: Path, steps: int):
+    from model.train import load_train_config
+
+    return load_train_config(tiny_config(tmp, steps=steps))
+
+
+def test_bone_lengths_match_the_skeleton_module() -> None:
+    g = np.random.default_rng(0)
+    poses = rest_pose(on_floor=True)[None] + g.normal(0, 0.05, size=(5, 17, 3)).astype(np.float32)
+    ours = bone_lengths_t(torch.from_numpy(pose_to_vec(poses))).numpy()
+    assert np.allclose(ours, bone_lengths(poses), atol=1e-5)
+
+
+def test_losses_are_zero_on_the_target_and_grow_with_error() -> None:
+    from model.network import DanceNet, NetConfig
+
+    net = DanceNet(NetConfig(d_model=16, heads=2, layers=1, window=4, lstm_hidden=8, lstm_layers=1))
+    target = torch.from_numpy(pose_to_vec(np.tile(rest_pose(), (8, 1, 1))))[None]
+    zero = losses(net, target, target, w_vel=1.0, w_bone=1.0)
+    assert float(zero["loss"]) == 0.0
+    bigger = target.clone()
+    bigger[..., :51] *= 1.1  # every bone 10 % longer
+    ls = losses(net, bigger, target, w_vel=1.0, w_bone=1.0)
+    assert abs(float(ls["bone"]) - 0.1) < 1e-4 and float(ls["l1"]) > 0
+
+
+def test_training_learns_and_is_deterministic(data: Path, tmp_path: Path) -> None:
+    feats = defaults()["features"]
+    runs = []
+    for name in ("a", "b"):
+        net_cfg, tc, _ = _tiny_cfgs(tmp_path, 24)
+        runs.append(train(data=data, out=tmp_path / name, feature_cfg=feats, net_cfg=net_cfg, train_cfg=tc,
+                          progress=False))
+    a, b = (load_checkpoint(tmp_path / n / "final.pt") for n in ("a", "b"))
+    assert a["step"] == 24 and set(a) >= {"model", "optim", "step", "best", "config", "train_config",
+                                          "feature_spec", "styles", "norm", "data_summary", "rng"}
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    rows = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    assert len(rows) >= 3 and (tmp_path / "a" / "curves.png").stat().st_size > 1000
+    import csv
+
+    log = list(csv.DictReader((tmp_path / "a" / "log.csv").open()))
+    assert float(log[-1]["train_loss"]) < float(log[0]["train_loss"])
+    assert a["styles"] == ["a", "b"] and a["data_summary"]["clips"] == 6
+
+
+def test_kill_9_then_resume_continues_to_the_same_result(data: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path, steps=60, ckpt=5)
+    # Reference: the same run, uninterrupted (in this process: the result is the same).
+    net_cfg, tc, _ = _tiny_cfgs(tmp_path, 60)
+    train(data=data, out=tmp_path / "ref", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "live.cli", "train", "--data", str(data), "--out", str(run),
+                             "--train-config", str(cfg), "--quiet"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "last.pt").exists():
+            assert proc.poll() is None, "training ended before its first checkpoint"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    killed_at = load_checkpoint(run / "last.pt")["step"]
+    assert proc.returncode == -signal.SIGKILL and killed_at < 60
+    res = _cli("train", "--data", str(data), "--out", str(run), "--resume", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert "trained to step 60" in res.stdout
+    a, b = load_checkpoint(run / "final.pt"), load_checkpoint(tmp_path / "ref" / "final.pt")
+    assert a["step"] == 60
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"]), "resume is not bit-exact"
+
+
+def test_fine_tune_adds_a_style_and_can_freeze_the_encoder(data: Path, tmp_path: Path) -> None:
+    feats = defaults()["features"]
+    net_cfg, tc, _ = _tiny_cfgs(tmp_path, 10)
+    train(data=data, out=tmp_path / "base", feature_cfg=feats, net_cfg=net_cfg, train_cfg=tc, progress=False)
+    new = make_dataset(tmp_path / "new", clips=2, seconds=6.0, styles=("c",), seed=7)
+    _, tc2, _ = _tiny_cfgs(tmp_path, 6)
+    train(data=new, out=tmp_path / "ft", feature_cfg=feats, train_cfg=tc2, init=tmp_path / "base" / "final.pt",
+          new_style="c", freeze_encoder=True, progress=False)
+    base, ft = load_checkpoint(tmp_path / "base" / "final.pt"), load_checkpoint(tmp_path / "ft" / "final.pt")
+    assert ft["styles"] == ["a", "b", "c"] and ft["config"]["n_styles"] == 3
+    assert ft["model"]["style_table"].shape[0] == 3
+    enc = [k for k in base["model"] if k.startswith(("inp.", "blocks.", "ln_f."))]
+    assert enc and all(torch.equal(base["model"][k], ft["model"][k]) for k in enc)
+    assert not torch.equal(base["model"]["head.weight"], ft["model"]["head.weight"])
+    assert torch.equal(base["model"]["pose_mean"], ft["model"]["pose_mean"])  # normalisation kept
+    with pytest.raises(Exception, match="style 'c'"):
+        train(data=new, out=tmp_path / "ft2", feature_cfg=feats, train_cfg=tc2,
+              init=tmp_path / "base" / "final.pt", progress=False)
+
+
+def test_user_errors_are_one_line(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+
+    feats = defaults()["features"]
+    with pytest.raises(ModelError, match="start without --resume"):
+        train(data=data, out=tmp_path / "none", feature_cfg=feats, resume=True, progress=False)
+    with pytest.raises(ConfigError, match="unknown \\[train\\] key"):
+        TrainConfig.from_dict({"stepz": 3})
+    assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--new-style", "x"]) == 2
+    assert "--init" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_two_processes_on_cpu(data: Path, tmp_path: Path) -> None:
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun not on PATH")
+    cfg = tiny_config(tmp_path, steps=6, ckpt=3)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([torchrun, "--nproc_per_node=2", "--master_port=29517", "-m", "live.cli", "train",
+                          "--data", str(data), "--out", str(tmp_path / "ddp"), "--train-config", str(cfg),
+                          "--device", "cpu", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ck = load_checkpoint(tmp_path / "ddp" / "final.pt")
+    assert ck["step"] == 6
