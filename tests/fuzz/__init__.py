@@ -1,0 +1,1 @@
+"""Fuzzers for the network-facing parsers (run briefly in the default tests)."""
