@@ -136,6 +136,16 @@ class Engine:
         generator.reset(seed=self.seed)
 
     # -- audio in, frames out -------------------------------------------------------
+    def prepare(self, *, sr: int, warmup: bool = True) -> None:
+        """Build the feature extractor for input rate ``sr`` ahead of the first block and,
+        with ``warmup``, run a throwaway one over a second of silence so that lazy set-up
+        (filters, resampler, first-call compilation) does not land on the first live frame."""
+        if warmup:
+            tmp = self._factory(self.feature_cfg, int(sr))
+            tmp.push(np.zeros(int(sr), np.float32))
+        self.features = self._factory(self.feature_cfg, int(sr))
+        self._sr = int(sr)
+
     def process(
         self, samples: np.ndarray, *, sr: int, arrival: float | None = None, hold: bool = False
     ) -> list[Frame]:
@@ -200,13 +210,6 @@ class Engine:
         finally:
             self.post.hold = held
         return out
-
-    def mark_emitted(self, frame: Frame, *, wall: float | None = None) -> None:
-        """Restamp a frame's emission time (and latency) when the app actually sends it."""
-        w = self._clock() if wall is None else wall
-        frame.latency_ms += max(0.0, (w - frame.wall) * 1000.0)
-        frame.wall = w
-        self._lat[frame.index % LATENCY_WINDOW] = frame.latency_ms
 
     # -- controls -------------------------------------------------------------------
     def apply(self, control: Control) -> dict[str, Any]:

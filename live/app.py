@@ -1,0 +1,345 @@
+"""The asyncio main of `dancemuse live`: source -> engine -> OSC / WebSocket / recorder.
+
+One audio clock is the master: the source yields blocks as audio arrives (a device
+callback, or a file paced on the wall clock), each block goes through
+``Engine.process`` and every frame it makes is sent at once: OSC datagrams on a
+non-blocking UDP socket, a non-blocking hand-off to the WebSocket server's per-client
+queues, a copy into the recorder. Nothing in that path awaits the network.
+
+Lifecycle: ``LiveApp(cfg)`` loads the model and opens the source (errors are one line);
+``await app.start()`` binds the sockets; ``await app.run()`` pumps until the source ends
+(a file without ``--loop``), ``duration`` seconds of audio were played, or ``stop()``
+(SIGINT/SIGTERM) is called; it then closes the sockets and flushes the recording, in well
+under a second. The recording is also flushed every ``FLUSH_S`` seconds in a worker
+thread, and in ``finally`` if anything crashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import secrets
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from live.audio import Source, open_source
+from live.console import Console
+from live.control import Control
+from live.engine import Engine
+from live.frame import Frame
+
+log = logging.getLogger("dancemuse.live")
+
+FLUSH_S = 2.0
+"""Seconds between periodic flushes of the recording."""
+CLOSE_TIMEOUT_S = 0.4
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class LiveApp:
+    """Wires a source, the engine and the outputs. See the module docstring.
+
+    Parameters
+    ----------
+    cfg : configuration (model.config).
+    generator : a loaded generator (default: ``live.runtime.load_generator(cfg)``).
+    source : an audio source (default: ``live.audio.open_source(cfg["audio"])``).
+    duration : stop after this many seconds of audio (None = until the source ends).
+    console : status line writer (default: stderr when it is a TTY).
+    on_frame : optional callback for every frame sent (tests, benchmarks).
+    """
+
+    def __init__(
+        self,
+        cfg: dict[str, Any],
+        *,
+        generator: Any = None,
+        source: Source | None = None,
+        duration: float | None = None,
+        console: Console | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        if generator is None:
+            from live.runtime import load_generator
+
+            generator = load_generator(cfg)
+        self.generator = generator
+        self.engine = Engine(cfg, generator)
+        self.fps = self.engine.fps
+        self.source = source if source is not None else open_source(cfg["audio"], fps=self.fps)
+        self.duration = duration
+        self.console = console if console is not None else Console(interval=cfg["live"]["status_interval"])
+        self.on_frame = on_frame
+        ws = cfg["websocket"]
+        self.token = str(ws.get("token", ""))
+        if ws["enabled"] and not self.token and not is_loopback(str(ws["host"])):
+            self.token = secrets.token_urlsafe(12)
+        self.recorder: Any = None
+        if cfg["live"].get("record"):
+            from live.recorder import Recorder
+
+            self.recorder = Recorder(cfg["live"]["record"], fps=self.fps, meta=self._model_info())
+        self.osc_out: Any = None
+        self.osc_in: Any = None
+        self.web: Any = None
+        self._stop = asyncio.Event() if _has_loop() else None
+        self._flushing: asyncio.Future[Any] | None = None
+        self._last_flush = 0.0
+        self._fps_t = time.monotonic()
+        self._fps_n = 0
+        self.measured_fps = 0.0
+        self.holding = False
+        self.started = False
+        self.finished_reason = ""
+
+    # -- model/status ------------------------------------------------------------------
+    def _model_info(self) -> dict[str, Any]:
+        g = self.generator
+        path = getattr(g, "path", None)
+        return {
+            "name": getattr(path, "name", None) or str(self.cfg["model"].get("path", "")),
+            "provider": str(getattr(g, "provider", "")),
+            "styles": list(self.engine.style_names),
+            "controls": list(self.engine.control_names),
+            "fps": self.fps,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """The app's side of /status (the server adds clients and dropped counts)."""
+        s = self.engine.snapshot()
+        info = self._model_info()
+        s.update(
+            provider=info["provider"], model=info["name"], measured_fps=round(self.measured_fps, 2),
+            input=self.source.describe(), overflows=int(getattr(self.source, "overflows", 0)),
+            holding=self.holding,
+        )
+        if self.osc_out is not None:
+            st = self.osc_out.stats
+            s["osc"] = {"frames": st.frames, "datagrams": st.datagrams, "dropped": st.dropped, "refused": st.refused}
+        if self.recorder is not None:
+            s["recorded"] = self.recorder.count
+        if self.web is not None:
+            s["clients"] = _clients(self.web)
+        return s
+
+    # -- controls ----------------------------------------------------------------------
+    def apply(self, control: Control) -> dict[str, Any]:
+        """The sink for every control adapter: apply to the engine, tell every client."""
+        state = self.engine.apply(control)
+        log.info("control %s = %r (from %s)", control.name, control.value, control.source or "?")
+        if self.web is not None:
+            with contextlib.suppress(Exception):
+                self.web.broadcast_state(state)
+        return state
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind OSC out/in and the web server."""
+        if self._stop is None:
+            self._stop = asyncio.Event()
+        cfg = self.cfg
+        osc = cfg["osc"]
+        if osc["enabled"] and osc["targets"]:
+            from live.osc_io import OscOutput
+
+            self.osc_out = OscOutput.from_config(osc)
+        if osc.get("listen"):
+            from live.osc_io import OscControlServer
+
+            self.osc_in = OscControlServer(
+                osc["listen"], prefix=osc["prefix"], styles=lambda: self.engine.style_names, sink=self.apply
+            )
+            await self.osc_in.start()
+        if cfg["websocket"]["enabled"]:
+            self.web = await _start_web(self)
+        self.engine.prepare(sr=self.source.sample_rate)
+        self.started = True
+
+    @property
+    def url(self) -> str:
+        """The visualizer URL (with the token when one is needed)."""
+        if self.web is None:
+            return ""
+        host, port = _web_address(self.web, self.cfg)
+        if ":" in host:
+            host = f"[{host}]"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
+        q = f"?token={self.token}" if self.token else ""
+        return f"http://{shown}:{port}/{q}"
+
+    def stop(self, reason: str = "stopped") -> None:
+        if not self.finished_reason:
+            self.finished_reason = reason
+        if self._stop is not None:
+            self._stop.set()
+
+    async def run(self) -> int:
+        """Pump audio to frames until the source ends, the duration passes or stop()."""
+        if not self.started:
+            await self.start()
+        assert self._stop is not None
+        pump = asyncio.create_task(self._pump(), name="dancemuse-pump")
+        stopper = asyncio.create_task(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait({pump, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if pump in done:
+                pump.result()  # re-raise a crash of the pump
+            else:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+        finally:
+            stopper.cancel()
+            await self.close()
+        return 0
+
+    async def _pump(self) -> None:
+        eng, src = self.engine, self.source
+        sr = src.sample_rate
+        max_frames = int(round(self.duration * self.fps)) if self.duration else 0
+        osc, web, rec, cb = self.osc_out, self.web, self.recorder, self.on_frame
+        async for blk in src.blocks():
+            if self.holding != blk.hold:
+                self.holding = blk.hold
+            if src.sample_rate != sr:  # a device reopened at another rate
+                sr = src.sample_rate
+            for f in eng.process(blk.samples, sr=sr, arrival=blk.arrival, hold=blk.hold):
+                if osc is not None:
+                    osc.send(f)
+                if web is not None:
+                    web.broadcast(f)
+                if rec is not None:
+                    rec.add(f)
+                if cb is not None:
+                    cb(f)
+                self._fps_n += 1
+                if max_frames and eng.frames >= max_frames:
+                    self.finished_reason = self.finished_reason or "duration reached"
+                    return
+            self._housekeeping()
+        self.finished_reason = self.finished_reason or "input ended"
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        dt = now - self._fps_t
+        if dt >= 0.5:
+            self.measured_fps = self._fps_n / dt
+            self._fps_t, self._fps_n = now, 0
+        if self.console.enabled:
+            self.console.update(self.status(), now=now)
+        rec = self.recorder
+        if rec is not None and now - self._last_flush >= FLUSH_S and rec.count > rec.flushed:
+            if self._flushing is None or self._flushing.done():
+                self._last_flush = now
+                self._flushing = asyncio.get_running_loop().run_in_executor(None, rec.flush)
+
+    async def close(self) -> None:
+        """Close sockets and devices, flush the recording. Idempotent."""
+        self.console.clear()
+        with contextlib.suppress(Exception):
+            self.source.close()
+        if self.osc_in is not None:
+            with contextlib.suppress(Exception):
+                await self.osc_in.stop()
+            self.osc_in = None
+        if self.web is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(_stop_web(self.web), CLOSE_TIMEOUT_S)
+            self.web = None
+        if self.osc_out is not None:
+            self.osc_out.close()
+            self.osc_out = None
+        if self.recorder is not None:
+            if self._flushing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._flushing), CLOSE_TIMEOUT_S)
+            if self.recorder.count > self.recorder.flushed or not self.recorder.path.exists():
+                n = self.recorder.flush()
+                log.info("recording flushed: %d frames to %s", n, self.recorder.path)
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
+
+
+# -- the web server (live/ws_server.py, H7) ---------------------------------------------
+async def _start_web(app: LiveApp) -> Any:
+    from live.ws_server import WebServer
+
+    server = WebServer(
+        app.cfg["websocket"],
+        token=app.token,
+        status=app.status,
+        sink=app.apply,
+        model=app._model_info(),
+        controls=lambda: dict(app.engine.controls),
+        fps=app.fps,
+    )
+    await server.start()
+    return server
+
+
+async def _stop_web(web: Any) -> None:
+    await web.stop()
+
+
+def _web_address(web: Any, cfg: dict[str, Any]) -> tuple[str, int]:
+    addr = getattr(web, "address", None)
+    if addr:
+        return str(addr[0]), int(addr[1])
+    return str(cfg["websocket"]["host"]), int(cfg["websocket"]["port"])
+
+
+def _clients(web: Any) -> int:
+    n = getattr(web, "clients", 0)
+    return len(n) if hasattr(n, "__len__") else int(n)
+
+
+# -- the command -----------------------------------------------------------------------
+async def serve(cfg: dict[str, Any], *, duration: float | None = None, print_fn: Callable[[str], None] = print) -> int:
+    """Run a show until it ends or a signal arrives; returns the exit status."""
+    app = LiveApp(cfg, duration=duration)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, app.stop, f"signal {sig.name}")
+    try:
+        await app.start()
+        info = app._model_info()
+        if app.url:
+            print_fn(f"DanceMuse live: open {app.url}")
+        print_fn(f"model: {info['name']} on {info['provider']} ({app.fps} fps; styles: {', '.join(info['styles'])})")
+        print_fn(f"input: {app.source.describe()}")
+        osc = cfg["osc"]
+        if app.osc_out is not None:
+            print_fn(f"OSC out: {', '.join(osc['targets'])} ({osc['mode']}, prefix {osc['prefix']})")
+        if app.osc_in is not None:
+            host, port = app.osc_in.address
+            print_fn(f"OSC control in: {host}:{port}")
+        if app.recorder is not None:
+            print_fn(f"recording to {app.recorder.path}")
+        rc = await app.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        await app.close()
+    log.info("stopped: %s after %d frames", app.finished_reason or "stopped", app.engine.frames)
+    return rc

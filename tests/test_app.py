@@ -1,0 +1,259 @@
+"""`dancemuse live` end to end, with real sockets and real clients, on the demo song in
+fast mode: OSC out decoded by python-osc, WebSocket clients (one stalled), bad input
+rejected while the loop runs on, tokens, and SIGTERM on a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from live.app import LiveApp, is_loopback
+from live.audio import ArraySource
+from model.config import defaults
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO / "models" / "default.onnx"
+SONG_S = 4.0
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model; a toy ONNX model with real metadata until it exists."""
+    if DEFAULT_MODEL.exists():
+        return DEFAULT_MODEL
+    from export.toy import build_toy_model
+    from model.features import FeatureSpec
+
+    spec = FeatureSpec.from_config(defaults()["features"])
+    path = tmp_path_factory.mktemp("model") / "toy.onnx"
+    build_toy_model(path, feature_spec=spec.to_dict(), feature_dim=spec.dim)
+    return path
+
+
+@pytest.fixture(scope="module")
+def song() -> np.ndarray:
+    from model.synth_music import demo_song
+
+    return demo_song(seconds=SONG_S, seed=1).audio
+
+
+class UdpReceiver:
+    """A real UDP socket; a thread stores every datagram (decoded afterwards)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.datagrams: list[bytes] = []
+        self._run = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while self._run:
+            try:
+                self.datagrams.append(self.sock.recv(65536))
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._run = False
+        self.thread.join(1.0)
+        self.sock.close()
+
+
+def _cfg(model: Path, *, osc_port: int | None = None, web: bool = False) -> dict[str, Any]:
+    cfg = defaults()
+    cfg["model"]["path"] = str(model)
+    cfg["model"]["provider"] = "cpu"
+    cfg["osc"]["targets"] = [f"127.0.0.1:{osc_port}"] if osc_port else []
+    cfg["osc"]["enabled"] = osc_port is not None
+    cfg["osc"]["listen"] = "127.0.0.1:0"
+    cfg["websocket"]["enabled"] = web
+    cfg["websocket"]["port"] = 0
+    cfg["websocket"]["queue"] = 1024  # fast mode outruns real time: keep every frame for healthy clients
+    return cfg
+
+
+def _decode(datagrams: list[bytes]) -> list[tuple[float, list[tuple[str, list[Any]]]]]:
+    from pythonosc.osc_bundle import OscBundle
+
+    out = []
+    for d in datagrams:
+        assert OscBundle.dgram_is_bundle(d), "every datagram is a bundle"
+        b = OscBundle(d)
+        msgs = [(m.address, list(m.params)) for m in b]
+        out.append((b.timestamp, msgs))
+    return out
+
+
+def test_osc_out_every_bundle_in_order(model_path: Path, song: np.ndarray, tmp_path: Path) -> None:
+    rx = UdpReceiver()
+    cfg = _cfg(model_path, osc_port=rx.port)
+    cfg["live"]["record"] = str(tmp_path / "show.npz")
+    sent: list[Any] = []
+    src = ArraySource(song, sample_rate=24000, block=800, fast=True, name="demo")
+    app = LiveApp(cfg, source=src, on_frame=lambda f: sent.append((f.index, f.wall, f.beat)))
+
+    asyncio.run(app.run())
+    time.sleep(0.2)
+    rx.close()
+    n = int(SONG_S * app.fps)
+    assert [i for i, _, _ in sent] == list(range(n))
+    bundles = _decode(rx.datagrams)
+    frames: dict[int, list[tuple[str, list[Any]]]] = {}
+    order = []
+    for ts, msgs in bundles:
+        for addr, args in msgs:
+            if addr == "/dancemuse/frame":
+                order.append(args[0])
+                frames.setdefault(args[0], [])
+        idx = [a for addr, a in msgs if addr == "/dancemuse/frame"]
+        key = idx[0][0] if idx else order[-1]
+        frames.setdefault(key, []).extend(msgs)
+        assert abs(ts - sent[key][1]) < 1e-3  # timetag = frame wall time
+    assert order == list(range(n)), "every frame's bundle arrived, in order"
+    for i, beat in [(i, b) for i, _, b in sent]:
+        msgs = frames[i]
+        addrs = [a for a, _ in msgs]
+        pose = [args for a, args in msgs if a == "/dancemuse/pose"][0]
+        assert pose[0] == i and len(pose) == 52 and all(isinstance(x, float) for x in pose[1:])
+        joints = [args for a, args in msgs if a.startswith("/dancemuse/joint/")]
+        assert len(joints) == 17 and all(len(j) == 3 for j in joints)
+        assert "/dancemuse/joint/left_ankle" in addrs and "/dancemuse/tempo" in addrs
+        assert ("/dancemuse/beat" in addrs) == beat
+    assert sum(b for _, _, b in sent) >= 4  # the demo's beats are tracked
+    with np.load(tmp_path / "show.npz") as z:  # recording flushed at the end
+        assert z["joints"].shape == (n, 17, 3)
+
+
+def test_osc_control_in_reaches_the_engine_and_bad_datagrams_are_rejected(model_path: Path, song: np.ndarray) -> None:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    cfg = _cfg(model_path)
+    src = ArraySource(song, sample_rate=24000, block=800, fast=False, loop=True, name="demo")
+    app = LiveApp(cfg, source=src, duration=1.0)
+
+    async def main() -> None:
+        await app.start()
+        port = app.osc_in.address[1]
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+        def send(addr: str, *args: Any) -> None:
+            b = OscMessageBuilder(address=addr)
+            for a in args:
+                b.add_arg(a)
+            tx.sendto(b.build().dgram, ("127.0.0.1", port))
+
+        run = asyncio.create_task(app.run())
+        await asyncio.sleep(0.2)
+        tx.sendto(b"\x00garbage\xff", ("127.0.0.1", port))  # malformed
+        send("/dancemuse/control/nope", 1.0)  # unknown address
+        send("/dancemuse/control/energy", 9.0)  # out of range
+        tx.sendto(b"/x\x00\x00" + b"\x00" * 9000, ("127.0.0.1", port))  # oversize
+        send("/dancemuse/control/energy", 1.5)
+        send("/dancemuse/control/mirror", 1)
+        send("/dancemuse/control/style", "house", 1.0)
+        await run
+        tx.close()
+
+    asyncio.run(main())
+    c = app.engine.controls
+    assert c["energy"] == 1.5 and c["mirror"] is True
+    assert c["styles"][app.engine.style_names.index("house")] == 1.0
+    assert app.engine.frames == app.fps  # the loop ran on to the end of its second
+
+
+def test_is_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+def _spawn(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "live.cli", "live", *args], cwd=REPO, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def _wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60.0) -> list[str]:
+    lines: list[str] = []
+    t0 = time.time()
+    assert proc.stdout is not None
+    while time.time() - t0 < timeout:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if line.startswith(prefix):
+            return lines
+    raise AssertionError(f"no {prefix!r} line: {lines}; stderr: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def test_sigterm_stops_a_real_server_quickly_with_the_recording_flushed(model_path: Path, tmp_path: Path) -> None:
+    rec = tmp_path / "show.npz"
+    proc = _spawn(["--model", str(model_path), "--input", "demo", "--record", str(rec),
+                   "--osc-target", "127.0.0.1:9", "--osc-listen", "127.0.0.1:0", "--port", "0", "--no-web"], tmp_path)
+    try:
+        _wait_line(proc, "input:")
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=5)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, proc.stderr.read() if proc.stderr else ""
+    assert took < 1.0, f"SIGTERM took {took:.2f} s"
+    with np.load(rec) as z:
+        n = len(z["joints"])
+        assert n >= 20, n  # ~1.5 s at 30 fps, every frame up to the signal
+        assert list(z["index"]) == list(range(n))
+
+
+def test_file_input_without_loop_exits_by_itself(model_path: Path, song: np.ndarray, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    wav = tmp_path / "song.wav"
+    sf.write(wav, song[: 24000 * 2], 24000)
+    rec = tmp_path / "out.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "live.cli", "live", "--model", str(model_path), "--input", str(wav), "--fast",
+         "--no-web", "--no-osc", "--osc-listen", "", "--record", str(rec)],
+        cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(rec.read_text())
+    assert len(doc["frames"]) == 60 and doc["frames"][-1]["i"] == 59
+
+
+def test_mic_without_a_sound_card_is_one_line(model_path: Path) -> None:
+    import sounddevice as sd
+
+    if any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+        pytest.skip("this machine has an input device")
+    r = subprocess.run(
+        [sys.executable, "-m", "live.cli", "live", "--model", str(model_path), "--input", "mic"],
+        cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 2
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1 and "no audio input device" in err[0], r.stderr
