@@ -200,7 +200,11 @@ class StandInServer:
                 except Exception:  # noqa: BLE001 - a closed client
                     self.clients.discard(c)
             self.frames += 1
-            await asyncio.sleep(max(0.0, t0 + self.frames / self.fps - time.perf_counter()))
+            ahead = t0 + self.frames / self.fps - time.perf_counter()
+            if ahead < -0.5:  # fell far behind (a busy machine): skip ahead, like audio would
+                t0 -= ahead
+                ahead = 0.0
+            await asyncio.sleep(max(0.0, ahead))
 
 
 def wav_file(path: Path, *, seconds: float, sr: int = 22050) -> Path:

@@ -39,7 +39,11 @@
 
   function onFrame(f) {
     const now = performance.now();
-    if (have) prev.set(shown); else prev.set(f.joints);
+    if (have) {
+      // start from what is on screen now (even when no frame was drawn since the last one)
+      const a = Math.min(1, Math.max(0, (now - curAt) / period));
+      for (let i = 0; i < 51; i++) prev[i] += (cur[i] - prev[i]) * a;
+    } else prev.set(f.joints);
     cur.set(f.joints);
     curAt = now;
     have = true;
@@ -109,6 +113,32 @@
     songBeat = k;
   }
 
+  // --- the part of the screen the UI leaves free for the dancer ---------------------------
+  function layout() {
+    const W = window.innerWidth, H = window.innerHeight;
+    const panel = $('#panel');
+    const visible = (e) => getComputedStyle(e).display !== 'none';
+    const open = visible(panel);
+    let rect = [0, 0, W, H];
+    if (open) {
+      const b = panel.getBoundingClientRect();
+      if (b.left > W * 0.45) rect = [0, 0, b.left, H];
+      else if (b.top > H * 0.3) {
+        const bar = $('#viewbar');
+        const top = visible(bar) ? Math.min(b.top, bar.getBoundingClientRect().top) : b.top;
+        rect = [0, 0, W, top];
+      }
+    }
+    const hud = $('#hud');
+    if (visible(hud)) {
+      const h = hud.getBoundingClientRect();
+      if (h.right > rect[2] * 0.5 && h.bottom < rect[3] * 0.6) rect = [rect[0], h.bottom, rect[2], rect[3] - h.bottom];
+    }
+    renderer.stageRect = rect;
+  }
+  window.addEventListener('resize', layout);
+  S.layout = layout;
+
   // --- render loop ----------------------------------------------------------------------
   let lastT = performance.now();
   const songPose = new Float32Array(51);
@@ -137,7 +167,7 @@
     if (b) b.classList.toggle('active', on);
   }
   function toggle(name) { setOption(name, !renderer.options[name]); }
-  function toggleHud() { document.body.classList.toggle('no-hud'); }
+  function toggleHud() { document.body.classList.toggle('no-hud'); layout(); }
   function fullscreen() {
     if (document.fullscreenElement) document.exitFullscreen();
     else document.documentElement.requestFullscreen().catch(() => {});
@@ -167,7 +197,7 @@
   document.querySelectorAll('[data-toggle]').forEach((b) => b.addEventListener('click', () => toggle(b.dataset.toggle)));
   document.querySelectorAll('[data-view]').forEach((b) => b.addEventListener('click', () => view(b.dataset.view)));
   $('#btn-fullscreen').addEventListener('click', fullscreen);
-  $('#btn-panel').addEventListener('click', () => document.body.classList.toggle('panel-closed'));
+  $('#btn-panel').addEventListener('click', () => { document.body.classList.toggle('panel-closed'); layout(); });
 
   // --- orbit and zoom: mouse, wheel, touch (one finger orbits, two pinch) ---------------
   const pointers = new Map();
@@ -198,5 +228,6 @@
   if (params.get('hud') === '0') toggleHud();
   if (params.get('panel') === '0') document.body.classList.add('panel-closed');
   view(params.get('view') || 'front');
+  layout();
   conn.connect();
 })();

@@ -34,7 +34,7 @@
 
   class Camera {
     constructor() {
-      this.yaw = 0; this.pitch = 0.12; this.dist = 3.7; this.fov = 40 * Math.PI / 180;
+      this.yaw = 0; this.pitch = 0.12; this.dist = 4.0; this.fov = 40 * Math.PI / 180;
       this.target = [0, 0.9, 0];
       this.goal = null; // animated preset
       this.pos = [0, 0, 0]; this.r = [1, 0, 0]; this.u = [0, 1, 0]; this.f = [0, 0, -1];
@@ -54,8 +54,8 @@
 
     zoom(factor) { this.dist = Math.max(1.4, Math.min(12, this.dist * factor)); }
 
-    /** Recompute the basis for a w x h viewport. */
-    update(w, h) {
+    /** Recompute the basis for a w x h canvas; the dancer is framed in rect [x, y, w, h]. */
+    update(w, h, rect) {
       if (this.goal) {
         let dyaw = this.goal.yaw - this.yaw;
         dyaw = Math.atan2(Math.sin(dyaw), Math.cos(dyaw));
@@ -69,8 +69,9 @@
       const r = norm(cross(f, [0, 1, 0]));
       const u = cross(r, f);
       this.pos = p; this.f = f; this.r = r; this.u = u;
-      this.focal = (h / 2) / Math.tan(this.fov / 2);
-      this.cx = w / 2; this.cy = h / 2; this.w = w;
+      const vr = rect || [0, 0, w, h];
+      this.focal = (Math.min(vr[3], vr[2] * 1.15) / 2) / Math.tan(this.fov / 2);
+      this.cx = vr[0] + vr[2] / 2; this.cy = vr[1] + vr[3] / 2; this.w = w;
     }
 
     /** Project (x, y, z) into out[0..2] = screen x, screen y, depth; false when behind. */
@@ -109,6 +110,7 @@
       this.depths = new Float32Array(32);
       this.pulse = 0;
       this.options = { projection: false, trails: false, mirror: false };
+      this.stageRect = null;                  // CSS px [x, y, w, h] left free by the UI
       this.dpr = 1;
     }
 
@@ -137,7 +139,7 @@
       const rx = 0.5 * (pose[33] + pose[36]), rz = 0.5 * (pose[35] + pose[38]);
       this.root[0] += (rx - this.root[0]) * 0.05;
       this.root[2] += (rz - this.root[2]) * 0.05;
-      this.root[1] = this.floorY + 0.88;
+      this.root[1] = this.floorY + 0.95;
     }
 
     pushTrail(pose) {
@@ -157,8 +159,9 @@
       cam.target[2] += (this.root[2] - cam.target[2]) * 0.1;
       cam.target[1] += (this.root[1] - cam.target[1]) * 0.1;
       const baseDist = cam.dist;
-      if (o.projection) cam.dist = baseDist * 0.8;
-      cam.update(W, H);
+      if (o.projection) cam.dist = baseDist * 0.75;
+      const sr = this.stageRect, k = this.dpr;
+      cam.update(W, H, sr && !o.projection ? [sr[0] * k, sr[1] * k, sr[2] * k, sr[3] * k] : null);
       cam.dist = baseDist;
       this.pulse = Math.max(0, this.pulse - dt * 2.6);
 
