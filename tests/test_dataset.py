@@ -151,3 +151,26 @@ def test_audio_path_is_copied_and_bad_ids_refused(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
         write_clip(root, id="y", poses=_poses(1.0), fps=30, style="x", source="t", licence="x",
                    audio_path=tmp_path / "nope.wav")
+
+
+def test_cli_synth_check_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+
+    out = tmp_path / "synth"
+    assert main(["dataset", "synth", "--out", str(out), "--minutes", "0.4", "--styles", "house,ballet",
+                 "--seed", "3", "--clip-seconds", "5,8"]) == 0
+    assert "synth [" in capsys.readouterr().err  # progress line
+    assert main(["dataset", "check", str(out)]) == 0
+    assert "no problems" in capsys.readouterr().out
+    png = tmp_path / "summary.png"
+    assert main(["dataset", "info", str(out), "--png", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "ballet" in text and "house" in text and "fps 30" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    (out / "clips" / sorted(p.name for p in (out / "clips").glob("*.wav"))[0]).unlink()
+    assert main(["dataset", "check", str(out)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "audio file" in lines[0]
+    assert main(["dataset", "synth", "--out", str(tmp_path / "x"), "--styles", "tango"]) == 2
+    assert "unknown tango" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

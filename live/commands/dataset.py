@@ -1,0 +1,111 @@
+"""`dancemuse dataset synth | check | info` (and `import` / `extract` when present).
+
+    dancemuse dataset synth --out data/synth --minutes 30 --styles house,ballet --seed 1
+    dancemuse dataset check data/synth          # one line per problem, exit 1 if any
+    dancemuse dataset info data/synth --png summary.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    from live.cli import common_parent
+
+    p = sub.add_parser("dataset", help="make, import, check and summarise dance datasets")
+    dsub = p.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
+
+    s = dsub.add_parser("synth", parents=[common_parent()],
+                        help="render synthetic songs with a dancer for each (four styles)",
+                        description="Render songs with the music synthesiser and a synthetic "
+                                    "dancer for each into a dataset folder (created or appended to).")
+    s.add_argument("--out", required=True, metavar="DIR", help="dataset folder")
+    s.add_argument("--minutes", type=float, default=30.0, help="total minutes, split evenly over the styles (default 30)")
+    s.add_argument("--styles", default="house,hiphop,ballet,popping",
+                   help="comma-separated styles (default: all four: house,hiphop,ballet,popping)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0); other seeds give other songs")
+    s.add_argument("--clip-seconds", default="40,80", metavar="MIN,MAX",
+                   help="length range of a clip in seconds (default 40,80)")
+    s.set_defaults(func=run_synth)
+
+    c = dsub.add_parser("check", parents=[common_parent()],
+                        help="validate a dataset: one line per problem, exit status 1 if any")
+    c.add_argument("dir", metavar="DIR", help="dataset folder")
+    c.set_defaults(func=run_check)
+
+    i = dsub.add_parser("info", parents=[common_parent()],
+                        help="clip count, minutes per style, fps; optional PNG summary")
+    i.add_argument("dir", metavar="DIR", help="dataset folder")
+    i.add_argument("--png", metavar="FILE", help="write a summary figure (minutes per style, stick figures, speeds)")
+    i.add_argument("--json", action="store_true", help="print the summary as JSON")
+    i.set_defaults(func=run_info)
+
+    try:
+        from live.commands.dataset_import import register_into
+    except ImportError:
+        return
+    register_into(dsub)
+
+
+def _progress(done: int, total: int, elapsed: float) -> None:
+    frac = done / total if total else 1.0
+    eta = elapsed / frac - elapsed if frac > 0 else 0.0
+    bar = "#" * int(30 * frac)
+    sys.stderr.write(f"\rsynth [{bar:<30}] {done / 60:5.1f}/{total / 60:.1f} min  {elapsed:5.1f}s  eta {eta:4.0f}s")
+    sys.stderr.flush()
+    if done >= total:
+        sys.stderr.write("\n")
+
+
+def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    from model.errors import ConfigError
+    from model.synth_dance import STYLES, synthesize_dataset
+
+    styles = [s.strip() for s in args.styles.split(",") if s.strip()]
+    unknown = [s for s in styles if s not in STYLES]
+    if not styles or unknown:
+        raise ConfigError(f"--styles {args.styles!r}: unknown {', '.join(unknown) or 'empty'}; use some of {','.join(STYLES)}")
+    try:
+        lo, hi = (float(x) for x in args.clip_seconds.split(","))
+    except ValueError:
+        raise ConfigError(f"--clip-seconds {args.clip_seconds!r} must look like 40,80") from None
+    if not 2.0 <= lo <= hi:
+        raise ConfigError(f"--clip-seconds {args.clip_seconds!r}: need 2 <= MIN <= MAX")
+    fps = int(cfg["features"]["fps"])
+    entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
+                                 clip_seconds=(lo, hi), progress=_progress)
+    print(f"wrote {len(entries)} clips ({args.minutes:g} min, {', '.join(styles)}, {fps} fps) to {args.out}")
+    return 0
+
+
+def run_check(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    from model.dataset import check_dataset, clip_records
+
+    problems = check_dataset(args.dir)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.dir}", file=sys.stderr)
+        return 1
+    print(f"{args.dir}: {len(clip_records(args.dir))} clips, no problems")
+    return 0
+
+
+def run_info(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    from model.dataset import dataset_info
+
+    info = dataset_info(args.dir, png=args.png)
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"{args.dir}: {info['clips']} clips, {info['minutes']:.1f} min, fps {', '.join(f'{f:g}' for f in info['fps'])}")
+    for style, minutes in info["minutes_per_style"].items():
+        print(f"  {style:<12} {minutes:6.1f} min  {info['clips_per_style'][style]:4d} clips")
+    print(f"  sources: {', '.join(info['sources'])}; licences: {'; '.join(info['licences'])}")
+    if info["png"]:
+        print(f"summary figure: {info['png']}")
+    return 0
