@@ -97,23 +97,26 @@ def resolve_mapping(bvh: Bvh, override: dict[str, str] | None = None) -> tuple[s
         by_key.setdefault(n.lower(), i)
 
     def find(name: str) -> int | None:
-        i = by_key.get(name.lower())
-        return i if i is not None else by_key.get(_key(name))
+        hit = by_key.get(name.lower())
+        return hit if hit is not None else by_key.get(_key(name))
 
-    best_name, best, best_score = "", {}, (0, 0)
+    best_name: str = ""
+    best: dict[str, int] = {}
+    best_score = (0, 0)
     for rig, table in TABLES.items():
-        found = {c: i for c, n in table.items() if (i := find(n)) is not None}
+        hits = {c: find(n) for c, n in table.items()}
+        found = {c: i for c, i in hits.items() if i is not None}
         score = (len(found), sum(bvh.names[i] == table[c] for c, i in found.items()))
         if score > best_score:
             best_name, best, best_score = rig, found, score
     mapping = dict(best)
-    unresolved = {}
+    unresolved: dict[str, str] = {}
     for coco, name in (override or {}).items():
-        i = find(name)
-        if i is None:  # a map shared by several files may name joints this rig lacks
+        hit = find(name)
+        if hit is None:  # a map shared by several files may name joints this rig lacks
             unresolved[coco] = name
         else:
-            mapping[coco] = i
+            mapping[coco] = hit
     missing = [c for c in BODY if c not in mapping]
     if not all(f in mapping for f in FACE) and "head" not in mapping:
         missing.append("head")
