@@ -74,11 +74,13 @@ class Dance:
 
     poses: [shape=(t, 17, 3)] float32, metres, y up (COCO-17 order).
     fps: frames per second. beats: [shape=(n_beats,)] beat times in seconds.
+    beat_counts: [shape=(n_beats,)] the dancers' count 1..8 of each beat, or None.
     """
 
     poses: np.ndarray
     fps: int
     beats: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    beat_counts: np.ndarray | None = None
 
 
 GenerateFn = Callable[..., Dance]
@@ -341,21 +343,16 @@ def _run_generate(uc: UploadContext, audio_path: Path, progress: Progress) -> Da
 
 
 def default_generate(audio_path: Path, *, cfg: dict[str, Any], progress: Progress) -> Dance:
-    """Offline generation with H5's live/generate.py (imported here, at call time)."""
-    from live import generate as gen_mod  # noqa: PLC0415 - heavy, only when used
+    """Offline generation with live/generate.py (the live streaming path, as fast as the
+    CPU allows), with the server's configuration and model."""
+    from live.generate import generate_dance  # noqa: PLC0415 - heavy, only when used
 
-    result = gen_mod.generate_dance(audio_path, cfg=cfg, progress=progress)
-    poses = getattr(result, "poses", None)
-    if poses is None and isinstance(result, dict):
-        poses = result["poses"]
-    fps = getattr(result, "fps", None) or (result.get("fps") if isinstance(result, dict) else None)
-    beats = getattr(result, "beats", None)
-    if beats is None and isinstance(result, dict):
-        beats = result.get("beats")
+    result = generate_dance(audio_path, cfg=cfg, progress=progress)
     return Dance(
-        poses=np.asarray(poses, np.float32),
-        fps=int(fps or cfg["features"]["fps"]),
-        beats=np.asarray(beats if beats is not None else [], np.float32),
+        poses=np.asarray(result.poses, np.float32),
+        fps=int(result.fps),
+        beats=np.asarray(result.beats, np.float32),
+        beat_counts=getattr(result, "beat_counts", None),
     )
 
 
@@ -413,7 +410,8 @@ def _write_video(entry: Entry, dance: Dance, progress: Progress) -> None:
     if writer is None:
         raise DanceMuseError("MP4 export is not available in this install (live/dance_io.py missing)")
     path = entry.folder / "dance.mp4"
-    writer(path, dance.poses, fps=dance.fps, audio=entry.files.get("audio"), beats=dance.beats, progress=progress)
+    writer(path, dance.poses, fps=dance.fps, audio=entry.files.get("audio"), beats=dance.beats,
+           beat_counts=dance.beat_counts, progress=progress)
     entry.files["mp4"] = path
 
 
