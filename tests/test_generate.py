@@ -1,0 +1,131 @@
+"""Offline generation: a song through the live streaming path into dance files and a video."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.cli import main
+from live.generate import apply_options, generate_dance
+from live.runtime import DEFAULT_MODEL, Generator
+from model.config import load_config
+from model.errors import ConfigError
+
+FPS = 30
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised DanceNet exported to ONNX (real export, real runtime)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_export import _checkpoint
+
+    from export.onnx_export import export_checkpoint
+
+    d = tmp_path_factory.mktemp("gen")
+    path, _, _ = export_checkpoint(_checkpoint(d / "tiny.pt", window=32), d / "tiny.onnx", command="test")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cfg() -> dict:
+    return load_config()
+
+
+def test_demo_song_makes_one_frame_per_hop_with_beats(model_path: Path, cfg: dict) -> None:
+    gen = Generator(model_path, feature_config=cfg["features"])
+    progress: list[float] = []
+    d = generate_dance("demo", cfg=cfg, generator=gen, demo_seconds=6.0, progress=progress.append)
+    assert d.fps == FPS and d.sample_rate == 24000 and d.source == "demo"
+    assert abs(len(d.poses) - 6.0 * FPS) <= 1
+    assert d.poses.dtype == np.float32 and d.poses.shape[1:] == (17, 3) and np.isfinite(d.poses).all()
+    assert progress[-1] == 1.0 and progress == sorted(progress)
+    # a 122 BPM song: about 2 beats a second once the tracker has locked
+    assert 6 <= len(d.beats) <= 14 and np.all(np.diff(d.beats) > 0.3)
+    assert set(d.beat_counts.tolist()) <= set(range(1, 9))
+    assert d.speed > 1.0 and d.meta["provider"] == "CPUExecutionProvider"
+
+
+def test_seed_repeats_and_changes_the_dance(model_path: Path, cfg: dict) -> None:
+    gen = Generator(model_path, feature_config=cfg["features"])
+    a = generate_dance("demo", cfg=apply_options(cfg, seed=1), generator=gen, demo_seconds=3.0).poses
+    b = generate_dance("demo", cfg=apply_options(cfg, seed=1), generator=gen, demo_seconds=3.0).poses
+    c = generate_dance("demo", cfg=apply_options(cfg, seed=2), generator=gen, demo_seconds=3.0).poses
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_options_are_validated(cfg: dict) -> None:
+    out = apply_options(cfg, style="house", seed=3, energy=1.5)
+    assert out["model"]["style"] == "house" and out["live"]["energy"] == 1.5 and cfg["live"]["energy"] == 1.0
+    with pytest.raises(ConfigError, match="live.energy"):
+        apply_options(cfg, energy=5.0)
+
+
+def test_audio_file_input(model_path: Path, cfg: dict, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from model.synth_music import demo_song
+
+    song = demo_song(seconds=3.0, seed=4)
+    wav = tmp_path / "song.wav"
+    stereo = np.stack([song.audio, song.audio], axis=1)
+    sf.write(str(wav), stereo, song.sample_rate)
+    d = generate_dance(wav, cfg=cfg, generator=Generator(model_path, feature_config=cfg["features"]))
+    assert abs(len(d.poses) - 90) <= 1 and d.source == str(wav)
+
+
+def test_cli_writes_all_five_outputs(model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outs = [tmp_path / f"dance.{e}" for e in ("npz", "json", "csv", "bvh")]
+    video = tmp_path / "dance.mp4"
+    args = ["generate", "demo", "--demo-seconds", "4", "--model", str(model_path), "--style", "ballet",
+            "--seed", "3", "--energy", "1.2", "--size", "320x240", "--video", str(video)]
+    for o in outs:
+        args += ["-o", str(o)]
+    assert main(args) == 0
+    for o in [*outs, video]:
+        assert o.is_file() and o.stat().st_size > 1000, o
+    err = capsys.readouterr().err
+    assert "generate [" in err and "x real time" in err
+    from live.dance_io import ffmpeg_exe, read_dance
+
+    with np.load(outs[0]) as z:
+        poses = z["poses"]
+        assert poses.shape[1:] == (17, 3) and int(z["fps"]) == FPS and len(z["beats"]) > 3
+        assert '"style": "ballet"' in str(z["meta"])
+    assert read_dance(outs[3])["poses"].shape == poses.shape
+    info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video)], capture_output=True, text=True).stderr
+    assert "Video: h264" in info and "Audio: aac" in info
+
+
+def test_cli_errors_are_one_line(model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", str(tmp_path / "missing.wav"), "-o", str(tmp_path / "d.npz")]) == 2
+    assert "song" in capsys.readouterr().err
+    assert main(["generate", "demo", "-o", str(tmp_path / "d.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "use a .npz, .json, .csv or .bvh" in err and err.count("\n") == 1
+    assert main(["generate", "demo", "--model", str(tmp_path / "none.onnx"), "-o", str(tmp_path / "d.npz")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ten_minute_song_keeps_dancing(cfg: dict) -> None:
+    """The shipped model over a 10-minute song: no freezing, no drift, faster than real time."""
+    from model.metrics import freeze_ratio
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("models/default.onnx not built")
+    d = generate_dance("demo", cfg=cfg, demo_seconds=600.0)
+    fr = freeze_ratio(d.poses, fps=d.fps)
+    root = 0.5 * (d.poses[:, 11] + d.poses[:, 12])
+    print(f"10-minute song: {len(d.poses)} frames, freeze ratio {fr:.3f}, {d.speed:.1f}x real time, "
+          f"root range x {np.ptp(root[:, 0]):.2f} m z {np.ptp(root[:, 2]):.2f} m")
+    assert len(d.poses) == 600 * FPS
+    assert np.isfinite(d.poses).all()
+    assert fr < 0.1
+    last = d.poses[-30 * FPS:]
+    assert float(np.abs(np.diff(last, axis=0)).mean()) > 1e-4  # still moving at the end
