@@ -492,3 +492,34 @@ def test_plain_http_get_on_ws_is_refused_not_crashing() -> None:
         await srv.stop()
 
     run(main)
+
+
+def test_app_style_keywords_and_no_double_state_when_apply_broadcasts() -> None:
+    async def main() -> None:
+        controls: dict[str, Any] = {"energy": 1.0}
+        holder: dict[str, WebServer] = {}
+
+        def sink(c: Control) -> dict[str, Any]:  # like the app: applies, then broadcasts itself
+            controls[c.name] = c.value
+            holder["srv"].broadcast_state(controls)
+            return dict(controls)
+
+        cfg = defaults()["websocket"]
+        cfg["port"] = 0
+        srv = WebServer(cfg, token="", status=lambda: {"fps": 60}, sink=sink,
+                        model={"name": "m", "styles": STYLES}, controls=lambda: dict(controls), fps=60)
+        holder["srv"] = srv
+        await srv.start()
+        a = Reader(await connect(ws_url(srv, "?format=binary")))
+        await until(lambda: len(a.got) == 1)
+        hello = json.loads(a.got[0])
+        assert hello["fps"] == 60 and hello["model"]["styles"] == STYLES and hello["controls"] == {"energy": 1.0}
+        await a.ws.send(json.dumps({"type": "control", "id": 1, "name": "energy", "value": 0.5}))
+        await until(lambda: bool(a.of_type("ack")) and bool(a.of_type("state")))
+        srv.broadcast(frame(0))  # the app's name for publish
+        await until(lambda: a.frames() == [0])
+        assert len(a.of_type("state")) == 1 and a.of_type("state")[0]["controls"] == {"energy": 0.5}
+        await a.ws.close()
+        await srv.stop()
+
+    run(main)
