@@ -87,6 +87,17 @@ def test_bad_pickles_give_one_line_and_write_nothing(tmp_path: Path, aist, doc, 
     assert not out.exists()
 
 
+def test_keypoints_already_in_metres_are_recognised(tmp_path: Path, aist) -> None:
+    kp, music = aist
+    for f in kp.glob("*.pkl"):
+        f.unlink()
+    _write_pkl(kp / "gHO_sBM_cAll_d19_mHO1_ch02.pkl", {"keypoints3d": _keypoints() / 100.0})
+    (entry,) = import_aist([kp], music_dir=music, out=tmp_path / "ds", fps=60)
+    p = load_poses(tmp_path / "ds" / entry["poses"])["poses"]
+    assert p.shape == (120, 17, 3)
+    assert np.abs(bone_lengths(p)[:, :9] - CANONICAL_BONE_LENGTHS[:9]).max() < 1e-4
+
+
 def test_a_pickle_cannot_run_code(tmp_path: Path) -> None:
     class Evil:
         def __reduce__(self):

@@ -10,7 +10,6 @@ import pytest
 import soundfile as sf
 from test_bvh import _dance
 
-from live.commands import dataset_import
 from model.bvh import write_bvh
 from model.dataset import check_dataset, load_poses, read_manifest
 from model.errors import DatasetError
@@ -19,23 +18,10 @@ from model.skeleton import CANONICAL_BONE_LENGTHS, bone_lengths, root_of
 
 
 def run_cli(argv: list[str]) -> int:
-    """Run `dancemuse dataset ...` the way live/cli.py does (errors -> one line, status 2)."""
-    import argparse
-    import sys
+    """Run the real `dancemuse` entry point (errors -> one line on stderr, status 2)."""
+    from live.cli import main
 
-    from model.config import load_config
-    from model.errors import DanceMuseError
-
-    parser = argparse.ArgumentParser(prog="dancemuse")
-    sub = parser.add_subparsers(dest="command")
-    dsub = sub.add_parser("dataset").add_subparsers(dest="dataset_cmd")
-    dataset_import.register_into(dsub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args, load_config(None)))
-    except DanceMuseError as e:
-        print(f"dancemuse: error: {e}", file=sys.stderr)
-        return 2
+    return main(argv)
 
 
 @pytest.fixture()

@@ -4,7 +4,8 @@ AIST++ keypoint files are pickled dicts holding ``keypoints3d_optim`` (preferred
 ``keypoints3d``, [shape=(n, 17, 3)] COCO-17 order, centimetres, 60 fps. File names carry
 the genre and the song: ``gBR_sBM_cAll_d04_mBR0_ch01.pkl`` is breaking (gBR) danced to
 ``mBR0``, whose audio is ``mBR0.wav`` (or .mp3 ...) in the music folder. The import:
-centimetres -> metres; y up (AIST++ is y up already; a y-down file is turned upright);
+centimetres -> metres (a file already in metres or millimetres is recognised by its thigh
+length); y up (AIST++ is y up already; a y-down file is turned upright);
 feet on y = 0 and the mean root at x = z = 0; 60 fps -> the configured fps (linear
 interpolation; 60 -> 30 keeps every other frame); the genre code -> a style label
 (``--style`` overrides it). Frames with NaN are interpolated when they are few.
@@ -32,7 +33,7 @@ from model.importers.common import (
     resample,
     unique_ids,
 )
-from model.skeleton import NUM_JOINTS
+from model.skeleton import CANONICAL_BONE_LENGTHS, NUM_JOINTS
 
 AIST_FPS = 60.0
 AIST_UNIT = 0.01  # metres per AIST++ keypoint unit (centimetres)
@@ -105,10 +106,21 @@ def load_keypoints(path: str | Path, *, prefer_optim: bool = True) -> np.ndarray
     return kp.astype(np.float32)
 
 
+def guess_unit(keypoints: np.ndarray) -> float:
+    """Metres per unit: centimetres as AIST++ ships them, unless the thigh length says the
+    file was already converted to metres (or millimetres)."""
+    thigh = np.linalg.norm(keypoints[:, 13] - keypoints[:, 11], axis=-1)
+    thigh = thigh[np.isfinite(thigh) & (thigh > 0)]
+    if thigh.size == 0:
+        return AIST_UNIT
+    ratio = float(np.median(thigh)) / float(CANONICAL_BONE_LENGTHS[13])
+    return min((AIST_UNIT, 1.0, 0.001), key=lambda s: abs(np.log(ratio * s)))
+
+
 def convert(keypoints: np.ndarray, *, fps: float, what: str = "keypoints") -> np.ndarray:
     """AIST++ keypoints (cm, 60 fps) -> poses [shape=(t, 17, 3)] metres, y up, on the
     floor, centred, at ``fps``."""
-    p = keypoints.astype(np.float32) * AIST_UNIT
+    p = keypoints.astype(np.float32) * guess_unit(keypoints)
     bad = ~np.isfinite(p).all(axis=(1, 2))
     if bad.mean() > 0.2:
         raise DatasetError(f"{what}: {int(bad.sum())} of {len(p)} frames hold NaN; the file is damaged")
