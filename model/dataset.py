@@ -22,7 +22,8 @@ that is not complete. Usage::
                    licence="own recording", audio_path="take1.wav")
 
 ``check_dataset(dir)`` lists problems as one line each; ``dataset_info(dir)`` summarises.
-The loader that pairs poses with music features is in model/dataset_load.py.
+The loader that pairs poses with music features (``load_clips``, ``Clip``, ``windows``) is in
+model/dataset_load.py and re-exported here.
 """
 
 from __future__ import annotations
@@ -453,3 +454,13 @@ def dataset_info(root: str | Path, *, png: str | Path | None = None) -> dict[str
 def style_names(records: Sequence[ClipRecord]) -> list[str]:
     """Sorted unique style labels."""
     return sorted({r.style for r in records})
+
+
+# The loader lives in model/dataset_load.py (kept apart for size); re-exported here.
+from model.dataset_load import Clip, load_clips, windows  # noqa: E402
+
+__all__ = [
+    "FORMAT_VERSION", "MANIFEST", "Clip", "ClipRecord", "DatasetWriter", "audio_seconds", "check_dataset",
+    "clip_records", "dataset_info", "load_clips", "load_poses", "read_manifest", "style_names", "windows",
+    "write_clip",
+]

@@ -174,3 +174,63 @@ def test_cli_synth_check_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["dataset", "synth", "--out", str(tmp_path / "x"), "--styles", "tango"]) == 2
     assert "unknown tango" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- loader
+
+
+def _feature_cfg(**kw: object) -> dict:
+    from model.config import defaults
+
+    cfg = defaults()["features"]
+    cfg.update(kw)
+    return cfg
+
+
+def test_resample_poses_keeps_the_clock() -> None:
+    from model.dataset_load import resample_poses
+
+    t60 = np.arange(120) / 60.0
+    p = np.zeros((120, 17, 3), np.float32)
+    p[:, :, 0] = t60[:, None]  # x = time
+    r = resample_poses(p, src_fps=60, dst_fps=30)
+    assert r.shape == (60, 17, 3)
+    np.testing.assert_allclose(r[:, 0, 0], np.arange(60) / 30.0, atol=1e-6)
+    up = resample_poses(p[::2], src_fps=30, dst_fps=60)
+    np.testing.assert_allclose(up[:, 0, 0], np.arange(len(up)) / 60.0, atol=1e-6)
+
+
+def test_loader_aligns_features_with_poses_and_caches(tmp_path: Path) -> None:
+    from model.dataset_load import load_clips, windows
+    from model.features import FeatureSpec
+
+    root = tmp_path / "ds"
+    seconds = 3.0
+    with DatasetWriter(root) as w:  # a 60 fps clip: resampled to 30
+        p60 = _poses(seconds, fps=60)
+        w.add_clip(id="a", poses=p60, fps=60, style="house", source="t", licence="x",
+                   audio=_audio(seconds), sample_rate=SR, beats=np.arange(0.5, seconds, 0.5))
+    cfg = _feature_cfg(fps=30)
+    clips = load_clips(root, cfg)
+    c = clips[0]
+    spec = FeatureSpec.from_config(cfg)
+    assert c.features.shape[1] == spec.dim and c.features.dtype == np.float32
+    assert len(c.features) == len(c.poses) >= 85 and c.fps == 30
+    # poses[i] is the dataset pose at (i + 1) / 30 s = 60 fps frame 2 * (i + 1).
+    np.testing.assert_allclose(c.poses[:10], p60[2:22:2], atol=1e-6)
+    np.testing.assert_allclose(c.beats, np.arange(0.5, seconds, 0.5)[: len(c.beats)] - 1 / 30)
+    cached = sorted((root / "cache").glob("a.*.npz"))
+    assert len(cached) == 1
+    mtime = cached[0].stat().st_mtime_ns
+    again = load_clips(root, cfg)
+    np.testing.assert_array_equal(again[0].features, c.features)
+    assert cached[0].stat().st_mtime_ns == mtime  # served from the cache
+    # A different feature spec recomputes and replaces the cache file.
+    other = load_clips(root, _feature_cfg(fps=30, n_mels=32))
+    assert other[0].features.shape[1] == spec.dim - 32
+    assert len(list((root / "cache").glob("a.*.npz"))) == 1
+    ws = list(windows(clips, seq_len=30, stride=15))
+    assert len(ws) == (len(c.poses) - 30) // 15 + 1
+    cl, start, f, p = ws[1]
+    assert start == 15 and f.shape == (30, spec.dim) and p.shape == (30, 17, 3)
+    np.testing.assert_array_equal(p, c.poses[15:45])
