@@ -74,14 +74,12 @@ VISUALIZER_DIR = Path(__file__).resolve().parent.parent / "visualizer"
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".json": "application/json",
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".ico": "image/x-icon",
-    ".woff2": "font/woff2",
     ".txt": "text/plain; charset=utf-8",
 }
 SEND_BUFFER = 128 * 1024
@@ -373,6 +371,9 @@ class WebServer:
         except DanceMuseError as e:
             self.limiter.warn(c.source, str(e))
             self._reply(c, wsproto.error(msg_id, str(e)))
+        except Exception:  # a bug behind apply must not take the connection down
+            log.exception("control from %s failed", c.source)
+            self._reply(c, wsproto.error(msg_id, "internal error applying this control; see the server log"))
 
     async def _handle_upload(self, conn: ServerConnection) -> None:
         if self._upload_mod is None:

@@ -73,8 +73,9 @@ def _jsonable(v: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON; numpy scalars/arrays and tuples become JSON, non-finite floats null."""
-    return json.dumps(_jsonable(obj), separators=(",", ":"), allow_nan=False)
+    """Compact JSON; numpy scalars/arrays and tuples become JSON, non-finite floats null,
+    anything else its ``str``."""
+    return json.dumps(_jsonable(obj), separators=(",", ":"), allow_nan=False, default=str)
 
 
 def skeleton_info() -> dict[str, Any]:

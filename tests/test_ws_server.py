@@ -523,3 +523,24 @@ def test_app_style_keywords_and_no_double_state_when_apply_broadcasts() -> None:
         await srv.stop()
 
     run(main)
+
+
+def test_a_crashing_apply_answers_an_error_and_the_connection_lives() -> None:
+    async def main() -> None:
+        def broken(c: Control) -> dict[str, Any]:
+            raise RuntimeError("bug")
+
+        cfg = defaults()["websocket"]
+        cfg["port"] = 0
+        srv = WebServer(cfg, sink=broken, model={"styles": STYLES}, fps=30)
+        await srv.start()
+        a = Reader(await connect(ws_url(srv)))
+        await a.ws.send(json.dumps({"type": "control", "id": 4, "name": "hold", "value": True}))
+        await until(lambda: bool(a.of_type("error")))
+        assert a.of_type("error")[0]["id"] == 4 and "internal error" in a.of_type("error")[0]["message"]
+        srv.publish(frame(0))
+        await until(lambda: a.frames() == [0])
+        await a.ws.close()
+        await srv.stop()
+
+    run(main)

@@ -121,3 +121,10 @@ def test_parse_client_accepts_control_and_ping() -> None:
     assert wsproto.parse_client('{"type":"ping"}', max_size=100) == {"type": "ping"}
     m = wsproto.parse_client('{"type":"control","id":"a","name":"energy","value":1}', max_size=100)
     assert m["name"] == "energy"
+
+
+def test_dumps_survives_odd_values() -> None:
+    from pathlib import Path
+
+    assert json.loads(wsproto.dumps({"p": Path("/x"), "n": float("nan"), "a": np.arange(2)})) == {
+        "p": "/x", "n": None, "a": [0, 1]}
