@@ -163,9 +163,10 @@ def test_cli_synth_check_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["dataset", "check", str(out)]) == 0
     assert "no problems" in capsys.readouterr().out
     png = tmp_path / "summary.png"
-    assert main(["dataset", "info", str(out), "--png", str(png)]) == 0
+    assert main(["dataset", "info", str(out), "--png", str(png), "--metrics"]) == 0
     text = capsys.readouterr().out
     assert "ballet" in text and "house" in text and "fps 30" in text
+    assert "bas" in text and "diversity" in text and text.count("\nall ") == 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     (out / "clips" / sorted(p.name for p in (out / "clips").glob("*.wav"))[0]).unlink()
     assert main(["dataset", "check", str(out)]) == 1

@@ -2,7 +2,7 @@
 
     dancemuse dataset synth --out data/synth --minutes 30 --styles house,ballet --seed 1
     dancemuse dataset check data/synth          # one line per problem, exit 1 if any
-    dancemuse dataset info data/synth --png summary.png
+    dancemuse dataset info data/synth --png summary.png --metrics
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def register(sub: Any) -> None:
                         help="clip count, minutes per style, fps; optional PNG summary")
     i.add_argument("dir", metavar="DIR", help="dataset folder")
     i.add_argument("--png", metavar="FILE", help="write a summary figure (minutes per style, stick figures, speeds)")
+    i.add_argument("--metrics", action="store_true",
+                   help="also compute the dance metrics of the data per style (BAS, lag, freeze, diversity, ...)")
     i.add_argument("--json", action="store_true", help="print the summary as JSON")
     i.set_defaults(func=run_info)
 
@@ -99,6 +101,10 @@ def run_info(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from model.dataset import dataset_info
 
     info = dataset_info(args.dir, png=args.png)
+    if args.metrics:
+        from model.dataset_stats import dataset_metrics, format_table
+
+        info["metrics"] = dataset_metrics(args.dir)
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
@@ -108,4 +114,6 @@ def run_info(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     print(f"  sources: {', '.join(info['sources'])}; licences: {'; '.join(info['licences'])}")
     if info["png"]:
         print(f"summary figure: {info['png']}")
+    if args.metrics:
+        print(format_table(info["metrics"]))
     return 0
