@@ -365,7 +365,54 @@ def test_binary_decoder_reads_the_layout(page: Any, server: str) -> None:
     assert np.allclose(got[7], vals[8:], atol=1e-6)
 
 
-if __name__ == "__main__":  # pragma: no cover - manual preview
+def take_screenshots(url: str, out: Path) -> list[Path]:
+    """The README's pictures: live view with the controls, projection mode, the panel."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=LAUNCH_ARGS)
+        pg = b.new_page(viewport={"width": 1280, "height": 720})
+        pg.goto(url)
+        pg.wait_for_function("window.dancemuse && dancemuse.frames > 60", timeout=20000)
+        pg.locator("#ctl-energy").fill("1.3")
+        pg.locator("#ctl-energy").dispatch_event("change")
+        pg.wait_for_function("document.getElementById('control-status').dataset.acks > 0", timeout=5000)
+        pg.wait_for_timeout(700)
+        pg.screenshot(path=str(out / "live.png"))
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            song = wav_file(Path(tmp) / "my-song.wav", seconds=8.0)
+            pg.set_input_files("#upload-file", str(song))
+            pg.click("#upload-go")
+            pg.wait_for_function("document.getElementById('upload').dataset.danceId", timeout=60000)
+        pg.set_viewport_size({"width": 1280, "height": 1020})
+        pg.wait_for_timeout(500)
+        pg.locator("#panel").screenshot(path=str(out / "controls.png"))
+        pg.set_viewport_size({"width": 1280, "height": 720})
+        pg.click("#upload-live")
+        pg.keyboard.press("p")
+        pg.keyboard.press("t")
+        pg.wait_for_timeout(1500)
+        pg.screenshot(path=str(out / "projection.png"))
+        b.close()
+    return [out / n for n in ("live.png", "controls.png", "projection.png")]
+
+
+if __name__ == "__main__":  # pragma: no cover - manual preview and README screenshots
+    import sys
+
+    if "--screenshots" in sys.argv:
+        # PYTHONPATH=. python tests/test_visualizer.py --screenshots [URL of a running server]
+        rest = [a for a in sys.argv[1:] if a != "--screenshots"]
+        srv = None if rest else StandInServer(port=free_port()).start()
+        target = rest[0] if rest else f"http://127.0.0.1:{srv.port}/"
+        for f in take_screenshots(target, VIS / "screenshots"):
+            print("wrote", f)
+        if srv is not None:
+            srv.stop()
+        sys.exit(0)
     srv = StandInServer(port=8899).start()
     print("stand-in server on http://127.0.0.1:8899/ (Ctrl-C to stop)")
     try:
