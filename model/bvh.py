@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import DatasetError
-from model.importers.rotations import _frame, _unit, axis_rotation, euler_zxy, kabsch, swing
+from model.importers.rotations import axis_rotation, euler_zxy, frame_from, kabsch, swing, unit
 from model.skeleton import JOINT_INDEX, NUM_JOINTS, rest_pose
 
 __all__ = ["CM", "WRITER_NAMES", "Bvh", "axis_rotation", "guess_unit", "read_bvh", "solve_rotations",
@@ -191,14 +191,14 @@ def _rig_rest() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     pos["Hips"] = 0.5 * (c["left_hip"] + c["right_hip"])
     pos["Spine"] = pos["Hips"].copy()
     pos["Neck"] = neck
-    pos["LeftShoulder"] = neck + _CLAVICLE * _unit(c["left_shoulder"] - neck)
-    pos["RightShoulder"] = neck + _CLAVICLE * _unit(c["right_shoulder"] - neck)
+    pos["LeftShoulder"] = neck + _CLAVICLE * unit(c["left_shoulder"] - neck)
+    pos["RightShoulder"] = neck + _CLAVICLE * unit(c["right_shoulder"] - neck)
     pos["Head"] = neck + np.array([0.0, _HEAD_UP, 0.0])
     ends = {
         "LeftFoot": np.array([0.0, -0.06, 0.14]),
         "RightFoot": np.array([0.0, -0.06, 0.14]),
-        "LeftHand": 0.08 * _unit(c["left_wrist"] - c["left_elbow"]),
-        "RightHand": 0.08 * _unit(c["right_wrist"] - c["right_elbow"]),
+        "LeftHand": 0.08 * unit(c["left_wrist"] - c["left_elbow"]),
+        "RightHand": 0.08 * unit(c["right_wrist"] - c["right_elbow"]),
         "LeftEar": np.array([0.02, 0.0, -0.02]),
         "RightEar": np.array([-0.02, 0.0, -0.02]),
     }
@@ -232,15 +232,15 @@ def solve_rotations(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             world[:, j] = world[:, pj] + pg @ (rest[name] - rest[parent])
         src = posed.get(name, world[:, j])
         if rule == "root":
-            g = _frame(coco["left_hip"] - coco["right_hip"], neck - root) @ _frame(
+            g = frame_from(coco["left_hip"] - coco["right_hip"], neck - root) @ frame_from(
                 rest["LeftUpLeg"] - rest["RightUpLeg"], rest["Neck"] - rest["Hips"]).T
         elif rule == "frame":
-            g = _frame(neck - src, coco["left_shoulder"] - coco["right_shoulder"]) @ _frame(
+            g = frame_from(neck - src, coco["left_shoulder"] - coco["right_shoulder"]) @ frame_from(
                 rest["Neck"] - rest["Spine"], rest["LeftArm"] - rest["RightArm"]).T
         elif rule == "aim":
             child = WRITER_NAMES[targets[0]]
-            d_rest = _unit(pg @ (rest[child] - rest[name]))
-            g = swing(d_rest, _unit(coco[targets[0]] - src)) @ pg
+            d_rest = unit(pg @ (rest[child] - rest[name]))
+            g = swing(d_rest, unit(coco[targets[0]] - src)) @ pg
         elif rule == "kabsch":
             ref = np.stack([rest[WRITER_NAMES[k]] - rest[name] for k in targets])
             g = kabsch(ref, np.stack([coco[k] - src for k in targets], axis=1))

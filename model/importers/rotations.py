@@ -19,12 +19,12 @@ def axis_rotation(axis: int, degrees: np.ndarray) -> np.ndarray:
     return out
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return v / np.maximum(n, 1e-12)
 
 
-def _least_aligned_axis(v: np.ndarray) -> np.ndarray:
+def least_aligned_axis(v: np.ndarray) -> np.ndarray:
     out = np.zeros_like(v)
     out[np.arange(v.shape[0]), np.argmin(np.abs(v), axis=-1)] = 1.0
     return out
@@ -43,21 +43,21 @@ def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     r = np.eye(3) + k + (k @ k) / denom
     if opposite.any():
         ao = a[opposite]
-        u = _unit(np.cross(ao, _least_aligned_axis(ao)))
+        u = unit(np.cross(ao, least_aligned_axis(ao)))
         r[opposite] = 2.0 * u[:, :, None] * u[:, None, :] - np.eye(3)
     return r
 
 
-def _frame(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+def frame_from(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     """Orthonormal frames [shape=(t, 3, 3)] whose first column is along ``primary`` and
     second column toward ``secondary`` (a fallback axis where the two are parallel)."""
-    x = _unit(primary)
+    x = unit(primary)
     y = secondary - np.sum(secondary * x, axis=-1, keepdims=True) * x
     weak = np.linalg.norm(y, axis=-1) < 1e-6 * np.maximum(np.linalg.norm(secondary, axis=-1), 1e-12)
     if weak.any():
-        alt = _least_aligned_axis(x[weak])
+        alt = least_aligned_axis(x[weak])
         y[weak] = alt - np.sum(alt * x[weak], axis=-1, keepdims=True) * x[weak]
-    y = _unit(y)
+    y = unit(y)
     return np.stack([x, y, np.cross(x, y)], axis=-1)
 
 
