@@ -544,3 +544,46 @@ def test_a_crashing_apply_answers_an_error_and_the_connection_lives() -> None:
         await srv.stop()
 
     run(main)
+
+
+def test_upload_routes_reach_live_upload_with_the_token() -> None:
+    upload = pytest.importorskip("live.upload")
+
+    def generate(path: Path, *, cfg: dict[str, Any], progress: Any) -> Any:
+        progress(1.0)
+        return upload.Dance(poses=np.zeros((45, 17, 3), np.float32), fps=30, beats=np.zeros(0, np.float32))
+
+    async def main() -> None:
+        cfg = defaults()
+        cfg["websocket"].update(port=0, token="tok")
+        ctx = upload.make_context(cfg, generate=generate, make_video=False)
+        srv = WebServer(cfg, hello=App().hello, upload=ctx)
+        await srv.start()
+        host, port = srv.address
+        with pytest.raises(InvalidStatus) as e:
+            await connect(f"ws://{host}:{port}/ws/upload")
+        assert e.value.response.status_code == 401
+        ws = await connect(f"ws://{host}:{port}/ws/upload?token=tok")
+        body = b"\x00" * 5000
+        await ws.send(json.dumps({"type": "upload", "name": "song.wav", "size": len(body)}))
+        ready = json.loads(await ws.recv())
+        assert ready["type"] == "ready" and ready["chunk"] <= srv.max_message
+        for k in range(0, len(body), ready["chunk"]):
+            await ws.send(body[k:k + ready["chunk"]])
+        dance = None
+        while dance is None:
+            m = json.loads(await ws.recv())
+            assert m["type"] != "error", m
+            dance = m if m["type"] == "dance" else None
+        await ws.close()
+        url = dance["downloads"]["json"]
+        status, _, _ = await get(srv, url)
+        assert status == 401
+        status, headers, got = await get(srv, url + "?token=tok")
+        assert status == 200 and headers["content-type"] == "application/json" and got
+        status, _, _ = await get(srv, "/api/dance/nothing.json?token=tok")
+        assert status == 404
+        await srv.stop()
+        ctx.store.close()
+
+    run(main)
