@@ -1,0 +1,238 @@
+"""Step benchmarks of the generator, printed side by side (nothing asserted).
+
+    python bench/step.py [--model models/default.onnx] [--frames 300] [--seconds 60]
+    dancemuse bench step
+
+1. Per-frame step of the model in onnxruntime (the live runtime) vs torch eager. The
+   shipped model carries its NetConfig; torch runs that architecture (random weights,
+   same cost) unless ``--checkpoint`` gives the trained one. Target: ORT >= 5x torch.
+2. Our cached step (attention keys/values kept in the state) vs recomputing the encoder
+   over the whole window every frame, both exported to ONNX, for k = 32, 64, 128, 256.
+   The cached cost should stay flat in k. Target: cached >= 5x recompute at k = 128.
+3. Offline generation (``live.generate``, the live Engine in fast mode) of the demo song
+   as a multiple of real time, with the per-frame cost of its parts. Target >= 100x.
+
+One intra-op thread everywhere (the live default). Timings are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+
+def _median_ms(fn: Any, n: int, warm: int = 20) -> float:
+    for _ in range(warm):
+        fn()
+    ts = np.empty(n)
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn()
+        ts[i] = time.perf_counter() - t0
+    return float(np.median(ts) * 1e3)
+
+
+def _net_from_meta(meta: dict[str, Any], window: int | None = None) -> Any:
+    import torch
+
+    from model.network import NetConfig, build
+
+    d = dict(meta["net_config"])
+    if window is not None:
+        d["window"] = window
+    torch.manual_seed(0)
+    net = build(NetConfig.from_dict(d)).eval()
+    return net
+
+
+def bench_ort_vs_torch(model: Path, *, checkpoint: str | None, frames: int, feats: np.ndarray) -> dict[str, float]:
+    import torch
+
+    from live.runtime import Generator
+
+    torch.set_num_threads(1)
+    gen = Generator(model)
+    k = [0]
+
+    def ort_step() -> None:
+        gen.step(feats[k[0] % len(feats)])
+        k[0] += 1
+
+    ort_ms = _median_ms(ort_step, frames)
+    if checkpoint:
+        from export.onnx_export import load_checkpoint
+
+        net, _ = load_checkpoint(checkpoint)
+    else:
+        net = _net_from_meta(gen.meta)
+    state = [net.init_state(1, seed=0)]
+    prev = [net.pose_mean.reshape(1, -1).clone()]
+    style = torch.full((1, net.cfg.n_styles), 1.0 / net.cfg.n_styles)
+    ctl = torch.tensor([[1.0, 0.5]])
+    ft = torch.from_numpy(feats)
+
+    def torch_step() -> None:
+        with torch.no_grad():
+            pose, state[0] = net.step(ft[k[0] % len(ft)].reshape(1, 1, -1), prev[0], state[0], style, ctl)
+        prev[0] = pose[:, -1]
+        k[0] += 1
+
+    torch_ms = _median_ms(torch_step, frames)
+    return {"ort_ms": ort_ms, "torch_ms": torch_ms}
+
+
+class _Recompute:
+    """Step that re-encodes the whole window (k+1 frames) from scratch every frame."""
+
+    @staticmethod
+    def module(net: Any) -> Any:
+        import torch
+        from torch import nn
+
+        class Recompute(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = net
+
+            def forward(self, window: torch.Tensor, prev: torch.Tensor, style: torch.Tensor, controls: torch.Tensor,
+                        h: torch.Tensor, c: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                n = self.net
+                cfg = n.cfg
+                kv = torch.zeros(cfg.layers, 1, cfg.heads, cfg.window, cfg.d_model // cfg.heads)
+                valid = torch.zeros(1, cfg.window)
+                enc, _, _, _ = n.encode(window, kv, kv, valid)
+                noise, z = n._noise_seq(z, 1)
+                cond = torch.cat([n.style_embedding(style), controls], dim=-1)
+                dec = torch.cat([enc[:, -1:], cond.unsqueeze(1), noise * controls[:, 1:2].unsqueeze(1)], dim=-1)
+                y, (h, c) = n.lstm(torch.cat([dec, n.norm_pose(prev).unsqueeze(1)], dim=-1), (h, c))
+                return n.denorm_pose(n.head(y)), h, c, z
+
+        return Recompute().eval()
+
+
+def bench_cached_vs_recompute(meta: dict[str, Any], *, frames: int, windows: tuple[int, ...]) -> list[dict[str, float]]:
+    import torch
+
+    from export.onnx_export import build_metadata, export_net
+    from export.parity import open_session
+
+    rows = []
+    with tempfile.TemporaryDirectory() as td:
+        for k in windows:
+            net = _net_from_meta(meta, window=k)
+            ck = {"styles": meta["styles"], "feature_spec": meta["feature_spec"]}
+            cached = export_net(net, Path(td) / f"c{k}.onnx", meta=build_metadata(net, ck, block=1, command="bench"))
+            s = net.init_state(1, seed=0)
+            rec_path = Path(td) / f"r{k}.onnx"
+            f = net.cfg.feature_dim
+            args = (torch.zeros(1, k + 1, f), torch.zeros(1, 54), torch.full((1, net.cfg.n_styles), 0.25),
+                    torch.tensor([[1.0, 0.5]]), s[3], s[4], s[5])
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(_Recompute.module(net), args, str(rec_path), dynamo=False, opset_version=17,
+                                  input_names=["window", "prev", "style", "controls", "h", "c", "z"],
+                                  output_names=["pose", "h_out", "c_out", "z_out"])
+            rng = np.random.default_rng(0)
+            sc = open_session(cached)
+            feed_c = {i.name: rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
+                      for i in sc.get_inputs()}
+            feed_c["valid"][:] = 1.0
+            sr = open_session(rec_path)
+            feed_r = {i.name: rng.standard_normal(i.shape).astype(np.float32) for i in sr.get_inputs()}
+            c_ms = _median_ms(lambda sc=sc, feed_c=feed_c: sc.run(None, feed_c), frames)
+            r_ms = _median_ms(lambda sr=sr, feed_r=feed_r: sr.run(None, feed_r), frames)
+            rows.append({"k": k, "cached_ms": c_ms, "recompute_ms": r_ms})
+    return rows
+
+
+def bench_generate(model: Path, *, seconds: float) -> dict[str, float]:
+    from live.generate import generate_dance, load_song
+    from live.post import PostProcessor
+    from live.runtime import Generator
+    from model.config import load_config
+    from model.features import StreamingFeatures
+
+    cfg = load_config()
+    cfg["model"]["path"] = str(model)
+    audio, sr, _ = load_song("demo", demo_seconds=seconds)
+    gen = Generator(model, feature_config=cfg["features"])
+    generate_dance("demo", cfg=cfg, generator=gen, audio=(audio[: sr * 2], sr))  # warm-up (imports, JIT)
+    d = generate_dance("demo", cfg=cfg, generator=gen, audio=(audio, sr))
+    n = len(d.poses)
+    t0 = time.perf_counter()
+    sf = StreamingFeatures(cfg["features"], input_sr=sr)
+    feats = np.concatenate([sf.push(audio[i : i + 4096]) for i in range(0, len(audio), 4096)])
+    feat_ms = (time.perf_counter() - t0) * 1e3 / max(len(feats), 1)
+    gen.reset(seed=0)
+    t0 = time.perf_counter()
+    poses = [gen.step(f) for f in feats]
+    step_ms = (time.perf_counter() - t0) * 1e3 / max(len(feats), 1)
+    post = PostProcessor(fps=gen.fps, smoothing=0.5, mirror=False, root="center", project_bones=True)
+    t0 = time.perf_counter()
+    for p in poses:
+        post.process(p)
+    post_ms = (time.perf_counter() - t0) * 1e3 / max(len(poses), 1)
+    return {"seconds": d.seconds, "frames": n, "elapsed": d.elapsed, "speed": d.speed,
+            "feat_ms": feat_ms, "step_ms": step_ms, "post_ms": post_ms, "frame_ms": d.elapsed * 1e3 / n}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/step.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "default.onnx")
+    ap.add_argument("--checkpoint", default=None, help="trained checkpoint for the torch side (default: same architecture)")
+    ap.add_argument("--frames", type=int, default=300, help="timed steps per measurement")
+    ap.add_argument("--seconds", type=float, default=60.0, help="demo song length for the generate benchmark")
+    ap.add_argument("--windows", default="32,64,128,256")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: step,cache,generate")
+    args = ap.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    from live.runtime import Generator
+    from model.skeleton import NUM_JOINTS  # noqa: F401  (import check)
+
+    gen = Generator(args.model)
+    meta = gen.meta
+    print(f"model {args.model} ({args.model.stat().st_size / 1e6:.2f} MB): {gen.describe()}")
+    print(f"net {meta['net_config']}")
+    import platform
+
+    print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 intra-op thread")
+    if "step" not in skip:
+        from export.parity import demo_features
+
+        feats = demo_features(seconds=max(12.0, args.frames / 30 + 2), fps=meta["fps"])
+        r = bench_ort_vs_torch(args.model, checkpoint=args.checkpoint, frames=args.frames, feats=feats)
+        print("\n1. per-frame step, default model")
+        print(f"   onnxruntime {r['ort_ms']:.3f} ms | torch eager {r['torch_ms']:.3f} ms | "
+              f"ORT is {r['torch_ms'] / r['ort_ms']:.1f}x faster (target >= 5x)")
+    if "cache" not in skip:
+        windows = tuple(int(x) for x in args.windows.split(","))
+        rows = bench_cached_vs_recompute(meta, frames=args.frames, windows=windows)
+        print("\n2. cached step vs recomputing the encoder over the window (both ONNX)")
+        print("   k     cached ms   recompute ms   ratio")
+        for row in rows:
+            print(f"   {row['k']:<5d} {row['cached_ms']:9.3f}   {row['recompute_ms']:12.3f}   "
+                  f"{row['recompute_ms'] / row['cached_ms']:5.1f}x")
+        print("   (target: cached >= 5x faster at k = 128; cached cost flat in k)")
+    if "generate" not in skip:
+        g = bench_generate(args.model, seconds=args.seconds)
+        print(f"\n3. offline generate, demo song {g['seconds']:.0f} s ({g['frames']} frames)")
+        print(f"   {g['elapsed']:.2f} s = {g['speed']:.0f}x real time (target >= 100x); {g['frame_ms']:.3f} ms/frame: "
+              f"features {g['feat_ms']:.3f} + step {g['step_ms']:.3f} + post {g['post_ms']:.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
