@@ -267,6 +267,35 @@ class DanceNet(nn.Module):
             out.append(z)
         return torch.stack(out, dim=1), z
 
+    def _lstm(self, x: Tensor, hc: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The stacked LSTM over x [B, n, I] from (h, c) [layers, B, H], layer by layer.
+
+        Same maths and parameters as ``self.lstm`` (torch's gate order i, f, g, o), written
+        out: for one frame it is ~3x faster than the fused CPU kernel's per-call overhead,
+        the input projection of a whole run is one matrix product, and it exports to ONNX
+        as plain MatMul/Sigmoid/Tanh.
+        """
+        h, c = hc
+        inp = x
+        hs, cs = [], []
+        for layer in range(self.cfg.lstm_layers):
+            w_ih = getattr(self.lstm, f"weight_ih_l{layer}")
+            w_hh = getattr(self.lstm, f"weight_hh_l{layer}")
+            bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+            gx = torch.matmul(inp, w_ih.t()) + bias  # [B, n, 4H]
+            h_l, c_l = h[layer], c[layer]
+            outs = []
+            for t in range(inp.shape[1]):
+                g = gx[:, t] + torch.matmul(h_l, w_hh.t())
+                i, f, gg, o = g.chunk(4, dim=-1)
+                c_l = torch.sigmoid(f) * c_l + torch.sigmoid(i) * torch.tanh(gg)
+                h_l = torch.sigmoid(o) * torch.tanh(c_l)
+                outs.append(h_l)
+            inp = torch.stack(outs, dim=1)
+            hs.append(h_l)
+            cs.append(c_l)
+        return inp, (torch.stack(hs), torch.stack(cs))
+
     # ----------------------------------------------------------------- forward / step
     def forward(
         self,
@@ -311,13 +340,13 @@ class DanceNet(nn.Module):
                 while e < n and teacher_mask[e - 1]:
                     e += 1
                 prev_seq = teach_n[:, t - 1:e - 1]
-                y, hc = self.lstm(torch.cat([dec_in[:, t:e], prev_seq], dim=-1), hc)
+                y, hc = self._lstm(torch.cat([dec_in[:, t:e], prev_seq], dim=-1), hc)
                 out = self.head(y)
                 outs.append(out)
                 prev_n = out[:, -1]
                 t = e
             else:
-                y, hc = self.lstm(torch.cat([dec_in[:, t:t + 1], prev_n.unsqueeze(1)], dim=-1), hc)
+                y, hc = self._lstm(torch.cat([dec_in[:, t:t + 1], prev_n.unsqueeze(1)], dim=-1), hc)
                 out = self.head(y)
                 outs.append(out)
                 prev_n = out[:, 0]
