@@ -110,6 +110,7 @@ def test_state_ack_error_pong_literals() -> None:
         ("x" * 2000, "limit 1000"),
         ("[" * 5000 + "]" * 5000, ""),
     ],
+    ids=["binary", "bad-json", "array", "no-type", "int-type", "oversize", "deep-nesting"],
 )
 def test_parse_client_refusals(data: object, match: str) -> None:
     with pytest.raises(ProtocolError, match=match or None) as e:
