@@ -12,7 +12,8 @@ canonical rest pose of `model.skeleton` (arms hanging, facing +z, y up):
 
 Units are **centimetres** (as Mixamo and most tools write). Blender imports BVH with the
 units as given (File > Import > Motion Capture, Scale 1.0 gives a figure 160 units tall);
-set Scale to 0.01 there to get metres.
+set Scale to 0.01 there to get metres; its default axes (Forward -Z, Up Y) stand the y-up
+figure upright.
 Every rotation channel is ``Zrotation Xrotation Yrotation`` in degrees (local matrix
 Rz @ Rx @ Ry). Rotations are solved from joint positions: each limb bone gets the swing
 that turns its rest direction (seen through its parent) onto the posed direction; the
