@@ -54,9 +54,9 @@ _PATTERNS: dict[str, _Pattern] = {
         "chat": [(i / 4, 0.22 if i % 2 else 0.12) for i in range(16) if i % 4],
     },
     "hiphop": {
-        "kick": [(0, 1.0), (1.75, 0.7), (2.5, 0.8), (3.5, 0.5)],
+        "kick": [(0, 1.0), (1.75, 0.4), (2.5, 0.45)],
         "snare": [(2, 1.0)],
-        "chat": [(i / 2 + (0.08 if i % 2 else 0.0), 0.3 if i % 2 == 0 else 0.18) for i in range(8)],
+        "chat": [(i / 2 + (0.08 if i % 2 else 0.0), 0.45 if i % 2 == 0 else 0.15) for i in range(8)],
     },
     "waltz": {
         "kick": [(0, 1.0)],
@@ -64,22 +64,22 @@ _PATTERNS: dict[str, _Pattern] = {
         "chat": [(i / 2, 0.25 if i % 2 == 0 else 0.12) for i in range(6)],
     },
     "breakbeat": {
-        "kick": [(0, 1.0), (1.5, 0.8), (2.5, 0.9)],
+        "kick": [(0, 1.0), (1.5, 0.5), (2.5, 0.6)],
         "snare": [(1, 1.0), (3, 1.0), (2.25, 0.25), (3.75, 0.25)],
-        "chat": [(i / 2, 0.25 if i % 2 == 0 else 0.15) for i in range(8)],
+        "chat": [(i / 2, 0.4 if i % 2 == 0 else 0.15) for i in range(8)],
     },
 }
 _BEATS_PER_BAR = {"house": 4, "hiphop": 4, "waltz": 3, "breakbeat": 4}
 # Bass notes: (position in beats, length in beats, octave offset in semitones).
 _BASS: dict[str, list[tuple[float, float, int]]] = {
-    "house": [(0.5, 0.4, 0), (1.5, 0.4, 0), (2.5, 0.4, 0), (3.5, 0.4, 12)],
+    "house": [(0.5, 0.35, 0), (1.5, 0.35, 0), (2.5, 0.35, 0), (3.5, 0.35, 12)],
     "hiphop": [(0, 1.5, 0), (1.75, 0.6, 0), (2.5, 1.2, 0)],
     "waltz": [(0, 0.9, 0)],
     "breakbeat": [(0, 0.7, 0), (1.5, 0.4, 0), (2.5, 0.4, 12), (3.0, 0.8, 0)],
 }
 # Chord hits: (position in beats, length in beats); None = one pad over the whole bar.
 _CHORDS: dict[str, list[tuple[float, float]] | None] = {
-    "house": [(0.5, 0.35), (1.5, 0.35), (2.5, 0.35), (3.5, 0.35)],
+    "house": [(0, 0.3), (1.5, 0.3), (3, 0.8)],
     "hiphop": None,
     "waltz": [(1, 0.8), (2, 0.8)],
     "breakbeat": None,
@@ -173,7 +173,7 @@ class _Notes:
         rel = np.clip((n - np.arange(n)) / (0.02 * sr), 0.0, 1.0)  # 20 ms release
         if kind == "bass":
             w = sum(np.sin(2 * np.pi * f * k * t) / k**1.6 for k in range(1, 5))
-            env = np.minimum(t / 0.005, 1.0) * np.exp(-t / 0.45)
+            env = np.minimum(t / 0.015, 1.0) * np.exp(-t / 0.45)
         elif kind == "pad":
             w = sum(
                 np.sin(2 * np.pi * f * d * t) + 0.3 * np.sin(2 * np.pi * 2 * f * d * t)
@@ -285,9 +285,7 @@ def render_song(
         chord_root, quality = prog[bar % len(prog)]
         last_bar_of_phrase = bar % 8 == 7
         for inst, hits in pattern.items():
-            if inst in ("chat", "ohat") and e < 0.5:
-                continue
-            if inst in ("snare", "clap") and e < 0.5 and feel != "waltz":
+            if inst == "ohat" and e < 0.5:
                 continue
             for pos, g in hits:
                 if b0 + pos >= n_beats + 1:

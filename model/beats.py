@@ -1,0 +1,395 @@
+"""Causal online beat tracking on an onset envelope (numpy only).
+
+``OnlineBeatTracker.step(onset, low_onset)`` is called once per feature frame with that
+frame's onset strength (and the onset strength of the bass bands, for downbeats). It
+uses only the past and raises ``is_beat`` on the frame in which a *predicted* beat falls,
+so motion can land on the beat with zero look-ahead.
+
+How it works
+------------
+1. Novelty: the onset value minus its recent mean, half-wave rectified.
+2. Tempo: an exponentially weighted autocorrelation of the novelty (updated in O(lags)
+   per frame) is read through a comb of the first four multiples of every candidate
+   period and a log-normal tempo prior around 110 BPM, with a bonus for staying near the
+   current tempo (hysteresis). While the music is quiet (a break) the tempo is held.
+3. Phase: a causal cumulative score (the recursion of Ellis's dynamic-programming beat
+   tracker, run forward only, as Stark et al. do in real time):
+   ``C[n] = (1-a) nov[n] + a max_v W(v) C[n-v]`` with ``v`` around one period. Half a
+   beat after each beat the score is projected one period ahead (from past values only)
+   and the next beat is predicted at its weighted maximum.
+4. The onset detector answers late (the analysis window must see the attack), so
+   predictions are shifted earlier by ``delay_s`` to land on the true beat.
+5. Bars: the beat slot of the bar with the most bass onset energy is taken as the
+   downbeat (``beats_per_bar`` from the config).
+
+Live controls: ``tap(time_s)`` (tap tempo: two or more taps set tempo and phase and bias
+the tempo search toward the tapped tempo) and ``nudge(beats)`` (shift the beat grid;
+whole beats move the bar count, fractions move the phase).
+
+Times are seconds of audio since the stream started; frame ``n`` ends at
+``(n + 1) / fps``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PRIOR_BPM = 110.0
+PRIOR_OCTAVES = 0.55
+"""Log-normal tempo prior: centre and width (octaves)."""
+
+DEFAULT_DELAY_S = 0.030
+"""Latency of the onset detector's response to an attack (measured on the synthesiser's
+drums with n_fft 2048 at 24 kHz)."""
+
+
+class OnlineBeatTracker:
+    """Causal tempo, beat phase, beat events, bar counting and confidence.
+
+    Parameters
+    ----------
+    fps: feature frames per second.
+    beats_per_bar: beats counted per bar.
+    min_bpm, max_bpm: tempo search range.
+    delay_s: onset-detector latency to compensate (see DEFAULT_DELAY_S).
+
+    State after each ``step`` (attributes): ``tempo`` (BPM), ``phase`` (0..1 of the
+    current beat), ``is_beat``, ``beat_in_bar`` (1..beats_per_bar), ``bar`` (bars since
+    start), ``confidence`` (0..1), ``next_beat_time`` (s), ``beat_time`` (s, of the beat
+    raised on this frame).
+    """
+
+    def __init__(
+        self,
+        *,
+        fps: int,
+        beats_per_bar: int = 4,
+        min_bpm: float = 60.0,
+        max_bpm: float = 190.0,
+        delay_s: float = DEFAULT_DELAY_S,
+    ) -> None:
+        self.fps = int(fps)
+        self.beats_per_bar = int(beats_per_bar)
+        self.min_bpm = float(min_bpm)
+        self.max_bpm = float(max_bpm)
+        self.delay = delay_s * self.fps  # frames
+        # weights of the (full-band, bass) onset streams for tempo and for phase
+        self.w_tempo = (1.0, 0.0)
+        self.w_phase = (1.0, 0.5)
+        self.sigma = 0.5  # width of the next-beat expectation, in periods
+        f = float(self.fps)
+        self.lag_min = max(2, int(math.floor(60.0 * f / self.max_bpm)))
+        self.lag_max = int(math.ceil(60.0 * f / self.min_bpm))
+        self.n_lags = 4 * self.lag_max + 2
+        # Candidate tempi on a log grid (1 % steps) and their comb matrix over the lags.
+        n_cand = int(math.ceil(math.log(self.max_bpm / self.min_bpm) / math.log(1.01))) + 1
+        self.cand_bpm = self.min_bpm * 1.01 ** np.arange(n_cand)
+        self.cand_bpm = self.cand_bpm[self.cand_bpm <= self.max_bpm * 1.0001]
+        periods = 60.0 * f / self.cand_bpm
+        comb = np.zeros((len(periods), self.n_lags))
+        for i, p in enumerate(periods):
+            for h, w in ((1, 1.0), (2, 1.0), (3, 0.8), (4, 0.8)):
+                x = h * p
+                j = int(x)
+                if j + 1 >= self.n_lags:
+                    continue
+                fr = x - j
+                comb[i, j] += w * (1 - fr)
+                comb[i, j + 1] += w * fr
+        self._comb = comb
+        lb = np.log2(self.cand_bpm / PRIOR_BPM)
+        self._prior = np.exp(-0.5 * (lb / PRIOR_OCTAVES) ** 2)
+        self._sal = np.zeros(len(self.cand_bpm))
+        self._score = np.zeros(len(self.cand_bpm))
+        self._tmp_lags = np.zeros(self.n_lags)
+        # Rings (linear arrays shifted by one per frame; newest value last).
+        self._nov = np.zeros(self.n_lags)
+        self._cum = np.zeros(3 * self.lag_max + 2)
+        self._ac = np.zeros(self.n_lags)
+        self._ac_decay = math.exp(-1.0 / (2.5 * f))
+        self._mean = 0.0
+        self._mean_a = 1.0 / (0.5 * f)
+        self._m_a = 1.0 / (4.0 * f)
+        self._level = 0.0  # recent novelty level (break detection)
+        self._level_a = 1.0 / (0.75 * f)
+        self._level_long = 0.0
+        self._level_long_a = 1.0 / (8.0 * f)
+        self._tempo_every = max(1, self.fps // 15)
+        self._bar_energy = np.zeros(self.beats_per_bar)
+        self._low_recent = 0.0
+        self._tap_times: list[float] = []
+        self._tap_bpm = 0.0
+        self._tap_until = -1.0
+        self._ph_hist = np.zeros(3 * self.lag_max + 8)
+        self._par = np.zeros((2, 2))  # [stream, beat parity] strength
+        self._low_hist = np.zeros(3 * self.lag_max + 8)
+        self.reset_state()
+
+    # -- state ---------------------------------------------------------------------------
+    def reset_state(self) -> None:
+        """Forget everything (a new stream)."""
+        self.n = -1  # index of the last frame processed
+        self._nov[:] = 0.0
+        self._cum[:] = 0.0
+        self._ac[:] = 0.0
+        self._sal[:] = 0.0
+        self._mean = 0.0
+        self._m_full = 0.0
+        self._m_low = 0.0
+        self._mean_low = 0.0
+        self._level = 0.0
+        self._level_long = 0.0
+        self._bar_energy[:] = 0.0
+        self.period = 60.0 * self.fps / 120.0  # frames
+        self.tempo = 0.0
+        self.confidence = 0.0
+        self.phase = 0.0
+        self.is_beat = False
+        self.beat_in_bar = 0
+        self.bar = 0
+        self.beat_count = -1
+        self.beat_time = 0.0
+        self._last_beat = -1e9  # onset-frame units (frames, fractional)
+        self._next_beat = math.inf
+        self._predicted_for = -1e9  # last beat for which the next one was predicted
+        self.next_beat_time = 0.0
+        self._bar_offset = 0
+        self._tempo_locked = False
+        self._par_n = 0
+        self._bias_bpm = 0.0
+        self._bias_until = -1.0
+
+    def _frame_time(self, x: float) -> float:
+        """Audio time (s) of onset-frame position ``x`` after delay compensation."""
+        return (x + 1.0 - self.delay) / self.fps
+
+    # -- per frame -------------------------------------------------------------------------
+    def step(self, onset: float, low_onset: float = 0.0) -> None:
+        """Advance one frame with this frame's onset strength (and bass onset strength)."""
+        self.n += 1
+        n = self.n
+        f = self.fps
+        o = float(onset) if math.isfinite(onset) else 0.0
+        lo = float(low_onset) if math.isfinite(low_onset) else 0.0
+        # each onset stream in units of its own recent mean, minus its local mean
+        self._m_full += self._m_a * (o - self._m_full)
+        self._m_low += self._m_a * (lo - self._m_low)
+        o /= self._m_full + 1e-9
+        lo /= self._m_low + 1e-9
+        self._mean += self._mean_a * (o - self._mean)
+        self._mean_low += self._mean_a * (lo - self._mean_low)
+        nf = max(o - self._mean, 0.0)
+        nl = max(lo - self._mean_low, 0.0)
+        nov = self.w_tempo[0] * nf + self.w_tempo[1] * nl  # tempo novelty
+        nph = self.w_phase[0] * nf + self.w_phase[1] * nl  # phase novelty
+        self._level += self._level_a * (nov - self._level)
+        self._level_long += self._level_long_a * (nov - self._level_long)
+        quiet = self._level < 0.25 * self._level_long or self._level < 1e-3
+        # history and autocorrelation
+        h = self._nov
+        h[:-1] = h[1:]
+        h[-1] = nov
+        if not quiet:
+            np.multiply(h[::-1], nov, out=self._tmp_lags)
+            self._ac *= self._ac_decay
+            self._ac += self._tmp_lags
+        if n % self._tempo_every == 0 and not quiet and n > f:
+            self._update_tempo()
+        # cumulative score
+        c = self._cum
+        p = self.period
+        vmin = max(1, int(round(0.5 * p)))
+        vmax = min(len(c) - 1, int(round(2.0 * p)))
+        v = np.arange(vmin, vmax + 1)  # small; allocation only here
+        w = np.exp(-0.5 * (5.0 * np.log(v / p)) ** 2)
+        past = c[len(c) - v]
+        best = float(np.max(w * past)) if len(v) else 0.0
+        c[:-1] = c[1:]
+        c[-1] = 0.1 * nph + 0.9 * best
+        ph_h = self._ph_hist
+        ph_h[:-1] = ph_h[1:]
+        ph_h[-1] = nf
+        lo_h = self._low_hist
+        lo_h[:-1] = lo_h[1:]
+        lo_h[-1] = nl
+        # prediction half a beat after the last beat (or at start-up)
+        if self.tempo > 0.0 and self._predicted_for != self._last_beat and n >= self._last_beat + 0.5 * p:
+            self._predict(v, w)
+        elif self.tempo > 0.0 and not math.isfinite(self._next_beat):
+            self._predict(v, w)
+        # beat event when the predicted (delay-compensated) beat falls in this frame
+        self.is_beat = False
+        nb = self._next_beat - self.delay
+        if math.isfinite(nb) and nb < n + 0.5:
+            self._emit_beat(n, low_onset)
+        self._low_recent = max(self._low_recent * 0.5, float(low_onset) if math.isfinite(low_onset) else 0.0)
+        # phase within the beat
+        if self._last_beat > -1e8:
+            ph = (n - (self._last_beat - self.delay)) / p
+            self.phase = ph - math.floor(ph) if ph >= 1.0 else max(ph, 0.0)
+        if math.isfinite(self._next_beat):
+            self.next_beat_time = self._frame_time(self._next_beat)
+        else:
+            self.next_beat_time = self._frame_time(n + p)
+        self._update_confidence(quiet)
+
+    def _update_tempo(self) -> None:
+        np.dot(self._comb, self._ac, out=self._sal)
+        np.multiply(self._sal, self._prior, out=self._score)
+        cur = 60.0 * self.fps / self.period
+        if self.tempo > 0.0:
+            d = np.log2(self.cand_bpm / cur)
+            self._score *= 1.0 + 0.25 * np.exp(-0.5 * (d / 0.02) ** 2)
+        if self._tap_until > self.n / self.fps and self._tap_bpm > 0:
+            d = np.log2(self.cand_bpm / self._tap_bpm)
+            self._score *= 0.3 + np.exp(-0.5 * (d / 0.04) ** 2)
+        elif self._bias_until > self.n / self.fps and self._bias_bpm > 0:
+            d = np.log2(self.cand_bpm / self._bias_bpm)
+            self._score *= 0.3 + np.exp(-0.5 * (d / 0.04) ** 2)
+        i = int(np.argmax(self._score))
+        if self._score[i] <= 0.0:
+            return
+        # parabolic refinement on the log grid
+        bpm = float(self.cand_bpm[i])
+        if 0 < i < len(self._score) - 1:
+            a, b, cc = self._score[i - 1], self._score[i], self._score[i + 1]
+            den = a - 2 * b + cc
+            if den < 0:
+                off = 0.5 * (a - cc) / den
+                bpm *= 1.01 ** float(np.clip(off, -0.5, 0.5))
+        if self.tempo > 0.0 and abs(math.log(bpm / self.tempo)) > 0.08:
+            self._par_n = 0  # a new tempo: start the metre check again
+        self.tempo = bpm
+        self.period = 60.0 * self.fps / bpm
+        s = self._sal
+        self._tempo_peak = float(s[i] / (np.mean(s) + 1e-12))
+
+    def _check_metre(self) -> None:
+        """Halve the tempo when every other beat is much weaker in both onset streams
+        (full band and bass): we are counting 8th notes."""
+        n = self.n
+        ago = n - int(round(self._last_beat))
+        if ago < 0 or ago + 3 >= len(self._ph_hist):
+            return
+        par = self.beat_count % 2
+        for row, h in enumerate((self._ph_hist, self._low_hist)):
+            strength = float(h[len(h) - 1 - ago - 2: len(h) - ago + 2].max())
+            if self._par_n < 2:
+                self._par[row, par] = strength
+            else:
+                self._par[row, par] += 0.3 * (strength - self._par[row, par])
+        self._par_n += 1
+        if self._par_n < 8 or self.tempo / 2.0 < self.min_bpm:
+            return
+        hi = self._par.max(axis=1)
+        ratio = self._par.min(axis=1) / (hi + 1e-9)
+        strong = int(np.argmax(self._par[0]))
+        if self.tempo >= 140.0 and ratio[0] < 0.3 and ratio[1] < 0.5 and int(np.argmax(self._par[1])) == strong:
+            old = self.period
+            self.tempo /= 2.0
+            self.period *= 2.0
+            self._bias_bpm = self.tempo
+            self._bias_until = n / self.fps + 20.0
+            if strong != par:  # the beat before the last one was the strong one
+                self._last_beat -= old
+            self._par_n = 0
+
+    def _predict(self, v: np.ndarray, w: np.ndarray) -> None:
+        """Project the cumulative score one period ahead and pick the next beat."""
+        n = self.n
+        if self._last_beat > -1e8:
+            p0 = self.period
+            self._check_metre()
+            if self.period != p0:
+                return  # re-predict on the next frame with the new period
+        p = self.period
+        c = self._cum
+        horizon = int(math.ceil(1.5 * p))
+        last = self._last_beat if self._last_beat > -1e8 else n
+        center = last + p
+        while center <= n:
+            center += p
+        best_m, best_s = -1, -1.0
+        scores = np.empty(horizon)
+        for j in range(horizon):
+            m = n + 1 + j
+            ok = m - v >= 0
+            idx = len(c) - 1 - (n - (m - v))
+            valid = ok & (idx >= 0) & (idx < len(c)) & (m - v <= n)
+            s = float(np.max(w[valid] * c[idx[valid]])) if np.any(valid) else 0.0
+            g = math.exp(-0.5 * ((m - center) / (self.sigma * p)) ** 2) if self._last_beat > -1e8 else 1.0
+            scores[j] = s * g
+            if scores[j] > best_s:
+                best_s, best_m = scores[j], j
+        x = float(best_m)
+        if 0 < best_m < horizon - 1:
+            a, b, cc = scores[best_m - 1], scores[best_m], scores[best_m + 1]
+            den = a - 2 * b + cc
+            if den < 0:
+                x += float(np.clip(0.5 * (a - cc) / den, -0.5, 0.5))
+        self._next_beat = n + 1 + x
+        self._predicted_for = self._last_beat
+
+    def _emit_beat(self, n: int, low_onset: float) -> None:
+        self.is_beat = True
+        self.beat_time = self._frame_time(self._next_beat)
+        self.beat_count += 1
+        # downbeat: the bar slot with the most bass onset energy
+        slot = self.beat_count % self.beats_per_bar
+        e = self._bar_energy
+        e *= 0.97
+        e[slot] += self._low_recent
+        down = int(np.argmax(e)) if e.max() > 0 else 0
+        k = (slot - down + self._bar_offset) % self.beats_per_bar
+        if k == 0 and self.beat_count > 0:
+            self.bar += 1
+        self.beat_in_bar = k + 1
+        self._last_beat = self._next_beat
+        self._next_beat = self._last_beat + self.period  # provisional until predicted
+
+    def _update_confidence(self, quiet: bool) -> None:
+        if quiet or self.tempo <= 0.0:
+            target = 0.0
+        else:
+            peak = getattr(self, "_tempo_peak", 1.0)
+            target = float(np.clip((peak - 1.0) / 2.0, 0.0, 1.0))
+        self.confidence += (target - self.confidence) / (1.0 * self.fps)
+
+    # -- live controls -------------------------------------------------------------------
+    def tap(self, time_s: float) -> None:
+        """Tap tempo: call on each tap with its audio time (s). Two or more taps set the
+        tempo (median interval) and put a beat on the last tap."""
+        t = float(time_s)
+        if self._tap_times and (t - self._tap_times[-1] > 2.0 or t <= self._tap_times[-1]):
+            self._tap_times.clear()
+        self._tap_times.append(t)
+        del self._tap_times[:-8]
+        if len(self._tap_times) < 2:
+            return
+        iv = float(np.median(np.diff(self._tap_times)))
+        bpm = float(np.clip(60.0 / iv, self.min_bpm, self.max_bpm))
+        self._tap_bpm = bpm
+        self._tap_until = t + 30.0
+        self.tempo = bpm
+        self.period = 60.0 * self.fps / bpm
+        tap_frame = t * self.fps - 1.0 + self.delay
+        self._last_beat = tap_frame
+        self._predicted_for = tap_frame
+        nb = tap_frame + self.period
+        while nb - self.delay < self.n + 0.5:
+            nb += self.period
+        self._next_beat = nb
+        self.confidence = max(self.confidence, 0.5)
+
+    def nudge(self, beats: float) -> None:
+        """Shift the beat grid by ``beats`` beats (whole beats move the bar count,
+        fractions move the phase; negative is earlier)."""
+        whole = int(math.floor(beats))
+        frac = float(beats) - whole
+        self._bar_offset = (self._bar_offset - whole) % self.beats_per_bar
+        if frac and math.isfinite(self._next_beat):
+            self._next_beat += frac * self.period
+            self._last_beat += frac * self.period
+            self._predicted_for = self._last_beat

@@ -1,0 +1,178 @@
+"""Streaming features: chunking invariance, rates, input kinds, bad samples, the spec."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from model.config import defaults
+from model.errors import AudioError, ConfigError
+from model.features import FeatureSpec, StreamingFeatures, extract_features, extract_file
+from model.synth_music import render_song
+
+
+def _cfg(fps: int = 30) -> dict:
+    c = defaults()["features"]
+    c["fps"] = fps
+    return c
+
+
+@pytest.fixture(scope="module")
+def song48() -> np.ndarray:
+    s = render_song(feel="breakbeat", bpm=128, seconds=6, seed=4, sample_rate=48000)
+    return s.audio
+
+
+def _song(sr: int, seconds: float = 6.0) -> np.ndarray:
+    return render_song(feel="house", bpm=124, seconds=seconds, seed=2, sample_rate=sr).audio
+
+
+def _chunked(x: np.ndarray, sizes: list[int] | np.ndarray, *, sr: int, fps: int) -> np.ndarray:
+    sfe = StreamingFeatures(_cfg(fps), input_sr=sr)
+    out, i, k = [], 0, 0
+    while i < len(x):
+        n = int(sizes[k % len(sizes)])
+        out.append(sfe.push(x[i: i + n]))
+        i += n
+        k += 1
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("fps", [30, 60])
+@pytest.mark.parametrize("sr", [22050, 44100, 48000, 24000])
+def test_random_chunks_equal_one_chunk(sr: int, fps: int) -> None:
+    x = _song(sr, 4.0)
+    whole, _ = extract_features(x, sr=sr, cfg=_cfg(fps))
+    rng = np.random.default_rng(sr + fps)
+    sizes = rng.integers(1, 2 * sr, size=64)
+    sizes[::3] = rng.integers(1, 300, size=len(sizes[::3]))  # many small ones too
+    parts = _chunked(x, sizes, sr=sr, fps=fps)
+    assert parts.shape == whole.shape
+    assert np.max(np.abs(parts - whole)) <= 1e-5
+
+
+@pytest.mark.parametrize("size", [1, 64, 65, 128, 8192, 8193])
+def test_odd_fixed_block_sizes_equal_one_chunk(size: int) -> None:
+    sr = 44100
+    x = _song(sr, 2.0 if size == 1 else 4.0)
+    whole, _ = extract_features(x, sr=sr, cfg=_cfg(30))
+    parts = _chunked(x, [size], sr=sr, fps=30)
+    assert parts.shape == whole.shape
+    assert np.max(np.abs(parts - whole)) <= 1e-5
+
+
+def test_one_frame_per_hop_at_model_rate() -> None:
+    sfe = StreamingFeatures(_cfg(30), input_sr=24000)
+    assert len(sfe.push(np.zeros(799, np.float32))) == 0
+    assert len(sfe.push(np.zeros(1, np.float32))) == 1
+    assert len(sfe.push(np.zeros(8000, np.float32))) == 10
+    assert sfe.frames == 11
+    np.testing.assert_allclose(sfe.info.time, np.arange(2, 12) * 800 / 24000)
+
+
+def test_frame_count_follows_the_input_clock(song48: np.ndarray) -> None:
+    f, info = extract_features(song48, sr=48000, cfg=_cfg(60))
+    expected = 6 * 60
+    assert expected - 3 <= len(f) <= expected  # the resampler holds back a few ms
+    assert f.dtype == np.float32 and f.shape[1] == FeatureSpec.from_config(_cfg(60)).dim
+    assert len(info.tempo) == len(f)
+
+
+def test_stereo_int16_and_float_agree() -> None:
+    x = _song(44100, 3.0)
+    i16 = np.round(x * 32767).astype(np.int16)
+    stereo = np.stack([i16, i16], axis=1)
+    a, _ = extract_features(stereo, sr=44100)
+    b, _ = extract_features(i16, sr=44100)
+    c, _ = extract_features(i16.astype(np.float32) / 32768.0, sr=44100)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(b, c, atol=1e-5)
+
+
+def test_channels_first_stereo_is_understood() -> None:
+    x = _song(24000, 2.0)
+    a, _ = extract_features(np.stack([x, x]), sr=24000)
+    b, _ = extract_features(x, sr=24000)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_silence_gives_floor_values_and_no_beats() -> None:
+    f, info = extract_features(np.zeros(24000 * 3, np.float32), sr=24000)
+    spec = FeatureSpec.from_config(_cfg())
+    assert np.all(np.isfinite(f))
+    np.testing.assert_allclose(f[:, spec.slice("mel")], -100.0)
+    assert np.all(f[:, spec.slice("onset")] == 0)
+    assert np.all(f[:, spec.slice("rms")] == 0)
+    assert not info.is_beat.any()
+
+
+def test_nan_and_inf_are_replaced_and_counted() -> None:
+    x = _song(24000, 3.0).copy()
+    x[1000:1010] = np.nan
+    x[5000] = np.inf
+    x[7000] = -np.inf
+    sfe = StreamingFeatures(_cfg(), input_sr=24000)
+    f = sfe.push(x)
+    assert np.all(np.isfinite(f))
+    assert sfe.nan_count == 12
+
+
+def test_clipping_and_dc_offset_stay_finite_and_bounded() -> None:
+    x = _song(24000, 4.0)
+    f_clip, _ = extract_features(np.clip(x * 50, -1, 1), sr=24000)
+    f_loud, _ = extract_features(x * 50, sr=24000)  # over full scale: clipped at +-1
+    f_dc, _ = extract_features(x * 0.5 + 0.3, sr=24000)
+    spec = FeatureSpec.from_config(_cfg())
+    for f in (f_clip, f_loud, f_dc):
+        assert np.all(np.isfinite(f))
+        assert np.all(f[:, spec.slice("rms")] <= 1.0 + 1e-6)
+        assert np.all(f[:, spec.slice("mel")] < 100.0)
+    np.testing.assert_allclose(f_clip, f_loud, atol=1e-5)
+
+
+def test_feature_blocks_have_the_declared_meaning() -> None:
+    sr = 24000
+    t = np.arange(sr * 2) / sr
+    tone = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)  # A4
+    f, _ = extract_features(tone, sr=sr)
+    spec = FeatureSpec.from_config(_cfg())
+    chroma = f[10:, spec.slice("chroma")]
+    assert np.all(np.argmax(chroma, axis=1) == 9)  # C=0 ... A=9
+    rms = f[10:, spec.slice("rms")]
+    np.testing.assert_allclose(rms, 0.5 / np.sqrt(2), rtol=1e-2)
+    ph = f[:, spec.slice("beat_phase")]
+    np.testing.assert_allclose(np.sum(ph**2, axis=1), 1.0, atol=1e-5)
+
+
+def test_spec_dims_json_round_trip_and_slices() -> None:
+    spec = FeatureSpec.from_config(_cfg())
+    assert spec.dim == 84 and spec.hop == 800
+    assert spec.slice("mel") == slice(0, 64)
+    assert spec.slice("bar_phase") == slice(82, 84)
+    spec.mean = [0.0] * 84
+    spec.std = [1.0] * 84
+    again = FeatureSpec.from_json(spec.to_json())
+    assert again == spec
+    assert FeatureSpec.from_config({"features": _cfg(60)}).hop == 400
+    with pytest.raises(KeyError):
+        spec.slice("nope")
+    with pytest.raises(ConfigError):
+        FeatureSpec.from_json("{not json")
+    other = FeatureSpec.from_config(_cfg(60))
+    assert any(d.startswith("fps") for d in spec.differences(other))
+
+
+def test_extract_file_reads_audio_and_refuses_bad_files(tmp_path) -> None:
+    x = _song(22050, 2.0)
+    wav = tmp_path / "song.wav"
+    sf.write(wav, x, 22050, subtype="FLOAT")
+    f, info = extract_file(wav, defaults())
+    g, _ = extract_features(x, sr=22050)
+    np.testing.assert_allclose(f, g, atol=1e-5)
+    with pytest.raises(AudioError, match="not found"):
+        extract_file(tmp_path / "missing.wav")
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"this is not audio")
+    with pytest.raises(AudioError, match="cannot read"):
+        extract_file(junk)
