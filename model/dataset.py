@@ -80,7 +80,7 @@ def _atomic_write(path: Path, write: Any, *, suffix: str) -> None:
 def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     def w(tmp: Path) -> None:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]
 
     _atomic_write(path, w, suffix=".npz")
 
