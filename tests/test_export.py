@@ -152,3 +152,18 @@ def test_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
     bad.write_bytes(b"garbage")
     with pytest.raises(ModelError, match="cannot be read"):
         export_checkpoint(bad, tmp_path / "x.onnx")
+
+
+def test_cli_export_with_int8_reports_parity_and_speed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+
+    ckpt = _checkpoint(tmp_path / "c.pt")
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(ckpt), "-o", str(out), "--parity-frames", "120", "--quantize", "int8"]) == 0
+    text = capsys.readouterr().out
+    assert "onnx.checker passed" in text
+    assert "fp32: parity over 120 autoregressive frames" in text and "int8: parity over 120" in text
+    assert "speed: fp32" in text and "int8" in text
+    q = Generator(tmp_path / "m.int8.onnx")
+    assert q.meta["quantized"] == "int8-dynamic" and q.step(np.zeros(84, np.float32)).shape == (17, 3)
+    assert main(["export", str(ckpt), "-o", str(tmp_path / "m.txt")]) == 2
