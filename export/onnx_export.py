@@ -182,7 +182,7 @@ def export_net(net: Any, out_path: str | Path, *, meta: Mapping[str, Any], block
         torch.onnx.export(
             step,
             args,
-            buf,
+            buf,  # type: ignore[arg-type]  # a file object works with dynamo=False
             dynamo=False,
             input_names=[*INPUT_NAMES, *STATE_NAMES],
             output_names=["pose", *(f"{n}_out" for n in STATE_NAMES)],

@@ -215,10 +215,10 @@ def validate_features(
     """
     fps = meta["fps"]
     if feature_config is not None and "fps" in feature_config and int(feature_config["fps"]) != fps:
-        want = int(feature_config["fps"])
+        cfg_fps = int(feature_config["fps"])
         raise ModelError(
-            f"model {name} was trained at {fps} fps but features.fps is {want}; "
-            f"pass --set features.fps={fps} or use a {want} fps model"
+            f"model {name} was trained at {fps} fps but features.fps is {cfg_fps}; "
+            f"pass --set features.fps={fps} or use a {cfg_fps} fps model"
         )
     spec = meta["feature_spec"]
     if feature_config is not None:
