@@ -156,12 +156,12 @@ HIPHOP: tuple[Move, ...] = (
 
 BALLET: tuple[Move, ...] = (
     _m("port_de_bras",
-       K(**sym(0.1, -0.45, 0.15), lelb=0.5, relb=0.5, hpitch=0.1),
-       K(**sym(0.12, -0.22, 0.32), lelb=0.6, relb=0.6, hpitch=0.05),
-       K(**sym(0.5, -0.05, 0.08), lelb=0.3, relb=0.3, hyaw=0.3),
-       K(**sym(0.1, 0.5, 0.08), lelb=0.5, relb=0.5, hpitch=-0.25, dy=0.0),
-       K(**sym(0.5, 0.0, 0.05), lelb=0.3, relb=0.3, hyaw=-0.3, roll=0.1),
-       K(**sym(0.14, -0.35, 0.2), lelb=0.5, relb=0.5, pitch=0.1),
+       K(**sym(0.1, -0.45, 0.15), lelb=0.5, relb=0.5, hpitch=0.15, dy=-0.07),
+       K(**sym(0.12, -0.22, 0.32), lelb=0.6, relb=0.6, hpitch=0.05, pitch=0.12),
+       K(**sym(0.5, -0.05, 0.08), lelb=0.3, relb=0.3, hyaw=0.35, rx=0.05, roll=0.12),
+       K(**sym(0.1, 0.5, 0.08), lelb=0.5, relb=0.5, hpitch=-0.3, pitch=-0.15, dy=0.01),
+       K(**sym(0.5, 0.0, 0.05), lelb=0.3, relb=0.3, hyaw=-0.35, rx=-0.05, roll=-0.14),
+       K(**sym(0.14, -0.35, 0.2), lelb=0.5, relb=0.5, pitch=0.25, hpitch=0.2, dy=-0.05),
        knees_out=0.5),
     _m("balance",
        K(rx=0.1, dy=-0.08, lf=(0.2, 0.0, 0.0), roll=0.12, lh=(0.5, -0.05, 0.1), rh=(-0.12, -0.25, 0.3), hyaw=0.35),
