@@ -88,11 +88,23 @@ def feature_key(feature_cfg: dict[str, Any]) -> str:
     return hashlib.sha1(blob).hexdigest()[:12]
 
 
+def _code_version() -> str:
+    """Hash of the feature and beat-tracker source: a changed extractor invalidates the cache."""
+    import model.beats
+    import model.features
+
+    h = hashlib.sha1()
+    for mod in (model.features, model.beats):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _cached_features(audio: Path, cache: Path, feature_cfg: dict[str, Any]) -> np.ndarray:
     from model.features import extract_file
 
     st = audio.stat()
-    key = feature_key({**feature_cfg, "_file": str(audio.name), "_size": st.st_size, "_mtime": int(st.st_mtime)})
+    key = feature_key({**feature_cfg, "_file": str(audio.name), "_size": st.st_size, "_mtime": int(st.st_mtime),
+                       "_code": _code_version()})
     path = cache / f"feat_{audio.stem}_{key}.npy"
     if path.is_file():
         try:

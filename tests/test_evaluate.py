@@ -1,0 +1,87 @@
+"""Evaluation: metric table of a model next to the data, oracle and frozen dancers, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.config import defaults
+from model.errors import DatasetError
+from model.evaluate import Song, evaluate, find_songs, format_table
+from model.skeleton import rest_pose
+from model.train_data import load_clips
+from tests.test_train import make_dataset, tiny_config
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("evdata") / "set", clips=4, seconds=6.0)
+
+
+def test_an_oracle_dancer_matches_the_ground_truth(data: Path) -> None:
+    clips = load_clips(data, feature_cfg=defaults()["features"])
+    songs = find_songs([data], styles=["a", "b"])
+    by_audio = {s.audio: s.poses for s in songs}
+    current: dict[str, str] = {}
+
+    def oracle(audio: np.ndarray, sr: int, *, style: str) -> tuple[np.ndarray, np.ndarray]:
+        return by_audio[current["audio"]], np.zeros(0)
+
+    def progress(i: int, n: int, name: str) -> None:
+        current["audio"] = songs[i].audio
+
+    rep = evaluate(oracle, songs, train_clips=clips, fps=30, progress=progress)
+    s = rep["summary"]
+    assert rep["reference"] == "heldout" and len(rep["songs"]) == 4
+    for k in ("bas", "freeze_ratio", "bone_length_error", "diversity", "lag_ms"):
+        assert s[k]["model"] == pytest.approx(s[k]["heldout"]), k
+    assert rep["acceptance"]["bas_ratio"]["value"] == pytest.approx(1.0)
+    assert rep["acceptance"]["freeze_ratio"]["pass"]
+    assert "bas" in format_table(rep) and "PASS" in format_table(rep)
+
+
+def test_a_frozen_dancer_fails(data: Path) -> None:
+    clips = load_clips(data, feature_cfg=defaults()["features"])
+    songs = find_songs([data], styles=["a", "b"])
+
+    def statue(audio: np.ndarray, sr: int, *, style: str) -> tuple[np.ndarray, np.ndarray]:
+        n = int(len(audio) / sr * 30)
+        return np.tile(rest_pose(on_floor=True), (n, 1, 1)), np.zeros(0)
+
+    rep = evaluate(statue, songs, train_clips=clips, fps=30)
+    acc = rep["acceptance"]
+    assert acc["freeze_ratio"]["value"] == 1.0 and not acc["freeze_ratio"]["pass"]
+    assert not acc["bas_ratio"]["pass"] or not np.isfinite(acc["bas_ratio"]["value"])
+    assert acc["bone_length_error"]["pass"]  # the rest pose has canonical bones
+
+
+def test_plain_audio_files_get_styles_round_robin(data: Path, tmp_path: Path) -> None:
+    wavs = sorted((data / "clips").glob("*.wav"))
+    songs = find_songs([*wavs[:3]], styles=["a", "b"])
+    assert [s.style for s in songs] == ["a", "b", "a"] and songs[0].beats is None
+    with pytest.raises(DatasetError, match="neither an audio file"):
+        find_songs([tmp_path / "nothing.wav"], styles=["a"])
+    assert isinstance(Song(name="x", audio="y", style="a"), Song)
+
+
+def test_cli_evaluates_a_checkpoint_and_writes_json(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+    from model.train import load_train_config, train
+
+    net_cfg, tc, _ = load_train_config(tiny_config(tmp_path, steps=4, ckpt=4))
+    tc.val_every = 100
+    train(data=data, out=tmp_path / "run", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    out = tmp_path / "ev.json"
+    wavs = sorted((data / "clips").glob("*.wav"))
+    assert main(["evaluate", "--model", str(tmp_path / "run" / "final.pt"), "--songs", str(wavs[0]), str(data),
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "style_separability" in text and "acceptance" in text
+    rep = json.loads(out.read_text())
+    assert len(rep["songs"]) == 5 and rep["songs"][0]["model"]["freeze_ratio"] is not None
+    assert main(["evaluate", "--model", str(tmp_path / "nope.pt"), "--songs", str(data)]) == 2
+    assert "not found" in capsys.readouterr().err
