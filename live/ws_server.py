@@ -16,7 +16,7 @@ once per format and appends it to each client's bounded deque (the newest replac
 oldest; drops are counted per client) and returns at once. One sender task per client
 writes its queue; control replies go first through a small queue of their own. A send
 that cannot complete within ``stall_timeout`` (the client stopped reading, its TCP window
-and our bounded send buffer are full) aborts that client's connection. Per client,
+our bounded send buffer and write buffer are full) aborts that client's connection. Per client,
 memory is bounded by the queue, websockets' ``write_limit`` and the socket send buffer.
 
 Security: binds 127.0.0.1 by default. Any other bind needs a token (``websocket.token``,
@@ -84,6 +84,9 @@ CONTENT_TYPES = {
 }
 SEND_BUFFER = 128 * 1024
 """Kernel send buffer per WebSocket client, bytes (bounds memory; makes stalls visible)."""
+WRITE_LIMIT = 8 * 1024
+"""websockets' write buffer high-water mark per client, bytes: a send waits (and a stall can
+be detected) once this much is buffered in user space."""
 CONTROL_QUEUE = 64
 """Replies (hello, ack, error, state, pong) a client may have pending before it is closed."""
 MAX_UPLOADS = 4
@@ -177,7 +180,7 @@ class WebServer:
                 compression=None,
                 max_size=self.max_message,
                 max_queue=16,
-                write_limit=32 * 1024,
+                write_limit=WRITE_LIMIT,
                 ping_interval=20,
                 ping_timeout=20,
                 close_timeout=1,
@@ -191,9 +194,18 @@ class WebServer:
             ) from None
         log.info("web server on %s", self.url)
 
-    async def stop(self) -> None:
-        """Close every client (stuck ones are aborted) and the listening socket."""
+    async def stop(self, *, flush: float = 0.25) -> None:
+        """Give clients up to ``flush`` seconds to receive what is queued (so a show that ends
+        delivers its last frames), then close every client (stuck ones are aborted) and the
+        listening socket."""
         server, self._server = self._server, None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + flush
+        while loop.time() < deadline and any(
+            (c.frames or c.replies) and c.task is not None and not c.task.done()
+            for c in self._clients.values()
+        ):
+            await asyncio.sleep(0.005)
         for c in list(self._clients.values()):
             if c.task is not None:
                 c.task.cancel()

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from live import wsproto
 from live.control import Control
 from live.frame import Frame
-from live.ws_server import VISUALIZER_DIR, WebServer
+from live.ws_server import VISUALIZER_DIR, WRITE_LIMIT, WebServer
 from model.config import defaults
 from model.errors import ConfigError, ProtocolError
 
@@ -192,7 +192,7 @@ def test_a_client_that_never_reads_does_not_delay_others_and_is_closed() -> None
         assert stuck_client.id not in srv._clients and srv.clients == 3
         assert stuck_client.dropped > 0
         assert max_queue <= 8  # bounded: newest replaced oldest
-        assert max_buffer <= 32 * 1024 + 4096  # websockets' write_limit + one frame
+        assert max_buffer <= WRITE_LIMIT + 4096  # websockets' write_limit + one frame
         for k in range(i, i + 30):  # the others go on
             srv.publish(frame(k))
             await until(lambda k=k: all(len(h.got) >= k - 3 for h in healthy))
@@ -585,5 +585,20 @@ def test_upload_routes_reach_live_upload_with_the_token() -> None:
         assert status == 404
         await srv.stop()
         ctx.store.close()
+
+    run(main)
+
+
+def test_stop_delivers_the_queued_frames_first() -> None:
+    async def main() -> None:
+        srv = make_server(App(), queue=64)
+        await srv.start()
+        a = Reader(await connect(ws_url(srv)))
+        await until(lambda: len(a.got) == 1)
+        for i in range(40):  # a burst, then the show ends at once
+            srv.publish(frame(i))
+        await srv.stop()
+        await until(lambda: a.closed)
+        assert a.frames() == list(range(40))
 
     run(main)
