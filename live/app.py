@@ -37,6 +37,9 @@ log = logging.getLogger("dancemuse.live")
 FLUSH_S = 2.0
 """Seconds between periodic flushes of the recording."""
 CLOSE_TIMEOUT_S = 0.4
+DRAIN_S = 2.0
+STUCK_S = 0.25
+"""Longest wait for WebSocket clients to receive their queued frames when the input ends."""
 
 
 def is_loopback(host: str) -> bool:
@@ -171,14 +174,7 @@ class LiveApp:
     @property
     def url(self) -> str:
         """The visualizer URL (with the token when one is needed)."""
-        if self.web is None:
-            return ""
-        host, port = _web_address(self.web, self.cfg)
-        if ":" in host:
-            host = f"[{host}]"
-        shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
-        q = f"?token={self.token}" if self.token else ""
-        return f"http://{shown}:{port}/{q}"
+        return str(self.web.url) if self.web is not None else ""
 
     def stop(self, reason: str = "stopped") -> None:
         if not self.finished_reason:
@@ -197,6 +193,7 @@ class LiveApp:
             done, _ = await asyncio.wait({pump, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if pump in done:
                 pump.result()  # re-raise a crash of the pump
+                await self._drain_web()  # the input ended: let clients get the last frames
             else:
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -220,7 +217,7 @@ class LiveApp:
                 if osc is not None:
                     osc.send(f)
                 if web is not None:
-                    web.broadcast(f)
+                    web.publish(f)
                 if rec is not None:
                     rec.add(f)
                 if cb is not None:
@@ -245,6 +242,31 @@ class LiveApp:
             if self._flushing is None or self._flushing.done():
                 self._last_flush = now
                 self._flushing = asyncio.get_running_loop().run_in_executor(None, rec.flush)
+
+    async def _drain_web(self, timeout: float = DRAIN_S) -> None:
+        """Wait (bounded) until every WebSocket client that is still reading got its queued
+        frames, so that a file show that ends by itself delivers its last frames before the
+        sockets close. A client that sent nothing for ``STUCK_S`` is not waited for."""
+        clients = getattr(self.web, "_clients", None)
+        if not clients:
+            return
+        deadline = time.monotonic() + timeout
+        progress: dict[int, tuple[int, float]] = {}
+        while time.monotonic() < deadline and not self._stop.is_set():  # type: ignore[union-attr]
+            now = time.monotonic()
+            waiting = False
+            for cid, c in list(clients.items()):
+                if not (c.frames or c.replies):
+                    continue
+                sent, since = progress.get(cid, (-1, now))
+                if c.sent != sent:
+                    progress[cid] = (c.sent, now)
+                    waiting = True
+                elif now - since < STUCK_S:
+                    waiting = True
+            if not waiting:
+                return
+            await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         """Close sockets and devices, flush the recording. Idempotent."""
@@ -279,32 +301,26 @@ def _has_loop() -> bool:
         return False
 
 
-# -- the web server (live/ws_server.py, H7) ---------------------------------------------
+# -- the web server (live/ws_server.py) -----------------------------------------------
+HELLO_META_SKIP = ("feature_spec", "init_pose", "state", "inputs", "control_defaults")
+
+
 async def _start_web(app: LiveApp) -> Any:
     from live.ws_server import WebServer
 
-    server = WebServer(
-        app.cfg["websocket"],
-        token=app.token,
-        status=app.status,
-        sink=app.apply,
-        model=app._model_info(),
-        controls=lambda: dict(app.engine.controls),
-        fps=app.fps,
-    )
+    meta = getattr(app.generator, "meta", {}) or {}
+    model = dict(app._model_info(), meta={k: v for k, v in meta.items() if k not in HELLO_META_SKIP})
+
+    def hello() -> dict[str, Any]:
+        return {"fps": app.fps, "model": model, "controls": dict(app.engine.controls)}
+
+    server = WebServer(app.cfg, hello=hello, status=app.status, apply=app.apply, token=app.token)
     await server.start()
     return server
 
 
 async def _stop_web(web: Any) -> None:
     await web.stop()
-
-
-def _web_address(web: Any, cfg: dict[str, Any]) -> tuple[str, int]:
-    addr = getattr(web, "address", None)
-    if addr:
-        return str(addr[0]), int(addr[1])
-    return str(cfg["websocket"]["host"]), int(cfg["websocket"]["port"])
 
 
 def _clients(web: Any) -> int:

@@ -63,7 +63,7 @@ class ArraySource(Source):
     """Replays an in-memory signal in real time (or as fast as possible).
 
     audio: [shape=(n,)] float32 mono at ``sample_rate``. ``block``: samples per block.
-    Real time is paced on the wall clock from the first block; a block's ``arrival`` is
+    Real time (times ``speed``) is paced on the wall clock from the first block; a block's ``arrival`` is
     the instant its last sample would have arrived from a device, so latency measured
     against it includes any lateness of the loop. In ``fast`` mode each block yields to
     the event loop (so outputs keep up) and arrives "now".
@@ -79,6 +79,7 @@ class ArraySource(Source):
         loop: bool = False,
         playback: bool = False,
         name: str = "array",
+        speed: float = 1.0,
     ) -> None:
         a = np.asarray(audio, dtype=np.float32)
         if a.ndim == 2:
@@ -89,6 +90,9 @@ class ArraySource(Source):
         self.sample_rate = int(sample_rate)
         self.block = int(block)
         self.fast = bool(fast)
+        self.speed = float(speed)
+        if self.speed <= 0:
+            raise AudioError(f"replay speed {speed} must be positive")
         self.loop = bool(loop)
         self.playback = bool(playback)
         self.name = name
@@ -114,10 +118,9 @@ class ArraySource(Source):
                 await asyncio.sleep(0)
                 arrival = time.time()
             else:
-                arrival = start + sent / sr
-                delay = arrival - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                arrival = start + sent / (sr * self.speed)
+                # always yield, even when late: outputs must run between blocks
+                await asyncio.sleep(max(0.0, arrival - time.time()))
             yield Block(chunk, arrival)
             pos = end
             if pos >= len(a):

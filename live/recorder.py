@@ -1,4 +1,4 @@
-"""Record the show as it happens: ``--record out.npz | out.bvh | out.json``.
+"""Record the show as it happens: ``--record out.npz | .json | .csv | .bvh``.
 
 Frames are appended into preallocated chunks (no per-frame allocation beyond a new
 chunk every ``CHUNK`` frames). :meth:`Recorder.flush` rewrites the file atomically
@@ -6,13 +6,11 @@ chunk every ``CHUNK`` frames). :meth:`Recorder.flush` rewrites the file atomical
 the last flushed state on disk; the app flushes periodically in a worker thread and once
 more on shutdown.
 
-Formats:
-- ``.npz``: ``joints`` [shape=(T, 17, 3)] float32, ``t``, ``wall``, ``index``,
-  ``beat`` (bool), ``beat_in_bar``, ``bar``, ``tempo``, ``confidence``, ``latency_ms``
-  (each [shape=(T,)]), and ``fps``, ``joint_names``, ``meta`` (JSON string).
-- ``.json``: {"fps", "joint_names", "meta", "frames": [{"i", "t", "joints": [51],
-  "beat", "beat_in_bar", "bar", "tempo", "confidence"}]}.
-- ``.bvh``: ``model.bvh.write_bvh`` (rotations solved from positions; opens in Blender).
+Files are those of :mod:`live.dance_io` (``read_dance`` reads them back; beats are the
+times ``index / fps`` of the beat frames, counts 1..8 over two bars). The ``.npz`` also
+keeps the live columns, each [shape=(T,)]: ``index``, ``t`` (end of the frame's hop, s),
+``wall``, ``beat`` (bool), ``beat_in_bar``, ``bar``, ``tempo``, ``confidence``,
+``latency_ms``; it is written uncompressed so that a flush stays cheap.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from live.frame import Frame
 from model import skeleton as sk
 from model.errors import ConfigError
 
-FORMATS = (".npz", ".bvh", ".json")
+FORMATS = (".npz", ".json", ".csv", ".bvh")
 CHUNK = 4096
 _SCALARS = ("t", "wall", "index", "beat", "beat_in_bar", "bar", "tempo", "confidence", "latency_ms")
 
@@ -38,26 +36,24 @@ _SCALARS = ("t", "wall", "index", "beat", "beat_in_bar", "bar", "tempo", "confid
 class Recorder:
     """Collects frames; writes them to ``path`` on :meth:`flush`."""
 
-    def __init__(self, path: str | Path, *, fps: int, meta: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, fps: int, meta: Mapping[str, Any] | None = None, beats_per_bar: int = 4
+    ) -> None:
         self.path = Path(path)
         ext = self.path.suffix.lower()
         if ext not in FORMATS:
-            raise ConfigError(f"cannot record to {self.path}: use a .npz, .bvh or .json file name")
+            raise ConfigError(f"cannot record to {self.path}: use a .npz, .json, .csv or .bvh file name")
         if not self.path.parent.exists():
             raise ConfigError(f"cannot record to {self.path}: folder {self.path.parent} does not exist")
         self.ext = ext
         self.fps = int(fps)
         self.meta = dict(meta or {})
+        self.beats_per_bar = int(beats_per_bar)
         self._joints: list[np.ndarray] = []
         self._scalars: list[np.ndarray] = []
         self.count = 0
         self.flushed = 0
         self._lock = threading.Lock()
-        if ext == ".bvh":
-            try:
-                from model.bvh import write_bvh  # noqa: F401
-            except ImportError:
-                raise ConfigError("BVH recording needs model/bvh.py; record to .npz or .json instead") from None
 
     def add(self, frame: Frame) -> None:
         """Append one frame (copies its joints)."""
@@ -94,6 +90,10 @@ class Recorder:
             joints, sc = self.snapshot()
             if len(joints) == 0 and self.ext == ".bvh":
                 return 0
+            if self.ext != ".npz":  # live.dance_io writes atomically itself
+                self._write(self.path, joints, sc)
+                self.flushed = len(joints)
+                return self.flushed
             tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}{self.ext}")
             try:
                 self._write(tmp, joints, sc)
@@ -105,29 +105,20 @@ class Recorder:
             return self.flushed
 
     def _write(self, path: Path, joints: np.ndarray, sc: np.ndarray) -> None:
-        meta = json.dumps(self.meta)
-        if self.ext == ".npz":
-            cols = {name: sc[:, i] for i, name in enumerate(_SCALARS)}
-            cols["index"] = cols["index"].astype(np.int64)
-            cols["beat"] = cols["beat"].astype(bool)
-            cols["beat_in_bar"] = cols["beat_in_bar"].astype(np.int32)
-            cols["bar"] = cols["bar"].astype(np.int32)
-            with open(path, "wb") as f:
-                np.savez(f, joints=joints, fps=np.int32(self.fps),
-                         joint_names=np.asarray(sk.JOINT_NAMES), meta=np.asarray(meta), **cols)
-        elif self.ext == ".json":
-            frames = [
-                {
-                    "i": int(s[2]), "t": round(float(s[0]), 5),
-                    "joints": [round(float(v), 5) for v in j.reshape(-1)],
-                    "beat": bool(s[3]), "beat_in_bar": int(s[4]), "bar": int(s[5]),
-                    "tempo": round(float(s[6]), 3), "confidence": round(float(s[7]), 4),
-                }
-                for j, s in zip(joints, sc)
-            ]
-            doc = {"fps": self.fps, "joint_names": list(sk.JOINT_NAMES), "meta": self.meta, "frames": frames}
-            path.write_text(json.dumps(doc), encoding="utf-8")
-        else:
-            from model.bvh import write_bvh
+        cols = {name: sc[:, i] for i, name in enumerate(_SCALARS)}
+        index = cols["index"].astype(np.int64)
+        beat = cols["beat"] > 0.5
+        beats = (index[beat] / self.fps).astype(np.float32)
+        counts = ((cols["bar"][beat] % 2) * self.beats_per_bar + cols["beat_in_bar"][beat]).astype(np.int16)
+        if self.ext != ".npz":
+            from live.dance_io import write_dance
 
-            write_bvh(path, joints, fps=self.fps)
+            write_dance(path, joints, fps=self.fps, beats=beats, beat_counts=counts, meta=self.meta)
+            return
+        cols["index"] = index
+        cols["beat"] = beat
+        cols["beat_in_bar"] = cols["beat_in_bar"].astype(np.int32)
+        cols["bar"] = cols["bar"].astype(np.int32)
+        with open(path, "wb") as f:
+            np.savez(f, poses=joints, fps=np.int32(self.fps), joint_names=np.asarray(sk.JOINT_NAMES),
+                     beats=beats, beat_counts=counts, meta=np.asarray(json.dumps(self.meta)), **cols)

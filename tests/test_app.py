@@ -140,7 +140,7 @@ def test_osc_out_every_bundle_in_order(model_path: Path, song: np.ndarray, tmp_p
         assert ("/dancemuse/beat" in addrs) == beat
     assert sum(b for _, _, b in sent) >= 4  # the demo's beats are tracked
     with np.load(tmp_path / "show.npz") as z:  # recording flushed at the end
-        assert z["joints"].shape == (n, 17, 3)
+        assert z["poses"].shape == (n, 17, 3)
 
 
 def test_osc_control_in_reaches_the_engine_and_bad_datagrams_are_rejected(model_path: Path, song: np.ndarray) -> None:
@@ -210,9 +210,11 @@ def _wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60.0) 
 def test_sigterm_stops_a_real_server_quickly_with_the_recording_flushed(model_path: Path, tmp_path: Path) -> None:
     rec = tmp_path / "show.npz"
     proc = _spawn(["--model", str(model_path), "--input", "demo", "--record", str(rec),
-                   "--osc-target", "127.0.0.1:9", "--osc-listen", "127.0.0.1:0", "--port", "0", "--no-web"], tmp_path)
+                   "--osc-target", "127.0.0.1:9", "--osc-listen", "127.0.0.1:0", "--port", "0"], tmp_path)
     try:
-        _wait_line(proc, "input:")
+        lines = _wait_line(proc, "input:")
+        url = [ln for ln in lines if ln.startswith("DanceMuse live: open http://127.0.0.1:")][0]
+        port = int(url.rsplit(":", 1)[1].strip("/"))
         time.sleep(1.5)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -223,8 +225,10 @@ def test_sigterm_stops_a_real_server_quickly_with_the_recording_flushed(model_pa
             proc.kill()
     assert rc == 0, proc.stderr.read() if proc.stderr else ""
     assert took < 1.0, f"SIGTERM took {took:.2f} s"
+    with pytest.raises(OSError):  # the web port is closed
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
     with np.load(rec) as z:
-        n = len(z["joints"])
+        n = len(z["poses"])
         assert n >= 20, n  # ~1.5 s at 30 fps, every frame up to the signal
         assert list(z["index"]) == list(range(n))
 
@@ -257,3 +261,202 @@ def test_mic_without_a_sound_card_is_one_line(model_path: Path) -> None:
     assert r.returncode == 2
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(err) == 1 and "no audio input device" in err[0], r.stderr
+
+
+# -- WebSocket ------------------------------------------------------------------------
+
+
+def _ws_url(app: LiveApp, query: str = "") -> str:
+    host, port = app.web.address
+    return f"ws://{host}:{port}/ws{query}"
+
+
+async def _read_frames(conn: Any, n: int, *, timeout: float = 60.0) -> tuple[Any, list[Any]]:
+    """Read the hello and then messages until frame n-1 (or the timeout)."""
+    hello = json.loads(await asyncio.wait_for(conn.recv(), timeout))
+    frames: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = await asyncio.wait_for(conn.recv(), deadline - time.monotonic())
+        except Exception as e:
+            last = frames[-1] if frames else None
+            raise AssertionError(f"closed after {last if not isinstance(last, dict) else last['i']} of {n}") from e
+        if isinstance(msg, bytes):
+            frames.append(np.frombuffer(msg, "<f4"))
+            last = int(frames[-1][0])
+        else:
+            obj = json.loads(msg)
+            if obj["type"] != "frame":
+                continue
+            frames.append(obj)
+            last = obj["i"]
+        if last >= n - 1:
+            break
+    return hello, frames
+
+
+def test_websocket_clients_get_hello_then_every_frame(model_path: Path, song: np.ndarray) -> None:
+    from websockets.asyncio.client import connect
+
+    cfg = _cfg(model_path, web=True)
+    src = ArraySource(song, sample_rate=24000, block=800, fast=True, name="demo")
+    app = LiveApp(cfg, source=src)
+    n = int(SONG_S * app.fps)
+
+    async def main() -> tuple[Any, ...]:
+        await app.start()
+        async with connect(_ws_url(app)) as a, connect(_ws_url(app, "?format=binary")) as b:
+            await asyncio.sleep(0.1)  # both registered before the first frame
+            run = asyncio.create_task(app.run())
+            ra, rb = await asyncio.gather(_read_frames(a, n), _read_frames(b, n))
+            await run
+        return ra, rb
+
+    (hello_a, fa), (hello_b, fb) = asyncio.run(main())
+    assert hello_a["type"] == "hello" and hello_a["format"] == "json" and hello_b["format"] == "binary"
+    assert hello_a["skeleton"]["joints"][0] == "nose" and len(hello_a["skeleton"]["joints"]) == 17
+    assert hello_a["model"]["styles"] == list(app.engine.style_names)
+    assert hello_a["controls"]["energy"] == 1.0
+    assert [f["i"] for f in fa] == list(range(n))
+    assert all(len(f["joints"]) == 51 for f in fa)
+    assert [int(f[0]) for f in fb] == list(range(n)) and all(len(f) == 59 for f in fb)
+    np.testing.assert_allclose(fb[-1][8:], fa[-1]["joints"], atol=1e-4)
+
+
+def test_stalled_client_does_not_stop_the_others_and_memory_stays_bounded(
+    model_path: Path, song: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from websockets.asyncio.client import connect
+
+    import live.ws_server
+
+    # small kernel buffers so that the stalled client fills them within a second
+    monkeypatch.setattr(live.ws_server, "SEND_BUFFER", 4096)
+    cfg = _cfg(model_path, web=True)
+    cfg["websocket"]["queue"] = 32  # slack for healthy clients on a loaded CI machine
+    seconds = 5.0
+    src = ArraySource(song, sample_rate=24000, block=800, loop=True, name="demo")
+    app = LiveApp(cfg, source=src, duration=seconds)
+    n = int(seconds * app.fps)
+    peak = {"queue": 0, "buffer": 0}
+
+    def watch(_: Any) -> None:
+        for c in list(app.web._clients.values()):
+            peak["queue"] = max(peak["queue"], len(c.frames))
+            t = c.conn.transport
+            if t is not None:
+                peak["buffer"] = max(peak["buffer"], t.get_write_buffer_size())
+
+    app.on_frame = watch
+
+    async def main() -> tuple[Any, ...]:
+        await app.start()
+        # the stalled client: tiny receive buffer, handshake done, then it never reads
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(app.web.address)
+        stalled = await connect(_ws_url(app), sock=raw, max_queue=1, compression=None)
+        stalled.transport.pause_reading()
+        async with connect(_ws_url(app)) as a, connect(_ws_url(app)) as b:
+            await asyncio.sleep(0.1)
+            run = asyncio.create_task(app.run())
+            # meanwhile: bad input on a's socket is answered with errors; the loop runs on
+            await a.send("{not json")
+            await a.send(json.dumps({"type": "control", "id": 7, "name": "bogus", "value": 1}))
+            await a.send(json.dumps({"type": "control", "id": 8, "name": "energy", "value": 1.7}))
+            replies: list[Any] = []
+
+            async def read_a() -> tuple[Any, list[Any]]:
+                hello = json.loads(await a.recv())
+                frames: list[Any] = []
+                while True:
+                    try:
+                        raw = await asyncio.wait_for(a.recv(), 30)
+                    except Exception as e:
+                        raise AssertionError(f"a closed after {frames[-1]['i'] if frames else None}: {app.web.dropped() if app.web else None}") from e
+                    obj = json.loads(raw)
+                    if obj["type"] == "frame":
+                        frames.append(obj)
+                        if obj["i"] >= n - 1:
+                            return hello, frames
+                    else:
+                        replies.append(obj)
+
+            ra, rb = await asyncio.gather(read_a(), _read_frames(b, n))
+            stats = app.web.dropped()
+            await run
+        stalled.transport.abort()
+        return ra, rb, replies, stats
+
+    (_, fa), (_, fb), replies, dropped = asyncio.run(main())
+    assert [f["i"] for f in fa] == list(range(n)), (dropped, peak, app.engine.snapshot())
+    assert [f["i"] for f in fb] == list(range(n))
+    errors = [r for r in replies if r["type"] == "error"]
+    assert len(errors) == 2 and any(r.get("id") == 7 for r in errors)
+    assert any(r["type"] == "ack" and r["id"] == 8 for r in replies)
+    assert app.engine.controls["energy"] == 1.7
+    assert peak["queue"] <= 32 and peak["buffer"] < 512 * 1024, peak
+    assert max(dropped.values()) > 0, (peak, dropped)  # the stalled one dropped frames, reported per client
+
+
+def test_oversize_message_closes_only_that_client(model_path: Path, song: np.ndarray) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    cfg = _cfg(model_path, web=True)
+    cfg["websocket"]["max_message"] = 1024
+    src = ArraySource(song, sample_rate=24000, block=800, fast=False, name="demo")
+    app = LiveApp(cfg, source=src, duration=1.0)
+    n = app.fps
+
+    async def main() -> tuple[Any, ...]:
+        await app.start()
+        async with connect(_ws_url(app)) as big, connect(_ws_url(app)) as ok:
+            await asyncio.sleep(0.1)
+            run = asyncio.create_task(app.run())
+            await big.send(json.dumps({"type": "control", "name": "energy", "value": 1.0, "pad": "x" * 5000}))
+            closed = None
+            try:
+                while True:
+                    await asyncio.wait_for(big.recv(), 10)
+            except ConnectionClosed as e:
+                closed = e.rcvd.code if e.rcvd else None
+            res = await _read_frames(ok, n)
+            await run
+        return closed, res
+
+    code, (_, frames) = asyncio.run(main())
+    assert code == 1009  # message too big
+    assert [f["i"] for f in frames] == list(range(n))
+
+
+def test_token_protected_server_refuses_clients_without_it(model_path: Path, song: np.ndarray) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    cfg = _cfg(model_path, web=True)
+    cfg["websocket"]["host"] = "0.0.0.0"  # beyond loopback: a token is generated
+    src = ArraySource(song, sample_rate=24000, block=800, fast=False, name="demo")
+    app = LiveApp(cfg, source=src, duration=0.5)
+    assert app.token and len(app.token) >= 12
+
+    async def main() -> tuple[Any, ...]:
+        await app.start()
+        port = app.web.address[1]
+        codes = []
+        for q in ("", "?token=wrong"):
+            try:
+                async with connect(f"ws://127.0.0.1:{port}/ws{q}"):
+                    codes.append(101)
+            except InvalidStatus as e:
+                codes.append(e.response.status_code)
+        async with connect(f"ws://127.0.0.1:{port}/ws?token={app.token}") as c:
+            hello = json.loads(await c.recv())
+        await app.close()
+        return codes, hello
+
+    codes, hello = asyncio.run(main())
+    assert codes == [401, 403]
+    assert hello["type"] == "hello"
+    assert f"token={app.token}" in app.url or app.url == ""

@@ -32,38 +32,36 @@ def test_npz_holds_every_frame_across_chunks(tmp_path: Path) -> None:
         rec.add(f)
     assert rec.flush() == 100
     with np.load(tmp_path / "show.npz") as z:
-        assert z["joints"].shape == (100, 17, 3)
+        assert z["poses"].shape == (100, 17, 3)
     for f in frames[100:]:
         rec.add(f)
     rec.flush()
     with np.load(tmp_path / "show.npz") as z:
-        np.testing.assert_array_equal(z["joints"], np.asarray([f.joints for f in frames]))
+        np.testing.assert_array_equal(z["poses"], np.asarray([f.joints for f in frames]))
         assert list(z["index"]) == list(range(len(frames)))
         assert z["beat"][0] and not z["beat"][1] and z["beat_in_bar"][15] == 2
         assert int(z["fps"]) == 30 and json.loads(str(z["meta"]))["model"] == "x"
     assert not list(tmp_path.glob(".*tmp*"))
 
 
-def test_json_and_bvh(tmp_path: Path) -> None:
-    frames = _frames(20)
-    rj = Recorder(tmp_path / "show.json", fps=30)
-    rb = Recorder(tmp_path / "show.bvh", fps=30)
-    for f in frames:
-        rj.add(f)
-        rb.add(f)
-    rj.flush()
-    rb.flush()
-    doc = json.loads((tmp_path / "show.json").read_text())
-    assert len(doc["frames"]) == 20 and len(doc["frames"][3]["joints"]) == 51
-    assert doc["joint_names"][0] == "nose"
-    from model.bvh import read_bvh
+@pytest.mark.parametrize("ext", [".npz", ".json", ".csv", ".bvh"])
+def test_every_format_reads_back_with_dance_io(tmp_path: Path, ext: str) -> None:
+    from live.dance_io import read_dance
 
-    assert read_bvh(tmp_path / "show.bvh") is not None
-    assert "MOTION" in (tmp_path / "show.bvh").read_text()
+    frames = _frames(40)
+    rec = Recorder(tmp_path / f"show{ext}", fps=30)
+    for f in frames:
+        rec.add(f)
+    assert rec.flush() == 40
+    d = read_dance(tmp_path / f"show{ext}")
+    assert d["poses"].shape == (40, 17, 3) and d["fps"] == pytest.approx(30, rel=1e-3)
+    if ext != ".bvh":
+        np.testing.assert_allclose(d["poses"], np.asarray([f.joints for f in frames]), atol=1e-4)
+        np.testing.assert_allclose(d["beats"], [0.0, 0.5, 1.0], atol=1e-4)
 
 
 def test_bad_paths_are_refused_in_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"\.npz, \.bvh or \.json"):
+    with pytest.raises(ConfigError, match=r"\.npz, \.json, \.csv or \.bvh"):
         Recorder(tmp_path / "show.mp3", fps=30)
     with pytest.raises(ConfigError, match="does not exist"):
         Recorder(tmp_path / "nope" / "show.npz", fps=30)
