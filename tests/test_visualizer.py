@@ -18,9 +18,13 @@ import asyncio
 import json
 import math
 import mimetypes
+import os
 import shutil
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import wave
@@ -222,8 +226,61 @@ def wav_file(path: Path, *, seconds: float, sr: int = 22050) -> Path:
 # ---------------------------------------------------------------------------------- fixtures
 
 
+DEFAULT_MODEL = REPO / "models" / "default.onnx"
+
+
+def start_live(model: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``dancemuse live`` on the demo song, real time, a free port, no OSC; waits for frames."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "live.cli", "live", "--input", "demo", "--port", str(port),
+           "--no-osc", "--osc-listen", "", "--model", str(model)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dancemuse live exited ({proc.returncode}): {log.read_text()[-2000:]}")
+        try:
+            if get_json(url + "/status").get("frames", 0) > 0:
+                return proc, url
+        except OSError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"dancemuse live made no frames in 90 s: {log.read_text()[-2000:]}")
+
+
+def stop_live(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 @pytest.fixture(scope="module")
-def server() -> Any:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real ``dancemuse live`` with the shipped model; the stand-in until that model
+    exists. DANCEMUSE_VIS_SERVER=real forces the real app (with a toy model if needed),
+    =standin the stand-in."""
+    mode = os.environ.get("DANCEMUSE_VIS_SERVER", "auto")
+    if mode == "real" or (mode == "auto" and DEFAULT_MODEL.exists()):
+        model = DEFAULT_MODEL
+        tmp = tmp_path_factory.mktemp("live")
+        if not model.exists():
+            from export.toy import build_toy_model
+            from model.features import FeatureSpec
+
+            spec = FeatureSpec.from_config(defaults()["features"])
+            model = tmp / "toy.onnx"
+            build_toy_model(model, feature_spec=spec.to_dict(), feature_dim=spec.dim)
+        proc, url = start_live(model, tmp / "live.log")
+        yield url
+        stop_live(proc)
+        return
     port = free_port()
     srv = StandInServer(port=port).start()
     yield f"http://127.0.0.1:{port}"
@@ -265,16 +322,32 @@ def get_json(url: str) -> Any:
 
 
 def figure_pixels(pg: Any) -> dict[str, float]:
-    """Share of canvas pixels that are bright (the figure) in the middle third vs at the edge."""
+    """Where the dancer's joints are projected, are the pixels bright (the glowing figure)?
+    Returns the share of on-canvas joints with a bright pixel in a 5x5 patch, how many
+    joints are on the canvas, and the share of bright pixels along the left edge."""
     return pg.evaluate(
         """() => {
-        const c = document.getElementById('stage'); const g = c.getContext('2d');
-        const w = c.width, h = c.height;
-        const count = (x0, x1) => { const d = g.getImageData(x0, 0, x1 - x0, h).data; let n = 0;
-          for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 300) n++; return n / (d.length / 4); };
-        return {middle: count(Math.floor(w / 3), Math.floor(2 * w / 3)), edge: count(0, Math.floor(w / 12))};
+        const r = dancemuse.renderer, c = r.canvas, g = c.getContext('2d');
+        const bright = (x, y) => { const d = g.getImageData(x - 2, y - 2, 5, 5).data;
+          for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 300) return true; return false; };
+        let on = 0, lit = 0;
+        for (let j = 0; j < 17; j++) {
+          const x = Math.round(r.scr[j * 3]), y = Math.round(r.scr[j * 3 + 1]);
+          if (!r.ok[j] || x < 2 || y < 2 || x > c.width - 3 || y > c.height - 3) continue;
+          on++; if (bright(x, y)) lit++;
+        }
+        const e = g.getImageData(0, 0, Math.floor(c.width / 12), c.height).data; let n = 0;
+        for (let i = 0; i < e.length; i += 4) if (e[i] + e[i+1] + e[i+2] > 300) n++;
+        return {joints_on_canvas: on, lit: on ? lit / on : 0, edge: n / (e.length / 4)};
     }"""
     )
+
+
+def assert_figure(pg: Any) -> None:
+    px = figure_pixels(pg)
+    assert px["joints_on_canvas"] >= 15, px   # the dancer is in view
+    assert px["lit"] >= 0.8, px               # and drawn where its joints are
+    assert px["edge"] < 0.01, px              # not everywhere
 
 
 # ---------------------------------------------------------------------------------- tests
@@ -288,9 +361,7 @@ def test_page_connects_receives_frames_and_draws_a_dancer(server: str, page: Any
                       "styles: dancemuse.hello.model.styles})")
     assert s["drawn"] > 10 and s["styles"]
     assert page.locator("#styles input[type=range]").count() == len(s["styles"])
-    px = figure_pixels(page)
-    assert px["middle"] > 0.01, px      # the dancer's glowing limbs
-    assert px["edge"] < px["middle"] / 5, px
+    assert_figure(page)
     page.screenshot(path=str(artifacts / "visualizer_live.png"))
 
 
@@ -325,15 +396,14 @@ def test_upload_flow_returns_a_dance_that_plays(server: str, page: Any, tmp_path
     page.click("#upload-go")
     page.wait_for_function("document.getElementById('upload').dataset.danceId", timeout=30000)
     assert page.evaluate("dancemuse.mode") == "song"
-    assert page.evaluate("dancemuse.upload.dance.n") == 120
+    assert abs(page.evaluate("dancemuse.upload.dance.n") - 4 * 30) <= 3  # 4 s at 30 fps
     href = page.get_attribute("#dl-bvh", "href")
     assert href and href.endswith(".bvh")
     from urllib.request import urlopen
 
     with urlopen(server + href, timeout=5) as r:
         assert r.read(9) == b"HIERARCHY"
-    px = figure_pixels(page)
-    assert px["middle"] > 0.01, px
+    assert_figure(page)
     page.click("#upload-live")
     assert page.evaluate("dancemuse.mode") == "live"
 
@@ -346,8 +416,7 @@ def test_projection_mode_hides_the_ui(server: str, page: Any, artifacts: Path) -
     page.keyboard.press("t")
     page.wait_for_timeout(400)
     assert page.evaluate("dancemuse.renderer.options") == {"projection": True, "trails": True, "mirror": False}
-    px = figure_pixels(page)
-    assert px["middle"] > 0.01, px
+    assert_figure(page)
     page.screenshot(path=str(artifacts / "visualizer_projection.png"))
 
 

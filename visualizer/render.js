@@ -139,7 +139,9 @@
       const rx = 0.5 * (pose[33] + pose[36]), rz = 0.5 * (pose[35] + pose[38]);
       this.root[0] += (rx - this.root[0]) * 0.05;
       this.root[2] += (rz - this.root[2]) * 0.05;
-      this.root[1] = this.floorY + 0.95;
+      // frame on the floor (steady through jumps), but never lose a hip that strays
+      const hipY = 0.5 * (pose[34] + pose[37]);
+      this.root[1] = Math.max(hipY - 0.5, Math.min(hipY + 0.5, this.floorY + 0.95));
     }
 
     pushTrail(pose) {
@@ -155,9 +157,10 @@
       const cam = this.cam;
       cam.mirror = o.mirror;
       if (pose) this.track(pose);
-      cam.target[0] += (this.root[0] - cam.target[0]) * 0.1;
-      cam.target[2] += (this.root[2] - cam.target[2]) * 0.1;
-      cam.target[1] += (this.root[1] - cam.target[1]) * 0.1;
+      // follow the dancer smoothly; jump when it got far (a reset, a teleporting root)
+      const follow = 1 - Math.exp(-dt * 6);
+      const far = Math.hypot(this.root[0] - cam.target[0], this.root[1] - cam.target[1], this.root[2] - cam.target[2]) > 1.5;
+      for (let i = 0; i < 3; i++) cam.target[i] += (this.root[i] - cam.target[i]) * (far ? 1 : follow);
       const baseDist = cam.dist;
       if (o.projection) cam.dist = baseDist * 0.75;
       const sr = this.stageRect, k = this.dpr;
