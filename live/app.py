@@ -223,7 +223,7 @@ class LiveApp:
                 if cb is not None:
                     cb(f)
                 self._fps_n += 1
-                if max_frames and eng.frames >= max_frames:
+                if max_frames and f.index + 1 >= max_frames:
                     self.finished_reason = self.finished_reason or "duration reached"
                     return
             self._housekeeping()
