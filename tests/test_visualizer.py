@@ -211,6 +211,53 @@ class StandInServer:
             await asyncio.sleep(max(0.0, ahead))
 
 
+class WebServerThread:
+    """H7's live.ws_server.WebServer in a thread, fed synthetic frames (token, reconnects)."""
+
+    def __init__(self, *, port: int, token: str) -> None:
+        self.cfg = defaults()
+        self.cfg["websocket"].update(port=port, token=token)
+        self.controls: dict[str, Any] = {"styles": [0.25] * 4, "energy": 1.0, "variation": 0.5}
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._main()), daemon=True)
+
+    def start(self) -> WebServerThread:
+        self.thread.start()
+        assert self.ready.wait(15), "WebServer did not start"
+        return self
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(10)
+
+    def _apply(self, control: Any) -> dict[str, Any]:
+        if control.name in ("energy", "variation"):
+            self.controls[control.name] = float(control.value)
+        return dict(self.controls)
+
+    async def _main(self) -> None:
+        from live.frame import Frame
+        from live.ws_server import WebServer
+
+        self._stop = asyncio.Event()
+        hello = {"fps": 30, "controls": self.controls,
+                 "model": {"name": "synthetic", "provider": "none", "styles": STYLES,
+                           "controls": ["energy", "variation"], "meta": {}}}
+        server = WebServer(self.cfg, hello=lambda: hello, status=lambda: {"controls": self.controls},
+                           apply=self._apply)
+        await server.start()
+        self.ready.set()
+        i = 0
+        while not self._stop.is_set():
+            t = i / 30
+            server.publish(Frame(index=i, t=t, wall=time.time(), joints=synthetic_pose(t),
+                                 beat=i % 15 == 0, beat_in_bar=(i // 15) % 4 + 1, bar=i // 60, tempo=120.0))
+            i += 1
+            await asyncio.sleep(1 / 30)
+        await server.stop()
+
+
 def wav_file(path: Path, *, seconds: float, sr: int = 22050) -> Path:
     """A click track with a bass tone at 120 BPM, as a 16-bit WAV."""
     t = np.arange(int(seconds * sr)) / sr
@@ -418,6 +465,34 @@ def test_projection_mode_hides_the_ui(server: str, page: Any, artifacts: Path) -
     assert page.evaluate("dancemuse.renderer.options") == {"projection": True, "trails": True, "mirror": False}
     assert_figure(page)
     page.screenshot(path=str(artifacts / "visualizer_projection.png"))
+
+
+def test_token_is_passed_on_errors_shown_and_the_page_reconnects(page: Any) -> None:
+    pytest.importorskip("live.ws_server", reason="live/ws_server.py not present")
+    port = free_port()
+    srv = WebServerThread(port=port, token="s3cret").start()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        page.goto(url + "?token=wrong")
+        page.wait_for_timeout(1500)
+        assert page.evaluate("dancemuse.frames") == 0
+        assert page.evaluate("dancemuse.state") in ("reconnecting", "connecting")
+        page.goto(url + "?token=s3cret")
+        page.wait_for_function("dancemuse.state === 'live' && dancemuse.frames > 10", timeout=15000)
+        # an out-of-range control: the server's one-line error shows in the panel
+        page.evaluate("dancemuse.controls.sendNow('energy', 7)")
+        page.wait_for_function("document.getElementById('control-status').dataset.errors > 0", timeout=5000)
+        assert "energy" in page.locator("#control-status").inner_text()
+        page.click("#ctl-tap")
+        page.click("#ctl-reset")
+        page.wait_for_function("document.getElementById('control-status').dataset.acks >= 2", timeout=5000)
+        srv.stop()
+        page.wait_for_function("dancemuse.state !== 'live'", timeout=10000)
+        seen = page.evaluate("dancemuse.frames")
+        srv = WebServerThread(port=port, token="s3cret").start()
+        page.wait_for_function(f"dancemuse.state === 'live' && dancemuse.frames > {seen + 10}", timeout=20000)
+    finally:
+        srv.stop()
 
 
 def test_binary_decoder_reads_the_layout(page: Any, server: str) -> None:
