@@ -41,6 +41,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,8 @@ class DanceStore:
     def __init__(self, *, root: Path | None = None, keep: int = 8) -> None:
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="dancemuse-dances-"))
         self.root.mkdir(parents=True, exist_ok=True)
+        if root is None:  # our own temporary folder: removed at exit at the latest
+            weakref.finalize(self, shutil.rmtree, str(self.root), True)
         self.keep = keep
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
