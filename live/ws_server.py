@@ -56,7 +56,7 @@ import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -71,17 +71,6 @@ from model.errors import ConfigError, DanceMuseError, ProtocolError
 log = logging.getLogger("dancemuse.web")
 
 VISUALIZER_DIR = Path(__file__).resolve().parent.parent / "visualizer"
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".ico": "image/x-icon",
-    ".txt": "text/plain; charset=utf-8",
-}
 SEND_BUFFER = 128 * 1024
 """Kernel send buffer per WebSocket client, bytes (bounds memory; makes stalls visible)."""
 WRITE_LIMIT = 8 * 1024
@@ -453,27 +442,9 @@ class WebServer:
         return self._static(conn, path)
 
     def _check_access(self, conn: ServerConnection, request: Request, params: dict[str, list[str]]) -> Response | None:
-        origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_ok(origin, request.headers.get("Host", "")):
-            return conn.respond(http.HTTPStatus.FORBIDDEN, "origin not allowed; add it to websocket.origins\n")
-        if not self.token:
-            return None
-        given = params.get("token", [""])[0]
-        auth = request.headers.get("Authorization", "")
-        if not given and auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if not given:
-            return conn.respond(http.HTTPStatus.UNAUTHORIZED, "this server needs ?token=...; use the URL it printed\n")
-        if not secrets.compare_digest(given.encode(), self.token.encode()):
-            return conn.respond(http.HTTPStatus.FORBIDDEN, "wrong token; use the URL the server printed\n")
-        return None
-
-    def _origin_ok(self, origin: str, host: str) -> bool:
-        o = origin.rstrip("/").lower()
-        if o in self.origins:
-            return True
-        parts = urlsplit(o)
-        return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host.lower()
+        refusal = wsproto.access_refusal(token=self.token, origins=self.origins, params=params,
+                                         headers=request.headers)
+        return None if refusal is None else conn.respond(refusal[0], refusal[1] + "\n")
 
     def _status_body(self) -> bytes:
         s: dict[str, Any] = {}
@@ -490,23 +461,14 @@ class WebServer:
         return wsproto.dumps(s).encode()
 
     def _static(self, conn: ServerConnection, path: str) -> Response:
-        if not path.startswith("/"):
-            return conn.respond(http.HTTPStatus.FORBIDDEN, "forbidden path\n")
-        rel = unquote(path[1:]) or "index.html"
-        segments = rel.split("/")
-        if ("\\" in rel or "\x00" in rel or any(s in ("", ".", "..") or s.startswith(".") for s in segments)):
-            return conn.respond(http.HTTPStatus.FORBIDDEN, "forbidden path\n")
-        file = (self.static_dir / rel).resolve()
-        if not file.is_relative_to(self.static_dir) or not file.is_file():
-            return conn.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
-        ctype = CONTENT_TYPES.get(file.suffix.lower())
-        if ctype is None:
-            return conn.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        status, file = wsproto.resolve_static(self.static_dir, path)
+        if file is None:
+            return conn.respond(status, "forbidden path\n" if status == 403 else "not found\n")
         try:
             body = file.read_bytes()
         except OSError:
             return conn.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
-        return _response(200, ctype, body)
+        return _response(200, wsproto.CONTENT_TYPES[file.suffix.lower()], body)
 
 
 def _response(status: int, ctype: str, body: bytes) -> Response:

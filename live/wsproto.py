@@ -29,14 +29,20 @@ Server -> client, in order:
 
 Client -> server: text JSON, ``{"type": "control", "id": any, "name": str, "value": ...}``
 (see live/control.py) or ``{"type": "ping"}``.
+
+The HTTP side's rules are here too, as pure functions: :func:`access_refusal` (token and
+Origin checks) and :func:`resolve_static` (which file, if any, a URL path may serve).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
@@ -191,3 +197,70 @@ def parse_client(data: str | bytes, *, max_size: int) -> dict[str, Any]:
     if not isinstance(t, str):
         raise ProtocolError("message needs a string \"type\" (control or ping)")
     return obj
+
+
+# ----------------------------------------------------------------------------- HTTP rules
+
+CONTENT_TYPES: dict[str, str] = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
+"""The only file types served as static files."""
+
+
+def origin_ok(origin: str, *, host: str, allowed: set[str] | frozenset[str] = frozenset()) -> bool:
+    """An ``Origin`` header is fine when it is listed in ``allowed`` (lower case, no trailing
+    slash) or is http(s) on this very ``Host``."""
+    o = origin.rstrip("/").lower()
+    if o in allowed:
+        return True
+    parts = urlsplit(o)
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host.lower()
+
+
+def access_refusal(
+    *, token: str, origins: set[str] | frozenset[str], params: Mapping[str, list[str]], headers: Any
+) -> tuple[int, str] | None:
+    """(HTTP status, one-line reason) when a request to a protected path must be refused,
+    else None. ``headers`` has ``.get(name)`` (case-insensitive); ``params`` is the parsed
+    query string. The token may come as ``?token=`` or ``Authorization: Bearer``."""
+    origin = headers.get("Origin")
+    if origin is not None and not origin_ok(origin, host=headers.get("Host") or "", allowed=origins):
+        return 403, "origin not allowed; add it to websocket.origins"
+    if not token:
+        return None
+    given = params.get("token", [""])[0]
+    auth = headers.get("Authorization") or ""
+    if not given and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if not given:
+        return 401, "this server needs ?token=...; use the URL it printed"
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        return 403, "wrong token; use the URL the server printed"
+    return None
+
+
+def resolve_static(root: Path, path: str) -> tuple[int, Path | None]:
+    """URL path (no query) -> (200, file inside ``root``) or (403 | 404, None).
+
+    Refused (403): paths not starting with '/', empty, '.' or '..' segments, dot-files,
+    backslashes, NULs (also percent-encoded). Not found (404): missing files, folders,
+    files whose real path (symlinks resolved) leaves ``root``, types not in CONTENT_TYPES.
+    ``/`` is ``index.html``. ``root`` must be resolved already.
+    """
+    if not path.startswith("/"):
+        return 403, None
+    rel = unquote(path[1:]) or "index.html"
+    if "\\" in rel or "\x00" in rel or any(s in ("", ".", "..") or s.startswith(".") for s in rel.split("/")):
+        return 403, None
+    file = (root / rel).resolve()
+    if not file.is_relative_to(root) or not file.is_file() or file.suffix.lower() not in CONTENT_TYPES:
+        return 404, None
+    return 200, file

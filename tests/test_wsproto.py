@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,51 @@ def test_dumps_survives_odd_values() -> None:
 
     assert json.loads(wsproto.dumps({"p": Path("/x"), "n": float("nan"), "a": np.arange(2)})) == {
         "p": "/x", "n": None, "a": [0, 1]}
+
+
+# ----------------------------------------------------------------------------- HTTP rules
+
+
+class H(dict):
+    """Case-insensitive header lookup like websockets' Headers."""
+
+    def get(self, k: str, default: object = None) -> object:  # type: ignore[override]
+        for key, v in self.items():
+            if key.lower() == k.lower():
+                return v
+        return default
+
+
+def test_access_refusal_token_and_origin() -> None:
+    def ref(token: str, query: dict, headers: dict, origins: frozenset = frozenset()) -> object:
+        return wsproto.access_refusal(token=token, origins=origins, params=query, headers=H(headers))
+
+    host = {"Host": "10.0.0.2:8765"}
+    assert ref("", {}, host) is None
+    assert ref("t0k", {}, host)[0] == 401  # type: ignore[index]
+    assert ref("t0k", {"token": ["nope"]}, host)[0] == 403  # type: ignore[index]
+    assert ref("t0k", {"token": ["t0k"]}, host) is None
+    assert ref("t0k", {}, {**host, "authorization": "Bearer t0k"}) is None
+    assert ref("", {}, {**host, "Origin": "http://10.0.0.2:8765"}) is None
+    assert ref("", {}, {**host, "Origin": "https://10.0.0.2:8765/"}) is None
+    assert ref("", {}, {**host, "Origin": "http://evil.example"})[0] == 403  # type: ignore[index]
+    assert ref("", {}, {**host, "Origin": "null"})[0] == 403  # type: ignore[index]
+    assert ref("", {}, {**host, "Origin": "http://Show.Example:9"}, frozenset({"http://show.example:9"})) is None
+    # origin is checked before the token: a foreign page cannot use a stolen token
+    assert ref("t0k", {"token": ["t0k"]}, {**host, "Origin": "http://evil.example"})[0] == 403  # type: ignore[index]
+
+
+def test_resolve_static_without_sockets(tmp_path: Path) -> None:
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "index.html").write_text("x")
+    (root / "a.js").write_text("x")
+    (root / "b.py").write_text("x")
+    root = root.resolve()
+    assert wsproto.resolve_static(root, "/") == (200, root / "index.html")
+    assert wsproto.resolve_static(root, "/a.js") == (200, root / "a.js")
+    assert wsproto.resolve_static(root, "/%61.js") == (200, root / "a.js")
+    for bad in ("a.js", "/../v/a.js", "/%2e%2e/v/a.js", "/./a.js", "/.git", "//a.js", "/a\\b.js", "/a.js%00"):
+        assert wsproto.resolve_static(root, bad) == (403, None), bad
+    for missing in ("/b.py", "/nope.js", "/v"):
+        assert wsproto.resolve_static(root, missing) == (404, None), missing
