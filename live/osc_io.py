@@ -218,13 +218,15 @@ class OscControlServer:
         """Parse, validate and apply one datagram; returns the Controls applied."""
         self.received += 1
         source = f"osc:{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else f"osc:{addr}"
+        # log budget per sending host: tools like oscsend use a new port for every message
+        host = f"osc:{addr[0]}" if isinstance(addr, tuple) else source
         if len(data) > self.max_datagram:
-            self._reject(source, f"datagram of {len(data)} bytes refused (limit {self.max_datagram})")
+            self._reject(host, f"datagram of {len(data)} bytes refused (limit {self.max_datagram})")
             return []
         try:
             messages = parse_datagram(data)
         except ProtocolError as e:
-            self._reject(source, str(e))
+            self._reject(host, str(e))
             return []
         applied: list[Control] = []
         styles = self.styles
@@ -235,7 +237,7 @@ class OscControlServer:
                     continue
                 self.sink(control)
             except DanceMuseError as e:
-                self._reject(source, str(e))
+                self._reject(host, str(e))
                 continue
             self.applied += 1
             applied.append(control)

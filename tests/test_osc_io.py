@@ -179,3 +179,14 @@ def test_control_server_bind_failure_is_one_line() -> None:
             blocker.close()
 
     asyncio.run(main())
+
+
+def test_rejections_are_logged_once_per_second_per_host_whatever_the_port(caplog: pytest.LogCaptureFixture) -> None:
+    srv = OscControlServer("127.0.0.1:0", prefix="/dancemuse", styles=STYLES, sink=lambda c: None)
+    with caplog.at_level("WARNING", logger="dancemuse.osc"):
+        for port in range(40000, 40010):  # a new source port per datagram, like oscsend
+            srv.handle_datagram(b"junk", ("10.1.2.3", port))
+        srv.handle_datagram(b"junk", ("10.9.9.9", 5))
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and lines[0].startswith("osc:10.1.2.3:") and lines[1].startswith("osc:10.9.9.9:")
+    assert srv.rejected == 11
