@@ -297,6 +297,9 @@ class WebServer:
             self._abort(c, f"stalled for {timeout:g} s (not reading)")
         except ConnectionClosed:
             pass
+        except Exception:  # never let a sender die silently with the client still listed
+            log.exception("sending to %s failed", c.source)
+            self._abort(c, "send failed")
 
     # ------------------------------------------------------------------ WebSocket
     async def _handler(self, conn: ServerConnection) -> None:
