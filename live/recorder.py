@@ -119,6 +119,9 @@ class Recorder:
         cols["beat"] = beat
         cols["beat_in_bar"] = cols["beat_in_bar"].astype(np.int32)
         cols["bar"] = cols["bar"].astype(np.int32)
+        arrays: dict[str, Any] = dict(
+            poses=joints, fps=np.int32(self.fps), joint_names=np.asarray(sk.JOINT_NAMES),
+            beats=beats, beat_counts=counts, meta=np.asarray(json.dumps(self.meta)), **cols,
+        )
         with open(path, "wb") as f:
-            np.savez(f, poses=joints, fps=np.int32(self.fps), joint_names=np.asarray(sk.JOINT_NAMES),
-                     beats=beats, beat_counts=counts, meta=np.asarray(json.dumps(self.meta)), **cols)
+            np.savez(f, **arrays)

@@ -180,6 +180,23 @@ def test_osc_control_in_reaches_the_engine_and_bad_datagrams_are_rejected(model_
     assert app.engine.frames == app.fps  # the loop ran on to the end of its second
 
 
+def test_console_status_line_refreshes_in_place_only_on_a_tty() -> None:
+    import io
+
+    from live.console import Console, status_line
+
+    snap = {"measured_fps": 30.0, "latency_ms": {"p50": 1.5, "p99": 4.0}, "tempo": 122.0,
+            "confidence": 0.9, "clients": 3, "frames": 42}
+    line = status_line(snap)
+    assert "30.0 fps" in line and "122.0 BPM" in line and "clients 3" in line and "\n" not in line
+    buf = io.StringIO()
+    con = Console(buf, interval=0.5, enabled=True)
+    assert con.update(snap, now=10.0) and not con.update(snap, now=10.1) and con.update(snap, now=10.6)
+    assert buf.getvalue().count("\r\x1b[K") == 2 and "\n" not in buf.getvalue()
+    quiet = io.StringIO()  # not a TTY: silent
+    assert not Console(quiet).update(snap) and quiet.getvalue() == ""
+
+
 def test_is_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")

@@ -83,3 +83,15 @@ def test_mic_without_sound_card_says_so_in_one_line() -> None:
     with pytest.raises(DeviceError, match="no audio input device") as e:
         open_source({"input": "mic"}, fps=30)
     assert "\n" not in str(e.value)
+
+
+def test_devices_command_lists_inputs_or_says_there_are_none(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("sounddevice", exc_type=OSError)
+    from live.cli import main
+
+    rc = main(["devices"])
+    out = capsys.readouterr().out
+    if rc == 0:
+        assert "index" in out and "use: dancemuse live --input mic --device" in out
+    else:
+        assert rc == 1 and out.count("\n") == 1 and "no audio input devices" in out
