@@ -71,7 +71,7 @@ from model.errors import ConfigError, DanceMuseError, ProtocolError
 log = logging.getLogger("dancemuse.web")
 
 VISUALIZER_DIR = Path(__file__).resolve().parent.parent / "visualizer"
-SEND_BUFFER = 128 * 1024
+SEND_BUFFER = 32 * 1024
 """Kernel send buffer per WebSocket client, bytes (bounds memory; makes stalls visible)."""
 WRITE_LIMIT = 8 * 1024
 """websockets' write buffer high-water mark per client, bytes: a send waits (and a stall can
