@@ -22,8 +22,8 @@ Upload protocol (text JSON unless said otherwise)::
     server -> {"type": "file", "ext": "mp4", "url": url}   when the video is done
               (or {"type": "error", "stage": "video", "message": ...})
 
-Generation runs in a thread executor (one job at a time) so the live loop is never
-blocked. Dances live in a temporary folder under random ids; only the newest
+Generation runs in a worker thread (one job at a time, at a lower CPU priority on
+Linux) so the live loop is never blocked. Dances live in a temporary folder under random ids; only the newest
 ``keep`` are kept.
 
 ``ctx`` is :class:`UploadContext`, or any object with a ``cfg`` attribute (the
@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -44,6 +45,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,9 +286,9 @@ async def handle_upload(ws: Any, ctx: Any) -> None:
             await _send(ws, {"type": "progress", "stage": "queued", "done": 0.0})
         async with uc.job_lock:
             gen = _ProgressRelay(ws, loop, "generate")
-            dance = await loop.run_in_executor(None, _run_generate, uc, audio_path, gen)
+            dance = await loop.run_in_executor(_executor(), _run_generate, uc, audio_path, gen)
             await _send(ws, {"type": "progress", "stage": "write", "done": 0.0})
-            await loop.run_in_executor(None, write_outputs, entry, dance, ("json", "bvh"))
+            await loop.run_in_executor(_executor(), write_outputs, entry, dance, ("json", "bvh"))
             video_wanted = uc.make_video
             await _send(ws, {
                 "type": "dance",
@@ -302,7 +304,7 @@ async def handle_upload(ws: Any, ctx: Any) -> None:
             if video_wanted:
                 vid = _ProgressRelay(ws, loop, "video")
                 try:
-                    await loop.run_in_executor(None, _write_video, entry, dance, vid)
+                    await loop.run_in_executor(_executor(), _write_video, entry, dance, vid)
                 except DanceMuseError as e:
                     await _send(ws, {"type": "error", "stage": "video", "message": str(e)})
                 else:
@@ -333,6 +335,26 @@ async def _send_error_and_close(ws: Any, message: str) -> None:
         await ws.close()
     except Exception:  # noqa: BLE001 - already closed
         pass
+
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _lower_priority() -> None:
+    """Run upload jobs at a lower CPU priority than the live loop (Linux: per thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One worker thread for generation and files, niced, shared by all uploads."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dancemuse-upload",
+                                       initializer=_lower_priority)
+    return _EXECUTOR
 
 
 def _run_generate(uc: UploadContext, audio_path: Path, progress: Progress) -> Dance:
