@@ -17,6 +17,7 @@ once per source per second and changes nothing.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -54,6 +55,13 @@ def resolve_target(text: str) -> tuple[str, int]:
         raise ConfigError(f"OSC target {text!r}: cannot resolve host {host!r} to an IPv4 address") from None
     addr = infos[0][4]
     return str(addr[0]), int(addr[1])
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -213,6 +221,9 @@ class OscControlServer:
             ) from None
         self._transport = transport  # type: ignore[assignment]
         log.info("OSC control listening on %s:%d", *self.address)
+        if not _is_loopback(self.host):
+            log.warning("OSC control on %s:%d takes controls from anyone who can reach it "
+                        "(OSC has no token); keep it on a trusted network", *self.address)
 
     def handle_datagram(self, data: bytes, addr: Any) -> list[Control]:
         """Parse, validate and apply one datagram; returns the Controls applied."""
