@@ -84,6 +84,11 @@ class TrainConfig:
     threads: int = 1
     seed: int = 0
     device: str = "auto"
+    max_minutes: float = 0.0
+    """Wall-clock budget (0 = none). With a budget the schedules (learning rate,
+    curriculum) advance by max(step, elapsed share of the budget x steps) and training
+    ends when either runs out: it finishes in time on a busy machine, at the price of
+    bit-exact reproducibility."""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "") -> TrainConfig:
@@ -395,6 +400,7 @@ def train(
             "data_summary": summary, "val_clips": [c.id for c in val_clips],
             "freeze_encoder": freeze_encoder, "init": str(init) if init else None,
             "rng": _rng_state(rng, dev), "command": command,
+            "elapsed": elapsed0 + time.perf_counter() - t_start,
         }
 
     def to_t(a: np.ndarray) -> torch.Tensor:
@@ -410,13 +416,30 @@ def train(
         from model.train_report import truncate_csv
 
         truncate_csv(csv_path, step)
-    while step < tc.steps:
+    elapsed0 = float(ckpt.get("elapsed", 0.0)) if ckpt is not None else 0.0
+
+    def sched_step() -> int:
+        """The step the schedules are at (ahead of ``step`` when a time budget runs out first)."""
+        if tc.max_minutes <= 0:
+            return step
+        frac = (elapsed0 + time.perf_counter() - t_start) / (60.0 * tc.max_minutes)
+        v = max(step, int(frac * tc.steps))
+        if world > 1:  # every rank must agree on when to stop
+            import torch.distributed as dist
+
+            t = torch.tensor([v], dtype=torch.long, device=dev)
+            dist.broadcast(t, 0)
+            v = int(t.item())
+        return v
+
+    vstep = sched_step()
+    while vstep < tc.steps:
         net.train()
         b = sampler.sample(rng, tc.batch)
-        mask = cur.teacher_mask(step, tc.seq_len)
+        mask = cur.teacher_mask(vstep, tc.seq_len)
         state = net.init_state(tc.batch, seed=int(b["seeds"][0]), device=dev)
         for g in optim.param_groups:
-            g["lr"] = _lr_at(step, tc)
+            g["lr"] = _lr_at(vstep, tc)
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
             pred, _ = model(to_t(b["feat"]), to_t(b["prev"]), state, to_t(b["style"]), to_t(b["controls"]),
                             teacher=to_t(b["target"]), teacher_mask=mask)
@@ -428,17 +451,18 @@ def train(
         scaler.step(optim)
         scaler.update()
         step += 1
+        vstep = max(step, sched_step())
         for k in run_sum:
             run_sum[k] += float(ls[k].detach())
         run_n += 1
-        prog.update(step, f"loss {run_sum['loss'] / run_n:.4f} pred {cur.pred_span(step)}")
+        prog.update(vstep, f"loss {run_sum['loss'] / run_n:.4f} pred {cur.pred_span(vstep)}")
         if not lead:
             continue
-        done = step >= tc.steps
+        done = vstep >= tc.steps
         if step % val_every == 0 or done:
             assert val_batch is not None
             row = {"step": step, "epoch": round(step / epoch_steps, 2), "seconds": round(time.perf_counter() - t_start, 1),
-                   "lr": _lr_at(step - 1, tc), "pred_span": cur.pred_span(step),
+                   "lr": _lr_at(vstep - 1, tc), "pred_span": cur.pred_span(vstep), "sched_step": vstep,
                    **{f"train_{k}": v / max(1, run_n) for k, v in run_sum.items()}}
             row.update(validate(net, val_batch, val_clips, styles=styles, tc=tc, curriculum=cur,
                                 device=dev, losses_fn=losses))
@@ -451,7 +475,7 @@ def train(
             if row["val_loss"] < best:
                 best = float(row["val_loss"])
                 save_checkpoint(out / "best.pt", make_ckpt())
-            prog.update(step, f"val {row['val_loss']:.4f} bas {row.get('val_bas', float('nan')):.3f}", force=True)
+            prog.update(vstep, f"val {row['val_loss']:.4f} bas {row.get('val_bas', float('nan')):.3f}", force=True)
         if step % tc.ckpt_every == 0 or done:
             save_checkpoint(last_path, make_ckpt())
     prog.close()
