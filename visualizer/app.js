@@ -17,7 +17,7 @@
   const renderer = new DM.render.Renderer(canvas);
 
   const S = window.dancemuse = {
-    state: 'idle', hello: null, frames: 0, lastIndex: -1, drawn: 0, fps: 0, latency: 0, tempo: 0,
+    state: 'idle', hello: null, frames: 0, lastIndex: -1, drawn: 0, drawMs: 0, fps: 0, latency: 0, tempo: 0,
     beatInBar: 0, bar: 0, count8: 0, mode: 'live', renderer, conn: null, controls: null, upload: null,
   };
 
@@ -82,7 +82,7 @@
   S.conn = conn;
   S.controls = new DM.controls.ControlsPanel($('#panel'), (name, value) => conn.sendControl(name, value));
   S.upload = new DM.upload.Uploader($('#upload'), {
-    onDance: () => { S.mode = 'song'; document.body.dataset.mode = 'song'; renderer.floorY = null; },
+    onDance: () => { songBeat = -1; S.mode = 'song'; document.body.dataset.mode = 'song'; renderer.floorY = null; },
     onStop: () => { S.mode = 'live'; document.body.dataset.mode = 'live'; },
   });
 
@@ -153,7 +153,9 @@
       for (let i = 0; i < 51; i++) shown[i] = prev[i] + (cur[i] - prev[i]) * a;
       pose = shown;
     }
+    const t0 = performance.now();
     renderer.draw(pose, dt);
+    S.drawMs = S.drawMs ? S.drawMs * 0.95 + (performance.now() - t0) * 0.05 : performance.now() - t0;
     S.drawn++;
     requestAnimationFrame(loop);
   }

@@ -189,23 +189,29 @@
     }
 
     drawFloor(floor, alpha) {
+      // grid segments bucketed by fade level: one path and one stroke per level
       const ctx = this.ctx, cam = this.cam, p = this.tmp, q = [0, 0, 0];
       const cx = Math.round(this.root[0] * 2) / 2, cz = Math.round(this.root[2] * 2) / 2;
-      const R = 4, step = 0.5, seg = 0.25;
+      const R = 4, step = 0.5, seg = 0.25, LEVELS = 6;
       ctx.lineWidth = Math.max(1, this.dpr);
-      for (let axis = 0; axis < 2; axis++) {
-        for (let k = -R; k <= R + 1e-6; k += step) {
-          for (let s = -R; s < R - 1e-6; s += seg) {
-            const x0 = axis ? cx + k : cx + s, z0 = axis ? cz + s : cz + k;
-            const x1 = axis ? x0 : x0 + seg, z1 = axis ? z0 + seg : z0;
-            const mx = (x0 + x1) / 2 - this.root[0], mz = (z0 + z1) / 2 - this.root[2];
-            const fade = 1 - Math.hypot(mx, mz) / R;
-            if (fade <= 0) continue;
-            if (!cam.project(x0, floor, z0, p) || !cam.project(x1, floor, z1, q)) continue;
-            ctx.strokeStyle = 'rgba(120,140,255,' + (alpha * fade * fade).toFixed(3) + ')';
-            ctx.beginPath(); ctx.moveTo(p[0], p[1]); ctx.lineTo(q[0], q[1]); ctx.stroke();
+      for (let level = 1; level <= LEVELS; level++) {
+        const lo = (level - 1) / LEVELS, hi = level / LEVELS;
+        ctx.beginPath();
+        for (let axis = 0; axis < 2; axis++) {
+          for (let k = -R; k <= R + 1e-6; k += step) {
+            for (let s = -R; s < R - 1e-6; s += seg) {
+              const x0 = axis ? cx + k : cx + s, z0 = axis ? cz + s : cz + k;
+              const x1 = axis ? x0 : x0 + seg, z1 = axis ? z0 + seg : z0;
+              const fade = 1 - Math.hypot((x0 + x1) / 2 - this.root[0], (z0 + z1) / 2 - this.root[2]) / R;
+              if (fade <= lo || fade > hi) continue;
+              if (!cam.project(x0, floor, z0, p) || !cam.project(x1, floor, z1, q)) continue;
+              ctx.moveTo(p[0], p[1]); ctx.lineTo(q[0], q[1]);
+            }
           }
         }
+        const f = (lo + hi) / 2;
+        ctx.strokeStyle = 'rgba(120,140,255,' + (alpha * f * f).toFixed(3) + ')';
+        ctx.stroke();
       }
     }
 
