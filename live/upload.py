@@ -265,6 +265,7 @@ async def handle_upload(ws: Any, ctx: Any) -> None:
         uc.job_lock = asyncio.Lock()
     loop = asyncio.get_running_loop()
     entry: Entry | None = None
+    name = "the upload"
     try:
         try:
             header = await asyncio.wait_for(ws.recv(), _HEADER_TIMEOUT_S)
@@ -306,14 +307,15 @@ async def handle_upload(ws: Any, ctx: Any) -> None:
                 try:
                     await loop.run_in_executor(_executor(), _write_video, entry, dance, vid)
                 except DanceMuseError as e:
-                    await _send(ws, {"type": "error", "stage": "video", "message": str(e)})
+                    await _send(ws, {"type": "error", "stage": "video", "message": _public(str(e), entry, name)})
                 else:
                     await _send(ws, {"type": "file", "ext": "mp4", "url": _url(entry.id, "mp4")})
     except DanceMuseError as e:
         log.info("upload refused: %s", e)
+        message = _public(str(e), entry, name)
         if entry is not None and "json" not in entry.files:
             uc.store.drop(entry.id)
-        await _send_error_and_close(ws, str(e))
+        await _send_error_and_close(ws, message)
         return
     except Exception as e:  # the connection is gone, or a bug: keep the server alive
         if entry is not None and "json" not in entry.files:
@@ -327,6 +329,15 @@ async def handle_upload(ws: Any, ctx: Any) -> None:
         await ws.close()
     except Exception:  # noqa: BLE001
         pass
+
+
+def _public(message: str, entry: Entry | None, name: str) -> str:
+    """The message with the server's temporary paths replaced by the user's file name."""
+    if entry is not None:
+        for path in entry.files.values():
+            message = message.replace(str(path), name)
+        message = message.replace(str(entry.folder) + "/", "")
+    return message
 
 
 async def _send_error_and_close(ws: Any, message: str) -> None:
