@@ -1,6 +1,6 @@
 /* DanceMuse visualizer: dance to an uploaded song.
  *
- * The user picks an audio file; it goes to the server over WebSocket /ws/upload
+ * The user picks an audio file (or drops one on the page); it goes to the server over WebSocket /ws/upload
  * (a JSON header, then the bytes in chunks of the size the server's "ready" names);
  * the server generates the dance offline and answers "dance" with download URLs. The
  * page then fetches the JSON poses and plays the song from a blob URL in an <audio>,
@@ -59,6 +59,17 @@
         if (f) this.start(f);
       });
       this.q('#upload-live').addEventListener('click', () => this.stop());
+      // drop an audio file anywhere on the page
+      document.addEventListener('dragover', (e) => { e.preventDefault(); document.body.classList.add('dropping'); });
+      document.addEventListener('dragleave', (e) => { if (!e.relatedTarget) document.body.classList.remove('dropping'); });
+      document.addEventListener('drop', (e) => {
+        e.preventDefault();
+        document.body.classList.remove('dropping');
+        const f = e.dataTransfer && e.dataTransfer.files[0];
+        if (!f) return;
+        this.q('#upload-file-name').textContent = f.name + ' · ' + (f.size / 1048576).toFixed(1) + ' MiB';
+        this.start(f);
+      });
       this.audio = this.q('#upload-audio');
     }
 
