@@ -45,8 +45,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def synthetic_pose(t: float) -> np.ndarray:
-    """A dancing pose at time ``t`` s (120 BPM bounce, swinging arms, stepping)."""
+def _sine_pose(t: float) -> np.ndarray:
     p = rest_pose(on_floor=True)
     beat = 2 * math.pi * 2.0 * t
     p[:, 1] -= 0.05 * (1 - math.cos(beat))
@@ -54,9 +53,35 @@ def synthetic_pose(t: float) -> np.ndarray:
     for j, sign in ((9, 1), (10, -1)):
         p[j] += (0.12 * sign, 0.55 + 0.25 * math.sin(beat / 2 * sign), 0.1)
         p[j - 2] += (0.1 * sign, 0.25, 0.05)
-    p[13, 1] += 0.08 * max(0.0, math.sin(beat / 2))
-    p[15, 1] += 0.12 * max(0.0, math.sin(beat / 2))
     return p.astype(np.float32)
+
+
+_CLIP: list[Any] = []
+CLIP_FPS = 30
+CLIP_BPM = 120.0
+
+
+def _clip() -> Any:
+    """32 s of H2's synthetic house choreography at 120 BPM (None if model/synth_dance.py
+    is missing), made once."""
+    if not _CLIP:
+        try:
+            from model.synth_dance import render_dance
+            from model.synth_music import render_song
+
+            song = render_song(feel="house", bpm=CLIP_BPM, seconds=32.0, seed=2)
+            _CLIP.append(render_dance(song, style="house", fps=CLIP_FPS, seed=2).poses.astype(np.float32))
+        except ImportError:
+            _CLIP.append(None)
+    return _CLIP[0]
+
+
+def synthetic_pose(t: float) -> np.ndarray:
+    """A dancing pose at time ``t`` s: the synthetic choreography (looped), on beats at 120 BPM."""
+    clip = _clip()
+    if clip is None:
+        return _sine_pose(t)
+    return clip[int(round(t * CLIP_FPS)) % len(clip)]
 
 
 def synthetic_generate(path: Path, *, cfg: dict[str, Any], progress: Any) -> upload.Dance:
