@@ -88,10 +88,11 @@ def _mean(xs: Sequence[float]) -> float:
 
 def dance_metrics(poses: np.ndarray, beats: np.ndarray | None, *, fps: int, lengths: np.ndarray) -> dict[str, float]:
     """Per-dance metrics of one dance [t, 17, 3] (beats in s, may be None)."""
-    has_beats = beats is not None and len(beats) >= 2
+    b = np.zeros(0) if beats is None else np.asarray(beats, np.float64)
+    has_beats = len(b) >= 2
     return {
-        "bas": metrics.beat_align_score(poses, beats, fps=fps) if has_beats else float("nan"),
-        "lag_ms": metrics.motion_beat_lag_ms(poses, beats, fps=fps) if has_beats else float("nan"),
+        "bas": metrics.beat_align_score(poses, b, fps=fps) if has_beats else float("nan"),
+        "lag_ms": metrics.motion_beat_lag_ms(poses, b, fps=fps) if has_beats else float("nan"),
         "freeze_ratio": metrics.freeze_ratio(poses, fps=fps),
         "bone_length_error": metrics.bone_length_error(poses, lengths=lengths),
         "jerk": metrics.jerk(poses, fps=fps),

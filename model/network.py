@@ -184,6 +184,12 @@ def _turn_matrix(dim: int, scale: float) -> Tensor:
 class DanceNet(nn.Module):
     """Music encoder + autoregressive LSTM decoder; see the module docstring."""
 
+    feat_mean: Tensor
+    feat_std: Tensor
+    pose_mean: Tensor
+    pose_std: Tensor
+    noise_turn: Tensor
+
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
         self.cfg = cfg

@@ -229,7 +229,7 @@ class WindowSampler:
         controls [B,2], seeds [B]."""
         t, lk = self.seq_len, self.lookahead
         f_dim = self.clips[0].feats.shape[1]
-        out = {
+        out: dict[str, np.ndarray] = {
             "feat": np.empty((batch, t, f_dim), np.float32),
             "prev": np.empty((batch, POSE_DIM), np.float32),
             "target": np.empty((batch, t, POSE_DIM), np.float32),

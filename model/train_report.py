@@ -32,13 +32,16 @@ def free_run(net: DanceNet, feats: np.ndarray, *, style_w: np.ndarray, controls:
     """Generate a dance from features with no ground truth (free-running, as live).
 
     feats: [shape=(B, t, F)] raw features; style_w [B, S]; controls [B, 2]; prev: [B, 54]
-    starting pose (default: the rest pose). Returns pose vectors [shape=(B, t, 54)]; with
+    starting pose (default: the training data's mean pose, as the live runtime starts). Returns pose vectors [shape=(B, t, 54)]; with
     a look-ahead L the first L outputs are the poses of frames -L..-1.
     """
     was_training = net.training
     net.eval()
     b = feats.shape[0]
-    p = torch.from_numpy(np.asarray(prev if prev is not None else np.tile(rest_vec(), (b, 1)), np.float32)).to(device)
+    if prev is None:
+        p = net.pose_mean.detach().to(device).expand(b, -1).clone()
+    else:
+        p = torch.from_numpy(np.asarray(prev, np.float32)).to(device)
     sw = torch.from_numpy(np.asarray(style_w, np.float32)).to(device)
     ct = torch.from_numpy(np.asarray(controls, np.float32)).to(device)
     state = net.init_state(b, seed=seed, device=device)
