@@ -403,51 +403,24 @@ def write_outputs(entry: Entry, dance: Dance, exts: tuple[str, ...]) -> None:
         entry.files[ext] = path
 
 
-def _dance_io() -> Any:
-    try:
-        from live import dance_io  # noqa: PLC0415
-    except ImportError:
-        return None
-    return dance_io
-
-
 def _write_json(path: Path, dance: Dance) -> None:
-    io = _dance_io()
-    writer = getattr(io, "write_json", None) if io is not None else None
-    if writer is not None:
-        writer(path, dance.poses, fps=dance.fps, beats=dance.beats)
-        return
-    from model.skeleton import JOINT_NAMES  # noqa: PLC0415
+    from live.dance_io import write_json  # noqa: PLC0415
 
-    doc = {
-        "fps": dance.fps,
-        "joint_names": list(JOINT_NAMES),
-        "beats": [round(float(b), 4) for b in dance.beats],
-        "frames": [{"i": i, "t": round(i / dance.fps, 4),
-                    "joints": np.round(p, 4).reshape(-1).tolist()} for i, p in enumerate(dance.poses)],
-    }
-    path.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+    write_json(path, dance.poses, fps=dance.fps, beats=dance.beats)
 
 
 def _write_bvh(path: Path, dance: Dance) -> None:
-    io = _dance_io()
-    writer = getattr(io, "write_bvh", None) if io is not None else None
-    if writer is None:
-        try:
-            from model.bvh import write_bvh as writer  # noqa: PLC0415
-        except ImportError:
-            raise DanceMuseError("BVH export is not available in this install (model/bvh.py missing)") from None
-    writer(path, dance.poses, fps=dance.fps)
+    from live.dance_io import write_bvh  # noqa: PLC0415
+
+    write_bvh(path, dance.poses, fps=dance.fps)
 
 
 def _write_video(entry: Entry, dance: Dance, progress: Progress) -> None:
-    io = _dance_io()
-    writer = getattr(io, "write_mp4", None) if io is not None else None
-    if writer is None:
-        raise DanceMuseError("MP4 export is not available in this install (live/dance_io.py missing)")
+    from live.dance_io import write_mp4  # noqa: PLC0415
+
     path = entry.folder / "dance.mp4"
-    writer(path, dance.poses, fps=dance.fps, audio=entry.files.get("audio"), beats=dance.beats,
-           beat_counts=dance.beat_counts, progress=progress)
+    write_mp4(path, dance.poses, fps=dance.fps, audio=entry.files.get("audio"), beats=dance.beats,
+              beat_counts=dance.beat_counts, progress=progress)
     entry.files["mp4"] = path
 
 
