@@ -3,10 +3,22 @@
 PYTHON ?= python3
 DANCEMUSE = $(PYTHON) -m live.cli
 
-.PHONY: default-model
+.PHONY: default-model bootstrap-model export-model
 
 # The shipped model: 30 minutes of synthetic dance, trained from scratch on one CPU thread
 # (about 45 minutes on a 2-core machine; see models/default_train.toml).
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth30 --minutes 30 --seed 0
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth30 --out runs/default --train-config models/default_train.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/default/best.pt -o models/default.onnx
+
+# Export a checkpoint: make export-model CKPT=runs/mine/best.pt OUT=models/mine.onnx
+CKPT ?= runs/default/best.pt
+OUT ?= models/default.onnx
+export-model:
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export $(CKPT) -o $(OUT)
+
+# The small bootstrap model (8 minutes of synthetic data, 1000 steps, about 15 minutes on
+# one CPU thread): synthesis, training, export and parity in one seeded script.
+bootstrap-model:
+	OMP_NUM_THREADS=1 $(PYTHON) -m export.default_model --minutes 8 --steps 1000 --out models/default.onnx

@@ -136,3 +136,20 @@ def test_checks_the_configured_features(tmp_path: Path) -> None:
     assert g.feature_dim == 84 and g.feature_spec.dim == 84
     with pytest.raises(ModelError, match="features.n_mels = 64 but the configuration has 32"):
         Generator(p, feature_config=dict(fc, n_mels=32))
+
+
+def test_the_shipped_default_model_loads_and_dances() -> None:
+    from live.runtime import DEFAULT_MODEL
+    from model.config import load_config
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("models/default.onnx not built")
+    cfg = load_config()
+    g = Generator(None, feature_config=cfg["features"])
+    assert g.path == DEFAULT_MODEL and g.fps == cfg["features"]["fps"]
+    assert sorted(g.style_names) == ["ballet", "hiphop", "house", "popping"]
+    assert g.meta["created"]["git"] and g.meta["train_data"]["clips"] > 0
+    assert DEFAULT_MODEL.stat().st_size < 8_000_000
+    rng = np.random.default_rng(0)
+    poses = np.stack([g.step(rng.standard_normal(g.feature_dim).astype(np.float32)) for _ in range(60)])
+    assert np.isfinite(poses).all() and float(np.ptp(poses[:, 9, 1])) > 0.01  # the wrist moves

@@ -45,12 +45,18 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     seconds = args.parity_frames / meta["fps"] + 1.0
     feats = demo_features(seconds=seconds, fps=meta["fps"], feature_config=cfg["features"])[: args.parity_frames]
     res = check_parity(net, path, feats, block=args.block)
+    if res.max_abs > args.tolerance:  # is it the export, or the model amplifying float32 rounding?
+        res = check_parity(net, path, feats, block=args.block, floor=True)
     print(res.line("fp32"))
     status = 0
-    if not res.max_abs <= args.tolerance:
-        print(f"dancemuse: error: parity {res.max_abs:.2e} exceeds the tolerance {args.tolerance:g}; "
-              "the ONNX model does not reproduce the checkpoint", file=sys.stderr)
+    if not res.ok(args.tolerance):
+        print(f"dancemuse: error: parity {res.max_abs:.2e} (per-step {res.step_max_abs:.2e}) exceeds the tolerance "
+              f"{args.tolerance:g}; the ONNX model does not reproduce the checkpoint", file=sys.stderr)
         status = 1
+    elif res.max_abs > args.tolerance:
+        print(f"note: the autoregressive difference {res.max_abs:.2e} exceeds {args.tolerance:g} but torch alone "
+              f"drifts {res.floor:.2e} between fp32 and fp64 on this song: the model amplifies rounding there; "
+              f"the per-step export error is {res.step_max_abs:.2e}")
     if args.quantize == "int8":
         from export.parity import time_session
         from export.quantize import quantize_int8
