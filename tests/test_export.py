@@ -90,6 +90,19 @@ def test_parity_with_torch_over_500_autoregressive_frames(exported: tuple[Path, 
     res = check_parity(net, path, _features(500), seed=3, controls=(1.3, 0.8))
     assert res.frames == 500
     assert res.max_abs <= 1e-4, res.line()
+    assert res.step_max_abs <= 1e-5 and res.ok(1e-4)
+
+
+def test_parity_verdict_separates_export_error_from_model_sensitivity() -> None:
+    from export.parity import ParityResult
+
+    assert ParityResult(500, 5e-5, 1e-6, 1.0, 0.2, step_max_abs=1e-7).ok(1e-4)
+    # drift beyond the tolerance that torch itself shows between fp32 and fp64: accepted
+    assert ParityResult(500, 3e-3, 1e-5, 1.0, 0.2, step_max_abs=1e-7, floor=5e-3).ok(1e-4)
+    # more drift than rounding explains, or a per-step error: refused
+    assert not ParityResult(500, 3e-3, 1e-5, 1.0, 0.2, step_max_abs=1e-7, floor=1e-4).ok(1e-4)
+    assert not ParityResult(500, 3e-3, 1e-5, 1.0, 0.2, step_max_abs=1e-7).ok(1e-4)
+    assert not ParityResult(500, 5e-5, 1e-6, 1.0, 0.2, step_max_abs=2e-4).ok(1e-4)
 
 
 def test_block_export_matches_single_frames(tmp_path: Path) -> None:
