@@ -250,6 +250,11 @@ class Generator:
         self.frames = 0
 
     @property
+    def lookahead_ms(self) -> float:
+        """Extra latency of the model's look-ahead (L frames), milliseconds."""
+        return self.lookahead * 1000.0 / self.fps
+
+    @property
     def root(self) -> np.ndarray:
         """The integrated root position [shape=(3,)] (a copy)."""
         return self._root.copy()

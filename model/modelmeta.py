@@ -1,7 +1,8 @@
 """The metadata document every exported DanceMuse model carries (numpy-free, torch-free).
 
 The export writes one JSON document into the ONNX file's ``metadata_props`` under the key
-:data:`META_KEY`; the live runtime reads it back, checks it with :func:`validate` and
+:data:`META_KEY`; the live runtime reads it back, checks it with :func:`parse_meta` and
+:func:`validate_features` and
 configures itself from it (fps, feature spec, styles, controls, state tensors). Export and
 runtime share this module so the two sides cannot disagree about the format.
 
@@ -20,8 +21,11 @@ The document (``FORMAT_VERSION`` 1)::
       "styles": ["house", ...], "controls": ["energy", "variation"],
       "inputs": {"features": "features", "prev_pose": "prev_pose", "style": "style",
                  "controls": "controls", "noise": "noise" | null},
-      "state": [{"name": "state_0", "output": "state_out_0", "shape": [...]}, ...],
-      "noise_dim": 0,
+      "state": [{"name": "h", "output": "h_out", "shape": [...],
+                 "init": "zeros" | "normal", "std": 0.3}, ...],   # seeded start values
+      "init_pose": [P floats],              # prev_pose of a fresh stream (optional)
+      "control_defaults": {"energy": 1.0, "variation": 0.5},   # optional
+      "noise_dim": 0,                       # >0: a noise input the runtime fills each call
       "net_config": {...}, "train_data": {...},
       "created": {"command": "...", "git": "...", "time": "..."}
     }
