@@ -40,6 +40,18 @@ PRIOR_BPM = 110.0
 PRIOR_OCTAVES = 0.55
 """Log-normal tempo prior: centre and width (octaves)."""
 
+def comb_multiples(beats_per_bar: int) -> tuple[tuple[int, float], ...]:
+    """(multiple of the beat period, weight) read from the autocorrelation for each
+    candidate tempo: the beat, two beats, and the bar (and two bars in short metres)."""
+    if beats_per_bar == 4:
+        return ((1, 1.0), (2, 1.0), (3, 0.8), (4, 0.8))
+    if beats_per_bar <= 3:
+        return ((1, 1.0), (2, 0.8), (beats_per_bar, 1.0), (2 * beats_per_bar, 0.8))
+    return ((1, 1.0), (2, 1.0), (beats_per_bar, 0.8))
+
+TEMPO_STEP = 1.005
+"""Ratio between neighbouring candidate tempi (0.5 % steps)."""
+
 DEFAULT_DELAY_S = 0.030
 """Latency of the onset detector's response to an attack (measured on the synthesiser's
 drums with n_fft 2048 at 24 kHz)."""
@@ -76,29 +88,37 @@ class OnlineBeatTracker:
         self.max_bpm = float(max_bpm)
         self.delay = delay_s * self.fps  # frames
         # weights of the (full-band, bass) onset streams for tempo and for phase
-        self.w_tempo = (1.0, 0.0)
+        self.w_tempo = (1.0, 1.0)
         self.w_phase = (1.0, 0.5)
         self.sigma = 0.5  # width of the next-beat expectation, in periods
+        self.metre_min_bpm = 150.0  # the 8th-note check runs above this tempo
+        self.switch_s = 0.5  # a tempo jump must win this long before it is taken
+        self.alpha = 0.8  # memory of the cumulative beat score
+        self.stay_bonus = 0.4  # salience bonus for the current tempo (hysteresis)
         f = float(self.fps)
         self.lag_min = max(2, int(math.floor(60.0 * f / self.max_bpm)))
         self.lag_max = int(math.ceil(60.0 * f / self.min_bpm))
-        self.n_lags = 4 * self.lag_max + 2
-        # Candidate tempi on a log grid (1 % steps) and their comb matrix over the lags.
-        n_cand = int(math.ceil(math.log(self.max_bpm / self.min_bpm) / math.log(1.01))) + 1
-        self.cand_bpm = self.min_bpm * 1.01 ** np.arange(n_cand)
+        self.n_lags = max(4, self.beats_per_bar, 2 * min(self.beats_per_bar, 3)) * self.lag_max + 2
+        # Candidate tempi on a log grid (0.5 % steps) and their comb matrix over the lags.
+        n_cand = int(math.ceil(math.log(self.max_bpm / self.min_bpm) / math.log(TEMPO_STEP))) + 1
+        self.cand_bpm = self.min_bpm * TEMPO_STEP ** np.arange(n_cand)
         self.cand_bpm = self.cand_bpm[self.cand_bpm <= self.max_bpm * 1.0001]
         periods = 60.0 * f / self.cand_bpm
         comb = np.zeros((len(periods), self.n_lags))
         for i, p in enumerate(periods):
-            for h, w in ((1, 1.0), (2, 1.0), (3, 0.8), (4, 0.8)):
+            for h, w in comb_multiples(self.beats_per_bar):
                 x = h * p
                 j = int(x)
+                if h < 1 and x < 2:
+                    continue
                 if j + 1 >= self.n_lags:
                     continue
                 fr = x - j
                 comb[i, j] += w * (1 - fr)
                 comb[i, j + 1] += w * fr
         self._comb = comb
+        self._comb_total = comb.sum(axis=1)
+        self._lags = np.arange(self.n_lags)
         lb = np.log2(self.cand_bpm / PRIOR_BPM)
         self._prior = np.exp(-0.5 * (lb / PRIOR_OCTAVES) ** 2)
         self._sal = np.zeros(len(self.cand_bpm))
@@ -118,12 +138,12 @@ class OnlineBeatTracker:
         self._level_long_a = 1.0 / (8.0 * f)
         self._tempo_every = max(1, self.fps // 15)
         self._bar_energy = np.zeros(self.beats_per_bar)
-        self._low_recent = 0.0
         self._tap_times: list[float] = []
         self._tap_bpm = 0.0
         self._tap_until = -1.0
         self._ph_hist = np.zeros(3 * self.lag_max + 8)
         self._par = np.zeros((2, 2))  # [stream, beat parity] strength
+        self._mid = np.zeros(2)  # [stream] strength half-way between beats
         self._low_hist = np.zeros(3 * self.lag_max + 8)
         self.reset_state()
 
@@ -134,6 +154,7 @@ class OnlineBeatTracker:
         self._nov[:] = 0.0
         self._cum[:] = 0.0
         self._ac[:] = 0.0
+        self._ac_frames = 0
         self._sal[:] = 0.0
         self._mean = 0.0
         self._m_full = 0.0
@@ -158,6 +179,9 @@ class OnlineBeatTracker:
         self._bar_offset = 0
         self._tempo_locked = False
         self._par_n = 0
+        self._drift: list[tuple[float, float, float]] = []
+        self._cand_bpm = 0.0
+        self._cand_count = 0
         self._bias_bpm = 0.0
         self._bias_until = -1.0
 
@@ -195,6 +219,7 @@ class OnlineBeatTracker:
             np.multiply(h[::-1], nov, out=self._tmp_lags)
             self._ac *= self._ac_decay
             self._ac += self._tmp_lags
+            self._ac_frames += 1
         if n % self._tempo_every == 0 and not quiet and n > f:
             self._update_tempo()
         # cumulative score
@@ -207,7 +232,7 @@ class OnlineBeatTracker:
         past = c[len(c) - v]
         best = float(np.max(w * past)) if len(v) else 0.0
         c[:-1] = c[1:]
-        c[-1] = 0.1 * nph + 0.9 * best
+        c[-1] = (1.0 - self.alpha) * nph + self.alpha * best
         ph_h = self._ph_hist
         ph_h[:-1] = ph_h[1:]
         ph_h[-1] = nf
@@ -222,9 +247,8 @@ class OnlineBeatTracker:
         # beat event when the predicted (delay-compensated) beat falls in this frame
         self.is_beat = False
         nb = self._next_beat - self.delay
-        if math.isfinite(nb) and nb < n + 0.5:
+        if math.isfinite(nb) and nb <= n:  # the beat falls in this frame's hop
             self._emit_beat(n, low_onset)
-        self._low_recent = max(self._low_recent * 0.5, float(low_onset) if math.isfinite(low_onset) else 0.0)
         # phase within the beat
         if self._last_beat > -1e8:
             ph = (n - (self._last_beat - self.delay)) / p
@@ -236,12 +260,24 @@ class OnlineBeatTracker:
         self._update_confidence(quiet)
 
     def _update_tempo(self) -> None:
-        np.dot(self._comb, self._ac, out=self._sal)
+        m = self._ac_frames
+        if m < 3 * self.n_lags:
+            # still filling: unbias each lag by its number of products, and judge each
+            # candidate only on the multiples of its period seen so far
+            cnt = np.maximum(m - self._lags, 0)
+            norm = (1.0 - self._ac_decay ** cnt) / (1.0 - self._ac_decay)
+            acu = np.where(cnt > 0, self._ac / np.maximum(norm, 1e-9), 0.0)
+            used = self._comb @ (cnt > 0).astype(float)
+            np.dot(self._comb, acu, out=self._sal)
+            self._sal *= self._comb_total / np.maximum(used, 1e-9)
+            self._sal[used < 0.5 * self._comb_total] = 0.0
+        else:
+            np.dot(self._comb, self._ac, out=self._sal)
         np.multiply(self._sal, self._prior, out=self._score)
         cur = 60.0 * self.fps / self.period
         if self.tempo > 0.0:
             d = np.log2(self.cand_bpm / cur)
-            self._score *= 1.0 + 0.25 * np.exp(-0.5 * (d / 0.02) ** 2)
+            self._score *= 1.0 + self.stay_bonus * np.exp(-0.5 * (d / 0.02) ** 2)
         if self._tap_until > self.n / self.fps and self._tap_bpm > 0:
             d = np.log2(self.cand_bpm / self._tap_bpm)
             self._score *= 0.3 + np.exp(-0.5 * (d / 0.04) ** 2)
@@ -258,13 +294,21 @@ class OnlineBeatTracker:
             den = a - 2 * b + cc
             if den < 0:
                 off = 0.5 * (a - cc) / den
-                bpm *= 1.01 ** float(np.clip(off, -0.5, 0.5))
-        if self.tempo > 0.0 and abs(math.log(bpm / self.tempo)) > 0.08:
-            self._par_n = 0  # a new tempo: start the metre check again
-        self.tempo = bpm
-        self.period = 60.0 * self.fps / bpm
+                bpm *= TEMPO_STEP ** float(np.clip(off, -0.5, 0.5))
         s = self._sal
         self._tempo_peak = float(s[i] / (np.mean(s) + 1e-12))
+        if self.tempo > 0.0 and abs(math.log(bpm / self.tempo)) > 0.04:
+            # a jump: only once the same new tempo has won for `switch_s` seconds
+            if self._cand_bpm > 0.0 and abs(math.log(bpm / self._cand_bpm)) < 0.04:
+                self._cand_count += 1
+            else:
+                self._cand_bpm, self._cand_count = bpm, 1
+            if self._cand_count * self._tempo_every < self.switch_s * self.fps:
+                return
+            self._par_n = 0  # a new tempo: start the metre check again
+        self._cand_bpm, self._cand_count = 0.0, 0
+        self.tempo = bpm
+        self.period = 60.0 * self.fps / bpm
 
     def _check_metre(self) -> None:
         """Halve the tempo when every other beat is much weaker in both onset streams
@@ -274,19 +318,32 @@ class OnlineBeatTracker:
         if ago < 0 or ago + 3 >= len(self._ph_hist):
             return
         par = self.beat_count % 2
+        mid = ago + int(round(0.5 * self.period))  # the half-beat before the last beat
+        if mid + 3 >= len(self._ph_hist):
+            return
         for row, h in enumerate((self._ph_hist, self._low_hist)):
             strength = float(h[len(h) - 1 - ago - 2: len(h) - ago + 2].max())
+            between = float(h[len(h) - 1 - mid - 1: len(h) - mid + 1].max())
             if self._par_n < 2:
                 self._par[row, par] = strength
+                self._mid[row] = between
             else:
                 self._par[row, par] += 0.3 * (strength - self._par[row, par])
+                self._mid[row] += 0.3 * (between - self._mid[row])
         self._par_n += 1
         if self._par_n < 8 or self.tempo / 2.0 < self.min_bpm:
             return
         hi = self._par.max(axis=1)
         ratio = self._par.min(axis=1) / (hi + 1e-9)
         strong = int(np.argmax(self._par[0]))
-        if self.tempo >= 140.0 and ratio[0] < 0.3 and ratio[1] < 0.5 and int(np.argmax(self._par[1])) == strong:
+        in_phase = bool(self._par[0, strong] > self._mid[0] and self._par[1, strong] > 0.5 * self._mid[1])
+        if (
+            in_phase
+            and self.tempo >= self.metre_min_bpm
+            and ratio[0] < 0.3
+            and ratio[1] < 0.5
+            and int(np.argmax(self._par[1])) == strong
+        ):
             old = self.period
             self.tempo /= 2.0
             self.period *= 2.0
@@ -296,12 +353,63 @@ class OnlineBeatTracker:
                 self._last_beat -= old
             self._par_n = 0
 
+    def _follow_drift(self) -> None:
+        """Follow a tempo change fast: when the onsets near the last beats keep arriving
+        early (or late) by a growing amount, take the period they show."""
+        n = self.n
+        p = self.period
+        ago = n - self._last_beat
+        half = 0.3 * p
+        lo = int(math.floor(ago + half))  # frames ago of the window start
+        hi = int(math.ceil(ago - half))
+        h1, h2 = self._ph_hist, self._low_hist
+        if hi < 0 or lo + 2 >= len(h1):
+            return
+        a, b = len(h1) - 1 - lo, len(h1) - hi  # window [a, b) in ring coordinates
+        seg = self.w_phase[0] * h1[a:b] + self.w_phase[1] * h2[a:b]
+        k = int(np.argmax(seg))
+        strength = float(seg[k])
+        mean = float(np.mean(seg)) + 1e-9
+        peak = (n - (len(h1) - 1 - (a + k)))  # frame index of the peak
+        if 0 < k < len(seg) - 1:
+            y0, y1, y2 = seg[k - 1], seg[k], seg[k + 1]
+            den = y0 - 2 * y1 + y2
+            if den < 0:
+                peak += float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+        err = peak - self._last_beat
+        self._drift.append((self._last_beat, float(err), strength / mean))
+        del self._drift[:-4]
+        if len(self._drift) < 3:
+            return
+        errs = np.array([e for _, e, _ in self._drift[-3:]])
+        sharp = min(q for _, _, q in self._drift[-3:])
+        if sharp < 2.0 or not (np.all(errs > 0.07 * p) or np.all(errs < -0.07 * p)):
+            return
+        peaks = np.array([t + e for t, e, _ in self._drift[-3:]])
+        iv = np.diff(peaks)
+        if np.any(iv <= 0) or np.ptp(iv) > 0.15 * np.mean(iv):
+            return
+        new_p = float(np.mean(iv))
+        bpm = 60.0 * self.fps / new_p
+        if not self.min_bpm <= bpm <= self.max_bpm:
+            return
+        self.period = new_p
+        self.tempo = bpm
+        self._bias_bpm = bpm
+        self._bias_until = n / self.fps + 4.0
+        self._last_beat = float(peaks[-1])
+        self._drift.clear()
+        self._par_n = 0
+
     def _predict(self, v: np.ndarray, w: np.ndarray) -> None:
         """Project the cumulative score one period ahead and pick the next beat."""
         n = self.n
         if self._last_beat > -1e8:
             p0 = self.period
+            self._measure_bar_slot()
             self._check_metre()
+            if self.period == p0:
+                self._follow_drift()
             if self.period != p0:
                 return  # re-predict on the next frame with the new period
         p = self.period
@@ -323,6 +431,10 @@ class OnlineBeatTracker:
             scores[j] = s * g
             if scores[j] > best_s:
                 best_s, best_m = scores[j], j
+        if best_s <= 1e-12:  # no evidence (silence): keep the grid
+            self._next_beat = center
+            self._predicted_for = self._last_beat
+            return
         x = float(best_m)
         if 0 < best_m < horizon - 1:
             a, b, cc = scores[best_m - 1], scores[best_m], scores[best_m + 1]
@@ -336,11 +448,8 @@ class OnlineBeatTracker:
         self.is_beat = True
         self.beat_time = self._frame_time(self._next_beat)
         self.beat_count += 1
-        # downbeat: the bar slot with the most bass onset energy
         slot = self.beat_count % self.beats_per_bar
         e = self._bar_energy
-        e *= 0.97
-        e[slot] += self._low_recent
         down = int(np.argmax(e)) if e.max() > 0 else 0
         k = (slot - down + self._bar_offset) % self.beats_per_bar
         if k == 0 and self.beat_count > 0:
@@ -348,6 +457,18 @@ class OnlineBeatTracker:
         self.beat_in_bar = k + 1
         self._last_beat = self._next_beat
         self._next_beat = self._last_beat + self.period  # provisional until predicted
+
+    def _measure_bar_slot(self) -> None:
+        """Add the bass onset strength around the last beat to its slot in the bar (the
+        slot with the most bass is the downbeat)."""
+        h = self._low_hist
+        ago = self.n - int(round(self._last_beat))
+        if ago < 0 or ago + 3 >= len(h) or self.beat_count < 0:
+            return
+        strength = float(h[len(h) - 1 - ago - 1: len(h) - ago + 2].max())
+        e = self._bar_energy
+        e *= 0.95
+        e[self.beat_count % self.beats_per_bar] += strength
 
     def _update_confidence(self, quiet: bool) -> None:
         if quiet or self.tempo <= 0.0:

@@ -1,0 +1,167 @@
+"""Online beat tracker against the synthesiser's ground truth (mir_eval F-measure)."""
+
+from __future__ import annotations
+
+import mir_eval
+import numpy as np
+import pytest
+
+from model.beats import OnlineBeatTracker
+from model.config import defaults
+from model.features import FrameInfo, StreamingFeatures
+from model.synth_music import Song, render_song
+
+WARMUP_S = 5.0
+
+
+def _track(song: Song, *, fps: int = 30, chunk: int | None = None) -> tuple[StreamingFeatures, FrameInfo]:
+    cfg = defaults()["features"]
+    cfg["fps"] = fps
+    cfg["beats_per_bar"] = song.beats_per_bar
+    sf = StreamingFeatures(cfg, input_sr=song.sample_rate)
+    if chunk is None:
+        sf.push(song.audio)
+        return sf, sf.info
+    parts = []
+    for i in range(0, len(song.audio), chunk):
+        sf.push(song.audio[i: i + chunk])
+        parts.append(sf.info)
+    return sf, FrameInfo.concat(parts)
+
+
+def _beats(info: FrameInfo) -> np.ndarray:
+    return info.beat_time[info.is_beat]
+
+
+def _f(song: Song, est: np.ndarray, start: float, end: float = 1e9) -> float:
+    ref = song.beats[(song.beats >= start) & (song.beats < end)]
+    e = est[(est >= start - 0.035) & (est < end)]
+    return float(mir_eval.beat.f_measure(ref, e))
+
+
+@pytest.mark.parametrize(
+    ("feel", "bpm"),
+    [
+        ("house", 124), ("house", 100), ("hiphop", 90), ("hiphop", 85),
+        ("waltz", 120), ("waltz", 90), ("breakbeat", 110), ("breakbeat", 125),
+    ],
+)
+def test_f_measure_after_warmup_at_constant_tempo(feel: str, bpm: float) -> None:
+    song = render_song(feel=feel, bpm=bpm, seconds=20, seed=0)
+    _, info = _track(song)
+    f = _f(song, _beats(info), WARMUP_S)
+    assert f >= 0.90, f"{feel} {bpm} BPM: F = {f:.3f}"
+    tempo = np.median(info.tempo[info.time > 10])
+    assert abs(tempo - bpm) / bpm < 0.02
+
+
+@pytest.mark.parametrize(("feel", "bpm"), [("house", 128), ("breakbeat", 120), ("waltz", 140)])
+def test_f_measure_at_60_fps(feel: str, bpm: float) -> None:
+    song = render_song(feel=feel, bpm=bpm, seconds=20, seed=1)
+    _, info = _track(song, fps=60)
+    assert _f(song, _beats(info), WARMUP_S) >= 0.90
+
+
+@pytest.mark.parametrize(("feel", "b0", "b1"), [("house", 124, 110), ("hiphop", 90, 100), ("house", 120, 128)])
+def test_relocks_within_four_beats_after_a_tempo_change(feel: str, b0: float, b1: float) -> None:
+    song = render_song(feel=feel, bpm=b0, seconds=28, seed=0, tempo_change=(15.0, b1))
+    _, info = _track(song)
+    first_new = song.beats[song.beats >= 15.0][0]
+    after = first_new + 4 * 60.0 / b1
+    assert _f(song, _beats(info), after - 0.01) >= 0.90
+    assert abs(np.median(info.tempo[info.time > after + 3]) - b1) / b1 < 0.02
+
+
+def test_holds_tempo_through_a_break_and_relocks() -> None:
+    song = render_song(feel="house", bpm=124, seconds=30, seed=3, break_at=(12.0, 4.0))
+    _, info = _track(song)
+    in_break = (info.time > 13.0) & (info.time < 16.0)
+    assert np.all(np.abs(info.tempo[in_break] - 124) < 3)  # held
+    assert info.confidence[in_break].min() < info.confidence[(info.time > 8) & (info.time < 12)].min()
+    assert _f(song, _beats(info), 17.5) >= 0.90
+
+
+def test_beats_are_raised_without_look_ahead() -> None:
+    # the flag is raised on the frame whose hop holds the predicted beat, and the
+    # predicted time is never later than the end of that frame
+    song = render_song(feel="house", bpm=126, seconds=15, seed=2)
+    _, info = _track(song)
+    hop_s = 800 / 24000
+    bt = info.beat_time[info.is_beat]
+    end = info.time[info.is_beat]
+    assert np.all(bt <= end + 1e-9)
+    assert np.all(bt > end - hop_s - 1e-9 - 0.001)
+    nb = info.next_beat_time
+    assert np.all(nb[5:] >= info.time[5:] - hop_s)
+
+
+def test_chunked_stream_gives_the_same_beats() -> None:
+    song = render_song(feel="breakbeat", bpm=118, seconds=12, seed=4)
+    _, whole = _track(song)
+    _, parts = _track(song, chunk=333)
+    np.testing.assert_array_equal(whole.is_beat, parts.is_beat)
+    np.testing.assert_allclose(whole.tempo, parts.tempo)
+
+
+def test_bar_counting_follows_beats_per_bar() -> None:
+    song = render_song(feel="waltz", bpm=120, seconds=20, seed=0)
+    _, info = _track(song)
+    bib = info.beat_in_bar[info.is_beat]
+    assert set(bib[5:]) <= {1, 2, 3}
+    late = bib[len(bib) // 2:]
+    # counting cycles 1, 2, 3 once settled
+    assert np.all((np.diff(late) == 1) | ((late[:-1] == 3) & (late[1:] == 1)))
+    # the downbeat (kick on 1) is found: beats labelled 1 fall on ground-truth downbeats
+    t1 = info.beat_time[info.is_beat][len(bib) // 2:][late == 1]
+    d = np.min(np.abs(t1[:, None] - song.downbeats[None, :]), axis=1)
+    assert np.mean(d < 0.07) > 0.8
+
+
+def test_silence_gives_no_beats_and_zero_confidence() -> None:
+    tr = OnlineBeatTracker(fps=30)
+    for _ in range(300):
+        tr.step(0.0, 0.0)
+        assert not tr.is_beat
+    assert tr.confidence == 0.0
+
+
+def test_tap_sets_tempo_and_phase() -> None:
+    tr = OnlineBeatTracker(fps=30)
+    for _ in range(60):
+        tr.step(0.0, 0.0)
+    for t in (1.0, 1.5, 2.0):  # 120 BPM taps in the past
+        tr.tap(t)
+    assert abs(tr.tempo - 120.0) < 0.5
+    assert abs(tr.next_beat_time - 2.5) < 1e-6
+    beats = []
+    for _ in range(60, 150):
+        tr.step(0.0, 0.0)
+        if tr.is_beat:
+            beats.append(tr.beat_time)
+    np.testing.assert_allclose(np.diff(beats), 0.5, atol=1e-6)
+    assert abs((beats[0] - 2.0) / 0.5 - round((beats[0] - 2.0) / 0.5)) < 1e-6
+
+
+def test_nudge_shifts_phase_and_bar() -> None:
+    tr = OnlineBeatTracker(fps=30, beats_per_bar=4)
+    for _ in range(30):
+        tr.step(0.0, 0.0)
+    for t in (0.5, 1.0, 1.5):  # 120 BPM
+        tr.tap(t)
+    tr.step(0.0, 0.0)
+    tr.nudge(0.25)
+    beats, labels = [], []
+    for _ in range(120):
+        tr.step(0.0, 0.0)
+        if tr.is_beat:
+            beats.append(tr.beat_time)
+            labels.append(tr.beat_in_bar)
+    frac = ((np.array(beats) - 1.5) / 0.5) % 1.0
+    np.testing.assert_allclose(frac, 0.25, atol=1e-6)  # a quarter beat later
+    tr.nudge(1.0)
+    after = []
+    for _ in range(60):
+        tr.step(0.0, 0.0)
+        if tr.is_beat:
+            after.append(tr.beat_in_bar)
+    assert after[0] == (labels[-1] + 1 - 1 - 1) % 4 + 1  # one beat back in the bar
