@@ -159,9 +159,9 @@ class DancerRenderer:
         if self._count:
             px = max(2, self.h // 60)
             self.text(str(self._count), 16, 16, px=px, color=BEAT_COLOR, alpha=0.35 + 0.65 * self._flash)
-            if self._flash > 0.05:
-                rad = px * 3 + px * 4 * (1.0 - self._flash)
-                c = np.array([16 + 2.5 * px + 30 * px / 6 + px * 5, 16 + 3.5 * px], np.float32)
-                self._capsule(c, c, rad, BEAT_COLOR, 0.5 * self._flash)
+            if self._flash > 0.05:  # a dot beside the count that pulses on the beat
+                rad = px * (1.5 + 1.5 * self._flash)
+                c = np.array([16 + 5 * px + 4 * px, 16 + 3.5 * px], np.float32)
+                self._capsule(c, c, rad, BEAT_COLOR, 0.8 * self._flash)
         self._flash *= 0.8
         return self.img.astype(np.uint8)
