@@ -502,6 +502,7 @@ class OnlineBeatTracker:
         while nb - self.delay < self.n + 0.5:
             nb += self.period
         self._next_beat = nb
+        self.next_beat_time = self._frame_time(nb)
         self.confidence = max(self.confidence, 0.5)
 
     def nudge(self, beats: float) -> None:
@@ -514,3 +515,4 @@ class OnlineBeatTracker:
             self._next_beat += frac * self.period
             self._last_beat += frac * self.period
             self._predicted_for = self._last_beat
+            self.next_beat_time = self._frame_time(self._next_beat)
