@@ -14,6 +14,7 @@ the stand-in on port 8899 for a look in a browser.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -165,6 +166,8 @@ def test_upload_flow_returns_a_dance_that_plays(server: str, page: Any, tmp_path
     page.click("#upload-go")
     page.wait_for_function("document.getElementById('upload').dataset.danceId", timeout=30000)
     assert page.evaluate("dancemuse.mode") == "song"
+    # the song plays from the page and the dancer follows its clock
+    page.wait_for_function("document.getElementById('upload-audio').currentTime > 0.5", timeout=10000)
     assert abs(page.evaluate("dancemuse.upload.dance.n") - 4 * 30) <= 3  # 4 s at 30 fps
     href = page.get_attribute("#dl-bvh", "href")
     assert href and href.endswith(".bvh")
@@ -253,8 +256,10 @@ def take_screenshots(url: str, out: Path) -> list[Path]:
             pg.set_input_files("#upload-file", str(song))
             pg.click("#upload-go")
             pg.wait_for_function("document.getElementById('upload').dataset.danceId", timeout=60000)
+        with contextlib.suppress(Exception):  # a server without MP4 support: picture without it
+            pg.wait_for_selector("#dl-mp4:not(.disabled)", timeout=60000)
         pg.set_viewport_size({"width": 1280, "height": 1020})
-        pg.wait_for_timeout(500)
+        pg.wait_for_timeout(1500)
         pg.locator("#panel").screenshot(path=str(out / "controls.png"))
         pg.set_viewport_size({"width": 1280, "height": 720})
         pg.click("#upload-live")

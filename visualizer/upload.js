@@ -109,7 +109,8 @@
           await this.onDance(msg, file);
         } else if (msg.type === 'file' && msg.ext === 'mp4') {
           this.enableDownload('mp4', msg.url);
-          this.setStatus('Video ready.', 'ok');
+          this.q('#upload-progress').hidden = true;
+          this.setStatus('✓ Video ready.', 'ok');
         } else if (msg.type === 'error') {
           if (msg.stage === 'video') { this.q('#dl-mp4').textContent = 'MP4 unavailable'; this.setStatus(msg.message, 'err'); }
           else { finished = true; this.fail(msg.message); }
@@ -124,6 +125,7 @@
 
     async sendBody(ws, file, chunk) {
       const buf = await file.arrayBuffer();
+      this.song = new Blob([buf], { type: file.type || 'audio/wav' });  // plays even if the file goes away
       for (let off = 0; off < buf.byteLength; off += chunk) {
         while (ws.bufferedAmount > 8 * chunk + 4194304) await new Promise((r) => setTimeout(r, 10));
         if (ws.readyState !== WebSocket.OPEN) return;
@@ -160,7 +162,7 @@
       dance.name = msg.name;
       this.dance = dance;
       if (this.blobUrl) URL.revokeObjectURL(this.blobUrl);
-      this.blobUrl = URL.createObjectURL(file);
+      this.blobUrl = URL.createObjectURL(this.song || file);
       this.audio.src = this.blobUrl;
       this.enableDownload('bvh', msg.downloads.bvh);
       this.enableDownload('json', msg.downloads.json);
