@@ -165,3 +165,24 @@ def test_nudge_shifts_phase_and_bar() -> None:
         if tr.is_beat:
             after.append(tr.beat_in_bar)
     assert after[0] == (labels[-1] + 1 - 1 - 1) % 4 + 1  # one beat back in the bar
+
+
+def test_cli_beats_prints_json_and_lines(capsys) -> None:
+    import json
+
+    from live.cli import main
+
+    assert main(["beats", "demo", "--seconds", "10", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert abs(doc["tempo"] - 122) < 2 and len(doc["beats"]) >= 15
+    assert main(["beats", "demo", "--seconds", "6"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("# tempo") and float(lines[1]) > 0
+
+
+def test_cli_beats_missing_file_is_one_line_error(capsys, tmp_path) -> None:
+    from live.cli import main
+
+    assert main(["beats", str(tmp_path / "nope.wav")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not found" in err[0]

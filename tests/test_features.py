@@ -176,3 +176,17 @@ def test_extract_file_reads_audio_and_refuses_bad_files(tmp_path) -> None:
     junk.write_bytes(b"this is not audio")
     with pytest.raises(AudioError, match="cannot read"):
         extract_file(junk)
+
+
+def test_cli_features_writes_plot_and_npy(tmp_path, capsys) -> None:
+    from live.cli import main
+
+    png, npy = tmp_path / "f.png", tmp_path / "f.npy"
+    assert main(["features", "demo", "--seconds", "6", "--plot", str(png), "--out", str(npy)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000
+    f = np.load(npy)
+    assert f.shape == (180, 84)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"junk")
+    assert main(["features", str(junk)]) == 2
+    assert "cannot read audio file" in capsys.readouterr().err
