@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+FLOOR_FACTOR = 10.0
+"""How far beyond torch's own fp32-vs-fp64 drift an autoregressive run may go."""
+
 
 @dataclass
 class ParityResult:
@@ -38,10 +41,12 @@ class ParityResult:
 
     def ok(self, tol: float) -> bool:
         """Per-step parity within ``tol``, and the autoregressive run within ``tol`` or
-        within what float32 rounding alone does to the torch model (``floor``)."""
+        within the order of magnitude that float32 rounding alone gives the torch model
+        (``FLOOR_FACTOR`` x ``floor``: where a model amplifies rounding, which run drifts
+        how far is itself a matter of rounding)."""
         if self.step_max_abs > tol:
             return False
-        return self.max_abs <= tol or (self.floor is not None and self.max_abs <= self.floor)
+        return self.max_abs <= tol or (self.floor is not None and self.max_abs <= FLOOR_FACTOR * self.floor)
 
     def line(self, label: str = "fp32") -> str:
         text = (

@@ -101,6 +101,7 @@ def test_parity_verdict_separates_export_error_from_model_sensitivity() -> None:
     assert ParityResult(500, 3e-3, 1e-5, 1.0, 0.2, step_max_abs=1e-7, floor=5e-3).ok(1e-4)
     # more drift than rounding explains, or a per-step error: refused
     assert not ParityResult(500, 3e-3, 1e-5, 1.0, 0.2, step_max_abs=1e-7, floor=1e-4).ok(1e-4)
+    assert ParityResult(500, 3e-3, 1e-5, 1.0, 0.2, step_max_abs=1e-7, floor=1e-3).ok(1e-4)
     assert not ParityResult(500, 3e-3, 1e-5, 1.0, 0.2, step_max_abs=1e-7).ok(1e-4)
     assert not ParityResult(500, 5e-5, 1e-6, 1.0, 0.2, step_max_abs=2e-4).ok(1e-4)
 
