@@ -22,9 +22,9 @@ Upload protocol (text JSON unless said otherwise)::
     server -> {"type": "file", "ext": "mp4", "url": url}   when the video is done
               (or {"type": "error", "stage": "video", "message": ...})
 
-Generation runs in a worker thread (one job at a time, at a lower CPU priority on
-Linux) so the live loop is never blocked. Dances live in a temporary folder under random ids; only the newest
-``keep`` are kept.
+Generation runs in a worker thread (one job at a time, at a lower CPU priority on Linux)
+so the live loop is never blocked. Dances live in a temporary folder under random ids;
+only the newest ``keep`` are kept.
 
 ``ctx`` is :class:`UploadContext`, or any object with a ``cfg`` attribute (the
 configuration dict), to which an UploadContext is attached on first use.
@@ -36,6 +36,7 @@ import asyncio
 import json
 import logging
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -45,7 +46,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,10 @@ async def _receive_body(ws: Any, *, size: int, name: str, chunk: int) -> bytes:
     return bytes(buf)
 
 
+class UploadCancelled(DanceMuseError):
+    """The client closed its connection: the job stops at its next progress report."""
+
+
 class _ProgressRelay:
     """Thread-safe progress callback that forwards to the websocket at most ~10 times a second."""
 
@@ -244,6 +249,8 @@ class _ProgressRelay:
         self._last = 0.0
 
     def __call__(self, done: float) -> None:
+        if getattr(self.ws, "close_code", None) is not None:
+            raise UploadCancelled("the uploader went away; generation stopped")
         now = time.monotonic()
         if now - self._last < 0.1 and done < 1.0:
             return
@@ -287,9 +294,9 @@ async def handle_upload(ws: Any, ctx: Any) -> None:
             await _send(ws, {"type": "progress", "stage": "queued", "done": 0.0})
         async with uc.job_lock:
             gen = _ProgressRelay(ws, loop, "generate")
-            dance = await loop.run_in_executor(_executor(), _run_generate, uc, audio_path, gen)
+            dance = await _in_worker(_run_generate, uc, audio_path, gen)
             await _send(ws, {"type": "progress", "stage": "write", "done": 0.0})
-            await loop.run_in_executor(_executor(), write_outputs, entry, dance, ("json", "bvh"))
+            await _in_worker(write_outputs, entry, dance, ("json", "bvh"))
             video_wanted = uc.make_video
             await _send(ws, {
                 "type": "dance",
@@ -305,7 +312,7 @@ async def handle_upload(ws: Any, ctx: Any) -> None:
             if video_wanted:
                 vid = _ProgressRelay(ws, loop, "video")
                 try:
-                    await loop.run_in_executor(_executor(), _write_video, entry, dance, vid)
+                    await _in_worker(_write_video, entry, dance, vid)
                 except DanceMuseError as e:
                     await _send(ws, {"type": "error", "stage": "video", "message": _public(str(e), entry, name)})
                 else:
@@ -348,9 +355,6 @@ async def _send_error_and_close(ws: Any, message: str) -> None:
         pass
 
 
-_EXECUTOR: ThreadPoolExecutor | None = None
-
-
 def _lower_priority() -> None:
     """Run upload jobs at a lower CPU priority than the live loop (Linux: per thread)."""
     try:
@@ -359,13 +363,42 @@ def _lower_priority() -> None:
         pass
 
 
-def _executor() -> ThreadPoolExecutor:
-    """One worker thread for generation and files, niced, shared by all uploads."""
-    global _EXECUTOR
-    if _EXECUTOR is None:
-        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dancemuse-upload",
-                                       initializer=_lower_priority)
-    return _EXECUTOR
+class _Worker:
+    """One daemon thread for generation and files, shared by all uploads, niced. A daemon
+    so that a video still rendering never holds up the server's shutdown (a
+    ThreadPoolExecutor's threads are joined at exit)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        self._jobs.put((fut, fn, args))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="dancemuse-upload", daemon=True)
+                self._thread.start()
+        return fut
+
+    def _run(self) -> None:
+        _lower_priority()
+        while True:
+            fut, fn, args = self._jobs.get()
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+                fut.set_exception(e)
+
+
+_WORKER = _Worker()
+
+
+async def _in_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.wrap_future(_WORKER.submit(fn, *args))
 
 
 def _run_generate(uc: UploadContext, audio_path: Path, progress: Progress) -> Dance:

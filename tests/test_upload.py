@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,35 @@ def test_video_is_rendered_after_the_dance_and_downloads(tmp_path: Path) -> None
     status, headers, body = upload.serve_download(msgs[-1]["url"], ctx)
     assert status == 200 and ("Content-Type", "video/mp4") in headers
     assert body[4:8] == b"ftyp" and len(body) > 1000
+
+
+def test_a_client_that_leaves_stops_its_generation(tmp_path: Path) -> None:
+    steps: list[int] = []
+
+    def slow_generate(path: Path, *, cfg: dict[str, Any], progress: Any) -> upload.Dance:
+        for k in range(100):
+            time.sleep(0.02)
+            steps.append(k)
+            progress(k / 100)
+        return fake_generate(path, cfg=cfg, progress=progress)
+
+    ctx = make_ctx(tmp_path, generate=slow_generate)
+    data = wav_bytes(1.0)
+
+    async def client(ws: Any) -> None:
+        await ws.send(json.dumps({"type": "upload", "name": "a.wav", "size": len(data)}))
+        async for raw in ws:
+            msg = json.loads(raw)
+            if msg["type"] == "ready":
+                await ws.send(data)
+            if msg.get("stage") == "generate":
+                return  # leave mid-generation (the context manager closes the socket)
+
+    async def run() -> None:
+        await _with_server(ctx, client)
+        await asyncio.sleep(0.5)
+
+    asyncio.run(run())
+    assert 0 < len(steps) < 60, len(steps)
+    assert not any((tmp_path / "store").iterdir())
+    assert upload._WORKER._thread is not None and upload._WORKER._thread.daemon
