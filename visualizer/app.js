@@ -24,7 +24,7 @@
   // pose buffers, reused: previous target, current target, what is on screen
   const prev = new Float32Array(51), cur = new Float32Array(51), shown = new Float32Array(51);
   let have = false, curAt = 0, period = 1000 / 30, bpb = 4;
-  const arrivals = new Float64Array(128); let arrHead = 0;
+  const arrivals = new Float64Array(128).fill(-1e9); let arrHead = 0;
 
   function onHello(hello) {
     S.hello = hello;
