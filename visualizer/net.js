@@ -128,7 +128,8 @@
         }
         this.pending.clear();
         if (!this.closedByUser) {
-          const why = ev.reason || (ev.code === 1008 ? 'refused (token?)' : 'closed (' + ev.code + ')');
+          const why = ev.reason || (ws.gotHello ? 'connection lost (' + ev.code + ')'
+            : 'cannot connect: server down, or a missing or wrong ?token=');
           this.scheduleRetry(why);
         }
       };
@@ -165,6 +166,7 @@
       switch (msg.type) {
         case 'hello':
           this.backoff = 500;
+          ev.target.gotHello = true;
           if (Array.isArray(msg.binary_layout)) this.decoder.setLayout(msg.binary_layout);
           this.setStatus('live', '');
           this.startPing();
