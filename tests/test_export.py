@@ -181,3 +181,16 @@ def test_cli_export_with_int8_reports_parity_and_speed(tmp_path: Path, capsys: p
     q = Generator(tmp_path / "m.int8.onnx")
     assert q.meta["quantized"] == "int8-dynamic" and q.step(np.zeros(84, np.float32)).shape == (17, 3)
     assert main(["export", str(ckpt), "-o", str(tmp_path / "m.txt")]) == 2
+
+
+def test_runtime_block_model_matches_single_frames(tmp_path: Path) -> None:
+    ckpt = _checkpoint(tmp_path / "c.pt")
+    export_checkpoint(ckpt, tmp_path / "one.onnx")
+    export_checkpoint(ckpt, tmp_path / "four.onnx", block=4)
+    one, four = Generator(tmp_path / "one.onnx", seed=5), Generator(tmp_path / "four.onnx", seed=5)
+    feats = _features(40)
+    a = np.stack([one.step(f) for f in feats])
+    b = np.concatenate([four.step_block(feats[i : i + 4]) for i in range(0, 40, 4)])
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    with pytest.raises(ModelError, match="steps 4 frames per call; use step_block"):
+        four.step(feats[0])
