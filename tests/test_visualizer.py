@@ -220,6 +220,23 @@ def test_token_is_passed_on_errors_shown_and_the_page_reconnects(page: Any) -> N
         srv.stop()
 
 
+def test_orbit_zoom_and_camera_presets(server: str, page: Any) -> None:
+    page.goto(server + "/?panel=0")
+    page.wait_for_function("window.dancemuse && dancemuse.frames > 5", timeout=15000)
+    cam = "({yaw: dancemuse.renderer.cam.yaw, pitch: dancemuse.renderer.cam.pitch, dist: dancemuse.renderer.cam.dist})"
+    before = page.evaluate(cam)
+    page.mouse.move(640, 360)
+    page.mouse.down()
+    page.mouse.move(520, 300, steps=6)
+    page.mouse.up()
+    page.mouse.wheel(0, -400)
+    after = page.evaluate(cam)
+    assert after["yaw"] > before["yaw"] + 0.5 and after["pitch"] < before["pitch"]
+    assert after["dist"] < before["dist"] * 0.8
+    page.keyboard.press("2")  # side view
+    page.wait_for_function("Math.abs(Math.abs(dancemuse.renderer.cam.yaw) - Math.PI / 2) < 0.05", timeout=5000)
+
+
 def test_binary_decoder_reads_the_layout(page: Any, server: str) -> None:
     page.goto(server + "/")
     vals = [7, 1.5, 12.0, 128.0, 1.0, 3, 2, 0.75] + [float(i) / 10 for i in range(51)]
