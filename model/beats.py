@@ -141,6 +141,8 @@ class OnlineBeatTracker:
         self._tap_times: list[float] = []
         self._tap_bpm = 0.0
         self._tap_until = -1.0
+        self._w_period = -1.0
+        self._proj_key: tuple[float, int] = (-1.0, 0)
         self._ph_hist = np.zeros(3 * self.lag_max + 8)
         self._par = np.zeros((2, 2))  # [stream, beat parity] strength
         self._mid = np.zeros(2)  # [stream] strength half-way between beats
@@ -225,12 +227,18 @@ class OnlineBeatTracker:
         # cumulative score
         c = self._cum
         p = self.period
-        vmin = max(1, int(round(0.5 * p)))
-        vmax = min(len(c) - 1, int(round(2.0 * p)))
-        v = np.arange(vmin, vmax + 1)  # small; allocation only here
-        w = np.exp(-0.5 * (5.0 * np.log(v / p)) ** 2)
-        past = c[len(c) - v]
-        best = float(np.max(w * past)) if len(v) else 0.0
+        if p != self._w_period:  # transition weights, rebuilt only when the tempo moves
+            vmin = max(1, int(round(0.5 * p)))
+            vmax = min(len(c) - 1, int(round(2.0 * p)))
+            self._v = np.arange(vmin, vmax + 1)
+            self._w = np.exp(-0.5 * (5.0 * np.log(self._v / p)) ** 2)
+            self._cidx = len(c) - self._v
+            self._wbuf = np.empty(len(self._v))
+            self._w_period = p
+        v, w = self._v, self._w
+        np.take(c, self._cidx, out=self._wbuf)
+        self._wbuf *= w
+        best = float(self._wbuf.max())
         c[:-1] = c[1:]
         c[-1] = (1.0 - self.alpha) * nph + self.alpha * best
         ph_h = self._ph_hist
@@ -419,18 +427,21 @@ class OnlineBeatTracker:
         center = last + p
         while center <= n:
             center += p
-        best_m, best_s = -1, -1.0
-        scores = np.empty(horizon)
-        for j in range(horizon):
-            m = n + 1 + j
-            ok = m - v >= 0
-            idx = len(c) - 1 - (n - (m - v))
-            valid = ok & (idx >= 0) & (idx < len(c)) & (m - v <= n)
-            s = float(np.max(w[valid] * c[idx[valid]])) if np.any(valid) else 0.0
-            g = math.exp(-0.5 * ((m - center) / (self.sigma * p)) ** 2) if self._last_beat > -1e8 else 1.0
-            scores[j] = s * g
-            if scores[j] > best_s:
-                best_s, best_m = scores[j], j
+        if self._proj_key != (p, horizon):  # projection indices, rebuilt per tempo
+            j = np.arange(horizon)[:, None]
+            vv = v[None, :]
+            self._proj_valid = vv >= j + 1  # only past scores (m - v <= n)
+            self._proj_idx = np.clip(len(c) - vv + j, 0, len(c) - 1)
+            self._proj_w = np.where(self._proj_valid, w[None, :], 0.0)
+            self._proj_key = (p, horizon)
+        proj = c[self._proj_idx]
+        proj *= self._proj_w
+        scores = proj.max(axis=1)
+        if self._last_beat > -1e8:
+            m = np.arange(horizon, dtype=float) + (n + 1 - center)
+            scores *= np.exp(-0.5 * (m / (self.sigma * p)) ** 2)
+        best_m = int(np.argmax(scores))
+        best_s = float(scores[best_m])
         if best_s <= 1e-12:  # no evidence (silence): keep the grid
             self._next_beat = center
             self._predicted_for = self._last_beat
