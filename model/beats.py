@@ -7,20 +7,23 @@ so motion can land on the beat with zero look-ahead.
 
 How it works
 ------------
-1. Novelty: the onset value minus its recent mean, half-wave rectified.
-2. Tempo: an exponentially weighted autocorrelation of the novelty (updated in O(lags)
-   per frame) is read through a comb of the first four multiples of every candidate
-   period and a log-normal tempo prior around 110 BPM, with a bonus for staying near the
-   current tempo (hysteresis). While the music is quiet (a break) the tempo is held.
-3. Phase: a causal cumulative score (the recursion of Ellis's dynamic-programming beat
-   tracker, run forward only, as Stark et al. do in real time):
-   ``C[n] = (1-a) nov[n] + a max_v W(v) C[n-v]`` with ``v`` around one period. Half a
-   beat after each beat the score is projected one period ahead (from past values only)
-   and the next beat is predicted at its weighted maximum.
-4. The onset detector answers late (the analysis window must see the attack), so
-   predictions are shifted earlier by ``delay_s`` to land on the true beat.
-5. Bars: the beat slot of the bar with the most bass onset energy is taken as the
-   downbeat (``beats_per_bar`` from the config).
+1. Novelty: each onset stream (full band, bass energy flux) in units of its recent
+   mean, minus its local mean, half-wave rectified, then mixed (``w_tempo``, ``w_phase``).
+2. Tempo: an exponentially weighted autocorrelation of the novelty (O(lags) per frame,
+   unbiased while it fills) read through a comb of beat/bar multiples of every candidate
+   period (0.5 % grid) and a log-normal prior around 110 BPM; the current tempo gets a
+   bonus and a jump must win for ``switch_s`` (hysteresis). Quiet (a break): tempo held.
+3. Phase: a causal cumulative score (Ellis's dynamic-programming recursion run forward
+   only, as Stark et al. do in real time): ``C[n] = (1-a) nov[n] + a max_v W(v) C[n-v]``
+   with ``v`` around one period. Half a beat after each beat the score is projected one
+   period ahead (past values only) and the next beat is predicted at its maximum,
+   weighted by a Gaussian around last beat + period.
+4. Re-lock: when the onsets near three beats in a row arrive early (or late) by a
+   growing amount, the period they show is taken at once (tempo changes); when every
+   other beat is much weaker above ``metre_min_bpm`` the tempo is halved (8th notes).
+5. The onset detector answers late (the window must see the attack), so predictions are
+   shifted earlier by ``delay_s`` to land on the true beat.
+6. Bars: the beat slot with the most bass onset energy is the downbeat.
 
 Live controls: ``tap(time_s)`` (tap tempo: two or more taps set tempo and phase and bias
 the tempo search toward the tapped tempo) and ``nudge(beats)`` (shift the beat grid;
@@ -36,21 +39,7 @@ import math
 
 import numpy as np
 
-PRIOR_BPM = 110.0
-PRIOR_OCTAVES = 0.55
-"""Log-normal tempo prior: centre and width (octaves)."""
-
-def comb_multiples(beats_per_bar: int) -> tuple[tuple[int, float], ...]:
-    """(multiple of the beat period, weight) read from the autocorrelation for each
-    candidate tempo: the beat, two beats, and the bar (and two bars in short metres)."""
-    if beats_per_bar == 4:
-        return ((1, 1.0), (2, 1.0), (3, 0.8), (4, 0.8))
-    if beats_per_bar <= 3:
-        return ((1, 1.0), (2, 0.8), (beats_per_bar, 1.0), (2 * beats_per_bar, 0.8))
-    return ((1, 1.0), (2, 1.0), (beats_per_bar, 0.8))
-
-TEMPO_STEP = 1.005
-"""Ratio between neighbouring candidate tempi (0.5 % steps)."""
+from model.tempo import TEMPO_STEP, TempoComb
 
 DEFAULT_DELAY_S = 0.030
 """Latency of the onset detector's response to an attack (measured on the synthesiser's
@@ -96,39 +85,15 @@ class OnlineBeatTracker:
         self.alpha = 0.8  # memory of the cumulative beat score
         self.stay_bonus = 0.4  # salience bonus for the current tempo (hysteresis)
         f = float(self.fps)
-        self.lag_min = max(2, int(math.floor(60.0 * f / self.max_bpm)))
-        self.lag_max = int(math.ceil(60.0 * f / self.min_bpm))
-        self.n_lags = max(4, self.beats_per_bar, 2 * min(self.beats_per_bar, 3)) * self.lag_max + 2
-        # Candidate tempi on a log grid (0.5 % steps) and their comb matrix over the lags.
-        n_cand = int(math.ceil(math.log(self.max_bpm / self.min_bpm) / math.log(TEMPO_STEP))) + 1
-        self.cand_bpm = self.min_bpm * TEMPO_STEP ** np.arange(n_cand)
-        self.cand_bpm = self.cand_bpm[self.cand_bpm <= self.max_bpm * 1.0001]
-        periods = 60.0 * f / self.cand_bpm
-        comb = np.zeros((len(periods), self.n_lags))
-        for i, p in enumerate(periods):
-            for h, w in comb_multiples(self.beats_per_bar):
-                x = h * p
-                j = int(x)
-                if h < 1 and x < 2:
-                    continue
-                if j + 1 >= self.n_lags:
-                    continue
-                fr = x - j
-                comb[i, j] += w * (1 - fr)
-                comb[i, j + 1] += w * fr
-        self._comb = comb
-        self._comb_total = comb.sum(axis=1)
-        self._lags = np.arange(self.n_lags)
-        lb = np.log2(self.cand_bpm / PRIOR_BPM)
-        self._prior = np.exp(-0.5 * (lb / PRIOR_OCTAVES) ** 2)
+        self._tc = TempoComb(fps=self.fps, beats_per_bar=self.beats_per_bar,
+                             min_bpm=self.min_bpm, max_bpm=self.max_bpm)
+        self.cand_bpm = self._tc.cand_bpm
+        self.lag_max = self._tc.lag_max
+        self._prior = self._tc.prior
         self._sal = np.zeros(len(self.cand_bpm))
         self._score = np.zeros(len(self.cand_bpm))
-        self._tmp_lags = np.zeros(self.n_lags)
         # Rings (linear arrays shifted by one per frame; newest value last).
-        self._nov = np.zeros(self.n_lags)
         self._cum = np.zeros(3 * self.lag_max + 2)
-        self._ac = np.zeros(self.n_lags)
-        self._ac_decay = math.exp(-1.0 / (2.5 * f))
         self._mean = 0.0
         self._mean_a = 1.0 / (0.5 * f)
         self._m_a = 1.0 / (4.0 * f)
@@ -153,10 +118,8 @@ class OnlineBeatTracker:
     def reset_state(self) -> None:
         """Forget everything (a new stream)."""
         self.n = -1  # index of the last frame processed
-        self._nov[:] = 0.0
+        self._tc.reset()
         self._cum[:] = 0.0
-        self._ac[:] = 0.0
-        self._ac_frames = 0
         self._sal[:] = 0.0
         self._mean = 0.0
         self._m_full = 0.0
@@ -179,7 +142,6 @@ class OnlineBeatTracker:
         self._predicted_for = -1e9  # last beat for which the next one was predicted
         self.next_beat_time = 0.0
         self._bar_offset = 0
-        self._tempo_locked = False
         self._par_n = 0
         self._drift: list[tuple[float, float, float]] = []
         self._cand_bpm = 0.0
@@ -213,15 +175,7 @@ class OnlineBeatTracker:
         self._level += self._level_a * (nov - self._level)
         self._level_long += self._level_long_a * (nov - self._level_long)
         quiet = self._level < 0.25 * self._level_long or self._level < 1e-3
-        # history and autocorrelation
-        h = self._nov
-        h[:-1] = h[1:]
-        h[-1] = nov
-        if not quiet:
-            np.multiply(h[::-1], nov, out=self._tmp_lags)
-            self._ac *= self._ac_decay
-            self._ac += self._tmp_lags
-            self._ac_frames += 1
+        self._tc.push(nov, accumulate=not quiet)
         if n % self._tempo_every == 0 and not quiet and n > f:
             self._update_tempo()
         # cumulative score
@@ -256,7 +210,7 @@ class OnlineBeatTracker:
         self.is_beat = False
         nb = self._next_beat - self.delay
         if math.isfinite(nb) and nb <= n:  # the beat falls in this frame's hop
-            self._emit_beat(n, low_onset)
+            self._emit_beat()
         # phase within the beat
         if self._last_beat > -1e8:
             ph = (n - (self._last_beat - self.delay)) / p
@@ -268,19 +222,7 @@ class OnlineBeatTracker:
         self._update_confidence(quiet)
 
     def _update_tempo(self) -> None:
-        m = self._ac_frames
-        if m < 3 * self.n_lags:
-            # still filling: unbias each lag by its number of products, and judge each
-            # candidate only on the multiples of its period seen so far
-            cnt = np.maximum(m - self._lags, 0)
-            norm = (1.0 - self._ac_decay ** cnt) / (1.0 - self._ac_decay)
-            acu = np.where(cnt > 0, self._ac / np.maximum(norm, 1e-9), 0.0)
-            used = self._comb @ (cnt > 0).astype(float)
-            np.dot(self._comb, acu, out=self._sal)
-            self._sal *= self._comb_total / np.maximum(used, 1e-9)
-            self._sal[used < 0.5 * self._comb_total] = 0.0
-        else:
-            np.dot(self._comb, self._ac, out=self._sal)
+        self._tc.salience(self._sal)
         np.multiply(self._sal, self._prior, out=self._score)
         cur = 60.0 * self.fps / self.period
         if self.tempo > 0.0:
@@ -378,7 +320,7 @@ class OnlineBeatTracker:
         k = int(np.argmax(seg))
         strength = float(seg[k])
         mean = float(np.mean(seg)) + 1e-9
-        peak = (n - (len(h1) - 1 - (a + k)))  # frame index of the peak
+        peak = float(n - (len(h1) - 1 - (a + k)))  # frame index of the peak
         if 0 < k < len(seg) - 1:
             y0, y1, y2 = seg[k - 1], seg[k], seg[k + 1]
             den = y0 - 2 * y1 + y2
@@ -455,7 +397,7 @@ class OnlineBeatTracker:
         self._next_beat = n + 1 + x
         self._predicted_for = self._last_beat
 
-    def _emit_beat(self, n: int, low_onset: float) -> None:
+    def _emit_beat(self) -> None:
         self.is_beat = True
         self.beat_time = self._frame_time(self._next_beat)
         self.beat_count += 1

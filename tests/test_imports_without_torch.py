@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 NUMPY_ONLY_MODEL = ["model.config", "model.constants", "model.errors", "model.skeleton",
-                    "model.features", "model.beats", "model.synth_music"]
+                    "model.features", "model.beats", "model.tempo", "model.synth_music"]
 
 BLOCKER = """
 import importlib.abc, sys
