@@ -25,6 +25,8 @@ log = logging.getLogger("dancemuse.audio")
 
 STALL_S = 0.5
 """A device silent this long (no callback) counts as lost."""
+FIRST_STALL_S = 3.0
+"""Grace for the first callback after a stream starts (PulseAudio can be slow to connect)."""
 RETRY_S = 1.0
 
 
@@ -109,6 +111,7 @@ class MicSource(Source):
         self.overflows = 0
         self.lost = 0
         self._stream: Any = None
+        self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._lock = threading.Lock()
@@ -145,6 +148,8 @@ class MicSource(Source):
         if self._ring.shape[0] != n:
             self._ring = np.zeros((n, self.channels), np.float32)
             self._out = np.zeros(n, np.float32)
+            with self._lock:
+                self._w = self._r = 0
         try:
             self._stream = sd.InputStream(
                 device=dev, channels=self.channels, samplerate=rate, blocksize=self.block_size,
@@ -201,13 +206,16 @@ class MicSource(Source):
         self._event = asyncio.Event()
         self._start()
         silence = np.zeros(self.block_size, np.float32)
+        flowing = False
         while True:
             try:
-                await asyncio.wait_for(self._event.wait(), STALL_S)
+                await asyncio.wait_for(self._event.wait(), STALL_S if flowing else FIRST_STALL_S)
             except asyncio.TimeoutError:
                 async for blk in self._hold_and_retry(silence):
                     yield blk
+                flowing = False
                 continue
+            flowing = True
             self._event.clear()
             x = self._drain()
             if len(x):
@@ -218,39 +226,62 @@ class MicSource(Source):
         self._last_callback = time.time()
 
     async def _hold_and_retry(self, silence: np.ndarray) -> AsyncIterator[Block]:
-        """Device lost: held-pose silence at the device pace; reopen every RETRY_S."""
+        """Device lost: held-pose silence at the device pace while a worker thread closes
+        the dead stream and tries to reopen the device every RETRY_S.
+
+        PortAudio calls on a vanished device can block for ever (seen with the ALSA pulse
+        plugin when the PulseAudio server dies: ``Pa_AbortStream`` never returns), so none
+        of them runs on the event loop's thread."""
         self.lost += 1
         log.warning("audio input %s stopped delivering; holding the pose and retrying", self.name)
-        self._stop_stream()
+        dead, self._stream = self._stream, None
+        result: dict[str, Any] = {}
+        worker = threading.Thread(target=self._recover, args=(dead, result), daemon=True, name="mic-recover")
+        worker.start()
         pace = self.block_size / self.sample_rate
-        next_try = time.time()
         t = time.time()
         while True:
-            if time.time() >= next_try:
-                try:
-                    _rescan()
-                    self.open()
-                    self._start()
-                    log.warning("audio input back: %s", self.name)
-                    return
-                except Exception as e:  # DeviceError or PortAudio errors: keep holding
-                    log.debug("reopen failed: %s", e)
-                    self._stop_stream()
-                    next_try = time.time() + RETRY_S
+            if not worker.is_alive() and "stream" in result:
+                self._stream = result["stream"]
+                self._last_callback = time.time()
+                log.warning("audio input back: %s", self.name)
+                return
             t += pace
-            delay = t - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await asyncio.sleep(max(0.0, t - time.time()))
             yield Block(silence, time.time(), hold=True)
+
+    def _recover(self, dead: Any, result: dict[str, Any]) -> None:
+        """Worker thread: close the dead stream, then reopen until it works."""
+        _close_stream(dead)
+        while not self._closed:
+            try:
+                _rescan()
+                self.open()
+                self._stream.start()
+                result["stream"] = self._stream
+                return
+            except Exception as e:  # DeviceError or PortAudio errors: keep holding
+                log.debug("reopen failed: %s", e)
+                self._stream = None
+                time.sleep(RETRY_S)
 
     def _stop_stream(self) -> None:
         s, self._stream = self._stream, None
-        if s is not None:
-            try:
-                s.abort()
-                s.close()
-            except Exception:  # the device may already be gone
-                pass
+        if s is not None:  # off the loop thread, and not waited for long (see above)
+            t = threading.Thread(target=_close_stream, args=(s,), daemon=True, name="mic-close")
+            t.start()
+            t.join(0.2)
 
     def close(self) -> None:
+        self._closed = True
         self._stop_stream()
+
+
+def _close_stream(s: Any) -> None:
+    if s is None:
+        return
+    try:
+        s.abort()
+        s.close()
+    except Exception:  # the device may already be gone
+        pass

@@ -22,13 +22,11 @@ DEFAULT_MODEL = REPO / "models" / "default.onnx"
 pytestmark = pytest.mark.mic
 
 
-@pytest.fixture(scope="module")
-def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A private PulseAudio daemon (XDG_RUNTIME_DIR in tmp) with a null sink 'vsink'
-    whose monitor is the default source. Yields the environment to reach it."""
+def _start_pulse(run: Path) -> dict[str, str]:
+    """Start a private PulseAudio daemon (XDG_RUNTIME_DIR = ``run``) with a null sink
+    'vsink' whose monitor is the default source. Returns the environment to reach it."""
     if not shutil.which("pulseaudio") or not shutil.which("paplay") or not shutil.which("pactl"):
         pytest.skip("pulseaudio / paplay / pactl are not installed (Debian: pulseaudio pulseaudio-utils)")
-    run = tmp_path_factory.mktemp("pulse")
     env = dict(os.environ, XDG_RUNTIME_DIR=str(run), HOME=str(run), OMP_NUM_THREADS="1")
     env.pop("PULSE_SERVER", None)
     r = subprocess.run(
@@ -39,15 +37,25 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     )
     if r.returncode != 0:
         pytest.skip(f"pulseaudio did not start: {r.stderr.strip().splitlines()[-1:]}")
+    for _ in range(50):
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    subprocess.run(["pactl", "set-default-source", "vsink.monitor"], env=env, check=True, timeout=10)
+    return env
+
+
+def _kill_pulse(env: dict[str, str]) -> None:
+    subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    env = _start_pulse(tmp_path_factory.mktemp("pulse"))
     try:
-        for _ in range(50):
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        subprocess.run(["pactl", "set-default-source", "vsink.monitor"], env=env, check=True, timeout=10)
         yield env
     finally:
-        subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=10)
+        _kill_pulse(env)
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +114,43 @@ def test_mic_captures_a_song_played_into_a_virtual_device(
         assert len(z["poses"]) == 120
         assert z["beat"].sum() >= 3  # the song's beats were heard through the device
         assert float(np.max(z["confidence"])) > 0.3
+
+
+def test_a_device_lost_mid_show_keeps_broadcasting_a_held_pose(model_path: Path, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from model.synth_music import demo_song
+
+    env = _start_pulse(tmp_path / "run")
+    song = demo_song(seconds=12.0, seed=4)
+    wav = tmp_path / "song.wav"
+    sf.write(wav, song.audio, song.sample_rate)
+    rec = tmp_path / "lost.npz"
+    player = subprocess.Popen(["paplay", "--device=vsink", str(wav)], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "live.cli", "live", "--model", str(model_path), "--input", "mic",
+         "--device", "pulse", "--duration", "5", "--no-web", "--no-osc", "--osc-listen", "",
+         "--record", str(rec)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        while not proc.stdout.readline().startswith("input:"):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(1.5)
+        _kill_pulse(env)  # the sound server (and with it the device) disappears
+        out, err = proc.communicate(timeout=60)
+    finally:
+        player.kill()
+        player.wait()
+        if proc.poll() is None:
+            proc.kill()
+        _kill_pulse(env)
+    assert proc.returncode == 0, err
+    assert "holding the pose" in err
+    with np.load(rec) as z:
+        poses = z["poses"]
+    assert len(poses) == 150  # the clock kept running: every frame of the 5 s came out
+    still = np.abs(np.diff(poses, axis=0)).max(axis=(1, 2)) == 0
+    assert still[-30:].all()  # the last second is the held pose
+    assert not still[:10].all()  # it danced before the loss
