@@ -79,7 +79,9 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
     pred, _ = net(t(batch["feat"]), t(batch["prev"]), state, t(batch["style"]), t(batch["controls"]),
                   teacher=t(batch["target"]), teacher_mask=mask)
     ls = losses_fn(net, pred, t(batch["target"]), w_vel=tc.w_vel, w_bone=tc.w_bone)
-    row: dict[str, float] = {"val_loss": float(ls["loss"]), "val_l1": float(ls["l1"]), "val_bone_loss": float(ls["bone"])}
+    err_m = (pred[..., :51].float() - t(batch["target"])[..., :51]).abs().mean()  # metres, any normalisation
+    row: dict[str, float] = {"val_loss": float(ls["loss"]), "val_l1": float(ls["l1"]), "val_l1_m": float(err_m),
+                             "val_bone_loss": float(ls["bone"])}
     if clips:
         lk = net.cfg.lookahead
         fps = clips[0].fps
