@@ -41,9 +41,9 @@ import numpy as np
 
 from model.tempo import TEMPO_STEP, TempoComb
 
-DEFAULT_DELAY_S = 0.030
-"""Latency of the onset detector's response to an attack (measured on the synthesiser's
-drums with n_fft 2048 at 24 kHz)."""
+DELAY_S = {30: 0.035, 60: 0.018}
+"""Latency of the onset detector's response to an attack, per fps (measured against the
+synthesiser's ground truth with n_fft 2048 at 24 kHz; other rates use 0.03 s)."""
 
 
 class OnlineBeatTracker:
@@ -54,7 +54,7 @@ class OnlineBeatTracker:
     fps: feature frames per second.
     beats_per_bar: beats counted per bar.
     min_bpm, max_bpm: tempo search range.
-    delay_s: onset-detector latency to compensate (see DEFAULT_DELAY_S).
+    delay_s: onset-detector latency to compensate (default: DELAY_S for the fps).
 
     State after each ``step`` (attributes): ``tempo`` (BPM), ``phase`` (0..1 of the
     current beat), ``is_beat``, ``beat_in_bar`` (1..beats_per_bar), ``bar`` (bars since
@@ -69,12 +69,14 @@ class OnlineBeatTracker:
         beats_per_bar: int = 4,
         min_bpm: float = 60.0,
         max_bpm: float = 190.0,
-        delay_s: float = DEFAULT_DELAY_S,
+        delay_s: float | None = None,
     ) -> None:
         self.fps = int(fps)
         self.beats_per_bar = int(beats_per_bar)
         self.min_bpm = float(min_bpm)
         self.max_bpm = float(max_bpm)
+        if delay_s is None:
+            delay_s = DELAY_S.get(self.fps, 0.03)
         self.delay = delay_s * self.fps  # frames
         # weights of the (full-band, bass) onset streams for tempo and for phase
         self.w_tempo = (1.0, 1.0)
@@ -102,6 +104,8 @@ class OnlineBeatTracker:
         self._level_long = 0.0
         self._level_long_a = 1.0 / (8.0 * f)
         self._tempo_every = max(1, self.fps // 15)
+        self._r1 = max(1, round(0.035 * self.fps))  # +-frames around a half-beat
+        self._r2 = max(2, round(0.065 * self.fps))  # +-frames around a beat
         self._bar_energy = np.zeros(self.beats_per_bar)
         self._tap_times: list[float] = []
         self._tap_bpm = 0.0
@@ -262,18 +266,19 @@ class OnlineBeatTracker:
 
     def _check_metre(self) -> None:
         """Halve the tempo when every other beat is much weaker in both onset streams
-        (full band and bass): we are counting 8th notes."""
+        (full band and bass): we are counting 8th notes. Even metres only."""
         n = self.n
         ago = n - int(round(self._last_beat))
-        if ago < 0 or ago + 3 >= len(self._ph_hist):
+        if ago < 0 or ago + self._r2 + 1 >= len(self._ph_hist):
             return
         par = self.beat_count % 2
+        r1, r2 = self._r1, self._r2
         mid = ago + int(round(0.5 * self.period))  # the half-beat before the last beat
-        if mid + 3 >= len(self._ph_hist):
+        if mid + r1 + 1 >= len(self._ph_hist):
             return
         for row, h in enumerate((self._ph_hist, self._low_hist)):
-            strength = float(h[len(h) - 1 - ago - 2: len(h) - ago + 2].max())
-            between = float(h[len(h) - 1 - mid - 1: len(h) - mid + 1].max())
+            strength = float(h[len(h) - 1 - ago - r2: len(h) - ago + r2].max())
+            between = float(h[len(h) - 1 - mid - r1: len(h) - mid + r1].max())
             if self._par_n < 2:
                 self._par[row, par] = strength
                 self._mid[row] = between
@@ -281,7 +286,7 @@ class OnlineBeatTracker:
                 self._par[row, par] += 0.3 * (strength - self._par[row, par])
                 self._mid[row] += 0.3 * (between - self._mid[row])
         self._par_n += 1
-        if self._par_n < 8 or self.tempo / 2.0 < self.min_bpm:
+        if self._par_n < 8 or self.tempo / 2.0 < self.min_bpm or self.beats_per_bar % 2:
             return
         hi = self._par.max(axis=1)
         ratio = self._par.min(axis=1) / (hi + 1e-9)
@@ -416,9 +421,10 @@ class OnlineBeatTracker:
         slot with the most bass is the downbeat)."""
         h = self._low_hist
         ago = self.n - int(round(self._last_beat))
-        if ago < 0 or ago + 3 >= len(h) or self.beat_count < 0:
+        if ago < 0 or ago + self._r2 + 1 >= len(h) or self.beat_count < 0:
             return
-        strength = float(h[len(h) - 1 - ago - 1: len(h) - ago + 2].max())
+        r = self._r2
+        strength = float(h[len(h) - 1 - ago - r: len(h) - ago + r].max())
         e = self._bar_energy
         e *= 0.95
         e[self.beat_count % self.beats_per_bar] += strength
