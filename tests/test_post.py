@@ -104,3 +104,16 @@ def test_process_returns_preallocated_buffer() -> None:
     a = post.process(_pose())
     b = post.process(_pose((0.1, 1.0, 0.0)))
     assert a is b and a.dtype == np.float32 and a.shape == (17, 3)
+
+
+def test_bone_projector_matches_the_skeleton_reference() -> None:
+    from live.post import BoneProjector
+
+    rng = np.random.default_rng(7)
+    proj = BoneProjector()
+    out = np.zeros((17, 3), np.float32)
+    for k in range(30):
+        p = (_pose() + rng.normal(scale=0.1, size=(17, 3))).astype(np.float32)
+        if k == 0:
+            p[13] = p[11]  # a zero-length bone takes the rest direction
+        np.testing.assert_allclose(proj(p, out), sk.project_to_lengths(p), atol=1e-5)
