@@ -180,6 +180,28 @@ def test_osc_control_in_reaches_the_engine_and_bad_datagrams_are_rejected(model_
     assert app.engine.frames == app.fps  # the loop ran on to the end of its second
 
 
+def test_a_crash_mid_show_still_flushes_the_recording(model_path: Path, song: np.ndarray, tmp_path: Path) -> None:
+    cfg = _cfg(model_path)
+    cfg["live"]["record"] = str(tmp_path / "crash.npz")
+    src = ArraySource(song, sample_rate=24000, block=800, fast=True, name="demo")
+    app = LiveApp(cfg, source=src)
+    real_step = app.generator.step
+    calls = {"n": 0}
+
+    def failing_step(*args: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] > 40:
+            raise RuntimeError("generator exploded")
+        return real_step(*args, **kw)
+
+    app.generator.step = failing_step
+    with pytest.raises(RuntimeError, match="exploded"):
+        asyncio.run(app.run())
+    with np.load(tmp_path / "crash.npz") as z:
+        assert len(z["poses"]) == 40
+    assert app.osc_in is None and app.web is None  # sockets closed
+
+
 def test_console_status_line_refreshes_in_place_only_on_a_tty() -> None:
     import io
 
