@@ -92,6 +92,7 @@ class OnlineBeatTracker:
         self.cand_bpm = self._tc.cand_bpm
         self.lag_max = self._tc.lag_max
         self._prior = self._tc.prior
+        self._log_cand = np.log2(self.cand_bpm)
         self._sal = np.zeros(len(self.cand_bpm))
         self._score = np.zeros(len(self.cand_bpm))
         # Rings (linear arrays shifted by one per frame; newest value last).
@@ -228,16 +229,12 @@ class OnlineBeatTracker:
     def _update_tempo(self) -> None:
         self._tc.salience(self._sal)
         np.multiply(self._sal, self._prior, out=self._score)
-        cur = 60.0 * self.fps / self.period
-        if self.tempo > 0.0:
-            d = np.log2(self.cand_bpm / cur)
-            self._score *= 1.0 + self.stay_bonus * np.exp(-0.5 * (d / 0.02) ** 2)
+        if self.tempo > 0.0:  # hysteresis: a bonus near the current tempo
+            self._bump(60.0 * self.fps / self.period, 0.02, self.stay_bonus, 1.0)
         if self._tap_until > self.n / self.fps and self._tap_bpm > 0:
-            d = np.log2(self.cand_bpm / self._tap_bpm)
-            self._score *= 0.3 + np.exp(-0.5 * (d / 0.04) ** 2)
+            self._bump(self._tap_bpm, 0.04, 1.0, 0.3)
         elif self._bias_until > self.n / self.fps and self._bias_bpm > 0:
-            d = np.log2(self.cand_bpm / self._bias_bpm)
-            self._score *= 0.3 + np.exp(-0.5 * (d / 0.04) ** 2)
+            self._bump(self._bias_bpm, 0.04, 1.0, 0.3)
         i = int(np.argmax(self._score))
         if self._score[i] <= 0.0:
             return
@@ -263,6 +260,17 @@ class OnlineBeatTracker:
         self._cand_bpm, self._cand_count = 0.0, 0
         self.tempo = bpm
         self.period = 60.0 * self.fps / bpm
+
+    def _bump(self, bpm: float, width: float, gain: float, floor: float) -> None:
+        """Multiply the tempo scores by ``floor + gain * gauss(log2 distance / width)``
+        (evaluated only within 4 widths of ``bpm``; ``floor`` applies elsewhere)."""
+        c = math.log2(bpm)
+        lo, hi = np.searchsorted(self._log_cand, (c - 4 * width, c + 4 * width))
+        if floor != 1.0:
+            self._score *= floor
+        if hi > lo:
+            d = (self._log_cand[lo:hi] - c) / width
+            self._score[lo:hi] *= (floor + gain * np.exp(-0.5 * d * d)) / floor
 
     def _check_metre(self) -> None:
         """Halve the tempo when every other beat is much weaker in both onset streams

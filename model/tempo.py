@@ -47,7 +47,7 @@ class TempoComb:
     def __init__(self, *, fps: int, beats_per_bar: int, min_bpm: float, max_bpm: float) -> None:
         f = float(fps)
         self.lag_max = int(math.ceil(60.0 * f / min_bpm))
-        self.n_lags = max(4, beats_per_bar, 2 * min(beats_per_bar, 3)) * self.lag_max + 2
+        self.n_lags = max(h for h, _ in comb_multiples(beats_per_bar)) * self.lag_max + 2
         n_cand = int(math.ceil(math.log(max_bpm / min_bpm) / math.log(TEMPO_STEP))) + 1
         cand = min_bpm * TEMPO_STEP ** np.arange(n_cand)
         self.cand_bpm = cand[cand <= max_bpm * 1.0001]
@@ -67,6 +67,11 @@ class TempoComb:
         self._ac = np.zeros(self.n_lags)
         self._tmp = np.zeros(self.n_lags)
         self._decay = math.exp(-1.0 / (AC_SECONDS * f))
+        k = np.arange(3 * self.n_lags + 1)
+        self._pow = (1.0 - self._decay ** k) / (1.0 - self._decay)  # sum of d**j, j < k
+        self._pow[0] = 1.0
+        self._comb_cum = np.cumsum(comb, axis=1)
+        self._acu = np.zeros(self.n_lags)
         self.frames = 0
 
     def reset(self) -> None:
@@ -89,11 +94,13 @@ class TempoComb:
         """Comb salience of every candidate into ``out`` [shape=(n_cand,)]."""
         m = self.frames
         if m < 3 * self.n_lags:
-            cnt = np.maximum(m - self._lags, 0)
-            norm = (1.0 - self._decay ** cnt) / (1.0 - self._decay)
-            acu = np.where(cnt > 0, self._ac / np.maximum(norm, 1e-9), 0.0)
-            used = self._comb @ (cnt > 0).astype(float)
-            np.dot(self._comb, acu, out=out)
+            # lag l has summed min(m - l, ...) decayed products: divide them out
+            cnt = np.clip(m - self._lags, 0, len(self._pow) - 1)
+            norm = self._pow[cnt]
+            np.divide(self._ac, norm, out=self._acu, where=cnt > 0)
+            self._acu[cnt <= 0] = 0.0
+            used = self._comb_cum[:, min(m, self.n_lags) - 1] if m > 0 else self._total * 0.0
+            np.dot(self._comb, self._acu, out=out)
             out *= self._total / np.maximum(used, 1e-9)
             out[used < 0.5 * self._total] = 0.0
         else:
