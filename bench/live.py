@@ -194,7 +194,7 @@ def main() -> None:
         print(f"{n:>8} {r['frames']:>7} {r['lat_p50']:>8.2f} {r['lat_p99']:>8.2f} {r['cpu_p50']:>8.3f} "
               f"{r['cpu_p99']:>8.3f} {r['osc_datagrams']:>10} {r['healthy_missed']:>15}", flush=True)
     print(f"latency = hop's last sample due -> OSC datagrams sent (ms); target p99 <= {hop_ms + 5:.1f} ms. "
-          "cpu = engine per frame (features + model step + post, ms); target median <= 1 ms. "
+          "cpu = engine thread CPU per frame (features + model step + post, ms); target median <= 1 ms. "
           "2 of the clients are stalled (never read); 'healthy missed' counts frames the others did not get.")
 
 

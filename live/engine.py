@@ -9,6 +9,8 @@ block of any size and returns exactly one :class:`~live.frame.Frame` per complet
 
 Nothing here touches a socket, a device or an event loop: tests drive it with arrays.
 The wall clock is injectable (``clock=``) so that tests can make it deterministic.
+CPU per frame (``snapshot()["cpu_ms"]``) is thread CPU time (``time.thread_time``), so
+other processes taking the core do not inflate it; latency is wall time.
 
 Frames share a preallocated ring of joint buffers (``JOINT_RING`` frames long): a
 frame's ``joints`` stay valid until ``JOINT_RING`` later frames were made. Consumers
@@ -160,7 +162,7 @@ class Engine:
         if self.features is None or sr != self._sr:
             self.features = self._factory(self.feature_cfg, int(sr))
             self._sr = int(sr)
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         feats = self.features.push(samples)
         n = 0 if feats is None else len(feats)
         self.samples_in += len(samples)
@@ -175,13 +177,13 @@ class Engine:
         bar = _get(info, "bar")
         conf = _get(info, "confidence")
         out: list[Frame] = []
-        feat_cpu = (time.perf_counter() - t0) / n
+        feat_cpu = (time.thread_time() - t0) / n
         held = self.post.hold
         if hold:
             self.post.hold = True
         try:
             for k in range(n):
-                t1 = time.perf_counter()
+                t1 = time.thread_time()
                 pose = self.generator.step(feats[k], style=self._style, controls=self._ctrl)
                 slot = self._ring[self.frames % JOINT_RING]
                 slot[...] = self.post.process(pose)
@@ -205,7 +207,7 @@ class Engine:
                     )
                 )
                 self._lat[i % LATENCY_WINDOW] = lat
-                self._cpu[i % LATENCY_WINDOW] = feat_cpu + time.perf_counter() - t1
+                self._cpu[i % LATENCY_WINDOW] = feat_cpu + time.thread_time() - t1
                 self.frames += 1
         finally:
             self.post.hold = held
