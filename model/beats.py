@@ -86,6 +86,7 @@ class OnlineBeatTracker:
         self.switch_s = 0.5  # a tempo jump must win this long before it is taken
         self.alpha = 0.8  # memory of the cumulative beat score
         self.stay_bonus = 0.4  # salience bonus for the current tempo (hysteresis)
+        self.rescore_on_jump = True  # rebuild the beat score from the past on tempo jumps
         f = float(self.fps)
         self._tc = TempoComb(fps=self.fps, beats_per_bar=self.beats_per_bar,
                              min_bpm=self.min_bpm, max_bpm=self.max_bpm)
@@ -151,6 +152,8 @@ class OnlineBeatTracker:
         self._drift: list[tuple[float, float, float]] = []
         self._cand_bpm = 0.0
         self._cand_count = 0
+        self._free_phase = False
+        self.fit = 0.0
         self._bias_bpm = 0.0
         self._bias_until = -1.0
 
@@ -230,7 +233,7 @@ class OnlineBeatTracker:
         self._tc.salience(self._sal)
         np.multiply(self._sal, self._prior, out=self._score)
         if self.tempo > 0.0:  # hysteresis: a bonus near the current tempo
-            self._bump(60.0 * self.fps / self.period, 0.02, self.stay_bonus, 1.0)
+            self._bump(60.0 * self.fps / self.period, 0.02, self.stay_bonus * self.fit, 1.0)
         if self._tap_until > self.n / self.fps and self._tap_bpm > 0:
             self._bump(self._tap_bpm, 0.04, 1.0, 0.3)
         elif self._bias_until > self.n / self.fps and self._bias_bpm > 0:
@@ -257,9 +260,30 @@ class OnlineBeatTracker:
             if self._cand_count * self._tempo_every < self.switch_s * self.fps:
                 return
             self._par_n = 0  # a new tempo: start the metre check again
+            jump = True
+        else:
+            jump = False
         self._cand_bpm, self._cand_count = 0.0, 0
         self.tempo = bpm
         self.period = 60.0 * self.fps / bpm
+        if jump and self.rescore_on_jump:
+            self._rescore()
+
+    def _rescore(self) -> None:
+        """Re-run the cumulative score over the remembered past with the new period and
+        let the next prediction choose its phase freely (after a tempo jump)."""
+        p = self.period
+        c = self._cum
+        k = len(c)
+        nph = self.w_phase[0] * self._ph_hist[-k:] + self.w_phase[1] * self._low_hist[-k:]
+        v = np.arange(max(1, int(round(0.5 * p))), min(k - 1, int(round(2.0 * p))) + 1)
+        w = np.exp(-0.5 * (5.0 * np.log(v / p)) ** 2)
+        c[:] = 0.0
+        for t in range(k):
+            ok = v <= t
+            best = float(np.max(w[ok] * c[t - v[ok]])) if ok.any() else 0.0
+            c[t] = (1.0 - self.alpha) * nph[t] + self.alpha * best
+        self._free_phase = True
 
     def _bump(self, bpm: float, width: float, gain: float, floor: float) -> None:
         """Multiply the tempo scores by ``floor + gain * gauss(log2 distance / width)``
@@ -341,6 +365,8 @@ class OnlineBeatTracker:
                 peak += float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
         err = peak - self._last_beat
         self._drift.append((self._last_beat, float(err), strength / mean))
+        hit = 1.0 if abs(err) < 0.12 * p and strength / mean >= 2.0 else 0.0
+        self.fit += 0.25 * (hit - self.fit)  # share of recent beats with an onset on them
         del self._drift[:-4]
         if len(self._drift) < 3:
             return
@@ -392,9 +418,10 @@ class OnlineBeatTracker:
         proj = c[self._proj_idx]
         proj *= self._proj_w
         scores = proj.max(axis=1)
-        if self._last_beat > -1e8:
+        if self._last_beat > -1e8 and not self._free_phase:
             m = np.arange(horizon, dtype=float) + (n + 1 - center)
             scores *= np.exp(-0.5 * (m / (self.sigma * p)) ** 2)
+        self._free_phase = False
         best_m = int(np.argmax(scores))
         best_s = float(scores[best_m])
         if best_s <= 1e-12:  # no evidence (silence): keep the grid
@@ -442,7 +469,7 @@ class OnlineBeatTracker:
             target = 0.0
         else:
             peak = getattr(self, "_tempo_peak", 1.0)
-            target = float(np.clip((peak - 1.0) / 2.0, 0.0, 1.0))
+            target = float(np.clip((peak - 1.0) / 2.0, 0.0, 1.0)) * (0.3 + 0.7 * self.fit)
         self.confidence += (target - self.confidence) / (1.0 * self.fps)
 
     # -- live controls -------------------------------------------------------------------
