@@ -85,3 +85,24 @@ def test_cli_evaluates_a_checkpoint_and_writes_json(data: Path, tmp_path: Path, 
     assert len(rep["songs"]) == 5 and rep["songs"][0]["model"]["freeze_ratio"] is not None
     assert main(["evaluate", "--model", str(tmp_path / "nope.pt"), "--songs", str(data)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_evaluates_an_onnx_model_through_the_live_path(data: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("onnxruntime")
+    from export.onnx_export import export_checkpoint
+    from live.cli import main
+    from model.train import load_train_config, train
+
+    net_cfg, tc, _ = load_train_config(tiny_config(tmp_path, steps=4, ckpt=4))
+    tc.val_every = 100
+    train(data=data, out=tmp_path / "run", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    onnx_path, _, _ = export_checkpoint(tmp_path / "run" / "final.pt", tmp_path / "m.onnx")
+    out = tmp_path / "ev.json"
+    assert main(["evaluate", "--model", str(onnx_path), "--songs", str(data), "--data", str(data),
+                 "--json", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert len(rep["songs"]) == 4 and rep["reference"] == "heldout"
+    assert rep["songs"][0]["model"]["bone_length_error"] is not None
