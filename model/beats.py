@@ -18,8 +18,11 @@ How it works
    with ``v`` around one period. Half a beat after each beat the score is projected one
    period ahead (past values only) and the next beat is predicted at its maximum,
    weighted by a Gaussian around last beat + period.
-4. Re-lock: when the onsets near three beats in a row arrive early (or late) by a
-   growing amount, the period they show is taken at once (tempo changes); when every
+4. Re-lock: when the onsets near three beats in a row arrive early (or late), the
+   period they show is taken at once (moderate tempo changes); on a larger jump found by
+   the tempo search the beat score is re-run over the remembered past with the new
+   period and the next phase is chosen freely; the hysteresis bonus and the confidence
+   scale with ``fit``, the share of recent beats that land on an onset. When every
    other beat is much weaker above ``metre_min_bpm`` the tempo is halved (8th notes).
 5. The onset detector answers late (the window must see the attack), so predictions are
    shifted earlier by ``delay_s`` to land on the true beat.
