@@ -13,13 +13,14 @@ Usage::
 
 from __future__ import annotations
 
+import builtins
 import copy
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from model.errors import ConfigError
 
@@ -36,13 +37,13 @@ DEFAULT_CONFIG_PATH = REPO_ROOT / "config.toml"
 class Field:
     """One configuration key: its type, default, allowed range or choices, and help."""
 
-    type: type | tuple[type, ...]
+    type: type
     default: Any
     help: str
     min: float | None = None
     max: float | None = None
     choices: tuple[Any, ...] | None = None
-    item_type: type | None = None  # for lists
+    item_type: builtins.type | None = None  # for lists
 
 
 SCHEMA: dict[str, dict[str, Field]] = {
@@ -148,19 +149,19 @@ def coerce(section: str, key: str, value: Any, *, where: str = "") -> Any:
     if ftype is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if ftype is int and isinstance(value, bool) or not isinstance(value, ftype):
-        tname = ftype.__name__ if isinstance(ftype, type) else str(ftype)
+        tname = ftype.__name__
         raise ConfigError(f"config key '{name}'{where} must be a {tname}, got {value!r}")
     if ftype is list and field.item_type is not None:
-        for item in value:
+        for item in cast(list, value):
             if not isinstance(item, field.item_type):
                 raise ConfigError(
                     f"config key '{name}'{where} must be a list of {field.item_type.__name__}, got {item!r}"
                 )
     if field.choices is not None and value not in field.choices:
         raise ConfigError(f"config key '{name}'{where} must be one of {list(field.choices)}, got {value!r}")
-    if field.min is not None and value < field.min:
+    if field.min is not None and float(cast(float, value)) < field.min:
         raise ConfigError(f"config key '{name}'{where} must be >= {field.min}, got {value!r}")
-    if field.max is not None and value > field.max:
+    if field.max is not None and float(cast(float, value)) > field.max:
         raise ConfigError(f"config key '{name}'{where} must be <= {field.max}, got {value!r}")
     return value
 

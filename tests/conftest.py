@@ -26,3 +26,21 @@ def artifacts() -> Path:
 def _one_thread() -> None:
     # Two cores shared by everything: keep numeric libraries to one thread in tests.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+DEFAULT_MODEL = REPO / "models" / "default.onnx"
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model; a toy ONNX model with real metadata if it is missing."""
+    if DEFAULT_MODEL.exists():
+        return DEFAULT_MODEL
+    from export.toy import build_toy_model
+    from model.config import defaults
+    from model.features import FeatureSpec
+
+    spec = FeatureSpec.from_config(defaults()["features"])
+    path = tmp_path_factory.mktemp("model") / "toy.onnx"
+    build_toy_model(path, feature_spec=spec.to_dict(), feature_dim=spec.dim)
+    return path

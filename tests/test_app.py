@@ -24,22 +24,8 @@ from live.audio import ArraySource
 from model.config import defaults
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "models" / "default.onnx"
 SONG_S = 4.0
 
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped model; a toy ONNX model with real metadata until it exists."""
-    if DEFAULT_MODEL.exists():
-        return DEFAULT_MODEL
-    from export.toy import build_toy_model
-    from model.features import FeatureSpec
-
-    spec = FeatureSpec.from_config(defaults()["features"])
-    path = tmp_path_factory.mktemp("model") / "toy.onnx"
-    build_toy_model(path, feature_spec=spec.to_dict(), feature_dim=spec.dim)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "models" / "default.onnx"
 
 pytestmark = pytest.mark.mic
 
@@ -57,19 +56,6 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     finally:
         _kill_pulse(env)
 
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if DEFAULT_MODEL.exists():
-        return DEFAULT_MODEL
-    from export.toy import build_toy_model
-    from model.config import defaults
-    from model.features import FeatureSpec
-
-    spec = FeatureSpec.from_config(defaults()["features"])
-    path = tmp_path_factory.mktemp("model") / "toy.onnx"
-    build_toy_model(path, feature_spec=spec.to_dict(), feature_dim=spec.dim)
-    return path
 
 
 def test_mic_captures_a_song_played_into_a_virtual_device(
