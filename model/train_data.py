@@ -88,14 +88,18 @@ def feature_key(feature_cfg: dict[str, Any]) -> str:
     return hashlib.sha1(blob).hexdigest()[:12]
 
 
-def _code_version() -> str:
-    """Hash of the feature and beat-tracker source: a changed extractor invalidates the cache."""
-    import model.beats
-    import model.features
+FEATURE_SOURCES = ("features.py", "beats.py", "tempo.py", "constants.py")
+"""Sources of the feature extractor (in model/): a change to any invalidates the cache."""
 
+
+def _code_version() -> str:
+    """Hash of the feature, beat-tracker and tempo source files."""
+    here = Path(__file__).resolve().parent
     h = hashlib.sha1()
-    for mod in (model.features, model.beats):
-        h.update(Path(str(mod.__file__)).read_bytes())
+    for name in FEATURE_SOURCES:
+        f = here / name
+        if f.is_file():
+            h.update(name.encode() + f.read_bytes())
     return h.hexdigest()[:12]
 
 
