@@ -14,6 +14,7 @@ wall time its last sample arrived, and a ``hold`` flag). The app feeds each bloc
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import time
@@ -41,7 +42,7 @@ class Block:
     hold: bool = False
 
 
-class Source:
+class Source(abc.ABC):
     """Base of all audio sources."""
 
     name = "source"
@@ -49,10 +50,11 @@ class Source:
     finite = False
     overflows = 0
 
-    def blocks(self) -> AsyncIterator[Block]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def blocks(self) -> AsyncIterator[Block]:
+        """Blocks of audio as they arrive (real time, or as fast as possible)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most sources hold nothing
         """Release devices; safe to call twice."""
 
     def describe(self) -> str:
