@@ -154,14 +154,16 @@ def load_file(path: str | Path) -> tuple[np.ndarray, int]:
     p = Path(path)
     if not p.is_file():
         raise AudioError(f"audio file {p} not found; pass an existing file, 'demo' or 'mic' to --input")
+    from model.audio_check import check_decoded, quiet_stderr
+
     try:
         import soundfile as sf
 
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        with quiet_stderr():
+            data, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as e:
         raise AudioError(f"cannot read audio file {p} ({str(e).splitlines()[0][:120]}); use WAV, FLAC or OGG") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"audio file {p} is empty; pick another file")
+    check_decoded(data, int(sr), p)
     return data.mean(axis=1).astype(np.float32), int(sr)
 
 

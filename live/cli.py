@@ -13,7 +13,8 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from live import __version__
 from model.errors import ConfigError, DanceMuseError
@@ -33,6 +34,74 @@ COMMANDS = (
 )
 
 log = logging.getLogger("dancemuse")
+
+EXTRAS: dict[str, tuple[str, str]] = {
+    "torch": ("train", "training, export and .pt checkpoints"),
+    "onnx": ("train", "export"),
+    "pretty_midi": ("train", "MIDI rendering"),
+    "matplotlib": ("video", "plots and pictures (also in the train extra)"),
+    "imageio_ffmpeg": ("video", "MP4 video"),
+    "onnxruntime": ("cpu", "running a model (or the gpu extra)"),
+    "mediapipe": ("extract", "pose extraction from video (own venv: .ci/extract_venv.sh)"),
+    "mir_eval": ("dev", "beat-tracking benchmarks"),
+    "essentia": ("dev", "beat-tracking benchmarks"),
+    "skimage": ("dev", "image comparisons"),
+    "playwright": ("dev", "browser tests"),
+}
+"""Top-level module -> (the pip extra that brings it, what it is for)."""
+
+
+def missing_dependency_line(err: ModuleNotFoundError) -> str | None:
+    """One line naming the extra to install for a missing optional module (None: not ours)."""
+    name = (err.name or "").split(".")[0]
+    if name not in EXTRAS:
+        return None
+    extra, what = EXTRAS[name]
+    return (f"this needs the optional package '{name}' ({what}), which is not installed; "
+            f"install it with: pip install \"dancemuse[{extra}]\" (or pip install -e \".[{extra}]\" in a checkout)")
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a float that is neither NaN nor infinite."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number; give a plain number")
+    return v
+
+
+def check_output_path(path: str | Path, *, what: str) -> Path:
+    """Refuse, before any long work, an output path that is a folder, lies in a missing
+    folder or cannot be written (tried with a temporary file beside it). Raises ConfigError."""
+    import os
+    import tempfile
+
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{what} {p} is a folder; pass a file name, e.g. {p / ('out' + (p.suffix or '.npz'))}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {what} {p}: folder {parent} does not exist; create it or pick another path")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ConfigError(f"cannot write {what} {p}: the file is read-only; pick another path")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".check", dir=parent)
+    except OSError as e:
+        raise ConfigError(f"cannot write {what} {p}: {e.strerror or e}; pick a writable folder") from None
+    os.close(fd)
+    os.unlink(tmp)
+    return p
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
@@ -68,7 +137,7 @@ def _add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
 def common_parent() -> argparse.ArgumentParser:
     """Parent parser with --config/--set/--debug/--log-level, for nested subcommands:
     ``sub.add_parser("synth", parents=[common_parent()], ...)``."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = OneLineParser(add_help=False)
     _add_common(p, sub=True)
     return p
 
@@ -88,7 +157,7 @@ class _Subparsers:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="dancemuse",
         description="DanceMuse: live music in, a learned dancer out over OSC and WebSocket.",
     )
@@ -106,14 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def setup_logging(level_name: str) -> None:
+    """Log through a bounded queue to a writer thread (live/logq.py): a slow or blocked
+    stderr never stops the caller. websockets' per-connection INFO lines only at debug."""
+    from live.logq import install
+
+    level = getattr(logging, level_name.upper())
+    install(level)
+    logging.getLogger("websockets").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    setup_logging(args.log_level)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
@@ -126,6 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"dancemuse: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        line = missing_dependency_line(e)
+        if line is None or args.debug:
+            raise
+        print(f"dancemuse: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -28,7 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.errors import ProtocolError
+import numpy as np
+
+from model.errors import ConfigError, ProtocolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +203,52 @@ def from_osc(
     if len(args) != 1:
         raise ProtocolError(f"OSC {address} needs exactly one argument, got {len(args)}")
     return check(name, args[0], styles=styles, source=source)
+
+
+def parse_style(
+    text: str | Sequence[float] | None, names: Sequence[str], *, normalize: bool = True
+) -> np.ndarray:
+    """Style weights [shape=(len(names),)] float32 from ``"house"``, ``"house:0.7,ballet:0.3"``,
+    a list of floats (one per style) or ''/None (an equal mix). The one parser of a style
+    mix for the config, the command line, the engine and the runtime.
+
+    Weights must be finite and >= 0, at least one above 0. ``normalize`` scales them to sum
+    to 1 (otherwise the raw weights come back). Raises ConfigError (one line).
+    """
+    n = len(names)
+    w = np.zeros(n, dtype=np.float32)
+    if text is None or (isinstance(text, str) and not text.strip()):
+        w[:] = 1.0 / max(n, 1)
+        return w
+    if isinstance(text, str):
+        for part in text.split(","):
+            name, _, val = part.strip().partition(":")
+            name = name.strip()
+            if name not in names:
+                raise ConfigError(f"unknown style {name!r}: not in the model; use one of {', '.join(names)}")
+            try:
+                f = float(val) if val.strip() else 1.0
+            except ValueError:
+                raise ConfigError(f"style weight {val!r} for {name!r} is not a number; write e.g. {name}:0.5") from None
+            if not math.isfinite(f) or f < 0:
+                raise ConfigError(f"style weight {val.strip()!r} for {name!r} must be a finite number >= 0")
+            w[list(names).index(name)] = f
+    else:
+        try:
+            arr = np.asarray(text, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ConfigError(f"style weights {_show(text)} must be numbers, one per style {list(names)}") from None
+        if arr.shape[0] != n:
+            raise ConfigError(f"style weights {_show(list(arr))} must have {n} values, one per style {list(names)}")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ConfigError(f"style weights {_show(list(arr))} must be finite numbers >= 0")
+        w[:] = arr
+    total = float(w.sum())
+    if not total > 0:
+        raise ConfigError(f"style mix {text!r} has no positive weight; give at least one style a weight > 0")
+    if normalize:
+        w /= total
+    return w
 
 
 class RateLimitedLog:

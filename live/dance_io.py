@@ -193,7 +193,7 @@ def ffmpeg_exe() -> str:
         exe = shutil.which("ffmpeg")
         if exe:
             return exe
-    raise DanceMuseError("MP4 export needs ffmpeg: pip install imageio-ffmpeg (or install ffmpeg)")
+    raise DanceMuseError('MP4 export needs ffmpeg: pip install "dancemuse[video]" (brings imageio-ffmpeg) or install ffmpeg')
 
 
 def counts_from_beats(n_beats: int, *, beat_in_bar: np.ndarray | None = None, bar: np.ndarray | None = None,

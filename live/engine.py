@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from live.control import Control
+from live.control import Control, parse_style
 from live.frame import Frame
 from live.post import PostProcessor
 from model import skeleton as sk
-from model.errors import ConfigError, ProtocolError
+from model.errors import ProtocolError
 
 JOINT_RING = 1024
 LATENCY_WINDOW = 1024
@@ -42,31 +42,6 @@ def _get(info: Any, key: str) -> Any:
     if isinstance(info, Mapping):
         return info.get(key)
     return getattr(info, key, None)
-
-
-def parse_style(spec: str, names: tuple[str, ...]) -> np.ndarray:
-    """Style weights from a config string: '' (equal mix), 'house', or 'house:0.7,ballet:0.3'.
-
-    Returns [shape=(len(names),)] float32 raw weights. Raises ConfigError.
-    """
-    n = len(names)
-    w = np.zeros(n, np.float32)
-    spec = spec.strip()
-    if not spec:
-        w[:] = 1.0 / max(n, 1)
-        return w
-    for part in spec.split(","):
-        name, _, weight = part.partition(":")
-        name = name.strip()
-        if name not in names:
-            raise ConfigError(f"style {name!r} is not in the model; use one of {list(names)}")
-        try:
-            w[names.index(name)] = float(weight) if weight.strip() else 1.0
-        except ValueError:
-            raise ConfigError(f"style weight {weight!r} in {spec!r} is not a number") from None
-    if not np.all((w >= 0) & (w <= 1)):
-        raise ConfigError(f"style weights in {spec!r} must lie in 0..1")
-    return w
 
 
 class Engine:
@@ -106,7 +81,7 @@ class Engine:
         self.control_names: tuple[str, ...] = tuple(generator.control_names)
         live = cfg["live"]
         self.seed = int(cfg["model"].get("seed", 0))
-        self._style_raw = parse_style(str(cfg["model"].get("style", "")), self.style_names)
+        self._style_raw = parse_style(str(cfg["model"].get("style", "")), self.style_names, normalize=False)
         self._style = np.zeros(len(self.style_names), np.float32)
         self._ctrl = np.zeros(len(self.control_names), np.float32)
         self.controls: dict[str, Any] = {

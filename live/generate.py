@@ -67,11 +67,12 @@ def load_song(song: str | Path, *, demo_seconds: float = DEMO_SECONDS, seed: int
 
         s = demo_song(seconds=demo_seconds, seed=seed)
         return np.asarray(s.audio, np.float32), int(s.sample_rate), "demo"
+    from model.audio_check import check_decoded, quiet_stderr
     from model.features import load_audio
 
-    audio, sr = load_audio(song)
-    if len(audio) == 0:
-        raise AudioError(f"audio file {song} holds no samples; pass a file with sound")
+    with quiet_stderr():  # C decoders print their complaints on fd 2; ours is one line
+        audio, sr = load_audio(song)
+    check_decoded(audio, sr, song)  # refused by content: duration, sample rate, finite samples
     return np.asarray(audio, np.float32), int(sr), str(song)
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from live.control import parse_style
 from model import modelmeta
 from model.errors import ConfigError, ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -68,36 +69,6 @@ def _expected_spec(feature_config: Mapping[str, Any] | None) -> dict[str, Any] |
     except ImportError:  # pragma: no cover - the feature module ships with DanceMuse
         return None
     return dict(FeatureSpec.from_config(dict(feature_config)).to_dict())
-
-
-def parse_style(text: str | Sequence[float] | None, names: Sequence[str]) -> np.ndarray:
-    """Style weights ``[S]`` from ``"house"``, ``"house:0.7,ballet:0.3"``, a list of floats,
-    or ''/None (an equal mix). Weights are normalised to sum to 1."""
-    n = len(names)
-    w = np.zeros(n, dtype=np.float32)
-    if text is None or (isinstance(text, str) and not text.strip()):
-        w[:] = 1.0 / n
-        return w
-    if not isinstance(text, str):
-        arr = np.asarray(text, dtype=np.float32).reshape(-1)
-        if arr.shape[0] != n:
-            raise ConfigError(f"style weights {list(arr)} must have {n} values, one per style {list(names)}")
-        w[:] = np.clip(arr, 0.0, None)
-    else:
-        for part in text.split(","):
-            name, _, val = part.strip().partition(":")
-            name = name.strip()
-            if name not in names:
-                raise ConfigError(f"unknown style {name!r}; this model's styles are {', '.join(names)}")
-            try:
-                w[list(names).index(name)] = float(val) if val.strip() else 1.0
-            except ValueError:
-                raise ConfigError(f"style weight {val!r} for {name!r} is not a number; write e.g. {name}:0.5") from None
-    total = float(w.sum())
-    if total <= 0:
-        raise ConfigError(f"style mix {text!r} has no positive weight; give at least one style a weight > 0")
-    w /= total
-    return w
 
 
 class Generator:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import math
 import re
 import sys
 from collections.abc import Mapping
@@ -151,6 +152,8 @@ def coerce(section: str, key: str, value: Any, *, where: str = "") -> Any:
     if ftype is int and isinstance(value, bool) or not isinstance(value, ftype):
         tname = ftype.__name__
         raise ConfigError(f"config key '{name}'{where} must be a {tname}, got {value!r}")
+    if ftype is float and not math.isfinite(cast(float, value)):
+        raise ConfigError(f"config key '{name}'{where} must be a finite number, got {value!r}")
     if ftype is list and field.item_type is not None:
         for item in cast(list, value):
             if not isinstance(item, field.item_type):
@@ -196,13 +199,21 @@ def merge(cfg: dict[str, dict[str, Any]], data: Mapping[str, Any], *, path: Path
             cfg[section][key] = coerce(section, key, value, where=where)
 
 
+def config_file(path: str | Path | None = None) -> Path | None:
+    """The file ``load_config(path)`` reads: ``path``, else the shipped config.toml if
+    present, else None (the built-in defaults, which equal config.toml)."""
+    if path is not None:
+        return Path(path)
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
 def load_config(
     path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Defaults, then the TOML file (``path``, else the repo's config.toml if present),
     then ``overrides`` given as ``{"section.key": value}``. Raises ConfigError."""
     cfg = defaults()
-    file = Path(path) if path is not None else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    file = config_file(path)
     if file is not None:
         try:
             text = file.read_text(encoding="utf-8")

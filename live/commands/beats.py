@@ -7,6 +7,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from live.cli import finite_float
+
     p = sub.add_parser(
         "beats",
         help="print the tempo and beat times (s, one per line) of a song (SONG may be 'demo')",
@@ -14,8 +16,30 @@ def register(sub: Any) -> None:
     p.add_argument("song", metavar="SONG", help="audio file, or 'demo' for the built-in song")
     p.add_argument("--json", action="store_true", help='print {"tempo": ..., "beats": [...]} instead')
     p.add_argument("--downbeats", action="store_true", help="also print each beat's position in the bar")
-    p.add_argument("--seconds", type=float, default=30.0, help="length of the demo song (default 30)")
+    p.add_argument("--seconds", type=finite_float, default=30.0, help="length of the demo song (default 30)")
     p.set_defaults(func=run)
+
+
+def bar_counts(tracker_pos: Any, beats_per_bar: int) -> list[int]:
+    """Each beat's count in its bar, 1..beats_per_bar: one more than the beat before,
+    back to 1 on a beat the tracker marks as a downbeat (or after a full bar).
+
+    The tracker's own per-beat position can repeat or skip while its phase re-settles
+    (``1 2 2 2 3 2 3 4``); counting keeps the printed bar readable (``1 2 3 4 1 2 3 4``)
+    and still follows the downbeats it finds.
+    """
+    out: list[int] = []
+    c = 0
+    for p in tracker_pos:
+        p = int(p)
+        if p == 1:
+            c = 1
+        elif c == 0:
+            c = p if 1 <= p <= beats_per_bar else 1
+        else:
+            c = c % beats_per_bar + 1
+        out.append(c)
+    return out
 
 
 def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
@@ -29,7 +53,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     y, sr, _ = load_song(args.song, cfg, seconds=args.seconds)
     _, info = extract_features(y, sr=sr, cfg=cfg["features"])
     beats = info.beat_time[info.is_beat]
-    pos = info.beat_in_bar[info.is_beat]
+    pos = bar_counts(info.beat_in_bar[info.is_beat], int(cfg["features"]["beats_per_bar"]))
     settled = info.tempo[info.time > min(5.0, float(info.time[-1]) / 2)] if len(info.time) else info.tempo
     settled = settled[settled > 0]
     tempo = round(float(np.median(settled)), 2) if len(settled) else 0.0

@@ -17,7 +17,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
-    from model.config import to_toml
+    from model.config import config_file, to_toml
 
+    file = config_file(getattr(args, "config", None))
+    print(f"# loaded from {file}" if file is not None else "# no config file found: the built-in defaults")
+    if args.set_:
+        print(f"# with --set {' '.join(args.set_)}")
     print(to_toml(cfg, comments=not args.no_comments), end="")
     return 0

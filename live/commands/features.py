@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
+
+PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 
 
 def register(sub: Any) -> None:
+    from live.cli import finite_float
+
     p = sub.add_parser(
         "features",
         help="compute the music features of a song (SONG may be 'demo'); --plot draws them",
@@ -16,7 +21,7 @@ def register(sub: Any) -> None:
     p.add_argument("song", metavar="SONG", help="audio file, or 'demo' for the built-in song")
     p.add_argument("--plot", metavar="PNG", help="write a picture: waveform with beats, mel, onset, tempo")
     p.add_argument("--out", metavar="NPY", help="save the features [frames, dim] as .npy")
-    p.add_argument("--seconds", type=float, default=30.0, help="length of the demo song (default 30)")
+    p.add_argument("--seconds", type=finite_float, default=30.0, help="length of the demo song (default 30)")
     p.set_defaults(func=run)
 
 
@@ -27,14 +32,12 @@ def load_song(song: str, cfg: dict[str, Any], *, seconds: float) -> tuple[Any, i
 
         s = demo_song(seconds=seconds, seed=int(cfg["model"]["seed"]))
         return s.audio, s.sample_rate, s.beats
+    from model.audio_check import check_decoded, quiet_stderr
     from model.features import load_audio
 
-    y, sr = load_audio(song)
-    if len(y) == 0:
-        from model.errors import AudioError
-
-        raise AudioError(f"audio file {song} holds no samples; pass a file with sound")
-    return y, sr, None
+    with quiet_stderr():
+        y, sr = load_audio(song)
+    return check_decoded(y, sr, song), sr, None
 
 
 def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
@@ -42,8 +45,18 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
 
     import numpy as np
 
+    from live.cli import check_output_path
+    from model.errors import ConfigError
     from model.features import StreamingFeatures
 
+    if args.plot:
+        if Path(args.plot).suffix.lower() not in PLOT_FORMATS:
+            raise ConfigError(f"--plot {args.plot}: pass a picture file name ending in "
+                              f"{', '.join(PLOT_FORMATS)} (e.g. features.png)")
+        check_output_path(args.plot, what="--plot")
+        import matplotlib  # noqa: F401  # a missing extra is named now, not after the features
+    if args.out:
+        check_output_path(args.out, what="--out")
     y, sr, _ = load_song(args.song, cfg, seconds=args.seconds)
     sf = StreamingFeatures(cfg["features"], input_sr=sr)
     t0 = time.perf_counter()

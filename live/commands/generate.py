@@ -9,6 +9,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from live.cli import finite_float
+
     p = sub.add_parser(
         "generate",
         help="generate a dance from a song file (or 'demo') through the live streaming path",
@@ -21,9 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument("--model", metavar="MODEL.onnx", help="ONNX model (default: model.path of the config)")
     p.add_argument("--style", help="style name or mix such as 'house:0.7,ballet:0.3' (default: equal mix)")
     p.add_argument("--seed", type=int, help="random seed (a different seed, a different dance)")
-    p.add_argument("--energy", type=float, help="movement amplitude 0..2 (default 1)")
-    p.add_argument("--variation", type=float, help="improvisation 0..1 (default 0.5)")
-    p.add_argument("--demo-seconds", type=float, default=30.0, metavar="S", help="length of the demo song (default 30)")
+    p.add_argument("--energy", type=finite_float, help="movement amplitude 0..2 (default 1)")
+    p.add_argument("--variation", type=finite_float, help="improvisation 0..1 (default 0.5)")
+    p.add_argument("--demo-seconds", type=finite_float, default=30.0, metavar="S", help="length of the demo song (default 30)")
     p.add_argument("--size", default="640x480", metavar="WxH", help="video size (default 640x480)")
     p.set_defaults(func=run)
 
@@ -51,6 +53,7 @@ class _Bar:
 def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from pathlib import Path
 
+    from live.cli import check_output_path
     from live.dance_io import DANCE_FORMATS, write_dance, write_mp4
     from live.generate import apply_options, generate_dance
     from live.runtime import load_generator
@@ -60,12 +63,18 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     if not outs and not args.video:
         raise ConfigError("nothing to write: pass -o OUT.npz|.json|.csv|.bvh and/or --video OUT.mp4")
     for o in outs:
+        if o.is_dir():
+            check_output_path(o, what="output")
         if o.suffix.lower() not in DANCE_FORMATS:
             raise ConfigError(f"cannot write {o}: use a .npz, .json, .csv or .bvh file name (and --video for .mp4)")
-        if not o.parent.exists():
-            raise ConfigError(f"cannot write {o}: folder {o.parent} does not exist")
+        check_output_path(o, what="output")
     if args.video and not args.video.lower().endswith(".mp4"):
         raise ConfigError(f"--video {args.video} must end in .mp4")
+    if args.video:
+        check_output_path(args.video, what="--video")
+        from live.dance_io import ffmpeg_exe
+
+        ffmpeg_exe()  # refuse now, not after the whole generation
     try:
         width, height = (int(x) for x in args.size.lower().split("x"))
     except ValueError:

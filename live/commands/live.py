@@ -7,6 +7,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from live.cli import finite_float
+
     p = sub.add_parser(
         "live",
         help="run the live show: audio in, dance out over OSC and WebSocket (default: the demo song)",
@@ -28,7 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("--style", help="starting style: 'house' or a mix 'house:0.7,ballet:0.3'")
     p.add_argument("--fps", type=int, choices=[30, 60], help="pose frames per second (must match the model)")
     p.add_argument("--record", metavar="OUT.npz|.bvh|.json", help="record the show to this file")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
+    p.add_argument("--duration", type=finite_float, metavar="S", help="stop after S seconds of audio")
     p.set_defaults(func=run)
 
 
