@@ -1,4 +1,4 @@
-"""Streaming music features, the same for training and live (numpy + librosa filters).
+"""Streaming music features, the same for training and live (numpy only at run time).
 
 ``StreamingFeatures(cfg["features"], input_sr=SR).push(samples)`` accepts chunks of any
 size at any input rate (mono or stereo, int or float), resamples them to 24 kHz with a
@@ -42,12 +42,27 @@ import numpy as np
 from model.beats import OnlineBeatTracker
 from model.constants import DB_REF, N_CHROMA, SAMPLE_RATE, hop_length
 from model.errors import AudioError, ConfigError
+from model.filterbanks import chroma_filterbank, mel_filterbank
 
 AMIN = 1e-10
 """Power floor before the log (-100 dB)."""
 LOW_BANDS = 8
 """Lowest mel bands (30..~430 Hz) whose energy flux the beat tracker weighs most (kick)."""
 FORMAT_VERSION = 1
+SMALL = 4
+"""Frames per push handled in preallocated buffers (the live path: a hop or a few)."""
+CHUNK = 256
+"""Frames per batch of the offline path (one big push: the whole song)."""
+
+
+class _NoFrames(dict):  # type: ignore[type-arg]
+    """Read-only empty [0, F] float32 arrays, one per F (what a push with no frame returns)."""
+
+    def __missing__(self, dim: int) -> np.ndarray:
+        a = np.empty((0, dim), np.float32)
+        a.flags.writeable = False
+        self[dim] = a
+        return a
 
 
 @dataclass
@@ -251,8 +266,6 @@ class StreamingFeatures:
     """
 
     def __init__(self, cfg: Mapping[str, Any], *, input_sr: int) -> None:
-        import librosa  # filters only
-
         if int(input_sr) <= 0:
             raise AudioError(f"input sample rate {input_sr} Hz is invalid; pass the device or file rate")
         self._cfg = dict(_features_section(cfg))
@@ -264,42 +277,31 @@ class StreamingFeatures:
         self.n_fft = s.n_fft
         if s.fmax > self.sr / 2:
             raise ConfigError(f"features.fmax {s.fmax} Hz is above the Nyquist frequency {self.sr / 2} Hz")
-        self._mel_fb = librosa.filters.mel(
-            sr=self.sr, n_fft=self.n_fft, n_mels=s.n_mels, fmin=s.fmin, fmax=s.fmax
-        ).astype(np.float64)
-        self._chroma_fb = librosa.filters.chroma(
-            sr=self.sr, n_fft=self.n_fft, n_chroma=N_CHROMA, tuning=s.tuning
-        ).astype(np.float64)
+        self._fb = _stacked_filters(self.sr, self.n_fft, s.n_mels, s.fmin, s.fmax, s.tuning)
         self._window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as librosa's 'hann'
         self._resampler: Any = None
         if self.input_sr != self.sr:
             import soxr
 
             self._resampler = soxr.ResampleStream(self.input_sr, self.sr, 1, dtype="float32", quality="HQ")
-        # per-frame buffers (no allocation in the frame loop)
-        nb = self.n_fft // 2 + 1
-        self._ring = np.zeros(self.n_fft)
-        self._fill = self.n_fft - self.hop  # samples of the current hop still missing -> start
+        # stream state: the samples not yet consumed by a whole frame (primed with zeros)
+        self._ring = np.zeros(self.n_fft + SMALL * self.hop)
         self._pos = self.n_fft - self.hop
-        self._xw = np.zeros(self.n_fft)
-        self._spec = np.zeros(nb, np.complex128)
-        self._pow = np.zeros(nb)
-        self._tmp = np.zeros(nb)
-        self._mel = np.zeros(s.n_mels)
-        self._db = np.zeros(s.n_mels)
-        self._prev_db = np.zeros(s.n_mels)
-        self._diff = np.zeros(s.n_mels)
-        self._chroma = np.zeros(N_CHROMA)
-        self._low = np.zeros(LOW_BANDS)
-        self._prev_low = np.zeros(LOW_BANDS)
         self._have_prev = False
+        self._work = _Work(SMALL, self.n_fft, s.n_mels)  # buffers of the live (few frames) path
         self._sl = {name: s.slice(name) for name in s.names}
+        tail = [self._sl[n] for n in ("tempo", "beat_phase", "beat_pulse", "bar_phase")]
+        if [t.start for t in tail] != [tail[0].start, tail[0].start + 1, tail[0].start + 3, tail[0].start + 4]:
+            raise ConfigError("feature layout: tempo, beat_phase, beat_pulse, bar_phase must be adjacent")
+        self._beat_cols = slice(tail[0].start, tail[-1].stop)
         self.tracker = OnlineBeatTracker(
             fps=s.fps, beats_per_bar=s.beats_per_bar, min_bpm=s.min_bpm, max_bpm=s.max_bpm
         )
         self.frames = 0
         self.nan_count = 0
         self.info = _empty_info(0)
+        self._db = self._work.db[0]  # dB mel of the frame being tracked (valid inside _frame)
+        self._mel = self._work.pw[1, : s.n_mels]  # its mel power
 
     @property
     def dim(self) -> int:
@@ -316,82 +318,122 @@ class StreamingFeatures:
         Returns float32 [shape=(k, dim)] (k may be 0); ``info`` describes those frames.
         """
         x = to_mono_float(samples)
-        bad = ~np.isfinite(x)
-        nbad = int(np.count_nonzero(bad))
-        if nbad:
-            self.nan_count += nbad
+        if not np.isfinite(x).all():  # rare: NaN/inf inside
+            bad = ~np.isfinite(x)
+            self.nan_count += int(np.count_nonzero(bad))
             x = np.where(bad, np.float32(0.0), x)
-        x = np.clip(x, -1.0, 1.0)
+        clipped = np.maximum(x, -1.0, dtype=np.float32)  # a new array: the caller's stays intact
+        np.minimum(clipped, 1.0, out=clipped)
         if self._resampler is not None:
-            x = self._resampler.resample_chunk(x)
-        return self._push_model_rate(x)
+            clipped = self._resampler.resample_chunk(clipped)
+        return self._push_model_rate(clipped)
 
     def _push_model_rate(self, x: np.ndarray) -> np.ndarray:
-        hop = self.hop
-        k_max = (len(x) + (self._pos - (self.n_fft - self.hop))) // hop + 1
-        out = np.empty((k_max, self.spec.dim), np.float32)
-        info = _empty_info(k_max)
-        k = 0
-        i = 0
-        ring = self._ring
-        n = len(x)
-        while i < n:
-            take = min(self.n_fft - self._pos, n - i)
-            ring[self._pos: self._pos + take] = x[i: i + take]
-            self._pos += take
-            i += take
-            if self._pos == self.n_fft:
-                self._frame(out[k], info, k)
-                k += 1
-                ring[: self.n_fft - hop] = ring[hop:]
-                self._pos = self.n_fft - hop
-        self.info = FrameInfo(**{f: getattr(info, f)[:k] for f in FrameInfo.__dataclass_fields__})
-        return out[:k]
+        n_fft, hop, pos = self.n_fft, self.hop, self._pos
+        total = pos + len(x)
+        k = (total - n_fft) // hop + 1 if total >= n_fft else 0
+        if k == 0:
+            self._ring[pos:total] = x
+            self._pos = total
+            return _NO_FRAMES[self.spec.dim]
+        if k <= SMALL and total <= len(self._ring):  # the live path: a few hops, no big allocation
+            stream = self._ring
+            stream[pos:total] = x
+            w = self._work
+        else:  # one big push (a whole song): batches of CHUNK frames
+            stream = np.empty(total)
+            stream[:pos] = self._ring[:pos]
+            stream[pos:] = x
+            w = _Work(min(k, CHUNK), n_fft, self.spec.n_mels)
+            w.pw[0] = self._work.pw[0]
+            w.prev_db[:] = self._work.prev_db
+        out = np.empty((k, self.spec.dim), np.float32)
+        info = _empty_info(k)
+        nm = self.spec.n_mels
+        for c0 in range(0, k, CHUNK):
+            c1 = min(k, c0 + CHUNK)
+            frames = np.ndarray((c1 - c0, n_fft), np.float64, stream, c0 * hop * 8, (hop * 8, 8))
+            self._spectral(frames, out[c0:c1], w)
+            for j in range(c1 - c0):
+                self._db = w.db[j]
+                self._mel = w.pw[j + 1, :nm]
+                self._frame(out[c0 + j], info, c0 + j, float(w.onset[j]), float(w.low[j]))
+            w.pw[0] = w.pw[c1 - c0]
+        rest = total - k * hop
+        self._ring[:rest] = stream[k * hop: total]
+        self._pos = rest
+        if w is not self._work:
+            self._work.pw[0] = w.pw[0]
+            self._work.prev_db[:] = w.prev_db
+        self.info = info
+        return out
 
-    def _frame(self, row: np.ndarray, info: FrameInfo, k: int) -> None:
-        """Compute one frame from the ring into ``row`` (no allocation)."""
-        s = self._sl
-        np.multiply(self._ring, self._window, out=self._xw)
-        np.fft.rfft(self._xw, out=self._spec)
-        np.abs(self._spec, out=self._tmp)
-        np.multiply(self._tmp, self._tmp, out=self._pow)
-        np.dot(self._mel_fb, self._pow, out=self._mel)
-        np.maximum(self._mel, AMIN, out=self._mel)
-        np.log10(self._mel, out=self._db)
-        self._db *= 10.0
-        self._db -= 10.0 * math.log10(DB_REF)
-        if self._have_prev:
-            np.subtract(self._db, self._prev_db, out=self._diff)
-            np.maximum(self._diff, 0.0, out=self._diff)
-            onset = float(self._diff.mean())
-            np.subtract(self._mel[:LOW_BANDS], self._prev_low, out=self._low)
-            np.maximum(self._low, 0.0, out=self._low)
-            low = math.sqrt(float(self._low.sum()))
-        else:
-            onset = low = 0.0
+    def _spectral(self, frames: np.ndarray, out: np.ndarray, w: _Work) -> None:
+        """Mel dB, onset, chroma and RMS of ``frames`` [shape=(k, n_fft)] into ``out``'s
+        columns: one FFT call and one stacked mel+chroma matrix product for all k frames.
+        ``w.pw[0]`` holds the previous frame's mel+chroma power, ``w.prev_db`` its dB."""
+        k = len(frames)
+        nm = self.spec.n_mels
+        xw, spec, mag, pw, db, diff = w.xw[:k], w.spec[:k], w.mag[:k], w.pw[: k + 1], w.db[:k], w.diff[:k]
+        onset, low, rms, cmax = w.onset[:k], w.low[:k], w.rms[:k], w.cmax[:k]
+        np.multiply(frames, self._window, out=xw)
+        np.fft.rfft(xw, axis=1, out=spec)
+        np.abs(spec, out=mag)
+        np.multiply(mag, mag, out=mag)
+        np.matmul(mag, self._fb, out=pw[1:])
+        mel = pw[:, :nm]
+        np.maximum(mel[1:], AMIN, out=db)
+        np.log10(db, out=db)
+        np.multiply(db, 10.0, out=db)
+        if DB_REF != 1.0:
+            db -= 10.0 * math.log10(DB_REF)
+        # onset: mean positive dB change to the previous frame; low: root of the bass power rise
+        if k > 1:
+            np.subtract(db[1:], db[:-1], out=diff[1:])
+        np.subtract(db[0], w.prev_db, out=diff[0])
+        np.maximum(diff, 0.0, out=diff)
+        np.add.reduce(diff, axis=1, out=onset)
+        np.multiply(onset, 1.0 / nm, out=onset)
+        lowd = w.lowd[:k]
+        np.subtract(mel[1:, :LOW_BANDS], mel[:-1, :LOW_BANDS], out=lowd)
+        np.maximum(lowd, 0.0, out=lowd)
+        np.add.reduce(lowd, axis=1, out=low)
+        np.sqrt(low, out=low)
+        if not self._have_prev:
+            onset[0] = low[0] = 0.0
             self._have_prev = True
-        self._prev_db[:] = self._db
-        self._prev_low[:] = self._mel[:LOW_BANDS]
-        np.dot(self._chroma_fb, self._pow, out=self._chroma)
-        cmax = float(self._chroma.max())
-        if cmax > AMIN:
-            self._chroma /= cmax
+        w.prev_db[:] = db[k - 1]
+        chroma = w.chroma[:k]
+        np.maximum.reduce(pw[1:, nm:], axis=1, out=cmax)
+        np.maximum(cmax, AMIN, out=w.cdiv[:k])
+        np.divide(pw[1:, nm:], w.cdiv[:k, None], out=chroma)
+        if k == 1:
+            rms[0] = np.dot(frames[0], frames[0])
+            if cmax[0] <= AMIN:
+                chroma[0] = 0.0
         else:
-            self._chroma[:] = 0.0
-        rms = math.sqrt(float(np.dot(self._ring, self._ring)) / self.n_fft)
+            np.einsum("ij,ij->i", frames, frames, out=rms)
+            chroma[cmax <= AMIN] = 0.0
+        np.multiply(rms, 1.0 / self.n_fft, out=rms)
+        np.sqrt(rms, out=rms)
+        sl = self._sl
+        out[:, sl["mel"]] = db
+        out[:, sl["onset"].start] = onset
+        out[:, sl["chroma"]] = chroma
+        out[:, sl["rms"].start] = rms
+
+    def _frame(self, row: np.ndarray, info: FrameInfo, k: int, onset: float, low: float) -> None:
+        """The beat-tracker part of one frame: step the tracker, write its columns of ``row``
+        and ``info[k]`` (the spectral columns are already in ``row``)."""
         tr = self.tracker
-        tr.step(onset, low)
-        row[s["mel"]] = self._db
-        row[s["onset"]] = onset
-        row[s["chroma"]] = self._chroma
-        row[s["rms"]] = rms
-        row[s["tempo"]] = tr.tempo / 200.0
+        tr.step(onset, low, row[self._sl["mel"]])
         ph = 2.0 * math.pi * tr.phase
-        row[s["beat_phase"]] = (math.sin(ph), math.cos(ph))
-        row[s["beat_pulse"]] = ((1.0 + math.cos(ph)) * 0.5) ** 4
-        bpb = tr.beats_per_bar
-        bar_ph = 2.0 * math.pi * ((max(tr.beat_in_bar, 1) - 1 + tr.phase) / bpb)
-        row[s["bar_phase"]] = (math.sin(bar_ph), math.cos(bar_ph))
+        cos_ph = math.cos(ph)
+        bar_ph = 2.0 * math.pi * ((max(tr.beat_in_bar, 1) - 1 + tr.phase) / tr.beats_per_bar)
+        row[self._beat_cols] = (
+            tr.tempo / 200.0, math.sin(ph), cos_ph, ((1.0 + cos_ph) * 0.5) ** 4,
+            math.sin(bar_ph), math.cos(bar_ph),
+        )
         self.frames += 1
         info.time[k] = self.frames * self.hop / self.sr
         info.tempo[k] = tr.tempo
@@ -403,6 +445,34 @@ class StreamingFeatures:
         if tr.is_beat:
             info.beat_time[k] = tr.beat_time
         info.onset[k] = onset
+
+
+class _Work:
+    """Preallocated buffers for ``k`` frames of :meth:`StreamingFeatures._spectral`."""
+
+    def __init__(self, k: int, n_fft: int, n_mels: int) -> None:
+        nb = n_fft // 2 + 1
+        self.xw = np.zeros((k, n_fft))
+        self.spec = np.zeros((k, nb), np.complex128)
+        self.mag = np.zeros((k, nb))
+        self.pw = np.zeros((k + 1, n_mels + N_CHROMA))
+        self.db = np.zeros((k, n_mels))
+        self.diff = np.zeros((k, n_mels))
+        self.prev_db = np.zeros(n_mels)
+        self.chroma = np.zeros((k, N_CHROMA))
+        self.lowd = np.zeros((k, LOW_BANDS))
+        self.onset, self.low, self.rms, self.cmax, self.cdiv = (np.zeros(k) for _ in range(5))
+
+
+def _stacked_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, tuning: float) -> np.ndarray:
+    """[mel; chroma] filters as one float64 matrix, transposed for ``power @ fb``
+    [shape=(1 + n_fft // 2, n_mels + 12)]."""
+    mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    chroma = chroma_filterbank(sr=sr, n_fft=n_fft, n_chroma=N_CHROMA, tuning=tuning)
+    return np.ascontiguousarray(np.concatenate([mel, chroma]).astype(np.float64).T)
+
+
+_NO_FRAMES: dict[int, np.ndarray] = _NoFrames()  # type: ignore[assignment]
 
 
 def extract_features(
@@ -436,19 +506,48 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)
         return to_mono_float(data), int(sr)
     except Exception as first:  # noqa: BLE001 - soundfile raises several types
-        try:
-            import warnings
-
-            import librosa
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                y, sr = librosa.load(str(p), sr=None, mono=True)
-            return np.asarray(y, np.float32), int(sr)
-        except Exception:  # noqa: BLE001
+        decoded = _ffmpeg_decode(p)
+        if decoded is None:
             raise AudioError(
                 f"cannot read audio file {p} ({type(first).__name__}); convert it to WAV or FLAC"
             ) from None
+        return decoded
+
+
+def _ffmpeg_exe() -> str | None:
+    """imageio-ffmpeg's ffmpeg if installed, else ``ffmpeg`` on PATH, else None."""
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except Exception:  # noqa: BLE001 - not installed, or its binary is missing
+        import shutil
+
+        return shutil.which("ffmpeg")
+
+
+def _ffmpeg_decode(p: Path) -> tuple[np.ndarray, int] | None:
+    """Decode what soundfile cannot (mp3, m4a, ...) with ffmpeg at the file's own rate, as
+    float32 mono; None when there is no ffmpeg or it cannot read the file."""
+    import re
+    import subprocess
+
+    exe = _ffmpeg_exe()
+    if exe is None:
+        return None
+    try:
+        probe = subprocess.run([exe, "-hide_banner", "-i", str(p)], capture_output=True, text=True, timeout=60)
+        m = re.search(r"Audio:.*?(\d+) Hz", probe.stderr)
+        if m is None:
+            return None
+        sr = int(m.group(1))
+        run = subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-i", str(p), "-vn", "-ac", "1",
+                              "-ar", str(sr), "-f", "f32le", "pipe:1"], capture_output=True, timeout=600)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if run.returncode != 0 or len(run.stdout) < 4:
+        return None
+    return np.frombuffer(run.stdout, np.float32, len(run.stdout) // 4).copy(), sr
 
 
 def extract_file(path: str | Path, cfg: Mapping[str, Any] | None = None) -> tuple[np.ndarray, FrameInfo]:

@@ -190,3 +190,75 @@ def test_cli_features_writes_plot_and_npy(tmp_path, capsys) -> None:
     junk.write_bytes(b"junk")
     assert main(["features", str(junk)]) == 2
     assert "cannot read audio file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fps", [30, 60])
+@pytest.mark.parametrize("n_fft,n_mels,fmin,fmax,tuning", [
+    (2048, 64, 30.0, 11000.0, 0.0), (1024, 128, 0.0, 12000.0, 0.25), (4096, 40, 100.0, 8000.0, -0.5)])
+def test_numpy_filterbanks_equal_librosa(fps: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
+                                         tuning: float) -> None:
+    librosa = pytest.importorskip("librosa")
+    from model.filterbanks import chroma_filterbank, mel_filterbank
+
+    sr = FeatureSpec.from_config(_cfg(fps)).sample_rate
+    mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert mel.shape == ref.shape and mel.dtype == ref.dtype
+    assert np.max(np.abs(mel - ref)) <= 1e-6
+    chroma = chroma_filterbank(sr=sr, n_fft=n_fft, n_chroma=12, tuning=tuning)
+    ref = librosa.filters.chroma(sr=sr, n_fft=n_fft, n_chroma=12, tuning=tuning)
+    assert chroma.shape == ref.shape and np.max(np.abs(chroma - ref)) <= 1e-6
+
+
+@pytest.mark.parametrize("fps", [30, 60])
+def test_spectral_blocks_equal_a_librosa_reference(fps: int) -> None:
+    """mel dB, onset, chroma and RMS equal the same maths done with librosa's STFT and
+    filters on the zero-primed stream (frame i ends at sample (i + 1) * hop)."""
+    librosa = pytest.importorskip("librosa")
+    cfg = _cfg(fps)
+    spec = FeatureSpec.from_config(cfg)
+    x = _song(24000, 4.0)
+    f, _ = extract_features(x, sr=24000, cfg=cfg)
+    y = np.concatenate([np.zeros(spec.n_fft - spec.hop, np.float32), x])
+    power = np.abs(librosa.stft(y, n_fft=spec.n_fft, hop_length=spec.hop, center=False, window="hann")) ** 2
+    mel = librosa.filters.mel(sr=24000, n_fft=spec.n_fft, n_mels=spec.n_mels, fmin=spec.fmin,
+                              fmax=spec.fmax).astype(np.float64) @ power
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10)).T
+    onset = np.concatenate([[0.0], np.maximum(np.diff(db, axis=0), 0.0).mean(axis=1)])
+    chroma = (librosa.filters.chroma(sr=24000, n_fft=spec.n_fft, tuning=spec.tuning).astype(np.float64) @ power).T
+    chroma /= chroma.max(axis=1, keepdims=True)
+    frames = librosa.util.frame(y, frame_length=spec.n_fft, hop_length=spec.hop).T.astype(np.float64)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    n = len(f)
+    assert n == len(db)
+    np.testing.assert_allclose(f[:, spec.slice("mel")], db, atol=1e-4)
+    np.testing.assert_allclose(f[:, spec.slice("onset")][:, 0], onset, atol=1e-4)
+    np.testing.assert_allclose(f[:, spec.slice("chroma")], chroma, atol=1e-5)
+    np.testing.assert_allclose(f[:, spec.slice("rms")][:, 0], rms, atol=1e-6)
+
+
+def test_live_sized_pushes_reuse_buffers_and_match_one_push() -> None:
+    """One hop per push (the live path) goes through preallocated buffers and gives the
+    frames of one big push; a push without a whole hop returns an empty array."""
+    sr = 24000
+    x = _song(sr, 3.0)
+    whole, info = extract_features(x, sr=sr, cfg=_cfg(60))
+    sfe = StreamingFeatures(_cfg(60), input_sr=sr)
+    work = sfe._work
+    rows = [sfe.push(x[i: i + 400]) for i in range(0, len(x), 400)]
+    assert sfe._work is work
+    assert sfe.push(np.zeros(10, np.float32)).shape == (0, whole.shape[1])
+    np.testing.assert_allclose(np.concatenate(rows), whole, atol=1e-5)
+
+
+def test_features_do_not_import_librosa_scipy_or_numba() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\nfrom model.features import extract_features\n"
+            "extract_features(np.zeros(30000, np.float32), sr=44100)\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('librosa', 'scipy', 'numba')]\n"
+            "assert not bad, bad\nprint('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
