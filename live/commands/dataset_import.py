@@ -1,4 +1,4 @@
-"""`dancemuse dataset import bvh|aist` and `dancemuse dataset extract`: bring your own
+"""`dancemuse dataset import bvh|aist|mocap` and `dancemuse dataset extract`: bring your own
 dancers into a dataset. live/commands/dataset.py calls ``register_into`` with its
 subparsers; this module imports nothing heavy until a command runs."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 
 def register_into(dsub: Any) -> None:
-    """Add ``import`` (with ``bvh`` and ``aist``) and ``extract`` to the ``dataset``
+    """Add ``import`` (with ``bvh``, ``aist`` and ``mocap``) and ``extract`` to the ``dataset``
     subparsers ``dsub``."""
     from live.cli import common_parent
 
@@ -45,6 +45,18 @@ def register_into(dsub: Any) -> None:
     a.add_argument("--style", help="one style label for all clips (default: from the genre code)")
     _common_out(a, licence="AIST++ CC BY 4.0 annotations; AIST Dance DB music, see its terms")
     a.set_defaults(func=_guarded(run_aist))
+
+    m = isub.add_parser("mocap", parents=[common_parent()],
+                        help="a folder of real dance mocap (CMU BVH takes) + generated music on the dancer's beat",
+                        description="Import every BVH take in a folder (e.g. ../shared/mocap, with its "
+                                    "manifest.json), find each dancer's own pulse in the motion and render an "
+                                    "accompaniment whose beats land on it. Styles: salsa, breaking, freestyle.")
+    m.add_argument("folder", metavar="DIR", help="folder with the BVH takes (and manifest.json)")
+    m.add_argument("--out", required=True, metavar="DIR", help="dataset folder (created or appended to)")
+    m.add_argument("--seed", type=int, default=0, help="seed for the accompaniment's instruments and grooves")
+    m.add_argument("--limit", type=int, metavar="N", help="import only the first N takes (a quick look)")
+    m.add_argument("--overwrite", action="store_true", help="replace clips whose id already exists")
+    m.set_defaults(func=_guarded(run_mocap))
 
     x = dsub.add_parser("extract", parents=[common_parent()], help="poses and audio from dance videos (MediaPipe)",
                         description="Pull the audio (ffmpeg) and 3D poses (MediaPipe Pose world landmarks) "
@@ -132,6 +144,21 @@ def run_aist(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
                           style=args.style, licence=args.licence, overwrite=args.overwrite,
                           progress=progress)
     return _report(entries, args.out)
+
+
+def run_mocap(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    from model.constants import SAMPLE_RATE
+    from model.importers.mocap import import_mocap
+
+    entries = import_mocap(args.folder, out=args.out, fps=cfg["features"]["fps"], sample_rate=SAMPLE_RATE,
+                           seed=args.seed, overwrite=args.overwrite, limit=args.limit, progress=progress)
+    _report(entries, args.out)
+    print("pulse per take (tempo bpm, share of kinematic beats within 70 ms of the grid):")
+    for e in entries:
+        pulse = e.get("pulse", {})
+        print(f"  {e['id']}: {pulse.get('tempo_bpm')} bpm ({pulse.get('tempo_min')}-{pulse.get('tempo_max')}), "
+              f"fit {pulse.get('fit_70ms')}, steps on counts 1-8 {pulse.get('steps_per_count')}")
+    return 0
 
 
 def run_extract(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
