@@ -204,6 +204,9 @@ def export_checkpoint(
     if block < 1:
         raise ModelError(f"--block {block} must be at least 1")
     net, ckpt = load_checkpoint(ckpt_path)
+    from export.atomic import check_finite_weights
+
+    check_finite_weights(net, ckpt_path)  # a diverged (NaN) checkpoint is refused, not exported
     meta = build_metadata(net, ckpt, block=block, command=command)
     path = export_net(net, out_path, meta=meta, block=block)
     return path, net, meta
