@@ -238,3 +238,54 @@ def checkpoint_dance_fn(path: str | Path, *, seed: int = 0, variation: float = 0
         return vec_to_pose(vec), np.nonzero(is_beat)[0] / fps
 
     return fn, ckpt
+
+
+# -- the dancer evaluation of issue 10 (exported models through the live path) ------------
+
+def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str], data: str | None = None,
+                  recordings: Sequence[str] | None = None, post: str = "on", root: str = "follow",
+                  suite: Any = None, sheets: str | Path | None = None, sheet_song: str | None = None,
+                  train: Any = None, train_figs: tuple[dict[str, float], dict[str, float]] | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run ``model.metrics_suite`` for an .onnx model; returns the report with the
+    training data's figures under ``train`` and ``train_style``. ``recordings``: real
+    recordings for the long test (None: the Debian Frets on Fire songs when installed).
+    ``train`` / ``train_figs``: pass them to reuse the training data between models."""
+    from model import metrics_songs as ms
+    from model import metrics_suite as mu
+    from model.metrics_gen import Dancer
+
+    say = progress or (lambda _m: None)
+    dancer = Dancer(str(model), cfg, post=post, root=root)
+    path = data or (dancer.generator.meta.get("train_data") or {}).get("path")
+    if train is None:
+        if not path or not Path(path).is_dir():
+            raise DatasetError(f"training data {path!r} for the reference numbers not found; pass --data TRAIN_DIR")
+        train = mu.load_train(path, fps=dancer.fps)
+    if train_figs is None:
+        say("training data figures")
+        train_figs = mu.train_figures(train)
+    test = ms.find_songs(list(songs), progress=True)
+    if recordings is None:
+        recs = ms.recordings()
+        rec_note = f"{ms.FOF_DIR} ({len(recs)} songs)" if recs else f"none ({ms.FOF_DIR} absent: apt-get install fretsonfire-songs-muldjord)"
+    else:
+        recs = ms.find_songs(list(recordings)) if recordings else []
+        rec_note = ", ".join(recordings) if recordings else "none"
+    rep = mu.run_suite(dancer, test, train=train, recordings=recs, cfg=suite, progress=say)
+    rep.update({"train": train_figs[0], "train_style": train_figs[1], "train_data": train.path,
+                "recordings": rec_note, "root_mode": root, "frames": dancer.frames})
+    if sheets:
+        from model.contact_sheet import write_sheets
+
+        pool = [s for s in (recs or test)]
+        full = ms.find_songs([sheet_song])[0] if sheet_song else pool[0]
+        song = ms.TestSong(full.name, full.audio[: int(30 * full.sr)], full.sr, full.kind, full.beats)
+        written = []
+        for st in dancer.styles:
+            say(f"contact sheets: {st} on {song.name}")
+            g = dancer.dance(song, style=st, seed=0)
+            written += [str(p) for p in write_sheets(g.poses, Path(sheets) / f"{Path(str(model)).stem}_{st}",
+                                                     fps=dancer.fps, title=f"{Path(str(model)).name}: {st} on {song.name}")]
+        rep["sheets"] = written
+    return rep

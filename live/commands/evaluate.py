@@ -1,4 +1,5 @@
-"""`dancemuse evaluate`: dance to songs with a model and compare the metrics with the data's."""
+"""`dancemuse evaluate`: measure a model's dancing (model/metrics_suite.py for .onnx models; the
+older per-song table of model/evaluate.py for .pt checkpoints)."""
 
 from __future__ import annotations
 
@@ -9,37 +10,38 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="generate a dance per song and print its metrics next to the training data's")
-    p.add_argument("--model", required=True, metavar="M", help="a checkpoint (.pt from `dancemuse train`) or an .onnx model")
-    p.add_argument("--songs", required=True, nargs="+", metavar="DIR_OR_FILES",
-                   help="audio files, folders of audio files, or dataset folders (ground-truth beats and dances)")
+    p = sub.add_parser(
+        "evaluate",
+        help="measure a model's dancing on music it never trained on, next to the training data's numbers",
+        description="For an .onnx model: beat alignment against exact beats and half a beat off, speed in a "
+        "passage 30 dB quieter, pose spread at low and high energy, seed agreement, leg vs arm speed, "
+        "repetition, style recognition by a classifier trained on the training data, freeze ratio and root "
+        "radius over 10 minutes, foot sliding, bones; a table with the targets of issue 10 (PASS/FAIL). "
+        "A .pt checkpoint gets the older per-song table.",
+    )
+    p.add_argument("--model", required=True, metavar="M", help="an .onnx model (or a .pt checkpoint: older table)")
+    p.add_argument("--songs", nargs="+", metavar="SONGS", default=["midi:6"],
+                   help="midi:N (N held-out real-instrument songs with exact beats, cached in data/eval_songs), "
+                   "audio files, folders, or dataset folders (default midi:6)")
+    p.add_argument("--recordings", nargs="*", metavar="AUDIO", default=None,
+                   help="real recordings for the long test (default: the Debian fretsonfire songs when installed; "
+                   "pass nothing to use the test songs)")
     p.add_argument("--data", metavar="TRAIN_DIR", default=None,
                    help="training dataset for the reference numbers (default: the one recorded in the model)")
     p.add_argument("--json", metavar="OUT", default=None, help="also write the full report as JSON here")
-    p.add_argument("--seed", type=int, default=0, help="variation seed (default 0)")
-    p.add_argument("--variation", type=float, default=0.5, help="variation control 0..1 (default 0.5)")
+    p.add_argument("--sheets", metavar="DIR", default=None, help="write front and side contact sheets per style here")
+    p.add_argument("--sheet-song", metavar="AUDIO", default=None, help="song for the contact sheets (default: first recording)")
+    p.add_argument("--post", choices=["on", "off"], default="on",
+                   help="post-processing of [live] on (default; root from --root) or off (raw model output)")
+    p.add_argument("--root", default="follow", help="root mode while evaluating (default follow: travel kept)")
+    p.add_argument("--long-minutes", type=float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
+    p.add_argument("--styles-per-song", type=int, default=2, help="styles each test song is danced in (default 2)")
+    p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
+    p.add_argument("--stage-radius", type=float, default=1.5, help="stage radius target in metres (default 1.5)")
+    p.add_argument("--seed", type=int, default=0, help="variation seed (checkpoints only)")
+    p.add_argument("--variation", type=float, default=0.5, help="variation control 0..1 (checkpoints only)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device for checkpoints")
     p.set_defaults(func=run)
-
-
-def _onnx_dance_fn(path: str, cfg: dict[str, Any], *, seed: int, variation: float):  # type: ignore[no-untyped-def]
-    """dance_fn through the live path (live/generate.py) with post-processing that changes
-    the pose switched off (no bone projection, no smoothing), root following the model."""
-    import numpy as np
-
-    from live.generate import apply_options, generate_dance
-    from live.runtime import load_generator
-
-    base = apply_options(cfg, seed=seed, variation=variation)
-    base["live"].update({"project_bones": False, "smoothing": 0.0, "root": "follow", "mirror": False})
-    gen = load_generator(base, path=path)
-
-    def fn(audio: np.ndarray, sr: int, *, style: str) -> tuple[np.ndarray, np.ndarray]:
-        c = apply_options(base, style=style if style in gen.style_names else None)
-        d = generate_dance(path, cfg=c, generator=gen, audio=(audio, sr))
-        return d.poses, d.beats
-
-    return fn, gen
 
 
 def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
@@ -53,17 +55,12 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     if not 0.0 <= args.variation <= 1.0:
         raise ConfigError(f"--variation {args.variation} must be within 0..1")
     if model.suffix == ".onnx":
-        fn, gen = _onnx_dance_fn(str(model), cfg, seed=args.seed, variation=args.variation)
-        styles = list(gen.style_names)
-        fps = int(gen.fps)
-        data = args.data or (gen.meta.get("train_data") or {}).get("path")
-        feature_cfg = dict(cfg["features"])
-    else:
-        fn, ckpt = checkpoint_dance_fn(model, seed=args.seed, variation=args.variation, device=args.device)
-        styles = list(ckpt["styles"])
-        feature_cfg = dict(ckpt["feature_cfg"])
-        fps = int(feature_cfg["fps"])
-        data = args.data or ckpt.get("data_summary", {}).get("path")
+        return _run_dancer(args, cfg)
+    fn, ckpt = checkpoint_dance_fn(model, seed=args.seed, variation=args.variation, device=args.device)
+    styles = list(ckpt["styles"])
+    feature_cfg = dict(ckpt["feature_cfg"])
+    fps = int(feature_cfg["fps"])
+    data = args.data or ckpt.get("data_summary", {}).get("path")
     if not data or not Path(data).is_dir():
         raise ConfigError(f"training data {data!r} for the reference numbers not found; pass --data TRAIN_DIR")
     train_clips = load_clips(data, feature_cfg=feature_cfg)
@@ -78,5 +75,39 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     print(format_table(report))
     if args.json:
         write_json(report, args.json)
+        print(f"report written to {args.json}")
+    return 0
+
+
+def suite_config(args: argparse.Namespace) -> Any:
+    """SuiteConfig from the command-line options (shared with bench/dancer.py)."""
+    from model.errors import ConfigError
+    from model.metrics_suite import SuiteConfig
+
+    if args.long_minutes < 0 or args.styles_per_song < 1 or args.pair_songs < 0 or args.stage_radius <= 0:
+        raise ConfigError("--long-minutes >= 0, --styles-per-song >= 1, --pair-songs >= 0 and --stage-radius > 0 please")
+    return SuiteConfig(styles_per_song=args.styles_per_song, pair_songs=args.pair_songs,
+                       long_minutes=args.long_minutes, stage_radius=args.stage_radius)
+
+
+def _say(msg: str) -> None:
+    print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+def _run_dancer(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    from model.evaluate import dancer_report, write_json
+    from model.metrics_suite import format_columns
+
+    rep = dancer_report(args.model, cfg, songs=args.songs, data=args.data, recordings=args.recordings,
+                        post=args.post, root=args.root, suite=suite_config(args), sheets=args.sheets,
+                        sheet_song=args.sheet_song, progress=_say)
+    print(f"model {args.model} (post {args.post}, root {args.root}); training data {rep['train_data']}; "
+          f"{rep['n_test_songs']} test songs ({rep['n_exact']} with exact beats); long test on {rep['long_source']}; "
+          f"recordings: {rep['recordings']}")
+    print(format_columns({Path(args.model).stem: rep}, rep["train"], rep["train_style"]))
+    for p in rep.get("sheets", []):
+        print(f"contact sheet {p}")
+    if args.json:
+        write_json(rep, args.json)
         print(f"report written to {args.json}")
     return 0

@@ -1,0 +1,80 @@
+"""Contact sheets: a strip of stick figures over a few seconds of a dance, front and side view.
+
+``write_sheets(poses, path_stem, fps=..., title=...)`` writes ``<stem>_front.png`` (seen
+from the audience: x right, y up) and ``<stem>_side.png`` (seen from the dancer's left:
+z right, y up). Figures are sampled every ``step_s`` over ``seconds`` from ``start_s`` and
+placed side by side; each figure is drawn about its own root, so travel shows as the
+small number under it (root x/z in m). The dancer's left side is orange, the right blue.
+matplotlib (Agg) draws them; writes are atomic.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from model.skeleton import BONES, root_of
+
+LEFT = {1, 3, 5, 7, 9, 11, 13, 15}
+RIGHT = {2, 4, 6, 8, 10, 12, 14, 16}
+SPACING = 0.9
+"""Metres between neighbouring figures on the strip."""
+
+
+def _colour(a: int, b: int) -> str:
+    if a in LEFT and b in LEFT:
+        return "#ff9640"
+    if a in RIGHT and b in RIGHT:
+        return "#46beff"
+    return "#dddddd"
+
+
+def _strip(poses: np.ndarray, frames: np.ndarray, axis: int, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(frames)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * n), 2.6), dpi=100)
+    fig.patch.set_facecolor("#15171c")
+    ax.set_facecolor("#15171c")
+    roots = root_of(poses)
+    for k, f in enumerate(frames):
+        p = poses[f]
+        h = p[:, axis] - roots[f, axis] + k * SPACING
+        for a, b in BONES:
+            ax.plot([h[a], h[b]], [p[a, 1], p[b, 1]], color=_colour(a, b), lw=2.0, solid_capstyle="round")
+        ax.text(k * SPACING, -0.12, f"{roots[f, axis]:+.2f}", color="#888888", fontsize=6, ha="center")
+    ax.axhline(0.0, color="#555555", lw=0.8)
+    ax.set_xlim(-0.6, (n - 1) * SPACING + 0.6)
+    ax.set_ylim(-0.2, 2.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, color="#dddddd", fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + f".tmp{os.getpid()}.png")
+    fig.savefig(tmp, facecolor=fig.get_facecolor())
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_sheets(poses: np.ndarray, stem: str | Path, *, fps: float, title: str, start_s: float = 10.0,
+                 seconds: float = 8.0, step_s: float = 0.5) -> list[Path]:
+    """Front and side contact sheets of ``poses`` [t, 17, 3]; returns the two PNG paths."""
+    p = np.asarray(poses, np.float64)
+    if len(p) == 0:
+        raise ValueError("no poses to draw")
+    start = start_s if len(p) / fps >= start_s + seconds else max(0.0, len(p) / fps - seconds)
+    frames = np.arange(start, start + seconds, step_s) * fps
+    frames = np.clip(np.round(frames).astype(int), 0, len(p) - 1)
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for axis, view in ((0, "front"), (2, "side")):
+        path = stem.with_name(f"{stem.name}_{view}.png")
+        _strip(p, frames, axis, path, f"{title} - {view}, {start:.0f}-{start + seconds:.0f} s every {step_s:g} s")
+        out.append(path)
+    return out

@@ -1,0 +1,187 @@
+"""Dancer metrics of issue 10 (numpy only; no torch): how musical, varied and human a dance is.
+
+Every function takes absolute poses ``[shape=(t, 17, 3)]`` in metres, y up (COCO-17, see
+model.skeleton) and the frame rate explicitly; times are in seconds.
+
+Definitions
+-----------
+off_beats
+    The midpoints between consecutive beats (the same beats shifted half a beat). The
+    Beat Align Score against them, next to the score against the beats themselves, says
+    whether a dance hears the beat or merely moves often.
+limb_speed_ratio
+    Mean world-space speed of the legs (knees and ankles) over the mean speed of the arms
+    (elbows and wrists). A dancer with planted feet and pumping arms scores ~0.2; dance
+    data with footwork 0.5-1.
+section_speed_ratio
+    Mean joint speed (all 17 joints, world space) inside a time section over the mean
+    speed outside it. The first ``settle_s`` after each edge of the section is skipped on
+    both sides (a causal dancer needs a moment to react).
+pose_spread
+    Size of the moves: per joint the RMS distance of its root-relative position from its
+    mean position over the dance, averaged over joints (m).
+seed_agreement
+    Share of whole seconds in which two dances of the same music are within ``tol`` of
+    each other: mean distance over the second's frames and the 17 joints, root-relative
+    (m). Two seeds (or two variations) should give different dances.
+repetition
+    Cut the dance into windows of ``window_s`` (hop ``hop_s``), root-relative and
+    subsampled to ~10 fps; distance = RMS joint distance between two windows frame by
+    frame. Per window: distance to the nearest other window starting at least ``gap_s``
+    away, over the mean distance of all window pairs at least ``gap_s`` apart. 0 = the
+    same 2 s repeat; ~1 = never comes back to the same motion. Min and median over windows.
+root_radius
+    Horizontal distance of the root (mid-hip) from the stage centre x = z = 0: max and
+    95th percentile (m).
+foot_sliding
+    Mean horizontal speed (m/s) of an ankle while it is in contact with the floor:
+    within ``FOOT_MARGIN`` of the floor height (the 2nd percentile of the lower ankle's
+    height over the dance) in both frames of a step and moving vertically slower than
+    ``CONTACT_VSPEED``. Also the share of contact steps that slide faster than
+    ``SLIDE_SPEED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.skeleton import FEET, JOINT_INDEX, root_of
+
+LEGS = tuple(JOINT_INDEX[n] for n in ("left_knee", "right_knee", "left_ankle", "right_ankle"))
+ARMS = tuple(JOINT_INDEX[n] for n in ("left_elbow", "right_elbow", "left_wrist", "right_wrist"))
+FOOT_MARGIN = 0.05
+"""An ankle within this many metres of the floor height may be in contact."""
+CONTACT_VSPEED = 0.15
+"""An ankle in contact moves vertically slower than this (m/s)."""
+SLIDE_SPEED = 0.10
+"""A contact step whose horizontal ankle speed exceeds this (m/s) counts as sliding."""
+
+
+def _poses(poses: np.ndarray) -> np.ndarray:
+    p = np.asarray(poses, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (17, 3):
+        raise ValueError(f"poses must have shape (t, 17, 3), got {p.shape}")
+    return p
+
+
+def _relative(poses: np.ndarray) -> np.ndarray:
+    p = _poses(poses)
+    return p - root_of(p)[:, None, :]
+
+
+def off_beats(beats: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Midpoints between consecutive beats (s): the beats shifted half a beat."""
+    b = np.sort(np.asarray(beats, np.float64).ravel())
+    return 0.5 * (b[1:] + b[:-1]) if len(b) >= 2 else np.zeros(0)
+
+
+def joint_speeds(poses: np.ndarray, *, fps: float) -> np.ndarray:
+    """World-space speed of every joint per frame step: [t, 17, 3] -> [t - 1, 17] m/s."""
+    p = _poses(poses)
+    return np.linalg.norm(np.diff(p, axis=0), axis=-1) * fps
+
+
+def limb_speed_ratio(poses: np.ndarray, *, fps: float) -> float:
+    """Mean leg (knees, ankles) speed over mean arm (elbows, wrists) speed. NaN if the arms rest."""
+    s = joint_speeds(poses, fps=fps)
+    if len(s) == 0:
+        return float("nan")
+    arms = float(s[:, ARMS].mean())
+    return float(s[:, LEGS].mean() / arms) if arms > 1e-9 else float("nan")
+
+
+def section_speed_ratio(poses: np.ndarray, *, fps: float, section: tuple[float, float],
+                        settle_s: float = 1.0) -> float:
+    """Mean joint speed inside ``section`` (t0, t1) s over the speed outside it, skipping
+    ``settle_s`` after each edge. NaN when either side is empty or the outside is still."""
+    s = joint_speeds(poses, fps=fps).mean(axis=1)
+    t = (np.arange(len(s)) + 0.5) / fps
+    t0, t1 = section
+    inside = (t >= t0 + settle_s) & (t < t1)
+    outside = ((t < t0) | (t >= t1 + settle_s)) & (t >= settle_s)
+    if not inside.any() or not outside.any():
+        return float("nan")
+    out = float(s[outside].mean())
+    return float(s[inside].mean() / out) if out > 1e-9 else float("nan")
+
+
+def pose_spread(poses: np.ndarray) -> float:
+    """Mean over joints of the RMS distance of the root-relative joint from its mean (m)."""
+    r = _relative(poses)
+    if len(r) < 2:
+        return 0.0
+    dev = r - r.mean(axis=0, keepdims=True)
+    return float(np.sqrt((dev**2).sum(-1).mean(axis=0)).mean())
+
+
+def seed_agreement(a: np.ndarray, b: np.ndarray, *, fps: float, tol: float = 0.03) -> float:
+    """Share of whole seconds where the two dances' root-relative joints are on average
+    within ``tol`` metres (over the second's frames and the 17 joints). Uses the shorter
+    length; a dance shorter than a second is one second."""
+    ra, rb = _relative(a), _relative(b)
+    n = min(len(ra), len(rb))
+    if n == 0:
+        return float("nan")
+    d = np.linalg.norm(ra[:n] - rb[:n], axis=-1).mean(axis=1)
+    w = max(1, int(round(fps)))
+    secs = [d[i : i + w].mean() for i in range(0, max(1, n - w + 1), w)]
+    return float(np.mean(np.asarray(secs) < tol))
+
+
+def repetition(poses: np.ndarray, *, fps: float, window_s: float = 2.0, gap_s: float = 2.0,
+               hop_s: float = 0.5) -> np.ndarray:
+    """Per-window repetition ratio (see the module docstring): [shape=(n_windows,)].
+    Empty when the dance is too short to hold two windows ``gap_s`` apart."""
+    r = _relative(poses)
+    w = max(2, int(round(window_s * fps)))
+    hop = max(1, int(round(hop_s * fps)))
+    sub = max(1, int(round(fps / 10.0)))
+    starts = np.arange(0, len(r) - w + 1, hop)
+    if len(starts) < 2:
+        return np.zeros(0)
+    x = np.stack([r[s : s + w : sub].reshape(-1) for s in starts])
+    per = x.shape[1] / 3.0  # joint positions per window
+    sq = (x**2).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0) / per
+    d = np.sqrt(d2)
+    far = np.abs(starts[:, None] - starts[None, :]) >= int(round(gap_s * fps))
+    if not far.any():
+        return np.zeros(0)
+    mean_pair = float(d[far].mean())
+    if mean_pair <= 1e-12:
+        return np.zeros(int(far.any(axis=1).sum()))
+    nearest = np.where(far, d, np.inf).min(axis=1)
+    return nearest[np.isfinite(nearest)] / mean_pair
+
+
+def root_radius(poses: np.ndarray) -> tuple[float, float]:
+    """(max, 95th percentile) horizontal distance of the root from x = z = 0 (m)."""
+    root = root_of(_poses(poses))
+    r = np.hypot(root[:, 0], root[:, 2])
+    if len(r) == 0:
+        return 0.0, 0.0
+    return float(r.max()), float(np.percentile(r, 95))
+
+
+def foot_sliding(poses: np.ndarray, *, fps: float, margin: float = FOOT_MARGIN,
+                 vspeed: float = CONTACT_VSPEED) -> tuple[float, float]:
+    """(mean horizontal ankle speed in contact m/s, share of contact steps sliding faster
+    than SLIDE_SPEED). (0, 0) when no foot is ever in contact."""
+    p = _poses(poses)
+    if len(p) < 2:
+        return 0.0, 0.0
+    floor = float(np.percentile(p[:, FEET, 1].min(axis=1), 2.0))
+    speeds = []
+    for j in FEET:
+        y = p[:, j, 1]
+        low = y <= floor + margin
+        vy = np.abs(np.diff(y)) * fps
+        contact = low[1:] & low[:-1] & (vy < vspeed)
+        vh = np.linalg.norm(np.diff(p[:, j, [0, 2]], axis=0), axis=-1) * fps
+        speeds.append(vh[contact])
+    allv = np.concatenate(speeds)
+    if len(allv) == 0:
+        return 0.0, 0.0
+    return float(allv.mean()), float(np.mean(allv > SLIDE_SPEED))

@@ -1,0 +1,311 @@
+"""The dancer evaluation of issue 10: one report of how musical, varied and human a
+model's dancing is on music it never trained on, next to the training data's own numbers.
+
+Plan (every dance through the live path, ``model.metrics_gen.Dancer``; each song's
+features are computed once and shared by all its dances):
+
+* test songs (exact beats: MIDI songs, dataset clips): song i is danced in
+  ``styles_per_song`` styles (round-robin, seed 0, energy 1) -> Beat Align Score against
+  the exact beats and against the beats shifted half a beat, leg/arm speed, repetition,
+  foot sliding, bones, jerk, and style recognition on test music;
+* the first ``pair_songs`` test songs again with seed 1 (seeds agreeing within 3 cm) and
+  at energy 0.3 and 1.8 (pose spread);
+* ``quiet_songs`` test songs with the passage ``QUIET_SECTION`` (fractions of the song)
+  30 dB quieter: joint speed there over the speed elsewhere;
+* ``long_minutes`` of music (real recordings when given, else the test songs one after
+  another), danced continuously with the style switched live every 1/S of the time:
+  freeze ratio, root radius (post-processed and raw), and style recognition per style on
+  real music (windows from ``SETTLE_S`` after each switch).
+
+The training data's column: the same metrics on its own dances and beats; its style
+figure is the classifier's cross-validated accuracy (folded by dance).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import metrics
+from model import metrics_dancer as md
+from model import style_classifier as sc
+from model.errors import DatasetError
+from model.metrics_songs import TestSong, long_music, with_quiet_section
+from model.skeleton import root_of
+
+STAGE_RADIUS = 1.5
+QUIET_SECTION = (0.4, 0.75)
+SETTLE_S = 8.0
+"""Seconds after a live style switch before its windows count for style recognition."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SuiteConfig:
+    """How much music the suite dances (defaults: ~25 minutes of music per model)."""
+
+    styles_per_song: int = 2
+    pair_songs: int = 3
+    quiet_songs: int = 2
+    long_minutes: float = 10.0
+    stage_radius: float = STAGE_RADIUS
+    energies: tuple[float, float] = (0.3, 1.8)
+
+
+def targets(stage_radius: float = STAGE_RADIUS) -> dict[str, tuple[str, float]]:
+    """Acceptance targets of issue 10: metric -> (">=" or "<=", limit)."""
+    return {
+        "bas": (">=", 0.55), "bas_gain": (">=", 0.25), "quiet_speed_ratio": ("<=", 0.5),
+        "spread_ratio": (">=", 2.0), "seed_agree": ("<=", 0.05), "leg_arm": (">=", 0.4),
+        "repetition_min": (">=", 0.3), "repetition_median": (">=", 0.3), "style_min": (">=", 0.85),
+        "style_real_min": (">=", 0.85), "freeze_long": ("<=", 0.0), "root_max": ("<=", stage_radius),
+        "root_p95": ("<=", stage_radius), "bone_error": ("<=", 0.005),
+    }
+
+
+ROWS: tuple[tuple[str, str], ...] = (
+    ("bas", "beat-align score, exact beats"), ("bas_off", "  ... beats shifted half a beat"),
+    ("bas_gain", "  ... on-beat minus off-beat"), ("bas_tracked", "beat-align, recordings (tracked beats)"),
+    ("quiet_speed_ratio", "speed in -30 dB passage / elsewhere"), ("spread_ratio", "pose spread energy 1.8 / 0.3"),
+    ("seed_agree", "seconds two seeds agree (3 cm)"), ("leg_arm", "leg speed / arm speed"),
+    ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
+    ("style_min", "style recognised, test music, min"), ("style_real_min", "style recognised, long music, min"),
+    ("freeze_long", "freeze ratio, long music"), ("root_max", "root radius max (m)"), ("root_p95", "root radius p95 (m)"),
+    ("root_raw_max", "raw root radius max (m), no post"), ("foot_slide", "foot sliding in contact (m/s)"),
+    ("foot_slide_share", "contact steps sliding > 0.1 m/s"), ("bone_error", "bone-length error"),
+    ("jerk", "jerk (m/s^3)"), ("speed", "mean joint speed (m/s)"),
+)
+
+
+@dataclass
+class TrainData:
+    """The training data's dances: style -> list of (poses [t, 17, 3], beats s or None)."""
+
+    path: str
+    fps: int
+    dances: dict[str, list[tuple[np.ndarray, np.ndarray | None]]]
+
+    def poses(self) -> dict[str, list[np.ndarray]]:
+        return {s: [p for p, _ in v] for s, v in self.dances.items()}
+
+
+def load_train(path: str | Path, *, fps: int) -> TrainData:
+    """Poses and beats of a dataset folder (no audio features needed). Raises DatasetError."""
+    from model.dataset import clip_records, load_poses
+
+    p = Path(path)
+    if not (p / "manifest.json").is_file():
+        raise DatasetError(f"training data {p} is not a dataset folder (no manifest.json); pass --data DIR")
+    out: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
+    for r in clip_records(p):
+        if int(round(r.fps)) != fps:
+            raise DatasetError(f"clip {r.id} in {p} is at {r.fps:g} fps but the model runs at {fps}; "
+                               f"pass the model's own training data with --data")
+        a = load_poses(r.poses)
+        beats = np.asarray(a["beats"], np.float64) if "beats" in a else None
+        out.setdefault(r.style, []).append((np.asarray(a["poses"], np.float32), beats))
+    if not out:
+        raise DatasetError(f"training data {p} has no clips; pass the model's training data with --data")
+    return TrainData(path=str(p), fps=fps, dances=out)
+
+
+def _mean(xs: Sequence[float]) -> float:
+    v = [float(x) for x in xs if x is not None and np.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, float]:
+    """Figures of plain dances: leg/arm, repetition, sliding, bones, jerk, speed."""
+    reps = [md.repetition(d, fps=fps) for d in dances]
+    rep = np.concatenate(reps) if reps else np.zeros(0)
+    slides = [md.foot_sliding(d, fps=fps) for d in dances]
+    return {
+        "leg_arm": _mean([md.limb_speed_ratio(d, fps=fps) for d in dances]),
+        "repetition_min": float(rep.min()) if len(rep) else float("nan"),
+        "repetition_median": float(np.median(rep)) if len(rep) else float("nan"),
+        "foot_slide": _mean([s[0] for s in slides]),
+        "foot_slide_share": _mean([s[1] for s in slides]),
+        "bone_error": _mean([metrics.bone_length_error(d) for d in dances]),
+        "jerk": _mean([metrics.jerk(d, fps=fps) for d in dances]),
+        "speed": _mean([float(metrics.joint_speed(d, fps=fps).mean()) for d in dances if len(d) > 1]),
+    }
+
+
+def _bas(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *, fps: int) -> dict[str, float]:
+    on = [metrics.beat_align_score(p, b, fps=fps) for p, b in pairs if len(b) >= 2]
+    off = [metrics.beat_align_score(p, md.off_beats(b), fps=fps) for p, b in pairs if len(b) >= 2]
+    return {"bas": _mean(on), "bas_off": _mean(off), "bas_gain": _mean(on) - _mean(off)}
+
+
+def train_figures(train: TrainData, *, classifier_kind: str = "logreg") -> tuple[dict[str, float], dict[str, float]]:
+    """(figures, cross-validated style accuracy per style) of the training data."""
+    fps = train.fps
+    allp = [p for v in train.dances.values() for p, _ in v]
+    fig = _motion_figures(allp, fps=fps)
+    fig.update(_bas([(p, b) for v in train.dances.values() for p, b in v if b is not None], fps=fps))
+    fig["freeze_long"] = _mean([metrics.freeze_ratio(p, fps=fps) for p in allp])
+    radii = [md.root_radius(p) for p in allp]
+    fig["root_max"] = max(r[0] for r in radii)
+    fig["root_p95"] = float(np.percentile(np.concatenate(
+        [np.hypot(*(root_of(p)[:, [0, 2]].T)) for p in allp]), 95))
+    cv = sc.cross_validated(train.poses(), fps=fps, kind=classifier_kind)
+    fig["style_min"] = min(cv.values()) if cv else float("nan")
+    return fig, cv
+
+
+def _round_robin(i: int, k: int, styles: Sequence[str]) -> list[str]:
+    return [styles[(i * k + j) % len(styles)] for j in range(min(k, len(styles)))]
+
+
+def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recordings: Sequence[TestSong] = (),
+              cfg: SuiteConfig | None = None, classifier: sc.StyleClassifier | None = None,
+              progress: Progress | None = None) -> dict[str, Any]:
+    """Dance and measure (see the module docstring). ``dancer``: a metrics_gen.Dancer (or
+    anything with ``styles``, ``fps``, ``dance(song, style=, seed=, energy=, schedule=)``).
+    Returns the JSON-able report: ``figures`` {metric: value}, ``style`` {set: {style: acc}},
+    ``songs`` (per-dance rows)."""
+    cfg = cfg or SuiteConfig()
+    say = progress or (lambda _m: None)
+    fps, styles = int(dancer.fps), list(dancer.styles)
+    exact = [s for s in songs if s.beats is not None and len(s.beats) >= 2]
+    if not songs:
+        raise DatasetError("no test songs; pass --songs midi:N or audio files")
+    clf = classifier or sc.fit(train.poses(), fps=fps)
+    rows: list[dict[str, Any]] = []
+    plain: list[np.ndarray] = []
+    by_style: dict[str, list[np.ndarray]] = {}
+    bas_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    tracked_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    first: dict[int, tuple[str, np.ndarray]] = {}
+    for i, song in enumerate(songs):
+        for st in _round_robin(i, cfg.styles_per_song, styles):
+            say(f"{song.name} as {st}")
+            g = dancer.dance(song, style=st, seed=0)
+            plain.append(g.poses)
+            by_style.setdefault(st, []).append(g.poses)
+            first.setdefault(i, (st, g.poses))
+            row: dict[str, Any] = {"song": song.name, "style": st, "seconds": round(len(g.poses) / fps, 1)}
+            if song.beats is not None and len(song.beats) >= 2:
+                bas_pairs.append((g.poses, song.beats))
+                row.update(_bas([(g.poses, song.beats)], fps=fps))
+            else:
+                tracked_pairs.append((g.poses, g.beats))
+                row["bas_tracked"] = _bas([(g.poses, g.beats)], fps=fps)["bas"]
+            rows.append(row)
+    fig = _motion_figures(plain, fps=fps)
+    fig.update(_bas(bas_pairs, fps=fps) if bas_pairs else {"bas": math.nan, "bas_off": math.nan, "bas_gain": math.nan})
+    style_test = clf.accuracy(by_style)
+
+    agree, spread = [], []
+    for i, song in enumerate(songs[: cfg.pair_songs]):
+        st, a = first[i]
+        say(f"{song.name}: seed 1, energy {cfg.energies[0]:g} and {cfg.energies[1]:g}")
+        b = dancer.dance(song, style=st, seed=1).poses
+        agree.append(md.seed_agreement(a, b, fps=fps))
+        lo = md.pose_spread(dancer.dance(song, style=st, seed=0, energy=cfg.energies[0]).poses)
+        hi = md.pose_spread(dancer.dance(song, style=st, seed=0, energy=cfg.energies[1]).poses)
+        spread.append(hi / lo if lo > 1e-9 else math.inf)
+    fig["seed_agree"] = _mean(agree)
+    fig["spread_ratio"] = _mean(spread)
+
+    quiet = []
+    for i, song in enumerate((exact or list(songs))[: cfg.quiet_songs]):
+        sec = (QUIET_SECTION[0] * song.seconds, QUIET_SECTION[1] * song.seconds)
+        q = with_quiet_section(song, sec)
+        say(f"{q.name} ({sec[0]:.0f}-{sec[1]:.0f} s at -30 dB)")
+        g = dancer.dance(q, style=styles[i % len(styles)], seed=0)
+        if hasattr(dancer, "forget"):
+            dancer.forget(q)
+        quiet.append(md.section_speed_ratio(g.poses, fps=fps, section=sec))
+    fig["quiet_speed_ratio"] = _mean(quiet)
+
+    style_long: dict[str, float] = {}
+    if cfg.long_minutes > 0:
+        src = list(recordings) or list(songs)
+        long = long_music(src, minutes=cfg.long_minutes)
+        seg = long.seconds / len(styles)
+        schedule = [(k * seg, s) for k, s in enumerate(styles)][1:]
+        say(f"{cfg.long_minutes:g} min of {'recordings' if recordings else 'test songs'}, styles switched every {seg:.0f} s")
+        g = dancer.dance(long, style=styles[0], seed=0, schedule=schedule)
+        if hasattr(dancer, "forget"):
+            dancer.forget(long)
+        fig["freeze_long"] = metrics.freeze_ratio(g.poses, fps=fps)
+        fig["root_max"], fig["root_p95"] = md.root_radius(g.poses)
+        fig["root_raw_max"] = md.root_radius(g.raw)[0]
+        if long.beats is None:
+            fig["bas_tracked"] = _bas([(g.poses, g.beats)], fps=fps)["bas"]
+        rep = np.concatenate([md.repetition(d, fps=fps) for d in [*plain, g.poses]])
+        if len(rep):
+            fig["repetition_min"], fig["repetition_median"] = float(rep.min()), float(np.median(rep))
+        parts = {}
+        for k, s in enumerate(styles):
+            i0, i1 = int((k * seg + SETTLE_S) * fps), int((k + 1) * seg * fps)
+            if i1 - i0 >= int(sc.WINDOW_S * fps):
+                parts[s] = [g.poses[i0:i1]]
+        style_long = clf.accuracy(parts)
+        rows.append({"song": long.name, "style": "all (switched live)", "seconds": round(len(g.poses) / fps, 1),
+                     "freeze": fig["freeze_long"], "root_max": fig["root_max"], "kind": long.kind})
+    elif tracked_pairs:
+        fig["bas_tracked"] = _bas(tracked_pairs, fps=fps)["bas"]
+    fig["style_min"] = min(style_test.values()) if style_test else math.nan
+    fig["style_real_min"] = min(style_long.values()) if style_long else math.nan
+    return {"model": getattr(dancer, "path", ""), "post": getattr(dancer, "post", ""), "fps": fps,
+            "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
+            "long_source": ("recordings" if recordings else "test songs") if cfg.long_minutes > 0 else "",
+            "songs": rows, "n_test_songs": len(songs), "n_exact": len(exact), "stage_radius": cfg.stage_radius}
+
+
+def verdict(key: str, value: float, stage_radius: float = STAGE_RADIUS) -> tuple[str, bool | None]:
+    """(target text, pass?) of a figure; ('', None) when it has no target."""
+    t = targets(stage_radius).get(key)
+    if t is None:
+        return "", None
+    op, lim = t
+    ok = bool(np.isfinite(value) and (value >= lim if op == ">=" else value <= lim))
+    return f"{op} {lim:g}", ok
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+
+
+def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str, Any] | None,
+                   train_style: Mapping[str, float] | None = None) -> str:
+    """A text table: one column per report (name -> run_suite report), the training
+    data's column, the target and PASS/FAIL per report."""
+    names = list(reports)
+    first = next(iter(reports.values()))
+    stage = float(first.get("stage_radius", STAGE_RADIUS))
+    w = 38
+    head = f"{'metric':<{w}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'train':>10}{'target':>10}  result"
+    lines = [head, "-" * len(head)]
+
+    def line(label: str, vals: list[Any], tr: Any, key: str | None) -> None:
+        tgt, oks = "", []
+        if key is not None:
+            for v in vals:
+                tgt, ok = verdict(key, float(v) if v is not None else math.nan, stage)
+                oks.append(ok)
+        res = " ".join("-" if ok is None else ("PASS" if ok else "FAIL") for ok in oks) if tgt else ""
+        lines.append(f"{label:<{w}}" + "".join(f"{_fmt(v):>13}" for v in vals) + f"{_fmt(tr):>10}{tgt:>10}  {res}")
+
+    for key, label in ROWS:
+        vals = [r["figures"].get(key) for r in reports.values()]
+        if all(v is None for v in vals):
+            continue
+        line(label, vals, (train or {}).get(key), key)
+    for part, label in (("test", "test music"), ("long", "long music")):
+        styles = sorted({s for r in reports.values() for s in r["style"].get(part, {})})
+        for s in styles:
+            vals = [r["style"].get(part, {}).get(s) for r in reports.values()]
+            tr = (train_style or {}).get(s) if part == "test" else None
+            line(f"  style {s} ({label})", vals, tr, "style_min")
+    return "\n".join(lines)

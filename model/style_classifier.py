@@ -1,0 +1,185 @@
+"""A small style classifier for dance windows (numpy + scipy; no torch).
+
+Fitted on the TRAINING data's dances, it tells which style a generated window looks like:
+if the model's house looks like the data's house, the classifier says "house".
+
+Window features (153 values, made left/right symmetric by averaging with the mirrored
+dance, so a move danced on either side looks the same): per joint the kinetic features of
+``model.metrics`` (mean horizontal and vertical kinetic energy, mean acceleration), the
+mean root-relative position and the RMS spread of the root-relative position. Features
+are standardised with the training windows' mean and std (floored at STD_FLOOR).
+
+Classifiers: ``"logreg"`` (multinomial logistic regression, L2, class-balanced, fitted
+with L-BFGS) or ``"knn"`` (k nearest neighbours, majority vote, ties to the nearest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.metrics import kinetic_features
+from model.skeleton import mirror, root_of
+
+WINDOW_S = 4.0
+"""Window length (s) the classifier sees."""
+STD_FLOOR = 1e-3
+L2 = 1e-2
+"""L2 penalty of the logistic regression (per standardised feature)."""
+
+
+def _one_side(p: np.ndarray, fps: float) -> np.ndarray:
+    rel = p - root_of(p)[:, None, :]
+    mean = rel.mean(axis=0)
+    spread = np.sqrt(((rel - mean) ** 2).sum(-1).mean(axis=0))
+    return np.concatenate([kinetic_features(p, fps=fps), mean.reshape(-1), spread])
+
+
+def window_features(poses: np.ndarray, *, fps: float) -> np.ndarray:
+    """Features of one window [shape=(t, 17, 3)] -> [shape=(153,)] (mirror-symmetric)."""
+    p = np.asarray(poses, np.float64)
+    return 0.5 * (_one_side(p, fps) + _one_side(mirror(p), fps))
+
+
+def windows(poses: np.ndarray, *, fps: float, window_s: float = WINDOW_S,
+            hop_s: float | None = None) -> list[np.ndarray]:
+    """Windows of ``window_s`` every ``hop_s`` (default: no overlap); a dance shorter than
+    one window is one window (if at least 3 frames)."""
+    n = max(3, int(round(window_s * fps)))
+    hop = n if hop_s is None else max(1, int(round(hop_s * fps)))
+    p = np.asarray(poses)
+    if len(p) < n:
+        return [p] if len(p) >= 3 else []
+    return [p[i : i + n] for i in range(0, len(p) - n + 1, hop)]
+
+
+def features_of(dances: Sequence[np.ndarray], *, fps: float, window_s: float = WINDOW_S,
+                hop_s: float | None = None) -> np.ndarray:
+    """Stacked window features of several dances: [shape=(n_windows, 153)]."""
+    rows = [window_features(w, fps=fps) for d in dances for w in windows(d, fps=fps, window_s=window_s, hop_s=hop_s)]
+    return np.stack(rows) if rows else np.zeros((0, 153))
+
+
+@dataclass
+class StyleClassifier:
+    """Fitted style classifier; build it with :func:`fit`."""
+
+    styles: list[str]
+    fps: float
+    kind: str
+    mean: np.ndarray
+    std: np.ndarray
+    window_s: float = WINDOW_S
+    weights: np.ndarray | None = field(default=None, repr=False)  # [D + 1, S] (logreg)
+    train_z: np.ndarray | None = field(default=None, repr=False)  # [N, D] (knn)
+    train_y: np.ndarray | None = field(default=None, repr=False)
+    k: int = 5
+
+    def _z(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / np.maximum(self.std, STD_FLOOR)
+
+    def predict_features(self, x: np.ndarray) -> np.ndarray:
+        """Style index per row of window features [shape=(n, 153)] -> [shape=(n,)]."""
+        if len(x) == 0:
+            return np.zeros(0, np.int64)
+        z = self._z(x)
+        if self.kind == "logreg":
+            assert self.weights is not None
+            return np.argmax(z @ self.weights[:-1] + self.weights[-1], axis=1)
+        assert self.train_z is not None and self.train_y is not None
+        d = (z**2).sum(1)[:, None] + (self.train_z**2).sum(1)[None, :] - 2.0 * z @ self.train_z.T
+        kk = max(1, min(self.k, len(self.train_z)))
+        near = np.argsort(d, axis=1)[:, :kk]
+        out = np.empty(len(z), np.int64)
+        for i, row in enumerate(near):
+            ys = self.train_y[row]
+            votes = np.bincount(ys, minlength=len(self.styles))
+            best = np.flatnonzero(votes == votes.max())
+            out[i] = best[0] if len(best) == 1 else next(int(y) for y in ys if y in best)
+        return out
+
+    def predict(self, poses: np.ndarray, *, hop_s: float | None = None) -> list[str]:
+        """Predicted style of each window of one dance."""
+        x = features_of([poses], fps=self.fps, window_s=self.window_s, hop_s=hop_s)
+        return [self.styles[int(i)] for i in self.predict_features(x)]
+
+    def accuracy(self, dances: Mapping[str, Sequence[np.ndarray]], *, hop_s: float | None = None) -> dict[str, float]:
+        """Share of windows recognised as their style, per style (NaN: no windows; a style
+        the classifier does not know scores 0)."""
+        out: dict[str, float] = {}
+        for s, ds in dances.items():
+            x = features_of(list(ds), fps=self.fps, window_s=self.window_s, hop_s=hop_s)
+            if len(x) == 0:
+                out[s] = float("nan")
+                continue
+            pred = self.predict_features(x)
+            out[s] = float(np.mean([self.styles[int(i)] == s for i in pred]))
+        return out
+
+
+def _fit_logreg(z: np.ndarray, y: np.ndarray, n_classes: int, l2: float) -> np.ndarray:
+    from scipy.optimize import minimize
+
+    n, d = z.shape
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    sw = (n / (n_classes * np.maximum(counts, 1.0)))[y]  # class-balanced sample weights
+    onehot = np.zeros((n, n_classes))
+    onehot[np.arange(n), y] = 1.0
+    zb = np.hstack([z, np.ones((n, 1))])
+
+    def loss(wflat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = wflat.reshape(d + 1, n_classes)
+        logits = zb @ w
+        logits -= logits.max(axis=1, keepdims=True)
+        lp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        f = -float((sw * (onehot * lp).sum(1)).sum()) / n + 0.5 * l2 * float((w[:-1] ** 2).sum())
+        g = zb.T @ ((np.exp(lp) - onehot) * sw[:, None]) / n
+        g[:-1] += l2 * w[:-1]
+        return f, g.reshape(-1)
+
+    res = minimize(loss, np.zeros((d + 1) * n_classes), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return np.asarray(res.x).reshape(d + 1, n_classes)
+
+
+def fit(train: Mapping[str, Sequence[np.ndarray]], *, fps: float, kind: str = "logreg",
+        window_s: float = WINDOW_S, hop_s: float | None = 1.0, k: int = 5, l2: float = L2) -> StyleClassifier:
+    """Fit on training dances (style -> list of [t, 17, 3]) cut into windows every ``hop_s``."""
+    if kind not in ("logreg", "knn"):
+        raise ValueError(f"classifier kind must be 'logreg' or 'knn', got {kind!r}")
+    styles = sorted(s for s, ds in train.items() if ds)
+    if len(styles) < 2:
+        raise ValueError("a style classifier needs dances of at least two styles")
+    xs, ys = [], []
+    for i, s in enumerate(styles):
+        x = features_of(list(train[s]), fps=fps, window_s=window_s, hop_s=hop_s)
+        xs.append(x)
+        ys.append(np.full(len(x), i))
+    x, y = np.concatenate(xs), np.concatenate(ys).astype(np.int64)
+    clf = StyleClassifier(styles=styles, fps=fps, kind=kind, mean=x.mean(axis=0), std=x.std(axis=0),
+                          window_s=window_s, k=k)
+    z = clf._z(x)
+    if kind == "logreg":
+        clf.weights = _fit_logreg(z, y, len(styles), l2)
+    else:
+        clf.train_z, clf.train_y = z, y
+    return clf
+
+
+def cross_validated(train: Mapping[str, Sequence[np.ndarray]], *, fps: float, kind: str = "logreg",
+                    folds: int = 2) -> dict[str, float]:
+    """Per-style accuracy on the training data itself, fold by dance (each dance is tested
+    by a classifier that never saw it): how well the styles of the data separate."""
+    correct: dict[str, list[float]] = {s: [] for s in train}
+    for f in range(folds):
+        fit_part = {s: [d for i, d in enumerate(ds) if i % folds != f] for s, ds in train.items()}
+        test_part = {s: [d for i, d in enumerate(ds) if i % folds == f] for s, ds in train.items()}
+        if sum(1 for ds in fit_part.values() if ds) < 2:
+            continue
+        clf = fit(fit_part, fps=fps, kind=kind)
+        for s, ds in test_part.items():
+            for d in ds:
+                pred = clf.predict(d)
+                correct[s] += [float(p == s) for p in pred]
+    return {s: float(np.mean(v)) if v else float("nan") for s, v in correct.items()}

@@ -1,0 +1,140 @@
+"""Dancer metrics (model/metrics_dancer.py) on constructed motions whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model import metrics
+from model import metrics_dancer as md
+from model.skeleton import JOINT_INDEX, rest_pose
+
+FPS = 30
+
+
+def _still(seconds: float) -> np.ndarray:
+    return np.repeat(rest_pose(on_floor=True)[None], int(seconds * FPS), axis=0).astype(np.float64)
+
+
+def _arms_and_legs(seconds: float, *, arm_amp: float, leg_amp: float, hz: float = 1.0) -> np.ndarray:
+    p = _still(seconds)
+    t = np.arange(len(p)) / FPS
+    wave = np.sin(2 * np.pi * hz * t)
+    p[:, list(md.ARMS), 0] += arm_amp * wave[:, None]
+    p[:, list(md.LEGS), 2] += leg_amp * wave[:, None]
+    return p
+
+
+def _wander(seconds: float, seed: int) -> np.ndarray:
+    """Smooth random motion of every joint that never comes back to the same path."""
+    rng = np.random.default_rng(seed)
+    p = _still(seconds)
+    n = len(p)
+    noise = rng.standard_normal((n, 17, 3))
+    k = np.exp(-0.5 * (np.arange(-15, 16) / 5.0) ** 2)
+    for j in range(17):
+        for a in range(3):
+            noise[:, j, a] = np.convolve(noise[:, j, a], k / k.sum(), mode="same")
+    return p + 0.3 * noise
+
+
+def test_a_motion_that_repeats_every_two_seconds_scores_near_zero_repetition() -> None:
+    p = _still(30)
+    t = np.arange(len(p)) / FPS
+    p[:, 9, 0] += 0.3 * np.sin(2 * np.pi * t / 2.0) + 0.1 * np.sin(2 * np.pi * 2 * t / 2.0)
+    p[:, 13, 2] += 0.2 * np.cos(2 * np.pi * t / 2.0)
+    r = md.repetition(p, fps=FPS)
+    assert len(r) > 20 and r.max() < 0.02
+
+
+def test_motion_that_never_repeats_scores_high_repetition() -> None:
+    r = md.repetition(_wander(30, seed=1), fps=FPS)
+    assert r.min() > 0.5 and np.median(r) > 0.7
+
+
+def test_a_frozen_figure_is_frozen_all_the_time() -> None:
+    assert metrics.freeze_ratio(_still(20), fps=FPS) == 1.0
+    assert metrics.freeze_ratio(_wander(20, seed=2), fps=FPS) == 0.0
+
+
+def test_a_planted_foot_sliding_at_half_a_metre_a_second_is_measured() -> None:
+    p = _still(10)
+    t = np.arange(len(p)) / FPS
+    lift = np.clip(np.sin(2 * np.pi * 0.5 * t), 0, None) * 0.3  # right foot steps, left stays down
+    p[:, JOINT_INDEX["right_ankle"], 1] += lift
+    p[:, JOINT_INDEX["left_ankle"], 0] += 0.5 * t  # the planted left foot slides
+    speed, share = md.foot_sliding(p, fps=FPS)
+    # contact steps: all of the left foot's, none of the right's lifted steps (speed 0 when down)
+    assert 0.25 < speed < 0.5 and share > 0.5
+    p2 = _still(10)
+    p2[:, JOINT_INDEX["right_ankle"], 1] += lift
+    assert md.foot_sliding(p2, fps=FPS) == (0.0, 0.0)
+
+
+def test_a_lifted_foot_moving_fast_is_not_sliding() -> None:
+    p = _still(10)
+    t = np.arange(len(p)) / FPS
+    p[:, JOINT_INDEX["left_ankle"], 1] += 0.3 + 0.1 * np.sin(t)  # always in the air
+    p[:, JOINT_INDEX["left_ankle"], 0] += 0.8 * t
+    speed, _ = md.foot_sliding(p, fps=FPS)
+    assert speed == pytest.approx(0.0)
+
+
+def test_identical_dances_agree_every_second_and_distant_ones_never() -> None:
+    a = _wander(12, seed=3)
+    assert md.seed_agreement(a, a.copy(), fps=FPS) == 1.0
+    b = a.copy()
+    b[:, 9, 0] += 17 * 0.05  # one joint 85 cm off -> mean over 17 joints 5 cm
+    assert md.seed_agreement(a, b, fps=FPS) == 0.0
+    c = a.copy()
+    c[: 6 * FPS, 9, 0] += 17 * 0.05  # differ for the first half only
+    assert md.seed_agreement(a, c, fps=FPS) == pytest.approx(0.5)
+
+
+def test_agreement_ignores_where_on_stage_the_dancer_is() -> None:
+    a = _wander(5, seed=4)
+    assert md.seed_agreement(a, a + np.array([1.0, 0.0, 0.5]), fps=FPS) == 1.0
+
+
+def test_legs_at_half_the_arm_amplitude_give_half_the_speed() -> None:
+    p = _arms_and_legs(10, arm_amp=0.2, leg_amp=0.1)
+    assert md.limb_speed_ratio(p, fps=FPS) == pytest.approx(0.5, rel=1e-6)
+    assert np.isnan(md.limb_speed_ratio(_still(3), fps=FPS))
+
+
+def test_a_section_at_a_third_of_the_speed_scores_a_third() -> None:
+    p = _still(30)
+    t = np.arange(len(p)) / FPS
+    amp = np.where((t >= 10) & (t < 20), 0.1, 0.3)
+    p[:, :, 0] += (amp * np.sin(2 * np.pi * t))[:, None]
+    r = md.section_speed_ratio(p, fps=FPS, section=(10.0, 20.0), settle_s=1.0)
+    assert r == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_pose_spread_doubles_with_double_amplitude_and_ignores_travel() -> None:
+    small = _arms_and_legs(8, arm_amp=0.1, leg_amp=0.05)
+    big = _arms_and_legs(8, arm_amp=0.2, leg_amp=0.1)
+    assert md.pose_spread(big) / md.pose_spread(small) == pytest.approx(2.0, rel=1e-3)
+    travel = small.copy()
+    travel[:, :, 0] += np.linspace(0, 3, len(small))[:, None]
+    assert md.pose_spread(travel) == pytest.approx(md.pose_spread(small))
+    assert md.pose_spread(_still(2)) == pytest.approx(0.0)
+
+
+def test_off_beats_are_the_midpoints_and_a_dance_on_the_beat_scores_low_against_them() -> None:
+    beats = np.arange(1, 20) * 0.5
+    assert np.allclose(md.off_beats(beats), np.arange(1, 19) * 0.5 + 0.25)
+    t = np.arange(10 * FPS) / FPS
+    p = _still(10)
+    p[:, :, 0] += (0.2 * np.cos(np.pi * t / 0.5))[:, None]  # still on every beat
+    on = metrics.beat_align_score(p, beats, fps=FPS)
+    off = metrics.beat_align_score(p, md.off_beats(beats), fps=FPS)
+    assert on > 0.95 and off < 0.05
+
+
+def test_root_radius_is_the_distance_from_the_stage_centre() -> None:
+    p = _still(4)
+    p[:, :, 0] += np.linspace(0, 3, len(p))[:, None]
+    p[:, :, 2] += np.linspace(0, 4, len(p))[:, None]
+    mx, p95 = md.root_radius(p)
+    assert mx == pytest.approx(5.0, rel=1e-6) and 4.5 < p95 < 5.0

@@ -1,0 +1,71 @@
+"""The style classifier (model/style_classifier.py) on a synthetic data set of known styles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model import style_classifier as sc
+from model.skeleton import JOINT_INDEX, mirror, rest_pose
+
+FPS = 30
+
+
+def _dance(style: str, seconds: float, seed: int) -> np.ndarray:
+    """Three toy styles: arm waves, knee bends, hip sways; tempo, amplitude and noise vary."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FPS)
+    t = np.arange(n) / FPS
+    hz = rng.uniform(0.8, 1.4)
+    amp = rng.uniform(0.7, 1.3)
+    p = np.repeat(rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    w = np.sin(2 * np.pi * hz * t + rng.uniform(0, 6))
+    if style == "waves":
+        p[:, JOINT_INDEX["left_wrist"], 1] += 0.3 * amp * w
+        p[:, JOINT_INDEX["left_elbow"], 1] += 0.15 * amp * w
+    elif style == "bends":
+        p[:, :13, 1] -= 0.08 * amp * (1 + w)[:, None]
+        p[:, [13, 14], 2] += 0.1 * amp * (1 + w)[:, None]
+    else:
+        p[:, :, 0] += 0.12 * amp * w[:, None]
+        p[:, :5, 0] += 0.05 * amp * w[:, None]
+    p += rng.normal(0, 0.005, p.shape)
+    return mirror(p) if seed % 2 else p
+
+
+STYLES = ("waves", "bends", "sways")
+
+
+def _set(seeds: range, seconds: float = 20.0) -> dict[str, list[np.ndarray]]:
+    return {s: [_dance(s, seconds, 100 * k + i) for i in seeds] for k, s in enumerate(STYLES)}
+
+
+@pytest.mark.parametrize("kind", ["logreg", "knn"])
+def test_the_classifier_recognises_the_styles_of_unseen_dances(kind: str) -> None:
+    clf = sc.fit(_set(range(0, 4)), fps=FPS, kind=kind)
+    acc = clf.accuracy(_set(range(10, 13)))
+    assert set(acc) == set(STYLES) and min(acc.values()) >= 0.9, acc
+
+
+def test_a_dance_of_one_style_is_not_recognised_as_another() -> None:
+    clf = sc.fit(_set(range(0, 4)), fps=FPS)
+    waves = _set(range(20, 22))["waves"]
+    assert clf.accuracy({"bends": waves})["bends"] < 0.1
+    assert clf.accuracy({"unknown": waves})["unknown"] == 0.0
+
+
+def test_features_are_left_right_symmetric() -> None:
+    d = _dance("waves", 8, 1)
+    assert np.allclose(sc.window_features(d, fps=FPS), sc.window_features(mirror(d), fps=FPS))
+
+
+def test_cross_validation_on_separable_styles_is_high() -> None:
+    cv = sc.cross_validated(_set(range(0, 4), seconds=12.0), fps=FPS)
+    assert min(cv.values()) >= 0.9
+
+
+def test_fit_needs_two_styles_and_a_known_kind() -> None:
+    with pytest.raises(ValueError, match="two styles"):
+        sc.fit({"waves": [_dance("waves", 8, 0)]}, fps=FPS)
+    with pytest.raises(ValueError, match="logreg"):
+        sc.fit(_set(range(2)), fps=FPS, kind="svm")
