@@ -99,6 +99,9 @@ class Engine:
             mirror=self.controls["mirror"],
             root=self.controls["root"],
             project_bones=bool(live.get("project_bones", True)),
+            stage_radius=float(live.get("stage_radius", 1.5)),
+            return_s=float(live.get("root_return_s", 6.0)),
+            foot_lock=bool(live.get("foot_lock", True)),
         )
         self._sync_vectors()
         self._ring = np.zeros((JOINT_RING, sk.NUM_JOINTS, 3), np.float32)

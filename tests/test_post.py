@@ -26,7 +26,7 @@ def test_projection_restores_bone_lengths() -> None:
     assert sk.bone_length_error(out) > 0.05
 
 
-def test_center_keeps_root_at_origin_and_height_follow_keeps_trajectory() -> None:
+def test_center_keeps_root_at_origin_and_height_follow_keeps_travel() -> None:
     post = PostProcessor(fps=30, smoothing=0.0, root="center")
     p = _pose((1.5, 1.0, -2.0))
     out = post.process(p)
@@ -34,15 +34,86 @@ def test_center_keeps_root_at_origin_and_height_follow_keeps_trajectory() -> Non
     assert abs(r[0]) < 1e-6 and abs(r[2]) < 1e-6
     assert r[1] == pytest.approx(1.0, abs=1e-6)  # height (floor contact) kept
     np.testing.assert_allclose(out[sk.FEET, 1], p[sk.FEET, 1], atol=1e-5)
-    post.set_root("follow")
-    out = post.process(p)
-    np.testing.assert_allclose(sk.root_of(out), [1.5, 1.0, -2.0], atol=1e-5)
+    post.set_root("follow")  # the switch glides: travel continues from where the root is shown
+    out = post.process(_pose((1.8, 1.0, -2.0)))
+    np.testing.assert_allclose(sk.root_of(out), [0.3, 1.0, 0.0], atol=0.01)
+    fresh = PostProcessor(fps=30, smoothing=0.0, root="follow", foot_lock=False)
+    np.testing.assert_allclose(sk.root_of(fresh.process(_pose((0.4, 1.0, -0.2)))), [0.4, 1.0, -0.2], atol=0.01)
     with pytest.raises(ConfigError):
         post.set_root("orbit")
 
 
+def _walk(n: int, velocity: tuple[float, float], fps: int = 30) -> np.ndarray:
+    """n frames of the rest pose on the floor gliding at ``velocity`` (m/s along x, z)."""
+    t = np.arange(n, dtype=np.float32)[:, None] / fps
+    p = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    p[:, :, 0] += (velocity[0] * t)
+    p[:, :, 2] += (velocity[1] * t)
+    return p
+
+
+def test_follow_stays_on_stage_over_ten_minutes_without_jumps() -> None:
+    """A root that drifts 6.5 m (and then runs at 1 m/s) stays within the stage radius,
+    moves smoothly at the edge and walks back toward the centre when travel stops."""
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.5, root="follow", stage_radius=1.5, foot_lock=False)
+    slow = _walk(10 * 60 * fps, (6.5 / 600.0, 0.0))
+    fast = _walk(20 * fps, (1.0, 0.6))
+    fast[:, :, 0] += slow[-1, 0, 0] - fast[0, 0, 0]
+    poses = np.concatenate([slow, fast, np.repeat(fast[-1:], 20 * fps, axis=0)])
+    out = post.process_many(poses)
+    root = sk.root_of(out)
+    radius = np.hypot(root[:, 0], root[:, 2])
+    assert radius.max() <= 1.5
+    step = np.hypot(*np.diff(root[:, [0, 2]], axis=0).T)
+    assert step.max() < 1.05 * np.hypot(1.0, 0.6) / fps  # never faster than the model's travel
+    still = radius[-20 * fps:]
+    assert still[-1] < 0.3 * still[0]  # back toward the centre once the travel stops
+    moving = radius[len(slow): len(slow) + 2 * fps]
+    assert moving[-1] - moving[0] > 0.3  # travel is kept, not centred away
+
+
+def test_planted_feet_do_not_slide_and_release_smoothly() -> None:
+    """The model's whole body slides 0.2 m/s with both feet on the floor: the shown feet stay
+    put and bones stay exact; when the feet lift the body glides back without a jump."""
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True)
+    slide = _walk(30, (0.2, 0.0))
+    out = post.process_many(slide)
+    feet = out[:, sk.FEET][:, :, [0, 2]]
+    assert np.abs(feet - feet[0]).max() < 1e-4
+    assert all(post.contact)
+    assert sk.bone_length_error(out) < 1e-5
+    lifted = slide[-1:].repeat(20, axis=0)
+    lifted[:, :, 1] += 0.3  # a jump: feet off the floor, the body shift relaxes to zero
+    shift0 = np.hypot(*post._shift)
+    assert shift0 > 0.1
+    up = post.process_many(lifted)
+    assert not any(post.contact)
+    assert np.hypot(*post._shift) < 0.2 * shift0
+    step = np.abs(np.diff(np.concatenate([out[-1:], up])[:, :, [0, 2]], axis=0)).max()
+    assert step < 0.02
+
+
+def test_one_foot_planted_while_the_other_steps_keeps_bones_and_the_planted_foot() -> None:
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True)
+    base = sk.rest_pose(on_floor=True)
+    poses = np.repeat(base[None], 40, axis=0)
+    la = sk.LEFT_FOOT
+    for i in range(40):  # the model slides the right foot out while the left one drags along
+        poses[i, :, 0] += 0.004 * i
+        poses[i, sk.RIGHT_FOOT, 0] -= 0.006 * i
+    out = post.process_many(poses)
+    left = out[:, la, [0, 2]]
+    assert np.abs(left - left[0]).max() < 2e-3
+    right = out[:, sk.RIGHT_FOOT, [0, 2]]
+    assert np.abs(right - right[0]).max() < 2e-3  # both planted: each leg re-solved by IK
+    assert sk.bone_length_error(out) < 1e-4
+
+
 def test_mirror_swaps_sides_and_negates_x() -> None:
-    post = PostProcessor(fps=30, smoothing=0.0, root="follow", project_bones=False)
+    post = PostProcessor(fps=30, smoothing=0.0, root="follow", project_bones=False, foot_lock=False)
     p = _pose()
     p[sk.JOINT_INDEX["left_wrist"]] += [0.3, 0.5, 0.0]  # raise the left hand
     post.mirror = True
@@ -68,7 +139,7 @@ def test_one_euro_smooths_jitter_but_follows_fast_hits() -> None:
     rng = np.random.default_rng(3)
     base = _pose()
     # small jitter around a still pose is reduced a lot
-    post = PostProcessor(fps=60, smoothing=0.6, project_bones=False, root="follow")
+    post = PostProcessor(fps=60, smoothing=0.6, project_bones=False, root="center", foot_lock=False)
     post.process(base)
     raw, smooth = [], []
     for _ in range(120):
@@ -79,7 +150,7 @@ def test_one_euro_smooths_jitter_but_follows_fast_hits() -> None:
     jitter_out = np.std(np.diff(np.asarray(smooth), axis=0))
     assert jitter_out < 0.5 * jitter_raw
     # a fast hit (a 40 cm arm swing within one frame) is followed within two frames
-    post = PostProcessor(fps=60, smoothing=0.6, project_bones=False, root="follow")
+    post = PostProcessor(fps=60, smoothing=0.6, project_bones=False, root="center", foot_lock=False)
     for _ in range(10):
         post.process(base)
     hit = base.copy()
@@ -92,11 +163,12 @@ def test_one_euro_smooths_jitter_but_follows_fast_hits() -> None:
 
 
 def test_smoothing_zero_is_identity() -> None:
-    post = PostProcessor(fps=30, smoothing=0.0, project_bones=False, root="follow")
+    post = PostProcessor(fps=30, smoothing=0.0, project_bones=False, root="center", foot_lock=False)
     rng = np.random.default_rng(5)
     for _ in range(5):
         p = _pose() + rng.normal(scale=0.1, size=(17, 3)).astype(np.float32)
-        np.testing.assert_allclose(post.process(p), p, atol=1e-6)
+        r = sk.root_of(p) * np.array([1.0, 0.0, 1.0], np.float32)
+        np.testing.assert_allclose(post.process(p), p - r, atol=1e-6)
 
 
 def test_process_returns_preallocated_buffer() -> None:
