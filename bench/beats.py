@@ -1,0 +1,288 @@
+"""Benchmark: beat tracking on the exact-truth real-instrument corpus, side by side.
+
+For every test track of ``data/beat_corpus/test`` (built by ``bench/beat_corpus.py``) it runs
+
+- ours: causal, ``model.features.extract_features(y, sr=sr)`` -> FrameInfo ``is_beat`` /
+  ``beat_time`` / ``beat_in_bar`` (downbeats: beats with ``beat_in_bar == 1``), default
+  config, nothing told about metre or tempo; whatever tracker model.features uses is what
+  is measured;
+- librosa ``beat.beat_track`` (offline, whole file);
+- essentia ``RhythmExtractor2013`` (offline, multifeature, at 44.1 kHz; no downbeats),
+
+and prints mir_eval F-measure (+-70 ms), CMLt, AMLt, median timing offset of matched beats
+(ms, + = late) and downbeat F, per genre group and overall (mean over tracks; beats before
+5 s are ignored, as mir_eval does). For ours also: re-lock time after each tempo step or
+ramp (s until 4 reference beats in a row are hit), the longest off-beat lock (s of
+consecutive beats half a period off), and the per-frame cost of features + tracker.
+
+Run: ``dancemuse bench beats [--tracks 'GLOB'] [--json] [--trackers ours,librosa]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "data" / "beat_corpus" / "test"
+GROUPS = ("club", "rock/pop", "jazz/latin", "triple metre", "tempo change")
+TRACKERS = ("ours", "librosa", "essentia")
+WINDOW = 0.07
+MIN_T = 5.0
+
+
+def run_ours(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """(beats, downbeats, CPU s, frames) of the causal tracker through model.features."""
+    from model.features import extract_features
+
+    c0 = time.process_time()
+    _, info = extract_features(y, sr=sr)
+    cpu = time.process_time() - c0
+    beat = np.asarray(info.is_beat, bool)
+    times = np.asarray(info.beat_time)[beat]
+    bib = np.asarray(info.beat_in_bar)[beat]
+    return times, times[bib == 1], cpu, len(info.time)
+
+
+def run_librosa(y: np.ndarray, sr: int) -> tuple[np.ndarray, None, float]:
+    import librosa
+
+    c0 = time.process_time()
+    _, beats = librosa.beat.beat_track(y=y, sr=sr, units="time")
+    return np.asarray(beats, float), None, time.process_time() - c0
+
+
+def run_essentia(y: np.ndarray, sr: int) -> tuple[np.ndarray, None, float]:
+    import essentia.standard as es
+    import soxr
+
+    c0 = time.process_time()
+    y44 = soxr.resample(y, sr, 44100).astype(np.float32)
+    _, ticks, _, _, _ = es.RhythmExtractor2013(method="multifeature")(y44)
+    return np.asarray(ticks, float), None, time.process_time() - c0
+
+
+def offset_ms(ref: np.ndarray, est: np.ndarray) -> float:
+    """Median (est - nearest ref) in ms over estimated beats within the window."""
+    if len(ref) == 0 or len(est) == 0:
+        return float("nan")
+    idx = np.clip(np.searchsorted(ref, est), 1, len(ref) - 1)
+    near = np.where(np.abs(est - ref[idx - 1]) < np.abs(est - ref[idx]), ref[idx - 1], ref[idx])
+    d = est - near
+    d = d[np.abs(d) <= WINDOW]
+    return float(np.median(d) * 1e3) if len(d) else float("nan")
+
+
+def scores(ref: np.ndarray, est: np.ndarray, ref_db: np.ndarray,
+           est_db: np.ndarray | None) -> dict[str, float]:
+    import mir_eval
+
+    r, e = mir_eval.beat.trim_beats(ref, MIN_T), mir_eval.beat.trim_beats(np.sort(est), MIN_T)
+    _, cmlt, _, amlt = mir_eval.beat.continuity(r, e)
+    out = {"F": float(mir_eval.beat.f_measure(r, e, WINDOW)), "CMLt": float(cmlt),
+           "AMLt": float(amlt), "offset_ms": offset_ms(r, e)}
+    if est_db is not None:
+        out["downbeat_F"] = float(mir_eval.beat.f_measure(
+            mir_eval.beat.trim_beats(ref_db, MIN_T), mir_eval.beat.trim_beats(np.sort(est_db), MIN_T),
+            WINDOW))
+    return out
+
+
+def hits(ref: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """For each reference beat: is an estimated beat within the window?"""
+    if len(est) == 0:
+        return np.zeros(len(ref), bool)
+    est = np.sort(est)
+    idx = np.clip(np.searchsorted(est, ref), 1, max(1, len(est) - 1))
+    d = np.minimum(np.abs(est[idx - 1] - ref), np.abs(est[np.minimum(idx, len(est) - 1)] - ref))
+    return d <= WINDOW
+
+
+def relock_s(ref: np.ndarray, est: np.ndarray, t_change: float, run: int = 4) -> float:
+    """Seconds from ``t_change`` until the first of ``run`` consecutive hit reference beats
+    (inf if never)."""
+    h = hits(ref, est)
+    ks = np.nonzero(ref >= t_change)[0]
+    for k in ks:
+        if k + run <= len(ref) and h[k:k + run].all():
+            return float(max(0.0, ref[k] - t_change))
+    return float("inf")
+
+
+def offbeat_stretch_s(ref: np.ndarray, est: np.ndarray) -> float:
+    """Longest span (s) of consecutive estimated beats (after 5 s) that sit half a beat off
+    the reference grid (phase within 0.5 +- 0.15 of the local beat period)."""
+    e = np.sort(est[est >= MIN_T])
+    if len(e) < 2 or len(ref) < 2:
+        return 0.0
+    k = np.clip(np.searchsorted(ref, e, side="right") - 1, 0, len(ref) - 2)
+    phase = (e - ref[k]) / (ref[k + 1] - ref[k])
+    off = np.abs(phase - 0.5) < 0.15
+    best, start = 0.0, None
+    for i, o in enumerate(off):
+        if o and start is None:
+            start = i
+        if (not o or i == len(off) - 1) and start is not None:
+            end = i if o else i - 1
+            best = max(best, float(e[end] - e[start]))
+            start = None
+    return best
+
+
+def change_time(meta: dict[str, Any]) -> float | None:
+    """When the beat is 'new' after a tempo change: the step time, or the end of a ramp."""
+    tm = meta.get("tempo_map", {})
+    pts = tm.get("points", [])
+    if tm.get("kind") == "step" and len(pts) >= 2:
+        return float(pts[1][0])
+    if tm.get("kind") == "ramp" and len(pts) >= 3:
+        return float(pts[2][0])
+    return None
+
+
+def evaluate_track(wav: Path, trackers: tuple[str, ...]) -> dict[str, Any]:
+    import soundfile as sf
+
+    meta = json.loads(wav.with_suffix(".json").read_text())
+    y, sr = sf.read(str(wav), dtype="float32", always_2d=False)
+    if y.ndim == 2:
+        y = y.mean(axis=1)
+    ref, ref_db = np.asarray(meta["beats"], float), np.asarray(meta["downbeats"], float)
+    row: dict[str, Any] = {"track": wav.stem, "genre": meta["genre"], "group": meta["group"],
+                           "meter": meta["meter"], "seconds": len(y) / sr}
+    for name in trackers:
+        if name == "ours":
+            est, est_db, cpu, frames = run_ours(y, sr)
+            res = scores(ref, est, ref_db, est_db)
+            res["cpu_ms_per_frame"] = cpu * 1e3 / max(1, frames)
+            res["offbeat_s"] = offbeat_stretch_s(ref, est)
+            tc = change_time(meta)
+            if tc is not None:
+                res["relock_s"] = relock_s(ref, est, tc)
+                res["change"] = meta["tempo_map"]["kind"]
+        else:
+            est, _, cpu = (run_librosa if name == "librosa" else run_essentia)(y, sr)
+            res = scores(ref, est, ref_db, None)
+            res["cpu_s"] = cpu
+        row[name] = res
+    return row
+
+
+def _mean(vals: list[float]) -> float:
+    v = [x for x in vals if np.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def summarise(rows: list[dict[str, Any]], trackers: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for group in (*GROUPS, "overall"):
+        sel = [r for r in rows if group == "overall" or r["group"] == group]
+        if not sel:
+            continue
+        out[group] = {"n": len(sel)}
+        for t in trackers:
+            keys = ("F", "CMLt", "AMLt", "offset_ms") + (("downbeat_F",) if t == "ours" else ())
+            out[group][t] = {k: _mean([r[t][k] for r in sel]) for k in keys}
+            if t == "ours":
+                out[group][t]["offset_ms"] = float(np.nanmedian([r[t]["offset_ms"] for r in sel]))
+    return out
+
+
+def _fmt(x: float, spec: str = ".3f") -> str:
+    return "n/a" if not np.isfinite(x) else format(x, spec)
+
+
+def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tuple[str, ...],
+                 corpus: Path) -> None:
+    print(f"beat tracking on {len(rows)} tracks of {corpus} (mir_eval, +-{WINDOW * 1e3:.0f} ms, "
+          f"beats before {MIN_T:g} s ignored; mean over tracks, offset: median of track medians)")
+    print("ours is causal (model.features); librosa and essentia see the whole file")
+    print(f"{'group':<14}{'n':>4}  {'tracker':<9}{'F':>7}{'CMLt':>7}{'AMLt':>7}{'offset ms':>11}"
+          f"{'downbeat F':>12}")
+    for group, g in summ.items():
+        for i, t in enumerate(trackers):
+            m = g[t]
+            print(f"{group if i == 0 else '':<14}{g['n'] if i == 0 else '':>4}  {t:<9}"
+                  f"{_fmt(m['F']):>7}{_fmt(m['CMLt']):>7}{_fmt(m['AMLt']):>7}"
+                  f"{_fmt(m['offset_ms'], '+.1f'):>11}{_fmt(m.get('downbeat_F', float('nan'))):>12}")
+    if "ours" not in trackers:
+        return
+    changes = [r for r in rows if "relock_s" in r["ours"]]
+    if changes:
+        print("\nours after tempo changes (re-lock: s from the step / ramp end to 4 beats in a row)")
+        for r in changes:
+            print(f"  {r['track']:<32} {r['ours']['change']:<5} re-lock {_fmt(r['ours']['relock_s'], '.2f')} s"
+                  f"   F {r['ours']['F']:.3f}")
+    worst = sorted(rows, key=lambda r: -r["ours"]["offbeat_s"])[:6]
+    over = sum(r["ours"]["offbeat_s"] > 4.0 for r in rows)
+    print(f"\nours longest off-beat lock: {worst[0]['ours']['offbeat_s']:.1f} s; "
+          f"{over}/{len(rows)} tracks have one over 4 s. Worst:")
+    for r in worst:
+        print(f"  {r['track']:<32} {r['ours']['offbeat_s']:5.1f} s   F {r['ours']['F']:.3f}")
+    low = sorted(rows, key=lambda r: r["ours"]["F"])[:8]
+    print("\nours lowest F: " + ", ".join(f"{r['track']} {r['ours']['F']:.2f}" for r in low))
+    cost = [r["ours"]["cpu_ms_per_frame"] for r in rows]
+    line = f"\nours CPU per frame (features + tracker, offline push): median {np.median(cost):.3f} ms"
+    for t in trackers:
+        if t != "ours":
+            per = np.median([r[t]["cpu_s"] * 1e3 / (r["seconds"] * 30) for r in rows])
+            line += f"; {t} (offline, per 1/30 s of audio) {per:.3f} ms"
+    print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of .wav + .json tracks")
+    ap.add_argument("--tracks", default="*", help="glob on track names (e.g. '*house*')")
+    ap.add_argument("--trackers", default=",".join(TRACKERS),
+                    help="comma list of ours,librosa,essentia (default all)")
+    ap.add_argument("--json", action="store_true", help="print JSON (per track + summary)")
+    args = ap.parse_args(argv)
+    trackers = tuple(t.strip() for t in args.trackers.split(",") if t.strip())
+    bad = [t for t in trackers if t not in TRACKERS]
+    if bad:
+        print(f"error: unknown tracker {bad[0]!r}; choose from {', '.join(TRACKERS)}", file=sys.stderr)
+        return 2
+    wavs = sorted(p for p in args.corpus.glob("*.wav")
+                  if fnmatch.fnmatch(p.stem, args.tracks) and p.with_suffix(".json").exists())
+    if not wavs:
+        print(f"error: no tracks matching {args.tracks!r} in {args.corpus}; build the corpus "
+              "with `nice -n 10 python bench/beat_corpus.py --test-only`", file=sys.stderr)
+        return 2
+    if "essentia" in trackers:
+        try:
+            import essentia
+
+            essentia.log.infoActive = False
+        except ImportError:
+            print("essentia not installed (pip install essentia); skipping it", file=sys.stderr)
+            trackers = tuple(t for t in trackers if t != "essentia")
+    rows = []
+    for i, w in enumerate(wavs):
+        rows.append(evaluate_track(w, trackers))
+        if not args.json:
+            r = rows[-1]
+            print(f"[{i + 1}/{len(wavs)}] {w.stem:<32} " + "  ".join(
+                f"{t} {r[t]['F']:.2f}" for t in trackers), file=sys.stderr, flush=True)
+    summ = summarise(rows, trackers)
+    if args.json:
+        print(json.dumps({"corpus": str(args.corpus), "summary": summ, "tracks": rows},
+                         indent=1, default=lambda x: None))
+    else:
+        print_report(rows, summ, trackers, args.corpus)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
