@@ -14,51 +14,23 @@ wall time its last sample arrived, and a ``hold`` flag). The app feeds each bloc
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from live.source import Block, Source
 from model.errors import AudioError
+
+__all__ = ["DEMO_SECONDS", "ArraySource", "Block", "Source", "demo_audio", "load_file", "open_source"]
 
 log = logging.getLogger("dancemuse.audio")
 
 DEMO_SECONDS = 64.0
-
-
-@dataclass(slots=True)
-class Block:
-    """A block of audio: samples [shape=(n,)] float32 mono, wall time of its last sample,
-    and ``hold`` (True while a lost device is replaced by silence: keep the pose)."""
-
-    samples: np.ndarray
-    arrival: float
-    hold: bool = False
-
-
-class Source(abc.ABC):
-    """Base of all audio sources."""
-
-    name = "source"
-    sample_rate = 0
-    finite = False
-    overflows = 0
-
-    @abc.abstractmethod
-    def blocks(self) -> AsyncIterator[Block]:
-        """Blocks of audio as they arrive (real time, or as fast as possible)."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook: most sources hold nothing
-        """Release devices; safe to call twice."""
-
-    def describe(self) -> str:
-        return self.name
 
 
 class ArraySource(Source):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from live.audio import Block, Source
+from live.source import Block, Source
 from model.errors import DeviceError
 
 log = logging.getLogger("dancemuse.audio")

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from model.dataset import CACHE_DIR, ClipRecord, _write_npz, clip_records, load_poses
+from model.dataset_files import CACHE_DIR, ClipRecord, _write_npz, clip_records, load_poses
 from model.errors import DatasetError
 
 

@@ -36,7 +36,7 @@ def plot_dataset(root: Path, records: Sequence[object], png: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise DatasetError("the PNG summary needs matplotlib; pip install 'dancemuse[train]' or drop --png") from None
-    from model.dataset import load_poses
+    from model.dataset_files import load_poses
     from model.metrics import joint_speed
 
     by_style: dict[str, list[tuple[str, np.ndarray, float]]] = {}

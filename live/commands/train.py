@@ -8,6 +8,7 @@ global DanceMuse configuration every command takes). See models/default_train.to
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from typing import Any
@@ -40,16 +41,39 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ConfigError("--new-style and --freeze-encoder need --init CKPT (a model to fine-tune)")
     if args.init and args.resume:
         raise ConfigError("--init and --resume exclude each other; --resume alone continues a run")
+    from model.train_checks import check_train_config, check_train_toml, check_training_data
+
+    if args.train_config:
+        check_train_toml(args.train_config)
     net_cfg, train_cfg, feat_over = load_train_config(args.train_config)
     features = dict(cfg["features"])
     for k, v in feat_over.items():
         features[k] = coerce("features", k, v, where=f" ({args.train_config} [features])")
     if args.threads is not None:
         train_cfg.threads = args.threads
+    # Everything a user can get wrong is refused here, in one line, before training starts.
+    for flag, value in (("--steps", args.steps), ("--threads", args.threads), ("--seed", args.seed)):
+        if value is not None and (value < 0 or (value == 0 and flag != "--seed")):
+            raise ConfigError(f"{flag} {value} must be {'>= 0' if flag == '--seed' else 'above 0'}")
+    check_train_config(net_cfg, train_cfg, where=f" in {args.train_config}" if args.train_config else "")
+    check_training_data(args.data)
+    rank = int(os.environ.get("RANK", "0") or 0)
+    if args.resume and rank == 0:
+        from pathlib import Path
+
+        from model.train import load_checkpoint
+
+        last = Path(args.out) / "last.pt"
+        if last.is_file():
+            ck = load_checkpoint(last)
+            print(f"resuming {last} from step {int(ck.get('step', 0))} "
+                  f"(of {int((ck.get('train_config') or {}).get('steps', 0)) or '?'})", file=sys.stderr, flush=True)
     res = train(data=args.data, out=args.out, feature_cfg=features, net_cfg=net_cfg, train_cfg=train_cfg,
                 steps=args.steps, resume=args.resume, init=args.init, new_style=args.new_style,
                 freeze_encoder=args.freeze_encoder, seed=args.seed, device=args.device,
                 progress=not args.quiet, command=shlex.join(["dancemuse", *sys.argv[1:]]))
+    if rank != 0:  # under torchrun only the first process reports (one final line, not garbled)
+        return 0
     val = res.get("val") or {}
     extra = "".join(f" {k} {val[k]:.4g}" for k in ("val_loss", "val_bas", "val_bas_gt", "val_freeze", "val_bone_err")
                     if k in val)
