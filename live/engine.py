@@ -191,6 +191,61 @@ class Engine:
             self.post.hold = held
         return out
 
+    def render(
+        self, samples: np.ndarray, *, sr: int, progress: Callable[[float], None] | None = None,
+        push_seconds: float = 20.0, model_frames: int = 600,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Offline: the poses :meth:`process` makes for the whole input, batched.
+
+        Features go in pushes of ``push_seconds`` (each batched inside), the generator gets
+        ``model_frames`` frames per call of its ``step_frames`` (blocks of frames per model
+        run where the model allows it; else ``step`` per frame), post-processing runs over
+        the whole dance. Same numbers as the live path (a test holds them within 1e-4 m).
+        Returns poses [shape=(t, 17, 3)] float32 and per-frame arrays ``tempo``,
+        ``is_beat``, ``beat_in_bar``, ``bar``, ``confidence`` [shape=(t,)].
+        """
+        if self.features is None or sr != self._sr:
+            self.features = self._factory(self.feature_cfg, int(sr))
+            self._sr = int(sr)
+        report = progress or (lambda _f: None)
+        x = np.asarray(samples)
+        step = max(1, int(push_seconds * sr))
+        parts: list[np.ndarray] = []
+        keys = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        for i in range(0, len(x), step):
+            f = self.features.push(x[i: i + step])
+            if f is not None and len(f):
+                parts.append(f)
+                info = self.features.info
+                for k in keys:
+                    v = _get(info, k)
+                    cols[k].append(np.zeros(len(f)) if v is None else np.asarray(v))
+            report(0.3 * min(1.0, (i + step) / max(len(x), 1)))
+        self.samples_in += len(x)
+        dim = parts[0].shape[1] if parts else 0
+        feats = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+        n = len(feats)
+        poses = np.empty((n, sk.NUM_JOINTS, 3), np.float32)
+        gen = self.generator
+        block = int(getattr(gen, "block", 1) or 1)
+        size = max(block, (max(1, model_frames) // block) * block)
+        for i in range(0, n, size):
+            if hasattr(gen, "step_frames"):
+                poses[i: i + size] = gen.step_frames(feats[i: i + size], style=self._style, controls=self._ctrl)
+            else:
+                for j in range(i, min(n, i + size)):
+                    poses[j] = gen.step(feats[j], style=self._style, controls=self._ctrl)
+            report(0.3 + 0.6 * min(1.0, (i + size) / max(n, 1)))
+        out = self.post.process_many(poses)
+        report(1.0)
+        info_out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+        self.frames += n
+        if n:
+            self.tempo = float(info_out["tempo"][-1])
+            self.confidence = float(info_out["confidence"][-1])
+        return out, info_out
+
     # -- controls -------------------------------------------------------------------
     def apply(self, control: Control) -> dict[str, Any]:
         """Apply a validated control (see live/control.py); return the new control state.

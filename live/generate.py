@@ -1,10 +1,12 @@
-"""Offline generation: a song file in, a dance out, through the live streaming path.
+"""Offline generation: a song file in, a dance out, batched, the same dance as live.
 
-``generate_dance(song, cfg=cfg)`` reads the song (any file librosa/soundfile reads, or
-``"demo"`` for the built-in demo music), feeds it block by block into the same
-:class:`live.engine.Engine` the live server runs (features, online beat tracker,
-generator step, post-processing), as fast as the CPU allows, and collects every frame.
-Nothing looks ahead: the dance of a file is the dance the live show would have made.
+``generate_dance(song, cfg=cfg)`` reads the song (any file soundfile reads, others through
+ffmpeg, or ``"demo"`` for the built-in demo music) and runs the live
+:class:`live.engine.Engine`'s batched path (:meth:`~live.engine.Engine.render`): features
+for the whole song in batches (the beat tracker still frame by frame, causal), the model
+in blocks of frames where the exported model allows it, post-processing in one pass. It
+is causal all through, so the result is the live show's dance (a test holds them within
+1e-4 m); ``streaming=True`` replays the live per-block path itself.
 
 Frame ``i`` is stamped ``i / fps`` (the start of the hop it was made from); a beat frame
 puts its time into ``beats`` and the dancers' count 1..8 (two bars) into ``beat_counts``.
@@ -102,12 +104,15 @@ def generate_dance(
     progress: Progress | None = None,
     block: int = BLOCK,
     demo_seconds: float = DEMO_SECONDS,
+    streaming: bool = False,
 ) -> Dance:
     """Generate a dance for ``song`` (a path or "demo") with the configuration ``cfg``.
 
     generator: a ``live.runtime.Generator`` (default: loaded from ``cfg["model"]``).
     audio: (samples, sample_rate) already decoded (then ``song`` only names it).
     progress: called with the fraction done (0..1) now and then.
+    streaming: replay the live per-block path (``block`` samples at a time) instead of the
+    batched one (:meth:`live.engine.Engine.render`); both give the same dance.
     """
     from live.engine import Engine
 
@@ -120,32 +125,19 @@ def generate_dance(
 
         generator = load_generator(cfg)
     engine = Engine(cfg, generator)
-    engine.prepare(sr=sr, warmup=False)  # builds filters and the resampler (imports librosa)
+    engine.prepare(sr=sr, warmup=False)  # builds the filters and the resampler
     t0 = time.perf_counter()
     fps = engine.fps
-    cap = int(len(samples) * fps / sr) + 2
-    poses = np.zeros((cap, 17, 3), np.float32)
-    tempo = np.zeros(cap, np.float32)
-    beat_idx: list[int] = []
-    counts: list[int] = []
     bpb = int(cfg["features"].get("beats_per_bar", 4))
-    n = 0
     total = len(samples)
-    next_report = 0.0
-    for start in range(0, total, block):
-        for fr in engine.process(samples[start : start + block], sr=sr):
-            if n >= cap:
-                break
-            poses[n] = fr.joints
-            tempo[n] = fr.tempo
-            if fr.beat:
-                beat_idx.append(n)
-                bib = max(1, min(bpb, fr.beat_in_bar or 1))
-                counts.append((fr.bar % 2) * bpb + bib if bpb <= 4 else bib)
-            n += 1
-        if progress is not None and (start + block) / total >= next_report:
-            progress(min(1.0, (start + block) / total))
-            next_report += 0.01
+    if streaming:
+        poses, tempo, beat_idx, counts = _streaming(engine, samples, sr, block, bpb, progress)
+    else:
+        poses, info = engine.render(samples, sr=sr, progress=progress)
+        tempo = np.asarray(info["tempo"], np.float32)
+        beat_idx = np.flatnonzero(info["is_beat"]).tolist()
+        counts = [_count(int(info["bar"][i]), int(info["beat_in_bar"][i]), bpb) for i in beat_idx]
+    n = len(poses)
     if n == 0:
         raise AudioError(f"{source}: the song is too short to make a single frame ({total / sr:.3f} s)")
     elapsed = time.perf_counter() - t0
@@ -163,14 +155,49 @@ def generate_dance(
         "fps": fps,
     }
     return Dance(
-        poses=poses[:n].copy(),
+        poses=poses,
         fps=fps,
         beats=np.asarray(beat_idx, np.float64).astype(np.float32) / fps,
         beat_counts=np.asarray(counts, np.int16),
-        tempo=tempo[:n].copy(),
+        tempo=tempo,
         audio=samples,
         sample_rate=sr,
         source=source,
         meta=meta,
         elapsed=elapsed,
     )
+
+
+def _count(bar: int, beat_in_bar: int, bpb: int) -> int:
+    """The dancers' count 1..8 (two bars of four) of a beat; 1..bpb for longer bars."""
+    bib = max(1, min(bpb, beat_in_bar or 1))
+    return (bar % 2) * bpb + bib if bpb <= 4 else bib
+
+
+def _streaming(
+    engine: Any, samples: np.ndarray, sr: int, block: int, bpb: int, progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """The live path: ``block`` samples at a time through ``Engine.process``."""
+    fps = engine.fps
+    cap = int(len(samples) * fps / sr) + 2
+    poses = np.zeros((cap, 17, 3), np.float32)
+    tempo = np.zeros(cap, np.float32)
+    beat_idx: list[int] = []
+    counts: list[int] = []
+    n = 0
+    total = len(samples)
+    next_report = 0.0
+    for start in range(0, total, block):
+        for fr in engine.process(samples[start : start + block], sr=sr):
+            if n >= cap:
+                break
+            poses[n] = fr.joints
+            tempo[n] = fr.tempo
+            if fr.beat:
+                beat_idx.append(n)
+                counts.append(_count(fr.bar, fr.beat_in_bar, bpb))
+            n += 1
+        if progress is not None and (start + block) / total >= next_report:
+            progress(min(1.0, (start + block) / total))
+            next_report += 0.01
+    return poses[:n].copy(), tempo[:n].copy(), beat_idx, counts

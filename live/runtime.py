@@ -304,6 +304,61 @@ class Generator:
             self._place(vecs[i], out[i])
         return out
 
+    @property
+    def free_block(self) -> bool:
+        """True when the graph's time axis is symbolic: any number of frames per call."""
+        shape = next(i.shape for i in self._session.get_inputs() if i.name == self._in["features"])
+        return len(shape) == 3 and not isinstance(shape[1], int)
+
+    def step_frames(
+        self,
+        features: np.ndarray,
+        *,
+        style: np.ndarray | Sequence[float] | None = None,
+        controls: np.ndarray | Sequence[float] | None = None,
+        chunk: int = 64,
+    ) -> np.ndarray:
+        """n frames at once (offline): features [shape=(n, F)] -> absolute poses
+        [shape=(n, 17, 3)], the poses n calls of :meth:`step` make.
+
+        A model with a free time axis runs ``chunk`` frames per call, a ``--block N``
+        model N per call (a last partial block is padded with its final frame and the
+        padding's output dropped: the stream ends there), a block-1 model one per call.
+        """
+        feats = np.asarray(features, np.float32)
+        n = len(feats)
+        out = np.empty((n, NUM_JOINTS, 3), dtype=np.float32)
+        if self.block == 1 and not self.free_block:
+            for i in range(n):
+                self.step(feats[i], style=style, controls=controls, out=out[i])
+            return out
+        size = max(1, int(chunk)) if self.free_block else self.block
+        fixed_feat, fixed_noise = self._feat, self._noise
+        try:
+            for i in range(0, n, size):
+                part = feats[i: i + size]
+                m = len(part)
+                if self.free_block:
+                    self._feat = np.ascontiguousarray(part[None])
+                    if fixed_noise is not None:
+                        self._noise = np.empty((1, m, self.noise_dim), np.float32)
+                else:
+                    self._feat[0, :m] = part
+                    self._feat[0, m:] = part[-1]
+                self._feed[self._in["features"]] = self._feat
+                if self._noise is not None and self._in["noise"]:
+                    self._feed[self._in["noise"]] = self._noise
+                self._set_inputs(style, controls)
+                vecs = self._run()
+                for j in range(m):
+                    self._place(vecs[j], out[i + j])
+        finally:
+            self._feat, self._noise = fixed_feat, fixed_noise
+            self._feed[self._in["features"]] = self._feat
+            if self._noise is not None and self._in["noise"]:
+                self._feed[self._in["noise"]] = self._noise
+        return out
+
     def describe(self) -> str:
         """One line for logs: path, provider and what the model takes."""
         return f"{self.path.name} on {self.provider}: {modelmeta.describe(self.meta)}"

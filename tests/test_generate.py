@@ -129,3 +129,53 @@ def test_ten_minute_song_keeps_dancing(cfg: dict) -> None:
     assert fr < 0.1
     last = d.poses[-30 * FPS:]
     assert float(np.abs(np.diff(last, axis=0)).mean()) > 1e-4  # still moving at the end
+
+
+def test_batched_path_equals_the_live_streaming_path(model_path: Path, cfg: dict) -> None:
+    """The batched offline path (features per batch, post over the dance) makes the live
+    per-block path's dance to 1e-4 m, with travel (root follow) and planted feet on."""
+    c = apply_options(cfg, seed=3)
+    c["live"]["root"] = "follow"
+    gen = Generator(model_path, feature_config=cfg["features"])
+    live = generate_dance("demo", cfg=c, generator=gen, demo_seconds=8.0, streaming=True, block=777)
+    fast = generate_dance("demo", cfg=c, generator=gen, demo_seconds=8.0)
+    assert fast.poses.shape == live.poses.shape
+    assert np.abs(fast.poses - live.poses).max() <= 1e-4
+    np.testing.assert_array_equal(fast.beats, live.beats)
+    np.testing.assert_array_equal(fast.beat_counts, live.beat_counts)
+    np.testing.assert_allclose(fast.tempo, live.tempo, atol=1e-3)
+
+
+def test_block_model_runs_many_frames_per_call_with_the_same_dance(
+    model_path: Path, cfg: dict, tmp_path: Path
+) -> None:
+    """The same weights exported with --block 8 give the block-1 model's poses, frame for
+    frame, in an eighth of the calls (a last partial block is padded)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_export import _checkpoint
+
+    from export.onnx_export import export_checkpoint
+
+    ckpt = _checkpoint(tmp_path / "t.pt", window=32)  # the weights of the model_path fixture
+    path8, _, _ = export_checkpoint(ckpt, tmp_path / "b8.onnx", block=8, command="test")
+    one = Generator(model_path, feature_config=cfg["features"])
+    eight = Generator(path8, feature_config=cfg["features"])
+    assert eight.block == 8
+    feats = np.random.default_rng(0).standard_normal((61, eight.feature_dim)).astype(np.float32)
+    one.reset(seed=5)
+    eight.reset(seed=5)
+    a = np.stack([one.step(f) for f in feats])
+    b = eight.step_frames(feats)
+    assert b.shape == a.shape
+    assert np.abs(a - b).max() <= 1e-4
+
+
+def test_generate_imports_no_librosa_scipy_or_numba(model_path: Path, tmp_path: Path) -> None:
+    code = ("import sys\nfrom live.cli import main\n"
+            f"rc = main(['generate', 'demo', '--demo-seconds', '3', '--model', {str(model_path)!r}, "
+            f"'-o', {str(tmp_path / 'd.npz')!r}])\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('librosa', 'scipy', 'numba')]\n"
+            "assert rc == 0 and not bad, (rc, bad)\nprint('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=str(Path(__file__).resolve().parent.parent))
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
