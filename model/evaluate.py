@@ -199,7 +199,10 @@ def write_json(report: dict[str, Any], path: str | Path) -> None:
             return o.item()
         return o
 
-    Path(path).write_text(json.dumps(clean(report), indent=2), encoding="utf-8")
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(clean(report), indent=2), encoding="utf-8")
+    tmp.replace(out)
 
 
 def checkpoint_dance_fn(path: str | Path, *, seed: int = 0, variation: float = 0.5, energy: float = 1.0,

@@ -51,15 +51,18 @@ class TestSong:
         return len(self.audio) / float(self.sr)
 
 
-def _genres() -> list[str]:
+EVAL_GENRES = ("house", "8beat", "funk", "swing", "hiphop", "softrock", "disco", "bossanova",
+               "techno", "waltz", "metal", "samba")
+"""Genres of the test songs, in order (club, rock/pop, jazz/latin and triple metre mixed)."""
+
+
+def _genres() -> dict[str, tuple[float, float]]:
+    """Genre -> tempo range of the test songs (EVAL_GENRES that midi_music knows)."""
     import model.midi_music as mm
 
-    g = getattr(mm, "GENRES", None)
-    if g:
-        return list(g)
-    from model.midi_grooves import GROOVES
-
-    return sorted(GROOVES)
+    known = dict(getattr(mm, "GENRES", {}))
+    out = {g: tuple(known[g]) for g in EVAL_GENRES if g in known}
+    return out or {g: (90.0, 140.0) for g in sorted(known)[:8]}  # type: ignore[misc]
 
 
 def _read_cached(stem: Path) -> TestSong | None:
@@ -104,7 +107,7 @@ def _song_fields(obj: object) -> tuple[np.ndarray, int, np.ndarray]:
 
 def midi_songs(n: int, *, seconds: float = SONG_SECONDS, cache: str | Path = CACHE_DIR,
                progress: bool = False) -> list[TestSong]:
-    """``n`` held-out real-instrument songs (genres round-robin, tempi spread 90-150 BPM),
+    """``n`` held-out real-instrument songs (EVAL_GENRES in turn, tempi spread over each genre's range),
     rendered once and cached. Raises DatasetError when fluidsynth or midi_music is missing."""
     if n < 1:
         raise DatasetError(f"midi:{n} asks for no songs; pass midi:N with N >= 1")
@@ -113,11 +116,13 @@ def midi_songs(n: int, *, seconds: float = SONG_SECONDS, cache: str | Path = CAC
     except ImportError as e:
         raise DatasetError(f"model.midi_music is not available ({e}); pass audio files with --songs instead") from None
     genres = _genres()
+    names = list(genres)
     out = []
     for i in range(n):
         seed = EVAL_SEED_BASE + i
-        genre = genres[i % len(genres)]
-        bpm = float(90 + (i * 37) % 61)
+        genre = names[i % len(names)]
+        lo, hi = genres[genre]
+        bpm = round(float(lo + ((0.37 * i + 0.2) % 1.0) * (hi - lo)), 1)
         stem = Path(cache) / f"midi_{seed}_{genre}_{bpm:g}bpm_{seconds:g}s"
         song = _read_cached(stem)
         if song is None:

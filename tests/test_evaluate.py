@@ -87,22 +87,25 @@ def test_cli_evaluates_a_checkpoint_and_writes_json(data: Path, tmp_path: Path, 
     assert "not found" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_cli_evaluates_an_onnx_model_through_the_live_path(data: Path, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets(
+        data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("onnxruntime")
-    from export.onnx_export import export_checkpoint
     from live.cli import main
-    from model.train import load_train_config, train
 
-    net_cfg, tc, _ = load_train_config(tiny_config(tmp_path, steps=4, ckpt=4))
-    tc.val_every = 100
-    train(data=data, out=tmp_path / "run", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
-          progress=False)
-    onnx_path, _, _ = export_checkpoint(tmp_path / "run" / "final.pt", tmp_path / "m.onnx")
+    model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
     out = tmp_path / "ev.json"
-    assert main(["evaluate", "--model", str(onnx_path), "--songs", str(data), "--data", str(data),
-                 "--json", str(out)]) == 0
+    assert main(["evaluate", "--model", str(model), "--songs", str(data), "--data", str(data),
+                 "--long-minutes", "0.2", "--pair-songs", "1", "--styles-per-song", "1", "--recordings",
+                 "--json", str(out), "--sheets", str(tmp_path / "sheets")]) == 0
+    text = capsys.readouterr().out
+    for row in ("beat-align score, exact beats", "seconds two seeds agree", "repetition ratio, min",
+                "root radius max", "style recognised"):
+        assert row in text, row
+    assert "PASS" in text or "FAIL" in text
     rep = json.loads(out.read_text())
-    assert len(rep["songs"]) == 4 and rep["reference"] == "heldout"
-    assert rep["songs"][0]["model"]["bone_length_error"] is not None
+    f = rep["figures"]
+    assert 0.0 <= f["bas"] <= 1.0 and 0.0 <= f["seed_agree"] <= 1.0 and f["freeze_long"] is not None
+    assert rep["n_exact"] == 4 and set(rep["train_style"]) == {"a", "b"}
+    assert len(rep["sheets"]) == 2 * len(rep["styles"]) and all(Path(p).is_file() for p in rep["sheets"])
+    assert main(["evaluate", "--model", str(model), "--songs", "midi:x", "--data", str(data)]) == 2
+    assert "midi:N" in capsys.readouterr().err

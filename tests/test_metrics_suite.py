@@ -1,0 +1,134 @@
+"""The dancer evaluation suite (model/metrics_suite.py) and its test music (model/metrics_songs.py),
+with a stand-in dancer whose answers are known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from model import metrics_suite as mu
+from model.errors import DatasetError
+from model.metrics_gen import Generated
+from model.metrics_songs import TestSong as Song
+from model.metrics_songs import find_songs, long_music, with_quiet_section
+from model.skeleton import JOINT_INDEX, rest_pose
+
+FPS = 30
+SR = 16000
+
+
+def _song(seconds: float, bpm: float, name: str = "s") -> Song:
+    beats = np.arange(0.0, seconds, 60.0 / bpm)
+    t = np.arange(int(seconds * SR)) / SR
+    audio = 0.05 * np.sin(2 * np.pi * 220 * t).astype(np.float32)
+    for b in beats:
+        i = int(b * SR)
+        audio[i : i + 800] += np.float32(0.5) * np.exp(-np.arange(len(audio[i : i + 800])) / 200.0).astype(np.float32)
+    return Song(name=name, audio=audio.astype(np.float32), sr=SR, kind="midi", beats=beats)
+
+
+def _moves(style: str, n: int, seed: int, amp: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    t = np.arange(n) / FPS
+    p = np.repeat(rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    period = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
+    w = amp * np.cos(np.pi * t / period + np.pi * seed)  # still on every beat; seed 1 = mirror phase
+    rng = np.random.default_rng(seed)
+    drift = np.cumsum(rng.normal(0, 0.02, n)) * amp  # never repeats exactly
+    if style == "a":
+        p[:, [9, 10], 1] += 0.3 * w[:, None]
+        p[:, [JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"]], 2] += 0.2 * w[:, None]
+    else:
+        p[:, :, 0] += 0.15 * w[:, None]
+        p[:, [13, 14, 15, 16], 2] += 0.1 * w[:, None]
+    p[:, [7, 8], 0] += drift[:, None]
+    return p
+
+
+class StandIn:
+    """A dancer that moves on the beat, as loud as the music, energy scaling its size."""
+
+    styles = ["a", "b"]
+    fps = FPS
+    path = "stand-in"
+    post = "on"
+
+    def dance(self, song: Song, *, style: str | None, seed: int = 0, energy: float = 1.0,
+              variation: float = 0.5, schedule: Any = ()) -> Generated:
+        n = int(song.seconds * FPS)
+        rms = np.array([np.sqrt(np.mean(song.audio[int(i * SR / FPS) : int((i + 1) * SR / FPS)] ** 2) + 1e-12)
+                        for i in range(n)])
+        rms = np.convolve(rms, np.ones(15) / 15, mode="same")  # loudness over half a second
+        amp = energy * rms / np.percentile(rms, 90)
+        beats = song.beats if song.beats is not None else np.arange(0, song.seconds, 0.5)
+        p = np.zeros((n, 17, 3))
+        cuts = [0] + [int(t * FPS) for t, _ in schedule] + [n]
+        names = [style or "a"] + [s for _, s in schedule]
+        for k, s in enumerate(names):
+            p[cuts[k] : cuts[k + 1]] = _moves(s, n, seed, amp, beats)[cuts[k] : cuts[k + 1]]
+        return Generated(poses=p, raw=p.copy(), beats=beats)
+
+
+def _train() -> mu.TrainData:
+    dances: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
+    for k, s in enumerate(("a", "b")):
+        for i in range(4):
+            song = _song(12.0, 100 + 10 * i)
+            n = int(12.0 * FPS)
+            dances.setdefault(s, []).append((_moves(s, n, 10 + i, np.ones(n), song.beats), song.beats))
+    return mu.TrainData(path="train", fps=FPS, dances=dances)
+
+
+def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
+    songs = [_song(20.0, 120, "x"), _song(20.0, 100, "y")]
+    cfg = mu.SuiteConfig(pair_songs=1, quiet_songs=1, long_minutes=0.5)
+    rep = mu.run_suite(StandIn(), songs, train=_train(), cfg=cfg)
+    f = rep["figures"]
+    assert f["bas"] > 0.9 and f["bas_gain"] > 0.5  # still on every beat, moving between
+    assert f["quiet_speed_ratio"] < 0.1  # moves as loud as the music
+    assert f["spread_ratio"] == pytest.approx(6.0, rel=0.05)  # energy 1.8 / 0.3
+    assert f["seed_agree"] == 0.0
+    assert f["freeze_long"] == 0.0 and f["root_max"] < 0.5
+    assert min(rep["style"]["test"].values()) == 1.0 and min(rep["style"]["long"].values()) == 1.0
+    text = mu.format_columns({"stand-in": rep}, *mu.train_figures(_train()))
+    assert "PASS" in text and "beat-align score, exact beats" in text and "style a (test music)" in text
+
+
+def test_the_training_data_column_measures_the_data_itself() -> None:
+    fig, cv = mu.train_figures(_train())
+    assert fig["bas"] > 0.9 and fig["bas_off"] < 0.2
+    assert set(cv) == {"a", "b"} and fig["style_min"] == min(cv.values())
+
+
+def test_a_quiet_section_is_thirty_db_down_and_the_rest_untouched() -> None:
+    s = _song(10.0, 120)
+    q = with_quiet_section(s, (4.0, 7.0))
+
+    def rms(a: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(a**2)))
+
+    inside = slice(int(4.2 * SR), int(6.8 * SR))
+    assert 20 * np.log10(rms(q.audio[inside]) / rms(s.audio[inside])) == pytest.approx(-30.0, abs=0.01)
+    assert np.array_equal(q.audio[: int(3.9 * SR)], s.audio[: int(3.9 * SR)])
+    assert np.array_equal(q.audio[int(7.1 * SR) :], s.audio[int(7.1 * SR) :])
+
+
+def test_long_music_cycles_the_songs_and_carries_their_beats() -> None:
+    a, b = _song(10.0, 120, "a"), _song(8.0, 100, "b")
+    long = long_music([a, b], minutes=0.5)
+    assert long.seconds == pytest.approx(30.0)
+    assert long.beats is not None and np.all(np.diff(long.beats) > 0)
+    assert np.any(np.isclose(long.beats, 10.0 + 0.6))  # b's second beat after a
+
+
+def test_bad_song_arguments_say_what_to_pass(tmp_path: Any) -> None:
+    with pytest.raises(DatasetError, match="midi:N"):
+        find_songs(["midi:x"])
+    with pytest.raises(DatasetError, match="does not exist"):
+        find_songs([tmp_path / "nope.wav"])
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(DatasetError, match="not an audio file"):
+        find_songs([tmp_path / "notes.txt"])
+    with pytest.raises(DatasetError, match="no audio files"):
+        find_songs([tmp_path])
