@@ -194,8 +194,8 @@ def summarise(rows: list[dict[str, Any]], trackers: tuple[str, ...]) -> dict[str
         for t in trackers:
             keys = ("F", "CMLt", "AMLt", "offset_ms") + (("downbeat_F",) if t == "ours" else ())
             out[group][t] = {k: _mean([r[t][k] for r in sel]) for k in keys}
-            if t == "ours":
-                out[group][t]["offset_ms"] = float(np.nanmedian([r[t]["offset_ms"] for r in sel]))
+            offs = [r[t]["offset_ms"] for r in sel if np.isfinite(r[t]["offset_ms"])]
+            out[group][t]["offset_ms"] = float(np.median(offs)) if offs else float("nan")
     return out
 
 

@@ -60,7 +60,7 @@ def test_render_midi_puts_onsets_at_the_note_times() -> None:
     assert y.dtype == np.float32 and y.ndim == 1 and len(y) == int(3.5 * SR)
     env = flux_env(y, hop=48)  # 2 ms
     peaks = np.argsort(env)[::-1]
-    found = []
+    found: list[int] = []
     for p in peaks:
         if all(abs(p - q) > 25 for q in found):
             found.append(int(p))
