@@ -72,11 +72,11 @@ class StandIn:
 
 def _train() -> mu.TrainData:
     dances: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
-    for k, s in enumerate(("a", "b")):
+    for s in ("a", "b"):
         for i in range(4):
-            song = _song(12.0, 100 + 10 * i)
+            beats = np.arange(0.0, 12.0, 60.0 / (100 + 10 * i))
             n = int(12.0 * FPS)
-            dances.setdefault(s, []).append((_moves(s, n, 10 + i, np.ones(n), song.beats), song.beats))
+            dances.setdefault(s, []).append((_moves(s, n, 10 + i, np.ones(n), beats), beats))
     return mu.TrainData(path="train", fps=FPS, dances=dances)
 
 
