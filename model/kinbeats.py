@@ -324,23 +324,52 @@ def find_pulse(poses: np.ndarray | list[np.ndarray], fps: float, *,
     bpm_range bounds the beat tempo; prior_bpm centres a (0.6-octave) prior; pattern weights
     the beats of the repeating figure (salsa (1, 1, 1, 0): steps on 1-2-3, pause on 4);
     drift is the allowed change of log-period per second of the tempo path; lam the
-    stiffness of the grid against the kinematic beats (larger: steadier tempo)."""
+    stiffness of the grid against the kinematic beats (larger: steadier tempo).
+
+    With a figure that has pauses, three readings of the tempo are tried (the path, 4/3 and
+    3/4 of it: three even steps per figure read as beats is the usual confusion) and the one
+    whose grid puts the steps on the figure's beats and not on its pauses wins."""
     takes = [np.asarray(p, dtype=np.float64) for p in (poses if isinstance(poses, list) else [poses])]
     sigs = [kinematic_novelty(p, fps) for p in takes]
     nov = np.mean([s[0] for s in sigs], axis=0)
     land = np.sum([s[1] for s in sigs], axis=0)
-    centres, periods = _tempo_path(nov, fps, bpm_range, prior_bpm, len(pattern), drift=drift)
-    frames = np.arange(len(nov))
-    period = np.interp(frames, centres, periods)
-    raw_frames, first = _phase_grid(nov, period, pattern)
-    raw = raw_frames / fps
     kin = _peaks(nov, min_gap=max(1, int(0.12 * fps)), rel=0.2) / fps
     all_steps = [step_times(p, fps) for p in takes]
     steps = np.concatenate([s[0] for s in all_steps])
     feet = np.concatenate([s[1] for s in all_steps])
     order = np.argsort(steps, kind="stable")
     steps, feet = steps[order], feet[order]
-    # pull each beat towards the strongest kinematic beat within a third of a period
+    centres, periods = _tempo_path(nov, fps, bpm_range, prior_bpm, len(pattern), drift=drift)
+    frames = np.arange(len(nov))
+    period = np.interp(frames, centres, periods)
+    factors = (1.0, 0.75, 4.0 / 3.0) if min(pattern) <= 0 else (1.0,)
+    best: tuple[float, Pulse] | None = None
+    for f in factors:
+        bpm = 60.0 * fps / (period * f)
+        if f != 1.0 and not (bpm_range[0] <= float(np.median(bpm)) <= bpm_range[1]):
+            continue
+        pulse = _pulse_on(nov, land, kin, steps, feet, period * f, fps, pattern, beats_per_bar, lam)
+        spc = pulse.steps_per_count
+        rest = [c for c in range(len(spc)) if pattern[c % len(pattern)] <= 0]
+        share = float(spc[rest].sum()) / max(1, int(spc.sum()))
+        contrast = 1.0 - share * len(spc) / max(1, len(rest))  # 1: no step on a pause, 0: even
+        # fits above what a grid this dense would catch by chance
+        chance = min(1.0, 2.0 * FIT_TOL_S * pulse.tempo_bpm / 60.0)
+        above = max(0.0, (pulse.step_fit - chance) / max(1e-6, 1.0 - chance))
+        score = above * max(contrast, 0.0)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, pulse)
+    assert best is not None
+    return best[1]
+
+
+def _pulse_on(nov: np.ndarray, land: np.ndarray, kin: np.ndarray, steps: np.ndarray, feet: np.ndarray,
+              period: np.ndarray, fps: float, pattern: tuple[float, ...], beats_per_bar: int,
+              lam: float) -> Pulse:
+    """The grid for one per-frame beat period: phase fit, pulled to the kinematic beats."""
+    frames = np.arange(len(nov))
+    raw_frames, first = _phase_grid(nov, period, pattern)
+    raw = raw_frames / fps
     targets = raw.copy()
     weights = np.zeros(len(raw))
     per_s = np.interp(raw * fps, frames, period) / fps
@@ -354,12 +383,10 @@ def find_pulse(poses: np.ndarray | list[np.ndarray], fps: float, *,
             targets[i] = near[int(np.argmax(strength))]
             weights[i] = 1.0
     grid = _smooth_grid(raw, targets, weights, lam)
-    grid, front = _extend(grid, (len(nov) - 1) / fps)
-    first += front
+    grid, _ = _extend(grid, (len(nov) - 1) / fps)
     tempo_curve = 60.0 / np.diff(grid) if len(grid) > 1 else np.zeros(0)
     tempo = float(np.median(tempo_curve)) if tempo_curve.size else 0.0
-    counts, per_count = _counts(grid, steps, land, fps, beats_per_bar,
-                                first if len(pattern) > 1 else None)
+    counts, per_count = _counts(grid, steps, land, fps, beats_per_bar, pattern)
     return Pulse(fps=fps, novelty=nov.astype(np.float32), kin_beats=kin, steps=steps, step_feet=feet,
                  beats=grid, tempo_bpm=tempo, tempo_curve=tempo_curve, counts=counts,
                  beats_per_bar=beats_per_bar, fit=beat_fit(kin, grid), step_fit=beat_fit(steps, grid),
@@ -367,28 +394,33 @@ def find_pulse(poses: np.ndarray | list[np.ndarray], fps: float, *,
 
 
 def _counts(grid: np.ndarray, steps: np.ndarray, land: np.ndarray, fps: float,
-            beats_per_bar: int, first: int | None) -> tuple[np.ndarray, np.ndarray]:
+            beats_per_bar: int, pattern: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Count (1..2*beats_per_bar) of each grid beat and the steps landing on each count.
 
-    ``first``: grid index of a count 1 when the figure fixed it; otherwise the phase puts
-    the most step energy on count 1 (and beats_per_bar + 1) against the beat before it."""
+    A figure with pauses (salsa (1, 1, 1, 0)) is turned so its pauses sit on the beats with
+    the fewest steps (count 1 follows a pause); otherwise count 1 is the beat of the bar
+    with the most step energy against the beat before it."""
     n = len(grid)
     cycle = 2 * beats_per_bar
     if n == 0:
         return np.zeros(0, dtype=int), np.zeros(cycle, dtype=int)
-    idx = np.clip(np.round(grid * fps).astype(int), 0, len(land) - 1)
-    half = max(1, int(0.05 * fps))
-    energy = np.array([land[max(0, i - half):i + half + 1].max() for i in idx])
-    per_phase = np.array([energy[k::beats_per_bar].mean() if energy[k::beats_per_bar].size else 0.0
-                          for k in range(beats_per_bar)])
-    best = int(np.argmax([per_phase[k] - per_phase[(k - 1) % beats_per_bar] for k in range(beats_per_bar)]))
-    if first is not None:
-        best = first % beats_per_bar
-    counts = ((np.arange(n) - best) % cycle) + 1
-    per_count = np.zeros(cycle, dtype=int)
+    on_beat = np.zeros(0, dtype=int)
     if steps.size:
         k = np.abs(steps[:, None] - grid[None, :]).argmin(axis=1)
-        on = np.abs(steps - grid[k]) <= FIT_TOL_S
-        for c in counts[k[on]]:
-            per_count[int(c) - 1] += 1
+        on_beat = k[np.abs(steps - grid[k]) <= FIT_TOL_S]
+    cyc = len(pattern)
+    if min(pattern) <= 0 and beats_per_bar % cyc == 0:
+        per_phase = np.bincount(on_beat % cyc, minlength=cyc).astype(np.float64)
+        w = np.asarray(pattern, dtype=np.float64)
+        best = int(np.argmax([np.sum(w[(np.arange(cyc) - r) % cyc] * per_phase) for r in range(cyc)]))
+    else:
+        idx = np.clip(np.round(grid * fps).astype(int), 0, len(land) - 1)
+        half = max(1, int(0.05 * fps))
+        energy = np.array([land[max(0, i - half):i + half + 1].max() for i in idx])
+        per_bar = np.array([energy[k::beats_per_bar].mean() if energy[k::beats_per_bar].size else 0.0
+                            for k in range(beats_per_bar)])
+        best = int(np.argmax([per_bar[k] - per_bar[(k - 1) % beats_per_bar] for k in range(beats_per_bar)]))
+    counts = ((np.arange(n) - best) % cycle) + 1
+    per_count = np.bincount(counts[on_beat] - 1, minlength=cycle).astype(int) if on_beat.size \
+        else np.zeros(cycle, dtype=int)
     return counts.astype(int), per_count

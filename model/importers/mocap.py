@@ -146,10 +146,14 @@ def prepare_take(take: Take, fps: float) -> tuple[np.ndarray, str, float]:
     return poses, rig, src_fps
 
 
-_PULSE = {"salsa": {"pattern": (1.0, 1.0, 1.0, 0.0), "prior_bpm": 160.0, "bpm_range": (110.0, 220.0)},
+_PULSE = {"salsa": {"pattern": (1.0, 1.0, 1.0, 0.0), "prior_bpm": 170.0, "bpm_range": (140.0, 200.0)},
           "breaking": {"prior_bpm": 110.0, "bpm_range": (80.0, 150.0)},
           "freestyle": {"prior_bpm": 110.0, "bpm_range": (60.0, 180.0)}}
-"""Pulse search per style: salsa steps on 3 of every 4 beats at 110-220 bpm."""
+"""Pulse search per style: salsa steps on 3 of every 4 beats (pause on 4 and 8) at
+140-200 bpm (the clear takes sit at 155-180); breaking and the rest: any beat in range."""
+ANALYSIS_FPS = 60.0
+"""The pulse is read at this rate (or the configured one if higher): at 30 fps a frame is
+33 ms, half the 70 ms tolerance the fit is measured with."""
 
 
 def import_mocap(root: str | Path, *, out: str | Path, fps: float, sample_rate: int = 24_000,
@@ -158,6 +162,7 @@ def import_mocap(root: str | Path, *, out: str | Path, fps: float, sample_rate: 
     """Import every take under ``root`` into the dataset at ``out``; returns the new
     manifest entries (each with its pulse summary)."""
     from model.dataset import DatasetWriter
+    from model.importers.common import resample
     from model.importers.mocap_music import accompaniment
     from model.kinbeats import find_pulse
     from model.midi_render import render_midi
@@ -165,8 +170,9 @@ def import_mocap(root: str | Path, *, out: str | Path, fps: float, sample_rate: 
     takes = find_takes(root)[:limit]
     n = len(takes)
     prepared: dict[str, tuple[np.ndarray, str, float]] = {}
+    a_fps = max(fps, ANALYSIS_FPS)
     for k, t in enumerate(takes):
-        prepared[t.id] = prepare_take(t, fps)
+        prepared[t.id] = prepare_take(t, a_fps)
         if progress:
             progress(k + 1, n, f"read {t.path.name} ({prepared[t.id][1]} rig)")
     # one pulse per performance: partners of a couple share it
@@ -179,10 +185,11 @@ def import_mocap(root: str | Path, *, out: str | Path, fps: float, sample_rate: 
         for _key, members in groups.items():
             poses = [prepared[t.id][0] for t in members]
             length = min(len(p) for p in poses)
-            pulse = find_pulse([p[:length] for p in poses], fps, **_PULSE.get(members[0].style, {}))  # type: ignore[arg-type]
+            pulse = find_pulse([p[:length] for p in poses], a_fps,
+                               **_PULSE.get(members[0].style, {}))  # type: ignore[arg-type]
             for t in members:
                 p, rig, src_fps = prepared[t.id]
-                p = p[:length]
+                p = resample(p[:length], src_fps=a_fps, dst_fps=fps)
                 seconds = len(p) / fps
                 tseed = seed * 1000 + int.from_bytes(t.id.encode()[-4:].rjust(4, b"\0"), "big") % 100_000
                 midi = accompaniment(pulse.beats, pulse.counts, style=t.style, seed=tseed, seconds=seconds)
