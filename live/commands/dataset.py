@@ -1,6 +1,6 @@
 """`dancemuse dataset synth | check | info` (and `import` / `extract` when present).
 
-    dancemuse dataset synth --out data/synth --minutes 30 --styles house,ballet --seed 1
+    dancemuse dataset synth --out data/synth --minutes 30 --styles house,ballet --seed 1 [--music synth]
     dancemuse dataset check data/synth          # one line per problem, exit 1 if any
     dancemuse dataset info data/synth --png summary.png --metrics
 """
@@ -20,16 +20,21 @@ def register(sub: Any) -> None:
     dsub = p.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
 
     s = dsub.add_parser("synth", parents=[common_parent()],
-                        help="render synthetic songs with a dancer for each (four styles)",
-                        description="Render songs with the music synthesiser and a synthetic "
+                        help="render songs with a synthetic dancer for each (six styles)",
+                        description="Render songs (real-instrument MIDI by default) with a synthetic "
                                     "dancer for each into a dataset folder (created or appended to).")
     s.add_argument("--out", required=True, metavar="DIR", help="dataset folder")
     s.add_argument("--minutes", type=float, default=30.0, help="total minutes, split evenly over the styles (default 30)")
-    s.add_argument("--styles", default="house,hiphop,ballet,popping",
-                   help="comma-separated styles (default: all four: house,hiphop,ballet,popping)")
+    s.add_argument("--styles", default="house,hiphop,ballet,popping,locking,contemporary",
+                   help="comma-separated styles (default: all six: house,hiphop,ballet,popping,locking,contemporary)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0); other seeds give other songs")
     s.add_argument("--clip-seconds", default="40,80", metavar="MIN,MAX",
                    help="length range of a clip in seconds (default 40,80)")
+    s.add_argument("--music", default="midi", choices=("midi", "synth"),
+                   help="midi: real-instrument songs rendered with fluidsynth, genres fitting each style "
+                        "(default); synth: the built-in numpy synthesiser (fast)")
+    s.add_argument("--augment", type=float, default=None, metavar="SHARE",
+                   help="share of MIDI clips whose audio is augmented (EQ, reverb, noise, tempo/pitch; default 0.4)")
     s.set_defaults(func=run_synth)
 
     c = dsub.add_parser("check", parents=[common_parent()],
@@ -66,6 +71,7 @@ def _progress(done: int, total: int, elapsed: float) -> None:
 def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from model.errors import ConfigError
     from model.synth_dance import STYLES, synthesize_dataset
+    from model.synth_dataset import AUGMENT_SHARE
 
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     unknown = [s for s in styles if s not in STYLES]
@@ -78,9 +84,13 @@ def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     if not 2.0 <= lo <= hi:
         raise ConfigError(f"--clip-seconds {args.clip_seconds!r}: need 2 <= MIN <= MAX")
     fps = int(cfg["features"]["fps"])
+    share = AUGMENT_SHARE if args.augment is None else float(args.augment)
+    if not 0.0 <= share <= 1.0:
+        raise ConfigError(f"--augment {args.augment!r} must be a share between 0 and 1")
     entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
-                                 clip_seconds=(lo, hi), progress=_progress)
-    print(f"wrote {len(entries)} clips ({args.minutes:g} min, {', '.join(styles)}, {fps} fps) to {args.out}")
+                                 clip_seconds=(lo, hi), music=args.music, augment_share=share, progress=_progress)
+    print(f"wrote {len(entries)} clips ({args.minutes:g} min, {', '.join(styles)}, {args.music} music, {fps} fps) "
+          f"to {args.out}")
     return 0
 
 

@@ -1,0 +1,185 @@
+"""Phrase-level choreography: which move, where, on which side (model/synth_dance.py).
+
+The song is cut into phrases of 4 or 8 bars (cut again where the song's sections
+change), each made of 8-count units (two bars). A phrase states a move A, repeats it on
+the other side (A'), contrasts it with a move B and comes back: A A' B A'' or
+A A' B B' (8 bars), A A' or A B (4 bars); the move changes on phrase boundaries. The
+phrase's loudness picks the kind of move: calm moves in breaks and intros (and in any
+quiet unit), big moves (jumps, turns, kicks) in drops, and a fill (a turn or a jump)
+in the last unit before a louder phrase. Keys are scaled by the music's energy at
+their beat. Travelling moves head back toward the centre, and a facing is chosen per
+phrase (front, or turned a little), reached by a turn on the unit's first key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.synth_moves import LO, U_NEUTRAL, UP, Move, expand, mirror_lower, mirror_upper
+from model.synth_styles import STYLES, VOCABULARY
+from model.synth_track import EASES
+
+ARMS = 0.8
+"""Arm reach relative to the written keys: the legs carry the dance as much as the arms."""
+CALM, BIG, QUIET = 0.4, 0.8, 0.3
+"""Energy under which a unit is calm; above which a phrase is big; under which a beat is
+so quiet (a break) that the feet hold still."""
+
+
+@dataclass
+class Plan:
+    """Keys of both tracks (times in beats) and the phrase log."""
+
+    lt: list[float] = field(default_factory=list)
+    lk: list[np.ndarray] = field(default_factory=list)
+    le: list[int] = field(default_factory=list)
+    ut: list[float] = field(default_factory=list)
+    uk: list[np.ndarray] = field(default_factory=list)
+    ue: list[int] = field(default_factory=list)
+    log: list[tuple[float, str, bool]] = field(default_factory=list)
+
+
+def amplitude(energy: np.ndarray) -> np.ndarray:
+    """Size of the moves for a music energy 0..1: 0.35 in a break, 1.15 in a drop."""
+    return np.clip(0.3 + 0.85 * np.asarray(energy, dtype=np.float64), 0.3, 1.15)
+
+
+def _pick(vocab: tuple[Move, ...], level: int, rng: np.random.Generator, unit: int,
+          exclude: set[str], want: tuple[str, ...] = ()) -> Move:
+    w = []
+    for m in vocab:
+        x = 1.0 if m.level == level else (0.2 if abs(m.level - level) == 1 and level > 0 else 0.0)
+        if want and not (m.tags & set(want)):
+            x *= 0.05
+        if m.name in exclude:
+            x *= 0.02
+        x *= 1.0 if unit % m.beats == 0 or m.beats % unit == 0 else 0.35
+        w.append(x)
+    p = np.asarray(w)
+    if p.sum() <= 0:
+        p = np.ones(len(vocab))
+    return vocab[int(rng.choice(len(vocab), p=p / p.sum()))]
+
+
+def _wrap(a: float) -> float:
+    return float(np.angle(np.exp(1j * a)))
+
+
+class _Planner:
+    def __init__(self, style: str, energy: np.ndarray, rng: np.random.Generator) -> None:
+        self.spec = STYLES[style]
+        self.vocab = VOCABULARY[style]
+        self.energy = energy
+        self.rng = rng
+        self.plan = Plan()
+        self.yaw = 0.0
+        self.pos = np.zeros(2)
+
+    def e_at(self, beat: float) -> float:
+        if len(self.energy) == 0:
+            return 0.8
+        return float(self.energy[int(np.clip(np.floor(beat), 0, len(self.energy) - 1))])
+
+    def e_mean(self, a: float, b: float) -> float:
+        if len(self.energy) == 0:
+            return 0.8
+        lo, hi = int(np.clip(a, 0, len(self.energy) - 1)), int(np.clip(b, 1, len(self.energy)))
+        return float(np.mean(self.energy[lo:max(hi, lo + 1)]))
+
+    def unit(self, m: Move, start: float, length: float, *, mirrored: bool, facing: float, scale: float) -> None:
+        rng, p = self.rng, self.plan
+        if "travel" in m.tags and np.hypot(*self.pos) > 0.3:  # head back toward the centre
+            net = sum(k[LO.GOX] for _, k in m.lower)
+            c, s = np.cos(self.yaw), np.sin(self.yaw)
+            world_x = net * c
+            mirrored = bool((world_x > 0) == (self.pos[0] > 0)) if abs(world_x) > 1e-6 else mirrored
+        ease_i = EASES.index(m.ease or self.spec.ease)
+        first = True
+        turning = bool(m.tags & {"turn"})
+        for t, k in expand(m.lower, length, m.beats):
+            k = mirror_lower(k) if mirrored else k.copy()
+            a = float(np.clip(amplitude(self.e_at(start + t)) * scale, 0.25, 1.25))
+            k[LO.DY] = k[LO.DY] * a + rng.normal(0.0, 0.008)
+            k[[LO.SHX, LO.SHZ]] = k[[LO.SHX, LO.SHZ]] * a + rng.normal(0.0, 0.008, 2)
+            if self.e_at(start + t) < QUIET:  # the music drops out: feet stay put
+                k[[LO.LF.start, LO.RF.start, LO.GOX, LO.GOZ, LO.TURN, LO.AIR]] = (np.nan, np.nan, 0.0, 0.0, 0.0, 0.0)
+            k[[LO.GOX, LO.GOZ]] *= 0.7 + 0.3 * min(a, 1.0)
+            for sl in (LO.LF, LO.RF):
+                if not np.isnan(k[sl.start]):
+                    k[sl.start + 1] *= 0.5 + 0.5 * min(a, 1.15)
+                    if not turning:
+                        k[[sl.start, sl.start + 2]] *= 0.75 + 0.25 * min(a, 1.15)
+            if first:
+                corr = _wrap(facing - self.yaw)
+                if abs(corr) > 0.05:
+                    k[LO.TURN] += corr
+                first = False
+            c, s = np.cos(self.yaw), np.sin(self.yaw)
+            self.pos += (k[LO.GOX] * c + k[LO.GOZ] * s, -k[LO.GOX] * s + k[LO.GOZ] * c)
+            self.yaw += float(k[LO.TURN])
+            p.lt.append(start + t)
+            p.lk.append(k)
+            p.le.append(ease_i)
+        for t, k in expand(m.upper, length, m.uper or m.beats):
+            k = mirror_upper(k) if mirrored else k.copy()
+            a = float(np.clip(amplitude(self.e_at(start + t)) * scale, 0.25, 1.25))
+            k = U_NEUTRAL + a * (k - U_NEUTRAL)
+            k[6:14] = U_NEUTRAL[6:14] + ARMS * (k[6:14] - U_NEUTRAL[6:14])
+            k[[UP.PITCH, UP.ROLL, UP.TWIST, UP.HPITCH, UP.HYAW, UP.HROLL]] += rng.normal(0.0, 0.03, 6)
+            k[6:12] += rng.normal(0.0, 0.02, 6)
+            p.ut.append(start + t)
+            p.uk.append(k)
+            p.ue.append(ease_i)
+        p.log.append((start, m.name, mirrored))
+
+
+def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarray, sections: np.ndarray | None,
+               style: str, rng: np.random.Generator) -> Plan:
+    """Plan a dance over ``n_beats`` beats (see the module docstring). ``energy``: per
+    beat 0..1; ``sections``: optional per-beat section labels (phrases break where they
+    change)."""
+    pl = _Planner(style, np.asarray(energy, dtype=np.float64), rng)
+    unit = 2 * bpb
+    start = float(first_downbeat % bpb - bpb if first_downbeat % bpb else 0)
+    if start < 0:  # a pickup: sway in place until the first full bar
+        calm = [m for m in pl.vocab if m.level == 0]
+        pl.unit(calm[0], start, -start, mirrored=False, facing=0.0, scale=0.6)
+        start = 0.0
+    end = n_beats + 2.0
+    last: set[str] = set()
+    while start < end:
+        n_units = 4 if rng.random() < 0.65 else 2
+        if sections is not None and len(sections):
+            s0 = sections[int(np.clip(start, 0, len(sections) - 1))]
+            for u in range(1, n_units):
+                b = int(np.clip(start + u * unit, 0, len(sections) - 1))
+                if sections[b] != s0:
+                    n_units = u
+                    break
+        length = n_units * unit
+        e = pl.e_mean(start, start + length)
+        e_next = pl.e_mean(start + length, start + length + 4 * unit)
+        level = 0 if e < CALM else (2 if e > BIG else 1)
+        a = _pick(pl.vocab, level, rng, unit, last)
+        b = _pick(pl.vocab, max(level, 1) if level else 0, rng, unit, last | {a.name})
+        structure = [(a, False), (a, True), (b, False), (a, True) if rng.random() < 0.5 else (b, True)]
+        if n_units == 2:
+            structure = [(a, False), (a, True)] if rng.random() < 0.6 else [(a, False), (b, False)]
+        structure = structure[:n_units]
+        if e_next > e + 0.12 and e_next > 0.7:  # a fill into the louder phrase
+            fill = _pick(pl.vocab, 2, rng, unit, {a.name, b.name}, want=("turn", "jump"))
+            structure[-1] = (fill, False)
+        flip = bool(rng.random() < 0.5)
+        facing = 0.0 if rng.random() < 0.5 else float(rng.uniform(-0.7, 0.7))
+        scale = float(rng.uniform(0.9, 1.1))
+        for u, (m, mir) in enumerate(structure):
+            u0 = start + u * unit
+            if pl.e_mean(u0, u0 + unit) < CALM and m.level > 0:
+                m = _pick(pl.vocab, 0, rng, unit, set())
+            pl.unit(m, u0, unit, mirrored=mir != flip, facing=-facing if mir else facing,
+                    scale=scale * float(rng.uniform(0.92, 1.08)))
+        last = {a.name, b.name}
+        start += length
+    return pl.plan
