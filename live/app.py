@@ -142,7 +142,12 @@ class LiveApp:
     def apply(self, control: Control) -> dict[str, Any]:
         """The sink for every control adapter: apply to the engine, tell every client."""
         state = self.engine.apply(control)
-        log.info("control %s = %r (from %s)", control.name, control.value, control.source or "?")
+        holder = self.osc_in if control.source.startswith("osc:") else self.web
+        limiter = getattr(holder, "limiter", None)
+        if limiter is not None:  # at most one line a second per sender, refusals included
+            limiter.log(control.source, f"control {control.name} = {control.value!r}", level=logging.INFO)
+        else:
+            log.info("control %s = %r (from %s)", control.name, control.value, control.source or "?")
         if self.web is not None:
             with contextlib.suppress(Exception):
                 self.web.broadcast_state(state)

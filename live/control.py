@@ -275,6 +275,12 @@ class RateLimitedLog:
         self.suppressed = 0
 
     def warn(self, source: str, message: str) -> bool:
+        """Log a refusal at WARNING (rate-limited per source); True when written."""
+        return self.log(source, message, level=logging.WARNING)
+
+    def log(self, source: str, message: str, *, level: int = logging.WARNING) -> bool:
+        """Log ``message`` at ``level`` unless ``source`` logged less than ``interval`` ago
+        (warnings and applied controls of one sender share the budget); True when written."""
         now = self.clock()
         last = self._last.get(source)
         if last is not None and now - last < self.interval:
@@ -288,5 +294,5 @@ class RateLimitedLog:
         self._last[source] = now
         held = self._held.pop(source, 0)
         more = f" ({held} more from this source held back)" if held else ""
-        self.logger.warning("%s: %s%s", source or "control", message, more)
+        self.logger.log(level, "%s: %s%s", source or "control", message, more)
         return True

@@ -84,14 +84,21 @@ class DroppingQueueHandler(logging.Handler):
                                              (dropped - self._reported,), None)
                     self._reported = dropped
                     self.target.handle(note)
-                self.target.handle(record)
+                if not getattr(record, "drop_note", False):
+                    self.target.handle(record)
             except Exception:  # pragma: no cover - a broken stream must not kill the writer
                 pass
             finally:
                 self._queue.task_done()
 
     def flush(self) -> None:
-        """Wait (at most ``close_timeout`` s) until the queued lines are written."""
+        """Wait (at most ``close_timeout`` s) until the queued lines (and the count of
+        dropped ones) are written."""
+        if self.dropped > self._reported:
+            marker = logging.LogRecord("dancemuse.log", logging.DEBUG, __file__, 0, "", None, None)
+            marker.drop_note = True
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(marker)
         deadline = time.monotonic() + self.close_timeout
         while self._queue.unfinished_tasks and time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(0.01)
