@@ -485,3 +485,53 @@ def test_token_protected_server_refuses_clients_without_it(model_path: Path, son
     assert codes == [401, 403]
     assert hello["type"] == "hello"
     assert f"token={app.token}" in app.url or app.url == ""
+
+
+def test_page_and_status_answer_during_warm_up_and_sigterm_stops_it_at_once(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` binds the web server before the model has loaded: / and /status answer while
+    it warms up (status says so), and SIGTERM then ends the server in well under a second."""
+    import urllib.request
+
+    import live.app as app_mod
+    import live.runtime as runtime
+
+    real = runtime.load_generator
+
+    def slow_load(cfg: dict[str, Any], **kw: Any) -> Any:
+        time.sleep(3.0)  # a slow first start (cold disk, big model)
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(runtime, "load_generator", slow_load)
+    cfg = _cfg(model_path, web=True)
+    cfg["audio"]["input"] = "demo"
+    seen: dict[str, Any] = {}
+
+    async def main() -> int:
+        task = asyncio.create_task(app_mod.serve(cfg, print_fn=lambda line: seen.setdefault("url", line.split()[-1])))
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + 20
+        while "url" not in seen and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        base = seen["url"].split("?")[0].rstrip("/")
+
+        def get(path: str) -> str:
+            with urllib.request.urlopen(base + path, timeout=2) as r:
+                return str(r.read().decode())
+
+        seen["status"] = json.loads(await loop.run_in_executor(None, get, "/status"))
+        seen["page"] = await loop.run_in_executor(None, get, "/")
+        t0 = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)
+        rc = await asyncio.wait_for(task, 5)
+        seen["stop_s"] = time.monotonic() - t0
+        return rc
+
+    assert asyncio.run(main()) == 0
+    for t in threading.enumerate():  # the loader thread outlives the server: let it end here
+        if t.name == "dancemuse-warmup":
+            t.join(30)
+    assert seen["status"]["state"] == "warming up"
+    assert "<html" in seen["page"].lower()
+    assert seen["stop_s"] < 1.0
