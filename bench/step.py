@@ -28,8 +28,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # before bench/ (whose live.py would shadow the package)
 
 import numpy as np  # noqa: E402
 
@@ -189,6 +188,116 @@ def bench_generate(model: Path, *, seconds: float) -> dict[str, float]:
             "feat_ms": feat_ms, "step_ms": step_ms, "post_ms": post_ms, "frame_ms": d.elapsed * 1e3 / n}
 
 
+def _legacy() -> Any:
+    """bench/legacy.py (the old per-frame paths), loaded by file path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", ROOT / "bench" / "legacy.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class _Timed:
+    """Wraps a callable; records wall and thread-CPU seconds per call."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def __call__(self, *a: Any, **kw: Any) -> Any:
+        w0, c0 = time.perf_counter(), time.thread_time()
+        r = self.fn(*a, **kw)
+        self.cpu.append(time.thread_time() - c0)
+        self.wall.append(time.perf_counter() - w0)
+        return r
+
+
+def bench_stages(model: Path, *, seconds: float, sr: int = 48000) -> dict[str, dict[str, np.ndarray]]:
+    """The live engine per stage, old path vs new, one hop per block at ``sr`` (a device rate).
+
+    Returns {path: {stage: [frames, 2] (wall, cpu) seconds}} for stages features, beat
+    tracker, model step, post, frame (the rest of Engine.process), OSC (encoding), total.
+    """
+    legacy = _legacy()
+    OldPostProcessor, old_features_factory = legacy.OldPostProcessor, legacy.old_features_factory  # noqa: N806
+
+    from live.engine import Engine
+    from live.osc import FrameEncoder
+    from live.runtime import Generator
+    from model.config import load_config
+    from model.synth_music import demo_song
+
+    cfg = load_config()
+    gen = Generator(model, feature_config=cfg["features"])
+    song = demo_song(seconds=seconds, seed=0)
+    import soxr
+
+    audio = soxr.resample(song.audio, song.sample_rate, sr).astype(np.float32)
+    enc = FrameEncoder()
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for path in ("old", "new"):
+        eng = Engine(cfg, gen, features_factory=old_features_factory if path == "old" else None)
+        if path == "old":
+            live = cfg["live"]
+            eng.post = OldPostProcessor(fps=eng.fps, smoothing=live["smoothing"], mirror=live["mirror"],
+                                        root=live["root"], project_bones=live["project_bones"])
+        eng.prepare(sr=sr)
+        push = _Timed(eng.features.push)
+        eng.features.push = push
+        track = _Timed(eng.features.tracker.step)
+        eng.features.tracker.step = track
+        step = _Timed(gen.step)
+        gen.step = step  # type: ignore[method-assign]
+        post = _Timed(eng.post.process)
+        eng.post.process = post  # type: ignore[method-assign]
+        osc = _Timed(enc.encode)
+        hop = sr // eng.fps
+        tot_w, tot_c = [], []
+        for i in range(0, len(audio) - hop, hop):
+            w0, c0 = time.perf_counter(), time.thread_time()
+            frames = eng.process(audio[i: i + hop], sr=sr)
+            tot_c.append(time.thread_time() - c0)
+            tot_w.append(time.perf_counter() - w0)
+            for f in frames:
+                osc(f)
+        del gen.step
+        n = min(len(push.wall), len(track.wall), len(step.wall), len(post.wall), len(tot_w))
+
+        def arr(w: list[float], c: list[float], n: int = n) -> np.ndarray:
+            return np.stack([np.asarray(w[-n:]), np.asarray(c[-n:])], axis=1)
+
+        pw, pc = np.asarray(push.wall[-n:]), np.asarray(push.cpu[-n:])  # one frame per push here
+        tw, tc = np.asarray(track.wall[-n:]), np.asarray(track.cpu[-n:])
+        stages = {
+            "features": np.stack([pw - tw, pc - tc], axis=1),
+            "beat tracker": np.stack([tw, tc], axis=1),
+            "model step": arr(step.wall, step.cpu),
+            "post": arr(post.wall, post.cpu),
+        }
+        total = arr(tot_w, tot_c)
+        inner = sum(stages[k] for k in ("features", "beat tracker", "model step", "post"))
+        stages["frame"] = np.maximum(total - inner, 0.0)
+        stages["OSC"] = arr(osc.wall, osc.cpu)
+        stages["engine total"] = total
+        out[path] = stages
+    return out
+
+
+def print_stages(res: dict[str, dict[str, np.ndarray]]) -> None:
+    print(f"   {'stage':<13} {'old wall p50/p99':>17} {'new wall p50/p99':>17} {'old CPU p50/p99':>17} "
+          f"{'new CPU p50/p99':>17}  (ms per frame)")
+    for stage in res["old"]:
+        cells = []
+        for col in (0, 1):
+            for path in ("old", "new"):
+                x = res[path][stage][:, col] * 1e3
+                cells.append(f"{np.median(x):7.3f}/{np.percentile(x, 99):7.3f}")
+        print(f"   {stage:<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17} {cells[3]:>17}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/step.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "default.onnx")
@@ -196,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=300, help="timed steps per measurement")
     ap.add_argument("--seconds", type=float, default=60.0, help="demo song length for the generate benchmark")
     ap.add_argument("--windows", default="32,64,128,256")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: step,cache,generate")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: stages,step,cache,generate")
+    ap.add_argument("--stage-seconds", type=float, default=30.0, help="demo audio for the per-stage table")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     from live.runtime import Generator
@@ -209,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 intra-op thread")
+    if "stages" not in skip:
+        print(f"\n0. live engine per stage, {args.stage_seconds:g} s of the demo at 48 kHz, one hop per block; "
+              "old = numpy per-frame post + per-frame features with librosa filters")
+        print_stages(bench_stages(args.model, seconds=args.stage_seconds))
+        print("   (target: engine total CPU median <= 1.0 ms at 30 fps; the model step is the decoder's graph)")
     if "step" not in skip:
         from export.parity import demo_features
 
