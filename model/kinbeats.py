@@ -73,12 +73,25 @@ class Pulse:
     def downbeats(self) -> np.ndarray:
         return self.beats[(self.counts - 1) % self.beats_per_bar == 0]
 
+    @property
+    def coverage(self) -> float:
+        """Share of grid beats with a kinematic beat within FIT_TOL_S (the other direction)."""
+        return beat_fit(self.beats, self.kin_beats)
+
+    @property
+    def chance(self) -> float:
+        """The fit a grid this dense would reach with kinematic beats at random times."""
+        return min(1.0, 2.0 * FIT_TOL_S * self.tempo_bpm / 60.0)
+
     def summary(self) -> dict[str, object]:
-        """A JSON-friendly summary (tempo, its range, fits, counts)."""
+        """A JSON-friendly summary: tempo (median, 5th and 95th percentile of the beat
+        intervals), fits both ways, the chance level of the fit, steps per count."""
         tc = self.tempo_curve if self.tempo_curve.size else np.array([self.tempo_bpm])
-        return {"tempo_bpm": round(self.tempo_bpm, 2), "tempo_min": round(float(tc.min()), 2),
-                "tempo_max": round(float(tc.max()), 2), "beats": int(len(self.beats)),
+        lo, hi = np.percentile(tc, [5, 95])
+        return {"tempo_bpm": round(self.tempo_bpm, 2), "tempo_p5": round(float(lo), 2),
+                "tempo_p95": round(float(hi), 2), "beats": int(len(self.beats)),
                 "kin_beats": int(len(self.kin_beats)), "fit_70ms": round(self.fit, 3),
+                "coverage_70ms": round(self.coverage, 3), "chance_70ms": round(self.chance, 3),
                 "steps": int(len(self.steps)), "step_fit_70ms": round(self.step_fit, 3),
                 "steps_per_count": [int(x) for x in self.steps_per_count]}
 
@@ -354,7 +367,7 @@ def find_pulse(poses: np.ndarray | list[np.ndarray], fps: float, *,
         share = float(spc[rest].sum()) / max(1, int(spc.sum()))
         contrast = 1.0 - share * len(spc) / max(1, len(rest))  # 1: no step on a pause, 0: even
         # fits above what a grid this dense would catch by chance
-        chance = min(1.0, 2.0 * FIT_TOL_S * pulse.tempo_bpm / 60.0)
+        chance = pulse.chance
         above = max(0.0, (pulse.step_fit - chance) / max(1e-6, 1.0 - chance))
         score = above * max(contrast, 0.0)
         if best is None or score > best[0] + 1e-9:

@@ -153,11 +153,12 @@ def run_mocap(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     entries = import_mocap(args.folder, out=args.out, fps=cfg["features"]["fps"], sample_rate=SAMPLE_RATE,
                            seed=args.seed, overwrite=args.overwrite, limit=args.limit, progress=progress)
     _report(entries, args.out)
-    print("pulse per take (tempo bpm, share of kinematic beats within 70 ms of the grid):")
+    print("pulse per take: tempo bpm (5-95 % of beat intervals), fit = share of kinematic beats within "
+          "70 ms of the grid (chance level), steps landing on counts 1-8:")
     for e in entries:
         pulse = e.get("pulse", {})
-        print(f"  {e['id']}: {pulse.get('tempo_bpm')} bpm ({pulse.get('tempo_min')}-{pulse.get('tempo_max')}), "
-              f"fit {pulse.get('fit_70ms')}, steps on counts 1-8 {pulse.get('steps_per_count')}")
+        print(f"  {e['id']}: {pulse.get('tempo_bpm')} bpm ({pulse.get('tempo_p5')}-{pulse.get('tempo_p95')}), "
+              f"fit {pulse.get('fit_70ms')} ({pulse.get('chance_70ms')}), steps {pulse.get('steps_per_count')}")
     return 0
 
 
