@@ -1,12 +1,13 @@
 """Live loop benchmark: the demo song in real time through `dancemuse live`'s app.
 
-For 0, 10 and 50 WebSocket clients (2 of them stalled: they never read), prints:
+For 0, 10 and 50 WebSocket clients (5 of them stalled: they never read), at 30 and 60 fps,
+old path (per-frame numpy features and post) and new, prints:
 hop arrival -> OSC datagram sent latency p50/p99 (ms), the engine's CPU time per frame
 (features + generator + post, median/p99 ms), frames dropped for healthy clients and for
 the stalled ones. The clients run in a separate process so that they do not share the
 server's event loop. Prints; asserts nothing.
 
-    python bench/live.py                    # 60 fps, 10 s per scenario
+    python bench/live.py                    # 30 and 60 fps, old and new, 10 s per scenario
     python bench/live.py --seconds 5 --fps 30 --model models/default.onnx
 """
 
@@ -27,8 +28,7 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # before bench/ (this file's own name would shadow the package)
 
 
 def _model_for(fps: int, path: str | None) -> tuple[str, str]:
@@ -105,7 +105,18 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
 
 
 # -- one scenario ----------------------------------------------------------------------
-async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalled: int) -> dict[str, Any]:
+def _legacy() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", REPO / "bench" / "legacy.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalled: int,
+                    old: bool = False) -> dict[str, Any]:
     from live.app import LiveApp
     from live.audio import ArraySource
     from live.console import Console
@@ -132,6 +143,13 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
             started["frame"] = f.index
 
     app = LiveApp(cfg, source=src, duration=seconds, console=Console(enabled=False), on_frame=on_frame)
+    if old:  # the previous per-frame numpy features and post-processing
+        lg = _legacy()
+        eng = app.engine
+        eng._factory = lg.old_features_factory
+        lv = cfg["live"]
+        eng.post = lg.OldPostProcessor(fps=eng.fps, smoothing=lv["smoothing"], mirror=lv["mirror"],
+                                       root=lv["root"], project_bones=lv["project_bones"])
     await app.start()
     proc = None
     if n_clients:
@@ -178,24 +196,31 @@ def main() -> None:
         asyncio.run(_clients_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fps", type=int, default=60, choices=[30, 60])
+    ap.add_argument("--fps", default="30,60", help="comma list of 30 and/or 60")
+    ap.add_argument("--path", default="old,new", help="comma list: old (per-frame numpy parts), new")
+    ap.add_argument("--stalled", type=int, default=5, help="clients that never read (of each client count)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--model", default=None)
     ap.add_argument("--clients", default="0,10,50")
     a = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    model, label = _model_for(a.fps, a.model)
-    hop_ms = 1000.0 / a.fps
-    print(f"model: {label}; {a.fps} fps (hop {hop_ms:.2f} ms); {a.seconds:g} s of the demo song per row")
-    print(f"{'clients':>8} {'frames':>7} {'lat p50':>8} {'lat p99':>8} {'cpu p50':>8} {'cpu p99':>8} "
-          f"{'osc dgrams':>10} {'healthy missed':>15}")
-    for n in [int(x) for x in a.clients.split(",")]:
-        r = asyncio.run(_scenario(model, a.fps, a.seconds, n, 2 if n >= 2 else 0))
-        print(f"{n:>8} {r['frames']:>7} {r['lat_p50']:>8.2f} {r['lat_p99']:>8.2f} {r['cpu_p50']:>8.3f} "
-              f"{r['cpu_p99']:>8.3f} {r['osc_datagrams']:>10} {r['healthy_missed']:>15}", flush=True)
-    print(f"latency = hop's last sample due -> OSC datagrams sent (ms); target p99 <= {hop_ms + 5:.1f} ms. "
-          "cpu = engine thread CPU per frame (features + model step + post, ms); target median <= 1 ms. "
-          "2 of the clients are stalled (never read); 'healthy missed' counts frames the others did not get.")
+    for fps in [int(x) for x in a.fps.split(",")]:
+        model, label = _model_for(fps, a.model)
+        hop_ms = 1000.0 / fps
+        print(f"model: {label}; {fps} fps (hop {hop_ms:.2f} ms); {a.seconds:g} s of the demo song per row")
+        print(f"{'path':>4} {'clients':>8} {'frames':>7} {'lat p50':>8} {'lat p99':>8} {'cpu p50':>8} {'cpu p99':>8} "
+              f"{'osc dgrams':>10} {'healthy missed':>15}")
+        for path in a.path.split(","):
+            for n in [int(x) for x in a.clients.split(",")]:
+                st = min(a.stalled, n)
+                r = asyncio.run(_scenario(model, fps, a.seconds, n, st, old=path == "old"))
+                print(f"{path:>4} {n:>8} {r['frames']:>7} {r['lat_p50']:>8.2f} {r['lat_p99']:>8.2f} "
+                      f"{r['cpu_p50']:>8.3f} {r['cpu_p99']:>8.3f} {r['osc_datagrams']:>10} {r['healthy_missed']:>15}",
+                      flush=True)
+        print(f"latency = hop's last sample due -> OSC datagrams sent (ms); target p99 <= {hop_ms + 5:.1f} ms. "
+              "cpu = engine thread CPU per frame (features + model step + post, ms); target median <= 1 ms. "
+              f"{a.stalled} of the clients are stalled (never read); 'healthy missed' counts frames the others "
+              "did not get. Peak RSS of `dancemuse live`: bench startup.")
 
 
 if __name__ == "__main__":
