@@ -35,13 +35,24 @@ SONGS = [
 ]
 
 
-def time_ours(audio: np.ndarray, *, fps: int, sr: int = 24000) -> tuple[float, float, float, float, int]:
+def _old_factory() -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "legacy.py"
+    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.OldFeatures
+
+
+def time_ours(audio: np.ndarray, *, fps: int, sr: int = 24000, old: bool = False) -> tuple[float, float, float, float, int]:
     """Wall and CPU (this process only) ms per frame, median and p99, pushing one hop
     at a time: (wall median, wall p99, cpu median, cpu p99, frames). On a shared machine
     the wall p99 shows the scheduler; the CPU p99 shows our own work."""
     cfg = defaults()["features"]
     cfg["fps"] = fps
-    sf = StreamingFeatures(cfg, input_sr=sr)
+    sf = _old_factory()(cfg, input_sr=sr) if old else StreamingFeatures(cfg, input_sr=sr)  # type: ignore[operator]
     hop = sr // fps
     n = len(audio) // hop
     wall, cpu = np.empty(n), np.empty(n)
@@ -105,12 +116,22 @@ def main(argv: list[str] | None = None) -> int:
 
     audio = render_song(feel="house", bpm=124, seconds=args.seconds, seed=0).audio
     print(f"per-frame cost, {args.seconds:g} s of audio, one thread")
-    print(f"{'fps':>4} {'wall median':>12} {'wall p99':>9} {'cpu median':>11} {'cpu p99':>8} "
-          f"{'librosa offline':>16} {'frames':>7}   (ms per frame)")
+    print(f"{'fps':>4} {'path':>4} {'wall median':>12} {'wall p99':>9} {'cpu median':>11} {'cpu p99':>8} "
+          f"{'whole song':>11} {'librosa offline':>16} {'frames':>7}   (ms per frame)")
     for fps in (30, 60):
-        med, p99, cmed, cp99, n = time_ours(audio, fps=fps)
         lr = time_librosa(audio, fps=fps)
-        print(f"{fps:>4} {med:>12.3f} {p99:>9.3f} {cmed:>11.3f} {cp99:>8.3f} {lr:>16.3f} {n:>7}")
+        for old in (True, False):
+            med, p99, cmed, cp99, n = time_ours(audio, fps=fps, old=old)
+            cfg = defaults()["features"]
+            cfg["fps"] = fps
+            sf = _old_factory()(cfg, input_sr=24000) if old else StreamingFeatures(cfg, input_sr=24000)  # type: ignore[operator]
+            t0 = time.perf_counter()
+            sf.push(audio)
+            whole = (time.perf_counter() - t0) * 1e3 / max(n, 1)
+            print(f"{fps:>4} {'old' if old else 'new':>4} {med:>12.3f} {p99:>9.3f} {cmed:>11.3f} {cp99:>8.3f} "
+                  f"{whole:>11.3f} {lr:>16.3f} {n:>7}")
+    print("old = per-frame spectral code with librosa's filters; new = numpy filters, batched spectral part; "
+          "both include the beat tracker. 'whole song' = one push of the whole song (the offline path).")
     print()
     print("beat F-measure after 5 s (mir_eval, +-70 ms); ours is causal, librosa sees the whole song")
     print(f"{'feel':>10} {'BPM':>5} {'ours F':>7} {'librosa F':>10} {'ours BPM':>9} {'librosa BPM':>12}")
