@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long-minutes", type=float, default=10.0)
     ap.add_argument("--styles-per-song", type=int, default=2)
     ap.add_argument("--pair-songs", type=int, default=3)
-    ap.add_argument("--stage-radius", type=float, default=1.5)
+    ap.add_argument("--stage-radius", type=float, default=None, help="default: live.stage_radius, else 1.5")
     ap.add_argument("--post", choices=["on", "off"], default="on")
     ap.add_argument("--root", default="follow")
     ap.add_argument("--quick", action="store_true", help="a small run (midi:2, 1 minute long test) to try it out")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             print(f"== {name}: {path}", flush=True)
             reports[name] = dancer_report(path, cfg, songs=args.songs, data=data, recordings=args.recordings,
-                                          post=args.post, root=args.root, suite=suite_config(args),
+                                          post=args.post, root=args.root, suite=suite_config(args, cfg),
                                           sheets=args.sheets, progress=lambda m: print(f"  {m}", flush=True))
             print(f"   {reports[name]['frames']} frames in {time.perf_counter() - t0:.0f} s", flush=True)
     except DanceMuseError as e:

@@ -24,6 +24,8 @@ import numpy as np
 from model.errors import ConfigError
 
 POST_MODES = ("on", "off")
+CHUNK = 256
+"""Frames per engine call (well under the engine's ring of joint buffers)."""
 
 
 @dataclass
@@ -148,8 +150,8 @@ class Dancer:
                 if name not in self.styles:
                     raise ConfigError(f"style {name!r} is not in the model; use one of {', '.join(self.styles)}")
                 eng.apply(Control("styles", [1.0 if s == name else 0.0 for s in self.styles]))
-            if edges[k + 1] > edges[k]:
-                for fr in eng.process(np.zeros(edges[k + 1] - edges[k], np.float32), sr=song.sr):
+            for c0 in range(edges[k], edges[k + 1], CHUNK):  # frames live in the engine's ring: copy them in time
+                for fr in eng.process(np.zeros(min(CHUNK, edges[k + 1] - c0), np.float32), sr=song.sr):
                     out[n] = fr.joints
                     n += 1
         self.frames += n

@@ -109,3 +109,22 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     assert len(rep["sheets"]) == 2 * len(rep["styles"]) and all(Path(p).is_file() for p in rep["sheets"])
     assert main(["evaluate", "--model", str(model), "--songs", "midi:x", "--data", str(data)]) == 2
     assert "midi:N" in capsys.readouterr().err
+
+
+def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path() -> None:
+    pytest.importorskip("onnxruntime")
+    from live.generate import apply_options, generate_dance
+    from model.config import load_config
+    from model.metrics_gen import Dancer
+    from model.metrics_songs import TestSong as Piece
+    from model.synth_music import demo_song
+
+    s = demo_song(seconds=40.0, seed=5)  # 1200 frames: more than the engine's ring of joint buffers
+    song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
+    model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+    d = Dancer(str(model), load_config(None))
+    g = d.dance(song, style=d.styles[0], seed=1)
+    ref = generate_dance("demo", cfg=apply_options(d.cfg, style=d.styles[0], seed=1), generator=d.generator,
+                         audio=(song.audio, song.sr))
+    assert g.poses.shape == ref.poses.shape and np.array_equal(g.poses, ref.poses)
+    assert g.raw.shape == g.poses.shape and not np.array_equal(g.raw, g.poses)  # before post-processing

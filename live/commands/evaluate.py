@@ -37,7 +37,8 @@ def register(sub: Any) -> None:
     p.add_argument("--long-minutes", type=float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
     p.add_argument("--styles-per-song", type=int, default=2, help="styles each test song is danced in (default 2)")
     p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
-    p.add_argument("--stage-radius", type=float, default=1.5, help="stage radius target in metres (default 1.5)")
+    p.add_argument("--stage-radius", type=float, default=None,
+                   help="stage radius target in metres (default: live.stage_radius, else 1.5)")
     p.add_argument("--seed", type=int, default=0, help="variation seed (checkpoints only)")
     p.add_argument("--variation", type=float, default=0.5, help="variation control 0..1 (checkpoints only)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device for checkpoints")
@@ -79,11 +80,13 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     return 0
 
 
-def suite_config(args: argparse.Namespace) -> Any:
+def suite_config(args: argparse.Namespace, cfg: dict[str, Any]) -> Any:
     """SuiteConfig from the command-line options (shared with bench/dancer.py)."""
     from model.errors import ConfigError
     from model.metrics_suite import SuiteConfig
 
+    if args.stage_radius is None:
+        args.stage_radius = float(cfg["live"].get("stage_radius", 1.5))
     if args.long_minutes < 0 or args.styles_per_song < 1 or args.pair_songs < 0 or args.stage_radius <= 0:
         raise ConfigError("--long-minutes >= 0, --styles-per-song >= 1, --pair-songs >= 0 and --stage-radius > 0 please")
     return SuiteConfig(styles_per_song=args.styles_per_song, pair_songs=args.pair_songs,
@@ -99,7 +102,7 @@ def _run_dancer(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from model.metrics_suite import format_columns
 
     rep = dancer_report(args.model, cfg, songs=args.songs, data=args.data, recordings=args.recordings,
-                        post=args.post, root=args.root, suite=suite_config(args), sheets=args.sheets,
+                        post=args.post, root=args.root, suite=suite_config(args, cfg), sheets=args.sheets,
                         sheet_song=args.sheet_song, progress=_say)
     print(f"model {args.model} (post {args.post}, root {args.root}); training data {rep['train_data']}; "
           f"{rep['n_test_songs']} test songs ({rep['n_exact']} with exact beats); long test on {rep['long_source']}; "
