@@ -1,7 +1,8 @@
 """Dances for the evaluation, made with an exported (.onnx) model through the live path.
 
 :class:`Dancer` runs the same ``live.engine.Engine`` the server runs (generator step +
-post-processing ``live.post``), but computes each song's features once (the engine's own
+post-processing ``live.post``; its batched offline ``render`` when it has one, as
+``live.generate`` does), but computes each song's features once (the engine's own
 streaming extractor over the whole song, ``model.features.extract_features``) and replays
 them for every style, seed and control setting: the music side is shared, only the model
 runs per dance. The raw generator output (before post-processing) is kept beside the
@@ -62,6 +63,13 @@ class _Tap:
         self._gen = gen
         self.raw = np.zeros((n, 17, 3), np.float32)
         self.n = 0
+        if hasattr(gen, "step_frames"):  # the engine's batched path looks for it
+            self.step_frames = self._step_frames
+
+    def _step_frames(self, features: np.ndarray, **kw: Any) -> np.ndarray:
+        poses = self._gen.step_frames(features, **kw)
+        self._keep(poses)
+        return poses
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._gen, name)
@@ -150,6 +158,11 @@ class Dancer:
                 if name not in self.styles:
                     raise ConfigError(f"style {name!r} is not in the model; use one of {', '.join(self.styles)}")
                 eng.apply(Control("styles", [1.0 if s == name else 0.0 for s in self.styles]))
+            if hasattr(eng, "render") and edges[k + 1] > edges[k]:  # the batched offline path
+                p, _ = eng.render(np.zeros(edges[k + 1] - edges[k], np.float32), sr=song.sr)
+                out[n : n + len(p)] = p
+                n += len(p)
+                continue
             for c0 in range(edges[k], edges[k + 1], CHUNK):  # frames live in the engine's ring: copy them in time
                 for fr in eng.process(np.zeros(min(CHUNK, edges[k + 1] - c0), np.float32), sr=song.sr):
                     out[n] = fr.joints
