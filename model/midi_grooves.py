@@ -211,6 +211,35 @@ def _held(pattern: str, i: int) -> int:
     return j - i
 
 
+_PERC_LAYERS: tuple[tuple[int, str], ...] = (
+    (SHAKER, "gogogogogogogogo"), (TAMB, "..o...o...o...o."), (CONGA_H, "...o..o....o.o.."),
+    (CONGA_L, "o.....o...o....."), (COWBELL, "o.....o.....o..."), (CLAVES, "x..x..x...x.x..."),
+    (RIDE, "o.o.o.o.o.o.o.o."),
+)
+
+
+def _vary_drums(pats: dict[int, str], rng: np.random.Generator) -> dict[int, str]:
+    """This song's variant of a drum pattern set: ghost notes added or dropped at random,
+    sometimes a percussion layer on top. The main hits (X, x) are never removed, so the
+    style stays recognisable while no two seeds play exactly the same groove."""
+    out: dict[int, str] = {}
+    for pitch, pat in pats.items():
+        chars = list(pat)
+        p_add = 0.03 if pitch == KICK else 0.07
+        for i, ch in enumerate(chars):
+            r = rng.random()
+            if ch == "." and r < p_add:
+                chars[i] = "o" if pitch == KICK else "g"
+            elif ch in "og" and r < 0.12:
+                chars[i] = "."
+        out[pitch] = "".join(chars)
+    if rng.random() < 0.5:
+        pitch, pat = _PERC_LAYERS[int(rng.integers(0, len(_PERC_LAYERS)))]
+        if pitch not in out:
+            out[pitch] = pat
+    return out
+
+
 def arrange(name: str, n_bars: int, rng: np.random.Generator, *, breaks: bool = True) -> Score:
     """Score of ``n_bars`` 4/4 bars of groove ``name`` with sections, fills and a lead."""
     gv = GROOVES[name]
@@ -219,6 +248,7 @@ def arrange(name: str, n_bars: int, rng: np.random.Generator, *, breaks: bool = 
     key = int(rng.integers(0, 12))
     prog = (_PROGRESSIONS_MINOR if gv.minor else _PROGRESSIONS_MAJOR)[int(rng.integers(0, 4))]
     drums_v = int(rng.integers(0, len(gv.drums)))
+    song_drums = _vary_drums(gv.drums[drums_v], rng)
     bass_p = gv.bass[int(rng.integers(0, len(gv.bass)))]
     chord_p = gv.chords[int(rng.integers(0, len(gv.chords)))]
     lead_p = gv.lead[int(rng.integers(0, len(gv.lead)))]
@@ -241,15 +271,21 @@ def arrange(name: str, n_bars: int, rng: np.random.Generator, *, breaks: bool = 
         phrase_end = (bar + 1) % 8 == 0 or bar == sec_start[1] - 1
         # ---- drums
         if lab != "break":
-            pats = dict(gv.drums[drums_v])
+            pats = dict(song_drums)
             if lab in ("intro", "outro"):
                 pats = {p: s for p, s in pats.items() if p in (KICK, HH_C, HH_O, SHAKER, RIDE)}
             if lab == "build":
                 frac = (bar - sec_start[0]) / max(1, sec_start[1] - sec_start[0])
                 pats = {KICK: FOUR, SNARE: "x.x.x.x.x.x.x.x." if frac < 0.5 else "xxxxxxxxxxxxxxxx"}
             fill = phrase_end and lab in ("groove", "drop") and rng.random() < 0.8
+            short = (not fill and (bar + 1) % 4 == 0 and lab in ("groove", "drop")
+                     and rng.random() < 0.35)
             for pitch, pat in pats.items():
-                use = pat[:8] + "........" if fill and pitch != KICK else pat
+                use = pat
+                if fill and pitch != KICK:
+                    use = pat[: len(pat) // 2] + "." * (len(pat) - len(pat) // 2)
+                elif short and pitch != KICK:
+                    use = pat[: 3 * len(pat) // 4] + "." * (len(pat) - 3 * len(pat) // 4)
                 for pos, ch, _ in _steps(use, bar, bpb, gv.swing):
                     vel = _DRUM_VEL.get(ch, 90)
                     if lab == "build":
@@ -261,6 +297,10 @@ def arrange(name: str, n_bars: int, rng: np.random.Generator, *, breaks: bool = 
                     pos = bar * bpb + 2 + i * 0.25
                     sc.add(t_drum, toms[min(len(toms) - 1, i * len(toms) // 8)], pos, 0.2,
                            70 + 6 * i)
+            if short:
+                for i in range(4):
+                    sc.add(t_drum, SNARE if i < 3 else TOM_M, bar * bpb + 3 + i * 0.25, 0.2,
+                           62 + 12 * i)
             if bar == sec_start[0] and lab in ("drop", "groove") and bar > 0:
                 sc.add(t_drum, CRASH, bar * bpb, 1.0, 115)
         # ---- bass
