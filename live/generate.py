@@ -123,7 +123,7 @@ def generate_dance(
     if generator is None:
         from live.runtime import load_generator
 
-        generator = load_generator(cfg)
+        generator = load_generator(cfg, offline=not streaming)  # a block-N export if there is one
     engine = Engine(cfg, generator)
     engine.prepare(sr=sr, warmup=False)  # builds the filters and the resampler
     t0 = time.perf_counter()

@@ -364,14 +364,58 @@ class Generator:
         return f"{self.path.name} on {self.provider}: {modelmeta.describe(self.meta)}"
 
 
-def load_generator(cfg: Mapping[str, Any], *, path: str | Path | None = None, warmup: bool = True) -> Generator:
-    """A Generator configured from ``cfg["model"]`` and checked against ``cfg["features"]``."""
+SAME_MODEL_KEYS = ("styles", "controls", "fps", "feature_spec", "window", "lookahead", "pose_dim", "net_config",
+                   "train_config", "train_data", "init_pose", "control_defaults")
+"""Metadata that must agree for a block-N file to count as the same model as the block-1 one."""
+
+
+def same_model(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two step models' metadata describe the same trained weights (block aside)."""
+    if any(a.get(k) != b.get(k) for k in SAME_MODEL_KEYS):
+        return False
+    return (a.get("created") or {}).get("train_step") == (b.get("created") or {}).get("train_step")
+
+
+def offline_model_path(cfg: Mapping[str, Any], path: str | Path | None = None) -> Path | None:
+    """The block-N export used by offline generation: ``model.offline_path`` if set (and no
+    explicit ``path``), else a sibling ``<model>_b<N>.onnx`` of ``path`` or ``model.path``
+    (largest N), else None."""
     mcfg = cfg["model"]
-    return Generator(
-        path if path is not None else mcfg.get("path") or None,
-        provider=mcfg.get("provider", "auto"),
-        threads=int(mcfg.get("threads", 1)),
-        feature_config=cfg["features"],
-        warmup=warmup,
-        seed=int(mcfg.get("seed", 0)),
-    )
+    given = str(mcfg.get("offline_path") or "")
+    if given and path is None:
+        return resolve_model_path(given)
+    main = resolve_model_path(path if path is not None else mcfg.get("path") or None)
+    found = []
+    for p in main.parent.glob(f"{main.stem}_b*.onnx"):
+        tail = p.stem[len(main.stem) + 2:]
+        if tail.isdigit():
+            found.append((int(tail), p))
+    return max(found)[1] if found else None
+
+
+def load_generator(
+    cfg: Mapping[str, Any], *, path: str | Path | None = None, warmup: bool = True, offline: bool = False
+) -> Generator:
+    """A Generator configured from ``cfg["model"]`` and checked against ``cfg["features"]``.
+
+    offline: prefer the block-N export of the same model (:func:`offline_model_path`) that
+    runs N frames per call (offline generation); it is used only when its metadata shows the
+    same trained model, else the block-1 model is (with a log line saying why)."""
+    mcfg = cfg["model"]
+    main_path = path if path is not None else mcfg.get("path") or None
+
+    def make(p: str | Path | None, warm: bool) -> Generator:
+        return Generator(p, provider=mcfg.get("provider", "auto"), threads=int(mcfg.get("threads", 1)),
+                         feature_config=cfg["features"], warmup=warm, seed=int(mcfg.get("seed", 0)))
+
+    if offline:
+        alt = offline_model_path(cfg, path)
+        if alt is not None and alt.is_file():
+            block_gen = make(alt, warmup)
+            main_gen = make(main_path, False)
+            if same_model(block_gen.meta, main_gen.meta):
+                return block_gen
+            log.warning("%s is not an export of %s (metadata differ); generating with the block-1 model",
+                        alt.name, main_gen.path.name)
+            return main_gen
+    return make(main_path, warmup)

@@ -72,6 +72,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "model": {
         "path": Field(str, "models/default.onnx", "ONNX model to run (relative to the repo or absolute)"),
+        "offline_path": Field(str, "", "block-N export of the same model for generate/upload ('' = <model>_b<N>.onnx beside it, if any)"),
         "provider": Field(str, "auto", "onnxruntime provider", choices=("auto", "cuda", "cpu")),
         "threads": Field(int, 1, "onnxruntime intra-op threads", 1, 64),
         "style": Field(str, "", "starting style name, or 'a:0.5,b:0.5' mix ('' = equal mix)"),

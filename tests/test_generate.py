@@ -179,3 +179,31 @@ def test_generate_imports_no_librosa_scipy_or_numba(model_path: Path, tmp_path: 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                        cwd=str(Path(__file__).resolve().parent.parent))
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
+
+
+def test_generate_picks_the_block_export_beside_the_model(model_path: Path, cfg: dict, tmp_path: Path) -> None:
+    """`<model>_b8.onnx` beside the model (same weights) is what offline generation runs; the
+    dance equals the block-1 live path's. A block file of other weights is not used."""
+    import shutil
+
+    from export.onnx_export import export_checkpoint
+    from live.runtime import load_generator
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_export import _checkpoint
+
+    ckpt = _checkpoint(tmp_path / "t.pt", window=32)
+    main_path = tmp_path / "m.onnx"
+    shutil.copy(model_path, main_path)
+    export_checkpoint(ckpt, tmp_path / "m_b8.onnx", block=8, command="test")
+    c = dict(cfg, model=dict(cfg["model"], path=str(main_path)))
+    gen = load_generator(c, offline=True)
+    assert gen.block == 8 and gen.path.name == "m_b8.onnx"
+    assert load_generator(c).block == 1
+    live = generate_dance("demo", cfg=c, demo_seconds=5.0, streaming=True)
+    fast = generate_dance("demo", cfg=c, demo_seconds=5.0)
+    assert fast.meta["model"].endswith("m_b8.onnx") and fast.poses.shape == live.poses.shape
+    assert np.abs(fast.poses - live.poses).max() <= 1e-4
+    other = _checkpoint(tmp_path / "o.pt", window=16)  # different weights and window
+    export_checkpoint(other, tmp_path / "m_b16.onnx", block=16, command="test")
+    assert load_generator(c, offline=True).block == 1  # the largest N is refused: falls back

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ConfigError(f"song {args.song} not found; pass an audio file or 'demo'")
 
     cfg = apply_options(cfg, style=args.style, seed=args.seed, energy=args.energy, variation=args.variation)
-    gen = load_generator(cfg, path=args.model)
+    gen = load_generator(cfg, path=args.model, offline=True)  # a block-N export beside the model, if any
     print(f"model {gen.describe()}", file=sys.stderr)
     dance = generate_dance(args.song, cfg=cfg, generator=gen, progress=_Bar("generate"),
                            demo_seconds=args.demo_seconds)
