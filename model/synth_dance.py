@@ -107,10 +107,12 @@ def render_dance(song: object, *, style: str, fps: int, seed: int) -> Dance:
         raise ConfigError(f"unknown dance style {style!r}; use one of {', '.join(STYLES)}")
     spec = STYLES[style]
     beats, downbeats, bpb, energy, seconds, sections = _song_fields(song)
+    accent_beats = beats
+    half = False
     if len(beats) > 8 and bpb % 2 == 0 and np.median(np.diff(beats)) < 60.0 / (1.3 * spec.bpm[1]):
         # Far too fast for the style (trap's felt beat at 140): dance in half time.
         first = int(np.clip(np.searchsorted(beats, downbeats[0] - 1e-3), 0, 1)) if len(downbeats) else 0
-        beats, bpb = beats[first::2], bpb // 2
+        beats, bpb, half = beats[first::2], bpb // 2, True
         energy = energy[first::2] if len(energy) else energy
         sections = sections[first::2] if sections is not None and len(sections) else sections
     rng = np.random.default_rng(seed)
@@ -122,15 +124,19 @@ def render_dance(song: object, *, style: str, fps: int, seed: int) -> Dance:
     n_beats = int(np.ceil(b[-1])) + 1
     plan = plan_dance(n_beats=n_beats, first_downbeat=d0, bpb=bpb, energy=energy, sections=sections,
                       style=style, rng=rng)
+    if half:
+        plan.le = [i + 4 for i in plan.le]
+        plan.ue = [i + 4 for i in plan.ue]
     lk = solve_lower(np.asarray(plan.lt), np.stack(plan.lk), np.asarray(plan.le))
     amp = amplitude(np.interp(b, np.arange(len(energy)), energy)) if len(energy) else np.ones(n)
-    pulse = 0.5 + 0.5 * np.cos(2.0 * np.pi * (b - np.floor(b)))
+    ba = b if accent_beats is beats else beat_position(np.arange(n) / fps, accent_beats)
+    pulse = 0.5 + 0.5 * np.cos(2.0 * np.pi * (ba - np.floor(ba)))
     extra_dy = -spec.bounce * amp * pulse
     up = upper_frames(np.asarray(plan.ut), np.stack(plan.uk), np.asarray(plan.ue), b)
     up[:, UP.HPITCH] += spec.nod * amp * pulse
     up[:, UP.PITCH] += spec.jack * amp * pulse
     if spec.pop:
-        hit = _pop(b) * amp
+        hit = _pop(ba) * amp
         up[:, UP.PITCH] -= spec.pop * hit
         up[:, UP.HPITCH] -= 0.5 * spec.pop * hit
         up[:, [UP.LELB, UP.RELB]] += 0.25 * hit[:, None]
@@ -138,6 +144,7 @@ def render_dance(song: object, *, style: str, fps: int, seed: int) -> Dance:
         up[:, UP.RH.start + 1] += 0.05 * hit
         extra_dy -= 0.06 * hit
     low = lower_frames(lk, b, amp, extra_dy=extra_dy)
+    up[:, UP.PITCH] += 0.5 * low["depth"]  # lean into a knee bend to keep the balance
     poses = build_poses(body(low, up))
     log = [(float(np.interp(s, np.arange(len(beats)), beats)), name, mir) for s, name, mir in plan.log]
     return Dance(poses=poses, fps=fps, style=style, phrases=log, planted=low["planted"])

@@ -23,14 +23,7 @@ from model.constants import SAMPLE_RATE
 from model.errors import ConfigError
 from model.synth_styles import STYLES
 
-STYLE_GENRES: dict[str, tuple[str, ...]] = {
-    "house": ("house", "techno", "dancepop"),
-    "hiphop": ("hiphop", "trap", "rb", "reggaeton"),
-    "ballet": ("waltz", "countrywaltz", "popballad", "softrock"),
-    "popping": ("funk", "bvfunk", "dancepop"),
-    "locking": ("funk", "disco", "boneym"),
-    "contemporary": ("popballad", "ballad68", "arpeggio68", "softrock"),
-}
+STYLE_GENRES: dict[str, tuple[str, ...]] = {s: spec.genres for s, spec in STYLES.items()}
 """model.midi_music genres danced by each style (a clip picks one at random)."""
 MUSIC = ("midi", "synth")
 AUGMENT_SHARE = 0.4

@@ -178,7 +178,7 @@ def _every_beat(tr: Track, period: float, *, lower: bool) -> Track:
             else:
                 mid = k + f * (k1 - k)
                 mid[UP.PITCH] += 0.06
-                mid[[UP.LH.start + 1, UP.RH.start + 1]] -= 0.04
+                mid[[UP.LH.start + 1, UP.RH.start + 1]] -= 0.02
             out.append((float(b), mid))
     return tuple(out)
 

@@ -21,8 +21,6 @@ from model.synth_moves import LO, U_NEUTRAL, UP, Move, expand, mirror_lower, mir
 from model.synth_styles import STYLES, VOCABULARY
 from model.synth_track import EASES
 
-ARMS = 0.8
-"""Arm reach relative to the written keys: the legs carry the dance as much as the arms."""
 CALM, BIG, QUIET = 0.4, 0.8, 0.3
 """Energy under which a unit is calm; above which a phrase is big; under which a beat is
 so quiet (a break) that the feet hold still."""
@@ -50,7 +48,9 @@ def _pick(vocab: tuple[Move, ...], level: int, rng: np.random.Generator, unit: i
           exclude: set[str], want: tuple[str, ...] = ()) -> Move:
     w = []
     for m in vocab:
-        x = 1.0 if m.level == level else (0.2 if abs(m.level - level) == 1 and level > 0 else 0.0)
+        x = 1.0 if m.level == level else (0.35 if abs(m.level - level) == 1 and level > 0 else 0.0)
+        if level > 0 and m.tags & {"turn", "jump"}:
+            x *= 1.5
         if want and not (m.tags & set(want)):
             x *= 0.05
         if m.name in exclude:
@@ -126,9 +126,9 @@ class _Planner:
             k = mirror_upper(k) if mirrored else k.copy()
             a = float(np.clip(amplitude(self.e_at(start + t)) * scale, 0.25, 1.25))
             k = U_NEUTRAL + a * (k - U_NEUTRAL)
-            k[6:14] = U_NEUTRAL[6:14] + ARMS * (k[6:14] - U_NEUTRAL[6:14])
+            k[6:14] = U_NEUTRAL[6:14] + self.spec.arms * (k[6:14] - U_NEUTRAL[6:14])
             k[[UP.PITCH, UP.ROLL, UP.TWIST, UP.HPITCH, UP.HYAW, UP.HROLL]] += rng.normal(0.0, 0.03, 6)
-            k[6:12] += rng.normal(0.0, 0.02, 6)
+            k[6:12] += rng.normal(0.0, 0.012, 6)
             p.ut.append(start + t)
             p.uk.append(k)
             p.ue.append(ease_i)

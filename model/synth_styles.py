@@ -35,15 +35,16 @@ class StyleSpec:
     nod: float = 0.0
     jack: float = 0.0
     pop: float = 0.0
+    arms: float = 0.75
 
 
-STYLES: dict[str, StyleSpec] = {
-    "house": StyleSpec("house", ("house", "techno"), (118.0, 128.0), "smooth", bounce=0.045, nod=0.06, jack=0.08),
-    "hiphop": StyleSpec("hiphop", ("boombap", "trap"), (84.0, 100.0), "smooth", bounce=0.055, nod=0.15),
-    "ballet": StyleSpec("waltz", ("waltz", "ballad"), (80.0, 120.0), "flow", bounce=0.015),
-    "popping": StyleSpec("breakbeat", ("funk", "electro"), (92.0, 112.0), "hit", pop=0.14),
-    "locking": StyleSpec("breakbeat", ("funk", "disco"), (100.0, 120.0), "snap", bounce=0.04, nod=0.08),
-    "contemporary": StyleSpec("waltz", ("ballad", "sixeight"), (70.0, 100.0), "flow", bounce=0.045),
+STYLES: dict[str, StyleSpec] = {  # genres: model.midi_music genres; a clip picks one
+    "house": StyleSpec("house", ("house", "techno", "dancepop"), (118.0, 128.0), "smooth", bounce=0.045, nod=0.06, jack=0.08, arms=0.66),
+    "hiphop": StyleSpec("hiphop", ("hiphop", "trap", "rb", "reggaeton"), (84.0, 100.0), "smooth", bounce=0.055, nod=0.15, arms=0.68),
+    "ballet": StyleSpec("waltz", ("waltz", "countrywaltz", "popballad", "softrock"), (80.0, 120.0), "flow", bounce=0.015),
+    "popping": StyleSpec("breakbeat", ("funk", "bvfunk", "dancepop"), (92.0, 112.0), "hit", pop=0.14, arms=0.6),
+    "locking": StyleSpec("breakbeat", ("funk", "disco", "boneym"), (100.0, 120.0), "snap", bounce=0.04, nod=0.08),
+    "contemporary": StyleSpec("waltz", ("popballad", "ballad68", "arpeggio68", "softrock"), (70.0, 100.0), "flow", bounce=0.045, arms=0.58),
 }
 
 VOCABULARY: dict[str, tuple[Move, ...]] = {

@@ -23,7 +23,11 @@ BASE_RADIUS = 1.0
 """The stance centre never travels further than this from the centre of the stage (m)."""
 JUMP_HEIGHT = 0.16
 """Root rise at the top of a jump at amplitude 1 (m)."""
-EASES = ("smooth", "flow", "hit", "snap")
+HIPS_BACK = 0.35
+"""How far the hips move back per metre of knee bend."""
+EASES = ("smooth", "flow", "hit", "snap", "smooth2", "flow2", "hit2", "snap2")
+"""Easings; a "2" variant runs the easing twice between two keys (half-time dancing keeps a
+slow point on every beat)."""
 
 
 def ease(phi: np.ndarray, kind: str | np.ndarray) -> np.ndarray:
@@ -36,6 +40,10 @@ def ease(phi: np.ndarray, kind: str | np.ndarray) -> np.ndarray:
             if sel.any():
                 out[sel] = ease(phi[sel], name)
         return out
+    if kind.endswith("2"):
+        w = 2.0 * phi
+        k = np.minimum(np.floor(w), 1.0)
+        return 0.5 * (k + ease(w - k, kind[:-1]))
     if kind == "smooth":
         return phi * phi * (3.0 - 2.0 * phi)
     if kind == "flow":
@@ -143,7 +151,12 @@ def lower_frames(lk: LowerKeys, b: np.ndarray, amp: np.ndarray, *, extra_dy: np.
         lift[:, s] = lk.lift[i, s] + e * (lk.lift[j, s] - lk.lift[i, s]) + clear * np.sin(np.pi * e)
         feet[:, s, 0], feet[:, s, 2] = xz[:, 0], xz[:, 1]
     airborne = (lk.air[i] > 0) | (lk.air[j] > 0)
-    y = STAND + dy + JUMP_HEIGHT * amp * air + (0.0 if extra_dy is None else extra_dy)
+    level = dy + (0.0 if extra_dy is None else extra_dy)
+    depth = np.maximum(-level, 0.0)
+    bx, bz = yaw_xz(yaw, np.zeros_like(yaw), -HIPS_BACK * depth)  # hips sit back in a knee bend
+    root[:, 0] += bx
+    root[:, 2] += bz
+    y = STAND + level + JUMP_HEIGHT * amp * air
     hx, hz = yaw_xz(yaw, np.full_like(yaw, HIP_HALF), np.zeros_like(yaw))
     for s, sign in ((0, 1.0), (1, -1.0)):
         horiz = np.hypot(feet[:, s, 0] - (root[:, 0] + sign * hx), feet[:, s, 2] - (root[:, 2] + sign * hz))
@@ -157,7 +170,7 @@ def lower_frames(lk: LowerKeys, b: np.ndarray, amp: np.ndarray, *, extra_dy: np.
     root[:, 1] = y
     feet[:, :, 1] = ANKLE_HEIGHT + lift
     planted &= lift == 0.0
-    return {"root": root, "yaw": yaw, "feet": feet, "knees": knees, "planted": planted}
+    return {"root": root, "yaw": yaw, "feet": feet, "knees": knees, "planted": planted, "depth": depth}
 
 
 def upper_frames(t: np.ndarray, keys: np.ndarray, eases: np.ndarray, b: np.ndarray) -> np.ndarray:

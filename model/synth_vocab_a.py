@@ -75,7 +75,8 @@ def house() -> tuple[Move, ...]:
              seq(L(dy=-0.06, lf=(0.03, 0.03, 0.25), sh=(-0.04, 0.0)), L(dy=-0.09, lf=(0.0, 0.0, 0.0)),
                  L(dy=-0.06, rf=(-0.03, 0.03, 0.25), sh=(0.04, 0.0)), L(dy=-0.09, rf=(0.0, 0.0, 0.0))),
              seq(pump_up, pump_dn, step=1.0), uper=2),
-        move("sway", 4, seq(L(dy=-0.03, **stance(0.08), sh=(0.06, 0.0)), L(dy=-0.05, sh=(-0.06, 0.0)), step=2.0),
+        move("sway", 4, seq(L(dy=-0.03, lf=(0.15, 0.0, 0.0), sh=(0.07, 0.0)), L(dy=-0.05, lf=(0.03, 0.0, 0.02), sh=(-0.02, 0.0)),
+                            step=2.0),
              seq(U(roll=0.06, **sym(0.1, -0.45, 0.12), hroll=0.1), U(roll=-0.06, **sym(0.1, -0.45, 0.12), hroll=-0.1),
                  step=2.0), level=0),
     )
@@ -89,7 +90,7 @@ def hiphop() -> tuple[Move, ...]:
     swing_b = U(twist=0.4, rh=(0.25, -0.15, 0.35), lh=(0.15, -0.45, -0.2), hyaw=0.3, relb=0.6)
     mid = U(pitch=0.12, **sym(0.1, -0.35, 0.15))
     return (
-        move("bounce_rock", 2, seq(L(dy=-0.12, **stance(0.12), sh=(0.05, 0.0)), L(dy=-0.04, sh=(-0.05, 0.0))),
+        move("bounce_rock", 2, seq(L(dy=-0.12, lf=(0.13, 0.0, 0.0), sh=(0.05, 0.0)), L(dy=-0.04, lf=(0.02, 0.0, 0.03), sh=(-0.03, 0.0))),
              seq(rock_a, rock_b), level=0),
         move("two_step", 4,
              seq(L(dy=-0.12, **stance(0.04)), L(dy=-0.05, rf=(-0.22, 0.0, 0.06), sh=(-0.09, 0.0)),
@@ -138,7 +139,8 @@ def hiphop() -> tuple[Move, ...]:
                  L(dy=-0.08, sh=(-0.08, 0.0)), L(dy=-0.12, sh=(0.0, 0.0))),
              seq(U(roll=-0.25, lh=(0.05, 0.45, 0.05), rh=(-0.15, -0.3, 0.2), relb=0.7), mid,
                  U(roll=0.25, rh=(-0.05, 0.45, 0.05), lh=(0.15, -0.3, 0.2), lelb=0.7), mid)),
-        move("arm_swing", 4, seq(L(dy=-0.1, **stance(0.1)), L(dy=-0.03), step=1.0),
+        move("arm_swing", 4, seq(L(dy=-0.1, lf=(0.12, 0.0, 0.05)), L(dy=-0.03, lf=(0.03, 0.0, 0.0)),
+                                 L(dy=-0.1, rf=(-0.12, 0.0, 0.05)), L(dy=-0.03, rf=(-0.03, 0.0, 0.0))),
              seq(swing_a, mid, swing_b, mid), level=0, uper=4),
     )
 

@@ -1,4 +1,5 @@
-"""The synthetic choreographer: exact bones, feet on the floor, on the beat, varied."""
+"""The synthetic choreographer: exact bones, feet on the floor, on the beat, varied,
+planted feet still, bounded travel, legs as busy as arms, calm in breaks, turns and jumps."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from model import metrics
 from model.dataset import check_dataset, clip_records, load_poses
 from model.errors import ConfigError
-from model.skeleton import ANKLE_HEIGHT, bone_length_error
-from model.synth_dance import STYLES, render_dance, synthesize_dataset, two_bone_ik
+from model.skeleton import ANKLE_HEIGHT, bone_length_error, root_of
+from model.synth_dance import STYLES, VOCABULARY, render_dance, synthesize_dataset, two_bone_ik
 from model.synth_music import render_song
 
 FPS = 30
@@ -66,13 +67,76 @@ def test_a_dance_is_not_one_loop() -> None:
     assert {m for _, _, m in dance.phrases} == {True, False}  # both sides
 
 
-def test_amplitude_follows_the_energy_of_the_song() -> None:
-    song, dance = _dance("house", seconds=60.0, break_at=(30.0, 8.0))
+@pytest.mark.parametrize("style", ["house", "popping"])
+def test_the_dancer_calms_down_in_a_break(style: str) -> None:
+    song, dance = _dance(style, seconds=60.0, break_at=(30.0, 8.0))
     speed = metrics.joint_speed(dance.poses, fps=FPS)
     t = np.arange(len(speed)) / FPS
     in_break = speed[(t > 31) & (t < 37)].mean()
-    drop = speed[(t > 20) & (t < 29)].mean()  # bars 8-15 are the loudest section at 124 BPM
-    assert in_break < 0.85 * drop
+    loud = speed[(t > 20) & (t < 29)].mean()
+    assert in_break < 0.5 * loud
+
+
+def test_six_styles_with_turns_jumps_kicks_and_calm_moves() -> None:
+    assert {"house", "hiphop", "ballet", "popping", "locking", "contemporary"} <= set(STYLES)
+    for style, vocab in VOCABULARY.items():
+        assert len(vocab) >= 8, style
+        assert len({m.name for m in vocab}) == len(vocab)
+        assert any(m.level == 0 for m in vocab) and any(m.level == 2 for m in vocab), style
+        tags = set().union(*(m.tags for m in vocab))
+        assert "turn" in tags, style
+    assert sum("jump" in m.tags for v in VOCABULARY.values() for m in v) >= 5
+
+
+def _facing_speed(p: np.ndarray) -> np.ndarray:
+    d = p[:, 11] - p[:, 12]
+    return np.abs(np.diff(np.unwrap(np.arctan2(-d[:, 2], d[:, 0])))) * FPS
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_planted_feet_stay_still_travel_stays_on_stage_and_legs_work(style: str) -> None:
+    song, dance = _dance(style, seconds=150.0, seed=11)
+    p = dance.poses.astype(np.float64)
+    planted = dance.planted
+    assert planted is not None and planted.mean() > 0.3
+    both = planted[1:] & planted[:-1]
+    step = np.linalg.norm(np.diff(p[:, 15:17], axis=0), axis=-1)
+    assert step[both].max() < 1e-5  # a planted ankle does not move at all
+    r = root_of(p)
+    assert np.hypot(r[:, 0], r[:, 2]).max() < 1.5
+    s = np.linalg.norm(np.diff(p, axis=0), axis=-1)
+    assert s[:, 13:17].mean() >= 0.4 * s[:, 7:11].mean()  # legs move about half as fast as arms or more
+    assert _facing_speed(p).max() > 3.0  # it turns (a half turn in a beat or faster)
+
+
+def test_a_long_dance_travels_turns_and_jumps_and_comes_back() -> None:
+    song = render_song(feel="house", bpm=124.0, seconds=240.0, seed=4)
+    p = render_dance(song, style="house", fps=FPS, seed=4).poses.astype(np.float64)
+    r = root_of(p)
+    dist = np.hypot(r[:, 0], r[:, 2])
+    assert dist.max() > 0.3 and dist.max() < 1.5
+    assert np.mean(dist < 0.3) > 0.2  # back near the centre a good share of the time
+    assert np.mean(_facing_speed(p) > 1.5) > 0.01
+    air = (p[:, 15, 1] > ANKLE_HEIGHT + 0.03) & (p[:, 16, 1] > ANKLE_HEIGHT + 0.03)
+    assert air.mean() > 0.005
+    assert r[:, 1].min() < r[:, 1].max() - 0.2  # level changes
+
+
+def test_moves_change_on_eight_count_boundaries_and_phrases_repeat_mirrored() -> None:
+    song, dance = _dance("hiphop", seconds=120.0, seed=5)
+    unit = 8 * 60.0 / song.bpm
+    starts = np.array([t for t, _, _ in dance.phrases if t < song.beats[-1] - 1.0])
+    assert np.allclose(np.round(starts / unit) * unit, starts, atol=1e-6)
+    names = [m for _, m, _ in dance.phrases]
+    pairs = [(names[i], dance.phrases[i][2], dance.phrases[i + 1][2]) for i in range(len(names) - 1)
+             if names[i] == names[i + 1]]
+    assert pairs and any(a != b for _, a, b in pairs)  # A then A' on the other side
+
+
+def test_too_fast_music_is_danced_in_half_time() -> None:
+    song = render_song(feel="hiphop", bpm=150.0, seconds=30.0, seed=2)
+    p = render_dance(song, style="hiphop", fps=FPS, seed=2).poses
+    assert metrics.beat_align_score(p, song.beats, fps=FPS) > 0.6
 
 
 def test_two_bone_ik_keeps_lengths_and_reaches() -> None:
