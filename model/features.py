@@ -294,6 +294,10 @@ class StreamingFeatures:
         if [t.start for t in tail] != [tail[0].start, tail[0].start + 1, tail[0].start + 3, tail[0].start + 4]:
             raise ConfigError("feature layout: tempo, beat_phase, beat_pulse, bar_phase must be adjacent")
         self._beat_cols = slice(tail[0].start, tail[-1].stop)
+        spectral = [self._sl[n] for n in ("mel", "onset", "chroma", "rms")]
+        self._flat_ok = all(a.stop == b.start for a, b in zip(spectral, spectral[1:])) and spectral[0].start == 0
+        self._flat_end = spectral[-1].stop
+        self._db_ref = 10.0 * math.log10(DB_REF)
         self.tracker = OnlineBeatTracker(
             fps=s.fps, beats_per_bar=s.beats_per_bar, min_bpm=s.min_bpm, max_bpm=s.max_bpm
         )
@@ -350,6 +354,13 @@ class StreamingFeatures:
         out = np.empty((k, self.spec.dim), np.float32)
         info = _empty_info(k)
         nm = self.spec.n_mels
+        if k == 1 and w is self._work and self._flat_ok:  # the usual live push: one hop, one frame
+            onset, low = self._spectral_one(stream[:n_fft], out[0], w)
+            self._db = w.prev_db
+            self._mel = w.pw[1, :nm]
+            self._frame(out[0], info, 0, onset, low)
+            w.pw[0] = w.pw[1]
+            k = 0  # done
         for c0 in range(0, k, CHUNK):
             c1 = min(k, c0 + CHUNK)
             frames = np.ndarray((c1 - c0, n_fft), np.float64, stream, c0 * hop * 8, (hop * 8, 8))
@@ -359,6 +370,7 @@ class StreamingFeatures:
                 self._mel = w.pw[j + 1, :nm]
                 self._frame(out[c0 + j], info, c0 + j, float(w.onset[j]), float(w.low[j]))
             w.pw[0] = w.pw[c1 - c0]
+        k = len(out)
         rest = total - k * hop
         self._ring[:rest] = stream[k * hop: total]
         self._pos = rest
@@ -421,6 +433,36 @@ class StreamingFeatures:
         out[:, sl["onset"].start] = onset
         out[:, sl["chroma"]] = chroma
         out[:, sl["rms"].start] = rms
+
+    def _spectral_one(self, frame: np.ndarray, row: np.ndarray, w: _Work) -> tuple[float, float]:
+        """:meth:`_spectral` for one frame with few numpy calls: the 76 band powers come
+        back as Python floats and dB, onset, chroma and RMS are done on those (the same
+        maths; a test holds it to the batched path). Returns (onset, low onset)."""
+        nm = self.spec.n_mels
+        xw, spec, mag, pw = w.xw[0], w.spec[0], w.mag[0], w.pw[1]
+        np.multiply(frame, self._window, out=xw)
+        np.fft.rfft(xw, out=spec)
+        np.abs(spec, out=mag)
+        np.multiply(mag, mag, out=mag)
+        np.dot(mag, self._fb, out=pw)
+        vals = pw.tolist()
+        prev = w.prev_db.tolist()
+        ref = self._db_ref
+        log10 = math.log10
+        db = [10.0 * log10(v if v > AMIN else AMIN) - ref for v in vals[:nm]]
+        if self._have_prev:
+            onset = sum([d - p for d, p in zip(db, prev) if d > p]) / nm
+            low = math.sqrt(sum([m - q for m, q in zip(vals[:LOW_BANDS], w.pw[0, :LOW_BANDS].tolist()) if m > q]))
+        else:
+            onset = low = 0.0
+            self._have_prev = True
+        chroma = vals[nm:]
+        cmax = max(chroma)
+        chroma = [c / cmax for c in chroma] if cmax > AMIN else [0.0] * len(chroma)
+        rms = math.sqrt(float(np.dot(frame, frame)) / self.n_fft)
+        w.prev_db[:] = db
+        row[: self._flat_end] = [*db, onset, *chroma, rms]
+        return onset, low
 
     def _frame(self, row: np.ndarray, info: FrameInfo, k: int, onset: float, low: float) -> None:
         """The beat-tracker part of one frame: step the tracker, write its columns of ``row``
