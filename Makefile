@@ -22,3 +22,7 @@ export-model:
 # one CPU thread): synthesis, training, export and parity in one seeded script.
 bootstrap-model:
 	OMP_NUM_THREADS=1 $(PYTHON) -m export.default_model --minutes 8 --steps 1000 --out models/default.onnx
+
+# The beat/downbeat activation network (model/beat_train.py; about 12 minutes on one core).
+beats-model:
+	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 10

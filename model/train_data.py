@@ -88,7 +88,8 @@ def feature_key(feature_cfg: dict[str, Any]) -> str:
     return hashlib.sha1(blob).hexdigest()[:12]
 
 
-FEATURE_SOURCES = ("features.py", "beats.py", "tempo.py", "constants.py")
+FEATURE_SOURCES = ("features.py", "beats.py", "tempo.py", "constants.py", "beat_act.py",
+                   "beat_hmm.py", "../models/beats.onnx")
 """Sources of the feature extractor (in model/): a change to any invalidates the cache."""
 
 

@@ -186,3 +186,54 @@ def test_cli_beats_missing_file_is_one_line_error(capsys, tmp_path) -> None:
     assert main(["beats", str(tmp_path / "nope.wav")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not found" in err[0]
+
+
+def test_outputs_up_to_t_do_not_depend_on_audio_after_t() -> None:
+    # causality: replace everything after 9 s with other music; frames ending by 9 s agree
+    song = render_song(feel="house", bpm=124, seconds=14, seed=5)
+    other = render_song(feel="breakbeat", bpm=97, seconds=14, seed=6)
+    cut = 9 * song.sample_rate
+    mixed = song.audio.copy()
+    mixed[cut:] = other.audio[cut: len(mixed)]
+    _, a = _track(song)
+    _, b = _track(Song(**{**song.__dict__, "audio": mixed}))
+    k = int(np.searchsorted(a.time, 9.0, side="right"))
+    assert k > 250
+    for key in ("is_beat", "tempo", "beat_in_bar", "bar", "confidence", "next_beat_time"):
+        np.testing.assert_array_equal(a[key][:k], b[key][:k], err_msg=key)
+    np.testing.assert_array_equal(a.beat_time[:k][a.is_beat[:k]], b.beat_time[:k][b.is_beat[:k]])
+    assert not np.array_equal(a.is_beat[k:], b.is_beat[k:])  # and the future does differ
+
+
+def test_three_four_metre_is_inferred_without_being_told() -> None:
+    song = render_song(feel="waltz", bpm=110, seconds=24, seed=2)
+    cfg = defaults()["features"]  # beats_per_bar stays 4
+    sf = StreamingFeatures(cfg, input_sr=song.sample_rate)
+    sf.push(song.audio)
+    info = sf.info
+    assert sf.tracker.beats_per_bar == 3
+    est = info.beat_time[info.is_beat]
+    lab = info.beat_in_bar[info.is_beat]
+    late = est > 12.0
+    assert set(lab[late]) == {1, 2, 3}
+    ref = song.downbeats[(song.downbeats > 12.0) & (song.downbeats < 23.5)]
+    assert mir_eval.beat.f_measure(ref, est[late & (lab == 1)]) >= 0.8
+
+
+def test_beats_are_right_again_two_seconds_after_an_abrupt_tempo_change() -> None:
+    song = render_song(feel="house", bpm=100, seconds=30, seed=1, tempo_change=(15.0, 140))
+    _, info = _track(song)
+    first_new = song.beats[song.beats >= 15.0][0]
+    assert _f(song, _beats(info), first_new + 2.0) >= 0.9
+
+
+def test_off_beat_hats_do_not_pull_the_beat_onto_the_off_beat() -> None:
+    # house has open hats on every off-beat; no estimated beat may sit on them
+    song = render_song(feel="house", bpm=118, seconds=24, seed=9)
+    _, info = _track(song)
+    est = _beats(info)
+    est = est[est > 4.0]
+    period = 60.0 / 118
+    off = song.beats + period / 2
+    near_off = np.min(np.abs(est[:, None] - off[None, :]), axis=1) < 0.07
+    assert near_off.mean() < 0.05

@@ -1,0 +1,381 @@
+"""Train the causal beat/downbeat activation network and export it to ONNX (train side).
+
+The network (``BeatNet``) reads, per 30 fps frame, the inputs ``model.beat_act`` builds
+from the log-mel frame (64 log-mel bands, their positive differences to the previous
+30 fps frame, the mean of those, and the bass power flux) and outputs three class
+probabilities: no beat, beat, downbeat. It is one linear layer and a two-layer GRU,
+causal by construction; the exported graph takes one frame and the GRU state and returns
+the probabilities and the next state (``model.beat_act.BeatActivation`` runs it).
+
+Training data: synthetic songs (``model.synth_music``, exact beats) at random tempi,
+feels, breaks and tempo changes, plus the real-instrument corpus
+``data/beat_corpus/train`` when it exists (its ``test`` split is never read here).
+Features come from ``model.features.StreamingFeatures``: what the live path computes.
+
+Command (about 10 minutes on one CPU core)::
+
+    nice -n 10 env OMP_NUM_THREADS=1 python3 -m model.beat_train \\
+        --out runs/beats --export models/beats.onnx --minutes 9
+
+(``make beats-model``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.beat_act import FPS_NET, LOW_BANDS, MEL_FLOOR_DB
+
+CLASSES = 3  # none, beat, downbeat
+
+
+class _NullTracker:
+    """Stands in for the beat tracker while features are extracted for training."""
+
+    tempo = 0.0
+    phase = 0.0
+    is_beat = False
+    beat_in_bar = 1
+    bar = 0
+    confidence = 0.0
+    next_beat_time = 0.0
+    beat_time = 0.0
+    beats_per_bar = 4
+
+    def __init__(self, **kwargs: Any) -> None:
+        pass
+
+    def step(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def mel_frames(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Log-mel frames [shape=(t, 64)] at 30 fps of ``audio`` (as the live path computes)."""
+    import model.features as mf
+    from model.config import defaults
+
+    cfg = defaults()["features"]
+    cfg["fps"] = FPS_NET
+    real = mf.OnlineBeatTracker
+    mf.OnlineBeatTracker = _NullTracker  # type: ignore[misc,assignment]  # no model needed
+    try:
+        sf = mf.StreamingFeatures(cfg, input_sr=sr)
+    finally:
+        mf.OnlineBeatTracker = real  # type: ignore[misc]
+    feats = sf.push(audio)
+    return np.ascontiguousarray(feats[:, sf.spec.slice("mel")], dtype=np.float32)
+
+
+def targets_of(beats: np.ndarray, downbeats: np.ndarray, n: int) -> np.ndarray:
+    """Class targets [shape=(t, 3)] (soft): the frame that first sees a beat is 1 for its
+    class, its neighbours 0.5 (frame ``i`` covers ``(i/fps, (i+1)/fps]``)."""
+    y = np.zeros((n, CLASSES), np.float32)
+    y[:, 0] = 1.0
+    down = set(np.round(np.asarray(downbeats) * 1000).astype(int).tolist())
+    for t in beats:
+        i = int(math.floor(t * FPS_NET))
+        c = 2 if int(round(t * 1000)) in down else 1
+        for j, w in ((i - 1, 0.5), (i + 1, 0.5), (i, 1.0)):
+            if 0 <= j < n and y[j, c] < w:
+                y[j, :] *= 1.0 - w
+                y[j, c] += w
+    return y
+
+
+def synth_items(n_songs: int, seconds: float, seed: int) -> list[dict[str, Any]]:
+    """Rendered synthetic songs with their inputs and targets."""
+    from model.synth_music import FEELS, render_song
+
+    rng = np.random.default_rng(seed)
+    items = []
+    for k in range(n_songs):
+        feel = FEELS[k % len(FEELS)]
+        bpm = float(np.exp(rng.uniform(np.log(62), np.log(195))))
+        tc = None
+        if rng.random() < 0.25:
+            tc = (float(rng.uniform(5, seconds - 5)), float(np.clip(bpm * rng.uniform(0.7, 1.4), 62, 195)))
+        br = None
+        if rng.random() < 0.25:
+            br = (float(rng.uniform(4, seconds - 8)), float(rng.uniform(2, 6)))
+        song = render_song(feel=feel, bpm=bpm, seconds=seconds, seed=int(rng.integers(1 << 30)),
+                           tempo_change=tc, break_at=br)
+        gain = float(10 ** (rng.uniform(-18, 6) / 20))
+        mel = mel_frames(song.audio * gain, song.sample_rate)
+        items.append({"mel": mel, "y": targets_of(song.beats, song.downbeats, len(mel)),
+                      "beats": song.beats, "downbeats": song.downbeats,
+                      "name": f"synth-{feel}-{bpm:.0f}"})
+    return items
+
+
+def corpus_items(root: Path, cache: Path) -> list[dict[str, Any]]:
+    """The corpus's train split (``*.wav`` + ``*.json`` with beats and downbeats); the
+    mel frames of each file are cached in ``cache``."""
+    from model.features import load_audio
+
+    if root.name == "test":
+        raise ValueError("the corpus's test split is for evaluation only")
+    cache.mkdir(parents=True, exist_ok=True)
+    items = []
+    for js in sorted(root.glob("*.json")):
+        try:
+            meta = json.loads(js.read_text())
+            wav = js.parent / str(meta.get("file", js.with_suffix(".wav").name))
+            st = wav.stat()
+        except (OSError, ValueError):
+            continue  # being written
+        cf = cache / f"{js.stem}-{st.st_size}-{int(st.st_mtime)}.npz"
+        if not cf.exists():
+            y, sr = load_audio(wav)
+            tmp = cache / (cf.stem + ".tmp.npz")
+            np.savez(tmp, mel=mel_frames(y, sr), beats=np.asarray(meta["beats"], float),
+                     downbeats=np.asarray(meta["downbeats"], float))
+            tmp.replace(cf)
+        items.append(_cached_item(cf))
+    return items
+
+
+def extra_corpus(cache: Path, start: int, count: int, *, minutes: float) -> None:
+    """Render more real-instrument songs like the corpus's train split (``model.midi_music``,
+    fluidsynth; one augmented copy each) straight into ``cache`` (seeds ``start`` on; the
+    corpus's test seeds are 100000 and up, so they never meet), for at most ``minutes``."""
+    from model.audio_augment import augment
+    from model.midi_music import GENRE_GROUPS, GENRES, TempoMap, make_song
+
+    cache.mkdir(parents=True, exist_ok=True)
+    club = GENRE_GROUPS["club"]
+    others = [g for g in GENRES if g not in club]
+    t0 = time.time()
+    for i in range(start, start + count):
+        if time.time() - t0 > minutes * 60:
+            break
+        if i >= 100_000:
+            raise ValueError("extra corpus seeds must stay below the test seeds (100000)")
+        if any(cache.glob(f"extra{i:05d}*.npz")):
+            continue
+        rng = np.random.default_rng([11, i])
+        genre = str(rng.choice(club) if rng.random() < 0.6 else rng.choice(others))
+        lo, hi = GENRES[genre]
+        bpm = float(rng.uniform(lo * 0.9, hi * 1.1))
+        secs = 45.0
+        tmap = None
+        if rng.random() < 0.15:
+            tmap = TempoMap.step(bpm, float(np.clip(bpm * rng.uniform(0.7, 1.4), 60, 200)),
+                                 float(rng.uniform(12, secs - 12)))
+        song = make_song(genre, bpm=bpm, seconds=secs, seed=i, tempo_map=tmap, sr=24_000,
+                         breaks=bool(rng.random() < 0.8))
+        versions = [(song.audio, song.beats, song.downbeats)]
+        aug = augment(song.audio, sr=24_000, beats=song.beats, downbeats=song.downbeats, seed=77 * i)
+        versions.append((aug.audio, aug.beats, aug.downbeats))
+        for k, (y, b, d) in enumerate(versions):
+            cf = cache / f"extra{i:05d}_{genre}_{k}.npz"
+            tmp = cache / (cf.stem + ".tmp.npz")
+            np.savez(tmp, mel=mel_frames(np.asarray(y, np.float32), 24_000),
+                     beats=np.asarray(b, float), downbeats=np.asarray(d, float))
+            tmp.replace(cf)
+        print(f"extra {i} {genre} {bpm:.0f} BPM ({time.time() - t0:.0f} s)", flush=True)
+
+
+def _cached_item(cf: Path) -> dict[str, Any]:
+    d = np.load(cf)
+    mel = d["mel"]
+    return {"mel": mel, "y": targets_of(d["beats"], d["downbeats"], len(mel)),
+            "beats": d["beats"], "downbeats": d["downbeats"], "name": cf.stem}
+
+
+def cached_corpus_items(cache: Path) -> list[dict[str, Any]]:
+    """Every corpus song cached so far (also those no longer in the corpus folder)."""
+    return [_cached_item(cf) for cf in sorted(cache.glob("*.npz")) if ".tmp" not in cf.name]
+
+
+def _torch_net(n_mels: int, hidden: int) -> Any:
+    import torch
+    from torch import nn
+
+    class BeatNet(nn.Module):
+        """Inputs from the log-mel frames (see model.beat_act) -> normalise -> linear ->
+        ReLU -> 2-layer GRU -> linear (class logits)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            n_in = 2 * n_mels + 2
+            self.register_buffer("mean", torch.zeros(n_in))
+            self.register_buffer("std", torch.ones(n_in))
+            self.inp = nn.Linear(n_in, hidden)
+            self.gru = nn.GRU(hidden, hidden, num_layers=2, batch_first=True)
+            self.out = nn.Linear(hidden, CLASSES)
+
+        def inputs(self, mel: Any, prev: Any) -> Any:
+            """mel [B, L, M], prev [B, M] (the frame before) -> inputs [B, L, 2M + 2]."""
+            before = torch.cat([prev[:, None], mel[:, :-1]], dim=1)
+            d = torch.relu(mel - before)
+            onset = d.mean(dim=-1, keepdim=True)
+            p = torch.pow(10.0, mel[..., :LOW_BANDS] * 0.1)
+            pb = torch.pow(10.0, before[..., :LOW_BANDS] * 0.1)
+            flux = torch.log10(torch.relu(p - pb).sum(dim=-1, keepdim=True) + 1e-6)
+            return torch.cat([mel, d, onset, flux], dim=-1)
+
+        def forward(self, mel: Any, prev: Any, h: Any = None) -> tuple[Any, Any]:
+            x = (self.inputs(mel, prev) - self.mean) / self.std
+            y, h = self.gru(torch.relu(self.inp(x)), h)
+            return self.out(y), h
+
+    return BeatNet()
+
+
+def export_onnx(net: Any, path: Path, hidden: int, n_mels: int) -> None:
+    """Write the streaming graph: (mel [1, 1, M], prev [1, M], h [2, 1, H]) ->
+    (p [1, 1, 3], h_out, prev_out) (atomic: temp file + rename)."""
+    import torch
+    from torch import nn
+
+    class StepNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, mel: Any, prev: Any, h: Any) -> tuple[Any, Any, Any]:
+            logits, h2 = self.net(mel, prev, h)
+            return torch.softmax(logits, dim=-1), h2, mel[:, 0] + 0.0
+
+    step = StepNet().eval()
+    args = (torch.zeros(1, 1, n_mels), torch.zeros(1, n_mels), torch.zeros(2, 1, hidden))
+    tmp = path.with_suffix(".tmp.onnx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(step, args, str(tmp), input_names=["mel", "prev", "h"],
+                          output_names=["p", "h_out", "prev_out"], opset_version=17, dynamo=False)
+    tmp.replace(path)
+
+
+def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, minutes: float,
+                     seed: int, hidden: int = 48, window: int = 200, batch: int = 16) -> None:
+    """Train on ``items`` (dicts with ``x`` [t, n_in] and ``y`` [t, 3]) for ``minutes``,
+    keep the best validation checkpoint, export it to ``export``."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    items = [it for it in items if len(it["mel"]) > window + 2]
+    order = rng.permutation(len(items))
+    n_val = max(2, len(items) // 12)
+    val = [items[i] for i in order[:n_val]]
+    tr = [items[i] for i in order[n_val:]]
+    m = tr[0]["mel"].shape[1]
+    net = _torch_net(m, hidden)
+    with torch.no_grad():
+        xs = [net.inputs(torch.from_numpy(it["mel"][None, 1:]), torch.from_numpy(it["mel"][None, 0]))[0]
+              for it in tr[:: max(1, len(tr) // 60)]]
+        allx = torch.cat(xs)
+        net.mean[:] = allx.mean(dim=0)
+        net.std[:] = allx.std(dim=0) + 1e-3
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    lengths = np.array([len(it["mel"]) for it in tr], float)
+    pick = lengths / lengths.sum()
+
+    def batch_xy() -> tuple[Any, Any, Any]:
+        xs = np.empty((batch, window + 1, m), np.float32)
+        ys = np.empty((batch, window, CLASSES), np.float32)
+        for b in range(batch):
+            it = tr[int(rng.choice(len(tr), p=pick))]
+            s = int(rng.integers(0, len(it["mel"]) - window - 1))
+            x = it["mel"][s: s + window + 1].copy()
+            x += rng.uniform(-12, 12) + rng.uniform(-6, 6) * np.linspace(-1, 1, m)  # gain, tilt
+            np.maximum(x, MEL_FLOOR_DB, out=x)
+            xs[b] = x
+            ys[b] = it["y"][s + 1: s + window + 1]
+        x = torch.from_numpy(xs)
+        return x[:, 1:], x[:, 0], torch.from_numpy(ys)
+
+    def val_loss() -> float:
+        net.eval()
+        tot, cnt = 0.0, 0
+        with torch.no_grad():
+            for it in val:
+                mel = torch.from_numpy(it["mel"][None])
+                lg, _ = net(mel[:, 1:], mel[:, 0])
+                lp = torch.log_softmax(lg, -1)[0]
+                tot += float(-(torch.from_numpy(it["y"][1:]) * lp).sum())
+                cnt += len(it["mel"]) - 1
+        net.train()
+        return tot / cnt
+
+    t0 = time.time()
+    best = math.inf
+    step = 0
+    ckpt = out / "best.pt"
+    while time.time() - t0 < minutes * 60:
+        x, x0, y = batch_xy()
+        lg, _ = net(x, x0)
+        loss = -(y * torch.log_softmax(lg, -1)).sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 100 == 0:
+            v = val_loss()
+            if v < best:
+                best = v
+                torch.save(net.state_dict(), ckpt)
+            print(f"step {step} train {float(loss.detach()):.4f} val {v:.4f} best {best:.4f} "
+                  f"{time.time() - t0:.0f}s", flush=True)
+        if step == 1500:
+            for gparam in opt.param_groups:
+                gparam["lr"] = 1e-3
+    if ckpt.exists():
+        net.load_state_dict(torch.load(ckpt))
+    export_onnx(net, export, hidden, m)
+    print(f"exported {export} (best val {best:.4f}, {step} steps)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/beats")
+    ap.add_argument("--export", default="models/beats.onnx")
+    ap.add_argument("--minutes", type=float, default=9.0, help="training time budget")
+    ap.add_argument("--songs", type=int, default=160, help="synthetic songs (30 s each)")
+    ap.add_argument("--corpus", default="data/beat_corpus/train")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-only", action="store_true", help="build the data cache and stop")
+    ap.add_argument("--extra", type=int, default=0,
+                    help="render this many more corpus-like songs into the cache first")
+    ap.add_argument("--extra-minutes", type=float, default=15.0, help="time limit of --extra")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "synth.npz"
+    t0 = time.time()
+    if cache.exists():
+        d = np.load(cache, allow_pickle=True)
+        items = list(d["items"])
+        for it in items:  # older caches hold the inputs; the mel is their first block
+            if "mel" not in it:
+                it["mel"] = np.ascontiguousarray(it.pop("x")[:, :64])
+    else:
+        items = synth_items(args.songs, 30.0, args.seed)
+        print(f"synthetic: {len(items)} songs in {time.time() - t0:.0f} s", flush=True)
+        np.savez(cache, items=np.array(items, dtype=object))
+    if args.extra:
+        extra_corpus(out / "corpus_mel", 1000, args.extra, minutes=args.extra_minutes)
+    croot = Path(args.corpus)
+    if croot.is_dir():
+        corpus_items(croot, out / "corpus_mel")
+    citems = cached_corpus_items(out / "corpus_mel")
+    print(f"corpus: {len(citems)} files", flush=True)
+    items = items + citems
+    if args.data_only:
+        return 0
+    train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""The beat activation network at show time (onnxruntime, no torch) and its export."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.beat_act import DEFAULT_MODEL, MEL_FLOOR_DB, BeatActivation
+from model.errors import ModelError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_model_runs_without_torch() -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np\n"
+        "from model.beat_act import BeatActivation\n"
+        "a = BeatActivation()\n"
+        "p = a.step(np.full(64, -30.0))\n"
+        "assert abs(float(p.sum()) - 1.0) < 1e-4, p\n"
+        "assert 'torch' not in sys.modules or sys.modules['torch'] is None\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+def test_missing_model_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as e:
+        BeatActivation(tmp_path / "nope.onnx")
+    msg = str(e.value)
+    assert "\n" not in msg and "nope.onnx" in msg and "missing" in msg and "make beats-model" in msg
+
+
+def test_corrupt_model_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "beats.onnx"
+    bad.write_bytes(b"\x08\x01garbage" * 50)
+    with pytest.raises(ModelError) as e:
+        BeatActivation(bad)
+    msg = str(e.value)
+    assert "\n" not in msg and "cannot be loaded" in msg and "beats.onnx" in msg
+
+
+def test_tracker_with_missing_model_raises_model_error(tmp_path: Path) -> None:
+    from model.beats import OnlineBeatTracker
+
+    with pytest.raises(ModelError):
+        OnlineBeatTracker(fps=30, model_path=tmp_path / "gone.onnx")
+
+
+def test_cli_reports_a_missing_model_in_one_line(tmp_path: Path) -> None:
+    # the live server path: a missing model is a user error, printed without a traceback
+    code = (
+        "import model.beat_act as ba, pathlib, sys\n"
+        f"ba.DEFAULT_MODEL = pathlib.Path({str(tmp_path / 'gone.onnx')!r})\n"
+        "from live.cli import main\n"
+        "sys.exit(main(['beats', 'demo', '--seconds', '2']))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "gone.onnx" in lines[0], r.stderr
+
+
+def test_reset_replays_the_same_activations() -> None:
+    a = BeatActivation()
+    rng = np.random.default_rng(0)
+    mel = rng.normal(-30.0, 10.0, (40, 64))
+    first = np.array([a.step(m).copy() for m in mel])
+    a.reset()
+    again = np.array([a.step(m).copy() for m in mel])
+    np.testing.assert_array_equal(first, again)
+    assert np.allclose(first.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_activation_peaks_on_beats_of_a_synthetic_song() -> None:
+    from model.beat_train import mel_frames
+    from model.synth_music import render_song
+
+    song = render_song(feel="breakbeat", bpm=112, seconds=16, seed=7)
+    mel = mel_frames(song.audio, song.sample_rate)
+    a = BeatActivation()
+    p = np.array([a.step(m).copy() for m in mel])
+    beat = p[:, 1] + p[:, 2]
+    on = np.zeros(len(mel), bool)
+    for t in song.beats[(song.beats > 3.0) & (song.beats < 15.5)]:
+        i = int(math.floor(t * 30))
+        on[i: i + 2] = True
+    late = np.arange(len(mel)) > 90
+    assert beat[on & late].mean() > 5 * beat[~on & late].mean()
+
+
+def test_silence_gives_a_low_beat_probability() -> None:
+    a = BeatActivation()
+    for _ in range(60):
+        p = a.step(np.full(64, MEL_FLOOR_DB))
+    assert float(p[1] + p[2]) < 0.3
+
+
+def test_export_matches_torch_step_by_step(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from model.beat_train import _torch_net, export_onnx
+
+    torch.manual_seed(0)
+    net = _torch_net(64, 16).eval()
+    out = tmp_path / "tiny.onnx"
+    export_onnx(net, out, 16, 64)
+    a = BeatActivation(out)
+    rng = np.random.default_rng(1)
+    mel = rng.normal(-30.0, 15.0, (25, 64)).astype(np.float32)
+    ours = np.array([a.step(m).copy() for m in mel])
+    with torch.no_grad():
+        x = torch.from_numpy(mel[None])
+        prev = torch.full((1, 64), MEL_FLOOR_DB)
+        logits, _ = net(x, prev)
+        ref = torch.softmax(logits, -1)[0].numpy()
+    np.testing.assert_allclose(ours, ref, atol=2e-5)
+
+
+def test_default_model_is_the_shipped_file() -> None:
+    assert DEFAULT_MODEL == ROOT / "models" / "beats.onnx"
+    assert DEFAULT_MODEL.stat().st_size < 1_000_000  # small enough to ship

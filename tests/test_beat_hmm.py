@@ -1,0 +1,134 @@
+"""Bar-pointer HMM forward pass on idealised activations (exact beats with noise)."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+
+import numpy as np
+
+from model.beat_hmm import TICKS, BarPointerHMM
+
+FPS = 30
+
+
+def _grid(bpm: float, seconds: float, change: tuple[float, float] | None = None, t0: float = 0.3) -> np.ndarray:
+    out, t = [], t0
+    while t < seconds:
+        out.append(t)
+        t += 60.0 / (bpm if change is None or t < change[0] else change[1])
+    return np.asarray(out)
+
+
+def _activation(beats: np.ndarray, bpb: int, seconds: float, *, offbeat: float = 0.0,
+                seed: int = 0) -> np.ndarray:
+    """Probabilities (none, beat, downbeat) per 30 Hz frame: a peak on each beat's frame
+    (downbeat class on every ``bpb``-th), optional off-beat peaks, some noise."""
+    n = int(seconds * FPS)
+    rng = np.random.default_rng(seed)
+    p = np.zeros((n, 3))
+    p[:, 0] = 1.0
+    for k, t in enumerate(beats):
+        i = int(math.floor(t * FPS))
+        if i < n:
+            p[i] = (0.2, 0.0, 0.8) if k % bpb == 0 else (0.2, 0.8, 0.0)
+        if offbeat and k + 1 < len(beats):
+            j = int(math.floor(0.5 * (t + beats[k + 1]) * FPS))
+            if j < n:
+                p[j] = (1.0 - offbeat, offbeat, 0.0)
+    p[:, 1] += rng.uniform(0.0, 0.1, n)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _run(h: BarPointerHMM, p: np.ndarray, weight: float = 1.0) -> list[int]:
+    return [h.step(float(a), float(b), float(c), weight) for a, b, c in p]
+
+
+def _bpm(h: BarPointerHMM, s: int) -> float:
+    return 60.0 * TICKS / float(h.period[s])
+
+
+def _beat_frames(h: BarPointerHMM, states: list[int]) -> np.ndarray:
+    """Frames in which the MAP state sits in a beat zone."""
+    return np.array([i for i, s in enumerate(states) if h.within[s] < 2])
+
+
+def test_finds_tempo_and_metre_of_a_four_four_pulse() -> None:
+    h = BarPointerHMM()
+    beats = _grid(124, 20)
+    states = _run(h, _activation(beats, 4, 20))
+    s = states[-1]
+    assert abs(_bpm(h, s) - 124) / 124 < 0.02
+    assert h.metres[h.metre_idx[s]] == 4
+    conf, tempo = h.summary()
+    assert conf > 0.5 and abs(tempo - 124) < 2
+
+
+def test_infers_three_four_metre_even_when_four_is_preferred() -> None:
+    h = BarPointerHMM(prefer=4)
+    beats = _grid(100, 20)
+    states = _run(h, _activation(beats, 3, 20))
+    s = states[-1]
+    assert h.metres[h.metre_idx[s]] == 3
+    # the MAP downbeats fall on the downbeats
+    down = [i for i, st in enumerate(states[300:], 300) if h.within[st] < 2 and h.beat_idx[st] == 0]
+    truth = np.floor(beats[::3] * FPS)
+    assert all(np.min(np.abs(truth - i)) <= 1 for i in down)
+
+
+def test_off_beat_peaks_do_not_pull_the_beat_off() -> None:
+    h = BarPointerHMM()
+    beats = _grid(120, 20)
+    states = _run(h, _activation(beats, 4, 20, offbeat=0.6))
+    frames = _beat_frames(h, states[150:]) + 150
+    truth = np.floor(beats * FPS)
+    on = np.mean([np.min(np.abs(truth - f)) <= 1 for f in frames])
+    assert on > 0.95
+    assert abs(_bpm(h, states[-1]) - 120) < 3  # not double tempo
+
+
+def test_relocks_within_two_seconds_of_an_abrupt_tempo_change() -> None:
+    h = BarPointerHMM()
+    beats = _grid(100, 30, change=(15.0, 140.0))
+    states = _run(h, _activation(beats, 4, 30))
+    first_new = beats[beats >= 15.0][0]
+    after = int((first_new + 2.0) * FPS)
+    assert abs(_bpm(h, states[after]) - 140) / 140 < 0.03
+    frames = _beat_frames(h, states[after:]) + after
+    truth = np.floor(beats * FPS)
+    assert np.mean([np.min(np.abs(truth - f)) <= 1 for f in frames]) > 0.95
+
+
+def test_tempo_holds_without_evidence() -> None:
+    h = BarPointerHMM()
+    beats = _grid(128, 10)
+    _run(h, _activation(beats, 4, 10))
+    quiet = np.tile([1.0, 0.0, 0.0], (150, 1))
+    states = _run(h, quiet, weight=0.0)
+    assert all(abs(_bpm(h, s) - 128) < 4 for s in states)
+
+
+def test_step_allocates_no_state_sized_arrays() -> None:
+    # numpy's own small buffers (index/ufunc buffering) are allowed; a copy of the
+    # posterior is not
+    h = BarPointerHMM()
+    p = _activation(_grid(120, 5), 4, 5)
+    _run(h, p[:30])
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    _run(h, p[30:])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak - before < 0.3 * h.alpha.nbytes
+
+
+def test_nudge_shift_moves_positions_by_a_fraction_of_the_period() -> None:
+    h = BarPointerHMM()
+    _run(h, _activation(_grid(120, 10), 4, 10))
+    s0 = h.map_state
+    h.shift(0.5)
+    s1 = h.map_state
+    per = int(h.period[s0])
+    assert h.period[s1] == per
+    assert (h.pos[s1] - h.pos[s0]) % (per * h.metres[h.metre_idx[s0]]) == per // 2
