@@ -107,6 +107,10 @@ class LiveApp:
         self.holding = False
         self.started = False
         self.finished_reason = ""
+        self.link: Any = None
+        self.midi: Any = None
+        if "rot" in cfg["osc"].get("messages", ()):
+            self.engine.enable_rotations()
 
     # -- model/status ------------------------------------------------------------------
     def _model_info(self) -> dict[str, Any]:
@@ -132,11 +136,40 @@ class LiveApp:
         if self.osc_out is not None:
             st = self.osc_out.stats
             s["osc"] = {"frames": st.frames, "datagrams": st.datagrams, "dropped": st.dropped, "refused": st.refused}
+        if self.osc_in is not None:
+            ci = self.osc_in
+            s["osc_in"] = {"received": ci.received, "applied": ci.applied, "rejected": ci.rejected}
         if self.recorder is not None:
             s["recorded"] = self.recorder.count
         if self.web is not None:
             s["clients"] = _clients(self.web)
+        s["clock"] = self._clock_status()
         return s
+
+    def _clock_status(self) -> dict[str, Any]:
+        tr: Any = getattr(self.engine.features, "tracker", None)
+        st = tr.status() if hasattr(tr, "status") else {"source": "audio", "tempo": round(self.engine.tempo, 2)}
+        st["peers"] = int(self.link.peers) if self.link is not None else 0
+        return st
+
+    def _start_clock(self) -> None:
+        """Join Link / open the MIDI clock port (clock.*) and let them drive the beat."""
+        c = self.cfg.get("clock", {})
+        if not (c.get("link") or c.get("midi")):
+            return
+        from live.clock import ClockMixer, TapSource
+
+        bpb = int(self.cfg["features"].get("beats_per_bar", 4))
+        sources: dict[str, Any] = {"tap": TapSource(hold_s=float(c.get("tap_hold_s", 30.0)))}
+        if c.get("midi"):
+            from live.midi_port import MidiClockSource
+
+            self.midi = sources["midi"] = MidiClockSource(str(c["midi"]), beats_per_bar=bpb)
+        if c.get("link"):
+            from live.link import LinkSource
+
+            self.link = sources["link"] = LinkSource(beats_per_bar=bpb, lead=bool(c.get("link_lead")))
+        self.engine.use_clock(ClockMixer(sources, priority=c.get("priority", ("link", "midi", "tap", "audio"))))
 
     # -- controls ----------------------------------------------------------------------
     def apply(self, control: Control) -> dict[str, Any]:
@@ -160,6 +193,7 @@ class LiveApp:
         if self._stop is None:
             self._stop = asyncio.Event()
         cfg = self.cfg
+        self._start_clock()
         osc = cfg["osc"]
         if osc["enabled"] and osc["targets"]:
             from live.osc_io import OscOutput
@@ -239,6 +273,8 @@ class LiveApp:
                 if max_frames and f.index + 1 >= max_frames:
                     self.finished_reason = self.finished_reason or "duration reached"
                     return
+            if self.link is not None and self.link.lead:
+                self.link.lead_tempo(getattr(eng.features.tracker, "audio_tempo", 0.0))
             self._housekeeping()
         self.finished_reason = self.finished_reason or "input ended"
 
@@ -286,6 +322,11 @@ class LiveApp:
         self.console.clear()
         with contextlib.suppress(Exception):
             self.source.close()
+        for clk in (self.link, self.midi):
+            if clk is not None:
+                with contextlib.suppress(Exception):
+                    clk.close()
+        self.link = self.midi = None
         if self.osc_in is not None:
             with contextlib.suppress(Exception):
                 await self.osc_in.stop()

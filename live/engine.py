@@ -113,6 +113,9 @@ class Engine:
         self.confidence = 0.0
         self._last_arrival = 0.0
         self._audio_time_at_arrival = 0.0
+        self.clock: Any = None  # live.clock.ClockMixer: an external beat clock (use_clock)
+        self._rig: Any = None  # model.rotations.RigSolver when rotations are wanted
+        self._rot_ring: np.ndarray | None = None
         generator.reset(seed=self.seed)
 
     # -- audio in, frames out -------------------------------------------------------
@@ -125,6 +128,29 @@ class Engine:
             tmp.push(np.zeros(int(sr), np.float32))
         self.features = self._factory(self.feature_cfg, int(sr))
         self._sr = int(sr)
+        self._wrap_tracker()
+
+    def use_clock(self, mixer: Any) -> None:
+        """Let external beat clocks (``live.clock.ClockMixer``: Link, MIDI clock, tap) drive
+        the beat features and beat events by priority; the audio tracker keeps running."""
+        self.clock = mixer
+        self._wrap_tracker()
+
+    def enable_rotations(self) -> None:
+        """Compute per-bone rig rotations for every frame (``Frame.rot``; OSC ``rot``,
+        WebSocket rotations). Off by default: it costs a few hundred microseconds a frame."""
+        from model.rotations import NUM_BONES, RigSolver
+
+        if self._rig is None:
+            self._rig = RigSolver()
+            self._rot_ring = np.zeros((JOINT_RING, NUM_BONES, 4), np.float32)
+
+    def _wrap_tracker(self) -> None:
+        if self.clock is not None and self.features is not None:
+            from live.clock import ClockedTracker
+
+            if not isinstance(self.features.tracker, ClockedTracker):
+                self.features.tracker = ClockedTracker(self.features.tracker, self.clock, fps=self.fps)
 
     def process(
         self, samples: np.ndarray, *, sr: int, arrival: float | None = None, hold: bool = False
@@ -140,7 +166,11 @@ class Engine:
         if self.features is None or sr != self._sr:
             self.features = self._factory(self.feature_cfg, int(sr))
             self._sr = int(sr)
+            self._wrap_tracker()
         t0 = time.thread_time()
+        clocked = self.clock is not None
+        if clocked:  # frame audio time -> wall time, for the external clocks
+            self.features.tracker.wall_offset = arrival - (self.samples_in + len(samples)) / float(sr)
         feats = self.features.push(samples)
         n = 0 if feats is None else len(feats)
         self.samples_in += len(samples)
@@ -154,6 +184,7 @@ class Engine:
         beat_in_bar = _get(info, "beat_in_bar")
         bar = _get(info, "bar")
         conf = _get(info, "confidence")
+        beat_t = _get(info, "beat_time") if clocked and self.features.tracker.source != "audio" else None
         out: list[Frame] = []
         feat_cpu = (time.thread_time() - t0) / n
         held = self.post.hold
@@ -166,6 +197,10 @@ class Engine:
                 slot = self._ring[self.frames % JOINT_RING]
                 slot[...] = self.post.process(pose)
                 i = self.frames
+                rot = None
+                if self._rot_ring is not None:
+                    rot = self._rot_ring[i % JOINT_RING]
+                    rot[...] = self._rig.solve(slot)
                 self.tempo = float(tempo[k]) if tempo is not None else 0.0
                 self.confidence = float(conf[k]) if conf is not None else 0.0
                 wall = self._clock()
@@ -182,6 +217,9 @@ class Engine:
                         tempo=self.tempo,
                         confidence=self.confidence,
                         latency_ms=lat,
+                        beat_wall=(float(beat_t[k]) + self.features.tracker.wall_offset
+                                   if beat_t is not None and is_beat is not None and is_beat[k] else 0.0),
+                        rot=rot,
                     )
                 )
                 self._lat[i % LATENCY_WINDOW] = lat

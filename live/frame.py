@@ -18,6 +18,10 @@ class Frame:
     beat: True on the frame where a beat falls; beat_in_bar counts 1..beats_per_bar, bar
     counts bars from 0; tempo in BPM; confidence 0..1 of the beat tracker.
     latency_ms: from the hop's last sample arriving to the frame's emission.
+    beat_wall: on a beat frame driven by an external clock (Link, MIDI), the wall time of
+    the beat itself (the OSC bundle with /beat carries it as its timetag); else 0.
+    rot: [shape=(n_bones, 4)] per-bone local rotations w x y z (model/rotations.py) when
+    they were asked for (OSC ``rot``, WebSocket ``rot``), else None.
     """
 
     index: int
@@ -30,3 +34,5 @@ class Frame:
     tempo: float = 0.0
     confidence: float = 0.0
     latency_ms: float = 0.0
+    beat_wall: float = 0.0
+    rot: np.ndarray | None = field(default=None, repr=False)

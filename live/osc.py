@@ -9,12 +9,16 @@ Out (one bundle per frame, timetag = the frame's wall time; prefix default /danc
 | /beat              | bundle | i beat_in_bar, i bar                        | beat frames only |
 | /tempo             | bundle | f bpm, f confidence                         | every frame      |
 | /frame             | bundle | i frame index, f audio time (s)             | every frame      |
+| /rot/<bone>        | both   | f w, f x, f y, f z (25 rig bones, opt-in)   | every frame      |
 | /joint/<name>/x..z | flat   | f (51 messages)                             | every frame      |
 | /tempo, /confidence| flat   | f bpm; f confidence                         | every frame      |
 | /beat, /bar        | flat   | f beat_in_bar; f bar                        | beat frames only |
 | /frame, /time      | flat   | f frame index; f audio time (s)             | every frame      |
 
-Flat mode sends no /pose (the per-axis joint messages carry the same numbers).
+``rot`` (opt-in in ``osc.messages``) sends each rig bone's local rotation as a unit
+quaternion (model/rotations.py: bone names, parents, rest pose). A bundle holding /beat
+of a frame driven by an external clock (Frame.beat_wall) is timetagged with the beat's
+own time. Flat mode sends no /pose (the per-axis joint messages carry the same numbers).
 A frame whose bundle exceeds ``max_datagram`` bytes goes out as several bundles with the
 same timetag (messages are never cut; the order above is kept).
 
@@ -46,7 +50,10 @@ from model.skeleton import JOINT_NAMES
 NTP_EPOCH_OFFSET = 2_208_988_800
 """Seconds from 1900-01-01 (NTP epoch) to 1970-01-01 (Unix epoch)."""
 
-MESSAGES: tuple[str, ...] = ("pose", "joints", "beat", "tempo", "frame")
+MESSAGES: tuple[str, ...] = ("pose", "joints", "beat", "tempo", "frame", "rot")
+DEFAULT_MESSAGES: tuple[str, ...] = ("pose", "joints", "beat", "tempo", "frame")
+ROT_BASE = 1000
+"""Argument sources >= ROT_BASE are slots into the frame's quaternions (rot.ravel())."""
 MODES: tuple[str, ...] = ("bundle", "flat")
 BUNDLE_HEAD = b"#bundle\x00"
 IMMEDIATELY = (0, 1)
@@ -140,6 +147,10 @@ class _Bundle:
     joint_src: np.ndarray  # matching indices into joints.ravel()
     joint_tmp: np.ndarray  # scratch, float32
     scalars: list[tuple[int, str, str]] = field(default_factory=list)  # (byte offset, 'i'|'f', name)
+    has_beat: bool = False
+    rot_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))
+    rot_src: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))
+    rot_tmp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
 def _messages(prefix: str, mode: str, messages: Sequence[str], beat: bool) -> list[_Msg]:
@@ -157,6 +168,7 @@ def _messages(prefix: str, mode: str, messages: Sequence[str], beat: bool) -> li
             out.append(_Msg(f"{p}/tempo", "ff", ["tempo", "confidence"]))
         if "frame" in messages:
             out.append(_Msg(f"{p}/frame", "if", ["index", "t"]))
+        out.extend(_rot_messages(p, messages))
     else:
         if "joints" in messages:
             for j, name in enumerate(JOINT_NAMES):
@@ -171,7 +183,17 @@ def _messages(prefix: str, mode: str, messages: Sequence[str], beat: bool) -> li
         if "frame" in messages:
             out.append(_Msg(f"{p}/frame", "f", ["index"]))
             out.append(_Msg(f"{p}/time", "f", ["t"]))
+        out.extend(_rot_messages(p, messages))
     return out
+
+
+def _rot_messages(p: str, messages: Sequence[str]) -> list[_Msg]:
+    if "rot" not in messages:
+        return []
+    from model.rotations import BONE_NAMES
+
+    return [_Msg(f"{p}/rot/{name}", "ffff", [ROT_BASE + 4 * i + k for k in range(4)])
+            for i, name in enumerate(BONE_NAMES)]
 
 
 def _pack(msgs: list[_Msg], max_datagram: int) -> list[list[_Msg]]:
@@ -197,6 +219,8 @@ def _build(msgs: list[_Msg]) -> _Bundle:
     buf = bytearray(BUNDLE_HEAD + b"\x00" * 8)
     jpos: list[int] = []
     jsrc: list[int] = []
+    rpos: list[int] = []
+    rsrc: list[int] = []
     scalars: list[tuple[int, str, str]] = []
     for m in msgs:
         buf += struct.pack(">i", m.size)
@@ -204,7 +228,10 @@ def _build(msgs: list[_Msg]) -> _Bundle:
         for tag, src in zip(m.tags, m.sources):
             off = len(buf)
             buf += b"\x00\x00\x00\x00"
-            if isinstance(src, int):
+            if isinstance(src, int) and src >= ROT_BASE:
+                rpos.append(off // 4)
+                rsrc.append(src - ROT_BASE)
+            elif isinstance(src, int):
                 jpos.append(off // 4)
                 jsrc.append(src)
             else:
@@ -217,6 +244,10 @@ def _build(msgs: list[_Msg]) -> _Bundle:
         joint_src=np.asarray(jsrc, dtype=np.intp),
         joint_tmp=np.zeros(len(jsrc), dtype=np.float32),
         scalars=scalars,
+        has_beat=any(m.address.endswith("/beat") for m in msgs),
+        rot_pos=np.asarray(rpos, dtype=np.intp),
+        rot_src=np.asarray(rsrc, dtype=np.intp),
+        rot_tmp=np.zeros(len(rsrc), dtype=np.float32),
     )
 
 
@@ -244,7 +275,7 @@ class FrameEncoder:
         *,
         prefix: str = "/dancemuse",
         mode: str = "bundle",
-        messages: Sequence[str] = MESSAGES,
+        messages: Sequence[str] = DEFAULT_MESSAGES,
         max_datagram: int = 1472,
     ) -> None:
         check_settings(prefix=prefix, mode=mode, messages=messages)
@@ -267,14 +298,26 @@ class FrameEncoder:
         if not bundles:
             return []
         sec, frac = ntp_timetag(frame.wall)
+        bsec, bfrac = ntp_timetag(frame.beat_wall) if frame.beat and frame.beat_wall > 0 else (sec, frac)
+        rot = frame.rot
         flat = np.asarray(frame.joints, dtype=np.float32).reshape(-1)
         if flat.shape[0] != _N_J:
             raise ProtocolError(f"frame {frame.index} has {flat.shape[0]} joint values, expected {_N_J}")
         for b in bundles:
-            struct.pack_into(">II", b.buf, 8, sec, frac)
+            if b.has_beat:
+                struct.pack_into(">II", b.buf, 8, bsec, bfrac)
+            else:
+                struct.pack_into(">II", b.buf, 8, sec, frac)
             if b.joint_src.size:
                 np.take(flat, b.joint_src, out=b.joint_tmp)
                 b.f32[b.joint_pos] = b.joint_tmp
+            if b.rot_src.size:
+                if rot is None:
+                    b.rot_tmp[:] = 0.0
+                    b.rot_tmp[0::4] = 1.0  # no rotations computed: identity
+                else:
+                    np.take(rot.reshape(-1), b.rot_src, out=b.rot_tmp)
+                b.f32[b.rot_pos] = b.rot_tmp
             for off, tag, name in b.scalars:
                 v = getattr(frame, name)
                 if tag == "i":
@@ -294,7 +337,7 @@ def encode_frame(
     *,
     prefix: str = "/dancemuse",
     mode: str = "bundle",
-    messages: Sequence[str] = MESSAGES,
+    messages: Sequence[str] = DEFAULT_MESSAGES,
     max_datagram: int = 1472,
 ) -> list[bytes]:
     """One frame -> the OSC datagrams (bundles, each <= max_datagram bytes) that carry it.

@@ -26,7 +26,7 @@ from typing import Any
 
 from live.control import Control, RateLimitedLog, from_osc
 from live.frame import Frame
-from live.osc import MESSAGES, FrameEncoder, parse_datagram
+from live.osc import DEFAULT_MESSAGES, FrameEncoder, parse_datagram
 from model.errors import ConfigError, DanceMuseError, ProtocolError
 
 log = logging.getLogger("dancemuse.osc")
@@ -91,7 +91,7 @@ class OscOutput:
         *,
         prefix: str = "/dancemuse",
         mode: str = "bundle",
-        messages: Sequence[str] = MESSAGES,
+        messages: Sequence[str] = DEFAULT_MESSAGES,
         max_datagram: int = 1472,
     ) -> None:
         self.targets = [resolve_target(t) for t in targets]

@@ -112,6 +112,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "max_upload_mb": Field(float, 50.0, "largest song upload, MiB", 1.0, 2048.0),
         "origins": Field(list, [], "allowed Origin headers beyond the server's own ([] = same host only)", item_type=str),
     },
+    "clock": {
+        "link": Field(bool, False, "join the Ableton Link session on the local network (needs the sync extra)"),
+        "link_lead": Field(bool, False, "propose the audio tracker's tempo to the Link session (else never change it)"),
+        "midi": Field(str, "", "MIDI input port name to take MIDI clock from ('' = off)"),
+        "priority": Field(list, ["link", "midi", "tap", "audio"], "beat clock sources, first answering wins", item_type=str),
+        "tap_hold_s": Field(float, 30.0, "seconds tap tempo keeps driving after the last tap", 1.0, 3600.0),
+    },
 }
 
 

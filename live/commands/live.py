@@ -31,6 +31,10 @@ def register(sub: Any) -> None:
     p.add_argument("--fps", type=int, choices=[30, 60], help="pose frames per second (must match the model)")
     p.add_argument("--record", metavar="OUT.npz|.bvh|.json", help="record the show to this file")
     p.add_argument("--duration", type=finite_float, metavar="S", help="stop after S seconds of audio")
+    p.add_argument("--link", action="store_true", default=None, help="follow the Ableton Link session (clock.link)")
+    p.add_argument("--link-lead", action="store_true", default=None,
+                   help="also propose the heard tempo to the Link session (implies --link)")
+    p.add_argument("--midi-clock", metavar="PORT", help="follow MIDI clock from this input port (clock.midi)")
     p.set_defaults(func=run)
 
 
@@ -61,6 +65,9 @@ def apply_args(args: argparse.Namespace, cfg: dict[str, Any]) -> None:
     put("model", "style", args.style)
     put("features", "fps", args.fps)
     put("live", "record", args.record)
+    put("clock", "link", True if args.link or args.link_lead else None)
+    put("clock", "link_lead", args.link_lead)
+    put("clock", "midi", args.midi_clock)
     if args.osc_target:
         from live.osc_io import parse_hostport
 
