@@ -110,17 +110,18 @@ class Dancer:
         self.styles: list[str] = list(self.generator.style_names)
         self.fps = int(self.generator.fps)
         self.feature_cfg = dict(base["features"], fps=self.fps)
-        self._features: dict[int, tuple[np.ndarray, Any]] = {}
+        self._features: dict[int, tuple[Any, np.ndarray, Any]] = {}
         self.frames = 0
 
     def features(self, song: Any) -> tuple[np.ndarray, Any]:
         """(features [t, F], FrameInfo) of a TestSong, computed once per song object."""
         key = id(song)
-        if key not in self._features:
+        if key not in self._features or self._features[key][0] is not song:
             from model.features import extract_features
 
-            self._features[key] = extract_features(song.audio, sr=song.sr, cfg=self.feature_cfg)
-        return self._features[key]
+            feats, info = extract_features(song.audio, sr=song.sr, cfg=self.feature_cfg)
+            self._features[key] = (song, feats, info)  # the song is kept, so its id stays its own
+        return self._features[key][1], self._features[key][2]
 
     def forget(self, song: Any) -> None:
         self._features.pop(id(song), None)
