@@ -60,6 +60,8 @@ def frame_loop(model: str, audio: np.ndarray, sr: int, *, old: bool) -> dict[str
     else:
         eng = Engine(cfg, gen)
     eng.prepare(sr=sr, warmup=False)
+    if old:
+        gen._ios = None  # the old runtime: state through Python on every run()
     times = {"features": 0.0, "model": 0.0, "post": 0.0}
     push, step, post = eng.features.push, gen.step, eng.post.process
 

@@ -150,6 +150,8 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
         lv = cfg["live"]
         eng.post = lg.OldPostProcessor(fps=eng.fps, smoothing=lv["smoothing"], mirror=lv["mirror"],
                                        root=lv["root"], project_bones=lv["project_bones"])
+        if hasattr(app.generator, "_ios"):
+            app.generator._ios = None  # the old runtime: state through Python on every run()
     await app.start()
     proc = None
     if n_clients:

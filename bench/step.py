@@ -245,6 +245,8 @@ def bench_stages(model: Path, *, seconds: float, sr: int = 48000) -> dict[str, d
             eng.post = OldPostProcessor(fps=eng.fps, smoothing=live["smoothing"], mirror=live["mirror"],
                                         root=live["root"], project_bones=live["project_bones"])
         eng.prepare(sr=sr)
+        if path == "old":
+            gen._ios = None  # the old runtime: state through Python on every run()
         push = _Timed(eng.features.push)
         eng.features.push = push
         track = _Timed(eng.features.tracker.step)
@@ -321,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 intra-op thread")
     if "stages" not in skip:
         print(f"\n0. live engine per stage, {args.stage_seconds:g} s of the demo at 48 kHz, one hop per block; "
-              "old = numpy per-frame post + per-frame features with librosa filters")
+              "old = numpy per-frame post + per-frame features with librosa filters + run() without IO binding")
         print_stages(bench_stages(args.model, seconds=args.stage_seconds))
         print("   (target: engine total CPU median <= 1.0 ms at 30 fps; the model step is the decoder's graph)")
     if "step" not in skip:
