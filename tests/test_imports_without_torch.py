@@ -68,3 +68,17 @@ def test_cli_help_runs_without_torch() -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_live_show_runs_without_librosa_scipy_or_numba() -> None:
+    """`dancemuse live` on the demo for a second (features, beat tracker, model, post) loads
+    none of librosa, scipy or numba: filterbanks are numpy, audio is soundfile/ffmpeg."""
+    model = REPO / "models" / "default.onnx"
+    code = ("import sys\nfrom live.cli import main\n"
+            f"rc = main(['live', '--input', 'demo', '--duration', '1', '--no-osc', '--osc-listen', '', "
+            f"'--no-web', '--model', {str(model)!r}])\n"
+            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'librosa', 'scipy', 'numba', 'torch'})\n"
+            "assert rc == 0 and not bad, (rc, bad)\nprint('ok')\n")
+    env = dict(__import__("os").environ, DANCEMUSE_NO_FAST_EXIT="1", OMP_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=180, env=env)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
