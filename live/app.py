@@ -107,6 +107,10 @@ class LiveApp:
         self.holding = False
         self.started = False
         self.finished_reason = ""
+        self.link: Any = None
+        self.midi: Any = None
+        if "rot" in cfg["osc"].get("messages", ()):
+            self.engine.enable_rotations()
 
     # -- model/status ------------------------------------------------------------------
     def _model_info(self) -> dict[str, Any]:
@@ -139,7 +143,33 @@ class LiveApp:
             s["recorded"] = self.recorder.count
         if self.web is not None:
             s["clients"] = _clients(self.web)
+        s["clock"] = self._clock_status()
         return s
+
+    def _clock_status(self) -> dict[str, Any]:
+        tr: Any = getattr(self.engine.features, "tracker", None)
+        st = tr.status() if hasattr(tr, "status") else {"source": "audio", "tempo": round(self.engine.tempo, 2)}
+        st["peers"] = int(self.link.peers) if self.link is not None else 0
+        return st
+
+    def _start_clock(self) -> None:
+        """Join Link / open the MIDI clock port (clock.*) and let them drive the beat."""
+        c = self.cfg.get("clock", {})
+        if not (c.get("link") or c.get("midi")):
+            return
+        from live.clock import ClockMixer, TapSource
+
+        bpb = int(self.cfg["features"].get("beats_per_bar", 4))
+        sources: dict[str, Any] = {"tap": TapSource(hold_s=float(c.get("tap_hold_s", 30.0)))}
+        if c.get("midi"):
+            from live.midi_port import MidiClockSource
+
+            self.midi = sources["midi"] = MidiClockSource(str(c["midi"]), beats_per_bar=bpb)
+        if c.get("link"):
+            from live.link import LinkSource
+
+            self.link = sources["link"] = LinkSource(beats_per_bar=bpb, lead=bool(c.get("link_lead")))
+        self.engine.use_clock(ClockMixer(sources, priority=c.get("priority", ("link", "midi", "tap", "audio"))))
 
     # -- controls ----------------------------------------------------------------------
     def apply(self, control: Control) -> dict[str, Any]:
@@ -163,6 +193,7 @@ class LiveApp:
         if self._stop is None:
             self._stop = asyncio.Event()
         cfg = self.cfg
+        self._start_clock()
         osc = cfg["osc"]
         if osc["enabled"] and osc["targets"]:
             from live.osc_io import OscOutput
@@ -175,9 +206,13 @@ class LiveApp:
                 osc["listen"], prefix=osc["prefix"], styles=lambda: self.engine.style_names, sink=self.apply
             )
             await self.osc_in.start()
-        if cfg["websocket"]["enabled"]:
+        if cfg["websocket"]["enabled"] and self.web is None:
             self.web = await _start_web(self)
-        self.engine.prepare(sr=self.source.sample_rate)
+        # feature set-up and warm-up run in a thread: the page and /status answer meanwhile,
+        # and stop() (SIGTERM) is heard at once
+        sr = self.source.sample_rate
+        if not await _off_loop(lambda: self.engine.prepare(sr=sr), self._stop):
+            return
         self.started = True
 
     @property
@@ -196,6 +231,9 @@ class LiveApp:
         if not self.started:
             await self.start()
         assert self._stop is not None
+        if not self.started:  # stopped during warm-up
+            await self.close()
+            return 0
         pump = asyncio.create_task(self._pump(), name="dancemuse-pump")
         stopper = asyncio.create_task(self._stop.wait())
         try:
@@ -235,6 +273,8 @@ class LiveApp:
                 if max_frames and f.index + 1 >= max_frames:
                     self.finished_reason = self.finished_reason or "duration reached"
                     return
+            if self.link is not None and self.link.lead:
+                self.link.lead_tempo(getattr(eng.features.tracker, "audio_tempo", 0.0))
             self._housekeeping()
         self.finished_reason = self.finished_reason or "input ended"
 
@@ -282,6 +322,11 @@ class LiveApp:
         self.console.clear()
         with contextlib.suppress(Exception):
             self.source.close()
+        for clk in (self.link, self.midi):
+            if clk is not None:
+                with contextlib.suppress(Exception):
+                    clk.close()
+        self.link = self.midi = None
         if self.osc_in is not None:
             with contextlib.suppress(Exception):
                 await self.osc_in.stop()
@@ -314,18 +359,96 @@ def _has_loop() -> bool:
 HELLO_META_SKIP = ("feature_spec", "init_pose", "state", "inputs", "control_defaults")
 
 
-async def _start_web(app: LiveApp) -> Any:
-    from live.ws_server import WebServer
-
+def _hello_of(app: LiveApp) -> Callable[[], dict[str, Any]]:
     meta = getattr(app.generator, "meta", {}) or {}
     model = dict(app._model_info(), meta={k: v for k, v in meta.items() if k not in HELLO_META_SKIP})
 
     def hello() -> dict[str, Any]:
         return {"fps": app.fps, "model": model, "controls": dict(app.engine.controls)}
 
-    server = WebServer(app.cfg, hello=hello, status=app.status, apply=app.apply, token=app.token)
+    return hello
+
+
+async def _start_web(app: LiveApp) -> Any:
+    from live.ws_server import WebServer
+
+    server = WebServer(app.cfg, hello=_hello_of(app), status=app.status, apply=app.apply, token=app.token)
     await server.start()
     return server
+
+
+class _Warming:
+    """What the web server talks to while the model loads and warms up (``serve``): the
+    page and /status answer at once; hello and controls reach the app once it is there."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.app: LiveApp | None = None
+        self.t0 = time.monotonic()
+        self._hello: Callable[[], dict[str, Any]] | None = None
+
+    def ready(self, app: LiveApp) -> None:
+        self._hello = _hello_of(app)
+        self.app = app
+
+    def hello(self) -> dict[str, Any]:
+        if self._hello is not None:
+            return self._hello()
+        name = str(self.cfg["model"].get("path", ""))
+        return {"fps": int(self.cfg["features"]["fps"]), "model": {"name": name, "warming_up": True},
+                "controls": {}}
+
+    def status(self) -> dict[str, Any]:
+        if self.app is not None and self.app.started:
+            return self.app.status()
+        return {"state": "warming up", "warming_up_s": round(time.monotonic() - self.t0, 2),
+                "fps": int(self.cfg["features"]["fps"]), "frames": 0, "model": str(self.cfg["model"].get("path", ""))}
+
+    def apply(self, control: Control) -> dict[str, Any]:
+        if self.app is None or not self.app.started:
+            from model.errors import ProtocolError
+
+            raise ProtocolError("the model is still warming up; send the control again in a moment")
+        return self.app.apply(control)
+
+
+async def _off_loop(fn: Callable[[], Any], stop: asyncio.Event | None) -> Any:
+    """Run ``fn`` in a daemon thread (so that exit never waits for it) while the loop keeps
+    serving; return its result, or None at once when ``stop`` is set first."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def work() -> None:
+        try:
+            res = fn()
+            ok = True
+        except BaseException as e:  # noqa: BLE001 - handed to the loop
+            res, ok = e, False
+
+        def deliver() -> None:
+            if fut.done():
+                return
+            if ok:
+                fut.set_result(True if res is None else res)
+            else:
+                fut.set_exception(res)
+
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody waits
+            loop.call_soon_threadsafe(deliver)
+
+    threading.Thread(target=work, name="dancemuse-warmup", daemon=True).start()
+    if stop is None:
+        return await fut
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({fut, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if fut in done:
+        return fut.result()
+    return None
 
 
 async def _stop_web(web: Any) -> None:
@@ -340,16 +463,67 @@ def _clients(web: Any) -> int:
 # -- the command -----------------------------------------------------------------------
 async def serve(cfg: dict[str, Any], *, duration: float | None = None, print_fn: Callable[[str], None] = print) -> int:
     """Run a show until it ends or a signal arrives; returns the exit status."""
-    app = LiveApp(cfg, duration=duration)
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    holder: dict[str, LiveApp] = {}
+
+    def on_signal(name: str) -> None:
+        stop.set()
+        if "app" in holder:
+            holder["app"].stop(f"signal {name}")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, app.stop, f"signal {sig.name}")
+            loop.add_signal_handler(sig, on_signal, sig.name)
+    ws = cfg["websocket"]
+    if ws["enabled"] and not ws.get("token") and not is_loopback(str(ws["host"])):
+        ws["token"] = secrets.token_urlsafe(12)  # the early server and the app share it
+    warming = _Warming(cfg)
+    web: Any = None
+    app: LiveApp | None = None
+    model_task: asyncio.Future[Any] | None = None
     try:
+        # the model loads in one thread while the input opens in another; the input is
+        # awaited first (a missing device or file is one line, before any server starts)
+        from live.runtime import load_generator, resolve_model_path
+
+        given = str(cfg["model"].get("path") or "")
+        if not resolve_model_path(given or None).is_file():  # the commonest mistake, before any server
+            from model.errors import ModelError
+
+            raise ModelError(f"model {given} not found; pass an existing .onnx file or run `make default-model`")
+        source_task = asyncio.ensure_future(
+            _off_loop(lambda: open_source(cfg["audio"], fps=int(cfg["features"]["fps"])), stop))
+        if str(cfg["audio"].get("input", "")) == "mic":  # a missing sound card: one line, no server
+            await asyncio.wait({source_task})
+            source_task.result()
+        model_task = asyncio.ensure_future(_off_loop(lambda: load_generator(cfg), stop))
+        if ws["enabled"]:  # the page and /status answer while the model loads
+            from live.ws_server import WebServer
+
+            web = WebServer(cfg, hello=warming.hello, status=warming.status, apply=warming.apply,
+                            token=str(ws.get("token", "")))
+            await web.start()
+            print_fn(f"DanceMuse live: open {web.url}")
+        source = await source_task
+        if source is None:
+            return 0
+        generator = await model_task
+        app = None if generator is None else LiveApp(cfg, generator=generator, source=source, duration=duration)
+        if app is None:
+            log.info("stopped during start-up")
+            return 0
+        app._stop = asyncio.Event()
+        holder["app"] = app
+        app.web = web
+        warming.ready(app)
+        if stop.is_set():
+            app.stop("signal")
         await app.start()
+        if web is not None:  # clients that connected during warm-up learn the controls now
+            with contextlib.suppress(Exception):
+                web.broadcast_state(dict(app.engine.controls))
         info = app._model_info()
-        if app.url:
-            print_fn(f"DanceMuse live: open {app.url}")
         print_fn(f"model: {info['name']} on {info['provider']} ({app.fps} fps; styles: {', '.join(info['styles'])})")
         print_fn(f"input: {app.source.describe()}")
         osc = cfg["osc"]
@@ -365,6 +539,12 @@ async def serve(cfg: dict[str, Any], *, duration: float | None = None, print_fn:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-        await app.close()
+        if model_task is not None and not model_task.done():  # an error elsewhere: let the
+            await asyncio.wait({model_task}, timeout=30.0)  # loader finish (no abort at exit)
+        if app is not None:
+            await app.close()
+        elif web is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(_stop_web(web), CLOSE_TIMEOUT_S)
     log.info("stopped: %s after %d frames", app.finished_reason or "stopped", app.engine.frames)
     return rc
