@@ -260,8 +260,9 @@ class PostProcessor:
         """Move ``p`` (in place) to the stage: centred, or the bounded follow."""
         rx = 0.5 * (p[33] + p[36])
         rz = 0.5 * (p[35] + p[38])
-        if self.root == "center":
-            self._raw_root = (rx, rz)
+        sx = -rx if self.mirror else rx  # the model's own root: travel is tracked in its frame,
+        if self.root == "center":  # so toggling mirror flips the direction, never the place
+            self._raw_root = (sx, rz)
             self._stage[0] = self._stage[1] = 0.0
             tx = tz = 0.0
         else:
@@ -269,9 +270,10 @@ class PostProcessor:
             if self._raw_root is None:  # a new stream starts where the model puts it
                 st[0], st[1] = rx, rz
             else:
-                st[0] += rx - self._raw_root[0]
+                dx = sx - self._raw_root[0]
+                st[0] += -dx if self.mirror else dx
                 st[1] += rz - self._raw_root[1]
-            self._raw_root = (rx, rz)
+            self._raw_root = (sx, rz)
             # drift back toward the centre, faster when far out (bounded over any length)
             r = self.stage_radius - MAX_SHIFT
             d2 = (st[0] * st[0] + st[1] * st[1]) / (r * r)

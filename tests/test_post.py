@@ -189,3 +189,16 @@ def test_bone_projector_matches_the_skeleton_reference() -> None:
         if k == 0:
             p[13] = p[11]  # a zero-length bone takes the rest direction
         np.testing.assert_allclose(proj(p, out), sk.project_to_lengths(p), atol=1e-5)
+
+
+def test_toggling_mirror_in_follow_flips_the_direction_not_the_place() -> None:
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=False)
+    walk = _walk(60, (0.5, 0.0))
+    walk[:, :, 0] += 2.0  # the model's root is far from the origin
+    a = post.process_many(walk[:30])
+    post.mirror = True
+    b = post.process_many(walk[30:])
+    ra, rb = sk.root_of(a)[:, 0], sk.root_of(b)[:, 0]
+    assert abs(rb[0] - ra[-1]) < 0.05  # no jump when the mirror switches
+    assert rb[-1] < rb[0]  # the mirrored dancer travels the other way
