@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ def scores(ref: np.ndarray, est: np.ndarray, ref_db: np.ndarray,
            est_db: np.ndarray | None) -> dict[str, float]:
     import mir_eval
 
+    warnings.filterwarnings("ignore", message="Estimated beats are empty", category=UserWarning)
     r, e = mir_eval.beat.trim_beats(ref, MIN_T), mir_eval.beat.trim_beats(np.sort(est), MIN_T)
     _, cmlt, _, amlt = mir_eval.beat.continuity(r, e)
     out = {"F": float(mir_eval.beat.f_measure(r, e, WINDOW)), "CMLt": float(cmlt),
@@ -99,23 +101,23 @@ def scores(ref: np.ndarray, est: np.ndarray, ref_db: np.ndarray,
     return out
 
 
-def hits(ref: np.ndarray, est: np.ndarray) -> np.ndarray:
-    """For each reference beat: is an estimated beat within the window?"""
-    if len(est) == 0:
-        return np.zeros(len(ref), bool)
-    est = np.sort(est)
-    idx = np.clip(np.searchsorted(est, ref), 1, max(1, len(est) - 1))
-    d = np.minimum(np.abs(est[idx - 1] - ref), np.abs(est[np.minimum(idx, len(est) - 1)] - ref))
-    return d <= WINDOW
+def right_beats(ref: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """For each reference beat but the last: exactly one estimated beat falls in its slot
+    [ref[k] - w, ref[k+1] - w) and that one is within w of ref[k] (right phase and tempo)."""
+    e = np.sort(est)
+    lo = np.searchsorted(e, ref[:-1] - WINDOW)
+    hi = np.searchsorted(e, ref[1:] - WINDOW)
+    one = (hi - lo) == 1
+    first = e[np.minimum(lo, max(0, len(e) - 1))] if len(e) else np.zeros(len(lo))
+    return one & (np.abs(first - ref[:-1]) <= WINDOW)
 
 
 def relock_s(ref: np.ndarray, est: np.ndarray, t_change: float, run: int = 4) -> float:
-    """Seconds from ``t_change`` until the first of ``run`` consecutive hit reference beats
-    (inf if never)."""
-    h = hits(ref, est)
-    ks = np.nonzero(ref >= t_change)[0]
-    for k in ks:
-        if k + run <= len(ref) and h[k:k + run].all():
+    """Seconds from ``t_change`` until the first of ``run`` consecutive right reference beats
+    (``right_beats``: hit, no extra beats between; inf if never)."""
+    ok = right_beats(ref, est)
+    for k in np.nonzero(ref[:-1] >= t_change)[0]:
+        if k + run <= len(ok) and ok[k:k + run].all():
             return float(max(0.0, ref[k] - t_change))
     return float("inf")
 
@@ -220,7 +222,8 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
         return
     changes = [r for r in rows if "relock_s" in r["ours"]]
     if changes:
-        print("\nours after tempo changes (re-lock: s from the step / ramp end to 4 beats in a row)")
+        print("\nours after tempo changes (re-lock: s from the step / ramp end until 4 beats in a row "
+              "are right: on time, no extra beats)")
         for r in changes:
             print(f"  {r['track']:<32} {r['ours']['change']:<5} re-lock {_fmt(r['ours']['relock_s'], '.2f')} s"
                   f"   F {r['ours']['F']:.3f}")
