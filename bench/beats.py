@@ -12,7 +12,7 @@ For every test track of ``data/beat_corpus/test`` (built by ``bench/beat_corpus.
 and prints mir_eval F-measure (+-70 ms), CMLt, AMLt, median timing offset of matched beats
 (ms, + = late) and downbeat F, per genre group and overall (mean over tracks; beats before
 5 s are ignored, as mir_eval does). For ours also: re-lock time after each tempo step or
-ramp (s until 4 reference beats in a row are hit), the longest off-beat lock (s of
+ramp (s until 4 beats in a row are right: on time, no extra beats), the longest off-beat lock (s of
 consecutive beats half a period off), and the per-frame cost of features + tracker.
 
 Run: ``dancemuse bench beats [--tracks 'GLOB'] [--json] [--trackers ours,librosa]``.
