@@ -101,6 +101,31 @@ def contact_sheet(p: np.ndarray, style: str, png: Path, *, start_s: float = 4.0,
     plt.close(fig)
 
 
+def dataset_report(root: Path) -> int:
+    """The figures of a data set's clips per style (no foot slide: the set has no contact truth)."""
+    from model.dataset import clip_records, load_poses
+
+    by: dict[str, list[dict[str, float]]] = {}
+    dances: dict[str, list[np.ndarray]] = {}
+    for rec in clip_records(root):
+        z = load_poses(rec.poses)
+        p = z["poses"].astype(np.float64)
+        by.setdefault(rec.style, []).append(clip_stats(p, z.get("beats", np.zeros(0)), None, None))
+        dances.setdefault(rec.style, []).append(p)
+    keys = ("bas", "leg_arm", "root_r", "skate", "turn", "air", "jerk", "speed")
+    print(f"{'style':<13}" + "".join(f"{k:>9}" for k in keys))
+    for style, rows in sorted(by.items()):
+        agg = {k: (np.max if k == "root_r" else np.mean)([r[k] for r in rows]) for k in keys}
+        print(f"{style:<13}" + "".join(f"{agg[k]:>9.3f}" for k in keys))
+    train = {s: v[0::2] for s, v in dances.items()}
+    test = {s: v[1::2] for s, v in dances.items() if len(v) > 1}
+    print("separability (5-NN, 4 s windows, even clips vs odd clips):",
+          round(metrics.style_separability(train, test, fps=FPS), 3))
+    for name in sorted(test):
+        print(f"  {name}: {metrics.style_separability(train, {name: test[name]}, fps=FPS):.3f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--music", default="synth", choices=("synth", "midi"))
@@ -108,7 +133,10 @@ def main() -> int:
     ap.add_argument("--songs", type=int, default=3)
     ap.add_argument("--sheets", default="")
     ap.add_argument("--styles", default="")
+    ap.add_argument("--dataset", default="", help="measure a data set folder instead of fresh dances")
     args = ap.parse_args()
+    if args.dataset:
+        return dataset_report(Path(args.dataset))
     from model.synth_dance import STYLES, render_dance
     from model.synth_dataset import _midi_track, _synth_track
 
@@ -135,8 +163,8 @@ def main() -> int:
         test = {s: v[len(v) // 2:] for s, v in dances.items()}
         print("separability (5-NN, 4 s windows, half the songs vs the other):",
               round(metrics.style_separability(train, test, fps=FPS), 3))
-        for s in dances:
-            print(f"  {s}: {metrics.style_separability(train, {s: test[s]}, fps=FPS):.3f}")
+        for name in dances:
+            print(f"  {name}: {metrics.style_separability(train, {name: test[name]}, fps=FPS):.3f}")
     return 0
 
 

@@ -69,13 +69,13 @@ def beat_position(t: np.ndarray, beats: np.ndarray) -> np.ndarray:
 
 
 def _pop(b: np.ndarray) -> np.ndarray:
-    """The popping hit per frame, 0..1: the move stops just before the beat, and right
-    after it the muscles tense fast (a twelfth of a beat) and release (a fifth), so the
-    stillest moment stays on the beat."""
+    """The popping hit per frame, 0..1: the move stops on the beat, then the muscles
+    tense fast (in a twelfth of a beat, from a sixth of a beat after it) and release
+    (over a fifth), so the stillest moment stays on the beat."""
     d = b - np.floor(b)
-    up = np.clip((d - 0.12) / 0.08, 0.0, 1.0)
-    down = 1.0 - np.clip((d - 0.22) / 0.2, 0.0, 1.0)
-    s = np.where(d < 0.2, up, down)
+    up = np.clip((d - 0.16) / 0.08, 0.0, 1.0)
+    down = 1.0 - np.clip((d - 0.26) / 0.2, 0.0, 1.0)
+    s = np.where(d < 0.24, up, down)
     return s * s * (3.0 - 2.0 * s)
 
 
@@ -142,8 +142,10 @@ def render_dance(song: object, *, style: str, fps: int, seed: int) -> Dance:
         up[:, [UP.LELB, UP.RELB]] += 0.25 * hit[:, None]
         up[:, UP.LH.start + 1] += 0.05 * hit
         up[:, UP.RH.start + 1] += 0.05 * hit
-        extra_dy -= 0.06 * hit
+        extra_dy -= 0.04 * hit
     low = lower_frames(lk, b, amp, extra_dy=extra_dy)
+    if spec.pop:  # the knees pop too
+        low["knees"] = low["knees"] + 0.5 * _pop(ba) * amp
     up[:, UP.PITCH] += 0.5 * low["depth"]  # lean into a knee bend to keep the balance
     poses = build_poses(body(low, up))
     log = [(float(np.interp(s, np.arange(len(beats)), beats)), name, mir) for s, name, mir in plan.log]

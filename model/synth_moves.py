@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -90,12 +91,12 @@ def U(*, pitch: float = 0.0, roll: float = 0.0, twist: float = 0.0, hpitch: floa
     return k
 
 
-def sym(x: float, y: float, z: float) -> dict[str, Vec3]:
+def sym(x: float, y: float, z: float) -> dict[str, Any]:
     """Both hands at the same place, mirrored: ``lh=(x, y, z), rh=(-x, y, z)``."""
     return {"lh": (x, y, z), "rh": (-x, y, z)}
 
 
-def stance(w: float = 0.0, lift: float = 0.0) -> dict[str, Vec3]:
+def stance(w: float = 0.0, lift: float = 0.0) -> dict[str, Any]:
     """Both feet placed ``w`` m wider than the rest stance on each side."""
     return {"lf": (w, lift, 0.0), "rf": (-w, lift, 0.0)}
 

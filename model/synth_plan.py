@@ -39,7 +39,7 @@ class Plan:
     log: list[tuple[float, str, bool]] = field(default_factory=list)
 
 
-def amplitude(energy: np.ndarray) -> np.ndarray:
+def amplitude(energy: np.ndarray | float) -> np.ndarray:
     """Size of the moves for a music energy 0..1: 0.35 in a break, 1.15 in a drop."""
     return np.clip(0.3 + 0.85 * np.asarray(energy, dtype=np.float64), 0.3, 1.15)
 
@@ -163,13 +163,14 @@ def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarra
         e_next = pl.e_mean(start + length, start + length + 4 * unit)
         level = 0 if e < CALM else (2 if e > BIG else 1)
         a = _pick(pl.vocab, level, rng, unit, last)
-        b = _pick(pl.vocab, max(level, 1) if level else 0, rng, unit, last | {a.name})
-        structure = [(a, False), (a, True), (b, False), (a, True) if rng.random() < 0.5 else (b, True)]
+        bm = _pick(pl.vocab, max(level, 1) if level else 0, rng, unit, last | {a.name})
+        structure: list[tuple[Move, bool]] = [(a, False), (a, True), (bm, False),
+                                              (a, True) if rng.random() < 0.5 else (bm, True)]
         if n_units == 2:
-            structure = [(a, False), (a, True)] if rng.random() < 0.6 else [(a, False), (b, False)]
+            structure = [(a, False), (a, True)] if rng.random() < 0.6 else [(a, False), (bm, False)]
         structure = structure[:n_units]
         if e_next > e + 0.12 and e_next > 0.7:  # a fill into the louder phrase
-            fill = _pick(pl.vocab, 2, rng, unit, {a.name, b.name}, want=("turn", "jump"))
+            fill = _pick(pl.vocab, 2, rng, unit, {a.name, bm.name}, want=("turn", "jump"))
             structure[-1] = (fill, False)
         flip = bool(rng.random() < 0.5)
         facing = 0.0 if rng.random() < 0.5 else float(rng.uniform(-0.7, 0.7))
@@ -180,6 +181,6 @@ def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarra
                 m = _pick(pl.vocab, 0, rng, unit, set())
             pl.unit(m, u0, unit, mirrored=mir != flip, facing=-facing if mir else facing,
                     scale=scale * float(rng.uniform(0.92, 1.08)))
-        last = {a.name, b.name}
+        last = {a.name, bm.name}
         start += length
     return pl.plan

@@ -1,15 +1,23 @@
 """The dance styles of the synthetic choreographer: music pairing, feel and vocabulary.
 
-========  ==================  ========  ======================================================
-style     music (MIDI / synth)  BPM     character
-========  ==================  ========  ======================================================
-house     house, techno         118-128  jacks on the beat, step-touch, shuffles, kicks, spins, jumps
-hiphop    boom-bap, trap        84-100   deep bounce, two-step, running man, walk-outs, spin drops
-ballet    waltz, ballad         80-120   port de bras, balancé, arabesque, pirouette, jeté (3/4 and 4/4)
-popping   funk, electro         92-112   hits: a fast tense-and-release on every beat; robot, waves
-locking   funk, disco           100-120  points and locks (snap, freeze), scooby doo, knee drops
-contemp.  ballad, 6/8           70-100   spirals, contractions, lunges, falls, leaps, floor level
-========  ==================  ========  ======================================================
+=============  ===============================  ==============================================
+style          MIDI genres (synth feel)         character
+=============  ===============================  ==============================================
+house          house, techno, dancepop (house)  jacks, step-touch, shuffles, kicks, spins, jumps
+hiphop         hiphop, trap, rb, reggaeton      deep bounce, two-step, running man, walk-outs,
+               (hiphop)                         spin drops, hop squats
+ballet         waltz, countrywaltz, popballad,  port de bras, balance, arabesque, pirouette,
+               softrock (waltz)                 grand jete, developpe (3/4 and 4/4)
+popping        funk, bvfunk, dancepop           hits (a fast tense-and-release after every
+               (breakbeat)                      beat's stop), robot, waves, knee pops
+locking        funk, disco, boneym (breakbeat)  points and locks (snap, freeze), scooby doo,
+                                                knee drops, skeeter rabbit
+contemporary   popballad, ballad68, arpeggio68, spirals, contractions, lunges, falls, leaps,
+               softrock (waltz)                 low level
+=============  ===============================  ==============================================
+
+Music much faster than a style's tempo range (trap's felt beat at 140) is danced in
+half time, with a slow point still on every beat.
 """
 
 from __future__ import annotations

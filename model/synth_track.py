@@ -41,15 +41,15 @@ def ease(phi: np.ndarray, kind: str | np.ndarray) -> np.ndarray:
                 out[sel] = ease(phi[sel], name)
         return out
     if kind.endswith("2"):
-        w = 2.0 * phi
-        k = np.minimum(np.floor(w), 1.0)
-        return 0.5 * (k + ease(w - k, kind[:-1]))
+        w2 = 2.0 * phi
+        k = np.minimum(np.floor(w2), 1.0)
+        return 0.5 * (k + ease(w2 - k, kind[:-1]))
     if kind == "smooth":
         return phi * phi * (3.0 - 2.0 * phi)
     if kind == "flow":
         return phi - 0.9 * np.sin(2.0 * np.pi * phi) / (2.0 * np.pi)
     if kind in ("hit", "snap"):  # hold, then a fast move that stops just before the key
-        a, w = (0.5, 0.4) if kind == "hit" else (0.3, 0.55)
+        a, w = (0.56, 0.4) if kind == "hit" else (0.3, 0.55)
         s = np.clip((phi - a) / w, 0.0, 1.0)
         return s * s * (3.0 - 2.0 * s)
     raise ValueError(f"unknown easing {kind!r}")

@@ -7,6 +7,8 @@ fills.
 
 from __future__ import annotations
 
+from typing import Any
+
 from model.synth_moves import TAU, L, Move, U, move, seq, stance, sym
 
 H = 0.5  # half a beat
@@ -83,7 +85,7 @@ def house() -> tuple[Move, ...]:
 
 
 def hiphop() -> tuple[Move, ...]:
-    bent = dict(lelb=0.8, relb=0.8)
+    bent: dict[str, Any] = {"lelb": 0.8, "relb": 0.8}
     rock_a = U(roll=0.16, hpitch=0.25, **sym(0.15, -0.25, 0.25), **bent)
     rock_b = U(roll=-0.16, hpitch=-0.05, **sym(0.12, -0.3, 0.22), **bent)
     swing_a = U(twist=-0.4, lh=(-0.25, -0.15, 0.35), rh=(-0.15, -0.45, -0.2), hyaw=-0.3, lelb=0.6)
@@ -146,7 +148,7 @@ def hiphop() -> tuple[Move, ...]:
 
 
 def ballet() -> tuple[Move, ...]:
-    first = dict(lf=(-0.06, 0.0, 0.03), rf=(0.06, 0.0, 0.03))
+    first: dict[str, Any] = {"lf": (-0.06, 0.0, 0.03), "rf": (0.06, 0.0, 0.03)}
     bras_bas = U(**sym(0.1, -0.45, 0.15), lelb=0.5, relb=0.5, hpitch=0.15)
     first_pos = U(**sym(0.12, -0.22, 0.32), lelb=0.6, relb=0.6, pitch=0.05)
     second = U(**sym(0.5, -0.05, 0.08), lelb=0.3, relb=0.3)
