@@ -39,7 +39,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "torch": ("train", "training, export and .pt checkpoints"),
     "onnx": ("train", "export"),
     "pretty_midi": ("train", "MIDI rendering"),
-    "matplotlib": ("video", "plots and pictures (also in the train extra)"),
+    "matplotlib": ("video", "plots and pictures; the train extra has it too"),
     "imageio_ffmpeg": ("video", "MP4 video"),
     "onnxruntime": ("cpu", "running a model (or the gpu extra)"),
     "mediapipe": ("extract", "pose extraction from video (own venv: .ci/extract_venv.sh)"),
@@ -57,8 +57,8 @@ def missing_dependency_line(err: ModuleNotFoundError) -> str | None:
     if name not in EXTRAS:
         return None
     extra, what = EXTRAS[name]
-    return (f"this needs the optional package '{name}' ({what}), which is not installed; "
-            f"install it with: pip install \"dancemuse[{extra}]\" (or pip install -e \".[{extra}]\" in a checkout)")
+    return (f"this needs the optional package '{name}' ({what}), which is not installed: "
+            f"pip install \"dancemuse[{extra}]\" (in a checkout: pip install -e \".[{extra}]\")")
 
 
 def finite_float(text: str) -> float:
