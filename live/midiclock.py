@@ -11,8 +11,8 @@ any monotonic clock). It understands
 
 Tempo: a least-squares line through the pulse times since the last tempo change (at most
 ``window`` pulses), so single-pulse jitter averages out. A tempo step is seen when
-``run`` pulses in a row all arrive on the same side of the line by more than the jitter
-explains; the line then restarts from those pulses, so the tempo settles within a beat
+``run`` pulses in a row all arrive on the same side of the line (as it was when the run
+began) by more on average than the jitter explains; the line then restarts from those pulses, so the tempo settles within a beat
 of a step instead of lagging for the whole window. A gap of 2-4 pulse periods after a
 regular interval counts as dropped pulses (the position stays on the grid).
 
@@ -52,7 +52,7 @@ class MidiClockDecoder:
     min_bpm, max_bpm : tempo range believed (pulses outside it restart the line).
     """
 
-    def __init__(self, *, window: int = 48, run: int = 6, min_bpm: float = 20.0, max_bpm: float = 400.0) -> None:
+    def __init__(self, *, window: int = 48, run: int = 8, min_bpm: float = 20.0, max_bpm: float = 400.0) -> None:
         self.window = int(window)
         self.run = int(run)
         self.min_period = 60.0 / (max_bpm * PPQN)
@@ -70,6 +70,9 @@ class MidiClockDecoder:
         self._gap_before = False
         self._side = 0
         self._side_run = 0
+        self._run_sum = 0.0
+        self._ref = (0.0, 0.0)
+        self._ref_m = 2
         self._sigma = 0.0
         self._status = 0
         self._need = 0
@@ -174,18 +177,41 @@ class MidiClockDecoder:
         self._sigma = 0.0
 
     def _add(self, n: float, t: float) -> None:
-        if self._b > 0.0 and len(self._n) >= 8:
-            r = t - (self._a + self._b * n)
+        if self._b > 0.0 and len(self._n) >= 2 * self.run:  # a line good enough to judge by
+            # residuals against the line as it was when the current one-sided run began
+            if self._side_run == 0 or self._side_run >= 3 * self.run:  # stale: judge afresh
+                self._ref, self._ref_m, self._side_run = (self._a, self._b), len(self._n), 0
+            r = t - (self._ref[0] + self._ref[1] * n)
             side = 1 if r > 0 else -1
-            big = abs(r) > max(2.0 * self._sigma, 0.03 * self._b, 1e-4)
-            if side == self._side and big:
+            if side == self._side and self._side_run > 0:
                 self._side_run += 1
+                self._run_sum += r
             else:
-                self._side, self._side_run = side, (1 if big else 0)
-            if self._side_run >= self.run:  # a tempo change: restart the line from the run
-                keep = self._side_run
-                ns, ts = list(self._n)[-(keep - 1):], list(self._t)[-(keep - 1):]
+                self._ref, self._ref_m = (self._a, self._b), len(self._n)
+                self._side, self._side_run, self._run_sum = side, 1, t - (self._a + self._b * n)
+            k = self._side_run
+            # the run's mean residual against the jitter of k pulses plus the old line's own
+            # uncertainty where the run is (least squares: 1/m + x^2 / sum of squares)
+            m = self._ref_m
+            x = 0.5 * m + 0.5 * k
+            spread = 1.0 / k + 1.0 / m + x * x / (m * (m * m - 1) / 12.0)
+            limit = 4.0 * self._sigma * math.sqrt(spread)
+            if k >= self.run and abs(self._run_sum / k) > max(limit, 0.01 * self._b):
+                # a tempo change: restart the line from the run
+                # keep the run's latest pulses that are off the old line by themselves (its
+                # first ones may predate the change), at least 3
+                a0, b0 = self._ref
+                ns, ts = [n], [t]
+                for n_i, t_i in zip(reversed(self._n), reversed(self._t)):
+                    if len(ns) >= k or (len(ns) >= 3 and side * (t_i - (a0 + b0 * n_i)) < 2.0 * self._sigma):
+                        break
+                    ns.insert(0, n_i)
+                    ts.insert(0, t_i)
+                ns.pop()
+                ts.pop()
+                sigma = self._sigma
                 self._restart()
+                self._sigma = sigma
                 self._n.extend(ns)
                 self._t.extend(ts)
         self._n.append(n)
