@@ -50,7 +50,13 @@ def frame_loop(model: str, audio: np.ndarray, sr: int, *, old: bool) -> dict[str
     from model.config import load_config
 
     cfg = load_config()
-    gen = Generator(model, feature_config=cfg["features"])
+    if old:
+        gen = Generator(model, feature_config=cfg["features"])
+    else:  # a block-N export beside the model (<model>_b<N>.onnx) when there is one
+        from live.runtime import load_generator
+
+        gen = load_generator(cfg, path=model, offline=True)
+    times_block = gen.block
     if old:
         lg: object = _legacy()
         eng = Engine(cfg, gen, features_factory=lg.old_features_factory)  # type: ignore[attr-defined]
@@ -91,6 +97,7 @@ def frame_loop(model: str, audio: np.ndarray, sr: int, *, old: bool) -> dict[str
         n = len(poses)
     times["loop"] = time.perf_counter() - t0
     times["frames"] = float(n)
+    times["block"] = float(times_block)
     return times
 
 
@@ -117,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     song = demo_song(seconds=a.seconds, seed=0)
     audio = soxr.resample(song.audio, song.sample_rate, a.sr).astype(np.float32)
     print(f"song: {a.seconds:g} s demo at {a.sr} Hz; model {Path(a.model).name}")
-    print(f"{'path':>4} {'features s':>10} {'model s':>8} {'post s':>7} {'loop s':>7} {'loop x RT':>9} "
+    print(f"{'path':>4} {'block':>5} {'features s':>10} {'model s':>8} {'post s':>7} {'loop s':>7} {'loop x RT':>9} "
           f"{'process s':>9} {'process x RT':>12}")
     with tempfile.TemporaryDirectory() as td:
         wav = Path(td) / "song.wav"
@@ -125,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         for old in (True, False):
             t = frame_loop(a.model, audio, a.sr, old=old)
             whole = whole_process(a.model, wav, Path(td) / "out.npz", old=old)
-            print(f"{'old' if old else 'new':>4} {t['features']:>10.2f} {t['model']:>8.2f} {t['post']:>7.2f} "
+            print(f"{'old' if old else 'new':>4} {int(t['block']):>5} {t['features']:>10.2f} {t['model']:>8.2f} {t['post']:>7.2f} "
                   f"{t['loop']:>7.2f} {a.seconds / t['loop']:>9.1f} {whole:>9.2f} {a.seconds / whole:>12.1f}")
     print("old = the live per-block Engine loop with per-frame numpy post and librosa-filter features "
           "(what generate ran before); features include the beat tracker. Targets: loop >= 100x, process >= 40x.")
