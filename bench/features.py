@@ -38,7 +38,7 @@ SONGS = [
 def _old_factory() -> object:
     import importlib.util
 
-    path = Path(__file__).resolve().parent / "legacy.py"
+    path = Path(__file__).resolve().parent / "_legacy.py"
     spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)

@@ -36,7 +36,7 @@ OLD_PRELUDE = ("import librosa, librosa.filters; librosa.filters.mel(sr=24000, n
 def _legacy() -> object:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", ROOT / "bench" / "legacy.py")
+    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", ROOT / "bench" / "_legacy.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -108,7 +108,7 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
 def _legacy() -> Any:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", REPO / "bench" / "legacy.py")
+    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", REPO / "bench" / "_legacy.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -189,10 +189,10 @@ def bench_generate(model: Path, *, seconds: float) -> dict[str, float]:
 
 
 def _legacy() -> Any:
-    """bench/legacy.py (the old per-frame paths), loaded by file path."""
+    """bench/_legacy.py (the old per-frame paths), loaded by file path."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", ROOT / "bench" / "legacy.py")
+    spec = importlib.util.spec_from_file_location("dancemuse_bench_legacy", ROOT / "bench" / "_legacy.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
