@@ -13,11 +13,11 @@ same attributes the features read (tempo, phase, is_beat, beat_in_bar, bar, conf
 next_beat_time, beat_time). While the audio tracker drives and always has, it is a pure
 pass-through (features identical to running without it).
 
-No jumps on a change of source: the output beat position X = B + o, where B is the
-active source's position and o an offset. On a change, o is set so that X continues where
-it was, then glides (at most ``glide`` beats per beat, i.e. the dancer's tempo bends by at
-most 10 %) to the nearest whole bar (or whole beat, for sources without bars), after
-which beat phase and beat-in-bar are the source's. The tempo steps of a change glide out
+No jumps on a change of source: the output beat position X keeps advancing at the
+tempo; on a change it continues where it was and then closes the gap to B + o, where B is
+the active source's position and o the nearest whole number of bars (or beats, for
+sources without bars) to the gap, moving at most ``glide`` (10 %) faster or slower than
+the tempo; from then on beat phase and beat-in-bar are the source's. The tempo steps of a change glide out
 with a time constant ``tempo_tau_s``.
 """
 
@@ -124,7 +124,6 @@ class ClockedTracker:
         self._n = 0
         self._through = True
         self._x = 0.0  # output beat position
-        self._o = 0.0
         self._o_target = 0.0
         self._g = 0.0  # tempo glide (BPM)
         self._copy_inner()
@@ -144,7 +143,6 @@ class ClockedTracker:
     def nudge(self, beats: float) -> None:
         self.inner.nudge(beats)
         if not self._through:
-            self._o += float(beats)
             self._o_target += float(beats)
 
     def step(self, onset: float, low_onset: float = 0.0, mel_db: object = None) -> None:
@@ -166,13 +164,12 @@ class ClockedTracker:
         prev_out_tempo = float(self.tempo)
         if name != self.source:  # hand over: continue where the output was
             adv = (prev_out_tempo if prev_out_tempo > 0 else tempo) / 60.0 / self.fps
-            x_now = self._x + adv
-            self._o = x_now - pos
+            o = self._x + adv - pos
             unit = bpb if bars else 1
-            self._o_target = unit * round(self._o / unit)
+            self._o_target = unit * round(o / unit)
             self._g = (prev_out_tempo - tempo) if prev_out_tempo > 0 else 0.0
             if self.source == "audio" and (tr.confidence < self.snap_below or self._n <= self.fps):
-                self._o, self._g = self._o_target, 0.0  # the tracker had no grip yet: nothing to keep
+                self._x, self._g = pos + self._o_target - tempo / 60.0 / self.fps, 0.0  # no grip yet
             self.source = name
             self._through = False
         if self._through:
@@ -183,11 +180,14 @@ class ClockedTracker:
         self._g *= 1.0 - self._tempo_a
         out_tempo = max(tempo + self._g, 1.0)
         adv = out_tempo / 60.0 / self.fps
-        step = self.glide * adv
-        d = self._o_target - self._o
-        self._o = self._o_target if abs(d) <= step else self._o + math.copysign(step, d)
+        # close the gap to the source's grid (plus the whole-bar offset) at most `glide`
+        # faster or slower than the tempo, spread over at least a beat
+        err = pos + self._o_target - (self._x + adv)
+        corr = max(-self.glide, min(self.glide, err))
         x_prev = self._x
-        x = pos + self._o
+        x = x_prev + adv * (1.0 + corr)
+        if abs(pos + self._o_target - x) < 1e-9 * max(1.0, abs(x)) or abs(err) <= abs(adv * corr) + 1e-12:
+            x = pos + self._o_target  # on the grid
         self._x = x
         half = 0.5 * adv
         beat_now = math.floor(x + half) > math.floor(x_prev + half) and self._n > 1
@@ -204,7 +204,8 @@ class ClockedTracker:
         self.next_beat_time = t_audio + (math.floor(x) + 1 - x) / bps
         off = (b_audio - x + 0.5) % 1.0 - 0.5
         self.audio_offset_ms = off / bps * 1000.0 if tr.tempo > 0 else 0.0
-        if name == "audio" and self._o == self._o_target and abs(self._g) < 0.01 and self._o % bpb == 0:
+        if (name == "audio" and x == pos + self._o_target and abs(self._g) < 0.01
+                and self._o_target % bpb == 0):
             self._through = True  # back on the tracker's own grid
 
     def _copy_inner(self) -> None:
