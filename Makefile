@@ -5,11 +5,14 @@ DANCEMUSE = $(PYTHON) -m live.cli
 
 .PHONY: default-model bootstrap-model export-model
 
-# The shipped model: 30 minutes of synthetic dance, trained from scratch on two CPU threads
-# (a 20-minute budget on a 2-core machine; see models/default_train.toml).
+# The shipped model: the phrase-level synthetic choreography (6 styles, real-instrument MIDI
+# music) plus the CMU mocap takes (salsa, breaking, freestyle) with accompaniment on the
+# dancers' own beat grid, trained from scratch on two CPU threads (a 25-minute budget; see
+# models/default_train.toml for sizes and folder weights).
 default-model:
-	$(DANCEMUSE) dataset synth --out data/synth30 --minutes 30 --seed 0
-	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth30 --out runs/default --train-config models/default_train.toml
+	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0
+	$(DANCEMUSE) dataset import mocap ../shared/mocap --out data/mocap
+	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v4 data/mocap --out runs/default --train-config models/default_train.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/default/best.pt -o models/default.onnx
 
 # Export a checkpoint: make export-model CKPT=runs/mine/best.pt OUT=models/mine.onnx

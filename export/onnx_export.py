@@ -10,12 +10,19 @@ the torch step is checked by :mod:`export.parity`; int8 quantisation by
 Graph interface (fixed shapes, batch 1, ``n = block`` frames per call)::
 
     inputs   features [1, n, F], prev_pose [1, P], style [1, S], controls [1, C],
-             k_cache, v_cache, valid, h, c, z          (DanceNet's STATE_NAMES)
-    outputs  pose [1, n, P], k_cache_out, v_cache_out, valid_out, h_out, c_out, z_out
+             noise [1, n, 2 * noise_dim] (standard normal, fresh every call),
+             k0.., v0.., valid, pos, h0.., c0.., z, phase   (DanceNet.state_names())
+    outputs  pose [1, n, P], k0_out, ..., phase_out
 
-The runtime starts a stream with zero caches, ``h ~ N(0, init_std)`` and ``z ~ N(0, 1)``
-(seeded), and ``prev_pose`` = the training data's mean pose; the metadata says so
-(``state[*].init``, ``init_pose``).
+The attention caches are ring buffers of ``window + block`` slots addressed by ``pos``
+(model/network.py). The runtime starts a stream with zero caches, pos and phase,
+``h ~ N(0, init_std)`` and ``z ~ N(0, 1)`` (seeded), ``prev_pose`` = the training data's
+mean pose, and fills ``noise`` from the same seeded generator every call; the metadata
+says so (``state[*].init``, ``inputs.noise``, ``noise_dim``, ``init_pose``).
+
+The traced graph is optimised by onnxruntime at export (``ORT_ENABLE_EXTENDED``: constant
+folding, Gemm/LayerNorm/GELU fusions; portable across CPUs) and the optimised graph is
+what is written, so a session spends no time on it at load.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from typing import Any
 from model import modelmeta
 from model.errors import ModelError
 
-INPUT_NAMES = ("features", "prev_pose", "style", "controls")
+INPUT_NAMES = ("features", "prev_pose", "style", "controls", "noise")
 OPSET = 17
 
 
@@ -93,7 +100,7 @@ def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
 
 def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: str | None = None) -> dict[str, Any]:
     """The metadata document of an exported checkpoint."""
-    from model.network import CONTROL_NAMES, STATE_NAMES
+    from model.network import CONTROL_NAMES
 
     cfg = net.cfg
     spec = _spec_json(ckpt.get("feature_spec"))
@@ -104,11 +111,11 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
         spec["std"] = [round(float(x), 6) for x in net.feat_std.detach().cpu().numpy()]
     fps = int(spec.get("fps", 30))
     sample_rate = int(spec.get("sample_rate", 24000))
-    shapes = net.state_shapes(1)
+    shapes = net.state_shapes(1, block=block)
     state = []
-    for name in STATE_NAMES:
+    for name in net.state_names():
         entry: dict[str, Any] = {"name": name, "output": f"{name}_out", "shape": list(shapes[name]), "init": "zeros"}
-        if name == "h":
+        if name.startswith("h"):
             entry.update(init="normal", std=float(cfg.init_std))
         elif name == "z":
             entry.update(init="normal", std=1.0)
@@ -130,9 +137,10 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
         block=int(block),
         styles=styles,
         controls=list(CONTROL_NAMES),
-        inputs={"features": "features", "prev_pose": "prev_pose", "style": "style", "controls": "controls", "noise": None},
+        inputs={"features": "features", "prev_pose": "prev_pose", "style": "style", "controls": "controls",
+                "noise": "noise"},
         state=state,
-        noise_dim=0,  # the noise lives in the state (z), no input
+        noise_dim=2 * int(cfg.noise_dim),  # standard normal, [1, block, noise_dim], every call
         net_config=cfg.to_dict(),
         train_data=dict(ckpt.get("data_summary") or {}),
         created={
@@ -162,7 +170,8 @@ def example_inputs(net: Any, *, block: int, seed: int = 0) -> tuple[Any, ...]:
     prev = net.pose_mean.detach().reshape(1, -1).clone()
     style = torch.full((1, cfg.n_styles), 1.0 / cfg.n_styles)
     controls = torch.tensor([[1.0, 0.5]])
-    return (feat, prev, style, controls, *net.init_state(1, seed=seed))
+    noise = net.make_noise(1, block, generator=torch.Generator().manual_seed(seed))
+    return (feat, prev, style, controls, noise, *net.init_state(1, seed=seed, block=block))
 
 
 def export_net(net: Any, out_path: str | Path, *, meta: Mapping[str, Any], block: int = 1) -> Path:
@@ -170,7 +179,7 @@ def export_net(net: Any, out_path: str | Path, *, meta: Mapping[str, Any], block
     import onnx
     import torch
 
-    from model.network import STATE_NAMES, StepModule
+    from model.network import StepModule
 
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -184,17 +193,56 @@ def export_net(net: Any, out_path: str | Path, *, meta: Mapping[str, Any], block
             args,
             buf,  # type: ignore[arg-type]  # a file object works with dynamo=False
             dynamo=False,
-            input_names=[*INPUT_NAMES, *STATE_NAMES],
-            output_names=["pose", *(f"{n}_out" for n in STATE_NAMES)],
+            input_names=[*INPUT_NAMES, *net.state_names()],
+            output_names=["pose", *(f"{n}_out" for n in net.state_names())],
             opset_version=OPSET,
             do_constant_folding=True,
         )
     model = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(model)
+    model = optimize(model)
     onnx.helper.set_model_props(model, {modelmeta.META_KEY: modelmeta.dumps(meta)})
     model.doc_string = "DanceMuse streaming step model; metadata_props['dancemuse'] holds the metadata JSON"
-    onnx.checker.check_model(model)
-    onnx.save(model, str(out))
+    write_model(model, out)
     return out
+
+
+def optimize(model: Any) -> Any:
+    """The graph after onnxruntime's portable optimisations (ORT_ENABLE_EXTENDED), as an
+    onnx ModelProto; the input model when onnxruntime is missing."""
+    import os
+    import tempfile
+
+    import onnx
+
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover - onnxruntime is a dependency of [cpu]
+        return model
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.onnx"), os.path.join(tmp, "opt.onnx")
+        onnx.save(model, src)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = dst
+        so.log_severity_level = 3
+        ort.InferenceSession(src, sess_options=so, providers=["CPUExecutionProvider"])
+        return onnx.load(dst)
+
+
+def write_model(model: Any, out: Path) -> None:
+    """Write the model to a temporary file beside ``out``, then rename (atomic)."""
+    import os
+
+    import onnx
+
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        onnx.save(model, str(tmp))
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def export_checkpoint(

@@ -104,19 +104,20 @@ def check_parity(
     """
     import torch
 
-    from model.network import STATE_NAMES
-
     sess = open_session(onnx_path, threads=threads)
     n_styles = net.cfg.n_styles
     sw = np.full((1, n_styles), 1.0 / n_styles, np.float32) if style is None else np.asarray(style, np.float32).reshape(1, -1)
     ctl = np.asarray(controls, np.float32).reshape(1, -1)
     t_total = (features.shape[0] // block) * block
-    state_t = net.init_state(1, seed=seed)
-    state_o = {n: s.numpy().copy() for n, s in zip(STATE_NAMES, state_t)}
+    names = net.state_names()
+    state_t = net.init_state(1, seed=seed, block=block)
+    state_o = {n: s.numpy().copy() for n, s in zip(names, state_t)}
+    rng = np.random.default_rng(seed)
+    nd = 2 * int(net.cfg.noise_dim)
     prev_t = net.pose_mean.detach().reshape(1, -1).clone()
     prev_o = prev_t.numpy().copy()
     sw_t, ctl_t = torch.from_numpy(sw), torch.from_numpy(ctl)
-    outs = ["pose", *(f"{n}_out" for n in STATE_NAMES)]
+    outs = ["pose", *(f"{n}_out" for n in names)]
     diffs = np.zeros(t_total // block, np.float64)
     sums = 0.0
     step_max = 0.0
@@ -125,22 +126,23 @@ def check_parity(
     with torch.no_grad():
         for i in range(0, t_total, block):
             f = features[None, i : i + block].astype(np.float32)
+            noise = rng.standard_normal((1, block, nd), dtype=np.float32)
             state_before = state_t
             t0 = time.perf_counter()
-            pose_t, state_t = net.step(torch.from_numpy(f), prev_t, state_t, sw_t, ctl_t)
+            pose_t, state_t = net.step(torch.from_numpy(f), prev_t, state_t, sw_t, ctl_t, torch.from_numpy(noise))
             t1 = time.perf_counter()
-            feed = {"features": f, "prev_pose": prev_o, "style": sw, "controls": ctl, **state_o}
+            feed = {"features": f, "prev_pose": prev_o, "style": sw, "controls": ctl, "noise": noise, **state_o}
             res = sess.run(outs, feed)
             t2 = time.perf_counter()
             t_ms.append((t1 - t0) * 1e3)
             o_ms.append((t2 - t1) * 1e3)
             # the same step with torch's own inputs: the export error alone
-            same = {"features": f, "prev_pose": prev_t.numpy(), "style": sw, "controls": ctl,
-                    **{n: x.numpy() for n, x in zip(STATE_NAMES, state_before)}}
+            same = {"features": f, "prev_pose": prev_t.numpy(), "style": sw, "controls": ctl, "noise": noise,
+                    **{n: x.numpy() for n, x in zip(names, state_before)}}
             step_max = max(step_max, float(np.abs(sess.run(["pose"], same)[0] - pose_t.numpy()).max()))
             prev_t = pose_t[:, -1]
             prev_o = res[0][:, -1]
-            state_o = dict(zip(STATE_NAMES, res[1:]))
+            state_o = dict(zip(names, res[1:]))
             d = np.abs(pose_t.numpy() - res[0])
             diffs[i // block] = d.max()
             sums += float(d.mean())
@@ -164,8 +166,10 @@ def float_floor(net: Any, features: np.ndarray, *, block: int, seed: int, style:
     import torch
 
     net64 = copy.deepcopy(net).double()
-    st32 = net.init_state(1, seed=seed)
+    st32 = net.init_state(1, seed=seed, block=block)
     st64 = tuple(x.double() for x in st32)
+    rng = np.random.default_rng(seed)
+    nd = 2 * int(net.cfg.noise_dim)
     p32 = net.pose_mean.detach().reshape(1, -1).clone()
     p64 = p32.double()
     sw32, c32 = torch.from_numpy(style), torch.from_numpy(controls)
@@ -174,8 +178,9 @@ def float_floor(net: Any, features: np.ndarray, *, block: int, seed: int, style:
     with torch.no_grad():
         for i in range(0, len(features) - len(features) % block, block):
             f = torch.from_numpy(np.ascontiguousarray(features[None, i : i + block], dtype=np.float32))
-            a, st32 = net.step(f, p32, st32, sw32, c32)
-            b, st64 = net64.step(f.double(), p64, st64, sw64, c64)
+            nz = torch.from_numpy(rng.standard_normal((1, block, nd), dtype=np.float32))
+            a, st32 = net.step(f, p32, st32, sw32, c32, nz)
+            b, st64 = net64.step(f.double(), p64, st64, sw64, c64, nz.double())
             p32, p64 = a[:, -1], b[:, -1]
             worst = max(worst, float((a.double() - b).abs().max()))
     return worst
@@ -188,7 +193,8 @@ def time_session(path: str | Path, *, steps: int = 300, threads: int = 1, seed: 
     feed: dict[str, np.ndarray] = {}
     for i in sess.get_inputs():
         shape = [d if isinstance(d, int) else 1 for d in i.shape]
-        feed[i.name] = rng.standard_normal(shape).astype(np.float32) * (0.0 if i.name in ("k_cache", "v_cache", "valid") else 1.0)
+        zero = i.name in ("valid", "pos", "phase") or i.name[:1] in ("k", "v") and i.name[1:].isdigit()
+        feed[i.name] = rng.standard_normal(shape).astype(np.float32) * (0.0 if zero else 1.0)
     names = [o.name for o in sess.get_outputs()]
     state_pairs = [(n[: -len("_out")], k) for k, n in enumerate(names) if n.endswith("_out")]
     ms = []

@@ -21,7 +21,10 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
 
     src, dst = Path(src), Path(dst)
     logging.getLogger("root").setLevel(logging.ERROR)  # the quantiser logs a pre-processing hint
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    # the exported graph is already optimised by onnxruntime (contrib ops such as
+    # SkipLayerNormalization): tell the quantiser that untyped tensors are float
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
     model = onnx.load(str(dst))
     if modelmeta.META_KEY in props:

@@ -5,10 +5,19 @@
 * Data: clips of a DanceMuse dataset with their features (model/train_data.py); a share
   of every style is held out for validation. Windows of ``seq_len`` frames are drawn in
   proportion to clip length.
-* Loss: L1 on normalised pose vectors + ``w_vel`` x L1 on their frame-to-frame change +
-  ``w_bone`` x relative bone-length error (metres, against the target's bones). Adam with
-  warm-up and cosine decay, gradient clipping. Teacher forcing follows DanceRevolution's
-  curriculum (model/curriculum.py).
+* Data: one or several dataset folders (``data`` a path or a list); with
+  ``data_weights`` (folder -> weight) a folder's windows are drawn with that share.
+  Styles are the union of the folders' style labels.
+* Loss (``samples`` >= 2, the default): the energy score, a proper scoring rule that is
+  minimal only when the decoder's samples have the data's distribution. Per window the
+  encoder runs once and the decoder ``samples`` times with independent noise; over chunks
+  of ``es_window`` frames and per joint (3 x es_window numbers, normalised),
+  ES = mean_s ||y_s - x|| - 1/2 mean_{s != s'} ||y_s - y_s'||, the same on frame-to-frame
+  changes (weight ``w_vel``), plus ``w_bone`` x relative bone-length error. With
+  ``samples`` = 1 it is the old L1 regression. Adam with warm-up and cosine decay,
+  gradient clipping. Teacher forcing follows DanceRevolution's curriculum
+  (model/curriculum.py). ``amp_aug`` of the windows get their moves scaled (bones kept)
+  and the energy control measured after, so energy learns the size of the moves.
 * Device: ``auto`` takes CUDA when available; mixed precision (fp16 autocast + grad
   scaler) on CUDA. Deterministic for a seed on CPU. ``torch.set_num_threads(threads)``.
 * Checkpoints ``RUN/last.pt`` every ``ckpt_every`` steps and at the end (also copied to
@@ -35,7 +44,8 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +60,7 @@ from model.train_data import (
     TrainClip,
     WindowSampler,
     data_summary,
-    load_clips,
+    load_folders,
     norm_stats,
     split_clips,
 )
@@ -71,6 +81,17 @@ class TrainConfig:
     grad_clip: float = 1.0
     w_vel: float = 1.0
     w_bone: float = 1.0
+    samples: int = 2
+    """Decoder samples per window (>= 2: energy-score loss; 1: L1 regression)."""
+    es_window: int = 8
+    """Frames per energy-score chunk."""
+    amp_aug: float = 0.5
+    """Share of windows whose move size is scaled (energy augmentation)."""
+    amp_min: float = 0.3
+    amp_max: float = 2.0
+    data_weights: dict[str, float] = field(default_factory=dict)
+    """Sampling weight per data folder (as passed to --data; unlisted folders 1.0;
+    empty: windows in proportion to frames)."""
     gt_span: int = 10
     pred_start: int = 1
     pred_max: int = 30
@@ -96,7 +117,14 @@ class TrainConfig:
         unknown = sorted(set(d) - set(names))
         if unknown:
             raise ConfigError(f"unknown [train] key(s) {', '.join(unknown)}{where}; known: {', '.join(names)}")
-        return cls(**d)
+        tc = cls(**d)
+        if tc.samples < 1 or tc.es_window < 1:
+            raise ConfigError(f"[train] samples ({tc.samples}) and es_window ({tc.es_window}) must be >= 1{where}")
+        if not isinstance(tc.data_weights, dict) or any(
+                not isinstance(v, (int, float)) or v <= 0 for v in tc.data_weights.values()):
+            raise ConfigError(f"[train] data_weights must map data folders to positive numbers{where}, "
+                              'e.g. data_weights = { "data/synth_a" = 2.0, "data/mocap" = 1.0 }')
+        return tc
 
 
 def load_train_config(path: str | Path | None) -> tuple[NetConfig, TrainConfig, dict[str, Any]]:
@@ -151,13 +179,92 @@ def bone_lengths_t(vec: torch.Tensor) -> torch.Tensor:
 
 def losses(net: DanceNet, pred: torch.Tensor, target: torch.Tensor, *, w_vel: float,
            w_bone: float) -> dict[str, torch.Tensor]:
-    """pred, target: raw pose vectors [B, T, P] -> {"loss", "l1", "vel", "bone"}."""
+    """pred, target: raw pose vectors [B, T, P] -> {"loss", "l1", "vel", "bone"} (L1 regression)."""
     pn, tn = net.norm_pose(pred.float()), net.norm_pose(target.float())
     l1 = (pn - tn).abs().mean()
     vel = ((pn[:, 1:] - pn[:, :-1]) - (tn[:, 1:] - tn[:, :-1])).abs().mean()
     lb_t = bone_lengths_t(target.float())
     bone = ((bone_lengths_t(pred.float()) - lb_t).abs() / lb_t.clamp_min(1e-3)).mean()
     return {"loss": l1 + w_vel * vel + w_bone * bone, "l1": l1, "vel": vel, "bone": bone}
+
+
+def _groups(x: torch.Tensor, w: int) -> torch.Tensor:
+    """[S, B, T, 54] -> [S, B, T // w, 18, 3 * w]: chunks of w frames per joint (root = 18th)."""
+    s, b, t, p = x.shape
+    t = (t // w) * w
+    x = x[:, :, :t].reshape(s, b, t // w, w, p // 3, 3)
+    return x.permute(0, 1, 2, 4, 3, 5).reshape(s, b, t // w, p // 3, 3 * w)
+
+
+def energy_score(samples: torch.Tensor, target: torch.Tensor, *, window: int) -> torch.Tensor:
+    """Energy score of ``samples`` [S, B, T, P] against ``target`` [B, T, P] (both
+    normalised): over chunks of ``window`` frames per joint, mean_s ||y_s - x|| -
+    1/2 mean_{s != s'} ||y_s - y_s'||; averaged over chunks, joints and batch."""
+    ys = _groups(samples, window)
+    x = _groups(target.unsqueeze(0), window)
+
+    def norm(a: torch.Tensor) -> torch.Tensor:
+        return (a.pow(2).sum(-1) + 1e-8).sqrt()
+
+    fit = norm(ys - x).mean()
+    n = ys.shape[0]
+    if n < 2:
+        return fit
+    spread = torch.stack([norm(ys[i] - ys[j]).mean() for i in range(n) for j in range(i + 1, n)]).mean()
+    return fit - 0.5 * spread
+
+
+def es_losses(net: DanceNet, preds: torch.Tensor, target: torch.Tensor, *, w_vel: float, w_bone: float,
+              window: int) -> dict[str, torch.Tensor]:
+    """preds [S, B, T, P] raw samples, target [B, T, P] raw -> {"loss", "l1", "vel", "bone", "es"}."""
+    pn, tn = net.norm_pose(preds.float()), net.norm_pose(target.float())
+    es = energy_score(pn, tn, window=window)
+    vel = energy_score(pn[:, :, 1:] - pn[:, :, :-1], tn[:, 1:] - tn[:, :-1], window=window)
+    lb_t = bone_lengths_t(target.float())
+    bone = ((bone_lengths_t(preds.float()) - lb_t).abs() / lb_t.clamp_min(1e-3)).mean()
+    l1 = (pn[0] - tn).abs().mean().detach()
+    return {"loss": es + w_vel * vel + w_bone * bone, "l1": l1, "vel": vel, "bone": bone, "es": es}
+
+
+class WindowLoss(torch.nn.Module):
+    """The training computation of one batch (a module, so that DDP can wrap it): the
+    encoder once, the decoder ``samples`` times with independent noise and random
+    phrase phases, teacher-forced by the curriculum mask; returns the loss dict."""
+
+    def __init__(self, net: DanceNet, tc: TrainConfig) -> None:
+        super().__init__()
+        self.net = net
+        self.tc = tc
+
+    def forward(self, feat: torch.Tensor, prev: torch.Tensor, style: torch.Tensor, controls: torch.Tensor,
+                target: torch.Tensor, mask: list[bool], generator: torch.Generator | None = None
+                ) -> dict[str, torch.Tensor]:
+        net, tc = self.net, self.tc
+        cfg = net.cfg
+        s = max(1, tc.samples)
+        b, t, _ = feat.shape
+        dev = feat.device
+        enc = net.encode_seq(feat)
+
+        def rep(x: torch.Tensor) -> torch.Tensor:
+            return x.repeat(s, *([1] * (x.dim() - 1)))
+
+        bs = b * s
+        h = torch.randn(cfg.lstm_layers, bs, cfg.lstm_hidden, generator=generator).to(dev) * cfg.init_std
+        c = torch.zeros(cfg.lstm_layers, bs, cfg.lstm_hidden, device=dev)
+        z = torch.randn(bs, 2 * cfg.noise_dim, generator=generator).to(dev)
+        phase = torch.randint(0, cfg.phrase_frames, (bs, 1), generator=generator).float().to(dev)
+        noise = torch.randn(bs, t, 2 * cfg.noise_dim, generator=generator).to(dev)
+        pred, _ = net.decode(rep(enc), rep(prev), (list(h.unbind(0)), list(c.unbind(0)), z, phase), rep(style),
+                             rep(controls), noise,
+                             teacher=rep(target), teacher_mask=mask)
+        preds = pred.reshape(s, b, t, -1)
+        if s == 1:
+            out = losses(net, preds[0], target, w_vel=tc.w_vel, w_bone=tc.w_bone)
+        else:
+            out = es_losses(net, preds, target, w_vel=tc.w_vel, w_bone=tc.w_bone, window=tc.es_window)
+        out["pred"] = preds[0].detach()
+        return out
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -218,7 +325,9 @@ class _Progress:
         self.t0 = self.last = time.perf_counter()
         self.tty = sys.stderr.isatty()
 
-    def update(self, step: int, text: str, *, force: bool = False) -> None:
+    def update(self, step: int, text: str, *, sched: int | None = None, force: bool = False) -> None:
+        """``step``: optimiser steps done; ``sched``: where the schedules are (ahead of
+        ``step`` when a time budget runs late); the ETA follows the schedule."""
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -229,6 +338,10 @@ class _Progress:
         rate = done / max(1e-9, now - self.t0)
         eta = (self.total - step) / rate if rate > 0 else 0.0
         line = f"step {step}/{self.total} {text} {rate:.2f} step/s ETA {_fmt_time(eta)}"
+        if sched is not None and sched != step:
+            left = (self.total - sched) / rate if rate > 0 else 0.0
+            line = (f"step {step} (schedule {sched})/{self.total} {text} {rate:.2f} step/s "
+                    f"ETA {_fmt_time(left)}")
         print(("\r" + line.ljust(100)) if self.tty else line, end="" if self.tty else "\n",
               file=sys.stderr, flush=True)
 
@@ -259,9 +372,34 @@ def _dist_info() -> tuple[int, int, int]:
 # --------------------------------------------------------------------------- training
 
 
+def _folder_weights(roots: Sequence[str | Path], weights: dict[str, float]) -> dict[str, float]:
+    """``data_weights`` keyed by the folders as given (keys may be the path as written,
+    any path to the same folder, or its name). Raises ConfigError for a key that names
+    no --data folder."""
+    out: dict[str, float] = {}
+    for key, w in weights.items():
+        hits = [str(r) for r in roots if key in (str(r), Path(r).name) or Path(key).resolve() == Path(r).resolve()]
+        if not hits:
+            raise ConfigError(f"[train] data_weights names {key!r}, which is not one of the --data folders "
+                              f"({', '.join(str(r) for r in roots)}); fix the key or add the folder")
+        for h in hits:
+            out[h] = float(w)
+    return out
+
+
+def _loud_index(feature_cfg: dict[str, Any]) -> int | None:
+    """Column of the RMS feature (loudness), or None when the feature set has none."""
+    try:
+        from model.features import FeatureSpec
+
+        return int(FeatureSpec.from_config(feature_cfg).slice("rms").start)
+    except (KeyError, ImportError, ValueError, TypeError):
+        return None
+
+
 def train(
     *,
-    data: str | Path,
+    data: str | Path | Sequence[str | Path],
     out: str | Path,
     feature_cfg: dict[str, Any],
     net_cfg: NetConfig | None = None,
@@ -278,6 +416,9 @@ def train(
 ) -> dict[str, Any]:
     """Train (or resume, or fine-tune) a DanceNet; returns a summary dict
     {"step", "best", "last", "final", "val": last validation row, "seconds"}."""
+    roots: list[str | Path] = [data] if isinstance(data, (str, Path)) else list(data)
+    if not roots:
+        raise ConfigError("no --data folder given; pass one or more dataset folders")
     tc = train_cfg or TrainConfig()
     if steps is not None:
         tc.steps = int(steps)
@@ -332,7 +473,8 @@ def train(
     else:
         net = None  # type: ignore[assignment]
         styles = []
-    clips: list[TrainClip] = load_clips(data, feature_cfg=feature_cfg, styles=styles or None)
+    clips: list[TrainClip] = load_folders(roots, feature_cfg=feature_cfg, styles=styles or None)
+    weights = _folder_weights(roots, tc.data_weights)
     train_clips, val_clips = split_clips(clips, val_fraction=tc.val_fraction, seed=tc.seed)
     if not styles:
         styles = sorted({c.style for c in clips})
@@ -357,13 +499,17 @@ def train(
     optim = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
     use_amp = dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    model: torch.nn.Module = net
+    loss_mod = WindowLoss(net, tc)
+    model: torch.nn.Module = loss_mod
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
+        model = DistributedDataParallel(loss_mod, device_ids=[dev.index] if dev.type == "cuda" else None)
 
-    sampler = WindowSampler(train_clips, styles=styles, seq_len=tc.seq_len, lookahead=net.cfg.lookahead)
+    loud = _loud_index(feature_cfg)
+    sampler = WindowSampler(train_clips, styles=styles, seq_len=tc.seq_len, lookahead=net.cfg.lookahead,
+                            folder_weights=weights, loud_index=loud, amp_aug=tc.amp_aug,
+                            amp_range=(tc.amp_min, tc.amp_max))
     rng = np.random.default_rng(tc.seed + 1000 * rank)
     step, best = 0, float("inf")
     if ckpt is not None:
@@ -381,8 +527,9 @@ def train(
     val_every = max(1, tc.val_every * epoch_steps)
     val_rng = np.random.default_rng(12345)
     val_batch = WindowSampler(val_clips or train_clips, styles=styles, seq_len=tc.seq_len,
-                              lookahead=net.cfg.lookahead).sample(val_rng, tc.val_windows) if rank == 0 else None
-    summary = data_summary(clips, data)
+                              lookahead=net.cfg.lookahead, loud_index=loud).sample(val_rng, tc.val_windows) if rank == 0 else None
+    summary = data_summary(clips, roots, weights)
+    summary["energy_fit"] = {k: [round(a, 4), round(b, 4)] for k, (a, b) in sampler.energy_fit.items()}
     lead = rank == 0
     if lead:
         out.mkdir(parents=True, exist_ok=True)
@@ -437,13 +584,11 @@ def train(
         net.train()
         b = sampler.sample(rng, tc.batch)
         mask = cur.teacher_mask(vstep, tc.seq_len)
-        state = net.init_state(tc.batch, seed=int(b["seeds"][0]), device=dev)
         for g in optim.param_groups:
             g["lr"] = _lr_at(vstep, tc)
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-            pred, _ = model(to_t(b["feat"]), to_t(b["prev"]), state, to_t(b["style"]), to_t(b["controls"]),
-                            teacher=to_t(b["target"]), teacher_mask=mask)
-        ls = losses(net, pred, to_t(b["target"]), w_vel=tc.w_vel, w_bone=tc.w_bone)
+            ls = model(to_t(b["feat"]), to_t(b["prev"]), to_t(b["style"]), to_t(b["controls"]),
+                       to_t(b["target"]), mask)
         optim.zero_grad(set_to_none=True)
         scaler.scale(ls["loss"]).backward()
         scaler.unscale_(optim)
@@ -455,7 +600,7 @@ def train(
         for k in run_sum:
             run_sum[k] += float(ls[k].detach())
         run_n += 1
-        prog.update(vstep, f"loss {run_sum['loss'] / run_n:.4f} pred {cur.pred_span(vstep)}")
+        prog.update(step, f"loss {run_sum['loss'] / run_n:.4f} pred {cur.pred_span(vstep)}", sched=vstep)
         if not lead:
             continue
         done = vstep >= tc.steps
@@ -465,7 +610,7 @@ def train(
                    "lr": _lr_at(vstep - 1, tc), "pred_span": cur.pred_span(vstep), "sched_step": vstep,
                    **{f"train_{k}": v / max(1, run_n) for k, v in run_sum.items()}}
             row.update(validate(net, val_batch, val_clips, styles=styles, tc=tc, curriculum=cur,
-                                device=dev, losses_fn=losses))
+                                device=dev, loss_fn=loss_mod))
             run_sum = dict.fromkeys(run_sum, 0.0)
             run_n = 0
             write_csv_row(csv_path, row)
@@ -475,7 +620,8 @@ def train(
             if row["val_loss"] < best:
                 best = float(row["val_loss"])
                 save_checkpoint(out / "best.pt", make_ckpt())
-            prog.update(vstep, f"val {row['val_loss']:.4f} bas {row.get('val_bas', float('nan')):.3f}", force=True)
+            prog.update(step, f"val {row['val_loss']:.4f} bas {row.get('val_bas', float('nan')):.3f}", sched=vstep,
+                        force=True)
         if step % tc.ckpt_every == 0 or done:
             save_checkpoint(last_path, make_ckpt())
     prog.close()

@@ -76,6 +76,8 @@ class TrainClip:
     poses: np.ndarray
     beats: np.ndarray = field(default_factory=lambda: np.zeros(0))
     audio: str = ""
+    folder: str = ""
+    """The dataset folder the clip came from (as given to training)."""
 
     @property
     def frames(self) -> int:
@@ -158,7 +160,22 @@ def load_clips(root: str | Path, *, feature_cfg: dict[str, Any],
             raise DatasetError(f"clip {r.id} in {root} has only {n} frames of poses and audio; remove it")
         beats = np.asarray(arrays.get("beats", np.zeros(0)), dtype=np.float64)
         clips.append(TrainClip(id=r.id, style=r.style, fps=fps, feats=feats[:n], vec=pose_to_vec(poses[:n]),
-                               poses=poses[:n], beats=beats[beats < n / fps], audio=str(r.audio)))
+                               poses=poses[:n], beats=beats[beats < n / fps], audio=str(r.audio),
+                               folder=str(root)))
+    return clips
+
+
+def load_folders(roots: Sequence[str | Path], *, feature_cfg: dict[str, Any],
+                 styles: Sequence[str] | None = None) -> list[TrainClip]:
+    """Clips of several dataset folders (ids prefixed with the folder name when two
+    folders are given); each clip's ``folder`` is its root as given."""
+    clips: list[TrainClip] = []
+    for root in roots:
+        got = load_clips(root, feature_cfg=feature_cfg, styles=styles)
+        if len(roots) > 1:
+            for c in got:
+                c.id = f"{Path(root).name}/{c.id}"
+        clips += got
     return clips
 
 
@@ -193,14 +210,74 @@ def motion_speed(vec: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(j, axis=0), axis=-1).mean())
 
 
-def data_summary(clips: Sequence[TrainClip], root: str | Path) -> dict[str, Any]:
+def data_summary(clips: Sequence[TrainClip], root: str | Path | Sequence[str | Path],
+                 weights: dict[str, float] | None = None) -> dict[str, Any]:
     """What the model was trained on (goes into the checkpoint and the ONNX metadata)."""
+    roots = [str(root)] if isinstance(root, (str, Path)) else [str(r) for r in root]
     per_style: dict[str, float] = {}
+    per_folder: dict[str, dict[str, Any]] = {}
     for c in clips:
-        per_style[c.style] = per_style.get(c.style, 0.0) + c.frames / c.fps / 60.0
-    return {"path": str(root), "clips": len(clips), "minutes": round(sum(per_style.values()), 3),
+        m = c.frames / c.fps / 60.0
+        per_style[c.style] = per_style.get(c.style, 0.0) + m
+        f = per_folder.setdefault(c.folder or roots[0], {"minutes": 0.0, "styles": set()})
+        f["minutes"] += m
+        f["styles"].add(c.style)
+    folders = {k: {"minutes": round(v["minutes"], 3), "styles": sorted(v["styles"]),
+                   **({"weight": float((weights or {}).get(k, 1.0))} if weights else {})}
+               for k, v in per_folder.items()}
+    return {"path": roots[0] if len(roots) == 1 else roots, "clips": len(clips),
+            "minutes": round(sum(per_style.values()), 3),
             "minutes_per_style": {k: round(v, 3) for k, v in sorted(per_style.items())},
-            "fps": sorted({c.fps for c in clips})}
+            "folders": folders, "styles": sorted(per_style), "fps": sorted({c.fps for c in clips})}
+
+
+def pose_spread(vec: np.ndarray) -> float:
+    """Motion amplitude of pose vectors [t, 54]: RMS over joints of the temporal standard
+    deviation of the root-relative joint positions plus the root height (metres)."""
+    if len(vec) < 2:
+        return 0.0
+    j = vec[:, :51].reshape(len(vec), NUM_JOINTS, 3)
+    var = j.var(axis=0).sum(-1).mean() + float(vec[:, 53].var())
+    return float(np.sqrt(var))
+
+
+def scale_amplitude(vec: np.ndarray, s: float) -> np.ndarray:
+    """Pose vectors [t, 54] with the size of the moves scaled by ``s``, bones kept: each
+    bone's direction moves ``s`` times as far from its mean direction over the window
+    (renormalised, its length per frame unchanged); root height deviation and travel are
+    scaled by ``s`` too. The amplitude augmentation that teaches ``energy``."""
+    from model.skeleton import NECK, PARENTS, ROOT, TOPOLOGICAL_ORDER
+
+    v = np.asarray(vec, dtype=np.float64)
+    t = len(v)
+    j = v[:, :51].reshape(t, NUM_JOINTS, 3)
+    out = np.zeros_like(j)
+    for k in TOPOLOGICAL_ORDER:
+        p = PARENTS[k]
+        if p == ROOT:
+            par_old = par_new = np.zeros((t, 3))
+        elif p == NECK:
+            par_old, par_new = 0.5 * (j[:, 5] + j[:, 6]), 0.5 * (out[:, 5] + out[:, 6])
+        else:
+            par_old, par_new = j[:, p], out[:, p]
+        b = j[:, k] - par_old
+        length = np.linalg.norm(b, axis=-1, keepdims=True)
+        u = b / np.maximum(length, 1e-8)
+        m = u.mean(0)
+        m /= max(float(np.linalg.norm(m)), 1e-8)
+        u2 = m + s * (u - m)
+        u2 /= np.maximum(np.linalg.norm(u2, axis=-1, keepdims=True), 1e-8)
+        out[:, k] = par_new + length * u2
+    out -= 0.5 * (out[:, 11:12] + out[:, 12:13])
+    res = v.copy()
+    res[:, :51] = out.reshape(t, 51)
+    res[:, 51:53] *= s
+    res[:, 53] = v[:, 53].mean() + s * (v[:, 53] - v[:, 53].mean())
+    return res.astype(np.float32)
+
+
+ENERGY_RANGE = (0.2, 2.5)
+"""Clip range of the energy control measured on training windows."""
 
 
 class WindowSampler:
@@ -208,12 +285,23 @@ class WindowSampler:
 
     A window of ``seq_len`` pose frames starting at s (s >= 1, so the pose before it is
     known) pairs with features s+L .. s+L+seq_len-1 (L = look-ahead). Clips are drawn in
-    proportion to their usable length. The energy control of a window is its motion speed
-    over the mean speed of the training set (clipped to 0..2); variation is uniform 0..1.
+    proportion to their usable length; with ``folder_weights`` (folder -> weight) a
+    folder's windows come with probability weight / sum of weights (unlisted folders 1.0).
+
+    The energy control of a window is its motion amplitude (:func:`pose_spread`) over
+    what its style does at that loudness: per style, log amplitude is fitted linearly on
+    log RMS (feature column ``loud_index``) over all windows, and energy is
+    exp(residual), clipped to ``ENERGY_RANGE``. So energy 1 lets the music set the size
+    (quiet passages stay small), and energy scales moves beyond it. Variation is 0.5
+    (the latent at its trained scale). With ``amp_aug`` > 0 that share of windows has
+    its moves scaled (:func:`scale_amplitude`, log-uniform in ``amp_range``) before the
+    energy is measured, which widens the energy range the model learns.
     """
 
     def __init__(self, clips: Sequence[TrainClip], *, styles: Sequence[str], seq_len: int,
-                 lookahead: int) -> None:
+                 lookahead: int, folder_weights: dict[str, float] | None = None,
+                 loud_index: int | None = None, amp_aug: float = 0.0,
+                 amp_range: tuple[float, float] = (0.35, 1.5)) -> None:
         self.clips = [c for c in clips if c.frames >= seq_len + lookahead + 2]
         if not self.clips:
             longest = max((c.frames for c in clips), default=0)
@@ -223,11 +311,49 @@ class WindowSampler:
         self.seq_len = seq_len
         self.lookahead = lookahead
         usable = np.array([c.frames - seq_len - lookahead - 1 for c in self.clips], dtype=np.float64)
+        if folder_weights:
+            folders = [c.folder for c in self.clips]
+            for f in set(folders):
+                sel = np.array([x == f for x in folders])
+                usable[sel] *= float(folder_weights.get(f, 1.0)) / usable[sel].sum()
         self.p = usable / usable.sum()
-        self.mean_speed = float(np.mean([motion_speed(c.vec) for c in self.clips])) or 1.0
+        self.loud_index = loud_index
+        self.amp_aug = float(amp_aug)
+        self.amp_range = amp_range
+        self.energy_fit = self._fit_energy()
 
-    def energy_of(self, vec: np.ndarray) -> float:
-        return float(np.clip(motion_speed(vec) / self.mean_speed, 0.0, 2.0))
+    def _loudness(self, c: TrainClip, s: int) -> float:
+        if self.loud_index is None:
+            return 0.0
+        f = c.feats[s + self.lookahead:s + self.lookahead + self.seq_len, self.loud_index]
+        return float(np.log(max(float(np.mean(f)), 1e-4)))
+
+    def _fit_energy(self) -> dict[str, tuple[float, float]]:
+        """Per style (a, b) of log amplitude ~ a + b * log loudness, over strided windows."""
+        fit: dict[str, tuple[float, float]] = {}
+        t = self.seq_len
+        for style in sorted({c.style for c in self.clips}):
+            xs, ys = [], []
+            for c in self.clips:
+                if c.style != style:
+                    continue
+                for s in range(1, c.frames - t - self.lookahead, max(1, t // 2)):
+                    xs.append(self._loudness(c, s))
+                    ys.append(np.log(max(pose_spread(c.vec[s:s + t]), 1e-4)))
+            x, y = np.asarray(xs), np.asarray(ys)
+            if len(x) >= 4 and x.std() > 1e-6:
+                b, a = np.polyfit(x, y, 1)
+                b = float(np.clip(b, 0.0, 2.0))
+                a = float(np.mean(y) - b * np.mean(x))
+            else:
+                b, a = 0.0, float(np.mean(y)) if len(y) else 0.0
+            fit[style] = (a, b)
+        return fit
+
+    def energy_at(self, c: TrainClip, s: int, target: np.ndarray | None = None) -> float:
+        a, b = self.energy_fit.get(c.style, (0.0, 0.0))
+        amp = max(pose_spread(c.vec[s:s + self.seq_len] if target is None else target), 1e-4)
+        return float(np.clip(np.exp(np.log(amp) - a - b * self._loudness(c, s)), *ENERGY_RANGE))
 
     def sample(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
         """One batch of numpy arrays: feat [B,T,F], prev [B,P], target [B,T,P], style [B,S],
@@ -246,8 +372,12 @@ class WindowSampler:
             c = self.clips[int(rng.choice(len(self.clips), p=self.p))]
             s = int(rng.integers(1, c.frames - t - lk))
             out["feat"][b] = c.feats[s + lk:s + lk + t]
-            out["prev"][b] = c.vec[s - 1]
-            out["target"][b] = c.vec[s:s + t]
+            win = c.vec[s - 1:s + t]
+            if self.amp_aug > 0 and rng.uniform() < self.amp_aug:  # bigger or smaller moves
+                lo, hi = np.log(self.amp_range[0]), np.log(self.amp_range[1])
+                win = scale_amplitude(win, float(np.exp(rng.uniform(lo, hi))))
+            out["prev"][b] = win[0]
+            out["target"][b] = win[1:]
             out["style"][b, self.styles.index(c.style)] = 1.0
-            out["controls"][b] = (self.energy_of(c.vec[s:s + t]), rng.uniform(0.0, 1.0))
+            out["controls"][b] = (self.energy_at(c, s, win[1:]), 0.5)
         return out

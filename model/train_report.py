@@ -45,10 +45,12 @@ def free_run(net: DanceNet, feats: np.ndarray, *, style_w: np.ndarray, controls:
     sw = torch.from_numpy(np.asarray(style_w, np.float32)).to(device)
     ct = torch.from_numpy(np.asarray(controls, np.float32)).to(device)
     state = net.init_state(b, seed=seed, device=device)
+    gen = torch.Generator().manual_seed(int(seed) + 7919)
     outs = []
     for s in range(0, feats.shape[1], chunk):
         f = torch.from_numpy(np.ascontiguousarray(feats[:, s:s + chunk], dtype=np.float32)).to(device)
-        y, state = net(f, p, state, sw, ct)
+        noise = net.make_noise(b, f.shape[1], generator=gen, device=device)
+        y, state = net(f, p, state, sw, ct, noise)
         p = y[:, -1]
         outs.append(y.float().cpu().numpy())
     net.train(was_training)
@@ -62,7 +64,7 @@ def _nanmean(xs: Sequence[float]) -> float:
 
 @torch.no_grad()
 def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainClip], *, styles: Sequence[str],
-             tc: Any, curriculum: Any, device: torch.device, losses_fn: Callable[..., dict[str, torch.Tensor]]) -> dict[str, float]:
+             tc: Any, curriculum: Any, device: torch.device, loss_fn: Callable[..., dict[str, torch.Tensor]]) -> dict[str, float]:
     """Validation loss at the final curriculum on fixed windows, and metrics of free-running
     dances of the held-out clips (first ``tc.val_seconds``) next to their ground truth."""
     from model import metrics
@@ -73,12 +75,10 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
     def t(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a).to(dev)
 
-    n = batch["feat"].shape[0]
-    state = net.init_state(n, seed=0, device=dev)
     mask = curriculum.teacher_mask(10**9, tc.seq_len)
-    pred, _ = net(t(batch["feat"]), t(batch["prev"]), state, t(batch["style"]), t(batch["controls"]),
-                  teacher=t(batch["target"]), teacher_mask=mask)
-    ls = losses_fn(net, pred, t(batch["target"]), w_vel=tc.w_vel, w_bone=tc.w_bone)
+    ls = loss_fn(t(batch["feat"]), t(batch["prev"]), t(batch["style"]), t(batch["controls"]), t(batch["target"]),
+                 mask, generator=torch.Generator().manual_seed(0))
+    pred = ls["pred"]
     err_m = (pred[..., :51].float() - t(batch["target"])[..., :51]).abs().mean()  # metres, any normalisation
     row: dict[str, float] = {"val_loss": float(ls["loss"]), "val_l1": float(ls["l1"]), "val_l1_m": float(err_m),
                              "val_bone_loss": float(ls["bone"])}

@@ -1,4 +1,4 @@
-"""DanceNet: streaming step equals the full pass, seeds, styles, causality, ONNX parity."""
+"""DanceNet: streaming step equals the full pass, seeds, variation, latent, styles, causality, ONNX parity."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.network import STATE_NAMES, DanceNet, NetConfig, StepModule, build
+from model.network import DanceNet, NetConfig, StepModule, build, variation_scale
 
 torch.set_num_threads(1)
 
@@ -37,28 +37,42 @@ def _inputs(t: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return feat, prev, style, controls
 
 
+def _noise(net: DanceNet, t: int, seed: int) -> torch.Tensor:
+    return net.make_noise(1, t, generator=torch.Generator().manual_seed(seed + 100))
+
+
 def _run_steps(net: DanceNet, feat: torch.Tensor, prev: torch.Tensor, style: torch.Tensor,
-               controls: torch.Tensor, *, seed: int, block: int = 1) -> torch.Tensor:
-    state = net.init_state(1, seed=seed)
+               controls: torch.Tensor, *, seed: int, block: int = 1, noise: torch.Tensor | None = None) -> torch.Tensor:
+    state = net.init_state(1, seed=seed, block=block)
+    noise = _noise(net, feat.shape[1], seed) if noise is None else noise
     outs = []
     with torch.no_grad():
-        for s in range(0, feat.shape[1], block):
-            pose, state = net.step(feat[:, s:s + block], prev, state, style, controls)
+        for s in range(0, feat.shape[1] - feat.shape[1] % block, block):
+            pose, state = net.step(feat[:, s:s + block], prev, state, style, controls, noise[:, s:s + block])
             prev = pose[:, -1]
             outs.append(pose)
     return torch.cat(outs, dim=1)
 
 
 def test_step_by_step_equals_full_sequence_over_500_frames() -> None:
-    net = _net(window=16)  # a short window so that 500 frames roll the caches many times
+    net = _net(window=16)  # a short window so that 500 frames roll the ring many times
     feat, prev, style, controls = _inputs(500)
+    noise = _noise(net, 500, 5)
     with torch.no_grad():
-        full, _ = net(feat, prev, net.init_state(1, seed=5), style, controls)
+        full, _ = net(feat, prev, net.init_state(1, seed=5), style, controls, noise)
     stepped = _run_steps(net, feat, prev, style, controls, seed=5)
     assert full.shape == (1, 500, 54)
     assert (stepped - full).abs().max().item() < 1e-5
-    blocks = _run_steps(net, feat, prev, style, controls, seed=5, block=7)  # odd blocks
-    assert (blocks - full).abs().max().item() < 1e-5
+    blocks = _run_steps(net, feat, prev, style, controls, seed=5, block=7)  # odd blocks, ring of 16 + 7
+    assert (blocks - full[:, :blocks.shape[1]]).abs().max().item() < 1e-5
+    # the general path in uneven chunks (torch generation) equals it too
+    state, p, outs = net.init_state(1, seed=5), prev, []
+    with torch.no_grad():
+        for s in range(0, 500, 37):
+            y, state = net(feat[:, s:s + 37], p, state, style, controls, noise[:, s:s + 37])
+            p = y[:, -1]
+            outs.append(y)
+    assert (torch.cat(outs, dim=1) - full).abs().max().item() < 1e-5
 
 
 def test_same_seed_repeats_and_different_seeds_differ() -> None:
@@ -71,17 +85,35 @@ def test_same_seed_repeats_and_different_seeds_differ() -> None:
     assert (a - c).abs().max().item() > 1e-3
 
 
-def test_variation_control_scales_the_noise() -> None:
-    net = _net(init_std=0.0)  # seeds then differ only through the noise input
-    feat, prev, style, _ = _inputs(40)
+def test_variation_zero_is_deterministic_per_seed_and_variation_changes_the_dance() -> None:
+    net = _net()
+    feat, prev, style, _ = _inputs(90)
     still = torch.tensor([[1.0, 0.0]])
     lively = torch.tensor([[1.0, 1.0]])
-    a0 = _run_steps(net, feat, prev, style, still, seed=1)
-    b0 = _run_steps(net, feat, prev, style, still, seed=2)
-    a1 = _run_steps(net, feat, prev, style, lively, seed=1)
-    b1 = _run_steps(net, feat, prev, style, lively, seed=2)
+    n1, n2 = _noise(net, 90, 1), _noise(net, 90, 2)
+    # variation 0: the noise has no effect; the dance depends on the seed's initial state only
+    a0 = _run_steps(net, feat, prev, style, still, seed=1, noise=n1)
+    b0 = _run_steps(net, feat, prev, style, still, seed=1, noise=n2)
     assert torch.allclose(a0, b0, atol=1e-6)
+    a1 = _run_steps(net, feat, prev, style, lively, seed=1, noise=n1)
+    b1 = _run_steps(net, feat, prev, style, lively, seed=1, noise=n2)
     assert (a1 - b1).abs().max().item() > 1e-3
+    assert (a1 - a0).abs().max().item() > 1e-3
+    assert variation_scale(torch.tensor([0.0, 0.5, 1.0])).tolist() == pytest.approx([0.0, 1.0, 1.4])
+
+
+def test_latent_holds_a_phrase_and_drifts_slowly() -> None:
+    net = _net(phrase_frames=10, noise_dim=4, noise_tau=30.0)
+    z = torch.zeros(1, 8)
+    noise = torch.randn(1, 35, 8, generator=torch.Generator().manual_seed(0))
+    lats, _, phase = net.latent(z, torch.zeros(1, 1), noise, torch.tensor([[0.5]]))
+    lat = torch.stack(lats, dim=1)[0]  # [35, 8]
+    phrase, slow = lat[:, :4], lat[:, 4:]
+    assert torch.equal(phrase[0], noise[0, 0, :4])  # redrawn at phase 0 ...
+    assert torch.equal(phrase[9], phrase[0]) and torch.equal(phrase[10], noise[0, 10, :4])  # ... every 10 frames
+    steps = (slow[1:] - slow[:-1]).abs().mean().item()
+    assert steps < 0.3 * slow.abs().mean().item() + 0.3  # AR(1): small steps, not white noise
+    assert float(phase) == 5.0
 
 
 def test_style_mixing_changes_output_and_mixes_embeddings() -> None:
@@ -99,15 +131,14 @@ def test_style_mixing_changes_output_and_mixes_embeddings() -> None:
 def test_encoder_is_causal_and_local() -> None:
     net = _net(window=8, layers=1)
     feat, *_ = _inputs(40)
-    state = net.init_state(1, seed=0)
     with torch.no_grad():
-        enc, *_ = net.encode(feat, *state[:3])
+        enc = net.encode_seq(feat)
         later = feat.clone()
         later[:, 30:] += 5.0  # the future changes
-        enc2, *_ = net.encode(later, *state[:3])
+        enc2 = net.encode_seq(later)
         earlier = feat.clone()
         earlier[:, :10] += 5.0  # frames more than k=8 before frame 20 change
-        enc3, *_ = net.encode(earlier, *state[:3])
+        enc3 = net.encode_seq(earlier)
     assert torch.allclose(enc[:, :30], enc2[:, :30], atol=1e-6)
     assert not torch.allclose(enc[:, 30:], enc2[:, 30:], atol=1e-3)
     assert torch.allclose(enc[:, 18:], enc3[:, 18:], atol=1e-6)  # 18 - 8 = 10: unseen
@@ -118,15 +149,16 @@ def test_teacher_forcing_uses_teacher_poses() -> None:
     net = _net()
     feat, prev, style, controls = _inputs(20)
     teacher = torch.randn(1, 20, 54)
+    noise = _noise(net, 20, 0)
     with torch.no_grad():
-        free, _ = net(feat, prev, net.init_state(1, seed=0), style, controls)
-        forced, _ = net(feat, prev, net.init_state(1, seed=0), style, controls,
+        free, _ = net(feat, prev, net.init_state(1, seed=0), style, controls, noise)
+        forced, _ = net(feat, prev, net.init_state(1, seed=0), style, controls, noise,
                         teacher=teacher, teacher_mask=[True] * 20)
-        # Frame-by-frame with the teacher pose fed as prev equals the batched forced run.
+        # Frame-by-frame with the teacher pose fed as prev equals the forced run.
         state = net.init_state(1, seed=0)
         p, outs = prev, []
         for t in range(20):
-            o, state = net.step(feat[:, t:t + 1], p, state, style, controls)
+            o, state = net.step(feat[:, t:t + 1], p, state, style, controls, noise[:, t:t + 1])
             outs.append(o)
             p = teacher[:, t]
     assert torch.allclose(free[:, 0], forced[:, 0])
@@ -153,12 +185,13 @@ def test_step_module_exports_to_onnx_with_parity(tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     net = _net()
     step = StepModule(net)
-    feat, prev, style, controls = _inputs(50)
+    feat, prev, style, controls = _inputs(80)
+    noise = _noise(net, 80, 4)
     state = net.init_state(1, seed=4)
-    names = ["feat", "prev_pose", "style_w", "controls", *STATE_NAMES]
+    names = ["feat", "prev_pose", "style_w", "controls", "noise", *net.state_names()]
     path = tmp_path / "step.onnx"
-    torch.onnx.export(step, (feat[:, :1], prev, style, controls, *state), str(path),
-                      input_names=names, output_names=["pose", *(f"{n}_out" for n in STATE_NAMES)],
+    torch.onnx.export(step, (feat[:, :1], prev, style, controls, noise[:, :1], *state), str(path),
+                      input_names=names, output_names=["pose", *(f"{n}_out" for n in net.state_names())],
                       dynamo=False, opset_version=17)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -167,9 +200,9 @@ def test_step_module_exports_to_onnx_with_parity(tmp_path: Path) -> None:
     st = [s.numpy() for s in state]
     p = prev.numpy()
     worst = 0.0
-    for t in range(50):
+    for t in range(80):  # past the 64-frame window: the ring wraps
         out = sess.run(None, dict(zip(names, [feat[:, t:t + 1].numpy(), p, style.numpy(),
-                                              controls.numpy(), *st])))
+                                              controls.numpy(), noise[:, t:t + 1].numpy(), *st])))
         worst = max(worst, float(np.abs(out[0][0, 0] - ref[0, t]).max()))
         p, st = out[0][:, -1], out[1:]
     assert worst < 1e-4
