@@ -10,9 +10,9 @@ off_beats
     Beat Align Score against them, next to the score against the beats themselves, says
     whether a dance hears the beat or merely moves often.
 limb_speed_ratio
-    Mean world-space speed of the legs (knees and ankles) over the mean speed of the arms
-    (elbows and wrists). A dancer with planted feet and pumping arms scores ~0.2; dance
-    data with footwork 0.5-1.
+    Mean world-space speed of the feet (ankles) over the mean speed of the hands (wrists):
+    the ends of the legs and arms. A dancer with planted feet and pumping arms scores
+    ~0.2; dance data with footwork 0.4-1.
 section_speed_ratio
     Mean joint speed (all 17 joints, world space) inside a time section over the mean
     speed outside it. The first ``settle_s`` after each edge of the section is skipped on
@@ -49,8 +49,8 @@ import numpy as np
 
 from model.skeleton import FEET, JOINT_INDEX, root_of
 
-LEGS = tuple(JOINT_INDEX[n] for n in ("left_knee", "right_knee", "left_ankle", "right_ankle"))
-ARMS = tuple(JOINT_INDEX[n] for n in ("left_elbow", "right_elbow", "left_wrist", "right_wrist"))
+LEGS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
+ARMS = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
 FOOT_MARGIN = 0.05
 """An ankle within this many metres of the floor height may be in contact."""
 CONTACT_VSPEED = 0.15
@@ -84,7 +84,7 @@ def joint_speeds(poses: np.ndarray, *, fps: float) -> np.ndarray:
 
 
 def limb_speed_ratio(poses: np.ndarray, *, fps: float) -> float:
-    """Mean leg (knees, ankles) speed over mean arm (elbows, wrists) speed. NaN if the arms rest."""
+    """Mean foot (ankle) speed over mean hand (wrist) speed, world space. NaN if the hands rest."""
     s = joint_speeds(poses, fps=fps)
     if len(s) == 0:
         return float("nan")

@@ -25,7 +25,7 @@ from model.errors import DatasetError
 
 EVAL_SEED_BASE = 900_000
 """Seeds 900000-900999 are reserved for evaluation songs; training data never uses them."""
-SONG_SECONDS = 40.0
+SONG_SECONDS = 30.0
 CACHE_DIR = Path("data/eval_songs")
 AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 FOF_DIR = Path("/usr/share/games/fretsonfire/data/songs")
