@@ -22,8 +22,9 @@ toward mid-shoulder (orthogonalised), so the torso frame is stable whatever the 
 rotation is the chest's twist and lean against the pelvis); **Neck** aims at the nose and
 takes its roll from the ear line. Limbs are swing-twist: the upper bone swings from its
 rest direction onto the posed one and twists about itself so that the joint below bends
-in the rest bend plane (elbows forward, knees backward; the twist fades out as the limb
-straightens, where it is undefined); the lower bone then only swings. Feet keep the
+in the bone's bend plane (elbows forward, knees backward: a hinge for rigs; the twist
+fades out as the limb straightens, where it is undefined); the lower bone then only
+swings. Feet keep the
 pelvis orientation (COCO has no toes); hands keep the forearm's.
 
 COCO-17's torso is not rigid (shoulder width and mid-hip to mid-shoulder distance vary a
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -54,8 +56,10 @@ Quat = tuple[float, float, float, float]
 
 HEAD_UP = 0.06
 """Head joint height above mid-shoulder at rest (m); not a COCO joint."""
-TWIST_BIAS = 0.15
-"""How strongly a nearly straight limb is pulled to zero twist (sine of the bend)."""
+TWIST_FROM, TWIST_FULL = 0.2, 0.5
+"""Sines of the bend (about 12 and 30 degrees) between which a limb's twist fades in: a
+straight limb has no defined twist and gets none; the rest pose (elbows bent 6 degrees)
+is the identity."""
 
 
 @dataclass(frozen=True)
@@ -233,22 +237,18 @@ _IDENTITY: Quat = (1.0, 0.0, 0.0, 0.0)
 
 
 def _bend_rest(b: Bone) -> tuple[Vec, Vec]:
-    """Rest direction of an aim bone and the rest bend direction of the bone below
-    (perpendicular part of the lower bone's rest direction)."""
+    """Rest direction of an aim bone and, for bones with a joint below (``bend``), the
+    direction that joint bends toward: forward (+z) for elbows, backward (-z) for knees,
+    made perpendicular to the bone."""
     r = rest_pose().astype(np.float64)
     start = REST_POSITIONS[BONES.index(b)]
     d = _unit(tuple(r[_J[b.target]] - start))  # type: ignore[arg-type]
     assert d is not None
     if not b.bend:
         return d, (0.0, 0.0, 0.0)
-    lower = _unit(tuple(r[_J[b.bend]] - r[_J[b.target]]))  # type: ignore[arg-type]
-    assert lower is not None
-    k = _dot(lower, d)
-    perp = _unit((lower[0] - k * d[0], lower[1] - k * d[1], lower[2] - k * d[2]))
-    if perp is None or abs(perp[2]) < 0.5:  # (nearly) straight at rest: elbows bend
-        fz = 1.0 if "elbow" in b.target else -1.0  # forward, knees backward
-        perp = _unit((-fz * d[2] * d[0], -fz * d[2] * d[1], fz * (1.0 - d[2] * d[2])))
-        assert perp is not None
+    fz = 1.0 if "elbow" in b.target else -1.0
+    perp = _unit((-fz * d[2] * d[0], -fz * d[2] * d[1], fz * (1.0 - d[2] * d[2])))
+    assert perp is not None
     return d, perp
 
 
@@ -358,10 +358,13 @@ class RigSolver:
         if lower is None:
             return g
         k = _dot(lower, d)
-        b = _qrot(g, bend_rest)  # where the rest bend plane points now
-        u = (lower[0] - k * d[0] + TWIST_BIAS * b[0], lower[1] - k * d[1] + TWIST_BIAS * b[1],
-             lower[2] - k * d[2] + TWIST_BIAS * b[2])
-        theta = math.atan2(_dot(d, _cross(b, u)), _dot(b, u))
+        p = (lower[0] - k * d[0], lower[1] - k * d[1], lower[2] - k * d[2])
+        bent = math.sqrt(_dot(p, p))  # sine of the bend angle
+        if bent <= TWIST_FROM:
+            return g  # (nearly) straight: twist undefined, none
+        b = _qrot(g, bend_rest)  # where the bend direction points after the swing
+        theta = math.atan2(_dot(d, _cross(b, p)), _dot(b, p))
+        theta *= min(1.0, (bent - TWIST_FROM) / (TWIST_FULL - TWIST_FROM))
         sh, ch = math.sin(0.5 * theta), math.cos(0.5 * theta)
         return _qmul((ch, d[0] * sh, d[1] * sh, d[2] * sh), g)
 
@@ -434,3 +437,78 @@ def forward_kinematics(motion: RigMotion, *, stretch: bool = True) -> np.ndarray
 def rig_to_coco(positions: np.ndarray) -> np.ndarray:
     """Bone positions [shape=(t, n_bones, 3)] -> COCO-17 joints [shape=(t, 17, 3)]."""
     return np.asarray(positions)[:, list(COCO_BONE)]
+
+
+# ----------------------------------------------------------------------------------- BVH
+
+BVH_CM = 100.0
+"""File units per metre in the BVH files written here (centimetres, as Mixamo/Blender)."""
+
+
+def write_rig_bvh(path: str | Path, poses: np.ndarray, *, fps: float) -> Path:
+    """Write COCO-17 poses [shape=(t, 17, 3)] (metres, y up) as a BVH of this rig, in
+    centimetres, with the same local rotations ``RigSolver`` sends over OSC/WebSocket
+    (as ``Zrotation Xrotation Yrotation`` degrees, local matrix Rz @ Rx @ Ry). The five
+    joints the torso stretch moves (Neck, the clavicles, LeftArm, RightArm) also carry
+    position channels (their stretched offsets), so that any BVH reader that honours
+    them (Blender does; ``model.bvh.read_bvh`` does) gets the joints back exactly.
+    Written to a temporary name first and renamed."""
+    from model.importers.rotations import euler_zxy
+
+    p = np.asarray(poses, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (NUM_JOINTS, 3) or p.shape[0] < 1:
+        raise ValueError(f"poses must have shape (t, {NUM_JOINTS}, 3), got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("poses contain NaN or infinite values")
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    m = solve_rotations(p)
+    t = p.shape[0]
+    eul = euler_zxy(quat_to_matrix(m.quats).reshape(-1, 3, 3)).reshape(t, NUM_BONES, 3)
+    eul = np.unwrap(eul, axis=0, period=360.0)
+    cols: list[np.ndarray] = []
+    lines = ["HIERARCHY"]
+    children: dict[int, list[int]] = {}
+    for i, b in enumerate(BONES):
+        children.setdefault(b.parent, []).append(i)
+    rot_chans = "Zrotation Xrotation Yrotation"
+
+    def emit(i: int, depth: int) -> None:
+        b = BONES[i]
+        pad = "  " * depth
+        lines.append(f"{pad}{'ROOT' if b.parent < 0 else 'JOINT'} {b.name}")
+        lines.append(pad + "{")
+        lines.append(f"{pad}  OFFSET {_fmt(REST_OFFSETS[i] * BVH_CM)}")
+        if b.parent < 0:
+            lines.append(f"{pad}  CHANNELS 6 Xposition Yposition Zposition {rot_chans}")
+            cols.append(m.root * BVH_CM)
+        elif b.stretch >= 0:
+            lines.append(f"{pad}  CHANNELS 6 Xposition Yposition Zposition {rot_chans}")
+            cols.append(REST_OFFSETS[i] * BVH_CM * m.stretch[:, b.stretch: b.stretch + 1])
+        else:
+            lines.append(f"{pad}  CHANNELS 3 {rot_chans}")
+        cols.append(eul[:, i])
+        for c in children.get(i, []):
+            emit(c, depth + 1)
+        if b.name in END_SITES:
+            lines.extend([f"{pad}  End Site", pad + "  {",
+                          f"{pad}    OFFSET {_fmt(np.asarray(END_SITES[b.name]) * BVH_CM)}", pad + "  }"])
+        lines.append(pad + "}")
+
+    emit(0, 0)
+    lines += ["MOTION", f"Frames: {t}", f"Frame Time: {1.0 / fps:.8f}"]
+    motion = np.concatenate(cols, axis=1)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="ascii", newline="\n") as f:
+            f.write("\n".join(lines) + "\n")
+            np.savetxt(f, motion, fmt="%.6f")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _fmt(v: np.ndarray) -> str:
+    return " ".join(f"{x:.6f}" for x in v)
