@@ -208,6 +208,10 @@ class LiveApp:
             await self.osc_in.start()
         if cfg["websocket"]["enabled"] and self.web is None:
             self.web = await _start_web(self)
+        if self.web is not None:  # rotations start with the first client that asks (?rot=1)
+            self.web.on_rotations = self.engine.enable_rotations
+            if any(str(getattr(c, "fmt", "")).endswith("+rot") for c in getattr(self.web, "_clients", {}).values()):
+                self.engine.enable_rotations()
         # feature set-up and warm-up run in a thread: the page and /status answer meanwhile,
         # and stop() (SIGTERM) is heard at once
         sr = self.source.sample_rate

@@ -150,6 +150,8 @@ class WebServer:
         self._uploads = 0
         self._state_seq = 0
         self._bin = wsproto.BinaryFrameEncoder()
+        self._bin_rot = wsproto.BinaryFrameEncoder(rot=True)
+        self.on_rotations: Callable[[], None] | None = None  # a client asked for rotations
         self._server: Server | None = None
         self.limiter = RateLimitedLog(log)
         self.dropped_total = 0
@@ -241,16 +243,22 @@ class WebServer:
             return
         text: str | None = None
         data: bytes | None = None
+        rot_msgs: dict[str, str | bytes] = {}
         for c in self._clients.values():
             msg: str | bytes
             if c.fmt == "binary":
                 if data is None:
                     data = self._bin.encode(frame)
                 msg = data
-            else:
+            elif c.fmt == "json":
                 if text is None:
                     text = wsproto.frame_json(frame)
                 msg = text
+            else:  # with rotations (?rot=1)
+                if c.fmt not in rot_msgs:
+                    rot_msgs[c.fmt] = (self._bin_rot.encode(frame) if c.fmt.startswith("binary")
+                                       else wsproto.frame_json(frame, rot=True))
+                msg = rot_msgs[c.fmt]
             if len(c.frames) == c.frames.maxlen:
                 c.dropped += 1
                 self.dropped_total += 1
@@ -311,7 +319,12 @@ class WebServer:
         if len(self._clients) >= self.max_clients:
             await conn.close(1013, "too many clients; try again later")
             return
-        fmt = parse_qs(query).get("format", ["json"])[0]
+        qs = parse_qs(query)
+        fmt = qs.get("format", ["json"])[0]
+        if qs.get("rot", ["0"])[0].lower() in ("1", "true", "yes"):
+            fmt += wsproto.ROT_SUFFIX
+            if self.on_rotations is not None:
+                self.on_rotations()
         with contextlib.suppress(OSError, AttributeError):
             sock = conn.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)

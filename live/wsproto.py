@@ -23,6 +23,12 @@ Server -> client, in order:
    or one binary message of 59 little-endian float32 in ``binary_layout`` order (236
    bytes; beat as 0/1; joints joint-major x, y, z). Indices are exact up to 2**24 frames
    (155 h at 30 fps).
+
+   Rotations are opt-in at connect (``/ws?rot=1``): the hello then also carries
+   ``"rotations": {"bones", "parents", "rest_offsets", "order": "wxyz"}`` (the rig of
+   model/rotations.py), JSON frames a ``"rot"`` list (4 floats per bone, local unit
+   quaternions w x y z) and binary frames 100 more float32 (``binary_layout`` ends with
+   ``rot*100``; 636 bytes).
 3. ``{"type": "state", "controls": {...}}`` to every client when a control changes;
    ``{"type": "ack", "id", "name", "value"}`` or ``{"type": "error", "id", "message"}``
    to the sender of a control; ``{"type": "pong"}`` for a ping.
@@ -57,6 +63,22 @@ BINARY_LAYOUT: tuple[str, ...] = (
 )
 BINARY_FLOATS = 8 + 3 * len(JOINT_NAMES)  # 59
 BINARY_BYTES = 4 * BINARY_FLOATS  # 236
+ROT_FLOATS = 100  # 25 rig bones x (w, x, y, z)
+ROT_SUFFIX = "+rot"
+"""A client's format with rotations: 'json+rot' or 'binary+rot' (see ``split_format``)."""
+
+
+def split_format(fmt: str) -> tuple[str, bool]:
+    """'binary+rot' -> ('binary', True)."""
+    return (fmt[: -len(ROT_SUFFIX)], True) if fmt.endswith(ROT_SUFFIX) else (fmt, False)
+
+
+def rotations_info() -> dict[str, Any]:
+    """The rig of the rotations (hello, with ?rot=1)."""
+    from model.rotations import BONE_NAMES, BONE_PARENTS, REST_OFFSETS
+
+    return {"bones": list(BONE_NAMES), "parents": list(BONE_PARENTS), "order": "wxyz",
+            "rest_offsets": np.round(REST_OFFSETS, 6).tolist(), "units": "metres, y up, +z to the audience"}
 JSON_DIGITS = 5
 """Decimals kept for joint coordinates in JSON frames (10 micrometres)."""
 
@@ -97,11 +119,12 @@ def hello(
     fmt: str = "json",
 ) -> str:
     """The hello message. ``model`` holds name, provider, styles, controls, meta."""
+    fmt, rot = split_format(fmt)
     if fmt not in FORMATS:
         raise ProtocolError(f"unknown frame format {fmt!r}; use ?format=json or ?format=binary")
     m = {"name": "", "provider": "", "styles": [], "controls": [], "meta": {}}
     m.update(model)
-    return dumps({
+    out: dict[str, Any] = {
         "type": "hello",
         "version": VERSION,
         "fps": int(fps),
@@ -109,19 +132,27 @@ def hello(
         "model": m,
         "controls": dict(controls),
         "format": fmt,
-        "binary_layout": list(BINARY_LAYOUT),
-    })
+        "binary_layout": list(BINARY_LAYOUT) + (["rot*100"] if rot else []),
+    }
+    if rot:
+        out["rotations"] = rotations_info()
+    return dumps(out)
 
 
-def frame_json(frame: Frame) -> str:
-    """One frame as JSON text (joints rounded to JSON_DIGITS decimals)."""
+def frame_json(frame: Frame, *, rot: bool = False) -> str:
+    """One frame as JSON text (joints rounded to JSON_DIGITS decimals; with ``rot`` and
+    rotations on the frame, a "rot" list of 4 floats per rig bone)."""
     joints = np.round(np.asarray(frame.joints, dtype=np.float64).reshape(-1), JSON_DIGITS).tolist()
+    tail = ""
+    if rot and frame.rot is not None:
+        q = np.round(np.asarray(frame.rot, dtype=np.float64).reshape(-1), JSON_DIGITS + 1).tolist()
+        tail = f',"rot":{json.dumps(q, separators=(",", ":"))}'
     return (
         f'{{"type":"frame","i":{int(frame.index)},"t":{_num(frame.t)},"wall":{_num(frame.wall, 6)},'
         f'"joints":{json.dumps(joints, separators=(",", ":"))},'
         f'"beat":{"true" if frame.beat else "false"},"beat_in_bar":{int(frame.beat_in_bar)},'
         f'"bar":{int(frame.bar)},"tempo":{_num(frame.tempo)},"confidence":{_num(frame.confidence)},'
-        f'"latency_ms":{_num(frame.latency_ms)}}}'
+        f'"latency_ms":{_num(frame.latency_ms)}{tail}}}'
     )
 
 
@@ -135,8 +166,9 @@ def _num(v: float, digits: int = 4) -> str:
 class BinaryFrameEncoder:
     """Frames -> 59 little-endian float32 (``BINARY_LAYOUT``) through one preallocated buffer."""
 
-    def __init__(self) -> None:
-        self.buf = np.zeros(BINARY_FLOATS, dtype="<f4")
+    def __init__(self, *, rot: bool = False) -> None:
+        self.rot = rot
+        self.buf = np.zeros(BINARY_FLOATS + (ROT_FLOATS if rot else 0), dtype="<f4")
 
     def encode(self, frame: Frame) -> bytes:
         b = self.buf
@@ -148,20 +180,28 @@ class BinaryFrameEncoder:
         b[5] = frame.beat_in_bar
         b[6] = frame.bar
         b[7] = frame.confidence
-        b[8:] = np.asarray(frame.joints).reshape(-1)
+        b[8:BINARY_FLOATS] = np.asarray(frame.joints).reshape(-1)
+        if self.rot:
+            if frame.rot is None:
+                b[BINARY_FLOATS:] = 0.0
+                b[BINARY_FLOATS::4] = 1.0  # identity until rotations are computed
+            else:
+                b[BINARY_FLOATS:] = np.asarray(frame.rot).reshape(-1)
         return b.tobytes()
 
 
 def decode_binary(data: bytes) -> dict[str, Any]:
     """The inverse of BinaryFrameEncoder.encode (for tests and Python clients)."""
-    if len(data) != BINARY_BYTES:
+    if len(data) not in (BINARY_BYTES, BINARY_BYTES + 4 * ROT_FLOATS):
         raise ProtocolError(f"binary frame of {len(data)} bytes; expected {BINARY_BYTES}")
     a = np.frombuffer(data, dtype="<f4")
     out: dict[str, Any] = {k: float(a[i]) for i, k in enumerate(BINARY_LAYOUT[:-1])}
     for k in ("index", "beat_in_bar", "bar"):
         out[k] = int(out[k])
     out["beat"] = bool(out["beat"])
-    out["joints"] = a[8:].reshape(len(JOINT_NAMES), 3).copy()
+    out["joints"] = a[8:BINARY_FLOATS].reshape(len(JOINT_NAMES), 3).copy()
+    if len(a) > BINARY_FLOATS:
+        out["rot"] = a[BINARY_FLOATS:].reshape(-1, 4).copy()
     return out
 
 

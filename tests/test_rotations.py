@@ -186,3 +186,24 @@ def test_ten_minutes_of_generated_dance_round_trip_through_fk_and_bvh(tmp_path: 
     print(f"{len(poses)} frames: FK max error {err * 1000:.4f} mm, BVH re-import max error "
           f"{bvh_err * 1000:.4f} mm, min quaternion dot between frames {min_dot:.4f}")
     assert err < 1e-3 and bvh_err < 1e-3 and min_dot > 0.0
+
+
+def test_websocket_rotations_are_opt_in_at_connect_in_json_and_binary() -> None:
+    import json
+
+    from live import wsproto
+
+    plain = json.loads(wsproto.hello(fps=30, model={}, controls={}, fmt="json"))
+    assert "rotations" not in plain and plain["binary_layout"][-1] == "joints*51"
+    h = json.loads(wsproto.hello(fps=30, model={}, controls={}, fmt="binary+rot"))
+    assert h["format"] == "binary" and h["binary_layout"][-1] == "rot*100"
+    assert h["rotations"]["bones"] == list(rot.BONE_NAMES) and h["rotations"]["order"] == "wxyz"
+    joints = _dance(8)[3].astype(np.float32)
+    q = rot.RigSolver().solve(joints).astype(np.float32)
+    f = Frame(index=3, t=0.1, wall=1.0, joints=joints, rot=q)
+    assert "rot" not in json.loads(wsproto.frame_json(f))
+    assert np.allclose(json.loads(wsproto.frame_json(f, rot=True))["rot"], q.reshape(-1), atol=1e-6)
+    data = wsproto.BinaryFrameEncoder(rot=True).encode(f)
+    assert len(data) == 636
+    back = wsproto.decode_binary(data)
+    assert np.array_equal(back["rot"], q) and np.allclose(back["joints"], joints)
