@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             reports[name] = dancer_report(path, cfg, songs=args.songs, data=data, recordings=args.recordings,
                                           post=args.post, root=args.root, suite=suite_config(args, cfg),
                                           sheets=args.sheets, progress=lambda m: print(f"  {m}", flush=True))
-            print(f"   {reports[name]['frames']} frames in {time.perf_counter() - t0:.0f} s", flush=True)
+            print(f"   {reports[name]['frames']} frames in {time.perf_counter() - t0:.0f} s "
+                  f"(runs as {reports[name]['generator']})", flush=True)
     except DanceMuseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -106,7 +106,11 @@ class Dancer:
         self.cfg = base
         self.path = str(model_path)
         self.post = post
-        self.generator = load_generator(base, path=model_path)
+        try:  # the block-N export beside the model (<stem>_b<N>.onnx) when there is one, as generate uses
+            self.generator = load_generator(base, path=model_path, offline=True)
+        except TypeError:  # a runtime without offline exports
+            self.generator = load_generator(base, path=model_path)
+        self.block = int(getattr(self.generator, "block", 1) or 1)
         self.styles: list[str] = list(self.generator.style_names)
         self.fps = int(self.generator.fps)
         self.feature_cfg = dict(base["features"], fps=self.fps)
@@ -150,7 +154,8 @@ class Dancer:
         eng = Engine(c, tap, features_factory=lambda fc, sr: _Replay(feats, info))
         eng.prepare(sr=song.sr, warmup=False)
         out = np.zeros((len(feats), 17, 3), np.float32)
-        cuts = sorted((int(round(t * self.fps)), s) for t, s in schedule)
+        b = self.block  # a block-N model switches style on block boundaries (a partial block ends the stream)
+        cuts = sorted((int(round(t * self.fps / b)) * b, s) for t, s in schedule)
         edges = [0] + [min(len(feats), max(0, i)) for i, _ in cuts] + [len(feats)]
         n = 0
         for k in range(len(edges) - 1):
