@@ -87,6 +87,7 @@ def test_cli_evaluates_a_checkpoint_and_writes_json(data: Path, tmp_path: Path, 
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets(
         data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("onnxruntime")
@@ -119,7 +120,7 @@ def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path
     from model.metrics_songs import TestSong as Piece
     from model.synth_music import demo_song
 
-    s = demo_song(seconds=40.0, seed=5)  # 1200 frames: more than the engine's ring of joint buffers
+    s = demo_song(seconds=36.0, seed=5)  # 1080 frames: more than the engine's ring of joint buffers
     song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
     model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
     d = Dancer(str(model), load_config(None))
