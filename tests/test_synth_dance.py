@@ -178,3 +178,21 @@ def test_thirty_minutes_render_in_under_five_minutes(tmp_path: Path) -> None:
     synthesize_dataset(tmp_path / "big", minutes=30.0, seed=0)
     assert time.perf_counter() - t0 < 300.0
     assert check_dataset(tmp_path / "big") == []
+
+
+def test_midi_songs_pair_each_style_with_its_genres(tmp_path: Path) -> None:
+    from model.midi_render import have_fluidsynth
+    from model.synth_dataset import STYLE_GENRES
+
+    if not have_fluidsynth():
+        pytest.skip("fluidsynth is not installed")
+    out = tmp_path / "midi"
+    entries = synthesize_dataset(out, minutes=0.3, styles=["locking", "ballet"], seed=3, music="midi",
+                                 augment_share=0.5, clip_seconds=(8.0, 10.0))
+    assert check_dataset(out) == []
+    for e in entries:
+        assert e["music"] == "midi" and e["genre"] in STYLE_GENRES[e["style"]]
+        z = load_poses(out / e["poses"])
+        assert metrics.beat_align_score(z["poses"], z["beats"], fps=FPS) > 0.5
+    with pytest.raises(ConfigError, match="--music"):
+        synthesize_dataset(out, minutes=0.1, music="mp3")
