@@ -101,6 +101,17 @@
   }
   setInterval(refreshHud, 250);
 
+  // --- beat clock source (link / midi / tap / audio, from /status) -------------------
+  async function refreshClock() {
+    try {
+      const r = await fetch('/status', { cache: 'no-store' });
+      const c = (await r.json()).clock;
+      if (c) $('#hud-clock').textContent = c.source + (c.source === 'link' ? ' · ' + c.peers + ' peer' + (c.peers === 1 ? '' : 's') : '');
+    } catch (e) { /* server gone or warming up: keep the last value */ }
+  }
+  setInterval(refreshClock, 2000);
+  refreshClock();
+
   // --- song playback beats ----------------------------------------------------------
   let songBeat = -1;
   function songBeats(t) {
