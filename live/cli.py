@@ -31,6 +31,8 @@ COMMANDS = (
     "bench",
     "devices",
     "config",
+    "doctor",
+    "phrases",
 )
 
 log = logging.getLogger("dancemuse")
