@@ -278,7 +278,8 @@ class LiveApp:
                     self.finished_reason = self.finished_reason or "duration reached"
                     return
             if self.link is not None and self.link.lead:
-                self.link.lead_tempo(getattr(eng.features.tracker, "audio_tempo", 0.0))
+                tr = eng.features.tracker
+                self.link.lead_tempo(getattr(tr, "audio_tempo", 0.0), getattr(tr, "audio_confidence", 0.0))
             self._housekeeping()
         self.finished_reason = self.finished_reason or "input ended"
 

@@ -128,6 +128,7 @@ class ClockedTracker:
         self._g = 0.0  # tempo glide (BPM)
         self._copy_inner()
         self.audio_tempo = 0.0
+        self.audio_confidence = 0.0
         self.audio_offset_ms = 0.0
 
     # the tracker interface the features and the engine use --------------------------
@@ -154,6 +155,7 @@ class ClockedTracker:
         bpb = self.beats_per_bar
         b_audio = tr.bar * bpb + max(tr.beat_in_bar - 1, 0) + tr.phase
         self.audio_tempo = float(tr.tempo)
+        self.audio_confidence = float(tr.confidence)
         picked = self.mixer.pick(wall)
         name = "audio" if picked is None else picked[0]
         if picked is None:

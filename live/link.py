@@ -5,8 +5,10 @@ finds peers by UDP multicast) with quantum = beats per bar. It answers
 ``read(wall)`` only while at least one peer is present: Link's tempo and the beat at
 ``wall`` (Link's timeline is linear between tempo changes, so the beat at any nearby
 time is ``beat_now + (wall - now) * tempo / 60``). It never changes the session's tempo
-unless ``lead=True``; then ``lead_tempo(bpm)`` proposes the audio tracker's tempo to the
-session (at most every ``LEAD_EVERY_S`` and only on a change of 0.5 BPM or more).
+unless ``lead=True``; then ``lead_tempo(bpm, confidence)`` proposes the audio tracker's
+tempo to the session: the median of its confident readings over the last ``LEAD_WINDOW_S``
+seconds, at most every ``LEAD_EVERY_S`` and only when it differs from the session's by
+``LEAD_STEP_BPM`` or more (a tracker's frame-to-frame wobble never reaches the session).
 
 On joining, Link adopts the session that has been running longest, so a running
 session keeps its tempo; DanceMuse's own starting tempo only matters when it is alone.
@@ -15,12 +17,17 @@ session keeps its tempo; DanceMuse's own starting tempo only matters when it is 
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from typing import Any
 
 from model.errors import ConfigError
 
 LEAD_EVERY_S = 1.0
+LEAD_WINDOW_S = 6.0
+LEAD_STEP_BPM = 1.0
+LEAD_MIN_CONFIDENCE = 0.5
 
 
 class LinkSource:
@@ -40,7 +47,7 @@ class LinkSource:
         self.link.enabled = True
         self.lead = bool(lead)
         self._lead_t = 0.0
-        self._lead_bpm = 0.0
+        self._heard: deque[tuple[float, float]] = deque()
 
     @property
     def peers(self) -> int:
@@ -58,13 +65,23 @@ class LinkSource:
         beat = float(link.beat)
         return tempo, beat + (wall - time.time()) * tempo / 60.0
 
-    def lead_tempo(self, bpm: float) -> None:
-        """With ``lead``: propose ``bpm`` (the audio tracker's tempo) to the session."""
-        now = time.monotonic()
-        if not self.lead or bpm <= 0 or now - self._lead_t < LEAD_EVERY_S or abs(bpm - self._lead_bpm) < 0.5:
+    def lead_tempo(self, bpm: float, confidence: float = 1.0) -> None:
+        """With ``lead``: feed the audio tracker's tempo (every block); proposes it to the
+        session as described in the module docstring."""
+        if not self.lead:
             return
-        self._lead_t, self._lead_bpm = now, bpm
-        self.link.tempo = float(bpm)
+        now = time.monotonic()
+        heard = self._heard
+        if bpm > 0 and confidence >= LEAD_MIN_CONFIDENCE:
+            heard.append((now, float(bpm)))
+        while heard and now - heard[0][0] > LEAD_WINDOW_S:
+            heard.popleft()
+        if now - self._lead_t < LEAD_EVERY_S or not heard or now - heard[0][0] < 0.5 * LEAD_WINDOW_S:
+            return
+        self._lead_t = now
+        want = round(statistics.median(b for _, b in heard), 1)
+        if abs(want - float(self.link.tempo)) >= LEAD_STEP_BPM:
+            self.link.tempo = want
 
     def close(self) -> None:
         self.link.enabled = False
