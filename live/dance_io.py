@@ -13,7 +13,7 @@ Formats:
 - ``.json``: ``{"fps", "joint_names", "beats", "meta", "frames": [{"i", "t", "beat",
   "joints": {"nose": [x, y, z], ...}}]}``.
 - ``.csv``: header ``frame,t,beat,nose_x,nose_y,nose_z,...``; one row per frame.
-- ``.bvh``: :func:`model.rotations.write_rig_bvh` (the rig's rest pose + its rotations).
+- ``.bvh``: :func:`model.rig_bvh.write_rig_bvh` (the rig's rest pose + its rotations).
 - ``.mp4``: :func:`write_mp4`: the dancer drawn by :mod:`live.dance_render`, beat counts
   1-8, H.264 + AAC with the song muxed in by ffmpeg (imageio-ffmpeg's binary, or the
   system's).
@@ -129,7 +129,7 @@ def write_csv(path: str | Path, poses: np.ndarray, *, fps: float, beats: np.ndar
 def write_bvh(path: str | Path, poses: np.ndarray, *, fps: float, **_: Any) -> Path:
     """BVH of the rig in model/rotations.py: the same per-bone rotations that OSC ``rot``
     and WebSocket rotations carry (joints come back exactly through read_bvh)."""
-    from model.rotations import write_rig_bvh
+    from model.rig_bvh import write_rig_bvh
 
     return write_rig_bvh(path, _check(poses, fps), fps=fps)
 

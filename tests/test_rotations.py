@@ -16,6 +16,7 @@ from live.osc import FrameEncoder, parse_datagram, timetag_to_unix
 from model import rotations as rot
 from model.bvh import read_bvh
 from model.importers.bvh_map import bvh_to_coco
+from model.rig_bvh import write_rig_bvh
 from model.skeleton import JOINT_INDEX, project_to_lengths, rest_pose
 
 J = JOINT_INDEX
@@ -130,7 +131,7 @@ def test_solver_reuses_its_buffers_per_frame() -> None:
 
 def test_bvh_carries_the_same_rotations_and_reimports_within_a_millimetre(tmp_path: Path) -> None:
     poses = _dance(120, seed=1)
-    path = rot.write_rig_bvh(tmp_path / "d.bvh", poses, fps=30)
+    path = write_rig_bvh(tmp_path / "d.bvh", poses, fps=30)
     bvh = read_bvh(path)
     assert bvh.names == list(rot.BONE_NAMES) and bvh.fps == pytest.approx(30.0)
     back = bvh_to_coco(bvh)
