@@ -1,0 +1,120 @@
+"""Ensemble: N dancers from one stream; canon exactly on the beat grid; formations; free dancers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.ensemble import (
+    Ensemble,
+    EnsembleRecorder,
+    EnsembleSettings,
+    FanOutGenerator,
+    build,
+    formation_positions,
+    mirror_pose,
+)
+from model import skeleton as sk
+from model.config import load_config
+from model.errors import ConfigError
+
+
+def _run(ens: Ensemble, seconds: float, rec: EnsembleRecorder | None = None) -> None:
+    from live.generate import load_song
+
+    audio, sr, _ = load_song("demo", demo_seconds=seconds)
+    ens.engine.prepare(sr=sr, warmup=False)
+    for s in range(0, len(audio), 2048):
+        for f in ens.process(audio[s:s + 2048], sr=sr):
+            if rec is not None:
+                rec.add(f)
+
+
+def test_four_dancers_in_canon_repeat_the_dancer_before_them_one_beat_later(model_path: Path, tmp_path: Path) -> None:
+    from live.runtime import load_generator
+
+    cfg = load_config(None)
+    cfg["model"]["path"] = str(model_path)
+    ens = build(cfg, load_generator(cfg), settings=EnsembleSettings(dancers=4, mode="canon", canon_beats=1))
+    rec = EnsembleRecorder(tmp_path / "show.npz", ens)
+    _run(ens, 12.0, rec)
+    rec.flush()
+    with np.load(tmp_path / "show.npz") as z:
+        poses, pos, beats = z["poses"], z["positions"], z["beats"]
+    assert poses.shape[1:] == (4, 17, 3) and len(beats) >= 12
+    local = poses - pos[None, :, None, :]  # each dancer at its own stage position
+    checked = 0
+    for i in range(1, 4):
+        for j in range(i, len(beats) - 1):  # dancer i has entered by beat j
+            u_max = min(beats[j + 1] - beats[j], beats[j] - beats[j - 1])
+            for u in range(u_max):
+                err = np.abs(local[beats[j] + u, i] - local[beats[j - 1] + u, i - 1]).max()
+                assert err <= 1e-5, (i, j, u, err)
+                checked += 1
+    assert checked > 600
+    # and the canon is not trivially a frozen copy: dancers differ from each other at the same time
+    assert np.abs(local[beats[-2], 1] - local[beats[-2], 0]).max() > 1e-3
+
+
+def test_formations_place_dancers_apart_and_centred() -> None:
+    for form in ("line", "arc", "v", "grid"):
+        for n in range(1, 9):
+            p = formation_positions(n, form, 1.2)
+            assert p.shape == (n, 3) and np.all(p[:, 1] == 0)
+            if n > 1:
+                d = np.linalg.norm(p[:, None] - p[None], axis=-1) + np.eye(n) * 9
+                assert d.min() >= 0.5, (form, n)
+                assert abs(p[:, 0].mean()) < 1e-5, (form, n)
+    assert formation_positions(1, "line")[0].tolist() == [0, 0, 0]
+
+
+def test_mirror_swaps_left_and_right_about_the_centre() -> None:
+    pose = sk.rest_pose().astype(np.float32) + np.float32([0.3, 0, 0])
+    out = mirror_pose(pose, np.zeros_like(pose))
+    li, ri = sk.JOINT_INDEX["left_wrist"], sk.JOINT_INDEX["right_wrist"]
+    assert out[li, 0] == pytest.approx(-pose[ri, 0]) and out[li, 1] == pytest.approx(pose[ri, 1])
+
+
+def test_bad_ensemble_settings_are_one_line_errors() -> None:
+    with pytest.raises(ConfigError, match="1..8"):
+        EnsembleSettings(dancers=9)
+    with pytest.raises(ConfigError, match="one per dancer"):
+        EnsembleSettings(dancers=3, mode="free", styles=("house", "ballet"))
+    with pytest.raises(ConfigError, match="formation"):
+        EnsembleSettings(dancers=2, formation="circle")
+
+
+class _Stub:
+    """A generator whose pose depends on its seed, its style and the features."""
+
+    fps = 30
+    style_names = ("a", "b")
+    control_names = ("energy", "variation")
+
+    def __init__(self) -> None:
+        self.seed = 0
+
+    def reset(self, *, seed: int | None = None) -> None:
+        self.seed = int(seed or 0)
+
+    def step(self, features: np.ndarray, *, style: object = None, controls: object = None) -> np.ndarray:
+        p = sk.rest_pose().astype(np.float32).copy()
+        st = np.asarray(style if style is not None else [0.5, 0.5], np.float32)
+        p[9, 1] += 0.1 * self.seed + 0.3 * float(st[1]) + 0.01 * float(np.tanh(features[0]))
+        return p
+
+
+def test_free_dancers_have_their_own_seed_and_style() -> None:
+    cfg = load_config(None)
+    cfg["live"]["smoothing"] = 0.0
+    gens = [_Stub() for _ in range(3)]
+    s = EnsembleSettings(dancers=3, mode="free", styles=("a", "b", "a"))
+    ens = build(cfg, gens[0], settings=s, load_more=iter(gens[1:]).__next__)
+    assert isinstance(ens.engine.generator, FanOutGenerator)
+    assert [g.seed for g in gens] == [0, 1, 2]
+    _run(ens, 3.0)
+    last = ens.dancers(ens.engine.frames - 1) - ens.positions[:, None, :]
+    wrist = last[:, 9, 1] - last[:, 10, 1]
+    assert len({round(float(w), 3) for w in wrist}) == 3  # three different dancers
