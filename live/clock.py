@@ -114,7 +114,8 @@ class ClockedTracker:
         self.inner = inner
         self.mixer = mixer
         self.fps = int(fps)
-        self.beats_per_bar = int(inner.beats_per_bar)
+        self.bar_beats = int(inner.beats_per_bar)  # the clocks' bar (Link quantum)
+        self.beats_per_bar = self.bar_beats
         self.glide = float(glide)
         self.snap_below = 0.3
         self._tempo_a = 1.0 - math.exp(-1.0 / (max(tempo_tau_s, 1e-3) * self.fps))
@@ -152,8 +153,8 @@ class ClockedTracker:
         self._n += 1
         t_audio = self._n / self.fps
         wall = t_audio + self.wall_offset
-        bpb = self.beats_per_bar
-        b_audio = tr.bar * bpb + max(tr.beat_in_bar - 1, 0) + tr.phase
+        b_audio = tr.bar * tr.beats_per_bar + max(tr.beat_in_bar - 1, 0) + tr.phase
+        bpb = self.bar_beats
         self.audio_tempo = float(tr.tempo)
         self.audio_confidence = float(tr.confidence)
         picked = self.mixer.pick(wall)
@@ -194,6 +195,7 @@ class ClockedTracker:
         half = 0.5 * adv
         beat_now = math.floor(x + half) > math.floor(x_prev + half) and self._n > 1
         self.tempo = out_tempo
+        self.beats_per_bar = bpb
         self.phase = x - math.floor(x)
         self.is_beat = beat_now
         lab = math.floor(x + half)
@@ -207,11 +209,12 @@ class ClockedTracker:
         off = (b_audio - x + 0.5) % 1.0 - 0.5
         self.audio_offset_ms = off / bps * 1000.0 if tr.tempo > 0 else 0.0
         if (name == "audio" and x == pos + self._o_target and abs(self._g) < 0.01
-                and self._o_target % bpb == 0):
+                and self._o_target % bpb == 0 and tr.beats_per_bar == bpb):
             self._through = True  # back on the tracker's own grid
 
     def _copy_inner(self) -> None:
         tr = self.inner
+        self.beats_per_bar = int(tr.beats_per_bar)  # the tracker may change metre (3/4)
         self.tempo = float(tr.tempo)
         self.phase = float(tr.phase)
         self.is_beat = bool(tr.is_beat)

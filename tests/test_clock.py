@@ -79,6 +79,15 @@ def test_audio_only_is_a_pure_pass_through_of_the_tracker() -> None:
             ref.tempo, ref.phase, ref.is_beat, ref.beat_in_bar, ref.bar)
 
 
+def test_pass_through_follows_the_trackers_metre_changes() -> None:
+    inner = FakeTracker(118.0)
+    tr = ClockedTracker(inner, ClockMixer({}), fps=FPS)
+    tr.step(0.0)
+    inner.beats_per_bar = 3  # the audio tracker hears 3/4
+    tr.step(0.0)
+    assert tr.beats_per_bar == 3
+
+
 def test_external_clock_sets_tempo_phase_bar_and_exact_beat_times() -> None:
     link = Grid(97.0, t0=1000.0 + 0.05)
     tr = ClockedTracker(FakeTracker(120.0, confidence=0.1), ClockMixer({"link": link}), fps=FPS)
@@ -160,3 +169,22 @@ def test_tap_tempo_drives_for_its_hold_time_then_lets_go() -> None:
     tr.wall_offset = 20.5 - 1.0 / FPS
     tr.step(0.0)
     assert tr.source == "tap" and tr.tempo == pytest.approx(120.0)
+
+
+def test_real_features_are_identical_with_the_clock_installed_and_no_clock_driving() -> None:
+    from model.config import load_config
+    from model.features import StreamingFeatures
+
+    cfg = load_config()["features"]
+    sr = 24000
+    t = np.arange(int(6 * sr)) / sr
+    x = (0.5 * np.sin(2 * np.pi * 60 * t) * (np.mod(t, 0.5) < 0.05)).astype(np.float32)
+    x += 0.01 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32)
+    plain = StreamingFeatures(cfg, input_sr=sr)
+    clocked = StreamingFeatures(cfg, input_sr=sr)
+    clocked.tracker = ClockedTracker(clocked.tracker, ClockMixer({}),
+                                     fps=int(cfg["fps"]))
+    for i in range(0, len(x), 800):
+        a, b = plain.push(x[i: i + 800]), clocked.push(x[i: i + 800])
+        assert np.array_equal(a, b)
+        assert np.array_equal(plain.info.is_beat, clocked.info.is_beat)
