@@ -16,7 +16,8 @@ from typing import Any
 
 def register(sub: Any) -> None:
     p = sub.add_parser("train", help="train a dance model on a dataset (resume, fine-tune, torchrun DDP)")
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder (manifest.json + clips)")
+    p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
+                   help="dataset folder(s) (manifest.json + clips); weights: [train] data_weights")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder for checkpoints, log.csv, curves.png")
     p.add_argument("--train-config", metavar="TOML", default=None,
                    help="training config with [net] [train] [features] (default: built-in defaults)")
