@@ -65,8 +65,12 @@ def _genres() -> dict[str, tuple[float, float]]:
     return out or {g: (90.0, 140.0) for g in sorted(known)[:8]}  # type: ignore[misc]
 
 
+def _with(stem: Path, ext: str) -> Path:
+    return stem.with_name(stem.name + ext)  # not with_suffix: names hold dots ("121.1bpm")
+
+
 def _read_cached(stem: Path) -> TestSong | None:
-    wav, meta = stem.with_suffix(".wav"), stem.with_suffix(".json")
+    wav, meta = _with(stem, ".wav"), _with(stem, ".json")
     if not (wav.is_file() and meta.is_file()):
         return None
     import soundfile as sf
@@ -83,10 +87,10 @@ def _write_cached(stem: Path, song: TestSong) -> None:
     stem.parent.mkdir(parents=True, exist_ok=True)
     tmp = stem.with_name(stem.name + f".tmp{os.getpid()}.wav")
     sf.write(str(tmp), song.audio, song.sr, subtype="FLOAT")
-    os.replace(tmp, stem.with_suffix(".wav"))
+    os.replace(tmp, _with(stem, ".wav"))
     tmpj = stem.with_name(stem.name + f".tmp{os.getpid()}.json")
     tmpj.write_text(json.dumps({"beats": [float(b) for b in np.asarray(song.beats)]}), encoding="utf-8")
-    os.replace(tmpj, stem.with_suffix(".json"))
+    os.replace(tmpj, _with(stem, ".json"))
 
 
 def _song_fields(obj: object) -> tuple[np.ndarray, int, np.ndarray]:

@@ -132,3 +132,15 @@ def test_bad_song_arguments_say_what_to_pass(tmp_path: Any) -> None:
         find_songs([tmp_path / "notes.txt"])
     with pytest.raises(DatasetError, match="no audio files"):
         find_songs([tmp_path])
+
+
+def test_cached_test_songs_with_dots_in_their_names_do_not_collide(tmp_path: Any) -> None:
+    from model.metrics_songs import _read_cached, _write_cached
+
+    a, b = _song(3.0, 121.1, "a"), _song(4.0, 121.1, "b")
+    _write_cached(tmp_path / "midi_1_8beat_121.1bpm_30s", a)
+    _write_cached(tmp_path / "midi_1_8beat_121.1bpm_40s", b)
+    ra, rb = _read_cached(tmp_path / "midi_1_8beat_121.1bpm_30s"), _read_cached(tmp_path / "midi_1_8beat_121.1bpm_40s")
+    assert ra is not None and rb is not None
+    assert ra.seconds == pytest.approx(3.0) and rb.seconds == pytest.approx(4.0)
+    assert np.allclose(ra.beats, a.beats) and _read_cached(tmp_path / "midi_2") is None
