@@ -182,7 +182,7 @@ def test_real_features_are_identical_with_the_clock_installed_and_no_clock_drivi
     x += 0.01 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32)
     plain = StreamingFeatures(cfg, input_sr=sr)
     clocked = StreamingFeatures(cfg, input_sr=sr)
-    clocked.tracker = ClockedTracker(clocked.tracker, ClockMixer({}),
+    clocked.tracker = ClockedTracker(clocked.tracker, ClockMixer({}),  # type: ignore[assignment]
                                      fps=int(cfg["fps"]))
     for i in range(0, len(x), 800):
         a, b = plain.push(x[i: i + 800]), clocked.push(x[i: i + 800])
