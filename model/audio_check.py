@@ -67,3 +67,14 @@ def quiet_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def check_audio_files(paths: list[str | Path], *, min_seconds: float = MIN_SECONDS) -> None:
+    """Decode each file and check it (``check_decoded``) before any long work starts.
+    Raises AudioError (one line) naming the first file that is not usable audio."""
+    from model.features import load_audio
+
+    for p in paths:
+        with quiet_stderr():
+            y, sr = load_audio(p)
+        check_decoded(y, sr, p, min_seconds=min_seconds)

@@ -161,3 +161,33 @@ def test_text_file_named_wav_is_refused(capsys: pytest.CaptureFixture[str], tmp_
     rc, _, err = run_cli(capsys, "features", str(wav))
     assert rc == 2
     assert str(wav) in error_line(err)
+
+
+@pytest.mark.parametrize("name, content", [("text.wav", b"not audio at all\n" * 50), ("empty.wav", None)])
+def test_evaluate_refuses_a_song_that_is_not_audio(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                   name: str, content: bytes | None) -> None:
+    import soundfile as sf
+
+    song = tmp_path / name
+    if content is None:
+        sf.write(str(song), np.zeros(0, np.float32), 24000)
+    else:
+        song.write_bytes(content)
+    model = REPO / "models" / "default.onnx"
+    rc, _, err = run_cli(capsys, "evaluate", "--model", str(model), "--songs", str(song), "--data", str(tmp_path))
+    assert rc == 2
+    assert name in error_line(err)
+
+
+def test_dataset_writer_hint_names_the_overwrite_flag(tmp_path: Path) -> None:
+    from model.dataset import DatasetWriter
+    from model.errors import DatasetError
+    from model.skeleton import rest_pose
+
+    poses = np.repeat(rest_pose(on_floor=True)[None], 10, axis=0)
+    clip = dict(id="take1", poses=poses, fps=30, style="house", source="t", licence="t",
+                audio=np.zeros(8000, np.float32), sample_rate=24000)
+    with DatasetWriter(tmp_path / "set") as w:
+        w.add_clip(**clip)
+    with pytest.raises(DatasetError, match="pass --overwrite"), DatasetWriter(tmp_path / "set") as w:
+        w.add_clip(**clip)

@@ -55,6 +55,10 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ModelError(f"model {model} not found; pass a .pt checkpoint or an .onnx file")
     if not 0.0 <= args.variation <= 1.0:
         raise ConfigError(f"--variation {args.variation} must be within 0..1")
+    from model.audio_check import check_audio_files
+
+    # a text file or an empty wav named in --songs: one line, before any dancing
+    check_audio_files([p for p in args.songs if Path(p).is_file()])
     if model.suffix == ".onnx":
         return _run_dancer(args, cfg)
     fn, ckpt = checkpoint_dance_fn(model, seed=args.seed, variation=args.variation, device=args.device)
