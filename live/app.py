@@ -80,7 +80,10 @@ class LiveApp:
 
             generator = load_generator(cfg)
         self.generator = generator
-        self.engine = Engine(cfg, generator)
+        from live.ensemble import maybe_build
+
+        self.ensemble = maybe_build(cfg, generator)  # --dancers N > 1: live/ensemble.py wraps the engine
+        self.engine = self.ensemble.engine if self.ensemble is not None else Engine(cfg, generator)
         self.fps = self.engine.fps
         self.source = source if source is not None else open_source(cfg["audio"], fps=self.fps)
         self.duration = duration
@@ -122,6 +125,7 @@ class LiveApp:
             "styles": list(self.engine.style_names),
             "controls": list(self.engine.control_names),
             "fps": self.fps,
+            **({"ensemble": self.ensemble.status()} if self.ensemble is not None else {}),
         }
 
     def status(self) -> dict[str, Any]:
@@ -131,7 +135,7 @@ class LiveApp:
         s.update(
             provider=info["provider"], model=info["name"], measured_fps=round(self.measured_fps, 2),
             input=self.source.describe(), overflows=int(getattr(self.source, "overflows", 0)),
-            holding=self.holding,
+            holding=self.holding, dancers=self.ensemble.n if self.ensemble is not None else 1,
         )
         if self.osc_out is not None:
             st = self.osc_out.stats
@@ -199,6 +203,10 @@ class LiveApp:
             from live.osc_io import OscOutput
 
             self.osc_out = OscOutput.from_config(osc)
+            if self.ensemble is not None:  # dancers 1..N-1 under <prefix>/<i>/... (live/ensemble.py)
+                from live.ensemble import EnsembleOscEncoder
+
+                self.osc_out.encoder = EnsembleOscEncoder(self.osc_out.encoder, self.ensemble)
         if osc.get("listen"):
             from live.osc_io import OscControlServer
 
@@ -259,12 +267,13 @@ class LiveApp:
         sr = src.sample_rate
         max_frames = int(round(self.duration * self.fps)) if self.duration else 0
         osc, web, rec, cb = self.osc_out, self.web, self.recorder, self.on_frame
+        process = self.ensemble.process if self.ensemble is not None else eng.process
         async for blk in src.blocks():
             if self.holding != blk.hold:
                 self.holding = blk.hold
             if src.sample_rate != sr:  # a device reopened at another rate
                 sr = src.sample_rate
-            for f in eng.process(blk.samples, sr=sr, arrival=blk.arrival, hold=blk.hold):
+            for f in process(blk.samples, sr=sr, arrival=blk.arrival, hold=blk.hold):
                 if osc is not None:
                     osc.send(f)
                 if web is not None:
@@ -350,6 +359,9 @@ class LiveApp:
             if self.recorder.count > self.recorder.flushed or not self.recorder.path.exists():
                 n = self.recorder.flush()
                 log.info("recording flushed: %d frames to %s", n, self.recorder.path)
+        if self.ensemble is not None and self.ensemble.recorder is not None:
+            n = self.ensemble.recorder.flush()
+            log.info("ensemble recording flushed: %d frames to %s", n, self.ensemble.recorder.path)
 
 
 def _has_loop() -> bool:

@@ -202,6 +202,7 @@ class Ensemble:
         self.first = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._tmp = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self.posts: list[Any] = []
+        self.recorder: EnsembleRecorder | None = None
         if settings.mode == "free":
             if not isinstance(engine.generator, FanOutGenerator):
                 raise ConfigError("ensemble mode 'free' needs a FanOutGenerator in the engine; use ensemble.build()")
@@ -245,6 +246,9 @@ class Ensemble:
                 dst[...] = self.posts[i - 1].process(raw)
             dst += self.positions[i]
         f.joints = out[0]
+        f.dancers = out
+        if self.recorder is not None:
+            self.recorder.add(f)
 
     def _canon_source(self, t: int, lag: int) -> np.ndarray:
         """Dancer 0's pose ``lag`` beats back on the beat grid (see the module docstring)."""
@@ -338,3 +342,52 @@ class EnsembleRecorder:
         finally:
             tmp.unlink(missing_ok=True)
         return self.count
+
+
+def maybe_build(cfg: Mapping[str, Any], generator: Any) -> Ensemble | None:
+    """The show's Ensemble when ``ensemble.dancers`` > 1, else None (a solo show runs the
+    Engine as before). With ``live.record`` set, all dancers also go to
+    ``<record stem>.ensemble.npz`` (dancer 0 alone to the usual recording)."""
+    s = EnsembleSettings.from_config(cfg)
+    if s.dancers <= 1:
+        return None
+    ens = build(cfg, generator, settings=s)
+    rec = str(cfg["live"].get("record", ""))
+    if rec:
+        p = Path(rec)
+        ens.recorder = EnsembleRecorder(p.with_name(p.stem + ".ensemble.npz"), ens)
+    return ens
+
+
+class EnsembleOscEncoder:
+    """Stands in for an OscOutput's FrameEncoder: dancer 0 exactly as before (same
+    addresses), then dancers 1..N-1's ``pose``/``joints`` (not rot, and not beat/tempo/frame,
+    which are shared) under ``<prefix>/<i>/...``, in bundles with the frame's timetag,
+    split across datagrams by whole messages."""
+
+    def __init__(self, base: Any, ensemble: Ensemble) -> None:
+        from live.frame import Frame
+        from live.osc import FrameEncoder
+
+        self.base = base
+        self.e = ensemble
+        own = tuple(m for m in base.messages if m in ("pose", "joints"))
+        self.extra = [FrameEncoder(prefix=f"{base.prefix.rstrip('/')}/{i}", mode=base.mode, messages=own,
+                                   max_datagram=base.max_datagram) for i in range(1, ensemble.n)] if own else []
+        self._frame = Frame(index=0, t=0.0, wall=0.0, joints=np.zeros((sk.NUM_JOINTS, 3), np.float32))
+        self.prefix, self.mode, self.messages = base.prefix, base.mode, base.messages
+
+    def addresses(self, *, beat: bool = True) -> list[str]:
+        return self.base.addresses(beat=beat) + [a for enc in self.extra for a in enc.addresses(beat=False)]
+
+    def encode(self, frame: Any) -> list[memoryview]:
+        out = list(self.base.encode(frame))
+        if not self.extra:
+            return out
+        dancers = frame.dancers if frame.dancers is not None else self.e.dancers(frame.index)
+        g = self._frame
+        g.index, g.t, g.wall, g.tempo, g.confidence = frame.index, frame.t, frame.wall, frame.tempo, frame.confidence
+        for i, enc in enumerate(self.extra, start=1):
+            g.joints = dancers[i]
+            out.extend(enc.encode(g))
+        return out

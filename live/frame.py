@@ -22,6 +22,8 @@ class Frame:
     the beat itself (the OSC bundle with /beat carries it as its timetag); else 0.
     rot: [shape=(n_bones, 4)] per-bone local rotations w x y z (model/rotations.py) when
     they were asked for (OSC ``rot``, WebSocket ``rot``), else None.
+    dancers: [shape=(N, 17, 3)] every dancer's placed pose in an ensemble show
+    (``--dancers N``, live/ensemble.py; ``joints`` is dancer 0), else None.
     """
 
     index: int
@@ -36,3 +38,4 @@ class Frame:
     latency_ms: float = 0.0
     beat_wall: float = 0.0
     rot: np.ndarray | None = field(default=None, repr=False)
+    dancers: np.ndarray | None = field(default=None, repr=False)  # [N, 17, 3] ensemble (live/ensemble.py)

@@ -133,7 +133,12 @@ def hello(
         "controls": dict(controls),
         "format": fmt,
         "binary_layout": list(BINARY_LAYOUT) + (["rot*100"] if rot else []),
+        "dancers": 1,
     }
+    ens: Any = model.get("ensemble") if isinstance(model.get("ensemble"), Mapping) else None
+    if ens and int(ens.get("dancers", 1)) > 1:  # an ensemble (live/ensemble.py): all dancers per frame
+        out["dancers"] = int(ens["dancers"])
+        out["binary_layout"].append(f"dancers*{3 * len(JOINT_NAMES) * out['dancers']}")
     if rot:
         out["rotations"] = rotations_info()
     return dumps(out)
@@ -147,6 +152,9 @@ def frame_json(frame: Frame, *, rot: bool = False) -> str:
     if rot and frame.rot is not None:
         q = np.round(np.asarray(frame.rot, dtype=np.float64).reshape(-1), JSON_DIGITS + 1).tolist()
         tail = f',"rot":{json.dumps(q, separators=(",", ":"))}'
+    if frame.dancers is not None:  # ensemble: every dancer's joints, dancer-major
+        d = np.round(np.asarray(frame.dancers, dtype=np.float64).reshape(-1), JSON_DIGITS).tolist()
+        tail += f',"dancers":{json.dumps(d, separators=(",", ":"))}'
     return (
         f'{{"type":"frame","i":{int(frame.index)},"t":{_num(frame.t)},"wall":{_num(frame.wall, 6)},'
         f'"joints":{json.dumps(joints, separators=(",", ":"))},'
@@ -169,6 +177,7 @@ class BinaryFrameEncoder:
     def __init__(self, *, rot: bool = False) -> None:
         self.rot = rot
         self.buf = np.zeros(BINARY_FLOATS + (ROT_FLOATS if rot else 0), dtype="<f4")
+        self._ens = np.zeros(0, dtype="<f4")  # base + every dancer's joints (ensemble frames)
 
     def encode(self, frame: Frame) -> bytes:
         b = self.buf
@@ -187,14 +196,28 @@ class BinaryFrameEncoder:
                 b[BINARY_FLOATS::4] = 1.0  # identity until rotations are computed
             else:
                 b[BINARY_FLOATS:] = np.asarray(frame.rot).reshape(-1)
+        if frame.dancers is not None:  # ensemble: all dancers after the rest (layout "dancers*K")
+            d = np.asarray(frame.dancers).reshape(-1)
+            base = len(self.buf)
+            if self._ens.size != base + d.size:
+                self._ens = np.zeros(base + d.size, dtype="<f4")
+            self._ens[:base] = b
+            self._ens[base:] = d
+            return self._ens.tobytes()
         return b.tobytes()
 
 
 def decode_binary(data: bytes) -> dict[str, Any]:
     """The inverse of BinaryFrameEncoder.encode (for tests and Python clients)."""
-    if len(data) not in (BINARY_BYTES, BINARY_BYTES + 4 * ROT_FLOATS):
+    nj = 3 * len(JOINT_NAMES)
+    extra = len(data) // 4 - BINARY_FLOATS
+    rot_n = ROT_FLOATS if extra >= ROT_FLOATS and (extra - ROT_FLOATS) % nj == 0 else 0
+    if len(data) % 4 or extra < 0 or (extra - rot_n) % nj or (extra - rot_n) // nj == 1:
         raise ProtocolError(f"binary frame of {len(data)} bytes; expected {BINARY_BYTES}")
     a = np.frombuffer(data, dtype="<f4")
+    if extra - rot_n:
+        out_d = a[BINARY_FLOATS + rot_n:].reshape(-1, len(JOINT_NAMES), 3).copy()
+        a = a[:BINARY_FLOATS + rot_n]
     out: dict[str, Any] = {k: float(a[i]) for i, k in enumerate(BINARY_LAYOUT[:-1])}
     for k in ("index", "beat_in_bar", "bar"):
         out[k] = int(out[k])
@@ -202,6 +225,8 @@ def decode_binary(data: bytes) -> dict[str, Any]:
     out["joints"] = a[8:BINARY_FLOATS].reshape(len(JOINT_NAMES), 3).copy()
     if len(a) > BINARY_FLOATS:
         out["rot"] = a[BINARY_FLOATS:].reshape(-1, 4).copy()
+    if extra - rot_n:
+        out["dancers"] = out_d
     return out
 
 

@@ -119,6 +119,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "priority": Field(list, ["link", "midi", "tap", "audio"], "beat clock sources, first answering wins", item_type=str),
         "tap_hold_s": Field(float, 30.0, "seconds tap tempo keeps driving after the last tap", 1.0, 3600.0),
     },
+    "ensemble": {
+        "dancers": Field(int, 1, "dancers driven by the one audio stream (1..8)", 1, 8),
+        "mode": Field(str, "unison", "what the other dancers do", choices=("unison", "canon", "mirror", "free")),
+        "canon_beats": Field(int, 1, "canon: beats each dancer follows the one before it", 1, 16),
+        "styles": Field(list, [], "one style per dancer for mode free ([] = the show's style)", item_type=str),
+        "formation": Field(str, "line", "stage formation", choices=("line", "arc", "v", "grid")),
+        "spacing": Field(float, 1.2, "metres between neighbouring dancers", 0.3, 10.0),
+    },
 }
 
 

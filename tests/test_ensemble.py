@@ -118,3 +118,88 @@ def test_free_dancers_have_their_own_seed_and_style() -> None:
     last = ens.dancers(ens.engine.frames - 1) - ens.positions[:, None, :]
     wrist = last[:, 9, 1] - last[:, 10, 1]
     assert len({round(float(w), 3) for w in wrist}) == 3  # three different dancers
+
+
+def test_live_app_with_four_dancers_sends_all_over_osc_and_websocket_and_records_them(
+        model_path: Path, tmp_path: Path) -> None:
+    import asyncio
+    import json
+    import socket
+    import time
+
+    from pythonosc.osc_bundle import OscBundle
+    from websockets.asyncio.client import connect
+
+    from live.app import LiveApp
+    from live.audio import ArraySource
+    from live.wsproto import decode_binary
+    from model.config import defaults
+    from model.synth_music import demo_song
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    rx.bind(("127.0.0.1", 0))
+    rx.setblocking(False)
+    cfg = defaults()
+    cfg["model"]["path"] = str(model_path)
+    cfg["osc"]["targets"] = [f"127.0.0.1:{rx.getsockname()[1]}"]
+    cfg["osc"]["listen"] = ""
+    cfg["websocket"]["port"] = 0
+    cfg["websocket"]["queue"] = 1024
+    cfg["live"]["record"] = str(tmp_path / "show.npz")
+    cfg["ensemble"].update(dancers=4, mode="canon", canon_beats=1, formation="arc")
+    song = demo_song(seconds=3.0, seed=1).audio
+    app = LiveApp(cfg, source=ArraySource(song, sample_rate=24000, block=800, fast=True, name="demo"))
+    n = int(3.0 * app.fps)
+    assert app.status()["dancers"] == 4
+
+    async def read(conn: object, want: int) -> tuple[dict, list]:
+        hello = json.loads(await asyncio.wait_for(conn.recv(), 20))  # type: ignore[attr-defined]
+        got: list = []
+        while len(got) < want:
+            m = await asyncio.wait_for(conn.recv(), 20)  # type: ignore[attr-defined]
+            if isinstance(m, bytes):
+                got.append(decode_binary(m))
+            elif json.loads(m)["type"] == "frame":
+                got.append(json.loads(m))
+        return hello, got
+
+    async def main() -> tuple:
+        await app.start()
+        host, port = app.web.address
+        url = f"ws://{host}:{port}/ws"
+        async with connect(url) as a, connect(url + "?format=binary") as b:
+            await asyncio.sleep(0.1)
+            run = asyncio.create_task(app.run())
+            res = await asyncio.gather(read(a, n), read(b, n))
+            await run
+        return res
+
+    (hj, fj), (hb, fb) = asyncio.run(main())
+    time.sleep(0.2)
+    datagrams = []
+    while True:
+        try:
+            datagrams.append(rx.recv(65536))
+        except BlockingIOError:
+            break
+    rx.close()
+    assert hj["dancers"] == 4 and hb["binary_layout"][-1] == "dancers*204"
+    assert hj["model"]["ensemble"]["mode"] == "canon" and len(hj["model"]["ensemble"]["positions"]) == 4
+    assert len(fj[-1]["dancers"]) == 204 and fb[-1]["dancers"].shape == (4, 17, 3)
+    np.testing.assert_allclose(np.asarray(fj[-1]["dancers"][:51]), fj[-1]["joints"], atol=1e-6)
+    poses: dict[str, dict[int, list]] = {}
+    for d in datagrams:
+        for m in OscBundle(d):
+            if m.address.endswith("/pose"):
+                poses.setdefault(m.address, {})[int(m.params[0])] = list(m.params[1:])
+    assert set(poses) == {"/dancemuse/pose", "/dancemuse/1/pose", "/dancemuse/2/pose", "/dancemuse/3/pose"}
+    assert all(len(v) == n for v in poses.values())
+    with np.load(tmp_path / "show.ensemble.npz") as z:
+        rec = z["poses"]
+    with np.load(tmp_path / "show.npz") as z:
+        solo = z["poses"]
+    assert rec.shape == (n, 4, 17, 3) and solo.shape == (n, 17, 3)
+    np.testing.assert_allclose(rec[:, 0], solo, atol=1e-6)  # the usual recording is dancer 0
+    np.testing.assert_allclose(np.asarray(poses["/dancemuse/2/pose"][n - 1]), rec[n - 1, 2].ravel(), atol=1e-5)
+    np.testing.assert_allclose(fb[-1]["dancers"], rec[n - 1], atol=1e-5)

@@ -35,6 +35,11 @@ def register(sub: Any) -> None:
     p.add_argument("--link-lead", action="store_true", default=None,
                    help="also propose the heard tempo to the Link session (implies --link)")
     p.add_argument("--midi-clock", metavar="PORT", help="follow MIDI clock from this input port (clock.midi)")
+    p.add_argument("--dancers", type=int, metavar="N", help="dancers from the one audio stream, 1..8 (ensemble.dancers)")
+    p.add_argument("--ensemble-mode", choices=["unison", "canon", "mirror", "free"], help="what the other dancers do")
+    p.add_argument("--canon-beats", type=int, metavar="K", help="canon: each dancer K beats behind the one before")
+    p.add_argument("--ensemble-styles", metavar="S1,S2,...", help="one style per dancer (implies mode free)")
+    p.add_argument("--formation", choices=["line", "arc", "v", "grid"], help="stage formation of the dancers")
     p.set_defaults(func=run)
 
 
@@ -68,6 +73,11 @@ def apply_args(args: argparse.Namespace, cfg: dict[str, Any]) -> None:
     put("clock", "link", True if args.link or args.link_lead else None)
     put("clock", "link_lead", args.link_lead)
     put("clock", "midi", args.midi_clock)
+    put("ensemble", "dancers", args.dancers)
+    put("ensemble", "mode", args.ensemble_mode)
+    put("ensemble", "canon_beats", args.canon_beats)
+    put("ensemble", "styles", [x.strip() for x in args.ensemble_styles.split(",")] if args.ensemble_styles else None)
+    put("ensemble", "formation", args.formation)
     if args.osc_target:
         from live.osc_io import parse_hostport
 
