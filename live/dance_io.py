@@ -21,6 +21,7 @@ Formats:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -148,7 +149,16 @@ def write_dance(path: str | Path, poses: np.ndarray, *, fps: float, beats: np.nd
         raise ConfigError(f"cannot write {path}: use a .npz, .json, .csv or .bvh file name (and --video for .mp4)")
     if not path.parent.exists():
         raise ConfigError(f"cannot write {path}: folder {path.parent} does not exist")
-    return _WRITERS[ext](path, poses, fps=fps, beats=beats, beat_counts=beat_counts, meta=meta)
+    # atomic: written beside the destination, then renamed (an old file survives a failure)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{ext}")
+    try:
+        _WRITERS[ext](tmp, poses, fps=fps, beats=beats, beat_counts=beat_counts, meta=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
 
 
 def read_dance(path: str | Path) -> dict[str, Any]:

@@ -191,3 +191,15 @@ def test_dataset_writer_hint_names_the_overwrite_flag(tmp_path: Path) -> None:
         w.add_clip(**clip)
     with pytest.raises(DatasetError, match="pass --overwrite"), DatasetWriter(tmp_path / "set") as w:
         w.add_clip(**clip)
+
+
+@pytest.mark.parametrize("ext", [".npz", ".json", ".csv", ".bvh"])
+def test_a_failed_dance_write_leaves_the_old_file(tmp_path: Path, ext: str) -> None:
+    from live.dance_io import write_dance
+
+    out = tmp_path / f"dance{ext}"
+    out.write_bytes(b"the old dance")
+    with pytest.raises(Exception):  # noqa: B017 - whatever the writer raises on garbage
+        write_dance(out, np.zeros((5, 3), np.float32), fps=30)  # not [t, 17, 3]
+    assert out.read_bytes() == b"the old dance"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]

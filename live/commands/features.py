@@ -81,7 +81,11 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     if sf.nan_count:
         print(f"replaced {sf.nan_count} non-finite samples")
     if args.out:
-        np.save(args.out, f)
+        import os
+
+        tmp = f"{args.out}.tmp{os.getpid()}.npy"  # atomic: an old file survives a failure
+        np.save(tmp, f)
+        os.replace(tmp, args.out)
         print(f"features -> {args.out}")
     if args.plot:
         plot_features(args.plot, y=y, sr=sr, feats=f, info=info, spec=spec, title=str(args.song))
