@@ -24,10 +24,16 @@
   // pose buffers, reused: previous target, current target, what is on screen
   const prev = new Float32Array(51), cur = new Float32Array(51), shown = new Float32Array(51);
   let have = false, curAt = 0, period = 1000 / 30, bpb = 4;
+  // an ensemble (hello.dancers > 1): every dancer's joints, 51 floats each, same interpolation
+  let prevD = null, curD = null, shownD = null;
   const arrivals = new Float64Array(128).fill(-1e9); let arrHead = 0;
 
   function onHello(hello) {
     S.hello = hello;
+    S.dancers = Number(hello.dancers) || 1;
+    const ens = (hello.model && hello.model.ensemble) || null;
+    renderer.setEnsemble(S.dancers, ens && ens.colors);
+    prevD = curD = shownD = null;
     period = 1000 / (Number(hello.fps) || 30);
     if (hello.skeleton && hello.skeleton.bones) renderer.setSkeleton(hello.skeleton.bones);
     const m = hello.model || {};
@@ -45,6 +51,15 @@
       for (let i = 0; i < 51; i++) prev[i] += (cur[i] - prev[i]) * a;
     } else prev.set(f.joints);
     cur.set(f.joints);
+    if (f.dancers && S.dancers > 1) {
+      if (!curD || curD.length !== f.dancers.length) {
+        prevD = new Float32Array(f.dancers); curD = new Float32Array(f.dancers.length); shownD = new Float32Array(f.dancers.length);
+      } else {
+        const a = Math.min(1, Math.max(0, (now - curAt) / period));
+        for (let i = 0; i < curD.length; i++) prevD[i] += (curD[i] - prevD[i]) * a;
+      }
+      curD.set(f.dancers);
+    }
     curAt = now;
     have = true;
     S.frames++;
@@ -163,7 +178,9 @@
       const a = Math.min(1, Math.max(0, (now - curAt) / period));
       for (let i = 0; i < 51; i++) shown[i] = prev[i] + (cur[i] - prev[i]) * a;
       pose = shown;
+      if (curD) for (let i = 0; i < curD.length; i++) shownD[i] = prevD[i] + (curD[i] - prevD[i]) * a;
     }
+    renderer.others = S.mode === 'live' && curD ? shownD : null;
     const t0 = performance.now();
     renderer.draw(pose, dt);
     S.drawMs = S.drawMs ? S.drawMs * 0.95 + (performance.now() - t0) * 0.05 : performance.now() - t0;

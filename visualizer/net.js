@@ -44,12 +44,20 @@
 
     setLayout(layout) {
       this.offsets = {};
+      this.sizes = {};
       let k = 0;
       for (const name of layout) {
         const m = /^(\w+)\*(\d+)$/.exec(name);
-        if (m) { this.offsets[m[1]] = k; k += Number(m[2]); } else { this.offsets[name] = k; k += 1; }
+        if (m) { this.offsets[m[1]] = k; this.sizes[m[1]] = Number(m[2]); k += Number(m[2]); } else { this.offsets[name] = k; k += 1; }
       }
       this.count = k;
+    }
+
+    /** An ensemble's joints (all dancers, dancer-major, 51 floats each) into f.dancers. */
+    dancerBuf(n) {
+      const f = this.frame;
+      if (!f.dancers || f.dancers.length !== n) f.dancers = new Float32Array(n);
+      return f.dancers;
     }
 
     /** Decode an ArrayBuffer; returns the reused frame object or null if malformed. */
@@ -69,6 +77,10 @@
       f.confidence = get('confidence', 0);
       const j0 = o.joints || 0;
       for (let i = 0; i < 51; i++) f.joints[i] = dv.getFloat32((j0 + i) * 4, true);
+      if ('dancers' in o) {
+        const d = this.dancerBuf(this.sizes.dancers), d0 = o.dancers;
+        for (let i = 0; i < d.length; i++) d[i] = dv.getFloat32((d0 + i) * 4, true);
+      } else f.dancers = null;
       return f;
     }
 
@@ -80,6 +92,10 @@
       f.bar = msg.bar | 0; f.confidence = +msg.confidence || 0;
       const j = msg.joints || [];
       for (let i = 0; i < 51; i++) f.joints[i] = +j[i] || 0;
+      if (Array.isArray(msg.dancers)) {
+        const d = this.dancerBuf(msg.dancers.length);
+        for (let i = 0; i < d.length; i++) d[i] = +msg.dancers[i] || 0;
+      } else f.dancers = null;
       return f;
     }
   }

@@ -112,6 +112,19 @@
       this.options = { projection: false, trails: false, mirror: false };
       this.stageRect = null;                  // CSS px [x, y, w, h] left free by the UI
       this.dpr = 1;
+      this.dancers = 1;                       // an ensemble: others = all dancers' joints (51 each)
+      this.others = null;
+      this.dancerColors = [];
+      this.figure = new Float32Array(51);
+    }
+
+    /** n dancers from the hello; colors: CSS '#rrggbb' per dancer (dancer 0 keeps its own look). */
+    setEnsemble(n, colors) {
+      this.dancers = Math.max(1, n | 0);
+      this.dancerColors = (colors || []).map((c) => {
+        const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(c || '');
+        return m ? [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)] : [200, 200, 200];
+      });
     }
 
     setSkeleton(bones) {
@@ -156,13 +169,24 @@
       const ctx = this.ctx, W = this.canvas.width, H = this.canvas.height, o = this.options;
       const cam = this.cam;
       cam.mirror = o.mirror;
+      const ens = this.others && this.dancers > 1 ? this.others : null;
       if (pose) this.track(pose);
+      let spread = 0;
+      if (ens) {  // frame the whole ensemble: its centre, and back off for its width
+        let cx = 0, cz = 0, minx = 1e9, maxx = -1e9;
+        for (let d = 0; d < this.dancers; d++) {
+          const x = 0.5 * (ens[d * 51 + 33] + ens[d * 51 + 36]), z = 0.5 * (ens[d * 51 + 35] + ens[d * 51 + 38]);
+          cx += x / this.dancers; cz += z / this.dancers; minx = Math.min(minx, x); maxx = Math.max(maxx, x);
+        }
+        this.root[0] = cx; this.root[2] = cz; spread = maxx - minx;
+      }
       // follow the dancer smoothly; jump when it got far (a reset, a teleporting root)
       const follow = 1 - Math.exp(-dt * 6);
       const far = Math.hypot(this.root[0] - cam.target[0], this.root[1] - cam.target[1], this.root[2] - cam.target[2]) > 1.5;
       for (let i = 0; i < 3; i++) cam.target[i] += (this.root[i] - cam.target[i]) * (far ? 1 : follow);
       const baseDist = cam.dist;
       if (o.projection) cam.dist = baseDist * 0.75;
+      if (spread > 0) cam.dist *= 1 + 0.4 * spread;
       const sr = this.stageRect, k = this.dpr;
       cam.update(W, H, sr && !o.projection ? [sr[0] * k, sr[1] * k, sr[2] * k, sr[3] * k] : null);
       cam.dist = baseDist;
@@ -183,9 +207,40 @@
       this.drawFloor(floor, o.projection ? 0.16 : 0.32);
       if (this.pulse > 0) this.drawRing(floor);
       if (!pose) return;
+      if (ens) { this.drawEnsemble(ens, floor); return; }
       this.drawShadow(pose, floor);
       if (o.trails) { this.pushTrail(pose); this.drawTrails(); } else this.trailCount = 0;
       this.drawBody(pose);
+    }
+
+    /** All dancers, far ones first; dancer 0 as usual, the others in their colours. */
+    drawEnsemble(ens, floor) {
+      const n = this.dancers, fig = this.figure, order = [];
+      for (let d = 0; d < n; d++) order.push(d);
+      const z = (d) => ens[d * 51 + 35] + ens[d * 51 + 38];
+      const cam = this.cam;
+      const depth = (d) => {  // distance from the camera along its view
+        const x = 0.5 * (ens[d * 51 + 33] + ens[d * 51 + 36]) - cam.pos[0], zz = 0.5 * z(d) - cam.pos[2];
+        return x * cam.f[0] + zz * cam.f[2];
+      };
+      order.sort((a, b) => depth(b) - depth(a));
+      this.trailCount = 0;
+      for (const d of order) {
+        fig.set(ens.subarray(d * 51, d * 51 + 51));
+        const rx = this.root[0], rz = this.root[2];  // each dancer's shadow under its own hips
+        this.root[0] = 0.5 * (fig[33] + fig[36]); this.root[2] = 0.5 * (fig[35] + fig[38]);
+        this.drawShadow(fig, floor);
+        this.root[0] = rx; this.root[2] = rz;
+        if (d === 0 || !this.dancerColors[d]) this.drawBody(fig);
+        else this.drawTinted(fig, this.dancerColors[d]);
+      }
+    }
+
+    /** A dancer drawn in one colour (bones, joints, head). */
+    drawTinted(pose, col) {
+      const saved = COLORS.left, savedR = COLORS.right, savedT = COLORS.torso;
+      COLORS.left = mix(col, [255, 255, 255], 0.15); COLORS.right = mix(col, [0, 0, 0], 0.25); COLORS.torso = col;
+      try { this.drawBody(pose); } finally { COLORS.left = saved; COLORS.right = savedR; COLORS.torso = savedT; }
     }
 
     drawFloor(floor, alpha) {
