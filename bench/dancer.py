@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="dancemuse bench dancer", description=__doc__.split("\n\n")[0])
     ap.add_argument("--old", default="models/default.onnx", help="first model (default models/default.onnx)")
     ap.add_argument("--new", default=None, help="second model (.onnx)")
-    ap.add_argument("--old-data", default=None, help="training data of --old (default: recorded in the model)")
-    ap.add_argument("--new-data", default=None, help="training data of --new (default: recorded in the model)")
+    ap.add_argument("--old-data", nargs="+", default=None, help="training data of --old (default: recorded in the model)")
+    ap.add_argument("--new-data", nargs="+", default=None, help="training data of --new (default: recorded in the model)")
     ap.add_argument("--songs", nargs="+", default=["midi:6"], help="test songs (default midi:6)")
     ap.add_argument("--recordings", nargs="*", default=None,
                     help="real recordings for the long test (default: Debian fretsonfire songs when installed)")

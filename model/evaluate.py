@@ -245,7 +245,8 @@ def checkpoint_dance_fn(path: str | Path, *, seed: int = 0, variation: float = 0
 
 # -- the dancer evaluation of issue 10 (exported models through the live path) ------------
 
-def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str], data: str | None = None,
+def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str],
+                  data: str | Sequence[str] | None = None,
                   recordings: Sequence[str] | None = None, post: str = "on", root: str = "follow",
                   suite: Any = None, sheets: str | Path | None = None, sheet_song: str | None = None,
                   train: Any = None, train_figs: tuple[dict[str, float], dict[str, float]] | None = None,
@@ -261,10 +262,13 @@ def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str
     say = progress or (lambda _m: None)
     dancer = Dancer(str(model), cfg, post=post, root=root)
     path = data or (dancer.generator.meta.get("train_data") or {}).get("path")
+    paths = [path] if isinstance(path, str | Path) else list(path or [])
     if train is None:
-        if not path or not Path(path).is_dir():
-            raise DatasetError(f"training data {path!r} for the reference numbers not found; pass --data TRAIN_DIR")
-        train = mu.load_train(path, fps=dancer.fps)
+        missing = [str(p) for p in paths if not Path(p).is_dir()]
+        if not paths or missing:
+            raise DatasetError(f"training data {', '.join(missing) or 'of the model'} for the reference numbers "
+                               f"not found; pass --data TRAIN_DIR [TRAIN_DIR ...]")
+        train = mu.load_train(paths, fps=dancer.fps)
     if train_figs is None:
         say("training data figures")
         train_figs = mu.train_figures(train)

@@ -96,24 +96,26 @@ class TrainData:
         return {s: [p for p, _ in v] for s, v in self.dances.items()}
 
 
-def load_train(path: str | Path, *, fps: int) -> TrainData:
-    """Poses and beats of a dataset folder (no audio features needed). Raises DatasetError."""
+def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainData:
+    """Poses and beats of one or more dataset folders (no audio features needed).
+    Raises DatasetError."""
     from model.dataset import clip_records, load_poses
 
-    p = Path(path)
-    if not (p / "manifest.json").is_file():
-        raise DatasetError(f"training data {p} is not a dataset folder (no manifest.json); pass --data DIR")
+    paths = [Path(path)] if isinstance(path, str | Path) else [Path(p) for p in path]
     out: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
-    for r in clip_records(p):
-        if int(round(r.fps)) != fps:
-            raise DatasetError(f"clip {r.id} in {p} is at {r.fps:g} fps but the model runs at {fps}; "
-                               f"pass the model's own training data with --data")
-        a = load_poses(r.poses)
-        beats = np.asarray(a["beats"], np.float64) if "beats" in a else None
-        out.setdefault(r.style, []).append((np.asarray(a["poses"], np.float32), beats))
+    for p in paths:
+        if not (p / "manifest.json").is_file():
+            raise DatasetError(f"training data {p} is not a dataset folder (no manifest.json); pass --data DIR")
+        for r in clip_records(p):
+            if int(round(r.fps)) != fps:
+                raise DatasetError(f"clip {r.id} in {p} is at {r.fps:g} fps but the model runs at {fps}; "
+                                   f"pass the model's own training data with --data")
+            a = load_poses(r.poses)
+            beats = np.asarray(a["beats"], np.float64) if "beats" in a else None
+            out.setdefault(r.style, []).append((np.asarray(a["poses"], np.float32), beats))
     if not out:
-        raise DatasetError(f"training data {p} has no clips; pass the model's training data with --data")
-    return TrainData(path=str(p), fps=fps, dances=out)
+        raise DatasetError(f"training data {', '.join(map(str, paths))} has no clips; pass the model's training data with --data")
+    return TrainData(path=" + ".join(map(str, paths)), fps=fps, dances=out)
 
 
 def _mean(xs: Sequence[float]) -> float:

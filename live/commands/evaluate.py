@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
     p.add_argument("--recordings", nargs="*", metavar="AUDIO", default=None,
                    help="real recordings for the long test (default: the Debian fretsonfire songs when installed; "
                    "pass nothing to use the test songs)")
-    p.add_argument("--data", metavar="TRAIN_DIR", default=None,
-                   help="training dataset for the reference numbers (default: the one recorded in the model)")
+    p.add_argument("--data", metavar="TRAIN_DIR", nargs="+", default=None,
+                   help="training dataset folder(s) for the reference numbers (default: those recorded in the model)")
     p.add_argument("--json", metavar="OUT", default=None, help="also write the full report as JSON here")
     p.add_argument("--sheets", metavar="DIR", default=None, help="write front and side contact sheets per style here")
     p.add_argument("--sheet-song", metavar="AUDIO", default=None, help="song for the contact sheets (default: first recording)")
@@ -65,7 +65,9 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     styles = list(ckpt["styles"])
     feature_cfg = dict(ckpt["feature_cfg"])
     fps = int(feature_cfg["fps"])
-    data = args.data or ckpt.get("data_summary", {}).get("path")
+    data = (args.data[0] if args.data else None) or ckpt.get("data_summary", {}).get("path")
+    if isinstance(data, list):  # trained on several folders: the first gives the reference numbers
+        data = data[0] if data else None
     if not data or not Path(data).is_dir():
         raise ConfigError(f"training data {data!r} for the reference numbers not found; pass --data TRAIN_DIR")
     train_clips = load_clips(data, feature_cfg=feature_cfg)
