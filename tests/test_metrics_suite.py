@@ -144,3 +144,20 @@ def test_cached_test_songs_with_dots_in_their_names_do_not_collide(tmp_path: Any
     assert ra is not None and rb is not None
     assert ra.seconds == pytest.approx(3.0) and rb.seconds == pytest.approx(4.0)
     assert np.allclose(ra.beats, a.beats) and _read_cached(tmp_path / "midi_2") is None
+
+
+def test_training_data_from_several_folders_is_pooled_by_style(tmp_path: Any) -> None:
+    from model.dataset import DatasetWriter
+
+    for name, style in (("one", "a"), ("two", "b")):
+        with DatasetWriter(tmp_path / name) as w:
+            n = 90
+            w.add_clip(id=f"{name}0", poses=np.repeat(rest_pose(on_floor=True)[None], n, 0), fps=FPS, style=style,
+                       source="test", licence="test", audio=np.zeros(SR * 3, np.float32), sample_rate=SR,
+                       beats=np.arange(0.5, 3.0, 0.5))
+    t = mu.load_train([tmp_path / "one", tmp_path / "two"], fps=FPS)
+    assert sorted(t.dances) == ["a", "b"] and len(t.dances["a"]) == 1 and t.dances["b"][0][1] is not None
+    with pytest.raises(DatasetError, match="runs at 60"):
+        mu.load_train(tmp_path / "one", fps=60)
+    with pytest.raises(DatasetError, match="not a dataset folder"):
+        mu.load_train([tmp_path / "one", tmp_path], fps=FPS)
