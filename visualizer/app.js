@@ -72,6 +72,7 @@
       renderer.beat();
       setBeat(f.beat_in_bar, f.bar);
     }
+    if (S.rehearsal) S.rehearsal.push(f, S.count8, now);
   }
 
   function setBeat(beatInBar, bar) {
@@ -96,6 +97,7 @@
   });
   S.conn = conn;
   S.controls = new DM.controls.ControlsPanel($('#panel'), (name, value) => conn.sendControl(name, value));
+  S.rehearsal = DM.rehearsal ? new DM.rehearsal.Rehearsal(document, () => S.hello && S.hello.fps) : null;
   S.upload = new DM.upload.Uploader($('#upload'), {
     onDance: () => { songBeat = -1; S.mode = 'song'; document.body.dataset.mode = 'song'; renderer.floorY = null; },
     onStop: () => { S.mode = 'live'; document.body.dataset.mode = 'live'; },
@@ -167,7 +169,7 @@
 
   // --- render loop ----------------------------------------------------------------------
   let lastT = performance.now();
-  const songPose = new Float32Array(51);
+  const songPose = new Float32Array(51), rehPose = new Float32Array(51);
   function loop(now) {
     const dt = Math.min(0.1, (now - lastT) / 1000);
     lastT = now;
@@ -181,6 +183,7 @@
       if (curD) for (let i = 0; i < curD.length; i++) shownD[i] = prevD[i] + (curD[i] - prevD[i]) * a;
     }
     renderer.others = S.mode === 'live' && curD ? shownD : null;
+    if (S.mode === 'live' && S.rehearsal && S.rehearsal.poseAt(now, rehPose)) { pose = rehPose; renderer.others = null; }
     const t0 = performance.now();
     renderer.draw(pose, dt);
     S.drawMs = S.drawMs ? S.drawMs * 0.95 + (performance.now() - t0) * 0.05 : performance.now() - t0;
@@ -221,7 +224,7 @@
     else if (k === '2') view('side');
     else if (k === '3') view('top');
     else if (k === 'escape' && renderer.options.projection) setOption('projection', false);
-    else return;
+    else if (!(S.rehearsal && S.rehearsal.key(k))) return;
     e.preventDefault();
   });
   document.querySelectorAll('[data-toggle]').forEach((b) => b.addEventListener('click', () => toggle(b.dataset.toggle)));
