@@ -56,6 +56,7 @@ from model.curriculum import Curriculum
 from model.errors import ConfigError, ModelError
 from model.network import DanceNet, NetConfig, build
 from model.skeleton import NECK, NUM_JOINTS, PARENTS, ROOT
+from model.train_checks import check_train_config, check_training_data
 from model.train_data import (
     TrainClip,
     WindowSampler,
@@ -255,7 +256,8 @@ class WindowLoss(torch.nn.Module):
         z = torch.randn(bs, 2 * cfg.noise_dim, generator=generator).to(dev)
         phase = torch.randint(0, cfg.phrase_frames, (bs, 1), generator=generator).float().to(dev)
         noise = torch.randn(bs, t, 2 * cfg.noise_dim, generator=generator).to(dev)
-        pred, _ = net.decode(rep(enc), rep(prev), (list(h.unbind(0)), list(c.unbind(0)), z, phase), rep(style),
+        ema = net.norm_pose(rep(prev))  # the recent mean starts at the pose before the window
+        pred, _ = net.decode(rep(enc), rep(prev), (list(h.unbind(0)), list(c.unbind(0)), z, phase, ema), rep(style),
                              rep(controls), noise,
                              teacher=rep(target), teacher_mask=mask)
         preds = pred.reshape(s, b, t, -1)
@@ -426,6 +428,8 @@ def train(
         tc.seed = int(seed)
     if device is not None:
         tc.device = device
+    check_train_config(net_cfg or NetConfig(), tc)  # one line, before training (model/train_checks.py)
+    check_training_data(roots)  # NaN poses, truncated or wrong-shaped clips
     out = Path(out)
     world, rank, local_rank = _dist_info()
     dev = pick_device(tc.device)

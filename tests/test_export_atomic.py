@@ -10,7 +10,6 @@ import torch
 
 from export.atomic import CheckedOutput
 from live.cli import main
-
 from tests.test_export import _checkpoint
 
 OLD = b"the previous model, which must survive"

@@ -65,11 +65,11 @@ def test_parse_style_is_defined_once() -> None:
 
 
 def test_old_import_paths_still_work() -> None:
+    from live import control, source
     from live.audio import Block, Source
     from live.engine import parse_style as p1
     from live.runtime import parse_style as p2
     from model.dataset import Clip, ClipRecord, load_clips, load_poses  # noqa: F401
-    from live import control, source
 
     assert Block is source.Block and Source is source.Source
     assert p1 is p2 is control.parse_style

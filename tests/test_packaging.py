@@ -8,11 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from model.config import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ConfigError("--new-style and --freeze-encoder need --init CKPT (a model to fine-tune)")
     if args.init and args.resume:
         raise ConfigError("--init and --resume exclude each other; --resume alone continues a run")
-    from model.train_checks import check_train_config, check_train_toml, check_training_data
+    from model.train_checks import check_train_config, check_train_toml
 
     if args.train_config:
         check_train_toml(args.train_config)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         if value is not None and (value < 0 or (value == 0 and flag != "--seed")):
             raise ConfigError(f"{flag} {value} must be {'>= 0' if flag == '--seed' else 'above 0'}")
     check_train_config(net_cfg, train_cfg, where=f" in {args.train_config}" if args.train_config else "")
-    check_training_data(args.data)
+    # the data itself (NaN poses, truncated or wrong-shaped clips) is checked by train() first thing
     rank = int(os.environ.get("RANK", "0") or 0)
     if args.resume and rank == 0:
         from pathlib import Path
