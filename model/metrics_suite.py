@@ -256,7 +256,9 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
                      "freeze": fig["freeze_long"], "root_max": fig["root_max"], "kind": long.kind})
     elif tracked_pairs:
         fig["bas_tracked"] = _bas(tracked_pairs, fps=fps)["bas"]
-    fig["style_min"] = min(style_test.values()) if style_test else math.nan
+    for s in styles:  # a style no test song was danced in cannot pass "every style"
+        style_test.setdefault(s, math.nan)
+    fig["style_min"] = min(style_test.values()) if style_test and all(map(math.isfinite, style_test.values())) else math.nan
     fig["style_real_min"] = min(style_long.values()) if style_long else math.nan
     return {"model": getattr(dancer, "path", ""), "post": getattr(dancer, "post", ""), "fps": fps,
             "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
