@@ -44,6 +44,10 @@ def error_line(err: str) -> str:
     (["live", "--duration", "nan"], "--duration"),
     (["beats", "demo", "--seconds", "nan"], "--seconds"),
     (["features", "demo", "--seconds", "inf"], "--seconds"),
+    (["dataset", "synth", "--out", "syn", "--minutes", "nan"], "--minutes"),
+    (["export", "c.pt", "--tolerance", "nan"], "--tolerance"),
+    (["evaluate", "--model", "m.onnx", "--songs", "s.wav", "--variation", "nan"], "--variation"),
+    (["dataset", "extract", "v.mp4", "--out", "o", "--style", "house", "--max-gap", "inf"], "--max-gap"),
 ])
 def test_nan_and_inf_are_refused_on_flags_and_set(capsys: pytest.CaptureFixture[str], argv: list[str],
                                                    needle: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from live.cli import common_parent
+    from live.cli import common_parent, finite_float
 
     p = sub.add_parser("dataset", help="make, import, check and summarise dance datasets")
     dsub = p.add_subparsers(dest="dataset_cmd", metavar="ACTION", required=True)
@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
                         description="Render songs (real-instrument MIDI by default) with a synthetic "
                                     "dancer for each into a dataset folder (created or appended to).")
     s.add_argument("--out", required=True, metavar="DIR", help="dataset folder")
-    s.add_argument("--minutes", type=float, default=30.0, help="total minutes, split evenly over the styles (default 30)")
+    s.add_argument("--minutes", type=finite_float, default=30.0, help="total minutes, split evenly over the styles (default 30)")
     s.add_argument("--styles", default="house,hiphop,ballet,popping,locking,contemporary",
                    help="comma-separated styles (default: all six: house,hiphop,ballet,popping,locking,contemporary)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0); other seeds give other songs")
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     s.add_argument("--music", default="midi", choices=("midi", "synth"),
                    help="midi: real-instrument songs rendered with fluidsynth, genres fitting each style "
                         "(default); synth: the built-in numpy synthesiser (fast)")
-    s.add_argument("--augment", type=float, default=None, metavar="SHARE",
+    s.add_argument("--augment", type=finite_float, default=None, metavar="SHARE",
                    help="share of MIDI clips whose audio is augmented (EQ, reverb, noise, tempo/pitch; default 0.4)")
     s.set_defaults(func=run_synth)
 
@@ -87,6 +87,8 @@ def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     share = AUGMENT_SHARE if args.augment is None else float(args.augment)
     if not 0.0 <= share <= 1.0:
         raise ConfigError(f"--augment {args.augment!r} must be a share between 0 and 1")
+    if not args.minutes > 0:
+        raise ConfigError(f"--minutes {args.minutes:g} must be above 0")
     entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
                                  clip_seconds=(lo, hi), music=args.music, augment_share=share, progress=_progress)
     print(f"wrote {len(entries)} clips ({args.minutes:g} min, {', '.join(styles)}, {args.music} music, {fps} fps) "

@@ -13,7 +13,7 @@ from typing import Any
 def register_into(dsub: Any) -> None:
     """Add ``import`` (with ``bvh``, ``aist`` and ``mocap``) and ``extract`` to the ``dataset``
     subparsers ``dsub``."""
-    from live.cli import common_parent
+    from live.cli import common_parent, finite_float
 
     imp = dsub.add_parser("import", parents=[common_parent()],
                           help="import motion capture (BVH) or AIST++ keypoints into a dataset",
@@ -68,9 +68,9 @@ def register_into(dsub: Any) -> None:
     x.add_argument("--audio", metavar="SONG", help="use this song instead of the video's own audio track")
     x.add_argument("--overlay", metavar="MP4", help="also write a debug video with the detected skeleton "
                                                     "(one video: this path; several: VIDEO-stem added)")
-    x.add_argument("--max-gap", type=float, default=0.5, metavar="S",
+    x.add_argument("--max-gap", type=finite_float, default=0.5, metavar="S",
                    help="bridge gaps with no person up to this many seconds; longer gaps split the clip")
-    x.add_argument("--min-clip", type=float, default=1.0, metavar="S", help="drop pieces shorter than this")
+    x.add_argument("--min-clip", type=finite_float, default=1.0, metavar="S", help="drop pieces shorter than this")
     x.add_argument("--python", metavar="PATH",
                    help="python that has mediapipe (default: $DANCEMUSE_EXTRACT_PYTHON or .venv-extract)")
     _common_out(x)

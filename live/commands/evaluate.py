@@ -10,6 +10,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from live.cli import finite_float
+
     p = sub.add_parser(
         "evaluate",
         help="measure a model's dancing on music it never trained on, next to the training data's numbers",
@@ -34,13 +36,13 @@ def register(sub: Any) -> None:
     p.add_argument("--post", choices=["on", "off"], default="on",
                    help="post-processing of [live] on (default; root from --root) or off (raw model output)")
     p.add_argument("--root", default="follow", help="root mode while evaluating (default follow: travel kept)")
-    p.add_argument("--long-minutes", type=float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
+    p.add_argument("--long-minutes", type=finite_float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
     p.add_argument("--styles-per-song", type=int, default=2, help="styles each test song is danced in (default 2)")
     p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
-    p.add_argument("--stage-radius", type=float, default=None,
+    p.add_argument("--stage-radius", type=finite_float, default=None,
                    help="stage radius target in metres (default: live.stage_radius, else 1.5)")
     p.add_argument("--seed", type=int, default=0, help="variation seed (checkpoints only)")
-    p.add_argument("--variation", type=float, default=0.5, help="variation control 0..1 (checkpoints only)")
+    p.add_argument("--variation", type=finite_float, default=0.5, help="variation control 0..1 (checkpoints only)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device for checkpoints")
     p.set_defaults(func=run)
 

@@ -8,6 +8,8 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
+    from live.cli import finite_float
+
     p = sub.add_parser(
         "export",
         help="export a training checkpoint to a self-contained ONNX step model (with parity check)",
@@ -19,7 +21,7 @@ def register(sub: Any) -> None:
                    help="also write MODEL.int8.onnx (dynamic int8) and report its parity and speed")
     p.add_argument("--parity-frames", type=int, default=500, metavar="N",
                    help="autoregressive frames of the parity check (default 500; 0 = skip)")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="largest accepted pose difference (default 1e-4)")
+    p.add_argument("--tolerance", type=finite_float, default=1e-4, help="largest accepted pose difference (default 1e-4)")
     p.set_defaults(func=run)
 
 
