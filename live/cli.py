@@ -33,6 +33,7 @@ COMMANDS = (
     "config",
     "doctor",
     "phrases",
+    "rehearse",
 )
 
 log = logging.getLogger("dancemuse")
