@@ -205,6 +205,10 @@ def _fmt(x: float, spec: str = ".3f") -> str:
     return "n/a" if not np.isfinite(x) else format(x, spec)
 
 
+def _relock(x: float) -> str:
+    return "never" if np.isinf(x) else f"{x:.2f} s"
+
+
 def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tuple[str, ...],
                  corpus: Path) -> None:
     print(f"beat tracking on {len(rows)} tracks of {corpus} (mir_eval, +-{WINDOW * 1e3:.0f} ms, "
@@ -225,7 +229,7 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
         print("\nours after tempo changes (re-lock: s from the step / ramp end until 4 beats in a row "
               "are right: on time, no extra beats)")
         for r in changes:
-            print(f"  {r['track']:<32} {r['ours']['change']:<5} re-lock {_fmt(r['ours']['relock_s'], '.2f')} s"
+            print(f"  {r['track']:<32} {r['ours']['change']:<5} re-lock {_relock(r['ours']['relock_s'])}"
                   f"   F {r['ours']['F']:.3f}")
     worst = sorted(rows, key=lambda r: -r["ours"]["offbeat_s"])[:6]
     over = sum(r["ours"]["offbeat_s"] > 4.0 for r in rows)
