@@ -359,9 +359,10 @@ class LiveApp:
             if self.recorder.count > self.recorder.flushed or not self.recorder.path.exists():
                 n = self.recorder.flush()
                 log.info("recording flushed: %d frames to %s", n, self.recorder.path)
-        if self.ensemble is not None and self.ensemble.recorder is not None:
-            n = self.ensemble.recorder.flush()
-            log.info("ensemble recording flushed: %d frames to %s", n, self.ensemble.recorder.path)
+        er = self.ensemble.recorder if self.ensemble is not None else None
+        if er is not None and (er.count > er.flushed or not er.path.exists()):
+            n = er.flush()
+            log.info("ensemble recording flushed: %d frames to %s", n, er.path)
 
 
 def _has_loop() -> bool:

@@ -135,9 +135,13 @@ def _centre_out(n: int) -> list[int]:
     return [int(x) for x in slots if x is not None]
 
 
+_MIRROR = np.asarray(sk.MIRROR, np.intp)
+
+
 def mirror_pose(pose: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Left/right mirror image of a pose [17, 3] about x = 0 (joints swap sides)."""
-    out[...] = pose[list(sk.MIRROR)]
+    """Left/right mirror image of a pose [17, 3] about x = 0 (joints swap sides); ``out``
+    must not be ``pose``. Allocates nothing."""
+    np.take(pose, _MIRROR, axis=0, out=out)
     out[:, 0] *= -1.0
     return out
 
@@ -321,6 +325,7 @@ class EnsembleRecorder:
         self.e = ensemble
         self._buf = np.zeros((chunk, ensemble.n, sk.NUM_JOINTS, 3), np.float32)
         self.count = 0
+        self.flushed = 0
         self.beats: list[int] = []
 
     def add(self, frame: Any) -> None:
@@ -341,6 +346,7 @@ class EnsembleRecorder:
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
+        self.flushed = self.count
         return self.count
 
 
