@@ -62,6 +62,7 @@ h0, h1..   [B, H]                          LSTM hidden state per layer (seeded n
 c0, c1..   [B, H]                          LSTM cell state per layer
 z          [B, 2 * noise_dim]              latent: phrase part zp, slow part zs
 phase      [B, 1]                          frames since the last phrase redraw
+ema        [B, P]                          recent mean pose (normalised; energy gain)
 =========  ==============================  ==============================================
 
 One tensor per layer (no stacking, so the graph has no split/squeeze/concat chains).
@@ -83,8 +84,8 @@ import torch
 from torch import Tensor, nn
 
 State = tuple[Tensor, ...]
-DecState = tuple[list[Tensor], list[Tensor], Tensor, Tensor]
-"""Decoder state: LSTM h per layer, c per layer, latent z, phase."""
+DecState = tuple[list[Tensor], list[Tensor], Tensor, Tensor, Tensor]
+"""Decoder state: LSTM h per layer, c per layer, latent z, phase, pose EMA (normalised)."""
 CONTROL_NAMES: tuple[str, ...] = ("energy", "variation")
 POSE_DIM = 54
 ROOT_SLICE = slice(51, 54)
@@ -119,6 +120,11 @@ class NetConfig:
     """Time constant (frames) of the slow AR(1) latent."""
     dropout: float = 0.1
     init_std: float = 0.3
+    energy_gain: float = 0.6
+    """The emitted pose is ema + energy ** energy_gain * (output - ema): energy scales the
+    moves around their recent mean (0 = off)."""
+    ema_tau: float = 30.0
+    """Time constant (frames) of that pose mean."""
     """Standard deviation of the seeded initial LSTM hidden state."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,7 +145,8 @@ def state_names(cfg: NetConfig) -> tuple[str, ...]:
     """State tensor names: k0.., v0.. (attention rings per layer), valid, pos, h0.., c0..
     (LSTM per layer), z, phase."""
     return (*(f"k{i}" for i in range(cfg.layers)), *(f"v{i}" for i in range(cfg.layers)), "valid", "pos",
-            *(f"h{i}" for i in range(cfg.lstm_layers)), *(f"c{i}" for i in range(cfg.lstm_layers)), "z", "phase")
+            *(f"h{i}" for i in range(cfg.lstm_layers)), *(f"c{i}" for i in range(cfg.lstm_layers)), "z", "phase",
+            "ema")
 
 
 def variation_scale(v: Tensor) -> Tensor:
@@ -324,6 +331,7 @@ class DanceNet(nn.Module):
             out[f"c{i}"] = (batch, c.lstm_hidden)
         out["z"] = (batch, 2 * c.noise_dim)
         out["phase"] = (batch, 1)
+        out["ema"] = (batch, c.pose_dim)
         return out
 
     def init_state(self, batch: int, *, seed: int, block: int = 1,
@@ -348,13 +356,13 @@ class DanceNet(nn.Module):
         ks, vs = st[:nl], st[nl:2 * nl]
         valid, pos = st[2 * nl], st[2 * nl + 1]
         hs, cs = st[2 * nl + 2:2 * nl + 2 + nd], st[2 * nl + 2 + nd:2 * nl + 2 + 2 * nd]
-        z, phase = st[-2], st[-1]
-        return ks, vs, valid, pos, (hs, cs, z, phase)
+        z, phase, ema = st[-3], st[-2], st[-1]
+        return ks, vs, valid, pos, (hs, cs, z, phase, ema)
 
     @staticmethod
     def _join_state(ks: list[Tensor], vs: list[Tensor], valid: Tensor, pos: Tensor, dec: DecState) -> State:
-        hs, cs, z, phase = dec
-        return (*ks, *vs, valid, pos, *hs, *cs, z, phase)
+        hs, cs, z, phase, ema = dec
+        return (*ks, *vs, valid, pos, *hs, *cs, z, phase, ema)
 
     def make_noise(self, batch: int, n: int, *, generator: torch.Generator | None = None,
                    device: torch.device | str | None = None) -> Tensor:
@@ -425,9 +433,10 @@ class DanceNet(nn.Module):
         z, phase), noise [B, n, 2N]. teacher [B, n, P] raw with teacher_mask (n booleans):
         where teacher_mask[t] the pose fed back after frame t is teacher[:, t] (curriculum).
         Returns raw poses [B, n, P] and the new decoder state."""
-        hs, cs, z, phase = dec_state
+        hs, cs, z, phase, ema = dec_state
         hs, cs = list(hs), list(cs)
         b, n, _ = enc.shape
+        gain, alpha = self._gain(controls)
         lats, z, phase = self.latent(z, phase, noise, controls[:, 1:2])
         cond = torch.cat([self.style_embedding(style_w), controls[:, 0:1]], dim=-1)
         static = torch.cat([enc, cond.unsqueeze(1).expand(b, n, cond.shape[-1]), torch.stack(lats, 1)], dim=-1)
@@ -445,9 +454,19 @@ class DanceNet(nn.Module):
                 hs[layer], cs[layer] = self._cell(g, cs[layer])
                 x = hs[layer]
             prev_n = self.head(x)
+            if gain is not None:
+                prev_n = ema + gain * (prev_n - ema)
+                ema = ema + alpha * (prev_n - ema)
             outs.append(prev_n)
         poses = self.denorm_pose(torch.stack(outs, dim=1))
-        return poses, (hs, cs, z, phase)
+        return poses, (hs, cs, z, phase, ema)
+
+    def _gain(self, controls: Tensor) -> tuple[Tensor | None, float]:
+        """Energy gain [B, 1] (None when energy_gain is 0) and the EMA rate."""
+        if self.cfg.energy_gain <= 0:
+            return None, 0.0
+        gain = torch.pow(controls[:, 0:1].clamp_min(0.05), self.cfg.energy_gain)
+        return gain, 1.0 / max(self.cfg.ema_tau, 1.0)
 
     # ----------------------------------------------------------------- forward / step
     def forward(self, feat: Tensor, prev_pose: Tensor, state: State, style_w: Tensor, controls: Tensor,
@@ -469,7 +488,7 @@ class DanceNet(nn.Module):
         """Streaming step, the exported graph: n = block new frames into a ring of
         R = window + block slots; 2-D matrix products, normalisations folded into weights,
         one table lookup per ring quantity. Same result as ``forward``."""
-        ks, vs, valid, pos, (hs, cs, z, phase) = self._split_state(state)
+        ks, vs, valid, pos, (hs, cs, z, phase, ema) = self._split_state(state)
         hs, cs = list(hs), list(cs)
         cfg = self.cfg
         b, n, _ = feat.shape
@@ -516,6 +535,8 @@ class DanceNet(nn.Module):
         w_head = self.head.weight.t() * self.pose_std
         b_head = self.head.bias * self.pose_std + self.pose_mean
         prev = prev_pose
+        gain, alpha = self._gain(controls)
+        ema_raw = ema * self.pose_std + self.pose_mean
         outs: list[Tensor] = []
         for t in range(n):
             x_t = prev
@@ -525,9 +546,13 @@ class DanceNet(nn.Module):
                 hs[layer], cs[layer] = self._cell(g, cs[layer])
                 x_t = hs[layer]
             prev = torch.matmul(x_t, w_head) + b_head
+            if gain is not None:  # the same affine map in raw units
+                prev = ema_raw + gain * (prev - ema_raw)
+                ema_raw = ema_raw + alpha * (prev - ema_raw)
             outs.append(prev)
         poses = outs[0].unsqueeze(1) if n == 1 else torch.stack(outs, dim=1)
-        return poses, self._join_state(nk, nv, valid, pos, (hs, cs, z, phase))
+        ema = (ema_raw - self.pose_mean) / self.pose_std
+        return poses, self._join_state(nk, nv, valid, pos, (hs, cs, z, phase, ema))
 
     # ----------------------------------------------------------------- fine-tuning
     def add_style(self) -> int:

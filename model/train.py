@@ -256,7 +256,8 @@ class WindowLoss(torch.nn.Module):
         z = torch.randn(bs, 2 * cfg.noise_dim, generator=generator).to(dev)
         phase = torch.randint(0, cfg.phrase_frames, (bs, 1), generator=generator).float().to(dev)
         noise = torch.randn(bs, t, 2 * cfg.noise_dim, generator=generator).to(dev)
-        pred, _ = net.decode(rep(enc), rep(prev), (list(h.unbind(0)), list(c.unbind(0)), z, phase), rep(style),
+        ema = net.norm_pose(rep(prev))  # the recent mean starts at the pose before the window
+        pred, _ = net.decode(rep(enc), rep(prev), (list(h.unbind(0)), list(c.unbind(0)), z, phase, ema), rep(style),
                              rep(controls), noise,
                              teacher=rep(target), teacher_mask=mask)
         preds = pred.reshape(s, b, t, -1)

@@ -343,7 +343,7 @@ class WindowSampler:
             x, y = np.asarray(xs), np.asarray(ys)
             if len(x) >= 4 and x.std() > 1e-6:
                 b, a = np.polyfit(x, y, 1)
-                b = float(np.clip(b, 0.0, 2.0))
+                b = float(np.clip(b, 0.0, 1.0))  # louder -> bigger, at most in proportion
                 a = float(np.mean(y) - b * np.mean(x))
             else:
                 b, a = 0.0, float(np.mean(y)) if len(y) else 0.0

@@ -206,3 +206,12 @@ def test_step_module_exports_to_onnx_with_parity(tmp_path: Path) -> None:
         worst = max(worst, float(np.abs(out[0][0, 0] - ref[0, t]).max()))
         p, st = out[0][:, -1], out[1:]
     assert worst < 1e-4
+
+
+def test_energy_scales_the_size_of_the_moves() -> None:
+    net = _net(energy_gain=0.6)
+    feat, prev, style, _ = _inputs(200)
+    def spread(energy: float) -> float:
+        poses = _run_steps(net, feat, prev, style, torch.tensor([[energy, 0.5]]), seed=3)[0, 50:, :51]
+        return float(poses.reshape(-1, 17, 3).var(0).sum(-1).mean().sqrt())
+    assert spread(1.8) >= 2.0 * spread(0.3)
