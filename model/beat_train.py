@@ -259,7 +259,8 @@ def export_onnx(net: Any, path: Path, hidden: int, n_mels: int) -> None:
 
 
 def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, minutes: float,
-                     seed: int, hidden: int = 48, window: int = 200, batch: int = 16) -> None:
+                     seed: int, hidden: int = 48, window: int = 200, batch: int = 16,
+                     init: Path | None = None, lr: float = 3e-3) -> None:
     """Train on ``items`` (dicts with ``x`` [t, n_in] and ``y`` [t, 3]) for ``minutes``,
     keep the best validation checkpoint, export it to ``export``."""
     import torch
@@ -280,7 +281,9 @@ def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, mi
         allx = torch.cat(xs)
         net.mean[:] = allx.mean(dim=0)
         net.std[:] = allx.std(dim=0) + 1e-3
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    if init is not None:  # fine-tune: its weights and normalisation
+        net.load_state_dict(torch.load(init))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     lengths = np.array([len(it["mel"]) * (0.4 if str(it["name"]).startswith("synth") else 1.0)
                         for it in tr], float)  # real instruments weigh more than the synthesiser
     pick = lengths / lengths.sum()
@@ -334,7 +337,7 @@ def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, mi
                   f"{time.time() - t0:.0f}s", flush=True)
         if step % 20 == 0 and time.time() - t0 > 0.6 * minutes * 60:
             for gparam in opt.param_groups:
-                gparam["lr"] = 1e-3
+                gparam["lr"] = lr / 3.0
     if ckpt.exists():
         net.load_state_dict(torch.load(ckpt))
     export_onnx(net, export, hidden, m)
@@ -353,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra", type=int, default=0,
                     help="render this many more corpus-like songs into the cache first")
     ap.add_argument("--extra-minutes", type=float, default=15.0, help="time limit of --extra")
+    ap.add_argument("--init", type=Path, default=None, help="checkpoint to fine-tune from")
+    ap.add_argument("--lr", type=float, default=3e-3, help="learning rate (a third after 60 %%)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -378,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     items = items + citems
     if args.data_only:
         return 0
-    train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed)
+    train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed,
+                     init=args.init, lr=args.lr)
     return 0
 
 
