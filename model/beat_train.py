@@ -17,11 +17,17 @@ Log-mel frames come from ``model.features.StreamingFeatures`` (what the live pat
 computes) and are cached under ``--out``. Augmentation while training: gain and EQ tilt
 of the log-mel frames.
 
-Command that made the shipped ``models/beats.onnx`` (``make beats-model``; about 15 minutes
-of data building and 13 of training on one loaded CPU core)::
+Commands that made the shipped ``models/beats.onnx`` (v4; ``make beats-model`` runs the
+first; about 30 minutes of data building and 22 of training on one loaded CPU core): v3
+from scratch on the synthetic songs, the corpus train split and 70 extra songs, then v4
+fine-tuned from it with 24 more extra songs and the grown train split::
 
     nice -n 10 env OMP_NUM_THREADS=1 python3 -m model.beat_train \
         --out runs/beats --export models/beats.onnx --minutes 13 --extra 70 --extra-minutes 30
+    cp runs/beats/best.pt runs/beats/v3.pt
+    nice -n 10 env OMP_NUM_THREADS=1 python3 -m model.beat_train --out runs/beats \
+        --export models/beats.onnx --minutes 9 --extra 100 --extra-minutes 12 \
+        --init runs/beats/v3.pt --lr 1e-3
 """
 
 from __future__ import annotations
