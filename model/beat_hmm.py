@@ -5,8 +5,9 @@ each metre ``m`` in ``metres`` (beats per bar) and each beat period ``T`` (whole
 1/60 s between ``60/max_bpm`` and ``60/min_bpm`` seconds), the position in the bar
 ``0 .. m*T - 1`` ticks. Each 30 Hz step advances the position by ``ADV`` = 2 ticks. The
 tempo can change only when the pointer crosses a beat boundary (probability
-``exp(-lam * |T'/T - 1|)``, plus a small jump floor so that an abrupt tempo change is
-re-found within a few beats); the metre can change only at a bar boundary. The states
+``exp(-lam * |T'/T - 1|)``, plus a small jump probability spread over all tempi, scaled
+by the observation weight, so that an abrupt tempo change is re-found within a few beats
+while a break holds the tempo); the metre can change only at a bar boundary. The states
 whose position lies in the first ``ADV`` ticks of a beat form the beat zone (one 30 Hz
 frame per beat), the first beat of the bar the downbeat zone.
 
@@ -54,7 +55,7 @@ class BarPointerHMM:
     def __init__(self, *, min_bpm: float = 60.0, max_bpm: float = 190.0,
                  metres: tuple[int, ...] = (3, 4), prefer: int = 4) -> None:
         self.lam_tempo = 100.0
-        self.jump = 2e-3  # probability of a tempo jump per beat, spread over all tempi
+        self.jump = 1e-2  # probability of a tempo jump per beat (times the evidence weight)
         self.switch_metre = 1e-3  # probability of a metre change per bar
         self.lam_obs = 8.0
         self.g_cross = 0.4
@@ -117,8 +118,7 @@ class BarPointerHMM:
         ratio = self.periods[None, :] / self.periods[:, None]
         a = np.exp(-self.lam_tempo * np.abs(ratio - 1.0))
         a /= a.sum(axis=1, keepdims=True)
-        a = (1.0 - self.jump) * a + self.jump / nt
-        self._at = np.ascontiguousarray(a.T)  # D = A^T C
+        self._at = np.ascontiguousarray(a.T)  # D = A^T C (the jumps are added per step)
         # prior over tempo: log-normal around 115 BPM; metre preference
         bpm = 60.0 * TICKS / self.period
         prior = np.exp(-0.5 * (np.log2(bpm / 115.0) / 0.6) ** 2)
@@ -134,6 +134,7 @@ class BarPointerHMM:
         self._c = np.zeros((nt, nc))
         self._d = np.zeros((nt, nc))
         self._d_flat = self._d.reshape(-1)
+        self._colsum = np.zeros(nc)
         self._buf = np.zeros(s)
         self._buf2 = np.zeros(s)
         self._tmp = np.zeros((nt, ADV))
@@ -154,6 +155,12 @@ class BarPointerHMM:
         np.take(a, self._cross_src, out=self._c, mode="clip")
         np.dot(self._at, self._c, out=self._d)
         d = self._d
+        j = self.jump * weight  # no tempo jumps without evidence (a break holds the tempo)
+        if j > 0.0:
+            np.sum(self._c, axis=0, out=self._colsum)
+            d *= 1.0 - j
+            self._colsum *= j / len(self.periods)
+            d += self._colsum
         if len(self.metres) > 1:  # a small share of the downbeat mass changes metre
             s0 = d[:, self._down_cols[0]]
             s1 = d[:, self._down_cols[1]]
