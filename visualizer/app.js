@@ -4,7 +4,8 @@
  * independent of frame arrival.
  *
  * Keys: f full screen · p projection mode · m mirror view · t trails · h hide HUD ·
- * 1/2/3 front/side/top camera. Page parameters: ?token=… (passed on to /ws),
+ * 1/2/3 front/side/top camera · l loop the last 8 counts / back to live · ←/→ step a count ·
+ * [ ] slower / faster (rehearsal.js). Page parameters: ?token=… (passed on to /ws),
  * ?projection=1, ?trails=1, ?mirror=1, ?view=front|side|top, ?hud=0, ?panel=0.
  * State for tests and curious people: window.dancemuse.
  */
@@ -224,7 +225,7 @@
     else if (k === '2') view('side');
     else if (k === '3') view('top');
     else if (k === 'escape' && renderer.options.projection) setOption('projection', false);
-    else if (!(S.rehearsal && S.rehearsal.key(k))) return;
+    else if (!(S.rehearsal && S.rehearsal.key(k, e.target))) return;
     e.preventDefault();
   });
   document.querySelectorAll('[data-toggle]').forEach((b) => b.addEventListener('click', () => toggle(b.dataset.toggle)));

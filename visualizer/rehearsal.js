@@ -219,11 +219,13 @@
       return blob;
     }
 
-    /** Keys: l loop / live, ←/→ step, [ ] slower / faster. Returns true when used. */
-    key(k) {
+    /** Keys: l loop / live, ←/→ step (not while a slider has the focus), [ ] slower /
+     * faster. Returns true when used. */
+    key(k, target) {
+      const onInput = !!(target && target.tagName === 'INPUT');
       if (k === 'l') { if (this.active) this.stop(); else this.capture(8); return true; }
-      if (k === 'arrowleft' && this.phrase) { this.step(-1); return true; }
-      if (k === 'arrowright' && this.phrase) { this.step(1); return true; }
+      if (k === 'arrowleft' && this.active && !onInput) { this.step(-1); return true; }
+      if (k === 'arrowright' && this.active && !onInput) { this.step(1); return true; }
       if (k === '[') { this.setSpeed(this.speed === 1 ? 0.5 : 0.25); return true; }
       if (k === ']') { this.setSpeed(this.speed === 0.25 ? 0.5 : 1); return true; }
       return false;
