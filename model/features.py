@@ -48,6 +48,8 @@ AMIN = 1e-10
 """Power floor before the log (-100 dB)."""
 LOW_BANDS = 8
 """Lowest mel bands (30..~430 Hz) whose energy flux the beat tracker weighs most (kick)."""
+BEAT_MEL = (64, 30.0, 11000.0)
+"""Mel bands (count, fmin, fmax) the beat activation net hears: the default features' bands."""
 FORMAT_VERSION = 1
 SMALL = 4
 """Frames per push handled in preallocated buffers (the live path: a hop or a few)."""
@@ -277,7 +279,11 @@ class StreamingFeatures:
         self.n_fft = s.n_fft
         if s.fmax > self.sr / 2:
             raise ConfigError(f"features.fmax {s.fmax} Hz is above the Nyquist frequency {self.sr / 2} Hz")
-        self._fb = _stacked_filters(self.sr, self.n_fft, s.n_mels, s.fmin, s.fmax, s.tuning)
+        # The beat activation net hears the default 64-band mel; a configuration with other
+        # mel bands gets those 64 bands as extra columns of the same matrix product.
+        self._beat_extra = 0 if (s.n_mels, s.fmin, s.fmax) == BEAT_MEL else BEAT_MEL[0]
+        self._fb = _stacked_filters(self.sr, self.n_fft, s.n_mels, s.fmin, s.fmax, s.tuning,
+                                    beat_mel=self._beat_extra > 0)
         self._window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as librosa's 'hann'
         self._resampler: Any = None
         if self.input_sr != self.sr:
@@ -288,7 +294,10 @@ class StreamingFeatures:
         self._ring = np.zeros(self.n_fft + SMALL * self.hop)
         self._pos = self.n_fft - self.hop
         self._have_prev = False
-        self._work = _Work(SMALL, self.n_fft, s.n_mels)  # buffers of the live (few frames) path
+        self._work = _Work(SMALL, self.n_fft, s.n_mels, self._beat_extra)  # live (few frames) path
+        self._beat_db = np.zeros(max(self._beat_extra, 1))
+        self._pw_row = self._work.pw[1]
+        self._no_info = _empty_info(0)
         self._sl = {name: s.slice(name) for name in s.names}
         tail = [self._sl[n] for n in ("tempo", "beat_phase", "beat_pulse", "bar_phase")]
         if [t.start for t in tail] != [tail[0].start, tail[0].start + 1, tail[0].start + 3, tail[0].start + 4]:
@@ -339,6 +348,7 @@ class StreamingFeatures:
         if k == 0:
             self._ring[pos:total] = x
             self._pos = total
+            self.info = self._no_info
             return _NO_FRAMES[self.spec.dim]
         if k <= SMALL and total <= len(self._ring):  # the live path: a few hops, no big allocation
             stream = self._ring
@@ -348,7 +358,7 @@ class StreamingFeatures:
             stream = np.empty(total)
             stream[:pos] = self._ring[:pos]
             stream[pos:] = x
-            w = _Work(min(k, CHUNK), n_fft, self.spec.n_mels)
+            w = _Work(min(k, CHUNK), n_fft, self.spec.n_mels, self._beat_extra)
             w.pw[0] = self._work.pw[0]
             w.prev_db[:] = self._work.prev_db
         out = np.empty((k, self.spec.dim), np.float32)
@@ -358,6 +368,7 @@ class StreamingFeatures:
             onset, low = self._spectral_one(stream[:n_fft], out[0], w)
             self._db = w.prev_db
             self._mel = w.pw[1, :nm]
+            self._pw_row = w.pw[1]
             self._frame(out[0], info, 0, onset, low)
             w.pw[0] = w.pw[1]
             k = 0  # done
@@ -368,6 +379,7 @@ class StreamingFeatures:
             for j in range(c1 - c0):
                 self._db = w.db[j]
                 self._mel = w.pw[j + 1, :nm]
+                self._pw_row = w.pw[j + 1]
                 self._frame(out[c0 + j], info, c0 + j, float(w.onset[j]), float(w.low[j]))
             w.pw[0] = w.pw[c1 - c0]
         k = len(out)
@@ -416,9 +428,10 @@ class StreamingFeatures:
             self._have_prev = True
         w.prev_db[:] = db[k - 1]
         chroma = w.chroma[:k]
-        np.maximum.reduce(pw[1:, nm:], axis=1, out=cmax)
+        cpw = pw[1:, nm: nm + N_CHROMA]
+        np.maximum.reduce(cpw, axis=1, out=cmax)
         np.maximum(cmax, AMIN, out=w.cdiv[:k])
-        np.divide(pw[1:, nm:], w.cdiv[:k, None], out=chroma)
+        np.divide(cpw, w.cdiv[:k, None], out=chroma)
         if k == 1:
             rms[0] = np.dot(frames[0], frames[0])
             if cmax[0] <= AMIN:
@@ -456,7 +469,7 @@ class StreamingFeatures:
         else:
             onset = low = 0.0
             self._have_prev = True
-        chroma = vals[nm:]
+        chroma = vals[nm: nm + N_CHROMA]
         cmax = max(chroma)
         chroma = [c / cmax for c in chroma] if cmax > AMIN else [0.0] * len(chroma)
         rms = math.sqrt(float(np.dot(frame, frame)) / self.n_fft)
@@ -468,7 +481,15 @@ class StreamingFeatures:
         """The beat-tracker part of one frame: step the tracker, write its columns of ``row``
         and ``info[k]`` (the spectral columns are already in ``row``)."""
         tr = self.tracker
-        tr.step(onset, low, row[self._sl["mel"]])
+        if self._beat_extra:  # the beat net's own 64 bands (a non-default mel configuration)
+            bdb = self._beat_db
+            np.maximum(self._pw_row[self.spec.n_mels + N_CHROMA:], AMIN, out=bdb)
+            np.log10(bdb, out=bdb)
+            bdb *= 10.0
+            bdb -= self._db_ref
+            tr.step(onset, low, bdb)
+        else:
+            tr.step(onset, low, row[self._sl["mel"]])
         ph = 2.0 * math.pi * tr.phase
         cos_ph = math.cos(ph)
         bar_ph = 2.0 * math.pi * ((max(tr.beat_in_bar, 1) - 1 + tr.phase) / tr.beats_per_bar)
@@ -492,12 +513,12 @@ class StreamingFeatures:
 class _Work:
     """Preallocated buffers for ``k`` frames of :meth:`StreamingFeatures._spectral`."""
 
-    def __init__(self, k: int, n_fft: int, n_mels: int) -> None:
+    def __init__(self, k: int, n_fft: int, n_mels: int, extra: int = 0) -> None:
         nb = n_fft // 2 + 1
         self.xw = np.zeros((k, n_fft))
         self.spec = np.zeros((k, nb), np.complex128)
         self.mag = np.zeros((k, nb))
-        self.pw = np.zeros((k + 1, n_mels + N_CHROMA))
+        self.pw = np.zeros((k + 1, n_mels + N_CHROMA + extra))
         self.db = np.zeros((k, n_mels))
         self.diff = np.zeros((k, n_mels))
         self.prev_db = np.zeros(n_mels)
@@ -506,12 +527,17 @@ class _Work:
         self.onset, self.low, self.rms, self.cmax, self.cdiv = (np.zeros(k) for _ in range(5))
 
 
-def _stacked_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, tuning: float) -> np.ndarray:
-    """[mel; chroma] filters as one float64 matrix, transposed for ``power @ fb``
-    [shape=(1 + n_fft // 2, n_mels + 12)]."""
-    mel = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    chroma = chroma_filterbank(sr=sr, n_fft=n_fft, n_chroma=N_CHROMA, tuning=tuning)
-    return np.ascontiguousarray(np.concatenate([mel, chroma]).astype(np.float64).T)
+def _stacked_filters(
+    sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, tuning: float, *, beat_mel: bool = False
+) -> np.ndarray:
+    """[mel; chroma] (plus, with ``beat_mel``, the beat net's default mel bands) as one
+    float64 matrix, transposed for ``power @ fb`` [shape=(1 + n_fft // 2, n_mels + 12 [+ 64])]."""
+    parts = [mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax),
+             chroma_filterbank(sr=sr, n_fft=n_fft, n_chroma=N_CHROMA, tuning=tuning)]
+    if beat_mel:
+        nb, lo, hi = BEAT_MEL
+        parts.append(mel_filterbank(sr=sr, n_fft=n_fft, n_mels=nb, fmin=lo, fmax=hi))
+    return np.ascontiguousarray(np.concatenate(parts).astype(np.float64).T)
 
 
 _NO_FRAMES: dict[int, np.ndarray] = _NoFrames()  # type: ignore[assignment]

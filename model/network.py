@@ -498,7 +498,7 @@ class DanceNet(nn.Module):
         # ring tables per position (constants after export folding), looked up by pos
         pi = pos.long()
         pp = torch.arange(r).reshape(r, 1, 1)
-        write = (((pp + torch.arange(n).reshape(1, n, 1)) % r) == torch.arange(r).reshape(1, 1, r)).float()
+        write = (((pp + torch.arange(n).reshape(1, n, 1)) % r) == torch.arange(r).reshape(1, 1, r)).to(feat.dtype)
         keep = 1.0 - write.sum(1)  # [R, R]
         ring = {
             "write": write[pi],  # [1, n, R]

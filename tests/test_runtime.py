@@ -147,7 +147,9 @@ def test_the_shipped_default_model_loads_and_dances() -> None:
     cfg = load_config()
     g = Generator(None, feature_config=cfg["features"])
     assert g.path == DEFAULT_MODEL and g.fps == cfg["features"]["fps"]
-    assert sorted(g.style_names) == ["ballet", "hiphop", "house", "popping"]
+    # six synthetic choreography styles and three from real motion capture (CMU)
+    assert sorted(g.style_names) == ["ballet", "breaking", "contemporary", "freestyle", "hiphop",
+                                     "house", "locking", "popping", "salsa"]
     assert g.meta["created"]["git"] and g.meta["train_data"]["clips"] > 0
     assert DEFAULT_MODEL.stat().st_size < 8_000_000
     rng = np.random.default_rng(0)
