@@ -7,13 +7,15 @@ DANCEMUSE = $(PYTHON) -m live.cli
 
 # The shipped model: the phrase-level synthetic choreography (6 styles, real-instrument MIDI
 # music) plus the CMU mocap takes (salsa, breaking, freestyle) with accompaniment on the
-# dancers' own beat grid, trained from scratch on two CPU threads (a 25-minute budget; see
-# models/default_train.toml for sizes and folder weights).
+# dancers' own beat grid, trained from scratch on two CPU threads (a 33-minute budget; see
+# models/default_train.toml for sizes and folder weights). The final checkpoint is exported,
+# once per frame and once in blocks of 16 for offline generation.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0
 	$(DANCEMUSE) dataset import mocap ../shared/mocap --out data/mocap
 	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v4 data/mocap --out runs/default --train-config models/default_train.toml
-	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/default/best.pt -o models/default.onnx
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/default/final.pt -o models/default.onnx
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/default/final.pt -o models/default_b16.onnx --block 16
 
 # Export a checkpoint: make export-model CKPT=runs/mine/best.pt OUT=models/mine.onnx
 CKPT ?= runs/default/best.pt
