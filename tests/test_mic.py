@@ -139,4 +139,5 @@ def test_a_device_lost_mid_show_keeps_broadcasting_a_held_pose(model_path: Path,
     assert len(poses) == 150  # the clock kept running: every frame of the 5 s came out
     still = np.abs(np.diff(poses, axis=0)).max(axis=(1, 2)) == 0
     assert still[-30:].all()  # the last second is the held pose
-    assert not still[:10].all()  # it danced before the loss
+    assert not still[:-30].all()  # it danced before the loss (the first frames may be held while
+    # the device starts: the grace for the first callback)
