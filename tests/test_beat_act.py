@@ -105,7 +105,7 @@ def test_silence_gives_a_low_beat_probability() -> None:
 
 
 def test_export_matches_torch_step_by_step(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs torch (the train extra): pip install torch==2.13.0 and -e \".[train]\"")
     from model.beat_train import _torch_net, export_onnx
 
     torch.manual_seed(0)

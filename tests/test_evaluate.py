@@ -90,7 +90,7 @@ def test_cli_evaluates_a_checkpoint_and_writes_json(data: Path, tmp_path: Path, 
 @pytest.mark.slow
 def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets(
         data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
     from live.cli import main
 
     model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
@@ -113,7 +113,7 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
 
 
 def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path() -> None:
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
     from live.generate import apply_options, generate_dance
     from model.config import load_config
     from model.metrics_gen import Dancer

@@ -235,7 +235,7 @@ def test_real_cmu_takes_stand_upright_facing_forward_with_plausible_bones(name: 
 
     path = SHARED_MOCAP / name
     if not path.is_file():
-        pytest.skip(f"{path} not here (the mocap takes live in ../shared/mocap)")
+        pytest.skip(f"{path} not here: the CMU mocap takes live in ../shared/mocap beside the checkout")
     bvh = read_bvh(path)
     assert resolve_mapping(bvh)[0] == family
     p = put_on_floor(bvh_to_coco(bvh))

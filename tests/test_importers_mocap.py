@@ -146,7 +146,7 @@ def test_bad_input_gives_one_line(tmp_path: Path, mocap_dir: Path, case: str,
 @needs_fluidsynth
 def test_a_real_cmu_take_imports_with_its_source(tmp_path: Path) -> None:
     if not (SHARED_MOCAP / "manifest.json").is_file():
-        pytest.skip("../shared/mocap is not here")
+        pytest.skip("../shared/mocap (the CMU takes) is not beside this checkout; put the shared folder next to it")
     out = tmp_path / "ds"
     assert run_cli(["dataset", "import", "mocap", str(SHARED_MOCAP), "--out", str(out), "--limit", "1"]) == 0
     (clip,) = read_manifest(out)["clips"]

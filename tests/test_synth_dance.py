@@ -185,7 +185,7 @@ def test_midi_songs_pair_each_style_with_its_genres(tmp_path: Path) -> None:
     from model.synth_dataset import STYLE_GENRES
 
     if not have_fluidsynth():
-        pytest.skip("fluidsynth is not installed")
+        pytest.skip("fluidsynth is not installed: apt-get install fluidsynth fluid-soundfont-gm")
     out = tmp_path / "midi"
     entries = synthesize_dataset(out, minutes=0.3, styles=["locking", "ballet"], seed=3, music="midi",
                                  augment_share=0.5, clip_seconds=(8.0, 10.0))

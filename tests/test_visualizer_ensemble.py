@@ -44,8 +44,8 @@ def ensemble_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) 
 def test_page_shows_four_dancers_each_in_its_colour(ensemble_server: str, artifacts: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        pytest.skip("Debian chromium is not installed")
-    pw = pytest.importorskip("playwright.sync_api")
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    pw = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e \".[dev]\")")
     assert get_json(ensemble_server + "/status")["dancers"] == 4
     with pw.sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)

@@ -22,8 +22,8 @@ def live_url(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_phrase_loop_repeats_exactly_in_sync_with_the_live_beat(live_url: str, artifacts: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        pytest.skip("Debian chromium is not installed")
-    pw = pytest.importorskip("playwright.sync_api")
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    pw = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e \".[dev]\")")
     with pw.sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
         pg = b.new_page(viewport={"width": 1280, "height": 720})

@@ -72,7 +72,10 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ModelError(f"output {out} must end in .onnx; pass -o NAME.onnx")
     if not Path(args.checkpoint).is_file():
         raise ModelError(f"checkpoint {args.checkpoint} not found; pass a file written by `dancemuse train`")
-    import torch  # noqa: F401  # a missing train extra is named before anything is written
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # named before anything is written (no torch import here)
+        raise ModelError("export needs torch; install the train extra: pip install -e \".[train]\"")
 
     from export.onnx_export import export_checkpoint
 
