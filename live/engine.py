@@ -19,6 +19,7 @@ frame's ``joints`` stay valid until ``JOINT_RING`` later frames were made. Consu
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,6 +35,22 @@ from model.errors import ProtocolError
 JOINT_RING = 1024
 LATENCY_WINDOW = 1024
 """Frames kept for the latency percentiles of :meth:`Engine.snapshot`."""
+
+
+TWO_PI = 2.0 * math.pi
+
+
+def _cue_columns(feature_cfg: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
+    """Feature columns of (sin beat phase, cos beat phase, tempo / 200, RMS) that the
+    post-processor's groove and dynamics follow; None for a layout without them."""
+    from model.features import FeatureSpec
+
+    try:
+        spec = FeatureSpec.from_config(feature_cfg)
+        ph, tempo, rms = spec.slice("beat_phase"), spec.slice("tempo"), spec.slice("rms")
+    except (KeyError, ValueError, TypeError):
+        return None
+    return ph.start, ph.start + 1, tempo.start, rms.start
 
 
 def _get(info: Any, key: str) -> Any:
@@ -102,7 +119,11 @@ class Engine:
             stage_radius=float(live.get("stage_radius", 1.5)),
             return_s=float(live.get("root_return_s", 6.0)),
             foot_lock=bool(live.get("foot_lock", True)),
+            groove=float(live.get("groove", 0.0)),
+            dynamics=float(live.get("dynamics", 0.0)),
+            offset_ms=float(live.get("beat_offset_ms", 0.0)),
         )
+        self._cue_cols = _cue_columns(self.feature_cfg)
         self._sync_vectors()
         self._ring = np.zeros((JOINT_RING, sk.NUM_JOINTS, 3), np.float32)
         self._lat = np.zeros(LATENCY_WINDOW, np.float64)
@@ -187,13 +208,19 @@ class Engine:
         beat_t = _get(info, "beat_time") if clocked and self.features.tracker.source != "audio" else None
         out: list[Frame] = []
         feat_cpu = (time.thread_time() - t0) / n
+        cue = self._cue_cols is not None and feats.shape[1] > self._cue_cols[3]
         held = self.post.hold
         if hold:
             self.post.hold = True
         try:
             for k in range(n):
                 t1 = time.thread_time()
-                pose = self.generator.step(feats[k], style=self._style, controls=self._ctrl)
+                row = feats[k]
+                pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                if cue:
+                    si, ci, ti, ri = self._cue_cols  # type: ignore[misc]
+                    self.post.cue((math.atan2(row[si], row[ci]) / TWO_PI) % 1.0, float(row[ti]) * 200.0,
+                                  float(row[ri]))
                 slot = self._ring[self.frames % JOINT_RING]
                 slot[...] = self.post.process(pose)
                 i = self.frames
@@ -275,7 +302,12 @@ class Engine:
                 for j in range(i, min(n, i + size)):
                     poses[j] = gen.step(feats[j], style=self._style, controls=self._ctrl)
             report(0.3 + 0.6 * min(1.0, (i + size) / max(n, 1)))
-        out = self.post.process_many(poses)
+        cues = None
+        if self._cue_cols is not None and n and feats.shape[1] > self._cue_cols[3]:
+            si, ci, ti, ri = self._cue_cols
+            f64 = feats.astype(np.float64)
+            cues = np.stack([(np.arctan2(f64[:, si], f64[:, ci]) / TWO_PI) % 1.0, f64[:, ti] * 200.0, f64[:, ri]], axis=1)
+        out = self.post.process_many(poses, cues)
         report(1.0)
         info_out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
         self.frames += n

@@ -2,7 +2,7 @@
 smoothing, projection onto the skeleton's bone lengths, planted feet, hold.
 
 Order per frame: mirror -> root (center / bounded follow) -> one-euro smoothing ->
-bone-length projection -> foot contact -> hold. Smoothing comes before projection so the
+groove and dynamics -> bone-length projection -> foot contact -> hold. Smoothing comes before projection so the
 output always has the canonical bone lengths; root handling comes before smoothing so a
 switch between ``center`` and ``follow`` glides instead of jumping.
 
@@ -20,6 +20,23 @@ it touched down. The body is translated (a rigid shift, so bone lengths stay exa
 mean of what the planted feet need, and a planted foot that still misses its lock
 (two feet moving apart) gets its leg re-solved by two-bone IK (hip and bone lengths
 kept). When no foot is planted the shift relaxes to zero within ``RELEASE_S``.
+
+Groove. The model's motion is re-timed inside each beat: the pose advances by
+``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
+``s = 1 - groove * cos(2 pi phase)`` (mean 1 over a beat, so the dancer travels as far per
+beat as the model does): slow through the beat, fast between beats, so accents land on the
+beat the tracker predicts (zero look-ahead). Frame ``i`` is shown at ``i / fps`` and the tracker's
+phase is at the end of its hop, ``(i + 1) / fps``; the step into frame ``i`` is the motion of
+``(i - 1/2) / fps``, so the speed is taken at that phase, shifted by ``offset_ms`` (a later
+projector: negative). ``groove`` 0 = off.
+
+Dynamics. The music's loudness sizes the moves: a level follower on the frame RMS (dB, fast
+attack, ~0.7 s release) against a reference that jumps up with the loudest passage and sinks
+back over ``DYN_REF_S``; ``DYN_FREE_DB`` below the reference the moves are full size, from
+there down to ``DYN_FLOOR_DB`` they shrink to ``1 - 0.75 * dynamics`` of their size around the
+last second's mean pose. A break or a quiet verse calms the dancer; a drop brings it back.
+``dynamics`` 0 = off. Both stages need the frame's cue (phase, tempo, RMS): without one a
+pose passes them unchanged.
 
 The one-euro filter (Casiez et al., 2012) adapts its cut-off to the speed of each joint:
 slow jitter is smoothed hard, a fast movement (a hit on the beat) passes with almost no
@@ -60,6 +77,16 @@ RELEASE_S = 0.25
 MAX_SHIFT = 0.3
 """Largest body shift (m) the foot contact may apply; the stage bound leaves room for it."""
 _FEET = ((sk.LEFT_FOOT, 13, 11), (sk.RIGHT_FOOT, 14, 12))  # ankle, knee, hip
+GROOVE_PULL = 0.05
+"""Share of the gap to the model's pose closed each frame by the groove stage (bounds its lag)."""
+DYN_FREE_DB = 3.0
+"""Within this many dB of the reference level the moves keep their full size."""
+DYN_FLOOR_DB = 24.0
+"""At this many dB under the reference the moves reach their smallest size."""
+DYN_REF_S = 20.0
+"""Time constant (s) of the reference level sinking toward a quieter level."""
+DYN_MEAN_S = 1.0
+"""Time constant (s) of the mean pose the dynamics stage scales the moves around."""
 
 
 def min_cutoff_hz(smoothing: float) -> float:
@@ -150,6 +177,9 @@ class PostProcessor:
     stage_radius : metres the root may travel from the centre in "follow".
     return_s : time constant (s) of the drift back toward the centre in "follow".
     foot_lock : plant feet that are low and slow (no foot sliding).
+    groove : 0..1, how strongly motion slows on the beat and hurries between beats.
+    dynamics : 0..1, how much quiet passages shrink the moves.
+    offset_ms : shift of the beat the groove lands on (negative: earlier, for a late display).
     """
 
     def __init__(
@@ -163,6 +193,9 @@ class PostProcessor:
         stage_radius: float = STAGE_RADIUS,
         return_s: float = RETURN_S,
         foot_lock: bool = True,
+        groove: float = 0.0,
+        dynamics: float = 0.0,
+        offset_ms: float = 0.0,
     ) -> None:
         if fps <= 0:
             raise ConfigError(f"fps must be positive, got {fps}")
@@ -178,6 +211,9 @@ class PostProcessor:
         self.stage_radius = float(stage_radius)
         self.return_s = float(return_s)
         self.foot_lock = bool(foot_lock)
+        self.groove = min(max(float(groove), 0.0), 1.0)
+        self.dynamics = min(max(float(dynamics), 0.0), 1.0)
+        self.offset_ms = float(offset_ms)
         self.hold = False
         self.set_root(root)
         n = sk.NUM_JOINTS * 3
@@ -185,6 +221,10 @@ class PostProcessor:
         self._x = [0.0] * n  # filtered position
         self._dx = [0.0] * n  # filtered velocity, m/s
         self._proj = [0.0] * n
+        self._gy = [0.0] * n  # groove output
+        self._gt = [0.0] * n  # last target
+        self._gm = [0.0] * n  # mean pose of the dynamics stage
+        self._cue: tuple[float, float, float] | None = None
         self._project = BoneProjector()
         self._out = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._out_flat = self._out.reshape(-1)
@@ -211,30 +251,46 @@ class PostProcessor:
         self._lock = [[0.0, 0.0], [0.0, 0.0]]
         self._prev_feet: list[float] | None = None
         self.contact = [False, False]
+        self._g_primed = False
+        self._level: float | None = None
+        self._ref = 0.0
+
+    def cue(self, phase: float, tempo: float, rms: float) -> None:
+        """The music of the next frame: beat ``phase`` in [0, 1) (0 on the beat) at the end
+        of its hop, ``tempo`` BPM and the frame's RMS (linear). Used by the next
+        :meth:`process` only."""
+        self._cue = (phase, tempo, rms)
 
     # -- one frame -------------------------------------------------------------------------
     def process(self, pose: np.ndarray) -> np.ndarray:
-        """Post-process one pose.
+        """Post-process one pose (with the music :meth:`cue` given for it, if any).
 
         pose: [shape=(17, 3)] absolute joints, metres, y up. Returns an internal buffer
         [shape=(17, 3)] float32 that the next call overwrites: copy what you keep.
         """
         if self.hold and self._have_output:
+            self._cue = None
             return self._out  # still the last output
         self._out_flat[:] = self._step(np.asarray(pose).ravel().tolist())
         self._have_output = True
         return self._out
 
-    def process_many(self, poses: np.ndarray) -> np.ndarray:
+    def process_many(self, poses: np.ndarray, cues: np.ndarray | None = None) -> np.ndarray:
         """The same pass over a whole dance: poses [shape=(t, 17, 3)] -> new float32 array
-        [shape=(t, 17, 3)] (what ``process`` would return frame by frame)."""
+        [shape=(t, 17, 3)] (what ``process`` would return frame by frame); ``cues``
+        [shape=(t, 3)]: each frame's (phase, tempo, rms) as given to :meth:`cue`."""
         flat = np.asarray(poses).reshape(len(poses), -1).tolist()
+        cl = None if cues is None else np.asarray(cues, np.float64).reshape(len(poses), 3).tolist()
         rows: list[list[float]] = []
         last = self._out_flat.tolist()
-        for row in flat:
+        for i, row in enumerate(flat):
+            if cl is not None:
+                self._cue = (cl[i][0], cl[i][1], cl[i][2])
             if not (self.hold and self._have_output):
                 last = list(self._step(row))
                 self._have_output = True
+            else:
+                self._cue = None
             rows.append(last)
         out = np.asarray(rows, np.float32).reshape(len(poses), sk.NUM_JOINTS, 3)
         if len(out):
@@ -249,6 +305,9 @@ class PostProcessor:
                 p[c] = -p[c]
         self._root(p)
         x = self._smooth(p)
+        cue, self._cue = self._cue, None
+        if cue is not None and (self.groove > 0.0 or self.dynamics > 0.0):
+            x = self._groove(x, *cue)
         if self.project_bones:
             self._project.flat(x, self._proj)
             x = self._proj
@@ -314,6 +373,44 @@ class PostProcessor:
             a = 1.0 / (1.0 + kk / cutoff)
             xf[c], xf[c + 1], xf[c + 2] = f0 + a * (x0 - f0), f1 + a * (x1 - f1), f2 + a * (x2 - f2)
         return xf
+
+    def _groove(self, x: list[float], phase: float, tempo: float, rms: float) -> list[float]:
+        """Groove and dynamics (see the module docstring): ``x`` -> the internal buffer."""
+        y, tp, m = self._gy, self._gt, self._gm
+        fps = self.fps
+        # loudness follower and the dynamics' size of the moves
+        db = 20.0 * math.log10(rms + 1e-6) if rms == rms and rms >= 0.0 else -120.0
+        lv = self._level
+        if lv is None:
+            lv = self._ref = db
+        else:
+            lv += (min(1.0, 10.0 / fps) if db > lv else min(1.0, 1.5 / fps)) * (db - lv)
+            self._ref = lv if lv > self._ref else self._ref + (lv - self._ref) / (DYN_REF_S * fps)
+        self._level = lv
+        depth = (self._ref - lv - DYN_FREE_DB) / (DYN_FLOOR_DB - DYN_FREE_DB)
+        size = 1.0 - 0.75 * self.dynamics * min(1.0, max(0.0, depth))
+        # speed of the motion through the beat, at the time the pose is shown
+        if tempo > 0.0 and tempo == tempo and phase == phase:
+            ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0
+            speed = 1.0 - self.groove * math.cos(2.0 * math.pi * ph)
+        else:
+            speed = 1.0
+        km = 1.0 / (DYN_MEAN_S * fps)
+        if not self._g_primed:
+            m[:] = x
+            y[:] = x
+            tp[:] = x
+            self._g_primed = True
+            return y
+        pull = GROOVE_PULL
+        for c in range(len(x)):
+            mc = m[c] + km * (x[c] - m[c])
+            m[c] = mc
+            t = mc + size * (x[c] - mc)
+            yc = y[c] + speed * (t - tp[c])
+            y[c] = yc + pull * (t - yc)
+            tp[c] = t
+        return y
 
     def _feet(self, x: list[float]) -> list[float]:
         """Plant low, slow feet: shift the body so planted feet stay, then IK a leg whose

@@ -202,3 +202,75 @@ def test_toggling_mirror_in_follow_flips_the_direction_not_the_place() -> None:
     ra, rb = sk.root_of(a)[:, 0], sk.root_of(b)[:, 0]
     assert abs(rb[0] - ra[-1]) < 0.05  # no jump when the mirror switches
     assert rb[-1] < rb[0]  # the mirrored dancer travels the other way
+
+
+def _arm_swing(n: int, fps: float, hz: float = 0.37) -> np.ndarray:
+    """Wrists and elbows circling at ``hz`` (unrelated to any beat): constant speed."""
+    t = np.arange(n) / fps
+    poses = np.repeat(_pose()[None], n, axis=0).astype(np.float64)
+    for j, sgn in ((9, 1.0), (10, -1.0), (7, 1.0), (8, -1.0)):
+        r = 0.25 if j in (9, 10) else 0.12
+        poses[:, j, 0] += sgn * r * np.cos(2 * np.pi * hz * t)
+        poses[:, j, 1] += r * np.sin(2 * np.pi * hz * t)
+    return poses.astype(np.float32)
+
+
+def _cues(n: int, fps: float, bpm: float = 120.0, rms: np.ndarray | None = None) -> np.ndarray:
+    t = np.arange(n) / fps
+    phase = ((t + 1.0 / fps) * bpm / 60.0) % 1.0  # the tracker's phase is at the end of the hop
+    return np.stack([phase, np.full(n, bpm), np.full(n, 0.1) if rms is None else rms], axis=1)
+
+
+def test_groove_lands_the_motion_on_the_beat() -> None:
+    """Motion unrelated to the beat gets its slowest moments on the beats (the beat-align
+    score rises far above the half-beat-off score) and keeps its extent."""
+    from model import metrics as mt
+    from model import metrics_dancer as md
+
+    fps, n = 30.0, 900
+    poses, cues = _arm_swing(n, fps), _cues(n, fps)
+    beats = np.arange(0.5, n / fps, 0.5)
+    plain = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False).process_many(poses, cues)
+    groove = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, groove=0.8).process_many(poses, cues)
+    on, off = mt.beat_align_score(groove, beats, fps=fps), mt.beat_align_score(groove, md.off_beats(beats), fps=fps)
+    assert mt.beat_align_score(plain, beats, fps=fps) < 0.2  # a steady circle has no accents
+    assert on > 0.6 and on - off > 0.5
+    assert md.pose_spread(groove) == pytest.approx(md.pose_spread(plain), rel=0.1)
+    late = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, groove=0.8, offset_ms=-125.0).process_many(poses, cues)
+    assert mt.beat_align_score(late, beats, fps=fps) < on - 0.3  # a quarter beat early is off the beat
+
+
+def test_dynamics_calm_a_quiet_passage_and_come_back() -> None:
+    from model import metrics_dancer as md
+
+    fps, n = 30.0, 900
+    rms = np.full(n, 0.1)
+    rms[300:600] = 0.1 * 10 ** (-30 / 20)  # 30 dB quieter
+    poses, cues = _arm_swing(n, fps, hz=0.8), _cues(n, fps, rms=rms)
+    out = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, dynamics=1.0).process_many(poses, cues)
+    ratio = md.section_speed_ratio(out, fps=fps, section=(10.0, 20.0))
+    assert ratio < 0.4
+    off = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, dynamics=0.0).process_many(poses, cues)
+    assert md.section_speed_ratio(off, fps=fps, section=(10.0, 20.0)) > 0.9
+    s, s0 = (md.joint_speeds(x, fps=fps).mean(axis=1)[-150:].mean() for x in (out, off))
+    assert s > 0.9 * s0  # loud again: full size
+    assert sk.bone_length_error(out) < 1e-5
+
+
+def test_groove_and_dynamics_frame_by_frame_equal_the_whole_dance_and_need_a_cue() -> None:
+    fps, n = 30.0, 200
+    rng = np.random.default_rng(3)
+    poses = _arm_swing(n, fps) + rng.normal(scale=0.01, size=(n, 17, 3)).astype(np.float32)
+    cues = _cues(n, fps, rms=np.linspace(0.1, 0.002, n))
+    kw = dict(fps=fps, smoothing=0.5, root="follow", groove=0.8, dynamics=1.0)
+    whole = PostProcessor(**kw).process_many(poses, cues)  # type: ignore[arg-type]
+    live = PostProcessor(**kw)  # type: ignore[arg-type]
+    frames = []
+    for p, c in zip(poses, cues, strict=True):
+        live.cue(*c)
+        frames.append(live.process(p).copy())
+    np.testing.assert_allclose(np.stack(frames), whole, atol=1e-6)
+    no_cue = PostProcessor(**kw).process_many(poses)  # type: ignore[arg-type]
+    plain = PostProcessor(fps=fps, smoothing=0.5, root="follow").process_many(poses)
+    np.testing.assert_allclose(no_cue, plain, atol=1e-6)
+    assert np.abs(whole - plain).max() > 0.02
