@@ -23,6 +23,8 @@ canonical rest pose, so poses with canonical bones and a rigid torso come back e
 (micrometres). COCO-17's torso is not rigid (shoulder width, spine length and face size
 may vary); where a pose differs there, the shoulders and face come back off by that much,
 and limbs keep their posed bone directions from where their shoulder landed.
+`write_joints` writes the hierarchy and motion of any rig (`write_bvh` and
+`model.rig_bvh.write_rig_bvh` both go through it; `check_poses` checks their input).
 
 Reading (`read_bvh`): any channel order, any rotation order, position channels on any
 joint (they replace the joint's offset, as Blender reads them), End Sites; `Bvh.positions`
@@ -41,13 +43,13 @@ from model.errors import DatasetError
 from model.importers.rotations import axis_rotation, euler_zxy, frame_from, kabsch, swing, unit
 from model.skeleton import JOINT_INDEX, NUM_JOINTS, rest_pose
 
-__all__ = ["CM", "WRITER_NAMES", "Bvh", "axis_rotation", "guess_unit", "read_bvh", "solve_rotations",
-           "write_bvh"]
+__all__ = ["CM", "WRITER_NAMES", "Bvh", "BvhJoint", "axis_rotation", "check_poses", "guess_unit", "read_bvh",
+           "solve_rotations", "write_bvh", "write_joints"]
 
 CM = 100.0
 """File units per metre in the files `write_bvh` writes."""
 
-ROTATION_ORDER = ("Zrotation", "Xrotation", "Yrotation")
+ROTATION_ORDER: tuple[str, ...] = ("Zrotation", "Xrotation", "Yrotation")
 _AXES = {"X": 0, "Y": 1, "Z": 2}
 
 
@@ -258,63 +260,101 @@ def write_bvh(path: str | Path, poses: np.ndarray, *, fps: float) -> Path:
     """Write COCO-17 poses [shape=(t, 17, 3)] (metres, y up) as a BVH file in centimetres
     that Blender, MotionBuilder or Maya open. Returns the path. The file is written to a
     temporary name first and renamed, so a failed write leaves nothing behind."""
-    poses = np.asarray(poses, dtype=np.float64)
-    if poses.ndim != 3 or poses.shape[1:] != (NUM_JOINTS, 3) or poses.shape[0] < 1:
-        raise ValueError(f"poses must have shape (t, {NUM_JOINTS}, 3), got {poses.shape}")
-    if not np.isfinite(poses).all():
-        raise ValueError("poses contain NaN or infinite values")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    poses = check_poses(poses, fps=fps)
     rest, ends = _rig_rest()
     root, local = solve_rotations(poses)
     t_count = poses.shape[0]
     eul = euler_zxy(local.reshape(-1, 3, 3)).reshape(t_count, len(_RIG), 3)
     eul = np.unwrap(eul, axis=0, period=360.0)
-    motion = np.concatenate([root * CM, eul.reshape(t_count, -1)], axis=1)
+    index = {name: i for i, (name, *_) in enumerate(_RIG)}
+    joints = []
+    motion = []
+    for j, (name, parent, _, _) in enumerate(_RIG):
+        if parent is None:
+            joints.append(BvhJoint(name, -1, np.zeros(3), ("Xposition", "Yposition", "Zposition", *ROTATION_ORDER),
+                                   _end(ends, name)))
+            motion.append(np.concatenate([root * CM, eul[:, j]], axis=1))
+        else:
+            joints.append(BvhJoint(name, index[parent], (rest[name] - rest[parent]) * CM, ROTATION_ORDER,
+                                   _end(ends, name)))
+            motion.append(eul[:, j])
+    return write_joints(path, joints, motion, fps=fps, decimals=5)
+
+
+def _end(ends: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    return ends[name] * CM if name in ends else None
+
+
+# ----------------------------------------------------------------------------- writing any rig
+
+
+@dataclass(frozen=True)
+class BvhJoint:
+    """One joint of a hierarchy that `write_joints` writes: its parent's index in the list
+    (-1 for the root), offset from the parent and End Site offset (file units), channels."""
+
+    name: str
+    parent: int
+    offset: np.ndarray
+    channels: tuple[str, ...]
+    end_site: np.ndarray | None = None
+
+
+def check_poses(poses: np.ndarray, *, fps: float) -> np.ndarray:
+    """COCO-17 poses [shape=(t, 17, 3)] as float64; ValueError if the shape, a value or
+    ``fps`` is unusable."""
+    p = np.asarray(poses, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (NUM_JOINTS, 3) or p.shape[0] < 1:
+        raise ValueError(f"poses must have shape (t, {NUM_JOINTS}, 3), got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("poses contain NaN or infinite values")
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    return p
+
+
+def write_joints(path: str | Path, joints: list[BvhJoint], motion: list[np.ndarray], *, fps: float,
+                 decimals: int) -> Path:
+    """Write a BVH file of ``joints`` (the root first; children in list order) and their
+    channel values ``motion[j]`` [shape=(t, len(joints[j].channels))], numbers with
+    ``decimals`` digits after the point. Written to a temporary name first and renamed,
+    so a failed write leaves nothing behind. Returns the path."""
+    def fmt(v: np.ndarray) -> str:
+        return " ".join(f"{x:.{decimals}f}" for x in v)
 
     lines = ["HIERARCHY"]
-    children: dict[str, list[str]] = {}
-    for name, parent, _, _ in _RIG:
-        if parent is not None:
-            children.setdefault(parent, []).append(name)
+    cols: list[np.ndarray] = []
+    children: dict[int, list[int]] = {}
+    for i, jt in enumerate(joints):
+        children.setdefault(jt.parent, []).append(i)
 
-    def emit(name: str, depth: int) -> None:
+    def emit(i: int, depth: int) -> None:
+        jt = joints[i]
         pad = "  " * depth
-        parent = next(j[1] for j in _RIG if j[0] == name)
-        if parent is None:
-            lines.append(f"{pad}ROOT {name}")
-            off = np.zeros(3)
-            chans = "CHANNELS 6 Xposition Yposition Zposition " + " ".join(ROTATION_ORDER)
-        else:
-            lines.append(f"{pad}JOINT {name}")
-            off = rest[name] - rest[parent]
-            chans = "CHANNELS 3 " + " ".join(ROTATION_ORDER)
+        lines.append(f"{pad}{'ROOT' if jt.parent < 0 else 'JOINT'} {jt.name}")
         lines.append(pad + "{")
-        lines.append(f"{pad}  OFFSET {_fmt(off * CM)}")
-        lines.append(f"{pad}  {chans}")
-        for child in children.get(name, []):
-            emit(child, depth + 1)
-        if name in ends:
-            lines.extend([f"{pad}  End Site", pad + "  {",
-                          f"{pad}    OFFSET {_fmt(ends[name] * CM)}", pad + "  }"])
+        lines.append(f"{pad}  OFFSET {fmt(jt.offset)}")
+        lines.append(f"{pad}  CHANNELS {len(jt.channels)} {' '.join(jt.channels)}")
+        cols.append(motion[i])
+        for c in children.get(i, []):
+            emit(c, depth + 1)
+        if jt.end_site is not None:
+            lines.extend([f"{pad}  End Site", pad + "  {", f"{pad}    OFFSET {fmt(jt.end_site)}", pad + "  }"])
         lines.append(pad + "}")
 
-    emit("Hips", 0)
-    lines += ["MOTION", f"Frames: {t_count}", f"Frame Time: {1.0 / fps:.8f}"]
+    emit(0, 0)
+    lines += ["MOTION", f"Frames: {len(cols[0])}", f"Frame Time: {1.0 / fps:.8f}"]
+    values = np.concatenate(cols, axis=1)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "w", encoding="ascii", newline="\n") as f:
             f.write("\n".join(lines) + "\n")
-            np.savetxt(f, motion, fmt="%.5f")
+            np.savetxt(f, values, fmt=f"%.{decimals}f")
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def _fmt(v: np.ndarray) -> str:
-    return " ".join(f"{x:.5f}" for x in v)
 
 
 # ----------------------------------------------------------------------------- reading

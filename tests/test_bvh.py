@@ -110,6 +110,9 @@ def test_write_refuses_bad_shapes_and_nan(tmp_path: Path) -> None:
     bad[1, 3, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         write_bvh(tmp_path / "x.bvh", bad, fps=30)
+    for fps in (0.0, float("nan")):  # a NaN frame rate would write "Frame Time: nan"
+        with pytest.raises(ValueError, match="fps"):
+            write_bvh(tmp_path / "x.bvh", bad[:1], fps=fps)
     assert not (tmp_path / "x.bvh").exists()
 
 
