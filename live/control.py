@@ -13,6 +13,8 @@
 | tempo/tap     | None                                    | a tap, timed on arrival                  |
 | tempo/nudge   | float -0.5..0.5                         | shift beat phase by this many beats      |
 | smoothing     | float 0..1                              | one-euro smoothing strength              |
+| groove        | float 0..1                              | slow on the beat, hurry between beats    |
+| dynamics      | float 0..1                              | how much quiet passages calm the dancer  |
 | root          | "center" or "follow"                    | keep the dancer centred or let it travel |
 
 Nothing reaches the engine unvalidated: adapters build a `Control` only through the
@@ -54,6 +56,8 @@ NAMES: tuple[str, ...] = (
     "tempo/nudge",
     "smoothing",
     "root",
+    "groove",
+    "dynamics",
 )
 """Every control name, in the order of the table above."""
 
@@ -62,6 +66,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "variation": (0.0, 1.0),
     "tempo/nudge": (-0.5, 0.5),
     "smoothing": (0.0, 1.0),
+    "groove": (0.0, 1.0),
+    "dynamics": (0.0, 1.0),
 }
 """Allowed closed ranges of the float controls."""
 

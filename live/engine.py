@@ -109,6 +109,8 @@ class Engine:
             "mirror": bool(live["mirror"]),
             "hold": False,
             "root": str(live["root"]),
+            "groove": float(live.get("groove", 0.0)),
+            "dynamics": float(live.get("dynamics", 0.0)),
         }
         self.post = PostProcessor(
             fps=self.fps,
@@ -119,8 +121,8 @@ class Engine:
             stage_radius=float(live.get("stage_radius", 1.5)),
             return_s=float(live.get("root_return_s", 6.0)),
             foot_lock=bool(live.get("foot_lock", True)),
-            groove=float(live.get("groove", 0.0)),
-            dynamics=float(live.get("dynamics", 0.0)),
+            groove=self.controls["groove"],
+            dynamics=self.controls["dynamics"],
             offset_ms=float(live.get("beat_offset_ms", 0.0)),
         )
         self._cue_cols = _cue_columns(self.feature_cfg)
@@ -343,6 +345,9 @@ class Engine:
         elif name == "smoothing":
             c[name] = float(v)
             self.post.smoothing = float(v)
+        elif name in ("groove", "dynamics"):
+            c[name] = float(v)
+            setattr(self.post, name, float(v))
         elif name == "mirror":
             c[name] = bool(v)
             self.post.mirror = bool(v)

@@ -44,6 +44,8 @@ def test_every_name_in_the_docstring_table_is_known() -> None:
         ("energy", 2, 2.0),
         ("variation", 0, 0.0),
         ("smoothing", 0.25, 0.25),
+        ("groove", 0, 0.0),
+        ("dynamics", 0.5, 0.5),
         ("tempo/nudge", -0.5, -0.5),
         ("mirror", True, True),
         ("mirror", 0, False),

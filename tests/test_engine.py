@@ -154,6 +154,10 @@ def test_controls_reach_generator_and_post() -> None:
     assert eng.post.root == "follow"
     eng.apply(Control("smoothing", 0.0))
     assert eng.post.smoothing == 0.0
+    state = eng.apply(Control("groove", 0.3))
+    assert state["groove"] == 0.3 and eng.post.groove == 0.3
+    state = eng.apply(Control("dynamics", 0.0))
+    assert state["dynamics"] == 0.0 and eng.post.dynamics == 0.0
     eng.apply(Control("reset", None))
     assert gen.resets == 2
     eng.apply(Control("tempo/tap", None))

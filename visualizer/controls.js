@@ -1,6 +1,6 @@
 /* DanceMuse visualizer: the controls panel.
  *
- * Built from the hello: one slider per style of the model, energy, variation, smoothing,
+ * Built from the hello: one slider per style of the model, energy, variation, smoothing, groove, dynamics,
  * mirror, hold, travel (root follow), reset and tap tempo. Every change sends a control message (sliders at most
  * ~12 per second while dragging, and always on release) and the line under the panel
  * shows the server's ack or its one-line error. "state" broadcasts move the widgets,
@@ -38,6 +38,8 @@
       this.slider('energy', this.root.querySelector('#ctl-energy'), (v) => this.sendNow('energy', v));
       this.slider('variation', this.root.querySelector('#ctl-variation'), (v) => this.sendNow('variation', v));
       this.slider('smoothing', this.root.querySelector('#ctl-smoothing'), (v) => this.sendNow('smoothing', v));
+      this.slider('groove', this.root.querySelector('#ctl-groove'), (v) => this.sendNow('groove', v));
+      this.slider('dynamics', this.root.querySelector('#ctl-dynamics'), (v) => this.sendNow('dynamics', v));
       for (const name of ['mirror', 'hold']) {
         const box = this.root.querySelector('#ctl-' + name);
         box.addEventListener('change', () => this.sendNow(name, box.checked));
@@ -100,6 +102,8 @@
       put('energy', c.energy);
       put('variation', c.variation);
       put('smoothing', c.smoothing);
+      put('groove', c.groove);
+      put('dynamics', c.dynamics);
       if (typeof c.root === 'string') this.root.querySelector('#ctl-root').checked = c.root === 'follow';
       const w = c.styles !== undefined ? c.styles : c.style;
       if (Array.isArray(w)) this.styles.forEach((n, i) => put('style:' + n, w[i]));
