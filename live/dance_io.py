@@ -28,7 +28,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -265,28 +265,44 @@ def write_mp4(
             audio_path = Path(audio)
             if not audio_path.is_file():
                 raise AudioError(f"audio file {audio_path} for the video not found")
-        tmp = Path(td) / "out.mp4"
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-"]
-        if audio_path is not None:
-            cmd += ["-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-shortest"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", str(tmp)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdin is not None
         renderer = DancerRenderer(width=width, height=height, fps=int(round(fps)))
         step = max(1, len(p) // 100)
-        try:
+
+        def frames() -> Iterator[bytes]:
             for i in range(len(p)):
-                proc.stdin.write(renderer.render(p[i], beat_count=int(frame_count[i])).tobytes())
+                yield renderer.render(p[i], beat_count=int(frame_count[i])).tobytes()
                 if progress is not None and (i % step == 0 or i == len(p) - 1):
                     progress((i + 1) / len(p))
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-        if proc.wait() != 0 or not tmp.exists():
-            last = (err.strip().splitlines() or ["unknown error"])[-1]
-            raise DanceMuseError(f"ffmpeg could not write {path} ({last[:200]})")
-        shutil.move(str(tmp), str(path))
+
+        encode_mp4(path, frames(), width=width, height=height, fps=fps, audio=audio_path, workdir=Path(td))
     return path
+
+
+def encode_mp4(path: Path, frames: Iterable[bytes], *, width: int, height: int, fps: float,
+               audio: Path | None, audio_filter: str | None = None, workdir: Path) -> None:
+    """Pipe ``frames`` (rgb24 images [shape=(height, width, 3)] as bytes) through ffmpeg to an
+    H.264 MP4 in ``workdir``, with ``audio`` (a file, through the ffmpeg ``audio_filter``) as
+    AAC cut to the shorter of the two, then move it to ``path``. DanceMuseError naming
+    ``path`` with ffmpeg's last line when ffmpeg fails."""
+    tmp = workdir / "out.mp4"
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-"]
+    if audio is not None:
+        af = ["-af", audio_filter] if audio_filter else []
+        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", *af,
+                "-c:a", "aac", "-b:a", "128k", "-shortest"]
+    cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+            "-movflags", "+faststart", str(tmp)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    try:
+        for frame in frames:
+            proc.stdin.write(frame)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.wait() != 0 or not tmp.exists():
+        last = (err.strip().splitlines() or ["unknown error"])[-1]
+        raise DanceMuseError(f"ffmpeg could not write {path} ({last[:200]})")
+    shutil.move(str(tmp), str(path))

@@ -13,16 +13,15 @@ any dance file :func:`live.dance_io.read_dance` reads, or a song / ``demo`` whos
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from model.errors import ConfigError, DanceMuseError
+from model.errors import ConfigError
 
 SPEEDS = (1.0, 0.5, 0.25)
 CLICK_SR = 24000
@@ -124,7 +123,7 @@ def write_rehearsal_mp4(path: str | Path, ph: Phrase, *, speed: float, loops: in
     corner for the whole count, the music time-stretched (pitch kept) or clicks."""
     import soundfile as sf
 
-    from live.dance_io import ffmpeg_exe
+    from live.dance_io import encode_mp4
     from live.dance_render import BEAT_COLOR, DancerRenderer
 
     poses, beats, counts = stretch(ph, speed=speed, loops=loops)
@@ -139,33 +138,21 @@ def write_rehearsal_mp4(path: str | Path, ph: Phrase, *, speed: float, loops: in
         wav = Path(td) / "audio.wav"
         if ph.audio is not None:
             sf.write(str(wav), np.tile(ph.audio, loops), ph.sample_rate, subtype="PCM_16")
-            af = ["-af", atempo_filter(speed)] if speed != 1.0 else []
+            af = atempo_filter(speed) if speed != 1.0 else None
         else:
             sf.write(str(wav), click_track(beats, counts, fps=fps, frames=len(poses)), CLICK_SR, subtype="PCM_16")
-            af = []
-        tmp = Path(td) / "out.mp4"
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-", "-i", str(wav), "-map", "0:v:0",
-               "-map", "1:a:0", *af, "-c:a", "aac", "-b:a", "128k", "-shortest", "-c:v", "libx264",
-               "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdin is not None
+            af = None
         r = DancerRenderer(width=width, height=height, fps=int(round(fps)))
         px = max(4, height // 14)
         beat_set = set(int(b) for b in beats)
-        try:
+
+        def frames() -> Iterator[bytes]:
             for i in range(len(poses)):
                 r.render(poses[i], beat_count=0)
                 c = int(per_frame[i])
                 if c:
                     r.text(str(c), 16, 16, px=px, color=BEAT_COLOR, alpha=1.0 if i in beat_set else 0.85)
-                proc.stdin.write(r.img.astype(np.uint8).tobytes())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-        if proc.wait() != 0 or not tmp.exists():
-            last = (err.strip().splitlines() or ["unknown error"])[-1]
-            raise DanceMuseError(f"ffmpeg could not write {path} ({last[:200]})")
-        shutil.move(str(tmp), str(path))
+                yield r.img.astype(np.uint8).tobytes()
+
+        encode_mp4(path, frames(), width=width, height=height, fps=fps, audio=wav, audio_filter=af, workdir=Path(td))
     return path
