@@ -102,7 +102,8 @@ class Dancer:
         base["model"] = dict(base["model"], path=str(model_path))
         base["live"] = dict(base["live"], root=root, mirror=False)
         if post == "off":
-            base["live"].update({"project_bones": False, "smoothing": 0.0, "root": "follow"})
+            base["live"].update({"project_bones": False, "smoothing": 0.0, "root": "follow", "groove": 0.0,
+                                 "dynamics": 0.0})
         self.cfg = base
         self.path = str(model_path)
         self.post = post
@@ -116,6 +117,10 @@ class Dancer:
         self.feature_cfg = dict(base["features"], fps=self.fps)
         self._features: dict[int, tuple[Any, np.ndarray, Any]] = {}
         self.frames = 0
+        lv = base["live"]
+        self.post_stages = (f"smoothing {lv['smoothing']:g}, groove {lv.get('groove', 0.0):g}, "
+                            f"dynamics {lv.get('dynamics', 0.0):g}, foot lock {'on' if lv.get('foot_lock', True) else 'off'}"
+                            if post == "on" else "none")
 
     def features(self, song: Any) -> tuple[np.ndarray, Any]:
         """(features [t, F], FrameInfo) of a TestSong, computed once per song object."""
