@@ -73,6 +73,11 @@ def _poses(poses: np.ndarray) -> np.ndarray:
     return p
 
 
+def _step_lengths(p: np.ndarray) -> np.ndarray:
+    """Distance every joint moves per frame step: [shape=(t, 17, 3)] -> [shape=(t - 1, 17)] m."""
+    return np.linalg.norm(np.diff(p, axis=0), axis=-1)
+
+
 def kinetic_velocity(poses: np.ndarray, *, fps: float) -> np.ndarray:
     """Mean joint displacement per frame, Gaussian-smoothed (sigma 5/60 s).
 
@@ -82,7 +87,7 @@ def kinetic_velocity(poses: np.ndarray, *, fps: float) -> np.ndarray:
     p = _poses(poses)
     if len(p) < 2:
         return np.zeros(0)
-    v = np.linalg.norm(np.diff(p, axis=0), axis=-1).mean(axis=1)
+    v = _step_lengths(p).mean(axis=1)
     return gaussian_filter1d(v, KINETIC_SIGMA_S * fps, mode="nearest")
 
 
@@ -148,8 +153,12 @@ def motion_beat_lag_ms(poses: np.ndarray, music_beats_s: Sequence[float] | np.nd
 
 def joint_speed(poses: np.ndarray, *, fps: float) -> np.ndarray:
     """Mean joint speed per frame step: [shape=(t, 17, 3)] -> [shape=(t - 1,)] m/s."""
-    p = _poses(poses)
-    return np.linalg.norm(np.diff(p, axis=0), axis=-1).mean(axis=1) * fps
+    return _step_lengths(_poses(poses)).mean(axis=1) * fps
+
+
+def joint_speeds(poses: np.ndarray, *, fps: float) -> np.ndarray:
+    """World-space speed of every joint per frame step: [shape=(t, 17, 3)] -> [shape=(t - 1, 17)] m/s."""
+    return _step_lengths(_poses(poses)) * fps
 
 
 def freeze_ratio(poses: np.ndarray, *, fps: float, threshold: float = FREEZE_SPEED) -> float:

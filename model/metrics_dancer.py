@@ -1,4 +1,5 @@
-"""Dancer metrics of issue 10 (numpy only; no torch): how musical, varied and human a dance is.
+"""Dancer metrics of issue 10 (numpy and scipy, no torch): how musical, varied and human a dance
+is. Joint speeds and the pose check are model.metrics' (``joint_speeds`` is re-exported here).
 
 Every function takes absolute poses ``[shape=(t, 17, 3)]`` in metres, y up (COCO-17, see
 model.skeleton) and the frame rate explicitly; times are in seconds.
@@ -47,6 +48,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from model.metrics import _poses, joint_speeds
 from model.skeleton import FEET, JOINT_INDEX, root_of
 
 LEGS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
@@ -59,13 +61,6 @@ SLIDE_SPEED = 0.10
 """A contact step whose horizontal ankle speed exceeds this (m/s) counts as sliding."""
 
 
-def _poses(poses: np.ndarray) -> np.ndarray:
-    p = np.asarray(poses, dtype=np.float64)
-    if p.ndim != 3 or p.shape[1:] != (17, 3):
-        raise ValueError(f"poses must have shape (t, 17, 3), got {p.shape}")
-    return p
-
-
 def _relative(poses: np.ndarray) -> np.ndarray:
     p = _poses(poses)
     return p - root_of(p)[:, None, :]
@@ -75,12 +70,6 @@ def off_beats(beats: Sequence[float] | np.ndarray) -> np.ndarray:
     """Midpoints between consecutive beats (s): the beats shifted half a beat."""
     b = np.sort(np.asarray(beats, np.float64).ravel())
     return 0.5 * (b[1:] + b[:-1]) if len(b) >= 2 else np.zeros(0)
-
-
-def joint_speeds(poses: np.ndarray, *, fps: float) -> np.ndarray:
-    """World-space speed of every joint per frame step: [t, 17, 3] -> [t - 1, 17] m/s."""
-    p = _poses(poses)
-    return np.linalg.norm(np.diff(p, axis=0), axis=-1) * fps
 
 
 def limb_speed_ratio(poses: np.ndarray, *, fps: float) -> float:
