@@ -27,6 +27,12 @@ def small_set(root: Path, *, clips: int = 2, frames: int = 60) -> Path:
     return root
 
 
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    """A fresh small valid dataset in tmp_path/set."""
+    return small_set(tmp_path / "set")
+
+
 def _error_line(err: str) -> str:
     lines = [ln for ln in err.splitlines() if "error:" in ln]
     assert len(lines) == 1 and "Traceback" not in err, err
@@ -41,9 +47,8 @@ def _train(capsys: pytest.CaptureFixture[str], data: Path, out: Path, *extra: st
     return rc, capsys.readouterr().err
 
 
-def test_truncated_clip_is_one_line_in_dataset_check_and_train(tmp_path: Path,
+def test_truncated_clip_is_one_line_in_dataset_check_and_train(data: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    data = small_set(tmp_path / "set")
     npz = data / "clips" / "c1.npz"
     npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
     problems = check_dataset(data)
@@ -57,8 +62,8 @@ def test_truncated_clip_is_one_line_in_dataset_check_and_train(tmp_path: Path,
     assert not (tmp_path / "run").exists()
 
 
-def test_nan_poses_refuse_training_before_it_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = small_set(tmp_path / "set")
+def test_nan_poses_refuse_training_before_it_starts(data: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     npz = data / "clips" / "c0.npz"
     with np.load(npz) as z:
         arrays = {k: z[k] for k in z.files}
@@ -71,8 +76,7 @@ def test_nan_poses_refuse_training_before_it_starts(tmp_path: Path, capsys: pyte
     assert not (tmp_path / "run").exists()
 
 
-def test_wrong_clip_shape_refuses_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = small_set(tmp_path / "set")
+def test_wrong_clip_shape_refuses_training(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     npz = data / "clips" / "c1.npz"
     np.savez(npz, poses=np.zeros((60, 16, 3), np.float32), fps=np.float64(30))
     rc, err = _train(capsys, data, tmp_path / "run")
@@ -80,37 +84,25 @@ def test_wrong_clip_shape_refuses_training(tmp_path: Path, capsys: pytest.Captur
     assert "(60, 16, 3)" in _error_line(err) and "c1" in err
 
 
-@pytest.mark.parametrize("line, needle", [
-    ('steps = "abc"', "[train] steps"),
-    ("batch = 0", "[train] batch"),
-    ("lr = -1", "[train] lr"),
-    ("lr = nan", "[train] lr"),
-    ("seq_len = 2.5", "[train] seq_len"),
-    ("val_fraction = 3.0", "[train] val_fraction"),
-])
-def test_bad_train_config_values_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              line: str, needle: str) -> None:
-    data = small_set(tmp_path / "set")
-    cfg = tmp_path / "t.toml"
-    cfg.write_text(f"[train]\n{line}\n")
-    rc, err = _train(capsys, data, tmp_path / "run", "--train-config", str(cfg))
-    assert rc == 2
-    got = _error_line(err)
-    assert needle in got and str(cfg) in got
-
-
 @pytest.mark.parametrize("body, needle", [
+    ('[train]\nsteps = "abc"\n', "[train] steps"),
+    ("[train]\nbatch = 0\n", "[train] batch"),
+    ("[train]\nlr = -1\n", "[train] lr"),
+    ("[train]\nlr = nan\n", "[train] lr"),
+    ("[train]\nseq_len = 2.5\n", "[train] seq_len"),
+    ("[train]\nval_fraction = 3.0\n", "[train] val_fraction"),
     ("[net]\nheads = 0\n", "[net] heads"),
     ('[net]\nd_model = "big"\n', "[net] d_model"),
     ("[net]\ndropout = 2.0\n", "[net] dropout"),
 ])
-def test_bad_net_config_value_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          body: str, needle: str) -> None:
-    data = small_set(tmp_path / "set")
-    cfg = tmp_path / "n.toml"
+def test_bad_train_or_net_config_value_is_one_line_naming_it_and_the_file(
+        data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, needle: str) -> None:
+    cfg = tmp_path / "t.toml"
     cfg.write_text(body)
     rc, err = _train(capsys, data, tmp_path / "run", "--train-config", str(cfg))
-    assert rc == 2 and needle in _error_line(err)
+    assert rc == 2
+    got = _error_line(err)
+    assert needle in got and str(cfg) in got
 
 
 def test_default_train_config_passes_the_checks() -> None:
@@ -122,9 +114,8 @@ def test_default_train_config_passes_the_checks() -> None:
 
 
 @pytest.mark.parametrize("flag", ["--steps", "--threads"])
-def test_zero_or_negative_step_and_thread_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_zero_or_negative_step_and_thread_flags(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                 flag: str) -> None:
-    data = small_set(tmp_path / "set")
     for v in ("0", "-5"):
         rc, err = _train(capsys, data, tmp_path / "run", flag, v)
         assert rc == 2 and flag in _error_line(err)
