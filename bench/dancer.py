@@ -28,20 +28,14 @@ if str(ROOT) not in sys.path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from live.commands.evaluate import add_suite_options, print_columns, suite_config
+
     ap = argparse.ArgumentParser(prog="dancemuse bench dancer", description=__doc__.split("\n\n")[0])
     ap.add_argument("--old", default="models/default.onnx", help="first model (default models/default.onnx)")
     ap.add_argument("--new", default=None, help="second model (.onnx)")
     ap.add_argument("--old-data", nargs="+", default=None, help="training data of --old (default: recorded in the model)")
     ap.add_argument("--new-data", nargs="+", default=None, help="training data of --new (default: recorded in the model)")
-    ap.add_argument("--songs", nargs="+", default=["midi:6"], help="test songs (default midi:6)")
-    ap.add_argument("--recordings", nargs="*", default=None,
-                    help="real recordings for the long test (default: Debian fretsonfire songs when installed)")
-    ap.add_argument("--long-minutes", type=float, default=10.0)
-    ap.add_argument("--styles-per-song", type=int, default=2)
-    ap.add_argument("--pair-songs", type=int, default=3)
-    ap.add_argument("--stage-radius", type=float, default=None, help="default: live.stage_radius, else 1.5")
-    ap.add_argument("--post", choices=["on", "off"], default="on")
-    ap.add_argument("--root", default="follow")
+    add_suite_options(ap)
     ap.add_argument("--quick", action="store_true", help="a small run (midi:2, 1 minute long test) to try it out")
     ap.add_argument("--json", default=None, help="write both reports here")
     ap.add_argument("--sheets", default=None, help="write contact sheets of both models here")
@@ -49,12 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.songs, args.long_minutes, args.pair_songs, args.styles_per_song = ["midi:2"], 1.0, 1, 1
 
-    from live.commands.evaluate import suite_config
     from model.config import load_config
     from model.errors import DanceMuseError
     from model.evaluate import dancer_report, write_json
     from model.metrics_songs import FOF_DIR, recordings
-    from model.metrics_suite import format_columns
 
     cfg = load_config(None)
     models = [(Path(args.old).stem, args.old, args.old_data)]
@@ -82,10 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"test songs: {' '.join(args.songs)} ({last['n_exact']} with exact beats); long test on "
           f"{last['long_source']}; recordings: {last['recordings']}; post {args.post}, root {args.root}; "
           f"train column: {last['train_data']}")
-    print(format_columns(reports, last["train"], last["train_style"]))
-    for r in reports.values():
-        for p in r.get("sheets", []):
-            print(f"contact sheet {p}")
+    print_columns(reports)
     if args.json:
         write_json(reports, args.json)
         print(f"reports written to {args.json}")

@@ -22,25 +22,12 @@ def register(sub: Any) -> None:
         "A .pt checkpoint gets the older per-song table.",
     )
     p.add_argument("--model", required=True, metavar="M", help="an .onnx model (or a .pt checkpoint: older table)")
-    p.add_argument("--songs", nargs="+", metavar="SONGS", default=["midi:6"],
-                   help="midi:N (N held-out real-instrument songs with exact beats, cached in data/eval_songs), "
-                   "audio files, folders, or dataset folders (default midi:6)")
-    p.add_argument("--recordings", nargs="*", metavar="AUDIO", default=None,
-                   help="real recordings for the long test (default: the Debian fretsonfire songs when installed; "
-                   "pass nothing to use the test songs)")
+    add_suite_options(p)
     p.add_argument("--data", metavar="TRAIN_DIR", nargs="+", default=None,
                    help="training dataset folder(s) for the reference numbers (default: those recorded in the model)")
     p.add_argument("--json", metavar="OUT", default=None, help="also write the full report as JSON here")
     p.add_argument("--sheets", metavar="DIR", default=None, help="write front and side contact sheets per style here")
     p.add_argument("--sheet-song", metavar="AUDIO", default=None, help="song for the contact sheets (default: first recording)")
-    p.add_argument("--post", choices=["on", "off"], default="on",
-                   help="post-processing of [live] on (default; root from --root) or off (raw model output)")
-    p.add_argument("--root", default="follow", help="root mode while evaluating (default follow: travel kept)")
-    p.add_argument("--long-minutes", type=finite_float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
-    p.add_argument("--styles-per-song", type=int, default=2, help="styles each test song is danced in (default 2)")
-    p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
-    p.add_argument("--stage-radius", type=finite_float, default=None,
-                   help="stage radius target in metres (default: live.stage_radius, else 1.5)")
     p.add_argument("--seed", type=int, default=0, help="variation seed (checkpoints only)")
     p.add_argument("--variation", type=finite_float, default=0.5, help="variation control 0..1 (checkpoints only)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device for checkpoints")
@@ -88,8 +75,41 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     return 0
 
 
+def add_suite_options(p: argparse.ArgumentParser) -> None:
+    """The options of the dancer suite (songs, recordings, post-processing, root, the long
+    test, styles, pairs, stage radius), shared with bench/dancer.py; see suite_config."""
+    from live.cli import finite_float
+
+    p.add_argument("--songs", nargs="+", metavar="SONGS", default=["midi:6"],
+                   help="midi:N (N held-out real-instrument songs with exact beats, cached in data/eval_songs), "
+                   "audio files, folders, or dataset folders (default midi:6)")
+    p.add_argument("--recordings", nargs="*", metavar="AUDIO", default=None,
+                   help="real recordings for the long test (default: the Debian fretsonfire songs when installed; "
+                   "pass nothing to use the test songs)")
+    p.add_argument("--post", choices=["on", "off"], default="on",
+                   help="post-processing of [live] on (default; root from --root) or off (raw model output)")
+    p.add_argument("--root", default="follow", help="root mode while evaluating (default follow: travel kept)")
+    p.add_argument("--long-minutes", type=finite_float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
+    p.add_argument("--styles-per-song", type=int, default=2, help="styles each test song is danced in (default 2)")
+    p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
+    p.add_argument("--stage-radius", type=finite_float, default=None,
+                   help="stage radius target in metres (default: live.stage_radius, else 1.5)")
+
+
+def print_columns(reports: dict[str, dict[str, Any]]) -> None:
+    """The suite's table of one or more models' reports beside the last one's training data,
+    then the contact sheets written (shared with bench/dancer.py)."""
+    from model.metrics_suite import format_columns
+
+    last = list(reports.values())[-1]
+    print(format_columns(reports, last["train"], last["train_style"]))
+    for r in reports.values():
+        for p in r.get("sheets", []):
+            print(f"contact sheet {p}")
+
+
 def suite_config(args: argparse.Namespace, cfg: dict[str, Any]) -> Any:
-    """SuiteConfig from the command-line options (shared with bench/dancer.py)."""
+    """SuiteConfig from the options of add_suite_options (shared with bench/dancer.py)."""
     from model.errors import ConfigError
     from model.metrics_suite import SuiteConfig
 
@@ -107,7 +127,6 @@ def _say(msg: str) -> None:
 
 def _run_dancer(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from model.evaluate import dancer_report, write_json
-    from model.metrics_suite import format_columns
 
     rep = dancer_report(args.model, cfg, songs=args.songs, data=args.data, recordings=args.recordings,
                         post=args.post, root=args.root, suite=suite_config(args, cfg), sheets=args.sheets,
@@ -116,9 +135,7 @@ def _run_dancer(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
           f"training data {rep['train_data']}; "
           f"{rep['n_test_songs']} test songs ({rep['n_exact']} with exact beats); long test on {rep['long_source']}; "
           f"recordings: {rep['recordings']}")
-    print(format_columns({Path(args.model).stem: rep}, rep["train"], rep["train_style"]))
-    for p in rep.get("sheets", []):
-        print(f"contact sheet {p}")
+    print_columns({Path(args.model).stem: rep})
     if args.json:
         write_json(rep, args.json)
         print(f"report written to {args.json}")
