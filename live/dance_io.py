@@ -50,12 +50,16 @@ def _check(poses: np.ndarray, fps: float) -> np.ndarray:
     return p
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def _commit(tmp: Path, path: Path) -> None:
-    os.replace(tmp, path)
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` to write to: renamed to ``path`` when the block
+    ends well, removed when it fails."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _beat_frames(beats: np.ndarray | None, n: int, fps: float) -> np.ndarray:
@@ -73,14 +77,9 @@ def write_npz(path: str | Path, poses: np.ndarray, *, fps: float, beats: np.ndar
     path = Path(path)
     b = np.asarray(beats if beats is not None else [], np.float32)
     c = np.asarray(beat_counts if beat_counts is not None else np.zeros(len(b)), np.int16)
-    tmp = _tmp(path)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, poses=p, fps=np.int32(round(fps)), joint_names=np.array(JOINT_NAMES),
-                                beats=b, beat_counts=c, meta=np.array(json.dumps(dict(meta or {}))))
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _atomic(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, poses=p, fps=np.int32(round(fps)), joint_names=np.array(JOINT_NAMES),
+                            beats=b, beat_counts=c, meta=np.array(json.dumps(dict(meta or {}))))
     return path
 
 
@@ -98,12 +97,8 @@ def write_json(path: str | Path, poses: np.ndarray, *, fps: float, beats: np.nda
     doc = {"fps": fps, "joint_names": list(JOINT_NAMES), "units": "metres, y up",
            "beats": [round(float(x), 5) for x in (beats if beats is not None else [])],
            "meta": dict(meta or {}), "frames": frames}
-    tmp = _tmp(path)
-    try:
+    with _atomic(path) as tmp:
         tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -113,17 +108,12 @@ def write_csv(path: str | Path, poses: np.ndarray, *, fps: float, beats: np.ndar
     path = Path(path)
     flags = _beat_frames(beats, len(p), fps)
     header = ["frame", "t", "beat"] + [f"{n}_{a}" for n in JOINT_NAMES for a in "xyz"]
-    tmp = _tmp(path)
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            flat = p.reshape(len(p), -1)
-            for i in range(len(p)):
-                w.writerow([i, f"{i / fps:.5f}", int(flags[i]), *(f"{v:.5f}" for v in flat[i])])
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _atomic(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        flat = p.reshape(len(p), -1)
+        for i in range(len(p)):
+            w.writerow([i, f"{i / fps:.5f}", int(flags[i]), *(f"{v:.5f}" for v in flat[i])])
     return path
 
 
