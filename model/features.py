@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from model.beat_act import FPS_NET
 from model.beats import OnlineBeatTracker
 from model.constants import DB_REF, N_CHROMA, SAMPLE_RATE, hop_length
 from model.errors import AudioError, ConfigError
@@ -376,11 +377,16 @@ class StreamingFeatures:
             c1 = min(k, c0 + CHUNK)
             frames = np.ndarray((c1 - c0, n_fft), np.float64, stream, c0 * hop * 8, (hop * 8, 8))
             self._spectral(frames, out[c0:c1], w)
-            for j in range(c1 - c0):
-                self._db = w.db[j]
-                self._mel = w.pw[j + 1, :nm]
-                self._pw_row = w.pw[j + 1]
-                self._frame(out[c0 + j], info, c0 + j, float(w.onset[j]), float(w.low[j]))
+            replay = self._batch_activation(out[c0:c1]) if c1 - c0 > SMALL else None
+            try:
+                for j in range(c1 - c0):
+                    self._db = w.db[j]
+                    self._mel = w.pw[j + 1, :nm]
+                    self._pw_row = w.pw[j + 1]
+                    self._frame(out[c0 + j], info, c0 + j, float(w.onset[j]), float(w.low[j]))
+            finally:
+                if replay is not None:
+                    replay.finish()
             w.pw[0] = w.pw[c1 - c0]
         k = len(out)
         rest = total - k * hop
@@ -391,6 +397,29 @@ class StreamingFeatures:
             self._work.prev_db[:] = w.prev_db
         self.info = info
         return out
+
+    def _batch_activation(self, rows: np.ndarray) -> _Replay | None:
+        """The beat net over the mel frames of ``rows`` that the tracker will hear, in one
+        onnxruntime call of the sequence copy of the net (``models/beats_seq.onnx``, made
+        by ``python -m export.beats_seq``); the tracker then replays those probabilities
+        instead of running the net frame by frame (the same numbers to about 1e-6, same
+        features to 1e-7). None (frame by frame) when the copy is missing or stale, the
+        tracker is not the plain OnlineBeatTracker or the net hears its own mel bands."""
+        tr = self.tracker
+        if self._beat_extra or type(tr) is not OnlineBeatTracker:
+            return None
+        act = tr.act
+        seq = _sequence_session()
+        h, prev, cur = getattr(act, "_h", None), getattr(act, "_prev", None), getattr(act, "_cur", None)
+        if seq is None or h is None or prev is None or cur is None:
+            return None
+        sub = tr.fps // FPS_NET
+        first = (-(tr.n + 2)) % sub  # rows j with (tr.n + 1 + j + 1) % sub == 0 are heard
+        mels = np.ascontiguousarray(rows[first::sub, self._sl["mel"]], np.float32)
+        if len(mels) == 0:
+            return None
+        probs, h_out = seq.run(["p", "h_out"], {"mel": mels[None], "prev": prev[cur], "h": h[cur]})
+        return _Replay(tr, act, probs[0], h_out, mels[-1])
 
     def _spectral(self, frames: np.ndarray, out: np.ndarray, w: _Work) -> None:
         """Mel dB, onset, chroma and RMS of ``frames`` [shape=(k, n_fft)] into ``out``'s
@@ -508,6 +537,69 @@ class StreamingFeatures:
         if tr.is_beat:
             info.beat_time[k] = tr.beat_time
         info.onset[k] = onset
+
+
+class _Replay:
+    """Stands in for the tracker's BeatActivation during a batch: ``step`` hands back the
+    precomputed probabilities in order; ``finish`` puts the real net back with the state it
+    would have after those steps (GRU state, previous mel frame)."""
+
+    def __init__(self, tracker: Any, act: Any, probs: np.ndarray, h_out: np.ndarray, last_mel: np.ndarray) -> None:
+        self._tracker, self._act = tracker, act
+        self._rows = probs
+        self._h_out, self._last = h_out, last_mel
+        self._i = 0
+        self.n_mels = act.n_mels
+        tracker.act = self
+
+    def step(self, mel_db: np.ndarray) -> np.ndarray:
+        row = self._rows[self._i]
+        self._i += 1
+        return row
+
+    def finish(self) -> None:
+        act = self._act
+        self._tracker.act = act
+        if self._i == len(self._rows):  # else the push failed part way: it raises its own error
+            act._h[act._cur][...] = self._h_out
+            act._prev[act._cur][...] = self._last
+
+
+_SEQ: dict[str, Any] = {}
+
+
+def _sequence_session() -> Any:
+    """The onnxruntime session of ``models/beats_seq.onnx`` when it is the sequence copy of
+    the current ``models/beats.onnx`` (checked by hash once per process), else None."""
+    if "s" in _SEQ:
+        return _SEQ["s"]
+    _SEQ["s"] = None
+    import hashlib
+    import logging
+
+    from model.beat_act import DEFAULT_MODEL
+
+    path = DEFAULT_MODEL.with_name("beats_seq.onnx")
+    if not path.is_file():
+        return None
+    try:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        want = sess.get_modelmeta().custom_metadata_map.get("dancemuse_beats_source_sha256")
+        if want != hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest():
+            logging.getLogger("dancemuse.features").warning(
+                "%s was not made from the current %s; the beat net runs frame by frame "
+                "(python -m export.beats_seq remakes it)", path.name, DEFAULT_MODEL.name)
+            return None
+    except Exception:  # noqa: BLE001 - onnxruntime raises its own types; frame by frame works
+        return None
+    _SEQ["s"] = sess
+    return sess
 
 
 class _Work:
