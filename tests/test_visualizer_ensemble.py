@@ -3,56 +3,24 @@ four figures, each in its colour, where the server puts them (starts a real serv
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from vis_servers import LAUNCH_ARGS, free_port, get_json, stop_live
+from vis_servers import chromium_page, get_json, start_live, stop_live
 
-REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def ensemble_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    port = free_port()
-    log = tmp_path_factory.mktemp("ens") / "live.log"
-    cmd = [sys.executable, "-m", "live.cli", "live", "--input", "demo", "--port", str(port), "--no-osc",
-           "--osc-listen", "", "--model", str(model_path), "--dancers", "4", "--ensemble-mode", "canon",
-           "--formation", "line"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dancemuse live exited: {log.read_text()[-2000:]}")
-        try:
-            if get_json(url + "/status").get("frames", 0) > 0:
-                break
-        except OSError:
-            pass
-        time.sleep(0.3)
+    proc, url = start_live(model_path, tmp_path_factory.mktemp("ens") / "live.log",
+                           "--dancers", "4", "--ensemble-mode", "canon", "--formation", "line")
     yield url
     stop_live(proc)
 
 
 def test_page_shows_four_dancers_each_in_its_colour(ensemble_server: str, artifacts: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    pw = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e \".[dev]\")")
     assert get_json(ensemble_server + "/status")["dancers"] == 4
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
-        pg = b.new_page(viewport={"width": 1280, "height": 720})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(ensemble_server + "/?panel=0")
+    with chromium_page(ensemble_server + "/?panel=0") as pg:
         pg.wait_for_function("window.dancemuse && dancemuse.state === 'live' && dancemuse.frames > 30", timeout=20000)
         pg.wait_for_timeout(500)
         res = pg.evaluate(
@@ -85,8 +53,7 @@ def test_page_shows_four_dancers_each_in_its_colour(ensemble_server: str, artifa
         }"""
         )
         pg.screenshot(path=str(artifacts / "visualizer_ensemble.png"))
-        b.close()
-    assert not errors, errors
+    assert not pg.errors, pg.errors
     assert res["dancers"] == 4 and res["others"] == 204 and res["layout"] == "dancers*204", res
     for d, fig in enumerate(res["figures"]):
         assert fig["tried"] >= 4 and fig["hit"] >= fig["tried"] // 2, (d, res["figures"])

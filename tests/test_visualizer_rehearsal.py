@@ -4,12 +4,11 @@ live beats per count; stepping moves count by count; the phrase saves as dance J
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from vis_servers import LAUNCH_ARGS, start_live, stop_live
+from vis_servers import chromium_page, start_live, stop_live
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +19,7 @@ def live_url(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_phrase_loop_repeats_exactly_in_sync_with_the_live_beat(live_url: str, artifacts: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    pw = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e \".[dev]\")")
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
-        pg = b.new_page(viewport={"width": 1280, "height": 720})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(live_url + "/?panel=1")
+    with chromium_page(live_url + "/?panel=1") as pg:
         pg.wait_for_function("window.dancemuse && dancemuse.state === 'live' && dancemuse.rehearsal", timeout=20000)
         # enough music for 8 counts that end on a live 1
         pg.wait_for_function("dancemuse.rehearsal.capture(8)", timeout=30000, polling=250)
@@ -49,8 +39,7 @@ def test_phrase_loop_repeats_exactly_in_sync_with_the_live_beat(live_url: str, a
         pg.keyboard.press("ArrowRight")
         p2 = pg.evaluate("dancemuse.rehearsal.positionAt(performance.now())")
         doc = pg.evaluate("dancemuse.rehearsal.toJson()")
-        b.close()
-    assert not errors, errors
+    assert not pg.errors, pg.errors
     # every live beat moves the loop one count on, 1..8 then 1 again
     counts = [e["count"] for e in log]
     assert all((b_ - a) % 8 == 1 for a, b_ in zip(counts, counts[1:], strict=False)), counts

@@ -3,16 +3,19 @@
 - StandInServer: the wire protocol of live/ws_server.py in plain websockets, with
   synthetic dancing frames and the real live/upload.py (synthetic generator);
 - WebServerThread: H7's live.ws_server.WebServer in a thread, fed synthetic frames;
-- start_live/stop_live: the real ``dancemuse live`` as a subprocess.
+- start_live/stop_live: the real ``dancemuse live`` as a subprocess;
+- chromium_page: a headless Chromium page with its JavaScript errors collected.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import mimetypes
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -21,11 +24,13 @@ import sys
 import threading
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import pytest
 
 from live import upload
 from model.config import defaults
@@ -293,11 +298,12 @@ def wav_file(path: Path, *, seconds: float, sr: int = 22050) -> Path:
 DEFAULT_MODEL = REPO / "models" / "default.onnx"
 
 
-def start_live(model: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``dancemuse live`` on the demo song, real time, a free port, no OSC; waits for frames."""
+def start_live(model: Path, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``dancemuse live`` on the demo song, real time, a free port, no OSC, with ``extra``
+    options; waits for frames."""
     port = free_port()
     cmd = [sys.executable, "-m", "live.cli", "live", "--input", "demo", "--port", str(port),
-           "--no-osc", "--osc-listen", "", "--model", str(model)]
+           "--no-osc", "--osc-listen", "", "--model", str(model), *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -330,3 +336,25 @@ def get_json(url: str) -> Any:
 
     with urlopen(url, timeout=5) as r:
         return json.loads(r.read())
+
+
+@contextlib.contextmanager
+def chromium_page(url: str) -> Iterator[Any]:
+    """A 1280x720 page of headless Debian Chromium (playwright) opened at ``url``; the page's
+    JavaScript errors collect in ``page.errors``. Skips the test when chromium or playwright
+    is missing. The browser closes when the block ends."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    pw = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e \".[dev]\")")
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
+        try:
+            pg = b.new_page(viewport={"width": 1280, "height": 720})
+            errors: list[str] = []
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+            pg.errors = errors
+            pg.goto(url)
+            yield pg
+        finally:
+            b.close()
