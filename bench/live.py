@@ -1,6 +1,7 @@
 """Live loop benchmark: the demo song in real time through `dancemuse live`'s app.
 
-For 0, 10 and 50 WebSocket clients (5 of them stalled: they never read), at 30 and 60 fps,
+For 0, 10 and 50 WebSocket clients (5 of them stalled: they never read) and two OSC targets
+(``--osc-targets``; received in their own process), at 30 and 60 fps,
 old path (per-frame numpy features and post) and new, prints:
 hop arrival -> OSC datagram sent latency p50/p99 (ms), the engine's CPU time per frame
 (features + generator + post, median/p99 ms), frames dropped for healthy clients and for
@@ -9,6 +10,7 @@ server's event loop. Prints; asserts nothing.
 
     python bench/live.py                    # 30 and 60 fps, old and new, 10 s per scenario
     python bench/live.py --seconds 5 --fps 30 --model models/default.onnx
+    python bench/live.py --fps 60 --clients 50 --path new --seconds 600   # the 10-minute acceptance run
 """
 
 from __future__ import annotations
@@ -104,6 +106,46 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
         t.cancel()
 
 
+def _osc_main(n: int) -> None:
+    """Receive the server's OSC datagrams on ``n`` UDP ports (printed first), count them per
+    port until stdin says stop, then print the counts as JSON."""
+    import selectors
+    import threading
+
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+        socks.append(s)
+    counts = [0] * n
+    stop = threading.Event()
+
+    def drain() -> None:
+        sel = selectors.DefaultSelector()
+        for k, s in enumerate(socks):
+            sel.register(s, selectors.EVENT_READ, k)
+        while not stop.is_set():
+            for key, _ in sel.select(timeout=0.2):
+                s = key.fileobj
+                while True:
+                    try:
+                        s.recv(65536)  # type: ignore[union-attr]
+                    except BlockingIOError:
+                        break
+                    counts[key.data] += 1
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    print(json.dumps([s.getsockname()[1] for s in socks]), flush=True)
+    sys.stdin.readline()
+    time.sleep(0.3)  # the last datagrams in flight
+    stop.set()
+    t.join(timeout=2)
+    print(json.dumps(counts), flush=True)
+
+
 # -- one scenario ----------------------------------------------------------------------
 def _legacy() -> Any:
     import importlib.util
@@ -116,21 +158,21 @@ def _legacy() -> Any:
 
 
 async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalled: int,
-                    old: bool = False) -> dict[str, Any]:
+                    old: bool = False, osc_targets: int = 2) -> dict[str, Any]:
     from live.app import LiveApp
     from live.audio import ArraySource
     from live.console import Console
     from model.config import defaults
     from model.synth_music import demo_song
 
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    rx.bind(("127.0.0.1", 0))
-    rx.setblocking(False)
+    osc = subprocess.Popen([sys.executable, __file__, "--osc-worker", str(osc_targets)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    assert osc.stdout is not None and osc.stdin is not None
+    ports = json.loads(osc.stdout.readline())
     cfg = defaults()
     cfg["features"]["fps"] = fps
     cfg["model"].update(path=model, provider="cpu")
-    cfg["osc"].update(targets=[f"127.0.0.1:{rx.getsockname()[1]}"], listen="")
+    cfg["osc"].update(targets=[f"127.0.0.1:{p}" for p in ports], listen="")
     cfg["websocket"].update(port=0, max_clients=64)
     song = demo_song(seconds=seconds + 2, seed=0)
     src = ArraySource(song.audio, sample_rate=song.sample_rate, block=song.sample_rate // fps, name="demo")
@@ -173,15 +215,12 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
         "cpu_p50": float(np.median(cpu)), "cpu_p99": float(np.percentile(cpu, 99)),
         "osc_dropped": 0, "healthy_missed": 0, "stalled": stalled if n_clients else 0,
     }
-    got = 0
-    while True:
-        try:
-            rx.recv(65536)
-            got += 1
-        except BlockingIOError:
-            break
-    res["osc_datagrams"] = got
-    rx.close()
+    osc.stdin.write("stop\n")
+    osc.stdin.flush()
+    per_target = json.loads(osc.stdout.readline())
+    osc.wait(timeout=10)
+    res["osc_datagrams"] = min(per_target) if per_target else 0  # the target that got fewest
+    res["osc_targets"] = len(per_target)
     if proc is not None:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write("stop\n")
@@ -197,6 +236,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--clients-worker":
         asyncio.run(_clients_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--osc-worker":
+        _osc_main(int(sys.argv[2]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fps", default="30,60", help="comma list of 30 and/or 60")
     ap.add_argument("--path", default="old,new", help="comma list: old (per-frame numpy parts), new")
@@ -204,6 +246,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--model", default=None)
     ap.add_argument("--clients", default="0,10,50")
+    ap.add_argument("--osc-targets", type=int, default=2, help="OSC targets the server sends every frame to")
     a = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for fps in [int(x) for x in a.fps.split(",")]:
@@ -211,11 +254,11 @@ def main() -> None:
         hop_ms = 1000.0 / fps
         print(f"model: {label}; {fps} fps (hop {hop_ms:.2f} ms); {a.seconds:g} s of the demo song per row")
         print(f"{'path':>4} {'clients':>8} {'frames':>7} {'lat p50':>8} {'lat p99':>8} {'cpu p50':>8} {'cpu p99':>8} "
-              f"{'osc dgrams':>10} {'healthy missed':>15}")
+              f"{'osc dgrams':>10} {'healthy missed':>15}  ({a.osc_targets} OSC targets; osc dgrams: the fewest any got)")
         for path in a.path.split(","):
             for n in [int(x) for x in a.clients.split(",")]:
                 st = min(a.stalled, n)
-                r = asyncio.run(_scenario(model, fps, a.seconds, n, st, old=path == "old"))
+                r = asyncio.run(_scenario(model, fps, a.seconds, n, st, old=path == "old", osc_targets=a.osc_targets))
                 print(f"{path:>4} {n:>8} {r['frames']:>7} {r['lat_p50']:>8.2f} {r['lat_p99']:>8.2f} "
                       f"{r['cpu_p50']:>8.3f} {r['cpu_p99']:>8.3f} {r['osc_datagrams']:>10} {r['healthy_missed']:>15}",
                       flush=True)
