@@ -26,11 +26,19 @@ dotted-quarter beats per bar counted as a bar of 4 (two bars of 6/8) or, when it
 eighth-note pulse is strong, as 3/4 at the eighth-note-triplet level -- whichever the
 activation supports; both are consistent beat grids for dancing.
 
-Everything is preallocated; ``step`` allocates nothing but scalars.
+Cost: the plain move of every state by ADV ticks is not done state by state: the
+posterior sits unnormalised in a window of a preallocated ring buffer, and the window slides
+ADV slots per step (a copy back every RING_SLACK / ADV steps). A step touches only the
+crossing states (gather, one tempo-transition matrix product, one metre-switching product,
+two likelihood scalings, scatter) and takes one argmax; the normalisation is implicit
+(read on demand). ``summary`` reads only the blocks of the tempi near the MAP tempo, which
+the tempo-major layout keeps contiguous. Everything is preallocated; ``step`` allocates
+nothing but scalars and views.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -39,6 +47,9 @@ TICKS = 60.0
 """Position ticks per second."""
 ADV = 2
 """Ticks advanced per 30 Hz step."""
+RING_SLACK = 1024
+"""Spare slots in front of the posterior window: the window slides ADV per step and is
+copied back (one pass) every RING_SLACK / ADV steps."""
 STEP_HZ = 30.0
 
 
@@ -65,12 +76,13 @@ class BarPointerHMM:
         self.periods = np.arange(t_lo, t_hi + 1)
         self.metres = tuple(sorted(set(int(m) for m in metres)))
         nt = len(self.periods)
-        # flat state arrays
+        # flat state arrays: blocks (tempo, metre) in tempo order, so the states of the tempi
+        # near a given one form one contiguous range
         met, per, pos, tix = [], [], [], []
         self._block: dict[tuple[int, int], int] = {}
         s = 0
-        for mi, m in enumerate(self.metres):
-            for ti, t in enumerate(self.periods):
+        for ti, t in enumerate(self.periods):
+            for mi, m in enumerate(self.metres):
                 n = m * int(t)
                 self._block[(mi, ti)] = s
                 met.append(np.full(n, mi))
@@ -89,14 +101,11 @@ class BarPointerHMM:
         self.cls = np.where(w < ADV, np.where(self.beat_idx == 0, 2, 1), 0)
         self.beat_phase = w / self.period
         self.log_period = np.log(self.period)
-        # transitions: plain moves (dest <- dest - ADV) for states outside the zones
-        self._src = np.where(self.cls == 0, np.arange(s) - ADV, 0)
         # crossings: columns (metre, beat, overflow); rows tempo
-        cols = []
-        for mi, m in enumerate(self.metres):
-            for b in range(m):
-                for o in range(ADV):
-                    cols.append((mi, b, o))
+        # (the downbeat columns of all metres first, so that they form one slice)
+        cols = [(mi, 0, o) for mi in range(len(self.metres)) for o in range(ADV)]
+        cols += [(mi, b, o) for mi, m in enumerate(self.metres) for b in range(1, m)
+                 for o in range(ADV)]
         self._cols = cols
         nc = len(cols)
         self._cross_src = np.zeros((nt, nc), dtype=np.intp)
@@ -114,11 +123,24 @@ class BarPointerHMM:
         for k in range(len(self.metres)):
             first = cols.index((k, 0, 0))
             self._down_cols.append(slice(first, first + ADV))
-        self._colw = np.zeros(nc)
+        self._n_down = ADV * len(self.metres)  # columns 0 .. _n_down - 1 are downbeats
+        # metre switching mixes the downbeat columns of the two metres: D <- D S
+        self._sw = np.eye(nc)
+        if len(self.metres) > 1:
+            sw = self.switch_metre
+            for o in range(ADV):
+                c0, c1 = self._down_cols[0].start + o, self._down_cols[1].start + o
+                self._sw[c0, c0] = self._sw[c1, c1] = 1.0 - sw
+                self._sw[c0, c1] = self._sw[c1, c0] = sw
         ratio = self.periods[None, :] / self.periods[:, None]
         a = np.exp(-self.lam_tempo * np.abs(ratio - 1.0))
         a /= a.sum(axis=1, keepdims=True)
-        self._at = np.ascontiguousarray(a.T)  # D = A^T C (the jumps are added per step)
+        self._at = np.ascontiguousarray(a.T)
+        # the tempo transition of one step, D = M C: prior rows x ((1 - j) A^T + j / nt),
+        # rebuilt only when the jump share j or the tempo prior changes
+        self._m = np.zeros((nt, nt))
+        self._m_key = (-1.0, -1)
+        self._prior_version = 0
         # prior over tempo: log-normal around 115 BPM; metre preference
         bpm = 60.0 * TICKS / self.period
         prior = np.exp(-0.5 * (np.log2(bpm / 115.0) / 0.6) ** 2)
@@ -126,111 +148,152 @@ class BarPointerHMM:
         prior /= self.period * np.asarray(self.metres)[self.metre_idx]  # per tempo, not per state
         self._init = prior / prior.sum()
         self._tempo_prior = np.ones(nt)
-        # buffers
-        self.alpha = np.zeros(s)
-        self._new = np.zeros(s)
-        self._obs = np.zeros(s)
-        self._obs3 = np.zeros(3)
+        # the posterior lives unnormalised in a sliding window of one of two ring buffers:
+        # the plain move (every state ADV ticks on) is a shift of the window start by ADV,
+        # free; only the crossing states are written, and the sum is kept incrementally
+        self._ring = (np.zeros(s + RING_SLACK), np.zeros(s + RING_SLACK))
+        self._r = 0  # which ring holds the window
+        self._off = RING_SLACK  # window start
+        self._u = self._ring[0][RING_SLACK:]
+        self._su = 1.0  # sum of the window (the posterior is _u / _su); -1: not known
+        # per tempo: the first state of its blocks and the end of its last block
+        self._t_start = [self._block[(0, ti)] for ti in range(nt)]
+        self._t_end = [self._block[(0, ti)] + sum(self.metres) * int(t)
+                       for ti, t in enumerate(self.periods)]
+        self._incl = np.zeros(s)  # summary: 1.0 where a state is near the MAP phase
+        self._lp_list = [float(x) for x in np.log(self.periods.astype(float))]
         self._c = np.zeros((nt, nc))
         self._d = np.zeros((nt, nc))
-        self._d_flat = self._d.reshape(-1)
-        self._colsum = np.zeros(nc)
+        self._d2 = np.zeros((nt, nc))
+        self._d_flat = self._d2.reshape(-1)
         self._buf = np.zeros(s)
-        self._buf2 = np.zeros(s)
-        self._tmp = np.zeros((nt, ADV))
-        self._mask = np.zeros(s, dtype=bool)
-        self._mask2 = np.zeros(s, dtype=bool)
         self.reset()
 
+    # -- posterior storage -------------------------------------------------------------
+    @property
+    def alpha(self) -> np.ndarray:
+        """The posterior [shape=(n_states,)], normalised (a view; writing it changes the
+        posterior). Not for the per-frame path: it rescales the window."""
+        su = self._sum()
+        if su != 1.0:
+            self._u *= 1.0 / su
+            self._su = 1.0
+        return self._u
+
+    def _sum(self) -> float:
+        if self._su < 0.0:
+            self._su = float(self._u.sum())
+        return self._su
+
+    def _set(self, values: np.ndarray) -> None:
+        """Replace the posterior by ``values`` (normalised by the caller)."""
+        self._u[:] = values
+        self._su = float(self._u.sum())
+
     def reset(self) -> None:
-        self.alpha[:] = self._init
+        self._r = 0
+        self._off = RING_SLACK
+        self._u = self._ring[0][RING_SLACK:]
+        self._set(self._init)
         self._tempo_prior[:] = 1.0
-        self.map_state = int(np.argmax(self.alpha))
+        self._prior_version += 1
+        self.map_state = int(np.argmax(self._u))
 
     # -- forward step ------------------------------------------------------------------
+    def _transition(self, j: float) -> np.ndarray:
+        key = (j, self._prior_version)
+        if key != self._m_key:
+            m = self._m
+            np.multiply(self._at, 1.0 - j, out=m)
+            m += j / len(self.periods)
+            m *= self._tempo_prior[:, None]
+            self._m_key = key
+        return self._m
+
     def step(self, p_none: float, p_beat: float, p_down: float, weight: float = 1.0) -> int:
         """Advance one 30 Hz step with the frame's activation; ``weight`` in [0, 1] scales
-        the observation's influence (0: ignore it). Returns the MAP state."""
-        a, new = self.alpha, self._new
-        np.take(a, self._cross_src, out=self._c, mode="clip")
-        np.dot(self._at, self._c, out=self._d)
-        d = self._d
-        j = self.jump * weight  # no tempo jumps without evidence (a break holds the tempo)
-        if j > 0.0:
-            np.sum(self._c, axis=0, out=self._colsum)
-            d *= 1.0 - j
-            self._colsum *= j / len(self.periods)
-            d += self._colsum
-        if len(self.metres) > 1:  # a small share of the downbeat mass changes metre
-            s0 = d[:, self._down_cols[0]]
-            s1 = d[:, self._down_cols[1]]
-            tmp = self._tmp
-            np.subtract(s1, s0, out=tmp)
-            tmp *= self.switch_metre
-            s0 += tmp
-            s1 -= tmp
-        d *= self._tempo_prior[:, None]
-        o = self._obs3
+        the observation's influence (0: ignore it). Returns the MAP state.
+
+        Seven numpy calls: gather the crossing mass, tempo transition (one matrix
+        product), metre switching (one), the beat and downbeat likelihoods (two column
+        scalings, relative to the plain states' factor, which is left out), scatter, argmax."""
+        u = self._u
+        c, d, d2 = self._c, self._d, self._d2
+        np.take(u, self._cross_src, out=c)
+        # no tempo jumps without evidence (a break holds the tempo)
+        np.dot(self._transition(self.jump * weight), c, out=d)
+        np.dot(d, self._sw, out=d2)
         if weight > 0.0:
-            o[0] = max(p_none, 1e-6) / (self.lam_obs - 1.0)
-            floor = self.zone_floor * o[0]  # a missing beat costs at most this factor
-            o[1] = max(p_beat + self.g_cross * p_down, floor)
-            o[2] = max(p_down + self.g_cross * p_beat, floor)
+            o0 = max(p_none, 1e-6) / (self.lam_obs - 1.0)
+            floor = self.zone_floor * o0  # a missing beat costs at most this factor
+            o1 = max(p_beat + self.g_cross * p_down, floor)
+            o2 = max(p_down + self.g_cross * p_beat, floor)
             if weight < 1.0:
-                np.power(o, weight, out=o)
-            cw = self._colw
-            cw[:] = o[1]
-            for sl in self._down_cols:
-                cw[sl] = o[2]
-            d *= cw
-        else:
-            o[0] = 1.0
-        # every other state moves ADV ticks on within its beat
-        np.multiply(a[:-ADV], o[0], out=new[ADV:])
-        new[self._cross_dst_flat] = self._d_flat
-        tot = float(new.sum())
-        if not tot > 0.0 or not math.isfinite(tot):
-            new[:] = self._init
-            tot = 1.0
-        self.map_state = int(np.argmax(new))
-        np.multiply(new, 1.0 / tot, out=a)
+                o0, o1, o2 = o0 ** weight, o1 ** weight, o2 ** weight
+            nd = self._n_down
+            d2[:, :nd] *= o2 / o0
+            d2[:, nd:] *= o1 / o0
+        # every other state moves ADV ticks on within its beat: slide the window
+        if self._off < ADV:  # wrap: copy the window to the end of the other ring (rare)
+            nxt = self._ring[1 - self._r]
+            nxt[RING_SLACK:] = u
+            self._r = 1 - self._r
+            self._off = RING_SLACK
+        self._off -= ADV
+        u = self._u = self._ring[self._r][self._off:self._off + self.n_states]
+        u[self._cross_dst_flat] = self._d_flat
+        ms = self.map_state = int(np.argmax(u))
+        top = float(u[ms])
+        if not (1e-100 < top < 1e100):  # rescale (rare), or start again if lost
+            if top > 0.0 and math.isfinite(top):
+                u *= 1.0 / top
+            else:
+                u[:] = self._init
+                self.map_state = int(np.argmax(u))
+        self._su = -1.0  # unknown until read
         return self.map_state
 
     # -- readouts ----------------------------------------------------------------------
     def summary(self, phase_tol: float = 0.08, tempo_tol: float = 0.06) -> tuple[float, float]:
         """(confidence, tempo in BPM): the posterior mass near the MAP state's beat phase
-        and tempo, and the posterior mean tempo of the states near the MAP tempo."""
-        s = self.map_state
-        a, b, b2 = self.alpha, self._buf, self._buf2
-        m1, m2 = self._mask, self._mask2
-        np.subtract(self.log_period, self.log_period[s], out=b)
-        np.abs(b, out=b)
-        np.less(b, tempo_tol, out=m1)
-        b.fill(0.0)
-        np.copyto(b, a, where=m1)  # the mass near the MAP tempo
-        mt = float(b.sum())
-        mean_lp = float(np.dot(b, self.log_period)) / max(mt, 1e-300)
-        np.subtract(self.beat_phase, self.beat_phase[s], out=b2)
-        np.abs(b2, out=b2)
-        np.greater(b2, phase_tol, out=m1)
-        np.less(b2, 1.0 - phase_tol, out=m2)
-        np.logical_and(m1, m2, out=m1)  # circular distance above phase_tol
-        np.copyto(b, 0.0, where=m1)
-        return float(b.sum()), 60.0 * TICKS / math.exp(mean_lp)
+        and tempo, and the posterior mean tempo of the states near the MAP tempo.
+
+        Only the blocks of the tempi within ``tempo_tol`` (log period) of the MAP tempo are
+        read: one contiguous range of states per metre, a few percent of the posterior."""
+        st = self.map_state
+        lp = self._lp_list
+        ti = int(self.tempo_idx[st])
+        sl = slice(self._t_start[bisect.bisect_right(lp, lp[ti] - tempo_tol)],
+                   self._t_end[bisect.bisect_left(lp, lp[ti] + tempo_tol) - 1])
+        us, bs, inc = self._u[sl], self._buf[sl], self._incl[sl]
+        mt = float(us.sum())
+        mean_lp = float(np.dot(us, self.log_period[sl])) / max(mt, 1e-300)
+        # circular phase distance x to the MAP phase is within phase_tol iff
+        # | |bp - ph| - 1/2 | >= 1/2 - phase_tol
+        np.subtract(self.beat_phase[sl], float(self.beat_phase[st]), out=bs)
+        np.abs(bs, out=bs)
+        bs -= 0.5
+        np.abs(bs, out=bs)
+        np.greater_equal(bs, 0.5 - phase_tol, out=inc, casting="unsafe")
+        near = float(np.dot(us, inc))
+        return near / self._sum(), 60.0 * TICKS / math.exp(mean_lp)
 
     # -- biasing (live controls) -------------------------------------------------------
     def bias(self, weights: np.ndarray) -> None:
         """Multiply the posterior by ``weights`` [shape=(n_states,)] and renormalise."""
-        self.alpha *= weights
-        tot = float(self.alpha.sum())
+        a = self.alpha
+        a *= weights
+        tot = float(a.sum())
         if tot > 0 and math.isfinite(tot):
-            self.alpha /= tot
+            a /= tot
         else:
-            self.alpha[:] = self._init
-        self.map_state = int(np.argmax(self.alpha))
+            a[:] = self._init
+        self._su = 1.0
+        self.map_state = int(np.argmax(a))
 
     def set_tempo_prior(self, bpm: float | None, width: float = 0.04) -> None:
         """Favour tempi near ``bpm`` at every beat crossing (None: no preference)."""
+        self._prior_version += 1
         if bpm is None:
             self._tempo_prior[:] = 1.0
             return
@@ -239,11 +302,12 @@ class BarPointerHMM:
 
     def shift(self, ticks_of_period: float) -> None:
         """Move every state's position by ``ticks_of_period`` beat periods (a nudge)."""
-        new = np.empty_like(self.alpha)
+        a = self.alpha
+        new = np.empty_like(a)
         per = self.period.astype(int)
         bar = per * np.asarray(self.metres)[self.metre_idx]
         sh = np.rint(ticks_of_period * per).astype(int)
         dst = (self.pos + sh) % bar + (np.arange(self.n_states) - self.pos)
-        new[dst] = self.alpha
-        self.alpha[:] = new
-        self.map_state = int(np.argmax(self.alpha))
+        new[dst] = a
+        a[:] = new
+        self.map_state = int(np.argmax(a))

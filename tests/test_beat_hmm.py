@@ -7,7 +7,7 @@ import tracemalloc
 
 import numpy as np
 
-from model.beat_hmm import TICKS, BarPointerHMM
+from model.beat_hmm import ADV, TICKS, BarPointerHMM
 
 FPS = 30
 
@@ -132,3 +132,53 @@ def test_nudge_shift_moves_positions_by_a_fraction_of_the_period() -> None:
     per = int(h.period[s0])
     assert h.period[s1] == per
     assert (h.pos[s1] - h.pos[s0]) % (per * h.metres[h.metre_idx[s0]]) == per // 2
+
+
+def _dense_step(h: BarPointerHMM, alpha: np.ndarray, p: tuple[float, float, float]) -> np.ndarray:
+    """The forward step written out plainly from the model's definition: every state moves
+    ADV ticks; one crossing a beat boundary may change tempo (and metre at the bar)."""
+    index = {(int(h.metre_idx[i]), int(h.period[i]), int(h.pos[i])): i for i in range(h.n_states)}
+    periods = [int(t) for t in h.periods]
+    nt = len(periods)
+    a = np.exp(-h.lam_tempo * np.abs(np.asarray(periods)[None, :] / np.asarray(periods)[:, None] - 1.0))
+    a /= a.sum(axis=1, keepdims=True)
+    o0 = max(p[0], 1e-6) / (h.lam_obs - 1.0)
+    o1 = max(p[1] + h.g_cross * p[2], h.zone_floor * o0)
+    o2 = max(p[2] + h.g_cross * p[1], h.zone_floor * o0)
+    new = np.zeros(h.n_states)
+    for i in range(h.n_states):
+        mi, t, pos = int(h.metre_idx[i]), int(h.period[i]), int(h.pos[i])
+        m = h.metres[mi]
+        w = pos % t + ADV
+        if w < t:
+            new[index[(mi, t, pos + ADV)]] += alpha[i] * o0
+            continue
+        beat, over = (pos // t + 1) % m, w - t
+        for ti2, t2 in enumerate(periods):
+            pt = (1.0 - h.jump) * a[periods.index(t), ti2] + h.jump / nt
+            for mi2 in range(len(h.metres)):
+                if beat != 0 and mi2 != mi:
+                    continue
+                pm = 1.0 if beat != 0 else (1.0 - h.switch_metre if mi2 == mi else h.switch_metre)
+                obs = o2 if beat == 0 else o1
+                new[index[(mi2, t2, beat * t2 + over)]] += alpha[i] * pt * pm * obs
+    return new / new.sum()
+
+
+def test_step_equals_the_plainly_written_forward_pass() -> None:
+    h = BarPointerHMM(min_bpm=110, max_bpm=130)
+    rng = np.random.default_rng(3)
+    alpha = rng.uniform(0.0, 1.0, h.n_states)
+    alpha /= alpha.sum()
+    h.alpha[:] = alpha
+    checked = 0
+    for k in range(600):  # past a wrap of the ring buffer
+        p = tuple(float(x) for x in rng.dirichlet([4.0, 1.0, 0.5]))
+        before = h.alpha.copy() if k % 60 == 0 or k > 596 else None
+        s = h.step(*p)
+        if before is not None:
+            want = _dense_step(h, before, p)
+            np.testing.assert_allclose(h.alpha, want, rtol=1e-9, atol=1e-15)
+            assert s == int(np.argmax(want))
+            checked += 1
+    assert checked == 13
