@@ -173,7 +173,8 @@ def test_step_equals_the_plainly_written_forward_pass() -> None:
     h.alpha[:] = alpha
     checked = 0
     for k in range(600):  # past a wrap of the ring buffer
-        p = tuple(float(x) for x in rng.dirichlet([4.0, 1.0, 0.5]))
+        x = rng.dirichlet([4.0, 1.0, 0.5])
+        p = (float(x[0]), float(x[1]), float(x[2]))
         before = h.alpha.copy() if k % 60 == 0 or k > 596 else None
         s = h.step(*p)
         if before is not None:
