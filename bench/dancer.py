@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     last = list(reports.values())[-1]
     print()
     print(f"test songs: {' '.join(args.songs)} ({last['n_exact']} with exact beats); long test on "
-          f"{last['long_source']}; recordings: {last['recordings']}; post {args.post}, root {args.root}; "
+          f"{last['long_source']}; recordings: {last['recordings']}; post {args.post} ({last.get('post_stages', '')}), root {args.root}; "
           f"train column: {last['train_data']}")
     print_columns(reports)
     if args.json:
