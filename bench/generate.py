@@ -1,14 +1,18 @@
-"""Offline generation benchmark: old path (the live per-block Engine loop with the old
-per-frame features and post) against the new batched path, on one song.
+"""Offline generation benchmark, side by side on one song: old (the live per-block Engine
+loop with the old per-frame features and post), b16 (the batched path with the block-16
+onnxruntime export and the beat net frame by frame: what generate ran before the numpy
+offline model and the batched beat net), new (what `generate` runs now: the beat net per
+batch, ``<model>_offline.npz`` in numpy, BLAS on one thread).
 
     python bench/generate.py [--seconds 200] [--model models/default.onnx]
     dancemuse bench generate
 
-Prints per stage (features incl. beat tracker, model, post) and the frame loop as x real
-time, then the whole process (`python -m live.cli generate SONG.wav -o out.npz` in a fresh
-process, the song written to a temporary WAV) for the new path; the old whole process is
-a fresh process that imports librosa and builds its filters (the old start-up) and runs the
-old per-block loop. Asserts nothing.
+Prints per stage (features incl. beat tracker, model, post) in CPU seconds (thread time:
+other processes on the machine do not inflate it), the frame loop as x real time by CPU
+and by wall clock, then the whole process (`python -m live.cli generate SONG.wav -o
+out.npz` in a fresh process, the song written to a temporary WAV) by CPU (user + system of
+the child) and wall. The old whole process imports librosa and builds its filters (the old
+start-up) and runs the old per-block loop. Asserts nothing.
 Targets (issue 12): frame loop >= 100x real time, whole process >= 40x.
 """
 
@@ -43,75 +47,99 @@ def _legacy() -> object:
     return mod
 
 
-def frame_loop(model: str, audio: np.ndarray, sr: int, *, old: bool) -> dict[str, float]:
-    """Seconds per stage of one generation (old: per-block live path with the old parts)."""
+def frame_loop(model: str, audio: np.ndarray, sr: int, *, path: str) -> dict[str, float]:
+    """CPU seconds per stage of one generation and the loop's CPU and wall seconds.
+    path: old (per-block live path with the old parts), b16, new."""
+    import model.features as mf
     from live.engine import Engine
-    from live.runtime import Generator
+    from live.generate import one_blas_thread
+    from live.runtime import Generator, load_generator
     from model.config import load_config
 
     cfg = load_config()
-    if old:
-        gen = Generator(model, feature_config=cfg["features"])
-    else:  # a block-N export beside the model (<model>_b<N>.onnx) when there is one
-        from live.runtime import load_generator
-
-        gen = load_generator(cfg, path=model, offline=True)
-    times_block = gen.block
-    if old:
-        lg: object = _legacy()
-        eng = Engine(cfg, gen, features_factory=lg.old_features_factory)  # type: ignore[attr-defined]
+    mf._SEQ.clear()
+    if path != "new":
+        mf._SEQ["s"] = None  # the beat net frame by frame
+    if path == "old":
+        gen: Any = Generator(model, feature_config=cfg["features"])
+        lg: Any = _legacy()
+        eng = Engine(cfg, gen, features_factory=lg.old_features_factory)
         live = cfg["live"]
-        eng.post = lg.OldPostProcessor(fps=eng.fps, smoothing=live["smoothing"],  # type: ignore[attr-defined]
+        eng.post = lg.OldPostProcessor(fps=eng.fps, smoothing=live["smoothing"],
                                        mirror=live["mirror"], root=live["root"], project_bones=live["project_bones"])
+    elif path == "b16":
+        import live.runtime as rt
+
+        keep = rt._offline_weights
+        rt._offline_weights = lambda _p: None  # type: ignore[assignment]
+        try:
+            gen = load_generator(cfg, path=model, offline=True)
+        finally:
+            rt._offline_weights = keep  # type: ignore[assignment]
+        eng = Engine(cfg, gen)
     else:
+        gen = load_generator(cfg, path=model, offline=True)
         eng = Engine(cfg, gen)
     eng.prepare(sr=sr, warmup=False)
-    if old:
+    if path == "old":
         gen._ios = None  # the old runtime: state through Python on every run()
     times = {"features": 0.0, "model": 0.0, "post": 0.0}
-    push, step, post = eng.features.push, gen.step, eng.post.process
 
     def timed(name: str, fn: Any) -> Any:
         def run(*a: Any, **kw: Any) -> Any:
-            t0 = time.perf_counter()
-            r = fn(*a, **kw)  # type: ignore[operator]
-            times[name] += time.perf_counter() - t0
+            t0 = time.thread_time()
+            r = fn(*a, **kw)
+            times[name] += time.thread_time() - t0
             return r
         return run
 
-    eng.features.push = timed("features", push)
-    gen.step = timed("model", step)  # type: ignore[method-assign]
-    if not old:
-        gen.step_frames = timed("model", gen.step_frames)  # type: ignore[method-assign]
-        gen.step = step  # type: ignore[method-assign]  # step_frames's own per-frame calls: not twice
-    eng.post.process = timed("post", post)  # type: ignore[method-assign]
+    eng.features.push = timed("features", eng.features.push)
+    if path == "old":
+        gen.step = timed("model", gen.step)
+    else:
+        gen.step_frames = timed("model", gen.step_frames)
+    eng.post.process = timed("post", eng.post.process)  # type: ignore[method-assign]
     if hasattr(eng.post, "process_many"):
         eng.post.process_many = timed("post", eng.post.process_many)  # type: ignore[method-assign]
-    t0 = time.perf_counter()
-    if old:
-        n = 0
-        for i in range(0, len(audio), 4096):
-            n += len(eng.process(audio[i: i + 4096], sr=sr))
-    else:
-        poses, _ = eng.render(audio, sr=sr)
-        n = len(poses)
-    times["loop"] = time.perf_counter() - t0
+    c0, t0 = time.thread_time(), time.perf_counter()
+    with one_blas_thread():
+        if path == "old":
+            n = 0
+            for i in range(0, len(audio), 4096):
+                n += len(eng.process(audio[i: i + 4096], sr=sr))
+        else:
+            poses, _ = eng.render(audio, sr=sr)
+            n = len(poses)
+    times["loop_cpu"] = time.thread_time() - c0
+    times["loop_wall"] = time.perf_counter() - t0
     times["frames"] = float(n)
-    times["block"] = float(times_block)
+    times["kind"] = str(getattr(gen, "provider", ""))  # type: ignore[assignment]
+    mf._SEQ.clear()
     return times
 
 
-def whole_process(model: str, wav: Path, out: Path, *, old: bool) -> float:
-    """Seconds for a fresh process to turn the WAV into a dance file. New: `dancemuse
-    generate`. Old: librosa imported and its filters built (as the old start-up did), the
-    old per-block loop (``--child-old``), the poses written with numpy."""
-    if old:
+def whole_process(model: str, wav: Path, out: Path, *, path: str) -> tuple[float, float]:
+    """(CPU s, wall s) for a fresh process to turn the WAV into a dance file. new: `dancemuse
+    generate`; b16: the same with the numpy weights and the batched beat net turned off;
+    old: librosa imported and its filters built (as the old start-up did), the old
+    per-block loop (``--child-old``), the poses written with numpy."""
+    cli = ["generate", str(wav), "--model", model, "-o", str(out)]
+    if path == "old":
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child-old", str(wav), model, str(out)]
+    elif path == "b16":
+        code = ("import sys, model.features as mf, live.runtime as rt; mf._SEQ['s'] = None; "
+                "rt._offline_weights = lambda p: None; from live.cli import main; sys.exit(main(sys.argv[1:]))")
+        cmd = [sys.executable, "-c", code, *cli]
     else:
-        cmd = [sys.executable, "-m", "live.cli", "generate", str(wav), "--model", model, "-o", str(out)]
+        cmd = [sys.executable, "-m", "live.cli", *cli]
+    import resource
+
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), wall
 
 
 def _child_old(wav: str, model: str, out: str) -> int:
@@ -152,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=200.0)
     ap.add_argument("--model", default=str(ROOT / "models" / "default.onnx"))
     ap.add_argument("--sr", type=int, default=44100, help="song sample rate (a CD-rate file)")
+    ap.add_argument("--paths", default="old,b16,new", help="comma list of old, b16, new")
     a = ap.parse_args(argv)
     import soundfile as sf
     import soxr
@@ -160,19 +189,22 @@ def main(argv: list[str] | None = None) -> int:
 
     song = demo_song(seconds=a.seconds, seed=0)
     audio = soxr.resample(song.audio, song.sample_rate, a.sr).astype(np.float32)
-    print(f"song: {a.seconds:g} s demo at {a.sr} Hz; model {Path(a.model).name}")
-    print(f"{'path':>4} {'block':>5} {'features s':>10} {'model s':>8} {'post s':>7} {'loop s':>7} {'loop x RT':>9} "
-          f"{'process s':>9} {'process x RT':>12}")
+    print(f"song: {a.seconds:g} s demo at {a.sr} Hz; model {Path(a.model).name}; stage and loop columns: CPU s")
+    print(f"{'path':>4} {'model runs on':>20} {'features':>8} {'model':>7} {'post':>6} {'loop':>6} {'loop xRT cpu':>12} "
+          f"{'wall':>6} {'process cpu s':>13} {'xRT cpu':>8} {'wall s':>7} {'xRT wall':>8}")
     with tempfile.TemporaryDirectory() as td:
         wav = Path(td) / "song.wav"
         sf.write(str(wav), audio, a.sr, subtype="PCM_16")
-        for old in (True, False):
-            t = frame_loop(a.model, audio, a.sr, old=old)
-            whole = whole_process(a.model, wav, Path(td) / "out.npz", old=old)
-            print(f"{'old' if old else 'new':>4} {int(t['block']):>5} {t['features']:>10.2f} {t['model']:>8.2f} {t['post']:>7.2f} "
-                  f"{t['loop']:>7.2f} {a.seconds / t['loop']:>9.1f} {whole:>9.2f} {a.seconds / whole:>12.1f}")
-    print("old = the live per-block Engine loop with per-frame numpy post and librosa-filter features "
-          "(what generate ran before); features include the beat tracker. Targets: loop >= 100x, process >= 40x.")
+        for path in a.paths.split(","):
+            t = frame_loop(a.model, audio, a.sr, path=path)
+            pc, pw = whole_process(a.model, wav, Path(td) / "out.npz", path=path)
+            print(f"{path:>4} {t['kind']:>20} {t['features']:>8.2f} {t['model']:>7.2f} {t['post']:>6.2f} "
+                  f"{t['loop_cpu']:>6.2f} {a.seconds / t['loop_cpu']:>12.1f} {a.seconds / t['loop_wall']:>6.1f} "
+                  f"{pc:>13.2f} {a.seconds / pc:>8.1f} {pw:>7.2f} {a.seconds / pw:>8.1f}", flush=True)
+    print("old = the live per-block Engine loop with per-frame numpy post and librosa-filter features; b16 = the "
+          "batched path with the block-16 onnxruntime export and the beat net per frame; new = what generate runs now. "
+          "features include the beat tracker. xRT = song seconds per second (CPU: thread or process CPU time; wall: "
+          "clock time, inflated when the machine is busy). Targets: loop >= 100x, process >= 40x.")
     return 0
 
 

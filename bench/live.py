@@ -128,10 +128,10 @@ def _osc_main(n: int) -> None:
             sel.register(s, selectors.EVENT_READ, k)
         while not stop.is_set():
             for key, _ in sel.select(timeout=0.2):
-                s = key.fileobj
+                sock = socks[key.data]
                 while True:
                     try:
-                        s.recv(65536)  # type: ignore[union-attr]
+                        sock.recv(65536)
                     except BlockingIOError:
                         break
                     counts[key.data] += 1

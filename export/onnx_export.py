@@ -23,6 +23,10 @@ says so (``state[*].init``, ``inputs.noise``, ``noise_dim``, ``init_pose``).
 The traced graph is optimised by onnxruntime at export (``ORT_ENABLE_EXTENDED``: constant
 folding, Gemm/LayerNorm/GELU fusions; portable across CPUs) and the optimised graph is
 what is written, so a session spends no time on it at load.
+
+``dancemuse export`` also writes ``<name>_offline.npz`` beside a block-1 export
+(:func:`export.offline.write_offline`): the same weights for ``generate``'s batched numpy
+path (live/offline.py).
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@
 ``generate_dance(song, cfg=cfg)`` reads the song (any file soundfile reads, others through
 ffmpeg, or ``"demo"`` for the built-in demo music) and runs the live
 :class:`live.engine.Engine`'s batched path (:meth:`~live.engine.Engine.render`): features
-for the whole song in batches (the beat tracker still frame by frame, causal), the model
-in blocks of frames where the exported model allows it, post-processing in one pass. It
-is causal all through, so the result is the live show's dance (a test holds them within
-1e-4 m); ``streaming=True`` replays the live per-block path itself.
+for the whole song in batches (the beat net over each batch in one call, the tracker's
+inference frame by frame, causal), the model batched (``<model>_offline.npz`` in numpy:
+the encoder over each batch at once, a lean decoder loop; else a block-N export, else
+the step model), post-processing in one pass, numpy's BLAS on one thread. It is causal
+all through, so the result is the live show's dance (a test holds them within 1e-4 m);
+``streaming=True`` replays the live per-block path itself.
 
 Frame ``i`` is stamped ``i / fps`` (the start of the hop it was made from); a beat frame
 puts its time into ``beats`` and the dancers' count 1..8 (two bars) into ``beat_counts``.
@@ -130,13 +132,14 @@ def generate_dance(
     fps = engine.fps
     bpb = int(cfg["features"].get("beats_per_bar", 4))
     total = len(samples)
-    if streaming:
-        poses, tempo, beat_idx, counts = _streaming(engine, samples, sr, block, bpb, progress)
-    else:
-        poses, info = engine.render(samples, sr=sr, progress=progress)
-        tempo = np.asarray(info["tempo"], np.float32)
-        beat_idx = np.flatnonzero(info["is_beat"]).tolist()
-        counts = [_count(int(info["bar"][i]), int(info["beat_in_bar"][i]), bpb) for i in beat_idx]
+    with one_blas_thread():
+        if streaming:
+            poses, tempo, beat_idx, counts = _streaming(engine, samples, sr, block, bpb, progress)
+        else:
+            poses, info = engine.render(samples, sr=sr, progress=progress)
+            tempo = np.asarray(info["tempo"], np.float32)
+            beat_idx = np.flatnonzero(info["is_beat"]).tolist()
+            counts = [_count(int(info["bar"][i]), int(info["beat_in_bar"][i]), bpb) for i in beat_idx]
     n = len(poses)
     if n == 0:
         raise AudioError(f"{source}: the song is too short to make a single frame ({total / sr:.3f} s)")
@@ -166,6 +169,20 @@ def generate_dance(
         meta=meta,
         elapsed=elapsed,
     )
+
+
+def one_blas_thread() -> Any:
+    """A context in which numpy's BLAS runs on the calling thread only: the products here
+    are small (a gemv per frame, batches of a few hundred rows) and a second BLAS thread
+    costs more than it gives (5x the CPU per frame measured with a busy second core).
+    A no-op when threadpoolctl is not installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with librosa's scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _count(bar: int, beat_in_bar: int, bpb: int) -> int:

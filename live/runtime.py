@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from live.control import parse_style
 from model import modelmeta
 from model.errors import ConfigError, ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
+
+if TYPE_CHECKING:
+    from live.offline import NumpyGenerator
 
 log = logging.getLogger("dancemuse.runtime")
 
@@ -442,14 +445,36 @@ def offline_model_path(cfg: Mapping[str, Any], path: str | Path | None = None) -
     return max(found)[1] if found else None
 
 
+def _offline_weights(main_path: str | Path | None) -> Path | None:
+    """``<model>_offline.npz`` beside the step model when it was written with that exact
+    file (SHA-256 in its metadata; export/offline.py), else None (with a log line when a
+    stale one is there)."""
+    import hashlib
+
+    from live.offline import read_meta
+
+    main = resolve_model_path(main_path)
+    npz = main.with_name(f"{main.stem}_offline.npz")
+    if not npz.is_file() or not main.is_file():
+        return None
+    meta = read_meta(npz) or {}
+    if meta.get("step_model_sha256") != hashlib.sha256(main.read_bytes()).hexdigest():
+        log.warning("%s was not exported with %s; generating with the onnxruntime model", npz.name, main.name)
+        return None
+    return npz
+
+
 def load_generator(
     cfg: Mapping[str, Any], *, path: str | Path | None = None, warmup: bool = True, offline: bool = False
-) -> Generator:
+) -> Generator | NumpyGenerator:
     """A Generator configured from ``cfg["model"]`` and checked against ``cfg["features"]``.
 
-    offline: prefer the block-N export of the same model (:func:`offline_model_path`) that
-    runs N frames per call (offline generation); it is used only when its metadata shows the
-    same trained model, else the block-1 model is (with a log line saying why)."""
+    offline: for offline generation, prefer the numpy weights exported beside the model
+    (``<model>_offline.npz``, :class:`live.offline.NumpyGenerator`: the encoder batched, a
+    lean decoder loop) when they were written with that exact model file; else the block-N
+    export of the same model (:func:`offline_model_path`) that runs N frames per call, used
+    only when its metadata shows the same trained model; else the block-1 model (with a
+    log line saying why)."""
     mcfg = cfg["model"]
     main_path = path if path is not None else mcfg.get("path") or None
 
@@ -458,6 +483,11 @@ def load_generator(
                          feature_config=cfg["features"], warmup=warm, seed=int(mcfg.get("seed", 0)))
 
     if offline:
+        npz = _offline_weights(main_path)
+        if npz is not None:
+            from live.offline import NumpyGenerator
+
+            return NumpyGenerator(npz, feature_config=cfg["features"], seed=int(mcfg.get("seed", 0)))
         alt = offline_model_path(cfg, path)
         if alt is not None and alt.is_file():
             block_gen = make(alt, warmup)

@@ -207,3 +207,43 @@ def test_generate_picks_the_block_export_beside_the_model(model_path: Path, cfg:
     other = _checkpoint(tmp_path / "o.pt", window=16)  # different weights and window
     export_checkpoint(other, tmp_path / "m_b16.onnx", block=16, command="test")
     assert load_generator(c, offline=True).block == 1  # the largest N is refused: falls back
+
+
+def test_offline_numpy_weights_make_the_live_dance(model_path: Path, cfg: dict, tmp_path: Path) -> None:
+    """`<model>_offline.npz` (written by `dancemuse export` beside a block-1 model) is what
+    offline generation runs, in numpy, batched; the dance equals the live per-block path's
+    (block-1 onnxruntime model) to 1e-4 m, beats and counts exactly. Weights written with
+    another model file (hash differs) are not used."""
+    import shutil
+
+    from export.offline import offline_path, write_offline
+    from export.onnx_export import export_checkpoint, load_checkpoint
+    from live.offline import NumpyGenerator
+    from live.runtime import load_generator
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_export import _checkpoint
+
+    ckpt = _checkpoint(tmp_path / "t.pt", window=32)  # the weights of the model_path fixture
+    main_path = tmp_path / "m.onnx"
+    shutil.copy(model_path, main_path)
+    net, _ = load_checkpoint(ckpt)
+    meta = Generator(main_path, feature_config=cfg["features"], warmup=False).meta
+    write_offline(net, meta, offline_path(main_path), step_model=main_path)
+    c = apply_options(cfg, seed=4)
+    c["live"]["root"] = "follow"
+    c["model"] = dict(c["model"], path=str(main_path))
+    gen = load_generator(c, offline=True)
+    assert isinstance(gen, NumpyGenerator) and gen.path.name == "m_offline.npz"
+    live = generate_dance("demo", cfg=c, demo_seconds=12.0, streaming=True, block=513)
+    fast = generate_dance("demo", cfg=c, demo_seconds=12.0)
+    assert fast.meta["provider"] == "numpy" and live.meta["provider"] == "CPUExecutionProvider"
+    assert fast.poses.shape == live.poses.shape
+    assert np.abs(fast.poses - live.poses).max() <= 1e-4
+    np.testing.assert_array_equal(fast.beats, live.beats)
+    np.testing.assert_array_equal(fast.beat_counts, live.beat_counts)
+    # a re-export (other bytes) beside stale offline weights: the onnxruntime model is used
+    shutil.copy(offline_path(main_path), tmp_path / "keep.npz")
+    export_checkpoint(ckpt, main_path, command="test again")
+    shutil.copy(tmp_path / "keep.npz", offline_path(main_path))
+    assert not isinstance(load_generator(c, offline=True), NumpyGenerator)

@@ -119,6 +119,10 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
                       f"the per-step export error is {res.step_max_abs:.2e}")
         path = target.commit()
     print(f"wrote {path}" + ("" if res is not None else " (parity check skipped: --parity-frames 0)"))
+    if args.block == 1:  # the same weights for generate's batched numpy path, tied to this file by hash
+        from export.offline import offline_path, write_offline
+
+        print(f"wrote {write_offline(net, meta, offline_path(path), step_model=path)} (offline generation)")
     if args.quantize == "int8":
         from export.parity import check_parity, demo_features, time_session
         from export.quantize import quantize_int8
