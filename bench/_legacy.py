@@ -173,6 +173,10 @@ class OldPostProcessor:
         self._have_output = False
         self.hold = False
 
+    def cue(self, phase: float, tempo: float, rms: float) -> None:
+        """The engine's per-frame music cue (for the groove stage added since): the old
+        post-processing had no such stage and ignores it."""
+
     def process(self, pose: np.ndarray) -> np.ndarray:
         """Post-process one pose.
 
