@@ -141,7 +141,10 @@ class NumpyGenerator:
         half = np.ones(4 * hid, np.float32)
         half[: 3 * hid] = 0.5
         self._w_rec = [np.ascontiguousarray(w[f"w_rec{i}"] * half) for i in range(self.lstm_layers)]
-        self._b_rec = [np.ascontiguousarray(w[f"b_gates{i}"] * half) for i in range(self.lstm_layers)]
+        self._b_rec: list[np.ndarray | None] = [np.ascontiguousarray(w[f"b_gates{i}"] * half)
+                                                 for i in range(self.lstm_layers)]
+        self._b0 = self._b_rec[0]
+        self._b_rec[0] = None  # layer 0's bias goes with the static gates
         self._w_static = np.ascontiguousarray(w["w_static"] * half)
         nd = self.nd
         a = math.exp(-1.0 / max(self.tau, 1e-3))
@@ -270,7 +273,7 @@ class NumpyGenerator:
         cond = np.concatenate([sty @ w["style_table"], [[energy]]], axis=1).astype(np.float32)
         static = np.concatenate([enc, np.broadcast_to(cond, (n, cond.shape[1])), zs * scale], axis=1)
         gs = static @ self._w_static
-        gs += self._b_rec[0]
+        gs += self._b0
         # decoder, frame by frame
         vecs = np.empty((n, p_dim), np.float32)
         gain = np.float32(max(float(energy), 0.05) ** self.energy_gain) if self.energy_gain > 0 else None
@@ -283,30 +286,35 @@ class NumpyGenerator:
         wh, bh = w["w_head"], w["b_head"]
         prev = bufs[0][:p_dim]
         nl = self.lstm_layers
+        # views made once: gates i, f, o (sigmoids), candidate; per layer its input buffer,
+        # weights, cell, hidden part and the next layer's input slot
+        sig, gi, gf, go, gc = g[: 3 * hid], g[:hid], g[hid: 2 * hid], g[2 * hid: 3 * hid], g[3 * hid:]
+        layers = [(bufs[i], ws[i], bs[i], cs[i], bufs[i][-hid:], bufs[i + 1][:hid] if i + 1 < nl else None)
+                  for i in range(nl)]
+        dot, tanh, mul, sub, add = np.dot, np.tanh, np.multiply, np.subtract, np.add
+        h = layers[-1][4]
         for t in range(n):
-            for layer in range(nl):
-                np.dot(bufs[layer], ws[layer], out=g)
-                g += gs[t] if layer == 0 else bs[layer]
-                np.tanh(g, out=g)
-                s = g[: 3 * hid]
-                s *= 0.5
-                s += 0.5
-                c = cs[layer]
-                c *= g[hid: 2 * hid]
-                np.multiply(g[:hid], g[3 * hid:], out=tmp)
+            gst = gs[t]
+            for buf, wl, bl, c, hv, nxt in layers:
+                dot(buf, wl, out=g)
+                g += gst if bl is None else bl
+                tanh(g, out=g)
+                sig *= 0.5
+                sig += 0.5
+                c *= gf
+                mul(gi, gc, out=tmp)
                 c += tmp
-                h = bufs[layer][-hid:]
-                np.tanh(c, out=h)
-                h *= g[2 * hid: 3 * hid]
-                if layer + 1 < nl:
-                    bufs[layer + 1][:hid] = h
-            np.dot(h, wh, out=prev)
+                tanh(c, out=hv)
+                hv *= go
+                if nxt is not None:
+                    nxt[...] = hv
+            dot(h, wh, out=prev)
             prev += bh
             if gain is not None:  # ema + gain (p - ema), then the ema follows
-                np.subtract(prev, ema, out=d)
+                sub(prev, ema, out=d)
                 d *= gain
-                np.add(ema, d, out=prev)
-                np.subtract(prev, ema, out=d)
+                add(ema, d, out=prev)
+                sub(prev, ema, out=d)
                 d *= alpha
                 ema += d
             vecs[t] = prev
