@@ -15,7 +15,15 @@ and prints mir_eval F-measure (+-70 ms), CMLt, AMLt, median timing offset of mat
 ramp (s until 4 beats in a row are right: on time, no extra beats), the longest off-beat lock (s of
 consecutive beats half a period off), and the per-frame cost of features + tracker.
 
-Run: ``dancemuse bench beats [--tracks 'GLOB'] [--json] [--trackers ours,librosa]``.
+It also prints the tracker's own cost per 30 fps frame on one thread (``time.thread_time``,
+median and p99 over the frames of a few tracks): the activation network, the HMM step, the
+posterior summary (per call and per frame: it runs every third HMM step) and the whole
+``OnlineBeatTracker.step``.
+
+Run: ``dancemuse bench beats [--tracks 'GLOB'] [--json] [--trackers ours,librosa]
+[--reuse-peers]``. The peers' beats are cached in ``PEER_CACHE`` (per track file, size
+and mtime); ``--reuse-peers`` reads them from there instead of running librosa and essentia
+again (for fast iterations on ours; a full run without it refreshes the cache).
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ GROUPS = ("club", "rock/pop", "jazz/latin", "triple metre", "tempo change")
 TRACKERS = ("ours", "librosa", "essentia")
 WINDOW = 0.07
 MIN_T = 5.0
+PEER_CACHE = ROOT / "data" / "beat_corpus" / "peer_beats.json"
+COST_TRACKS = 3
+"""Tracks whose frames the per-frame cost is measured on."""
 
 
 def run_ours(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -72,6 +83,71 @@ def run_essentia(y: np.ndarray, sr: int) -> tuple[np.ndarray, None, float]:
     y44 = soxr.resample(y, sr, 44100).astype(np.float32)
     _, ticks, _, _, _ = es.RhythmExtractor2013(method="multifeature")(y44)
     return np.asarray(ticks, float), None, time.process_time() - c0
+
+
+def tracker_cost(wavs: list[Path]) -> dict[str, dict[str, float]]:
+    """Thread CPU time per 30 fps frame of the beat tracker's parts (us): median, p99, mean.
+
+    The log-mel frames of ``wavs`` are computed first (model.features), then a fresh
+    OnlineBeatTracker runs over them twice: once plain (total per frame) and once with the
+    activation, HMM step and summary timed separately."""
+    import soundfile as sf
+
+    from model.beats import OnlineBeatTracker
+    from model.config import defaults
+    from model.features import StreamingFeatures
+
+    mels: list[np.ndarray] = []
+    for w in wavs:
+        y, sr = sf.read(str(w), dtype="float32", always_2d=False)
+        if y.ndim == 2:
+            y = y.mean(axis=1)
+        feats = StreamingFeatures(defaults()["features"], input_sr=sr)
+        orig = feats.tracker.step
+        rec: list[np.ndarray] = []
+
+        def record(onset: float = 0.0, low: float = 0.0, mel: np.ndarray | None = None,
+                   rec: list[np.ndarray] = rec, orig: Any = orig) -> None:
+            rec.append(np.array(mel))
+            orig(onset, low, mel)
+
+        setattr(feats.tracker, "step", record)  # noqa: B010 - a recorder for this bench
+        feats.push(y)
+        mels.append(np.asarray(rec))
+    clock = time.thread_time_ns
+    tr = OnlineBeatTracker(fps=30)
+    total: list[int] = []
+    for m in mels:
+        tr.reset_state()
+        for row in m:
+            t0 = clock()
+            tr.step(mel_db=row)
+            total.append(clock() - t0)
+    parts: dict[str, list[int]] = {"activation": [], "hmm step": [], "summary": []}
+    act_step, hmm_step, summ = tr.act.step, tr.hmm.step, tr.hmm.summary
+
+    def timed(f: Any, out: list[int]) -> Any:
+        def g(*a: Any) -> Any:
+            t0 = clock()
+            r = f(*a)
+            out.append(clock() - t0)
+            return r
+        return g
+
+    setattr(tr.act, "step", timed(act_step, parts["activation"]))  # noqa: B010
+    setattr(tr.hmm, "step", timed(hmm_step, parts["hmm step"]))  # noqa: B010
+    setattr(tr.hmm, "summary", timed(summ, parts["summary"]))  # noqa: B010
+    for m in mels:
+        tr.reset_state()
+        for row in m:
+            tr.step(mel_db=row)
+    n = sum(len(m) for m in mels)
+    out: dict[str, dict[str, float]] = {}
+    for name, v in (*parts.items(), ("tracker step (total)", total)):
+        a = np.asarray(v, float) / 1e3
+        out[name] = {"median_us": float(np.median(a)), "p99_us": float(np.percentile(a, 99)),
+                     "per_frame_us": float(a.sum() / n), "calls": len(a)}
+    return out
 
 
 def offset_ms(ref: np.ndarray, est: np.ndarray) -> float:
@@ -153,7 +229,24 @@ def change_time(meta: dict[str, Any]) -> float | None:
     return None
 
 
-def evaluate_track(wav: Path, trackers: tuple[str, ...]) -> dict[str, Any]:
+def _peer_key(wav: Path, name: str) -> str:
+    st = wav.stat()
+    return f"{name}:{wav.name}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def groove_back(meta: dict[str, Any], t_change: float) -> float | None:
+    """When the tempo change falls in a break (the corpus's sections): the end of that break,
+    i.e. when beats return; None otherwise."""
+    for start, end, label in meta.get("sections", []):
+        if label == "break" and float(start) <= t_change < float(end):
+            return float(end)
+    return None
+
+
+def evaluate_track(wav: Path, trackers: tuple[str, ...],
+                   peers: dict[str, Any] | None = None, reuse: bool = False) -> dict[str, Any]:
+    """Scores of each tracker on one track; ``peers`` (a dict) caches the peers' beats:
+    read when ``reuse``, always written."""
     import soundfile as sf
 
     meta = json.loads(wav.with_suffix(".json").read_text())
@@ -173,8 +266,18 @@ def evaluate_track(wav: Path, trackers: tuple[str, ...]) -> dict[str, Any]:
             if tc is not None:
                 res["relock_s"] = relock_s(ref, est, tc)
                 res["change"] = meta["tempo_map"]["kind"]
+                back = groove_back(meta, tc)
+                if back is not None:
+                    res["break_end_s"] = back - tc
+                    res["relock_after_break_s"] = relock_s(ref, est, back)
         else:
-            est, _, cpu = (run_librosa if name == "librosa" else run_essentia)(y, sr)
+            key = _peer_key(wav, name)
+            if reuse and peers is not None and key in peers:
+                est, cpu = np.asarray(peers[key]["beats"], float), float(peers[key]["cpu_s"])
+            else:
+                est, _, cpu = (run_librosa if name == "librosa" else run_essentia)(y, sr)
+                if peers is not None:
+                    peers[key] = {"beats": [round(float(t), 5) for t in est], "cpu_s": cpu}
             res = scores(ref, est, ref_db, None)
             res["cpu_s"] = cpu
         row[name] = res
@@ -210,7 +313,7 @@ def _relock(x: float) -> str:
 
 
 def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tuple[str, ...],
-                 corpus: Path) -> None:
+                 corpus: Path, cost: dict[str, dict[str, float]] | None = None) -> None:
     print(f"beat tracking on {len(rows)} tracks of {corpus} (mir_eval, +-{WINDOW * 1e3:.0f} ms, "
           f"beats before {MIN_T:g} s ignored; mean over tracks, offset: median of track medians)")
     print("ours is causal (model.features); librosa and essentia see the whole file")
@@ -229,8 +332,13 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
         print("\nours after tempo changes (re-lock: s from the step / ramp end until 4 beats in a row "
               "are right: on time, no extra beats)")
         for r in changes:
-            print(f"  {r['track']:<32} {r['ours']['change']:<5} re-lock {_relock(r['ours']['relock_s'])}"
-                  f"   F {r['ours']['F']:.3f}")
+            o = r["ours"]
+            extra = ""
+            if "relock_after_break_s" in o:
+                extra = (f"   (the change falls in a break that ends {o['break_end_s']:.1f} s later; "
+                         f"re-lock {_relock(o['relock_after_break_s'])} after its end)")
+            print(f"  {r['track']:<32} {o['change']:<5} re-lock {_relock(o['relock_s'])}"
+                  f"   F {o['F']:.3f}{extra}")
     worst = sorted(rows, key=lambda r: -r["ours"]["offbeat_s"])[:6]
     over = sum(r["ours"]["offbeat_s"] > 4.0 for r in rows)
     print(f"\nours longest off-beat lock: {worst[0]['ours']['offbeat_s']:.1f} s; "
@@ -239,13 +347,20 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
         print(f"  {r['track']:<32} {r['ours']['offbeat_s']:5.1f} s   F {r['ours']['F']:.3f}")
     low = sorted(rows, key=lambda r: r["ours"]["F"])[:8]
     print("\nours lowest F: " + ", ".join(f"{r['track']} {r['ours']['F']:.2f}" for r in low))
-    cost = [r["ours"]["cpu_ms_per_frame"] for r in rows]
-    line = f"\nours CPU per frame (features + tracker, offline push): median {np.median(cost):.3f} ms"
+    cpu = [r["ours"]["cpu_ms_per_frame"] for r in rows]
+    line = f"\nours CPU per frame (features + tracker, offline push): median {np.median(cpu):.3f} ms"
     for t in trackers:
         if t != "ours":
             per = np.median([r[t]["cpu_s"] * 1e3 / (r["seconds"] * 30) for r in rows])
             line += f"; {t} (offline, per 1/30 s of audio) {per:.3f} ms"
     print(line)
+    if cost:
+        print(f"\nours tracker cost per 30 fps frame, one thread (thread CPU time, us; "
+              f"{COST_TRACKS} tracks; the machine's load inflates it)")
+        print(f"  {'part':<22}{'calls':>7}{'median':>9}{'p99':>9}{'per frame':>11}")
+        for name, c in cost.items():
+            print(f"  {name:<22}{c['calls']:>7}{c['median_us']:>9.1f}{c['p99_us']:>9.1f}"
+                  f"{c['per_frame_us']:>11.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trackers", default=",".join(TRACKERS),
                     help="comma list of ours,librosa,essentia (default all)")
     ap.add_argument("--json", action="store_true", help="print JSON (per track + summary)")
+    ap.add_argument("--reuse-peers", action="store_true",
+                    help=f"take librosa's and essentia's beats from {PEER_CACHE.name} when there")
+    ap.add_argument("--no-cost", action="store_true", help="skip the per-frame cost measurement")
     args = ap.parse_args(argv)
     trackers = tuple(t.strip() for t in args.trackers.split(",") if t.strip())
     bad = [t for t in trackers if t not in TRACKERS]
@@ -275,19 +393,31 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("essentia not installed (pip install essentia); skipping it", file=sys.stderr)
             trackers = tuple(t for t in trackers if t != "essentia")
+    peers: dict[str, Any] = {}
+    if PEER_CACHE.exists():
+        try:
+            peers = json.loads(PEER_CACHE.read_text())
+        except (OSError, ValueError):
+            peers = {}
     rows = []
     for i, w in enumerate(wavs):
-        rows.append(evaluate_track(w, trackers))
+        rows.append(evaluate_track(w, trackers, peers, args.reuse_peers))
         if not args.json:
             r = rows[-1]
             print(f"[{i + 1}/{len(wavs)}] {w.stem:<32} " + "  ".join(
                 f"{t} {r[t]['F']:.2f}" for t in trackers), file=sys.stderr, flush=True)
+    if any(t != "ours" for t in trackers):
+        try:
+            PEER_CACHE.write_text(json.dumps(peers))
+        except OSError as e:
+            print(f"could not write the peer cache {PEER_CACHE} ({e}); continuing", file=sys.stderr)
     summ = summarise(rows, trackers)
+    cost = tracker_cost(wavs[:COST_TRACKS]) if "ours" in trackers and not args.no_cost else None
     if args.json:
-        print(json.dumps({"corpus": str(args.corpus), "summary": summ, "tracks": rows},
-                         indent=1, default=lambda x: None))
+        print(json.dumps({"corpus": str(args.corpus), "summary": summ, "tracks": rows,
+                          "cost_us": cost}, indent=1, default=lambda x: None))
     else:
-        print_report(rows, summ, trackers, args.corpus)
+        print_report(rows, summ, trackers, args.corpus, cost)
     return 0
 
 
