@@ -43,14 +43,16 @@ import math
 
 import numpy as np
 
+STEP_HZ = 30.0
+"""Forward steps per second (the activation's frame rate)."""
 TICKS = 60.0
-"""Position ticks per second."""
-ADV = 2
-"""Ticks advanced per 30 Hz step."""
+"""Position ticks per second (default; ``BarPointerHMM(ticks=...)``, a multiple of STEP_HZ):
+the beat periods are whole ticks, so this sets the tempo resolution."""
+ADV = int(TICKS / STEP_HZ)
+"""Ticks advanced per step at the default resolution."""
 RING_SLACK = 1024
 """Spare slots in front of the posterior window: the window slides ADV per step and is
 copied back (one pass) every RING_SLACK / ADV steps."""
-STEP_HZ = 30.0
 
 
 class BarPointerHMM:
@@ -64,15 +66,19 @@ class BarPointerHMM:
     """
 
     def __init__(self, *, min_bpm: float = 60.0, max_bpm: float = 190.0,
-                 metres: tuple[int, ...] = (3, 4), prefer: int = 4) -> None:
+                 metres: tuple[int, ...] = (3, 4), prefer: int = 4, ticks: float = TICKS) -> None:
+        self.ticks = float(ticks)
+        self.adv = int(round(self.ticks / STEP_HZ))
+        if abs(self.adv * STEP_HZ - self.ticks) > 1e-9:
+            raise ValueError(f"beat HMM ticks {ticks} per second must be a multiple of {STEP_HZ:g}")
         self.lam_tempo = 100.0
         self.jump = 1e-2  # probability of a tempo jump per beat (times the evidence weight)
         self.switch_metre = 1e-3  # probability of a metre change per bar
         self.lam_obs = 8.0
         self.g_cross = 0.4
         self.zone_floor = 0.4
-        t_lo = int(math.ceil(60.0 * TICKS / max_bpm))
-        t_hi = int(math.floor(60.0 * TICKS / min_bpm))
+        t_lo = int(math.ceil(60.0 * self.ticks / max_bpm))
+        t_hi = int(math.floor(60.0 * self.ticks / min_bpm))
         self.periods = np.arange(t_lo, t_hi + 1)
         self.metres = tuple(sorted(set(int(m) for m in metres)))
         nt = len(self.periods)
@@ -98,14 +104,14 @@ class BarPointerHMM:
         w = self.pos % self.period.astype(int)
         self.within = w  # ticks since the last beat boundary
         self.beat_idx = self.pos // self.period.astype(int)
-        self.cls = np.where(w < ADV, np.where(self.beat_idx == 0, 2, 1), 0)
+        self.cls = np.where(w < self.adv, np.where(self.beat_idx == 0, 2, 1), 0)
         self.beat_phase = w / self.period
         self.log_period = np.log(self.period)
         # crossings: columns (metre, beat, overflow); rows tempo
         # (the downbeat columns of all metres first, so that they form one slice)
-        cols = [(mi, 0, o) for mi in range(len(self.metres)) for o in range(ADV)]
+        cols = [(mi, 0, o) for mi in range(len(self.metres)) for o in range(self.adv)]
         cols += [(mi, b, o) for mi, m in enumerate(self.metres) for b in range(1, m)
-                 for o in range(ADV)]
+                 for o in range(self.adv)]
         self._cols = cols
         nc = len(cols)
         self._cross_src = np.zeros((nt, nc), dtype=np.intp)
@@ -116,40 +122,32 @@ class BarPointerHMM:
                 m = self.metres[mi]
                 base = self._block[(mi, ti)]
                 self._cross_dst[ti, c] = base + b * tt + o
-                self._cross_src[ti, c] = base + (b * tt + o - ADV) % (m * tt)
+                self._cross_src[ti, c] = base + (b * tt + o - self.adv) % (m * tt)
         self._cross_dst_flat = self._cross_dst.ravel()
         # downbeat columns per metre (for metre switching)
-        self._down_cols = []  # slices: the ADV columns of each metre's downbeat
+        self._down_cols = []  # slices: the self.adv columns of each metre's downbeat
         for k in range(len(self.metres)):
             first = cols.index((k, 0, 0))
-            self._down_cols.append(slice(first, first + ADV))
-        self._n_down = ADV * len(self.metres)  # columns 0 .. _n_down - 1 are downbeats
-        # metre switching mixes the downbeat columns of the two metres: D <- D S
+            self._down_cols.append(slice(first, first + self.adv))
+        self._n_down = self.adv * len(self.metres)  # columns 0 .. _n_down - 1 are downbeats
         self._sw = np.eye(nc)
-        if len(self.metres) > 1:
-            sw = self.switch_metre
-            for o in range(ADV):
-                c0, c1 = self._down_cols[0].start + o, self._down_cols[1].start + o
-                self._sw[c0, c0] = self._sw[c1, c1] = 1.0 - sw
-                self._sw[c0, c1] = self._sw[c1, c0] = sw
-        ratio = self.periods[None, :] / self.periods[:, None]
-        a = np.exp(-self.lam_tempo * np.abs(ratio - 1.0))
-        a /= a.sum(axis=1, keepdims=True)
-        self._at = np.ascontiguousarray(a.T)
+        self._at = np.zeros((nt, nt))
+        self._m_key = (-1.0, -1)
+        self.rebuild()
         # the tempo transition of one step, D = M C: prior rows x ((1 - j) A^T + j / nt),
         # rebuilt only when the jump share j or the tempo prior changes
         self._m = np.zeros((nt, nt))
         self._m_key = (-1.0, -1)
         self._prior_version = 0
         # prior over tempo: log-normal around 115 BPM; metre preference
-        bpm = 60.0 * TICKS / self.period
+        bpm = 60.0 * self.ticks / self.period
         prior = np.exp(-0.5 * (np.log2(bpm / 115.0) / 0.6) ** 2)
         prior *= np.where(np.asarray(self.metres)[self.metre_idx] == prefer, 2.0, 1.0)
         prior /= self.period * np.asarray(self.metres)[self.metre_idx]  # per tempo, not per state
         self._init = prior / prior.sum()
         self._tempo_prior = np.ones(nt)
         # the posterior lives unnormalised in a sliding window of one of two ring buffers:
-        # the plain move (every state ADV ticks on) is a shift of the window start by ADV,
+        # the plain move (every state self.adv ticks on) is a shift of the window start by self.adv,
         # free; only the crossing states are written, and the sum is kept incrementally
         self._ring = (np.zeros(s + RING_SLACK), np.zeros(s + RING_SLACK))
         self._r = 0  # which ring holds the window
@@ -168,6 +166,24 @@ class BarPointerHMM:
         self._d_flat = self._d2.reshape(-1)
         self._buf = np.zeros(s)
         self.reset()
+
+    def rebuild(self) -> None:
+        """Recompute the transition matrices from ``lam_tempo`` and ``switch_metre`` (after
+        changing them)."""
+        nc = self._sw.shape[0]
+        # metre switching mixes the downbeat columns of the two metres: D <- D S
+        self._sw[:] = np.eye(nc)
+        if len(self.metres) > 1:
+            sw = self.switch_metre
+            for o in range(self.adv):
+                c0, c1 = self._down_cols[0].start + o, self._down_cols[1].start + o
+                self._sw[c0, c0] = self._sw[c1, c1] = 1.0 - sw
+                self._sw[c0, c1] = self._sw[c1, c0] = sw
+        ratio = self.periods[None, :] / self.periods[:, None]
+        a = np.exp(-self.lam_tempo * np.abs(ratio - 1.0))
+        a /= a.sum(axis=1, keepdims=True)
+        self._at[:] = a.T
+        self._m_key = (-1.0, -1)
 
     # -- posterior storage -------------------------------------------------------------
     @property
@@ -233,13 +249,13 @@ class BarPointerHMM:
             nd = self._n_down
             d2[:, :nd] *= o2 / o0
             d2[:, nd:] *= o1 / o0
-        # every other state moves ADV ticks on within its beat: slide the window
-        if self._off < ADV:  # wrap: copy the window to the end of the other ring (rare)
+        # every other state moves self.adv ticks on within its beat: slide the window
+        if self._off < self.adv:  # wrap: copy the window to the end of the other ring (rare)
             nxt = self._ring[1 - self._r]
             nxt[RING_SLACK:] = u
             self._r = 1 - self._r
             self._off = RING_SLACK
-        self._off -= ADV
+        self._off -= self.adv
         u = self._u = self._ring[self._r][self._off:self._off + self.n_states]
         u[self._cross_dst_flat] = self._d_flat
         ms = self.map_state = int(np.argmax(u))
@@ -276,7 +292,7 @@ class BarPointerHMM:
         np.abs(bs, out=bs)
         np.greater_equal(bs, 0.5 - phase_tol, out=inc, casting="unsafe")
         near = float(np.dot(us, inc))
-        return near / self._sum(), 60.0 * TICKS / math.exp(mean_lp)
+        return near / self._sum(), 60.0 * self.ticks / math.exp(mean_lp)
 
     # -- biasing (live controls) -------------------------------------------------------
     def bias(self, weights: np.ndarray) -> None:
@@ -291,14 +307,16 @@ class BarPointerHMM:
         self._su = 1.0
         self.map_state = int(np.argmax(a))
 
-    def set_tempo_prior(self, bpm: float | None, width: float = 0.04) -> None:
-        """Favour tempi near ``bpm`` at every beat crossing (None: no preference)."""
+    def set_tempo_prior(self, bpm: float | None, width: float = 0.04, floor: float = 0.05) -> None:
+        """Favour tempi near ``bpm`` at every beat crossing: the others' mass is multiplied by
+        down to ``floor`` per beat (None: no preference)."""
         self._prior_version += 1
         if bpm is None:
             self._tempo_prior[:] = 1.0
             return
-        t = 60.0 * TICKS / bpm
-        self._tempo_prior[:] = 0.05 + np.exp(-0.5 * (np.log(self.periods / t) / width) ** 2)
+        t = 60.0 * self.ticks / bpm
+        self._tempo_prior[:] = floor + (1.0 - floor) * np.exp(
+            -0.5 * (np.log(self.periods / t) / width) ** 2)
 
     def shift(self, ticks_of_period: float) -> None:
         """Move every state's position by ``ticks_of_period`` beat periods (a nudge)."""

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from model.beat_act import FPS_NET, MEL_FLOOR_DB, BeatActivation
-from model.beat_hmm import TICKS, BarPointerHMM
+from model.beat_hmm import BarPointerHMM
 from model.errors import ConfigError
 
 DELAY_S = 0.0
@@ -55,6 +55,15 @@ TAP_BIAS_S = 30.0
 """How long the tapped tempo is favoured."""
 SUMMARY_EVERY = 3
 """HMM steps between readings of the posterior's confidence and mean tempo."""
+MEMORY_CONF = 0.6
+"""Confidence above which the tempo is remembered (tempo memory)."""
+MEMORY_FLOOR = 1.0
+"""Tempo memory: at each beat, hypotheses away from the remembered tempo keep this share of
+their mass (1: no memory). Evidence that is weak or ambiguous (a break, a fill) then cannot
+walk the tempo away, while a real change, whose beats are strong, still wins in a few beats
+and becomes the remembered tempo once confident."""
+MEMORY_WIDTH = 0.04
+"""Width (log tempo) of the remembered tempo's favour."""
 
 
 class OnlineBeatTracker:
@@ -131,6 +140,8 @@ class OnlineBeatTracker:
         self._hmm_end = 0.0  # end time of the frame of the last HMM step
         self._tap_times: list[float] = []
         self._tap_until = -1.0
+        self._memory = 0.0  # remembered tempo (BPM; 0: none)
+        self.hmm.set_tempo_prior(None)
 
     # -- per frame -------------------------------------------------------------------------
     def step(self, onset: float = 0.0, low_onset: float = 0.0, mel_db: np.ndarray | None = None) -> None:
@@ -156,6 +167,7 @@ class OnlineBeatTracker:
             if self._tap_until >= 0.0 and end > self._tap_until:
                 self.hmm.set_tempo_prior(None)
                 self._tap_until = -1.0
+                self._memory = 0.0
             self.hmm.step(pn, pb, pd, self._weight)
             self._hmm_end = end
             self._steps += 1
@@ -164,16 +176,25 @@ class OnlineBeatTracker:
                 self.confidence += self._conf_a * (conf * self._weight - self.confidence)
                 if self._weight == 0.0 and self.confidence < 1e-3:
                     self.confidence = 0.0
+                self._remember()
             self._predict()
         self._emit(end)
+
+    def _remember(self) -> None:
+        """Tempo memory: a confident tempo becomes the favoured one (not while a tap rules)."""
+        if MEMORY_FLOOR >= 1.0 or self._tap_until >= 0.0 or self.confidence < MEMORY_CONF:
+            return
+        if self._memory <= 0.0 or abs(math.log(self.tempo / self._memory)) > 0.01:
+            self._memory = self.tempo
+            self.hmm.set_tempo_prior(self._memory, MEMORY_WIDTH, MEMORY_FLOOR)
 
     def _predict(self) -> None:
         """Next beat (s) and its bar label from the most likely state."""
         h = self.hmm
         s = h.map_state
         per = float(h.period[s])
-        self._period = per / TICKS
-        self._cur = self._hmm_end - float(h.within[s]) / TICKS - self.delay + self._nudge_s
+        self._period = per / h.ticks
+        self._cur = self._hmm_end - float(h.within[s]) / h.ticks - self.delay + self._nudge_s
         self._pred = self._cur + self._period
         self._cur_label = int(h.beat_idx[s]) + 1
         m = h.metres[int(h.metre_idx[s])]
@@ -223,10 +244,10 @@ class OnlineBeatTracker:
         h = self.hmm
         per = 60.0 / bpm
         last = h.period.copy()  # allocation is fine in a control call
-        last_beat = self._hmm_end - h.within / TICKS - self.delay  # each state's last beat
+        last_beat = self._hmm_end - h.within / h.ticks - self.delay  # each state's last beat
         e = (last_beat - t) / per
         e -= np.rint(e)
-        w = np.exp(-0.5 * (np.log(last / (per * TICKS)) / 0.012) ** 2)
+        w = np.exp(-0.5 * (np.log(last / (per * h.ticks)) / 0.012) ** 2)
         w *= np.exp(-0.5 * (e / 0.03) ** 2)
         w += 1e-12
         h.bias(w)
@@ -253,7 +274,7 @@ class OnlineBeatTracker:
             per = float(self.hmm.period[self.hmm.map_state])
             ticks = round(frac * per)
             self.hmm.shift(-ticks / per)
-            self._nudge_s += (frac * per - ticks) / TICKS  # the part below one tick
+            self._nudge_s += (frac * per - ticks) / self.hmm.ticks  # the part below one tick
             self._last_emit += frac * self._period
             self._predict()
             self.next_beat_time = self._pred

@@ -7,7 +7,7 @@ import tracemalloc
 
 import numpy as np
 
-from model.beat_hmm import ADV, TICKS, BarPointerHMM
+from model.beat_hmm import BarPointerHMM
 
 FPS = 30
 
@@ -45,12 +45,12 @@ def _run(h: BarPointerHMM, p: np.ndarray, weight: float = 1.0) -> list[int]:
 
 
 def _bpm(h: BarPointerHMM, s: int) -> float:
-    return 60.0 * TICKS / float(h.period[s])
+    return 60.0 * h.ticks / float(h.period[s])
 
 
 def _beat_frames(h: BarPointerHMM, states: list[int]) -> np.ndarray:
     """Frames in which the MAP state sits in a beat zone."""
-    return np.array([i for i, s in enumerate(states) if h.within[s] < 2])
+    return np.array([i for i, s in enumerate(states) if h.within[s] < h.adv])
 
 
 def test_finds_tempo_and_metre_of_a_four_four_pulse() -> None:
@@ -71,7 +71,7 @@ def test_infers_three_four_metre_even_when_four_is_preferred() -> None:
     s = states[-1]
     assert h.metres[h.metre_idx[s]] == 3
     # the MAP downbeats fall on the downbeats
-    down = [i for i, st in enumerate(states[300:], 300) if h.within[st] < 2 and h.beat_idx[st] == 0]
+    down = [i for i, st in enumerate(states[300:], 300) if h.within[st] < h.adv and h.beat_idx[st] == 0]
     truth = np.floor(beats[::3] * FPS)
     assert all(np.min(np.abs(truth - i)) <= 1 for i in down)
 
@@ -149,9 +149,9 @@ def _dense_step(h: BarPointerHMM, alpha: np.ndarray, p: tuple[float, float, floa
     for i in range(h.n_states):
         mi, t, pos = int(h.metre_idx[i]), int(h.period[i]), int(h.pos[i])
         m = h.metres[mi]
-        w = pos % t + ADV
+        w = pos % t + h.adv
         if w < t:
-            new[index[(mi, t, pos + ADV)]] += alpha[i] * o0
+            new[index[(mi, t, pos + h.adv)]] += alpha[i] * o0
             continue
         beat, over = (pos // t + 1) % m, w - t
         for ti2, t2 in enumerate(periods):
