@@ -363,6 +363,15 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
                   f"{c['per_frame_us']:>11.1f}")
 
 
+def _save_peers(peers: dict[str, Any]) -> None:
+    try:
+        tmp = PEER_CACHE.with_suffix(".tmp")
+        tmp.write_text(json.dumps(peers))
+        tmp.replace(PEER_CACHE)
+    except OSError as e:
+        print(f"could not write the peer cache {PEER_CACHE} ({e}); continuing", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="folder of .wav + .json tracks")
@@ -401,16 +410,14 @@ def main(argv: list[str] | None = None) -> int:
             peers = {}
     rows = []
     for i, w in enumerate(wavs):
+        n_peers = len(peers)
         rows.append(evaluate_track(w, trackers, peers, args.reuse_peers))
+        if len(peers) > n_peers:  # new peer results: keep them even if the run is cut short
+            _save_peers(peers)
         if not args.json:
             r = rows[-1]
             print(f"[{i + 1}/{len(wavs)}] {w.stem:<32} " + "  ".join(
                 f"{t} {r[t]['F']:.2f}" for t in trackers), file=sys.stderr, flush=True)
-    if any(t != "ours" for t in trackers):
-        try:
-            PEER_CACHE.write_text(json.dumps(peers))
-        except OSError as e:
-            print(f"could not write the peer cache {PEER_CACHE} ({e}); continuing", file=sys.stderr)
     summ = summarise(rows, trackers)
     cost = tracker_cost(wavs[:COST_TRACKS]) if "ours" in trackers and not args.no_cost else None
     if args.json:
