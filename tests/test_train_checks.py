@@ -110,7 +110,8 @@ def test_default_train_config_passes_the_checks() -> None:
     from model.train import TrainConfig
 
     check_train_config(NetConfig(), TrainConfig())
-    check_train_toml(Path(__file__).resolve().parent.parent / "models" / "default_train.toml")
+    for name in ("default_train.toml", "default_finetune.toml"):
+        check_train_toml(Path(__file__).resolve().parent.parent / "models" / name)
 
 
 @pytest.mark.parametrize("flag", ["--steps", "--threads"])
