@@ -126,6 +126,8 @@ class Engine:
             offset_ms=float(live.get("beat_offset_ms", 0.0)),
         )
         self._cue_cols = _cue_columns(self.feature_cfg)
+        self.cues = np.zeros((JOINT_RING, 3), np.float64)
+        """Per frame (ring, like the joints): the (beat phase, tempo, RMS) cue given to post."""
         self._sync_vectors()
         self._ring = np.zeros((JOINT_RING, sk.NUM_JOINTS, 3), np.float32)
         self._lat = np.zeros(LATENCY_WINDOW, np.float64)
@@ -221,8 +223,11 @@ class Engine:
                 pose = self.generator.step(row, style=self._style, controls=self._ctrl)
                 if cue:
                     si, ci, ti, ri = self._cue_cols  # type: ignore[misc]
-                    self.post.cue((math.atan2(row[si], row[ci]) / TWO_PI) % 1.0, float(row[ti]) * 200.0,
-                                  float(row[ri]))
+                    cr = self.cues[self.frames % JOINT_RING]
+                    cr[0] = (math.atan2(row[si], row[ci]) / TWO_PI) % 1.0
+                    cr[1] = float(row[ti]) * 200.0
+                    cr[2] = float(row[ri])
+                    self.post.cue(float(cr[0]), float(cr[1]), float(cr[2]))
                 slot = self._ring[self.frames % JOINT_RING]
                 slot[...] = self.post.process(pose)
                 i = self.frames

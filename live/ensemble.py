@@ -247,7 +247,11 @@ class Ensemble:
                 dst[...] = self._canon_source(t, i * self.s.canon_beats)
             else:  # free
                 raw = self.engine.generator.raw[(self.engine.generator.steps - 1) % RING, i]
-                dst[...] = self.posts[i - 1].process(raw)
+                post, src = self.posts[i - 1], self.engine.post
+                post.smoothing, post.groove, post.dynamics = src.smoothing, src.groove, src.dynamics
+                cue = self.engine.cues[t % len(self.engine.cues)]
+                post.cue(float(cue[0]), float(cue[1]), float(cue[2]))
+                dst[...] = post.process(raw)
             dst += self.positions[i]
         f.joints = out[0]
         f.dancers = out

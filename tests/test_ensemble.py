@@ -120,6 +120,23 @@ def test_free_dancers_have_their_own_seed_and_style() -> None:
     assert len({round(float(w), 3) for w in wrist}) == 3  # three different dancers
 
 
+def test_free_dancers_follow_the_live_post_controls_and_hear_the_beat() -> None:
+    from live.control import Control
+
+    cfg = load_config(None)
+    gens = [_Stub() for _ in range(2)]
+    ens = build(cfg, gens[0], settings=EnsembleSettings(dancers=2, mode="free", styles=("a", "b")),
+                load_more=iter(gens[1:]).__next__)
+    ens.engine.apply(Control("groove", 0.25))
+    ens.engine.apply(Control("smoothing", 0.1))
+    _run(ens, 2.0)
+    other = ens.posts[0]
+    assert (other.groove, other.smoothing) == (0.25, 0.1)
+    cues = ens.engine.cues[: ens.engine.frames]
+    assert cues[:, 1].max() > 0 and cues[:, 2].max() > 0  # tempo and loudness reached the cue ring
+    assert other._g_primed  # the second dancer's groove stage ran on those cues
+
+
 def test_live_app_with_four_dancers_sends_all_over_osc_and_websocket_and_records_them(
         model_path: Path, tmp_path: Path) -> None:
     import asyncio
