@@ -31,6 +31,7 @@ bootstrap-model:
 	OMP_NUM_THREADS=1 $(PYTHON) -m export.default_model --minutes 8 --steps 1000 --out models/default.onnx
 
 # The beat/downbeat activation network (model/beat_train.py; needs data/beat_corpus/train from
-# bench/beat_corpus.py; about 30 minutes on one core).
+# bench/beat_corpus.py; about 30 minutes on one core), then its whole-sequence copy for offline features.
 beats-model:
 	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 13 --extra 70 --extra-minutes 30
+	$(PYTHON) -m export.beats_seq
