@@ -66,6 +66,8 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
 
     counts = [0] * n
     gaps = [0] * n
+    first = [-1] * n
+    lastseen = [-1] * n
     conns = []
 
     async def reader(k: int, conn: Any) -> None:
@@ -79,7 +81,9 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
                 counts[k] += 1
                 if last >= 0 and i != last + 1:
                     gaps[k] += i - last - 1
-                last = i
+                if first[k] < 0:
+                    first[k] = i
+                last = lastseen[k] = i
         except Exception:
             pass
 
@@ -99,7 +103,8 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # until the parent says stop
-    print(json.dumps({"counts": counts[stalled:], "gaps": gaps[stalled:]}), flush=True)
+    print(json.dumps({"counts": counts[stalled:], "gaps": gaps[stalled:], "first": first[stalled:],
+                      "last": lastseen[stalled:]}), flush=True)
     for c in conns:
         c.transport.abort()
     for t in tasks:
@@ -229,6 +234,11 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
         proc.wait(timeout=10)
         res["healthy_missed"] = int(sum(out["gaps"])) + sum(max(0, frames - c - g) for c, g in zip(out["counts"], out["gaps"]))
         res["healthy_min_frames"] = min(out["counts"]) if out["counts"] else 0
+        # where the missing frames are: inside the stream (gaps), before a client's first frame,
+        # or after its last one (frames still queued when the server shut down)
+        res["healthy_gaps"] = int(sum(out["gaps"]))
+        res["healthy_head"] = int(sum(max(0, f) for f in out["first"]))
+        res["healthy_tail"] = int(sum(max(0, frames - 1 - last) for last in out["last"]))
     return res
 
 
@@ -262,6 +272,10 @@ def main() -> None:
                 print(f"{path:>4} {n:>8} {r['frames']:>7} {r['lat_p50']:>8.2f} {r['lat_p99']:>8.2f} "
                       f"{r['cpu_p50']:>8.3f} {r['cpu_p99']:>8.3f} {r['osc_datagrams']:>10} {r['healthy_missed']:>15}",
                       flush=True)
+                if r.get("healthy_missed"):
+                    print(f"     missed by healthy clients: {r['healthy_gaps']} inside the stream, "
+                          f"{r['healthy_head']} before their first frame, {r['healthy_tail']} after their last "
+                          f"(still queued at shutdown)", flush=True)
         print(f"latency = hop's last sample due -> OSC datagrams sent (ms); target p99 <= {hop_ms + 5:.1f} ms. "
               "cpu = engine thread CPU per frame (features + model step + post, ms); target median <= 1 ms. "
               f"{a.stalled} of the clients are stalled (never read); 'healthy missed' counts frames the others "
