@@ -50,7 +50,7 @@ def test_pyproject_lists_the_package_data() -> None:
 @pytest.mark.slow
 def test_wheel_carries_model_and_configuration(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"models/default.onnx", "config.toml", "live/cli.py", "visualizer/index.html"} <= names
+    assert {"models/default.onnx", "models/default_offline.npz", "config.toml", "live/cli.py", "visualizer/index.html"} <= names
     if (REPO / "models" / "beats.onnx").exists():
         assert "models/beats.onnx" in names
 
@@ -78,4 +78,4 @@ def test_installed_wheel_generates_the_demo_from_another_folder(wheel: Path, tmp
     assert gen.returncode == 0, gen.stderr[-2000:]
     assert (elsewhere / "d.npz").stat().st_size > 1000
     # the installed default model (offline generation runs its block-16 export beside it)
-    assert "model default.onnx" in gen.stderr or "model default_b16.onnx" in gen.stderr
+    assert any(f"model {m}" in gen.stderr for m in ("default.onnx", "default_b16.onnx", "default_offline.npz"))
