@@ -197,8 +197,7 @@ def test_cli_features_writes_plot_and_npy(tmp_path, capsys) -> None:
     (2048, 64, 30.0, 11000.0, 0.0), (1024, 128, 0.0, 12000.0, 0.25), (4096, 40, 100.0, 8000.0, -0.5)])
 def test_numpy_filterbanks_equal_librosa(fps: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
                                          tuning: float) -> None:
-    librosa = pytest.importorskip(
-        "librosa", reason="librosa is the reference for the numpy filterbanks: pip install librosa")
+    librosa = pytest.importorskip("librosa", reason="librosa (a dev dependency) is the reference: pip install -e \".[dev]\"")
     from model.filterbanks import chroma_filterbank, mel_filterbank
 
     sr = FeatureSpec.from_config(_cfg(fps)).sample_rate
@@ -215,8 +214,7 @@ def test_numpy_filterbanks_equal_librosa(fps: int, n_fft: int, n_mels: int, fmin
 def test_spectral_blocks_equal_a_librosa_reference(fps: int) -> None:
     """mel dB, onset, chroma and RMS equal the same maths done with librosa's STFT and
     filters on the zero-primed stream (frame i ends at sample (i + 1) * hop)."""
-    librosa = pytest.importorskip(
-        "librosa", reason="librosa is the reference for the numpy filterbanks: pip install librosa")
+    librosa = pytest.importorskip("librosa", reason="librosa (a dev dependency) is the reference: pip install -e \".[dev]\"")
     cfg = _cfg(fps)
     spec = FeatureSpec.from_config(cfg)
     x = _song(24000, 4.0)
