@@ -44,8 +44,9 @@ lag. ``smoothing`` in 0..1 sets the low-speed cut-off (0 = filter off).
 
 Everything runs as one flat pass over plain Python floats (51 numbers a pose): for a
 17 x 3 pose that is several times cheaper than ~130 small numpy calls, allocates no
-arrays, and needs no compiler. :meth:`PostProcessor.process_many` runs the same pass over
-a whole dance (offline generation), so live and offline agree exactly.
+arrays, and needs no compiler. :meth:`PostProcessor.process_many` (offline generation)
+runs the same stages over a whole dance one after the other, vectorised over frames
+(``live.post_many``), and agrees with frame by frame to float32 rounding.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from live import post_many as pm
 from model import skeleton as sk
 from model.errors import ConfigError
 
@@ -226,6 +228,7 @@ class PostProcessor:
         self._gm = [0.0] * n  # mean pose of the dynamics stage
         self._cue: tuple[float, float, float] | None = None
         self._project = BoneProjector()
+        self._batch_proj = pm.BatchProjector(self._project.plan)
         self._out = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._out_flat = self._out.reshape(-1)
         self.contact = [False, False]
@@ -278,9 +281,26 @@ class PostProcessor:
     def process_many(self, poses: np.ndarray, cues: np.ndarray | None = None) -> np.ndarray:
         """The same pass over a whole dance: poses [shape=(t, 17, 3)] -> new float32 array
         [shape=(t, 17, 3)] (what ``process`` would return frame by frame); ``cues``
-        [shape=(t, 3)]: each frame's (phase, tempo, rms) as given to :meth:`cue`."""
+        [shape=(t, 3)]: each frame's (phase, tempo, rms) as given to :meth:`cue`.
+
+        The first frame goes through :meth:`process` (it primes the filters), the rest
+        stage by stage over all frames (``live.post_many``); while held, frame by frame."""
+        t = len(poses)
+        c64 = None if cues is None else np.asarray(cues, np.float64).reshape(t, 3)
+        if self.hold or t < 2:
+            return self._process_loop(poses, c64)
+        first = self._process_loop(poses[:1], None if c64 is None else c64[:1])
+        out = np.empty((t, sk.NUM_JOINTS, 3), np.float32)
+        out[0] = first[0]
+        out[1:] = self._many(np.asarray(poses[1:], np.float64).reshape(t - 1, sk.NUM_JOINTS, 3),
+                             None if c64 is None else c64[1:])
+        self._out[...] = out[-1]
+        return out
+
+    def _process_loop(self, poses: np.ndarray, cues: np.ndarray | None) -> np.ndarray:
+        """process_many frame by frame (held frames, the first frame)."""
         flat = np.asarray(poses).reshape(len(poses), -1).tolist()
-        cl = None if cues is None else np.asarray(cues, np.float64).reshape(len(poses), 3).tolist()
+        cl = None if cues is None else cues.tolist()
         rows: list[list[float]] = []
         last = self._out_flat.tolist()
         for i, row in enumerate(flat):
@@ -296,6 +316,95 @@ class PostProcessor:
         if len(out):
             self._out[...] = out[-1]
         return out
+
+    def _many(self, p: np.ndarray, cues: np.ndarray | None) -> np.ndarray:
+        """Frames after the first (the filters primed) stage by stage: p [shape=(t, 17, 3)]
+        float64 (a copy, changed in place) -> [shape=(t, 17, 3)] float64."""
+        nj = sk.NUM_JOINTS
+        fps = self.fps
+        self._cue = None
+        if self.mirror:
+            p = p[:, sk.MIRROR]
+            p[..., 0] *= -1.0
+        rx = 0.5 * (p[:, 11, 0] + p[:, 12, 0])
+        rz = 0.5 * (p[:, 11, 2] + p[:, 12, 2])
+        if self.root == "center":
+            ox, oz = -rx, -rz
+            self._stage[0] = self._stage[1] = 0.0
+            self._raw_root = (float(-rx[-1] if self.mirror else rx[-1]), float(rz[-1]))
+        else:
+            tx, tz, self._raw_root = pm.follow_root(
+                rx.tolist(), rz.tolist(), mirror=self.mirror, stage=self._stage, raw=self._raw_root,
+                radius=self.stage_radius - MAX_SHIFT, return_s=self.return_s, fps=fps)
+            ox, oz = np.asarray(tx) - rx, np.asarray(tz) - rz
+        self._off[0], self._off[1] = float(ox[-1]), float(oz[-1])
+        p[..., 0] += ox[:, None]
+        p[..., 2] += oz[:, None]
+        if self.smoothing <= 0.0:
+            x = p
+            self._x[:] = p[-1].ravel().tolist()
+            self._dx[:] = [0.0] * len(self._dx)
+            self._primed = True
+        else:
+            f = np.asarray(self._x, np.float64).reshape(nj, 3)
+            v = np.asarray(self._dx, np.float64).reshape(nj, 3)
+            x = pm.one_euro(p, f, v, fps=fps, alpha_d=_alpha(_D_CUTOFF_HZ, fps),
+                            min_cutoff=min_cutoff_hz(self.smoothing), beta=_BETA)
+            self._x[:] = f.ravel().tolist()
+            self._dx[:] = v.ravel().tolist()
+        if cues is not None and (self.groove > 0.0 or self.dynamics > 0.0) and self._level is not None:
+            x = self._groove_many(x, cues)
+        if self.project_bones:
+            x = self._batch_proj(x)
+        if self.foot_lock:
+            sh, both, self._prev_feet = pm.plant_feet(
+                x, fps=fps, feet=(_FEET[0][0], _FEET[1][0]), contact=self.contact, lock=self._lock,
+                shift=self._shift, prev=self._prev_feet, contact_y=CONTACT_Y, release_y=RELEASE_Y,
+                contact_v=CONTACT_V, release_v=RELEASE_V, release_s=RELEASE_S, max_shift=MAX_SHIFT)
+            x = x.copy() if x is p else x
+            x[..., 0] += sh[:, 0, None]
+            x[..., 2] += sh[:, 1, None]
+            if both:
+                idx = np.asarray([i for i, _ in both], np.intp)
+                locks = np.asarray([lk for _, lk in both], np.float64)  # [m, foot, (x, z)]
+                for k, (a, kn, hip) in enumerate(_FEET):
+                    lx, lz = locks[:, k, 0], locks[:, k, 1]
+                    miss = np.abs(x[idx, a, 0] - lx) + np.abs(x[idx, a, 2] - lz) > 1e-4
+                    if miss.any():
+                        rows = idx[miss]
+                        legs = x[rows]
+                        target = np.stack([lx[miss], legs[:, a, 1], lz[miss]], axis=1)
+                        pm.two_bone_ik(legs, hip, kn, a, target)
+                        x[rows] = legs
+        self._have_output = True
+        return x
+
+    def _groove_many(self, x: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        """:meth:`_groove` over frames (primed): x [shape=(t, 17, 3)] -> the re-timed poses."""
+        t, nj = len(x), sk.NUM_JOINTS
+        fps = self.fps
+        size, self._level, self._ref = pm.loudness(
+            cues[:, 2].tolist(), fps=fps, level=float(self._level or 0.0), ref=self._ref,
+            free_db=DYN_FREE_DB, floor_db=DYN_FLOOR_DB, ref_s=DYN_REF_S, dynamics=self.dynamics)
+        phase, tempo = cues[:, 0], cues[:, 1]
+        ok = (tempo > 0.0) & (tempo == tempo) & (phase == phase)
+        with np.errstate(invalid="ignore"):
+            ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0
+            speed = np.where(ok, 1.0 - self.groove * np.cos(2.0 * math.pi * ph), 1.0)
+        km = 1.0 / (DYN_MEAN_S * fps)
+        xf = x.reshape(t, nj * 3)
+        m = pm.linear_recursion(km * xf, 1.0 - km, np.asarray(self._gm, np.float64))
+        tgt = m + np.asarray(size)[:, None] * (xf - m)
+        step = np.empty_like(tgt)
+        step[0] = tgt[0] - np.asarray(self._gt, np.float64)
+        np.subtract(tgt[1:], tgt[:-1], out=step[1:])
+        pull = GROOVE_PULL
+        u = (1.0 - pull) * speed[:, None] * step + pull * tgt
+        y = pm.linear_recursion(u, 1.0 - pull, np.asarray(self._gy, np.float64))
+        self._gm[:] = m[-1].tolist()
+        self._gt[:] = tgt[-1].tolist()
+        self._gy[:] = y[-1].tolist()
+        return y.reshape(t, nj, 3)
 
     def _step(self, p: list[float]) -> list[float]:
         if self.mirror:

@@ -274,3 +274,41 @@ def test_groove_and_dynamics_frame_by_frame_equal_the_whole_dance_and_need_a_cue
     plain = PostProcessor(fps=fps, smoothing=0.5, root="follow").process_many(poses)
     np.testing.assert_allclose(no_cue, plain, atol=1e-6)
     assert np.abs(whole - plain).max() > 0.02
+
+
+def _stepping(n: int, fps: float, seed: int = 1) -> np.ndarray:
+    """n frames of a dancer on the floor swaying sideways, lifting one foot then the other
+    (both feet planted part of the time), an arm swinging, with a little noise."""
+    t = np.arange(n) / fps
+    p = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    p[:, sk.LEFT_FOOT, 1] += np.maximum(0.0, np.sin(2 * np.pi * t)) * 0.15
+    p[:, sk.RIGHT_FOOT, 1] += np.maximum(0.0, -np.sin(2 * np.pi * t)) * 0.15
+    p[:, :, 0] += 0.4 * np.sin(0.5 * t)[:, None]
+    p[:, 9] += 0.3 * np.sin(2 * np.pi * 0.7 * t)[:, None]
+    return (p + np.random.default_rng(seed).normal(scale=0.01, size=p.shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("mirror,root,smoothing", [(False, "center", 0.5), (True, "follow", 0.5),
+                                                   (False, "follow", 0.0), (True, "center", 0.0)])
+def test_whole_dance_in_pieces_equals_frame_by_frame_with_feet_planted(mirror: bool, root: str, smoothing: float) -> None:
+    """process_many (stage by stage over all frames) gives what process gives frame by frame,
+    over planted feet (both feet: leg IK), mirror, follow, groove and dynamics, in two pieces
+    and when the stream then continues frame by frame."""
+    fps, n = 30.0, 600
+    poses = _stepping(n, fps)
+    rms = np.where((np.arange(n) > 200) & (np.arange(n) < 400), 0.002, 0.1)
+    cues = _cues(n, fps, rms=rms)
+    cues[50, 0] = np.nan  # a frame without a beat phase
+    kw = dict(fps=fps, smoothing=smoothing, mirror=mirror, root=root, groove=0.8, dynamics=1.0)
+    live = PostProcessor(**kw)  # type: ignore[arg-type]
+    frames, planted = [], 0
+    for p, c in zip(poses, cues, strict=True):
+        live.cue(*c)
+        frames.append(live.process(p).copy())
+        planted += all(live.contact)
+    assert planted > 50  # the IK path is exercised
+    whole = PostProcessor(**kw)  # type: ignore[arg-type]
+    pieces = np.concatenate([whole.process_many(poses[:250], cues[:250]), whole.process_many(poses[250:], cues[250:])])
+    np.testing.assert_allclose(pieces, np.stack(frames), atol=1e-6)
+    for p in poses[:40]:  # the state carried on
+        np.testing.assert_allclose(whole.process(p), live.process(p), atol=1e-6)
