@@ -287,6 +287,8 @@ class WindowSampler:
     known) pairs with features s+L .. s+L+seq_len-1 (L = look-ahead). Clips are drawn in
     proportion to their usable length; with ``folder_weights`` (folder -> weight) a
     folder's windows come with probability weight / sum of weights (unlisted folders 1.0).
+    With ``style_balance`` b > 0 the styles of a folder share its windows in proportion to
+    their usable frames ** (1 - b) (1: equally), the folder's own share unchanged.
 
     The energy control of a window is its motion amplitude (:func:`pose_spread`) over
     what its style does at that loudness: per style, log amplitude is fitted linearly on
@@ -300,7 +302,7 @@ class WindowSampler:
 
     def __init__(self, clips: Sequence[TrainClip], *, styles: Sequence[str], seq_len: int,
                  lookahead: int, folder_weights: dict[str, float] | None = None,
-                 loud_index: int | None = None, amp_aug: float = 0.0,
+                 style_balance: float = 0.0, loud_index: int | None = None, amp_aug: float = 0.0,
                  amp_range: tuple[float, float] = (0.35, 1.5)) -> None:
         self.clips = [c for c in clips if c.frames >= seq_len + lookahead + 2]
         if not self.clips:
@@ -311,6 +313,16 @@ class WindowSampler:
         self.seq_len = seq_len
         self.lookahead = lookahead
         usable = np.array([c.frames - seq_len - lookahead - 1 for c in self.clips], dtype=np.float64)
+        if style_balance > 0:  # a style's share of its folder ~ frames ** (1 - style_balance)
+            keys = [(c.folder, c.style) for c in self.clips]
+            for k in set(keys):
+                sel = np.array([x == k for x in keys])
+                tot = usable[sel].sum()
+                usable[sel] *= tot ** (1.0 - style_balance) / tot
+            if not folder_weights:  # keep each folder's share by frames, as without balance
+                folder_weights = {}
+                for c in self.clips:
+                    folder_weights[c.folder] = folder_weights.get(c.folder, 0.0) + c.frames - seq_len - lookahead - 1
         if folder_weights:
             folders = [c.folder for c in self.clips]
             for f in set(folders):

@@ -196,3 +196,30 @@ def test_midi_songs_pair_each_style_with_its_genres(tmp_path: Path) -> None:
         assert metrics.beat_align_score(z["poses"], z["beats"], fps=FPS) > 0.5
     with pytest.raises(ConfigError, match="--music"):
         synthesize_dataset(out, minutes=0.1, music="mp3")
+
+
+def test_styles_per_song_dances_one_song_in_several_styles(tmp_path: Path) -> None:
+    plain = synthesize_dataset(tmp_path / "one", minutes=0.4, styles=["house", "ballet"], seed=4, music="synth",
+                               clip_seconds=(6.0, 8.0))
+    out = tmp_path / "cross"
+    entries = synthesize_dataset(out, minutes=0.4, styles=["house", "ballet"], seed=4, music="synth",
+                                 clip_seconds=(6.0, 8.0), styles_per_song=3)
+    assert check_dataset(out) == []
+    own = [e for e in entries if "music_for" not in e]
+    extra = [e for e in entries if "music_for" in e]
+    # K = 1 clips are unchanged by the option (same songs, same dances); each song got 2 more styles
+    assert [e["id"] for e in own] == [e["id"] for e in plain]
+    assert len(extra) == 2 * len(own)
+    by_song: dict[str, list[dict]] = {}
+    for e in entries:
+        by_song.setdefault(e["id"].split("x")[0].split("_", 1)[1], []).append(e)
+    for clips in by_song.values():
+        assert len({c["style"] for c in clips}) == 3  # three different styles ...
+        audio = {np.asarray(load_poses(out / c["poses"])["beats"]).tobytes() for c in clips}
+        assert len(audio) == 1  # ... on the same music (same beats)
+        a, b = (np.asarray(load_poses(out / c["poses"])["poses"]) for c in clips[:2])
+        assert np.abs(a - b).mean() > 0.02  # and different dances
+    np.testing.assert_array_equal(load_poses(out / own[0]["poses"])["poses"],
+                                  load_poses(tmp_path / "one" / plain[0]["poses"])["poses"])
+    with pytest.raises(ConfigError, match="--styles-per-song"):
+        synthesize_dataset(out, minutes=0.1, styles_per_song=0)

@@ -290,6 +290,28 @@ def test_energy_control_is_amplitude_relative_to_style_and_loudness(data: Path) 
     assert ea.max() / ea.min() > 2.0  # augmented windows span small to big moves
 
 
+def test_style_balance_evens_out_styles_within_a_folder(tmp_path: Path) -> None:
+    from model.train_data import WindowSampler, load_folders
+
+    feats = defaults()["features"]
+    big = make_dataset(tmp_path / "big", clips=4, seconds=6.0, styles=("a", "a", "a", "b"), seed=7)
+    other = make_dataset(tmp_path / "other", clips=1, seconds=6.0, styles=("c",), seed=9)
+    clips = load_folders([big, other], feature_cfg=feats)
+
+    def shares(balance: float) -> np.ndarray:
+        smp = WindowSampler(clips, styles=["a", "b", "c"], seq_len=40, lookahead=0, style_balance=balance)
+        return np.bincount(smp.sample(np.random.default_rng(1), 2000)["style"].argmax(1), minlength=3) / 2000
+
+    by_frames, half, even = shares(0.0), shares(0.5), shares(1.0)
+    assert by_frames[0] == pytest.approx(0.6, abs=0.05) and by_frames[1] == pytest.approx(0.2, abs=0.04)
+    assert even[0] == pytest.approx(0.4, abs=0.04) and even[1] == pytest.approx(0.4, abs=0.04)
+    assert by_frames[1] < half[1] < even[1]  # square root: between the two
+    for s in (by_frames, half, even):  # the folders keep their shares (4 clips : 1 clip)
+        assert s[2] == pytest.approx(0.2, abs=0.04)
+    with pytest.raises(ConfigError, match="style_balance"):
+        TrainConfig.from_dict({"style_balance": 2.0})
+
+
 def test_several_data_folders_union_styles_and_weights(data: Path, tmp_path: Path) -> None:
     from model.train_data import WindowSampler, load_folders
 

@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
                         "(default); synth: the built-in numpy synthesiser (fast)")
     s.add_argument("--augment", type=finite_float, default=None, metavar="SHARE",
                    help="share of MIDI clips whose audio is augmented (EQ, reverb, noise, tempo/pitch; default 0.4)")
+    s.add_argument("--styles-per-song", type=int, default=1, metavar="K",
+                   help="dance every song in K styles: its own and K-1 others, so a model learns the style from "
+                        "its style input, not from the music (default 1)")
     s.set_defaults(func=run_synth)
 
     c = dsub.add_parser("check", parents=[common_parent()],
@@ -90,9 +93,11 @@ def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     if not args.minutes > 0:
         raise ConfigError(f"--minutes {args.minutes:g} must be above 0")
     entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
-                                 clip_seconds=(lo, hi), music=args.music, augment_share=share, progress=_progress)
-    print(f"wrote {len(entries)} clips ({args.minutes:g} min, {', '.join(styles)}, {args.music} music, {fps} fps) "
-          f"to {args.out}")
+                                 clip_seconds=(lo, hi), music=args.music, augment_share=share,
+                                 styles_per_song=args.styles_per_song, progress=_progress)
+    per = f", each song danced in {args.styles_per_song} styles" if args.styles_per_song > 1 else ""
+    print(f"wrote {len(entries)} clips ({args.minutes:g} min of music, {', '.join(styles)}, {args.music} music, "
+          f"{fps} fps{per}) to {args.out}")
     return 0
 
 
