@@ -16,9 +16,9 @@ ramp (s until 4 beats in a row are right: on time, no extra beats), the longest 
 consecutive beats half a period off), and the per-frame cost of features + tracker.
 
 It also prints the tracker's own cost per 30 fps frame on one thread (``time.thread_time``,
-median and p99 over the frames of a few tracks): the activation network, the HMM step, the
-posterior summary (per call and per frame: it runs every third HMM step) and the whole
-``OnlineBeatTracker.step``.
+median and p99 over the frames of a few tracks): the activation network (numpy step and
+onnxruntime call, side by side), the HMM step, the posterior summary (per call and per
+frame: it runs every third HMM step) and the whole ``OnlineBeatTracker.step`` with each.
 
 Run: ``dancemuse bench beats [--tracks 'GLOB'] [--json] [--trackers ours,librosa]
 [--reuse-peers]``. The peers' beats are cached in ``PEER_CACHE`` (per track file, size
@@ -88,11 +88,14 @@ def run_essentia(y: np.ndarray, sr: int) -> tuple[np.ndarray, None, float]:
 def tracker_cost(wavs: list[Path]) -> dict[str, dict[str, float]]:
     """Thread CPU time per 30 fps frame of the beat tracker's parts (us): median, p99, mean.
 
-    The log-mel frames of ``wavs`` are computed first (model.features), then a fresh
-    OnlineBeatTracker runs over them twice: once plain (total per frame) and once with the
-    activation, HMM step and summary timed separately."""
+    The log-mel frames of ``wavs`` are computed first (model.features), then two fresh
+    OnlineBeatTrackers run over them side by side, frame by frame (the same load on both):
+    one with the activation in numpy (the default), one with it in onnxruntime (as before
+    the numpy step). Twice: once plain (whole step per frame) and once with the activation,
+    HMM step and summary timed separately."""
     import soundfile as sf
 
+    from model.beat_act import BeatActivation
     from model.beats import OnlineBeatTracker
     from model.config import defaults
     from model.features import StreamingFeatures
@@ -115,16 +118,13 @@ def tracker_cost(wavs: list[Path]) -> dict[str, dict[str, float]]:
         feats.push(y)
         mels.append(np.asarray(rec))
     clock = time.thread_time_ns
-    tr = OnlineBeatTracker(fps=30)
-    total: list[int] = []
-    for m in mels:
-        tr.reset_state()
-        for row in m:
-            t0 = clock()
-            tr.step(mel_db=row)
-            total.append(clock() - t0)
-    parts: dict[str, list[int]] = {"activation": [], "hmm step": [], "summary": []}
-    act_step, hmm_step, summ = tr.act.step, tr.hmm.step, tr.hmm.summary
+    trs = {"numpy": OnlineBeatTracker(fps=30), "onnxruntime": OnlineBeatTracker(fps=30)}
+    trs["onnxruntime"].act = BeatActivation(backend="onnxruntime")
+    if trs["numpy"].act.backend != "numpy":
+        print("note: models/beats.npz is missing or stale: both rows run onnxruntime "
+              "(python -m model.beat_train --npz models/beats.onnx)", file=sys.stderr)
+    total: dict[str, list[int]] = {k: [] for k in trs}
+    parts: dict[str, list[int]] = {}
 
     def timed(f: Any, out: list[int]) -> Any:
         def g(*a: Any) -> Any:
@@ -134,20 +134,32 @@ def tracker_cost(wavs: list[Path]) -> dict[str, dict[str, float]]:
             return r
         return g
 
-    setattr(tr.act, "step", timed(act_step, parts["activation"]))  # noqa: B010
-    setattr(tr.hmm, "step", timed(hmm_step, parts["hmm step"]))  # noqa: B010
-    setattr(tr.hmm, "summary", timed(summ, parts["summary"]))  # noqa: B010
-    for m in mels:
-        tr.reset_state()
-        for row in m:
-            tr.step(mel_db=row)
+    for rnd in ("total", "parts"):
+        if rnd == "parts":
+            for k, tr in trs.items():
+                for name, obj, meth in (("activation", tr.act, "step"), ("hmm step", tr.hmm, "step"),
+                                        ("summary", tr.hmm, "summary")):
+                    out = parts.setdefault(f"{name} ({k})" if name == "activation" else f"{name}", [])
+                    if name != "activation" and k != "numpy":
+                        out = []  # the same HMM code on both: timed once
+                    setattr(obj, meth, timed(getattr(obj, meth), out))
+        for m in mels:
+            for tr in trs.values():
+                tr.reset_state()
+            for row in m:
+                for k, tr in trs.items():
+                    t0 = clock()
+                    tr.step(mel_db=row)
+                    if rnd == "total":
+                        total[k].append(clock() - t0)
     n = sum(len(m) for m in mels)
-    out: dict[str, dict[str, float]] = {}
-    for name, v in (*parts.items(), ("tracker step (total)", total)):
+    res: dict[str, dict[str, float]] = {}
+    rows = [*parts.items()] + [(f"tracker step ({k} act.)", v) for k, v in total.items()]
+    for name, v in rows:
         a = np.asarray(v, float) / 1e3
-        out[name] = {"median_us": float(np.median(a)), "p99_us": float(np.percentile(a, 99)),
+        res[name] = {"median_us": float(np.median(a)), "p99_us": float(np.percentile(a, 99)),
                      "per_frame_us": float(a.sum() / n), "calls": len(a)}
-    return out
+    return res
 
 
 def offset_ms(ref: np.ndarray, est: np.ndarray) -> float:
@@ -356,7 +368,8 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
     print(line)
     if cost:
         print(f"\nours tracker cost per 30 fps frame, one thread (thread CPU time, us; "
-              f"{COST_TRACKS} tracks; the machine's load inflates it)")
+              f"{COST_TRACKS} tracks; the activation in numpy and in onnxruntime side by side, "
+              "frame by frame; the machine's load inflates both)")
         print(f"  {'part':<22}{'calls':>7}{'median':>9}{'p99':>9}{'per frame':>11}")
         for name, c in cost.items():
             print(f"  {name:<22}{c['calls']:>7}{c['median_us']:>9.1f}{c['p99_us']:>9.1f}"

@@ -1,19 +1,36 @@
-"""Causal beat/downbeat activation at show time (numpy + onnxruntime, no torch).
+"""Causal beat/downbeat activation at show time (numpy, or onnxruntime; no torch).
 
 ``BeatActivation().step(mel_db)`` takes one 30 fps log-mel frame (the features' ``mel``
 block) and returns the network's probabilities ``[none, beat, downbeat]`` for that frame,
-carrying the GRU state from call to call (one onnxruntime call per frame, one intra-op
-thread, sequential execution, preallocated buffers bound once).
+carrying the GRU state from call to call. ``run(mels)`` does the same for a block of
+frames ``[T, 64]`` at once (offline feature extraction) and leaves the same state.
 
-The graph builds its inputs from the log-mel frame and the previous one (carried as state
-like the GRU's): the 64 bands, their positive differences, the mean of those differences
-(the onset strength) and the log of the bass (8 lowest bands) power flux. The network and
-its training are in ``model.beat_train``; the shipped weights are ``models/beats.onnx``.
+The network builds its inputs from the log-mel frame and the previous one (carried as
+state like the GRU's): the 64 bands, their positive differences, the mean of those
+differences (the onset strength) and the log of the bass (8 lowest bands) power flux;
+then a linear layer, a two-layer GRU and a linear layer give the three logits. The network
+and its training are in ``model.beat_train``; the shipped weights are ``models/beats.onnx``.
+
+Two ways to run it, the same numbers (to about 1e-6):
+
+- numpy (the default when ``models/beats.npz`` sits beside the ``.onnx`` and was made from
+  that very file, checked by SHA-256): one streaming GRU step is about 30 numpy calls on
+  preallocated float32 buffers (the normalisation folded into the first layer, each GRU
+  layer's gates in one matrix product); about a fifth of the cost of one onnxruntime call,
+  whose fixed per-call overhead dominates a net this small.
+  ``python -m model.beat_train --npz models/beats.onnx`` writes the ``.npz``
+  (``make beats-model`` does it after training).
+- onnxruntime (when the ``.npz`` is missing or stale, or ``backend="onnxruntime"``): one
+  call per frame, one intra-op thread, buffers bound once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +43,11 @@ LOW_BANDS = 8
 MEL_FLOOR_DB = -100.0
 """Log-mel value of silence (the features' power floor)."""
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "beats.onnx"
+NPZ_VERSION = 1
+"""Format of the numpy weights file (``model.beat_train.export_numpy`` writes it)."""
+BACKENDS = ("auto", "numpy", "onnxruntime")
+
+_log = logging.getLogger("dancemuse.beats")
 
 
 def _fail(path: Path, why: str) -> ModelError:
@@ -35,19 +57,198 @@ def _fail(path: Path, why: str) -> ModelError:
     )
 
 
+def numpy_weights_path(onnx_path: str | Path) -> Path:
+    """Where the numpy weights of ``onnx_path`` live: beside it, ``.npz`` for ``.onnx``."""
+    return Path(onnx_path).with_suffix(".npz")
+
+
+def sha256_file(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _load_numpy_weights(onnx_path: Path, n_mels: int) -> dict[str, np.ndarray] | None:
+    """The numpy weights beside ``onnx_path`` when they were made from that file; else
+    None (a stale file is logged once, the caller falls back to onnxruntime)."""
+    npz = numpy_weights_path(onnx_path)
+    if not npz.is_file():
+        return None
+    try:
+        with np.load(npz, allow_pickle=False) as d:
+            w = {k: d[k] for k in d.files}
+        src = str(w["source_sha256"])
+        ok = int(w["version"]) == NPZ_VERSION and int(w["n_mels"]) == n_mels
+    except Exception as e:  # noqa: BLE001 - numpy raises several types for a bad file
+        _log.warning("%s cannot be read (%s); the beat net runs in onnxruntime "
+                     "(python -m model.beat_train --npz %s remakes it)", npz, type(e).__name__, onnx_path)
+        return None
+    if not ok or src != sha256_file(onnx_path):
+        _log.warning("%s was not made from %s; the beat net runs in onnxruntime "
+                     "(python -m model.beat_train --npz %s remakes it)", npz.name, onnx_path.name, onnx_path)
+        return None
+    return w
+
+
 class BeatActivation:
-    """The activation network in onnxruntime, stepped one 30 fps frame at a time.
+    """The activation network, stepped one 30 fps frame at a time.
 
     ``step(mel_db)`` returns a view of the probabilities [none, beat, downbeat]
-    (valid until the next call). ``reset()`` clears the recurrent state.
-    Raises ModelError (one line) when the model file is missing or unusable.
+    (valid until the next call); ``run(mels)`` a block of them; ``reset()`` clears the
+    recurrent state. ``backend`` is "numpy" or "onnxruntime" (chosen as described in the
+    module docstring; ``backend=`` forces one). Raises ModelError (one line) when the model
+    file is missing or unusable.
     """
 
-    def __init__(self, path: str | Path | None = None, *, n_mels: int = 64) -> None:
+    def __init__(self, path: str | Path | None = None, *, n_mels: int = 64, backend: str = "auto") -> None:
         p = Path(path) if path is not None else DEFAULT_MODEL
+        self.path = p
         self.n_mels = int(n_mels)
+        if backend not in BACKENDS:
+            raise ValueError(f"beat activation backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if not p.is_file():
             raise _fail(p, "is missing")
+        w = None if backend == "onnxruntime" else _load_numpy_weights(p, self.n_mels)
+        if backend == "numpy" and w is None:
+            raise ModelError(f"beat activation model {p} has no current numpy weights "
+                             f"{numpy_weights_path(p).name}; make them with "
+                             f"`python -m model.beat_train --npz {p}`")
+        self.backend = "numpy" if w is not None else "onnxruntime"
+        if w is not None:
+            self._init_numpy(w)
+        else:
+            self._init_ort(p)
+        self.reset()
+        try:
+            self.step(np.full(self.n_mels, MEL_FLOOR_DB))
+        except Exception as e:  # noqa: BLE001
+            raise _fail(p, f"does not run ({type(e).__name__})") from None
+        self.reset()
+
+    # -- numpy backend -------------------------------------------------------------------
+    def _init_numpy(self, w: dict[str, np.ndarray]) -> None:
+        f32 = np.float32
+        self._w_in = np.ascontiguousarray(w["w_in"], f32)  # [H, 2M + 2]: mel, diff, flux, 1
+        self._g = (np.ascontiguousarray(w["g1"], f32), np.ascontiguousarray(w["g2"], f32))
+        self._w_out = np.ascontiguousarray(w["w_out"], f32)  # [3, H + 1]: h2, 1
+        hid = self._w_in.shape[0]
+        m = self.n_mels
+        if self._w_in.shape[1] != 2 * m + 2 or any(g.shape != (4 * hid, 2 * hid + 1) for g in self._g):
+            raise _fail(self.path, "has numpy weights of the wrong shapes")
+        self.hidden = hid
+        # state vector [1, z, h1, h2, 1]: layer 1 reads [1, z, h1], layer 2 [h1, h2, 1]
+        self._s = np.zeros(3 * hid + 2, f32)
+        self._in1 = self._s[0: 2 * hid + 1]
+        self._in2 = self._s[hid + 1: 3 * hid + 2]
+        self._z = self._s[1: hid + 1]
+        self._hs = (self._s[hid + 1: 2 * hid + 1], self._s[2 * hid + 1: 3 * hid + 1])
+        self._in_out = self._s[2 * hid + 1:]
+        self._xin = np.zeros(2 * m + 2, f32)
+        self._xin[-1] = 1.0
+        self._gates = np.zeros(4 * hid, f32)
+        self._tmp = np.zeros(hid, f32)
+        self._logits = np.zeros(3, f32)
+        self._p = np.zeros((1, 1, 3), f32)
+        self.probs = self._p[0, 0]
+        prev = np.zeros((1, m), f32)
+        # the state in the layout the onnxruntime backend uses (model.features reads and
+        # writes it around its batches): h [2, 1, H] is a view of the state vector
+        h = self._s[hid + 1: 3 * hid + 1].reshape(2, 1, hid)
+        self._h = [h, h]
+        self._prev = [prev, prev]
+        self._cur = 0
+
+    def _step_numpy(self, mel_db: np.ndarray) -> np.ndarray:
+        m = self.n_mels
+        x = self._xin
+        prev = self._prev[0][0]
+        mel = x[:m]
+        mel[:] = mel_db
+        d = x[m: 2 * m]
+        np.subtract(mel, prev, out=d)
+        np.maximum(d, 0.0, out=d)
+        flux = 0.0
+        for a, b in zip(mel[:LOW_BANDS].tolist(), prev[:LOW_BANDS].tolist()):
+            if a > b:
+                flux += 10.0 ** (0.1 * a) - 10.0 ** (0.1 * b)
+        x[2 * m] = math.log10(flux + 1e-6)
+        prev[:] = mel
+        z = self._z
+        np.dot(self._w_in, x, out=z)
+        np.maximum(z, 0.0, out=z)
+        self._gru(0, self._in1)
+        self._gru(1, self._in2)
+        lg = np.dot(self._w_out, self._in_out, out=self._logits).tolist()
+        top = max(lg)
+        e0, e1, e2 = math.exp(lg[0] - top), math.exp(lg[1] - top), math.exp(lg[2] - top)
+        k = 1.0 / (e0 + e1 + e2)
+        self.probs[:] = (e0 * k, e1 * k, e2 * k)
+        return self.probs
+
+    def _gru(self, layer: int, inp: np.ndarray) -> None:
+        """One GRU step of ``layer`` (gates z, r, input part of n, hidden part of n in one
+        product; the z and r rows are halved so sigmoid(x) = 0.5 + 0.5 tanh(x / 2))."""
+        hid = self.hidden
+        g, h, t = self._gates, self._hs[layer], self._tmp
+        np.dot(self._g[layer], inp, out=g)
+        zr = g[: 2 * hid]
+        np.tanh(zr, out=zr)
+        zr *= 0.5
+        zr += 0.5
+        n, hn = g[2 * hid: 3 * hid], g[3 * hid:]
+        np.multiply(g[hid: 2 * hid], hn, out=hn)
+        n += hn
+        np.tanh(n, out=n)
+        np.subtract(h, n, out=t)  # h' = n + z (h - n)
+        t *= g[:hid]
+        np.add(n, t, out=h)
+
+    def _run_numpy(self, mels: np.ndarray) -> np.ndarray:
+        m, hid = self.n_mels, self.hidden
+        n = len(mels)
+        x = np.empty((n, 2 * m + 2), np.float32)
+        x[:, :m] = mels
+        prev = self._prev[0]
+        before = np.concatenate([prev, x[:-1, :m]])
+        np.maximum(x[:, :m] - before, 0.0, out=x[:, m: 2 * m])
+        lo = x[:, :LOW_BANDS].astype(np.float64)
+        pw = np.power(10.0, 0.1 * lo) - np.power(10.0, 0.1 * before[:, :LOW_BANDS].astype(np.float64))
+        x[:, 2 * m] = np.log10(np.maximum(pw, 0.0).sum(axis=1) + 1e-6)
+        x[:, -1] = 1.0
+        prev[0] = x[-1, :m]
+        seq = np.maximum(x @ self._w_in.T, 0.0)
+        for layer in range(2):
+            g = self._g[layer]
+            # the input columns of all frames in one product; the recurrent part frame by frame
+            cin = g[:, 1: hid + 1] if layer == 0 else g[:, :hid]
+            gi = seq @ cin.T
+            gi += g[:, 0] if layer == 0 else g[:, -1]
+            rec = np.ascontiguousarray(g[:, hid + 1:] if layer == 0 else g[:, hid: 2 * hid])
+            h = self._hs[layer]
+            out = np.empty((n, hid), np.float32)
+            gr = self._gates
+            zr, nn_, hn = gr[: 2 * hid], gr[2 * hid: 3 * hid], gr[3 * hid:]
+            t = self._tmp
+            for i in range(n):
+                np.dot(rec, h, out=gr)
+                gr += gi[i]
+                np.tanh(zr, out=zr)
+                zr *= 0.5
+                zr += 0.5
+                np.multiply(gr[hid: 2 * hid], hn, out=hn)
+                nn_ += hn
+                np.tanh(nn_, out=nn_)
+                np.subtract(h, nn_, out=t)
+                t *= gr[:hid]
+                np.add(nn_, t, out=h)
+                out[i] = h
+            seq = out
+        lg = seq @ self._w_out[:, :hid].T + self._w_out[:, hid]
+        lg -= lg.max(axis=1, keepdims=True)
+        e = np.exp(lg)
+        return e / e.sum(axis=1, keepdims=True)
+
+    # -- onnxruntime backend -------------------------------------------------------------
+    def _init_ort(self, p: Path) -> None:
+        n_mels = self.n_mels
         try:
             import onnxruntime as ort
 
@@ -63,14 +264,15 @@ class BeatActivation:
             h_shape = tuple(int(d) for d in ins["h"])
         except Exception as e:  # noqa: BLE001 - onnxruntime and onnx raise several types
             raise _fail(p, f"cannot be loaded ({type(e).__name__})") from None
-        if n_in != self.n_mels:
-            raise _fail(p, f"expects {n_in} mel bands, the features give {self.n_mels}")
+        if n_in != n_mels:
+            raise _fail(p, f"expects {n_in} mel bands, the features give {n_mels}")
+        self.hidden = int(h_shape[-1])
         self._x = np.zeros((1, 1, n_mels), np.float32)
         self._h = [np.zeros(h_shape, np.float32), np.zeros(h_shape, np.float32)]
         self._prev = [np.zeros((1, n_mels), np.float32), np.zeros((1, n_mels), np.float32)]
         self._p = np.zeros((1, 1, 3), np.float32)
         self._cur = 0
-        self._bind = []
+        self._bind: list[Any] = []
         for k in range(2):  # two bindings: the states ping-pong between two buffers
             b = self._sess.io_binding()
             b.bind_cpu_input("mel", self._x)
@@ -82,21 +284,38 @@ class BeatActivation:
                           self._prev[1 - k].ctypes.data)
             self._bind.append(b)
         self.probs = self._p[0, 0]
-        try:
-            self.step(np.full(n_mels, MEL_FLOOR_DB))
-        except Exception as e:  # noqa: BLE001
-            raise _fail(p, f"does not run ({type(e).__name__})") from None
-        self.reset()
 
+    # -- public --------------------------------------------------------------------------
     def reset(self) -> None:
         for a in (*self._h, *self._prev):
             a[:] = 0.0
         self._prev[0][:] = MEL_FLOOR_DB
         self._cur = 0
+        if self.backend == "numpy":
+            self._s[0] = self._s[-1] = 1.0
 
     def step(self, mel_db: np.ndarray) -> np.ndarray:
         """Probabilities [shape=(3,)] (none, beat, downbeat) of this 30 fps frame."""
+        if self.backend == "numpy":
+            return self._step_numpy(mel_db)
         self._x[0, 0] = mel_db
         self._sess.run_with_iobinding(self._bind[self._cur])
         self._cur = 1 - self._cur
         return self.probs
+
+    def run(self, mels: np.ndarray) -> np.ndarray:
+        """Probabilities [shape=(t, 3)] of the 30 fps frames ``mels`` [shape=(t, n_mels)],
+        as ``t`` calls of :meth:`step` would give them (to about 1e-6), leaving the same
+        state behind. A new array (for offline use; the live loop calls ``step``)."""
+        mels = np.asarray(mels, np.float32)
+        if mels.ndim != 2 or mels.shape[1] != self.n_mels:
+            raise ValueError(f"beat activation run: mels of shape {mels.shape}; "
+                             f"expected (frames, {self.n_mels})")
+        if len(mels) == 0:
+            return np.zeros((0, 3), np.float32)
+        if self.backend == "numpy":
+            return self._run_numpy(mels).astype(np.float32, copy=False)
+        out = np.empty((len(mels), 3), np.float32)
+        for i, m in enumerate(mels):
+            out[i] = self.step(m)
+        return out

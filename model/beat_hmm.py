@@ -30,7 +30,8 @@ Cost: the plain move of every state by ADV ticks is not done state by state: the
 posterior sits unnormalised in a window of a preallocated ring buffer, and the window slides
 ADV slots per step (a copy back every RING_SLACK / ADV steps). A step touches only the
 crossing states (gather, one tempo-transition matrix product, one metre-switching product,
-two likelihood scalings, scatter) and takes one argmax; the normalisation is implicit
+one likelihood scaling, scatter) and finds the MAP state among them (the argmax over all
+states only when the MAP state itself crosses a beat boundary); the normalisation is implicit
 (read on demand). ``summary`` reads only the blocks of the tempi near the MAP tempo, which
 the tempo-major layout keeps contiguous. Everything is preallocated; ``step`` allocates
 nothing but scalars and views.
@@ -167,7 +168,16 @@ class BarPointerHMM:
         self._d = np.zeros((nt, nc))
         self._d2 = np.zeros((nt, nc))
         self._d_flat = self._d2.reshape(-1)
+        self._col_scale = np.ones(nc)  # the beat / downbeat likelihood of each column
+        # a state whose value the next step overwrites (last self.adv ticks of a beat: it
+        # crosses); while the MAP state is not one, the next MAP is it (moved on) or a
+        # crossing state, and the full argmax is not needed
+        self._crosses = (self.within >= self.period.astype(int) - self.adv).tolist()
+        self._info = list(zip(self.period.astype(int).tolist(), self.within.tolist(),
+                              self.beat_idx.tolist(),
+                              np.asarray(self.metres)[self.metre_idx].tolist()))
         self._buf = np.zeros(s)
+        self._map_stale = True
         self.reset()
 
     def rebuild(self) -> None:
@@ -192,12 +202,19 @@ class BarPointerHMM:
     @property
     def alpha(self) -> np.ndarray:
         """The posterior [shape=(n_states,)], normalised (a view; writing it changes the
-        posterior). Not for the per-frame path: it rescales the window."""
+        posterior, so the next step finds the MAP state over all states). Not for the
+        per-frame path: it rescales the window."""
+        self._map_stale = True
         su = self._sum()
         if su != 1.0:
             self._u *= 1.0 / su
             self._su = 1.0
         return self._u
+
+    def posterior(self) -> np.ndarray:
+        """A normalised copy of the posterior [shape=(n_states,)] (allocates; for tests and
+        diagnostics)."""
+        return self._u / self._sum()
 
     def _sum(self) -> float:
         if self._su < 0.0:
@@ -233,12 +250,17 @@ class BarPointerHMM:
         """Advance one 30 Hz step with the frame's activation; ``weight`` in [0, 1] scales
         the observation's influence (0: ignore it). Returns the MAP state.
 
-        Seven numpy calls: gather the crossing mass, tempo transition (one matrix
-        product), metre switching (one), the beat and downbeat likelihoods (two column
-        scalings, relative to the plain states' factor, which is left out), scatter, argmax."""
+        About eight numpy calls on small arrays: gather the crossing mass, tempo transition
+        (one matrix product), metre switching (one), the beat and downbeat likelihoods (one
+        column scaling, relative to the plain states' factor, which is left out), scatter,
+        and the MAP state: while the last one does not cross a beat boundary it has only
+        moved on with its value unchanged, so the new one is it or the best crossing state
+        (an argmax over those); the argmax over all states runs only when the MAP state
+        crosses (about once per beat) or without evidence (where ties are broken as argmax
+        breaks them)."""
         u = self._u
         c, d, d2 = self._c, self._d, self._d2
-        np.take(u, self._cross_src, out=c)
+        np.take(u, self._cross_src, out=c, mode="clip")  # the indices are valid: no checks
         # no tempo jumps without evidence (a break holds the tempo)
         np.dot(self._transition(self.jump * weight), c, out=d)
         np.dot(d, self._sw, out=d2)
@@ -249,9 +271,10 @@ class BarPointerHMM:
             o2 = max(p_down + self.g_cross * p_beat, floor)
             if weight < 1.0:
                 o0, o1, o2 = o0 ** weight, o1 ** weight, o2 ** weight
-            nd = self._n_down
-            d2[:, :nd] *= o2 / o0
-            d2[:, nd:] *= o1 / o0
+            cs, nd = self._col_scale, self._n_down
+            cs[:nd] = o2 / o0
+            cs[nd:] = o1 / o0
+            np.multiply(d2, cs, out=d2)
         # every other state moves self.adv ticks on within its beat: slide the window
         if self._off < self.adv:  # wrap: copy the window to the end of the other ring (rare)
             nxt = self._ring[1 - self._r]
@@ -261,7 +284,16 @@ class BarPointerHMM:
         self._off -= self.adv
         u = self._u = self._ring[self._r][self._off:self._off + self.n_states]
         u[self._cross_dst_flat] = self._d_flat
-        ms = self.map_state = int(np.argmax(u))
+        old = self.map_state
+        if self._crosses[old] or weight <= 0.0 or self._map_stale:
+            ms = int(np.argmax(u))  # (no evidence: ties, broken as argmax breaks them)
+            self._map_stale = False
+        else:  # the old MAP moved on unchanged; every state that changed is a crossing one
+            k = int(np.argmax(self._d_flat))
+            ms = old + self.adv
+            if self._d_flat[k] > u[ms]:
+                ms = int(self._cross_dst_flat[k])
+        self.map_state = ms
         top = float(u[ms])
         if not (1e-100 < top < 1e100):  # rescale (rare), or start again if lost
             if top > 0.0 and math.isfinite(top):
@@ -273,6 +305,11 @@ class BarPointerHMM:
         return self.map_state
 
     # -- readouts ----------------------------------------------------------------------
+    def state_info(self, state: int) -> tuple[int, int, int, int]:
+        """(beat period in ticks, ticks since the last beat boundary, beat in the bar from
+        0, beats per bar) of ``state``, as Python ints (no numpy scalars)."""
+        return self._info[state]
+
     def summary(self, phase_tol: float = 0.08, tempo_tol: float = 0.06) -> tuple[float, float]:
         """(confidence, tempo in BPM): the posterior mass near the MAP state's beat phase
         and tempo, and the posterior mean tempo of the states near the MAP tempo.

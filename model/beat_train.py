@@ -264,6 +264,67 @@ def export_onnx(net: Any, path: Path, hidden: int, n_mels: int) -> None:
     tmp.replace(path)
 
 
+def export_numpy(src: str | Path, dst: str | Path | None = None) -> Path:
+    """Write the numpy weights of the activation model ``src`` (``model.beat_act`` runs
+    them): the normalisation folded into the first layer (the onset column into the
+    difference columns, the bias as a last column), each GRU layer's gates as one matrix
+    [z, r, input part of n, hidden part of n] over [input, hidden, 1] with the z and r rows
+    halved (sigmoid from tanh), the output layer over [h2, 1]; plus the SHA-256 of ``src``,
+    so the runtime uses them only beside that very file. Needs the ``onnx`` package."""
+    import onnx
+    from onnx import numpy_helper
+
+    from model.beat_act import NPZ_VERSION, numpy_weights_path, sha256_file
+
+    src = Path(src)
+    model = onnx.load(str(src))
+    init = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+    nodes = list(model.graph.node)
+    mm = [n for n in nodes if n.op_type == "MatMul"]
+    grus = [n for n in nodes if n.op_type == "GRU"]
+    if len(mm) != 2 or len(grus) != 2 or "net.mean" not in init:
+        raise SystemExit(f"{src} is not a DanceMuse beat activation model (2 MatMul, 2 GRU expected)")
+    for g in grus:
+        at = {a.name: onnx.helper.get_attribute_value(a) for a in g.attribute}
+        if at.get("linear_before_reset") != 1 or at.get("direction", b"forward") != b"forward":
+            raise SystemExit(f"{src}: GRU {g.name} is not a forward GRU with linear_before_reset=1")
+    mean, std = init["net.mean"], init["net.std"]
+    w = init[mm[0].input[1]].T / std  # [H, 2M + 2] on the raw inputs
+    m = (w.shape[1] - 2) // 2
+    hid = w.shape[0]
+    w_in = np.zeros((hid, 2 * m + 2))
+    w_in[:, : 2 * m] = w[:, : 2 * m]
+    w_in[:, m: 2 * m] += w[:, 2 * m: 2 * m + 1] / m  # onset = mean of the differences
+    w_in[:, 2 * m] = w[:, 2 * m + 1]  # bass flux
+    w_in[:, 2 * m + 1] = init["net.inp.bias"] - w @ mean
+
+    def gates(gru: Any, first: bool) -> np.ndarray:
+        wi, ri, bi = (init[gru.input[k]][0] for k in (1, 2, 3))  # ONNX gate order z, r, h
+        h = ri.shape[1]
+        wb, rb = bi[: 3 * h], bi[3 * h:]
+        g = np.zeros((4 * h, 2 * h + 1))
+        xi, hi, bc = (slice(1, h + 1), slice(h + 1, 2 * h + 1), 0) if first else \
+            (slice(0, h), slice(h, 2 * h), 2 * h)
+        g[: 2 * h, xi] = wi[: 2 * h]
+        g[: 2 * h, hi] = ri[: 2 * h]
+        g[: 2 * h, bc] = wb[: 2 * h] + rb[: 2 * h]
+        g[: 2 * h] *= 0.5
+        g[2 * h: 3 * h, xi] = wi[2 * h:]
+        g[2 * h: 3 * h, bc] = wb[2 * h:]
+        g[3 * h:, hi] = ri[2 * h:]
+        g[3 * h:, bc] = rb[2 * h:]
+        return g
+
+    w_out = np.concatenate([init[mm[1].input[1]].T, init["net.out.bias"][:, None]], axis=1)
+    dst = numpy_weights_path(src) if dst is None else Path(dst)
+    tmp = dst.with_name(dst.stem + ".tmp.npz")
+    np.savez(tmp, version=np.int64(NPZ_VERSION), n_mels=np.int64(m), source_sha256=np.str_(sha256_file(src)),
+             w_in=w_in.astype(np.float32), g1=gates(grus[0], True).astype(np.float32),
+             g2=gates(grus[1], False).astype(np.float32), w_out=w_out.astype(np.float32))
+    tmp.replace(dst)
+    return dst
+
+
 def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, minutes: float,
                      seed: int, hidden: int = 48, window: int = 200, batch: int = 16,
                      init: Path | None = None, lr: float = 3e-3) -> None:
@@ -347,7 +408,8 @@ def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, mi
     if ckpt.exists():
         net.load_state_dict(torch.load(ckpt))
     export_onnx(net, export, hidden, m)
-    print(f"exported {export} (best val {best:.4f}, {step} steps)", flush=True)
+    export_numpy(export)
+    print(f"exported {export} and its numpy weights (best val {best:.4f}, {step} steps)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,7 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra-minutes", type=float, default=15.0, help="time limit of --extra")
     ap.add_argument("--init", type=Path, default=None, help="checkpoint to fine-tune from")
     ap.add_argument("--lr", type=float, default=3e-3, help="learning rate (a third after 60 %%)")
+    ap.add_argument("--npz", type=Path, default=None, metavar="ONNX",
+                    help="only write the numpy weights (.npz beside it) of this exported model")
     args = ap.parse_args(argv)
+    if args.npz is not None:
+        print(f"wrote {export_numpy(args.npz)}")
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "synth.npz"

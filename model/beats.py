@@ -134,6 +134,8 @@ class OnlineBeatTracker:
         self._steps = 0
         self._armed = False  # beats are raised once there was evidence (or a tap)
         self._period = 0.5  # s
+        self._decay_period = 0.0  # the period self._decay was computed for
+        self._decay = 0.0
         self._pred = math.inf  # predicted time of the next beat (s)
         self._pred_label = 1
         self._cur = -math.inf  # time of the last beat boundary the HMM crossed (s)
@@ -158,14 +160,15 @@ class OnlineBeatTracker:
         self._emit(end)  # the beat predicted so far, if it falls in this frame
         if (self.n + 1) % self._sub == 0:
             mel = self._silence if mel_db is None else mel_db
-            p = self.act.step(mel)
-            pn, pb, pd = float(p[0]), float(p[1]), float(p[2])
+            pn, pb, pd = self.act.step(mel).tolist()
             silent = float(mel.max()) < SILENT_DB
             if silent or not (math.isfinite(pn) and math.isfinite(pb) and math.isfinite(pd)):
                 pn, pb, pd = 1.0, 0.0, 0.0
             # peak hold of the beat activation, decaying over 3/4 of a beat period
-            decay = math.exp(-1.0 / (0.75 * self._period * FPS_NET))
-            self._level = max(pb + pd, self._level * decay)
+            if self._period != self._decay_period:
+                self._decay_period = self._period
+                self._decay = math.exp(-1.0 / (0.75 * self._period * FPS_NET))
+            self._level = max(pb + pd, self._level * self._decay)
             self._weight = min(max((self._level - 0.1) / 0.2, 0.0), 1.0)
             self._armed = self._armed or self._weight > 0.0
             if self._tap_until >= 0.0 and end > self._tap_until:
@@ -195,15 +198,13 @@ class OnlineBeatTracker:
     def _predict(self) -> None:
         """Next beat (s) and its bar label from the most likely state."""
         h = self.hmm
-        s = h.map_state
-        per = float(h.period[s])
+        per, within, beat, m = h.state_info(h.map_state)
         self._period = per / h.ticks
-        self._cur = self._hmm_end - float(h.within[s]) / h.ticks - self.delay + self._nudge_s
+        self._cur = self._hmm_end - within / h.ticks - self.delay + self._nudge_s
         self._pred = self._cur + self._period
-        self._cur_label = int(h.beat_idx[s]) + 1
-        m = h.metres[int(h.metre_idx[s])]
+        self._cur_label = beat + 1
         self.beats_per_bar = m
-        self._pred_label = (int(h.beat_idx[s]) + 1) % m + 1
+        self._pred_label = (beat + 1) % m + 1
 
     def _emit(self, end: float) -> None:
         hop = 1.0 / self.fps

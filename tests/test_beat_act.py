@@ -1,4 +1,4 @@
-"""The beat activation network at show time (onnxruntime, no torch) and its export."""
+"""The beat activation network at show time (numpy or onnxruntime, no torch) and its export."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.beat_act import DEFAULT_MODEL, MEL_FLOOR_DB, BeatActivation
+from model.beat_act import (
+    DEFAULT_MODEL,
+    MEL_FLOOR_DB,
+    BeatActivation,
+    numpy_weights_path,
+    sha256_file,
+)
 from model.errors import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,8 +128,95 @@ def test_export_matches_torch_step_by_step(tmp_path: Path) -> None:
         logits, _ = net(x, prev)
         ref = torch.softmax(logits, -1)[0].numpy()
     np.testing.assert_allclose(ours, ref, atol=2e-5)
+    assert a.backend == "onnxruntime"  # no numpy weights beside it yet
+    pytest.importorskip("onnx", reason="needs onnx (the train extra): pip install -e \".[train]\"")
+    from model.beat_train import export_numpy
+
+    export_numpy(out)
+    b = BeatActivation(out)
+    assert b.backend == "numpy"
+    np.testing.assert_allclose(np.array([b.step(m).copy() for m in mel]), ref, atol=2e-5)
 
 
 def test_default_model_is_the_shipped_file() -> None:
     assert DEFAULT_MODEL == ROOT / "models" / "beats.onnx"
     assert DEFAULT_MODEL.stat().st_size < 1_000_000  # small enough to ship
+
+
+def _song_mels(seconds: float = 40.0) -> np.ndarray:
+    from model.beat_train import mel_frames
+    from model.synth_music import render_song
+
+    song = render_song(feel="house", bpm=124, seconds=seconds, seed=3, break_at=(15.0, 4.0))
+    return mel_frames(song.audio, song.sample_rate)
+
+
+def test_shipped_numpy_weights_are_those_of_the_shipped_model() -> None:
+    npz = numpy_weights_path(DEFAULT_MODEL)
+    assert npz.is_file(), f"{npz} is missing: python -m model.beat_train --npz {DEFAULT_MODEL}"
+    with np.load(npz) as d:
+        assert str(d["source_sha256"]) == sha256_file(DEFAULT_MODEL), "remake it with --npz"
+    assert BeatActivation().backend == "numpy"
+
+
+def test_numpy_step_equals_onnxruntime_within_1e5() -> None:
+    a, b = BeatActivation(backend="numpy"), BeatActivation(backend="onnxruntime")
+    rng = np.random.default_rng(4)
+    loud = rng.normal(-35.0, 15.0, (300, 64))
+    for mel in (_song_mels(), loud, np.full((50, 64), MEL_FLOOR_DB)):
+        pa = np.array([a.step(m).copy() for m in mel])
+        pb = np.array([b.step(m).copy() for m in mel])
+        np.testing.assert_allclose(pa, pb, atol=1e-5, rtol=0)
+    assert float(np.abs(pa - pb).max()) >= 0.0
+    np.testing.assert_allclose(a._h[a._cur], b._h[b._cur], atol=1e-5, rtol=0)
+
+
+def test_run_equals_steps_and_leaves_the_same_state() -> None:
+    mel = _song_mels(20.0)
+    for backend in ("numpy", "onnxruntime"):
+        a, b = BeatActivation(backend=backend), BeatActivation(backend=backend)
+        steps = np.array([a.step(m).copy() for m in mel])
+        cut = 137
+        runs = np.concatenate([b.run(mel[:cut]), b.run(mel[cut: cut + 1]), b.run(mel[cut + 1:])])
+        assert runs.shape == (len(mel), 3) and runs.dtype == np.float32
+        np.testing.assert_allclose(runs, steps, atol=1e-5, rtol=0)
+        nxt = np.full(64, -20.0)
+        np.testing.assert_allclose(b.step(nxt), a.step(nxt), atol=1e-5, rtol=0)
+        assert b.run(np.zeros((0, 64))).shape == (0, 3)
+        with pytest.raises(ValueError):
+            b.run(np.zeros((5, 32)))
+
+
+def test_numpy_step_allocates_nothing_per_frame() -> None:
+    import tracemalloc
+
+    a = BeatActivation(backend="numpy")
+    mel = _song_mels(10.0)
+    for m in mel[:30]:
+        a.step(m)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    for m in mel[30:]:
+        a.step(m)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak - before < 2000  # a few Python floats and small lists, no arrays
+
+
+def test_stale_numpy_weights_are_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    onnx_path = tmp_path / "beats.onnx"
+    shutil.copy(DEFAULT_MODEL, onnx_path)
+    with np.load(numpy_weights_path(DEFAULT_MODEL)) as d:
+        w = {k: d[k] for k in d.files}
+    w["source_sha256"] = np.str_("0" * 64)  # made from another model
+    np.savez(tmp_path / "beats.npz", **w)
+    with caplog.at_level("WARNING", logger="dancemuse.beats"):
+        a = BeatActivation(onnx_path)
+    assert a.backend == "onnxruntime"
+    assert "beats.npz was not made from beats.onnx" in caplog.text
+    with pytest.raises(ModelError) as e:
+        BeatActivation(onnx_path, backend="numpy")
+    assert "\n" not in str(e.value) and "--npz" in str(e.value)

@@ -183,3 +183,21 @@ def test_step_equals_the_plainly_written_forward_pass() -> None:
             assert s == int(np.argmax(want))
             checked += 1
     assert checked == 13
+
+
+def test_map_state_is_the_argmax_of_the_posterior_at_every_step() -> None:
+    # the step finds the MAP state among the crossing states while the last one does not
+    # cross; it must still be the posterior's argmax, through changes, breaks and a shift
+    h = BarPointerHMM()
+    beats = _grid(100, 30, change=(12.0, 137.0))
+    p = _activation(beats, 4, 30, offbeat=0.4, seed=5)
+    rng = np.random.default_rng(2)
+    crossed = 0
+    for k, (a, b, c) in enumerate(p):
+        w = 0.0 if 450 <= k < 500 else float(rng.uniform(0.3, 1.0))
+        if k == 600:
+            h.shift(0.25)
+        crossed += bool(h.within[h.map_state] >= h.period[h.map_state] - h.adv)
+        s = h.step(float(a), float(b), float(c), w)
+        assert s == int(np.argmax(h.posterior())), k
+    assert 30 < crossed < 300  # the fast path ran on most steps, the full argmax on some
