@@ -75,6 +75,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "offline_path": Field(str, "", "block-N export of the same model for generate/upload ('' = <model>_b<N>.onnx beside it, if any)"),
         "provider": Field(str, "auto", "onnxruntime provider", choices=("auto", "cuda", "cpu")),
         "threads": Field(int, 1, "onnxruntime intra-op threads", 1, 64),
+        "runtime": Field(str, "auto", "live step: auto = numpy step when <model>_offline.npz was exported with this exact .onnx, else onnxruntime; numpy; onnx",
+                         choices=("auto", "numpy", "onnx")),
         "style": Field(str, "", "starting style name, or 'a:0.5,b:0.5' mix ('' = equal mix)"),
         "seed": Field(int, 0, "random seed for variation", 0, 2**31 - 1),
     },
