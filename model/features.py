@@ -223,13 +223,23 @@ class FrameInfo:
         return FrameInfo(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
 
 
-def _empty_info(n: int) -> FrameInfo:
+def _new_info(n: int) -> FrameInfo:
     return FrameInfo(
         time=np.empty(n), tempo=np.empty(n, np.float32), is_beat=np.zeros(n, bool),
         beat_in_bar=np.zeros(n, np.int32), bar=np.zeros(n, np.int32),
         confidence=np.empty(n, np.float32), next_beat_time=np.empty(n),
         beat_time=np.full(n, np.nan), onset=np.empty(n, np.float32),
     )
+
+
+_INFO_ONE = tuple(getattr(_new_info(1), k) for k in FrameInfo.__dataclass_fields__)
+
+
+def _empty_info(n: int) -> FrameInfo:
+    """FrameInfo for n frames (beat_time NaN, is_beat False; the rest is filled per frame)."""
+    if n == 1:  # the live push: copies of a template, cheaper than nine constructors
+        return FrameInfo(*[a.copy() for a in _INFO_ONE])
+    return _new_info(n)
 
 
 def to_mono_float(samples: Any) -> np.ndarray:
@@ -304,9 +314,6 @@ class StreamingFeatures:
         if [t.start for t in tail] != [tail[0].start, tail[0].start + 1, tail[0].start + 3, tail[0].start + 4]:
             raise ConfigError("feature layout: tempo, beat_phase, beat_pulse, bar_phase must be adjacent")
         self._beat_cols = slice(tail[0].start, tail[-1].stop)
-        spectral = [self._sl[n] for n in ("mel", "onset", "chroma", "rms")]
-        self._flat_ok = all(a.stop == b.start for a, b in zip(spectral, spectral[1:])) and spectral[0].start == 0
-        self._flat_end = spectral[-1].stop
         self._db_ref = 10.0 * math.log10(DB_REF)
         self.tracker = OnlineBeatTracker(
             fps=s.fps, beats_per_bar=s.beats_per_bar, min_bpm=s.min_bpm, max_bpm=s.max_bpm
@@ -314,12 +321,23 @@ class StreamingFeatures:
         self.frames = 0
         self.nan_count = 0
         self.info = _empty_info(0)
-        self._db = self._work.db[0]  # dB mel of the frame being tracked (valid inside _frame)
-        self._mel = self._work.pw[1, : s.n_mels]  # its mel power
+        spectral = [self._sl[n] for n in ("mel", "onset", "chroma", "rms")]
+        self._flat_ok = spectral[0].start == 0 and all(a.stop == b.start for a, b in zip(spectral, spectral[1:]))
+        # differences of [mel dB | onset | chroma | RMS | bass band powers] -> (onset, bass
+        # flux) in one product
+        self._sum2 = np.zeros((len(self._work.cur), 2))
+        self._sum2[: s.n_mels, 0] = 1.0 / s.n_mels
+        self._sum2[self._work.low_at:, 1] = 1.0
 
     @property
     def dim(self) -> int:
         return self.spec.dim
+
+    @property
+    def samples(self) -> int:
+        """Samples at the model rate taken in so far (after resampling; those of a partial
+        hop included)."""
+        return self.frames * self.hop + self._pos - (self.n_fft - self.hop)
 
     def reset(self) -> None:
         """Start a new stream (same configuration)."""
@@ -360,18 +378,13 @@ class StreamingFeatures:
             stream[:pos] = self._ring[:pos]
             stream[pos:] = x
             w = _Work(min(k, CHUNK), n_fft, self.spec.n_mels, self._beat_extra)
-            w.pw[0] = self._work.pw[0]
-            w.prev_db[:] = self._work.prev_db
+            w.prev[:] = self._work.prev
         out = np.empty((k, self.spec.dim), np.float32)
         info = _empty_info(k)
-        nm = self.spec.n_mels
-        if k == 1 and w is self._work and self._flat_ok:  # the usual live push: one hop, one frame
+        if k == 1 and w is self._work:  # the usual live push: one hop, one frame
             onset, low = self._spectral_one(stream[:n_fft], out[0], w)
-            self._db = w.prev_db
-            self._mel = w.pw[1, :nm]
             self._pw_row = w.pw[1]
             self._frame(out[0], info, 0, onset, low)
-            w.pw[0] = w.pw[1]
             k = 0  # done
         for c0 in range(0, k, CHUNK):
             c1 = min(k, c0 + CHUNK)
@@ -380,21 +393,17 @@ class StreamingFeatures:
             replay = self._batch_activation(out[c0:c1]) if c1 - c0 > SMALL else None
             try:
                 for j in range(c1 - c0):
-                    self._db = w.db[j]
-                    self._mel = w.pw[j + 1, :nm]
                     self._pw_row = w.pw[j + 1]
                     self._frame(out[c0 + j], info, c0 + j, float(w.onset[j]), float(w.low[j]))
             finally:
                 if replay is not None:
                     replay.finish()
-            w.pw[0] = w.pw[c1 - c0]
         k = len(out)
         rest = total - k * hop
         self._ring[:rest] = stream[k * hop: total]
         self._pos = rest
         if w is not self._work:
-            self._work.pw[0] = w.pw[0]
-            self._work.prev_db[:] = w.prev_db
+            self._work.prev[:] = w.prev
         self.info = info
         return out
 
@@ -424,10 +433,12 @@ class StreamingFeatures:
     def _spectral(self, frames: np.ndarray, out: np.ndarray, w: _Work) -> None:
         """Mel dB, onset, chroma and RMS of ``frames`` [shape=(k, n_fft)] into ``out``'s
         columns: one FFT call and one stacked mel+chroma matrix product for all k frames.
-        ``w.pw[0]`` holds the previous frame's mel+chroma power, ``w.prev_db`` its dB."""
+        ``w.prev`` holds the previous frame's mel dB and bass band powers (and gets this
+        batch's last)."""
         k = len(frames)
         nm = self.spec.n_mels
         xw, spec, mag, pw, db, diff = w.xw[:k], w.spec[:k], w.mag[:k], w.pw[: k + 1], w.db[:k], w.diff[:k]
+        pw[0, :LOW_BANDS] = w.prev[w.low_at:]
         onset, low, rms, cmax = w.onset[:k], w.low[:k], w.rms[:k], w.cmax[:k]
         np.multiply(frames, self._window, out=xw)
         np.fft.rfft(xw, axis=1, out=spec)
@@ -456,6 +467,7 @@ class StreamingFeatures:
             onset[0] = low[0] = 0.0
             self._have_prev = True
         w.prev_db[:] = db[k - 1]
+        w.prev[w.low_at:] = pw[k, :LOW_BANDS]
         chroma = w.chroma[:k]
         cpw = pw[1:, nm: nm + N_CHROMA]
         np.maximum.reduce(cpw, axis=1, out=cmax)
@@ -477,33 +489,52 @@ class StreamingFeatures:
         out[:, sl["rms"].start] = rms
 
     def _spectral_one(self, frame: np.ndarray, row: np.ndarray, w: _Work) -> tuple[float, float]:
-        """:meth:`_spectral` for one frame with few numpy calls: the 76 band powers come
-        back as Python floats and dB, onset, chroma and RMS are done on those (the same
-        maths; a test holds it to the batched path). Returns (onset, low onset)."""
+        """:meth:`_spectral` for one frame in preallocated buffers with few numpy calls (the
+        same maths; a test holds it to the batched path). ``w.cur`` holds this frame's
+        [mel dB | onset | chroma | RMS | bass band powers] in float64, ``w.prev`` the
+        previous frame's: the onset and the bass flux come from one product over their
+        difference, and the spectral columns go into ``row`` in one copy. Returns (onset,
+        bass flux)."""
         nm = self.spec.n_mels
-        xw, spec, mag, pw = w.xw[0], w.spec[0], w.mag[0], w.pw[1]
+        xw, mag, pw, cur, diff = w.xw[0], w.mag[0], w.pw[1], w.cur, w.cur_diff
+        db = cur[:nm]
         np.multiply(frame, self._window, out=xw)
-        np.fft.rfft(xw, out=spec)
-        np.abs(spec, out=mag)
+        np.fft.rfft(xw, out=w.spec[0])
+        np.abs(w.spec[0], out=mag)
         np.multiply(mag, mag, out=mag)
         np.dot(mag, self._fb, out=pw)
-        vals = pw.tolist()
-        prev = w.prev_db.tolist()
-        ref = self._db_ref
-        log10 = math.log10
-        db = [10.0 * log10(v if v > AMIN else AMIN) - ref for v in vals[:nm]]
+        np.maximum(pw[:nm], AMIN, out=db)
+        np.log10(db, out=db)
+        np.multiply(db, 10.0, out=db)
+        if DB_REF != 1.0:
+            np.subtract(db, self._db_ref, out=db)
+        cur[w.low_at:] = pw[:LOW_BANDS]
         if self._have_prev:
-            onset = sum([d - p for d, p in zip(db, prev) if d > p]) / nm
-            low = math.sqrt(sum([m - q for m, q in zip(vals[:LOW_BANDS], w.pw[0, :LOW_BANDS].tolist()) if m > q]))
+            np.subtract(cur, w.prev, out=diff)
+            np.maximum(diff, 0.0, out=diff)
+            np.dot(diff, self._sum2, out=w.two)
+            onset, low = w.two.tolist()
+            low = math.sqrt(low)
         else:
             onset = low = 0.0
             self._have_prev = True
-        chroma = vals[nm: nm + N_CHROMA]
-        cmax = max(chroma)
-        chroma = [c / cmax for c in chroma] if cmax > AMIN else [0.0] * len(chroma)
-        rms = math.sqrt(float(np.dot(frame, frame)) / self.n_fft)
-        w.prev_db[:] = db
-        row[: self._flat_end] = [*db, onset, *chroma, rms]
+        cur[nm] = onset
+        chroma = cur[nm + 1: nm + 1 + N_CHROMA]
+        cmax = max(pw[nm: nm + N_CHROMA].tolist())
+        if cmax > AMIN:
+            np.divide(pw[nm: nm + N_CHROMA], cmax, out=chroma)
+        else:
+            chroma[:] = 0.0
+        cur[nm + 1 + N_CHROMA] = math.sqrt(float(np.dot(frame, frame)) / self.n_fft)
+        w.prev[:] = cur
+        if self._flat_ok:
+            row[: w.low_at] = cur[: w.low_at]
+        else:
+            sl = self._sl
+            row[sl["mel"]] = db
+            row[sl["onset"].start] = onset
+            row[sl["chroma"]] = chroma
+            row[sl["rms"].start] = cur[nm + 1 + N_CHROMA]
         return onset, low
 
     def _frame(self, row: np.ndarray, info: FrameInfo, k: int, onset: float, low: float) -> None:
@@ -613,7 +644,14 @@ class _Work:
         self.pw = np.zeros((k + 1, n_mels + N_CHROMA + extra))
         self.db = np.zeros((k, n_mels))
         self.diff = np.zeros((k, n_mels))
-        self.prev_db = np.zeros(n_mels)
+        # the previous frame's [mel dB | onset | chroma | RMS | bass band powers] (the
+        # stream state that both paths carry: mel dB and bass powers) and this frame's
+        self.low_at = n_mels + 1 + N_CHROMA + 1
+        self.prev = np.zeros(self.low_at + LOW_BANDS)
+        self.prev_db = self.prev[:n_mels]
+        self.cur = np.zeros_like(self.prev)
+        self.cur_diff = np.zeros_like(self.prev)
+        self.two = np.zeros(2)
         self.chroma = np.zeros((k, N_CHROMA))
         self.lowd = np.zeros((k, LOW_BANDS))
         self.onset, self.low, self.rms, self.cmax, self.cdiv = (np.zeros(k) for _ in range(5))
