@@ -38,6 +38,16 @@ LATENCY_WINDOW = 1024
 
 
 TWO_PI = 2.0 * math.pi
+UP_RING = 16
+"""Model frames (and their interpolated output poses) kept for a 30 fps model at 60 fps."""
+
+
+def output_fps(wanted: int, model_fps: int) -> int:
+    """The frame rate the engine emits: ``wanted`` (``features.fps``) when it is a whole
+    multiple of the model's rate (a 30 fps model serves 60 fps), else the model's rate."""
+    if model_fps > 0 and wanted > model_fps and wanted % model_fps == 0:
+        return wanted
+    return model_fps
 
 
 def _cue_columns(feature_cfg: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
@@ -87,9 +97,13 @@ class Engine:
     ) -> None:
         self.cfg = cfg
         self.generator = generator
-        self.fps = int(getattr(generator, "fps", cfg["features"]["fps"]))
+        self.model_fps = int(getattr(generator, "fps", cfg["features"]["fps"]))
+        self.fps = output_fps(int(cfg["features"].get("fps", self.model_fps)), self.model_fps)
+        self.upsample = self.fps // self.model_fps
+        """Output frames per model frame: 1, or 2 when a 30 fps model serves 60 fps (see
+        :meth:`process`)."""
         self.feature_cfg = dict(cfg["features"])
-        self.feature_cfg["fps"] = self.fps
+        self.feature_cfg["fps"] = self.model_fps
         self._factory = features_factory or _default_features
         self._clock = clock
         self.features: Any = None
@@ -141,6 +155,12 @@ class Engine:
         self.clock: Any = None  # live.clock.ClockMixer: an external beat clock (use_clock)
         self._rig: Any = None  # model.rotations.RigSolver when rotations are wanted
         self._rot_ring: np.ndarray | None = None
+        # a 30 fps model at 60 fps: per model frame its pose and beat information, and the
+        # interpolated poses (one per output frame) waiting for their hop
+        self._mframes = 0
+        self._elem = np.zeros((UP_RING * self.upsample, sk.NUM_JOINTS, 3), np.float32)
+        self._minfo = np.zeros((UP_RING, 9), np.float64)  # tempo beat bib bar conf beat_wall phase tempo rms
+        self._cpu_carry = 0.0
         generator.reset(seed=self.seed)
 
     # -- audio in, frames out -------------------------------------------------------
@@ -175,7 +195,7 @@ class Engine:
             from live.clock import ClockedTracker
 
             if not isinstance(self.features.tracker, ClockedTracker):
-                self.features.tracker = ClockedTracker(self.features.tracker, self.clock, fps=self.fps)
+                self.features.tracker = ClockedTracker(self.features.tracker, self.clock, fps=self.model_fps)
 
     def process(
         self, samples: np.ndarray, *, sr: int, arrival: float | None = None, hold: bool = False
@@ -201,6 +221,8 @@ class Engine:
         self.samples_in += len(samples)
         self._last_arrival = arrival
         self._audio_time_at_arrival = self.samples_in / float(sr)
+        if self.upsample > 1:
+            return self._process_up(feats, n, arrival=arrival, hold=hold, t0=t0)
         if n == 0:
             return []
         info = self.features.info
@@ -263,6 +285,125 @@ class Engine:
             self.post.hold = held
         return out
 
+    @property
+    def delay_ms(self) -> float:
+        """Pose delay the interpolation adds when a model serves a higher rate: a frame shows
+        the pose between two model frames, so it goes out ``upsample - 1`` hops after its
+        time (16.7 ms for a 30 fps model at 60 fps); beat events are not delayed."""
+        return (self.upsample - 1) * 1000.0 / self.fps
+
+    def _elements_due(self) -> int:
+        """Output frames due: one per output hop of model-rate audio the features consumed,
+        less the ``upsample - 1`` hops each frame waits for the next model frame."""
+        r, f = self.upsample, self.features
+        done = r * self._mframes
+        samples = getattr(f, "samples", None)
+        if samples is None and hasattr(f, "_pos") and hasattr(f, "n_fft"):
+            samples = f.frames * f.hop + f._pos - (f.n_fft - f.hop)  # StreamingFeatures' ring
+        if samples is None or not hasattr(f, "hop"):
+            return done
+        return max(0, min(done, int(samples) // (int(f.hop) // r) - (r - 1)))
+
+    def _process_up(self, feats: np.ndarray, n: int, *, arrival: float, hold: bool, t0: float) -> list[Frame]:
+        """A model at 1/r of the output rate (r = ``upsample``): each model frame k gives r
+        output poses, P(k-1) + (P(k) - P(k-1)) j / r for j = 1..r, each sent on its own
+        output hop once it is due (:attr:`delay_ms`). The beat of model frame k rides on its
+        first output frame (sent on the hop that completes model frame k: no delay); the
+        post-processing cue advances the beat phase per output frame."""
+        r = self.upsample
+        ring = len(self._elem)
+        if n:
+            info = self.features.info
+            tempo = _get(info, "tempo")
+            is_beat = _get(info, "is_beat")
+            beat_in_bar = _get(info, "beat_in_bar")
+            bar = _get(info, "bar")
+            conf = _get(info, "confidence")
+            clocked = self.clock is not None
+            beat_t = _get(info, "beat_time") if clocked and self.features.tracker.source != "audio" else None
+            cue = self._cue_cols is not None and feats.shape[1] > self._cue_cols[3]
+            for k in range(n):
+                row = feats[k]
+                m = self._mframes
+                pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                prev = self._elem[(r * m - 1) % ring] if m else pose
+                for j in range(1, r):
+                    e = self._elem[(r * m + j - 1) % ring]
+                    np.subtract(pose, prev, out=e)
+                    e *= j / r
+                    e += prev
+                self._elem[(r * m + r - 1) % ring] = pose
+                mi = self._minfo[m % UP_RING]
+                mi[0] = float(tempo[k]) if tempo is not None else 0.0
+                mi[1] = 1.0 if is_beat is not None and is_beat[k] else 0.0
+                mi[2] = int(beat_in_bar[k]) if beat_in_bar is not None else 0
+                mi[3] = int(bar[k]) if bar is not None else 0
+                mi[4] = float(conf[k]) if conf is not None else 0.0
+                mi[5] = (float(beat_t[k]) + self.features.tracker.wall_offset
+                         if beat_t is not None and is_beat is not None and is_beat[k] else 0.0)
+                mi[6] = -1.0
+                if cue:
+                    si, ci, ti, ri = self._cue_cols  # type: ignore[misc]
+                    mi[6] = (math.atan2(row[si], row[ci]) / TWO_PI) % 1.0
+                    mi[7] = float(row[ti]) * 200.0
+                    mi[8] = float(row[ri])
+                self._mframes += 1
+        due = self._elements_due()
+        out: list[Frame] = []
+        if due <= self.frames:
+            self._cpu_carry += time.thread_time() - t0
+            return out
+        cpu = (self._cpu_carry + time.thread_time() - t0) / (due - self.frames)
+        self._cpu_carry = 0.0
+        held = self.post.hold
+        if hold:
+            self.post.hold = True
+        try:
+            while self.frames < due:
+                t1 = time.thread_time()
+                i = self.frames
+                k, j = divmod(i, r)
+                mi = self._minfo[k % UP_RING]
+                if mi[6] >= 0.0:
+                    cr = self.cues[i % JOINT_RING]
+                    cr[0] = (mi[6] - (r - 1 - j) * mi[7] / (60.0 * self.fps)) % 1.0
+                    cr[1] = mi[7]
+                    cr[2] = mi[8]
+                    self.post.cue(float(cr[0]), float(cr[1]), float(cr[2]))
+                slot = self._ring[i % JOINT_RING]
+                slot[...] = self.post.process(self._elem[i % ring])
+                rot = None
+                if self._rot_ring is not None:
+                    rot = self._rot_ring[i % JOINT_RING]
+                    rot[...] = self._rig.solve(slot)
+                self.tempo = float(mi[0])
+                self.confidence = float(mi[4])
+                first = j == 0
+                wall = self._clock()
+                lat = max(0.0, (wall - arrival) * 1000.0)
+                out.append(
+                    Frame(
+                        index=i,
+                        t=(i + 1) / self.fps,
+                        wall=wall,
+                        joints=slot,
+                        beat=bool(mi[1]) and first,
+                        beat_in_bar=int(mi[2]),
+                        bar=int(mi[3]),
+                        tempo=self.tempo,
+                        confidence=self.confidence,
+                        latency_ms=lat,
+                        beat_wall=float(mi[5]) if first else 0.0,
+                        rot=rot,
+                    )
+                )
+                self._lat[i % LATENCY_WINDOW] = lat
+                self._cpu[i % LATENCY_WINDOW] = cpu + time.thread_time() - t1
+                self.frames += 1
+        finally:
+            self.post.hold = held
+        return out
+
     def render(
         self, samples: np.ndarray, *, sr: int, progress: Callable[[float], None] | None = None,
         push_seconds: float = 20.0, model_frames: int = 600,
@@ -314,14 +455,41 @@ class Engine:
             si, ci, ti, ri = self._cue_cols
             f64 = feats.astype(np.float64)
             cues = np.stack([(np.arctan2(f64[:, si], f64[:, ci]) / TWO_PI) % 1.0, f64[:, ti] * 200.0, f64[:, ri]], axis=1)
+        info_out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+        if self.upsample > 1:
+            poses, cues, info_out = self._upsample_all(poses, cues, info_out)
+            n = len(poses)
         out = self.post.process_many(poses, cues)
         report(1.0)
-        info_out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
         self.frames += n
         if n:
             self.tempo = float(info_out["tempo"][-1])
             self.confidence = float(info_out["confidence"][-1])
         return out, info_out
+
+    def _upsample_all(self, poses: np.ndarray, cues: np.ndarray | None, info: dict[str, np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+        """:meth:`render`'s side of :meth:`_process_up`: n model poses -> r n output poses
+        (the same interpolation), cues and per-frame information."""
+        r, n = self.upsample, len(poses)
+        prev = np.concatenate([poses[:1], poses[:-1]]) if n else poses
+        w = (np.arange(1, r + 1, dtype=np.float32) / r)[None, :, None, None]
+        up = (prev[:, None] + (poses - prev)[:, None] * w).reshape(n * r, *poses.shape[1:])
+        up[r - 1:: r] = poses
+        up = up.astype(np.float32)
+        lag = np.tile(np.arange(r - 1, -1, -1, dtype=np.float64), n)  # output hops before the model frame
+        if cues is not None:
+            c = np.repeat(cues, r, axis=0)
+            c[:, 0] = (c[:, 0] - lag * c[:, 1] / (60.0 * self.fps)) % 1.0
+            cues = c
+        out = {}
+        for key, v in info.items():
+            rep = np.repeat(v, r)
+            if key == "is_beat":
+                rep = np.zeros_like(rep)
+                rep[::r] = v
+            out[key] = rep
+        return up, cues, out
 
     # -- controls -------------------------------------------------------------------
     def apply(self, control: Control) -> dict[str, Any]:
@@ -407,6 +575,8 @@ class Engine:
         cpu = float(np.median(self._cpu[:n]) * 1000.0) if n else 0.0
         return {
             "fps": self.fps,
+            "model_fps": self.model_fps,
+            "delay_ms": round(self.delay_ms, 2),
             "frames": self.frames,
             "audio_s": round(self.samples_in / self._sr, 3) if self._sr else 0.0,
             "latency_ms": {"p50": round(p50, 3), "p99": round(p99, 3)},
