@@ -233,3 +233,79 @@ def test_real_features_and_model_make_one_frame_per_hop(tmp_path: Path) -> None:
     assert sk.bone_length_error(np.asarray([f.joints for f in frames])) < 1e-4
     assert np.isfinite(np.asarray([f.joints for f in frames])).all()
     assert eng.snapshot()["cpu_ms"] > 0
+
+
+class RecordingGenerator:
+    """A real generator whose raw poses (before post-processing) are kept."""
+
+    def __init__(self, gen: Any) -> None:
+        self.gen = gen
+        self.fps, self.style_names, self.control_names = gen.fps, gen.style_names, gen.control_names
+        self.poses: list[np.ndarray] = []
+
+    def reset(self, *, seed: int = 0) -> None:
+        self.gen.reset(seed=seed)
+
+    def step(self, features: np.ndarray, **kw: Any) -> np.ndarray:
+        pose = self.gen.step(features, **kw)
+        self.poses.append(pose.copy())
+        return pose
+
+
+class PassPost:
+    """Post-processing that changes nothing (the interpolation is seen as it is)."""
+
+    hold = False
+
+    def process(self, pose: np.ndarray) -> np.ndarray:
+        return pose
+
+    def cue(self, *_: float) -> None:
+        pass
+
+
+def _real_engine(fps: int) -> Engine:
+    from live.runtime import load_generator
+
+    cfg = defaults()
+    cfg["features"]["fps"] = fps
+    return Engine(cfg, load_generator(cfg))
+
+
+def test_a_30_fps_model_serves_60_fps_one_interpolated_frame_per_hop() -> None:
+    if not (REPO / "models" / "default.onnx").is_file():
+        pytest.skip("models/default.onnx missing (run `make default-model`)")
+    from model.synth_music import demo_song
+
+    eng = _real_engine(60)
+    assert (eng.fps, eng.model_fps, eng.upsample) == (60, 30, 2)
+    rec = RecordingGenerator(eng.generator)
+    eng.generator = rec
+    eng.post = PassPost()  # type: ignore[assignment]
+    song = demo_song(seconds=8, seed=2)
+    assert song.sample_rate == 24000
+    frames, per_hop = [], []
+    for s in range(0, len(song.audio) - 400 + 1, 400):  # one 60 fps hop per block
+        got = eng.process(song.audio[s: s + 400], sr=24000)
+        per_hop.append(len(got))
+        frames += [(f.index, f.t, f.beat, f.joints.copy()) for f in got]
+    # one frame per hop once the first model frame is there (the first hop waits for it)
+    assert per_hop[0] == 0 and set(per_hop[1:]) == {1}
+    assert [f[0] for f in frames] == list(range(len(frames)))
+    assert frames[9][1] == pytest.approx(10 / 60)
+    p = np.asarray(rec.poses)
+    got = np.asarray([f[3] for f in frames])
+    np.testing.assert_array_equal(got[1::2], p[: len(got[1::2])])  # odd frames: the model's poses
+    mid = 0.5 * (p[:-1] + p[1:])  # even frames: halfway from the model frame before
+    np.testing.assert_allclose(got[2::2], mid[: len(got[2::2])], atol=1e-6)
+    beats = [f[0] for f in frames if f[2]]
+    assert beats and all(i % 2 == 0 for i in beats)  # on the hop that completes the model frame
+    # the same dance offline (render) as live, post-processing included
+    live_eng = _real_engine(60)
+    live = []
+    for s in range(0, len(song.audio), 400):
+        live += [f.joints.copy() for f in live_eng.process(song.audio[s: s + 400], sr=24000)]
+    off, info = _real_engine(60).render(song.audio, sr=24000)
+    assert len(off) >= len(live) > 400
+    np.testing.assert_allclose(off[: len(live)], np.asarray(live), atol=1e-4)
+    assert len(info["is_beat"]) == len(off)
