@@ -286,9 +286,9 @@ def test_a_30_fps_model_serves_60_fps_one_interpolated_frame_per_hop() -> None:
     assert song.sample_rate == 24000
     frames, per_hop = [], []
     for s in range(0, len(song.audio) - 400 + 1, 400):  # one 60 fps hop per block
-        got = eng.process(song.audio[s: s + 400], sr=24000)
-        per_hop.append(len(got))
-        frames += [(f.index, f.t, f.beat, f.joints.copy()) for f in got]
+        made = eng.process(song.audio[s: s + 400], sr=24000)
+        per_hop.append(len(made))
+        frames += [(f.index, f.t, f.beat, f.joints.copy()) for f in made]
     # one frame per hop once the first model frame is there (the first hop waits for it)
     assert per_hop[0] == 0 and set(per_hop[1:]) == {1}
     assert [f[0] for f in frames] == list(range(len(frames)))
