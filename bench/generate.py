@@ -1,8 +1,9 @@
 """Offline generation benchmark, side by side on one song: old (the live per-block Engine
 loop with the old per-frame features and post), b16 (the batched path with the block-16
 onnxruntime export and the beat net frame by frame: what generate ran before the numpy
-offline model and the batched beat net), new (what `generate` runs now: the beat net per
-batch, ``<model>_offline.npz`` in numpy, BLAS on one thread).
+offline model and the batched beat net), postloop (new, but post-processing frame by frame:
+what ``process_many`` did before it ran stage by stage), new (what `generate` runs now: the
+beat net per batch, ``<model>_offline.npz`` in numpy, BLAS on one thread).
 
     python bench/generate.py [--seconds 200] [--model models/default.onnx]
     dancemuse bench generate
@@ -51,7 +52,7 @@ def _legacy() -> object:
 
 def frame_loop(model: str, audio: np.ndarray, sr: int, *, path: str) -> dict[str, float]:
     """CPU seconds per stage of one generation and the loop's CPU and wall seconds.
-    path: old (per-block live path with the old parts), b16, new."""
+    path: old (per-block live path with the old parts), b16, postloop, new."""
     import model.features as mf
     from live.engine import Engine
     from live.generate import one_blas_thread
@@ -82,6 +83,8 @@ def frame_loop(model: str, audio: np.ndarray, sr: int, *, path: str) -> dict[str
     else:
         gen = load_generator(cfg, path=model, offline=True)
         eng = Engine(cfg, gen)
+    if path == "postloop":  # new, but post frame by frame (what process_many did before)
+        _post_frame_by_frame(eng.post)
     eng.prepare(sr=sr, warmup=False)
     if path == "old":
         gen._ios = None  # the old runtime: state through Python on every run()
@@ -120,6 +123,12 @@ def frame_loop(model: str, audio: np.ndarray, sr: int, *, path: str) -> dict[str
     return times
 
 
+def _post_frame_by_frame(post: Any) -> None:
+    """Make ``post.process_many`` the frame-by-frame loop (``PostProcessor._process_loop``)."""
+    post.process_many = lambda poses, cues=None: post._process_loop(
+        poses, None if cues is None else np.asarray(cues, np.float64).reshape(len(poses), 3))
+
+
 def whole_process(model: str, wav: Path, out: Path, *, path: str) -> tuple[float, float]:
     """(CPU s, wall s) for a fresh process to turn the WAV into a dance file. new: `dancemuse
     generate`; b16: the same with the numpy weights and the batched beat net turned off;
@@ -131,6 +140,11 @@ def whole_process(model: str, wav: Path, out: Path, *, path: str) -> tuple[float
     elif path == "b16":
         code = ("import sys, model.features as mf, live.runtime as rt; mf._SEQ['s'] = None; "
                 "rt._offline_weights = lambda p: None; from live.cli import main; sys.exit(main(sys.argv[1:]))")
+        cmd = [sys.executable, "-c", code, *cli]
+    elif path == "postloop":
+        code = ("import sys, numpy as np, live.post as lp; lp.PostProcessor.process_many = lambda self, p, c=None: "
+                "self._process_loop(p, None if c is None else np.asarray(c, np.float64).reshape(len(p), 3)); "
+                "from live.cli import main; sys.exit(main(sys.argv[1:]))")
         cmd = [sys.executable, "-c", code, *cli]
     else:
         cmd = [sys.executable, "-m", "live.cli", *cli]
@@ -187,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=200.0)
     ap.add_argument("--model", default=str(ROOT / "models" / "default.onnx"))
     ap.add_argument("--sr", type=int, default=44100, help="song sample rate (a CD-rate file)")
-    ap.add_argument("--paths", default="old,b16,new", help="comma list of old, b16, new")
+    ap.add_argument("--paths", default="old,b16,new", help="comma list of old, b16, postloop, new")
     a = ap.parse_args(argv)
     import soundfile as sf
     import soxr
@@ -197,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     song = demo_song(seconds=a.seconds, seed=0)
     audio = soxr.resample(song.audio, song.sample_rate, a.sr).astype(np.float32)
     print(f"song: {a.seconds:g} s demo at {a.sr} Hz; model {Path(a.model).name}; stage and loop columns: CPU s")
-    print(f"{'path':>4} {'model runs on':>20} {'features':>8} {'model':>7} {'post':>6} {'loop':>6} {'loop xRT cpu':>12} "
+    print(f"{'path':>8} {'model runs on':>20} {'features':>8} {'model':>7} {'post':>6} {'loop':>6} {'loop xRT cpu':>12} "
           f"{'wall':>6} {'process cpu s':>13} {'xRT cpu':>8} {'wall s':>7} {'xRT wall':>8}")
     with tempfile.TemporaryDirectory() as td:
         wav = Path(td) / "song.wav"
@@ -205,11 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         for path in a.paths.split(","):
             t = frame_loop(a.model, audio, a.sr, path=path)
             pc, pw = whole_process(a.model, wav, Path(td) / "out.npz", path=path)
-            print(f"{path:>4} {t['kind']:>20} {t['features']:>8.2f} {t['model']:>7.2f} {t['post']:>6.2f} "
+            print(f"{path:>8} {t['kind']:>20} {t['features']:>8.2f} {t['model']:>7.2f} {t['post']:>6.2f} "
                   f"{t['loop_cpu']:>6.2f} {a.seconds / t['loop_cpu']:>12.1f} {a.seconds / t['loop_wall']:>6.1f} "
                   f"{pc:>13.2f} {a.seconds / pc:>8.1f} {pw:>7.2f} {a.seconds / pw:>8.1f}", flush=True)
     print("old = the live per-block Engine loop with per-frame numpy post and librosa-filter features; b16 = the "
-          "batched path with the block-16 onnxruntime export and the beat net per frame; new = what generate runs now. "
+          "batched path with the block-16 onnxruntime export and the beat net per frame; postloop = new with "
+          "post-processing frame by frame (process_many before it ran stage by stage); new = what generate runs now. "
           "features include the beat tracker. xRT = song seconds per second (CPU: thread or process CPU time; wall: "
           "clock time, inflated when the machine is busy). Targets: loop >= 100x, process >= 40x.")
     return 0
