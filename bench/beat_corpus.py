@@ -173,12 +173,70 @@ def build_train(out: Path, *, minutes: float, quick: bool) -> tuple[int, float]:
     return made, total_s
 
 
+TUNE_SEED0 = 70_000  # tune seeds: below the test seeds, far from train (0+) and the net's extra songs (1000+)
+TUNE_GENRES = ("house", "techno", "funk", "disco", "dancepop", "trance", "hiphop", "ukgarage")
+
+
+def tune_spec(i: int) -> tuple[str, float, float, float, float] | None:
+    """(genre, bpm before, bpm after, step time s, song s) of tune song i: a club groove whose
+    tempo steps inside a break (drums out), like the hardest test cases; None when no
+    step bar of the seeded arrangement falls in a break."""
+    from model.midi_music import beats_per_bar, make_score
+
+    rng = np.random.default_rng([13, i])
+    genre = TUNE_GENRES[i % len(TUNE_GENRES)]
+    lo, hi = GENRES[genre]
+    bpm0 = float(rng.uniform(lo * 0.95, hi * 1.05))
+    bpm1 = float(np.clip(bpm0 * rng.choice([rng.uniform(0.72, 0.9), rng.uniform(1.12, 1.35)]), 62, 190))
+    seconds = 60.0
+    bpb = beats_per_bar(genre)
+    for k in rng.permutation(np.arange(6, int(seconds * bpm0 / 60 / bpb) - 4)):
+        t_step = float(k * bpb * 60.0 / bpm0)
+        if not 15.0 <= t_step <= seconds - 20.0:
+            continue
+        grid = TempoMap.step(bpm0, bpm1, t_step).beat_times(seconds + 2.0)
+        n_bars = int(np.ceil((len(grid) - 1) / bpb))
+        sc = make_score(genre, n_bars, TUNE_SEED0 + i, breaks=True)
+        for b0, b1, lab in sc.sections:
+            if lab == "break" and b0 < k <= b1 - 2:
+                return genre, bpm0, bpm1, t_step, seconds
+    return None
+
+
+def build_tune(out: Path, *, count: int) -> tuple[int, float]:
+    """``count`` songs whose tempo steps inside a break (seeds TUNE_SEED0 + i), for choosing
+    the tracker's parameters on data that is neither the test split nor the net's training
+    data: data/beat_corpus/tune/NNNNN_GENRE_BPM_step.wav + .json."""
+    made, audio_s, i = 0, 0.0, 0
+    while made < count and i < 20 * count:
+        spec = tune_spec(i)
+        i += 1
+        if spec is None:
+            continue
+        genre, bpm0, bpm1, t_step, seconds = spec
+        name = _name(TUNE_SEED0 + i - 1, genre, bpm0, "_step", width=5)
+        if (out / "tune" / f"{name}.json").exists():
+            made += 1
+            continue
+        t0 = time.perf_counter()
+        song = make_song(genre, seconds=seconds, seed=TUNE_SEED0 + i - 1,
+                         tempo_map=TempoMap.step(bpm0, bpm1, t_step), sr=SR, breaks=True)
+        _write(out / "tune", name, song.audio, _meta(song, name, split="tune"))
+        made += 1
+        audio_s += seconds
+        print(f"tune {made}/{count} {name} -> {bpm1:.0f} BPM at {t_step:.1f} s: "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+    return made, audio_s
+
+
 README = """Beat corpus: MIDI rendered with real instrument samples, exact beat truth.
 Built by bench/beat_corpus.py (never committed). Audio: mono 16-bit WAV at 24000 Hz.
 
 test/NNN_GENRE_BPM[_step|_ramp].wav   fixed list of ~62 one-minute songs (club styles first,
                                      rock/pop, jazz/latin, 3/4 and 6/8, tempo steps/ramps)
 train/NNNNN_GENRE_BPM.wav            disjoint seeds (train < 100000 <= test), 45-90 s
+tune/NNNNN_GENRE_BPM_step.wav         club songs whose tempo steps inside a break (seeds 70000+),
+                                     for choosing tracker parameters (--tune N)
 train/NNNNN_GENRE_BPM_aK.wav         the same song augmented (EQ, reverb, compression,
                                      noise, gain, varispeed tempo +-6 %, pitch +-2 st);
                                      its json holds the beats moved with the audio
@@ -202,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-minutes", type=float, default=150.0,
                     help="audio minutes of train (originals + augmented; default 150)")
     ap.add_argument("--seconds", type=float, default=60.0, help="test song length (default 60)")
+    ap.add_argument("--tune", type=int, default=0, metavar="N",
+                    help="only build N tune songs (tempo steps inside breaks, for choosing the "
+                         "tracker's parameters; never the test split)")
     args = ap.parse_args(argv)
     from model.midi_render import have_fluidsynth
 
@@ -213,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "README.txt").write_text(README)
     t0 = time.perf_counter()
+    if args.tune:
+        n, secs = build_tune(out, count=args.tune)
+        print(f"tune: {n} tracks ({secs / 60:.1f} min of new audio) in {time.perf_counter() - t0:.0f} s")
+        return 0
     n, secs = build_test(out, quick=args.quick, seconds=args.seconds)
     t1 = time.perf_counter()
     print(f"test: {n} new tracks ({secs / 60:.1f} min of audio) in {t1 - t0:.0f} s")

@@ -370,10 +370,14 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
         print(f"\nours tracker cost per 30 fps frame, one thread (thread CPU time, us; "
               f"{COST_TRACKS} tracks; the activation in numpy and in onnxruntime side by side, "
               "frame by frame; the machine's load inflates both)")
-        print(f"  {'part':<22}{'calls':>7}{'median':>9}{'p99':>9}{'per frame':>11}")
+        print(f"  {'part':<34}{'calls':>7}{'median':>9}{'p99':>9}{'per frame':>11}")
         for name, c in cost.items():
-            print(f"  {name:<22}{c['calls']:>7}{c['median_us']:>9.1f}{c['p99_us']:>9.1f}"
+            print(f"  {name:<34}{c['calls']:>7}{c['median_us']:>9.1f}{c['p99_us']:>9.1f}"
                   f"{c['per_frame_us']:>11.1f}")
+        a, b = cost.get("tracker step (numpy act.)"), cost.get("tracker step (onnxruntime act.)")
+        if a and b:
+            print(f"  whole step, numpy / onnxruntime activation: {a['per_frame_us'] / b['per_frame_us']:.2f} "
+                  f"per frame, {a['median_us'] / b['median_us']:.2f} median")
 
 
 def _save_peers(peers: dict[str, Any]) -> None:
