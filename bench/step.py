@@ -57,6 +57,61 @@ def _net_from_meta(meta: dict[str, Any], window: int | None = None) -> Any:
     return net
 
 
+def bench_step_candidates(model: Path, *, frames: int, feats: np.ndarray) -> list[dict[str, Any]]:
+    """The live model step, each candidate on the same feature frames, interleaved in
+    blocks of 50 frames (so machine load hits all alike): thread CPU per frame (median, p99)
+    and the largest pose difference from the float ONNX step over ``frames`` frames."""
+    import onnxruntime as ort
+
+    from live.npstep import NumpyStep
+    from live.runtime import Generator, _step_weights
+
+    cands: list[tuple[str, Any]] = []
+    plain = Generator(model)
+    plain._ios = None  # run() with the state through Python (the runtime before IO binding)
+    cands.append(("onnx run()", plain))
+    cands.append(("onnx bound (live before)", Generator(model)))
+    with tempfile.TemporaryDirectory() as td:
+        try:
+            from export.quantize import quantize_int8
+
+            q = quantize_int8(model, Path(td) / "int8.onnx")
+            cands.append(("onnx int8 dynamic", Generator(q)))
+        except Exception as e:  # noqa: BLE001 - the quantiser needs the train extra (onnx)
+            print(f"   (int8: not measured: {type(e).__name__}: {str(e)[:80]})")
+        # session settings: optimised graph saved and reloaded, no memory-pattern/arena
+        try:
+            opt = Path(td) / "opt.onnx"
+            so = ort.SessionOptions()
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            so.optimized_model_filepath = str(opt)
+            ort.InferenceSession(str(model), sess_options=so, providers=["CPUExecutionProvider"])
+            g = Generator(opt)
+            cands.append(("onnx saved-optimised", g))
+        except Exception as e:  # noqa: BLE001
+            print(f"   (saved-optimised graph: not measured: {type(e).__name__})")
+        npz, why = _step_weights(model)
+        if npz is not None:
+            cands.append(("numpy step (live now)", NumpyStep(npz, model_path=model)))
+        else:
+            print(f"   (numpy step: not measured: {why})")
+        n = min(frames, len(feats))
+        poses = {name: np.empty((n, 17, 3), np.float32) for name, _ in cands}
+        cpu = {name: np.empty(n) for name, _ in cands}
+        for _, g in cands:
+            g.reset(seed=0)
+        for b0 in range(0, n, 50):
+            for name, g in cands:
+                for i in range(b0, min(n, b0 + 50)):
+                    c0 = time.thread_time()
+                    g.step(feats[i], out=poses[name][i])
+                    cpu[name][i] = time.thread_time() - c0
+    ref = poses[cands[0][0]]
+    return [{"name": name, "p50": float(np.median(cpu[name][20:]) * 1e3),
+             "p99": float(np.percentile(cpu[name][20:], 99) * 1e3),
+             "diff": float(np.abs(poses[name] - ref).max()), "n": n} for name, _ in cands]
+
+
 def bench_ort_vs_torch(model: Path, *, checkpoint: str | None, frames: int, feats: np.ndarray) -> dict[str, float]:
     import torch
 
@@ -216,89 +271,130 @@ class _Timed:
         return r
 
 
-def bench_stages(model: Path, *, seconds: float, sr: int = 48000) -> dict[str, dict[str, np.ndarray]]:
+def bench_stages(model: Path, *, seconds: float, sr: int = 48000, fps: int = 30
+                 ) -> dict[str, dict[str, np.ndarray]]:
     """The live engine per stage, old path vs new, one hop per block at ``sr`` (a device rate).
 
-    Returns {path: {stage: [frames, 2] (wall, cpu) seconds}} for stages features, beat
-    tracker, model step, post, frame (the rest of Engine.process), OSC (encoding), total.
+    old: per-frame numpy post, per-frame features with librosa filters, onnxruntime run()
+    without IO binding, and at 60 fps a 60-fps toy model (no 60 fps default model existed);
+    new: what ``dancemuse live`` runs now (``load_generator``: the numpy step; at 60 fps the
+    30 fps model with interpolated frames).
+    Returns {path: {stage: [frames, 2] (wall, cpu) seconds per output frame}} for stages
+    features, beat tracker, model step, post, frame (the rest of Engine.process), OSC
+    (encoding), total. A block's stage times are spread over the frames it made (a block
+    that made none hands its time to the next one).
     """
     legacy = _legacy()
     OldPostProcessor, old_features_factory = legacy.OldPostProcessor, legacy.old_features_factory  # noqa: N806
 
     from live.engine import Engine
     from live.osc import FrameEncoder
-    from live.runtime import Generator
+    from live.runtime import Generator, load_generator
     from model.config import load_config
     from model.synth_music import demo_song
 
     cfg = load_config()
-    gen = Generator(model, feature_config=cfg["features"])
+    cfg["model"]["path"] = str(model)
+    cfg["features"]["fps"] = fps
     song = demo_song(seconds=seconds, seed=0)
     import soxr
 
     audio = soxr.resample(song.audio, song.sample_rate, sr).astype(np.float32)
     enc = FrameEncoder()
     out: dict[str, dict[str, np.ndarray]] = {}
+    names = ("features", "beat tracker", "model step", "post", "OSC")
     for path in ("old", "new"):
-        eng = Engine(cfg, gen, features_factory=old_features_factory if path == "old" else None)
         if path == "old":
+            old_model = _toy_at(fps) if fps != 30 else model
+            gen: Any = Generator(old_model, feature_config=dict(cfg["features"], fps=fps))
+            gen._ios = None  # the old runtime: state through Python on every run()
+            eng = Engine(cfg, gen, features_factory=old_features_factory)
             live = cfg["live"]
             eng.post = OldPostProcessor(fps=eng.fps, smoothing=live["smoothing"], mirror=live["mirror"],
                                         root=live["root"], project_bones=live["project_bones"])
+        else:
+            gen = load_generator(cfg)
+            eng = Engine(cfg, gen)
         eng.prepare(sr=sr)
-        if path == "old":
-            gen._ios = None  # the old runtime: state through Python on every run()
-        push = _Timed(eng.features.push)
-        eng.features.push = push
-        track = _Timed(eng.features.tracker.step)
-        eng.features.tracker.step = track
-        step = _Timed(gen.step)
-        gen.step = step  # type: ignore[method-assign]
-        post = _Timed(eng.post.process)
-        eng.post.process = post  # type: ignore[method-assign]
-        osc = _Timed(enc.encode)
+        acc = {k: np.zeros(2) for k in names}
+
+        def timed(fn: Any, key: str, acc: dict[str, np.ndarray] = acc) -> Any:
+            def run(*a: Any, **kw: Any) -> Any:
+                w0, c0 = time.perf_counter(), time.thread_time()
+                r = fn(*a, **kw)
+                acc[key] += (time.perf_counter() - w0, time.thread_time() - c0)
+                return r
+            return run
+
+        eng.features.push = timed(eng.features.push, "features")
+        eng.features.tracker.step = timed(eng.features.tracker.step, "beat tracker")
+        gen.step = timed(gen.step, "model step")
+        eng.post.process = timed(eng.post.process, "post")  # type: ignore[method-assign]
+        osc = timed(enc.encode, "OSC")
         hop = sr // eng.fps
-        tot_w, tot_c = [], []
+        rows: dict[str, list[np.ndarray]] = {k: [] for k in (*names, "frame", "engine total")}
+        carry = np.zeros(2)
         for i in range(0, len(audio) - hop, hop):
             w0, c0 = time.perf_counter(), time.thread_time()
             frames = eng.process(audio[i: i + hop], sr=sr)
-            tot_c.append(time.thread_time() - c0)
-            tot_w.append(time.perf_counter() - w0)
+            carry += (time.perf_counter() - w0, time.thread_time() - c0)
             for f in frames:
                 osc(f)
+            if not frames:
+                continue
+            k = len(frames)
+            tot = carry / k
+            inner = np.zeros(2)
+            acc["features"] -= acc["beat tracker"]  # the tracker runs inside push
+            for key in names:
+                v = acc[key] / k
+                rows[key] += [v] * k
+                if key != "OSC":
+                    inner += v
+            rows["frame"] += [np.maximum(tot - inner, 0.0)] * k
+            rows["engine total"] += [tot] * k
+            for key in names:
+                acc[key][:] = 0.0
+            carry[:] = 0.0
         del gen.step
-        n = min(len(push.wall), len(track.wall), len(step.wall), len(post.wall), len(tot_w))
-
-        def arr(w: list[float], c: list[float], n: int = n) -> np.ndarray:
-            return np.stack([np.asarray(w[-n:]), np.asarray(c[-n:])], axis=1)
-
-        pw, pc = np.asarray(push.wall[-n:]), np.asarray(push.cpu[-n:])  # one frame per push here
-        tw, tc = np.asarray(track.wall[-n:]), np.asarray(track.cpu[-n:])
-        stages = {
-            "features": np.stack([pw - tw, pc - tc], axis=1),
-            "beat tracker": np.stack([tw, tc], axis=1),
-            "model step": arr(step.wall, step.cpu),
-            "post": arr(post.wall, post.cpu),
-        }
-        total = arr(tot_w, tot_c)
-        inner = sum(stages[k] for k in ("features", "beat tracker", "model step", "post"))
-        stages["frame"] = np.maximum(total - inner, 0.0)
-        stages["OSC"] = arr(osc.wall, osc.cpu)
-        stages["engine total"] = total
-        out[path] = stages
+        skip = 2 * eng.fps  # the first two seconds (ring warm-up, first touches)
+        st = {key: np.asarray(v[skip:]) for key, v in rows.items()}
+        out[path] = {k: st[k] for k in ("features", "beat tracker", "model step", "post", "frame", "OSC",
+                                         "engine total")}
+        out[path]["_label"] = np.array([f"{getattr(gen, 'provider', '')} {Path(str(getattr(gen, 'path', ''))).name}"
+                                        f" {eng.model_fps}->{eng.fps} fps"])
     return out
 
 
+def _toy_at(fps: int) -> Path:
+    """A toy model at ``fps`` (what bench live ran at 60 fps before a 30 fps model served it)."""
+    from export.toy import build_toy_model
+    from model.config import defaults
+    from model.features import FeatureSpec
+
+    cfg = defaults()
+    cfg["features"]["fps"] = fps
+    spec = FeatureSpec.from_config(cfg["features"])
+    dst = Path(tempfile.mkdtemp()) / f"toy{fps}.onnx"
+    build_toy_model(dst, feature_spec=spec.to_dict(), feature_dim=spec.dim, fps=fps)
+    return dst
+
+
 def print_stages(res: dict[str, dict[str, np.ndarray]]) -> None:
+    for path in ("old", "new"):
+        print(f"   {path}: {res[path]['_label'][0]}")
     print(f"   {'stage':<13} {'old wall p50/p99':>17} {'new wall p50/p99':>17} {'old CPU p50/p99':>17} "
-          f"{'new CPU p50/p99':>17}  (ms per frame)")
+          f"{'new CPU p50/p99':>17} {'CPU mean old/new':>17}  (ms per frame)")
     for stage in res["old"]:
+        if stage.startswith("_"):
+            continue
         cells = []
         for col in (0, 1):
             for path in ("old", "new"):
                 x = res[path][stage][:, col] * 1e3
                 cells.append(f"{np.median(x):7.3f}/{np.percentile(x, 99):7.3f}")
-        print(f"   {stage:<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17} {cells[3]:>17}")
+        mean = "/".join(f"{np.mean(res[p][stage][:, 1]) * 1e3:7.3f}" for p in ("old", "new"))
+        print(f"   {stage:<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17} {cells[3]:>17} {mean:>17}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=300, help="timed steps per measurement")
     ap.add_argument("--seconds", type=float, default=60.0, help="demo song length for the generate benchmark")
     ap.add_argument("--windows", default="32,64,128,256")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: stages,step,cache,generate")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: stages,candidates,step,cache,generate")
+    ap.add_argument("--fps", default="30,60", help="frame rates of the per-stage table")
     ap.add_argument("--stage-seconds", type=float, default=30.0, help="demo audio for the per-stage table")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -317,16 +414,31 @@ def main(argv: list[str] | None = None) -> int:
 
     gen = Generator(args.model)
     meta = gen.meta
+    from live.npstep import one_blas_thread
+
+    one_blas_thread()  # as the live server runs (the numpy step sets it on load)
     print(f"model {args.model} ({args.model.stat().st_size / 1e6:.2f} MB): {gen.describe()}")
     print(f"net {meta['net_config']}")
     import platform
 
     print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 intra-op thread")
     if "stages" not in skip:
-        print(f"\n0. live engine per stage, {args.stage_seconds:g} s of the demo at 48 kHz, one hop per block; "
-              "old = numpy per-frame post + per-frame features with librosa filters + run() without IO binding")
-        print_stages(bench_stages(args.model, seconds=args.stage_seconds))
-        print("   (target: engine total CPU median <= 1.0 ms at 30 fps; the model step is the decoder's graph)")
+        for fps in (int(x) for x in args.fps.split(",")):
+            print(f"\n0. live engine per stage at {fps} fps, {args.stage_seconds:g} s of the demo at 48 kHz, one hop "
+                  "per block; old = numpy per-frame post + per-frame features with librosa filters + onnxruntime "
+                  "run() without IO binding (a toy model at 60 fps); new = `dancemuse live` now")
+            print_stages(bench_stages(args.model, seconds=args.stage_seconds, fps=fps))
+        print("   (target: engine total CPU median <= 1.0 ms at 30 fps, <= 1.5 ms at 60 fps)")
+    if "candidates" not in skip:
+        from export.parity import demo_features
+
+        n = max(args.frames, 300)
+        feats = demo_features(seconds=n / 30 + 2, fps=meta["fps"])
+        print(f"\n0b. live model step candidates, {n} frames of the demo, interleaved in blocks of 50; thread CPU "
+              "per frame; pose difference from `onnx run()` (float32) over all frames")
+        print(f"   {'candidate':<26} {'CPU p50':>8} {'CPU p99':>8} {'max |pose diff| m':>18}")
+        for r in bench_step_candidates(args.model, frames=n, feats=feats):
+            print(f"   {r['name']:<26} {r['p50']:8.3f} {r['p99']:8.3f} {r['diff']:18.2e}")
     if "step" not in skip:
         from export.parity import demo_features
 

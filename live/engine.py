@@ -297,9 +297,7 @@ class Engine:
         less the ``upsample - 1`` hops each frame waits for the next model frame."""
         r, f = self.upsample, self.features
         done = r * self._mframes
-        samples = getattr(f, "samples", None)
-        if samples is None and hasattr(f, "_pos") and hasattr(f, "n_fft"):
-            samples = f.frames * f.hop + f._pos - (f.n_fft - f.hop)  # StreamingFeatures' ring
+        samples = getattr(f, "samples", None)  # StreamingFeatures: model-rate samples taken in
         if samples is None or not hasattr(f, "hop"):
             return done
         return max(0, min(done, int(samples) // (int(f.hop) // r) - (r - 1)))
