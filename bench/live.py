@@ -33,8 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # before bench/ (this file's own name would shadow the package)
 
 
-def _model_for(fps: int, path: str | None) -> tuple[str, str]:
-    """A model at ``fps``: the given/default one if it runs at that rate, else a toy."""
+def _model_for(fps: int, path: str | None, *, old: bool = False) -> tuple[str, str]:
+    """A model at ``fps``: the given/default one if it runs at that rate or (new path) at a
+    rate that divides it (the engine interpolates: a 30 fps model serves 60 fps), else a toy
+    (the old path at 60 fps: the engine could not serve 60 fps frames from a 30 fps model)."""
     from model.config import defaults
     from model.modelmeta import parse_meta
 
@@ -44,8 +46,11 @@ def _model_for(fps: int, path: str | None) -> tuple[str, str]:
 
         sess = ort.InferenceSession(str(candidate), providers=["CPUExecutionProvider"])
         meta = parse_meta(sess.get_modelmeta().custom_metadata_map, name=str(candidate))
-        if int(meta["fps"]) == fps:
+        mfps = int(meta["fps"])
+        if mfps == fps:
             return str(candidate), candidate.name
+        if not old and fps % mfps == 0:
+            return str(candidate), f"{candidate.name} ({mfps} fps model, frames in between interpolated)"
         note = f"{candidate.name} runs at {meta['fps']} fps"
     else:
         note = f"{candidate} not found"
@@ -177,6 +182,8 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
     cfg = defaults()
     cfg["features"]["fps"] = fps
     cfg["model"].update(path=model, provider="cpu")
+    if old:  # the onnxruntime step (the numpy step came later)
+        cfg["model"]["runtime"] = "onnx"
     cfg["osc"].update(targets=[f"127.0.0.1:{p}" for p in ports], listen="")
     cfg["websocket"].update(port=0, max_clients=64)
     song = demo_song(seconds=seconds + 2, seed=0)
@@ -217,7 +224,8 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
     res: dict[str, Any] = {
         "clients": n_clients, "frames": frames,
         "lat_p50": float(np.percentile(lat, 50)), "lat_p99": float(np.percentile(lat, 99)),
-        "cpu_p50": float(np.median(cpu)), "cpu_p99": float(np.percentile(cpu, 99)),
+        "cpu_p50": float(np.median(cpu)), "cpu_p99": float(np.percentile(cpu, 99)), "cpu_mean": float(np.mean(cpu)),
+        "delay_ms": float(getattr(app.engine, "delay_ms", 0.0)),
         "osc_dropped": 0, "healthy_missed": 0, "stalled": stalled if n_clients else 0,
     }
     osc.stdin.write("stop\n")
@@ -260,18 +268,23 @@ def main() -> None:
     a = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for fps in [int(x) for x in a.fps.split(",")]:
-        model, label = _model_for(fps, a.model)
         hop_ms = 1000.0 / fps
-        print(f"model: {label}; {fps} fps (hop {hop_ms:.2f} ms); {a.seconds:g} s of the demo song per row")
+        print(f"{fps} fps (hop {hop_ms:.2f} ms); {a.seconds:g} s of the demo song per row")
         print(f"{'path':>4} {'clients':>8} {'frames':>7} {'lat p50':>8} {'lat p99':>8} {'cpu p50':>8} {'cpu p99':>8} "
-              f"{'osc dgrams':>10} {'healthy missed':>15}  ({a.osc_targets} OSC targets; osc dgrams: the fewest any got)")
+              f"{'cpu mean':>8} {'osc dgrams':>10} {'healthy missed':>15}  ({a.osc_targets} OSC targets; osc dgrams: "
+              "the fewest any got)")
         for path in a.path.split(","):
+            model, label = _model_for(fps, a.model, old=path == "old")
+            print(f"     {path}: model {label}")
             for n in [int(x) for x in a.clients.split(",")]:
                 st = min(a.stalled, n)
                 r = asyncio.run(_scenario(model, fps, a.seconds, n, st, old=path == "old", osc_targets=a.osc_targets))
                 print(f"{path:>4} {n:>8} {r['frames']:>7} {r['lat_p50']:>8.2f} {r['lat_p99']:>8.2f} "
-                      f"{r['cpu_p50']:>8.3f} {r['cpu_p99']:>8.3f} {r['osc_datagrams']:>10} {r['healthy_missed']:>15}",
-                      flush=True)
+                      f"{r['cpu_p50']:>8.3f} {r['cpu_p99']:>8.3f} {r['cpu_mean']:>8.3f} {r['osc_datagrams']:>10} "
+                      f"{r['healthy_missed']:>15}", flush=True)
+                if r.get("delay_ms"):
+                    print(f"     (poses go out {r['delay_ms']:.1f} ms after their time: interpolated between model "
+                          "frames; beat events are not delayed; not in the latency columns)", flush=True)
                 if r.get("healthy_missed"):
                     print(f"     missed by healthy clients: {r['healthy_gaps']} inside the stream, "
                           f"{r['healthy_head']} before their first frame, {r['healthy_tail']} after their last "
