@@ -160,7 +160,13 @@ class Engine:
         self._mframes = 0
         self._elem = np.zeros((UP_RING * self.upsample, sk.NUM_JOINTS, 3), np.float32)
         self._minfo = np.zeros((UP_RING, 9), np.float64)  # tempo beat bib bar conf beat_wall phase tempo rms
+        self._msteps = np.full(UP_RING, -1, np.int64)  # generator step of each model frame (-1: none)
         self._cpu_carry = 0.0
+        self.src = np.zeros((JOINT_RING, 3), np.float64)
+        """Per frame (ring, like the joints): the generator steps its pose came from (a, b)
+        and the weight w of b (pose = (1 - w) step a + w step b), counted since the
+        generator's last reset; the ensemble's free dancers take their own poses the same way."""
+        self._gsteps = 0
         generator.reset(seed=self.seed)
 
     # -- audio in, frames out -------------------------------------------------------
@@ -243,6 +249,10 @@ class Engine:
                 t1 = time.thread_time()
                 row = feats[k]
                 pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                sr_ = self.src[self.frames % JOINT_RING]
+                sr_[0] = sr_[1] = self._gsteps
+                sr_[2] = 0.0
+                self._gsteps += 1
                 if cue:
                     si, ci, ti, ri = self._cue_cols  # type: ignore[misc]
                     cr = self.cues[self.frames % JOINT_RING]
@@ -324,6 +334,8 @@ class Engine:
                 row = feats[k]
                 m = self._mframes
                 pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                self._msteps[m % UP_RING] = self._gsteps
+                self._gsteps += 1
                 prev = self._elem[(r * m - 1) % ring] if m else pose
                 for j in range(1, r):
                     e = self._elem[(r * m + j - 1) % ring]
@@ -368,6 +380,10 @@ class Engine:
                     cr[1] = mi[7]
                     cr[2] = mi[8]
                     self.post.cue(float(cr[0]), float(cr[1]), float(cr[2]))
+                b = int(self._msteps[k % UP_RING])
+                a = int(self._msteps[(k - 1) % UP_RING]) if k else b
+                sr_ = self.src[i % JOINT_RING]
+                sr_[0], sr_[1], sr_[2] = (a, b, (j + 1) / r) if 0 <= a < b else (b, b, 0.0)
                 slot = self._ring[i % JOINT_RING]
                 slot[...] = self.post.process(self._elem[i % ring])
                 rot = None
@@ -530,6 +546,8 @@ class Engine:
             c[name] = str(v)
         elif name == "reset":
             self.generator.reset(seed=self.seed)
+            self._gsteps = 0
+            self._msteps[:] = -1
             self.post.reset()
             c["hold"] = False
         elif name == "tempo/tap":

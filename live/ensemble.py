@@ -204,6 +204,7 @@ class Ensemble:
         self.beat_frames = np.full(max(1, max_lag_beats + 1), -1, np.int64)  # ring of the last beats
         self.n_beats = 0
         self.first = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._raw_buf = np.zeros((sk.NUM_JOINTS, 3), np.float32)  # a free dancer's interpolated raw pose
         self._tmp = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self.posts: list[Any] = []
         self.recorder: EnsembleRecorder | None = None
@@ -246,7 +247,7 @@ class Ensemble:
             elif mode == "canon":
                 dst[...] = self._canon_source(t, i * self.s.canon_beats)
             else:  # free
-                raw = self.engine.generator.raw[(self.engine.generator.steps - 1) % RING, i]
+                raw = self._raw_of(t, i)
                 post, src = self.posts[i - 1], self.engine.post
                 post.smoothing, post.groove, post.dynamics = src.smoothing, src.groove, src.dynamics
                 cue = self.engine.cues[t % len(self.engine.cues)]
@@ -257,6 +258,24 @@ class Ensemble:
         f.dancers = out
         if self.recorder is not None:
             self.recorder.add(f)
+
+    def _raw_of(self, t: int, i: int) -> np.ndarray:
+        """Dancer i's raw pose for frame t: from the generator step(s) the engine made that
+        frame from (``engine.src``: a 30 fps model at 60 fps interpolates between two)."""
+        gen = self.engine.generator
+        src = getattr(self.engine, "src", None)
+        if src is None:  # an engine without per-frame sources: the newest step
+            return gen.raw[(gen.steps - 1) % RING, i]
+        a, b, w = src[t % len(src)]
+        pb = gen.raw[int(b) % RING, i]
+        if w == 0.0 or a == b:
+            return pb
+        pa = gen.raw[int(a) % RING, i]
+        out = self._raw_buf
+        np.subtract(pb, pa, out=out)
+        out *= w
+        out += pa
+        return out
 
     def _canon_source(self, t: int, lag: int) -> np.ndarray:
         """Dancer 0's pose ``lag`` beats back on the beat grid (see the module docstring)."""

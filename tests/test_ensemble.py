@@ -220,3 +220,36 @@ def test_live_app_with_four_dancers_sends_all_over_osc_and_websocket_and_records
     np.testing.assert_allclose(rec[:, 0], solo, atol=1e-6)  # the usual recording is dancer 0
     np.testing.assert_allclose(np.asarray(poses["/dancemuse/2/pose"][n - 1]), rec[n - 1, 2].ravel(), atol=1e-5)
     np.testing.assert_allclose(fb[-1]["dancers"], rec[n - 1], atol=1e-5)
+
+
+class _Counting(_Stub):
+    """A _Stub whose nose x counts its steps (in mm): which step a pose came from."""
+
+    def reset(self, *, seed: int | None = None) -> None:
+        super().reset(seed=seed)
+        self.n = 0
+
+    def step(self, features: np.ndarray, *, style: object = None, controls: object = None) -> np.ndarray:
+        p = super().step(features, style=style, controls=controls)
+        p[0, 0] = 1e-3 * self.n
+        self.n += 1
+        return p
+
+
+@pytest.mark.parametrize("fps", [30, 60])
+def test_free_dancers_take_each_frames_own_step(fps: int) -> None:
+    """Blocks of several frames: every frame's free dancers come from that frame's model
+    step (not the block's newest); a 30 fps model at 60 fps: halfway between two steps."""
+    cfg = load_config(None)
+    cfg["features"]["fps"] = fps
+    gens = [_Counting() for _ in range(2)]
+    ens = build(cfg, gens[0], settings=EnsembleSettings(dancers=2, mode="free", styles=("a", "b")),
+                load_more=iter(gens[1:]).__next__)
+    assert ens.engine.fps == fps and ens.engine.model_fps == 30
+    _run(ens, 3.0)
+    n = ens.engine.frames
+    assert n > 80
+    got = np.array([ens._raw_of(t, 1)[0, 0] for t in range(n)])
+    t = np.arange(n)
+    want = 1e-3 * (t if fps == 30 else np.maximum(t - 1, 0) / 2.0)
+    np.testing.assert_allclose(got, want, atol=1e-6)
