@@ -71,7 +71,7 @@ def test_formations_place_dancers_apart_and_centred() -> None:
 
 
 def test_mirror_swaps_left_and_right_about_the_centre() -> None:
-    pose = sk.rest_pose().astype(np.float32) + np.float32([0.3, 0, 0])
+    pose = sk.rest_pose().astype(np.float32) + np.asarray([0.3, 0, 0], np.float32)
     out = mirror_pose(pose, np.zeros_like(pose))
     li, ri = sk.JOINT_INDEX["left_wrist"], sk.JOINT_INDEX["right_wrist"]
     assert out[li, 0] == pytest.approx(-pose[ri, 0]) and out[li, 1] == pytest.approx(pose[ri, 1])
