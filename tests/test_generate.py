@@ -235,7 +235,8 @@ def test_offline_numpy_weights_make_the_live_dance(model_path: Path, cfg: dict, 
     c["model"] = dict(c["model"], path=str(main_path))
     gen = load_generator(c, offline=True)
     assert isinstance(gen, NumpyGenerator) and gen.path.name == "m_offline.npz"
-    live = generate_dance("demo", cfg=c, demo_seconds=12.0, streaming=True, block=513)
+    on_ort = dict(c, model=dict(c["model"], runtime="onnx"))  # the live path on the ONNX contract itself
+    live = generate_dance("demo", cfg=on_ort, demo_seconds=12.0, streaming=True, block=513)
     fast = generate_dance("demo", cfg=c, demo_seconds=12.0)
     assert fast.meta["provider"] == "numpy" and live.meta["provider"] == "CPUExecutionProvider"
     assert fast.poses.shape == live.poses.shape
