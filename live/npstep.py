@@ -5,9 +5,10 @@
 :mod:`export.offline`; used only beside the exact ``.onnx`` it was written with). It has
 the interface of :class:`live.runtime.Generator` (``step``, ``reset``, ``fps``, ...) and
 a test holds its poses within 1e-4 m of the ONNX step over minutes of a song. Why: the
-ONNX step is ~140 small kernels a frame; here a frame is ~140 numpy calls on
-preallocated buffers, most of them a few hundred floats, plus 14 BLAS products, about
-3x less CPU.
+ONNX step is ~140 small kernels a frame; here a frame is ~110 numpy calls on
+preallocated buffers, most of them a few hundred floats, plus 14 BLAS products:
+1.2-1.6x less CPU than the bound ONNX step (``python bench/step.py``, part 0b; the two
+decoder products, 2 MB of weights each, are most of what is left).
 
 How it is laid out (all buffers allocated once; a step allocates no array):
 

@@ -504,7 +504,7 @@ def load_generator(
     """A Generator configured from ``cfg["model"]`` and checked against ``cfg["features"]``.
 
     Live (``offline`` False): the numpy step (:class:`live.npstep.NumpyStep`: the same
-    poses as the ONNX step within 1e-4 m at about a third of its CPU) when
+    poses as the ONNX step within 1e-4 m with 1.2-1.6x less CPU) when
     ``<model>_offline.npz`` was exported with that exact model file, ``model.runtime`` is
     ``auto`` (default) or ``numpy`` and ``model.provider`` is not ``cuda``; else the ONNX
     step, with one warning line saying why.
@@ -536,7 +536,7 @@ def load_generator(
                                      seed=int(mcfg.get("seed", 0)), warmup=warmup)
                 except ModelError as e:
                     why = str(e)
-            log.warning("numpy step off: %s; stepping with onnxruntime (about 3x the CPU per frame)", why)
+            log.warning("numpy step off: %s; stepping with onnxruntime (more CPU per frame)", why)
     if offline:
         npz = _offline_weights(main_path)
         if npz is not None:
