@@ -14,7 +14,11 @@
   of ``es_window`` frames and per joint (3 x es_window numbers, normalised),
   ES = mean_s ||y_s - x|| - 1/2 mean_{s != s'} ||y_s - y_s'||, the same on frame-to-frame
   changes (weight ``w_vel``), plus ``w_bone`` x relative bone-length error. With
-  ``samples`` = 1 it is the old L1 regression. Adam with warm-up and cosine decay,
+  ``samples`` = 1 it is the old L1 regression. ``w_speed`` > 0 adds a motion-amount
+  term: per window and pose channel the mean absolute frame-to-frame change and the mean
+  absolute second difference of every sample against the target's, as a share of the
+  target's batch mean (so a decoder that covers the data's poses at half the data's speed
+  pays for it, whatever the timing of its moves). Adam with warm-up and cosine decay,
   gradient clipping. Teacher forcing follows DanceRevolution's curriculum
   (model/curriculum.py). ``amp_aug`` of the windows get their moves scaled (bones kept)
   and the energy control measured after, so energy learns the size of the moves.
@@ -82,6 +86,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     w_vel: float = 1.0
     w_bone: float = 1.0
+    w_speed: float = 0.0
+    """Weight of the motion-amount term (mean speed and acceleration per window vs the
+    target's; energy-score loss only). 0 = off."""
     samples: int = 2
     """Decoder samples per window (>= 2: energy-score loss; 1: L1 regression)."""
     es_window: int = 8
@@ -130,6 +137,8 @@ class TrainConfig:
                 not isinstance(v, (int, float)) or v <= 0 for v in tc.data_weights.values()):
             raise ConfigError(f"[train] data_weights must map data folders to positive numbers{where}, "
                               'e.g. data_weights = { "data/synth_a" = 2.0, "data/mocap" = 1.0 }')
+        if not isinstance(tc.w_speed, (int, float)) or not 0.0 <= float(tc.w_speed) < 100.0:
+            raise ConfigError(f"[train] w_speed must be a number from 0 (off) to 100{where}, got {tc.w_speed!r}")
         if not isinstance(tc.style_balance, (int, float)) or not 0.0 <= float(tc.style_balance) <= 1.0:
             raise ConfigError(f"[train] style_balance must be a number from 0 (by frames) to 1 (styles equal){where}, "
                               f"got {tc.style_balance!r}")
@@ -223,16 +232,33 @@ def energy_score(samples: torch.Tensor, target: torch.Tensor, *, window: int) ->
     return fit - 0.5 * spread
 
 
+def motion_amount(pn: torch.Tensor, tn: torch.Tensor) -> torch.Tensor:
+    """Motion-amount mismatch of samples ``pn`` [S, B, T, P] against ``tn`` [B, T, P]
+    (normalised poses): per window and channel the mean |first difference| and mean
+    |second difference| over time, |sample - target| as a share of the target's mean
+    over the batch; averaged. 0 when every sample moves exactly as much as the data."""
+    out = pn.new_zeros(())
+    dp, dt = pn, tn
+    for _ in range(2):
+        dp, dt = dp[:, :, 1:] - dp[:, :, :-1], dt[:, 1:] - dt[:, :-1]
+        mp, mt = dp.abs().mean(2), dt.abs().mean(1)  # [S, B, P], [B, P]
+        out = out + ((mp - mt).abs().mean() / mt.mean().clamp_min(1e-6))
+    return 0.5 * out
+
+
 def es_losses(net: DanceNet, preds: torch.Tensor, target: torch.Tensor, *, w_vel: float, w_bone: float,
-              window: int) -> dict[str, torch.Tensor]:
-    """preds [S, B, T, P] raw samples, target [B, T, P] raw -> {"loss", "l1", "vel", "bone", "es"}."""
+              window: int, w_speed: float = 0.0) -> dict[str, torch.Tensor]:
+    """preds [S, B, T, P] raw samples, target [B, T, P] raw -> {"loss", "l1", "vel", "bone", "es",
+    "speed"}."""
     pn, tn = net.norm_pose(preds.float()), net.norm_pose(target.float())
     es = energy_score(pn, tn, window=window)
     vel = energy_score(pn[:, :, 1:] - pn[:, :, :-1], tn[:, 1:] - tn[:, :-1], window=window)
     lb_t = bone_lengths_t(target.float())
     bone = ((bone_lengths_t(preds.float()) - lb_t).abs() / lb_t.clamp_min(1e-3)).mean()
     l1 = (pn[0] - tn).abs().mean().detach()
-    return {"loss": es + w_vel * vel + w_bone * bone, "l1": l1, "vel": vel, "bone": bone, "es": es}
+    speed = motion_amount(pn, tn)
+    loss = es + w_vel * vel + w_bone * bone + (w_speed * speed if w_speed > 0 else 0.0)
+    return {"loss": loss, "l1": l1, "vel": vel, "bone": bone, "es": es, "speed": speed.detach()}
 
 
 class WindowLoss(torch.nn.Module):
@@ -272,7 +298,8 @@ class WindowLoss(torch.nn.Module):
         if s == 1:
             out = losses(net, preds[0], target, w_vel=tc.w_vel, w_bone=tc.w_bone)
         else:
-            out = es_losses(net, preds, target, w_vel=tc.w_vel, w_bone=tc.w_bone, window=tc.es_window)
+            out = es_losses(net, preds, target, w_vel=tc.w_vel, w_bone=tc.w_bone, window=tc.es_window,
+                            w_speed=tc.w_speed)
         out["pred"] = preds[0].detach()
         return out
 

@@ -290,6 +290,24 @@ def test_energy_control_is_amplitude_relative_to_style_and_loudness(data: Path) 
     assert ea.max() / ea.min() > 2.0  # augmented windows span small to big moves
 
 
+def test_motion_amount_charges_a_decoder_that_moves_less_than_the_data() -> None:
+    import torch
+
+    from model.train import motion_amount
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(4, 30, 54, generator=g).cumsum(1)
+    same = target[None].repeat(2, 1, 1, 1)
+    assert float(motion_amount(same, target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(motion_amount(0.5 * same, target)) == pytest.approx(0.5, abs=1e-5)  # half the speed
+    still = target.mean(1, keepdim=True).expand_as(target)[None].repeat(2, 1, 1, 1)
+    assert float(motion_amount(still, target)) == pytest.approx(1.0, abs=1e-5)
+    jitter = same + 0.3 * torch.randn(same.shape, generator=g)  # moving more (jitter) costs too
+    assert float(motion_amount(jitter, target)) > 0.1
+    with pytest.raises(ConfigError, match="w_speed"):
+        TrainConfig.from_dict({"w_speed": -1.0})
+
+
 def test_style_balance_evens_out_styles_within_a_folder(tmp_path: Path) -> None:
     from model.train_data import WindowSampler, load_folders
 
