@@ -10,6 +10,12 @@ Prints (asserts nothing):
 
 Run: ``python bench/features.py [--seconds 30] [--quick]`` or ``dancemuse bench features``.
 One thread (OMP_NUM_THREADS=1) is what the live server uses.
+
+``--against REV`` prints only a side-by-side of ``model/features.py`` as of git revision REV
+and as it is now: one hop per push at 24 kHz and 48 kHz input, the two streams pushed
+alternately (same machine conditions), CPU (thread time) per push, median and p99, with
+and without the beat tracker's ``step`` (timed inside the push and subtracted), and a
+whole-song push per frame.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
@@ -103,11 +111,82 @@ def f_measures(feel: str, bpm: float, *, seconds: float, fps: int = 30) -> tuple
     return f_ours, f_lr, tempo_ours, float(np.atleast_1d(tempo_lr)[0])
 
 
+def _features_at(rev: str) -> Any:
+    """``model/features.py`` as of git revision ``rev``, loaded as its own module."""
+    import subprocess
+    import types
+
+    src = subprocess.run(["git", "show", f"{rev}:model/features.py"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    name = f"dancemuse_features_{rev}"
+    mod = types.ModuleType(name)
+    sys.modules[name] = mod
+    exec(compile(src, f"{rev}:model/features.py", "exec"), mod.__dict__)  # noqa: S102 - our own file
+    return mod
+
+
+def side_by_side(rev: str, *, seconds: float) -> None:
+    """Print the ``--against`` table (see the module docstring)."""
+    import soxr
+
+    import model.features as now
+
+    then = _features_at(rev)
+    song = render_song(feel="house", bpm=124, seconds=seconds, seed=0)
+    print(f"model/features.py at {rev} vs now, {seconds:g} s of music, one hop per push, pushed alternately; "
+          "CPU ms per push (thread time)")
+    print(f"{'fps':>4} {'input':>6} {'path':>8} {'p50':>7} {'p99':>7} {'p50 w/o tracker':>16} "
+          f"{'p99 w/o tracker':>16} {'whole song':>11}")
+    for fps in (30, 60):
+        cfg = defaults()["features"]
+        cfg["fps"] = fps
+        for sr in (24000, 48000):
+            audio = song.audio if sr == song.sample_rate else soxr.resample(song.audio, song.sample_rate, sr)
+            audio = np.asarray(audio, np.float32)
+            hop = sr // fps
+            rows = {}
+            sfs = {rev: then.StreamingFeatures(cfg, input_sr=sr), "now": now.StreamingFeatures(cfg, input_sr=sr)}
+            tracked = {k: [0.0] for k in sfs}
+            for k, sf in sfs.items():
+                inner = sf.tracker.step
+
+                def step(*a: Any, _inner: Any = inner, _acc: list[float] = tracked[k], **kw: Any) -> Any:
+                    t = time.thread_time()
+                    r = _inner(*a, **kw)
+                    _acc[0] += time.thread_time() - t
+                    return r
+                sf.tracker.step = step
+            cpu: dict[str, list[float]] = {k: [] for k in sfs}
+            bare: dict[str, list[float]] = {k: [] for k in sfs}
+            for i in range(len(audio) // hop):
+                chunk = audio[i * hop: (i + 1) * hop]
+                for k, sf in sfs.items():
+                    tracked[k][0] = 0.0
+                    c0 = time.thread_time()
+                    sf.push(chunk)
+                    dt = time.thread_time() - c0
+                    cpu[k].append(dt)
+                    bare[k].append(dt - tracked[k][0])
+            for k in sfs:
+                mod = then if k == rev else now
+                sf = mod.StreamingFeatures(cfg, input_sr=sr)
+                c0 = time.thread_time()
+                n = len(sf.push(audio))
+                rows[k] = (time.thread_time() - c0) * 1e3 / max(n, 1)
+                c, b = np.asarray(cpu[k]) * 1e3, np.asarray(bare[k]) * 1e3
+                print(f"{fps:>4} {sr:>6} {k:>8} {np.median(c):>7.3f} {np.percentile(c, 99):>7.3f} "
+                      f"{np.median(b):>16.3f} {np.percentile(b, 99):>16.3f} {rows[k]:>11.3f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0, help="song length (default 30)")
     ap.add_argument("--quick", action="store_true", help="three songs only")
+    ap.add_argument("--against", metavar="REV", help="only: model/features.py at git revision REV vs now")
     args = ap.parse_args(argv)
+    if args.against:
+        side_by_side(args.against, seconds=args.seconds)
+        return 0
     import librosa
 
     # warm librosa's numba-compiled paths so the timing below is steady-state
