@@ -15,10 +15,10 @@ How it works
 2. Inference (``model.beat_hmm``): a forward pass of a bar-pointer HMM over (metre 3 or
    4, beat period in 1/90 s ticks, position in the bar). Off-beat, half, double and 3:2
    readings are states of the one model and compete on the same evidence; tempo moves
-   only at beat boundaries; a small jump probability lets an abrupt change re-lock in a
-   few beats. When the activation has been weak for a while (a break), the observation
-   weight falls to zero and the posterior coasts: the tempo holds. Tempo memory: once the
-   tracker is confident, its tempo becomes a soft tempo prior (other tempi keep
+   only at beat boundaries; a jump probability (JUMP per beat) lets an abrupt change
+   re-lock in a few beats. When the activation has been weak for a while (a break), the
+   observation weight falls to zero and the posterior coasts: the tempo holds. Tempo
+   memory: once the tracker is confident, its tempo becomes a soft tempo prior (other tempi keep
    MEMORY_FLOOR of their mass per beat), so weak or misleading evidence (a fill in a break)
    does not walk the tempo away, while the strong beats of a real change still win within a
    few beats and then become the remembered tempo.
@@ -68,6 +68,15 @@ walk the tempo away, while a real change, whose beats are strong, still wins in 
 and becomes the remembered tempo once confident."""
 MEMORY_WIDTH = 0.04
 """Width (log tempo) of the remembered tempo's favour."""
+JUMP = 0.1
+"""Probability per beat that the tempo jumps (spread over all tempi, times the evidence
+weight: none in a break), the HMM's default being 0.01. Chosen on the corpus train split and
+the tune songs (bench/beat_corpus.py --tune: tempo steps inside breaks), replayed activations:
+0.1 re-locks more tempo steps within 2 s (train 9/20 vs 7/20, tune 10/16 vs 9/16) at the same
+F and CMLt (train AMLt 0.956 vs 0.962); 0.1 or 0.3 with a weaker tempo memory (floor 0.85)
+re-lock a little more (tune 11/16, train 10/20) but lose more continuity (train AMLt 0.945
+at 0.1); a gate that raised the jump only while the activation fell off the tracked grid
+(and forgot the tempo memory) helped the tune songs but not the train split's steps."""
 
 
 class OnlineBeatTracker:
@@ -109,6 +118,7 @@ class OnlineBeatTracker:
         self.act = BeatActivation(model_path)
         self.hmm = BarPointerHMM(min_bpm=self.min_bpm, max_bpm=self.max_bpm, metres=(3, 4),
                                  prefer=self.prefer)
+        self.hmm.jump = JUMP
         self._silence = np.full(self.act.n_mels, MEL_FLOOR_DB)
         self._conf_a = SUMMARY_EVERY / (0.5 * FPS_NET)
         self.reset_state()
