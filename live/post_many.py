@@ -58,32 +58,33 @@ def one_euro(
     bd = 1.0 - alpha_d
     adf = alpha_d * fps
     kk = fps / (2.0 * math.pi)
-    # a = 1 / (1 + kk / cutoff) with cutoff = min_cutoff + beta |v|, written as
-    # (c0 + |v|) / (c1 + |v|) with c0 = min_cutoff / beta, c1 = (min_cutoff + kk) / beta
-    c0 = min_cutoff / beta
-    c1 = (min_cutoff + kk) / beta
+    # With w = v / (ad fps): w = (1 - ad) w + (x - f), and the step toward the input
+    # a = 1 / (1 + kk / (min_cutoff + beta ad fps |w|)) = 1 - k1 / (k2 + |w|), so the new
+    # f = f + a (x - f) = x - (x - f) k1 / (k2 + |w|): ten numpy calls a frame.
+    k2 = (min_cutoff + kk) / (beta * adf)
+    k1 = kk / (beta * adf)
+    w = v / adf
     d = np.empty_like(f)
     tmp = np.empty_like(f)
     s = np.empty(len(f))
-    s2 = np.empty(len(f))
     s_col = s[:, None]
     add, sub, mul, div, sqrt = np.add, np.subtract, np.multiply, np.divide, np.sqrt
     reduce = np.add.reduce
     prev = f
     for i in range(len(x)):
-        sub(x[i], prev, out=d)
-        mul(v, bd, out=v)
-        mul(d, adf, out=tmp)
-        add(v, tmp, out=v)
-        mul(v, v, out=tmp)
+        xi = x[i]
+        sub(xi, prev, out=d)
+        mul(w, bd, out=w)
+        add(w, d, out=w)
+        mul(w, w, out=tmp)
         reduce(tmp, axis=1, out=s)
         sqrt(s, out=s)
-        add(s, c0, out=s2)
-        add(s, c1, out=s)
-        div(s2, s, out=s)  # a
+        add(s, k2, out=s)
+        div(k1, s, out=s)  # 1 - a
         mul(d, s_col, out=d)
-        add(prev, d, out=out[i])
+        sub(xi, d, out=out[i])
         prev = out[i]
+    np.multiply(w, adf, out=v)
     f[...] = prev
     return out
 
