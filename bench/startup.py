@@ -14,7 +14,9 @@ port and an OSC target on this process, then measures from the spawn:
   first frame in another; the time until the process has exited.
 
 ``old`` is the same command with librosa imported and its filters built before start-up
-(what start-up cost before the numpy filterbanks); ``new`` is the command as it is.
+(what start-up cost before the numpy filterbanks) and the onnxruntime step; ``onnx`` the
+command as it is with ``--set model.runtime=onnx``; ``new`` the command as it is (the
+numpy step, which does not import onnxruntime).
 Prints; asserts nothing. Timings on a shared machine: compare the columns, not the numbers.
 """
 
@@ -70,15 +72,17 @@ def bare_import_s(runs: int) -> float:
     return statistics.median(ts)
 
 
-def one_run(*, old: bool, model: str, term: str, timeout: float = 120.0) -> dict[str, float]:
+def one_run(*, old: bool, model: str, term: str, timeout: float = 120.0, extra: tuple[str, ...] = ()
+            ) -> dict[str, float]:
     """Spawn `dancemuse live`, time the page, /status, first frame and the SIGTERM exit.
-    term: "warmup" (SIGTERM as soon as /status answers), "frame" (after the first frame)."""
+    term: "warmup" (SIGTERM as soon as /status answers), "frame" (after the first frame).
+    extra: more command-line arguments (e.g. ``--set model.runtime=onnx``)."""
     port = _free_port()
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.setblocking(False)
     args = ["live", "--input", "demo", "--port", str(port), "--osc-listen", "",
-            "--osc-target", f"127.0.0.1:{rx.getsockname()[1]}", "--model", model]
+            "--osc-target", f"127.0.0.1:{rx.getsockname()[1]}", "--model", model, *extra]
     code = ("import sys; " + (OLD_PRELUDE if old else "") +
             f"from live.cli import main; sys.exit(main({args!r}))")
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -133,16 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bare `import numpy, onnxruntime`: {bare:.2f} s (median of {a.runs})")
     print(f"{'path':>4} {'page s':>7} {'/status s':>9} {'warming':>8} {'1st frame s':>11} {'x bare':>7} "
           f"{'TERM@frame s':>12} {'TERM@warmup s':>13} {'peak RSS MB':>11}")
-    for old in (True, False):
-        frame_runs = [one_run(old=old, model=a.model, term="frame") for _ in range(a.runs)]
+    # old: librosa filters built at start (before the numpy filterbanks), onnxruntime step;
+    # onnx: today's start-up with the onnxruntime step; new: as it is (the numpy step)
+    rows = (("old", True, ("--set", "model.runtime=onnx")), ("onnx", False, ("--set", "model.runtime=onnx")),
+            ("new", False, ()))
+    for label, old, extra in rows:
+        frame_runs = [one_run(old=old, model=a.model, term="frame", extra=extra) for _ in range(a.runs)]
         rss = max(r["rss"] for r in frame_runs)
-        warm = one_run(old=old, model=a.model, term="warmup")
+        warm = one_run(old=old, model=a.model, term="warmup", extra=extra)
 
         def med(k: str, runs: list[dict[str, float]] = frame_runs) -> float:
             return statistics.median(r[k] for r in runs)
 
         first = med("first_frame")
-        print(f"{'old' if old else 'new':>4} {med('page'):>7.2f} {med('status'):>9.2f} "
+        print(f"{label:>4} {med('page'):>7.2f} {med('status'):>9.2f} "
               f"{'yes' if warm['warming_seen'] else 'no':>8} {first:>11.2f} {first / bare:>7.1f} "
               f"{med('term_exit'):>12.2f} {warm['term_exit']:>13.2f} {rss:>11.0f}")
     print("targets: first frame <= 3x bare import; SIGTERM exit <= 1 s at any moment; page and /status "
