@@ -107,9 +107,15 @@ def bench_step_candidates(model: Path, *, frames: int, feats: np.ndarray) -> lis
                     g.step(feats[i], out=poses[name][i])
                     cpu[name][i] = time.thread_time() - c0
     ref = poses[cands[0][0]]
+
+    def rel(p: np.ndarray) -> np.ndarray:  # joints about the mid-hip (the root trajectory aside)
+        return p - p[:, 11:13].mean(axis=1, keepdims=True)
+
     return [{"name": name, "p50": float(np.median(cpu[name][20:]) * 1e3),
              "p99": float(np.percentile(cpu[name][20:], 99) * 1e3),
-             "diff": float(np.abs(poses[name] - ref).max()), "n": n} for name, _ in cands]
+             "diff": float(np.abs(poses[name] - ref).max()),
+             "rel": float(np.abs(rel(poses[name]) - rel(ref)).max()),
+             "rel_mean": float(np.abs(rel(poses[name]) - rel(ref)).mean()), "n": n} for name, _ in cands]
 
 
 def bench_ort_vs_torch(model: Path, *, checkpoint: str | None, frames: int, feats: np.ndarray) -> dict[str, float]:
@@ -436,9 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         feats = demo_features(seconds=n / 30 + 2, fps=meta["fps"])
         print(f"\n0b. live model step candidates, {n} frames of the demo, interleaved in blocks of 50; thread CPU "
               "per frame; pose difference from `onnx run()` (float32) over all frames")
-        print(f"   {'candidate':<26} {'CPU p50':>8} {'CPU p99':>8} {'max |pose diff| m':>18}")
+        print(f"   {'candidate':<26} {'CPU p50':>8} {'CPU p99':>8} {'max |pose diff| m':>18} "
+              f"{'about mid-hip max/mean':>23}")
         for r in bench_step_candidates(args.model, frames=n, feats=feats):
-            print(f"   {r['name']:<26} {r['p50']:8.3f} {r['p99']:8.3f} {r['diff']:18.2e}")
+            print(f"   {r['name']:<26} {r['p50']:8.3f} {r['p99']:8.3f} {r['diff']:18.2e} "
+                  f"{r['rel']:12.2e}/{r['rel_mean']:.2e}")
     if "step" not in skip:
         from export.parity import demo_features
 
