@@ -89,8 +89,9 @@ class NumpyGenerator:
         except Exception as e:  # noqa: BLE001 - numpy/zipfile raise several types
             raise ModelError(f"offline weights {name} cannot be read ({type(e).__name__}); re-export the model") from None
         self.meta: dict[str, Any] = modelmeta.parse_meta({modelmeta.META_KEY: doc}, name=name)
-        from live.runtime import _expected_spec
+        from live.runtime import _expected_spec, at_model_rate
 
+        feature_config = at_model_rate(feature_config, int(self.meta["fps"]))  # 60 fps from a 30 fps model
         modelmeta.validate_features(self.meta, name=name, feature_config=feature_config,
                                     expected_spec=_expected_spec(feature_config))
         m = self.meta
