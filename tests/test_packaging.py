@@ -51,8 +51,9 @@ def test_pyproject_lists_the_package_data() -> None:
 def test_wheel_carries_model_and_configuration(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"models/default.onnx", "models/default_offline.npz", "config.toml", "live/cli.py", "visualizer/index.html"} <= names
-    if (REPO / "models" / "beats.onnx").exists():
-        assert "models/beats.onnx" in names
+    for extra in ("beats.onnx", "beats.npz", "beats_seq.onnx"):  # the beat tracker's net, its numpy weights, batched net
+        if (REPO / "models" / extra).exists():
+            assert f"models/{extra}" in names
 
 
 @pytest.mark.slow
