@@ -273,8 +273,7 @@ def _real_engine(fps: int) -> Engine:
 
 
 def test_a_30_fps_model_serves_60_fps_one_interpolated_frame_per_hop() -> None:
-    if not (REPO / "models" / "default.onnx").is_file():
-        pytest.skip("models/default.onnx missing (run `make default-model`)")
+    assert (REPO / "models" / "default.onnx").is_file(), "models/default.onnx is missing; rebuild it with `make default-model`"
     from model.synth_music import demo_song
 
     eng = _real_engine(60)
