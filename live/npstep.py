@@ -44,6 +44,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from live.control import parse_style
+from live.offline import NetDims, read_weights
+from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -79,7 +81,7 @@ def _f32(a: Any) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-class NumpyStep:
+class NumpyStep(NetDims):
     """The block-1 step model in numpy (see the module docstring).
 
     path: the ``<model>_offline.npz`` weights; ``model_path``: the ``.onnx`` they belong to
@@ -106,33 +108,12 @@ class NumpyStep:
         name = str(path)
         if not self.weights_path.is_file():
             raise ModelError(f"step weights {name} not found; re-export the model with `dancemuse export`")
-        try:
-            with np.load(self.weights_path, allow_pickle=False) as z:
-                w = {k: z[k] for k in z.files if k != "meta"}
-                doc = str(z["meta"])
-        except Exception as e:  # noqa: BLE001 - numpy/zipfile raise several types
-            raise ModelError(f"step weights {name} cannot be read ({type(e).__name__}); re-export the model") from None
-        self.meta: dict[str, Any] = modelmeta.parse_meta({modelmeta.META_KEY: doc}, name=name)
-        from live.runtime import _expected_spec, at_model_rate
-
-        feature_config = at_model_rate(feature_config, int(self.meta["fps"]))
-        if expected_spec is None and feature_config is not None:
-            expected_spec = _expected_spec(feature_config)
-        modelmeta.validate_features(self.meta, name=name, feature_config=feature_config, expected_spec=expected_spec)
+        w, self.meta = read_weights(self.weights_path, name=name, what="step weights",
+                                    feature_config=feature_config, expected_spec=expected_spec)
         m = self.meta
         nc = m.get("net_config") or {}
         try:
-            self.d = int(nc["d_model"])
-            self.heads = int(nc["heads"])
-            self.layers = int(nc["layers"])
-            self.k = int(nc["window"])
-            self.hid = int(nc["lstm_hidden"])
-            self.lstm_layers = int(nc["lstm_layers"])
-            self.nd = int(nc["noise_dim"])
-            self.phrase = int(nc["phrase_frames"])
-            self.tau = float(nc["noise_tau"])
-            self.energy_gain = float(nc.get("energy_gain", 0.0))
-            self.ema_tau = float(nc.get("ema_tau", 30.0))
+            self._set_dims(nc)
             self.ffn = int(nc["ffn_dim"])
             if self.lstm_layers != 2 or int(m.get("lookahead", 0)) != 0:
                 raise ValueError("a 2-layer LSTM decoder with no look-ahead")
@@ -150,7 +131,7 @@ class NumpyStep:
         self.lookahead: int = m["lookahead"]
         self.noise_dim: int = int(m.get("noise_dim", 2 * self.nd))
         self.root_mode = str(m.get("root", "dx_y_dz"))
-        if self.root_mode not in ("dx_dz_y", "dx_y_dz", "absolute", "none"):
+        if self.root_mode not in ROOT_MODES:
             raise ModelError(f"step weights {name} have root mode {self.root_mode!r}; re-export the model")
         if self.pose_dim != NUM_JOINTS * 3 + 3:
             raise ModelError(f"step weights {name} have pose_dim {self.pose_dim}, expected {NUM_JOINTS * 3 + 3}")
@@ -449,18 +430,7 @@ class NumpyStep:
     def _place(self, out: np.ndarray) -> np.ndarray:
         """Root values -> root trajectory (float32 sums like the ONNX runtime's) and the
         absolute joints in ``out`` [17, 3]."""
-        r = self._root_vals
-        mode = self.root_mode
-        if mode == "dx_dz_y":
-            self._root[0] += r[0]
-            self._root[1] = r[2]
-            self._root[2] += r[1]
-        elif mode == "dx_y_dz":
-            self._root[0] += r[0]
-            self._root[1] = r[1]
-            self._root[2] += r[2]
-        elif mode == "absolute":
-            self._root[:] = r
+        advance_root(self._root, self._root_vals, self.root_mode)
         np.add(self._joints, self._root, out=out)
         return out
 

@@ -70,7 +70,59 @@ def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float = 1e-5) 
     return (xc / np.sqrt(var + eps) * g + b).astype(np.float32)
 
 
-class NumpyGenerator:
+def read_weights(path: Path, *, name: str, what: str, feature_config: Mapping[str, Any] | None,
+                 expected_spec: Mapping[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and the checked metadata of a ``<model>_offline.npz`` (shared by the offline
+    runner and the live numpy step). The features are checked against ``feature_config`` at the
+    model's own rate (a 30 fps model may serve 60 fps). Raises ModelError (one line)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            w = {k: z[k] for k in z.files if k != "meta"}
+            doc = str(z["meta"])
+    except Exception as e:  # noqa: BLE001 - numpy/zipfile raise several types
+        raise ModelError(f"{what} {name} cannot be read ({type(e).__name__}); re-export the model") from None
+    meta: dict[str, Any] = modelmeta.parse_meta({modelmeta.META_KEY: doc}, name=name)
+    from live.runtime import _expected_spec, at_model_rate
+
+    feature_config = at_model_rate(feature_config, int(meta["fps"]))
+    if expected_spec is None:
+        expected_spec = _expected_spec(feature_config)
+    modelmeta.validate_features(meta, name=name, feature_config=feature_config, expected_spec=expected_spec)
+    return w, meta
+
+
+class NetDims:
+    """The network sizes of a model's ``net_config`` (a base of the two numpy runners)."""
+
+    d: int
+    heads: int
+    layers: int
+    k: int
+    hid: int
+    lstm_layers: int
+    nd: int
+    phrase: int
+    tau: float
+    energy_gain: float
+    ema_tau: float
+
+    def _set_dims(self, nc: Mapping[str, Any]) -> None:
+        """Read them from ``nc``. Raises KeyError, TypeError or ValueError on a missing or
+        malformed entry."""
+        self.d = int(nc["d_model"])
+        self.heads = int(nc["heads"])
+        self.layers = int(nc["layers"])
+        self.k = int(nc["window"])
+        self.hid = int(nc["lstm_hidden"])
+        self.lstm_layers = int(nc["lstm_layers"])
+        self.nd = int(nc["noise_dim"])
+        self.phrase = int(nc["phrase_frames"])
+        self.tau = float(nc["noise_tau"])
+        self.energy_gain = float(nc.get("energy_gain", 0.0))
+        self.ema_tau = float(nc.get("ema_tau", 30.0))
+
+
+class NumpyGenerator(NetDims):
     """A DanceNet run in numpy from its offline weights file (see the module docstring).
 
     Raises ModelError with one line when the file is missing, unreadable or not a
@@ -82,32 +134,11 @@ class NumpyGenerator:
         name = str(path)
         if not self.path.is_file():
             raise ModelError(f"offline weights {name} not found; re-export the model with `dancemuse export`")
-        try:
-            with np.load(self.path, allow_pickle=False) as z:
-                self._w = {k: z[k] for k in z.files if k != "meta"}
-                doc = str(z["meta"])
-        except Exception as e:  # noqa: BLE001 - numpy/zipfile raise several types
-            raise ModelError(f"offline weights {name} cannot be read ({type(e).__name__}); re-export the model") from None
-        self.meta: dict[str, Any] = modelmeta.parse_meta({modelmeta.META_KEY: doc}, name=name)
-        from live.runtime import _expected_spec, at_model_rate
-
-        feature_config = at_model_rate(feature_config, int(self.meta["fps"]))  # 60 fps from a 30 fps model
-        modelmeta.validate_features(self.meta, name=name, feature_config=feature_config,
-                                    expected_spec=_expected_spec(feature_config))
+        self._w, self.meta = read_weights(self.path, name=name, what="offline weights", feature_config=feature_config)
         m = self.meta
         nc = m.get("net_config") or {}
         try:
-            self.d = int(nc["d_model"])
-            self.heads = int(nc["heads"])
-            self.layers = int(nc["layers"])
-            self.k = int(nc["window"])
-            self.hid = int(nc["lstm_hidden"])
-            self.lstm_layers = int(nc["lstm_layers"])
-            self.nd = int(nc["noise_dim"])
-            self.phrase = int(nc["phrase_frames"])
-            self.tau = float(nc["noise_tau"])
-            self.energy_gain = float(nc.get("energy_gain", 0.0))
-            self.ema_tau = float(nc.get("ema_tau", 30.0))
+            self._set_dims(nc)
             for key in ("w_in", "b_in", "w_static", "w_head", "b_head", "style_table", "lnf_g", "lnf_b"):
                 self._w[key]  # noqa: B018 - presence check
         except (KeyError, TypeError, ValueError) as e:
@@ -144,7 +175,9 @@ class NumpyGenerator:
         self._w_rec = [np.ascontiguousarray(w[f"w_rec{i}"] * half) for i in range(self.lstm_layers)]
         self._b_rec: list[np.ndarray | None] = [np.ascontiguousarray(w[f"b_gates{i}"] * half)
                                                  for i in range(self.lstm_layers)]
-        self._b0 = self._b_rec[0]
+        b0 = self._b_rec[0]
+        assert b0 is not None
+        self._b0: np.ndarray = b0
         self._b_rec[0] = None  # layer 0's bias goes with the static gates
         self._w_static = np.ascontiguousarray(w["w_static"] * half)
         nd = self.nd

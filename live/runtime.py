@@ -50,6 +50,22 @@ log = logging.getLogger("dancemuse.runtime")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO_ROOT / "models" / "default.onnx"
 ROOT_MODES = ("dx_dz_y", "dx_y_dz", "absolute", "none")
+
+
+def advance_root(root: np.ndarray, r: np.ndarray, mode: str) -> None:
+    """Integrate one frame's root values ``r`` into the root trajectory ``root`` [3] (in
+    place, no allocation): steps in x and z, height as given ("dx_dz_y": r = dx, dz, y;
+    "dx_y_dz": r = dx, y, dz), or the absolute position; "none" leaves it."""
+    if mode == "dx_dz_y":
+        root[0] += r[0]
+        root[1] = r[2]
+        root[2] += r[1]
+    elif mode == "dx_y_dz":
+        root[0] += r[0]
+        root[1] = r[1]
+        root[2] += r[2]
+    elif mode == "absolute":
+        root[:] = r
 CONTROL_DEFAULTS = {"energy": 1.0, "variation": 0.5}
 
 
@@ -323,17 +339,7 @@ class Generator:
 
     def _place(self, vec: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Root-relative joints + root values -> absolute pose in ``out`` [17, 3]."""
-        r = vec[NUM_JOINTS * 3 :]
-        if self.root_mode == "dx_dz_y":
-            self._root[0] += r[0]
-            self._root[1] = r[2]
-            self._root[2] += r[1]
-        elif self.root_mode == "dx_y_dz":
-            self._root[0] += r[0]
-            self._root[1] = r[1]
-            self._root[2] += r[2]
-        elif self.root_mode == "absolute":
-            self._root[:] = r
+        advance_root(self._root, vec[NUM_JOINTS * 3 :], self.root_mode)
         np.add(vec[: NUM_JOINTS * 3].reshape(NUM_JOINTS, 3), self._root, out=out)
         self.frames += 1
         return out
