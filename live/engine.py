@@ -262,35 +262,14 @@ class Engine:
                     self.post.cue(float(cr[0]), float(cr[1]), float(cr[2]))
                 slot = self._ring[self.frames % JOINT_RING]
                 slot[...] = self.post.process(pose)
-                i = self.frames
-                rot = None
-                if self._rot_ring is not None:
-                    rot = self._rot_ring[i % JOINT_RING]
-                    rot[...] = self._rig.solve(slot)
                 self.tempo = float(tempo[k]) if tempo is not None else 0.0
                 self.confidence = float(conf[k]) if conf is not None else 0.0
-                wall = self._clock()
-                lat = max(0.0, (wall - arrival) * 1000.0)
-                out.append(
-                    Frame(
-                        index=i,
-                        t=(i + 1) / self.fps,
-                        wall=wall,
-                        joints=slot,
-                        beat=bool(is_beat[k]) if is_beat is not None else False,
-                        beat_in_bar=int(beat_in_bar[k]) if beat_in_bar is not None else 0,
-                        bar=int(bar[k]) if bar is not None else 0,
-                        tempo=self.tempo,
-                        confidence=self.confidence,
-                        latency_ms=lat,
-                        beat_wall=(float(beat_t[k]) + self.features.tracker.wall_offset
-                                   if beat_t is not None and is_beat is not None and is_beat[k] else 0.0),
-                        rot=rot,
-                    )
-                )
-                self._lat[i % LATENCY_WINDOW] = lat
-                self._cpu[i % LATENCY_WINDOW] = feat_cpu + time.thread_time() - t1
-                self.frames += 1
+                self._emit(out, slot, arrival, feat_cpu, t1,
+                           bool(is_beat[k]) if is_beat is not None else False,
+                           int(beat_in_bar[k]) if beat_in_bar is not None else 0,
+                           int(bar[k]) if bar is not None else 0,
+                           (float(beat_t[k]) + self.features.tracker.wall_offset
+                            if beat_t is not None and is_beat is not None and is_beat[k] else 0.0))
         finally:
             self.post.hold = held
         return out
@@ -386,37 +365,32 @@ class Engine:
                 sr_[0], sr_[1], sr_[2] = (a, b, (j + 1) / r) if 0 <= a < b else (b, b, 0.0)
                 slot = self._ring[i % JOINT_RING]
                 slot[...] = self.post.process(self._elem[i % ring])
-                rot = None
-                if self._rot_ring is not None:
-                    rot = self._rot_ring[i % JOINT_RING]
-                    rot[...] = self._rig.solve(slot)
                 self.tempo = float(mi[0])
                 self.confidence = float(mi[4])
                 first = j == 0
-                wall = self._clock()
-                lat = max(0.0, (wall - arrival) * 1000.0)
-                out.append(
-                    Frame(
-                        index=i,
-                        t=(i + 1) / self.fps,
-                        wall=wall,
-                        joints=slot,
-                        beat=bool(mi[1]) and first,
-                        beat_in_bar=int(mi[2]),
-                        bar=int(mi[3]),
-                        tempo=self.tempo,
-                        confidence=self.confidence,
-                        latency_ms=lat,
-                        beat_wall=float(mi[5]) if first else 0.0,
-                        rot=rot,
-                    )
-                )
-                self._lat[i % LATENCY_WINDOW] = lat
-                self._cpu[i % LATENCY_WINDOW] = cpu + time.thread_time() - t1
-                self.frames += 1
+                self._emit(out, slot, arrival, cpu, t1, bool(mi[1]) and first, int(mi[2]), int(mi[3]),
+                           float(mi[5]) if first else 0.0)
         finally:
             self.post.hold = held
         return out
+
+    def _emit(self, out: list[Frame], slot: np.ndarray, arrival: float, cpu: float, t1: float, beat: bool,
+              beat_in_bar: int, bar: int, beat_wall: float) -> None:
+        """Frame ``self.frames`` (its post-processed joints already in ``slot``): the rig's
+        rotations, the Frame with wall time and latency, the latency/CPU windows."""
+        i = self.frames
+        rot = None
+        if self._rot_ring is not None:
+            rot = self._rot_ring[i % JOINT_RING]
+            rot[...] = self._rig.solve(slot)
+        wall = self._clock()
+        lat = max(0.0, (wall - arrival) * 1000.0)
+        out.append(Frame(index=i, t=(i + 1) / self.fps, wall=wall, joints=slot, beat=beat,
+                         beat_in_bar=beat_in_bar, bar=bar, tempo=self.tempo, confidence=self.confidence,
+                         latency_ms=lat, beat_wall=beat_wall, rot=rot))
+        self._lat[i % LATENCY_WINDOW] = lat
+        self._cpu[i % LATENCY_WINDOW] = cpu + time.thread_time() - t1
+        self.frames += 1
 
     def render(
         self, samples: np.ndarray, *, sr: int, progress: Callable[[float], None] | None = None,
