@@ -294,6 +294,27 @@ class BeatActivation:
         if self.backend == "numpy":
             self._s[0] = self._s[-1] = 1.0
 
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """The recurrent state as copies: ``(h, prev_mel)``, ``h`` [shape=(2, 1, hidden)]
+        the two GRU layers' states (the layout of ``models/beats_seq.onnx``'s ``h`` and
+        ``h_out``), ``prev_mel`` [shape=(n_mels,)] the last log-mel frame heard (float32).
+        With :meth:`set_state` it hands the state over to and from another runner of the
+        same net (e.g. the sequence copy for whole songs)."""
+        return self._h[self._cur].copy(), self._prev[self._cur][0].copy()
+
+    def set_state(self, h: np.ndarray, prev_mel: np.ndarray) -> None:
+        """Continue from the state ``(h, prev_mel)`` (as :meth:`state` returns it or the
+        sequence net's ``h_out`` and the last mel frame it heard); the next :meth:`step`
+        answers as the net would after those frames. Raises ValueError on wrong shapes."""
+        h = np.asarray(h, np.float32)
+        prev_mel = np.asarray(prev_mel, np.float32)
+        want = self._h[self._cur].shape
+        if h.size != int(np.prod(want)) or prev_mel.size != self.n_mels:
+            raise ValueError(f"beat activation set_state: h of shape {h.shape} and prev_mel of "
+                             f"shape {prev_mel.shape}; expected {want} and ({self.n_mels},)")
+        self._h[self._cur][...] = h.reshape(want)
+        self._prev[self._cur][...] = prev_mel.reshape(1, self.n_mels)
+
     def step(self, mel_db: np.ndarray) -> np.ndarray:
         """Probabilities [shape=(3,)] (none, beat, downbeat) of this 30 fps frame."""
         if self.backend == "numpy":

@@ -220,3 +220,31 @@ def test_stale_numpy_weights_are_not_used(tmp_path: Path, caplog: pytest.LogCapt
     with pytest.raises(ModelError) as e:
         BeatActivation(onnx_path, backend="numpy")
     assert "\n" not in str(e.value) and "--npz" in str(e.value)
+
+
+def test_state_and_set_state_hand_the_net_over_between_runners() -> None:
+    mel = _song_mels(12.0)
+    cut = 150
+    for src_backend, dst_backend in (("numpy", "numpy"), ("onnxruntime", "numpy"),
+                                     ("numpy", "onnxruntime"), ("onnxruntime", "onnxruntime")):
+        whole = BeatActivation(backend=src_backend)
+        ref = np.array([whole.step(m).copy() for m in mel])
+        first, second = BeatActivation(backend=src_backend), BeatActivation(backend=dst_backend)
+        first.run(mel[:cut])
+        h, prev = first.state()
+        assert h.shape == (2, 1, first.hidden) and prev.shape == (64,) and h.dtype == np.float32
+        np.testing.assert_array_equal(prev, mel[cut - 1].astype(np.float32))
+        h_before = h.copy()
+        first.step(mel[cut])  # the copies do not follow the runner
+        np.testing.assert_array_equal(h, h_before)
+        second.set_state(h, prev)
+        rest = np.array([second.step(m).copy() for m in mel[cut:]])
+        np.testing.assert_allclose(rest, ref[cut:], atol=1e-5, rtol=0)
+        assert float(np.abs(ref[cut:, 1]).max()) > 0.1  # the comparison has beats in it
+    fresh = BeatActivation(backend="numpy")
+    cold = fresh.step(mel[cut]).copy()
+    assert float(np.abs(cold - ref[cut]).max()) > 1e-3  # without the state the answer differs
+    with pytest.raises(ValueError):
+        fresh.set_state(np.zeros((2, 1, 3)), prev)
+    with pytest.raises(ValueError):
+        fresh.set_state(h, np.zeros(10))
