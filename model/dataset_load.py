@@ -13,9 +13,10 @@ same clock (music beat time - t0), so ``metrics.beat_align_score(clip.poses,
 clip.beats, fps=clip.fps)`` is right as it stands.
 
 Cache. Features are stored in ``DIR/cache/<id>.<key>.npz``, where the key hashes the
-feature spec (FeatureSpec.to_json without normalisation) and the audio file's size and
-modification time: changing the feature configuration or the audio recomputes them;
-older cache files of the clip are removed. A read-only dataset still loads, uncached.
+feature spec (FeatureSpec.to_json without normalisation), the beat tracker (its activation
+weights and the code of its inference, :func:`tracker_key`) and the audio file's size and
+modification time: changing the feature configuration, the tracker or the audio recomputes
+them (so training hears the beat the show hears); older cache files of the clip are removed. A read-only dataset still loads, uncached.
 """
 
 from __future__ import annotations
@@ -72,6 +73,24 @@ def windows(clips: Sequence[Clip], *, seq_len: int, stride: int) -> Iterator[tup
             yield c, k * stride, f, p
 
 
+_TRACKER_KEY: list[str] = []
+
+
+def tracker_key() -> str:
+    """Hash of what decides the beat features: the activation weights (models/beats.onnx)
+    and the source of the tracker's modules (activation, HMM, tracker), read once per
+    process. A change to any of them gives every clip new cached features."""
+    if not _TRACKER_KEY:
+        from model import beat_act, beat_hmm, beats
+
+        h = hashlib.sha1()
+        for f in (beat_act.DEFAULT_MODEL, Path(beat_act.__file__), Path(beat_hmm.__file__), Path(beats.__file__)):
+            with contextlib.suppress(OSError):
+                h.update(f.read_bytes())
+        _TRACKER_KEY.append(h.hexdigest()[:12])
+    return _TRACKER_KEY[0]
+
+
 def spec_key(feature_cfg: Mapping[str, Any]) -> str:
     """Hash of the feature spec (without normalisation) that names cache files."""
     from model.features import FeatureSpec
@@ -105,7 +124,7 @@ def clip_features(rec: ClipRecord, root: Path, feature_cfg: Mapping[str, Any], *
     if not rec.audio.is_file():
         raise DatasetError(f"audio {rec.audio} of clip {rec.id} is missing; run `dancemuse dataset check {root}`")
     st = rec.audio.stat()
-    key = hashlib.sha1(f"{spec_key(feature_cfg)}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{spec_key(feature_cfg)}:{tracker_key()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
     cdir = root / CACHE_DIR
     path = cdir / f"{rec.id}.{key}.npz"
     if cache and path.is_file():

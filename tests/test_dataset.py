@@ -231,6 +231,19 @@ def test_loader_aligns_features_with_poses_and_caches(tmp_path: Path) -> None:
     assert other[0].features.shape[1] == spec.dim - 32
     assert len(list((root / "cache").glob("a.*.npz"))) == 1
     ws = list(windows(clips, seq_len=30, stride=15))
+    # A different beat tracker (weights or inference code) names a different cache file: the
+    # features are recomputed, so training hears the beat the show hears.
+    import model.dataset_load as dl
+
+    before = {q.name for q in (root / "cache").glob("a.*.npz")}
+    monkey = dl._TRACKER_KEY[:]
+    try:
+        dl._TRACKER_KEY[:] = ["another-tracker"]
+        load_clips(root, _feature_cfg(fps=30, n_mels=32))
+        after = {q.name for q in (root / "cache").glob("a.*.npz")}
+        assert len(after) == 1 and after != before
+    finally:
+        dl._TRACKER_KEY[:] = monkey
     assert len(ws) == (len(c.poses) - 30) // 15 + 1
     cl, start, f, p = ws[1]
     assert start == 15 and f.shape == (30, spec.dim) and p.shape == (30, 17, 3)
