@@ -3,11 +3,23 @@
 Fitted on the TRAINING data's dances, it tells which style a generated window looks like:
 if the model's house looks like the data's house, the classifier says "house".
 
-Window features (153 values, made left/right symmetric by averaging with the mirrored
-dance, so a move danced on either side looks the same): per joint the kinetic features of
-``model.metrics`` (mean horizontal and vertical kinetic energy, mean acceleration), the
-mean root-relative position and the RMS spread of the root-relative position. Features
-are standardised with the training windows' mean and std (floored at STD_FLOOR).
+Window features (made left/right symmetric by averaging with the mirrored dance, so a move
+danced on either side looks the same):
+
+- 153 summary values: per joint the kinetic features of ``model.metrics`` (mean horizontal
+  and vertical kinetic energy, mean acceleration), the mean root-relative position and the
+  RMS spread of the root-relative position;
+- a bag of poses (CODEBOOK values, when the classifier has a codebook): every frame is
+  described by its facing-normalised root-relative joints, its joint velocities (scaled by
+  VEL_SCALE) and its root height, softly assigned to the nearest of CODEBOOK pose centres
+  (k-means on the training frames), and the window's mean assignment (square-rooted) is
+  the feature: *which* poses and moves a window holds (joints moving together or against
+  each other), not only how much each joint moves. On v5's training data (synthetic styles
+  + mocap, 2-fold by dance, codebook fitted per fold) the cross-validated recognition went
+  from mean 0.79 / worst 0.62 to mean 0.83 / worst 0.65; house, hip-hop and contemporary
+  share moves in the synthetic choreography and stay the most confused.
+
+Features are standardised with the training windows' mean and std (floored at STD_FLOOR).
 
 Classifiers: ``"logreg"`` (multinomial logistic regression, L2, class-balanced, fitted
 with L-BFGS) or ``"knn"`` (k nearest neighbours, majority vote, ties to the nearest).
@@ -21,13 +33,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.metrics import kinetic_features
-from model.skeleton import mirror, root_of
+from model.skeleton import JOINT_INDEX, mirror, root_of
 
 WINDOW_S = 4.0
 """Window length (s) the classifier sees."""
 STD_FLOOR = 1e-3
 L2 = 1e-2
 """L2 penalty of the logistic regression (per standardised feature)."""
+CODEBOOK = 64
+"""Pose centres of the bag-of-poses features (0: summary features only)."""
+VEL_SCALE = 0.15
+"""Weight of joint velocities (m/s) against joint positions (m) in a frame's description."""
+BAG_GAIN = 3.0
+"""Scale of the bag-of-poses values against the summary features (before standardising,
+it only matters through STD_FLOOR)."""
+KMEANS_FRAMES = 20000
+KMEANS_ITERS = 15
 
 
 def _one_side(p: np.ndarray, fps: float) -> np.ndarray:
@@ -37,10 +58,75 @@ def _one_side(p: np.ndarray, fps: float) -> np.ndarray:
     return np.concatenate([kinetic_features(p, fps=fps), mean.reshape(-1), spread])
 
 
-def window_features(poses: np.ndarray, *, fps: float) -> np.ndarray:
-    """Features of one window [shape=(t, 17, 3)] -> [shape=(153,)] (mirror-symmetric)."""
+def frame_descriptors(poses: np.ndarray, *, fps: float) -> np.ndarray:
+    """Per frame: joints relative to the root, turned about the vertical so the hip line
+    points along +x (facing-normalised), their velocities times VEL_SCALE, and the root
+    height: [shape=(t, 17 * 3 * 2 + 1)]."""
     p = np.asarray(poses, np.float64)
-    return 0.5 * (_one_side(p, fps) + _one_side(mirror(p), fps))
+    h = p[:, JOINT_INDEX["left_hip"]] - p[:, JOINT_INDEX["right_hip"]]
+    ang = np.arctan2(h[:, 2], h[:, 0])
+    c, s = np.cos(ang)[:, None], np.sin(ang)[:, None]
+    root = root_of(p)
+    rel = p - root[:, None, :]
+    q = rel.copy()
+    q[..., 0] = c * rel[..., 0] + s * rel[..., 2]
+    q[..., 2] = c * rel[..., 2] - s * rel[..., 0]
+    v = np.gradient(q, axis=0) * (fps * VEL_SCALE) if len(q) > 1 else np.zeros_like(q)
+    return np.concatenate([q.reshape(len(q), -1), v.reshape(len(v), -1), root[:, 1:2]], axis=1)
+
+
+@dataclass
+class PoseCodebook:
+    """Pose centres and the soft-assignment temperature (squared distance units)."""
+
+    centres: np.ndarray  # [K, D]
+    temperature: float
+
+    def bag(self, poses: np.ndarray, *, fps: float) -> np.ndarray:
+        """Mean soft assignment of the frames of a window (and of its mirror), square-rooted:
+        [shape=(K,)]."""
+        c = self.centres
+        cc = (c**2).sum(1)[None]
+        out = np.zeros(len(c))
+        for p in (poses, mirror(poses)):
+            f = frame_descriptors(p, fps=fps)
+            d = (f**2).sum(1)[:, None] + cc - 2.0 * f @ c.T
+            d -= d.min(axis=1, keepdims=True)
+            w = np.exp(-d / self.temperature)
+            out += (w / w.sum(axis=1, keepdims=True)).mean(axis=0)
+        return np.sqrt(0.5 * out)
+
+
+def fit_codebook(dances: Sequence[np.ndarray], *, fps: float, k: int = CODEBOOK, seed: int = 0) -> PoseCodebook:
+    """k-means (KMEANS_ITERS Lloyd rounds, seeded) on up to KMEANS_FRAMES frames of the dances
+    and their mirrors; the temperature is half the median positive gap between a frame's
+    nearest centre and the others."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([frame_descriptors(q, fps=fps) for d in dances for q in (d, mirror(np.asarray(d)))])
+    if len(x) > KMEANS_FRAMES:
+        x = x[rng.choice(len(x), KMEANS_FRAMES, replace=False)]
+    k = max(1, min(k, len(x)))
+    c = x[rng.choice(len(x), k, replace=False)].copy()
+    for _ in range(KMEANS_ITERS):
+        d = (x**2).sum(1)[:, None] + (c**2).sum(1)[None] - 2.0 * x @ c.T
+        a = d.argmin(axis=1)
+        for j in range(k):
+            m = a == j
+            if m.any():
+                c[j] = x[m].mean(axis=0)
+    d = (x**2).sum(1)[:, None] + (c**2).sum(1)[None] - 2.0 * x @ c.T
+    d -= d.min(axis=1, keepdims=True)
+    pos = d[d > 0]
+    return PoseCodebook(centres=c, temperature=0.5 * float(np.median(pos)) if len(pos) else 1.0)
+
+
+def window_features(poses: np.ndarray, *, fps: float, codebook: PoseCodebook | None = None) -> np.ndarray:
+    """Features of one window [shape=(t, 17, 3)] -> [shape=(153 [+ K],)] (mirror-symmetric)."""
+    p = np.asarray(poses, np.float64)
+    base = 0.5 * (_one_side(p, fps) + _one_side(mirror(p), fps))
+    if codebook is None:
+        return base
+    return np.concatenate([base, BAG_GAIN * codebook.bag(p, fps=fps)])
 
 
 def windows(poses: np.ndarray, *, fps: float, window_s: float = WINDOW_S,
@@ -56,10 +142,12 @@ def windows(poses: np.ndarray, *, fps: float, window_s: float = WINDOW_S,
 
 
 def features_of(dances: Sequence[np.ndarray], *, fps: float, window_s: float = WINDOW_S,
-                hop_s: float | None = None) -> np.ndarray:
-    """Stacked window features of several dances: [shape=(n_windows, 153)]."""
-    rows = [window_features(w, fps=fps) for d in dances for w in windows(d, fps=fps, window_s=window_s, hop_s=hop_s)]
-    return np.stack(rows) if rows else np.zeros((0, 153))
+                hop_s: float | None = None, codebook: PoseCodebook | None = None) -> np.ndarray:
+    """Stacked window features of several dances: [shape=(n_windows, 153 [+ K])]."""
+    rows = [window_features(w, fps=fps, codebook=codebook)
+            for d in dances for w in windows(d, fps=fps, window_s=window_s, hop_s=hop_s)]
+    width = 153 + (len(codebook.centres) if codebook is not None else 0)
+    return np.stack(rows) if rows else np.zeros((0, width))
 
 
 @dataclass
@@ -76,6 +164,7 @@ class StyleClassifier:
     train_z: np.ndarray | None = field(default=None, repr=False)  # [N, D] (knn)
     train_y: np.ndarray | None = field(default=None, repr=False)
     k: int = 5
+    codebook: PoseCodebook | None = field(default=None, repr=False)
 
     def _z(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mean) / np.maximum(self.std, STD_FLOOR)
@@ -102,7 +191,7 @@ class StyleClassifier:
 
     def predict(self, poses: np.ndarray, *, hop_s: float | None = None) -> list[str]:
         """Predicted style of each window of one dance."""
-        x = features_of([poses], fps=self.fps, window_s=self.window_s, hop_s=hop_s)
+        x = features_of([poses], fps=self.fps, window_s=self.window_s, hop_s=hop_s, codebook=self.codebook)
         return [self.styles[int(i)] for i in self.predict_features(x)]
 
     def accuracy(self, dances: Mapping[str, Sequence[np.ndarray]], *, hop_s: float | None = None) -> dict[str, float]:
@@ -110,7 +199,7 @@ class StyleClassifier:
         the classifier does not know scores 0)."""
         out: dict[str, float] = {}
         for s, ds in dances.items():
-            x = features_of(list(ds), fps=self.fps, window_s=self.window_s, hop_s=hop_s)
+            x = features_of(list(ds), fps=self.fps, window_s=self.window_s, hop_s=hop_s, codebook=self.codebook)
             if len(x) == 0:
                 out[s] = float("nan")
                 continue
@@ -144,21 +233,24 @@ def _fit_logreg(z: np.ndarray, y: np.ndarray, n_classes: int, l2: float) -> np.n
 
 
 def fit(train: Mapping[str, Sequence[np.ndarray]], *, fps: float, kind: str = "logreg",
-        window_s: float = WINDOW_S, hop_s: float | None = 1.0, k: int = 5, l2: float = L2) -> StyleClassifier:
-    """Fit on training dances (style -> list of [t, 17, 3]) cut into windows every ``hop_s``."""
+        window_s: float = WINDOW_S, hop_s: float | None = 1.0, k: int = 5, l2: float = L2,
+        codebook: int = CODEBOOK) -> StyleClassifier:
+    """Fit on training dances (style -> list of [t, 17, 3]) cut into windows every ``hop_s``;
+    ``codebook`` pose centres for the bag-of-poses features (0: none)."""
     if kind not in ("logreg", "knn"):
         raise ValueError(f"classifier kind must be 'logreg' or 'knn', got {kind!r}")
     styles = sorted(s for s, ds in train.items() if ds)
     if len(styles) < 2:
         raise ValueError("a style classifier needs dances of at least two styles")
+    book = fit_codebook([d for s in styles for d in train[s]], fps=fps, k=codebook) if codebook > 0 else None
     xs, ys = [], []
     for i, s in enumerate(styles):
-        x = features_of(list(train[s]), fps=fps, window_s=window_s, hop_s=hop_s)
+        x = features_of(list(train[s]), fps=fps, window_s=window_s, hop_s=hop_s, codebook=book)
         xs.append(x)
         ys.append(np.full(len(x), i))
     x, y = np.concatenate(xs), np.concatenate(ys).astype(np.int64)
     clf = StyleClassifier(styles=styles, fps=fps, kind=kind, mean=x.mean(axis=0), std=x.std(axis=0),
-                          window_s=window_s, k=k)
+                          window_s=window_s, k=k, codebook=book)
     z = clf._z(x)
     if kind == "logreg":
         clf.weights = _fit_logreg(z, y, len(styles), l2)
@@ -168,7 +260,7 @@ def fit(train: Mapping[str, Sequence[np.ndarray]], *, fps: float, kind: str = "l
 
 
 def cross_validated(train: Mapping[str, Sequence[np.ndarray]], *, fps: float, kind: str = "logreg",
-                    folds: int = 2) -> dict[str, float]:
+                    folds: int = 2, codebook: int = CODEBOOK) -> dict[str, float]:
     """Per-style accuracy on the training data itself, fold by dance (each dance is tested
     by a classifier that never saw it): how well the styles of the data separate."""
     correct: dict[str, list[float]] = {s: [] for s in train}
@@ -177,7 +269,7 @@ def cross_validated(train: Mapping[str, Sequence[np.ndarray]], *, fps: float, ki
         test_part = {s: [d for i, d in enumerate(ds) if i % folds == f] for s, ds in train.items()}
         if sum(1 for ds in fit_part.values() if ds) < 2:
             continue
-        clf = fit(fit_part, fps=fps, kind=kind)
+        clf = fit(fit_part, fps=fps, kind=kind, codebook=codebook)  # codebook too: per fold
         for s, ds in test_part.items():
             for d in ds:
                 pred = clf.predict(d)

@@ -69,3 +69,29 @@ def test_fit_needs_two_styles_and_a_known_kind() -> None:
         sc.fit({"waves": [_dance("waves", 8, 0)]}, fps=FPS)
     with pytest.raises(ValueError, match="logreg"):
         sc.fit(_set(range(2)), fps=FPS, kind="svm")
+
+
+def _coupled(in_phase: bool, seconds: float, seed: int) -> np.ndarray:
+    """Wrist and knee swinging together or against each other: every joint's own mean,
+    spread and kinetic energy are the same in both styles, only which poses co-occur differs."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FPS)
+    t = np.arange(n) / FPS
+    w = np.sin(2 * np.pi * rng.uniform(0.8, 1.2) * t + rng.uniform(0, 6))
+    p = np.repeat(rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    p[:, JOINT_INDEX["left_wrist"], 1] += 0.25 * w
+    p[:, JOINT_INDEX["left_knee"], 2] += 0.15 * (w if in_phase else -w)
+    return p + rng.normal(0, 0.003, p.shape)
+
+
+def test_the_bag_of_poses_sees_which_joints_move_together() -> None:
+    def dances(seeds: range) -> dict[str, list[np.ndarray]]:
+        return {"together": [_coupled(True, 16, s) for s in seeds], "against": [_coupled(False, 16, s) for s in seeds]}
+
+    summary_only = sc.fit(dances(range(4)), fps=FPS, codebook=0).accuracy(dances(range(10, 13)))
+    with_bag = sc.fit(dances(range(4)), fps=FPS, codebook=16).accuracy(dances(range(10, 13)))
+    assert min(with_bag.values()) >= 0.9, with_bag
+    assert min(summary_only.values()) < 0.8, summary_only  # the summary features cannot tell them apart
+    book = sc.fit_codebook(dances(range(2))["together"], fps=FPS, k=8)
+    d = _coupled(False, 6, 3)
+    np.testing.assert_allclose(book.bag(d, fps=FPS), book.bag(mirror(d), fps=FPS), atol=1e-9)
