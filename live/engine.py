@@ -20,8 +20,9 @@ frame's ``joints`` stay valid until ``JOINT_RING`` later frames were made. Consu
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,9 @@ LATENCY_WINDOW = 1024
 
 
 TWO_PI = 2.0 * math.pi
+FIRST_PUSH_S = 6.0
+"""Seconds of audio in :meth:`Engine.render`'s first feature push (then ``push_seconds``):
+enough for the generator's first call, so that with ``parallel`` it starts early."""
 UP_RING = 16
 """Model frames (and their interpolated output poses) kept for a 30 fps model at 60 fps."""
 
@@ -394,14 +398,24 @@ class Engine:
 
     def render(
         self, samples: np.ndarray, *, sr: int, progress: Callable[[float], None] | None = None,
-        push_seconds: float = 20.0, model_frames: int = 600,
+        push_seconds: float = 20.0, model_frames: int = 600, parallel: bool = False,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Offline: the poses :meth:`process` makes for the whole input, batched.
 
-        Features go in pushes of ``push_seconds`` (each batched inside), the generator gets
-        ``model_frames`` frames per call of its ``step_frames`` (blocks of frames per model
-        run where the model allows it; else ``step`` per frame), post-processing runs over
-        the whole dance. Same numbers as the live path (a test holds them within 1e-4 m).
+        Features go in pushes (the first of ``FIRST_PUSH_S``, then ``push_seconds``; each
+        batched inside), the generator gets its frames in calls of its ``step_frames``
+        (the first of ``model_frames // 4`` frames, then ``model_frames``; blocks of frames
+        per model run where the model allows it; else ``step`` per frame), post-processing
+        runs over the whole dance. Same numbers as the live path (a test holds them within
+        1e-4 m).
+
+        parallel: the features (with the beat tracker) run in a forked child process
+        (:func:`forked`) and reach this one push by push while the generator works on the
+        frames already there: the same dance bit for bit, about the features' time less
+        wall clock on a machine with a second core, the same CPU in all. This engine's own
+        feature stream is not advanced by it (the next :meth:`process` starts a new one).
+        ``render_stats`` then holds the child's CPU seconds (``producer_cpu``).
+
         Returns poses [shape=(t, 17, 3)] float32 and per-frame arrays ``tempo``,
         ``is_beat``, ``beat_in_bar``, ``bar``, ``confidence`` [shape=(t,)].
         """
@@ -410,34 +424,51 @@ class Engine:
             self._sr = int(sr)
         report = progress or (lambda _f: None)
         x = np.asarray(samples)
-        step = max(1, int(push_seconds * sr))
-        parts: list[np.ndarray] = []
-        keys = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-        for i in range(0, len(x), step):
-            f = self.features.push(x[i: i + step])
-            if f is not None and len(f):
-                parts.append(f)
-                info = self.features.info
-                for k in keys:
-                    v = _get(info, k)
-                    cols[k].append(np.zeros(len(f)) if v is None else np.asarray(v))
-            report(0.3 * min(1.0, (i + step) / max(len(x), 1)))
-        self.samples_in += len(x)
-        dim = parts[0].shape[1] if parts else 0
-        feats = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
-        n = len(feats)
-        poses = np.empty((n, sk.NUM_JOINTS, 3), np.float32)
         gen = self.generator
         block = int(getattr(gen, "block", 1) or 1)
         size = max(block, (max(1, model_frames) // block) * block)
-        for i in range(0, n, size):
-            if hasattr(gen, "step_frames"):
-                poses[i: i + size] = gen.step_frames(feats[i: i + size], style=self._style, controls=self._ctrl)
+        first = max(block, (size // 4 // block) * block)
+        expect = max(1.0, len(x) * self.model_fps / float(sr))  # frames, about
+        pushes = self._feature_pushes(x, int(sr), push_seconds)
+        self.render_stats: dict[str, float] = {"producer_cpu": 0.0}
+        if parallel:
+            pushes = forked(pushes, stats=self.render_stats)
+            self.features = None
+        keys = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        parts: list[np.ndarray] = []  # feature pushes not yet given to the generator
+        done: list[np.ndarray] = []  # poses made so far, per generator call
+        feat_done: list[np.ndarray] = []
+        have = made = 0
+        end = False
+        while not end:
+            item = next(pushes, None)
+            if item is None:
+                end = True
             else:
-                for j in range(i, min(n, i + size)):
-                    poses[j] = gen.step(feats[j], style=self._style, controls=self._ctrl)
-            report(0.3 + 0.6 * min(1.0, (i + size) / max(n, 1)))
+                f, info, frac = item
+                parts.append(f)
+                have += len(f)
+                for k in keys:
+                    cols[k].append(info[k])
+                report(0.3 * frac)
+            want = first if made == 0 else size
+            while have >= want or (end and have):
+                feats = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                take = min(want, have)
+                chunk, rest = feats[:take], feats[take:]
+                parts = [rest] if len(rest) else []
+                have -= take
+                feat_done.append(chunk)
+                done.append(self._model_frames(chunk))
+                made += take
+                want = size
+                report(0.3 + 0.6 * min(1.0, made / expect))
+        self.samples_in += len(x)
+        dim = feat_done[0].shape[1] if feat_done else 0
+        feats = np.concatenate(feat_done) if feat_done else np.zeros((0, dim), np.float32)
+        poses = np.concatenate(done) if done else np.empty((0, sk.NUM_JOINTS, 3), np.float32)
+        n = len(poses)
         cues = None
         if self._cue_cols is not None and n and feats.shape[1] > self._cue_cols[3]:
             si, ci, ti, ri = self._cue_cols
@@ -454,6 +485,44 @@ class Engine:
             self.tempo = float(info_out["tempo"][-1])
             self.confidence = float(info_out["confidence"][-1])
         return out, info_out
+
+    def _feature_pushes(self, x: np.ndarray, sr: int, push_seconds: float
+                        ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray], float]]:
+        """:meth:`render`'s features: per push that made frames, (features [shape=(n, F)],
+        the per-frame ``tempo``/``is_beat``/``beat_in_bar``/``bar``/``confidence``, the
+        share of the input consumed). The feature extractor is bound now (a lazy iterator
+        that may run in another process)."""
+        feat = self.features
+        keys = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
+        step = max(1, int(push_seconds * sr))
+        first = min(step, max(1, int(FIRST_PUSH_S * sr)))
+
+        def pushes() -> Iterator[tuple[np.ndarray, dict[str, np.ndarray], float]]:
+            i, total = 0, len(x)
+            while i < total:
+                j = min(total, i + (first if i == 0 else step))
+                f = feat.push(x[i:j])
+                i = j
+                if f is not None and len(f):
+                    info = feat.info
+                    cols = {}
+                    for k in keys:
+                        v = _get(info, k)
+                        cols[k] = np.zeros(len(f)) if v is None else np.asarray(v)
+                    yield f, cols, i / max(total, 1)
+
+        return pushes()
+
+    def _model_frames(self, feats: np.ndarray) -> np.ndarray:
+        """Poses of the next frames [shape=(n, 17, 3)] from the generator (its
+        ``step_frames`` when it has one, else ``step`` frame by frame)."""
+        gen = self.generator
+        if hasattr(gen, "step_frames"):
+            return np.asarray(gen.step_frames(feats, style=self._style, controls=self._ctrl), np.float32)
+        out = np.empty((len(feats), sk.NUM_JOINTS, 3), np.float32)
+        for j in range(len(feats)):
+            out[j] = gen.step(feats[j], style=self._style, controls=self._ctrl)
+        return out
 
     def _upsample_all(self, poses: np.ndarray, cues: np.ndarray | None, info: dict[str, np.ndarray]
                       ) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
@@ -582,3 +651,76 @@ def _default_features(feature_cfg: dict[str, Any], input_sr: int) -> Any:
     from model.features import StreamingFeatures
 
     return StreamingFeatures(feature_cfg, input_sr=input_sr)
+
+
+def can_fork() -> bool:
+    """Whether :func:`forked` may run a producer in a child process here: POSIX fork, a
+    second CPU for it, and no other thread in this process (a fork copies only the calling
+    thread, so a lock another thread held, e.g. logging's, would stay held in the child)."""
+    import threading
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return hasattr(os, "fork") and cpus >= 2 and threading.active_count() == 1
+
+
+def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Iterator[Any]:
+    """Iterate ``items`` in a forked child process and yield what it yields, in order, as
+    it comes (pickled through a pipe): the child works ahead while the caller uses the
+    items already there. An exception in the child is raised here (with its type when it
+    pickles); the child is killed if the caller stops early. ``stats["producer_cpu"]``
+    gets the child's CPU seconds (user + system)."""
+    import pickle
+    import signal
+
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: produce, then leave without running the parent's exit code
+        code = 0
+        try:
+            os.close(rfd)
+            with os.fdopen(wfd, "wb", buffering=1 << 20) as w:
+                try:
+                    for item in items:
+                        pickle.dump(("item", item), w, protocol=pickle.HIGHEST_PROTOCOL)
+                        w.flush()
+                    t = os.times()
+                    pickle.dump(("end", t.user + t.system), w)
+                except BaseException as e:  # noqa: BLE001 - handed to the parent
+                    try:
+                        pickle.dump(("error", e), w)
+                    except Exception:  # noqa: BLE001 - an exception that does not pickle
+                        pickle.dump(("error", RuntimeError(f"{type(e).__name__}: {e}")), w)
+        except BaseException:  # noqa: BLE001 - the parent went away (broken pipe)
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    finished = False
+    try:
+        with os.fdopen(rfd, "rb", buffering=1 << 20) as r:
+            while True:
+                try:
+                    kind, value = pickle.load(r)
+                except EOFError:
+                    raise RuntimeError("the feature process ended without a result (killed?); "
+                                       "run again, or without parallel") from None
+                if kind == "item":
+                    yield value
+                elif kind == "end":
+                    if stats is not None:
+                        stats["producer_cpu"] = float(value)
+                    finished = True
+                    return
+                else:
+                    finished = True
+                    raise value
+    finally:
+        if not finished:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.waitpid(pid, 0)

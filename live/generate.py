@@ -6,7 +6,8 @@ ffmpeg, or ``"demo"`` for the built-in demo music) and runs the live
 for the whole song in batches (the beat net over each batch in one call, the tracker's
 inference frame by frame, causal), the model batched (``<model>_offline.npz`` in numpy:
 the encoder over each batch at once, a lean decoder loop; else a block-N export, else
-the step model), post-processing in one pass, numpy's BLAS on one thread. It is causal
+the step model), post-processing in one pass, numpy's BLAS on one thread; on two cores
+the features run in a forked child process while this one runs the model. It is causal
 all through, so the result is the live show's dance (a test holds them within 1e-4 m);
 ``streaming=True`` replays the live per-block path itself.
 
@@ -107,6 +108,7 @@ def generate_dance(
     block: int = BLOCK,
     demo_seconds: float = DEMO_SECONDS,
     streaming: bool = False,
+    parallel: bool | None = None,
 ) -> Dance:
     """Generate a dance for ``song`` (a path or "demo") with the configuration ``cfg``.
 
@@ -115,8 +117,12 @@ def generate_dance(
     progress: called with the fraction done (0..1) now and then.
     streaming: replay the live per-block path (``block`` samples at a time) instead of the
     batched one (:meth:`live.engine.Engine.render`); both give the same dance.
+    parallel: the batched path's features (and beat tracker) in a forked child process
+    while this one runs the model (:meth:`~live.engine.Engine.render`): the same dance,
+    less wall clock on two cores; default: when :func:`live.engine.can_fork` (a second
+    CPU, no other thread in this process, e.g. not inside the server).
     """
-    from live.engine import Engine
+    from live.engine import Engine, can_fork
 
     if audio is None:
         samples, sr, source = load_song(song, demo_seconds=demo_seconds, seed=int(cfg["model"].get("seed", 0)))
@@ -136,7 +142,8 @@ def generate_dance(
         if streaming:
             poses, tempo, beat_idx, counts = _streaming(engine, samples, sr, block, bpb, progress)
         else:
-            poses, info = engine.render(samples, sr=sr, progress=progress)
+            par = can_fork() if parallel is None else bool(parallel)
+            poses, info = engine.render(samples, sr=sr, progress=progress, parallel=par)
             tempo = np.asarray(info["tempo"], np.float32)
             beat_idx = np.flatnonzero(info["is_beat"]).tolist()
             counts = [_count(int(info["bar"][i]), int(info["beat_in_bar"][i]), bpb) for i in beat_idx]

@@ -308,3 +308,59 @@ def test_a_30_fps_model_serves_60_fps_one_interpolated_frame_per_hop() -> None:
     assert len(off) >= len(live) > 400
     np.testing.assert_allclose(off[: len(live)], np.asarray(live), atol=1e-4)
     assert len(info["is_beat"]) == len(off)
+
+
+def test_parallel_render_makes_the_same_dance_bit_for_bit_with_features_in_a_child() -> None:
+    """render(parallel=True) runs the features in a forked child process and feeds the
+    model push by push: the same poses and beat information as the serial render, exactly;
+    the child's CPU is reported and the child is gone afterwards."""
+    import os
+
+    from live.engine import can_fork
+    from live.runtime import load_generator
+    from model.synth_music import demo_song
+
+    if not hasattr(os, "fork"):
+        pytest.skip("needs os.fork (POSIX): parallel render is off without it")
+    song = demo_song(seconds=25, seed=4)
+    cfg = defaults()
+    gen = load_generator(cfg, offline=True)
+    runs = []
+    for parallel in (False, True):
+        eng = Engine(cfg, gen)
+        eng.prepare(sr=song.sample_rate, warmup=False)
+        poses, info = eng.render(song.audio, sr=song.sample_rate, parallel=parallel, push_seconds=7.0,
+                                 model_frames=200)
+        runs.append((poses, info, eng.render_stats["producer_cpu"]))
+    (a, ia, ca), (b, ib, cb) = runs
+    assert len(a) > 700
+    np.testing.assert_array_equal(a, b)
+    for k in ("tempo", "is_beat", "beat_in_bar", "bar", "confidence"):
+        np.testing.assert_array_equal(ia[k], ib[k])
+    assert ca == 0.0 and cb > 0.0
+    with pytest.raises(ChildProcessError):
+        os.wait()  # no child left behind
+    assert isinstance(can_fork(), bool)
+
+
+def test_parallel_render_raises_the_childs_error_here() -> None:
+    import os
+
+    from live.engine import forked
+
+    if not hasattr(os, "fork"):
+        pytest.skip("needs os.fork (POSIX): parallel render is off without it")
+
+    def items() -> Any:
+        yield 1
+        raise ConfigError("features.fmax 20000 Hz is above the Nyquist frequency")
+
+    got = forked(items())
+    assert next(got) == 1
+    with pytest.raises(ConfigError, match="Nyquist"):
+        next(got)
+    stop_early = forked(iter(range(10**9)))  # the caller stops: the child is killed, not waited for forever
+    assert next(stop_early) == 0
+    stop_early.close()
+    with pytest.raises(ChildProcessError):
+        os.wait()
