@@ -390,11 +390,14 @@ class StreamingFeatures:
             c1 = min(k, c0 + CHUNK)
             frames = np.ndarray((c1 - c0, n_fft), np.float64, stream, c0 * hop * 8, (hop * 8, 8))
             self._spectral(frames, out[c0:c1], w)
-            replay = self._batch_activation(out[c0:c1]) if c1 - c0 > SMALL else None
-            try:
+            if c1 - c0 <= SMALL:
                 for j in range(c1 - c0):
                     self._pw_row = w.pw[j + 1]
                     self._frame(out[c0 + j], info, c0 + j, float(w.onset[j]), float(w.low[j]))
+                continue
+            replay = self._batch_activation(out[c0:c1])
+            try:
+                self._track_batch(out[c0:c1], info, c0, w)
             finally:
                 if replay is not None:
                     replay.finish()
@@ -419,15 +422,15 @@ class StreamingFeatures:
             return None
         act = tr.act
         seq = _sequence_session()
-        h, prev, cur = getattr(act, "_h", None), getattr(act, "_prev", None), getattr(act, "_cur", None)
-        if seq is None or h is None or prev is None or cur is None:
+        if seq is None or not hasattr(act, "state"):
             return None
         sub = tr.fps // FPS_NET
         first = (-(tr.n + 2)) % sub  # rows j with (tr.n + 1 + j + 1) % sub == 0 are heard
         mels = np.ascontiguousarray(rows[first::sub, self._sl["mel"]], np.float32)
         if len(mels) == 0:
             return None
-        probs, h_out = seq.run(["p", "h_out"], {"mel": mels[None], "prev": prev[cur], "h": h[cur]})
+        h, prev = act.state()
+        probs, h_out = seq.run(["p", "h_out"], {"mel": mels[None], "prev": prev[None], "h": h})
         return _Replay(tr, act, probs[0], h_out, mels[-1])
 
     def _spectral(self, frames: np.ndarray, out: np.ndarray, w: _Work) -> None:
@@ -570,6 +573,77 @@ class StreamingFeatures:
         info.onset[k] = onset
 
 
+    def _track_batch(self, rows: np.ndarray, info: FrameInfo, at: int, w: _Work) -> None:
+        """:meth:`_frame` for a batch of frames [shape=(n, dim)] (their spectral columns
+        already there, onset and bass flux in ``w``): the tracker steps frame by frame and
+        its readings are collected in lists; the beat columns of ``rows`` and ``info[at:at
+        + n]`` are then written with a few array operations (the same values as
+        :meth:`_frame` to float rounding)."""
+        tr = self.tracker
+        step = tr.step
+        n = len(rows)
+        if self._beat_extra:  # the beat net's own 64 bands (a non-default mel configuration)
+            nb = self.spec.n_mels + N_CHROMA
+            mel = np.maximum(w.pw[1: n + 1, nb:], AMIN)
+            np.log10(mel, out=mel)
+            mel *= 10.0
+            mel -= self._db_ref
+        else:
+            mel = rows[:, self._sl["mel"]]
+        mels = list(mel)
+        onsets, lows = w.onset[:n].tolist(), w.low[:n].tolist()
+        tempo: list[float] = []
+        phase: list[float] = []
+        bib: list[int] = []
+        bpb: list[int] = []
+        bar: list[int] = []
+        conf: list[float] = []
+        nxt: list[float] = []
+        beats: list[int] = []
+        beat_t: list[float] = []
+        for j in range(n):
+            step(onsets[j], lows[j], mels[j])
+            tempo.append(tr.tempo)
+            phase.append(tr.phase)
+            bib.append(tr.beat_in_bar)
+            bpb.append(tr.beats_per_bar)
+            bar.append(tr.bar)
+            conf.append(tr.confidence)
+            nxt.append(tr.next_beat_time)
+            if tr.is_beat:
+                beats.append(j)
+                beat_t.append(tr.beat_time)
+        ph = np.asarray(phase)
+        a = ph * (2.0 * math.pi)
+        cos_ph = np.cos(a)
+        tempo_a = np.asarray(tempo)
+        b = np.maximum(np.asarray(bib, np.float64), 1.0)
+        b -= 1.0
+        b += ph
+        b /= np.asarray(bpb, np.float64)
+        b *= 2.0 * math.pi
+        cols = rows[:, self._beat_cols]
+        cols[:, 0] = tempo_a / 200.0
+        cols[:, 1] = np.sin(a)
+        cols[:, 2] = cos_ph
+        cols[:, 3] = ((1.0 + cos_ph) * 0.5) ** 4
+        cols[:, 4] = np.sin(b)
+        cols[:, 5] = np.cos(b)
+        sl = slice(at, at + n)
+        info.time[sl] = np.arange(self.frames + 1, self.frames + n + 1) * self.hop / self.sr
+        self.frames += n
+        info.tempo[sl] = tempo_a
+        info.beat_in_bar[sl] = bib
+        info.bar[sl] = bar
+        info.confidence[sl] = conf
+        info.next_beat_time[sl] = nxt
+        info.onset[sl] = onsets
+        if beats:
+            idx = np.asarray(beats) + at
+            info.is_beat[idx] = True
+            info.beat_time[idx] = beat_t
+
+
 class _Replay:
     """Stands in for the tracker's BeatActivation during a batch: ``step`` hands back the
     precomputed probabilities in order; ``finish`` puts the real net back with the state it
@@ -592,8 +666,7 @@ class _Replay:
         act = self._act
         self._tracker.act = act
         if self._i == len(self._rows):  # else the push failed part way: it raises its own error
-            act._h[act._cur][...] = self._h_out
-            act._prev[act._cur][...] = self._last
+            act.set_state(self._h_out, self._last)
 
 
 _SEQ: dict[str, Any] = {}
