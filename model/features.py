@@ -56,6 +56,8 @@ SMALL = 4
 """Frames per push handled in preallocated buffers (the live path: a hop or a few)."""
 CHUNK = 256
 """Frames per batch of the offline path (one big push: the whole song)."""
+CLIP_BUF = 8192
+"""Input samples per push clipped in a preallocated buffer (larger pushes get a new one)."""
 
 
 class _NoFrames(dict):  # type: ignore[type-arg]
@@ -303,6 +305,7 @@ class StreamingFeatures:
             self._resampler = soxr.ResampleStream(self.input_sr, self.sr, 1, dtype="float32", quality="HQ")
         # stream state: the samples not yet consumed by a whole frame (primed with zeros)
         self._ring = np.zeros(self.n_fft + SMALL * self.hop)
+        self._clip_buf = np.zeros(CLIP_BUF, np.float32)
         self._pos = self.n_fft - self.hop
         self._have_prev = False
         self._work = _Work(SMALL, self.n_fft, s.n_mels, self._beat_extra)  # live (few frames) path
@@ -354,7 +357,10 @@ class StreamingFeatures:
             bad = ~np.isfinite(x)
             self.nan_count += int(np.count_nonzero(bad))
             x = np.where(bad, np.float32(0.0), x)
-        clipped = np.maximum(x, -1.0, dtype=np.float32)  # a new array: the caller's stays intact
+        # clipped into a buffer of ours (the caller's samples stay intact); a live block
+        # fits the preallocated one, whose contents are copied on before push returns
+        clipped = self._clip_buf[: len(x)] if len(x) <= len(self._clip_buf) else np.empty(len(x), np.float32)
+        np.maximum(x, -1.0, out=clipped)
         np.minimum(clipped, 1.0, out=clipped)
         if self._resampler is not None:
             clipped = self._resampler.resample_chunk(clipped)
