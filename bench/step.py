@@ -411,7 +411,7 @@ def bench_step_context(model: Path, *, seconds: float, sr: int = 48000, block: i
             times["engine (all)"].append(time.thread_time() - c0)
         return r
 
-    gen.step = step
+    gen.step = step  # type: ignore[method-assign]
     pos = 0
     frames = eng.process(audio[: 90 * hop], sr=sr)
     pos = 90 * hop
@@ -521,12 +521,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   acceptance at {fps} fps: new engine total CPU p50 {tot:.3f} ms (target <= {target}): "
                   f"{'PASS' if tot <= target else 'FAIL'}")
     if "context" not in skip:
-        res = bench_step_context(args.model, seconds=args.stage_seconds)
+        ctx = bench_step_context(args.model, seconds=args.stage_seconds)
         print("\n0c. the live model step (numpy) alone vs after other work, 30 fps, thread CPU per step, modes "
               "interleaved in blocks of 40 frames")
-        base = float(np.median(res["alone"]))
+        base = float(np.median(ctx["alone"]))
         print(f"   {'before each step':<20} {'p50 ms':>8} {'p99 ms':>8} {'p50 / alone':>12}")
-        for mode, v in res.items():
+        for mode, v in ctx.items():
             print(f"   {mode:<20} {np.median(v) * 1e3:8.3f} {np.percentile(v, 99) * 1e3:8.3f} "
                   f"{np.median(v) / base:12.2f}")
     if "candidates" not in skip:
