@@ -172,13 +172,19 @@ class NumpyGenerator(NetDims):
         w, hid = self._w, self.hid
         half = np.ones(4 * hid, np.float32)
         half[: 3 * hid] = 0.5
-        self._w_rec = [np.ascontiguousarray(w[f"w_rec{i}"] * half) for i in range(self.lstm_layers)]
-        self._b_rec: list[np.ndarray | None] = [np.ascontiguousarray(w[f"b_gates{i}"] * half)
-                                                 for i in range(self.lstm_layers)]
+        nl = self.lstm_layers
+        self._w_rec = [np.ascontiguousarray(w[f"w_rec{i}"] * half) for i in range(nl)]
+        self._b_rec: list[np.ndarray | None] = [np.ascontiguousarray(w[f"b_gates{i}"] * half) for i in range(nl)]
         b0 = self._b_rec[0]
         assert b0 is not None
         self._b0: np.ndarray = b0
         self._b_rec[0] = None  # layer 0's bias goes with the static gates
+        if nl > 1:  # the last layer reads [h_prev_layer | h | 1]: its bias is a last row of its weights
+            last = self._b_rec[-1]
+            assert last is not None
+            self._w_rec[-1] = np.ascontiguousarray(np.concatenate([self._w_rec[-1], last[None]]))
+            self._b_rec[-1] = None
+        self._w_head = np.ascontiguousarray(np.concatenate([w["w_head"], w["b_head"][None]]))  # reads [h | 1]
         self._w_static = np.ascontiguousarray(w["w_static"] * half)
         nd = self.nd
         a = math.exp(-1.0 / max(self.tau, 1e-3))
@@ -200,15 +206,14 @@ class NumpyGenerator(NetDims):
             else:
                 arr = np.zeros(shape, dtype=np.float32)
             st[entry["name"]] = arr
-        hid, p_dim = self.hid, self.pose_dim
-        self._buf = [np.zeros(p_dim + hid, np.float32)] + [np.zeros(2 * hid, np.float32)
-                                                            for _ in range(self.lstm_layers - 1)]
-        self._buf[0][:p_dim] = self._init_pose
-        for i in range(self.lstm_layers):
-            h = st[f"h{i}"].reshape(-1)
-            if i + 1 < self.lstm_layers:
-                self._buf[i + 1][:hid] = h
-            self._buf[i][-hid:] = h
+        hid, p_dim, nl = self.hid, self.pose_dim, self.lstm_layers
+        # the decoder's vector [prev pose | h0 | h1 .. | 1]: each layer reads its slice of it
+        # (layer 0 [prev | h0], layer i [h(i-1) | h(i)], the last one and the head with the 1)
+        self._dv = np.zeros(p_dim + nl * hid + 1, np.float32)
+        self._dv[-1] = 1.0
+        self._dv[:p_dim] = self._init_pose
+        for i in range(nl):
+            self._dv[p_dim + i * hid: p_dim + (i + 1) * hid] = st[f"h{i}"].reshape(-1)
         self._c = [st[f"c{i}"].reshape(-1).copy() for i in range(self.lstm_layers)]
         self._z = st["z"].reshape(-1).copy()
         self._phase = int(round(float(st["phase"].reshape(-1)[0])))
@@ -312,26 +317,33 @@ class NumpyGenerator(NetDims):
         vecs = np.empty((n, p_dim), np.float32)
         gain = np.float32(max(float(energy), 0.05) ** self.energy_gain) if self.energy_gain > 0 else None
         alpha = np.float32(1.0 / max(self.ema_tau, 1.0))
-        bufs, cs, ws, bs = self._buf, self._c, self._w_rec, self._b_rec
+        cs, ws, bs = self._c, self._w_rec, self._b_rec
         g = np.empty(4 * hid, np.float32)
         tmp = np.empty(hid, np.float32)
         d = np.empty(p_dim, np.float32)
         ema = self._ema
-        wh, bh = w["w_head"], w["b_head"]
-        prev = bufs[0][:p_dim]
+        dv = self._dv
         nl = self.lstm_layers
-        # views made once: gates i, f, o (sigmoids), candidate; per layer its input buffer,
-        # weights, cell, hidden part and the next layer's input slot
+        prev, wh = dv[:p_dim], self._w_head
+        # views made once: gates i, f, o (sigmoids), candidate; per layer its input slice,
+        # weights, bias (None: folded or static), cell and hidden slot in the vector
         sig, gi, gf, go, gc = g[: 3 * hid], g[:hid], g[hid: 2 * hid], g[2 * hid: 3 * hid], g[3 * hid:]
-        layers = [(bufs[i], ws[i], bs[i], cs[i], bufs[i][-hid:], bufs[i + 1][:hid] if i + 1 < nl else None)
-                  for i in range(nl)]
+        layers = []
+        for i in range(nl):
+            lo = 0 if i == 0 else p_dim + (i - 1) * hid
+            hi = p_dim + (i + 1) * hid + (1 if i == nl - 1 and i > 0 else 0)
+            layers.append((dv[lo:hi], ws[i], bs[i], cs[i], dv[p_dim + i * hid: p_dim + (i + 1) * hid]))
+        head_in = dv[p_dim + (nl - 1) * hid:]
+        first = layers[0]
         dot, tanh, mul, sub, add = np.dot, np.tanh, np.multiply, np.subtract, np.add
-        h = layers[-1][4]
         for t in range(n):
-            gst = gs[t]
-            for buf, wl, bl, c, hv, nxt in layers:
-                dot(buf, wl, out=g)
-                g += gst if bl is None else bl
+            for layer in layers:
+                src, wl, bl, c, hv = layer
+                dot(src, wl, out=g)
+                if layer is first:
+                    g += gs[t]
+                elif bl is not None:
+                    g += bl
                 tanh(g, out=g)
                 sig *= 0.5
                 sig += 0.5
@@ -340,15 +352,11 @@ class NumpyGenerator(NetDims):
                 c += tmp
                 tanh(c, out=hv)
                 hv *= go
-                if nxt is not None:
-                    nxt[...] = hv
-            dot(h, wh, out=prev)
-            prev += bh
-            if gain is not None:  # ema + gain (p - ema), then the ema follows
+            dot(head_in, wh, out=prev)
+            if gain is not None:  # ema + gain (p - ema); the emitted pose minus the ema is that gain term
                 sub(prev, ema, out=d)
                 d *= gain
                 add(ema, d, out=prev)
-                sub(prev, ema, out=d)
                 d *= alpha
                 ema += d
             vecs[t] = prev
