@@ -654,10 +654,15 @@ def _default_features(feature_cfg: dict[str, Any], input_sr: int) -> Any:
 
 
 def can_fork() -> bool:
-    """Whether :func:`forked` may run a producer in a child process here: POSIX fork, a
-    second CPU for it, and no other thread in this process (a fork copies only the calling
-    thread, so a lock another thread held, e.g. logging's, would stay held in the child)."""
+    """Whether :func:`forked` may run a producer in a child process here: Linux (fork
+    without exec is unsafe with macOS system libraries), a second CPU for it, and no other
+    thread in this process (a fork copies only the calling thread, so a lock another thread
+    held, e.g. logging's, would stay held in the child)."""
+    import sys
     import threading
+
+    if not sys.platform.startswith("linux"):
+        return False
 
     try:
         cpus = len(os.sched_getaffinity(0))
