@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -439,31 +439,10 @@ class Engine:
         parts: list[np.ndarray] = []  # feature pushes not yet given to the generator
         done: list[np.ndarray] = []  # poses made so far, per generator call
         feat_done: list[np.ndarray] = []
-        have = made = 0
-        end = False
-        while not end:
-            item = next(pushes, None)
-            if item is None:
-                end = True
-            else:
-                f, info, frac = item
-                parts.append(f)
-                have += len(f)
-                for k in keys:
-                    cols[k].append(info[k])
-                report(0.3 * frac)
-            want = first if made == 0 else size
-            while have >= want or (end and have):
-                feats = np.concatenate(parts) if len(parts) > 1 else parts[0]
-                take = min(want, have)
-                chunk, rest = feats[:take], feats[take:]
-                parts = [rest] if len(rest) else []
-                have -= take
-                feat_done.append(chunk)
-                done.append(self._model_frames(chunk))
-                made += take
-                want = size
-                report(0.3 + 0.6 * min(1.0, made / expect))
+        try:
+            self._render_loop(pushes, parts, cols, done, feat_done, first, size, expect, report)
+        finally:
+            pushes.close()  # a forked producer is stopped and reaped here, also on an error
         self.samples_in += len(x)
         dim = feat_done[0].shape[1] if feat_done else 0
         feats = np.concatenate(feat_done) if feat_done else np.zeros((0, dim), np.float32)
@@ -486,8 +465,40 @@ class Engine:
             self.confidence = float(info_out["confidence"][-1])
         return out, info_out
 
+    def _render_loop(self, pushes: Iterator[Any], parts: list[np.ndarray], cols: dict[str, list[np.ndarray]],
+                     done: list[np.ndarray], feat_done: list[np.ndarray], first: int, size: int, expect: float,
+                     report: Callable[[float], None]) -> None:
+        """:meth:`render`'s consumer: feature pushes in, generator calls of ``first`` then
+        ``size`` frames (features into ``feat_done``, poses into ``done``)."""
+        keys = tuple(cols)
+        have = made = 0
+        end = False
+        while not end:
+            item = next(pushes, None)
+            if item is None:
+                end = True
+            else:
+                f, info, frac = item
+                parts.append(f)
+                have += len(f)
+                for k in keys:
+                    cols[k].append(info[k])
+                report(0.3 * frac)
+            want = first if made == 0 else size
+            while have >= want or (end and have):
+                feats = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                take = min(want, have)
+                chunk, rest = feats[:take], feats[take:]
+                parts[:] = [rest] if len(rest) else []
+                have -= take
+                feat_done.append(chunk)
+                done.append(self._model_frames(chunk))
+                made += take
+                want = size
+                report(0.3 + 0.6 * min(1.0, made / expect))
+
     def _feature_pushes(self, x: np.ndarray, sr: int, push_seconds: float
-                        ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray], float]]:
+                        ) -> Generator[tuple[np.ndarray, dict[str, np.ndarray], float], None, None]:
         """:meth:`render`'s features: per push that made frames, (features [shape=(n, F)],
         the per-frame ``tempo``/``is_beat``/``beat_in_bar``/``bar``/``confidence``, the
         share of the input consumed). The feature extractor is bound now (a lazy iterator
@@ -497,7 +508,7 @@ class Engine:
         step = max(1, int(push_seconds * sr))
         first = min(step, max(1, int(FIRST_PUSH_S * sr)))
 
-        def pushes() -> Iterator[tuple[np.ndarray, dict[str, np.ndarray], float]]:
+        def pushes() -> Generator[tuple[np.ndarray, dict[str, np.ndarray], float], None, None]:
             i, total = 0, len(x)
             while i < total:
                 j = min(total, i + (first if i == 0 else step))
@@ -671,7 +682,7 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and cpus >= 2 and threading.active_count() == 1
 
 
-def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Iterator[Any]:
+def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Generator[Any, None, None]:
     """Iterate ``items`` in a forked child process and yield what it yields, in order, as
     it comes (pickled through a pipe): the child works ahead while the caller uses the
     items already there. An exception in the child is raised here (with its type when it
