@@ -141,72 +141,70 @@ class BeatActivation:
         self._z = self._s[1: hid + 1]
         self._hs = (self._s[hid + 1: 2 * hid + 1], self._s[2 * hid + 1: 3 * hid + 1])
         self._in_out = self._s[2 * hid + 1:]
-        self._xin = np.zeros(2 * m + 2, f32)
-        self._xin[-1] = 1.0
+        # two input rows [mel, diff, flux, 1] used in turn: the previous frame's mel is the
+        # other row's (no copy per frame); _cur is the row holding the last mel heard
+        self._xs = np.zeros((2, 2 * m + 2), f32)
+        self._xs[:, -1] = 1.0
         self._gates = np.zeros(4 * hid, f32)
         self._tmp = np.zeros(hid, f32)
         self._logits = np.zeros(3, f32)
         self._p = np.zeros((1, 1, 3), f32)
         self.probs = self._p[0, 0]
-        prev = np.zeros((1, m), f32)
+        # per row k: (x, its mel, diff, the other row's mel) -- views made once
+        self._rows = tuple((self._xs[k], self._xs[k, :m], self._xs[k, m: 2 * m], self._xs[1 - k, :m])
+                           for k in (0, 1))
+        # per GRU layer: (gates matrix, its input, h, zr, z, r, n, hidden part of n) views
+        g = self._gates
+        self._layers = tuple((self._g[k], (self._in1, self._in2)[k], self._hs[k], g[: 2 * hid], g[:hid],
+                              g[hid: 2 * hid], g[2 * hid: 3 * hid], g[3 * hid:]) for k in (0, 1))
         # the state in the layout the onnxruntime backend uses (model.features reads and
         # writes it around its batches): h [2, 1, H] is a view of the state vector
         h = self._s[hid + 1: 3 * hid + 1].reshape(2, 1, hid)
         self._h = [h, h]
-        self._prev = [prev, prev]
+        self._prev = [self._xs[0:1, :m], self._xs[1:2, :m]]
         self._cur = 0
 
     def _step_numpy(self, mel_db: np.ndarray) -> np.ndarray:
-        m = self.n_mels
-        x = self._xin
-        prev = self._prev[0][0]
-        mel = x[:m]
+        k = 1 - self._cur
+        x, mel, d, prev = self._rows[k]
         mel[:] = mel_db
-        d = x[m: 2 * m]
         np.subtract(mel, prev, out=d)
         np.maximum(d, 0.0, out=d)
         flux = 0.0
         for a, b in zip(mel[:LOW_BANDS].tolist(), prev[:LOW_BANDS].tolist()):
             if a > b:
                 flux += 10.0 ** (0.1 * a) - 10.0 ** (0.1 * b)
-        x[2 * m] = math.log10(flux + 1e-6)
-        prev[:] = mel
-        z = self._z
-        np.dot(self._w_in, x, out=z)
-        np.maximum(z, 0.0, out=z)
-        self._gru(0, self._in1)
-        self._gru(1, self._in2)
+        x[-2] = math.log10(flux + 1e-6)
+        self._cur = k
+        np.dot(self._w_in, x, out=self._z)
+        np.maximum(self._z, 0.0, out=self._z)
+        t = self._tmp
+        for g, inp, h, zr, z, r, n, hn in self._layers:
+            # gates z, r, input part of n, hidden part of n in one product; the z and r rows
+            # are halved so sigmoid(x) = 0.5 + 0.5 tanh(x / 2)
+            np.dot(g, inp, out=self._gates)
+            np.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            np.multiply(r, hn, out=hn)
+            n += hn
+            np.tanh(n, out=n)
+            np.subtract(h, n, out=t)  # h' = n + z (h - n)
+            t *= z
+            np.add(n, t, out=h)
         lg = np.dot(self._w_out, self._in_out, out=self._logits).tolist()
         top = max(lg)
         e0, e1, e2 = math.exp(lg[0] - top), math.exp(lg[1] - top), math.exp(lg[2] - top)
-        k = 1.0 / (e0 + e1 + e2)
-        self.probs[:] = (e0 * k, e1 * k, e2 * k)
+        k_ = 1.0 / (e0 + e1 + e2)
+        self.probs[:] = (e0 * k_, e1 * k_, e2 * k_)
         return self.probs
-
-    def _gru(self, layer: int, inp: np.ndarray) -> None:
-        """One GRU step of ``layer`` (gates z, r, input part of n, hidden part of n in one
-        product; the z and r rows are halved so sigmoid(x) = 0.5 + 0.5 tanh(x / 2))."""
-        hid = self.hidden
-        g, h, t = self._gates, self._hs[layer], self._tmp
-        np.dot(self._g[layer], inp, out=g)
-        zr = g[: 2 * hid]
-        np.tanh(zr, out=zr)
-        zr *= 0.5
-        zr += 0.5
-        n, hn = g[2 * hid: 3 * hid], g[3 * hid:]
-        np.multiply(g[hid: 2 * hid], hn, out=hn)
-        n += hn
-        np.tanh(n, out=n)
-        np.subtract(h, n, out=t)  # h' = n + z (h - n)
-        t *= g[:hid]
-        np.add(n, t, out=h)
 
     def _run_numpy(self, mels: np.ndarray) -> np.ndarray:
         m, hid = self.n_mels, self.hidden
         n = len(mels)
         x = np.empty((n, 2 * m + 2), np.float32)
         x[:, :m] = mels
-        prev = self._prev[0]
+        prev = self._prev[self._cur]
         before = np.concatenate([prev, x[:-1, :m]])
         np.maximum(x[:, :m] - before, 0.0, out=x[:, m: 2 * m])
         lo = x[:, :LOW_BANDS].astype(np.float64)

@@ -30,10 +30,12 @@ Cost: the plain move of every state by ADV ticks is not done state by state: the
 posterior sits unnormalised in a window of a preallocated ring buffer, and the window slides
 ADV slots per step (a copy back every RING_SLACK / ADV steps). A step touches only the
 crossing states (gather, one tempo-transition matrix product, one metre-switching product,
-one likelihood scaling, scatter) and finds the MAP state among them (the argmax over all
-states only when the MAP state itself crosses a beat boundary); the normalisation is implicit
-(read on demand). ``summary`` reads only the blocks of the tempi near the MAP tempo, which
-the tempo-major layout keeps contiguous. Everything is preallocated; ``step`` allocates
+the likelihoods folded into the metre-switching product, scatter) and finds the MAP state
+among them (the argmax over all states only when the MAP state itself crosses a beat
+boundary); the normalisation is implicit, its sum kept up to date from the crossing states'
+mass before and after the step (one small product; summed afresh at each ring wrap).
+``summary`` reads only the blocks of the tempi near the MAP tempo, which the tempo-major
+layout keeps contiguous: one sum per tempo, one lookup of "near the MAP phase" per state. Everything is preallocated; ``step`` allocates
 nothing but scalars and views.
 """
 
@@ -162,13 +164,36 @@ class BarPointerHMM:
         self._t_start = [self._block[(0, ti)] for ti in range(nt)]
         self._t_end = [self._block[(0, ti)] + sum(self.metres) * int(t)
                        for ti, t in enumerate(self.periods)]
-        self._incl = np.zeros(s)  # summary: 1.0 where a state is near the MAP phase
+        # summary: per state its tempo (a list) and its key tempo * wmax + ticks since the
+        # beat into a table of the beat phases of all (tempo, ticks) pairs
+        self._tempo_of = self.tempo_idx.tolist()
+        self._phase_list = self.beat_phase.tolist()
+        self._wmax = int(self.periods.max())
+        wm = self._wmax
+        self._key = (self.tempo_idx * wm + self.within).astype(np.intp)
+        self._ph_tbl = np.full(nt * wm, 2.0)  # (unused pairs: never near)
+        for ti, t in enumerate(self.periods):
+            self._ph_tbl[ti * wm: ti * wm + int(t)] = np.arange(int(t)) / float(t)
+        self._ok_tbl = np.zeros(nt * wm)
+        self._bs_tbl = np.zeros(nt * wm)
+        self._t_start_arr = np.asarray(self._t_start, dtype=np.intp)
+        self._rel = np.zeros(nt, dtype=np.intp)
+        self._mass = np.zeros(nt)
+        self._lp_arr = np.log(self.periods.astype(float))
         self._lp_list = [float(x) for x in np.log(self.periods.astype(float))]
-        self._c = np.zeros((nt, nc))
+        # the crossing states' mass before (c) and after (d2) the step side by side, so that
+        # one product with [-1.., 1..] gives the change of the window's sum
+        self._cd = np.zeros((2, nt, nc))
+        self._c, self._d2 = self._cd[0], self._cd[1]
+        self._cd_flat = self._cd.reshape(-1)
+        self._pm = np.concatenate([-np.ones(nt * nc), np.ones(nt * nc)])
         self._d = np.zeros((nt, nc))
-        self._d2 = np.zeros((nt, nc))
         self._d_flat = self._d2.reshape(-1)
-        self._col_scale = np.ones(nc)  # the beat / downbeat likelihood of each column
+        self._swc = np.zeros((nc, nc))  # metre switching times the column likelihoods
+        nd = self._n_down
+        self._swc_beat_diag = self._swc.reshape(-1)[nd * (nc + 1)::nc + 1]
+        self._swc_down = self._swc[:nd, :nd]
+        self._sw_down = self._sw[:nd, :nd]
         # a state whose value the next step overwrites (last self.adv ticks of a beat: it
         # crosses); while the MAP state is not one, the next MAP is it (moved on) or a
         # crossing state, and the full argmax is not needed
@@ -208,7 +233,7 @@ class BarPointerHMM:
         su = self._sum()
         if su != 1.0:
             self._u *= 1.0 / su
-            self._su = 1.0
+        self._su = -1.0  # the caller may write it: summed afresh when next needed
         return self._u
 
     def posterior(self) -> np.ndarray:
@@ -263,7 +288,6 @@ class BarPointerHMM:
         np.take(u, self._cross_src, out=c, mode="clip")  # the indices are valid: no checks
         # no tempo jumps without evidence (a break holds the tempo)
         np.dot(self._transition(self.jump * weight), c, out=d)
-        np.dot(d, self._sw, out=d2)
         if weight > 0.0:
             o0 = max(p_none, 1e-6) / (self.lam_obs - 1.0)
             floor = self.zone_floor * o0  # a missing beat costs at most this factor
@@ -271,19 +295,29 @@ class BarPointerHMM:
             o2 = max(p_down + self.g_cross * p_beat, floor)
             if weight < 1.0:
                 o0, o1, o2 = o0 ** weight, o1 ** weight, o2 ** weight
-            cs, nd = self._col_scale, self._n_down
-            cs[:nd] = o2 / o0
-            cs[nd:] = o1 / o0
-            np.multiply(d2, cs, out=d2)
+            # metre switching and the column likelihoods in one small matrix: D <- D S diag(cs)
+            # (S is the identity but for the downbeat block: the beat columns' diagonal is
+            # o1 / o0, the downbeat block S's times o2 / o0)
+            self._swc_beat_diag[...] = o1 / o0
+            np.multiply(self._sw_down, o2 / o0, out=self._swc_down)
+            np.dot(d, self._swc, out=d2)
+        else:
+            np.dot(d, self._sw, out=d2)
         # every other state moves self.adv ticks on within its beat: slide the window
+        su = self._su
         if self._off < self.adv:  # wrap: copy the window to the end of the other ring (rare)
             nxt = self._ring[1 - self._r]
             nxt[RING_SLACK:] = u
             self._r = 1 - self._r
             self._off = RING_SLACK
+            su = -1.0  # summed afresh now and then (no drift)
         self._off -= self.adv
         u = self._u = self._ring[self._r][self._off:self._off + self.n_states]
         u[self._cross_dst_flat] = self._d_flat
+        # the window's sum: the crossing states' mass left (c) and came back (d2); the
+        # others only moved
+        if su >= 0.0:
+            su += float(np.dot(self._cd_flat, self._pm))
         old = self.map_state
         if self._crosses[old] or weight <= 0.0 or self._map_stale:
             ms = int(np.argmax(u))  # (no evidence: ties, broken as argmax breaks them)
@@ -301,7 +335,8 @@ class BarPointerHMM:
             else:
                 u[:] = self._init
                 self.map_state = int(np.argmax(u))
-        self._su = -1.0  # unknown until read
+            su = -1.0
+        self._su = su if su > 0.0 else -1.0  # (-1: unknown until read)
         return self.map_state
 
     # -- readouts ----------------------------------------------------------------------
@@ -315,22 +350,34 @@ class BarPointerHMM:
         and tempo, and the posterior mean tempo of the states near the MAP tempo.
 
         Only the blocks of the tempi within ``tempo_tol`` (log period) of the MAP tempo are
-        read: one contiguous range of states per metre, a few percent of the posterior."""
+        read: one contiguous range of states, a few percent of the posterior. The mass of
+        each tempo there comes from one sum per tempo (``reduceat``), the mean tempo from
+        those; "near the MAP phase" is decided once per (tempo, ticks since the beat) pair of
+        those tempi and looked up per state."""
         st = self.map_state
         lp = self._lp_list
-        ti = int(self.tempo_idx[st])
-        sl = slice(self._t_start[bisect.bisect_right(lp, lp[ti] - tempo_tol)],
-                   self._t_end[bisect.bisect_left(lp, lp[ti] + tempo_tol) - 1])
-        us, bs, inc = self._u[sl], self._buf[sl], self._incl[sl]
-        mt = float(us.sum())
-        mean_lp = float(np.dot(us, self.log_period[sl])) / max(mt, 1e-300)
-        # circular phase distance x to the MAP phase is within phase_tol iff
-        # | |bp - ph| - 1/2 | >= 1/2 - phase_tol
-        np.subtract(self.beat_phase[sl], float(self.beat_phase[st]), out=bs)
+        ti = self._tempo_of[st]
+        lo = bisect.bisect_right(lp, lp[ti] - tempo_tol)
+        hi = bisect.bisect_left(lp, lp[ti] + tempo_tol)
+        s0, s1 = self._t_start[lo], self._t_end[hi - 1]
+        us = self._u[s0:s1]
+        rel, mass = self._rel[: hi - lo], self._mass[: hi - lo]
+        np.subtract(self._t_start_arr[lo:hi], s0, out=rel)
+        np.add.reduceat(us, rel, out=mass)
+        mt = float(mass.sum())
+        mean_lp = float(np.dot(mass, self._lp_arr[lo:hi])) / max(mt, 1e-300)
+        # "near the MAP phase", exactly as | |phase - ph0| - 1/2 | >= 1/2 - phase_tol, for
+        # the (tempo, ticks since the beat) pairs of the window's tempi, then looked up
+        ph = self._ph_tbl[lo * self._wmax: hi * self._wmax]
+        ok = self._ok_tbl[lo * self._wmax: hi * self._wmax]
+        bs = self._bs_tbl[: len(ph)]
+        np.subtract(ph, self._phase_list[st], out=bs)
         np.abs(bs, out=bs)
         bs -= 0.5
         np.abs(bs, out=bs)
-        np.greater_equal(bs, 0.5 - phase_tol, out=inc, casting="unsafe")
+        np.greater_equal(bs, 0.5 - phase_tol, out=ok, casting="unsafe")
+        inc = self._buf[s0:s1]
+        np.take(self._ok_tbl, self._key[s0:s1], out=inc, mode="clip")  # valid keys: no checks
         near = float(np.dot(us, inc))
         return near / self._sum(), 60.0 * self.ticks / math.exp(mean_lp)
 
