@@ -18,7 +18,8 @@ consecutive beats half a period off), and the per-frame cost of features + track
 It also prints the tracker's own cost per 30 fps frame on one thread (``time.thread_time``,
 median and p99 over the frames of a few tracks): the activation network (numpy step and
 onnxruntime call, side by side), the HMM step, the posterior summary (per call and per
-frame: it runs every third HMM step) and the whole ``OnlineBeatTracker.step`` with each.
+frame: it runs every SUMMARY_EVERY-th HMM step) and the whole ``OnlineBeatTracker.step`` with each.
+At the end, issue 11's acceptance lines for ours, each PASS or FAIL with the measured figure.
 
 Run: ``dancemuse bench beats [--tracks 'GLOB'] [--json] [--trackers ours,librosa]
 [--reuse-peers]``. The peers' beats are cached in ``PEER_CACHE`` (per track file, size
@@ -378,6 +379,41 @@ def print_report(rows: list[dict[str, Any]], summ: dict[str, Any], trackers: tup
         if a and b:
             print(f"  whole step, numpy / onnxruntime activation: {a['per_frame_us'] / b['per_frame_us']:.2f} "
                   f"per frame, {a['median_us'] / b['median_us']:.2f} median")
+    print("\nacceptance (issue 11), ours:")
+    for what, val, ok in acceptance(rows, summ, cost):
+        print(f"  {'PASS' if ok else 'n/a ' if ok is None else 'FAIL'}  {what}: {val}")
+
+
+def acceptance(rows: list[dict[str, Any]], summ: dict[str, Any],
+               cost: dict[str, dict[str, float]] | None) -> list[tuple[str, str, bool | None]]:
+    """Issue 11's acceptance lines for ours: (what, measured, met; None: not measured)."""
+    o = summ["overall"]["ours"]
+    club = summ.get("club", {}).get("ours", {}).get("F", float("nan"))
+    out: list[tuple[str, str, bool | None]] = [
+        ("F >= 0.85", f"{o['F']:.3f}", o["F"] >= 0.85),
+        ("CMLt >= 0.80", f"{o['CMLt']:.3f}", o["CMLt"] >= 0.80),
+        ("AMLt >= 0.90", f"{o['AMLt']:.3f}", o["AMLt"] >= 0.90),
+        ("club F >= 0.90", _fmt(club), bool(club >= 0.90) if np.isfinite(club) else None),
+        ("median offset within +-15 ms", f"{o['offset_ms']:+.1f} ms", abs(o["offset_ms"]) <= 15.0),
+        ("downbeat F >= 0.70", f"{o['downbeat_F']:.3f}", o["downbeat_F"] >= 0.70),
+    ]
+    # re-lock: from the change, or from the end of the break the change falls in
+    rel = [(r["track"], r["ours"].get("relock_after_break_s", r["ours"]["relock_s"]))
+           for r in rows if "relock_s" in r["ours"]]
+    if rel:
+        worst = max(rel, key=lambda x: x[1])
+        n_ok = sum(x[1] <= 2.0 for x in rel)
+        out.append(("re-lock after a tempo change <= 2 s (after the break where the change is in one)",
+                    f"worst {_relock(worst[1])} ({worst[0]}), {n_ok}/{len(rel)} within 2 s", n_ok == len(rel)))
+    ob = max(rows, key=lambda r: r["ours"]["offbeat_s"])
+    n_ob = sum(r["ours"]["offbeat_s"] > 4.0 for r in rows)
+    out.append(("no off-beat lock over 4 s", f"longest {ob['ours']['offbeat_s']:.1f} s ({ob['track']}), "
+                f"{n_ob}/{len(rows)} tracks over 4 s", n_ob == 0))
+    c = (cost or {}).get("tracker step (numpy act.)")
+    out.append(("activation + inference <= 0.2 ms per 30 fps frame, one thread",
+                f"{c['per_frame_us'] / 1e3:.3f} ms (median {c['median_us'] / 1e3:.3f}, p99 {c['p99_us'] / 1e3:.3f})"
+                if c else "not measured (--no-cost)", None if not c else c["per_frame_us"] <= 200.0))
+    return out
 
 
 def _save_peers(peers: dict[str, Any]) -> None:
@@ -438,8 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     summ = summarise(rows, trackers)
     cost = tracker_cost(wavs[:COST_TRACKS]) if "ours" in trackers and not args.no_cost else None
     if args.json:
+        acc = ([{"criterion": w, "measured": v, "met": ok} for w, v, ok in acceptance(rows, summ, cost)]
+               if "ours" in trackers else [])
         print(json.dumps({"corpus": str(args.corpus), "summary": summ, "tracks": rows,
-                          "cost_us": cost}, indent=1, default=lambda x: None))
+                          "cost_us": cost, "acceptance": acc}, indent=1, default=lambda x: None))
     else:
         print_report(rows, summ, trackers, args.corpus, cost)
     return 0

@@ -258,3 +258,60 @@ def test_a_confident_tempo_is_remembered_and_a_tap_overrides_it() -> None:
         tr.tap(t)
     assert tr._memory == 0.0 and abs(tr.tempo - 100.0) < 0.5
     assert prior[np.argmin(np.abs(bpm - 100.0))] > 0.95 and prior[far].max() < 0.2
+
+
+class _Probs:
+    """Stands in for the activation network: hands back given probabilities frame by frame."""
+
+    n_mels = 64
+
+    def __init__(self, p: np.ndarray) -> None:
+        self.p, self.i, self.probs = p, 0, np.zeros(3)
+
+    def reset(self) -> None:
+        self.i = 0
+
+    def step(self, mel_db: np.ndarray) -> np.ndarray:
+        self.probs[:] = self.p[self.i]
+        self.i += 1
+        return self.probs
+
+
+def _peaks(spans: list[tuple[float, float, float, float]], seconds: float, seed: int) -> np.ndarray:
+    """Activation frames with a peak of height h on each beat of (bpm, t0, t1, h) spans."""
+    n = int(seconds * 30)
+    p = np.zeros((n, 3))
+    p[:, 0] = 1.0
+    for bpm, t0, t1, h in spans:
+        for k, t in enumerate(np.arange(t0, t1, 60.0 / bpm)):
+            p[int(t * 30)] = (1.0 - h, h, 0.0) if k % 4 else (1.0 - h, 0.0, h)
+    p[:, 1] += np.random.default_rng(seed).uniform(0.0, 0.05, n)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_low_confidence_frees_tempo_jumps_and_a_step_in_a_break_relocks() -> None:
+    # 128 BPM, then a break whose weak fills suggest another tempo, then 100 BPM: the
+    # tracker is unsure in the break, so the tempo may jump more freely there (RELOCK_JUMP),
+    # and the new tempo is right within 2 s of the groove's return
+    from model import beats as mb
+
+    assert mb.RELOCK_JUMP > mb.JUMP and mb.RELOCK_CONF > 0.0
+    ref = np.arange(30.0, 40.0, 0.6)
+    for fill_bpm, fill, seed in ((138.0, 0.35, 0), (150.0, 0.4, 1), (80.0, 0.3, 2)):
+        p = _peaks([(128.0, 0.3, 20.0, 0.8), (fill_bpm, 20.2, 30.0, fill), (100.0, 30.0, 40.0, 0.8)], 40.0, seed)
+        tr = OnlineBeatTracker(fps=30)
+        tr.act = _Probs(p)  # type: ignore[assignment]
+        tr.reset_state()
+        est, jumps = [], set()
+        for _ in range(len(p)):
+            unsure = tr.confidence < mb.RELOCK_CONF
+            tr.step(mel_db=np.zeros(64))
+            jumps.add((unsure, tr.hmm.jump))
+            if tr.is_beat:
+                est.append(tr.beat_time)
+        e = np.asarray(est)
+        assert jumps == {(True, mb.RELOCK_JUMP), (False, mb.JUMP)}, jumps
+        hit = [int(np.sum(np.abs(e - r) < 0.07) == 1 and np.sum((e > r + 0.07) & (e < r + 0.53)) == 0)
+               for r in ref]
+        first = next(k for k in range(len(hit) - 3) if all(hit[k: k + 4]))
+        assert ref[first] - 30.0 <= 2.0, (fill_bpm, ref[first] - 30.0)
