@@ -191,7 +191,7 @@ class OnlineBeatTracker:
         self.n += 1
         end = (self.n + 1) / self.fps
         self.is_beat = False
-        self._emit(end)  # the beat predicted so far, if it falls in this frame
+        self._emit(end, readout=False)  # the beat predicted so far, if it falls in this frame
         if (self.n + 1) % self._sub == 0:
             mel = self._silence if mel_db is None else mel_db
             pn, pb, pd = self.act.step(mel).tolist()
@@ -241,7 +241,9 @@ class OnlineBeatTracker:
         self.beats_per_bar = m
         self._pred_label = (beat + 1) % m + 1
 
-    def _emit(self, end: float) -> None:
+    def _emit(self, end: float, readout: bool = True) -> None:
+        """Raise the beat that falls in the frame ending at ``end``; with ``readout``
+        also set ``next_beat_time`` and ``phase`` (the step's second call does)."""
         hop = 1.0 / self.fps
         for t, label in ((self._cur, self._cur_label), (self._pred, self._pred_label)):
             if not (math.isfinite(t) and t <= end + 1e-9 and t > self._last_emit + 0.5 * self._period):
@@ -257,6 +259,8 @@ class OnlineBeatTracker:
                 self._last_emit = self.beat_time
             else:
                 self._last_emit = t  # missed (a re-lock): skip it silently
+        if not readout:
+            return
         t = self._pred
         nxt = t if math.isfinite(t) else end + self._period
         while nxt <= self._last_emit + 0.5 * self._period or nxt < end - hop:
