@@ -157,8 +157,8 @@ class BeatActivation:
         g = self._gates
         self._layers = tuple((self._g[k], (self._in1, self._in2)[k], self._hs[k], g[: 2 * hid], g[:hid],
                               g[hid: 2 * hid], g[2 * hid: 3 * hid], g[3 * hid:]) for k in (0, 1))
-        # the state in the layout the onnxruntime backend uses (model.features reads and
-        # writes it around its batches): h [2, 1, H] is a view of the state vector
+        # the state in the layout the onnxruntime backend uses (state() / set_state() read
+        # and write it): h [2, 1, H] is a view of the state vector, prev the two rows' mels
         h = self._s[hid + 1: 3 * hid + 1].reshape(2, 1, hid)
         self._h = [h, h]
         self._prev = [self._xs[0:1, :m], self._xs[1:2, :m]]
