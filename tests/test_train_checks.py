@@ -110,7 +110,7 @@ def test_default_train_config_passes_the_checks() -> None:
     from model.train import TrainConfig
 
     check_train_config(NetConfig(), TrainConfig())
-    for name in ("default_train.toml", "default_finetune.toml"):
+    for name in ("default_train.toml", "v5_train.toml", "v5_finetune.toml", "style_stage.toml"):
         check_train_toml(Path(__file__).resolve().parent.parent / "models" / name)
 
 
