@@ -667,19 +667,44 @@ def _default_features(feature_cfg: dict[str, Any], input_sr: int) -> Any:
 def can_fork() -> bool:
     """Whether :func:`forked` may run a producer in a child process here: Linux (fork
     without exec is unsafe with macOS system libraries), a second CPU for it, and no other
-    thread in this process (a fork copies only the calling thread, so a lock another thread
-    held, e.g. logging's, would stay held in the child)."""
+    thread in this process but the log writer of ``live.logq`` (a fork copies only the
+    calling thread, so a lock another thread held would stay held in the child; the log
+    writer only waits on its queue, and the child logs straight to stderr instead)."""
     import sys
     import threading
 
     if not sys.platform.startswith("linux"):
         return False
-
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cpus = os.cpu_count() or 1
-    return hasattr(os, "fork") and cpus >= 2 and threading.active_count() == 1
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    alone = threading.current_thread() is threading.main_thread() and all(
+        t.name == LOG_THREAD and t.daemon for t in others)
+    return hasattr(os, "fork") and cpus >= 2 and alone
+
+
+LOG_THREAD = "dancemuse-log"
+"""Name of ``live.logq``'s writer thread (the one other thread :func:`can_fork` accepts)."""
+
+
+def _child_logging() -> None:
+    """In a forked child: log records go straight to stderr (the parent's queue handler has
+    no writer thread here), in the format the parent used."""
+    import logging
+    import sys
+
+    root = logging.getLogger()
+    fmt = None
+    for h in root.handlers:
+        fmt = h.formatter or getattr(getattr(h, "target", None), "formatter", None)
+        if fmt is not None:
+            break
+    plain = logging.StreamHandler(sys.stderr)
+    if fmt is not None:
+        plain.setFormatter(fmt)
+    root.handlers = [plain]
 
 
 def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Generator[Any, None, None]:
@@ -697,6 +722,7 @@ def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Ge
         code = 0
         try:
             os.close(rfd)
+            _child_logging()
             with os.fdopen(wfd, "wb", buffering=1 << 20) as w:
                 try:
                     for item in items:

@@ -364,3 +364,31 @@ def test_parallel_render_raises_the_childs_error_here() -> None:
     stop_early.close()
     with pytest.raises(ChildProcessError):
         os.wait()
+
+
+def test_can_fork_accepts_only_the_log_writer_thread_beside_the_main_one() -> None:
+    """A fork copies only the calling thread: render(parallel) is allowed beside live.logq's
+    writer (the child logs straight to stderr) but not beside any other thread."""
+    import os
+    import sys
+    import threading
+
+    from live.engine import can_fork
+    from live.logq import DroppingQueueHandler
+
+    if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("can_fork is False without Linux and a second CPU")
+    handler = DroppingQueueHandler()
+    try:
+        assert can_fork()
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait, daemon=True)
+        other.start()
+        try:
+            assert not can_fork()
+        finally:
+            stop.set()
+            other.join()
+        assert can_fork()
+    finally:
+        handler.close()
