@@ -16,7 +16,7 @@ danced on either side looks the same):
   the feature: *which* poses and moves a window holds (joints moving together or against
   each other), not only how much each joint moves. On v5's training data (synthetic styles
   + mocap, 2-fold by dance, codebook fitted per fold) the cross-validated recognition went
-  from mean 0.79 / worst 0.62 to mean 0.83 / worst 0.65; house, hip-hop and contemporary
+  from mean 0.77 / worst 0.62 to mean 0.81 / worst 0.65; house, hip-hop and contemporary
   share moves in the synthetic choreography and stay the most confused.
 
 Features are standardised with the training windows' mean and std (floored at STD_FLOOR).
