@@ -414,7 +414,9 @@ class Engine:
         frames already there: the same dance bit for bit, about the features' time less
         wall clock on a machine with a second core, the same CPU in all. This engine's own
         feature stream is not advanced by it (the next :meth:`process` starts a new one).
-        ``render_stats`` then holds the child's CPU seconds (``producer_cpu``).
+        ``render_stats`` then holds the child's CPU seconds (``producer_cpu``). Where
+        :func:`can_fork` says a fork is not safe here (not Linux, one CPU, or another thread
+        running, as inside the server), it renders in this process instead (same dance).
 
         Returns poses [shape=(t, 17, 3)] float32 and per-frame arrays ``tempo``,
         ``is_beat``, ``beat_in_bar``, ``bar``, ``confidence`` [shape=(t,)].
@@ -431,7 +433,7 @@ class Engine:
         expect = max(1.0, len(x) * self.model_fps / float(sr))  # frames, about
         pushes = self._feature_pushes(x, int(sr), push_seconds)
         self.render_stats: dict[str, float] = {"producer_cpu": 0.0}
-        if parallel:
+        if parallel and can_fork():
             pushes = forked(pushes, stats=self.render_stats)
             self.features = None
         keys = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
@@ -716,6 +718,9 @@ def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Ge
     import pickle
     import signal
 
+    if not hasattr(os, "fork"):
+        raise RuntimeError("a forked producer needs os.fork (Linux or another POSIX system); "
+                           "render without parallel here")
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: produce, then leave without running the parent's exit code
