@@ -42,6 +42,8 @@ TWO_PI = 2.0 * math.pi
 FIRST_PUSH_S = 6.0
 """Seconds of audio in :meth:`Engine.render`'s first feature push (then ``push_seconds``):
 enough for the generator's first call, so that with ``parallel`` it starts early."""
+RENDER_INFO = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
+"""The per-frame beat information :meth:`Engine.render` returns beside the poses."""
 UP_RING = 16
 """Model frames (and their interpolated output poses) kept for a 30 fps model at 60 fps."""
 
@@ -436,8 +438,7 @@ class Engine:
         if parallel and can_fork():
             pushes = forked(pushes, stats=self.render_stats)
             self.features = None
-        keys = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in RENDER_INFO}
         parts: list[np.ndarray] = []  # feature pushes not yet given to the generator
         done: list[np.ndarray] = []  # poses made so far, per generator call
         feat_done: list[np.ndarray] = []
@@ -506,7 +507,6 @@ class Engine:
         share of the input consumed). The feature extractor is bound now (a lazy iterator
         that may run in another process)."""
         feat = self.features
-        keys = ("tempo", "is_beat", "beat_in_bar", "bar", "confidence")
         step = max(1, int(push_seconds * sr))
         first = min(step, max(1, int(FIRST_PUSH_S * sr)))
 
@@ -519,7 +519,7 @@ class Engine:
                 if f is not None and len(f):
                     info = feat.info
                     cols = {}
-                    for k in keys:
+                    for k in RENDER_INFO:
                         v = _get(info, k)
                         cols[k] = np.zeros(len(f)) if v is None else np.asarray(v)
                     yield f, cols, i / max(total, 1)
@@ -675,6 +675,8 @@ def can_fork() -> bool:
     import sys
     import threading
 
+    from live.logq import WRITER_THREAD
+
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -683,12 +685,8 @@ def can_fork() -> bool:
         cpus = os.cpu_count() or 1
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
     alone = threading.current_thread() is threading.main_thread() and all(
-        t.name == LOG_THREAD and t.daemon for t in others)
+        t.name == WRITER_THREAD and t.daemon for t in others)
     return hasattr(os, "fork") and cpus >= 2 and alone
-
-
-LOG_THREAD = "dancemuse-log"
-"""Name of ``live.logq``'s writer thread (the one other thread :func:`can_fork` accepts)."""
 
 
 def _child_logging() -> None:

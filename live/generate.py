@@ -119,10 +119,10 @@ def generate_dance(
     batched one (:meth:`live.engine.Engine.render`); both give the same dance.
     parallel: the batched path's features (and beat tracker) in a forked child process
     while this one runs the model (:meth:`~live.engine.Engine.render`): the same dance,
-    less wall clock on two cores; default: when :func:`live.engine.can_fork` (a second
-    CPU, no other thread in this process, e.g. not inside the server).
+    less wall clock on two cores; default on (render does it only where
+    :func:`live.engine.can_fork`: a second CPU, no other thread, e.g. not inside the server).
     """
-    from live.engine import Engine, can_fork
+    from live.engine import Engine
 
     if audio is None:
         samples, sr, source = load_song(song, demo_seconds=demo_seconds, seed=int(cfg["model"].get("seed", 0)))
@@ -142,8 +142,7 @@ def generate_dance(
         if streaming:
             poses, tempo, beat_idx, counts = _streaming(engine, samples, sr, block, bpb, progress)
         else:
-            par = can_fork() if parallel is None else bool(parallel)
-            poses, info = engine.render(samples, sr=sr, progress=progress, parallel=par)
+            poses, info = engine.render(samples, sr=sr, progress=progress, parallel=parallel is not False)
             tempo = np.asarray(info["tempo"], np.float32)
             beat_idx = np.flatnonzero(info["is_beat"]).tolist()
             counts = [_count(int(info["bar"][i]), int(info["beat_in_bar"][i]), bpb) for i in beat_idx]

@@ -28,6 +28,10 @@ QUEUE_SIZE = 1000
 """Log records held before new ones are dropped."""
 
 
+WRITER_THREAD = "dancemuse-log"
+"""Name of the log writer thread (``live.engine.can_fork`` accepts it beside the main one)."""
+
+
 class DroppingQueueHandler(logging.Handler):
     """A handler whose ``emit`` never waits: a full queue drops the record and counts it.
 
@@ -52,7 +56,7 @@ class DroppingQueueHandler(logging.Handler):
         self.dropped = 0
         self._reported = 0
         self._queue: queue.Queue[logging.LogRecord | None] = queue.Queue(maxsize=max(1, maxsize))
-        self._thread = threading.Thread(target=self._write_loop, name="dancemuse-log", daemon=True)
+        self._thread = threading.Thread(target=self._write_loop, name=WRITER_THREAD, daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------------ caller side

@@ -66,6 +66,8 @@ def advance_root(root: np.ndarray, r: np.ndarray, mode: str) -> None:
         root[2] += r[2]
     elif mode == "absolute":
         root[:] = r
+
+
 CONTROL_DEFAULTS = {"energy": 1.0, "variation": 0.5}
 
 
