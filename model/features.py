@@ -578,7 +578,6 @@ class StreamingFeatures:
             info.beat_time[k] = tr.beat_time
         info.onset[k] = onset
 
-
     def _track_batch(self, rows: np.ndarray, info: FrameInfo, at: int, w: _Work) -> None:
         """:meth:`_frame` for a batch of frames [shape=(n, dim)] (their spectral columns
         already there, onset and bass flux in ``w``): the tracker steps frame by frame and
