@@ -5,28 +5,34 @@
 :mod:`export.offline`; used only beside the exact ``.onnx`` it was written with). It has
 the interface of :class:`live.runtime.Generator` (``step``, ``reset``, ``fps``, ...) and
 a test holds its poses within 1e-4 m of the ONNX step over minutes of a song. Why: the
-ONNX step is ~140 small kernels a frame; here a frame is ~110 numpy calls on
+ONNX step is ~140 small kernels a frame; here a frame is ~95 numpy calls on
 preallocated buffers, most of them a few hundred floats, plus 14 BLAS products:
 1.2-1.6x less CPU than the bound ONNX step (``python bench/step.py``, part 0b; the two
-decoder products, 2 MB of weights each, are most of what is left).
+decoder products, 1.2 MB of weights each, read from L3 every frame, are most of what
+is left).
 
 How it is laid out (all buffers allocated once; a step allocates no array):
 
-- attention keys and values of each encoder layer in rings ``[R, d]`` (R = window + 1
-  slots, frame ``a`` in slot ``a % R``): a new frame's k and v are two row copies;
+- q, k and v of each encoder layer in one ring ``[R, 3d + 1]`` (R = window + 1 slots,
+  frame ``a`` in slot ``a % R``): the qkv product writes its output straight into the
+  slot; the last column is a constant 1;
 - per head scores in one product: the query is written on the diagonal blocks of a
-  ``[d, heads]`` matrix, so ``ring_k @ Q`` gives ``[R, heads]``; the relative-offset
+  ``[heads, d]`` matrix, so ``Q @ ring_k.T`` gives ``[heads, R]``; the relative-offset
   bias (and, for the first R frames, the not-yet-filled slots' mask) is a table row
-  picked by the ring position; the values product ``att.T @ ring_v`` keeps its diagonal
-  blocks (a strided view) divided by the softmax sums;
-- layer norms' gains and biases and every bias are folded into the next product's
-  weights (a constant 1 at the end of each input vector picks the bias row);
-- GELU as relu(x) plus a smooth even correction read from a table by linear
-  interpolation (|error| < 1e-7), its 1/sqrt 2 folded into the weights around it;
+  picked by the ring position; the values product ``att @ ring_v`` (v and the column
+  of ones) keeps its diagonal blocks (a strided view) divided by its last column, the
+  softmax sums;
+- the residual stream carries its own mean (a last column of every product that adds to
+  it), so a layer norm is subtract, dot, scale; the norms' gains and biases and every
+  bias are folded into the next product's weights (a constant 1 at the end of each input
+  vector picks the bias row), whose input rows are centred;
+- GELU as relu(u) plus a smooth even correction read from a table by linear
+  interpolation (|error| < 1e-7), its input scale folded into the weights around it;
 - the decoder's inputs sit in one vector ``[prev pose | encoder | latent | style |
   energy | 1 | h0 | h1 | 1]``: layer 0 reads ``[prev .. h0]``, layer 1 ``[h0 h1 1]``,
   the head ``[h1 1]``, each one BLAS product; LSTM sigmoids as ``0.5 + 0.5 tanh(x / 2)``
-  with the halving folded into the gate columns;
+  with the halving folded into the gate columns, gates ordered o, i, f, g and followed by
+  the cell, so that ``[i f] * [g c]`` is one product;
 - noise comes from the same seeded generator in the same order as the ONNX runtime's.
 
 No torch here.
@@ -53,9 +59,11 @@ from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
 CONTROL_DEFAULTS = {"energy": 1.0, "variation": 0.5}
 NEG = -1e9
 """The step graph's additive mask value (exp underflows to exactly 0)."""
-GELU_TABLE = 8192
-GELU_RANGE = 5.0
-"""GELU's table: f(a) = -a erfc(a) / 2 at GELU_TABLE + 1 points on [0, GELU_RANGE]."""
+GELU_SCALE = 2048.0
+GELU_RANGE = 6.0
+"""GELU's table: F(n) = -n erfc(n / GELU_SCALE) GELU_SCALE / 2 ... at the integers n up to
+GELU_SCALE GELU_RANGE (erfc(6) ~ 2e-17), with the slope to the next; the scale is a power
+of two, so folding it into the weights around GELU changes no bit of them."""
 F32 = np.float32
 _SQRT2 = math.sqrt(2.0)
 
@@ -79,6 +87,21 @@ def one_blas_thread() -> None:
 
 def _f32(a: Any) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _centred(w: np.ndarray) -> np.ndarray:
+    """[rows | bias row] with the rows (not the bias) minus their mean per column: a product
+    that reads a centred vector gives the same, and a vector off-centre by c gives the
+    same too (its c times the rows' column sums is 0)."""
+    out = w.copy()
+    out[:-1] -= out[:-1].mean(axis=0)
+    return out
+
+
+def _with_mean(w: np.ndarray) -> np.ndarray:
+    """``w`` [n, d] with a last column, the mean of its d columns: the product then also
+    gives the mean of its d outputs."""
+    return np.concatenate([w, w.mean(axis=1, keepdims=True)], axis=1)
 
 
 class NumpyStep(NetDims):
@@ -157,38 +180,44 @@ class NumpyStep(NetDims):
 
     # -- set-up --------------------------------------------------------------------------
     def _fold(self, w: dict[str, np.ndarray]) -> None:
-        """Weights as the step uses them: biases as a last row, LN gains/biases folded into
-        the next product, GELU's 1/sqrt 2 folded around it, sigmoid halving in the gates."""
-        d, hid, p_dim, nd2 = self.d, self.hid, int(w["w_head"].shape[1]), 2 * self.nd
+        """Weights as the step uses them (folded in float64, stored float32 contiguous):
+        biases as a last row; LN gains/biases folded into the next product and its input
+        rows centred (column sums 0, so the mean the step subtracts need only be close);
+        products that add to the residual stream get a last column, the mean of their
+        outputs (the stream carries its own mean); GELU's input scale (GELU_SCALE / sqrt 2)
+        and its inverse folded around it; sigmoid halving in the gates, gate columns in
+        the order o, i, f, g."""
+        d, hid, p_dim = self.d, self.hid, int(w["w_head"].shape[1])
+        nd2 = 2 * self.nd
         self.p_dim = p_dim
         f64 = np.float64
 
         def aug(wm: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return _f32(np.concatenate([wm.astype(f64), b.astype(f64)[None]], axis=0))
+            return np.concatenate([wm.astype(f64), b.astype(f64)[None]], axis=0)
 
         def ln_fold(g: np.ndarray, b: np.ndarray, wm: np.ndarray, bias: np.ndarray) -> np.ndarray:
             g64, b64, w64 = g.astype(f64), b.astype(f64), wm.astype(f64)
-            return aug(g64[:, None] * w64, b64 @ w64 + bias.astype(f64))
+            return _centred(aug(g64[:, None] * w64, b64 @ w64 + bias.astype(f64)))
 
-        self._w_in = aug(w["w_in"], w["b_in"])  # [F + 1, d]
+        self._w_in = _f32(_with_mean(aug(w["w_in"], w["b_in"])))  # [F + 1, d + 1]
         self._qkv, self._out, self._ffn0, self._ffn2, self._bias_tab, self._warm_tab = [], [], [], [], [], []
         r = self.k + 1
         ages = (np.arange(r)[:, None] - np.arange(r)[None, :]) % r  # [p, j]: age of slot j when the newest is p
         for i in range(self.layers):
-            self._qkv.append(ln_fold(w[f"ln1_g{i}"], w[f"ln1_b{i}"], w[f"qkv{i}"], w[f"qkv_b{i}"]))  # [d + 1, 3d]
-            self._out.append(aug(w[f"out{i}"], w[f"out_b{i}"]))  # [d + 1, d]
-            s = 1.0 / _SQRT2  # the first product gives x / sqrt 2; GELU's sqrt 2 goes into the second
+            self._qkv.append(_f32(ln_fold(w[f"ln1_g{i}"], w[f"ln1_b{i}"], w[f"qkv{i}"], w[f"qkv_b{i}"])))  # [d + 1, 3d]
+            self._out.append(_f32(_with_mean(aug(w[f"out{i}"], w[f"out_b{i}"]))))  # [d + 1, d + 1]
             f0 = ln_fold(w[f"ln2_g{i}"], w[f"ln2_b{i}"], w[f"ffn0_{i}"], w[f"ffn0_b{i}"])
-            self._ffn0.append(_f32(f0.astype(f64) * s))
-            f2 = w[f"ffn2_{i}"].astype(f64) * _SQRT2
-            self._ffn2.append(aug(f2, w[f"ffn2_b{i}"]))  # [ffn + 1, d]
+            self._ffn0.append(_f32(f0 * (GELU_SCALE / _SQRT2)))  # [d + 1, ffn]
+            f2 = w[f"ffn2_{i}"].astype(f64) * (_SQRT2 / GELU_SCALE)
+            self._ffn2.append(_f32(_with_mean(aug(f2, w[f"ffn2_b{i}"]))))  # [ffn + 1, d + 1]
             rb = w[f"rel_bias{i}"].astype(F32)  # [h, k + 1] by age
             if rb.shape != (self.heads, r):
                 raise ValueError(f"rel_bias{i} of shape {rb.shape}")
-            tab = np.ascontiguousarray(rb[:, ages].transpose(1, 2, 0))  # [p, j, h]
+            tab = np.ascontiguousarray(rb[:, ages].transpose(1, 0, 2))  # [p, h, j]
             self._bias_tab.append(tab)
             warm = tab.copy()  # frames 0..R-1 after a reset: slots above p are empty
-            warm[np.arange(r)[:, None] < np.arange(r)[None, :]] = NEG
+            empty = np.arange(r)[:, None] < np.arange(r)[None, :]  # [p, j]
+            warm[np.broadcast_to(empty[:, None, :], warm.shape)] = NEG
             self._warm_tab.append(warm)
         # decoder layer 0: rows [prev P | encoder d | latent 2N | style S | energy | 1 | h0 H]
         ws = w["w_static"].astype(f64)  # rows [encoder d, style_dim, energy, latent 2N]
@@ -199,21 +228,24 @@ class NumpyStep(NetDims):
         w_rec0 = w["w_rec0"].astype(f64)  # [P + H, 4H]
         g, b = w["lnf_g"].astype(f64), w["lnf_b"].astype(f64)
         bias0 = w["b_gates0"].astype(f64) + b @ w_enc
-        w0 = np.concatenate([w_rec0[:p_dim], g[:, None] * w_enc, w_lat, w["style_table"].astype(f64) @ w_sty, w_en,
+        genc = g[:, None] * w_enc
+        genc -= genc.mean(axis=0)
+        w0 = np.concatenate([w_rec0[:p_dim], genc, w_lat, w["style_table"].astype(f64) @ w_sty, w_en,
                              bias0[None], w_rec0[p_dim:]], axis=0)
         w1 = np.concatenate([w["w_rec1"].astype(f64), w["b_gates1"].astype(f64)[None]], axis=0)
         half = np.ones(4 * hid)
         half[: 3 * hid] = 0.5
-        self._w0, self._w1 = _f32(w0 * half), _f32(w1 * half)
-        self._head = aug(w["w_head"], w["b_head"])  # [H + 1, P]
+        order = np.r_[2 * hid: 3 * hid, 0: 2 * hid, 3 * hid: 4 * hid]  # i f o g -> o i f g
+        self._w0, self._w1 = _f32((w0 * half)[:, order]), _f32((w1 * half)[:, order])
+        self._head = _f32(aug(w["w_head"], w["b_head"]))  # [H + 1, P]
         self._pm, self._ps = _f32(w["pose_mean"]), _f32(w["pose_std"])
         a = math.exp(-1.0 / max(self.tau, 1e-3))
         ones, zeros = np.ones(self.nd), np.zeros(self.nd)
         c1 = np.concatenate([ones, np.full(self.nd, a)])
         c2 = np.concatenate([zeros, np.full(self.nd, math.sqrt(1.0 - a * a))])
         m = np.concatenate([ones, zeros])
-        self._lat_keep = (_f32(c1), _f32(c1 - m))  # (held, redraw)
-        self._lat_new = (_f32(c2), _f32(c2 + m))
+        # rows (z's factor, the fresh noise's factor): held, redraw
+        self._lat_mix = (_f32(np.stack([c1, c2])), _f32(np.stack([c1 - m, c2 + m])))
         self._n_style = int(w["style_table"].shape[0])
 
     def _alloc(self) -> None:
@@ -223,41 +255,45 @@ class NumpyStep(NetDims):
         it = F32().itemsize
         self._feat = np.zeros(self.feature_dim + 1, F32)
         self._feat[-1] = 1.0
-        self._x = np.zeros(d, F32)  # residual stream
+        self._xm = np.zeros(d + 1, F32)  # residual stream and (last) its mean
+        self._x = self._xm[:d]
         self._xn = np.zeros(d + 1, F32)  # centred, scaled; last = 1 (the bias row)
         self._xn[-1] = 1.0
         self._xc = self._xn[:d]
-        self._ones = np.ones(d, F32)
-        self._tmp = np.zeros(d, F32)
-        self._qkv_buf = np.zeros(3 * d, F32)
-        self._q = self._qkv_buf[:d].reshape(h, dh)
-        self._k_new, self._v_new = self._qkv_buf[d: 2 * d], self._qkv_buf[2 * d:]
-        self._ring_k = [np.zeros((r, d), F32) for _ in range(self.layers)]  # contiguous: BLAS reads them in place
-        self._ring_v = [np.zeros((r, d), F32) for _ in range(self.layers)]
-        self._ring = self._ring_k + self._ring_v
-        self._k_rows = [[ring[j] for j in range(r)] for ring in self._ring_k]
-        self._v_rows = [[ring[j] for j in range(r)] for ring in self._ring_v]
-        self._qbd = np.zeros((d, h), F32)  # query on the diagonal blocks
-        self._qbd_diag = as_strided(self._qbd, shape=(h, dh), strides=((dh * h + 1) * it, h * it))
-        self._sc = np.zeros((r, h), F32)
-        self._sc_t = self._sc.T
-        self._mx = np.zeros(h, F32)
-        self._sum = np.zeros((h, 1), F32)
-        self._sum_row = self._sum.reshape(h)
-        self._yfull = np.zeros((h, d), F32)
-        self._ydiag = as_strided(self._yfull, shape=(h, dh), strides=((d + dh) * it, it))
+        self._tmp = np.zeros(d + 1, F32)  # a product added to the stream (and its mean)
+        # per layer one ring [R, 3d + 1] of q k v rows (frame a in slot a % R; the qkv
+        # product writes its row) and a constant 1 that gives the softmax sums as the last
+        # column of the values product
+        self._ring = [np.zeros((r, 3 * d + 1), F32) for _ in range(self.layers)]
+        for ring in self._ring:
+            ring[:, -1] = 1.0
+        self._ring_k = [ring[:, d: 2 * d] for ring in self._ring]
+        self._ring_v = [ring[:, 2 * d:] for ring in self._ring]  # [R, d + 1]
+        self._qkv_rows = [[ring[j, : 3 * d] for j in range(r)] for ring in self._ring]
+        self._q_rows = [[ring[j, :d].reshape(h, dh) for j in range(r)] for ring in self._ring]
+        self._qbd = np.zeros((h, d), F32)  # head j's query in row j, columns of head j
+        self._qbd_diag = as_strided(self._qbd, shape=(h, dh), strides=((d + dh) * it, it))
+        self._ring_kt = [rk.T for rk in self._ring_k]  # [d, R]
+        self._sc = np.zeros((h, r), F32)  # scores per head and ring slot
+        self._mx = np.zeros((h, 1), F32)
+        self._mx_row = self._mx.reshape(h)
+        self._yfull = np.zeros((h, d + 1), F32)
+        self._ydiag = as_strided(self._yfull, shape=(h, dh), strides=((d + 1 + dh) * it, it))
+        self._ysum = self._yfull[:, d:]  # [h, 1] the softmax sums
         self._y = np.zeros(d + 1, F32)
         self._y[-1] = 1.0
         self._y_h = self._y[:d].reshape(h, dh)
         self._hf = np.zeros(self.ffn + 1, F32)
         self._hf[-1] = 1.0
         self._hv = self._hf[: self.ffn]
-        self._ga, self._gt, self._gy, self._gv = (np.zeros(self.ffn, F32) for _ in range(4))
+        self._ga, self._gf, self._gi = np.zeros(self.ffn, F32), np.zeros(self.ffn, F32), np.zeros(self.ffn, F32)
         self._gidx = np.zeros(self.ffn, np.intp)
-        grid = np.linspace(0.0, GELU_RANGE, GELU_TABLE + 1)
-        f = -grid * 0.5 * np.array([math.erfc(v) for v in grid])
-        self._gelu_tab = _f32(f[:-1])
-        self._gelu_slope = _f32(np.diff(f))
+        self._gv = np.zeros((self.ffn, 2), F32)
+        self._gv_val, self._gv_slope = self._gv[:, 0], self._gv[:, 1]
+        n = int(GELU_SCALE * GELU_RANGE)
+        grid = np.arange(n + 2) / GELU_SCALE
+        f = -grid * 0.5 * np.array([math.erfc(v) for v in grid]) * GELU_SCALE
+        self._gelu_tab = _f32(np.stack([f[:-1], np.diff(f)], axis=1))  # [n + 1, 2]: value, slope
         # decoder vector [prev P | enc d | latent 2N | style S | energy | 1 | h0 H | h1 H | 1]
         o_enc = p_dim
         o_lat = o_enc + d
@@ -273,14 +309,18 @@ class NumpyStep(NetDims):
         self._sty, self._o_en = dv[o_sty:o_en], o_en
         self._in0, self._in1, self._in_head = dv[: o_h0 + hid], dv[o_h0:], dv[o_h1:]
         self._h = (dv[o_h0:o_h1], dv[o_h1: o_h1 + hid])
-        self._c = (np.zeros(hid, F32), np.zeros(hid, F32))
-        self._g = np.zeros(4 * hid, F32)
-        g = self._g
-        self._sig, self._gi, self._gf, self._go, self._gc = g[: 3 * hid], g[:hid], g[hid: 2 * hid], g[2 * hid: 3 * hid], g[3 * hid:]
-        self._ctmp = np.zeros(hid, F32)
-        self._noise = np.zeros(nd2, F32)
-        self._ntmp = np.zeros(nd2, F32)
-        self._z = np.zeros(nd2, F32)
+        # per LSTM layer [o | i | f | g | c]: the gates (tanh, then sigmoid on o i f), then
+        # the cell, so that [i f] * [g c] is one product whose halves sum to the new cell
+        self._gates = (np.zeros(5 * hid, F32), np.zeros(5 * hid, F32))
+        self._c = (self._gates[0][4 * hid:], self._gates[1][4 * hid:])
+        self._pair = np.zeros(2 * hid, F32)
+        self._lstm = tuple(
+            (src, wl, gb[: 4 * hid], gb[: 3 * hid], gb[:hid], gb[hid: 3 * hid], gb[3 * hid:], gb[4 * hid:], hv)
+            for src, wl, gb, hv in ((self._in0, self._w0, self._gates[0], self._h[0]),
+                                    (self._in1, self._w1, self._gates[1], self._h[1])))
+        self._zn = np.zeros((2, nd2), F32)  # [z; fresh noise]
+        self._z, self._noise = self._zn[0], self._zn[1]
+        self._zn_tmp = np.zeros((2, nd2), F32)
         self._vec = self._prev
         self._alpha = 1.0 / max(self.ema_tau, 1.0)
         self._ema = np.zeros(p_dim, F32)
@@ -288,6 +328,10 @@ class NumpyStep(NetDims):
         self._joints = self._vec[: NUM_JOINTS * 3].reshape(NUM_JOINTS, 3)
         self._root_vals = self._vec[NUM_JOINTS * 3:]
         self._root = np.zeros(3, F32)
+        self._layer_bufs = tuple(
+            (self._qkv[i], self._qkv_rows[i], self._q_rows[i], self._ring_kt[i], self._ring_v[i],
+             self._bias_tab[i], self._warm_tab[i], self._out[i], self._ffn0[i], self._ffn2[i])
+            for i in range(self.layers))
 
     # -- state ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None) -> None:
@@ -305,7 +349,7 @@ class NumpyStep(NetDims):
                 arr = np.zeros(shape, F32)
             st[entry["name"]] = arr
         for ring in self._ring:
-            ring[...] = 0.0
+            ring[:, :-1] = 0.0  # the last column stays 1
         self._h[0][...] = st["h0"].reshape(-1)
         self._h[1][...] = st["h1"].reshape(-1)
         self._c[0][...] = st["c0"].reshape(-1)
@@ -327,94 +371,82 @@ class NumpyStep(NetDims):
         return self.lookahead * 1000.0 / self.fps
 
     # -- one frame -----------------------------------------------------------------------
-    def _norm(self) -> None:
+    def _norm(self, out: np.ndarray) -> None:
         """Layer norm of the residual stream without gain/bias (folded downstream) into
-        ``self._xc`` (whose trailing 1 picks the bias row)."""
-        x, xc = self._x, self._xc
-        n = x.shape[0]
-        mu = float(np.dot(x, self._ones)) / n
-        np.subtract(x, mu, out=xc)
-        var = float(np.dot(xc, xc)) / n
-        xc *= 1.0 / math.sqrt(var + 1e-5)
+        ``out`` [d]: the stream minus its carried mean, scaled to unit variance."""
+        xm = self._xm
+        d = self.d
+        np.subtract(self._x, xm[d], out=out)
+        var = float(np.dot(out, out)) / d
+        out *= 1.0 / math.sqrt(var + 1e-5)
 
     def _gelu(self) -> None:
-        """GELU of ``sqrt 2 * u`` divided by sqrt 2, in place on u = ``self._hv``:
-        relu(u) + f(|u|) with f(a) = -a erfc(a) / 2 read from a table by linear
-        interpolation (|error| < 1e-7; f(5) ~ -4e-12, so |u| > 5 reads the end)."""
-        u, a, pos, fr, v = self._hv, self._ga, self._gt, self._gy, self._gv
-        idx = self._gidx
+        """GELU in place on u = ``self._hv`` (which holds GELU_SCALE / sqrt 2 times the
+        pre-activation; the result is GELU_SCALE / sqrt 2 times GELU): relu(u) + F(|u|) with
+        F(a) = -a erfc(a / GELU_SCALE) / 2 read from a table at the integers by linear
+        interpolation (|error| < 1e-7 GELU_SCALE); beyond the table (a > GELU_SCALE
+        GELU_RANGE) the last entry, ~1e-12."""
+        u, a, fr, ip, idx, v = self._hv, self._ga, self._gf, self._gi, self._gidx, self._gv
         np.abs(u, out=a)
-        np.multiply(a, GELU_TABLE / GELU_RANGE, out=pos)
-        np.minimum(pos, GELU_TABLE - 0.5, out=pos)
-        np.floor(pos, out=fr)
-        np.copyto(idx, fr, casting="unsafe")
-        np.subtract(pos, fr, out=fr)
-        np.take(self._gelu_slope, idx, out=v, mode="clip")
-        fr *= v
-        np.take(self._gelu_tab, idx, out=v, mode="clip")
-        v += fr
+        np.modf(a, out=(fr, ip))
+        np.copyto(idx, ip, casting="unsafe")
+        np.take(self._gelu_tab, idx, axis=0, out=v, mode="clip")
+        fr *= self._gv_slope
+        fr += self._gv_val
         np.maximum(u, 0.0, out=u)
-        u += v
+        u += fr
 
     def _encode(self, features: np.ndarray) -> None:
         """One feature frame through the encoder; the (gain-less) final norm lands in the
         decoder vector."""
         self._feat[:-1] = features
-        x = self._x
-        np.dot(self._feat, self._w_in, out=x)
+        xm, xn, tmp, sc, mx, mx_row = self._xm, self._xn, self._tmp, self._sc, self._mx, self._mx_row
+        np.dot(self._feat, self._w_in, out=xm)
         p = self.frames % (self.k + 1)
         warm = self.frames <= self.k
-        dot, xn = np.dot, self._xn
-        for i in range(self.layers):
-            self._norm()
-            dot(xn, self._qkv[i], out=self._qkv_buf)
-            np.copyto(self._k_rows[i][p], self._k_new)
-            np.copyto(self._v_rows[i][p], self._v_new)
-            np.copyto(self._qbd_diag, self._q)
-            sc = self._sc
-            dot(self._ring_k[i], self._qbd, out=sc)
-            sc += (self._warm_tab if warm else self._bias_tab)[i][p]
-            np.max(sc, axis=0, out=self._mx)
-            sc -= self._mx
+        dot, norm, xc = np.dot, self._norm, self._xc
+        for w_qkv, qkv_rows, q_rows, ring_kt, ring_v, tab, warm_tab, w_out, w_f0, w_f2 in self._layer_bufs:
+            norm(xc)
+            dot(xn, w_qkv, out=qkv_rows[p])  # q k v of this frame into its ring slot
+            np.copyto(self._qbd_diag, q_rows[p])
+            np.matmul(self._qbd, ring_kt, out=sc)  # [h, R]
+            sc += (warm_tab if warm else tab)[p]
+            np.maximum.reduce(sc, axis=1, out=mx_row)
+            sc -= mx
             np.exp(sc, out=sc)
-            np.sum(sc, axis=0, out=self._sum_row)
-            dot(self._sc_t, self._ring_v[i], out=self._yfull)
-            np.divide(self._ydiag, self._sum, out=self._y_h)
-            dot(self._y, self._out[i], out=self._tmp)
-            x += self._tmp
-            self._norm()
-            dot(xn, self._ffn0[i], out=self._hv)
+            np.matmul(sc, ring_v, out=self._yfull)  # [h, d + 1]: weighted values, sums
+            np.divide(self._ydiag, self._ysum, out=self._y_h)
+            dot(self._y, w_out, out=tmp)
+            xm += tmp
+            norm(xc)
+            dot(xn, w_f0, out=self._hv)
             self._gelu()
-            dot(self._hf, self._ffn2[i], out=self._tmp)
-            x += self._tmp
-        self._norm()
-        np.copyto(self._enc, self._xc)
+            dot(self._hf, w_f2, out=tmp)
+            xm += tmp
+        norm(self._enc)
 
     def _decode(self, style: np.ndarray, controls: np.ndarray) -> None:
         energy, var = float(controls[0]), float(controls[1])
         redraw = 1 if self._phase == 0 else 0
         self._rng.standard_normal(out=self._noise, dtype=F32)
-        z = self._z
-        z *= self._lat_keep[redraw]
-        np.multiply(self._noise, self._lat_new[redraw], out=self._ntmp)
-        z += self._ntmp
+        zt = self._zn_tmp
+        np.multiply(self._zn, self._lat_mix[redraw], out=zt)
+        np.add(zt[0], zt[1], out=self._z)
         self._phase = (self._phase + 1) % self.phrase
         scale = 2.0 * var - 1.2 * max(var - 0.5, 0.0)
-        np.multiply(z, scale, out=self._lat)
+        np.multiply(self._z, scale, out=self._lat)
         np.copyto(self._sty, style)
         self._dv[self._o_en] = energy
-        g, gi, gf, go, gc, sig, tmp = self._g, self._gi, self._gf, self._go, self._gc, self._sig, self._ctmp
-        for layer, (src, wl) in enumerate(((self._in0, self._w0), (self._in1, self._w1))):
-            np.dot(src, wl, out=g)
-            np.tanh(g, out=g)
+        pair, tanh, mul = self._pair, np.tanh, np.multiply
+        hid = self.hid
+        for src, wl, g4, sig, go, g_if, g_gc, c, hv in self._lstm:
+            np.dot(src, wl, out=g4)
+            tanh(g4, out=g4)
             sig *= 0.5
             sig += 0.5
-            c = self._c[layer]
-            c *= gf
-            np.multiply(gi, gc, out=tmp)
-            c += tmp
-            hv = self._h[layer]
-            np.tanh(c, out=hv)
+            mul(g_if, g_gc, out=pair)  # [i g, f c]
+            np.add(pair[:hid], pair[hid:], out=c)
+            tanh(c, out=hv)
             hv *= go
         vec = self._prev  # the pose fed back next frame
         np.dot(self._in_head, self._head, out=vec)
