@@ -48,6 +48,7 @@ NPZ_VERSION = 1
 BACKENDS = ("auto", "numpy", "onnxruntime")
 
 _log = logging.getLogger("dancemuse.beats")
+_HALF = np.float32(0.5)
 
 
 def _fail(path: Path, why: str) -> ModelError:
@@ -101,6 +102,7 @@ class BeatActivation:
     def __init__(self, path: str | Path | None = None, *, n_mels: int = 64, backend: str = "auto") -> None:
         p = Path(path) if path is not None else DEFAULT_MODEL
         self.path = p
+        self._low_pow: list[float] | None = None
         self.n_mels = int(n_mels)
         if backend not in BACKENDS:
             raise ValueError(f"beat activation backend {backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -170,22 +172,29 @@ class BeatActivation:
         mel[:] = mel_db
         np.subtract(mel, prev, out=d)
         np.maximum(d, 0.0, out=d)
+        # bass power flux; the previous frame's band powers are kept from its step
+        pw = [10.0 ** (0.1 * a) for a in mel[:LOW_BANDS].tolist()]
+        pw_prev = self._low_pow
+        if pw_prev is None:
+            pw_prev = [10.0 ** (0.1 * b) for b in prev[:LOW_BANDS].tolist()]
         flux = 0.0
-        for a, b in zip(mel[:LOW_BANDS].tolist(), prev[:LOW_BANDS].tolist()):
+        for a, b in zip(pw, pw_prev):
             if a > b:
-                flux += 10.0 ** (0.1 * a) - 10.0 ** (0.1 * b)
+                flux += a - b
+        self._low_pow = pw
         x[-2] = math.log10(flux + 1e-6)
         self._cur = k
         np.dot(self._w_in, x, out=self._z)
         np.maximum(self._z, 0.0, out=self._z)
         t = self._tmp
+        half = _HALF
         for g, inp, h, zr, z, r, n, hn in self._layers:
             # gates z, r, input part of n, hidden part of n in one product; the z and r rows
             # are halved so sigmoid(x) = 0.5 + 0.5 tanh(x / 2)
             np.dot(g, inp, out=self._gates)
             np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5
+            np.multiply(zr, half, out=zr)
+            np.add(zr, half, out=zr)
             np.multiply(r, hn, out=hn)
             n += hn
             np.tanh(n, out=n)
@@ -289,6 +298,7 @@ class BeatActivation:
             a[:] = 0.0
         self._prev[0][:] = MEL_FLOOR_DB
         self._cur = 0
+        self._low_pow = None  # the last mel's bass band powers (numpy step; None: not known)
         if self.backend == "numpy":
             self._s[0] = self._s[-1] = 1.0
 
@@ -312,6 +322,7 @@ class BeatActivation:
                              f"shape {prev_mel.shape}; expected {want} and ({self.n_mels},)")
         self._h[self._cur][...] = h.reshape(want)
         self._prev[self._cur][...] = prev_mel.reshape(1, self.n_mels)
+        self._low_pow = None
 
     def step(self, mel_db: np.ndarray) -> np.ndarray:
         """Probabilities [shape=(3,)] (none, beat, downbeat) of this 30 fps frame."""
@@ -333,6 +344,7 @@ class BeatActivation:
         if len(mels) == 0:
             return np.zeros((0, 3), np.float32)
         if self.backend == "numpy":
+            self._low_pow = None
             return self._run_numpy(mels).astype(np.float32, copy=False)
         out = np.empty((len(mels), 3), np.float32)
         for i, m in enumerate(mels):

@@ -194,6 +194,7 @@ class BarPointerHMM:
         self._swc_beat_diag = self._swc.reshape(-1)[nd * (nc + 1)::nc + 1]
         self._swc_down = self._swc[:nd, :nd]
         self._sw_down = self._sw[:nd, :nd]
+        self._swc_down_parts = self._down_parts()
         # a state whose value the next step overwrites (last self.adv ticks of a beat: it
         # crosses); while the MAP state is not one, the next MAP is it (moved on) or a
         # crossing state, and the full argmax is not needed
@@ -217,11 +218,37 @@ class BarPointerHMM:
                 c0, c1 = self._down_cols[0].start + o, self._down_cols[1].start + o
                 self._sw[c0, c0] = self._sw[c1, c1] = 1.0 - sw
                 self._sw[c0, c1] = self._sw[c1, c0] = sw
+        if hasattr(self, "_swc_down_parts"):
+            self._swc_down_parts = self._down_parts()
         ratio = self.periods[None, :] / self.periods[:, None]
         a = np.exp(-self.lam_tempo * np.abs(ratio - 1.0))
         a /= a.sum(axis=1, keepdims=True)
         self._at[:] = a.T
         self._m_key = (-1.0, -1)
+
+    def _down_parts(self) -> list[tuple[np.ndarray, float]]:
+        """S's downbeat block as (view of the same places in the step's matrix, value)
+        pairs, one per distinct value along each diagonal of the block (strided views: a
+        few scalar fills per step instead of a product over the block)."""
+        nd = self._n_down
+        nc = self._sw.shape[0]
+        flat = self._swc.reshape(-1)
+        parts: list[tuple[np.ndarray, float]] = []
+        for off in range(-(nd - 1), nd):
+            rows = [r for r in range(nd) if 0 <= r + off < nd]
+            vals = [float(self._sw[r, r + off]) for r in rows]
+            start = rows[0] * nc + rows[0] + off
+            # split the diagonal into runs of one value
+            i = 0
+            while i < len(rows):
+                j = i
+                while j + 1 < len(rows) and vals[j + 1] == vals[i]:
+                    j += 1
+                v = start + i * (nc + 1)
+                parts.append((flat[v: v + (j - i) * (nc + 1) + 1: nc + 1], vals[i]))
+                i = j + 1
+        self._swc[:nd, :nd] = 0.0  # S's zeros stay zero: only the other runs are filled
+        return [(view, value) for view, value in parts if value != 0.0]
 
     # -- posterior storage -------------------------------------------------------------
     @property
@@ -285,7 +312,7 @@ class BarPointerHMM:
         breaks them)."""
         u = self._u
         c, d, d2 = self._c, self._d, self._d2
-        np.take(u, self._cross_src, out=c, mode="clip")  # the indices are valid: no checks
+        u.take(self._cross_src, out=c, mode="clip")  # the indices are valid: no checks
         # no tempo jumps without evidence (a break holds the tempo)
         np.dot(self._transition(self.jump * weight), c, out=d)
         if weight > 0.0:
@@ -299,7 +326,9 @@ class BarPointerHMM:
             # (S is the identity but for the downbeat block: the beat columns' diagonal is
             # o1 / o0, the downbeat block S's times o2 / o0)
             self._swc_beat_diag[...] = o1 / o0
-            np.multiply(self._sw_down, o2 / o0, out=self._swc_down)
+            k2 = o2 / o0
+            for view, value in self._swc_down_parts:  # S's downbeat block times o2 / o0
+                view[...] = value * k2
             np.dot(d, self._swc, out=d2)
         else:
             np.dot(d, self._sw, out=d2)
@@ -320,10 +349,10 @@ class BarPointerHMM:
             su += float(np.dot(self._cd_flat, self._pm))
         old = self.map_state
         if self._crosses[old] or weight <= 0.0 or self._map_stale:
-            ms = int(np.argmax(u))  # (no evidence: ties, broken as argmax breaks them)
+            ms = int(u.argmax())  # (no evidence: ties, broken as argmax breaks them)
             self._map_stale = False
         else:  # the old MAP moved on unchanged; every state that changed is a crossing one
-            k = int(np.argmax(self._d_flat))
+            k = int(self._d_flat.argmax())
             ms = old + self.adv
             if self._d_flat[k] > u[ms]:
                 ms = int(self._cross_dst_flat[k])
@@ -377,7 +406,7 @@ class BarPointerHMM:
         np.abs(bs, out=bs)
         np.greater_equal(bs, 0.5 - phase_tol, out=ok, casting="unsafe")
         inc = self._buf[s0:s1]
-        np.take(self._ok_tbl, self._key[s0:s1], out=inc, mode="clip")  # valid keys: no checks
+        self._ok_tbl.take(self._key[s0:s1], out=inc, mode="clip")  # valid keys: no checks
         near = float(np.dot(us, inc))
         return near / self._sum(), 60.0 * self.ticks / math.exp(mean_lp)
 
