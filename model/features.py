@@ -298,6 +298,11 @@ class StreamingFeatures:
         self._fb = _stacked_filters(self.sr, self.n_fft, s.n_mels, s.fmin, s.fmax, s.tuning,
                                     beat_mel=self._beat_extra > 0)
         self._window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as librosa's 'hann'
+        # the live path's filters: the mel bands as two weights per FFT bin (each bin lies in
+        # at most two neighbouring triangles) summed per band segment, and the dense chroma
+        # columns: ~120 kB read a frame instead of the whole stacked matrix (~620 kB)
+        self._mel_sparse = None if self._beat_extra else _SparseMel.build(self._fb[:, : s.n_mels])
+        self._chroma_fb = np.ascontiguousarray(self._fb[:, s.n_mels: s.n_mels + N_CHROMA])
         self._resampler: Any = None
         if self.input_sr != self.sr:
             import soxr
@@ -353,7 +358,7 @@ class StreamingFeatures:
         Returns float32 [shape=(k, dim)] (k may be 0); ``info`` describes those frames.
         """
         x = to_mono_float(samples)
-        if not np.isfinite(x).all():  # rare: NaN/inf inside
+        if not math.isfinite(float(np.dot(x, x))) and not np.isfinite(x).all():  # rare: NaN/inf inside
             bad = ~np.isfinite(x)
             self.nan_count += int(np.count_nonzero(bad))
             x = np.where(bad, np.float32(0.0), x)
@@ -511,7 +516,12 @@ class StreamingFeatures:
         np.fft.rfft(xw, out=w.spec[0])
         np.abs(w.spec[0], out=mag)
         np.multiply(mag, mag, out=mag)
-        np.dot(mag, self._fb, out=pw)
+        sparse = self._mel_sparse
+        if sparse is None:
+            np.dot(mag, self._fb, out=pw)
+        else:
+            sparse.apply(mag, pw[:nm])
+            np.dot(mag, self._chroma_fb, out=pw[nm: nm + N_CHROMA])
         np.maximum(pw[:nm], AMIN, out=db)
         np.log10(db, out=db)
         np.multiply(db, 10.0, out=db)
@@ -709,6 +719,71 @@ def _sequence_session() -> Any:
         return None
     _SEQ["s"] = sess
     return sess
+
+
+class _SparseMel:
+    """Mel band powers from a power spectrum with a triangular filterbank stored as two
+    weights per FFT bin: bin ``k`` (of those with any weight) belongs to segment ``j(k)``
+    (non-decreasing in k), with weight ``b[k]`` in band ``j`` and ``a[k]`` in band ``j - 1``;
+    band ``m`` = (sum of b p over segment m) + (sum of a p over segment m + 1). Two ufunc
+    calls and an add on preallocated buffers (the same sums as the dense product up to
+    float64 rounding)."""
+
+    def __init__(self, k0: int, k1: int, weights: np.ndarray, starts: np.ndarray) -> None:
+        self.k0, self.k1 = k0, k1
+        self.weights = weights  # [2, k1 - k0]: rows b, a
+        self.starts = starts  # [n_mels + 1] first bin (from k0) of each segment
+        self.n_mels = len(starts) - 1
+        self._t = np.zeros_like(weights)
+        self._s = np.zeros((2, len(starts)))
+
+    @classmethod
+    def build(cls, fb: np.ndarray) -> _SparseMel | None:
+        """From the dense filters [shape=(n_bins, n_mels)]; None when they are not
+        triangles of that kind (then the caller keeps the dense product)."""
+        n_bins, n_mels = fb.shape
+        nz = fb != 0.0
+        used = np.nonzero(nz.any(axis=1))[0]
+        if len(used) == 0 or n_mels < 2:
+            return None
+        k0, k1 = int(used[0]), int(used[-1]) + 1
+        peak = np.argmax(fb, axis=0)
+        seg = np.zeros(k1 - k0, np.int64)
+        w = np.zeros((2, k1 - k0))
+        for k in range(k0, k1):
+            bands = np.nonzero(nz[k])[0]
+            if len(bands) == 2 and bands[1] == bands[0] + 1:
+                j = int(bands[1])
+            elif len(bands) == 1:
+                j = int(bands[0]) if k <= peak[bands[0]] else int(bands[0]) + 1
+            elif len(bands) == 0:
+                j = int(seg[k - k0 - 1]) if k > k0 else 0
+            else:
+                return None
+            seg[k - k0] = j
+            if j < n_mels:
+                w[0, k - k0] = fb[k, j]
+            if j > 0:
+                w[1, k - k0] = fb[k, j - 1]
+        if seg[0] != 0 or np.any(np.diff(seg) < 0) or np.any(np.diff(seg) > 1) or seg[-1] != n_mels:
+            return None  # every segment 0..n_mels must hold at least one bin
+        starts = np.searchsorted(seg, np.arange(n_mels + 1)).astype(np.intp)
+        out = cls(k0, k1, w, starts)
+        dense = np.zeros_like(fb)
+        for k in range(k0, k1):
+            j = seg[k - k0]
+            if j < n_mels:
+                dense[k, j] = w[0, k - k0]
+            if j > 0:
+                dense[k, j - 1] = w[1, k - k0]
+        return out if np.array_equal(dense, fb) else None
+
+    def apply(self, power: np.ndarray, out: np.ndarray) -> None:
+        """power [shape=(n_bins,)] float64 -> band powers into ``out`` [shape=(n_mels,)]."""
+        t, s = self._t, self._s
+        np.multiply(power[self.k0: self.k1], self.weights, out=t)
+        np.add.reduceat(t, self.starts, axis=1, out=s)
+        np.add(s[0, : self.n_mels], s[1, 1:], out=out)
 
 
 class _Work:

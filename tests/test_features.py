@@ -296,3 +296,27 @@ def test_spectral_columns_equal_the_recorded_ones(fps: int, chunk: str) -> None:
     got = np.concatenate([sfe.push(x[i: i + hop]) for i in range(0, len(x), hop)])
     assert got.shape[0] == want.shape[0]
     np.testing.assert_allclose(got[:, : want.shape[1]], want, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_mels,fmin,fmax", [(64, 30.0, 11000.0), (128, 0.0, 12000.0), (40, 20.0, 8000.0)])
+def test_sparse_mel_bands_equal_the_dense_filterbank_product(n_mels: int, fmin: float, fmax: float) -> None:
+    from model.features import _SparseMel, _stacked_filters
+
+    fb = _stacked_filters(24000, 2048, n_mels, fmin, fmax, 0.0)[:, :n_mels]
+    sparse = _SparseMel.build(fb)
+    assert sparse is not None, "the live path fell back to the dense mel product"
+    power = np.random.default_rng(n_mels).random((5, fb.shape[0])) * np.logspace(-8, 2, 5)[:, None]
+    out = np.zeros(n_mels)
+    for p in power:
+        sparse.apply(p, out)
+        ref = p @ fb
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-300)
+
+
+def test_sparse_mel_refuses_filters_that_are_not_neighbouring_triangles() -> None:
+    from model.features import _SparseMel
+
+    fb = np.zeros((20, 3))
+    fb[2:10, 0] = 1.0
+    fb[4:12, 2] = 1.0  # band 2 overlaps band 0: not the mel layout
+    assert _SparseMel.build(fb) is None
