@@ -7,6 +7,7 @@
 | styles        | tuple of floats 0..1, one per style      | set the whole mix (renormalised)         |
 | energy        | float 0..2                              | movement amplitude                       |
 | variation     | float 0..1                              | improvisation (noise) amount             |
+| style_strength | float 0..6                             | how pronounced the style is (1 = as learnt) |
 | mirror        | bool                                    | mirror the dancer left/right             |
 | hold          | bool                                    | freeze the current pose                  |
 | reset         | None                                    | back to rest pose, fresh recurrent state |
@@ -49,6 +50,7 @@ NAMES: tuple[str, ...] = (
     "styles",
     "energy",
     "variation",
+    "style_strength",
     "mirror",
     "hold",
     "reset",
@@ -64,6 +66,7 @@ NAMES: tuple[str, ...] = (
 RANGES: dict[str, tuple[float, float]] = {
     "energy": (0.0, 2.0),
     "variation": (0.0, 1.0),
+    "style_strength": (0.0, 6.0),
     "tempo/nudge": (-0.5, 0.5),
     "smoothing": (0.0, 1.0),
     "groove": (0.0, 1.0),
@@ -209,6 +212,21 @@ def from_osc(
     if len(args) != 1:
         raise ProtocolError(f"OSC {address} needs exactly one argument, got {len(args)}")
     return check(name, args[0], styles=styles, source=source)
+
+
+def strengthen(weights: np.ndarray, strength: float, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Style weights (summing to 1) moved ``strength`` times as far from the equal mix: what
+    the model is fed. 1 = as learnt; above 1 the style is more pronounced (the weights may
+    leave 0..1); 0 = the equal mix whatever the weights. Mixes stay linear in the weights.
+    ``out`` may be ``weights`` itself (no allocation)."""
+    w = np.asarray(weights, np.float32)
+    dst = np.empty_like(w) if out is None else out
+    if len(w):
+        mean = 1.0 / len(w)
+        np.subtract(w, mean, out=dst)
+        dst *= float(strength)
+        dst += mean
+    return dst
 
 
 def parse_style(

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from live.control import Control, parse_style
+from live.control import Control, parse_style, strengthen
 from live.frame import Frame
 from live.post import PostProcessor
 from model import skeleton as sk
@@ -125,6 +125,7 @@ class Engine:
             "styles": [float(x) for x in self._style_raw],
             "energy": float(live["energy"]),
             "variation": float(live["variation"]),
+            "style_strength": float(live.get("style_strength", 1.0)),
             "smoothing": float(live["smoothing"]),
             "mirror": bool(live["mirror"]),
             "hold": False,
@@ -583,7 +584,7 @@ class Engine:
                 )
             self._style_raw[:] = np.asarray(v, np.float32)
             c["styles"] = [float(x) for x in self._style_raw]
-        elif name in ("energy", "variation"):
+        elif name in ("energy", "variation", "style_strength"):
             c[name] = float(v)
         elif name == "smoothing":
             c[name] = float(v)
@@ -628,6 +629,7 @@ class Engine:
             np.divide(raw, total, out=self._style)
         elif len(raw):
             self._style[:] = 1.0 / len(raw)
+        strengthen(self._style, float(self.controls.get("style_strength", 1.0)), out=self._style)
         for j, cname in enumerate(self.control_names):
             val = self.controls.get(cname, 0.0)
             self._ctrl[j] = float(val) if isinstance(val, int | float) else 0.0

@@ -314,7 +314,7 @@ def build(cfg: Mapping[str, Any], generator: Any, *, settings: EnsembleSettings 
 
     generator: dancer 0's generator; load_more: ``() -> Generator`` for each other dancer
     in mode 'free' (default ``live.runtime.load_generator(cfg)``)."""
-    from live.control import parse_style
+    from live.control import parse_style, strengthen
     from live.engine import Engine
 
     s = settings or EnsembleSettings.from_config(cfg)
@@ -330,7 +330,8 @@ def build(cfg: Mapping[str, Any], generator: Any, *, settings: EnsembleSettings 
         styles: list[np.ndarray | None] = [None] * s.dancers
         for i, text in enumerate(s.styles):
             if text:
-                styles[i] = np.asarray(parse_style(text, tuple(generator.style_names)), np.float32)
+                styles[i] = strengthen(parse_style(text, tuple(generator.style_names)),
+                                       float(cfg["live"].get("style_strength", 1.0)))
         if styles[0] is not None:  # dancer 0's style is the show's style
             cfg = {**cfg, "model": {**cfg["model"], "style": s.styles[0]}}
             styles[0] = None

@@ -136,6 +136,8 @@ def test_frames_carry_beat_tempo_and_latency() -> None:
 
 def test_controls_reach_generator_and_post() -> None:
     eng, gen = _engine()
+    assert eng.controls["style_strength"] == 3.0  # the config default
+    eng.apply(Control("style_strength", 1.0))  # the mix as given
     state = eng.apply(Control("energy", 2.0))
     assert state["energy"] == 2.0
     eng.apply(Control("style", ("house", 1.0)))
@@ -148,6 +150,13 @@ def test_controls_reach_generator_and_post() -> None:
     assert state["styles"] == pytest.approx([0.2, 0.6])
     eng.process(np.zeros(800, np.float32), sr=24000)
     np.testing.assert_allclose(gen.calls[-1][0], [0.25, 0.75])
+    state = eng.apply(Control("style_strength", 3.0))  # three times as far from the equal mix
+    assert state["style_strength"] == 3.0
+    eng.process(np.zeros(800, np.float32), sr=24000)
+    np.testing.assert_allclose(gen.calls[-1][0], [-0.25, 1.25])
+    eng.apply(Control("style_strength", 0.0))  # the equal mix whatever the weights
+    eng.process(np.zeros(800, np.float32), sr=24000)
+    np.testing.assert_allclose(gen.calls[-1][0], [0.5, 0.5])
     state = eng.apply(Control("mirror", True))
     assert state["mirror"] and eng.post.mirror
     eng.apply(Control("root", "follow"))
