@@ -179,11 +179,16 @@ class Engine:
     # -- audio in, frames out -------------------------------------------------------
     def prepare(self, *, sr: int, warmup: bool = True) -> None:
         """Build the feature extractor for input rate ``sr`` ahead of the first block and,
-        with ``warmup``, run a throwaway one over a second of silence so that lazy set-up
-        (filters, resampler, first-call compilation) does not land on the first live frame."""
+        with ``warmup``, run a throwaway one over a second of silence, one hop per push (the
+        live path: a one-second push would take the batch path, which loads the beat net's
+        sequence copy in onnxruntime, never used live), so that lazy set-up (resampler, FFT
+        plan, first calls) does not land on the first live frame."""
         if warmup:
             tmp = self._factory(self.feature_cfg, int(sr))
-            tmp.push(np.zeros(int(sr), np.float32))
+            hop = max(1, int(sr) // max(self.model_fps, 1))
+            silence = np.zeros(hop, np.float32)
+            for _ in range(max(1, self.model_fps)):
+                tmp.push(silence)
         self.features = self._factory(self.feature_cfg, int(sr))
         self._sr = int(sr)
         self._wrap_tracker()

@@ -30,6 +30,7 @@ by the tests), only the number of samples returned per call varies.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -295,14 +296,13 @@ class StreamingFeatures:
         # The beat activation net hears the default 64-band mel; a configuration with other
         # mel bands gets those 64 bands as extra columns of the same matrix product.
         self._beat_extra = 0 if (s.n_mels, s.fmin, s.fmax) == BEAT_MEL else BEAT_MEL[0]
-        self._fb = _stacked_filters(self.sr, self.n_fft, s.n_mels, s.fmin, s.fmax, s.tuning,
-                                    beat_mel=self._beat_extra > 0)
+        self._fb, sparse, self._chroma_fb = _live_filters(self.sr, self.n_fft, s.n_mels, s.fmin, s.fmax,
+                                                          s.tuning, beat_mel=self._beat_extra > 0)
         self._window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as librosa's 'hann'
         # the live path's filters: the mel bands as two weights per FFT bin (each bin lies in
         # at most two neighbouring triangles) summed per band segment, and the dense chroma
         # columns: ~120 kB read a frame instead of the whole stacked matrix (~620 kB)
-        self._mel_sparse = None if self._beat_extra else _SparseMel.build(self._fb[:, : s.n_mels])
-        self._chroma_fb = np.ascontiguousarray(self._fb[:, s.n_mels: s.n_mels + N_CHROMA])
+        self._mel_sparse = None if sparse is None or self._beat_extra else _SparseMel(*sparse)
         self._resampler: Any = None
         if self.input_sr != self.sr:
             import soxr
@@ -741,42 +741,43 @@ class _SparseMel:
     def build(cls, fb: np.ndarray) -> _SparseMel | None:
         """From the dense filters [shape=(n_bins, n_mels)]; None when they are not
         triangles of that kind (then the caller keeps the dense product)."""
-        n_bins, n_mels = fb.shape
+        n_mels = fb.shape[1]
         nz = fb != 0.0
         used = np.nonzero(nz.any(axis=1))[0]
         if len(used) == 0 or n_mels < 2:
             return None
         k0, k1 = int(used[0]), int(used[-1]) + 1
-        peak = np.argmax(fb, axis=0)
-        seg = np.zeros(k1 - k0, np.int64)
-        w = np.zeros((2, k1 - k0))
-        for k in range(k0, k1):
-            bands = np.nonzero(nz[k])[0]
-            if len(bands) == 2 and bands[1] == bands[0] + 1:
-                j = int(bands[1])
-            elif len(bands) == 1:
-                j = int(bands[0]) if k <= peak[bands[0]] else int(bands[0]) + 1
-            elif len(bands) == 0:
-                j = int(seg[k - k0 - 1]) if k > k0 else 0
-            else:
-                return None
-            seg[k - k0] = j
-            if j < n_mels:
-                w[0, k - k0] = fb[k, j]
-            if j > 0:
-                w[1, k - k0] = fb[k, j - 1]
-        if seg[0] != 0 or np.any(np.diff(seg) < 0) or np.any(np.diff(seg) > 1) or seg[-1] != n_mels:
+        sub, nzs = fb[k0:k1], nz[k0:k1]
+        count = nzs.sum(axis=1)
+        if count.max() > 2:
+            return None
+        first = np.argmax(nzs, axis=1)  # lowest band of each bin (0 where none)
+        bins = np.arange(k0, k1)
+        # a bin in two bands (b, b + 1) is in segment b + 1; in one band b, segment b on
+        # its rising side (up to the band's peak) and b + 1 on its falling side
+        rising = bins <= np.argmax(fb, axis=0)[first]
+        seg = np.where(count == 2, first + 1, np.where(rising, first, first + 1))
+        seg = np.where(count == 0, 0, seg)
+        seg = np.maximum.accumulate(seg)  # a bin in no band joins the segment before it
+        steps = np.diff(seg)
+        if seg[0] != 0 or seg[-1] != n_mels or steps.min(initial=0) < 0 or steps.max(initial=0) > 1:
             return None  # every segment 0..n_mels must hold at least one bin
+        rows = np.arange(k1 - k0)
+        w = np.zeros((2, k1 - k0))
+        w[0] = np.where(seg < n_mels, sub[rows, np.minimum(seg, n_mels - 1)], 0.0)
+        w[1] = np.where(seg > 0, sub[rows, np.maximum(seg - 1, 0)], 0.0)
+        dense = np.zeros_like(sub)
+        top, low = seg < n_mels, seg > 0
+        dense[rows[top], seg[top]] = w[0, top]
+        dense[rows[low], seg[low] - 1] = w[1, low]
+        if not np.array_equal(dense, sub):
+            return None
         starts = np.searchsorted(seg, np.arange(n_mels + 1)).astype(np.intp)
-        out = cls(k0, k1, w, starts)
-        dense = np.zeros_like(fb)
-        for k in range(k0, k1):
-            j = seg[k - k0]
-            if j < n_mels:
-                dense[k, j] = w[0, k - k0]
-            if j > 0:
-                dense[k, j - 1] = w[1, k - k0]
-        return out if np.array_equal(dense, fb) else None
+        return cls(k0, k1, w, starts)
+
+    def layout(self) -> tuple[int, int, np.ndarray, np.ndarray]:
+        """What the constructor takes (shared between extractors; the buffers are not)."""
+        return self.k0, self.k1, self.weights, self.starts
 
     def apply(self, power: np.ndarray, out: np.ndarray) -> None:
         """power [shape=(n_bins,)] float64 -> band powers into ``out`` [shape=(n_mels,)]."""
@@ -808,6 +809,21 @@ class _Work:
         self.chroma = np.zeros((k, N_CHROMA))
         self.lowd = np.zeros((k, LOW_BANDS))
         self.onset, self.low, self.rms, self.cmax, self.cdiv = (np.zeros(k) for _ in range(5))
+
+
+@functools.lru_cache(maxsize=8)
+def _live_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, tuning: float, *, beat_mel: bool
+                  ) -> tuple[np.ndarray, tuple[int, int, np.ndarray, np.ndarray] | None, np.ndarray]:
+    """:func:`_stacked_filters`, the sparse layout of its mel columns (:class:`_SparseMel`,
+    None without one) and its chroma columns, made once per configuration per process
+    (read-only: extractors share them)."""
+    fb = _stacked_filters(sr, n_fft, n_mels, fmin, fmax, tuning, beat_mel=beat_mel)
+    sparse = _SparseMel.build(fb[:, :n_mels])
+    layout = None if sparse is None else sparse.layout()
+    chroma = np.ascontiguousarray(fb[:, n_mels: n_mels + N_CHROMA])
+    for a in (fb, chroma, *(layout[2:] if layout else ())):
+        a.flags.writeable = False
+    return fb, layout, chroma
 
 
 def _stacked_filters(
