@@ -176,8 +176,9 @@ class BarPointerHMM:
             self._ph_tbl[ti * wm: ti * wm + int(t)] = np.arange(int(t)) / float(t)
         self._ok_tbl = np.zeros(nt * wm)
         self._bs_tbl = np.zeros(nt * wm)
-        self._t_start_arr = np.asarray(self._t_start, dtype=np.intp)
-        self._rel = np.zeros(nt, dtype=np.intp)
+        # row lo: each tempo's first state relative to tempo lo's (reduceat's offsets)
+        t_start = np.asarray(self._t_start, dtype=np.intp)
+        self._rel_tbl = t_start[None, :] - t_start[:, None]
         self._mass = np.zeros(nt)
         self._lp_arr = np.log(self.periods.astype(float))
         self._lp_list = [float(x) for x in np.log(self.periods.astype(float))]
@@ -390,10 +391,9 @@ class BarPointerHMM:
         hi = bisect.bisect_left(lp, lp[ti] + tempo_tol)
         s0, s1 = self._t_start[lo], self._t_end[hi - 1]
         us = self._u[s0:s1]
-        rel, mass = self._rel[: hi - lo], self._mass[: hi - lo]
-        np.subtract(self._t_start_arr[lo:hi], s0, out=rel)
-        np.add.reduceat(us, rel, out=mass)
-        mt = float(mass.sum())
+        mass = self._mass[: hi - lo]
+        np.add.reduceat(us, self._rel_tbl[lo, lo:hi], out=mass)
+        mt = float(np.add.reduce(mass))  # (as mass.sum(), without its Python wrapper)
         mean_lp = float(np.dot(mass, self._lp_arr[lo:hi])) / max(mt, 1e-300)
         # "near the MAP phase", exactly as | |phase - ph0| - 1/2 | >= 1/2 - phase_tol, for
         # the (tempo, ticks since the beat) pairs of the window's tempi, then looked up
