@@ -235,13 +235,32 @@ def _new_info(n: int) -> FrameInfo:
     )
 
 
-_INFO_ONE = tuple(getattr(_new_info(1), k) for k in FrameInfo.__dataclass_fields__)
+POOL = 1024
+"""Frames of one-frame pushes handed out from one allocation (FrameInfo fields, feature rows)."""
+
+
+class _OnePool:
+    """One-frame pushes' FrameInfo and feature row as views of arrays allocated once per
+    POOL frames: nothing is allocated per frame, and a view handed out is never written
+    again by the pool (a caller may keep it, as with a fresh array)."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self._i = POOL
+
+    def take(self) -> tuple[FrameInfo, np.ndarray]:
+        if self._i == POOL:
+            self._info = _new_info(POOL)
+            self._fields = tuple(getattr(self._info, k) for k in FrameInfo.__dataclass_fields__)
+            self._rows = np.empty((POOL, self.dim), np.float32)
+            self._i = 0
+        i = self._i
+        self._i = i + 1
+        return FrameInfo(*[a[i: i + 1] for a in self._fields]), self._rows[i: i + 1]
 
 
 def _empty_info(n: int) -> FrameInfo:
     """FrameInfo for n frames (beat_time NaN, is_beat False; the rest is filled per frame)."""
-    if n == 1:  # the live push: copies of a template, cheaper than nine constructors
-        return FrameInfo(*[a.copy() for a in _INFO_ONE])
     return _new_info(n)
 
 
@@ -299,6 +318,7 @@ class StreamingFeatures:
         self._fb, sparse, self._chroma_fb = _live_filters(self.sr, self.n_fft, s.n_mels, s.fmin, s.fmax,
                                                           s.tuning, beat_mel=self._beat_extra > 0)
         self._window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as librosa's 'hann'
+        self._rfft = _RFFT if self.n_fft % 2 == 0 else _rfft_plain
         # the live path's filters: the mel bands as two weights per FFT bin (each bin lies in
         # at most two neighbouring triangles) summed per band segment, and the dense chroma
         # columns: ~120 kB read a frame instead of the whole stacked matrix (~620 kB)
@@ -317,6 +337,7 @@ class StreamingFeatures:
         self._beat_db = np.zeros(max(self._beat_extra, 1))
         self._pw_row = self._work.pw[1]
         self._no_info = _empty_info(0)
+        self._one = _OnePool(s.dim)
         self._sl = {name: s.slice(name) for name in s.names}
         tail = [self._sl[n] for n in ("tempo", "beat_phase", "beat_pulse", "bar_phase")]
         if [t.start for t in tail] != [tail[0].start, tail[0].start + 1, tail[0].start + 3, tail[0].start + 4]:
@@ -390,9 +411,12 @@ class StreamingFeatures:
             stream[pos:] = x
             w = _Work(min(k, CHUNK), n_fft, self.spec.n_mels, self._beat_extra)
             w.prev[:] = self._work.prev
-        out = np.empty((k, self.spec.dim), np.float32)
-        info = _empty_info(k)
         if k == 1 and w is self._work:  # the usual live push: one hop, one frame
+            info, out = self._one.take()
+        else:
+            out = np.empty((k, self.spec.dim), np.float32)
+            info = _empty_info(k)
+        if k == 1 and w is self._work:
             onset, low = self._spectral_one(stream[:n_fft], out[0], w)
             self._pw_row = w.pw[1]
             self._frame(out[0], info, 0, onset, low)
@@ -513,7 +537,7 @@ class StreamingFeatures:
         xw, mag, pw, cur, diff = w.xw[0], w.mag[0], w.pw[1], w.cur, w.cur_diff
         db = cur[:nm]
         np.multiply(frame, self._window, out=xw)
-        np.fft.rfft(xw, out=w.spec[0])
+        self._rfft(xw, w.spec[0])
         np.abs(w.spec[0], out=mag)
         np.multiply(mag, mag, out=mag)
         sparse = self._mel_sparse
@@ -684,6 +708,34 @@ class _Replay:
             act.set_state(self._h_out, self._last)
 
 
+def _rfft_plain(x: np.ndarray, out: np.ndarray) -> None:
+    np.fft.rfft(x, out=out)
+
+
+def _rfft_into() -> Any:
+    """``f(x, out)``: the real FFT of float64 ``x`` (even length) into complex128 ``out``,
+    without ``np.fft.rfft``'s argument handling (~5 us a call): numpy's pocketfft ufunc
+    when this numpy has it and it gives np.fft.rfft's numbers bit for bit, else rfft."""
+    plain = _rfft_plain
+    try:
+        from numpy.fft import _pocketfft_umath as pfu  # type: ignore[attr-defined]
+
+        ufunc = pfu.rfft_n_even
+
+        def direct(x: np.ndarray, out: np.ndarray) -> None:
+            ufunc(x, 1.0, out=out)
+
+        x = np.random.default_rng(0).standard_normal(64)
+        got = np.zeros(33, np.complex128)
+        direct(x, got)
+        if np.array_equal(got, np.fft.rfft(x)):
+            return direct
+    except Exception:  # noqa: BLE001 - a numpy without it (private module): the public call
+        pass
+    return plain
+
+
+_RFFT = _rfft_into()
 _SEQ: dict[str, Any] = {}
 
 
