@@ -69,12 +69,20 @@ def _cue_columns(feature_cfg: Mapping[str, Any]) -> tuple[int, int, int, int] | 
     return ph.start, ph.start + 1, tempo.start, rms.start
 
 
+_MISSING = object()
+
+
 def _get(info: Any, key: str) -> Any:
+    """``info[key]`` of a feature push's information (FrameInfo, a dict or another mapping),
+    None where absent; attribute access first (FrameInfo, every live push: no ABC check)."""
     if info is None:
         return None
-    if isinstance(info, Mapping):
+    if type(info) is dict:
         return info.get(key)
-    return getattr(info, key, None)
+    v = getattr(info, key, _MISSING)
+    if v is not _MISSING:
+        return v
+    return info.get(key) if isinstance(info, Mapping) else None
 
 
 class Engine:
@@ -174,6 +182,16 @@ class Engine:
         and the weight w of b (pose = (1 - w) step a + w step b), counted since the
         generator's last reset; the ensemble's free dancers take their own poses the same way."""
         self._gsteps = 0
+        self._step_kw: dict[str, Any] = {}
+        """``out=`` a preallocated pose for a generator whose ``step`` takes one (the numpy and
+        ONNX steps): no pose array allocated per frame."""
+        try:
+            import inspect
+
+            if "out" in inspect.signature(generator.step).parameters:
+                self._step_kw = {"out": np.zeros((sk.NUM_JOINTS, 3), np.float32)}
+        except (TypeError, ValueError):  # pragma: no cover - a step without a signature
+            pass
         generator.reset(seed=self.seed)
 
     # -- audio in, frames out -------------------------------------------------------
@@ -260,7 +278,7 @@ class Engine:
             for k in range(n):
                 t1 = time.thread_time()
                 row = feats[k]
-                pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                pose = self.generator.step(row, style=self._style, controls=self._ctrl, **self._step_kw)
                 sr_ = self.src[self.frames % JOINT_RING]
                 sr_[0] = sr_[1] = self._gsteps
                 sr_[2] = 0.0
@@ -324,7 +342,7 @@ class Engine:
             for k in range(n):
                 row = feats[k]
                 m = self._mframes
-                pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                pose = self.generator.step(row, style=self._style, controls=self._ctrl, **self._step_kw)
                 self._msteps[m % UP_RING] = self._gsteps
                 self._gsteps += 1
                 prev = self._elem[(r * m - 1) % ring] if m else pose
