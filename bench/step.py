@@ -1,7 +1,12 @@
 """Step benchmarks of the generator, printed side by side (nothing asserted).
 
     python bench/step.py [--model models/default.onnx] [--frames 300] [--seconds 60]
+    python bench/step.py --against /tmp/base --skip stages,context,candidates,step,cache,generate
     dancemuse bench step
+
+0a. (with ``--against DIR``) the live engine of this checkout and of another one (a git
+   worktree of an earlier commit), each in its own process, taking turns: the per-stage
+   CPU side by side with the ratio, the comparison that holds on a shared machine.
 
 1. Per-frame step of the model in onnxruntime (the live runtime) vs torch eager. The
    shipped model carries its NetConfig; torch runs that architecture (random weights,
@@ -453,6 +458,124 @@ def bench_step_context(model: Path, *, seconds: float, sr: int = 48000, block: i
     return {m: np.asarray(v) for m, v in times.items()}
 
 
+_AB_WORKER = r"""
+import json, sys, time
+root, fps, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+sys.path.insert(0, root)
+import numpy as np, soxr
+from live.engine import Engine
+from live.osc import FrameEncoder
+from live.runtime import load_generator
+from model.config import load_config
+from model.synth_music import demo_song
+cfg = load_config()
+cfg["model"]["path"] = root + "/models/default.onnx"
+cfg["features"]["fps"] = fps
+song = demo_song(seconds=seconds, seed=0)
+sr = 48000
+audio = soxr.resample(song.audio, song.sample_rate, sr).astype(np.float32)
+gen = load_generator(cfg)
+eng = Engine(cfg, gen)
+eng.prepare(sr=sr)
+enc = FrameEncoder()
+acc = {}
+def timed(obj, name, key):
+    fn = getattr(obj, name)
+    def run(*a, **kw):
+        c0 = time.thread_time()
+        r = fn(*a, **kw)
+        acc[key] = acc.get(key, 0.0) + time.thread_time() - c0
+        return r
+    setattr(obj, name, run)
+timed(eng.features, "push", "features")
+timed(eng.features.tracker, "step", "beat tracker")
+timed(gen, "step", "model step")
+timed(eng.post, "process", "post")
+keys = ("features", "beat tracker", "model step", "post")
+rows = {k: [] for k in (*keys, "frame", "engine total")}
+hop = sr // eng.fps
+pos = 0
+carry = 0.0
+print(gen.__class__.__name__, flush=True)
+for line in sys.stdin:
+    n = int(line)
+    if n == 0:
+        break
+    for _ in range(n):
+        if pos + hop > len(audio):
+            pos = 0
+        c0 = time.thread_time()
+        frames = eng.process(audio[pos: pos + hop], sr=sr)
+        carry += time.thread_time() - c0
+        pos += hop
+        for f in frames:
+            enc.encode(f)
+        if not frames:
+            continue
+        k = len(frames)
+        acc["features"] = acc.get("features", 0.0) - acc.get("beat tracker", 0.0)
+        inner = 0.0
+        for key in keys:
+            rows[key] += [acc.get(key, 0.0) / k] * k
+            inner += acc.get(key, 0.0) / k
+        rows["frame"] += [carry / k - inner] * k
+        rows["engine total"] += [carry / k] * k
+        acc.clear()
+        carry = 0.0
+    print("done", flush=True)
+print(json.dumps({k: v[2 * eng.fps:] for k, v in rows.items()}), flush=True)
+"""
+
+
+def bench_against(base: Path, *, fps: int, rounds: int, block: int = 45, seconds: float = 60.0
+                  ) -> dict[str, dict[str, np.ndarray]]:
+    """The live engine as ``dancemuse live`` runs it (``load_generator``, default features,
+    one hop of 48 kHz audio per block, OSC encoding after it) in this checkout and in
+    ``base`` (another checkout, e.g. ``git worktree add /tmp/base <commit>``), each in its own
+    process, taking turns in blocks of ``block`` frames (so machine load hits both alike).
+    Returns {"base"|"this": {stage: thread CPU seconds per output frame}} (the first two
+    seconds dropped)."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    procs = {name: subprocess.Popen([sys.executable, "-c", _AB_WORKER, str(root), str(fps), str(seconds)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+             for name, root in (("base", base.resolve()), ("this", ROOT))}
+    try:
+        kinds = {name: p.stdout.readline().strip() for name, p in procs.items()}  # type: ignore[union-attr]
+        for r in range(rounds):
+            for name in (("base", "this") if r % 2 else ("this", "base")):
+                p = procs[name]
+                p.stdin.write(f"{block}\n")  # type: ignore[union-attr]
+                p.stdin.flush()  # type: ignore[union-attr]
+                if p.stdout.readline().strip() != "done":  # type: ignore[union-attr]
+                    raise RuntimeError(f"the {name} engine process failed (run it alone to see why)")
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name, p in procs.items():
+            p.stdin.write("0\n")  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+            res = json.loads(p.stdout.readline())  # type: ignore[union-attr]
+            out[name] = {k: np.asarray(v) for k, v in res.items()}
+            out[name]["_label"] = np.array([kinds[name]])
+        return out
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+def print_against(res: dict[str, dict[str, np.ndarray]], base: Path) -> None:
+    print(f"   base = {base} ({res['base']['_label'][0]}), this = {ROOT} ({res['this']['_label'][0]})")
+    print(f"   {'stage':<13} {'base CPU p50/p99':>17} {'this CPU p50/p99':>17} {'this/base p50':>14}  (ms per frame)")
+    for stage in ("features", "beat tracker", "model step", "post", "frame", "engine total"):
+        b, t = res["base"][stage] * 1e3, res["this"][stage] * 1e3
+        ratio = np.median(t) / max(np.median(b), 1e-12)
+        print(f"   {stage:<13} {np.median(b):7.3f}/{np.percentile(b, 99):7.3f}   {np.median(t):7.3f}/"
+              f"{np.percentile(t, 99):7.3f}   {ratio:12.3f}")
+
+
 def _toy_at(fps: int) -> Path:
     """A toy model at ``fps`` (what bench live ran at 60 fps before a 30 fps model served it)."""
     from export.toy import build_toy_model
@@ -494,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma list of parts to skip: stages,context,candidates,step,cache,generate")
     ap.add_argument("--fps", default="30,60", help="frame rates of the per-stage table")
     ap.add_argument("--stage-seconds", type=float, default=30.0, help="demo audio for the per-stage table")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="another checkout (git worktree add DIR COMMIT): part 0a runs its live engine and this one's "
+                         "side by side, interleaved")
+    ap.add_argument("--rounds", type=int, default=20, help="turns of 45 frames per engine in part 0a")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     from live.runtime import Generator
@@ -509,6 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 intra-op thread")
+    if args.against is not None:
+        for fps in (int(x) for x in args.fps.split(",")):
+            print(f"\n0a. the live engine at {fps} fps, this checkout vs {args.against}, each in its own process, "
+                  f"taking turns in blocks of 45 frames ({args.rounds} turns each); thread CPU per frame")
+            print_against(bench_against(args.against, fps=fps, rounds=args.rounds), args.against)
     if "stages" not in skip:
         for fps in (int(x) for x in args.fps.split(",")):
             print(f"\n0. live engine per stage at {fps} fps, {args.stage_seconds:g} s of the demo at 48 kHz, one hop "
