@@ -135,10 +135,11 @@ def test_page_connects_receives_frames_and_draws_a_dancer(server: str, page: Any
     page.screenshot(path=str(artifacts / "visualizer_live.png"))
 
 
-def test_dragging_a_slider_reaches_the_server(server: str, page: Any) -> None:
+@pytest.mark.parametrize(("name", "above"), [("energy", 1.3), ("style_strength", 4.0)])
+def test_dragging_a_slider_reaches_the_server(server: str, page: Any, name: str, above: float) -> None:
     page.goto(server + "/")
     page.wait_for_function("window.dancemuse && dancemuse.state === 'live'", timeout=15000)
-    energy = page.locator("#ctl-energy")
+    energy = page.locator("#ctl-" + name)
     box = energy.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.5, y)
@@ -147,15 +148,15 @@ def test_dragging_a_slider_reaches_the_server(server: str, page: Any) -> None:
     page.mouse.up()
     page.wait_for_function("document.getElementById('control-status').dataset.acks > 0", timeout=5000)
     want = float(energy.input_value())
-    assert want > 1.3
+    assert want > above
     deadline = time.time() + 5
     while time.time() < deadline:
-        got = get_json(server + "/status")["controls"]["energy"]
+        got = get_json(server + "/status")["controls"][name]
         if abs(got - want) < 0.011:
             break
         time.sleep(0.1)
     assert abs(got - want) < 0.011, (got, want)
-    assert "energy" in page.locator("#control-status").inner_text()
+    assert name in page.locator("#control-status").inner_text()
 
 
 def test_upload_flow_returns_a_dance_that_plays(server: str, page: Any, tmp_path: Path) -> None:

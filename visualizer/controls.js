@@ -1,6 +1,6 @@
 /* DanceMuse visualizer: the controls panel.
  *
- * Built from the hello: one slider per style of the model, energy, variation, smoothing, groove, dynamics,
+ * Built from the hello: one slider per style of the model, energy, variation, style strength, smoothing, groove, dynamics,
  * mirror, hold, travel (root follow), reset and tap tempo. Every change sends a control message (sliders at most
  * ~12 per second while dragging, and always on release) and the line under the panel
  * shows the server's ack or its one-line error. "state" broadcasts move the widgets,
@@ -37,6 +37,7 @@
     bindStatic() {
       this.slider('energy', this.root.querySelector('#ctl-energy'), (v) => this.sendNow('energy', v));
       this.slider('variation', this.root.querySelector('#ctl-variation'), (v) => this.sendNow('variation', v));
+      this.slider('style_strength', this.root.querySelector('#ctl-style_strength'), (v) => this.sendNow('style_strength', v));
       this.slider('smoothing', this.root.querySelector('#ctl-smoothing'), (v) => this.sendNow('smoothing', v));
       this.slider('groove', this.root.querySelector('#ctl-groove'), (v) => this.sendNow('groove', v));
       this.slider('dynamics', this.root.querySelector('#ctl-dynamics'), (v) => this.sendNow('dynamics', v));
@@ -101,6 +102,7 @@
       };
       put('energy', c.energy);
       put('variation', c.variation);
+      put('style_strength', c.style_strength);
       put('smoothing', c.smoothing);
       put('groove', c.groove);
       put('dynamics', c.dynamics);
