@@ -61,9 +61,10 @@ NEG = -1e9
 """The step graph's additive mask value (exp underflows to exactly 0)."""
 GELU_SCALE = 2048.0
 GELU_RANGE = 6.0
-"""GELU's table: F(n) = -n erfc(n / GELU_SCALE) GELU_SCALE / 2 ... at the integers n up to
-GELU_SCALE GELU_RANGE (erfc(6) ~ 2e-17), with the slope to the next; the scale is a power
-of two, so folding it into the weights around GELU changes no bit of them."""
+"""GELU's table: F(n) = -(n / GELU_SCALE) erfc(n / GELU_SCALE) GELU_SCALE / 2 at the
+integers n up to GELU_SCALE GELU_RANGE (erfc(6) ~ 2e-17), with the slope to the next; the
+step reads it at GELU_SCALE times the pre-activation (the scale folded into the weights
+around GELU), so the index is the integer part and the interpolation weight the rest."""
 F32 = np.float32
 _SQRT2 = math.sqrt(2.0)
 
