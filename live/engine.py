@@ -152,6 +152,7 @@ class Engine:
             foot_lock=bool(live.get("foot_lock", True)),
             groove=self.controls["groove"],
             dynamics=self.controls["dynamics"],
+            energy=self.controls["energy"],
             offset_ms=float(live.get("beat_offset_ms", 0.0)),
         )
         self._cue_cols = _cue_columns(self.feature_cfg)
@@ -609,6 +610,8 @@ class Engine:
             c["styles"] = [float(x) for x in self._style_raw]
         elif name in ("energy", "variation", "style_strength"):
             c[name] = float(v)
+            if name == "energy":
+                self.post.energy = float(v)
         elif name == "smoothing":
             c[name] = float(v)
             self.post.smoothing = float(v)

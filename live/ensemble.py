@@ -249,7 +249,7 @@ class Ensemble:
             else:  # free
                 raw = self._raw_of(t, i)
                 post, src = self.posts[i - 1], self.engine.post
-                post.smoothing, post.groove, post.dynamics = src.smoothing, src.groove, src.dynamics
+                post.smoothing, post.groove, post.dynamics, post.energy = src.smoothing, src.groove, src.dynamics, src.energy
                 cue = self.engine.cues[t % len(self.engine.cues)]
                 post.cue(float(cue[0]), float(cue[1]), float(cue[2]))
                 dst[...] = post.process(raw)

@@ -35,8 +35,10 @@ attack, ~0.7 s release) against a reference that jumps up with the loudest passa
 back over ``DYN_REF_S``; ``DYN_FREE_DB`` below the reference the moves are full size, from
 there down to ``DYN_FLOOR_DB`` they shrink to ``1 - 0.75 * dynamics`` of their size around the
 last second's mean pose. A break or a quiet verse calms the dancer; a drop brings it back.
-``dynamics`` 0 = off. Both stages need the frame's cue (phase, tempo, RMS): without one a
-pose passes them unchanged.
+``dynamics`` 0 = off. The ``energy`` control below 1 shrinks the moves the same way, to
+``sqrt(energy)`` of their size (energy 0.3: 0.55), so a low energy calms the dancer even where
+the model's own answer to it is weak; above 1 the model alone makes the moves bigger.
+Both stages need the frame's cue (phase, tempo, RMS): without one a pose passes them unchanged.
 
 The one-euro filter (Casiez et al., 2012) adapts its cut-off to the speed of each joint:
 slow jitter is smoothed hard, a fast movement (a hit on the beat) passes with almost no
@@ -89,6 +91,8 @@ DYN_REF_S = 20.0
 """Time constant (s) of the reference level sinking toward a quieter level."""
 DYN_MEAN_S = 1.0
 """Time constant (s) of the mean pose the dynamics stage scales the moves around."""
+ENERGY_SIZE_EXP = 0.5
+"""Below energy 1 the moves shrink to energy ** ENERGY_SIZE_EXP of their size."""
 
 
 def min_cutoff_hz(smoothing: float) -> float:
@@ -181,6 +185,7 @@ class PostProcessor:
     foot_lock : plant feet that are low and slow (no foot sliding).
     groove : 0..1, how strongly motion slows on the beat and hurries between beats.
     dynamics : 0..1, how much quiet passages shrink the moves.
+    energy : 0..2, the energy control: below 1 the moves shrink to sqrt(energy) of their size.
     offset_ms : shift of the beat the groove lands on (negative: earlier, for a late display).
     """
 
@@ -197,6 +202,7 @@ class PostProcessor:
         foot_lock: bool = True,
         groove: float = 0.0,
         dynamics: float = 0.0,
+        energy: float = 1.0,
         offset_ms: float = 0.0,
     ) -> None:
         if fps <= 0:
@@ -215,6 +221,7 @@ class PostProcessor:
         self.foot_lock = bool(foot_lock)
         self.groove = min(max(float(groove), 0.0), 1.0)
         self.dynamics = min(max(float(dynamics), 0.0), 1.0)
+        self.energy = float(energy)
         self.offset_ms = float(offset_ms)
         self.hold = False
         self.set_root(root)
@@ -352,7 +359,7 @@ class PostProcessor:
                             min_cutoff=min_cutoff_hz(self.smoothing), beta=_BETA)
             self._x[:] = f.ravel().tolist()
             self._dx[:] = v.ravel().tolist()
-        if cues is not None and (self.groove > 0.0 or self.dynamics > 0.0) and self._level is not None:
+        if cues is not None and self._sizes_moves() and self._level is not None:
             x = self._groove_many(x, cues)
         if self.project_bones:
             x = self._batch_proj(x)
@@ -379,6 +386,19 @@ class PostProcessor:
         self._have_output = True
         return x
 
+    @property
+    def energy(self) -> float:
+        """The energy control (0..2); below 1 it shrinks the moves (see the module docstring)."""
+        return self._energy
+
+    @energy.setter
+    def energy(self, value: float) -> None:
+        self._energy = min(max(float(value), 0.0), 2.0)
+        self._energy_size = min(self._energy, 1.0) ** ENERGY_SIZE_EXP
+
+    def _sizes_moves(self) -> bool:
+        return self.groove > 0.0 or self.dynamics > 0.0 or self._energy_size != 1.0
+
     def _groove_many(self, x: np.ndarray, cues: np.ndarray) -> np.ndarray:
         """:meth:`_groove` over frames (primed): x [shape=(t, 17, 3)] -> the re-timed poses."""
         t, nj = len(x), sk.NUM_JOINTS
@@ -394,7 +414,7 @@ class PostProcessor:
         km = 1.0 / (DYN_MEAN_S * fps)
         xf = x.reshape(t, nj * 3)
         m = pm.linear_recursion(km * xf, 1.0 - km, np.asarray(self._gm, np.float64))
-        tgt = m + np.asarray(size)[:, None] * (xf - m)
+        tgt = m + (self._energy_size * np.asarray(size))[:, None] * (xf - m)
         step = np.empty_like(tgt)
         step[0] = tgt[0] - np.asarray(self._gt, np.float64)
         np.subtract(tgt[1:], tgt[:-1], out=step[1:])
@@ -415,7 +435,7 @@ class PostProcessor:
         self._root(p)
         x = self._smooth(p)
         cue, self._cue = self._cue, None
-        if cue is not None and (self.groove > 0.0 or self.dynamics > 0.0):
+        if cue is not None and self._sizes_moves():
             x = self._groove(x, *cue)
         if self.project_bones:
             self._project.flat(x, self._proj)
@@ -497,7 +517,7 @@ class PostProcessor:
             self._ref = lv if lv > self._ref else self._ref + (lv - self._ref) / (DYN_REF_S * fps)
         self._level = lv
         depth = (self._ref - lv - DYN_FREE_DB) / (DYN_FLOOR_DB - DYN_FREE_DB)
-        size = 1.0 - 0.75 * self.dynamics * min(1.0, max(0.0, depth))
+        size = (1.0 - 0.75 * self.dynamics * min(1.0, max(0.0, depth))) * self._energy_size
         # speed of the motion through the beat, at the time the pose is shown
         if tempo > 0.0 and tempo == tempo and phase == phase:
             ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0

@@ -83,7 +83,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "live": {
         "energy": Field(float, 1.0, "movement amplitude control", 0.0, 2.0),
         "variation": Field(float, 0.5, "how much the dancer improvises", 0.0, 1.0),
-        "style_strength": Field(float, 3.0, "how pronounced the style is: 1 = as the model learnt it, more moves its "
+        "style_strength": Field(float, 2.0, "how pronounced the style is: 1 = as the model learnt it, more moves its "
                                 "style input further from the mix of all styles (lower it if a model of your own looks odd)",
                                 0.0, 6.0),
         "smoothing": Field(float, 0.5, "one-euro smoothing strength (0 = off)", 0.0, 1.0),

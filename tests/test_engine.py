@@ -136,10 +136,11 @@ def test_frames_carry_beat_tempo_and_latency() -> None:
 
 def test_controls_reach_generator_and_post() -> None:
     eng, gen = _engine()
-    assert eng.controls["style_strength"] == 3.0  # the config default
+    assert eng.controls["style_strength"] == 2.0  # the config default
     eng.apply(Control("style_strength", 1.0))  # the mix as given
+    assert eng.post.energy == 1.0
     state = eng.apply(Control("energy", 2.0))
-    assert state["energy"] == 2.0
+    assert state["energy"] == 2.0 and eng.post.energy == 2.0  # post shrinks moves below 1
     eng.apply(Control("style", ("house", 1.0)))
     eng.apply(Control("style", ("ballet", 0.0)))
     eng.process(np.zeros(800, np.float32), sr=24000)

@@ -257,6 +257,30 @@ def test_dynamics_calm_a_quiet_passage_and_come_back() -> None:
     assert sk.bone_length_error(out) < 1e-5
 
 
+def test_low_energy_shrinks_the_moves_frame_by_frame_and_whole() -> None:
+    from model import metrics_dancer as md
+
+    fps, n = 30.0, 600
+    poses, cues = _arm_swing(n, fps, hz=0.8), _cues(n, fps, rms=np.full(n, 0.1))
+
+    def spread(energy: float, frames: bool = False) -> float:
+        pp = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, dynamics=0.0, energy=energy)
+        if frames:
+            out = []
+            for p, c in zip(poses, cues, strict=True):
+                pp.cue(*c)
+                out.append(pp.process(p).copy())
+            return md.pose_spread(np.stack(out)[150:])
+        return md.pose_spread(pp.process_many(poses, cues)[150:])
+
+    full, low, high = spread(1.0), spread(0.3), spread(1.8)
+    assert low / full == pytest.approx(np.sqrt(0.3), rel=0.1)  # sqrt(energy) of the size
+    assert high == pytest.approx(full, rel=1e-6)  # above 1 the model alone sizes the moves
+    assert spread(0.3, frames=True) == pytest.approx(low, rel=1e-4)
+    pp = PostProcessor(fps=fps, energy=5.0)
+    assert pp.energy == 2.0  # clamped to the control's range
+
+
 def test_groove_and_dynamics_frame_by_frame_equal_the_whole_dance_and_need_a_cue() -> None:
     fps, n = 30.0, 200
     rng = np.random.default_rng(3)
