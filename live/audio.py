@@ -15,7 +15,10 @@ wall time its last sample arrived, and a ``hold`` flag). The app feeds each bloc
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -139,12 +142,59 @@ def load_file(path: str | Path) -> tuple[np.ndarray, int]:
     return data.mean(axis=1).astype(np.float32), int(sr)
 
 
-def demo_audio(*, seconds: float = DEMO_SECONDS, seed: int = 0) -> tuple[np.ndarray, int]:
-    """The built-in demo song. Returns (samples [shape=(n,)], sample rate)."""
+def demo_cache_dir() -> Path:
+    """Where the rendered demo song is kept between starts: ``$DANCEMUSE_CACHE``, else
+    ``$XDG_CACHE_HOME/dancemuse``, else ``~/.cache/dancemuse``."""
+    env = os.environ.get("DANCEMUSE_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "dancemuse"
+
+
+def _demo_key(seconds: float, seed: int) -> str:
+    """The synthesiser's source (model/synth_music.py, model/constants.py), the length and
+    the seed: a change to any of them renders the demo afresh."""
+    import model
+
+    h = hashlib.sha256(f"{seconds!r}:{seed}:{np.__version__}".encode())
+    for name in ("synth_music.py", "constants.py"):
+        h.update((Path(model.__file__).parent / name).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def demo_audio(*, seconds: float = DEMO_SECONDS, seed: int = 0, cache: bool = True) -> tuple[np.ndarray, int]:
+    """The built-in demo song. Returns (samples [shape=(n,)], sample rate).
+
+    Rendering it takes about half a second of CPU, so with ``cache`` the samples are kept
+    in :func:`demo_cache_dir` (written atomically; an unreadable or unwritable cache is
+    skipped) and later starts read them in a few milliseconds."""
+    from model.constants import SAMPLE_RATE
+
+    path = demo_cache_dir() / f"demo-{_demo_key(float(seconds), int(seed))}.npy" if cache else None
+    if path is not None and path.is_file():
+        try:
+            audio = np.load(path, allow_pickle=False)
+            if audio.dtype == np.float32 and audio.ndim == 1 and np.isfinite(audio).all():
+                return audio, int(SAMPLE_RATE)
+        except (OSError, ValueError) as e:
+            log.debug("demo cache %s unreadable (%s); rendering the demo", path, e)
     from model.synth_music import demo_song
 
-    song = demo_song(seconds=seconds, seed=seed)
-    return song.audio.astype(np.float32), int(song.sample_rate)
+    song = demo_song(seconds=seconds, seed=seed, sample_rate=SAMPLE_RATE)
+    audio = song.audio.astype(np.float32)
+    if path is not None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.save(f, audio, allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError as e:
+            log.debug("demo cache %s not written (%s)", path, e)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    return audio, int(song.sample_rate)
 
 
 def open_source(audio_cfg: Mapping[str, Any], *, fps: int, demo_seconds: float = DEMO_SECONDS) -> Source:

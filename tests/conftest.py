@@ -28,6 +28,12 @@ def _one_thread() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The rendered demo song is cached per user; tests (and the servers they start) keep theirs apart.
+    os.environ["DANCEMUSE_CACHE"] = str(tmp_path_factory.mktemp("dancemuse-cache"))
+
+
 DEFAULT_MODEL = REPO / "models" / "default.onnx"
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from live.audio import ArraySource, Block, load_file, open_source
+from live.audio import ArraySource, Block, demo_audio, load_file, open_source
 from model.errors import AudioError, DeviceError
 
 
@@ -95,3 +95,37 @@ def test_devices_command_lists_inputs_or_says_there_are_none(capsys: pytest.Capt
         assert "index" in out and "use: dancemuse live --input mic --device" in out
     else:
         assert rc == 1 and out.count("\n") == 1 and "no audio input devices" in out
+
+
+def test_demo_song_is_rendered_once_then_read_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from model.synth_music import demo_song
+
+    monkeypatch.setenv("DANCEMUSE_CACHE", str(tmp_path / "cache"))
+    first, sr = demo_audio(seconds=3.0, seed=2)
+    files = list((tmp_path / "cache").glob("demo-*.npy"))
+    assert len(files) == 1 and not list((tmp_path / "cache").glob(".*tmp"))  # written atomically
+    np.testing.assert_array_equal(first, demo_song(seconds=3.0, seed=2).audio.astype(np.float32))
+    import model.synth_music as sm
+
+    monkeypatch.setattr(sm, "demo_song", lambda **kw: pytest.fail("rendered again instead of read from the cache"))
+    again, sr2 = demo_audio(seconds=3.0, seed=2)
+    np.testing.assert_array_equal(again, first)
+    assert sr2 == sr and again.dtype == np.float32
+    monkeypatch.undo()
+    monkeypatch.setenv("DANCEMUSE_CACHE", str(tmp_path / "cache"))
+    assert demo_audio(seconds=3.0, seed=3)[0].shape == first.shape  # another seed: its own file
+    assert len(list((tmp_path / "cache").glob("demo-*.npy"))) == 2
+
+
+def test_a_broken_or_unwritable_demo_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("DANCEMUSE_CACHE", str(cache))
+    good, _ = demo_audio(seconds=2.0)
+    (f,) = cache.glob("demo-*.npy")
+    f.write_bytes(b"not numpy")  # a torn or foreign file: rendered again and rewritten
+    np.testing.assert_array_equal(demo_audio(seconds=2.0)[0], good)
+    assert np.array_equal(np.load(f), good)
+    blocked = tmp_path / "file"
+    blocked.write_text("x")  # the cache folder cannot be made: the demo still plays
+    monkeypatch.setenv("DANCEMUSE_CACHE", str(blocked / "sub"))
+    np.testing.assert_array_equal(demo_audio(seconds=2.0)[0], good)
