@@ -35,8 +35,9 @@ attack, ~0.7 s release) against a reference that jumps up with the loudest passa
 back over ``DYN_REF_S``; ``DYN_FREE_DB`` below the reference the moves are full size, from
 there down to ``DYN_FLOOR_DB`` they shrink to ``1 - 0.75 * dynamics`` of their size around the
 last second's mean pose. A break or a quiet verse calms the dancer; a drop brings it back.
-``dynamics`` 0 = off. The ``energy`` control below 1 shrinks the moves the same way, to
-``sqrt(energy)`` of their size (energy 0.3: 0.55), so a low energy calms the dancer even where
+``dynamics`` 0 = off. The ``energy`` control below 1 shrinks the moves to ``sqrt(energy)`` of
+their size (energy 0.3: 0.55) around the mean pose of the last ``ENERGY_MEAN_S`` seconds (the
+posture too, not just the last second's moves), so a low energy calms the dancer even where
 the model's own answer to it is weak; above 1 the model alone makes the moves bigger.
 Both stages need the frame's cue (phase, tempo, RMS): without one a pose passes them unchanged.
 
@@ -93,6 +94,8 @@ DYN_MEAN_S = 1.0
 """Time constant (s) of the mean pose the dynamics stage scales the moves around."""
 ENERGY_SIZE_EXP = 0.5
 """Below energy 1 the moves shrink to energy ** ENERGY_SIZE_EXP of their size."""
+ENERGY_MEAN_S = 4.0
+"""Time constant (s) of the mean pose the energy control scales the moves around."""
 
 
 def min_cutoff_hz(smoothing: float) -> float:
@@ -233,6 +236,7 @@ class PostProcessor:
         self._gy = [0.0] * n  # groove output
         self._gt = [0.0] * n  # last target
         self._gm = [0.0] * n  # mean pose of the dynamics stage
+        self._gl = [0.0] * n  # mean pose of the energy control (ENERGY_MEAN_S)
         self._cue: tuple[float, float, float] | None = None
         self._project = BoneProjector()
         self._batch_proj = pm.BatchProjector(self._project.plan)
@@ -412,15 +416,19 @@ class PostProcessor:
             ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0
             speed = np.where(ok, 1.0 - self.groove * np.cos(2.0 * math.pi * ph), 1.0)
         km = 1.0 / (DYN_MEAN_S * fps)
+        kl, es = 1.0 / (ENERGY_MEAN_S * fps), self._energy_size
         xf = x.reshape(t, nj * 3)
+        lm = pm.linear_recursion(kl * xf, 1.0 - kl, np.asarray(self._gl, np.float64))
+        xf = lm + es * (xf - lm)
         m = pm.linear_recursion(km * xf, 1.0 - km, np.asarray(self._gm, np.float64))
-        tgt = m + (self._energy_size * np.asarray(size))[:, None] * (xf - m)
+        tgt = m + np.asarray(size)[:, None] * (xf - m)
         step = np.empty_like(tgt)
         step[0] = tgt[0] - np.asarray(self._gt, np.float64)
         np.subtract(tgt[1:], tgt[:-1], out=step[1:])
         pull = GROOVE_PULL
         u = (1.0 - pull) * speed[:, None] * step + pull * tgt
         y = pm.linear_recursion(u, 1.0 - pull, np.asarray(self._gy, np.float64))
+        self._gl[:] = lm[-1].tolist()
         self._gm[:] = m[-1].tolist()
         self._gt[:] = tgt[-1].tolist()
         self._gy[:] = y[-1].tolist()
@@ -505,7 +513,7 @@ class PostProcessor:
 
     def _groove(self, x: list[float], phase: float, tempo: float, rms: float) -> list[float]:
         """Groove and dynamics (see the module docstring): ``x`` -> the internal buffer."""
-        y, tp, m = self._gy, self._gt, self._gm
+        y, tp, m, lm = self._gy, self._gt, self._gm, self._gl
         fps = self.fps
         # loudness follower and the dynamics' size of the moves
         db = 20.0 * math.log10(rms + 1e-6) if rms == rms and rms >= 0.0 else -120.0
@@ -517,7 +525,7 @@ class PostProcessor:
             self._ref = lv if lv > self._ref else self._ref + (lv - self._ref) / (DYN_REF_S * fps)
         self._level = lv
         depth = (self._ref - lv - DYN_FREE_DB) / (DYN_FLOOR_DB - DYN_FREE_DB)
-        size = (1.0 - 0.75 * self.dynamics * min(1.0, max(0.0, depth))) * self._energy_size
+        size = 1.0 - 0.75 * self.dynamics * min(1.0, max(0.0, depth))
         # speed of the motion through the beat, at the time the pose is shown
         if tempo > 0.0 and tempo == tempo and phase == phase:
             ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0
@@ -527,15 +535,21 @@ class PostProcessor:
         km = 1.0 / (DYN_MEAN_S * fps)
         if not self._g_primed:
             m[:] = x
+            lm[:] = x
             y[:] = x
             tp[:] = x
             self._g_primed = True
             return y
         pull = GROOVE_PULL
+        kl, es = 1.0 / (ENERGY_MEAN_S * fps), self._energy_size
         for c in range(len(x)):
-            mc = m[c] + km * (x[c] - m[c])
+            xc = x[c]
+            lc = lm[c] + kl * (xc - lm[c])
+            lm[c] = lc
+            xc = lc + es * (xc - lc)
+            mc = m[c] + km * (xc - m[c])
             m[c] = mc
-            t = mc + size * (x[c] - mc)
+            t = mc + size * (xc - mc)
             yc = y[c] + speed * (t - tp[c])
             y[c] = yc + pull * (t - yc)
             tp[c] = t
