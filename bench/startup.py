@@ -17,7 +17,7 @@ port and an OSC target on this process, then measures from the spawn:
 (what start-up cost before the numpy filterbanks) and the onnxruntime step; ``onnx`` the
 command as it is with ``--set model.runtime=onnx``; ``new`` the command as it is (the
 numpy step, which does not import onnxruntime); ``file`` the command as it is playing the
-demo song from a WAV file (what a show with its own music pays: no demo synthesis).
+demo song from a WAV file (what a show with its own music pays: no demo song at all).
 The project's packages are byte-compiled first, as an install does (``--no-compile``: not).
 Prints; asserts nothing. Timings on a shared machine: compare the columns, not the numbers.
 """
@@ -196,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:>4} {med('page'):>7.2f} {med('status'):>9.2f} "
               f"{'yes' if warm['warming_seen'] else 'no':>8} {first:>11.2f} {med('ratio'):>7.1f} "
               f"{med('term_exit'):>12.2f} {warm['term_exit']:>13.2f} {rss:>11.0f}")
-    print("rows: old/onnx/new play --input demo (the demo song is synthesised at start, ~0.3-0.5 s, in a "
-          "thread beside the model load); file plays the same song from a WAV file (new path)")
+    print("rows: old/onnx/new play --input demo (the demo song: rendered on the first start, then read from "
+          "the cache); file plays the same song from a WAV file (new path)")
     print("targets: first frame <= 3x bare import; SIGTERM exit <= 1 s at any moment; page and /status "
           "answer during warm-up; peak RSS (VmHWM, 1 s into the show) <= 160 MB.")
     return 0
