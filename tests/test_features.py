@@ -320,3 +320,24 @@ def test_sparse_mel_refuses_filters_that_are_not_neighbouring_triangles() -> Non
     fb[2:10, 0] = 1.0
     fb[4:12, 2] = 1.0  # band 2 overlaps band 0: not the mel layout
     assert _SparseMel.build(fb) is None
+
+
+def test_one_hop_pushes_hand_out_rows_and_info_that_later_pushes_never_overwrite() -> None:
+    from model.features import POOL
+
+    sf = StreamingFeatures(defaults()["features"], input_sr=24000)
+    hop = sf.hop
+    x = np.random.default_rng(3).standard_normal(hop * (POOL + 40)).astype(np.float32) * 0.1
+    kept = []
+    for i in range(0, len(x), hop):  # one frame a push after the first few: past a pool's end
+        f = sf.push(x[i: i + hop])
+        if len(f):
+            kept.append((f, sf.info, f.copy(), sf.info.tempo.copy(), sf.info.time.copy()))
+    assert len(kept) > POOL
+    times = [t[4][0] for t in kept]
+    assert np.all(np.diff(times) > 0)
+    for f, info, f0, tempo0, time0 in kept:
+        assert len(f) == 1 and len(info) == 1
+        np.testing.assert_array_equal(f, f0)
+        np.testing.assert_array_equal(info.tempo, tempo0)
+        np.testing.assert_array_equal(info.time, time0)
