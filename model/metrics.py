@@ -161,17 +161,45 @@ def joint_speeds(poses: np.ndarray, *, fps: float) -> np.ndarray:
     return _step_lengths(_poses(poses)) * fps
 
 
-def freeze_ratio(poses: np.ndarray, *, fps: float, threshold: float = FREEZE_SPEED) -> float:
+def freeze_ratio(poses: np.ndarray, *, fps: float, threshold: float = FREEZE_SPEED,
+                 music: np.ndarray | None = None) -> float:
     """Share of consecutive 1 s windows whose mean joint speed (m/s) is below
     ``threshold``; a last partial window counts when at least half a second long and a
-    dance shorter than a second is one window. 0.0 for < 2 frames."""
+    dance shorter than a second is one window. 0.0 for < 2 frames (or no window counted).
+
+    ``music``: per frame, whether music is playing [shape=(t,)] bool (see
+    :func:`music_frames`); a window where it is silent for most frames is not counted
+    (standing still in a silence is not a freeze)."""
     s = joint_speed(poses, fps=fps)
     if len(s) == 0:
         return 0.0
     w = max(1, int(round(fps)))
     starts = list(range(0, max(1, len(s) - w // 2), w))  # a last partial window counts if >= half
     means = np.array([s[i : i + w].mean() for i in starts])
+    if music is not None:
+        on = np.asarray(music, bool)
+        keep = np.array([on[i + 1 : i + 1 + w].mean() > 0.5 if len(on[i + 1 : i + 1 + w]) else True for i in starts])
+        means = means[keep]
+        if len(means) == 0:
+            return 0.0
     return float(np.mean(means < threshold))
+
+
+SILENCE_DB = -50.0
+"""Below this RMS (dBFS) over a frame's hop the music counts as silent (freeze_ratio)."""
+
+
+def music_frames(audio: np.ndarray, sr: int, *, fps: float, n: int, silence_db: float = SILENCE_DB) -> np.ndarray:
+    """Per pose frame (``n`` of them at ``fps``), whether the audio of its hop is above
+    ``silence_db`` RMS: [shape=(n,)] bool."""
+    a = np.asarray(audio, np.float64).reshape(-1)
+    hop = float(sr) / float(fps)
+    out = np.zeros(n, bool)
+    for i in range(n):
+        seg = a[int(i * hop) : int((i + 1) * hop)]
+        if len(seg):
+            out[i] = 10.0 * np.log10(float(np.mean(seg * seg)) + 1e-20) > silence_db
+    return out
 
 
 def bone_length_error(poses: np.ndarray, *, lengths: np.ndarray | str | None = None) -> float:

@@ -15,7 +15,9 @@ features are computed once and shared by all its dances):
   30 dB quieter: joint speed there over the speed elsewhere;
 * ``long_minutes`` of music (real recordings when given, else the test songs one after
   another), danced continuously with the style switched live every 1/S of the time:
-  freeze ratio, root radius (post-processed and raw), and style recognition per style on
+  freeze ratio (seconds where the music itself is silent, below ``metrics.SILENCE_DB``,
+  such as the gap between two recordings, are not counted; ``freeze_long_all`` counts
+  them too), root radius (post-processed and raw), and style recognition per style on
   real music (windows from ``SETTLE_S`` after each switch).
 
 The training data's column: the same metrics on its own dances and beats; its style
@@ -77,7 +79,8 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("seed_agree", "seconds two seeds agree (3 cm)"), ("leg_arm", "foot speed / hand speed"),
     ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
     ("style_min", "style recognised, test music, min"), ("style_real_min", "style recognised, long music, min"),
-    ("freeze_long", "freeze ratio, long music"), ("root_max", "root radius max (m)"), ("root_p95", "root radius p95 (m)"),
+    ("freeze_long", "freeze ratio, long music"), ("freeze_long_all", "  ... silent seconds counted too"),
+    ("silent_seconds_long", "  ... seconds of silence (< -50 dB)"), ("root_max", "root radius max (m)"), ("root_p95", "root radius p95 (m)"),
     ("root_raw_max", "raw root radius max (m), no post"), ("foot_slide", "foot sliding in contact (m/s)"),
     ("foot_slide_share", "contact steps sliding > 0.1 m/s"), ("bone_error", "bone-length error"),
     ("jerk", "jerk (m/s^3)"), ("speed", "mean joint speed (m/s)"),
@@ -238,7 +241,10 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         g = dancer.dance(long, style=styles[0], seed=0, schedule=schedule)
         if hasattr(dancer, "forget"):
             dancer.forget(long)
-        fig["freeze_long"] = metrics.freeze_ratio(g.poses, fps=fps)
+        music = metrics.music_frames(long.audio, long.sr, fps=fps, n=len(g.poses))
+        fig["freeze_long"] = metrics.freeze_ratio(g.poses, fps=fps, music=music)
+        fig["freeze_long_all"] = metrics.freeze_ratio(g.poses, fps=fps)  # silent seconds counted too
+        fig["silent_seconds_long"] = float((~music).sum() / fps)
         fig["root_max"], fig["root_p95"] = md.root_radius(g.poses)
         fig["root_raw_max"] = md.root_radius(g.raw)[0]
         if long.beats is None:

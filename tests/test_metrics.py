@@ -73,6 +73,24 @@ def test_frozen_dance_is_all_frozen_and_a_moving_one_not() -> None:
     assert metrics.freeze_ratio(tremor, fps=30) == 1.0
 
 
+def test_standing_still_in_a_silence_is_not_a_freeze() -> None:
+    fps, sr = 30, 24000
+    half = np.concatenate([_swing(5, fps=fps), np.repeat(_swing(5, fps=fps)[-1:], 150, axis=0)])  # still from 5 s
+    t = np.arange(10 * sr) / sr
+    music = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    gap = music.copy()
+    gap[5 * sr :] *= 10 ** (-70 / 20)  # -80 dBFS: silent
+    on = metrics.music_frames(music, sr, fps=fps, n=len(half))
+    off = metrics.music_frames(gap, sr, fps=fps, n=len(half))
+    assert on.all() and off[:149].all() and not off[151:].any()
+    assert metrics.freeze_ratio(half, fps=fps, music=on) == pytest.approx(0.5)  # still during music: frozen
+    assert metrics.freeze_ratio(half, fps=fps, music=off) == 0.0  # still during the silence: not counted
+    assert metrics.freeze_ratio(half, fps=fps) == pytest.approx(0.5)  # without a mask every window counts
+    quiet = gap.copy()
+    quiet[5 * sr :] = music[5 * sr :] * 10 ** (-30 / 20)  # 30 dB quieter is still music
+    assert metrics.freeze_ratio(half, fps=fps, music=metrics.music_frames(quiet, sr, fps=fps, n=len(half))) == pytest.approx(0.5)
+
+
 def test_bone_length_error_is_relative() -> None:
     p = np.repeat(rest_pose()[None], 10, axis=0)
     assert metrics.bone_length_error(p) < 1e-6
