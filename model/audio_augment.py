@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import soxr
 
-__all__ = ["Augmented", "augment", "compress", "eq", "add_noise", "pitch_shift", "reverb",
-           "tempo_shift"]
+__all__ = ["Augmented", "augment", "compress", "eq", "add_noise", "offbeat_percussion", "pitch_shift",
+           "reverb", "tempo_shift"]
 
 
 def _biquad_mag(kind: str, f0: float, gain_db: float, q: float, freqs: np.ndarray,
@@ -206,3 +206,109 @@ def augment(y: np.ndarray, *, sr: int, beats: np.ndarray, downbeats: np.ndarray 
     if peak > 0.99:
         x = x * np.float32(0.99 / peak)
     return Augmented(np.ascontiguousarray(x, dtype=np.float32), b, d, factor, ops)
+
+
+# -- log-mel domain: off-beat percussion -------------------------------------------------
+
+WINDOW_S = 2048 / 24_000
+"""Analysis window of a log-mel frame (the features' n_fft at 24 kHz)."""
+_KINDS = {  # spectral shape: (low corner Hz, high corner Hz, slope dB per octave outside)
+    "hat": (6000.0, 20000.0, 18.0), "open_hat": (5000.0, 20000.0, 15.0),
+    "clap": (1000.0, 3500.0, 12.0)}
+_DECAY_S = {"hat": (0.015, 0.05), "open_hat": (0.12, 0.3), "clap": (0.04, 0.1)}
+
+
+def _burst_energy(t_rel: np.ndarray, decay: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """Energy [shape=(bursts, n_frames)] that frames 0, 1, ... after each burst's first
+    frame see of an exponentially decaying burst starting ``t_rel`` s into that frame
+    (Hann^2-weighted window of WINDOW_S ending at the frame's end; a steady unit power
+    gives 1)."""
+    n = 48
+    u = (np.arange(n) + 0.5) / n
+    w = np.sin(np.pi * u) ** 2
+    w = w * w
+    w /= w.sum()
+    # sample times relative to the burst onset, per (burst, frame, sample)
+    ends = (np.arange(n_frames) + 1.0) / fps
+    tau = ends[None, :, None] - WINDOW_S + u[None, None, :] * WINDOW_S - t_rel[:, None, None]
+    env = np.where(tau >= 0.0, np.exp(-np.maximum(tau, 0.0) / decay[:, None, None]), 0.0)
+    return (env * w).sum(axis=2)
+
+
+def _add_bursts(add: np.ndarray, *, start: int, fps: float, times: np.ndarray, levels_db: np.ndarray,
+                shape_db: np.ndarray, decay: float, rng: np.random.Generator) -> None:
+    """Add decaying noise bursts (onsets ``times`` s, peak band levels ``levels_db`` plus
+    ``shape_db`` per band) to the band powers ``add`` of frames ``start ..``."""
+    if len(times) == 0:
+        return
+    t = len(add)
+    first = np.floor(times * fps).astype(int)
+    n_after = int(np.ceil((WINDOW_S + 6 * decay) * fps)) + 1
+    e = _burst_energy(times - first / fps, np.full(len(times), decay), fps, n_after)
+    for k in range(len(times)):
+        i0 = first[k] - start
+        lo_i, hi_i = max(i0, 0), min(i0 + n_after, t)
+        if hi_i <= lo_i:
+            continue
+        spec = 10.0 ** (0.1 * (levels_db[k] + shape_db + rng.normal(0.0, 1.0, len(shape_db))))
+        add[lo_i:hi_i] += e[k, lo_i - i0: hi_i - i0, None] * spec[None, :]
+
+
+def offbeat_percussion(mel_db: np.ndarray, *, start: int, fps: float, beats: np.ndarray,
+                       band_hz: np.ndarray, rng: np.random.Generator,
+                       floor_db: float = -100.0) -> np.ndarray:
+    """Mix synthetic off-beat percussion and bass into log-mel frames (training augmentation).
+
+    ``mel_db`` [shape=(t, n_mels)] are the frames ``start .. start + t - 1`` of a song
+    (frame ``i`` covers ``(i/fps, (i+1)/fps]``) whose beats (s) are ``beats``; ``band_hz``
+    the mel bands' centre frequencies. At the midpoint between each two beats a hi-hat,
+    open hi-hat or clap (one kind per call; a decaying noise burst with its own spectrum,
+    added in power) at a random level relative to the loudest frames; sometimes the
+    on-beat eighths get a weaker one too; sometimes a bass note on the off-beat (and on
+    the sixteenths around it, as techno and trance basslines roll), often louder in the
+    low bands than the kick; sometimes the kick is cut (a low shelf of 6-18 dB). The
+    groove then has its strongest onsets off the beat, as the grooves the tracker locks
+    off-beat on; the beat truth does not change (the off-beats are "no beat"). Returns a
+    new array.
+    """
+    t = len(mel_db)
+    b = np.asarray(beats, float)
+    t0, t1 = start / fps, (start + t) / fps
+    keep = (b[:-1] > t0 - 1.0) & (b[:-1] < t1)
+    on, per = b[:-1][keep], np.diff(b)[keep]
+    out = np.asarray(mel_db, np.float64)
+    if rng.random() < 0.3:  # kick weakened (low shelf)
+        cut = rng.uniform(6.0, 18.0)
+        shelf = np.clip(np.log2(400.0 / np.maximum(band_hz, 1.0)) / 1.5, 0.0, 1.0)
+        out = np.maximum(out - cut * shelf, floor_db)
+    if len(on) == 0:
+        return out.astype(np.float32)
+    add = np.zeros_like(out)
+
+    def ref_db(shape: np.ndarray) -> float:
+        """The song's loud level in the bands where a sound's spectrum peaks."""
+        return float(np.percentile(out[:, shape > -6.0].mean(axis=1), 95))
+
+    # percussion on the off-beats
+    kind = str(rng.choice(list(_KINDS), p=[0.5, 0.3, 0.2]))
+    lo, hi, slope = _KINDS[kind]
+    octs = np.where(band_hz < lo, np.log2(lo / band_hz), np.where(band_hz > hi, np.log2(band_hz / hi), 0.0))
+    times = on + 0.5 * per
+    levels = np.zeros(len(times))
+    if rng.random() < 0.3:  # eighth-note hats with the off-beat accented
+        times = np.concatenate([times, on])
+        levels = np.concatenate([levels, np.full(len(on), -rng.uniform(4.0, 12.0))])
+    shape = -slope * octs
+    levels = levels + ref_db(shape) + rng.uniform(-10.0, 8.0) + rng.normal(0.0, 1.5, len(times))
+    d_lo, d_hi = _DECAY_S[kind]
+    _add_bursts(add, start=start, fps=fps, times=times + rng.normal(0.0, 0.004, len(times)),
+                levels_db=levels, shape_db=shape, decay=float(rng.uniform(d_lo, d_hi)), rng=rng)
+    if rng.random() < 0.5:  # an off-beat bassline: the "and", sometimes the sixteenths around it
+        steps = [0.5] + [f for f in (0.25, 0.75) if rng.random() < 0.4]
+        bt = np.concatenate([on + f * per for f in steps])
+        bass_shape = -12.0 * np.log2(np.maximum(band_hz, 150.0) / 150.0)
+        bl = ref_db(bass_shape) + rng.uniform(-6.0, 6.0) + rng.normal(0.0, 1.5, len(bt))
+        _add_bursts(add, start=start, fps=fps, times=bt + rng.normal(0.0, 0.004, len(bt)), levels_db=bl,
+                    shape_db=bass_shape, decay=float(rng.uniform(0.06, 0.2)), rng=rng)
+    res = 10.0 * np.log10(10.0 ** (0.1 * out) + add)
+    return np.maximum(res, floor_db).astype(np.float32)

@@ -1,0 +1,74 @@
+"""Training-side helpers of the beat activation: the off-beat percussion augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model.audio_augment import offbeat_percussion
+
+FPS = 30.0
+# mel band centres of the features (64 bands, 30 Hz - 11 kHz, Slaney scale), rounded
+BAND_HZ = np.geomspace(80.0, 10440.0, 64)
+
+
+def _song(n: int = 240, period: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Log-mel frames of a kick (low bands) and a ride (above 1.2 kHz, 20 dB under it) on every
+    beat over a quiet floor, and its beats."""
+    mel = np.full((n, 64), -60.0, np.float32)
+    beats = np.arange(0.25, n / FPS, period)
+    for b in beats:
+        i = int(np.floor(b * FPS))
+        mel[i: i + 2, :8] = 0.0
+        mel[i: i + 2, 24:] = -20.0
+    return mel, beats
+
+
+def _onset(mel: np.ndarray, frames: np.ndarray, bands: slice) -> float:
+    """Mean rise of a band group's level at ``frames`` over the two frames before."""
+    rise = [mel[i: i + 2, bands].mean(axis=1).max() - mel[i - 2: i, bands].mean(axis=1).min()
+            for i in frames if 2 <= i < len(mel) - 2]
+    return float(np.mean(rise))
+
+
+def test_offbeat_percussion_puts_onsets_between_the_beats_only() -> None:
+    mel, beats = _song()
+    start = 30
+    x = mel[start:]
+    on = np.floor(beats * FPS).astype(int) - start
+    off = np.floor((beats[:-1] + 0.25) * FPS).astype(int) - start
+    on, off = on[(on > 2) & (on < len(x) - 2)], off[(off > 2) & (off < len(x) - 2)]
+    high = slice(24, 64)  # above 1.2 kHz: where hats and claps sound
+    added_off, added_on = [], []
+    for seed in range(8):
+        y = offbeat_percussion(x, start=start, fps=FPS, beats=beats, band_hz=BAND_HZ,
+                               rng=np.random.default_rng(seed))
+        assert y.shape == x.shape and y.dtype == np.float32
+        assert np.all(y >= -100.0)
+        gain = (y - x)[:, high].mean(axis=1)
+        added_off.append(np.mean([gain[i: i + 2].max() for i in off]))
+        added_on.append(np.mean([gain[i: i + 2].max() for i in on]))
+        assert _onset(y, off, high) > 3.0  # an onset between the beats, where the song has none
+    assert _onset(x, off, high) == 0.0
+    # the added sounds sit on the off-beats; on the beats hardly anything is added
+    # (some calls add weaker on-beat eighths, under the song's own sound there)
+    assert np.mean(added_off) > 20.0
+    assert np.mean(added_on) < 6.0
+
+
+def test_offbeat_percussion_is_deterministic_per_seed_and_leaves_its_input() -> None:
+    mel, beats = _song()
+    before = mel.copy()
+    a = offbeat_percussion(mel, start=0, fps=FPS, beats=beats, band_hz=BAND_HZ, rng=np.random.default_rng(3))
+    b = offbeat_percussion(mel, start=0, fps=FPS, beats=beats, band_hz=BAND_HZ, rng=np.random.default_rng(3))
+    c = offbeat_percussion(mel, start=0, fps=FPS, beats=beats, band_hz=BAND_HZ, rng=np.random.default_rng(4))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(mel, before)
+
+
+def test_offbeat_percussion_without_beats_in_reach_only_may_cut_the_bass() -> None:
+    mel, _ = _song()
+    for seed in range(6):
+        y = offbeat_percussion(mel, start=0, fps=FPS, beats=np.array([100.0, 100.5]), band_hz=BAND_HZ,
+                               rng=np.random.default_rng(seed))
+        assert np.array_equal(y[:, 32:], mel[:, 32:])  # nothing added above the bass
+        assert np.all(y[:, :8] <= mel[:, :8])
