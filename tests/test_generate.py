@@ -59,11 +59,28 @@ def test_seed_repeats_and_changes_the_dance(model_path: Path, cfg: dict) -> None
     assert np.abs(a - c).max() > 1e-3
 
 
+def test_style_strength_changes_the_dance_and_zero_ignores_the_style(model_path: Path, cfg: dict) -> None:
+    gen = Generator(model_path, feature_config=cfg["features"])
+    styles = list(gen.style_names)
+    assert len(styles) >= 2
+
+    def dance(style: str, k: float) -> np.ndarray:
+        c = apply_options(cfg, style=style, seed=1, style_strength=k)
+        return generate_dance("demo", cfg=c, generator=gen, demo_seconds=3.0).poses
+
+    a1, a2 = dance(styles[0], 1.0), dance(styles[0], 2.0)
+    assert np.abs(a1 - a2).max() > 1e-3
+    np.testing.assert_array_equal(dance(styles[0], 0.0), dance(styles[1], 0.0))  # the equal mix either way
+
+
 def test_options_are_validated(cfg: dict) -> None:
-    out = apply_options(cfg, style="house", seed=3, energy=1.5)
+    out = apply_options(cfg, style="house", seed=3, energy=1.5, style_strength=3.0)
     assert out["model"]["style"] == "house" and out["live"]["energy"] == 1.5 and cfg["live"]["energy"] == 1.0
+    assert out["live"]["style_strength"] == 3.0 and cfg["live"]["style_strength"] == 2.0
     with pytest.raises(ConfigError, match="live.energy"):
         apply_options(cfg, energy=5.0)
+    with pytest.raises(ConfigError, match="live.style_strength"):
+        apply_options(cfg, style_strength=7.0)
 
 
 def test_audio_file_input(model_path: Path, cfg: dict, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--out", default="phrases", metavar="DIR", help="output folder (default ./phrases)")
     p.add_argument("--model", metavar="MODEL.onnx", help="ONNX model (default: model.path of the config)")
     p.add_argument("--style", help="style name or mix such as 'house:0.7,ballet:0.3' (default: equal mix)")
+    p.add_argument("--style-strength", type=finite_float, metavar="K", help="how pronounced the style is, 0..6 (1 = as the model learnt it; default live.style_strength, 2)")
     p.add_argument("--seed", type=int, help="random seed (a different seed, a different deck)")
     p.add_argument("--energy", type=finite_float, help="movement amplitude 0..2 (default 1)")
     p.add_argument("--variation", type=finite_float, help="improvisation 0..1 (default 0.5)")
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         from live.dance_io import ffmpeg_exe
 
         ffmpeg_exe()  # refuse now, not after the generation
-    cfg = apply_options(cfg, style=args.style, seed=args.seed, energy=args.energy, variation=args.variation)
+    cfg = apply_options(cfg, style=args.style, seed=args.seed, energy=args.energy, variation=args.variation,
+                        style_strength=args.style_strength)
     gen = load_generator(cfg, path=args.model, offline=True)
     print(f"model {gen.describe()}", file=sys.stderr)
     doc = make_deck(args.song, cfg=cfg, n=args.n, out=out, generator=gen, size=(width, height),
