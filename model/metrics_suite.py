@@ -54,6 +54,9 @@ class SuiteConfig:
     """How much music the suite dances (defaults: ~25 minutes of music per model)."""
 
     styles_per_song: int = 2
+    style_every_song: bool = True
+    """Style recognition on test music: every style danced on every test song (seed 0), not
+    only the ``styles_per_song`` dances (which give a style 1-2 dances, ~7 windows)."""
     pair_songs: int = 3
     quiet_songs: int = 2
     long_minutes: float = 10.0
@@ -208,6 +211,13 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             rows.append(row)
     fig = _motion_figures(plain, fps=fps)
     fig.update(_bas(bas_pairs, fps=fps) if bas_pairs else {"bas": math.nan, "bas_off": math.nan, "bas_gain": math.nan})
+    if cfg.style_every_song:
+        for i, song in enumerate(songs):
+            done = set(_round_robin(i, cfg.styles_per_song, styles))
+            for st in styles:
+                if st not in done:
+                    say(f"{song.name} as {st} (style recognition)")
+                    by_style.setdefault(st, []).append(dancer.dance(song, style=st, seed=0).poses)
     style_test = clf.accuracy(by_style)
 
     spread = []
@@ -268,6 +278,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     fig["style_real_min"] = min(style_long.values()) if style_long else math.nan
     return {"model": getattr(dancer, "path", ""), "post": getattr(dancer, "post", ""), "fps": fps,
             "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
+            "style_dances": {s: len(v) for s, v in by_style.items()},
             "long_source": ("recordings" if recordings else "test songs") if cfg.long_minutes > 0 else "",
             "songs": rows, "n_test_songs": len(songs), "n_exact": len(exact), "stage_radius": cfg.stage_radius}
 

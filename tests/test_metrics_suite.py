@@ -95,6 +95,15 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert "PASS" in text and "beat-align score, exact beats" in text and "style a (test music)" in text
 
 
+def test_every_style_is_danced_on_every_test_song_for_style_recognition() -> None:
+    songs = [_song(12.0, 120, "x"), _song(12.0, 100, "y")]
+    few = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0, style_every_song=False)
+    assert mu.run_suite(StandIn(), songs, train=_train(), cfg=few)["style_dances"] == {"a": 1, "b": 1}
+    every = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0)
+    rep = mu.run_suite(StandIn(), songs, train=_train(), cfg=every)
+    assert rep["style_dances"] == {"a": 2, "b": 2} and len(rep["songs"]) == 2  # the extra dances only count for style
+
+
 def test_the_training_data_column_measures_the_data_itself() -> None:
     fig, cv = mu.train_figures(_train())
     assert fig["bas"] > 0.9 and fig["bas_off"] < 0.2
