@@ -6,6 +6,7 @@ import math
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from model.beat_hmm import BarPointerHMM
 
@@ -165,8 +166,12 @@ def _dense_step(h: BarPointerHMM, alpha: np.ndarray, p: tuple[float, float, floa
     return new / new.sum()
 
 
-def test_step_equals_the_plainly_written_forward_pass() -> None:
+@pytest.mark.parametrize("switch_metre", [None, 0.05])
+def test_step_equals_the_plainly_written_forward_pass(switch_metre: float | None) -> None:
     h = BarPointerHMM(min_bpm=110, max_bpm=130)
+    if switch_metre is not None:  # rebuild() must carry a new metre switching into the step
+        h.switch_metre = switch_metre
+        h.rebuild()
     rng = np.random.default_rng(3)
     alpha = rng.uniform(0.0, 1.0, h.n_states)
     alpha /= alpha.sum()
