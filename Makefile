@@ -31,7 +31,10 @@ bootstrap-model:
 	OMP_NUM_THREADS=1 $(PYTHON) -m export.default_model --minutes 8 --steps 1000 --out models/default.onnx
 
 # The beat/downbeat activation network (model/beat_train.py; needs data/beat_corpus/train from
-# bench/beat_corpus.py; about 30 minutes on one core), then its whole-sequence copy for offline features.
+# bench/beat_corpus.py; about 30 minutes of data building and 22 of training on one core): v3 from
+# scratch, then v4 (the shipped one) fine-tuned from it, then its whole-sequence copy for offline features.
 beats-model:
 	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 13 --extra 70 --extra-minutes 30
+	cp runs/beats/best.pt runs/beats/v3.pt
+	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 9 --extra 100 --extra-minutes 12 --init runs/beats/v3.pt --lr 1e-3
 	$(PYTHON) -m export.beats_seq
