@@ -37,8 +37,9 @@ there down to ``DYN_FLOOR_DB`` they shrink to ``1 - 0.75 * dynamics`` of their s
 last second's mean pose. A break or a quiet verse calms the dancer; a drop brings it back.
 ``dynamics`` 0 = off. The ``energy`` control below 1 shrinks the moves to ``sqrt(energy)`` of
 their size (energy 0.3: 0.55) around the mean pose of the last ``ENERGY_MEAN_S`` seconds (the
-posture too, not just the last second's moves), so a low energy calms the dancer even where
-the model's own answer to it is weak; above 1 the model alone makes the moves bigger.
+posture too, not just the last second's moves; that mean starts at the pose where energy went
+below 1, so nothing jumps), so a low energy calms the dancer even where the model's own answer
+to it is weak; above 1 the model alone makes the moves bigger (and nothing is tracked).
 Both stages need the frame's cue (phase, tempo, RMS): without one a pose passes them unchanged.
 
 The one-euro filter (Casiez et al., 2012) adapts its cut-off to the speed of each joint:
@@ -266,6 +267,7 @@ class PostProcessor:
         self._prev_feet: list[float] | None = None
         self.contact = [False, False]
         self._g_primed = False
+        self._gl_on = False  # the energy control's mean pose is tracked (only while energy < 1)
         self._level: float | None = None
         self._ref = 0.0
 
@@ -418,8 +420,11 @@ class PostProcessor:
         km = 1.0 / (DYN_MEAN_S * fps)
         kl, es = 1.0 / (ENERGY_MEAN_S * fps), self._energy_size
         xf = x.reshape(t, nj * 3)
-        lm = pm.linear_recursion(kl * xf, 1.0 - kl, np.asarray(self._gl, np.float64))
-        xf = lm + es * (xf - lm)
+        if es != 1.0:  # from the pose where energy went below 1, as frame by frame
+            lm = pm.linear_recursion(kl * xf, 1.0 - kl, np.asarray(self._gl, np.float64) if self._gl_on else xf[0])
+            xf = lm + es * (xf - lm)
+            self._gl[:] = lm[-1].tolist()
+        self._gl_on = es != 1.0
         m = pm.linear_recursion(km * xf, 1.0 - km, np.asarray(self._gm, np.float64))
         tgt = m + np.asarray(size)[:, None] * (xf - m)
         step = np.empty_like(tgt)
@@ -428,7 +433,6 @@ class PostProcessor:
         pull = GROOVE_PULL
         u = (1.0 - pull) * speed[:, None] * step + pull * tgt
         y = pm.linear_recursion(u, 1.0 - pull, np.asarray(self._gy, np.float64))
-        self._gl[:] = lm[-1].tolist()
         self._gm[:] = m[-1].tolist()
         self._gt[:] = tgt[-1].tolist()
         self._gy[:] = y[-1].tolist()
@@ -533,23 +537,35 @@ class PostProcessor:
         else:
             speed = 1.0
         km = 1.0 / (DYN_MEAN_S * fps)
+        es = self._energy_size
+        if es != 1.0 and not self._gl_on:  # energy went below 1: its mean pose starts here
+            lm[:] = x
+        self._gl_on = es != 1.0
         if not self._g_primed:
             m[:] = x
-            lm[:] = x
             y[:] = x
             tp[:] = x
             self._g_primed = True
             return y
         pull = GROOVE_PULL
-        kl, es = 1.0 / (ENERGY_MEAN_S * fps), self._energy_size
+        if es != 1.0:
+            kl = 1.0 / (ENERGY_MEAN_S * fps)
+            for c in range(len(x)):
+                xc = x[c]
+                lc = lm[c] + kl * (xc - lm[c])
+                lm[c] = lc
+                xc = lc + es * (xc - lc)
+                mc = m[c] + km * (xc - m[c])
+                m[c] = mc
+                t = mc + size * (xc - mc)
+                yc = y[c] + speed * (t - tp[c])
+                y[c] = yc + pull * (t - yc)
+                tp[c] = t
+            return y
         for c in range(len(x)):
-            xc = x[c]
-            lc = lm[c] + kl * (xc - lm[c])
-            lm[c] = lc
-            xc = lc + es * (xc - lc)
-            mc = m[c] + km * (xc - m[c])
+            mc = m[c] + km * (x[c] - m[c])
             m[c] = mc
-            t = mc + size * (xc - mc)
+            t = mc + size * (x[c] - mc)
             yc = y[c] + speed * (t - tp[c])
             y[c] = yc + pull * (t - yc)
             tp[c] = t

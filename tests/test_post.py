@@ -279,6 +279,23 @@ def test_low_energy_shrinks_the_moves_frame_by_frame_and_whole() -> None:
     assert spread(0.3, frames=True) == pytest.approx(low, rel=1e-4)
     pp = PostProcessor(fps=fps, energy=5.0)
     assert pp.energy == 2.0  # clamped to the control's range
+    # energy turned down mid-dance: whole halves equal frame by frame, and nothing jumps at the switch
+    kw = dict(fps=fps, smoothing=0.0, foot_lock=False, dynamics=1.0, groove=0.8)
+    halves = PostProcessor(**kw)  # type: ignore[arg-type]
+    a = halves.process_many(poses[:300], cues[:300])
+    halves.energy = 0.3
+    b = halves.process_many(poses[300:], cues[300:])
+    frames = PostProcessor(**kw)  # type: ignore[arg-type]
+    out = []
+    for i, (p, c) in enumerate(zip(poses, cues, strict=True)):
+        if i == 300:
+            frames.energy = 0.3
+        frames.cue(*c)
+        out.append(frames.process(p).copy())
+    np.testing.assert_allclose(np.concatenate([a, b]), np.stack(out), atol=1e-6)
+    step = np.abs(np.diff(np.stack(out), axis=0)).max(axis=(1, 2))
+    assert step[299] < 2.0 * step[250:299].max()
+    assert md.pose_spread(np.stack(out)[450:]) < 0.8 * md.pose_spread(np.stack(out)[150:300])
 
 
 def test_groove_and_dynamics_frame_by_frame_equal_the_whole_dance_and_need_a_cue() -> None:
