@@ -608,10 +608,11 @@ class Engine:
                 )
             self._style_raw[:] = np.asarray(v, np.float32)
             c["styles"] = [float(x) for x in self._style_raw]
-        elif name in ("energy", "variation", "style_strength"):
+        elif name in ("variation", "style_strength"):
             c[name] = float(v)
-            if name == "energy":
-                self.post.energy = float(v)
+        elif name == "energy":
+            c[name] = float(v)
+            self.post.energy = float(v)
         elif name == "smoothing":
             c[name] = float(v)
             self.post.smoothing = float(v)

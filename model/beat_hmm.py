@@ -193,8 +193,6 @@ class BarPointerHMM:
         self._swc = np.zeros((nc, nc))  # metre switching times the column likelihoods
         nd = self._n_down
         self._swc_beat_diag = self._swc.reshape(-1)[nd * (nc + 1)::nc + 1]
-        self._swc_down = self._swc[:nd, :nd]
-        self._sw_down = self._sw[:nd, :nd]
         self._swc_down_parts = self._down_parts()
         # a state whose value the next step overwrites (last self.adv ticks of a beat: it
         # crosses); while the MAP state is not one, the next MAP is it (moved on) or a

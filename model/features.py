@@ -226,7 +226,8 @@ class FrameInfo:
         return FrameInfo(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
 
 
-def _new_info(n: int) -> FrameInfo:
+def _empty_info(n: int) -> FrameInfo:
+    """FrameInfo for n frames (beat_time NaN, is_beat False; the rest is filled per frame)."""
     return FrameInfo(
         time=np.empty(n), tempo=np.empty(n, np.float32), is_beat=np.zeros(n, bool),
         beat_in_bar=np.zeros(n, np.int32), bar=np.zeros(n, np.int32),
@@ -250,18 +251,13 @@ class _OnePool:
 
     def take(self) -> tuple[FrameInfo, np.ndarray]:
         if self._i == POOL:
-            self._info = _new_info(POOL)
+            self._info = _empty_info(POOL)
             self._fields = tuple(getattr(self._info, k) for k in FrameInfo.__dataclass_fields__)
             self._rows = np.empty((POOL, self.dim), np.float32)
             self._i = 0
         i = self._i
         self._i = i + 1
         return FrameInfo(*[a[i: i + 1] for a in self._fields]), self._rows[i: i + 1]
-
-
-def _empty_info(n: int) -> FrameInfo:
-    """FrameInfo for n frames (beat_time NaN, is_beat False; the rest is filled per frame)."""
-    return _new_info(n)
 
 
 def to_mono_float(samples: Any) -> np.ndarray:
@@ -413,14 +409,13 @@ class StreamingFeatures:
             w.prev[:] = self._work.prev
         if k == 1 and w is self._work:  # the usual live push: one hop, one frame
             info, out = self._one.take()
-        else:
-            out = np.empty((k, self.spec.dim), np.float32)
-            info = _empty_info(k)
-        if k == 1 and w is self._work:
             onset, low = self._spectral_one(stream[:n_fft], out[0], w)
             self._pw_row = w.pw[1]
             self._frame(out[0], info, 0, onset, low)
             k = 0  # done
+        else:
+            out = np.empty((k, self.spec.dim), np.float32)
+            info = _empty_info(k)
         for c0 in range(0, k, CHUNK):
             c1 = min(k, c0 + CHUNK)
             frames = np.ndarray((c1 - c0, n_fft), np.float64, stream, c0 * hop * 8, (hop * 8, 8))

@@ -178,8 +178,7 @@ def freeze_ratio(poses: np.ndarray, *, fps: float, threshold: float = FREEZE_SPE
     means = np.array([s[i : i + w].mean() for i in starts])
     if music is not None:
         on = np.asarray(music, bool)
-        keep = np.array([on[i + 1 : i + 1 + w].mean() > 0.5 if len(on[i + 1 : i + 1 + w]) else True for i in starts])
-        means = means[keep]
+        means = means[[on[i + 1 : i + 1 + w].mean() > 0.5 if i + 1 < len(on) else True for i in starts]]
         if len(means) == 0:
             return 0.0
     return float(np.mean(means < threshold))
