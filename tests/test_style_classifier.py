@@ -95,3 +95,33 @@ def test_the_bag_of_poses_sees_which_joints_move_together() -> None:
     book = sc.fit_codebook(dances(range(2))["together"], fps=FPS, k=8)
     d = _coupled(False, 6, 3)
     np.testing.assert_allclose(book.bag(d, fps=FPS), book.bag(mirror(d), fps=FPS), atol=1e-9)
+
+
+def _hits(sharp: bool, seconds: float, seed: int) -> np.ndarray:
+    """The wrist goes between the same two heights once a beat: smoothly (a sine) or as a hit
+    (a quick snap, then a hold). The same poses and the same distance per beat."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FPS)
+    ph = (np.arange(n) / FPS) * rng.uniform(1.6, 2.2) + rng.uniform(0, 1)
+    if sharp:
+        frac = np.clip((ph % 1.0) / 0.15, 0.0, 1.0)  # 15 % of the beat moving, then still
+        level = (np.floor(ph) % 2 + frac * np.where(np.floor(ph) % 2 == 0, 1, -1))
+    else:
+        level = 0.5 - 0.5 * np.cos(np.pi * ph)
+    p = np.repeat(rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    p[:, JOINT_INDEX["right_wrist"], 1] += 0.35 * level
+    p += rng.normal(0, 0.0002, p.shape)
+    return p
+
+
+def test_timing_features_tell_hits_from_flow() -> None:
+    hit, flow = (sc.timing_features(_hits(s, 4.0, 3), fps=FPS) for s in (True, False))
+    n = 6 + len(sc.TIMING_LAGS)
+    arm_hit, arm_flow = hit[2 * n: 3 * n], flow[2 * n: 3 * n]  # the arms' values
+    assert arm_hit[4] > arm_flow[4] + 0.3  # still share: holds
+    assert arm_hit[3] > arm_flow[3]  # 90 % quantile over the mean: the snaps
+    assert hit.shape == (sc.N_TIMING,) and np.isfinite(hit).all()
+    clf = sc.fit({"hits": [_hits(True, 12.0, i) for i in range(3)],
+                  "flow": [_hits(False, 12.0, 10 + i) for i in range(3)]}, fps=FPS)
+    acc = clf.accuracy({"hits": [_hits(True, 12.0, 50)], "flow": [_hits(False, 12.0, 60)]})
+    assert min(acc.values()) >= 0.9, acc
