@@ -89,6 +89,12 @@ class TrainConfig:
     w_speed: float = 0.0
     """Weight of the motion-amount term (mean speed and acceleration per window vs the
     target's; energy-score loss only). 0 = off."""
+    w_style: float = 0.0
+    """Weight of the style critic's cross-entropy of the model's own samples against the
+    style asked for (``model.style_critic``: trained on the training windows before the run,
+    then frozen). 0 = off."""
+    style_critic_steps: int = 700
+    """Training steps of that critic (batches of 48 windows)."""
     samples: int = 2
     """Decoder samples per window (>= 2: energy-score loss; 1: L1 regression)."""
     es_window: int = 8
@@ -139,6 +145,8 @@ class TrainConfig:
                               'e.g. data_weights = { "data/synth_a" = 2.0, "data/mocap" = 1.0 }')
         if not isinstance(tc.w_speed, (int, float)) or not 0.0 <= float(tc.w_speed) < 100.0:
             raise ConfigError(f"[train] w_speed must be a number from 0 (off) to 100{where}, got {tc.w_speed!r}")
+        if not isinstance(tc.w_style, (int, float)) or not 0.0 <= float(tc.w_style) < 100.0:
+            raise ConfigError(f"[train] w_style must be a number from 0 (off) to 100{where}, got {tc.w_style!r}")
         if not isinstance(tc.style_balance, (int, float)) or not 0.0 <= float(tc.style_balance) <= 1.0:
             raise ConfigError(f"[train] style_balance must be a number from 0 (by frames) to 1 (styles equal){where}, "
                               f"got {tc.style_balance!r}")
@@ -270,6 +278,7 @@ class WindowLoss(torch.nn.Module):
         super().__init__()
         self.net = net
         self.tc = tc
+        self.critic: torch.nn.Module | None = None  # frozen style critic (w_style > 0)
 
     def forward(self, feat: torch.Tensor, prev: torch.Tensor, style: torch.Tensor, controls: torch.Tensor,
                 target: torch.Tensor, mask: list[bool], generator: torch.Generator | None = None
@@ -300,6 +309,11 @@ class WindowLoss(torch.nn.Module):
         else:
             out = es_losses(net, preds, target, w_vel=tc.w_vel, w_bone=tc.w_bone, window=tc.es_window,
                             w_speed=tc.w_speed)
+        if self.critic is not None and tc.w_style > 0:
+            logits = self.critic(pred.float())  # [S * B, n_styles]: every sample judged
+            ce = torch.nn.functional.cross_entropy(logits, rep(style.argmax(1)))
+            out["loss"] = out["loss"] + tc.w_style * ce
+            out["style"] = ce.detach()
         out["pred"] = preds[0].detach()
         return out
 
@@ -329,6 +343,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _critic_state(critic: torch.nn.Module) -> dict[str, Any]:
+    from model.style_critic import StyleCritic, critic_state
+
+    assert isinstance(critic, StyleCritic)
+    return critic_state(critic)
 
 
 def pick_device(name: str) -> torch.device:
@@ -550,6 +571,25 @@ def train(
                             folder_weights=weights, style_balance=tc.style_balance, loud_index=loud, amp_aug=tc.amp_aug,
                             amp_range=(tc.amp_min, tc.amp_max))
     rng = np.random.default_rng(tc.seed + 1000 * rank)
+    critic_report: dict[str, Any] = {}
+    if tc.w_style > 0:
+        from model.style_critic import critic_from_state, train_critic
+
+        if ckpt is not None and ckpt.get("style_critic"):
+            loss_mod.critic = critic_from_state(ckpt["style_critic"]["critic"]).to(dev)
+            critic_report = ckpt["style_critic"]["report"]
+        else:  # every style equally often; judged on held-out clips
+            even = WindowSampler(train_clips, styles=styles, seq_len=tc.seq_len, lookahead=net.cfg.lookahead,
+                                 style_balance=1.0, amp_aug=tc.amp_aug, amp_range=(tc.amp_min, tc.amp_max))
+            held = WindowSampler(val_clips or train_clips, styles=styles, seq_len=tc.seq_len,
+                                 lookahead=net.cfg.lookahead, style_balance=1.0).sample(np.random.default_rng(99), 256)
+            critic, critic_report = train_critic(even.sample, held, n_styles=len(styles),
+                                                 fps=float(feature_cfg["fps"]), seed=tc.seed, steps=tc.style_critic_steps,
+                                                 log=(lambda m: print(m, flush=True)) if progress and rank == 0 else None)
+            loss_mod.critic = critic.to(dev)
+        if progress and rank == 0:
+            print(f"style critic: held-out window accuracy {critic_report.get('val_acc')} "
+                  f"{critic_report.get('val_acc_style')}", flush=True)
     step, best = 0, float("inf")
     if ckpt is not None:
         optim.load_state_dict(ckpt["optim"])
@@ -587,6 +627,8 @@ def train(
             "freeze_encoder": freeze_encoder, "init": str(init) if init else None,
             "rng": _rng_state(rng, dev), "command": command,
             "elapsed": elapsed0 + time.perf_counter() - t_start,
+            "style_critic": ({"critic": _critic_state(loss_mod.critic), "report": critic_report}  # type: ignore[arg-type]
+                             if loss_mod.critic is not None else None),
         }
 
     def to_t(a: np.ndarray) -> torch.Tensor:
@@ -595,6 +637,8 @@ def train(
     prog = _Progress(tc.steps, step, progress and lead)
     t_start = time.perf_counter()
     run_sum = {"loss": 0.0, "l1": 0.0, "vel": 0.0, "bone": 0.0}
+    if loss_mod.critic is not None:
+        run_sum["style"] = 0.0
     run_n = 0
     last_val: dict[str, Any] = {}
     csv_path = out / "log.csv"

@@ -82,6 +82,8 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
     err_m = (pred[..., :51].float() - t(batch["target"])[..., :51]).abs().mean()  # metres, any normalisation
     row: dict[str, float] = {"val_loss": float(ls["loss"]), "val_l1": float(ls["l1"]), "val_l1_m": float(err_m),
                              "val_bone_loss": float(ls["bone"])}
+    if "style" in ls:  # the style critic's cross-entropy of the model's samples
+        row["val_style"] = float(ls["style"])
     if clips:
         lk = net.cfg.lookahead
         fps = clips[0].fps
