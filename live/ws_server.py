@@ -12,12 +12,24 @@ Built on websockets' asyncio server; plain HTTP requests are answered in
 | GET /api/dance/<id>.<ext>   | downloads, served by live/upload.py (if present)           |
 
 Slow clients never stall the loop or other clients: ``publish(frame)`` encodes the frame
-once per format and appends it to each client's bounded deque (the newest replaces the
-oldest; drops are counted per client) and returns at once. One sender task per client
-writes its queue; control replies go first through a small queue of their own. A send
-that cannot complete within ``stall_timeout`` (the client stopped reading, its TCP window
-our bounded send buffer and write buffer are full) aborts that client's connection. Per client,
-memory is bounded by the queue, websockets' ``write_limit`` and the socket send buffer.
+once per format and appends it to each client's bounded deque and returns at once. One
+sender task per client writes its queue; control replies go first through a small queue
+of their own. A sender writes everything queued in one go while the socket takes it (no
+task or timer per message), so a client that reads keeps up even when the loop hands it
+a burst of frames at once. The queue bound depends on whether the client reads:
+
+- a client whose socket is backed up (bytes waiting in our write buffer: it is not reading,
+  or reads slower than the stream) keeps at most ``queue`` frames; the newest replaces the
+  oldest and the drop is counted;
+- a client whose socket is empty is reading; frames pile up for it only when the loop
+  itself was held up (a stall, then frames made back to back to catch up) and it keeps
+  up to ``BURST_S`` seconds of them, so a short server stall costs it no frame.
+
+A client that makes no progress for ``stall_timeout`` while it has something to receive is
+closed (one watchdog task checks every client a few times per ``stall_timeout``; time the
+loop itself was stalled does not count). Per client, memory is bounded by the queue (its
+messages are shared with the other clients of the same format), websockets'
+``write_limit`` and the socket send buffer.
 
 Security: binds 127.0.0.1 by default. Any other bind needs a token (``websocket.token``,
 or one generated with ``secrets`` and shown in ``url``). With a token set, /ws,
@@ -76,6 +88,8 @@ SEND_BUFFER = 32 * 1024
 WRITE_LIMIT = 8 * 1024
 """websockets' write buffer high-water mark per client, bytes: a send waits (and a stall can
 be detected) once this much is buffered in user space."""
+BURST_S = 2.0
+"""Seconds of frames a client that reads may have queued (see the module docstring)."""
 CONTROL_QUEUE = 64
 """Replies (hello, ack, error, state, pong) a client may have pending before it is closed."""
 MAX_UPLOADS = 4
@@ -91,17 +105,20 @@ def is_loopback(host: str) -> bool:
 
 
 class _Client:
-    __slots__ = ("id", "conn", "fmt", "frames", "replies", "wake", "dropped", "sent", "task", "source")
+    __slots__ = ("id", "conn", "fmt", "frames", "replies", "wake", "dropped", "sent", "task", "source",
+                 "seen_sent", "progress_at")
 
-    def __init__(self, cid: int, conn: ServerConnection, fmt: str, queue: int) -> None:
+    def __init__(self, cid: int, conn: ServerConnection, fmt: str, now: float) -> None:
         self.id = cid
         self.conn = conn
         self.fmt = fmt
-        self.frames: collections.deque[str | bytes] = collections.deque(maxlen=queue)
+        self.frames: collections.deque[str | bytes] = collections.deque()  # bounded in publish()
         self.replies: collections.deque[str] = collections.deque()
         self.wake = asyncio.Event()
         self.dropped = 0
         self.sent = 0
+        self.seen_sent = 0  # the stall watchdog's last look: messages sent then, and when they last grew
+        self.progress_at = now
         self.task: asyncio.Task[None] | None = None
         peer = conn.remote_address
         self.source = f"ws:{cid}@{peer[0]}" if peer else f"ws:{cid}"
@@ -131,6 +148,7 @@ class WebServer:
         self.port = int(ws["port"])
         self.max_clients = int(ws["max_clients"])
         self.queue = int(ws["queue"])
+        self.burst = self.queue  # frames a reading client may have queued; BURST_S of them once fps is known
         self.stall_timeout = float(ws["stall_timeout"])
         self.max_message = int(ws["max_message"])
         self.origins = {str(o).rstrip("/").lower() for o in ws.get("origins", [])}
@@ -153,6 +171,7 @@ class WebServer:
         self._bin_rot = wsproto.BinaryFrameEncoder(rot=True)
         self.on_rotations: Callable[[], None] | None = None  # a client asked for rotations
         self._server: Server | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self.limiter = RateLimitedLog(log)
         self.dropped_total = 0
         self.stalled = 0
@@ -183,6 +202,12 @@ class WebServer:
                 f"web server cannot bind {self.host}:{self.port} ({e.strerror}); "
                 "pick another port with --port or websocket.port"
             ) from None
+        try:
+            fps = int(self._hello_info().get("fps", 0)) or 60
+        except Exception:  # a hello that cannot answer yet: assume the fastest rate
+            fps = 60
+        self.burst = max(self.queue, int(BURST_S * fps + 0.5))
+        self._watchdog = asyncio.get_running_loop().create_task(self._watch_stalls(), name="ws-stall-watchdog")
         log.info("web server on %s", self.url)
 
     async def stop(self, *, flush: float = 0.25) -> None:
@@ -190,6 +215,9 @@ class WebServer:
         delivers its last frames), then close every client (stuck ones are aborted) and the
         listening socket."""
         server, self._server = self._server, None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + flush
         while loop.time() < deadline and any(
@@ -259,10 +287,12 @@ class WebServer:
                     rot_msgs[c.fmt] = (self._bin_rot.encode(frame) if c.fmt.startswith("binary")
                                        else wsproto.frame_json(frame, rot=True))
                 msg = rot_msgs[c.fmt]
-            if len(c.frames) == c.frames.maxlen:
+            q = c.frames
+            if len(q) >= self.queue and (len(q) >= self.burst or _backed_up(c)):
+                q.popleft()
                 c.dropped += 1
                 self.dropped_total += 1
-            c.frames.append(msg)
+            q.append(msg)
             c.wake.set()
 
     broadcast = publish
@@ -291,23 +321,40 @@ class WebServer:
             transport.abort()
 
     async def _sender(self, c: _Client) -> None:
-        conn, timeout = c.conn, self.stall_timeout
+        conn = c.conn
         try:
             while True:
                 await c.wake.wait()
                 c.wake.clear()
                 while c.replies or c.frames:
                     msg = c.replies.popleft() if c.replies else c.frames.popleft()
-                    await asyncio.wait_for(conn.send(msg), timeout)
+                    # returns without yielding while the socket takes the data; waits (drain)
+                    # when the client's write buffer is full: the watchdog ends a wait too long
+                    await conn.send(msg)
                     c.sent += 1
-        except (asyncio.TimeoutError, TimeoutError):
-            self.stalled += 1
-            self._abort(c, f"stalled for {timeout:g} s (not reading)")
         except ConnectionClosed:
             pass
         except Exception:  # never let a sender die silently with the client still listed
             log.exception("sending to %s failed", c.source)
             self._abort(c, "send failed")
+
+    async def _watch_stalls(self) -> None:
+        """Close clients that received nothing for ``stall_timeout`` while they had something
+        to receive. Looks a few times per timeout; a look that comes late (the loop itself
+        was held up) counts as progress for everyone."""
+        loop = asyncio.get_running_loop()
+        period = min(1.0, self.stall_timeout / 4)
+        last = loop.time()
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            late, last = now - last > 2 * period, now
+            for c in list(self._clients.values()):
+                if late or c.sent != c.seen_sent or not (c.frames or c.replies or _backed_up(c)):
+                    c.seen_sent, c.progress_at = c.sent, now
+                elif now - c.progress_at >= self.stall_timeout:
+                    self.stalled += 1
+                    self._abort(c, f"stalled for {self.stall_timeout:g} s (not reading)")
 
     # ------------------------------------------------------------------ WebSocket
     async def _handler(self, conn: ServerConnection) -> None:
@@ -328,7 +375,7 @@ class WebServer:
         with contextlib.suppress(OSError, AttributeError):
             sock = conn.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        c = _Client(self._next_id, conn, fmt, self.queue)
+        c = _Client(self._next_id, conn, fmt, asyncio.get_running_loop().time())
         self._next_id += 1
         try:
             c.replies.append(self._hello_message(fmt))
@@ -485,6 +532,13 @@ class WebServer:
         except OSError:
             return conn.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
         return _response(200, wsproto.CONTENT_TYPES[file.suffix.lower()], body)
+
+
+def _backed_up(c: _Client) -> bool:
+    """True when bytes wait in the client's write buffer (the socket takes no more: the client
+    is not reading, or reads slower than the stream)."""
+    transport = c.conn.transport
+    return transport is None or transport.get_write_buffer_size() > 0
 
 
 def _response(status: int, ctype: str, body: bytes) -> Response:

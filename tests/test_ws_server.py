@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from live import wsproto
+from live import ws_server, wsproto
 from live.control import Control
 from live.frame import Frame
 from live.ws_server import VISUALIZER_DIR, WRITE_LIMIT, WebServer
@@ -600,5 +600,67 @@ def test_stop_delivers_the_queued_frames_first() -> None:
         await srv.stop()
         await until(lambda: a.closed)
         assert a.frames() == list(range(40))
+
+    run(main)
+
+
+# ---------------------------------------------------------------------------- bursts and stalls
+
+
+def test_a_reading_client_gets_a_burst_longer_than_the_queue() -> None:
+    """After the loop was held up it makes the missed frames back to back (a catch-up, or
+    a microphone backlog in one block): a client that reads gets all of them."""
+    async def main() -> None:
+        srv = make_server(App(), queue=4)
+        await srv.start()
+        a = Reader(await connect(ws_url(srv, "?format=binary")))
+        await until(lambda: len(a.got) == 1)
+        for i in range(40):  # without yielding: the sender cannot run in between
+            srv.publish(frame(i))
+        assert len(srv._clients[1].frames) == 40
+        await until(lambda: len(a.got) == 41)
+        assert a.frames() == list(range(40))
+        assert srv.dropped() == {"1": 0} and srv.dropped_total == 0
+        await a.ws.close()
+        await srv.stop()
+
+    run(main)
+
+
+def test_a_burst_beyond_burst_s_keeps_the_newest_frames() -> None:
+    async def main() -> None:
+        srv = make_server(App(), queue=4)  # App's hello says 30 fps
+        await srv.start()
+        assert srv.burst == int(ws_server.BURST_S * 30 + 0.5)
+        a = Reader(await connect(ws_url(srv, "?format=binary")))
+        await until(lambda: len(a.got) == 1)
+        n = srv.burst + 10
+        for i in range(n):
+            srv.publish(frame(i))
+        await until(lambda: len(a.got) == srv.burst + 1)
+        assert a.frames() == list(range(10, n))
+        assert srv.dropped() == {"1": 10}
+        await a.ws.close()
+        await srv.stop()
+
+    run(main)
+
+
+def test_a_loop_stall_longer_than_stall_timeout_closes_no_reading_client() -> None:
+    async def main() -> None:
+        srv = make_server(App(), stall_timeout=0.5)
+        await srv.start()
+        a = Reader(await connect(ws_url(srv, "?format=binary")))
+        await until(lambda: len(a.got) == 1)
+        for i in range(3):
+            srv.publish(frame(2 * i))
+            time.sleep(0.6)  # the whole loop blocked with frames queued (a blocking call, a stolen CPU)
+            srv.publish(frame(2 * i + 1))
+            await until(lambda i=i: len(a.got) == 2 * i + 3)
+        await asyncio.sleep(0.3)  # the watchdog looks again
+        assert srv.stalled == 0 and srv.clients == 1 and not a.closed
+        assert a.frames() == list(range(6))
+        await a.ws.close()
+        await srv.stop()
 
     run(main)
