@@ -8,9 +8,19 @@ hop arrival -> OSC datagram sent latency p50/p99 (ms), the engine's CPU time per
 the stalled ones. The clients run in a separate process so that they do not share the
 server's event loop. Prints; asserts nothing.
 
+To explain missed frames it also prints, per row: the server process's and the client
+process's CPU share and event-loop lag (a 5 ms sleep-drift probe, bench/_livewatch.py), GC
+collections, modules imported while frames flowed, and a timeline: the loops' stalls (wall
+time against the loop thread's CPU, its run-queue wait, host steal, GC, where the thread
+was), when the server dropped frames for healthy clients and why ('socket full': the
+client is not reading; 'queue full, socket empty': the server's sender did not get the
+loop), the gaps the clients saw, and stalled clients closed. ``--stall T:MS`` blocks the
+server's loop for MS ms at T s, to see how the outputs ride through a stall.
+
     python bench/live.py                    # 30 and 60 fps, old and new, 10 s per scenario
     python bench/live.py --seconds 5 --fps 30 --model models/default.onnx
     python bench/live.py --fps 60 --clients 50 --path new --seconds 600   # the 10-minute acceptance run
+    python bench/live.py --fps 60 --clients 50 --path new --seconds 20 --stall 10:500
 """
 
 from __future__ import annotations
@@ -69,6 +79,10 @@ def _model_for(fps: int, path: str | None, *, old: bool = False) -> tuple[str, s
 async def _clients_main(url: str, n: int, stalled: int) -> None:
     from websockets.asyncio.client import connect
 
+    from bench._livewatch import LoopWatch
+
+    watch = LoopWatch()
+    gap_events: list[tuple[float, int, int, int]] = []  # (monotonic time, client, first missing frame, count)
     counts = [0] * n
     gaps = [0] * n
     first = [-1] * n
@@ -86,6 +100,8 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
                 counts[k] += 1
                 if last >= 0 and i != last + 1:
                     gaps[k] += i - last - 1
+                    if len(gap_events) < 5000:
+                        gap_events.append((time.monotonic(), k, last + 1, i - last - 1))
                 if first[k] < 0:
                     first[k] = i
                 last = lastseen[k] = i
@@ -107,9 +123,14 @@ async def _clients_main(url: str, n: int, stalled: int) -> None:
         conns.append(c)
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
+    watch.start()
+    t0, c0 = time.monotonic(), time.process_time()
     await loop.run_in_executor(None, sys.stdin.readline)  # until the parent says stop
+    watch.stop()
     print(json.dumps({"counts": counts[stalled:], "gaps": gaps[stalled:], "first": first[stalled:],
-                      "last": lastseen[stalled:]}), flush=True)
+                      "last": lastseen[stalled:], "gap_events": gap_events, "stalls": watch.stalls,
+                      "watch": watch.summary(),
+                      "cpu_share": (time.process_time() - c0) / max(1e-9, time.monotonic() - t0)}), flush=True)
     for c in conns:
         c.transport.abort()
     for t in tasks:
@@ -168,7 +189,9 @@ def _legacy() -> Any:
 
 
 async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalled: int,
-                    old: bool = False, osc_targets: int = 2) -> dict[str, Any]:
+                    old: bool = False, osc_targets: int = 2,
+                    inject: list[tuple[float, float]] | None = None) -> dict[str, Any]:
+    from bench._livewatch import LoopWatch
     from live.app import LiveApp
     from live.audio import ArraySource
     from live.console import Console
@@ -190,9 +213,12 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
     src = ArraySource(song.audio, sample_rate=song.sample_rate, block=song.sample_rate // fps, name="demo")
     lat: list[float] = []
     started = {"frame": -1}
+    published = np.zeros(int(seconds * fps) + 64)  # monotonic time each frame went out
 
     def on_frame(f: Any) -> None:  # called right after the OSC datagrams were sent
         lat.append(f.latency_ms + (time.time() - f.wall) * 1000.0)
+        if f.index < len(published):
+            published[f.index] = time.monotonic()
         if started["frame"] < 0:
             started["frame"] = f.index
 
@@ -207,6 +233,16 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
         if hasattr(app.generator, "_ios"):
             app.generator._ios = None  # the old runtime: state through Python on every run()
     await app.start()
+    mods_before = set(sys.modules)
+    imports: list[tuple[float, str]] = []  # (time, module) of first imports while frames flow
+    sys.addaudithook(lambda ev, args: imports.append((time.monotonic(), str(args[0])))
+                     if ev == "import" and len(imports) < 200 and args[0] not in sys.modules else None)
+    drops = _DropWatch(app, stalled)
+    watch = LoopWatch(on_tick=drops.tick)
+    watch.start()
+    run_t0, run_c0 = time.monotonic(), time.process_time()
+    for at, ms in inject or []:  # a blocking call on the loop (what a GC pause or a stolen vCPU looks like)
+        asyncio.get_running_loop().call_later(at, time.sleep, ms / 1000.0)
     proc = None
     if n_clients:
         proc = subprocess.Popen(
@@ -219,6 +255,11 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
         line = await loop.run_in_executor(None, proc.stdout.readline)
         assert line.strip() == "ready", line
     await app.run()
+    server_share = (time.process_time() - run_c0) / max(1e-9, time.monotonic() - run_t0)
+    watch.stop()
+    imported = sorted(set(sys.modules) - mods_before)  # imported while frames flowed
+    import_events = imports[:]
+    imports.extend([(0.0, "")] * 200)  # the hook stays (audit hooks cannot be removed); it records no more
     frames = app.engine.frames
     cpu = app.engine._cpu[: min(frames, len(app.engine._cpu))] * 1000.0
     res: dict[str, Any] = {
@@ -247,7 +288,110 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
         res["healthy_gaps"] = int(sum(out["gaps"]))
         res["healthy_head"] = int(sum(max(0, f) for f in out["first"]))
         res["healthy_tail"] = int(sum(max(0, frames - 1 - last) for last in out["last"]))
+        res["client_watch"] = out["watch"]
+        res["client_cpu_share"] = out["cpu_share"]
+    else:
+        out = {"gap_events": [], "stalls": []}
+    res["server_watch"] = watch.summary()
+    res["server_cpu_share"] = server_share
+    res["imported"] = imported
+    res["timeline"] = _timeline(watch, drops, out, published[:frames], stalled, import_events)
     return res
+
+
+class _DropWatch:
+    """Looks at the web server's drop counters on every LoopWatch tick (a few integer
+    reads; the clients are walked only when a drop happened): when, which clients (healthy
+    or stalled) and why: 'socket' when the client's TCP/WebSocket write buffer is not
+    empty (the client is not reading fast enough), 'queue' when it is empty (the sender
+    task did not get the loop in time)."""
+
+    def __init__(self, app: Any, stalled: int) -> None:
+        self.app = app
+        self.stalled = stalled
+        self.total = 0
+        self.seen: dict[int, int] = {}
+        self.events: list[dict[str, Any]] = []  # healthy clients' drops only
+        self.stalled_drops = 0
+        self.aborted: list[float] = []
+        self._aborted_n = 0
+
+    def tick(self, now: float) -> None:
+        web = self.app.web
+        if web is None:
+            return
+        if web.stalled != self._aborted_n:
+            self.aborted.extend([now] * (web.stalled - self._aborted_n))
+            self._aborted_n = web.stalled
+        if web.dropped_total == self.total:
+            return
+        self.total = web.dropped_total
+        n = frames = sock = 0
+        qmax = 0
+        for c in web._clients.values():
+            d = c.dropped - self.seen.get(c.id, 0)
+            if not d:
+                continue
+            self.seen[c.id] = c.dropped
+            if c.id <= self.stalled:
+                self.stalled_drops += d
+                continue
+            n += 1
+            frames += d
+            qmax = max(qmax, len(c.frames))
+            tr = c.conn.transport
+            if (tr is not None and tr.get_write_buffer_size() > 0) or getattr(c.conn, "paused", False):
+                sock += 1
+        if n:
+            self.events.append({"t": now, "clients": n, "frames": frames, "socket": sock, "queue_max": qmax})
+
+
+def _timeline(watch: Any, drops: _DropWatch, out: dict[str, Any], published: np.ndarray, stalled: int,
+              imports: list[tuple[float, str]], limit: int = 40, big_ms: float = 100.0) -> list[str]:
+    """Healthy clients' drops, the gaps the clients saw, first imports, stalled clients
+    closed and the loops' stalls of ``big_ms`` or more (smaller ones too when they precede a
+    drop or gap by under a second; the rest counted by verdict), in time order (t = seconds
+    since the first frame went out)."""
+    from bench._livewatch import stall_line, verdict
+
+    t0 = float(published[0]) if len(published) and published[0] else 0.0
+    ev: list[tuple[float, str]] = []
+    for d in drops.events:
+        why = "socket full (client not reading)" if d["socket"] == d["clients"] else (
+            "queue full, socket empty (sender starved)" if d["socket"] == 0 else f"{d['socket']} socket full")
+        ev.append((d["t"], f"server dropped {d['frames']} frames for {d['clients']} healthy clients "
+                           f"(queue up to {d['queue_max']}): {why}"))
+    for t in sorted(set(drops.aborted)):
+        ev.append((t, f"server closed {drops.aborted.count(t)} stalled client(s) (stall_timeout)"))
+    for t, name in imports:
+        ev.append((t, f"server process imports {name}"))
+    groups: list[list[Any]] = []  # client gaps seen within 0.25 s of each other
+    for tg, k, i, n in sorted(out.get("gap_events", [])):
+        if groups and tg - groups[-1][0] < 0.25:
+            g = groups[-1]
+            g[1].add(k)
+            g[2], g[3], g[4] = g[2] + n, min(g[3], i), max(g[4], i + n - 1)
+        else:
+            groups.append([tg, {k}, n, i, i + n - 1])
+    for tg, ks, n, lo, hi in groups:
+        pub = f", published at t={published[lo] - t0:.3f}" if lo < len(published) and published[lo] else ""
+        ev.append((tg, f"clients: {len(ks)} healthy clients missed {n} frames (frames {lo}-{hi}{pub})"))
+    marks = [d["t"] for d in drops.events] + [g[0] for g in groups]  # small stalls shown only before these
+    small: dict[str, int] = {}
+    for who, stalls in (("server loop", watch.stalls), ("client process", out.get("stalls", []))):
+        for st in stalls:
+            if st["wall_ms"] >= big_ms or any(0.0 <= m - st["t"] <= 1.0 for m in marks):
+                ev.append((st["t"], f"{who} {stall_line(st)}"))
+            else:
+                key = f"{who}: {verdict(st)}"
+                small[key] = small.get(key, 0) + 1
+    ev.sort()
+    lines = [f"t={t - t0:8.3f} {txt}" for t, txt in ev[:limit]]
+    if len(ev) > limit:
+        lines.append(f"... {len(ev) - limit} more events")
+    if small:
+        lines.append(f"stalls under {big_ms:g} ms not listed: " + "; ".join(f"{k} x{v}" for k, v in sorted(small.items())))
+    return lines
 
 
 def main() -> None:
@@ -265,7 +409,11 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--clients", default="0,10,50")
     ap.add_argument("--osc-targets", type=int, default=2, help="OSC targets the server sends every frame to")
+    ap.add_argument("--stall", action="append", default=[], metavar="T:MS",
+                    help="block the server's loop for MS ms at T s into the run (repeatable): how it rides through "
+                         "a stall")
     a = ap.parse_args()
+    inject = [(float(x.split(":")[0]), float(x.split(":")[1])) for x in a.stall]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for fps in [int(x) for x in a.fps.split(",")]:
         hop_ms = 1000.0 / fps
@@ -278,13 +426,30 @@ def main() -> None:
             print(f"     {path}: model {label}")
             for n in [int(x) for x in a.clients.split(",")]:
                 st = min(a.stalled, n)
-                r = asyncio.run(_scenario(model, fps, a.seconds, n, st, old=path == "old", osc_targets=a.osc_targets))
+                r = asyncio.run(_scenario(model, fps, a.seconds, n, st, old=path == "old", osc_targets=a.osc_targets,
+                                           inject=inject))
                 print(f"{path:>4} {n:>8} {r['frames']:>7} {r['lat_p50']:>8.2f} {r['lat_p99']:>8.2f} "
                       f"{r['cpu_p50']:>8.3f} {r['cpu_p99']:>8.3f} {r['cpu_mean']:>8.3f} {r['osc_datagrams']:>10} "
                       f"{r['healthy_missed']:>15}", flush=True)
                 if r.get("delay_ms"):
                     print(f"     (poses go out {r['delay_ms']:.1f} ms after their time: interpolated between model "
                           "frames; beat events are not delayed; not in the latency columns)", flush=True)
+                sw = r["server_watch"]
+                print(f"     server process: {r['server_cpu_share'] * 100:.0f} % of a core, loop lag p50/p99/max "
+                      f"{sw['lag_p50_ms']:.1f}/{sw['lag_p99_ms']:.1f}/{sw['lag_max_ms']:.0f} ms, {sw['stalls']} stalls >= 30 ms ({sw['stall_ms']:.0f} ms); GC "
+                      f"{sw['gc_n']} collections, {sw['gc_ms']:.0f} ms, longest {sw['gc_max_ms']:.1f} ms", flush=True)
+                if "client_watch" in r:
+                    cw = r["client_watch"]
+                    print(f"     client process: {r['client_cpu_share'] * 100:.0f} % of a core, loop lag p50/p99/max "
+                          f"{cw['lag_p50_ms']:.1f}/{cw['lag_p99_ms']:.1f}/{cw['lag_max_ms']:.0f} ms, {cw['stalls']} "
+                          f"stalls >= 30 ms", flush=True)
+                if r["imported"]:
+                    print(f"     imported during the run: {', '.join(r['imported'][:12])}"
+                          f"{' ...' if len(r['imported']) > 12 else ''}", flush=True)
+                if r["timeline"]:
+                    print("     timeline (t = s since the first frame):", flush=True)
+                    for line in r["timeline"]:
+                        print("       " + line, flush=True)
                 if r.get("healthy_missed"):
                     print(f"     missed by healthy clients: {r['healthy_gaps']} inside the stream, "
                           f"{r['healthy_head']} before their first frame, {r['healthy_tail']} after their last "
