@@ -11,13 +11,16 @@ Lifecycle: ``LiveApp(cfg)`` loads the model and opens the source (errors are one
 (a file without ``--loop``), ``duration`` seconds of audio were played, or ``stop()``
 (SIGINT/SIGTERM) is called; it then closes the sockets and flushes the recording, in well
 under a second. The recording is also flushed every ``FLUSH_S`` seconds in a worker
-thread, and in ``finally`` if anything crashes.
+thread, and in ``finally`` if anything crashes. After the warm-up ``start()`` moves every
+object alive then out of the garbage collector's sight (``gc.freeze``; ``close()`` undoes
+it), so that a full collection during the show does not scan the model and the modules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import secrets
@@ -112,6 +115,7 @@ class LiveApp:
         self.finished_reason = ""
         self.link: Any = None
         self.midi: Any = None
+        self._froze = False
         if "rot" in cfg["osc"].get("messages", ()):
             self.engine.enable_rotations()
 
@@ -225,6 +229,11 @@ class LiveApp:
         sr = self.source.sample_rate
         if not await _off_loop(lambda: self.engine.prepare(sr=sr), self._stop):
             return
+        # everything alive now (modules, model, buffers) lives for the whole show: out of the
+        # collector's sight, a full collection during the show takes ~0.01 ms instead of ~23 ms
+        gc.collect()
+        gc.freeze()
+        self._froze = True
         self.started = True
 
     @property
@@ -363,6 +372,9 @@ class LiveApp:
         if er is not None and (er.count > er.flushed or not er.path.exists()):
             n = er.flush()
             log.info("ensemble recording flushed: %d frames to %s", n, er.path)
+        if self._froze:  # the show is over: what start() froze may become garbage now
+            self._froze = False
+            gc.unfreeze()
 
 
 def _has_loop() -> bool:
