@@ -94,11 +94,12 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
             sw[i, styles.index(c.style)] = 1.0
         ctl = np.tile(np.array([[1.0, 0.5]], np.float32), (len(clips), 1))
         vec = free_run(net, feats, style_w=sw, controls=ctl, seed=0, device=dev)
-        bas, bas_gt, frz, bone, lag = [], [], [], [], []
+        bas, bas_gt, frz, bone, lag, amount = [], [], [], [], [], []
         for i, c in enumerate(clips):
             gen = vec_to_pose(vec[i])
             gt = c.poses[:length]
             frz.append(metrics.freeze_ratio(gen, fps=fps))
+            amount.append(_limb_speed(gen, fps) / max(_limb_speed(gt, fps), 1e-6))
             bone.append(metrics.bone_length_error(gen, lengths=np.median(bone_lengths(gt), axis=0)))
             beats = c.beats[c.beats < length / fps]
             if len(beats) >= 2:
@@ -106,9 +107,20 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
                 bas_gt.append(metrics.beat_align_score(gt, beats, fps=fps))
                 lag.append(metrics.motion_beat_lag_ms(gen, beats, fps=fps))
         row.update({"val_bas": _nanmean(bas), "val_bas_gt": _nanmean(bas_gt), "val_freeze": _nanmean(frz),
-                    "val_bone_err": _nanmean(bone), "val_lag_ms": _nanmean(lag)})
+                    "val_bone_err": _nanmean(bone), "val_lag_ms": _nanmean(lag),
+                    "val_amount": _nanmean(amount)})
     net.train()
     return row
+
+
+def _limb_speed(poses: np.ndarray, fps: float) -> float:
+    """Mean speed of the joints relative to the root (m/s): how much the limbs move, travel
+    left out (``val_amount`` = the free-running dance's over the data's)."""
+    p = np.asarray(poses, np.float64)
+    if len(p) < 2:
+        return float("nan")
+    rel = p - 0.5 * (p[:, 11:12] + p[:, 12:13])
+    return float(np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean() * fps)
 
 
 # --------------------------------------------------------------------------- CSV + PNG

@@ -89,6 +89,7 @@ def test_training_with_the_style_term_saves_the_critic_and_resume_keeps_it(data:
     assert a["style_critic"] is not None and 0.0 <= a["style_critic"]["report"]["val_acc"] <= 1.0
     log = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
     assert float(log[-1]["train_style"]) > 0 and float(log[-1]["val_style"]) > 0
+    assert 0 < float(log[-1]["val_amount"]) < 10  # free-running limb speed over the data's
     train(data=data, out=tmp_path / "run", feature_cfg=feats, steps=9, resume=True, progress=False)
     b = load_checkpoint(tmp_path / "run" / "final.pt")
     assert b["step"] == 9
