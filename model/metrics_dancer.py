@@ -120,14 +120,20 @@ def seed_agreement(a: np.ndarray, b: np.ndarray, *, fps: float, tol: float = 0.0
 
 
 def repetition(poses: np.ndarray, *, fps: float, window_s: float = 2.0, gap_s: float = 2.0,
-               hop_s: float = 0.5) -> np.ndarray:
+               hop_s: float = 0.5, music: np.ndarray | None = None) -> np.ndarray:
     """Per-window repetition ratio (see the module docstring): [shape=(n_windows,)].
-    Empty when the dance is too short to hold two windows ``gap_s`` apart."""
+    Empty when the dance is too short to hold two windows ``gap_s`` apart. ``music``
+    (bool per frame, ``model.metrics.music_frames``): windows that hold a silent frame are
+    left out (as the freeze ratio leaves silent seconds out: holding still in silence is
+    not the dancer repeating itself)."""
     r = _relative(poses)
     w = max(2, int(round(window_s * fps)))
     hop = max(1, int(round(hop_s * fps)))
     sub = max(1, int(round(fps / 10.0)))
     starts = np.arange(0, len(r) - w + 1, hop)
+    if music is not None:
+        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[: len(r)])])
+        starts = starts[silent[starts + w] - silent[starts] == 0]
     if len(starts) < 2:
         return np.zeros(0)
     x = np.stack([r[s : s + w : sub].reshape(-1) for s in starts])

@@ -17,8 +17,11 @@ features are computed once and shared by all its dances):
   another), danced continuously with the style switched live every 1/S of the time:
   freeze ratio (seconds where the music itself is silent, below ``metrics.SILENCE_DB``,
   such as the gap between two recordings, are not counted; ``freeze_long_all`` counts
-  them too), root radius (post-processed and raw), and style recognition per style on
-  real music (windows from ``SETTLE_S`` after each switch).
+  them too), root radius (post-processed and raw), style recognition per style on
+  real music (windows from ``SETTLE_S`` after each switch), and repetition per style piece
+  (each piece its own dance, as a test song is; windows holding silence left out; over the
+  whole 10 minutes as one dance the mean pair distance is mostly the distance between
+  styles, so that figure, ``repetition_long_whole_min``, is printed beside it only).
 
 The training data's column: the same metrics on its own dances and beats; its style
 figure is the classifier's cross-validated accuracy (folded by dance).
@@ -81,7 +84,9 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("quiet_speed_ratio", "speed in -30 dB passage / elsewhere"), ("spread_ratio", "pose spread energy 1.8 / 0.3"),
     ("seed_agree", "seconds two seeds agree (3 cm)"), ("leg_arm", "foot speed / hand speed"),
     ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
-    ("style_min", "style recognised, test music, min"), ("style_real_min", "style recognised, long music, min"),
+    ("repetition_long_whole_min", "  ... 10 min as one dance, min"),
+    ("style_min", "style recognised, test music, min"), ("style_mean", "  ... mean of the styles"),
+    ("style_real_min", "style recognised, long music, min"), ("style_real_mean", "  ... mean of the styles"),
     ("freeze_long", "freeze ratio, long music"), ("freeze_long_all", "  ... silent seconds counted too"),
     ("silent_seconds_long", "  ... seconds of silence (< -50 dB)"), ("root_max", "root radius max (m)"), ("root_p95", "root radius p95 (m)"),
     ("root_raw_max", "raw root radius max (m), no post"), ("foot_slide", "foot sliding in contact (m/s)"),
@@ -165,6 +170,7 @@ def train_figures(train: TrainData, *, classifier_kind: str = "logreg") -> tuple
         [np.hypot(*(root_of(p)[:, [0, 2]].T)) for p in allp]), 95))
     cv = sc.cross_validated(train.poses(), fps=fps, kind=classifier_kind)
     fig["style_min"] = min(cv.values()) if cv else float("nan")
+    fig["style_mean"] = _mean(list(cv.values()))
     return fig, cv
 
 
@@ -259,9 +265,17 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         fig["root_raw_max"] = md.root_radius(g.raw)[0]
         if long.beats is None:
             fig["bas_tracked"] = _bas([(g.poses, g.beats)], fps=fps)["bas"]
-        rep = np.concatenate([md.repetition(d, fps=fps) for d in [*plain, g.poses]])
+        # the long dance's repetition per style piece (each its own dance, as the test songs'
+        # are; over the whole 10 minutes the mean pair distance is mostly between styles),
+        # silent windows left out; the whole-dance figure is kept beside it
+        pieces = [md.repetition(g.poses[int(k * seg * fps): int((k + 1) * seg * fps)], fps=fps,
+                                music=music[int(k * seg * fps): int((k + 1) * seg * fps)]) for k in range(len(styles))]
+        rep = np.concatenate([md.repetition(d, fps=fps) for d in plain] + pieces)
         if len(rep):
             fig["repetition_min"], fig["repetition_median"] = float(rep.min()), float(np.median(rep))
+        whole = md.repetition(g.poses, fps=fps)
+        if len(whole):
+            fig["repetition_long_whole_min"] = float(whole.min())
         parts = {}
         for k, s in enumerate(styles):
             i0, i1 = int((k * seg + SETTLE_S) * fps), int((k + 1) * seg * fps)
@@ -276,6 +290,8 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         style_test.setdefault(s, math.nan)
     fig["style_min"] = min(style_test.values()) if style_test and all(map(math.isfinite, style_test.values())) else math.nan
     fig["style_real_min"] = min(style_long.values()) if style_long else math.nan
+    fig["style_mean"] = _mean(list(style_test.values())) if style_test else math.nan
+    fig["style_real_mean"] = _mean(list(style_long.values())) if style_long else math.nan
     return {"model": getattr(dancer, "path", ""), "post": getattr(dancer, "post", ""), "fps": fps,
             "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
             "style_dances": {s: len(v) for s, v in by_style.items()},

@@ -52,6 +52,19 @@ def test_motion_that_never_repeats_scores_high_repetition() -> None:
     assert r.min() > 0.5 and np.median(r) > 0.7
 
 
+def test_windows_holding_silence_are_left_out_of_the_repetition() -> None:
+    # wandering dance with a 6 s still pause in the middle: two still windows 2 s apart are
+    # identical (ratio 0); where the music is silent there, those windows do not count
+    p = _wander(30, seed=3)
+    p[450:630] = p[450]
+    music = np.ones(len(p), bool)
+    assert md.repetition(p, fps=FPS).min() < 0.01
+    music[450:630] = False
+    r = md.repetition(p, fps=FPS, music=music)
+    assert r.min() > 0.3
+    assert len(r) == len(md.repetition(p, fps=FPS)) - 15  # windows starting 405..615 touch frames 450-629
+
+
 def test_a_frozen_figure_is_frozen_all_the_time() -> None:
     assert metrics.freeze_ratio(_still(20), fps=FPS) == 1.0
     assert metrics.freeze_ratio(_wander(20, seed=2), fps=FPS) == 0.0
