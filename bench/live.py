@@ -240,8 +240,6 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
     watch = LoopWatch(on_tick=drops.tick)
     watch.start()
     run_t0, run_c0 = time.monotonic(), time.process_time()
-    for at, ms in inject or []:  # a blocking call on the loop (what a GC pause or a stolen vCPU looks like)
-        asyncio.get_running_loop().call_later(at, time.sleep, ms / 1000.0)
     proc = None
     if n_clients:
         proc = subprocess.Popen(
@@ -253,6 +251,8 @@ async def _scenario(model: str, fps: int, seconds: float, n_clients: int, stalle
         loop = asyncio.get_running_loop()
         line = await loop.run_in_executor(None, proc.stdout.readline)
         assert line.strip() == "ready", line
+    for at, ms in inject or []:  # a blocking call on the loop (what a GC pause or a stolen vCPU looks like)
+        asyncio.get_running_loop().call_later(at, time.sleep, ms / 1000.0)
     await app.run()
     server_share = (time.process_time() - run_c0) / max(1e-9, time.monotonic() - run_t0)
     watch.stop()
