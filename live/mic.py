@@ -28,6 +28,8 @@ STALL_S = 0.5
 FIRST_STALL_S = 3.0
 """Grace for the first callback after a stream starts (PulseAudio can be slow to connect)."""
 RETRY_S = 1.0
+WATCH_S = 0.05
+"""How often the loop checks for a stall (a stall is seen within STALL_S + WATCH_S)."""
 
 
 def _sounddevice() -> Any:
@@ -114,6 +116,9 @@ class MicSource(Source):
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._watch_handle: asyncio.TimerHandle | None = None
+        self._flowing = self._stalled = False
+        self._woke = 0.0
         self._lock = threading.Lock()
         self._last_callback = 0.0
         self.sample_rate = int(sample_rate)
@@ -202,24 +207,40 @@ class MicSource(Source):
 
     # -- blocks --------------------------------------------------------------------------
     async def blocks(self) -> AsyncIterator[Block]:
-        self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
+        loop = self._loop = asyncio.get_running_loop()
+        ev = self._event = asyncio.Event()
         self._start()
         silence = np.zeros(self.block_size, np.float32)
-        flowing = False
-        while True:
-            try:
-                await asyncio.wait_for(self._event.wait(), STALL_S if flowing else FIRST_STALL_S)
-            except asyncio.TimeoutError:
-                async for blk in self._hold_and_retry(silence):
-                    yield blk
-                flowing = False
-                continue
-            flowing = True
-            self._event.clear()
-            x = self._drain()
-            if len(x):
-                yield Block(x, self._last_callback)
+        self._flowing, self._stalled, self._woke = False, False, loop.time()
+        self._watch()  # one repeating timer checks for a stall; nothing per block (wait_for made a Task a block)
+        try:
+            while True:
+                await ev.wait()
+                ev.clear()
+                if self._stalled:
+                    async for blk in self._hold_and_retry(silence):
+                        yield blk
+                    self._flowing, self._stalled, self._woke = False, False, loop.time()
+                    ev.clear()  # the watch's wake-ups during recovery; data still waits in the ring
+                    continue
+                self._flowing, self._woke = True, loop.time()
+                x = self._drain()
+                if len(x):
+                    yield Block(x, self._last_callback)
+        finally:
+            if self._watch_handle is not None:
+                self._watch_handle.cancel()
+                self._watch_handle = None
+
+    def _watch(self) -> None:
+        """Every WATCH_S on the loop: no callback for STALL_S (FIRST_STALL_S before the first
+        one of a stream) since the last wake-up counts as a lost device."""
+        loop = self._loop
+        assert loop is not None and self._event is not None
+        if not self._stalled and loop.time() - self._woke > (STALL_S if self._flowing else FIRST_STALL_S):
+            self._stalled = True
+            self._event.set()
+        self._watch_handle = loop.call_later(WATCH_S, self._watch)
 
     def _start(self) -> None:
         self._stream.start()
