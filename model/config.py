@@ -113,7 +113,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "host": Field(str, "127.0.0.1", "address to bind (anything but loopback requires a token)"),
         "port": Field(int, 8765, "TCP port", 0, 65535),
         "token": Field(str, "", "control token ('' = generated when binding beyond loopback)"),
-        "max_clients": Field(int, 32, "most simultaneous WebSocket clients", 1, 1024),
+        "max_clients": Field(int, 64, "most simultaneous WebSocket clients", 1, 1024),
         "queue": Field(int, 16, "frames queued for a client that is not reading (its socket backed up) before the oldest is dropped; a reading client may queue up to 2 s after a stall", 1, 1024),
         "stall_timeout": Field(float, 5.0, "seconds a client may stay stuck before it is closed", 0.5, 600.0),
         "max_message": Field(int, 65536, "largest message accepted from a client, bytes", 256, 16_777_216),
