@@ -66,17 +66,18 @@ def test_numpy_step_equals_the_onnx_step_over_two_minutes() -> None:
     # style and controls changed on the way; another seed is another dance, for both alike.
     # With energy 1.6 and variation 0.9 the dance is chaotic after a while: onnxruntime
     # against itself with the features perturbed by 1e-6 drifts apart within a few hundred
-    # frames (v6: by centimetres within 30 s). So the numpy step must equal the ONNX step
-    # within 1e-4 m over the frames where onnxruntime still agrees with itself under that
-    # perturbation (to 1e-5 m), up to 100 frames after the style change (that horizon must
-    # reach at least 60 frames past it).
+    # frames (v6: by centimetres within 30 s; v7, which moves more, sooner: seed 6 within 56
+    # frames of the style change). So the numpy step must equal the ONNX step within 1e-4 m
+    # over the frames where onnxruntime still agrees with itself under that perturbation (to
+    # 1e-5 m), up to 100 frames after the style change (that horizon must reach at least 30
+    # frames, a second, past it).
     noise = np.random.default_rng(0).standard_normal(feats.shape).astype(np.float32) * np.float32(1e-6)
     for seed, n in ((5, 900), (6, 900), (7, 360)):
         c = _dance(step, feats[:n], seed, change=True)
         ref = _dance(onnx, feats[:n], seed, change=True)
         self_diff = np.abs(ref - _dance(onnx, feats[:n] + noise[:n], seed, change=True)).reshape(n, -1).max(axis=1)
         horizon = int(np.argmax(self_diff > 1e-5)) if (self_diff > 1e-5).any() else n
-        assert horizon >= n // 3 + 60, f"seed {seed}: onnxruntime itself diverges at frame {horizon}"
+        assert horizon >= n // 3 + 30, f"seed {seed}: onnxruntime itself diverges at frame {horizon}"
         upto = min(horizon, n // 3 + 100)
         diff = np.abs(c - ref)[:upto].max()
         assert diff <= 1e-4, f"with control changes (seed {seed}): {diff:.2e} m within {upto} frames"
