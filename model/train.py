@@ -60,6 +60,7 @@ from model.curriculum import Curriculum
 from model.errors import ConfigError, ModelError
 from model.network import DanceNet, NetConfig, build
 from model.skeleton import NECK, NUM_JOINTS, PARENTS, ROOT
+from model.style_critic import StyleCritic, critic_from_state, critic_state, train_critic
 from model.train_checks import check_train_config, check_training_data
 from model.train_data import (
     TrainClip,
@@ -278,7 +279,7 @@ class WindowLoss(torch.nn.Module):
         super().__init__()
         self.net = net
         self.tc = tc
-        self.critic: torch.nn.Module | None = None  # frozen style critic (w_style > 0)
+        self.critic: StyleCritic | None = None  # frozen style critic (w_style > 0)
 
     def forward(self, feat: torch.Tensor, prev: torch.Tensor, style: torch.Tensor, controls: torch.Tensor,
                 target: torch.Tensor, mask: list[bool], generator: torch.Generator | None = None
@@ -343,13 +344,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _critic_state(critic: torch.nn.Module) -> dict[str, Any]:
-    from model.style_critic import StyleCritic, critic_state
-
-    assert isinstance(critic, StyleCritic)
-    return critic_state(critic)
 
 
 def pick_device(name: str) -> torch.device:
@@ -573,8 +567,6 @@ def train(
     rng = np.random.default_rng(tc.seed + 1000 * rank)
     critic_report: dict[str, Any] = {}
     if tc.w_style > 0:
-        from model.style_critic import critic_from_state, train_critic
-
         if ckpt is not None and ckpt.get("style_critic"):
             loss_mod.critic = critic_from_state(ckpt["style_critic"]["critic"]).to(dev)
             critic_report = ckpt["style_critic"]["report"]
@@ -627,7 +619,7 @@ def train(
             "freeze_encoder": freeze_encoder, "init": str(init) if init else None,
             "rng": _rng_state(rng, dev), "command": command,
             "elapsed": elapsed0 + time.perf_counter() - t_start,
-            "style_critic": ({"critic": _critic_state(loss_mod.critic), "report": critic_report}  # type: ignore[arg-type]
+            "style_critic": ({"critic": critic_state(loss_mod.critic), "report": critic_report}
                              if loss_mod.critic is not None else None),
         }
 

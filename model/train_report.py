@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from model.network import DanceNet
-from model.skeleton import bone_lengths, rest_pose
+from model.skeleton import bone_lengths, rest_pose, root_of
 from model.train_data import TrainClip, pose_to_vec, vec_to_pose
 
 
@@ -119,7 +119,7 @@ def _limb_speed(poses: np.ndarray, fps: float) -> float:
     p = np.asarray(poses, np.float64)
     if len(p) < 2:
         return float("nan")
-    rel = p - 0.5 * (p[:, 11:12] + p[:, 12:13])
+    rel = p - root_of(p)[:, None, :]
     return float(np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean() * fps)
 
 
