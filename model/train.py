@@ -18,7 +18,9 @@
   term: per window and pose channel the mean absolute frame-to-frame change and the mean
   absolute second difference of every sample against the target's, as a share of the
   target's batch mean (so a decoder that covers the data's poses at half the data's speed
-  pays for it, whatever the timing of its moves). Adam with warm-up and cosine decay,
+  pays for it, whatever the timing of its moves); ``speed_norm = "window"`` takes the share
+  of each window's own target instead, so a slow style's shortfall costs as much as a fast
+  one's. Adam with warm-up and cosine decay,
   gradient clipping. Teacher forcing follows DanceRevolution's curriculum
   (model/curriculum.py). ``amp_aug`` of the windows get their moves scaled (bones kept)
   and the energy control measured after, so energy learns the size of the moves.
@@ -90,6 +92,10 @@ class TrainConfig:
     w_speed: float = 0.0
     """Weight of the motion-amount term (mean speed and acceleration per window vs the
     target's; energy-score loss only). 0 = off."""
+    speed_norm: str = "batch"
+    """What the motion-amount term's mismatch is a share of: ``"batch"`` the batch's mean
+    target motion, ``"window"`` each window's own (slow styles pay for moving too little as
+    much as fast ones do)."""
     w_style: float = 0.0
     """Weight of the style critic's cross-entropy of the model's own samples against the
     style asked for (``model.style_critic``: trained on the training windows before the run,
@@ -146,6 +152,9 @@ class TrainConfig:
                               'e.g. data_weights = { "data/synth_a" = 2.0, "data/mocap" = 1.0 }')
         if not isinstance(tc.w_speed, (int, float)) or not 0.0 <= float(tc.w_speed) < 100.0:
             raise ConfigError(f"[train] w_speed must be a number from 0 (off) to 100{where}, got {tc.w_speed!r}")
+        if tc.speed_norm not in SPEED_NORMS:
+            raise ConfigError(f"[train] speed_norm must be one of {', '.join(map(repr, SPEED_NORMS))}{where}, "
+                              f"got {tc.speed_norm!r}")
         if not isinstance(tc.w_style, (int, float)) or not 0.0 <= float(tc.w_style) < 100.0:
             raise ConfigError(f"[train] w_style must be a number from 0 (off) to 100{where}, got {tc.w_style!r}")
         if not isinstance(tc.style_balance, (int, float)) or not 0.0 <= float(tc.style_balance) <= 1.0:
@@ -241,22 +250,39 @@ def energy_score(samples: torch.Tensor, target: torch.Tensor, *, window: int) ->
     return fit - 0.5 * spread
 
 
-def motion_amount(pn: torch.Tensor, tn: torch.Tensor) -> torch.Tensor:
+SPEED_NORMS = ("batch", "window")
+WINDOW_FLOOR = 0.1
+"""``speed_norm = "window"``: a window's target motion counts as at least this share of the
+batch's mean (a window held still in silence would otherwise make any motion infinitely dear)."""
+
+
+def motion_amount(pn: torch.Tensor, tn: torch.Tensor, *, norm: str = "batch") -> torch.Tensor:
     """Motion-amount mismatch of samples ``pn`` [S, B, T, P] against ``tn`` [B, T, P]
     (normalised poses): per window and channel the mean |first difference| and mean
-    |second difference| over time, |sample - target| as a share of the target's mean
-    over the batch; averaged. 0 when every sample moves exactly as much as the data."""
+    |second difference| over time, |sample - target| summed over channels as a share of
+    the target's; averaged. 0 when every sample moves exactly as much as the data.
+
+    ``norm`` says what the share is of: ``"batch"`` the target's mean over the whole batch
+    (a slow window's shortfall is small against the batch's fast ones, so a slow style can
+    move at half the data's speed for little cost), ``"window"`` each window's own target
+    (half the speed costs 0.5 in every window, slow or fast)."""
+    if norm not in SPEED_NORMS:
+        raise ValueError(f"norm must be one of {SPEED_NORMS}, got {norm!r}")
     out = pn.new_zeros(())
     dp, dt = pn, tn
     for _ in range(2):
         dp, dt = dp[:, :, 1:] - dp[:, :, :-1], dt[:, 1:] - dt[:, :-1]
         mp, mt = dp.abs().mean(2), dt.abs().mean(1)  # [S, B, P], [B, P]
-        out = out + ((mp - mt).abs().mean() / mt.mean().clamp_min(1e-6))
+        if norm == "window":  # floored at WINDOW_FLOOR x the batch's mean (a still window is no 1/0)
+            tot = mt.sum(-1)
+            out = out + ((mp - mt).abs().sum(-1) / torch.maximum(tot, WINDOW_FLOOR * tot.mean()).clamp_min(1e-6)).mean()
+        else:
+            out = out + ((mp - mt).abs().mean() / mt.mean().clamp_min(1e-6))
     return 0.5 * out
 
 
 def es_losses(net: DanceNet, preds: torch.Tensor, target: torch.Tensor, *, w_vel: float, w_bone: float,
-              window: int, w_speed: float = 0.0) -> dict[str, torch.Tensor]:
+              window: int, w_speed: float = 0.0, speed_norm: str = "batch") -> dict[str, torch.Tensor]:
     """preds [S, B, T, P] raw samples, target [B, T, P] raw -> {"loss", "l1", "vel", "bone", "es",
     "speed"}."""
     pn, tn = net.norm_pose(preds.float()), net.norm_pose(target.float())
@@ -265,7 +291,7 @@ def es_losses(net: DanceNet, preds: torch.Tensor, target: torch.Tensor, *, w_vel
     lb_t = bone_lengths_t(target.float())
     bone = ((bone_lengths_t(preds.float()) - lb_t).abs() / lb_t.clamp_min(1e-3)).mean()
     l1 = (pn[0] - tn).abs().mean().detach()
-    speed = motion_amount(pn, tn)
+    speed = motion_amount(pn, tn, norm=speed_norm)
     loss = es + w_vel * vel + w_bone * bone + (w_speed * speed if w_speed > 0 else 0.0)
     return {"loss": loss, "l1": l1, "vel": vel, "bone": bone, "es": es, "speed": speed.detach()}
 
@@ -309,7 +335,7 @@ class WindowLoss(torch.nn.Module):
             out = losses(net, preds[0], target, w_vel=tc.w_vel, w_bone=tc.w_bone)
         else:
             out = es_losses(net, preds, target, w_vel=tc.w_vel, w_bone=tc.w_bone, window=tc.es_window,
-                            w_speed=tc.w_speed)
+                            w_speed=tc.w_speed, speed_norm=tc.speed_norm)
         if self.critic is not None and tc.w_style > 0:
             logits = self.critic(pred.float())  # [S * B, n_styles]: every sample judged
             ce = torch.nn.functional.cross_entropy(logits, rep(style.argmax(1)))

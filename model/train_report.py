@@ -109,6 +109,11 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
         row.update({"val_bas": _nanmean(bas), "val_bas_gt": _nanmean(bas_gt), "val_freeze": _nanmean(frz),
                     "val_bone_err": _nanmean(bone), "val_lag_ms": _nanmean(lag),
                     "val_amount": _nanmean(amount)})
+        # per style (the mean over clips is mostly the style with the most clips; a slow style
+        # that moves at half the data's speed hides in it), and the lowest style's
+        per_style = {s: _nanmean([a for a, c in zip(amount, clips) if c.style == s]) for s in styles}
+        row["val_amount_min"] = min((v for v in per_style.values() if np.isfinite(v)), default=float("nan"))
+        row.update({f"val_amount_{s}": v for s, v in per_style.items()})
     net.train()
     return row
 

@@ -308,6 +308,34 @@ def test_motion_amount_charges_a_decoder_that_moves_less_than_the_data() -> None
         TrainConfig.from_dict({"w_speed": -1.0})
 
 
+def test_motion_amount_per_window_charges_a_slow_window_moving_at_half_speed() -> None:
+    """A batch of one fast and one slow window; the decoder gets the fast one exactly and
+    moves at half speed in the slow one. Against the batch's mean the shortfall is small;
+    against each window's own motion it costs half of that window's motion."""
+    import torch
+
+    from model.train import motion_amount
+
+    g = torch.Generator().manual_seed(1)
+    walk = torch.randn(2, 40, 54, generator=g).cumsum(1)
+    target = walk * torch.tensor([1.0, 0.1])[:, None, None]  # window 0 fast, window 1 slow
+    pred = (target * torch.tensor([1.0, 0.5])[:, None, None])[None].repeat(2, 1, 1, 1)
+    by_batch = float(motion_amount(pred, target))
+    by_window = float(motion_amount(pred, target, norm="window"))
+    assert by_batch < 0.05
+    assert by_window == pytest.approx(0.25, abs=1e-4)  # (0 + 0.5) / 2 windows
+    same = target[None].repeat(2, 1, 1, 1)
+    assert float(motion_amount(same, target, norm="window")) == pytest.approx(0.0, abs=1e-6)
+    still = target.clone()
+    still[1] = walk[1, :1] * 0.1  # the slow window held still: its floor keeps the cost finite
+    assert float(motion_amount(pred, still, norm="window")) < 10.0
+    with pytest.raises(ValueError, match="norm"):
+        motion_amount(pred, target, norm="clip")
+    with pytest.raises(ConfigError, match="speed_norm"):
+        TrainConfig.from_dict({"speed_norm": "song"})
+    assert TrainConfig.from_dict({"speed_norm": "window"}).speed_norm == "window"
+
+
 def test_style_balance_evens_out_styles_within_a_folder(tmp_path: Path) -> None:
     from model.train_data import WindowSampler, load_folders
 
