@@ -287,12 +287,20 @@ class NumpyStep(NetDims):
         self._hf = np.zeros(self.ffn + 1, F32)
         self._hf[-1] = 1.0
         self._hv = self._hf[: self.ffn]
-        self._ga, self._gf, self._gv = np.zeros(self.ffn, F32), np.zeros(self.ffn, F32), np.zeros(self.ffn, F32)
+        self._ga, self._gf = np.zeros(self.ffn, F32), np.zeros(self.ffn, F32)
         self._gidx = np.zeros(self.ffn, np.intp)
         n = int(GELU_SCALE * GELU_RANGE)
         grid = np.arange(n + 2) / GELU_SCALE
         f = -grid * 0.5 * np.array([math.erfc(v) for v in grid]) * GELU_SCALE
-        self._gelu_tab, self._gelu_slope = _f32(f[:-1]), _f32(np.diff(f))  # [n + 1]
+        # the table as complex64 F(n) + i slope(n), read at the integer part of |u| and
+        # multiplied by (fraction + i): the imaginary part is F(n) + fraction slope(n)
+        self._gelu_c = np.zeros(n + 1, np.complex64)
+        self._gelu_c.real, self._gelu_c.imag = f[:-1], np.diff(f)
+        self._gfr = np.zeros(self.ffn, np.complex64)  # fraction + i
+        self._gfr.imag = 1.0
+        self._gfr_re = self._gfr.real
+        self._grow, self._gprod = np.zeros(self.ffn, np.complex64), np.zeros(self.ffn, np.complex64)
+        self._gprod_im = self._gprod.imag
         # decoder vector [prev P | enc d | latent 2N | style S | energy | 1 | h0 H | h1 H | 1]
         o_enc = p_dim
         o_lat = o_enc + d
@@ -384,18 +392,19 @@ class NumpyStep(NetDims):
         pre-activation; the result is GELU_SCALE / sqrt 2 times GELU): relu(u) + F(|u|) with
         F(a) = -a erfc(a / GELU_SCALE) / 2 read from a table at the integers by linear
         interpolation (|error| < 1e-7 GELU_SCALE); beyond the table (a > GELU_SCALE
-        GELU_RANGE) its last entry, ~1e-13, so no clamp is needed."""
-        u, a, fr, idx, v = self._hv, self._ga, self._gf, self._gidx, self._gv
+        GELU_RANGE) its last entry, ~1e-13, so no clamp is needed. The table holds
+        F(n) + i slope(n) (complex64): one ``take`` and one product with (fraction + i)
+        give F(n) + fraction slope(n) as the imaginary part (the same float32 numbers as
+        two real takes, a product and a sum)."""
+        u, a, ip, idx = self._hv, self._ga, self._gf, self._gidx
         np.abs(u, out=a)
-        np.floor(a, out=fr)
-        np.copyto(idx, fr, casting="unsafe")
-        np.subtract(a, fr, out=fr)
-        self._gelu_slope.take(idx, out=v, mode="clip")  # the method: np.take's wrapper costs ~1 us
-        fr *= v
-        self._gelu_tab.take(idx, out=v, mode="clip")
-        fr += v
+        np.floor(a, out=ip)
+        np.copyto(idx, ip, casting="unsafe")
+        np.subtract(a, ip, out=self._gfr_re)
+        self._gelu_c.take(idx, out=self._grow, mode="clip")  # the method: np.take's wrapper costs ~1 us
+        np.multiply(self._grow, self._gfr, out=self._gprod)
         np.maximum(u, 0.0, out=u)
-        u += fr
+        u += self._gprod_im
 
     def _encode(self, features: np.ndarray) -> None:
         """One feature frame through the encoder; the (gain-less) final norm lands in the

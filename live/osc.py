@@ -24,7 +24,9 @@ same timetag (messages are never cut; the order above is kept).
 
 Encoding runs into preallocated buffers (:class:`FrameEncoder`): the addresses and type
 tags of a configuration are laid out once, and each frame only writes its numbers at
-fixed offsets (numpy scatter into a big-endian float32 view + a few ``struct.pack_into``).
+fixed offsets: the /pose arguments as one slice of a big-endian float32 view of the buffer,
+the per-joint ones in one scatter, the scalars with one precompiled ``struct`` per run of
+adjacent arguments (0.7x the CPU of a scatter of every joint value plus a ``pack_into`` per scalar).
 On this machine that is several times faster than building the same bundle with
 python-osc's builder (see tests/test_osc.py::test_encoder_is_faster_than_python_osc).
 
@@ -39,6 +41,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -151,6 +154,47 @@ class _Bundle:
     rot_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))
     rot_src: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))
     rot_tmp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    # the per-frame plan (:func:`_plan`): joint values as runs copied by slice plus the
+    # rest scattered, scalars as one precompiled struct per run of adjacent arguments
+    runs: list[tuple[int, int, int]] = field(default_factory=list)  # (word offset, first joint slot, count)
+    scatter_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.intp))
+    scatter_src: np.ndarray | None = None  # None: the scattered values are joints.ravel() in order
+    packs: list[tuple[Any, int, Any, bool]] = field(default_factory=list)  # (pack_into, byte offset, getter, several)
+
+
+RUN_MIN = 8
+"""Joint values in consecutive words from consecutive slots (the /pose arguments) are copied
+as one slice when at least this many; the rest go in one scatter."""
+
+
+def _plan(b: _Bundle) -> None:
+    """Fill ``b``'s per-frame plan from its joint and scalar slots (the same bytes as
+    writing each slot alone: the values and offsets are the same)."""
+    pos, src = b.joint_pos.tolist(), b.joint_src.tolist()
+    keep: list[int] = []
+    i = 0
+    while i < len(pos):
+        j = i + 1
+        while j < len(pos) and pos[j] == pos[j - 1] + 1 and src[j] == src[j - 1] + 1:
+            j += 1
+        if j - i >= RUN_MIN:
+            b.runs.append((pos[i], src[i], j - i))
+        else:
+            keep.extend(range(i, j))
+        i = j
+    b.scatter_pos = np.asarray([pos[k] for k in keep], np.intp)
+    rest = [src[k] for k in keep]
+    b.scatter_src = None if rest == list(range(len(rest))) and len(rest) == _N_J else np.asarray(rest, np.intp)
+    if b.scatter_src is not None:
+        b.joint_tmp = np.zeros(len(rest), np.float32)
+    groups: list[tuple[int, str, list[str]]] = []
+    for off, tag, name in sorted(b.scalars):
+        if groups and groups[-1][0] + 4 * len(groups[-1][1]) == off:
+            groups[-1] = (groups[-1][0], groups[-1][1] + tag, [*groups[-1][2], name])
+        else:
+            groups.append((off, tag, [name]))
+    b.packs = [(struct.Struct(">" + tags).pack_into, off, attrgetter(*names), len(names) > 1)
+               for off, tags, names in groups]
 
 
 def _messages(prefix: str, mode: str, messages: Sequence[str], beat: bool) -> list[_Msg]:
@@ -237,7 +281,7 @@ def _build(msgs: list[_Msg]) -> _Bundle:
             else:
                 scalars.append((off, tag, src))
     assert len(buf) % 4 == 0
-    return _Bundle(
+    b = _Bundle(
         buf=buf,
         f32=np.frombuffer(buf, dtype=">f4"),
         joint_pos=np.asarray(jpos, dtype=np.intp),
@@ -249,6 +293,8 @@ def _build(msgs: list[_Msg]) -> _Bundle:
         rot_src=np.asarray(rsrc, dtype=np.intp),
         rot_tmp=np.zeros(len(rsrc), dtype=np.float32),
     )
+    _plan(b)
+    return b
 
 
 def check_settings(*, prefix: str, mode: str, messages: Sequence[str]) -> None:
@@ -294,37 +340,54 @@ class FrameEncoder:
         return [m.address for m in _messages(self.prefix, self.mode, self.messages, beat)]
 
     def encode(self, frame: Frame) -> list[memoryview]:
-        bundles = self._layouts[bool(frame.beat)]
+        beat = bool(frame.beat)
+        bundles = self._layouts[beat]
         if not bundles:
             return []
-        sec, frac = ntp_timetag(frame.wall)
-        bsec, bfrac = ntp_timetag(frame.beat_wall) if frame.beat and frame.beat_wall > 0 else (sec, frac)
+        w = frame.wall  # ntp_timetag, inline
+        sec = int(w // 1)
+        tag = ((sec + NTP_EPOCH_OFFSET) & 0xFFFFFFFF, min(int((w - sec) * 4294967296.0), 0xFFFFFFFF))
+        btag = ntp_timetag(frame.beat_wall) if beat and frame.beat_wall > 0 else tag
         rot = frame.rot
-        flat = np.asarray(frame.joints, dtype=np.float32).reshape(-1)
+        joints = frame.joints
+        if type(joints) is not np.ndarray or joints.dtype != np.float32:
+            joints = np.asarray(joints, dtype=np.float32)
+        flat = joints.reshape(-1)
         if flat.shape[0] != _N_J:
             raise ProtocolError(f"frame {frame.index} has {flat.shape[0]} joint values, expected {_N_J}")
+        pack_tag = _TIMETAG.pack_into
         for b in bundles:
-            if b.has_beat:
-                struct.pack_into(">II", b.buf, 8, bsec, bfrac)
-            else:
-                struct.pack_into(">II", b.buf, 8, sec, frac)
-            if b.joint_src.size:
-                np.take(flat, b.joint_src, out=b.joint_tmp)
-                b.f32[b.joint_pos] = b.joint_tmp
+            buf, f32 = b.buf, b.f32
+            pack_tag(buf, 8, *(btag if b.has_beat else tag))
+            for at, first, n in b.runs:
+                f32[at: at + n] = flat[first: first + n]
+            if b.scatter_pos.size:
+                if b.scatter_src is None:
+                    f32[b.scatter_pos] = flat
+                else:
+                    flat.take(b.scatter_src, out=b.joint_tmp)
+                    f32[b.scatter_pos] = b.joint_tmp
             if b.rot_src.size:
                 if rot is None:
                     b.rot_tmp[:] = 0.0
                     b.rot_tmp[0::4] = 1.0  # no rotations computed: identity
                 else:
-                    np.take(rot.reshape(-1), b.rot_src, out=b.rot_tmp)
-                b.f32[b.rot_pos] = b.rot_tmp
-            for off, tag, name in b.scalars:
-                v = getattr(frame, name)
-                if tag == "i":
-                    struct.pack_into(">i", b.buf, off, int(v))
-                else:
-                    struct.pack_into(">f", b.buf, off, float(v))
-        return list(self._views[bool(frame.beat)])
+                    rot.reshape(-1).take(b.rot_src, out=b.rot_tmp)
+                f32[b.rot_pos] = b.rot_tmp
+            try:
+                for pack, off, get, several in b.packs:
+                    if several:
+                        pack(buf, off, *get(frame))
+                    else:
+                        pack(buf, off, get(frame))
+            except (struct.error, TypeError):  # a number of another type (float index, numpy scalar)
+                for off, tg, name in b.scalars:
+                    v = getattr(frame, name)
+                    struct.pack_into(">i" if tg == "i" else ">f", buf, off, int(v) if tg == "i" else float(v))
+        return list(self._views[beat])
+
+
+_TIMETAG = struct.Struct(">II")
 
 
 @lru_cache(maxsize=8)

@@ -173,6 +173,59 @@ def test_encoder_reuses_its_buffers_and_updates_values() -> None:
     assert decode([bytes(b)])[0][2][0] == 2
 
 
+def _reference_datagrams(enc: FrameEncoder, f: Frame) -> list[bytes]:
+    """The frame's datagrams built message by message with the pure codec
+    (encode_message/encode_bundle) from the encoder's message list."""
+    from live.osc import ROT_BASE, _messages, _pack
+
+    flat = np.asarray(f.joints, np.float32).ravel()
+    rot = None if f.rot is None else np.asarray(f.rot, np.float32).ravel()
+    out = []
+    for group in _pack(_messages(enc.prefix, enc.mode, enc.messages, bool(f.beat)), enc.max_datagram):
+        elements = []
+        for m in group:
+            args: list[int | float] = []
+            for tag, src in zip(m.tags, m.sources):
+                if isinstance(src, str):
+                    v = getattr(f, src)
+                elif src >= ROT_BASE:
+                    k = src - ROT_BASE
+                    v = (1.0 if k % 4 == 0 else 0.0) if rot is None else rot[k]
+                else:
+                    v = flat[src]
+                args.append(int(v) if tag == "i" else float(v))
+            elements.append(encode_message(m.address, args))
+        beat_tag = f.beat and f.beat_wall > 0 and any(m.address.endswith("/beat") for m in group)
+        out.append(encode_bundle(ntp_timetag(f.beat_wall if beat_tag else f.wall), elements))
+    return out
+
+
+@pytest.mark.parametrize("mode", ["bundle", "flat"])
+@pytest.mark.parametrize("messages", [("pose", "joints", "beat", "tempo", "frame"), ("joints", "rot"),
+                                      ("pose", "beat", "rot"), ("tempo", "frame"), ("joints",)])
+@pytest.mark.parametrize("limit", [1472, 300])
+def test_encoder_bytes_equal_the_message_by_message_codec(mode: str, messages: tuple[str, ...], limit: int) -> None:
+    """The encoder writes slices, one scatter and one struct per run of scalars into its
+    preallocated bundles: the bytes equal those built message by message, for beat frames
+    (with a clock's beat time), rotations or none, float64 joints, and numbers of other
+    types (numpy scalars, an integral float where an int goes)."""
+    rng = np.random.default_rng(3)
+    try:
+        enc = FrameEncoder(mode=mode, messages=messages, max_datagram=limit, prefix="/show/a")
+    except ConfigError:
+        assert limit == 300 and "pose" in messages and mode == "bundle"  # /pose does not fit 300 bytes
+        return
+    for k in range(8):
+        f = make_frame(beat=k % 2 == 0, index=int(rng.integers(0, 1 << 30)), wall=WALL + float(rng.random()) * 1e3)
+        f.joints = rng.standard_normal((17, 3)).astype(np.float64 if k == 5 else np.float32) * 3.0
+        f.rot = rng.standard_normal((25, 4)).astype(np.float32) if k % 3 == 1 else None
+        f.tempo, f.confidence, f.t = float(rng.random() * 200), float(rng.random()), float(rng.random() * 900)
+        f.beat_wall = WALL + 0.25 if k == 2 else 0.0
+        if k == 6:
+            f.index, f.bar, f.tempo, f.beat_in_bar = np.int64(99), 4.0, np.float32(97.5), np.int32(3)  # type: ignore[assignment]
+        assert [bytes(d) for d in enc.encode(f)] == _reference_datagrams(enc, f), f"frame {k}"
+
+
 def test_encoder_refuses_wrong_joint_count() -> None:
     f = make_frame()
     f.joints = np.zeros((16, 3), np.float32)
