@@ -85,6 +85,12 @@ def _get(info: Any, key: str) -> Any:
     return info.get(key) if isinstance(info, Mapping) else None
 
 
+def _listed(info: Any, key: str) -> list[Any] | None:
+    """:func:`_get` as a Python list (None where absent)."""
+    v = _get(info, key)
+    return None if v is None else np.asarray(v).tolist()
+
+
 class Engine:
     """Audio blocks -> features -> generator step -> post-processing -> frames.
 
@@ -156,10 +162,14 @@ class Engine:
             offset_ms=float(live.get("beat_offset_ms", 0.0)),
         )
         self._cue_cols = _cue_columns(self.feature_cfg)
+        from model.features import FrameInfo
+
+        self._info_type = FrameInfo
         self.cues = np.zeros((JOINT_RING, 3), np.float64)
         """Per frame (ring, like the joints): the (beat phase, tempo, RMS) cue given to post."""
         self._sync_vectors()
         self._ring = np.zeros((JOINT_RING, sk.NUM_JOINTS, 3), np.float32)
+        self._ring_flat = self._ring.reshape(JOINT_RING, sk.NUM_JOINTS * 3)
         self._lat = np.zeros(LATENCY_WINDOW, np.float64)
         self._cpu = np.zeros(LATENCY_WINDOW, np.float64)
         self.frames = 0
@@ -183,14 +193,14 @@ class Engine:
         and the weight w of b (pose = (1 - w) step a + w step b), counted since the
         generator's last reset; the ensemble's free dancers take their own poses the same way."""
         self._gsteps = 0
-        self._step_kw: dict[str, Any] = {}
-        """``out=`` a preallocated pose for a generator whose ``step`` takes one (the numpy and
-        ONNX steps): no pose array allocated per frame."""
+        self._step_out: np.ndarray | None = None
+        """A preallocated pose passed as ``out=`` to a generator whose ``step`` takes one (the
+        numpy and ONNX steps): no pose array allocated per frame."""
         try:
             import inspect
 
             if "out" in inspect.signature(generator.step).parameters:
-                self._step_kw = {"out": np.zeros((sk.NUM_JOINTS, 3), np.float32)}
+                self._step_out = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         except (TypeError, ValueError):  # pragma: no cover - a step without a signature
             pass
         generator.reset(seed=self.seed)
@@ -262,47 +272,66 @@ class Engine:
             return self._process_up(feats, n, arrival=arrival, hold=hold, t0=t0)
         if n == 0:
             return []
-        info = self.features.info
-        tempo = _get(info, "tempo")
-        is_beat = _get(info, "is_beat")
-        beat_in_bar = _get(info, "beat_in_bar")
-        bar = _get(info, "bar")
-        conf = _get(info, "confidence")
-        beat_t = _get(info, "beat_time") if clocked and self.features.tracker.source != "audio" else None
+        features = self.features
+        info = features.info
+        t1 = time.thread_time()
+        feat_cpu = (t1 - t0) / n
+        # the push's per-frame beat information as Python lists (FrameInfo: attributes, no
+        # lookup by name per frame)
+        if type(info) is self._info_type:
+            tempo, is_beat, beat_in_bar, bar, conf = (info.tempo.tolist(), info.is_beat.tolist(),
+                                                      info.beat_in_bar.tolist(), info.bar.tolist(),
+                                                      info.confidence.tolist())
+        else:
+            tempo, is_beat, beat_in_bar, bar, conf = (_listed(info, k) for k in (
+                "tempo", "is_beat", "beat_in_bar", "bar", "confidence"))
+        beat_t = _listed(info, "beat_time") if clocked and features.tracker.source != "audio" else None
         out: list[Frame] = []
-        feat_cpu = (time.thread_time() - t0) / n
         cue = self._cue_cols is not None and feats.shape[1] > self._cue_cols[3]
-        held = self.post.hold
+        si, ci, ti, ri = self._cue_cols if cue else (0, 0, 0, 0)  # type: ignore[misc]
+        step, style, ctl, pose_out = self.generator.step, self._style, self._ctrl, self._step_out
+        post = self.post
+        own_post = type(post) is PostProcessor
+        held = post.hold
         if hold:
-            self.post.hold = True
+            post.hold = True
         try:
             for k in range(n):
-                t1 = time.thread_time()
                 row = feats[k]
-                pose = self.generator.step(row, style=self._style, controls=self._ctrl, **self._step_kw)
-                sr_ = self.src[self.frames % JOINT_RING]
-                sr_[0] = sr_[1] = self._gsteps
+                if pose_out is None:
+                    pose = step(row, style=style, controls=ctl)
+                else:
+                    pose = step(row, style=style, controls=ctl, out=pose_out)
+                i = self.frames % JOINT_RING
+                gs = self._gsteps
+                sr_ = self.src[i]
+                sr_[0] = sr_[1] = gs
                 sr_[2] = 0.0
-                self._gsteps += 1
+                self._gsteps = gs + 1
                 if cue:
-                    si, ci, ti, ri = self._cue_cols  # type: ignore[misc]
-                    cr = self.cues[self.frames % JOINT_RING]
-                    cr[0] = (math.atan2(row[si], row[ci]) / TWO_PI) % 1.0
-                    cr[1] = float(row[ti]) * 200.0
-                    cr[2] = float(row[ri])
-                    self.post.cue(float(cr[0]), float(cr[1]), float(cr[2]))
-                slot = self._ring[self.frames % JOINT_RING]
-                slot[...] = self.post.process(pose)
+                    ph = (math.atan2(row.item(si), row.item(ci)) / TWO_PI) % 1.0
+                    bpm = row.item(ti) * 200.0
+                    rms = row.item(ri)
+                    cr = self.cues[i]
+                    cr[0] = ph
+                    cr[1] = bpm
+                    cr[2] = rms
+                    post.cue(ph, bpm, rms)
+                slot = self._ring[i]
+                if own_post:  # straight into the ring
+                    post.process(pose, out=self._ring_flat[i])
+                else:  # a stand-in post-processor (tests, benchmarks)
+                    slot[...] = post.process(pose)
                 self.tempo = float(tempo[k]) if tempo is not None else 0.0
                 self.confidence = float(conf[k]) if conf is not None else 0.0
-                self._emit(out, slot, arrival, feat_cpu, t1,
-                           bool(is_beat[k]) if is_beat is not None else False,
-                           int(beat_in_bar[k]) if beat_in_bar is not None else 0,
-                           int(bar[k]) if bar is not None else 0,
-                           (float(beat_t[k]) + self.features.tracker.wall_offset
-                            if beat_t is not None and is_beat is not None and is_beat[k] else 0.0))
+                beat = bool(is_beat[k]) if is_beat is not None else False
+                t1 = self._emit(out, slot, arrival, feat_cpu, t1, beat,
+                                int(beat_in_bar[k]) if beat_in_bar is not None else 0,
+                                int(bar[k]) if bar is not None else 0,
+                                (float(beat_t[k]) + features.tracker.wall_offset
+                                 if beat_t is not None and beat else 0.0))
         finally:
-            self.post.hold = held
+            post.hold = held
         return out
 
     @property
@@ -343,7 +372,10 @@ class Engine:
             for k in range(n):
                 row = feats[k]
                 m = self._mframes
-                pose = self.generator.step(row, style=self._style, controls=self._ctrl, **self._step_kw)
+                if self._step_out is None:
+                    pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                else:
+                    pose = self.generator.step(row, style=self._style, controls=self._ctrl, out=self._step_out)
                 self._msteps[m % UP_RING] = self._gsteps
                 self._gsteps += 1
                 prev = self._elem[(r * m - 1) % ring] if m else pose
@@ -395,7 +427,10 @@ class Engine:
                 sr_ = self.src[i % JOINT_RING]
                 sr_[0], sr_[1], sr_[2] = (a, b, (j + 1) / r) if 0 <= a < b else (b, b, 0.0)
                 slot = self._ring[i % JOINT_RING]
-                slot[...] = self.post.process(self._elem[i % ring])
+                if type(self.post) is PostProcessor:  # straight into the ring
+                    self.post.process(self._elem[i % ring], out=self._ring_flat[i % JOINT_RING])
+                else:  # a stand-in post-processor (tests, benchmarks)
+                    slot[...] = self.post.process(self._elem[i % ring])
                 self.tempo = float(mi[0])
                 self.confidence = float(mi[4])
                 first = j == 0
@@ -406,9 +441,10 @@ class Engine:
         return out
 
     def _emit(self, out: list[Frame], slot: np.ndarray, arrival: float, cpu: float, t1: float, beat: bool,
-              beat_in_bar: int, bar: int, beat_wall: float) -> None:
+              beat_in_bar: int, bar: int, beat_wall: float) -> float:
         """Frame ``self.frames`` (its post-processed joints already in ``slot``): the rig's
-        rotations, the Frame with wall time and latency, the latency/CPU windows."""
+        rotations, the Frame with wall time and latency, the latency/CPU windows. Returns the
+        thread CPU time read at the end (where the next frame's own time starts)."""
         i = self.frames
         rot = None
         if self._rot_ring is not None:
@@ -420,8 +456,10 @@ class Engine:
                          beat_in_bar=beat_in_bar, bar=bar, tempo=self.tempo, confidence=self.confidence,
                          latency_ms=lat, beat_wall=beat_wall, rot=rot))
         self._lat[i % LATENCY_WINDOW] = lat
-        self._cpu[i % LATENCY_WINDOW] = cpu + time.thread_time() - t1
+        t2 = time.thread_time()
+        self._cpu[i % LATENCY_WINDOW] = cpu + t2 - t1
         self.frames += 1
+        return t2
 
     def render(
         self, samples: np.ndarray, *, sr: int, progress: Callable[[float], None] | None = None,

@@ -243,6 +243,8 @@ class PostProcessor:
         self._batch_proj = pm.BatchProjector(self._project.plan)
         self._out = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._out_flat = self._out.reshape(-1)
+        self._last = self._out_flat
+        """Where the last output was written (:meth:`process` with ``out``: the caller's row)."""
         self.contact = [False, False]
         """Whether each foot (left, right) is planted on the last frame."""
         self.reset()
@@ -278,18 +280,28 @@ class PostProcessor:
         self._cue = (phase, tempo, rms)
 
     # -- one frame -------------------------------------------------------------------------
-    def process(self, pose: np.ndarray) -> np.ndarray:
+    def process(self, pose: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
         """Post-process one pose (with the music :meth:`cue` given for it, if any).
 
         pose: [shape=(17, 3)] absolute joints, metres, y up. Returns an internal buffer
-        [shape=(17, 3)] float32 that the next call overwrites: copy what you keep.
+        [shape=(17, 3)] float32 that the next call overwrites: copy what you keep. With
+        ``out`` (float32 [shape=(51,)], e.g. a row of the caller's ring) the pose is written
+        there instead (one copy less) and ``out`` is returned; while held, the last output is
+        copied there.
         """
+        given = out
+        if out is None:
+            out = self._out_flat
         if self.hold and self._have_output:
             self._cue = None
-            return self._out  # still the last output
-        self._out_flat[:] = self._step(np.asarray(pose).ravel().tolist())
-        self._have_output = True
-        return self._out
+            if out is not self._last:
+                out[:] = self._last
+        else:
+            out[:] = self._step(pose.ravel().tolist() if type(pose) is np.ndarray else
+                                np.asarray(pose).ravel().tolist())
+            self._have_output = True
+            self._last = out
+        return self._out if given is None else out
 
     def process_many(self, poses: np.ndarray, cues: np.ndarray | None = None) -> np.ndarray:
         """The same pass over a whole dance: poses [shape=(t, 17, 3)] -> new float32 array
@@ -308,6 +320,7 @@ class PostProcessor:
         out[1:] = self._many(np.asarray(poses[1:], np.float64).reshape(t - 1, sk.NUM_JOINTS, 3),
                              None if c64 is None else c64[1:])
         self._out[...] = out[-1]
+        self._last = self._out_flat
         return out
 
     def _process_loop(self, poses: np.ndarray, cues: np.ndarray | None) -> np.ndarray:
@@ -315,7 +328,7 @@ class PostProcessor:
         flat = np.asarray(poses).reshape(len(poses), -1).tolist()
         cl = None if cues is None else cues.tolist()
         rows: list[list[float]] = []
-        last = self._out_flat.tolist()
+        last = self._last.tolist()
         for i, row in enumerate(flat):
             if cl is not None:
                 self._cue = (cl[i][0], cl[i][1], cl[i][2])
@@ -328,6 +341,7 @@ class PostProcessor:
         out = np.asarray(rows, np.float32).reshape(len(poses), sk.NUM_JOINTS, 3)
         if len(out):
             self._out[...] = out[-1]
+            self._last = self._out_flat
         return out
 
     def _many(self, p: np.ndarray, cues: np.ndarray | None) -> np.ndarray:
