@@ -5,7 +5,7 @@
 :mod:`export.offline`; used only beside the exact ``.onnx`` it was written with). It has
 the interface of :class:`live.runtime.Generator` (``step``, ``reset``, ``fps``, ...) and
 a test holds its poses within 1e-4 m of the ONNX step over minutes of a song. Why: the
-ONNX step is ~140 small kernels a frame; here a frame is ~95 numpy calls on
+ONNX step is ~140 small kernels a frame; here a frame is ~80 numpy calls on
 preallocated buffers, most of them a few hundred floats, plus 14 BLAS products:
 1.2-1.6x less CPU than the bound ONNX step (``python bench/step.py``, part 0b; the two
 decoder products, 1.2 MB of weights each, read from L3 every frame, are most of what
@@ -22,12 +22,13 @@ How it is laid out (all buffers allocated once; a step allocates no array):
   picked by the ring position; the values product ``att @ ring_v`` (v and the column
   of ones) keeps its diagonal blocks (a strided view) divided by its last column, the
   softmax sums;
-- the residual stream carries its own mean (a last column of every product that adds to
-  it), so a layer norm is subtract, dot, scale; the norms' gains and biases and every
-  bias are folded into the next product's weights (a constant 1 at the end of each input
-  vector picks the bias row), whose input rows are centred;
-- GELU as relu(u) plus a smooth even correction read from a table by linear
-  interpolation (|error| < 1e-7), its input scale folded into the weights around it;
+- the residual stream stays centred: every product that adds to it has centred columns
+  (its outputs minus their mean), so a layer norm is a dot and a scale; the norms' gains
+  and biases and every bias are folded into the next product's weights (a constant 1 at
+  the end of each input vector picks the bias row), whose input rows are centred too;
+- GELU linear between the integers of its scaled input (|error| < 1e-7): the line
+  ``C + S u`` of u's unit segment from a complex64 table (one take, a product and a sum),
+  its input scale folded into the weights around it;
 - the decoder's inputs sit in one vector ``[prev pose | encoder | latent | style |
   energy | 1 | h0 | h1 | 1]``: layer 0 reads ``[prev .. h0]``, layer 1 ``[h0 h1 1]``,
   the head ``[h1 1]``, each one BLAS product; LSTM sigmoids as ``0.5 + 0.5 tanh(x / 2)``
@@ -61,10 +62,11 @@ NEG = -1e9
 """The step graph's additive mask value (exp underflows to exactly 0)."""
 GELU_SCALE = 2048.0
 GELU_RANGE = 6.0
-"""GELU's table: F(n) = -(n / GELU_SCALE) erfc(n / GELU_SCALE) GELU_SCALE / 2 at the
-integers n up to GELU_SCALE GELU_RANGE (erfc(6) ~ 2e-17), with the slope to the next; the
-step reads it at GELU_SCALE times the pre-activation (the scale folded into the weights
-around GELU), so the index is the integer part and the interpolation weight the rest."""
+"""GELU's table: G(n) = relu(n) - |n| erfc(|n| / GELU_SCALE) / 2 (GELU_SCALE / sqrt 2 times
+GELU of n sqrt 2 / GELU_SCALE) at the integers |n| <= N = GELU_SCALE GELU_RANGE (erfc(6) ~
+2e-17), as the line through G(n) and G(n + 1) per segment; the step reads it at
+GELU_SCALE / sqrt 2 times the pre-activation (the scale folded into the weights around
+GELU), so the index is the integer part of that plus N."""
 F32 = np.float32
 _SQRT2 = math.sqrt(2.0)
 
@@ -99,10 +101,10 @@ def _centred(w: np.ndarray) -> np.ndarray:
     return out
 
 
-def _with_mean(w: np.ndarray) -> np.ndarray:
-    """``w`` [n, d] with a last column, the mean of its d columns: the product then also
-    gives the mean of its d outputs."""
-    return np.concatenate([w, w.mean(axis=1, keepdims=True)], axis=1)
+def _centred_out(w: np.ndarray) -> np.ndarray:
+    """``w`` [n, d] minus the mean of its d columns (per row): the product gives its d
+    outputs minus their mean, so a stream that only such products add to stays centred."""
+    return w - w.mean(axis=1, keepdims=True)
 
 
 class NumpyStep(NetDims):
@@ -183,9 +185,9 @@ class NumpyStep(NetDims):
     def _fold(self, w: dict[str, np.ndarray]) -> None:
         """Weights as the step uses them (folded in float64, stored float32 contiguous):
         biases as a last row; LN gains/biases folded into the next product and its input
-        rows centred (column sums 0, so the mean the step subtracts need only be close);
-        products that add to the residual stream get a last column, the mean of their
-        outputs (the stream carries its own mean); GELU's input scale (GELU_SCALE / sqrt 2)
+        rows centred (column sums 0, so what is left of the stream's mean by rounding adds
+        nothing); products that add to the residual stream get centred columns (the stream
+        stays centred); GELU's input scale (GELU_SCALE / sqrt 2)
         and its inverse folded around it; sigmoid halving in the gates, gate columns in
         the order o, i, f, g."""
         d, hid, p_dim = self.d, self.hid, int(w["w_head"].shape[1])
@@ -200,17 +202,17 @@ class NumpyStep(NetDims):
             g64, b64, w64 = g.astype(f64), b.astype(f64), wm.astype(f64)
             return _centred(aug(g64[:, None] * w64, b64 @ w64 + bias.astype(f64)))
 
-        self._w_in = _f32(_with_mean(aug(w["w_in"], w["b_in"])))  # [F + 1, d + 1]
+        self._w_in = _f32(_centred_out(aug(w["w_in"], w["b_in"])))  # [F + 1, d]
         self._qkv, self._out, self._ffn0, self._ffn2, self._bias_tab, self._warm_tab = [], [], [], [], [], []
         r = self.k + 1
         ages = (np.arange(r)[:, None] - np.arange(r)[None, :]) % r  # [p, j]: age of slot j when the newest is p
         for i in range(self.layers):
             self._qkv.append(_f32(ln_fold(w[f"ln1_g{i}"], w[f"ln1_b{i}"], w[f"qkv{i}"], w[f"qkv_b{i}"])))  # [d + 1, 3d]
-            self._out.append(_f32(_with_mean(aug(w[f"out{i}"], w[f"out_b{i}"]))))  # [d + 1, d + 1]
+            self._out.append(_f32(_centred_out(aug(w[f"out{i}"], w[f"out_b{i}"]))))  # [d + 1, d]
             f0 = ln_fold(w[f"ln2_g{i}"], w[f"ln2_b{i}"], w[f"ffn0_{i}"], w[f"ffn0_b{i}"])
             self._ffn0.append(_f32(f0 * (GELU_SCALE / _SQRT2)))  # [d + 1, ffn]
             f2 = w[f"ffn2_{i}"].astype(f64) * (_SQRT2 / GELU_SCALE)
-            self._ffn2.append(_f32(_with_mean(aug(f2, w[f"ffn2_b{i}"]))))  # [ffn + 1, d + 1]
+            self._ffn2.append(_f32(_centred_out(aug(f2, w[f"ffn2_b{i}"]))))  # [ffn + 1, d]
             rb = w[f"rel_bias{i}"].astype(F32)  # [h, k + 1] by age
             if rb.shape != (self.heads, r):
                 raise ValueError(f"rel_bias{i} of shape {rb.shape}")
@@ -256,12 +258,11 @@ class NumpyStep(NetDims):
         it = F32().itemsize
         self._feat = np.zeros(self.feature_dim + 1, F32)
         self._feat[-1] = 1.0
-        self._xm = np.zeros(d + 1, F32)  # residual stream and (last) its mean
-        self._x = self._xm[:d]
-        self._xn = np.zeros(d + 1, F32)  # centred, scaled; last = 1 (the bias row)
+        self._x = np.zeros(d, F32)  # the residual stream, centred (mean 0 up to rounding)
+        self._xn = np.zeros(d + 1, F32)  # scaled to unit variance; last = 1 (the bias row)
         self._xn[-1] = 1.0
         self._xc = self._xn[:d]
-        self._tmp = np.zeros(d + 1, F32)  # a product added to the stream (and its mean)
+        self._tmp = np.zeros(d, F32)  # a product added to the stream
         # per layer one ring [R, 3d + 1] of q k v rows (frame a in slot a % R; the qkv
         # product writes its row) and a constant 1 that gives the softmax sums as the last
         # column of the values product
@@ -287,20 +288,23 @@ class NumpyStep(NetDims):
         self._hf = np.zeros(self.ffn + 1, F32)
         self._hf[-1] = 1.0
         self._hv = self._hf[: self.ffn]
-        self._ga, self._gf = np.zeros(self.ffn, F32), np.zeros(self.ffn, F32)
+        self._ga = np.zeros(self.ffn, F32)
         self._gidx = np.zeros(self.ffn, np.intp)
+        # G(u) = relu(u) + F(|u|) at the integers -N..N, per unit segment [n, n + 1) the line
+        # C + S u through its ends, as complex64 C + i S (index n + N); beyond the ends the
+        # lines 0 and u (|F| < 1e-13 there), which the index clipping picks
         n = int(GELU_SCALE * GELU_RANGE)
-        grid = np.arange(n + 2) / GELU_SCALE
-        f = -grid * 0.5 * np.array([math.erfc(v) for v in grid]) * GELU_SCALE
-        # the table as complex64 F(n) + i slope(n), read at the integer part of |u| and
-        # multiplied by (fraction + i): the imaginary part is F(n) + fraction slope(n)
-        self._gelu_c = np.zeros(n + 1, np.complex64)
-        self._gelu_c.real, self._gelu_c.imag = f[:-1], np.diff(f)
-        self._gfr = np.zeros(self.ffn, np.complex64)  # fraction + i
-        self._gfr.imag = 1.0
-        self._gfr_re = self._gfr.real
-        self._grow, self._gprod = np.zeros(self.ffn, np.complex64), np.zeros(self.ffn, np.complex64)
-        self._gprod_im = self._gprod.imag
+        grid = np.arange(-n, n + 2, dtype=np.float64)
+        g = np.maximum(grid, 0.0) - np.abs(grid) * 0.5 * np.array([math.erfc(abs(v) / GELU_SCALE) for v in grid])
+        slope = np.diff(g)
+        icpt = g[:-1] - grid[:-1] * slope
+        slope[0] = icpt[0] = 0.0
+        slope[-1], icpt[-1] = 1.0, 0.0
+        self._gelu_n = float(n)
+        self._gelu_c = np.zeros(2 * n + 1, np.complex64)  # [2N + 1]
+        self._gelu_c.real, self._gelu_c.imag = icpt, slope
+        self._grow = np.zeros(self.ffn, np.complex64)
+        self._grow_re, self._grow_im = self._grow.real, self._grow.imag
         # decoder vector [prev P | enc d | latent 2N | style S | energy | 1 | h0 H | h1 H | 1]
         o_enc = p_dim
         o_lat = o_enc + d
@@ -378,45 +382,32 @@ class NumpyStep(NetDims):
         return self.lookahead * 1000.0 / self.fps
 
     # -- one frame -----------------------------------------------------------------------
-    def _norm(self, out: np.ndarray) -> None:
-        """Layer norm of the residual stream without gain/bias (folded downstream) into
-        ``out`` [d]: the stream minus its carried mean, scaled to unit variance."""
-        xm = self._xm
-        d = self.d
-        np.subtract(self._x, xm[d], out=out)
-        var = float(np.dot(out, out)) / d
-        out *= 1.0 / math.sqrt(var + 1e-5)
-
     def _gelu(self) -> None:
         """GELU in place on u = ``self._hv`` (which holds GELU_SCALE / sqrt 2 times the
-        pre-activation; the result is GELU_SCALE / sqrt 2 times GELU): relu(u) + F(|u|) with
-        F(a) = -a erfc(a / GELU_SCALE) / 2 read from a table at the integers by linear
-        interpolation (|error| < 1e-7 GELU_SCALE); beyond the table (a > GELU_SCALE
-        GELU_RANGE) its last entry, ~1e-13, so no clamp is needed. The table holds
-        F(n) + i slope(n) (complex64): one ``take`` and one product with (fraction + i)
-        give F(n) + fraction slope(n) as the imaginary part (the same float32 numbers as
-        two real takes, a product and a sum)."""
-        u, a, ip, idx = self._hv, self._ga, self._gf, self._gidx
-        np.abs(u, out=a)
-        np.floor(a, out=ip)
-        np.copyto(idx, ip, casting="unsafe")
-        np.subtract(a, ip, out=self._gfr_re)
-        self._gelu_c.take(idx, out=self._grow, mode="clip")  # the method: np.take's wrapper costs ~1 us
-        np.multiply(self._grow, self._gfr, out=self._gprod)
-        np.maximum(u, 0.0, out=u)
-        u += self._gprod_im
+        pre-activation; the result is GELU_SCALE / sqrt 2 times GELU): G(u) = relu(u) + F(|u|)
+        with F(a) = -a erfc(a / GELU_SCALE) / 2, linear between the integers (|error| < 1e-7
+        GELU_SCALE): the line C + S u of u's unit segment, read from a complex64 table at the
+        integer part of u + N (the cast truncates; the take clips, so below -N the line 0 and
+        above N the line u, no clamp needed). Five calls."""
+        u, a, idx, row = self._hv, self._ga, self._gidx, self._grow
+        np.add(u, self._gelu_n, out=a)
+        np.copyto(idx, a, casting="unsafe")
+        self._gelu_c.take(idx, out=row, mode="clip")  # the method: np.take's wrapper costs ~1 us
+        np.multiply(u, self._grow_im, out=u)
+        u += self._grow_re
 
     def _encode(self, features: np.ndarray) -> None:
         """One feature frame through the encoder; the (gain-less) final norm lands in the
-        decoder vector."""
+        decoder vector. The residual stream ``x`` stays centred (every product that adds to
+        it has centred columns), so a layer norm is a dot and a scale."""
         self._feat[:-1] = features
-        xm, xn, tmp, sc, mx, mx_row = self._xm, self._xn, self._tmp, self._sc, self._mx, self._mx_row
-        np.dot(self._feat, self._w_in, out=xm)
+        x, xn, xc, tmp, sc, mx, mx_row = self._x, self._xn, self._xc, self._tmp, self._sc, self._mx, self._mx_row
+        dot, mul, sqrt, d = np.dot, np.multiply, math.sqrt, float(self.d)
+        dot(self._feat, self._w_in, out=x)
         p = self.frames % (self.k + 1)
         warm = self.frames <= self.k
-        dot, norm, xc = np.dot, self._norm, self._xc
         for w_qkv, qkv_rows, q_rows, ring_kt, ring_v, tab, warm_tab, w_out, w_f0, w_f2 in self._layer_bufs:
-            norm(xc)
+            mul(x, 1.0 / sqrt(float(dot(x, x)) / d + 1e-5), out=xc)  # layer norm (gain, bias folded on)
             dot(xn, w_qkv, out=qkv_rows[p])  # q k v of this frame into its ring slot
             np.copyto(self._qbd_diag, q_rows[p])
             np.matmul(self._qbd, ring_kt, out=sc)  # [h, R]
@@ -427,13 +418,13 @@ class NumpyStep(NetDims):
             np.matmul(sc, ring_v, out=self._yfull)  # [h, d + 1]: weighted values, sums
             np.divide(self._ydiag, self._ysum, out=self._y_h)
             dot(self._y, w_out, out=tmp)
-            xm += tmp
-            norm(xc)
+            x += tmp
+            mul(x, 1.0 / sqrt(float(dot(x, x)) / d + 1e-5), out=xc)
             dot(xn, w_f0, out=self._hv)
             self._gelu()
             dot(self._hf, w_f2, out=tmp)
-            xm += tmp
-        norm(self._enc)
+            x += tmp
+        mul(x, 1.0 / sqrt(float(dot(x, x)) / d + 1e-5), out=self._enc)
 
     def _decode(self, style: np.ndarray, controls: np.ndarray) -> None:
         energy, var = float(controls[0]), float(controls[1])
