@@ -48,7 +48,8 @@ lag. ``smoothing`` in 0..1 sets the low-speed cut-off (0 = filter off).
 
 Everything runs as one flat pass over plain Python floats (51 numbers a pose): for a
 17 x 3 pose that is several times cheaper than ~130 small numpy calls, allocates no
-arrays, and needs no compiler. :meth:`PostProcessor.process_many` (offline generation)
+arrays, and needs no compiler. Root offset, smoothing and groove share one loop over the
+joints on the usual frame (the same arithmetic as the stages one by one). :meth:`PostProcessor.process_many` (offline generation)
 runs the same stages over a whole dance one after the other, vectorised over frames
 (``live.post_many``), and agrees with frame by frame to float32 rounding.
 """
@@ -56,6 +57,7 @@ runs the same stages over a whole dance one after the other, vectorised over fra
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -245,6 +247,8 @@ class PostProcessor:
         self._out_flat = self._out.reshape(-1)
         self._last = self._out_flat
         """Where the last output was written (:meth:`process` with ``out``: the caller's row)."""
+        self._pack51 = struct.Struct(f"={n}d").pack_into
+        self._f64 = np.zeros(n, np.float64)  # packed into through its buffer
         self.contact = [False, False]
         """Whether each foot (left, right) is planted on the last frame."""
         self.reset()
@@ -297,8 +301,9 @@ class PostProcessor:
             if out is not self._last:
                 out[:] = self._last
         else:
-            out[:] = self._step(pose.ravel().tolist() if type(pose) is np.ndarray else
-                                np.asarray(pose).ravel().tolist())
+            x = self._step(pose.ravel().tolist() if type(pose) is np.ndarray else np.asarray(pose).ravel().tolist())
+            self._pack51(self._f64, 0, *x)  # type: ignore[arg-type]  # an ndarray is a writable buffer
+            np.copyto(out, self._f64)
             self._have_output = True
             self._last = out
         return self._out if given is None else out
@@ -458,11 +463,17 @@ class PostProcessor:
             p = [p[i] for i in src]
             for c in range(0, len(p), 3):
                 p[c] = -p[c]
-        self._root(p)
-        x = self._smooth(p)
+        ox, oz = self._root(p)
         cue, self._cue = self._cue, None
         if cue is not None and self._sizes_moves():
-            x = self._groove(x, *cue)
+            size, speed = self._loudness_and_speed(*cue)
+            if (self._primed and self._g_primed and self.smoothing > 0.0 and self._energy_size == 1.0
+                    and not self._gl_on):  # the usual frame: smoothing and groove in one pass
+                x = self._smooth_groove(p, ox, oz, size, speed)
+            else:
+                x = self._groove(self._smooth(p, ox, oz), size, speed)
+        else:
+            x = self._smooth(p, ox, oz)
         if self.project_bones:
             self._project.flat(x, self._proj)
             x = self._proj
@@ -470,8 +481,9 @@ class PostProcessor:
             x = self._feet(x)
         return x
 
-    def _root(self, p: list[float]) -> None:
-        """Move ``p`` (in place) to the stage: centred, or the bounded follow."""
+    def _root(self, p: list[float]) -> tuple[float, float]:
+        """Where ``p`` goes on the stage (centred, or the bounded follow): the (x, z) offset
+        the next stage adds to every joint."""
         rx = 0.5 * (p[33] + p[36])
         rz = 0.5 * (p[35] + p[38])
         sx = -rx if self.mirror else rx  # the model's own root: travel is tracked in its frame,
@@ -500,14 +512,16 @@ class PostProcessor:
             tx, tz = st[0] * g, st[1] * g
         ox, oz = tx - rx, tz - rz
         self._off[0], self._off[1] = ox, oz
-        for c in range(0, len(p), 3):
-            p[c] += ox
-            p[c + 2] += oz
+        return ox, oz
 
-    def _smooth(self, x: list[float]) -> list[float]:
+    def _smooth(self, p: list[float], ox: float, oz: float) -> list[float]:
+        """The one-euro filter of ``p`` moved by (ox, 0, oz): -> the filter state (a list)."""
         xf, dxf = self._x, self._dx
         if self.smoothing <= 0.0 or not self._primed:
-            xf[:] = x
+            xf[:] = p
+            for c in range(0, len(xf), 3):
+                xf[c] += ox
+                xf[c + 2] += oz
             for i in range(len(dxf)):
                 dxf[i] = 0.0
             self._primed = True
@@ -517,23 +531,57 @@ class PostProcessor:
         bd = 1.0 - ad
         mc = min_cutoff_hz(self.smoothing)
         kk = fps / (2.0 * math.pi)
-        for c in range(0, len(x), 3):
-            x0, x1, x2 = x[c], x[c + 1], x[c + 2]
+        sqrt = math.sqrt
+        for c in range(0, len(p), 3):
+            x0, x1, x2 = p[c] + ox, p[c + 1], p[c + 2] + oz
             f0, f1, f2 = xf[c], xf[c + 1], xf[c + 2]
             v0 = bd * dxf[c] + ad * (x0 - f0) * fps
             v1 = bd * dxf[c + 1] + ad * (x1 - f1) * fps
             v2 = bd * dxf[c + 2] + ad * (x2 - f2) * fps
             dxf[c], dxf[c + 1], dxf[c + 2] = v0, v1, v2
-            cutoff = mc + _BETA * math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
-            a = 1.0 / (1.0 + kk / cutoff)
+            a = 1.0 / (1.0 + kk / (mc + _BETA * sqrt(v0 * v0 + v1 * v1 + v2 * v2)))
             xf[c], xf[c + 1], xf[c + 2] = f0 + a * (x0 - f0), f1 + a * (x1 - f1), f2 + a * (x2 - f2)
         return xf
 
-    def _groove(self, x: list[float], phase: float, tempo: float, rms: float) -> list[float]:
-        """Groove and dynamics (see the module docstring): ``x`` -> the internal buffer."""
-        y, tp, m, lm = self._gy, self._gt, self._gm, self._gl
+    def _smooth_groove(self, p: list[float], ox: float, oz: float, size: float, speed: float) -> list[float]:
+        """:meth:`_smooth` then :meth:`_groove` (primed, energy 1) in one pass over the joints
+        (the same arithmetic, so the same numbers) -> the groove output (a list)."""
+        xf, dxf, y, tp, m = self._x, self._dx, self._gy, self._gt, self._gm
         fps = self.fps
-        # loudness follower and the dynamics' size of the moves
+        ad = _alpha(_D_CUTOFF_HZ, fps)
+        bd = 1.0 - ad
+        mc = min_cutoff_hz(self.smoothing)
+        kk = fps / (2.0 * math.pi)
+        km = 1.0 / (DYN_MEAN_S * fps)
+        pull = GROOVE_PULL
+        sqrt = math.sqrt
+        for c in range(0, len(p), 3):
+            c1, c2 = c + 1, c + 2
+            x0, x1, x2 = p[c] + ox, p[c1], p[c2] + oz
+            f0, f1, f2 = xf[c], xf[c1], xf[c2]
+            v0 = bd * dxf[c] + ad * (x0 - f0) * fps
+            v1 = bd * dxf[c1] + ad * (x1 - f1) * fps
+            v2 = bd * dxf[c2] + ad * (x2 - f2) * fps
+            dxf[c], dxf[c1], dxf[c2] = v0, v1, v2
+            a = 1.0 / (1.0 + kk / (mc + _BETA * sqrt(v0 * v0 + v1 * v1 + v2 * v2)))
+            x0, x1, x2 = f0 + a * (x0 - f0), f1 + a * (x1 - f1), f2 + a * (x2 - f2)
+            xf[c], xf[c1], xf[c2] = x0, x1, x2
+            m0, m1, m2 = m[c], m[c1], m[c2]
+            m0, m1, m2 = m0 + km * (x0 - m0), m1 + km * (x1 - m1), m2 + km * (x2 - m2)
+            m[c], m[c1], m[c2] = m0, m1, m2
+            t0, t1, t2 = m0 + size * (x0 - m0), m1 + size * (x1 - m1), m2 + size * (x2 - m2)
+            y0 = y[c] + speed * (t0 - tp[c])
+            y1 = y[c1] + speed * (t1 - tp[c1])
+            y2 = y[c2] + speed * (t2 - tp[c2])
+            y[c], y[c1], y[c2] = y0 + pull * (t0 - y0), y1 + pull * (t1 - y1), y2 + pull * (t2 - y2)
+            tp[c], tp[c1], tp[c2] = t0, t1, t2
+        return y
+
+    def _loudness_and_speed(self, phase: float, tempo: float, rms: float) -> tuple[float, float]:
+        """The groove's per-frame numbers (see the module docstring): the loudness follower
+        moves on (state) and gives the dynamics' size of the moves; the speed of the motion
+        through the beat at the time the pose is shown. Returns (size, speed)."""
+        fps = self.fps
         db = 20.0 * math.log10(rms + 1e-6) if rms == rms and rms >= 0.0 else -120.0
         lv = self._level
         if lv is None:
@@ -544,12 +592,18 @@ class PostProcessor:
         self._level = lv
         depth = (self._ref - lv - DYN_FREE_DB) / (DYN_FLOOR_DB - DYN_FREE_DB)
         size = 1.0 - 0.75 * self.dynamics * min(1.0, max(0.0, depth))
-        # speed of the motion through the beat, at the time the pose is shown
         if tempo > 0.0 and tempo == tempo and phase == phase:
             ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0
             speed = 1.0 - self.groove * math.cos(2.0 * math.pi * ph)
         else:
             speed = 1.0
+        return size, speed
+
+    def _groove(self, x: list[float], size: float, speed: float) -> list[float]:
+        """Groove and dynamics (see the module docstring) with this frame's ``size`` and
+        ``speed`` (:meth:`_loudness_and_speed`): ``x`` -> the internal buffer."""
+        y, tp, m, lm = self._gy, self._gt, self._gm, self._gl
+        fps = self.fps
         km = 1.0 / (DYN_MEAN_S * fps)
         es = self._energy_size
         if es != 1.0 and not self._gl_on:  # energy went below 1: its mean pose starts here
