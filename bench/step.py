@@ -492,10 +492,10 @@ timed(eng.features.tracker, "step", "beat tracker")
 timed(gen, "step", "model step")
 timed(eng.post, "process", "post")
 keys = ("features", "beat tracker", "model step", "post")
-rows = {k: [] for k in (*keys, "frame", "engine total")}
+rows = {k: [] for k in (*keys, "frame", "engine total", "OSC", "engine + OSC")}
 hop = sr // eng.fps
 pos = 0
-carry = 0.0
+carry = osc = 0.0
 print(gen.__class__.__name__, flush=True)
 for line in sys.stdin:
     n = int(line)
@@ -506,10 +506,12 @@ for line in sys.stdin:
             pos = 0
         c0 = time.thread_time()
         frames = eng.process(audio[pos: pos + hop], sr=sr)
-        carry += time.thread_time() - c0
+        c1 = time.thread_time()
+        carry += c1 - c0
         pos += hop
         for f in frames:
             enc.encode(f)
+        osc += time.thread_time() - c1
         if not frames:
             continue
         k = len(frames)
@@ -520,8 +522,10 @@ for line in sys.stdin:
             inner += acc.get(key, 0.0) / k
         rows["frame"] += [carry / k - inner] * k
         rows["engine total"] += [carry / k] * k
+        rows["OSC"] += [osc / k] * k
+        rows["engine + OSC"] += [(carry + osc) / k] * k
         acc.clear()
-        carry = 0.0
+        carry = osc = 0.0
     print("done", flush=True)
 print(json.dumps({k: v[2 * eng.fps:] for k, v in rows.items()}), flush=True)
 """
@@ -534,7 +538,9 @@ def bench_against(base: Path, *, fps: int, rounds: int, block: int = 45, seconds
     ``base`` (another checkout, e.g. ``git worktree add /tmp/base <commit>``), each in its own
     process, taking turns in blocks of ``block`` frames (so machine load hits both alike).
     Returns {"base"|"this": {stage: thread CPU seconds per output frame}} (the first two
-    seconds dropped)."""
+    seconds dropped); stages features, beat tracker, model step, post, frame (the rest of
+    Engine.process), engine total (Engine.process, what ``snapshot()["cpu_ms"]`` counts),
+    OSC (encoding the frame's bundles) and engine + OSC."""
     import json
     import subprocess
 
@@ -569,7 +575,7 @@ def bench_against(base: Path, *, fps: int, rounds: int, block: int = 45, seconds
 def print_against(res: dict[str, dict[str, np.ndarray]], base: Path) -> None:
     print(f"   base = {base} ({res['base']['_label'][0]}), this = {ROOT} ({res['this']['_label'][0]})")
     print(f"   {'stage':<13} {'base CPU p50/p99':>17} {'this CPU p50/p99':>17} {'this/base p50':>14}  (ms per frame)")
-    for stage in ("features", "beat tracker", "model step", "post", "frame", "engine total"):
+    for stage in ("features", "beat tracker", "model step", "post", "frame", "engine total", "OSC", "engine + OSC"):
         b, t = res["base"][stage] * 1e3, res["this"][stage] * 1e3
         ratio = np.median(t) / max(np.median(b), 1e-12)
         print(f"   {stage:<13} {np.median(b):7.3f}/{np.percentile(b, 99):7.3f}   {np.median(t):7.3f}/"

@@ -339,6 +339,11 @@ class NumpyStep(NetDims):
         self._joints = self._vec[: NUM_JOINTS * 3].reshape(NUM_JOINTS, 3)
         self._root_vals = self._vec[NUM_JOINTS * 3:]
         self._root = np.zeros(3, F32)
+        self._root_xz = self._root[0::2]
+        # the root values' (dx, dz) as a view, and where the height is, for the step modes
+        rv = self._root_vals
+        self._root_steps, self._root_y = {"dx_y_dz": (rv[0::2], 1), "dx_dz_y": (rv[0:2], 2)}.get(
+            self.root_mode, (None, 0))
         self._layer_bufs = tuple(
             (self._qkv[i], self._qkv_rows[i], self._q_rows[i], self._ring_kt[i], self._ring_v[i],
              self._bias_tab[i], self._warm_tab[i], self._out[i], self._ffn0[i], self._ffn2[i])
@@ -463,7 +468,12 @@ class NumpyStep(NetDims):
     def _place(self, out: np.ndarray) -> np.ndarray:
         """Root values -> root trajectory (float32 sums like the ONNX runtime's) and the
         absolute joints in ``out`` [17, 3]."""
-        advance_root(self._root, self._root_vals, self.root_mode)
+        steps = self._root_steps
+        if steps is None:
+            advance_root(self._root, self._root_vals, self.root_mode)
+        else:  # advance_root's float32 sums in one call: x and z step, the height is set
+            np.add(self._root_xz, steps, out=self._root_xz)
+            self._root[1] = self._root_vals[self._root_y]
         np.add(self._joints, self._root, out=out)
         return out
 
