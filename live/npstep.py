@@ -342,8 +342,8 @@ class NumpyStep(NetDims):
         self._root_xz = self._root[0::2]
         # the root values' (dx, dz) as a view, and where the height is, for the step modes
         rv = self._root_vals
-        self._root_steps, self._root_y = {"dx_y_dz": (rv[0::2], 1), "dx_dz_y": (rv[0:2], 2)}.get(
-            self.root_mode, (None, 0))
+        modes: dict[str, tuple[np.ndarray | None, int]] = {"dx_y_dz": (rv[0::2], 1), "dx_dz_y": (rv[0:2], 2)}
+        self._root_steps, self._root_y = modes.get(self.root_mode, (None, 0))
         self._layer_bufs = tuple(
             (self._qkv[i], self._qkv_rows[i], self._q_rows[i], self._ring_kt[i], self._ring_v[i],
              self._bias_tab[i], self._warm_tab[i], self._out[i], self._ffn0[i], self._ffn2[i])
