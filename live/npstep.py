@@ -30,8 +30,9 @@ How it is laid out (all buffers allocated once; a step allocates no array):
   ``C + S u`` of u's unit segment from a complex64 table (one take, a product and a sum),
   its input scale folded into the weights around it;
 - the decoder's inputs sit in one vector ``[prev pose | encoder | latent | style |
-  energy | 1 | h0 | h1 | 1]``: layer 0 reads ``[prev .. h0]``, layer 1 ``[h0 h1 1]``,
-  the head ``[h1 1]``, each one BLAS product; LSTM sigmoids as ``0.5 + 0.5 tanh(x / 2)``
+  energy | 1 | h0 | h1 | 1 | ema]``: layer 0 reads ``[prev .. h0]``, layer 1 ``[h0 h1 1]``,
+  the head ``[h1 1 ema]``, each one BLAS product (the head's rows carry the energy gain,
+  rewritten when the energy control changes, so it gives ema + gain (pose - ema)); LSTM sigmoids as ``0.5 + 0.5 tanh(x / 2)``
   with the halving folded into the gate columns, gates ordered o, i, f, g and followed by
   the cell, so that ``[i f] * [g c]`` is one product;
 - noise comes from the same seeded generator in the same order as the ONNX runtime's.
@@ -240,7 +241,12 @@ class NumpyStep(NetDims):
         half[: 3 * hid] = 0.5
         order = np.r_[2 * hid: 3 * hid, 0: 2 * hid, 3 * hid: 4 * hid]  # i f o g -> o i f g
         self._w0, self._w1 = _f32((w0 * half)[:, order]), _f32((w1 * half)[:, order])
-        self._head = _f32(aug(w["w_head"], w["b_head"]))  # [H + 1, P]
+        self._head_aug = aug(w["w_head"], w["b_head"])  # [H + 1, P] float64
+        if self.energy_gain > 0:  # [h1 | 1 | ema] -> ema + gain (pose - ema): _set_gain writes it
+            self._head = np.zeros((hid + 1 + p_dim, p_dim), F32)
+        else:
+            self._head = _f32(self._head_aug)  # [H + 1, P]
+        self._gain_energy: float | None = None
         self._pm, self._ps = _f32(w["pose_mean"]), _f32(w["pose_std"])
         a = math.exp(-1.0 / max(self.tau, 1e-3))
         ones, zeros = np.ones(self.nd), np.zeros(self.nd)
@@ -305,28 +311,31 @@ class NumpyStep(NetDims):
         self._gelu_c.real, self._gelu_c.imag = icpt, slope
         self._grow = np.zeros(self.ffn, np.complex64)
         self._grow_re, self._grow_im = self._grow.real, self._grow.imag
-        # decoder vector [prev P | enc d | latent 2N | style S | energy | 1 | h0 H | h1 H | 1]
+        # decoder vector [prev P | enc d | latent 2N | style S | energy | 1 | h0 H | h1 H | 1
+        # | ema P (with an energy gain)]
         o_enc = p_dim
         o_lat = o_enc + d
         o_sty = o_lat + nd2
         o_en = o_sty + self._n_style
         o_h0 = o_en + 2
         o_h1 = o_h0 + hid
-        self._dv = np.zeros(o_h1 + hid + 1, F32)
+        o_ema = o_h1 + hid + 1
+        self._dv = np.zeros(o_ema + (p_dim if self.energy_gain > 0 else 0), F32)
         dv = self._dv
         dv[o_en + 1] = 1.0
-        dv[-1] = 1.0
+        dv[o_ema - 1] = 1.0
         self._prev, self._enc, self._lat = dv[:p_dim], dv[o_enc:o_lat], dv[o_lat:o_sty]
         self._sty, self._o_en = dv[o_sty:o_en], o_en
-        self._in0, self._in1, self._in_head = dv[: o_h0 + hid], dv[o_h0:], dv[o_h1:]
+        self._in0, self._in1, self._in_head = dv[: o_h0 + hid], dv[o_h0:o_ema], dv[o_h1:]
         self._h = (dv[o_h0:o_h1], dv[o_h1: o_h1 + hid])
         # per LSTM layer [o | i | f | g | c]: the gates (tanh, then sigmoid on o i f), then
         # the cell, so that [i f] * [g c] is one product whose halves sum to the new cell
         self._gates = (np.zeros(5 * hid, F32), np.zeros(5 * hid, F32))
         self._c = (self._gates[0][4 * hid:], self._gates[1][4 * hid:])
         self._pair = np.zeros(2 * hid, F32)
+        pair = (self._pair, self._pair[:hid], self._pair[hid:])
         self._lstm = tuple(
-            (src, wl, gb[: 4 * hid], gb[: 3 * hid], gb[:hid], gb[hid: 3 * hid], gb[3 * hid:], gb[4 * hid:], hv)
+            (src, wl, gb[: 4 * hid], gb[: 3 * hid], gb[:hid], gb[hid: 3 * hid], gb[3 * hid:], gb[4 * hid:], hv, *pair)
             for src, wl, gb, hv in ((self._in0, self._w0, self._gates[0], self._h[0]),
                                     (self._in1, self._w1, self._gates[1], self._h[1])))
         self._zn = np.zeros((2, nd2), F32)  # [z; fresh noise]
@@ -334,7 +343,7 @@ class NumpyStep(NetDims):
         self._zn_tmp = np.zeros((2, nd2), F32)
         self._vec = self._prev
         self._alpha = 1.0 / max(self.ema_tau, 1.0)
-        self._ema = np.zeros(p_dim, F32)
+        self._ema = dv[o_ema:] if self.energy_gain > 0 else np.zeros(p_dim, F32)
         self._dif = np.zeros(p_dim, F32)
         self._joints = self._vec[: NUM_JOINTS * 3].reshape(NUM_JOINTS, 3)
         self._root_vals = self._vec[NUM_JOINTS * 3:]
@@ -443,27 +452,37 @@ class NumpyStep(NetDims):
         np.multiply(self._z, scale, out=self._lat)
         np.copyto(self._sty, style)
         self._dv[self._o_en] = energy
-        pair, tanh, mul = self._pair, np.tanh, np.multiply
-        hid = self.hid
-        for src, wl, g4, sig, go, g_if, g_gc, c, hv in self._lstm:
+        tanh, mul = np.tanh, np.multiply
+        for src, wl, g4, sig, go, g_if, g_gc, c, hv, pair, p_ig, p_fc in self._lstm:
             np.dot(src, wl, out=g4)
             tanh(g4, out=g4)
             sig *= 0.5
             sig += 0.5
             mul(g_if, g_gc, out=pair)  # [i g, f c]
-            np.add(pair[:hid], pair[hid:], out=c)
+            np.add(p_ig, p_fc, out=c)
             tanh(c, out=hv)
             hv *= go
         vec = self._prev  # the pose fed back next frame
-        np.dot(self._in_head, self._head, out=vec)
-        if self.energy_gain > 0:  # ema + gain (pose - ema); then the ema follows the emitted pose
-            gain = max(energy, 0.05) ** self.energy_gain
+        if self.energy_gain > 0:  # ema + gain (pose - ema) in the head product; then the ema
+            if energy != self._gain_energy:  # follows the emitted pose
+                self._set_gain(energy)
+            np.dot(self._in_head, self._head, out=vec)
             ema, dif = self._ema, self._dif
             np.subtract(vec, ema, out=dif)
-            dif *= gain
-            np.add(ema, dif, out=vec)
-            dif *= self._alpha  # the emitted pose minus the ema is gain (pose - ema)
+            dif *= self._alpha
             ema += dif
+        else:
+            np.dot(self._in_head, self._head, out=vec)
+
+    def _set_gain(self, energy: float) -> None:
+        """The head product for an energy control value: rows [gain head; gain bias;
+        (1 - gain) I] read [h1 | 1 | ema], so it gives ema + gain (pose - ema), with gain =
+        max(energy, 0.05) ** energy_gain (done when the energy changes, not per frame)."""
+        gain = max(energy, 0.05) ** self.energy_gain
+        rows = self._head_aug.shape[0]
+        self._head[:rows] = self._head_aug * gain
+        self._head[rows:] = np.eye(self.p_dim) * (1.0 - gain)
+        self._gain_energy = energy
 
     def _place(self, out: np.ndarray) -> np.ndarray:
         """Root values -> root trajectory (float32 sums like the ONNX runtime's) and the
