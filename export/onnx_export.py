@@ -157,6 +157,11 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
     meta["init_pose"] = [round(float(x), 6) for x in net.pose_mean.detach().cpu().numpy()]
     meta["control_defaults"] = {"energy": 1.0, "variation": 0.5}
     meta["train_config"] = _jsonable(ckpt.get("train_config") or {})
+    cal = ckpt.get("energy_calibration")
+    if isinstance(cal, dict) and isinstance(cal.get("scale"), dict):  # `dancemuse calibrate` (model/energy_calib.py)
+        meta["energy_scale"] = {s: float(cal["scale"].get(s, 1.0)) for s in styles}
+        meta["energy_max"] = float(cal.get("energy_max", 2.5))
+        meta["energy_calibration"] = _jsonable(cal)
     return meta
 
 

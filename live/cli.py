@@ -24,6 +24,7 @@ COMMANDS = (
     "generate",
     "train",
     "export",
+    "calibrate",
     "evaluate",
     "dataset",
     "features",

@@ -31,6 +31,7 @@ from live.control import Control, parse_style, strengthen
 from live.frame import Frame
 from live.post import PostProcessor
 from model import skeleton as sk
+from model.energy_calib import energy_calibration, scale_of
 from model.errors import ProtocolError
 
 JOINT_RING = 1024
@@ -135,6 +136,11 @@ class Engine:
         self._style_raw = parse_style(str(cfg["model"].get("style", "")), self.style_names, normalize=False)
         self._style = np.zeros(len(self.style_names), np.float32)
         self._ctrl = np.zeros(len(self.control_names), np.float32)
+        meta = getattr(generator, "meta", None)
+        self._energy_scale, self._energy_max = energy_calibration(meta if isinstance(meta, Mapping) else {},
+                                                                  self.style_names)
+        """Per style the factor on the energy fed to the model and its ceiling (the model's
+        ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
         self.controls: dict[str, Any] = {
             "styles": [float(x) for x in self._style_raw],
             "energy": float(live["energy"]),
@@ -698,6 +704,9 @@ class Engine:
         for j, cname in enumerate(self.control_names):
             val = self.controls.get(cname, 0.0)
             self._ctrl[j] = float(val) if isinstance(val, int | float) else 0.0
+            if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
+                mix = raw if total > 0 else np.ones(len(raw))
+                self._ctrl[j] = min(self._ctrl[j] * scale_of(mix, self._energy_scale), self._energy_max)
 
     # -- observability ----------------------------------------------------------------
     def latency_percentiles(self) -> tuple[float, float]:

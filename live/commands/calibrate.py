@@ -1,0 +1,70 @@
+"""`dancemuse calibrate CHECKPOINT --data DIR...`: per-style energy calibration of a trained
+model (model/energy_calib.py), stored in the checkpoint for `dancemuse export`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    from live.cli import finite_float
+
+    p = sub.add_parser(
+        "calibrate",
+        help="measure per style how much energy the model needs to move as much as its training data; "
+             "stored in the checkpoint, exported into the model",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint written by `dancemuse train` (.pt)")
+    p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
+                   help="the training dataset folder(s) (manifest.json + clips)")
+    p.add_argument("-o", "--output", metavar="OUT.pt", default=None,
+                   help="checkpoint to write (default: CHECKPOINT itself, replaced atomically)")
+    p.add_argument("--seconds", type=finite_float, default=20.0, help="seconds danced per clip (default 20)")
+    p.add_argument("--clips", type=int, default=8, help="clips per style (default 8)")
+    p.add_argument("--style-strength", type=finite_float, default=None,
+                   help="style strength to calibrate at (default: live.style_strength of the config)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    import importlib.util
+    from pathlib import Path
+
+    from model.errors import ConfigError, ModelError
+
+    if importlib.util.find_spec("torch") is None:
+        raise ModelError("calibrate needs torch; install the train extra: pip install -e \".[train]\"")
+    if args.seconds < 2 or args.clips < 1:
+        raise ConfigError("--seconds must be at least 2 and --clips at least 1")
+    src = Path(args.checkpoint)
+    out = Path(args.output) if args.output else src
+    if out.suffix != ".pt":
+        raise ConfigError(f"output {out} must end in .pt")
+
+    import torch
+
+    from model.energy_calib import calibrate
+    from model.network import load_checkpoint_model
+    from model.train import load_checkpoint, save_checkpoint
+    from model.train_data import load_folders
+
+    torch.set_num_threads(1)
+    ckpt = load_checkpoint(src)
+    net, _ = load_checkpoint_model(str(src))
+    net.eval()
+    styles = list(ckpt.get("styles") or [])
+    if not styles:
+        raise ModelError(f"checkpoint {src} lists no styles; it was not written by `dancemuse train`")
+    clips = load_folders(args.data, feature_cfg=ckpt["feature_cfg"], styles=styles)
+    strength = float(args.style_strength if args.style_strength is not None
+                     else cfg["live"].get("style_strength", 1.0))
+    cal = calibrate(net, clips, styles=styles, seconds=args.seconds, per_style=args.clips,
+                    style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    cal.data = [str(d) for d in args.data]
+    print(cal.table())
+    ckpt["energy_calibration"] = cal.to_dict()
+    save_checkpoint(out, ckpt)
+    print(f"wrote {out} (energy calibration at style strength {strength:g}; `dancemuse export` puts it in the model)")
+    return 0

@@ -1,0 +1,168 @@
+"""Energy calibration per style (model/energy_calib.py, `dancemuse calibrate`): measured on a
+real (tiny) trained model and dataset, stored in the checkpoint, exported into the model's
+metadata, and applied by the live engine to the energy it feeds the model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from live.control import Control
+from live.engine import Engine
+from model.config import defaults
+from model.energy_calib import SCALE_RANGE, energy_calibration, limb_speed, scale_of, solve_scale
+from model.errors import ModelError
+from tests.test_engine import StubGenerator
+from tests.test_train import TINY, make_dataset
+
+torch.set_num_threads(1)
+
+
+def test_solve_scale_finds_the_energy_where_the_model_moves_like_the_data() -> None:
+    e = [1.0, 1.6, 2.2]
+    assert solve_scale(e, [0.5 * x for x in e]) == pytest.approx(2.0, rel=1e-6)  # ratio = e / 2
+    assert solve_scale(e, [0.8 * x**0.5 for x in e]) == pytest.approx(1.25**2, rel=1e-6)
+    assert solve_scale(e, [1.2 * x for x in e]) == pytest.approx(1 / 1.2, rel=1e-6)  # moves too much: below 1
+    assert solve_scale(e, [0.1 * x for x in e]) == SCALE_RANGE[1]  # clipped
+    assert solve_scale(e, [0.5, 0.5, 0.5]) == 1.0  # energy does not move it: left alone
+    assert solve_scale(e, [float("nan"), 0.5, float("nan")]) == 1.0
+
+
+def test_scale_of_a_mix_is_the_weighted_geometric_mean() -> None:
+    scales = np.array([2.0, 0.5, 1.0])
+    assert scale_of(np.array([1.0, 0, 0]), scales) == pytest.approx(2.0)
+    assert scale_of(np.array([0.5, 0.5, 0]), scales) == pytest.approx(1.0)
+    assert scale_of(np.array([3.0, 0, 1.0]), scales) == pytest.approx(2.0**0.75)  # weights normalised
+    assert scale_of(np.zeros(3), scales) == 1.0
+
+
+def test_energy_calibration_reads_the_metadata_and_refuses_nonsense() -> None:
+    assert energy_calibration({}, ["a"]) == (None, math.inf)
+    s, top = energy_calibration({"energy_scale": {"b": 2.0}, "energy_max": 2.5}, ["a", "b"])
+    assert s is not None and list(s) == [1.0, 2.0] and top == 2.5
+    with pytest.raises(ModelError, match="energy_scale"):
+        energy_calibration({"energy_scale": {"a": -1.0}}, ["a"])
+    with pytest.raises(ModelError, match="energy_scale"):
+        energy_calibration({"energy_scale": {"a": "lots"}}, ["a"])
+
+
+class _Calibrated(StubGenerator):
+    meta = {"energy_scale": {"house": 2.0, "ballet": 0.5}, "energy_max": 2.5}
+
+
+def test_engine_feeds_the_model_the_calibrated_energy_and_post_the_users() -> None:
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    gen = _Calibrated()
+    eng = Engine(cfg, gen)
+    i = eng.control_names.index("energy")
+    assert eng._ctrl[i] == pytest.approx(2.0)  # user energy 1 x house's 2
+    eng.apply(Control("energy", 0.5))
+    assert eng._ctrl[i] == pytest.approx(1.0) and eng.controls["energy"] == 0.5
+    eng.apply(Control("energy", 2.0))
+    assert eng._ctrl[i] == pytest.approx(2.5)  # the ceiling
+    eng.apply(Control("energy", 1.0))
+    eng.apply(Control("styles", [0.5, 0.5]))
+    assert eng._ctrl[i] == pytest.approx(1.0)  # sqrt(2 x 0.5)
+    eng.apply(Control("styles", [0.0, 1.0]))
+    assert eng._ctrl[i] == pytest.approx(0.5)
+    plain = Engine(cfg, StubGenerator())  # no calibration: fed as given
+    assert plain._ctrl[plain.control_names.index("energy")] == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from model.train import load_train_config, train
+
+    tmp = tmp_path_factory.mktemp("calib")
+    data = make_dataset(tmp / "set", clips=4, seconds=8.0)
+    cfg = tmp / "tiny.toml"
+    cfg.write_text(TINY.format(steps=4, ckpt=4), encoding="utf-8")
+    net_cfg, tc, _ = load_train_config(cfg)
+    train(data=data, out=tmp / "run", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    return tmp / "run" / "final.pt", data
+
+
+def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
+        ckpt: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+    from live.runtime import Generator
+    from model.network import load_checkpoint_model
+    from model.train import load_checkpoint
+    from model.train_data import load_folders, vec_to_pose
+    from model.train_report import free_run
+
+    src, data = ckpt
+    out = tmp_path / "cal.pt"
+    assert main(["calibrate", str(src), "--data", str(data), "-o", str(out), "--seconds", "6", "--clips", "2",
+                 "--style-strength", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "scale" in text and f"wrote {out}" in text
+    cal = load_checkpoint(out)["energy_calibration"]
+    assert set(cal["scale"]) == {"a", "b"} and cal["style_strength"] == 1.0
+    assert "energy_calibration" not in load_checkpoint(src)  # -o: the source is left alone
+    # at the stored scale the model moves as much as the data (unless the scale hit its clip)
+    net, ck = load_checkpoint_model(str(out))
+    clips = load_folders([data], feature_cfg=ck["feature_cfg"], styles=ck["styles"])
+    for si, st in enumerate(ck["styles"]):
+        k = cal["scale"][st]
+        mine = [c for c in clips if c.style == st][:2]
+        n = 6 * 30
+        sw = np.zeros((len(mine), len(ck["styles"])), np.float32)
+        sw[:, si] = 1.0
+        ctl = np.tile(np.array([[k, 0.5]], np.float32), (len(mine), 1))
+        vec = free_run(net, np.stack([c.feats[:n] for c in mine]), style_w=sw, controls=ctl, seed=0)
+        r = np.mean([limb_speed(vec_to_pose(vec[i]), 30) / limb_speed(c.poses[:n], 30) for i, c in enumerate(mine)])
+        if SCALE_RANGE[0] < k < SCALE_RANGE[1]:
+            assert r == pytest.approx(1.0, rel=0.25), (st, k, r)
+        elif k == SCALE_RANGE[1]:
+            assert r < 1.0
+        else:
+            assert r > 1.0
+    # export carries it into the model's metadata; the engine applies it
+    onnx = tmp_path / "cal.onnx"
+    assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "30"]) == 0
+    gen = Generator(onnx)
+    assert gen.meta["energy_scale"] == cal["scale"] and gen.meta["energy_max"] == SCALE_RANGE[1]
+    cfg = defaults()
+    cfg["model"]["style"] = "b"
+    eng = Engine(cfg, gen)
+    fed = float(eng._ctrl[eng.control_names.index("energy")])
+    assert fed == pytest.approx(min(cal["scale"]["b"], SCALE_RANGE[1]), rel=1e-5)
+    assert main(["calibrate", str(tmp_path / "missing.pt"), "--data", str(data)]) != 0
+
+
+def test_calibrate_measures_and_solves_per_style(ckpt: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a stand-in decoder whose limbs move energy / 2 (style a) or energy / 1.25 (style b)
+    as much as the data's, the scales come out as 2 and 1.25."""
+    import model.train_report as tr
+    from model.energy_calib import calibrate
+    from model.network import load_checkpoint_model
+    from model.train_data import load_folders
+
+    src, data = ckpt
+    net, ck = load_checkpoint_model(str(src))
+    clips = load_folders([data], feature_cfg=ck["feature_cfg"], styles=ck["styles"])
+    by_feats = {c.feats[:5].tobytes(): c for c in clips}
+
+    def fake(_net, feats, *, style_w, controls, seed, **_kw):  # the data's own dance, moves scaled
+        out = []
+        for i in range(len(feats)):
+            c = by_feats[feats[i, :5].tobytes()]
+            v = c.vec[: feats.shape[1]].copy()
+            f = float(controls[i, 0]) / (2.0 if c.style == "a" else 1.25)
+            mean = v[:, :51].mean(0)
+            v[:, :51] = mean + f * (v[:, :51] - mean)
+            out.append(v)
+        return np.stack(out)
+
+    monkeypatch.setattr(tr, "free_run", fake)
+    cal = calibrate(net, clips, styles=ck["styles"], seconds=6, per_style=2)
+    assert cal.scale["a"] == pytest.approx(2.0, rel=0.02) and cal.scale["b"] == pytest.approx(1.25, rel=0.02)
+    assert cal.ratios["a"][0] == pytest.approx(0.5, rel=0.02) and cal.clips == {"a": 2, "b": 2}
+    assert "scale" in cal.table()
