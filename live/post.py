@@ -107,6 +107,10 @@ def min_cutoff_hz(smoothing: float) -> float:
     return 0.5 + 11.5 * (1.0 - s) ** 2
 
 
+_BONE = 0
+"""A bone whose parent is a joint (sk.ROOT and sk.NECK are negative)."""
+
+
 def _order() -> list[int]:
     """Joints with every parent before its children (NECK after both shoulders)."""
     done: list[int] = []
@@ -139,29 +143,48 @@ class BoneProjector:
             d /= np.linalg.norm(d)
             self.plan.append((j, p, float(ref[j]), float(d[0]), float(d[1]), float(d[2])))
         self._out = [0.0] * (sk.NUM_JOINTS * 3)
+        # the plan as runs of bones of one kind (joint parent / root / neck), each bone with
+        # its flat indices, length and rest direction times length precomputed
+        self._runs: list[tuple[int, list[tuple[int, int, int, int, int, int, float, float, float, float]]]] = []
+        for j, p, length, ux, uy, uz in self.plan:
+            kind = p if p in (sk.ROOT, sk.NECK) else _BONE
+            q = 3 * max(p, 0)
+            bone = (3 * j, 3 * j + 1, 3 * j + 2, q, q + 1, q + 2, length, ux * length, uy * length, uz * length)
+            if self._runs and self._runs[-1][0] == kind:
+                self._runs[-1][1].append(bone)
+            else:
+                self._runs.append((kind, [bone]))
 
     def flat(self, x: list[float], o: list[float]) -> None:
         """Project the flat pose ``x`` (51 floats) into ``o`` (51 floats, not ``x``)."""
+        sqrt = math.sqrt
         rx = 0.5 * (x[33] + x[36])
         ry = 0.5 * (x[34] + x[37])
         rz = 0.5 * (x[35] + x[38])
-        for j, p, length, ux, uy, uz in self.plan:
-            c = 3 * j
-            if p == -1:
+        for kind, bones in self._runs:
+            if kind == _BONE:  # the parent is a joint (already placed in o)
+                for c0, c1, c2, q0, q1, q2, length, ul0, ul1, ul2 in bones:
+                    dx, dy, dz = x[c0] - x[q0], x[c1] - x[q1], x[c2] - x[q2]
+                    n = sqrt(dx * dx + dy * dy + dz * dz)
+                    if n > 1e-8:
+                        s = length / n
+                        o[c0], o[c1], o[c2] = o[q0] + dx * s, o[q1] + dy * s, o[q2] + dz * s
+                    else:
+                        o[c0], o[c1], o[c2] = o[q0] + ul0, o[q1] + ul1, o[q2] + ul2
+                continue
+            if kind == sk.ROOT:
                 ax, ay, az, bx, by, bz = rx, ry, rz, rx, ry, rz
-            elif p == -2:
+            else:  # the neck: mid-shoulder, in x and as placed in o
                 ax, ay, az = 0.5 * (x[15] + x[18]), 0.5 * (x[16] + x[19]), 0.5 * (x[17] + x[20])
                 bx, by, bz = 0.5 * (o[15] + o[18]), 0.5 * (o[16] + o[19]), 0.5 * (o[17] + o[20])
-            else:
-                q = 3 * p
-                ax, ay, az, bx, by, bz = x[q], x[q + 1], x[q + 2], o[q], o[q + 1], o[q + 2]
-            dx, dy, dz = x[c] - ax, x[c + 1] - ay, x[c + 2] - az
-            n = math.sqrt(dx * dx + dy * dy + dz * dz)
-            if n > 1e-8:
-                s = length / n
-                o[c], o[c + 1], o[c + 2] = bx + dx * s, by + dy * s, bz + dz * s
-            else:
-                o[c], o[c + 1], o[c + 2] = bx + ux * length, by + uy * length, bz + uz * length
+            for c0, c1, c2, _q0, _q1, _q2, length, ul0, ul1, ul2 in bones:
+                dx, dy, dz = x[c0] - ax, x[c1] - ay, x[c2] - az
+                n = sqrt(dx * dx + dy * dy + dz * dz)
+                if n > 1e-8:
+                    s = length / n
+                    o[c0], o[c1], o[c2] = bx + dx * s, by + dy * s, bz + dz * s
+                else:
+                    o[c0], o[c1], o[c2] = bx + ul0, by + ul1, bz + ul2
 
     def __call__(self, pose: np.ndarray, out: np.ndarray) -> np.ndarray:
         """pose [shape=(17, 3)] -> ``out`` [shape=(17, 3)] (may alias ``pose``)."""
