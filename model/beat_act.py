@@ -49,6 +49,7 @@ BACKENDS = ("auto", "numpy", "onnxruntime")
 
 _log = logging.getLogger("dancemuse.beats")
 _HALF = np.float32(0.5)
+_dot, _tanh, _mul, _add, _sub = np.dot, np.tanh, np.multiply, np.add, np.subtract
 
 
 def _fail(path: Path, why: str) -> ModelError:
@@ -167,10 +168,12 @@ class BeatActivation:
         self._cur = 0
 
     def _step_numpy(self, mel_db: np.ndarray) -> np.ndarray:
+        # (ufuncs called with their output as a positional argument and bound to module
+        # names: the same arithmetic as ``np.tanh(x, out=x)``, less call overhead)
         k = 1 - self._cur
         x, mel, d, prev = self._rows[k]
-        mel[:] = mel_db
-        np.subtract(mel, prev, out=d)
+        mel[...] = mel_db
+        _sub(mel, prev, d)
         np.maximum(d, 0.0, out=d)
         # bass power flux; the previous frame's band powers are kept from its step
         pw = [10.0 ** (0.1 * a) for a in mel[:LOW_BANDS].tolist()]
@@ -184,29 +187,34 @@ class BeatActivation:
         self._low_pow = pw
         x[-2] = math.log10(flux + 1e-6)
         self._cur = k
-        np.dot(self._w_in, x, out=self._z)
-        np.maximum(self._z, 0.0, out=self._z)
+        z = self._z
+        _dot(self._w_in, x, z)
+        np.maximum(z, 0.0, out=z)
         t = self._tmp
+        gates = self._gates
         half = _HALF
-        for g, inp, h, zr, z, r, n, hn in self._layers:
+        for g, inp, h, zr, zg, r, n, hn in self._layers:
             # gates z, r, input part of n, hidden part of n in one product; the z and r rows
             # are halved so sigmoid(x) = 0.5 + 0.5 tanh(x / 2)
-            np.dot(g, inp, out=self._gates)
-            np.tanh(zr, out=zr)
-            np.multiply(zr, half, out=zr)
-            np.add(zr, half, out=zr)
-            np.multiply(r, hn, out=hn)
-            n += hn
-            np.tanh(n, out=n)
-            np.subtract(h, n, out=t)  # h' = n + z (h - n)
-            t *= z
-            np.add(n, t, out=h)
-        lg = np.dot(self._w_out, self._in_out, out=self._logits).tolist()
-        top = max(lg)
-        e0, e1, e2 = math.exp(lg[0] - top), math.exp(lg[1] - top), math.exp(lg[2] - top)
+            _dot(g, inp, gates)
+            _tanh(zr, zr)
+            _mul(zr, half, zr)
+            _add(zr, half, zr)
+            _mul(r, hn, hn)
+            _add(n, hn, n)
+            _tanh(n, n)
+            _sub(h, n, t)  # h' = n + z (h - n)
+            _mul(t, zg, t)
+            _add(n, t, h)
+        lg0, lg1, lg2 = _dot(self._w_out, self._in_out, self._logits).tolist()
+        top = max(lg0, lg1, lg2)
+        e0, e1, e2 = math.exp(lg0 - top), math.exp(lg1 - top), math.exp(lg2 - top)
         k_ = 1.0 / (e0 + e1 + e2)
-        self.probs[:] = (e0 * k_, e1 * k_, e2 * k_)
-        return self.probs
+        p = self.probs
+        p[0] = e0 * k_
+        p[1] = e1 * k_
+        p[2] = e2 * k_
+        return p
 
     def _run_numpy(self, mels: np.ndarray) -> np.ndarray:
         m, hid = self.n_mels, self.hidden
