@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,6 +353,8 @@ class StreamingFeatures:
         if [t.start for t in tail] != [tail[0].start, tail[0].start + 1, tail[0].start + 3, tail[0].start + 4]:
             raise ConfigError("feature layout: tempo, beat_phase, beat_pulse, bar_phase must be adjacent")
         self._beat_cols = slice(tail[0].start, tail[-1].stop)
+        self._beat_at = 4 * tail[0].start  # byte offset of the beat columns in a float32 row
+        self._mel_cols = self._sl["mel"]
         self._db_ref = 10.0 * math.log10(DB_REF)
         self.tracker = OnlineBeatTracker(
             fps=s.fps, beats_per_bar=s.beats_per_bar, min_bpm=s.min_bpm, max_bpm=s.max_bpm
@@ -609,14 +612,13 @@ class StreamingFeatures:
             bdb -= self._db_ref
             tr.step(onset, low, bdb)
         else:
-            tr.step(onset, low, row[self._sl["mel"]])
+            tr.step(onset, low, row[self._mel_cols])
         ph = 2.0 * math.pi * tr.phase
         cos_ph = math.cos(ph)
         bar_ph = 2.0 * math.pi * ((max(tr.beat_in_bar, 1) - 1 + tr.phase) / tr.beats_per_bar)
-        row[self._beat_cols] = (
-            tr.tempo / 200.0, math.sin(ph), cos_ph, ((1.0 + cos_ph) * 0.5) ** 4,
-            math.sin(bar_ph), math.cos(bar_ph),
-        )
+        # the six beat columns as float32 straight into the row (the cast numpy's assignment does)
+        _PACK6(row, self._beat_at, tr.tempo / 200.0, math.sin(ph), cos_ph,  # type: ignore[arg-type]
+               ((1.0 + cos_ph) * 0.5) ** 4, math.sin(bar_ph), math.cos(bar_ph))
         self.frames += 1
         info.time[k] = self.frames * self.hop / self.sr
         info.tempo[k] = tr.tempo
@@ -726,6 +728,7 @@ class _Replay:
 
 
 _LO, _HI = np.array(-1.0, np.float32), np.array(1.0, np.float32)
+_PACK6 = struct.Struct("=6f").pack_into
 
 
 def _clip_ufunc() -> Any:
