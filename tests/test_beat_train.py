@@ -1,10 +1,12 @@
-"""Training-side helpers of the beat activation: the off-beat percussion augmentation."""
+"""Training-side helpers of the beat activation: the off-beat percussion augmentation and the
+off-beat frames whose loss can weigh more."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from model.audio_augment import offbeat_percussion
+from model.beat_train import offbeat_frames, targets_of
 
 FPS = 30.0
 # mel band centres of the features (64 bands, 30 Hz - 11 kHz, Slaney scale), rounded
@@ -72,3 +74,18 @@ def test_offbeat_percussion_without_beats_in_reach_only_may_cut_the_bass() -> No
                                rng=np.random.default_rng(seed))
         assert np.array_equal(y[:, 32:], mel[:, 32:])  # nothing added above the bass
         assert np.all(y[:, :8] <= mel[:, :8])
+
+
+def test_offbeat_frames_mark_the_frame_half_a_beat_off_and_its_neighbours_only() -> None:
+    beats = np.array([0.5, 1.0, 1.5, 2.1])
+    w = offbeat_frames(beats, 90)
+    # half-way points 0.75, 1.25, 1.8 s fall in frames 22, 37, 54 (frame i covers (i, i + 1] / 30 s)
+    assert np.flatnonzero(w).tolist() == [21, 22, 23, 36, 37, 38, 53, 54, 55]
+    # no frame is both a beat target and an off-beat frame
+    y = targets_of(beats, beats[:1], 90)
+    assert not np.any((w > 0) & (y[:, 0] < 1.0))
+
+
+def test_offbeat_frames_stay_inside_the_song() -> None:
+    w = offbeat_frames(np.array([0.0, 0.02, 2.9, 3.1]), 90)
+    assert len(w) == 90 and w[0] == 1.0 and w[-1] == 1.0
