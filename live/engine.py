@@ -707,6 +707,8 @@ class Engine:
             if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
                 mix = raw if total > 0 else np.ones(len(raw))
                 self._ctrl[j] = min(self._ctrl[j] * scale_of(mix, self._energy_scale), self._energy_max)
+        if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
+            self.generator.user_energy = float(self.controls["energy"])
 
     # -- observability ----------------------------------------------------------------
     def latency_percentiles(self) -> tuple[float, float]:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from model import skeleton as sk
+from model.energy_calib import energy_calibration, scale_of
 from model.errors import ConfigError
 
 MAX_DANCERS = 8
@@ -163,6 +164,15 @@ class FanOutGenerator:
         self.styles = [None if s is None else np.asarray(s, np.float32) for s in styles]
         self.raw = np.zeros((RING, len(self.gens), sk.NUM_JOINTS, 3), np.float32)
         self.steps = 0
+        # a calibrated model (`dancemuse calibrate`) is fed energy x the style's scale: the engine
+        # does it for dancer 0's mix; a dancer with its own style gets its own style's scale
+        scales, self._emax = energy_calibration(self.meta if isinstance(self.meta, Mapping) else {}, self.style_names)
+        self._e = self.control_names.index("energy") if "energy" in self.control_names else -1
+        self._own = [None if (st is None or scales is None or self._e < 0) else scale_of(st, scales)
+                     for st in self.styles]
+        self._ctl = [np.zeros(len(self.control_names), np.float32) for _ in self.gens]
+        self.user_energy: float | None = None
+        """The user's energy (the Engine sets it on every control change)."""
 
     def reset(self, *, seed: int | None = None) -> None:
         for i, g in enumerate(self.gens):
@@ -173,7 +183,13 @@ class FanOutGenerator:
         slot = self.raw[self.steps % RING]
         for i, g in enumerate(self.gens):
             st = self.styles[i]
-            slot[i] = g.step(features, style=style if st is None else st, controls=controls)
+            ctl = controls
+            own = self._own[i]
+            if own is not None and controls is not None and self.user_energy is not None:
+                ctl = self._ctl[i]
+                ctl[:] = controls
+                ctl[self._e] = min(self.user_energy * own, self._emax)
+            slot[i] = g.step(features, style=style if st is None else st, controls=ctl)
         self.steps += 1
         return slot[0]
 

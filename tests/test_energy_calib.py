@@ -74,6 +74,25 @@ def test_engine_feeds_the_model_the_calibrated_energy_and_post_the_users() -> No
     assert plain._ctrl[plain.control_names.index("energy")] == pytest.approx(1.0)
 
 
+def test_ensemble_dancers_with_their_own_style_get_their_own_scale() -> None:
+    from live.ensemble import FanOutGenerator
+
+    class Rec(_Calibrated):
+        def step(self, features: np.ndarray, *, style: np.ndarray, controls: np.ndarray) -> np.ndarray:
+            self.fed = float(controls[0])
+            return super().step(features, style=style, controls=controls)
+
+    gens = [Rec(), Rec(), Rec()]
+    fan = FanOutGenerator(gens, [None, np.array([0.0, 1.0], np.float32), np.array([1.0, 0.0], np.float32)])
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    eng = Engine(cfg, fan)
+    eng.apply(Control("energy", 0.8))
+    fan.step(np.zeros(4, np.float32), style=eng._style, controls=eng._ctrl)
+    assert [g.fed for g in gens] == pytest.approx([1.6, 0.4, 1.6])  # house x2, ballet x0.5, house x2
+    assert eng._ctrl[0] == pytest.approx(1.6)  # the engine's own vector is untouched
+
+
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from model.train import load_train_config, train
