@@ -178,6 +178,30 @@ def test_process_returns_preallocated_buffer() -> None:
     assert a is b and a.dtype == np.float32 and a.shape == (17, 3)
 
 
+def test_process_into_a_callers_row_equals_the_internal_buffer_and_holds_the_last_output() -> None:
+    """process(pose, out=row) (the engine writes straight into its joint ring) gives what
+    process(pose) gives, frame by frame with the groove on; while held, every row gets the
+    last output, also after a plain process call."""
+    rng = np.random.default_rng(5)
+    kw = dict(fps=30, smoothing=0.5, groove=0.8, dynamics=1.0)
+    a, b = PostProcessor(**kw), PostProcessor(**kw)
+    ring = np.zeros((40, 51), np.float32)
+    for i in range(30):
+        pose = _pose() + (rng.standard_normal((17, 3)) * 0.05).astype(np.float32)
+        for post in (a, b):
+            post.cue((i / 15) % 1.0, 120.0, 0.2)
+        want = a.process(pose).copy()
+        got = b.process(pose, out=ring[i])
+        assert got is ring[i] or np.shares_memory(got, ring[i])
+        np.testing.assert_array_equal(ring[i], want.reshape(-1))
+    b.hold = True
+    b.process(_pose((0.3, 1.0, 0.0)), out=ring[30])
+    np.testing.assert_array_equal(ring[30], ring[29])
+    np.testing.assert_array_equal(b.process(_pose()).reshape(-1), ring[29])  # into its own buffer
+    b.process(_pose(), out=ring[31])
+    np.testing.assert_array_equal(ring[31], ring[29])
+
+
 def test_bone_projector_matches_the_skeleton_reference() -> None:
     from live.post import BoneProjector
 
