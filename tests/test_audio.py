@@ -37,7 +37,7 @@ def test_real_time_source_is_paced_by_the_clock() -> None:
     t0 = time.time()
     blocks = asyncio.run(_collect(src))
     took = time.time() - t0
-    assert 0.18 < took < 0.5
+    assert took > 0.18  # paced: not faster than real time (no upper bound: a loaded machine may be late)
     gaps = np.diff([b.arrival for b in blocks])
     np.testing.assert_allclose(gaps, 800 / 24000, atol=1e-6)
 
