@@ -5,15 +5,18 @@ DANCEMUSE = $(PYTHON) -m live.cli
 
 .PHONY: default-model bootstrap-model export-model
 
-# The shipped model (v7): the phrase-level synthetic choreography (6 styles, real-instrument
+# The shipped model (v8): the phrase-level synthetic choreography (6 styles, real-instrument
 # MIDI music; a second set where every song is danced in three styles, so the style input and
 # not the music picks the dance) plus the CMU mocap takes (salsa, breaking, freestyle) with
 # accompaniment on the dancers' own beat grid. v6 trained from scratch on two CPU threads in one
 # 75-minute stage (models/default_train.toml; v5's two stages: models/v5_*.toml), then two
 # fine-tunes on one thread: the style critic (models/v7_style.toml; the shipped run was stopped
 # at step 1750 of its time-scheduled 3000, so --steps 1750 here gives a faster-decaying learning
-# rate than that run had) and the motion amount (models/v7_amount.toml, 38 minutes). The final
-# checkpoint is exported once per frame (plus the numpy offline weights) and in blocks of 16.
+# rate than that run had) and the motion amount (models/v7_amount.toml, 38 minutes); v8 is v7
+# fine-tuned once more with the motion amount taken per window (models/v8_amount.toml, 40
+# minutes), then calibrated: per style the energy at which it moves as much as its data (one
+# minute). The final checkpoint is exported once per frame (plus the numpy offline weights) and
+# in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3
@@ -21,8 +24,10 @@ default-model:
 	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v6 --train-config models/default_train.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v7s --init runs/v6/final.pt --train-config models/v7_style.toml --steps 1750
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v7b --init runs/v7s/last.pt --train-config models/v7_amount.toml
-	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v7b/final.pt -o models/default.onnx
-	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v7b/final.pt -o models/default_b16.onnx --block 16
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v8 --init runs/v7b/final.pt --train-config models/v8_amount.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v8/final.pt --data data/synth_v4 data/synth_x data/mocap
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v8/final.pt -o models/default.onnx
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v8/final.pt -o models/default_b16.onnx --block 16
 
 # Export a checkpoint: make export-model CKPT=runs/mine/best.pt OUT=models/mine.onnx
 CKPT ?= runs/default/best.pt
