@@ -14,8 +14,13 @@ identity up to half the radius, then ``k + (r - k) tanh((d - k) / (r - k))``, sm
 value and slope) so it never leaves the ``stage_radius`` circle (minus the foot
 correction's allowance): no jump at the edge, over any length of show.
 
-Feet. With ``foot_lock`` a foot that is low (ankle under ``CONTACT_Y``) and slow
-(horizontal speed under ``CONTACT_V``) is planted: its horizontal position is locked where
+Feet. With ``foot_lock`` the feet stage first keeps the feet out of the floor: when the
+lower ankle would be shown under ``FLOOR_Y`` (a standing ankle's height) the whole body is
+lifted rigidly by what it lacks (bones exact; the foot stops on the floor as it would), and
+the lift sinks back with time constant ``LIFT_RELEASE_S`` once it is no longer needed
+(continuous, no pop). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
+(horizontal speed under ``CONTACT_V``: the model's own feet shuffle along the floor at up to
+~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
 it touched down. The body is translated (a rigid shift, so bone lengths stay exact) by the
 mean of what the planted feet need, and a planted foot that still misses its lock
 (two feet moving apart) gets its leg re-solved by two-bone IK (hip and bone lengths
@@ -77,13 +82,17 @@ RETURN_S = 6.0
 CONTACT_Y = sk.ANKLE_HEIGHT + 0.05
 """A foot is low when its ankle is under this height (m); it lifts above ``RELEASE_Y``."""
 RELEASE_Y = sk.ANKLE_HEIGHT + 0.09
-CONTACT_V = 0.5
+CONTACT_V = 1.2
 """A foot is slow when its horizontal speed is under this (m/s); it slides above ``RELEASE_V``."""
-RELEASE_V = 0.9
+RELEASE_V = 1.8
 RELEASE_S = 0.25
 """Time constant of the foot correction relaxing to zero when no foot is planted."""
 MAX_SHIFT = 0.3
 """Largest body shift (m) the foot contact may apply; the stage bound leaves room for it."""
+FLOOR_Y = sk.ANKLE_HEIGHT
+"""No ankle is shown under this height (m, a standing ankle's): the body is lifted rigidly."""
+LIFT_RELEASE_S = 0.3
+"""Time constant (s) of the floor lift sinking back once the feet no longer need it."""
 _FEET = ((sk.LEFT_FOOT, 13, 11), (sk.RIGHT_FOOT, 14, 12))  # ankle, knee, hip
 GROOVE_PULL = 0.05
 """Share of the gap to the model's pose closed each frame by the groove stage (bounds its lag)."""
@@ -274,6 +283,9 @@ class PostProcessor:
         self._f64 = np.zeros(n, np.float64)  # packed into through its buffer
         self.contact = [False, False]
         """Whether each foot (left, right) is planted on the last frame."""
+        self._fo = [0.0] * n  # the feet stage's output
+        self._feet_now = [0.0] * 4
+        self._feet_prev = [0.0] * 4
         self.reset()
         self.hold = False
 
@@ -293,7 +305,8 @@ class PostProcessor:
         self._off = [0.0, 0.0]  # what is added to the pose's x, z
         self._shift = [0.0, 0.0]  # foot-contact body shift
         self._lock = [[0.0, 0.0], [0.0, 0.0]]
-        self._prev_feet: list[float] | None = None
+        self._have_prev = False  # self._feet_prev holds the last frame's feet (lx rx lz rz)
+        self._lift = 0.0  # floor lift (m) added to every joint's height
         self.contact = [False, False]
         self._g_primed = False
         self._gl_on = False  # the energy control's mean pose is tracked (only while energy < 1)
@@ -411,26 +424,10 @@ class PostProcessor:
             x = self._groove_many(x, cues)
         if self.project_bones:
             x = self._batch_proj(x)
-        if self.foot_lock:
-            sh, both, self._prev_feet = pm.plant_feet(
-                x, fps=fps, feet=(_FEET[0][0], _FEET[1][0]), contact=self.contact, lock=self._lock,
-                shift=self._shift, prev=self._prev_feet, contact_y=CONTACT_Y, release_y=RELEASE_Y,
-                contact_v=CONTACT_V, release_v=RELEASE_V, release_s=RELEASE_S, max_shift=MAX_SHIFT)
-            x = x.copy() if x is p else x
-            x[..., 0] += sh[:, 0, None]
-            x[..., 2] += sh[:, 1, None]
-            if both:
-                idx = np.asarray([i for i, _ in both], np.intp)
-                locks = np.asarray([lk for _, lk in both], np.float64)  # [m, foot, (x, z)]
-                for k, (a, kn, hip) in enumerate(_FEET):
-                    lx, lz = locks[:, k, 0], locks[:, k, 1]
-                    miss = np.abs(x[idx, a, 0] - lx) + np.abs(x[idx, a, 2] - lz) > 1e-4
-                    if miss.any():
-                        rows = idx[miss]
-                        legs = x[rows]
-                        target = np.stack([lx[miss], legs[:, a, 1], lz[miss]], axis=1)
-                        pm.two_bone_ik(legs, hip, kn, a, target)
-                        x[rows] = legs
+        if self.foot_lock:  # frame by frame: the floor lift and the locks are sequential
+            flat = x.reshape(len(x), -1).tolist()
+            feet = self._feet
+            x = np.asarray([feet(row)[:] for row in flat], np.float64).reshape(x.shape)
         self._have_output = True
         return x
 
@@ -663,26 +660,42 @@ class PostProcessor:
         return y
 
     def _feet(self, x: list[float]) -> list[float]:
-        """Plant low, slow feet: shift the body so planted feet stay, then IK a leg whose
-        foot still misses its lock. Returns a new flat pose."""
+        """The floor and planted feet: lift the body so no ankle is under ``FLOOR_Y``, shift
+        it so planted feet stay, then IK a leg whose foot still misses its lock. Returns an
+        internal buffer (``x`` is not changed)."""
         fps = self.fps
-        feet = [x[3 * a] for a, _, _ in _FEET] + [x[3 * a + 2] for a, _, _ in _FEET]  # lx rx lz rz
-        prev = self._prev_feet if self._prev_feet is not None else feet
-        self._prev_feet = feet
+        out = self._fo
+        ly, ry = x[3 * _FEET[0][0] + 1], x[3 * _FEET[1][0] + 1]
+        need = FLOOR_Y - (ly if ly < ry else ry)
+        need = need if need > 0.0 else 0.0
+        lift = self._lift
+        if need >= lift:  # the lowest foot would go under the floor: it stops on it
+            lift = need
+        else:  # sink back smoothly toward what the feet need
+            lift += (need - lift) / (1.0 + LIFT_RELEASE_S * fps)
+        self._lift = lift
+        feet, prev = self._feet_now, self._feet_prev
+        for i, (a, _, _) in enumerate(_FEET):
+            feet[i], feet[i + 2] = x[3 * a], x[3 * a + 2]
+        if not self._have_prev:
+            prev[:] = feet
+            self._have_prev = True
+        self._feet_now, self._feet_prev = prev, feet  # next frame's prev is this frame's feet
         sh = self._shift
         need_x = need_z = 0.0
         planted = 0
         for i, (a, _, _) in enumerate(_FEET):
-            y = x[3 * a + 1]
+            y = x[3 * a + 1] + lift
             v = math.hypot(feet[i] - prev[i], feet[i + 2] - prev[i + 2]) * fps
             was = self.contact[i]
             now = (y < RELEASE_Y and v < RELEASE_V) if was else (y < CONTACT_Y and v < CONTACT_V)
+            lk = self._lock[i]
             if now and not was:  # touch down where the foot is shown now
-                self._lock[i] = [feet[i] + sh[0], feet[i + 2] + sh[1]]
+                lk[0], lk[1] = feet[i] + sh[0], feet[i + 2] + sh[1]
             self.contact[i] = now
             if now:
-                need_x += self._lock[i][0] - feet[i]
-                need_z += self._lock[i][1] - feet[i + 2]
+                need_x += lk[0] - feet[i]
+                need_z += lk[1] - feet[i + 2]
                 planted += 1
         if planted:
             tx, tz = need_x / planted, need_z / planted
@@ -691,17 +704,17 @@ class PostProcessor:
                 tx, tz = tx * MAX_SHIFT / n, tz * MAX_SHIFT / n
                 for i in range(2):
                     if self.contact[i]:
-                        self._lock[i] = [feet[i] + tx, feet[i + 2] + tz]
+                        self._lock[i][0], self._lock[i][1] = feet[i] + tx, feet[i + 2] + tz
             sh[0], sh[1] = tx, tz
         else:
             k = 1.0 / (1.0 + RELEASE_S * fps)
             sh[0] -= k * sh[0]
             sh[1] -= k * sh[1]
-        out = list(x)
         sx, sz = sh
         for c in range(0, len(out), 3):
-            out[c] += sx
-            out[c + 2] += sz
+            out[c] = x[c] + sx
+            out[c + 1] = x[c + 1] + lift
+            out[c + 2] = x[c + 2] + sz
         if planted == 2:
             for i, (a, kn, hip) in enumerate(_FEET):
                 lx, lz = self._lock[i]
