@@ -267,7 +267,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def describe(meta: Mapping[str, Any]) -> str:
     """One line describing the model for logs and status pages."""
-    return (
+    line = (
         f"{meta['fps']} fps, {meta['feature_dim']} features, window {meta['window']}+{meta['lookahead']}, "
         f"styles {','.join(meta['styles'])}, controls {','.join(meta['controls']) or '-'}"
     )
+    scale = meta.get("energy_scale")
+    if isinstance(scale, Mapping) and scale:  # `dancemuse calibrate`
+        line += ", energy calibrated (" + ",".join(f"{s} x{float(k):.2f}" for s, k in scale.items()) + ")"
+    return line

@@ -170,6 +170,14 @@ def test_mismatched_models_are_refused(exported: tuple[Path, Any, dict], tmp_pat
     other.pop("dims", None)
     with pytest.raises(ModelError, match="trained on features"):
         Generator(path, expected_spec=other)
+    # an export of the same weights with another energy calibration is not the same model
+    # (generate would otherwise dance the block file with other energies than the show)
+    from live.runtime import same_model
+
+    cal = Generator(_rewrite_meta(path, tmp_path / "cal.onnx", energy_scale={s: 2.0 for s in meta["styles"]},
+                                  energy_max=2.5))
+    assert same_model(meta, meta) and not same_model(meta, cal.meta)
+    assert "energy calibrated (house x2.00" in cal.describe()
 
 
 def test_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
