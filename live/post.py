@@ -24,7 +24,10 @@ the lift sinks back with time constant ``LIFT_RELEASE_S`` once it is no longer n
 it touched down. The body is translated (a rigid shift, so bone lengths stay exact) by the
 mean of what the planted feet need, and a planted foot that still misses its lock
 (two feet moving apart) gets its leg re-solved by two-bone IK (hip and bone lengths
-kept). When no foot is planted the shift relaxes to zero within ``RELEASE_S``.
+kept). When no foot is planted the shift relaxes to zero within ``RELEASE_S``; when the
+planted feet change (one of two lifts) the body glides to the shift the remaining lock needs
+over ``RELEASE_S`` (that leg IK'd meanwhile), and a foot that lifts glides from where it was
+shown to the model's foot over ``RELEASE_S`` (its leg IK'd): no jump at release.
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
@@ -305,6 +308,8 @@ class PostProcessor:
         self._off = [0.0, 0.0]  # what is added to the pose's x, z
         self._shift = [0.0, 0.0]  # foot-contact body shift
         self._lock = [[0.0, 0.0], [0.0, 0.0]]
+        self._absorb = [0.0, 0.0]  # the part of the body shift still gliding to what the locks need
+        self._rel = [[0.0, 0.0], [0.0, 0.0]]  # a lifted foot's offset from the model's, gliding to 0
         self._have_prev = False  # self._feet_prev holds the last frame's feet (lx rx lz rz)
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self.contact = [False, False]
@@ -681,9 +686,11 @@ class PostProcessor:
             prev[:] = feet
             self._have_prev = True
         self._feet_now, self._feet_prev = prev, feet  # next frame's prev is this frame's feet
-        sh = self._shift
+        sh, ab, rel = self._shift, self._absorb, self._rel
         need_x = need_z = 0.0
         planted = 0
+        changed = False
+        lifted = 0
         for i, (a, _, _) in enumerate(_FEET):
             y = x[3 * a + 1] + lift
             v = math.hypot(feet[i] - prev[i], feet[i + 2] - prev[i + 2]) * fps
@@ -692,11 +699,17 @@ class PostProcessor:
             lk = self._lock[i]
             if now and not was:  # touch down where the foot is shown now
                 lk[0], lk[1] = feet[i] + sh[0], feet[i + 2] + sh[1]
+                rel[i][0] = rel[i][1] = 0.0
+            elif was and not now:  # lift off from where it is shown (out: the last frame's output)
+                rel[i][0], rel[i][1] = out[3 * a] - feet[i], out[3 * a + 2] - feet[i + 2]
+                lifted |= 1 << i
+            changed = changed or now != was
             self.contact[i] = now
             if now:
                 need_x += lk[0] - feet[i]
                 need_z += lk[1] - feet[i + 2]
                 planted += 1
+        tx = tz = 0.0
         if planted:
             tx, tz = need_x / planted, need_z / planted
             n = math.hypot(tx, tz)
@@ -705,21 +718,43 @@ class PostProcessor:
                 for i in range(2):
                     if self.contact[i]:
                         self._lock[i][0], self._lock[i][1] = feet[i] + tx, feet[i + 2] + tz
-            sh[0], sh[1] = tx, tz
-        else:
-            k = 1.0 / (1.0 + RELEASE_S * fps)
-            sh[0] -= k * sh[0]
-            sh[1] -= k * sh[1]
-        sx, sz = sh
+        # the shift the locks need can jump when a foot lifts: the body glides there instead
+        k = 1.0 / (1.0 + RELEASE_S * fps)
+        if changed:
+            ab[0], ab[1] = sh[0] - tx, sh[1] - tz
+        ab[0] -= k * ab[0]
+        ab[1] -= k * ab[1]
+        if abs(ab[0]) + abs(ab[1]) < 1e-7:
+            ab[0] = ab[1] = 0.0
+        sx, sz = tx + ab[0], tz + ab[1]
+        n = math.hypot(sx, sz)
+        if n > MAX_SHIFT:
+            sx, sz = sx * MAX_SHIFT / n, sz * MAX_SHIFT / n
+        sh[0], sh[1] = sx, sz
+        for i in range(2):  # a lifted foot glides from where it was shown to the model's (+ shift)
+            if not self.contact[i]:
+                r = rel[i]
+                if lifted >> i & 1:
+                    r[0] -= sx
+                    r[1] -= sz
+                r[0] -= k * r[0]
+                r[1] -= k * r[1]
         for c in range(0, len(out), 3):
             out[c] = x[c] + sx
             out[c + 1] = x[c + 1] + lift
             out[c + 2] = x[c + 2] + sz
-        if planted == 2:
-            for i, (a, kn, hip) in enumerate(_FEET):
-                lx, lz = self._lock[i]
-                if abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:
-                    _two_bone_ik(out, hip, kn, a, lx, out[3 * a + 1], lz)
+        for i, (a, kn, hip) in enumerate(_FEET):
+            if self.contact[i]:
+                if planted == 2 or ab[0] or ab[1]:
+                    lx, lz = self._lock[i]
+                    if abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:
+                        _two_bone_ik(out, hip, kn, a, lx, out[3 * a + 1], lz)
+            else:
+                r = rel[i]
+                if abs(r[0]) + abs(r[1]) > 1e-4:
+                    _two_bone_ik(out, hip, kn, a, out[3 * a] + r[0], out[3 * a + 1], out[3 * a + 2] + r[1])
+                else:
+                    r[0] = r[1] = 0.0
         return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from live import post as post_mod
 from live.post import PostProcessor
 from model import skeleton as sk
 from model.errors import ConfigError
@@ -377,3 +378,74 @@ def test_whole_dance_in_pieces_equals_frame_by_frame_with_feet_planted(mirror: b
     np.testing.assert_allclose(pieces, np.stack(frames), atol=1e-6)
     for p in poses[:40]:  # the state carried on
         np.testing.assert_allclose(whole.process(p), live.process(p), atol=1e-6)
+
+
+@pytest.mark.parametrize("frame_by_frame", [False, True])
+def test_feet_dipping_under_the_floor_are_lifted_onto_it_rigidly_and_smoothly(frame_by_frame: bool) -> None:
+    """The model sinks the whole dancer up to 15 cm into the floor (breaking floor work) and
+    back: the shown ankles never go under FLOOR_Y, bones stay exact, the lift moves the body
+    no faster than the model moves it (no pop), and once the dip is over the body is back at
+    the model's height."""
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    n = 120
+    depth = 0.15 * np.sin(np.pi * np.clip((np.arange(n) - 10) / 40.0, 0.0, 1.0))  # frames 10..50
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    poses[:, :, 1] -= depth[:, None].astype(np.float32)
+    if frame_by_frame:
+        out = np.stack([post.process(p).copy() for p in poses])
+    else:
+        out = post.process_many(poses)
+    assert poses[:, sk.FEET, 1].min() < post_mod.FLOOR_Y - 0.14
+    assert out[:, sk.FEET, 1].min() >= post_mod.FLOOR_Y - 1e-5
+    assert sk.bone_length_error(out) < 1e-5
+    model_step = np.abs(np.diff(poses[:, :, 1], axis=0)).max()
+    assert np.abs(np.diff(out[:, :, 1], axis=0)).max() <= model_step + 1e-5
+    # the body is lifted, not bent: every joint moves up by the same amount
+    lift = out[:, :, 1] - poses[:, :, 1]
+    assert np.ptp(lift, axis=1).max() < 1e-4
+    assert lift[30].min() > 0.1
+    assert np.abs(lift[-1]).max() < 1e-3  # back at the model's own height
+
+
+def test_a_foot_the_model_shuffles_slowly_along_the_floor_stays_planted() -> None:
+    """The model swings the left foot and puts it down still gliding along the floor at
+    0.8 m/s while the right one stands (a shuffle where a dancer would step): from the
+    touch-down both shown feet stay where they are, the dragged leg re-solved by IK, bones
+    exact."""
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    n, down = 15, 6
+    t = np.arange(n) / fps
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    poses[:, sk.LEFT_FOOT, 0] += 0.8 * t
+    poses[:, 13, 0] += 0.4 * t  # the knee follows half way
+    poses[:down, sk.LEFT_FOOT, 1] += 0.2  # kicked back in the air until frame `down`
+    poses[:down, sk.LEFT_FOOT, 2] -= 0.25
+    out = post.process_many(poses)
+    for foot in sk.FEET:
+        xz = out[down + 1:, foot][:, [0, 2]]  # (the frame it lands on it comes down fast)
+        assert np.abs(xz - xz[0]).max() < 2e-3
+    assert all(post.contact)
+    assert sk.bone_length_error(out) < 1e-4
+    assert poses[-1, sk.LEFT_FOOT, 0] - poses[down + 1, sk.LEFT_FOOT, 0] > 0.15  # the model did slide it
+
+
+def test_a_dragged_foot_that_lifts_glides_back_to_the_model_without_a_jump() -> None:
+    """Both feet planted while the model drags the left one 0.4 m away; when it lifts, the
+    foot and the body glide to where the model has them instead of jumping there."""
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    n = 40
+    t = np.minimum(np.arange(n), 23) / fps
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    poses[:, sk.LEFT_FOOT, 0] += 0.8 * t
+    poses[:, 13, 0] += 0.4 * t
+    poses[:8, [13, sk.LEFT_FOOT], 1] += 0.12
+    contact = []
+    out = np.stack([(post.process(p).copy(), contact.append(post.contact[0]))[0] for p in poses])
+    assert contact[10] and not contact[-1]  # planted, then lifted (the stretched leg rises)
+    step = np.abs(np.diff(out[:, :, [0, 2]], axis=0)).max()
+    assert step < 0.07  # the model's own foot moves 0.027 m a frame; the old release jumped 0.38 m
+    assert np.abs(out[-1, sk.LEFT_FOOT, 0] - post_mod.PostProcessor(fps=fps, smoothing=0.0, foot_lock=False).process(poses[-1])[sk.LEFT_FOOT, 0]) < 0.03
+    assert sk.bone_length_error(out) < 1e-4
