@@ -16,9 +16,10 @@ correction's allowance): no jump at the edge, over any length of show.
 
 Feet. With ``foot_lock`` the feet stage first keeps the feet out of the floor: when the
 lower ankle would be shown under ``FLOOR_Y`` (a standing ankle's height) the whole body is
-lifted rigidly by what it lacks (bones exact; the foot stops on the floor as it would), and
-the lift sinks back with time constant ``LIFT_RELEASE_S`` once it is no longer needed
-(continuous, no pop). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
+lifted rigidly by what it lacks (bones exact; the foot stops on the floor as it would), at
+most ``LIFT_MAX_V`` fast (a foot plunging faster has its leg bent by two-bone IK to stand on
+the floor), and the lift sinks back with time constant ``LIFT_RELEASE_S`` once it is no
+longer needed (continuous, no pop). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
 (horizontal speed under ``CONTACT_V``: the model's own feet shuffle along the floor at up to
 ~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
 it touched down. The body is translated (a rigid shift, so bone lengths stay exact) by the
@@ -95,6 +96,9 @@ MAX_SHIFT = 0.3
 FLOOR_Y = sk.ANKLE_HEIGHT
 """No ankle is shown under this height (m, a standing ankle's): the body is lifted rigidly."""
 LIFT_RELEASE_S = 0.3
+"""Time constant (s) of the floor lift sinking back once the feet no longer need it."""
+LIFT_MAX_V = 2.0
+"""Fastest the floor lift raises the body (m/s); a foot plunging faster has its leg bent (IK)."""
 """Time constant (s) of the floor lift sinking back once the feet no longer need it."""
 _FEET = ((sk.LEFT_FOOT, 13, 11), (sk.RIGHT_FOOT, 14, 12))  # ankle, knee, hip
 GROOVE_PULL = 0.05
@@ -674,8 +678,9 @@ class PostProcessor:
         need = FLOOR_Y - (ly if ly < ry else ry)
         need = need if need > 0.0 else 0.0
         lift = self._lift
-        if need >= lift:  # the lowest foot would go under the floor: it stops on it
-            lift = need
+        if need >= lift:  # the lowest foot would go under the floor: the body rises (at most
+            rise = LIFT_MAX_V / fps  # LIFT_MAX_V; a faster plunge bends the leg instead, below)
+            lift = need if need - lift <= rise else lift + rise
         else:  # sink back smoothly toward what the feet need
             lift += (need - lift) / (1.0 + LIFT_RELEASE_S * fps)
         self._lift = lift
@@ -744,15 +749,19 @@ class PostProcessor:
             out[c + 1] = x[c + 1] + lift
             out[c + 2] = x[c + 2] + sz
         for i, (a, kn, hip) in enumerate(_FEET):
+            y = out[3 * a + 1]
+            under = y < FLOOR_Y
+            if under:
+                y = FLOOR_Y
             if self.contact[i]:
-                if planted == 2 or ab[0] or ab[1]:
-                    lx, lz = self._lock[i]
-                    if abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:
-                        _two_bone_ik(out, hip, kn, a, lx, out[3 * a + 1], lz)
+                lx, lz = self._lock[i]
+                if under or ((planted == 2 or ab[0] or ab[1])
+                             and abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4):
+                    _two_bone_ik(out, hip, kn, a, lx, y, lz)
             else:
                 r = rel[i]
-                if abs(r[0]) + abs(r[1]) > 1e-4:
-                    _two_bone_ik(out, hip, kn, a, out[3 * a] + r[0], out[3 * a + 1], out[3 * a + 2] + r[1])
+                if abs(r[0]) + abs(r[1]) > 1e-4 or under:
+                    _two_bone_ik(out, hip, kn, a, out[3 * a] + r[0], y, out[3 * a + 2] + r[1])
                 else:
                     r[0] = r[1] = 0.0
         return out

@@ -449,3 +449,20 @@ def test_a_dragged_foot_that_lifts_glides_back_to_the_model_without_a_jump() -> 
     assert step < 0.07  # the model's own foot moves 0.027 m a frame; the old release jumped 0.38 m
     assert np.abs(out[-1, sk.LEFT_FOOT, 0] - post_mod.PostProcessor(fps=fps, smoothing=0.0, foot_lock=False).process(poses[-1])[sk.LEFT_FOOT, 0]) < 0.03
     assert sk.bone_length_error(out) < 1e-4
+
+
+def test_a_foot_plunging_under_the_floor_in_one_frame_bends_its_leg_instead_of_popping_the_body() -> None:
+    """The model drops the whole dancer 25 cm into the floor from one frame to the next: the
+    body rises back no faster than LIFT_MAX_V, meanwhile the legs bend so the feet stand on
+    the floor, bones stay exact."""
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], 20, axis=0)
+    poses[10:, :, 1] -= 0.25
+    out = np.stack([post.process(p).copy() for p in poses])
+    assert out[:, sk.FEET, 1].min() >= post_mod.FLOOR_Y - 1e-5
+    root_y = out[:, [11, 12], 1].mean(axis=1)
+    assert np.abs(np.diff(root_y)[10:]).max() <= post_mod.LIFT_MAX_V / fps + 1e-5  # the model is still
+    assert root_y[10] < root_y[0] - 0.1  # the drop is shown (the legs bend) ...
+    assert root_y[-1] > root_y[10] + 0.1  # ... and the body rises back onto its feet after
+    assert sk.bone_length_error(out) < 1e-5
