@@ -5,7 +5,7 @@ stage before it, so the whole dance can go through one stage after the other: mi
 centring and bone projection are plain array maths over all frames; the linear recursions
 (the dynamics' mean pose, the groove's re-timed pose) run in blocks of frames as one small
 matrix product each; what is non-linear in time (the one-euro filter, the bounded root
-follow, the loudness follower, foot contact) keeps a tight loop over frames, on numpy rows
+follow, the loudness follower) keeps a tight loop over frames, on numpy rows
 of 17 joints or on a few Python floats. No compiler, same numbers as frame by frame to
 about 1e-12 m (a test holds the float32 outputs within 1e-6).
 
@@ -186,88 +186,3 @@ class BatchProjector:
         out = np.matmul(self.anc, b)
         out += ext[:, nj, None, :]
         return out
-
-
-def plant_feet(
-    x: np.ndarray, *, fps: float, feet: tuple[int, int], contact: list[bool], lock: list[list[float]],
-    shift: list[float], prev: list[float] | None, contact_y: float, release_y: float, contact_v: float,
-    release_v: float, release_s: float, max_shift: float,
-) -> tuple[np.ndarray, list[tuple[int, list[list[float]]]], list[float] | None]:
-    """Foot contact over frames (``PostProcessor._feet`` without the leg IK): x
-    [shape=(t, 17, 3)] projected poses -> the body shift (x, z) per frame [shape=(t, 2)],
-    the frames where both feet are planted with the locks they hold, and the last frame's
-    feet. ``contact``, ``lock`` and ``shift`` are updated in place."""
-    t = len(x)
-    a0, a1 = feet
-    cols = np.stack([x[:, a0, 0], x[:, a1, 0], x[:, a0, 2], x[:, a1, 2], x[:, a0, 1], x[:, a1, 1]], axis=1).tolist()
-    sh = np.empty((t, 2))
-    both: list[tuple[int, list[list[float]]]] = []
-    s0, s1 = shift
-    relax = 1.0 / (1.0 + release_s * fps)
-    hypot = math.hypot
-    rows: list[tuple[float, float]] = [(0.0, 0.0)] * t
-    for i, row in enumerate(cols):
-        f = row[:4]
-        pv = prev if prev is not None else f
-        prev = f
-        need_x = need_z = 0.0
-        planted = 0
-        for k in (0, 1):
-            y = row[4 + k]
-            v = hypot(f[k] - pv[k], f[k + 2] - pv[k + 2]) * fps
-            was = contact[k]
-            now = (y < release_y and v < release_v) if was else (y < contact_y and v < contact_v)
-            if now and not was:
-                lock[k] = [f[k] + s0, f[k + 2] + s1]
-            contact[k] = now
-            if now:
-                need_x += lock[k][0] - f[k]
-                need_z += lock[k][1] - f[k + 2]
-                planted += 1
-        if planted:
-            tx, tz = need_x / planted, need_z / planted
-            n = hypot(tx, tz)
-            if n > max_shift:
-                tx, tz = tx * max_shift / n, tz * max_shift / n
-                for k in (0, 1):
-                    if contact[k]:
-                        lock[k] = [f[k] + tx, f[k + 2] + tz]
-            s0, s1 = tx, tz
-            if planted == 2:
-                both.append((i, [list(lock[0]), list(lock[1])]))
-        else:
-            s0 -= relax * s0
-            s1 -= relax * s1
-        rows[i] = (s0, s1)
-    if t:
-        sh[...] = rows
-    shift[0], shift[1] = s0, s1
-    return sh, both, prev
-
-
-def two_bone_ik(x: np.ndarray, hip: int, knee: int, ankle: int, target: np.ndarray) -> None:
-    """``live.post._two_bone_ik`` for many poses: move ``ankle`` of each pose x
-    [shape=(m, 17, 3)] to target [shape=(m, 3)] keeping thigh and shin lengths, the knee
-    bending in the plane it bends in now (x changed in place)."""
-    h, k, a = x[:, hip], x[:, knee], x[:, ankle]
-    l1 = np.linalg.norm(k - h, axis=1)
-    l2 = np.linalg.norm(a - k, axis=1)
-    d = target - h
-    dn = np.linalg.norm(d, axis=1)
-    reach = l1 + l2 - 1e-6
-    far = dn > reach
-    d[far] *= (reach[far] / dn[far])[:, None]
-    dn = np.where(far, reach, dn)
-    dn = np.maximum(dn, np.abs(l1 - l2) + 1e-6)
-    u = d / dn[:, None]
-    kv = k - h
-    p = kv - np.einsum("mc,mc->m", kv, u)[:, None] * u
-    pn = np.linalg.norm(p, axis=1)
-    straight = pn < 1e-9
-    p[straight] = (0.0, 0.0, 1.0)
-    pn[straight] = 1.0
-    p /= pn[:, None]
-    along = (l1 * l1 - l2 * l2 + dn * dn) / (2.0 * dn)
-    up = np.sqrt(np.maximum(l1 * l1 - along * along, 0.0))
-    x[:, knee] = h + u * along[:, None] + p * up[:, None]
-    x[:, ankle] = h + u * dn[:, None]
