@@ -92,7 +92,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "project_bones": Field(bool, True, "snap every pose onto canonical bone lengths"),
         "stage_radius": Field(float, 1.5, "metres the dancer may travel from the centre with root = follow", 0.5, 50.0),
         "root_return_s": Field(float, 6.0, "seconds for the travelling dancer to drift back toward the centre", 0.5, 600.0),
-        "foot_lock": Field(bool, True, "plant feet that are low and slow (no foot sliding)"),
+        "foot_lock": Field(bool, True, "plant feet that are low and slow (no foot sliding) and keep the feet on or above the floor"),
         "groove": Field(float, 0.8, "how strongly motion slows on the beat and hurries between beats (0 = off)", 0.0, 1.0),
         "dynamics": Field(float, 1.0, "how much quiet passages shrink the moves (0 = off)", 0.0, 1.0),
         "beat_offset_ms": Field(float, 0.0, "shift the beat the dancer lands on (negative = earlier, for a late projector)", -500.0, 500.0),
