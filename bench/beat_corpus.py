@@ -174,6 +174,7 @@ def build_train(out: Path, *, minutes: float, quick: bool) -> tuple[int, float]:
 
 
 TUNE_SEED0 = 70_000  # tune seeds: below the test seeds, far from train (0+) and the net's extra songs (1000+)
+VAL_SEED0 = 90_000  # held-out validation seeds (90000+, 91000+): no train, tune or test song has them
 TUNE_GENRES = ("house", "techno", "funk", "disco", "dancepop", "trance", "hiphop", "ukgarage")
 
 
@@ -201,6 +202,37 @@ def tune_spec(i: int) -> tuple[str, float, float, float, float] | None:
             if lab == "break" and b0 < k <= b1 - 2:
                 return genre, bpm0, bpm1, t_step, seconds
     return None
+
+
+def val_spec(k: int) -> tuple[str, float, TempoMap | None, int, str]:
+    """Held-out validation song k (0 <= k < 2 x len(_TEST)): the test list's genre and tempo
+    map with another seed (VAL_SEED0 + 1000 rep + i); the second pass moves a fixed tempo by
+    0.94-1.06x. Returns (genre, bpm, tempo map, seed, name)."""
+    rep, i = divmod(k, len(_TEST))
+    genre, bpm, tmap = _TEST[i]
+    seed = VAL_SEED0 + 1000 * rep + i
+    if rep and tmap is None:
+        bpm *= float(np.random.default_rng(seed).uniform(0.94, 1.06))
+    return genre, bpm, tmap, seed, _name(seed, genre, bpm, "_" + tmap.describe()["kind"] if tmap else "", width=5)
+
+
+def build_val(out: Path, *, count: int) -> tuple[int, float]:
+    """``count`` (at most 2 x the test list) held-out validation songs, data/beat_corpus/val:
+    the test list's genres and tempo maps with seeds no training song and no test song has,
+    for choosing a net or a tracker setting without touching the test split."""
+    made, audio_s = 0, 0.0
+    for k in range(min(count, 2 * len(_TEST))):
+        genre, bpm, tmap, seed, name = val_spec(k)
+        if (out / "val" / f"{name}.json").exists():
+            made += 1
+            continue
+        t0 = time.perf_counter()
+        song = make_song(genre, bpm=bpm, seconds=60.0, seed=seed, tempo_map=tmap, sr=SR)
+        _write(out / "val", name, song.audio, _meta(song, name, split="val"))
+        made += 1
+        audio_s += 60.0
+        print(f"val {made}/{count} {name}: {time.perf_counter() - t0:.1f} s", flush=True)
+    return made, audio_s
 
 
 def build_tune(out: Path, *, count: int) -> tuple[int, float]:
@@ -237,6 +269,9 @@ test/NNN_GENRE_BPM[_step|_ramp].wav   fixed list of ~62 one-minute songs (club s
 train/NNNNN_GENRE_BPM.wav            disjoint seeds (train < 100000 <= test), 45-90 s
 tune/NNNNN_GENRE_BPM_step.wav         club songs whose tempo steps inside a break (seeds 70000+),
                                      for choosing tracker parameters (--tune N)
+val/NNNNN_GENRE_BPM[_step|_ramp].wav  the test list's genres and tempo maps with seeds 90000+ and
+                                     91000+ (the second pass 0.94-1.06x the tempo), held out from
+                                     every net, for choosing nets and settings (--val N, up to 124)
 train/NNNNN_GENRE_BPM_aK.wav         the same song augmented (EQ, reverb, compression,
                                      noise, gain, varispeed tempo +-6 %, pitch +-2 st);
                                      its json holds the beats moved with the audio
@@ -263,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", type=int, default=0, metavar="N",
                     help="only build N tune songs (tempo steps inside breaks, for choosing the "
                          "tracker's parameters; never the test split)")
+    ap.add_argument("--val", type=int, default=0, metavar="N",
+                    help="only build N held-out validation songs (the test list's genres and tempo maps "
+                         "with other seeds; up to 124)")
     args = ap.parse_args(argv)
     from model.midi_render import have_fluidsynth
 
@@ -274,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "README.txt").write_text(README)
     t0 = time.perf_counter()
+    if args.val:
+        n, secs = build_val(out, count=args.val)
+        print(f"val: {n} tracks ({secs / 60:.1f} min of new audio) in {time.perf_counter() - t0:.0f} s")
+        return 0
     if args.tune:
         n, secs = build_tune(out, count=args.tune)
         print(f"tune: {n} tracks ({secs / 60:.1f} min of new audio) in {time.perf_counter() - t0:.0f} s")

@@ -99,7 +99,6 @@ LIFT_RELEASE_S = 0.3
 """Time constant (s) of the floor lift sinking back once the feet no longer need it."""
 LIFT_MAX_V = 2.0
 """Fastest the floor lift raises the body (m/s); a foot plunging faster has its leg bent (IK)."""
-"""Time constant (s) of the floor lift sinking back once the feet no longer need it."""
 _FEET = ((sk.LEFT_FOOT, 13, 11), (sk.RIGHT_FOOT, 14, 12))  # ankle, knee, hip
 GROOVE_PULL = 0.05
 """Share of the gap to the model's pose closed each frame by the groove stage (bounds its lag)."""

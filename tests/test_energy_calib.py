@@ -154,6 +154,13 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     fed = float(eng._ctrl[eng.control_names.index("energy")])
     assert fed == pytest.approx(min(cal["scale"]["b"], SCALE_RANGE[1]), rel=1e-5)
     assert main(["calibrate", str(tmp_path / "missing.pt"), "--data", str(data)]) != 0
+    bare = load_checkpoint(src)
+    bare.pop("feature_cfg")
+    torch.save(bare, tmp_path / "bare.pt")
+    assert main(["calibrate", str(tmp_path / "bare.pt"), "--data", str(data)]) == 1
+    assert "has no feature settings" in capsys.readouterr().err
+    assert main(["calibrate", str(src), "--data", str(tmp_path / "nowhere")]) == 1
+    assert "nowhere" in capsys.readouterr().err
 
 
 def test_calibrate_measures_and_solves_per_style(ckpt: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,6 +57,9 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     styles = list(ckpt.get("styles") or [])
     if not styles:
         raise ModelError(f"checkpoint {src} lists no styles; it was not written by `dancemuse train`")
+    if not isinstance(ckpt.get("feature_cfg"), dict):
+        raise ModelError(f"checkpoint {src} has no feature settings (feature_cfg); calibrate a checkpoint "
+                         "written by `dancemuse train`")
     clips = load_folders(args.data, feature_cfg=ckpt["feature_cfg"], styles=styles)
     strength = float(args.style_strength if args.style_strength is not None
                      else cfg["live"].get("style_strength", 1.0))
