@@ -157,9 +157,9 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     bare = load_checkpoint(src)
     bare.pop("feature_cfg")
     torch.save(bare, tmp_path / "bare.pt")
-    assert main(["calibrate", str(tmp_path / "bare.pt"), "--data", str(data)]) == 1
+    assert main(["calibrate", str(tmp_path / "bare.pt"), "--data", str(data)]) != 0
     assert "has no feature settings" in capsys.readouterr().err
-    assert main(["calibrate", str(src), "--data", str(tmp_path / "nowhere")]) == 1
+    assert main(["calibrate", str(src), "--data", str(tmp_path / "nowhere")]) != 0
     assert "nowhere" in capsys.readouterr().err
 
 
