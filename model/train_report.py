@@ -132,13 +132,34 @@ def _limb_speed(poses: np.ndarray, fps: float) -> float:
 
 
 def write_csv_row(path: Path, row: dict[str, Any]) -> None:
-    """Append ``row`` to the CSV at ``path`` (header written with the first row)."""
-    new = not path.is_file() or path.stat().st_size == 0
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
+    """Append ``row`` to the CSV at ``path`` (header written with the first row). Columns go
+    by the file's header: a row without one of them leaves it empty, and a row with a column
+    the file lacks (a run resumed by a version that logs more) rewrites the file with the
+    wider header first (atomically; the old rows get empty cells), so no row ever lands under
+    the wrong heading."""
+    vals = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+    header: list[str] = []
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    extra = [k for k in row if k not in header]
+    if header and extra:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        fields = header + extra
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=fields, restval="")
             w.writeheader()
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            w.writerows(rows)
+            w.writerow(vals)
+        os.replace(tmp, path)
+        return
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=header or list(row), restval="")
+        if not header:
+            w.writeheader()
+        w.writerow(vals)
 
 
 def read_csv(path: Path) -> list[dict[str, float]]:

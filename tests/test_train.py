@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -381,3 +382,21 @@ def test_several_data_folders_union_styles_and_weights(data: Path, tmp_path: Pat
     with pytest.raises(ConfigError, match="not one of the --data folders"):
         train(data=[data, other], out=tmp_path / "bad", feature_cfg=feats, net_cfg=net_cfg, train_cfg=tc,
               progress=False)
+
+
+def test_csv_log_keeps_columns_under_their_headings_when_a_resumed_run_logs_more(tmp_path: Path) -> None:
+    """A run written by a version that logged fewer columns, resumed by one that logs more
+    (e.g. val_amount per style): every value stays under its own heading."""
+    from model.train_report import read_csv, write_csv_row
+
+    log = tmp_path / "log.csv"
+    write_csv_row(log, {"step": 8, "val_loss": 1.5})
+    write_csv_row(log, {"step": 16, "val_loss": 1.25})
+    write_csv_row(log, {"step": 24, "val_loss": 1.0, "val_amount_min": 0.75})  # a newer version
+    write_csv_row(log, {"step": 32, "val_amount_min": 0.5})  # a column missing: left empty
+    rows = read_csv(log)
+    assert [r["step"] for r in rows] == [8, 16, 24, 32]
+    assert [r["val_loss"] for r in rows[:3]] == [1.5, 1.25, 1.0] and math.isnan(rows[3]["val_loss"])
+    assert math.isnan(rows[0]["val_amount_min"]) and rows[2]["val_amount_min"] == 0.75
+    assert rows[3]["val_amount_min"] == 0.5
+    assert not list(tmp_path.glob(".*tmp"))  # the rewrite left no temporary file
