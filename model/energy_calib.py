@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,10 +83,13 @@ def solve_scale(energies: Sequence[float], ratios: Sequence[float]) -> float:
 
 
 def limb_speed(poses: np.ndarray, fps: float) -> float:
-    """Mean root-relative joint speed (m/s) of absolute poses [t, 17, 3]."""
+    """Mean speed of the joints relative to the root (m/s) of absolute poses [t, 17, 3]: how
+    much the limbs move, travel left out (also training's ``val_amount``); NaN under 2 frames."""
     from model.skeleton import root_of
 
     p = np.asarray(poses, np.float64)
+    if len(p) < 2:
+        return float("nan")
     rel = p - root_of(p)[:, None, :]
     return float(np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean() * fps)
 
@@ -130,6 +134,39 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
             f"{x:.2f} at energy {e:g}" for x, e in zip(got, energies)) + f" -> scale {scale[st]:.2f}")
     return Calibration(scale=scale, ratios=ratios, energies=[float(e) for e in energies], clips=counts,
                        seconds=float(seconds), style_strength=float(style_strength))
+
+
+def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | None = None, seconds: float = 20.0,
+                         per_style: int = 8, style_strength: float = 1.0, progress: Any = None) -> Calibration:
+    """``dancemuse calibrate``: read the checkpoint ``src`` once, calibrate it on the clips of
+    the dataset folders ``data`` (one torch thread, so the figures do not depend on the
+    machine), store the result as ``ckpt["energy_calibration"]`` in ``out`` (default ``src``;
+    written atomically) and return it. Raises ModelError / DatasetError (one line)."""
+    import torch
+
+    from model.errors import ModelError
+    from model.network import build
+    from model.train import load_checkpoint, save_checkpoint
+    from model.train_data import load_folders
+
+    torch.set_num_threads(1)
+    ckpt = load_checkpoint(src)
+    styles = list(ckpt.get("styles") or [])
+    if not styles:
+        raise ModelError(f"checkpoint {src} lists no styles; it was not written by `dancemuse train`")
+    if not isinstance(ckpt.get("feature_cfg"), dict):
+        raise ModelError(f"checkpoint {src} has no feature settings (feature_cfg); calibrate a checkpoint "
+                         "written by `dancemuse train`")
+    net = build(ckpt["config"])
+    net.load_state_dict(ckpt["model"])
+    net.eval()
+    clips = load_folders(list(data), feature_cfg=ckpt["feature_cfg"], styles=styles)
+    cal = calibrate(net, clips, styles=styles, seconds=seconds, per_style=per_style,
+                    style_strength=style_strength, progress=progress)
+    cal.data = [str(d) for d in data]
+    ckpt["energy_calibration"] = cal.to_dict()
+    save_checkpoint(out or src, ckpt)
+    return cal
 
 
 def scale_of(weights: np.ndarray, scales: np.ndarray) -> float:

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from model.energy_calib import limb_speed
 from model.network import DanceNet
-from model.skeleton import bone_lengths, rest_pose, root_of
+from model.skeleton import bone_lengths, rest_pose
 from model.train_data import TrainClip, pose_to_vec, vec_to_pose
 
 
@@ -99,7 +100,7 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
             gen = vec_to_pose(vec[i])
             gt = c.poses[:length]
             frz.append(metrics.freeze_ratio(gen, fps=fps))
-            amount.append(_limb_speed(gen, fps) / max(_limb_speed(gt, fps), 1e-6))
+            amount.append(limb_speed(gen, fps) / max(limb_speed(gt, fps), 1e-6))
             bone.append(metrics.bone_length_error(gen, lengths=np.median(bone_lengths(gt), axis=0)))
             beats = c.beats[c.beats < length / fps]
             if len(beats) >= 2:
@@ -116,16 +117,6 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
         row.update({f"val_amount_{s}": v for s, v in per_style.items()})
     net.train()
     return row
-
-
-def _limb_speed(poses: np.ndarray, fps: float) -> float:
-    """Mean speed of the joints relative to the root (m/s): how much the limbs move, travel
-    left out (``val_amount`` = the free-running dance's over the data's)."""
-    p = np.asarray(poses, np.float64)
-    if len(p) < 2:
-        return float("nan")
-    rel = p - root_of(p)[:, None, :]
-    return float(np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean() * fps)
 
 
 # --------------------------------------------------------------------------- CSV + PNG
@@ -146,14 +137,7 @@ def write_csv_row(path: Path, row: dict[str, Any]) -> None:
     if header and extra:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        fields = header + extra
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=fields, restval="")
-            w.writeheader()
-            w.writerows(rows)
-            w.writerow(vals)
-        os.replace(tmp, path)
+        _rewrite_csv(path, header + extra, [*rows, vals])
         return
     with open(path, "a", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=header or list(row), restval="")
@@ -173,12 +157,18 @@ def truncate_csv(path: Path, step: int) -> None:
         rows = list(csv.DictReader(f))
         header = rows[0].keys() if rows else None
     keep = [r for r in rows if float(r["step"]) <= step]
+    _rewrite_csv(path, list(header) if header is not None else None, keep)
+
+
+def _rewrite_csv(path: Path, fields: list[str] | None, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` under ``fields`` (None: an empty file) to a temporary file beside
+    ``path``, then rename it onto ``path`` (atomic)."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        if header is not None:
-            w = csv.DictWriter(f, fieldnames=list(header))
+        if fields is not None:
+            w = csv.DictWriter(f, fieldnames=fields, restval="")
             w.writeheader()
-            w.writerows(keep)
+            w.writerows(rows)
     os.replace(tmp, path)
 
 

@@ -43,31 +43,12 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     if out.suffix != ".pt":
         raise ConfigError(f"output {out} must end in .pt")
 
-    import torch
+    from model.energy_calib import calibrate_checkpoint
 
-    from model.energy_calib import calibrate
-    from model.network import load_checkpoint_model
-    from model.train import load_checkpoint, save_checkpoint
-    from model.train_data import load_folders
-
-    torch.set_num_threads(1)
-    ckpt = load_checkpoint(src)
-    net, _ = load_checkpoint_model(str(src))
-    net.eval()
-    styles = list(ckpt.get("styles") or [])
-    if not styles:
-        raise ModelError(f"checkpoint {src} lists no styles; it was not written by `dancemuse train`")
-    if not isinstance(ckpt.get("feature_cfg"), dict):
-        raise ModelError(f"checkpoint {src} has no feature settings (feature_cfg); calibrate a checkpoint "
-                         "written by `dancemuse train`")
-    clips = load_folders(args.data, feature_cfg=ckpt["feature_cfg"], styles=styles)
     strength = float(args.style_strength if args.style_strength is not None
                      else cfg["live"].get("style_strength", 1.0))
-    cal = calibrate(net, clips, styles=styles, seconds=args.seconds, per_style=args.clips,
-                    style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True))
-    cal.data = [str(d) for d in args.data]
+    cal = calibrate_checkpoint(src, args.data, out=out, seconds=args.seconds, per_style=args.clips,
+                               style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(cal.table())
-    ckpt["energy_calibration"] = cal.to_dict()
-    save_checkpoint(out, ckpt)
     print(f"wrote {out} (energy calibration at style strength {strength:g}; `dancemuse export` puts it in the model)")
     return 0
