@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
@@ -71,6 +72,8 @@ def _cue_columns(feature_cfg: Mapping[str, Any]) -> tuple[int, int, int, int] | 
 
 
 _MISSING = object()
+_PACK3D = struct.Struct("=3d").pack_into
+"""Three float64 into a C-contiguous float64 buffer at a byte offset (a [n, 3] ring's row)."""
 
 
 def _get(info: Any, key: str) -> Any:
@@ -176,6 +179,8 @@ class Engine:
         self._sync_vectors()
         self._ring = np.zeros((JOINT_RING, sk.NUM_JOINTS, 3), np.float32)
         self._ring_flat = self._ring.reshape(JOINT_RING, sk.NUM_JOINTS * 3)
+        self._slots = list(self._ring)  # per ring row its [17, 3] and [51] views, made once
+        self._rows = list(self._ring_flat)
         self._lat = np.zeros(LATENCY_WINDOW, np.float64)
         self._cpu = np.zeros(LATENCY_WINDOW, np.float64)
         self.frames = 0
@@ -280,8 +285,11 @@ class Engine:
             return []
         features = self.features
         info = features.info
-        t1 = time.thread_time()
-        feat_cpu = (t1 - t0) / n
+        if n == 1:  # the usual push: the frame's CPU time runs from t0 (no second reading)
+            t1, feat_cpu = t0, 0.0
+        else:
+            t1 = time.thread_time()
+            feat_cpu = (t1 - t0) / n
         # the push's per-frame beat information as Python lists (FrameInfo: attributes, no
         # lookup by name per frame)
         if type(info) is self._info_type:
@@ -310,22 +318,17 @@ class Engine:
                     pose = step(row, style=style, controls=ctl, out=pose_out)
                 i = self.frames % JOINT_RING
                 gs = self._gsteps
-                sr_ = self.src[i]
-                sr_[0] = sr_[1] = gs
-                sr_[2] = 0.0
+                _PACK3D(self.src, 24 * i, gs, gs, 0.0)  # type: ignore[arg-type]  # src[i] = (gs, gs, 0)
                 self._gsteps = gs + 1
                 if cue:
                     ph = (math.atan2(row.item(si), row.item(ci)) / TWO_PI) % 1.0
                     bpm = row.item(ti) * 200.0
                     rms = row.item(ri)
-                    cr = self.cues[i]
-                    cr[0] = ph
-                    cr[1] = bpm
-                    cr[2] = rms
+                    _PACK3D(self.cues, 24 * i, ph, bpm, rms)  # type: ignore[arg-type]  # an ndarray is a buffer
                     post.cue(ph, bpm, rms)
-                slot = self._ring[i]
+                slot = self._slots[i]
                 if own_post:  # straight into the ring
-                    post.process(pose, out=self._ring_flat[i])
+                    post.process(pose, out=self._rows[i])
                 else:  # a stand-in post-processor (tests, benchmarks)
                     slot[...] = post.process(pose)
                 self.tempo = float(tempo[k]) if tempo is not None else 0.0

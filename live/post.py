@@ -76,6 +76,7 @@ from model import skeleton as sk
 from model.errors import ConfigError
 
 ROOT_MODES = ("center", "follow")
+_F32 = np.dtype(np.float32)
 
 _D_CUTOFF_HZ = 3.0
 """Cut-off of the speed estimate that drives the one-euro filter."""
@@ -286,6 +287,7 @@ class PostProcessor:
         self._last = self._out_flat
         """Where the last output was written (:meth:`process` with ``out``: the caller's row)."""
         self._pack51 = struct.Struct(f"={n}d").pack_into
+        self._pack51f = struct.Struct(f"={n}f").pack_into
         self._f64 = np.zeros(n, np.float64)  # packed into through its buffer
         self.contact = [False, False]
         """Whether each foot (left, right) is planted on the last frame."""
@@ -346,11 +348,21 @@ class PostProcessor:
                 out[:] = self._last
         else:
             x = self._step(pose.ravel().tolist() if type(pose) is np.ndarray else np.asarray(pose).ravel().tolist())
-            self._pack51(self._f64, 0, *x)  # type: ignore[arg-type]  # an ndarray is a writable buffer
-            np.copyto(out, self._f64)
+            if out.dtype == _F32 and out.flags.c_contiguous and out.size == len(x):
+                try:  # straight into the float32 row: struct's float cast is numpy's
+                    self._pack51f(out, 0, *x)  # type: ignore[arg-type]  # an ndarray is a writable buffer
+                except OverflowError:  # a value past float32's range: numpy's cast (inf) below
+                    self._copy_out(out, x)
+            else:
+                self._copy_out(out, x)
             self._have_output = True
             self._last = out
         return self._out if given is None else out
+
+    def _copy_out(self, out: np.ndarray, x: list[float]) -> None:
+        """``x`` into ``out`` through a float64 buffer and numpy's cast (any layout)."""
+        self._pack51(self._f64, 0, *x)  # type: ignore[arg-type]  # an ndarray is a writable buffer
+        np.copyto(out, self._f64)
 
     def process_many(self, poses: np.ndarray, cues: np.ndarray | None = None) -> np.ndarray:
         """The same pass over a whole dance: poses [shape=(t, 17, 3)] -> new float32 array

@@ -337,6 +337,9 @@ class StreamingFeatures:
             import soxr
 
             self._resampler = soxr.ResampleStream(self.input_sr, self.sr, 1, dtype="float32", quality="HQ")
+            # [n, 1] float32 -> [m, 1]: the stream's own processing call (what resample_chunk
+            # calls after checking the type and shape of an array that is always ours here)
+            self._resample_col = getattr(self._resampler, "_process", self._resampler.resample_chunk)
         # stream state: the samples not yet consumed by a whole frame (primed with zeros)
         self._ring = np.zeros(self.n_fft + SMALL * self.hop)
         self._clip_buf = np.zeros(CLIP_BUF, np.float32)
@@ -394,7 +397,7 @@ class StreamingFeatures:
             x = samples  # what to_mono_float gives back for it, without its checks
         else:
             x = to_mono_float(samples)
-        if not math.isfinite(float(np.dot(x, x))) and not np.isfinite(x).all():  # rare: NaN/inf inside
+        if not math.isfinite(float(x.dot(x))) and not np.isfinite(x).all():  # rare: NaN/inf inside
             bad = ~np.isfinite(x)
             self.nan_count += int(np.count_nonzero(bad))
             x = np.where(bad, np.float32(0.0), x)
@@ -405,7 +408,7 @@ class StreamingFeatures:
             clipped = self._clip_buf[:n]
             _clip(x, _LO, _HI, out=clipped)
             if self._resampler is not None:  # [n, 1] in, [m, 1] out: soxr's own call without its reshapes
-                clipped = self._resampler.resample_chunk(self._clip_col[:n])[:, 0]
+                clipped = self._resample_col(self._clip_col[:n], False)[:, 0]
         else:
             clipped = np.empty(n, np.float32)
             _clip(x, _LO, _HI, out=clipped)
@@ -554,44 +557,46 @@ class StreamingFeatures:
         difference, and the spectral columns go into ``row`` in one copy. Returns (onset,
         bass flux)."""
         nm = self.spec.n_mels
-        xw, mag, pw, cur, diff = w.xw[0], w.mag[0], w.pw[1], w.cur, w.cur_diff
-        db = cur[:nm]
+        # the buffers' views made once (_Work.one); scalars as 0-d float64 arrays (a Python
+        # float argument costs each ufunc call ~0.8 us of scalar discovery, same numbers)
+        xw, spec, mag, pw, cur, diff, db, pw_mel, pw_chroma, cur_low, chroma, cur_spectral = w.one
         np.multiply(frame, self._window, out=xw)
-        self._rfft(xw, w.spec[0])
-        np.abs(w.spec[0], out=mag)
+        self._rfft(xw, spec)
+        np.abs(spec, out=mag)
         np.multiply(mag, mag, out=mag)
         sparse = self._mel_sparse
         if sparse is None:
-            np.dot(mag, self._fb, out=pw)
+            mag.dot(self._fb, out=pw)
         else:
-            sparse.apply(mag, pw[:nm])
-            np.dot(mag, self._chroma_fb, out=pw[nm: nm + N_CHROMA])
-        np.maximum(pw[:nm], AMIN, out=db)
+            sparse.apply(mag, pw_mel)
+            mag.dot(self._chroma_fb, out=pw_chroma)
+        np.maximum(pw_mel, _AMIN0, out=db)
         np.log10(db, out=db)
-        np.multiply(db, 10.0, out=db)
+        np.multiply(db, _TEN0, out=db)
         if DB_REF != 1.0:
             np.subtract(db, self._db_ref, out=db)
-        cur[w.low_at:] = pw[:LOW_BANDS]
+        cur_low[...] = pw[:LOW_BANDS]
         if self._have_prev:
             np.subtract(cur, w.prev, out=diff)
-            np.maximum(diff, 0.0, out=diff)
-            np.dot(diff, self._sum2, out=w.two)
+            np.maximum(diff, _ZERO0, out=diff)
+            diff.dot(self._sum2, out=w.two)
             onset, low = w.two.tolist()
             low = math.sqrt(low)
         else:
             onset = low = 0.0
             self._have_prev = True
         cur[nm] = onset
-        chroma = cur[nm + 1: nm + 1 + N_CHROMA]
-        cmax = max(pw[nm: nm + N_CHROMA].tolist())
+        cmax = max(pw_chroma.tolist())
         if cmax > AMIN:
-            np.divide(pw[nm: nm + N_CHROMA], cmax, out=chroma)
+            c0 = w.c0
+            c0[()] = cmax
+            np.divide(pw_chroma, c0, out=chroma)
         else:
             chroma[:] = 0.0
-        cur[nm + 1 + N_CHROMA] = math.sqrt(float(np.dot(frame, frame)) / self.n_fft)
-        w.prev[:] = cur
+        cur[nm + 1 + N_CHROMA] = math.sqrt(float(frame.dot(frame)) / self.n_fft)
+        w.prev[...] = cur
         if self._flat_ok:
-            row[: w.low_at] = cur[: w.low_at]
+            row[: w.low_at] = cur_spectral
         else:
             sl = self._sl
             row[sl["mel"]] = db
@@ -728,6 +733,10 @@ class _Replay:
 
 
 _LO, _HI = np.array(-1.0, np.float32), np.array(1.0, np.float32)
+_AMIN0, _TEN0, _ZERO0 = np.array(AMIN), np.array(10.0), np.array(0.0)
+"""The one-frame path's ufunc scalars as 0-d float64 arrays (read-only)."""
+for _a in (_AMIN0, _TEN0, _ZERO0):
+    _a.flags.writeable = False
 _PACK6 = struct.Struct("=6f").pack_into
 
 
@@ -910,6 +919,11 @@ class _Work:
         self.chroma = np.zeros((k, N_CHROMA))
         self.lowd = np.zeros((k, LOW_BANDS))
         self.onset, self.low, self.rms, self.cmax, self.cdiv = (np.zeros(k) for _ in range(5))
+        self.c0 = np.zeros(())  # a frame's chroma maximum, as a 0-d array
+        # the one-frame path's views (StreamingFeatures._spectral_one)
+        self.one = (self.xw[0], self.spec[0], self.mag[0], self.pw[1], self.cur, self.cur_diff,
+                    self.cur[:n_mels], self.pw[1, :n_mels], self.pw[1, n_mels: n_mels + N_CHROMA],
+                    self.cur[self.low_at:], self.cur[n_mels + 1: n_mels + 1 + N_CHROMA], self.cur[: self.low_at])
 
 
 @functools.lru_cache(maxsize=8)
