@@ -388,6 +388,7 @@ class NumpyStep(NetDims):
         self._zn = np.zeros((2, nd2), F32)  # [z; fresh noise]
         self._z, self._noise = self._zn[0], self._zn[1]
         self._zn_tmp = np.zeros((2, nd2), F32)
+        self._zt0, self._zt1 = self._zn_tmp[0], self._zn_tmp[1]
         self._vec = self._prev
         self._alpha = 1.0 / max(self.ema_tau, 1.0)
         # scalars of the per-frame ufunc calls as 0-d float32 arrays (see _encode)
@@ -408,7 +409,7 @@ class NumpyStep(NetDims):
         self._root_steps, self._root_y = modes.get(self.root_mode, (None, 0))
         self._layer_bufs = tuple(
             (self._qkv[i], self._qkv_rows[i], self._q_rows[i], self._ring_kt[i], self._ring_v[i],
-             self._bias_tab[i], self._warm_tab[i], self._out[i], self._ffn0[i], self._ffn2[i])
+             list(self._bias_tab[i]), list(self._warm_tab[i]), self._out[i], self._ffn0[i], self._ffn2[i])
             for i in range(self.layers))
 
     # -- state ---------------------------------------------------------------------------
@@ -457,11 +458,11 @@ class NumpyStep(NetDims):
         integer part of u + N (the cast truncates; the take clips, so below -N the line 0 and
         above N the line u, no clamp needed). Five calls."""
         u, a, idx, row = self._hv, self._ga, self._gidx, self._grow
-        np.add(u, self._gelu_n0, out=a)  # N as a 0-d float32 array (no Python-scalar discovery)
+        np.add(u, self._gelu_n0, a)  # N as a 0-d float32 array (no Python-scalar discovery)
         idx[...] = a  # the assignment's cast truncates, as copyto(casting="unsafe") does
         self._gelu_c.take(idx, out=row, mode="clip")  # the method: np.take's wrapper costs ~1 us
-        np.multiply(u, self._grow_im, out=u)
-        u += self._grow_re
+        np.multiply(u, self._grow_im, u)
+        np.add(u, self._grow_re, u)
 
     def _encode(self, features: np.ndarray) -> None:
         """One feature frame through the encoder; the (gain-less) final norm lands in the
@@ -474,31 +475,31 @@ class NumpyStep(NetDims):
         # ~0.8 us of scalar discovery; the array gets the same float32 rounding of it)
         xdot, mul, sqrt, d, s0 = x.dot, np.multiply, math.sqrt, float(self.d), self._s0
         qbd_diag = self._qbd_diag
-        self._feat.dot(self._w_in, out=x)
+        self._feat.dot(self._w_in, x)
         p = self.frames % (self.k + 1)
         warm = self.frames <= self.k
         for w_qkv, qkv_rows, q_rows, ring_kt, ring_v, tab, warm_tab, w_out, w_f0, w_f2 in self._layer_bufs:
             s0[()] = 1.0 / sqrt(float(xdot(x)) / d + 1e-5)
-            mul(x, s0, out=xc)  # layer norm (gain, bias folded on)
-            xn.dot(w_qkv, out=qkv_rows[p])  # q k v of this frame into its ring slot
+            mul(x, s0, xc)  # layer norm (gain, bias folded on)
+            xn.dot(w_qkv, qkv_rows[p])  # q k v of this frame into its ring slot
             qbd_diag[...] = q_rows[p]
-            np.matmul(self._qbd, ring_kt, out=sc)  # [h, R]
-            sc += (warm_tab if warm else tab)[p]
+            np.matmul(self._qbd, ring_kt, sc)  # [h, R]
+            np.add(sc, (warm_tab if warm else tab)[p], sc)
             np.maximum.reduce(sc, axis=1, out=mx_row)
-            sc -= mx
-            np.exp(sc, out=sc)
-            np.matmul(sc, ring_v, out=self._yfull)  # [h, d + 1]: weighted values, sums
-            np.divide(self._ydiag, self._ysum, out=self._y_h)
-            self._y.dot(w_out, out=tmp)
-            x += tmp
+            np.subtract(sc, mx, sc)
+            np.exp(sc, sc)
+            np.matmul(sc, ring_v, self._yfull)  # [h, d + 1]: weighted values, sums
+            np.divide(self._ydiag, self._ysum, self._y_h)
+            self._y.dot(w_out, tmp)
+            np.add(x, tmp, x)
             s0[()] = 1.0 / sqrt(float(xdot(x)) / d + 1e-5)
-            mul(x, s0, out=xc)
-            xn.dot(w_f0, out=self._hv)
+            mul(x, s0, xc)
+            xn.dot(w_f0, self._hv)
             self._gelu()
-            self._hf.dot(w_f2, out=tmp)
-            x += tmp
+            self._hf.dot(w_f2, tmp)
+            np.add(x, tmp, x)
         s0[()] = 1.0 / sqrt(float(xdot(x)) / d + 1e-5)
-        mul(x, s0, out=self._enc)
+        mul(x, s0, self._enc)
 
     def _decode(self, style: np.ndarray, controls: np.ndarray) -> None:
         if type(controls) is np.ndarray:
@@ -508,36 +509,36 @@ class NumpyStep(NetDims):
         redraw = 1 if self._phase == 0 else 0
         self._rng.standard_normal(out=self._noise, dtype=F32)
         zt = self._zn_tmp
-        np.multiply(self._zn, self._lat_mix[redraw], out=zt)
-        np.add(zt[0], zt[1], out=self._z)
+        np.multiply(self._zn, self._lat_mix[redraw], zt)
+        np.add(self._zt0, self._zt1, self._z)
         self._phase = (self._phase + 1) % self.phrase
         if var != self._var:  # the latent's scale as a 0-d float32 array, set when it changes
             self._var = var
             self._scale0[()] = 2.0 * var - 1.2 * max(var - 0.5, 0.0)
-        np.multiply(self._z, self._scale0, out=self._lat)
+        np.multiply(self._z, self._scale0, self._lat)
         self._sty[...] = style
         self._dv[self._o_en] = energy
         tanh, mul, add, half = np.tanh, np.multiply, np.add, self._half0
         for src, wl, g4, sig, go, g_if, g_gc, c, hv, pair, p_ig, p_fc in self._lstm:
-            src.dot(wl, out=g4)
-            tanh(g4, out=g4)
-            mul(sig, half, out=sig)
-            add(sig, half, out=sig)
-            mul(g_if, g_gc, out=pair)  # [i g, f c]
-            add(p_ig, p_fc, out=c)
-            tanh(c, out=hv)
-            mul(hv, go, out=hv)
+            src.dot(wl, g4)
+            tanh(g4, g4)
+            mul(sig, half, sig)
+            add(sig, half, sig)
+            mul(g_if, g_gc, pair)  # [i g, f c]
+            add(p_ig, p_fc, c)
+            tanh(c, hv)
+            mul(hv, go, hv)
         vec = self._prev  # the pose fed back next frame
         if self.energy_gain > 0:  # ema + gain (pose - ema) in the head product; then the ema
             if energy != self._gain_energy:  # follows the emitted pose
                 self._set_gain(energy)
-            self._in_head.dot(self._head, out=vec)
+            self._in_head.dot(self._head, vec)
             ema, dif = self._ema, self._dif
-            np.subtract(vec, ema, out=dif)
-            mul(dif, self._alpha0, out=dif)
-            add(ema, dif, out=ema)
+            np.subtract(vec, ema, dif)
+            mul(dif, self._alpha0, dif)
+            add(ema, dif, ema)
         else:
-            self._in_head.dot(self._head, out=vec)
+            self._in_head.dot(self._head, vec)
 
     def _set_gain(self, energy: float) -> None:
         """The head product for an energy control value: rows [gain head; gain bias;
@@ -556,9 +557,9 @@ class NumpyStep(NetDims):
         if steps is None:
             advance_root(self._root, self._root_vals, self.root_mode)
         else:  # advance_root's float32 sums in one call: x and z step, the height is set
-            np.add(self._root_xz, steps, out=self._root_xz)
+            np.add(self._root_xz, steps, self._root_xz)
             self._root[1] = self._root_vals[self._root_y]
-        np.add(self._joints, self._root, out=out)
+        np.add(self._joints, self._root, out)
         return out
 
     def step(

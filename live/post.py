@@ -292,6 +292,8 @@ class PostProcessor:
         self.contact = [False, False]
         """Whether each foot (left, right) is planted on the last frame."""
         self._fo = [0.0] * n  # the feet stage's output
+        self._sg_key: tuple[float, float] | None = None  # (fps, smoothing) of _sg_consts
+        self._sg_consts = (0.0, 0.0, 0.0, 0.0, 0.0)
         self._feet_now = [0.0] * 4
         self._feet_prev = [0.0] * 4
         self.reset()
@@ -588,11 +590,13 @@ class PostProcessor:
         (the same arithmetic, so the same numbers) -> the groove output (a list)."""
         xf, dxf, y, tp, m = self._x, self._dx, self._gy, self._gt, self._gm
         fps = self.fps
-        ad = _alpha(_D_CUTOFF_HZ, fps)
-        bd = 1.0 - ad
-        mc = min_cutoff_hz(self.smoothing)
-        kk = fps / (2.0 * math.pi)
-        km = 1.0 / (DYN_MEAN_S * fps)
+        key = (fps, self.smoothing)
+        if key != self._sg_key:  # the filter's constants, made when fps or smoothing change
+            ad = _alpha(_D_CUTOFF_HZ, fps)
+            self._sg_consts = (ad, 1.0 - ad, min_cutoff_hz(self.smoothing), fps / (2.0 * math.pi),
+                               1.0 / (DYN_MEAN_S * fps))
+            self._sg_key = key
+        ad, bd, mc, kk, km = self._sg_consts
         pull = GROOVE_PULL
         sqrt = math.sqrt
         for c in range(0, len(p), 3):

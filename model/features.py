@@ -560,26 +560,26 @@ class StreamingFeatures:
         # the buffers' views made once (_Work.one); scalars as 0-d float64 arrays (a Python
         # float argument costs each ufunc call ~0.8 us of scalar discovery, same numbers)
         xw, spec, mag, pw, cur, diff, db, pw_mel, pw_chroma, cur_low, chroma, cur_spectral = w.one
-        np.multiply(frame, self._window, out=xw)
+        np.multiply(frame, self._window, xw)
         self._rfft(xw, spec)
-        np.abs(spec, out=mag)
-        np.multiply(mag, mag, out=mag)
+        np.abs(spec, mag)
+        np.multiply(mag, mag, mag)
         sparse = self._mel_sparse
         if sparse is None:
-            mag.dot(self._fb, out=pw)
+            mag.dot(self._fb, pw)
         else:
             sparse.apply(mag, pw_mel)
-            mag.dot(self._chroma_fb, out=pw_chroma)
-        np.maximum(pw_mel, _AMIN0, out=db)
-        np.log10(db, out=db)
-        np.multiply(db, _TEN0, out=db)
+            mag.dot(self._chroma_fb, pw_chroma)
+        np.maximum(pw_mel, _AMIN0, db)
+        np.log10(db, db)
+        np.multiply(db, _TEN0, db)
         if DB_REF != 1.0:
-            np.subtract(db, self._db_ref, out=db)
+            np.subtract(db, self._db_ref, db)
         cur_low[...] = pw[:LOW_BANDS]
         if self._have_prev:
-            np.subtract(cur, w.prev, out=diff)
-            np.maximum(diff, _ZERO0, out=diff)
-            diff.dot(self._sum2, out=w.two)
+            np.subtract(cur, w.prev, diff)
+            np.maximum(diff, _ZERO0, diff)
+            diff.dot(self._sum2, w.two)
             onset, low = w.two.tolist()
             low = math.sqrt(low)
         else:
@@ -590,7 +590,7 @@ class StreamingFeatures:
         if cmax > AMIN:
             c0 = w.c0
             c0[()] = cmax
-            np.divide(pw_chroma, c0, out=chroma)
+            np.divide(pw_chroma, c0, chroma)
         else:
             chroma[:] = 0.0
         cur[nm + 1 + N_CHROMA] = math.sqrt(float(frame.dot(frame)) / self.n_fft)
@@ -846,6 +846,7 @@ class _SparseMel:
         self.n_mels = len(starts) - 1
         self._t = np.zeros_like(weights)
         self._s = np.zeros((2, len(starts)))
+        self._s_lo, self._s_hi = self._s[0, : self.n_mels], self._s[1, 1:]
 
     @classmethod
     def build(cls, fb: np.ndarray) -> _SparseMel | None:
@@ -892,9 +893,9 @@ class _SparseMel:
     def apply(self, power: np.ndarray, out: np.ndarray) -> None:
         """power [shape=(n_bins,)] float64 -> band powers into ``out`` [shape=(n_mels,)]."""
         t, s = self._t, self._s
-        np.multiply(power[self.k0: self.k1], self.weights, out=t)
-        np.add.reduceat(t, self.starts, axis=1, out=s)
-        np.add(s[0, : self.n_mels], s[1, 1:], out=out)
+        np.multiply(power[self.k0: self.k1], self.weights, t)  # outputs positional: no keyword parsing
+        np.add.reduceat(t, self.starts, 1, None, s)
+        np.add(self._s_lo, self._s_hi, out)
 
 
 class _Work:
