@@ -460,7 +460,7 @@ class NumpyStep(NetDims):
         u, a, idx, row = self._hv, self._ga, self._gidx, self._grow
         np.add(u, self._gelu_n0, a)  # N as a 0-d float32 array (no Python-scalar discovery)
         idx[...] = a  # the assignment's cast truncates, as copyto(casting="unsafe") does
-        self._gelu_c.take(idx, out=row, mode="clip")  # the method: np.take's wrapper costs ~1 us
+        self._gelu_c.take(idx, None, row, "clip")  # the method: np.take's wrapper costs ~1 us
         np.multiply(u, self._grow_im, u)
         np.add(u, self._grow_re, u)
 

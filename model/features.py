@@ -342,6 +342,7 @@ class StreamingFeatures:
             self._resample_col = getattr(self._resampler, "_process", self._resampler.resample_chunk)
         # stream state: the samples not yet consumed by a whole frame (primed with zeros)
         self._ring = np.zeros(self.n_fft + SMALL * self.hop)
+        self._ring_frame = self._ring[: self.n_fft]
         self._clip_buf = np.zeros(CLIP_BUF, np.float32)
         self._clip_col = self._clip_buf.reshape(CLIP_BUF, 1)
         self._pos = self.n_fft - self.hop
@@ -437,9 +438,10 @@ class StreamingFeatures:
             w.prev[:] = self._work.prev
         if k == 1 and w is self._work:  # the usual live push: one hop, one frame
             info, out = self._one.take()
-            onset, low = self._spectral_one(stream[:n_fft], out[0], w)
-            self._pw_row = w.pw[1]
-            self._frame(out[0], info, 0, onset, low)
+            row = out[0]
+            onset, low = self._spectral_one(self._ring_frame, row, w)  # the ring's first n_fft samples
+            self._pw_row = w.one[3]
+            self._frame(row, info, 0, onset, low)
             k = 0  # done
         else:
             out = np.empty((k, self.spec.dim), np.float32)
@@ -559,7 +561,7 @@ class StreamingFeatures:
         nm = self.spec.n_mels
         # the buffers' views made once (_Work.one); scalars as 0-d float64 arrays (a Python
         # float argument costs each ufunc call ~0.8 us of scalar discovery, same numbers)
-        xw, spec, mag, pw, cur, diff, db, pw_mel, pw_chroma, cur_low, chroma, cur_spectral = w.one
+        xw, spec, mag, pw, cur, diff, db, pw_mel, pw_chroma, cur_low, chroma, cur_spectral, pw_low = w.one
         np.multiply(frame, self._window, xw)
         self._rfft(xw, spec)
         np.abs(spec, mag)
@@ -575,7 +577,7 @@ class StreamingFeatures:
         np.multiply(db, _TEN0, db)
         if DB_REF != 1.0:
             np.subtract(db, self._db_ref, db)
-        cur_low[...] = pw[:LOW_BANDS]
+        cur_low[...] = pw_low
         if self._have_prev:
             np.subtract(cur, w.prev, diff)
             np.maximum(diff, _ZERO0, diff)
@@ -924,7 +926,8 @@ class _Work:
         # the one-frame path's views (StreamingFeatures._spectral_one)
         self.one = (self.xw[0], self.spec[0], self.mag[0], self.pw[1], self.cur, self.cur_diff,
                     self.cur[:n_mels], self.pw[1, :n_mels], self.pw[1, n_mels: n_mels + N_CHROMA],
-                    self.cur[self.low_at:], self.cur[n_mels + 1: n_mels + 1 + N_CHROMA], self.cur[: self.low_at])
+                    self.cur[self.low_at:], self.cur[n_mels + 1: n_mels + 1 + N_CHROMA], self.cur[: self.low_at],
+                    self.pw[1, :LOW_BANDS])
 
 
 @functools.lru_cache(maxsize=8)
