@@ -100,6 +100,11 @@ class TrainConfig:
     """Weight of the style critic's cross-entropy of the model's own samples against the
     style asked for (``model.style_critic``: trained on the training windows before the run,
     then frozen). 0 = off."""
+    w_style_swap: float = 0.0
+    """Weight of the style critic's cross-entropy of a second, free-running dance of every
+    window's style to *another* window's music (the batch's music rolled by one; no
+    ground-truth motion, only the critic judges it): the style must read as itself on any
+    music, not only on the songs it was danced to. Needs ``w_style`` > 0 (the critic). 0 = off."""
     style_critic_steps: int = 700
     """Training steps of that critic (batches of 48 windows)."""
     samples: int = 2
@@ -157,6 +162,11 @@ class TrainConfig:
                               f"got {tc.speed_norm!r}")
         if not isinstance(tc.w_style, (int, float)) or not 0.0 <= float(tc.w_style) < 100.0:
             raise ConfigError(f"[train] w_style must be a number from 0 (off) to 100{where}, got {tc.w_style!r}")
+        if not isinstance(tc.w_style_swap, (int, float)) or not 0.0 <= float(tc.w_style_swap) < 100.0:
+            raise ConfigError(f"[train] w_style_swap must be a number from 0 (off) to 100{where}, "
+                              f"got {tc.w_style_swap!r}")
+        if tc.w_style_swap > 0 and not tc.w_style > 0:
+            raise ConfigError(f"[train] w_style_swap needs the style critic: set w_style > 0{where}")
         if not isinstance(tc.style_balance, (int, float)) or not 0.0 <= float(tc.style_balance) <= 1.0:
             raise ConfigError(f"[train] style_balance must be a number from 0 (by frames) to 1 (styles equal){where}, "
                               f"got {tc.style_balance!r}")
@@ -341,6 +351,14 @@ class WindowLoss(torch.nn.Module):
             ce = torch.nn.functional.cross_entropy(logits, rep(style.argmax(1)))
             out["loss"] = out["loss"] + tc.w_style * ce
             out["style"] = ce.detach()
+            if tc.w_style_swap > 0 and b > 1:
+                # the same styles danced to the next window's music, free-running from the
+                # window's own previous pose: only the critic judges it
+                st = (list(h[:, :b].unbind(0)), list(c[:, :b].unbind(0)), z[:b], phase[:b], ema[:b])
+                swap, _ = net.decode(enc.roll(1, 0), prev, st, style, controls, noise[:b])
+                ce2 = torch.nn.functional.cross_entropy(self.critic(swap.float()), style.argmax(1))
+                out["loss"] = out["loss"] + tc.w_style_swap * ce2
+                out["style_swap"] = ce2.detach()
         out["pred"] = preds[0].detach()
         return out
 
@@ -657,6 +675,8 @@ def train(
     run_sum = {"loss": 0.0, "l1": 0.0, "vel": 0.0, "bone": 0.0}
     if loss_mod.critic is not None:
         run_sum["style"] = 0.0
+        if tc.w_style_swap > 0 and tc.batch > 1:
+            run_sum["style_swap"] = 0.0
     run_n = 0
     last_val: dict[str, Any] = {}
     csv_path = out / "log.csv"

@@ -104,3 +104,50 @@ def test_without_the_style_term_no_critic_is_trained(data: Path, tmp_path: Path)
     train(data=data, out=tmp_path / "run", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
           progress=False)
     assert load_checkpoint(tmp_path / "run" / "final.pt")["style_critic"] is None
+
+
+def test_the_swapped_music_term_is_trained_and_logged(data: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY.format(steps=4, ckpt=4) + "w_style = 0.5\nw_style_swap = 0.5\nstyle_critic_steps = 20\n",
+                   encoding="utf-8")
+    net_cfg, tc, _ = load_train_config(cfg)
+    assert tc.w_style_swap == 0.5
+    train(data=data, out=tmp_path / "run", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    log = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert float(log[-1]["train_style_swap"]) > 0  # the critic's cross-entropy of the swapped dances
+
+
+def test_the_swapped_music_term_changes_the_loss_and_needs_the_critic(tmp_path: Path) -> None:
+    from model.network import DanceNet, NetConfig
+    from model.train import TrainConfig, WindowLoss
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.format(steps=2, ckpt=2) + "w_style_swap = 0.5\n", encoding="utf-8")
+    with pytest.raises(Exception, match="w_style_swap needs the style critic"):
+        load_train_config(bad)
+    torch.manual_seed(0)
+    net = DanceNet(NetConfig(feature_dim=12, n_styles=2, lstm_hidden=16, d_model=16, layers=1, heads=2, ffn_dim=16,
+                             noise_dim=4))
+    net.eval()
+    b, t = 4, 24
+    g = torch.Generator().manual_seed(1)
+    feat = torch.randn(b, t, 12, generator=g)
+    prev = torch.randn(b, 54, generator=g) * 0.1
+    style = torch.eye(2)[[0, 1, 0, 1]]
+    controls = torch.tensor([[1.0, 0.5]] * b)
+    target = torch.randn(b, t, 54, generator=g) * 0.1
+
+    class Judge(torch.nn.Module):  # a stand-in critic: the mean vertical position says the style
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            m = x[..., 1::3].mean(dim=(1, 2))
+            return torch.stack([m, -m], dim=1)
+
+    out = {}
+    for swap in (0.0, 0.5):
+        wl = WindowLoss(net, TrainConfig(samples=2, w_style=0.5, w_style_swap=swap))
+        wl.critic = Judge()
+        out[swap] = wl(feat, prev, style, controls, target, [False] * t, generator=torch.Generator().manual_seed(2))
+    assert "style_swap" not in out[0.0] and float(out[0.5]["style_swap"]) > 0
+    with_swap, without = float(out[0.5]["loss"].detach()), float(out[0.0]["loss"].detach())
+    assert with_swap == pytest.approx(without + 0.5 * float(out[0.5]["style_swap"]), rel=1e-5)
