@@ -77,6 +77,8 @@ from model.errors import ConfigError
 
 ROOT_MODES = ("center", "follow")
 _F32 = np.dtype(np.float32)
+_TRIPLES = tuple((3 * j, 3 * j + 1, 3 * j + 2) for j in range(sk.NUM_JOINTS))
+"""Each joint's (x, y, z) indices in a flat pose."""
 
 _D_CUTOFF_HZ = 3.0
 """Cut-off of the speed estimate that drives the one-euro filter."""
@@ -597,18 +599,17 @@ class PostProcessor:
                                1.0 / (DYN_MEAN_S * fps))
             self._sg_key = key
         ad, bd, mc, kk, km = self._sg_consts
-        pull = GROOVE_PULL
+        pull, beta = GROOVE_PULL, _BETA
         sqrt = math.sqrt
-        for c in range(0, len(p), 3):
-            c1, c2 = c + 1, c + 2
-            x0, x1, x2 = p[c] + ox, p[c1], p[c2] + oz
+        for c, c1, c2 in _TRIPLES:
             f0, f1, f2 = xf[c], xf[c1], xf[c2]
-            v0 = bd * dxf[c] + ad * (x0 - f0) * fps
-            v1 = bd * dxf[c1] + ad * (x1 - f1) * fps
-            v2 = bd * dxf[c2] + ad * (x2 - f2) * fps
+            d0, d1, d2 = p[c] + ox - f0, p[c1] - f1, p[c2] + oz - f2  # the step to the new pose
+            v0 = bd * dxf[c] + ad * d0 * fps
+            v1 = bd * dxf[c1] + ad * d1 * fps
+            v2 = bd * dxf[c2] + ad * d2 * fps
             dxf[c], dxf[c1], dxf[c2] = v0, v1, v2
-            a = 1.0 / (1.0 + kk / (mc + _BETA * sqrt(v0 * v0 + v1 * v1 + v2 * v2)))
-            x0, x1, x2 = f0 + a * (x0 - f0), f1 + a * (x1 - f1), f2 + a * (x2 - f2)
+            a = 1.0 / (1.0 + kk / (mc + beta * sqrt(v0 * v0 + v1 * v1 + v2 * v2)))
+            x0, x1, x2 = f0 + a * d0, f1 + a * d1, f2 + a * d2
             xf[c], xf[c1], xf[c2] = x0, x1, x2
             m0, m1, m2 = m[c], m[c1], m[c2]
             m0, m1, m2 = m0 + km * (x0 - m0), m1 + km * (x1 - m1), m2 + km * (x2 - m2)
@@ -759,10 +760,10 @@ class PostProcessor:
                     r[1] -= sz
                 r[0] -= k * r[0]
                 r[1] -= k * r[1]
-        for c in range(0, len(out), 3):
+        for c, c1, c2 in _TRIPLES:
             out[c] = x[c] + sx
-            out[c + 1] = x[c + 1] + lift
-            out[c + 2] = x[c + 2] + sz
+            out[c1] = x[c1] + lift
+            out[c2] = x[c2] + sz
         for i, (a, kn, hip) in enumerate(_FEET):
             y = out[3 * a + 1]
             under = y < FLOOR_Y
