@@ -203,6 +203,34 @@ def test_process_into_a_callers_row_equals_the_internal_buffer_and_holds_the_las
     np.testing.assert_array_equal(ring[31], ring[29])
 
 
+def test_process_into_rows_of_any_layout_or_dtype_casts_as_numpy_does() -> None:
+    """A float32 row is written straight (struct's float cast); a float64 row, a strided
+    float32 row and a pose past float32's range go through numpy's cast: the same values
+    either way (inf where float32 overflows)."""
+    rng = np.random.default_rng(6)
+    kw = dict(fps=30, smoothing=0.5, groove=0.8, dynamics=1.0, foot_lock=False, project_bones=False)
+    posts = [PostProcessor(**kw) for _ in range(4)]
+    f64 = np.zeros(51, np.float64)
+    strided = np.zeros((51, 2), np.float32)[:, 0]
+    for i in range(20):
+        pose = _pose() + (rng.standard_normal((17, 3)) * 0.05).astype(np.float32)
+        for post in posts:
+            post.cue((i / 15) % 1.0, 120.0, 0.2)
+        want = posts[0].process(pose).reshape(-1).copy()
+        posts[1].process(pose, out=f64)
+        posts[2].process(pose, out=strided)
+        row = posts[3].process(pose, out=np.zeros(51, np.float32))
+        np.testing.assert_array_equal(f64.astype(np.float32), want)
+        np.testing.assert_array_equal(strided, want)
+        np.testing.assert_array_equal(row, want)
+    far = PostProcessor(fps=30, smoothing=0.0, foot_lock=False, project_bones=False)
+    p64 = _pose().astype(np.float64)
+    p64[0, 1] = 1e300  # beyond float32: the struct path overflows, numpy's cast gives inf
+    with np.errstate(over="ignore"):
+        out = far.process(p64, out=np.zeros(51, np.float32))
+    assert out[1] == np.inf and np.isfinite(np.delete(out, 1)).all()
+
+
 def test_bone_projector_matches_the_skeleton_reference() -> None:
     from live.post import BoneProjector
 
