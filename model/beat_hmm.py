@@ -59,7 +59,6 @@ ADV = int(TICKS / STEP_HZ)
 RING_SLACK = 1024
 """Spare slots in front of the posterior window: the window slides ADV per step and is
 copied back (one pass) every RING_SLACK / ADV steps."""
-_dot = np.dot  # (called with its output as a positional argument: less call overhead)
 
 
 class BarPointerHMM:
@@ -314,7 +313,7 @@ class BarPointerHMM:
         c, d, d2 = self._c, self._d, self._d2
         u.take(self._cross_src, out=c, mode="clip")  # the indices are valid: no checks
         # no tempo jumps without evidence (a break holds the tempo)
-        _dot(self._transition(self.jump * weight), c, d)
+        self._transition(self.jump * weight).dot(c, d)  # (array methods: no np.dot dispatcher)
         if weight > 0.0:
             o0 = max(p_none, 1e-6) / (self.lam_obs - 1.0)
             floor = self.zone_floor * o0  # a missing beat costs at most this factor
@@ -329,9 +328,9 @@ class BarPointerHMM:
             k2 = o2 / o0
             for view, value in self._swc_down_parts:  # S's downbeat block times o2 / o0
                 view[...] = value * k2
-            _dot(d, self._swc, d2)
+            d.dot(self._swc, d2)
         else:
-            _dot(d, self._sw, d2)
+            d.dot(self._sw, d2)
         # every other state moves self.adv ticks on within its beat: slide the window
         su = self._su
         if self._off < self.adv:  # wrap: copy the window to the end of the other ring (rare)
