@@ -41,10 +41,21 @@ bootstrap-model:
 	OMP_NUM_THREADS=1 $(PYTHON) -m export.default_model --minutes 8 --steps 1000 --out models/default.onnx
 
 # The beat/downbeat activation network (model/beat_train.py; needs data/beat_corpus/train from
-# bench/beat_corpus.py; about 30 minutes of data building and 22 of training on one core): v3 from
-# scratch, then v4 (the shipped one) fine-tuned from it, then its whole-sequence copy for offline features.
+# bench/beat_corpus.py; about 45 minutes of data building and 62 of training on one core): v3 from
+# scratch, v4 fine-tuned from it, then v10 (the shipped one) in two fine-tunes on 350 more songs of
+# the grooves it read off the beat, then its numpy weights and its whole-sequence copy.
+# v10's extra songs: the grooves v4 read off the beat (techno, trance, hip-hop, ...), then those
+# the first fine-tune still did (dance-pop, salsa, disco, funk, ...) among the other club and latin ones
+BEAT_GENRES_1 = techno,techno,trance,hiphop,hiphop,funk,metal,house,disco
+BEAT_GENRES_2 = dancepop,dancepop,salsa,salsa,disco,disco,funk,funk,mambo,reggaeton,ska,ukgarage,boneym,bvfunk,8beat,softrock,rb,merengue,chacha,samba,techno,hiphop
 beats-model:
 	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 13 --extra 70 --extra-minutes 30
 	cp runs/beats/best.pt runs/beats/v3.pt
 	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 9 --extra 100 --extra-minutes 12 --init runs/beats/v3.pt --lr 1e-3
+	cp runs/beats/best.pt runs/beats/v4.pt
+	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --data-only --extra 200 --extra-start 5000 --extra-minutes 30 --extra-genres $(BEAT_GENRES_1)
+	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 20 --init runs/beats/v4.pt --lr 1e-3 --seed 4
+	cp runs/beats/best.pt runs/beats/v10a.pt
+	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --data-only --extra 150 --extra-start 5200 --extra-minutes 30 --extra-genres $(BEAT_GENRES_2)
+	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 20 --init runs/beats/v10a.pt --lr 1e-3 --seed 6
 	$(PYTHON) -m export.beats_seq

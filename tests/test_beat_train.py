@@ -89,3 +89,47 @@ def test_offbeat_frames_mark_the_frame_half_a_beat_off_and_its_neighbours_only()
 def test_offbeat_frames_stay_inside_the_song() -> None:
     w = offbeat_frames(np.array([0.0, 0.02, 2.9, 3.1]), 90)
     assert len(w) == 90 and w[0] == 1.0 and w[-1] == 1.0
+
+
+def test_extra_corpus_renders_only_the_genres_asked_for_and_resumes(tmp_path, monkeypatch) -> None:
+    """``extra_corpus(genres=...)`` draws every song from that list (a stand-in renderer, no
+    fluidsynth needed), writes a plain and an augmented copy per seed from ``start`` on, and a
+    second run over the same seeds renders nothing again."""
+    import types
+
+    import model.audio_augment as aa
+    import model.beat_train as bt
+    import model.midi_music as mm
+
+    made: list[tuple[str, int]] = []
+
+    def fake_song(genre: str, *, bpm: float, seconds: float, seed: int, tempo_map: object,
+                  sr: int, breaks: bool) -> object:
+        made.append((genre, seed))
+        beats = np.arange(0.0, 2.0, 60.0 / bpm)
+        return types.SimpleNamespace(audio=np.zeros(2 * sr, np.float32), beats=beats, downbeats=beats[::4])
+
+    def fake_aug(y: np.ndarray, *, sr: int, beats: np.ndarray, downbeats: np.ndarray, seed: int) -> object:
+        return types.SimpleNamespace(audio=y, beats=beats, downbeats=downbeats)
+
+    monkeypatch.setattr(mm, "make_song", fake_song)
+    monkeypatch.setattr(aa, "augment", fake_aug)
+    monkeypatch.setattr(bt, "mel_frames", lambda y, sr: np.zeros((len(y) * 30 // sr, 64), np.float32))
+    bt.extra_corpus(tmp_path, 5000, 12, minutes=5.0, genres=("techno", "salsa"))
+    assert [s for _, s in made] == list(range(5000, 5012))
+    assert {g for g, _ in made} == {"techno", "salsa"}
+    files = sorted(p.name for p in tmp_path.glob("*.npz"))
+    assert len(files) == 24 and all(f.startswith("extra050") for f in files)
+    assert {f.split("_")[1] for f in files} == {"techno", "salsa"}
+    bt.extra_corpus(tmp_path, 5000, 12, minutes=5.0, genres=("techno", "salsa"))
+    assert len(made) == 12  # resumed: every seed was there
+
+
+def test_extra_corpus_refuses_an_unknown_genre_before_rendering(tmp_path) -> None:
+    import pytest
+
+    from model.beat_train import extra_corpus
+
+    with pytest.raises(ValueError, match="unknown genre.*technoo"):
+        extra_corpus(tmp_path, 5000, 3, minutes=1.0, genres=("technoo",))
+    assert not list(tmp_path.glob("*.npz"))
