@@ -436,7 +436,12 @@ def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, mi
         net.mean[:] = allx.mean(dim=0)
         net.std[:] = allx.std(dim=0) + 1e-3
     if init is not None:  # fine-tune: its weights and normalisation
-        net.load_state_dict(torch.load(init))
+        state = torch.load(init)
+        got = tuple(state["inp.weight"].shape) if "inp.weight" in state else None
+        if got != tuple(net.inp.weight.shape):
+            raise ValueError(f"--init {init} is not a beat net of {hidden} units over {m} mel bands "
+                             f"(its input layer is {got}); pass the --hidden it was trained with")
+        net.load_state_dict(state)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     lengths = np.array([len(it["mel"]) * (0.4 if str(it["name"]).startswith("synth") else 1.0)
                         for it in tr], float)  # real instruments weigh more than the synthesiser
@@ -567,9 +572,13 @@ def main(argv: list[str] | None = None) -> int:
     items = items + citems
     if args.data_only:
         return 0
-    train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed,
-                     init=args.init, lr=args.lr, offbeat=args.offbeat,
-                     offbeat_weight=args.offbeat_weight, hidden=args.hidden, window=args.window)
+    try:
+        train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed,
+                         init=args.init, lr=args.lr, offbeat=args.offbeat,
+                         offbeat_weight=args.offbeat_weight, hidden=args.hidden, window=args.window)
+    except ValueError as e:
+        print(f"model.beat_train: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -133,3 +133,21 @@ def test_extra_corpus_refuses_an_unknown_genre_before_rendering(tmp_path) -> Non
     with pytest.raises(ValueError, match="unknown genre.*technoo"):
         extra_corpus(tmp_path, 5000, 3, minutes=1.0, genres=("technoo",))
     assert not list(tmp_path.glob("*.npz"))
+
+
+def test_fine_tuning_a_beat_net_of_another_width_is_one_clear_error(tmp_path) -> None:
+    import pytest
+
+    torch = pytest.importorskip("torch", reason="needs torch (the train extra): pip install torch==2.13.0")
+    from model.beat_train import _torch_net, targets_of, train_and_export
+
+    ckpt = tmp_path / "h16.pt"
+    torch.save(_torch_net(64, 16).state_dict(), ckpt)
+    mel = np.full((260, 64), -40.0, np.float32)
+    beats = np.arange(0.5, 8.0, 0.5)
+    items = [{"mel": mel, "y": targets_of(beats, beats[::4], len(mel)), "beats": beats,
+              "downbeats": beats[::4], "name": f"song{i}"} for i in range(3)]
+    with pytest.raises(ValueError, match="not a beat net of 48 units.*--hidden"):
+        train_and_export(items, out=tmp_path, export=tmp_path / "x.onnx", minutes=0.01, seed=0,
+                         init=ckpt, hidden=48)
+    assert not (tmp_path / "x.onnx").exists()
