@@ -556,14 +556,19 @@ def main(argv: list[str] | None = None) -> int:
         items = synth_items(args.songs, 30.0, args.seed)
         print(f"synthetic: {len(items)} songs in {time.time() - t0:.0f} s", flush=True)
         np.savez(cache, items=np.array(items, dtype=object))
+    try:
+        return _build_and_train(args, items, out)
+    except ValueError as e:  # a bad option or input: one line, no trace
+        print(f"model.beat_train: {e}", file=sys.stderr)
+        return 2
+
+
+def _build_and_train(args: argparse.Namespace, items: list[dict[str, Any]], out: Path) -> int:
+    """The rest of ``main``: extra songs, the corpus cache, then training (unless --data-only)."""
     if args.extra:
         genres = tuple(g for g in args.extra_genres.split(",") if g)
-        try:
-            extra_corpus(out / "corpus_mel", args.extra_start, args.extra, minutes=args.extra_minutes,
-                         genres=genres)
-        except ValueError as e:
-            print(f"model.beat_train: {e}", file=sys.stderr)
-            return 2
+        extra_corpus(out / "corpus_mel", args.extra_start, args.extra, minutes=args.extra_minutes,
+                     genres=genres)
     croot = Path(args.corpus)
     if croot.is_dir():
         corpus_items(croot, out / "corpus_mel")
@@ -572,13 +577,9 @@ def main(argv: list[str] | None = None) -> int:
     items = items + citems
     if args.data_only:
         return 0
-    try:
-        train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed,
-                         init=args.init, lr=args.lr, offbeat=args.offbeat,
-                         offbeat_weight=args.offbeat_weight, hidden=args.hidden, window=args.window)
-    except ValueError as e:
-        print(f"model.beat_train: {e}", file=sys.stderr)
-        return 2
+    train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed,
+                     init=args.init, lr=args.lr, offbeat=args.offbeat,
+                     offbeat_weight=args.offbeat_weight, hidden=args.hidden, window=args.window)
     return 0
 
 
