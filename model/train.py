@@ -374,8 +374,13 @@ def save_checkpoint(path: Path, ckpt: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint. Raises ModelError naming the file."""
+    """Read a checkpoint (or rebuild one from an exported ``.onnx`` with its offline weights
+    beside it: export/recover.py). Raises ModelError naming the file."""
     p = Path(path)
+    if p.suffix.lower() == ".onnx":
+        from export.recover import recover_checkpoint
+
+        return recover_checkpoint(p)
     if not p.is_file():
         raise ModelError(f"checkpoint {p} not found; pass a .pt written by `dancemuse train`")
     try:
@@ -585,6 +590,13 @@ def train(
         net.set_normalization(**st)
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
+    if base is not None and base.get("input_norm") is False:
+        # rebuilt from an exported model: its feature statistics were folded away; take this
+        # data's, with the input layer changed so that the network computes the same function
+        from export.recover import renormalise_input
+
+        st = norm_stats(train_clips)
+        renormalise_input(net, st["feat_mean"], st["feat_std"])
     if ckpt is None and base is None and net.cfg.feature_dim != clips[0].feats.shape[1]:
         raise ConfigError(f"[net] feature_dim {net.cfg.feature_dim} != features of {data} ({clips[0].feats.shape[1]})")
     net.to(dev)
