@@ -209,7 +209,8 @@ def corpus_items(root: Path, cache: Path) -> list[dict[str, Any]]:
             y, sr = load_audio(wav)
             tmp = cache / (cf.stem + ".tmp.npz")
             np.savez(tmp, mel=mel_frames(y, sr), beats=np.asarray(meta["beats"], float),
-                     downbeats=np.asarray(meta["downbeats"], float))
+                     downbeats=np.asarray(meta["downbeats"], float),
+                     breaks=break_spans(meta.get("sections", [])))
             tmp.replace(cf)
         items.append(_cached_item(cf))
     return items
@@ -253,23 +254,40 @@ def extra_corpus(cache: Path, start: int, count: int, *, minutes: float,
                                  float(rng.uniform(12, secs - 12)))
         song = make_song(genre, bpm=bpm, seconds=secs, seed=i, tempo_map=tmap, sr=24_000,
                          breaks=bool(rng.random() < 0.8))
-        versions = [(song.audio, song.beats, song.downbeats)]
+        versions = [(song.audio, song.beats, song.downbeats, 1.0)]
         aug = augment(song.audio, sr=24_000, beats=song.beats, downbeats=song.downbeats, seed=77 * i)
-        versions.append((aug.audio, aug.beats, aug.downbeats))
-        for k, (y, b, d) in enumerate(versions):
+        versions.append((aug.audio, aug.beats, aug.downbeats, aug.tempo_factor))
+        for k, (y, b, d, factor) in enumerate(versions):
             cf = cache / f"extra{i:05d}_{genre}_{k}.npz"
             tmp = cache / (cf.stem + ".tmp.npz")
             np.savez(tmp, mel=mel_frames(np.asarray(y, np.float32), 24_000),
-                     beats=np.asarray(b, float), downbeats=np.asarray(d, float))
+                     beats=np.asarray(b, float), downbeats=np.asarray(d, float),
+                     breaks=break_spans(song.sections) / factor)
             tmp.replace(cf)
         print(f"extra {i} {genre} {bpm:.0f} BPM ({time.time() - t0:.0f} s)", flush=True)
+
+
+def break_spans(sections: Any) -> np.ndarray:
+    """[shape=(k, 2)] start and end (s) of the sections labelled "break" (drums out)."""
+    spans = [(float(a), float(b)) for a, b, lab in sections if lab == "break"]
+    return np.asarray(spans, float).reshape(-1, 2)
+
+
+def break_frames(spans: np.ndarray, n: int) -> np.ndarray:
+    """[shape=(n,)] 1 for the 30 fps frames inside the break ``spans``, else 0."""
+    w = np.zeros(n, np.float32)
+    for a, b in np.asarray(spans, float).reshape(-1, 2):
+        w[max(0, int(a * FPS_NET)): max(0, min(n, int(math.ceil(b * FPS_NET))))] = 1.0
+    return w
 
 
 def _cached_item(cf: Path) -> dict[str, Any]:
     d = np.load(cf)
     mel = d["mel"]
+    spans = d["breaks"] if "breaks" in d.files else np.zeros((0, 2))
     return {"mel": mel, "y": targets_of(d["beats"], d["downbeats"], len(mel)),
-            "beats": d["beats"], "downbeats": d["downbeats"], "name": cf.stem}
+            "beats": d["beats"], "downbeats": d["downbeats"], "name": cf.stem,
+            "brk": break_frames(spans, len(mel)), "has_sections": "breaks" in d.files}
 
 
 def cached_corpus_items(cache: Path) -> list[dict[str, Any]]:
@@ -310,6 +328,42 @@ def _torch_net(n_mels: int, hidden: int) -> Any:
             return self.out(y), h
 
     return BeatNet()
+
+
+def state_from_onnx(path: str | Path) -> dict[str, Any]:
+    """The torch state dict of an exported beat net (``export_onnx``'s graph: the shipped
+    models/beats.onnx), so that it can be fine-tuned without its training run. ONNX keeps
+    the GRU gates in the order z, r, h; torch in r, z, n."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as e:  # protobuf raises several kinds on a foreign or corrupt file
+        raise ValueError(f"--init {path} cannot be read as ONNX ({type(e).__name__})") from None
+    init = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in model.graph.initializer}
+    nodes = list(model.graph.node)
+    mm = [n for n in nodes if n.op_type == "MatMul"]
+    grus = [n for n in nodes if n.op_type == "GRU"]
+    if len(mm) != 2 or len(grus) != 2 or "net.mean" not in init:
+        raise ValueError(f"--init {path} is not a DanceMuse beat activation model (2 MatMul, 2 GRU expected)")
+
+    def rz(a: np.ndarray) -> np.ndarray:
+        h = a.shape[0] // 3
+        return np.concatenate([a[h: 2 * h], a[:h], a[2 * h:]])
+
+    st: dict[str, np.ndarray] = {
+        "mean": init["net.mean"], "std": init["net.std"],
+        "inp.weight": init[mm[0].input[1]].T, "inp.bias": init["net.inp.bias"],
+        "out.weight": init[mm[1].input[1]].T, "out.bias": init["net.out.bias"],
+    }
+    for k, g in enumerate(grus):
+        w, r, b = (init[g.input[j]][0] for j in (1, 2, 3))
+        h = r.shape[1]
+        st[f"gru.weight_ih_l{k}"], st[f"gru.weight_hh_l{k}"] = rz(w), rz(r)
+        st[f"gru.bias_ih_l{k}"], st[f"gru.bias_hh_l{k}"] = rz(b[: 3 * h]), rz(b[3 * h:])
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in st.items()}
 
 
 def export_onnx(net: Any, path: Path, hidden: int, n_mels: int) -> None:
@@ -411,12 +465,14 @@ def mel_band_hz(n_mels: int) -> np.ndarray:
 def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, minutes: float,
                      seed: int, hidden: int = 48, window: int = 200, batch: int = 16,
                      init: Path | None = None, lr: float = 3e-3, offbeat: float = 0.0,
-                     offbeat_weight: float = 0.0) -> None:
+                     offbeat_weight: float = 0.0, break_weight: float = 0.0) -> None:
     """Train on ``items`` (dicts with ``x`` [t, n_in] and ``y`` [t, 3]) for ``minutes``,
     keep the best validation checkpoint, export it to ``export``. ``offbeat``: share of the
     training windows that get synthetic off-beat percussion mixed in
     (``model.audio_augment.offbeat_percussion``). ``offbeat_weight``: the loss of the frames
-    half a beat off (``offbeat_frames``) counts 1 + this much (against firing on the off-beat)."""
+    half a beat off (``offbeat_frames``) counts 1 + this much (against firing on the off-beat).
+    ``break_weight``: the loss of the frames inside breaks (drums out; ``break_frames``) counts
+    1 + this much (carry the pulse through, or stay quiet, instead of firing early)."""
     import torch
 
     torch.set_num_threads(1)
@@ -436,7 +492,7 @@ def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, mi
         net.mean[:] = allx.mean(dim=0)
         net.std[:] = allx.std(dim=0) + 1e-3
     if init is not None:  # fine-tune: its weights and normalisation
-        state = torch.load(init)
+        state = state_from_onnx(init) if Path(init).suffix == ".onnx" else torch.load(init)
         got = tuple(state["inp.weight"].shape) if "inp.weight" in state else None
         if got != tuple(net.inp.weight.shape):
             raise ValueError(f"--init {init} is not a beat net of {hidden} units over {m} mel bands "
@@ -466,6 +522,8 @@ def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, mi
                 if "offbeat" not in it:
                     it["offbeat"] = offbeat_frames(it["beats"], len(it["mel"]))
                 ws[b] += offbeat_weight * it["offbeat"][s + 1: s + window + 1]
+            if break_weight > 0.0 and "brk" in it:
+                ws[b] += break_weight * it["brk"][s + 1: s + window + 1]
         x = torch.from_numpy(xs)
         return x[:, 1:], x[:, 0], torch.from_numpy(ys), torch.from_numpy(ws)
 
@@ -533,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="share of training windows with synthetic off-beat percussion mixed in")
     ap.add_argument("--offbeat-weight", type=float, default=0.0,
                     help="extra loss weight of the frames half a beat off (against off-beat firing)")
+    ap.add_argument("--break-weight", type=float, default=0.0,
+                    help="extra loss weight of the frames inside breaks (drums out)")
     ap.add_argument("--hidden", type=int, default=48, help="GRU width (each of its two layers)")
     ap.add_argument("--window", type=int, default=200,
                     help="training window in 30 fps frames (the longest stretch back-propagated through)")
@@ -579,7 +639,8 @@ def _build_and_train(args: argparse.Namespace, items: list[dict[str, Any]], out:
         return 0
     train_and_export(items, out=out, export=Path(args.export), minutes=args.minutes, seed=args.seed,
                      init=args.init, lr=args.lr, offbeat=args.offbeat,
-                     offbeat_weight=args.offbeat_weight, hidden=args.hidden, window=args.window)
+                     offbeat_weight=args.offbeat_weight, hidden=args.hidden, window=args.window,
+                     break_weight=args.break_weight)
     return 0
 
 

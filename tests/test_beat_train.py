@@ -3,10 +3,12 @@ off-beat frames whose loss can weigh more."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from model.audio_augment import offbeat_percussion
-from model.beat_train import offbeat_frames, targets_of
+from model.beat_train import break_frames, break_spans, offbeat_frames, targets_of
 
 FPS = 30.0
 # mel band centres of the features (64 bands, 30 Hz - 11 kHz, Slaney scale), rounded
@@ -107,10 +109,12 @@ def test_extra_corpus_renders_only_the_genres_asked_for_and_resumes(tmp_path, mo
                   sr: int, breaks: bool) -> object:
         made.append((genre, seed))
         beats = np.arange(0.0, 2.0, 60.0 / bpm)
-        return types.SimpleNamespace(audio=np.zeros(2 * sr, np.float32), beats=beats, downbeats=beats[::4])
+        return types.SimpleNamespace(audio=np.zeros(2 * sr, np.float32), beats=beats, downbeats=beats[::4],
+                                     sections=[(0.0, 0.5, "groove"), (0.5, 1.5, "break"), (1.5, 2.0, "drop")])
 
     def fake_aug(y: np.ndarray, *, sr: int, beats: np.ndarray, downbeats: np.ndarray, seed: int) -> object:
-        return types.SimpleNamespace(audio=y, beats=beats, downbeats=downbeats)
+        # a copy 25 % faster: its beats and breaks come 1.25x earlier
+        return types.SimpleNamespace(audio=y, beats=beats / 1.25, downbeats=downbeats / 1.25, tempo_factor=1.25)
 
     monkeypatch.setattr(mm, "make_song", fake_song)
     monkeypatch.setattr(aa, "augment", fake_aug)
@@ -121,6 +125,11 @@ def test_extra_corpus_renders_only_the_genres_asked_for_and_resumes(tmp_path, mo
     files = sorted(p.name for p in tmp_path.glob("*.npz"))
     assert len(files) == 24 and all(f.startswith("extra050") for f in files)
     assert {f.split("_")[1] for f in files} == {"techno", "salsa"}
+    # the breaks travel with each copy (for --break-weight), scaled as the augmented copy's beats
+    plain = np.load(tmp_path / files[0])["breaks"]
+    faster = np.load(tmp_path / files[1])["breaks"]
+    assert files[0].endswith("_0.npz") and files[1].endswith("_1.npz")
+    assert np.allclose(plain, [[0.5, 1.5]]) and np.allclose(faster, [[0.4, 1.2]])
     bt.extra_corpus(tmp_path, 5000, 12, minutes=5.0, genres=("techno", "salsa"))
     assert len(made) == 12  # resumed: every seed was there
 
@@ -151,3 +160,51 @@ def test_fine_tuning_a_beat_net_of_another_width_is_one_clear_error(tmp_path) ->
         train_and_export(items, out=tmp_path, export=tmp_path / "x.onnx", minutes=0.01, seed=0,
                          init=ckpt, hidden=48)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_break_frames_mark_the_frames_inside_breaks_only() -> None:
+    spans = break_spans([[0.0, 1.0, "intro"], [1.0, 2.0, "break"], [2.0, 3.0, "groove"], [3.5, 9.0, "break"]])
+    assert np.allclose(spans, [[1.0, 2.0], [3.5, 9.0]])
+    w = break_frames(spans, 120)  # 4 s at 30 fps: the second break runs past the end
+    assert w[:30].sum() == 0 and w[30:60].all() and w[60:105].sum() == 0 and w[105:].all()
+    assert len(w) == 120 and break_frames(break_spans([]), 10).sum() == 0
+
+
+def test_the_shipped_beat_net_rebuilt_from_its_onnx_gives_the_same_activations() -> None:
+    """``--init models/beats.onnx`` fine-tunes the shipped net without its training run:
+    the torch net rebuilt from the ONNX file (GRU gates reordered) answers as the file does."""
+    import pytest
+
+    torch = pytest.importorskip("torch", reason="needs torch (the train extra): pip install torch==2.13.0")
+    ort = pytest.importorskip("onnxruntime")
+    from model.beat_train import _torch_net, state_from_onnx
+
+    models = Path(__file__).resolve().parent.parent / "models"
+    net = _torch_net(64, 48)
+    net.load_state_dict(state_from_onnx(models / "beats.onnx"))
+    net.eval()
+    rng = np.random.default_rng(0)
+    mel = rng.normal(-40.0, 15.0, (1, 150, 64)).astype(np.float32)
+    mel[0, ::15, :20] += 25.0  # a kick every half second
+    with torch.no_grad():
+        lg, _ = net(torch.from_numpy(mel), torch.from_numpy(mel[:, 0]))
+        ours = torch.softmax(lg, -1).numpy()[0]
+    sess = ort.InferenceSession(str(models / "beats_seq.onnx"), providers=["CPUExecutionProvider"])
+    ref = sess.run(["p"], {"mel": mel, "prev": mel[:, 0], "h": np.zeros((2, 1, 48), np.float32)})[0][0]
+    assert np.abs(ours - ref).max() < 1e-5
+    assert ref[:, 1:].max() > 0.3  # (the kicks are heard: not a trivially equal silence)
+
+
+def test_a_foreign_onnx_as_beat_net_init_is_one_clear_error(tmp_path) -> None:
+    import pytest
+
+    pytest.importorskip("onnx")
+    from model.beat_train import state_from_onnx
+
+    bad = tmp_path / "x.onnx"
+    bad.write_bytes(b"junk")
+    with pytest.raises(ValueError, match="cannot be read as ONNX"):
+        state_from_onnx(bad)
+    models = Path(__file__).resolve().parent.parent / "models"
+    with pytest.raises(ValueError, match="not a DanceMuse beat activation model"):
+        state_from_onnx(models / "default.onnx")
