@@ -23,7 +23,8 @@ def register(sub: Any) -> None:
                    help="training config with [net] [train] [features] (default: built-in defaults)")
     p.add_argument("--steps", type=int, default=None, help="total training steps (overrides the config)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
-    p.add_argument("--init", metavar="CKPT", default=None, help="start from this checkpoint (fine-tuning)")
+    p.add_argument("--init", metavar="CKPT", default=None,
+                   help="start from this checkpoint or exported model, e.g. models/default.onnx (fine-tuning)")
     p.add_argument("--new-style", metavar="NAME", default=None, help="with --init: add a style label for the new data")
     p.add_argument("--freeze-encoder", action="store_true", help="with --init: train only the decoder")
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config)")
