@@ -42,8 +42,9 @@ bootstrap-model:
 
 # The beat/downbeat activation network (model/beat_train.py; needs data/beat_corpus/train from
 # bench/beat_corpus.py; about 45 minutes of data building and 62 of training on one core): v3 from
-# scratch, v4 fine-tuned from it, then v10 (the shipped one) in two fine-tunes on 350 more songs of
-# the grooves it read off the beat, then its numpy weights and its whole-sequence copy.
+# scratch, v4 fine-tuned from it, then v10 in two fine-tunes on 350 more songs of
+# the grooves it read off the beat, then v11 (the shipped one: v10 20 more minutes with the
+# loss inside breaks counted three times), then its numpy weights and its whole-sequence copy.
 # v10's extra songs: the grooves v4 read off the beat (techno, trance, hip-hop, ...), then those
 # the first fine-tune still did (dance-pop, salsa, disco, funk, ...) among the other club and latin ones
 BEAT_GENRES_1 = techno,techno,trance,hiphop,hiphop,funk,metal,house,disco
@@ -58,4 +59,6 @@ beats-model:
 	cp runs/beats/best.pt runs/beats/v10a.pt
 	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --data-only --extra 150 --extra-start 5200 --extra-minutes 30 --extra-genres $(BEAT_GENRES_2)
 	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 20 --init runs/beats/v10a.pt --lr 1e-3 --seed 6
+	cp runs/beats/best.pt runs/beats/v10.pt
+	nice -n 10 env OMP_NUM_THREADS=1 $(PYTHON) -m model.beat_train --out runs/beats --export models/beats.onnx --minutes 20 --init runs/beats/v10.pt --lr 1e-3 --seed 8 --break-weight 2
 	$(PYTHON) -m export.beats_seq
