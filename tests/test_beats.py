@@ -100,7 +100,10 @@ def test_chunked_stream_gives_the_same_beats() -> None:
     _, whole = _track(song)
     _, parts = _track(song, chunk=333)
     np.testing.assert_array_equal(whole.is_beat, parts.is_beat)
-    np.testing.assert_allclose(whole.tempo, parts.tempo)
+    # the same tempo to float32 rounding: the beat net runs over each chunk in one call, and
+    # a GRU over 333-sample pieces rounds its last bits differently from one over the whole
+    # song (v11's net: 1.3e-7 relative on 6 of 360 frames)
+    np.testing.assert_allclose(whole.tempo, parts.tempo, rtol=1e-5)
 
 
 def test_bar_counting_follows_beats_per_bar() -> None:
