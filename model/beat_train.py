@@ -361,24 +361,36 @@ def _torch_net(n_mels: int, hidden: int) -> Any:
     return BeatNet()
 
 
-def state_from_onnx(path: str | Path) -> dict[str, Any]:
-    """The torch state dict of an exported beat net (``export_onnx``'s graph: the shipped
-    models/beats.onnx), so that it can be fine-tuned without its training run. ONNX keeps
-    the GRU gates in the order z, r, h; torch in r, z, n."""
+def _onnx_parts(path: str | Path) -> tuple[dict[str, np.ndarray], list[Any], list[Any]]:
+    """(initializers as float64 arrays, the two MatMul nodes, the two GRU nodes) of an
+    exported beat net (``export_onnx``'s graph); ValueError naming the file otherwise."""
     import onnx
-    import torch
     from onnx import numpy_helper
 
     try:
         model = onnx.load(str(path))
     except Exception as e:  # protobuf raises several kinds on a foreign or corrupt file
-        raise ValueError(f"--init {path} cannot be read as ONNX ({type(e).__name__})") from None
-    init = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in model.graph.initializer}
+        raise ValueError(f"{path} cannot be read as ONNX ({type(e).__name__})") from None
+    init = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
     nodes = list(model.graph.node)
     mm = [n for n in nodes if n.op_type == "MatMul"]
     grus = [n for n in nodes if n.op_type == "GRU"]
     if len(mm) != 2 or len(grus) != 2 or "net.mean" not in init:
-        raise ValueError(f"--init {path} is not a DanceMuse beat activation model (2 MatMul, 2 GRU expected)")
+        raise ValueError(f"{path} is not a DanceMuse beat activation model (2 MatMul, 2 GRU expected)")
+    for g in grus:
+        at = {a.name: onnx.helper.get_attribute_value(a) for a in g.attribute}
+        if at.get("linear_before_reset") != 1 or at.get("direction", b"forward") != b"forward":
+            raise ValueError(f"{path}: GRU {g.name} is not a forward GRU with linear_before_reset=1")
+    return init, mm, grus
+
+
+def state_from_onnx(path: str | Path) -> dict[str, Any]:
+    """The torch state dict of an exported beat net (``export_onnx``'s graph: the shipped
+    models/beats.onnx), so that it can be fine-tuned without its training run. ONNX keeps
+    the GRU gates in the order z, r, h; torch in r, z, n."""
+    import torch
+
+    init, mm, grus = _onnx_parts(path)
 
     def rz(a: np.ndarray) -> np.ndarray:
         h = a.shape[0] // 3
@@ -394,7 +406,7 @@ def state_from_onnx(path: str | Path) -> dict[str, Any]:
         h = r.shape[1]
         st[f"gru.weight_ih_l{k}"], st[f"gru.weight_hh_l{k}"] = rz(w), rz(r)
         st[f"gru.bias_ih_l{k}"], st[f"gru.bias_hh_l{k}"] = rz(b[: 3 * h]), rz(b[3 * h:])
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in st.items()}
+    return {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in st.items()}
 
 
 def export_onnx(net: Any, path: Path, hidden: int, n_mels: int) -> None:
@@ -429,23 +441,13 @@ def export_numpy(src: str | Path, dst: str | Path | None = None) -> Path:
     [z, r, input part of n, hidden part of n] over [input, hidden, 1] with the z and r rows
     halved (sigmoid from tanh), the output layer over [h2, 1]; plus the SHA-256 of ``src``,
     so the runtime uses them only beside that very file. Needs the ``onnx`` package."""
-    import onnx
-    from onnx import numpy_helper
-
     from model.beat_act import NPZ_VERSION, numpy_weights_path, sha256_file
 
     src = Path(src)
-    model = onnx.load(str(src))
-    init = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
-    nodes = list(model.graph.node)
-    mm = [n for n in nodes if n.op_type == "MatMul"]
-    grus = [n for n in nodes if n.op_type == "GRU"]
-    if len(mm) != 2 or len(grus) != 2 or "net.mean" not in init:
-        raise SystemExit(f"{src} is not a DanceMuse beat activation model (2 MatMul, 2 GRU expected)")
-    for g in grus:
-        at = {a.name: onnx.helper.get_attribute_value(a) for a in g.attribute}
-        if at.get("linear_before_reset") != 1 or at.get("direction", b"forward") != b"forward":
-            raise SystemExit(f"{src}: GRU {g.name} is not a forward GRU with linear_before_reset=1")
+    try:
+        init, mm, grus = _onnx_parts(src)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     mean, std = init["net.mean"], init["net.std"]
     w = init[mm[0].input[1]].T / std  # [H, 2M + 2] on the raw inputs
     m = (w.shape[1] - 2) // 2

@@ -203,7 +203,7 @@ def test_a_foreign_onnx_as_beat_net_init_is_one_clear_error(tmp_path) -> None:
 
     bad = tmp_path / "x.onnx"
     bad.write_bytes(b"junk")
-    with pytest.raises(ValueError, match="cannot be read as ONNX"):
+    with pytest.raises(ValueError, match="x.onnx cannot be read as ONNX"):
         state_from_onnx(bad)
     models = Path(__file__).resolve().parent.parent / "models"
     with pytest.raises(ValueError, match="not a DanceMuse beat activation model"):
