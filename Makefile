@@ -15,8 +15,10 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # rate than that run had) and the motion amount (models/v7_amount.toml, 38 minutes); v8 is v7
 # fine-tuned once more with the motion amount taken per window (models/v8_amount.toml, 40
 # minutes), then calibrated: per style the energy at which it moves as much as its data (one
-# minute). The final checkpoint is exported once per frame (plus the numpy offline weights) and
-# in blocks of 16.
+# minute). v12 (shipped, session 25) is v8 fine-tuned 20 minutes at a low learning rate on the
+# features of beat network v11 (make beats-model), so that training and the show hear the same
+# beat; it starts from the exported v8 itself (train --init models/default.onnx). The final
+# checkpoint is exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3
@@ -27,7 +29,10 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v8 --init runs/v7b/final.pt --train-config models/v8_amount.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v8/final.pt --data data/synth_v4 data/synth_x data/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v8/final.pt -o models/default.onnx
-	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v8/final.pt -o models/default_b16.onnx --block 16
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v12 --init models/default.onnx --train-config models/v12_beats.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v12/final.pt --data data/synth_v4 data/synth_x data/mocap
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default.onnx
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default_b16.onnx --block 16
 
 # Export a checkpoint: make export-model CKPT=runs/mine/best.pt OUT=models/mine.onnx
 CKPT ?= runs/default/best.pt
