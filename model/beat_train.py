@@ -531,6 +531,12 @@ def train_and_export(items: list[dict[str, Any]], *, out: Path, export: Path, mi
             raise ValueError(f"--init {init} is not a beat net of {hidden} units over {m} mel bands "
                              f"(its input layer is {got}); pass the --hidden it was trained with")
         net.load_state_dict(state)
+    if break_weight > 0.0:
+        unmarked = sum(not it.get("has_sections", False) for it in tr)
+        if unmarked:
+            print(f"--break-weight: {unmarked} of {len(tr)} training songs have no break labels (the "
+                  "synthetic songs, and mel caches written before the labels were kept: delete the "
+                  "cache folder to rebuild them); their breaks count once", flush=True)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     lengths = np.array([len(it["mel"]) * (0.4 if str(it["name"]).startswith("synth") else 1.0)
                         for it in tr], float)  # real instruments weigh more than the synthesiser

@@ -208,3 +208,24 @@ def test_a_foreign_onnx_as_beat_net_init_is_one_clear_error(tmp_path) -> None:
     models = Path(__file__).resolve().parent.parent / "models"
     with pytest.raises(ValueError, match="not a DanceMuse beat activation model"):
         state_from_onnx(models / "default.onnx")
+
+
+def test_break_weight_says_which_songs_carry_no_break_labels(tmp_path, capsys) -> None:
+    import pytest
+
+    pytest.importorskip("torch", reason="needs torch (the train extra): pip install torch==2.13.0")
+    pytest.importorskip("onnx")
+    from model.beat_train import targets_of, train_and_export
+
+    mel = np.full((260, 64), -40.0, np.float32)
+    beats = np.arange(0.5, 8.0, 0.5)
+    items = [{"mel": mel, "y": targets_of(beats, beats[::4], len(mel)), "beats": beats,
+              "downbeats": beats[::4], "name": f"song{i}", "brk": np.zeros(len(mel), np.float32),
+              "has_sections": False} for i in range(4)]  # e.g. caches written before the labels
+    train_and_export(items, out=tmp_path, export=tmp_path / "x.onnx", minutes=0.0, seed=0, break_weight=2.0)
+    said = capsys.readouterr().out
+    assert "2 of 2 training songs have no break labels" in said and (tmp_path / "x.onnx").exists()
+    for it in items:
+        it["has_sections"] = True
+    train_and_export(items, out=tmp_path, export=tmp_path / "y.onnx", minutes=0.0, seed=0, break_weight=2.0)
+    assert "have no break labels" not in capsys.readouterr().out
