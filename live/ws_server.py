@@ -220,10 +220,7 @@ class WebServer:
             self._watchdog = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + flush
-        while loop.time() < deadline and any(
-            (c.frames or c.replies) and c.task is not None and not c.task.done()
-            for c in self._clients.values()
-        ):
+        while loop.time() < deadline and any(self._unsent(c) for c in self._clients.values()):
             await asyncio.sleep(0.005)
         for c in list(self._clients.values()):
             if c.task is not None:
@@ -235,6 +232,15 @@ class WebServer:
             server.close()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    @staticmethod
+    def _unsent(c: _Client) -> bool:
+        """Whether a live client still has frames to receive: queued here, or already handed to
+        its socket but not yet taken by the client (the transport's write buffer)."""
+        if c.task is None or c.task.done():
+            return False
+        transport = c.conn.transport
+        return bool(c.frames or c.replies) or (transport is not None and transport.get_write_buffer_size() > 0)
 
     @property
     def address(self) -> tuple[str, int]:

@@ -664,3 +664,51 @@ def test_a_loop_stall_longer_than_stall_timeout_closes_no_reading_client() -> No
         await srv.stop()
 
     run(main)
+
+
+def test_stop_lets_a_slow_client_take_the_frames_already_in_its_socket() -> None:
+    """A show that ends (``stop``) first waits, up to its flush time, for what each live client
+    has not taken yet: frames queued here and bytes already handed to the socket. A client
+    with a small receive buffer that starts reading only as the show stops still gets every
+    frame and a clean close (before, the wait ended when the queue here was empty and the
+    client was cut off with its last frames in the socket's write buffer)."""
+    from websockets.exceptions import ConnectionClosedOK
+
+    async def main() -> None:
+        app = App()
+        srv = make_server(app, queue=4096)
+        await srv.start()
+        host, port = srv.address
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, port))
+        sock.setblocking(False)
+        ws = await connect(f"ws://{host}:{port}/ws", sock=sock, max_queue=1)
+        await until(lambda: srv.clients == 1)
+        n = 600  # ~900 KB of JSON frames: far more than the socket buffers hold
+        for i in range(n):
+            srv.publish(frame(i))
+        await asyncio.sleep(0.05)  # the sender fills the socket; this client reads nothing yet
+        got: list[Any] = []
+        closed_ok = False
+
+        async def read() -> None:
+            nonlocal closed_ok
+            try:
+                async for m in ws:
+                    got.append(m)
+                    await asyncio.sleep(0.001)  # a slow reader (a phone, a busy TouchDesigner)
+            except ConnectionClosedOK:
+                closed_ok = True
+            else:
+                closed_ok = True
+
+        reader = asyncio.create_task(read())
+        t0 = time.monotonic()
+        await srv.stop(flush=5.0)
+        await asyncio.wait_for(reader, 5)
+        assert time.monotonic() - t0 < 5.0
+        frames = [json.loads(m)["i"] for m in got if json.loads(m)["type"] == "frame"]
+        assert frames == list(range(n)) and closed_ok
+
+    run(main)
