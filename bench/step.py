@@ -69,7 +69,7 @@ def bench_step_candidates(model: Path, *, frames: int, feats: np.ndarray) -> lis
     import onnxruntime as ort
 
     from live.npstep import NumpyStep
-    from live.runtime import Generator, _step_weights
+    from live.runtime import Generator, step_weights
 
     cands: list[tuple[str, Any]] = []
     plain = Generator(model)
@@ -95,7 +95,7 @@ def bench_step_candidates(model: Path, *, frames: int, feats: np.ndarray) -> lis
             cands.append(("onnx saved-optimised", g))
         except Exception as e:  # noqa: BLE001
             print(f"   (saved-optimised graph: not measured: {type(e).__name__})")
-        npz, why = _step_weights(model)
+        npz, why = step_weights(model)
         if npz is not None:
             cands.append(("numpy step (live now)", NumpyStep(npz, model_path=model)))
         else:

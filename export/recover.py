@@ -16,7 +16,6 @@ which changes the input layer so that the network computes exactly the same func
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -28,24 +27,21 @@ from model.errors import ModelError
 
 
 def _offline_for(model_path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from export.offline import offline_path
+    """The offline weights exported with ``model_path`` (found and checked as the live numpy
+    step finds them: ``live.runtime.step_weights``) and their metadata."""
+    from live.runtime import resolve_model_path, step_weights
 
-    npz = offline_path(model_path)
-    if not model_path.is_file():
-        raise ModelError(f"model {model_path} not found; pass an .onnx written by `dancemuse export`")
-    if not npz.is_file():
-        raise ModelError(f"{model_path} has no {npz.name} beside it (its weights for fine-tuning); "
-                         "re-export it with `dancemuse export` or pass the training checkpoint (.pt)")
+    npz, why = step_weights(model_path)
+    if npz is None:
+        raise ModelError(f"cannot rebuild {model_path.name} for fine-tuning: {why}; "
+                         "or pass the training checkpoint (.pt)")
     try:
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: np.asarray(z[k]) for k in z.files}
         meta = json.loads(str(arrays.pop("meta")))
     except Exception as e:  # a corrupt or foreign file: zipfile, numpy and json raise many kinds
-        raise ModelError(f"{npz} cannot be read ({type(e).__name__}); re-export {model_path.name}") from None
-    sha = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    if meta.get("step_model_sha256") != sha:
-        raise ModelError(f"{npz.name} was not exported with this {model_path.name} (checksum differs); "
-                         "re-export the model so that both come from one checkpoint")
+        name = resolve_model_path(model_path).name
+        raise ModelError(f"{npz} cannot be read ({type(e).__name__}); re-export {name}") from None
     return arrays, meta
 
 

@@ -475,7 +475,7 @@ def offline_model_path(cfg: Mapping[str, Any], path: str | Path | None = None) -
     return max(found)[1] if found else None
 
 
-def _step_weights(main_path: str | Path | None) -> tuple[Path | None, str]:
+def step_weights(main_path: str | Path | None) -> tuple[Path | None, str]:
     """``<model>_offline.npz`` beside the step model when it was written with that exact
     file (SHA-256 in its metadata; export/offline.py), else (None, why not)."""
     import hashlib
@@ -495,9 +495,9 @@ def _step_weights(main_path: str | Path | None) -> tuple[Path | None, str]:
 
 
 def _offline_weights(main_path: str | Path | None) -> Path | None:
-    """``<model>_offline.npz`` for offline generation (see :func:`_step_weights`), with a log
+    """``<model>_offline.npz`` for offline generation (see :func:`step_weights`), with a log
     line when a stale one is there."""
-    npz, why = _step_weights(main_path)
+    npz, why = step_weights(main_path)
     if npz is None and "not exported with" in why:
         log.warning("%s; generating with the onnxruntime model", why)
     return npz
@@ -535,7 +535,7 @@ def load_generator(
         if runtime not in RUNTIMES:
             raise ConfigError(f"model.runtime {runtime!r} must be one of {', '.join(RUNTIMES)}")
         if runtime != "onnx" and mcfg.get("provider", "auto") != "cuda" and resolve_model_path(main_path).is_file():
-            npz, why = _step_weights(main_path)
+            npz, why = step_weights(main_path)
             if npz is not None:
                 from live.npstep import NumpyStep
 
