@@ -105,6 +105,12 @@ class TrainConfig:
     window's style to *another* window's music (the batch's music rolled by one; no
     ground-truth motion, only the critic judges it): the style must read as itself on any
     music, not only on the songs it was danced to. Needs ``w_style`` > 0 (the critic). 0 = off."""
+    w_beat: float = 0.0
+    """Weight of the beat-dip term: per window, how much the samples' joint speed dips on
+    the beat the model hears (the ``beat_phase`` feature: speed ~ 1 - g cos(2 pi phase)),
+    |g(sample) - g(target)| (:func:`beat_dip`). The energy score alone left v12 moving at
+    the same speed on and off the beat (g ~0-0.27 raw, the synthetic data 0.2-0.76): the
+    post-processing's groove did all the beat alignment. 0 = off."""
     style_critic_steps: int = 700
     """Training steps of that critic (batches of 48 windows)."""
     samples: int = 2
@@ -165,6 +171,8 @@ class TrainConfig:
         if not isinstance(tc.w_style_swap, (int, float)) or not 0.0 <= float(tc.w_style_swap) < 100.0:
             raise ConfigError(f"[train] w_style_swap must be a number from 0 (off) to 100{where}, "
                               f"got {tc.w_style_swap!r}")
+        if not isinstance(tc.w_beat, (int, float)) or not 0.0 <= float(tc.w_beat) < 100.0:
+            raise ConfigError(f"[train] w_beat must be a number from 0 (off) to 100{where}, got {tc.w_beat!r}")
         if tc.w_style_swap > 0 and not tc.w_style > 0:
             raise ConfigError(f"[train] w_style_swap needs the style critic: set w_style > 0{where}")
         if not isinstance(tc.style_balance, (int, float)) or not 0.0 <= float(tc.style_balance) <= 1.0:
@@ -266,6 +274,19 @@ WINDOW_FLOOR = 0.1
 batch's mean (a window held still in silence would otherwise make any motion infinitely dear)."""
 
 
+def beat_dip(poses: torch.Tensor, cos_phase: torch.Tensor) -> torch.Tensor:
+    """How much motion dips on the beat: ``poses`` [..., T, P] (raw pose vectors, the first
+    51 values root-relative joints; T >= 2), ``cos_phase`` [..., T] the cosine of the beat
+    phase at each frame (1 on the beat). Per window the root-relative joint speed over its
+    window mean, s_t, fitted as s ~ 1 - g cos: g = -2 mean(s_t cos_t) (the speed from frame
+    t-1 to t goes with frame t). -> g [...]; 0 for a window that moves evenly or has no
+    beat, ~0.5-0.8 for the synthetic styles that slow on the beat."""
+    j = poses[..., :51].unflatten(-1, (17, 3))
+    v = (j[..., 1:, :, :] - j[..., :-1, :, :]).norm(dim=-1).mean(-1)  # [..., T-1]
+    s = v / v.mean(-1, keepdim=True).clamp_min(1e-6)
+    return -2.0 * (s * cos_phase[..., 1:]).mean(-1)
+
+
 def motion_amount(pn: torch.Tensor, tn: torch.Tensor, *, norm: str = "batch") -> torch.Tensor:
     """Motion-amount mismatch of samples ``pn`` [S, B, T, P] against ``tn`` [B, T, P]
     (normalised poses): per window and channel the mean |first difference| and mean
@@ -316,6 +337,7 @@ class WindowLoss(torch.nn.Module):
         self.net = net
         self.tc = tc
         self.critic: StyleCritic | None = None  # frozen style critic (w_style > 0)
+        self.beat_cos: int | None = None  # feature column of cos(beat phase) (w_beat > 0)
 
     def forward(self, feat: torch.Tensor, prev: torch.Tensor, style: torch.Tensor, controls: torch.Tensor,
                 target: torch.Tensor, mask: list[bool], generator: torch.Generator | None = None
@@ -346,6 +368,11 @@ class WindowLoss(torch.nn.Module):
         else:
             out = es_losses(net, preds, target, w_vel=tc.w_vel, w_bone=tc.w_bone, window=tc.es_window,
                             w_speed=tc.w_speed, speed_norm=tc.speed_norm)
+        if tc.w_beat > 0 and self.beat_cos is not None:
+            cosp = feat[..., self.beat_cos].float()  # [B, T]: the phase the model hears
+            dip = (beat_dip(preds.float(), cosp) - beat_dip(target.float(), cosp)).abs().mean()
+            out["loss"] = out["loss"] + tc.w_beat * dip
+            out["beat"] = dip.detach()
         if self.critic is not None and tc.w_style > 0:
             logits = self.critic(pred.float())  # [S * B, n_styles]: every sample judged
             ce = torch.nn.functional.cross_entropy(logits, rep(style.argmax(1)))
@@ -498,6 +525,16 @@ def _loud_index(feature_cfg: dict[str, Any]) -> int | None:
         return None
 
 
+def _beat_cos_index(feature_cfg: dict[str, Any]) -> int:
+    """Column of cos(beat phase) (the second of the ``beat_phase`` block). Raises ConfigError."""
+    from model.features import FeatureSpec
+
+    try:
+        return int(FeatureSpec.from_config(feature_cfg).slice("beat_phase").start) + 1
+    except (KeyError, ValueError, TypeError):
+        raise ConfigError("[train] w_beat needs the beat_phase feature; set w_beat = 0 for this feature set") from None
+
+
 def train(
     *,
     data: str | Path | Sequence[str | Path],
@@ -610,6 +647,8 @@ def train(
     use_amp = dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_mod = WindowLoss(net, tc)
+    if tc.w_beat > 0:
+        loss_mod.beat_cos = _beat_cos_index(feature_cfg)
     model: torch.nn.Module = loss_mod
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -685,6 +724,8 @@ def train(
     prog = _Progress(tc.steps, step, progress and lead)
     t_start = time.perf_counter()
     run_sum = {"loss": 0.0, "l1": 0.0, "vel": 0.0, "bone": 0.0}
+    if loss_mod.beat_cos is not None:
+        run_sum["beat"] = 0.0
     if loss_mod.critic is not None:
         run_sum["style"] = 0.0
         if tc.w_style_swap > 0 and tc.batch > 1:

@@ -85,6 +85,8 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
                              "val_bone_loss": float(ls["bone"])}
     if "style" in ls:  # the style critic's cross-entropy of the model's samples
         row["val_style"] = float(ls["style"])
+    if "beat" in ls:  # the beat-dip mismatch of the model's samples
+        row["val_beat"] = float(ls["beat"])
     if clips:
         lk = net.cfg.lookahead
         fps = clips[0].fps

@@ -309,6 +309,43 @@ def test_motion_amount_charges_a_decoder_that_moves_less_than_the_data() -> None
         TrainConfig.from_dict({"w_speed": -1.0})
 
 
+def test_beat_dip_reads_how_much_motion_slows_on_the_beat() -> None:
+    """Joints moving at speed 1 - g cos(2 pi phase): beat_dip gives g back; an even speed
+    gives ~0, a dancer slowing half a beat late a negative g."""
+    from model.train import beat_dip
+
+    t = 240
+    phase = np.arange(t) / 15.0  # a beat every 15 frames (120 BPM at 30 fps)
+    cosp = torch.from_numpy(np.cos(2 * np.pi * phase)).float()
+
+    def moving(g: float, shift: float = 0.0) -> torch.Tensor:
+        speed = 1.0 - g * np.cos(2 * np.pi * (phase - shift))
+        x = np.concatenate([[0.0], np.cumsum(speed[1:])]) * 0.01  # speed from frame t-1 to t at t
+        v = np.zeros((t, 54), np.float32)
+        v[:, :51] = np.tile(np.asarray(rest_pose()).reshape(-1), (t, 1))
+        v[:, 0:51:3] += x[:, None]
+        return torch.from_numpy(v)
+
+    for g in (0.0, 0.3, 0.7):
+        assert float(beat_dip(moving(g), cosp)) == pytest.approx(g, abs=0.02)
+    assert float(beat_dip(moving(0.6, shift=0.5), cosp)) == pytest.approx(-0.6, abs=0.02)
+    batch = torch.stack([moving(0.2), moving(0.5)])[None]  # [S=1, B=2, T, P] against [B, T]
+    assert beat_dip(batch, cosp.expand(2, t)).shape == (1, 2)
+    with pytest.raises(ConfigError, match="w_beat"):
+        TrainConfig.from_dict({"w_beat": -1.0})
+
+
+def test_training_with_the_beat_dip_term_logs_it(data: Path, tmp_path: Path) -> None:
+    net_cfg, tc, _ = _tiny_cfgs(tmp_path, 4)
+    tc.w_beat = 2.0
+    train(data=data, out=tmp_path / "beat", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    import csv
+
+    log = list(csv.DictReader((tmp_path / "beat" / "log.csv").open()))
+    assert log and float(log[-1]["train_beat"]) > 0.0 and float(log[-1]["val_beat"]) > 0.0
+
+
 def test_motion_amount_per_window_charges_a_slow_window_moving_at_half_speed() -> None:
     """A batch of one fast and one slow window; the decoder gets the fast one exactly and
     moves at half speed in the slow one. Against the batch's mean the shortfall is small;
