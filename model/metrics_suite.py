@@ -9,7 +9,9 @@ features are computed once and shared by all its dances):
   the exact beats and against the beats shifted half a beat, leg/arm speed, repetition,
   foot sliding, bones, jerk, and style recognition on test music; each again with seed 1
   (seconds where the two seeds agree within 3 cm: it varies a lot by style and song, so
-  every dance counts);
+  every dance counts); per style its dynamics over all its test-song dances: the dip on
+  the beat and the accent sharpness (``metrics_dancer.beat_dip`` / ``accent_sharpness``;
+  no target: read beside the training data's own, style by style);
 * the first ``pair_songs`` test songs again at energy 0.3 and 1.8 (pose spread);
 * ``quiet_songs`` test songs with the passage ``QUIET_SECTION`` (fractions of the song)
   30 dB quieter: joint speed there over the speed elsewhere;
@@ -151,6 +153,17 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
     }
 
 
+def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | None]]], *, fps: int
+                   ) -> dict[str, dict[str, float]]:
+    """Per style the mean beat dip (dances with exact beats only) and accent sharpness
+    (``model.metrics_dancer``): {"dip": {style: g}, "sharp": {style: x}}."""
+    out: dict[str, dict[str, float]] = {"dip": {}, "sharp": {}}
+    for st, items in dances.items():
+        out["dip"][st] = _mean([md.beat_dip(p, b, fps=fps) for p, b in items if b is not None and len(b) >= 2])
+        out["sharp"][st] = _mean([md.accent_sharpness(p, fps=fps) for p, _ in items])
+    return out
+
+
 def _bas(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *, fps: int) -> dict[str, float]:
     on = [metrics.beat_align_score(p, b, fps=fps) for p, b in pairs if len(b) >= 2]
     off = [metrics.beat_align_score(p, md.off_beats(b), fps=fps) for p, b in pairs if len(b) >= 2]
@@ -163,6 +176,8 @@ def train_figures(train: TrainData, *, classifier_kind: str = "logreg") -> tuple
     allp = [p for v in train.dances.values() for p, _ in v]
     fig = _motion_figures(allp, fps=fps)
     fig.update(_bas([(p, b) for v in train.dances.values() for p, b in v if b is not None], fps=fps))
+    for part, per in style_dynamics(train.dances, fps=fps).items():
+        fig.update({f"{part}_{st}": v for st, v in per.items()})
     fig["freeze_long"] = _mean([metrics.freeze_ratio(p, fps=fps) for p in allp])
     radii = [md.root_radius(p) for p in allp]
     fig["root_max"] = max(r[0] for r in radii)
@@ -196,6 +211,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     agree: list[float] = []
     plain: list[np.ndarray] = []
     by_style: dict[str, list[np.ndarray]] = {}
+    dyn: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}  # style -> (dance, exact beats)
     bas_pairs: list[tuple[np.ndarray, np.ndarray]] = []
     tracked_pairs: list[tuple[np.ndarray, np.ndarray]] = []
     first: dict[int, tuple[str, np.ndarray]] = {}
@@ -206,6 +222,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             agree.append(md.seed_agreement(g.poses, dancer.dance(song, style=st, seed=1).poses, fps=fps))
             plain.append(g.poses)
             by_style.setdefault(st, []).append(g.poses)
+            dyn.setdefault(st, []).append((g.poses, song.beats))
             first.setdefault(i, (st, g.poses))
             row: dict[str, Any] = {"song": song.name, "style": st, "seconds": round(len(g.poses) / fps, 1)}
             if song.beats is not None and len(song.beats) >= 2:
@@ -223,7 +240,9 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             for st in styles:
                 if st not in done:
                     say(f"{song.name} as {st} (style recognition)")
-                    by_style.setdefault(st, []).append(dancer.dance(song, style=st, seed=0).poses)
+                    p = dancer.dance(song, style=st, seed=0).poses
+                    by_style.setdefault(st, []).append(p)
+                    dyn.setdefault(st, []).append((p, song.beats))
     style_test = clf.accuracy(by_style)
 
     spread = []
@@ -295,6 +314,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     return {"model": getattr(dancer, "path", ""), "post": getattr(dancer, "post", ""), "fps": fps,
             "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
             "style_dances": {s: len(v) for s, v in by_style.items()},
+            "dynamics": style_dynamics(dyn, fps=fps),
             "long_source": ("recordings" if recordings else "test songs") if cfg.long_minutes > 0 else "",
             "songs": rows, "n_test_songs": len(songs), "n_exact": len(exact), "stage_radius": cfg.stage_radius}
 
@@ -346,4 +366,9 @@ def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str,
             vals = [r["style"].get(part, {}).get(s) for r in reports.values()]
             tr = (train_style or {}).get(s) if part == "test" else None
             line(f"  style {s} ({label})", vals, tr, "style_min")
+    for part, label in (("dip", "dip on the beat"), ("sharp", "accent sharpness")):
+        styles = sorted({s for r in reports.values() for s in r.get("dynamics", {}).get(part, {})})
+        for s in styles:
+            vals = [r.get("dynamics", {}).get(part, {}).get(s) for r in reports.values()]
+            line(f"  {label} {s} (test music)", vals, (train or {}).get(f"{part}_{s}"), None)
     return "\n".join(lines)

@@ -151,3 +151,34 @@ def test_root_radius_is_the_distance_from_the_stage_centre() -> None:
     p[:, :, 2] += np.linspace(0, 4, len(p))[:, None]
     mx, p95 = md.root_radius(p)
     assert mx == pytest.approx(5.0, rel=1e-6) and 4.5 < p95 < 5.0
+
+
+def test_beat_dip_of_a_dancer_still_on_every_beat_is_two_thirds_and_half_a_beat_late_negative() -> None:
+    """Displacement cos(pi t / beat): speed |sin(pi phase)|, slowest on the beat; its fit
+    s ~ 1 - g cos(2 pi phase) gives g = 2/3 exactly. Half a beat late: -2/3. Even speed: 0."""
+    beats = np.arange(0, 11) * 0.5
+    t = np.arange(5 * FPS + 1) / FPS
+    on, late, even = _still(len(t) / FPS), _still(len(t) / FPS), _still(len(t) / FPS)
+    on[:, 9, 0] += 0.2 * np.cos(np.pi * t / 0.5)
+    late[:, 9, 0] += 0.2 * np.sin(np.pi * t / 0.5)
+    even[:, 9, 0] += 0.5 * t  # a hand moving at one speed
+    assert md.beat_dip(on, beats, fps=FPS) == pytest.approx(2 / 3, abs=0.01)
+    assert md.beat_dip(late, beats, fps=FPS) == pytest.approx(-2 / 3, abs=0.01)
+    assert md.beat_dip(even, beats, fps=FPS) == pytest.approx(0.0, abs=1e-6)
+    assert np.isnan(md.beat_dip(on, beats[:1], fps=FPS)) and np.isnan(md.beat_dip(_still(5), beats, fps=FPS))
+
+
+def test_hits_are_sharper_accents_than_the_same_path_danced_smoothly() -> None:
+    """The same hand path twice: as a smooth sway, and as hits (moving at once to the next
+    point, then holding)."""
+    t = np.arange(8 * FPS) / FPS
+    smooth, hits = _still(8), _still(8)
+    smooth[:, 9, 1] += 0.3 * np.sin(np.pi * t)
+    held = 0.3 * np.sin(np.pi * (np.floor(t * 4) / 4))  # a new point every quarter second, held
+    hits[:, 9, 1] += held
+    s, h = md.accent_sharpness(smooth, fps=FPS), md.accent_sharpness(hits, fps=FPS)
+    assert h > 3 * s
+    assert np.isnan(md.accent_sharpness(_still(8), fps=FPS))
+    twice = smooth.copy()
+    twice[:, 9, 1] = rest_pose(on_floor=True)[9, 1] + 0.6 * np.sin(np.pi * t)
+    assert md.accent_sharpness(twice, fps=FPS) == pytest.approx(s, rel=1e-6)  # size does not count, only shape

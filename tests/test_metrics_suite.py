@@ -91,8 +91,13 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert f["seed_agree"] == 0.0
     assert f["freeze_long"] == 0.0 and f["root_max"] < 0.5
     assert min(rep["style"]["test"].values()) == 1.0 and min(rep["style"]["long"].values()) == 1.0
-    text = mu.format_columns({"stand-in": rep}, *mu.train_figures(_train()))
+    assert rep["dynamics"]["dip"]["a"] > 0.4  # still on every beat (2/3 without the drift and loudness)
+    assert set(rep["dynamics"]["sharp"]) == {"a", "b"}
+    fig, cv = mu.train_figures(_train())
+    assert fig["dip_b"] > 0.3 and fig["sharp_a"] > 0
+    text = mu.format_columns({"stand-in": rep}, fig, cv)
     assert "PASS" in text and "beat-align score, exact beats" in text and "style a (test music)" in text
+    assert "dip on the beat a (test music)" in text and "accent sharpness b (test music)" in text
 
 
 def test_every_style_is_danced_on_every_test_song_for_style_recognition() -> None:
