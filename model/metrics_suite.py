@@ -342,7 +342,9 @@ def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str,
     names = list(reports)
     first = next(iter(reports.values()))
     stage = float(first.get("stage_radius", STAGE_RADIUS))
-    w = 38
+    dyn_styles = {s for r in reports.values() for per in r.get("dynamics", {}).values() for s in per}
+    # the label column fits the longest per-style dynamics label ("  accent sharpness S (test music)")
+    w = max([38] + [len(f"  accent sharpness {s} (test music)") + 1 for s in dyn_styles])
     head = f"{'metric':<{w}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'train':>10}{'target':>10}  result"
     lines = [head, "-" * len(head)]
 
