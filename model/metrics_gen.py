@@ -126,9 +126,11 @@ class Dancer:
         """(features [t, F], FrameInfo) of a TestSong, computed once per song object."""
         key = id(song)
         if key not in self._features or self._features[key][0] is not song:
+            from live.generate import one_blas_thread
             from model.features import extract_features
 
-            feats, info = extract_features(song.audio, sr=song.sr, cfg=self.feature_cfg)
+            with one_blas_thread():  # as generate computes them (more BLAS threads round differently)
+                feats, info = extract_features(song.audio, sr=song.sr, cfg=self.feature_cfg)
             self._features[key] = (song, feats, info)  # the song is kept, so its id stays its own
         return self._features[key][1], self._features[key][2]
 
@@ -148,7 +150,15 @@ class Dancer:
               variation: float = 0.5, schedule: Sequence[tuple[float, str]] = ()) -> Generated:
         """Dance ``song`` in ``style`` (a style name, a mix "a:0.5,b:0.5", or None = equal
         mix). ``schedule``: (time s, style name) switches during the song, sent to the
-        engine as live style controls (the dancer carries on, as in a show)."""
+        engine as live style controls (the dancer carries on, as in a show). Runs with numpy's
+        BLAS on one thread, as `generate` does, so the dance is generate's to the bit."""
+        from live.generate import one_blas_thread
+
+        with one_blas_thread():
+            return self._dance(song, style=style, seed=seed, energy=energy, variation=variation, schedule=schedule)
+
+    def _dance(self, song: Any, *, style: str | None, seed: int, energy: float, variation: float,
+               schedule: Sequence[tuple[float, str]]) -> Generated:
         from live.control import Control
         from live.engine import Engine
         from live.generate import apply_options
