@@ -99,7 +99,7 @@ def _song_fields(song: object) -> tuple[np.ndarray, np.ndarray, int, np.ndarray,
     return beats, downbeats, bpb, energy, seconds, None if sections is None else np.asarray(sections)
 
 
-def render_dance(song: object, *, style: str, fps: int, seed: int) -> Dance:
+def render_dance(song: object, *, style: str, fps: int, seed: int, variety: float = 0.0) -> Dance:
     """Choreograph ``song`` (a model.synth_music.Song, a model.midi_music song, or
     anything with ``beats``, ``seconds`` and optionally ``downbeats``, ``beats_per_bar``,
     ``energy`` per beat 0..1 and ``sections`` per beat) in ``style`` at ``fps``."""
@@ -123,7 +123,7 @@ def render_dance(song: object, *, style: str, fps: int, seed: int) -> Dance:
     d0 = int(np.clip(np.searchsorted(beats, downbeats[0] - 1e-3), 0, len(beats) - 1)) if len(downbeats) else 0
     n_beats = int(np.ceil(b[-1])) + 1
     plan = plan_dance(n_beats=n_beats, first_downbeat=d0, bpb=bpb, energy=energy, sections=sections,
-                      style=style, rng=rng)
+                      style=style, rng=rng, variety=variety)
     if half:
         plan.le = [i + 4 for i in plan.le]
         plan.ue = [i + 4 for i in plan.ue]

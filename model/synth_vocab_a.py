@@ -81,6 +81,12 @@ def house() -> tuple[Move, ...]:
                             step=2.0),
              seq(U(roll=0.06, **sym(0.1, -0.45, 0.12), hroll=0.1), U(roll=-0.06, **sym(0.1, -0.45, 0.12), hroll=-0.1),
                  step=2.0), level=0),
+        move("rock_step", 4,  # (variety data sets only, see model/synth_plan.py)
+             seq(L(dy=-0.04, lf=(0.0, 0.0, 0.12), sh=(0.0, 0.05)), L(dy=-0.07),
+                 L(dy=-0.04, lf=(0.0, 0.0, -0.08), sh=(0.0, -0.04)), L(dy=-0.07, lf=(0.0, 0.0, 0.0))),
+             seq(U(pitch=0.06, **sym(0.08, -0.3, 0.3), lelb=0.8, relb=0.8), U(**sym(0.12, -0.42, 0.15), lelb=0.5, relb=0.5),
+                 U(pitch=-0.04, **sym(0.1, -0.35, 0.05), lelb=0.6, relb=0.6), U(**sym(0.12, -0.42, 0.15), lelb=0.5, relb=0.5)),
+             level=0, tags=("variety",)),
     )
 
 

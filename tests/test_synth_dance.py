@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from model import metrics
+from model import metrics_dancer as md
 from model.dataset import check_dataset, clip_records, load_poses
 from model.errors import ConfigError
 from model.skeleton import ANKLE_HEIGHT, bone_length_error, root_of
@@ -133,6 +134,26 @@ def test_moves_change_on_eight_count_boundaries_and_phrases_repeat_mirrored() ->
     assert pairs and any(a != b for _, a, b in pairs)  # A then A' on the other side
 
 
+def test_variety_varies_the_eight_counts_and_zero_plans_as_before() -> None:
+    # variety 0 is the choreographer data sets were made with before it: this seed's moves,
+    # recorded then, stay the same (no extra draws, no new moves)
+    spec = STYLES["house"]
+    song = render_song(feel=spec.feel, bpm=float(np.mean(spec.bpm)), seconds=90.0, seed=3)
+    plain = render_dance(song, style="house", fps=FPS, seed=3)
+    assert [m for _, m, _ in plain.phrases][:8] == ["side_shuffle", "side_shuffle", "cross_walk", "spin", "spin",
+                                                    "spin", "jack", "jumping_jack"]
+    varied = render_dance(song, style="house", fps=FPS, seed=3, variety=1.0)
+    p = varied.poses
+    assert bone_length_error(p) < 1e-4 and p[:, 15:17, 1].min() > ANKLE_HEIGHT - 2e-3
+    assert metrics.beat_align_score(p, song.beats, fps=FPS) > 0.65
+    assert metrics.foot_skating(p, fps=FPS) < 0.1
+    # the same first move (the variation draws more after it, so later picks differ), but far
+    # fewer 2-second windows that nearly repeat one 2 s or more away
+    assert varied.phrases[0][1] == "side_shuffle"
+    rep0, rep1 = (md.repetition(d.poses, fps=FPS) for d in (plain, varied))
+    assert np.mean(rep0 < 0.3) > 0.25 and np.mean(rep1 < 0.3) < 0.5 * np.mean(rep0 < 0.3)
+
+
 def test_too_fast_music_is_danced_in_half_time() -> None:
     song = render_song(feel="hiphop", bpm=150.0, seconds=30.0, seed=2)
     p = render_dance(song, style="hiphop", fps=FPS, seed=2).poses
@@ -223,3 +244,15 @@ def test_styles_per_song_dances_one_song_in_several_styles(tmp_path: Path) -> No
                                   load_poses(tmp_path / "one" / plain[0]["poses"])["poses"])
     with pytest.raises(ConfigError, match="--styles-per-song"):
         synthesize_dataset(out, minutes=0.1, styles_per_song=0)
+
+
+def test_variety_is_recorded_in_the_manifest_and_checked(tmp_path: Path) -> None:
+    out = tmp_path / "varied"
+    entries = synthesize_dataset(out, minutes=0.2, styles=["locking"], seed=2, music="synth",
+                                 clip_seconds=(10.0, 12.0), variety=0.5)
+    assert check_dataset(out) == [] and all(e["variety"] == 0.5 for e in entries)
+    plain = synthesize_dataset(tmp_path / "plain", minutes=0.2, styles=["locking"], seed=2, music="synth",
+                               clip_seconds=(10.0, 12.0))
+    assert all("variety" not in e for e in plain)
+    with pytest.raises(ConfigError, match="--variety"):
+        synthesize_dataset(out, minutes=0.1, variety=1.5)

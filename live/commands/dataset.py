@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
     s.add_argument("--styles-per-song", type=int, default=1, metavar="K",
                    help="dance every song in K styles: its own and K-1 others, so a model learns the style from "
                         "its style input, not from the music (default 1)")
+    s.add_argument("--variety", type=finite_float, default=0.0, metavar="P",
+                   help="chance (0..1) that an 8-count unit varies its second half: other arms over the same "
+                        "footwork, a little bigger or smaller (default 0: one move cycle per unit)")
     s.set_defaults(func=run_synth)
 
     c = dsub.add_parser("check", parents=[common_parent()],
@@ -94,7 +97,8 @@ def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ConfigError(f"--minutes {args.minutes:g} must be above 0")
     entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
                                  clip_seconds=(lo, hi), music=args.music, augment_share=share,
-                                 styles_per_song=args.styles_per_song, progress=_progress)
+                                 styles_per_song=args.styles_per_song, variety=args.variety,
+                                 progress=_progress)
     per = f", each song danced in {args.styles_per_song} styles" if args.styles_per_song > 1 else ""
     print(f"wrote {len(entries)} clips ({args.minutes:g} min of music, {', '.join(styles)}, {args.music} music, "
           f"{fps} fps{per}) to {args.out}")
