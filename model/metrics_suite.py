@@ -23,7 +23,9 @@ features are computed once and shared by all its dances):
   real music (windows from ``SETTLE_S`` after each switch), and repetition per style piece
   (each piece its own dance, as a test song is; windows holding silence left out; over the
   whole 10 minutes as one dance the mean pair distance is mostly the distance between
-  styles, so that figure, ``repetition_long_whole_min``, is printed beside it only).
+  styles, so that figure, ``repetition_long_whole_min``, is printed beside it only);
+  ``repetition_low`` is the share of all those windows under ``REPEAT_RATIO`` (one
+  window decides the minimum; this tells how much of the dance nearly repeats itself).
 
 The training data's column: the same metrics on its own dances and beats; its style
 figure is the classifier's cross-validated accuracy (folded by dance).
@@ -69,6 +71,11 @@ class SuiteConfig:
     energies: tuple[float, float] = (0.3, 1.8)
 
 
+REPEAT_RATIO = 0.3
+"""Repetition ratio under which a 2-second window counts as nearly repeating another (the
+issue's line; ``repetition_low`` is the share of such windows)."""
+
+
 def targets(stage_radius: float = STAGE_RADIUS) -> dict[str, tuple[str, float]]:
     """Acceptance targets of issue 10: metric -> (">=" or "<=", limit)."""
     return {
@@ -86,6 +93,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("quiet_speed_ratio", "speed in -30 dB passage / elsewhere"), ("spread_ratio", "pose spread energy 1.8 / 0.3"),
     ("seed_agree", "seconds two seeds agree (3 cm)"), ("leg_arm", "foot speed / hand speed"),
     ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
+    ("repetition_low", "  ... share of windows under 0.3"),
     ("repetition_long_whole_min", "  ... 10 min as one dance, min"),
     ("style_min", "style recognised, test music, min"), ("style_mean", "  ... mean of the styles"),
     ("style_real_min", "style recognised, long music, min"), ("style_real_mean", "  ... mean of the styles"),
@@ -145,6 +153,7 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
         "leg_arm": _mean([md.limb_speed_ratio(d, fps=fps) for d in dances]),
         "repetition_min": float(rep.min()) if len(rep) else float("nan"),
         "repetition_median": float(np.median(rep)) if len(rep) else float("nan"),
+        "repetition_low": float(np.mean(rep < REPEAT_RATIO)) if len(rep) else float("nan"),
         "foot_slide": _mean([s[0] for s in slides]),
         "foot_slide_share": _mean([s[1] for s in slides]),
         "bone_error": _mean([metrics.bone_length_error(d) for d in dances]),
@@ -292,6 +301,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         rep = np.concatenate([md.repetition(d, fps=fps) for d in plain] + pieces)
         if len(rep):
             fig["repetition_min"], fig["repetition_median"] = float(rep.min()), float(np.median(rep))
+            fig["repetition_low"] = float(np.mean(rep < REPEAT_RATIO))
         whole = md.repetition(g.poses, fps=fps)
         if len(whole):
             fig["repetition_long_whole_min"] = float(whole.min())

@@ -90,6 +90,8 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert f["spread_ratio"] == pytest.approx(6.0, rel=0.05)  # energy 1.8 / 0.3
     assert f["seed_agree"] == 0.0
     assert f["freeze_long"] == 0.0 and f["root_max"] < 0.5
+    # the same move on every beat (with a slow drift): most windows repeat one 2 s away
+    assert f["repetition_min"] < 0.3 and 0.5 < f["repetition_low"] < 1.0
     assert min(rep["style"]["test"].values()) == 1.0 and min(rep["style"]["long"].values()) == 1.0
     assert rep["dynamics"]["dip"]["a"] > 0.4  # still on every beat (2/3 without the drift and loudness)
     assert set(rep["dynamics"]["sharp"]) == {"a", "b"}
@@ -98,6 +100,7 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     text = mu.format_columns({"stand-in": rep}, fig, cv)
     assert "PASS" in text and "beat-align score, exact beats" in text and "style a (test music)" in text
     assert "dip on the beat a (test music)" in text and "accent sharpness b (test music)" in text
+    assert "share of windows under 0.3" in text
 
 
 def test_every_style_is_danced_on_every_test_song_for_style_recognition() -> None:
