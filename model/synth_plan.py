@@ -14,8 +14,8 @@ Variety (``variety``, the chance per unit; ``dataset synth --variety``): a unit 
 move cycle repeated for 8 counts makes every 2-second window repeat one a few seconds
 away (in v4's data 25-38 % of the windows, against 2 % in the salsa motion capture). A
 varied unit is an 8-count combination: the first half dances the move, the second half
-keeps its footwork under the arms of another move of the style (bigger or smaller) and a
-level a little lower or higher; a unit that repeats a move of its phrase (A' and A'') is
+keeps its footwork under the arms of another move of the style (bigger or smaller; a calm
+move only another calm move's) and a level a little lower or higher; a unit that repeats a move of its phrase (A' and A'') is
 always varied, its first half at another size and level too, and a calm passage does not
 pick the same calm move twice in a row. Moves tagged "variety" join the vocabulary only
 then, so ``variety`` 0 plans exactly as before it.
@@ -166,7 +166,9 @@ class _Planner:
             return None
         if self.rng.random() >= self.variety and not repeat:
             return None
-        others = [o for o in self.vocab if o.name != m.name and abs(o.level - m.level) <= 1] or [m]
+        # a calm move borrows calm arms only (a break stays calm); others any of a level near theirs
+        near = 0 if m.level == 0 else 1
+        others = [o for o in self.vocab if o.name != m.name and abs(o.level - m.level) <= near] or [m]
         o = others[int(self.rng.integers(len(others)))]
         size = float(self.rng.choice((0.8, 1.15)))
         still = bool(m.tags & {"jump", "level"})
