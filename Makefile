@@ -20,8 +20,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # beat; it starts from the exported v8 itself (train --init models/default.onnx). The final
 # checkpoint is exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
-	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0
-	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3
+	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0
+	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0
 	$(DANCEMUSE) dataset import mocap ../shared/mocap --out data/mocap
 	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v6 --train-config models/default_train.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v7s --init runs/v6/final.pt --train-config models/v7_style.toml --steps 1750

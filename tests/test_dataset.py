@@ -162,6 +162,8 @@ def test_cli_synth_check_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "synth [" in capsys.readouterr().err  # progress line
     assert main(["dataset", "check", str(out)]) == 0
     assert "no problems" in capsys.readouterr().out
+    clips = json.loads((out / "manifest.json").read_text())["clips"]
+    assert clips and all(c["variety"] == 1.0 for c in clips)  # the varied choreography by default
     png = tmp_path / "summary.png"
     assert main(["dataset", "info", str(out), "--png", str(png), "--metrics"]) == 0
     text = capsys.readouterr().out

@@ -38,9 +38,10 @@ def register(sub: Any) -> None:
     s.add_argument("--styles-per-song", type=int, default=1, metavar="K",
                    help="dance every song in K styles: its own and K-1 others, so a model learns the style from "
                         "its style input, not from the music (default 1)")
-    s.add_argument("--variety", type=finite_float, default=0.0, metavar="P",
+    s.add_argument("--variety", type=finite_float, default=1.0, metavar="P",
                    help="chance (0..1) that an 8-count unit varies its second half: other arms over the same "
-                        "footwork, a little bigger or smaller (default 0: one move cycle per unit)")
+                        "footwork, a little bigger or smaller, a level lower or higher (default 1; 0: one move "
+                        "cycle per unit, the choreography of data sets made before it, such as data/synth_v4)")
     s.set_defaults(func=run_synth)
 
     c = dsub.add_parser("check", parents=[common_parent()],
