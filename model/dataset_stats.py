@@ -13,15 +13,24 @@ from typing import Any
 import numpy as np
 
 from model import metrics
+from model import metrics_dancer as md
 from model.dataset import clip_records, load_poses
 
-COLUMNS = ("clips", "minutes", "bas", "lag_ms", "freeze", "diversity", "bone_err", "foot_skate", "jerk", "speed")
+COLUMNS = ("clips", "minutes", "bas", "lag_ms", "freeze", "diversity", "rep_min", "repeating", "bone_err", "foot_skate",
+           "jerk", "speed")
+
+
+REPEAT_RATIO = 0.3
+"""A window with a repetition ratio under this nearly repeats another (issue 10's line)."""
 
 
 def dataset_metrics(root: str | Path) -> dict[str, dict[str, float]]:
     """Per style (and "all"): clip count, minutes, mean Beat Align Score, median
     motion-to-beat lag (ms), mean freeze ratio, diversity (kinetic features standardised
-    over the whole dataset), mean relative bone-length error, foot skating (m/s), jerk
+    over the whole dataset), the repetition ratio of its 2-second windows
+    (``model.metrics_dancer.repetition``, each clip against itself): the lowest, and the
+    share under ``REPEAT_RATIO`` (windows that nearly repeat one 2 s or more away: a move
+    cycled for bars on end), mean relative bone-length error, foot skating (m/s), jerk
     (m/s^3), mean joint speed (m/s). Metrics without data are NaN."""
     by: dict[str, list[tuple[np.ndarray, np.ndarray | None, float]]] = {}
     for r in clip_records(root):
@@ -45,6 +54,10 @@ def dataset_metrics(root: str | Path) -> dict[str, dict[str, float]]:
         row["freeze"] = float(np.mean([metrics.freeze_ratio(p, fps=f) for p, _, f in clips]))
         fps = clips[0][2]
         row["diversity"] = metrics.diversity([p for p, _, _ in clips], fps=fps, reference=every) if len(clips) > 1 else float("nan")
+        reps = [md.repetition(p, fps=f) for p, _, f in clips]
+        rep = np.concatenate(reps) if reps else np.zeros(0)
+        row["rep_min"] = float(rep.min()) if len(rep) else float("nan")
+        row["repeating"] = float(np.mean(rep < REPEAT_RATIO)) if len(rep) else float("nan")
         row["bone_err"] = float(np.mean([metrics.bone_length_error(p) for p, _, _ in clips]))
         row["foot_skate"] = float(np.mean([metrics.foot_skating(p, fps=f) for p, _, f in clips]))
         row["jerk"] = float(np.mean([metrics.jerk(p, fps=f) for p, _, f in clips]))
@@ -60,6 +73,6 @@ def format_table(stats: dict[str, dict[str, float]]) -> str:
         cells = []
         for c in COLUMNS:
             v = row[c]
-            cells.append(f"{int(v):>11d}" if c == "clips" else f"{v:>11.4f}" if c in ("bas", "freeze", "bone_err") else f"{v:>11.2f}")
+            cells.append(f"{int(v):>11d}" if c == "clips" else f"{v:>11.4f}" if c in ("bas", "freeze", "bone_err", "rep_min", "repeating") else f"{v:>11.2f}")
         lines.append(f"{style:<10}" + "".join(cells))
     return "\n".join(lines)

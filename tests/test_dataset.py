@@ -250,3 +250,27 @@ def test_loader_aligns_features_with_poses_and_caches(tmp_path: Path) -> None:
     cl, start, f, p = ws[1]
     assert start == 15 and f.shape == (30, spec.dim) and p.shape == (30, 17, 3)
     np.testing.assert_array_equal(p, c.poses[15:45])
+
+
+def test_dataset_metrics_tell_a_looping_dance_from_a_varied_one(tmp_path: Path) -> None:
+    from model.dataset_stats import dataset_metrics, format_table
+
+    fps, seconds = 30, 20.0
+    t = np.arange(int(seconds * fps)) / fps
+    loop = np.repeat(rest_pose(on_floor=True)[None], len(t), axis=0)
+    loop[:, 9, 1] += (0.3 * np.sin(np.pi * t)).astype(np.float32)  # a wrist waving every 2 s, for 20 s
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.standard_normal((len(t), 17, 3)) * 0.01, axis=0)
+    k = np.exp(-0.5 * (np.arange(-15, 16) / 5.0) ** 2)
+    walk = np.apply_along_axis(lambda x: np.convolve(x, k / k.sum(), mode="same"), 0, walk)
+    varied = (rest_pose(on_floor=True)[None] + walk).astype(np.float32)  # drifts, never comes back
+    root = tmp_path / "ds"
+    with DatasetWriter(root) as w:
+        for name, p in (("loop", loop), ("varied", varied)):
+            w.add_clip(id=name, poses=p, fps=fps, style=name, source="test", licence="CC0", audio=_audio(seconds),
+                       sample_rate=SR)
+    stats = dataset_metrics(root)
+    assert stats["loop"]["repeating"] > 0.9 and stats["loop"]["rep_min"] < 0.05
+    assert stats["varied"]["repeating"] < 0.1 and stats["varied"]["rep_min"] > 0.3
+    assert stats["all"]["rep_min"] == stats["loop"]["rep_min"]
+    assert "repeating" in format_table(stats).splitlines()[0]
