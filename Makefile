@@ -3,7 +3,7 @@
 PYTHON ?= python3
 DANCEMUSE = $(PYTHON) -m live.cli
 
-.PHONY: default-model bootstrap-model export-model
+.PHONY: default-model bootstrap-model export-model variety-data
 
 # The shipped model (v8): the phrase-level synthetic choreography (6 styles, real-instrument
 # MIDI music; a second set where every song is danced in three styles, so the style input and
@@ -33,6 +33,12 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v12/final.pt --data data/synth_v4 data/synth_x data/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default.onnx
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default_b16.onnx --block 16
+
+# The varied choreography (dataset synth --variety 1, the default since session 27) in the
+# v4 recipes; models/v16_variety.toml fine-tunes v12 on it (models/README.md, "Session 27").
+variety-data:
+	$(DANCEMUSE) dataset synth --out data/synth_v5 --minutes 30 --seed 0
+	$(DANCEMUSE) dataset synth --out data/synth_x5 --minutes 20 --seed 1 --styles-per-song 3
 
 # Export a checkpoint: make export-model CKPT=runs/mine/best.pt OUT=models/mine.onnx
 CKPT ?= runs/default/best.pt
