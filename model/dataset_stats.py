@@ -20,16 +20,12 @@ COLUMNS = ("clips", "minutes", "bas", "lag_ms", "freeze", "diversity", "rep_min"
            "jerk", "speed")
 
 
-REPEAT_RATIO = 0.3
-"""A window with a repetition ratio under this nearly repeats another (issue 10's line)."""
-
-
 def dataset_metrics(root: str | Path) -> dict[str, dict[str, float]]:
     """Per style (and "all"): clip count, minutes, mean Beat Align Score, median
     motion-to-beat lag (ms), mean freeze ratio, diversity (kinetic features standardised
     over the whole dataset), the repetition ratio of its 2-second windows
     (``model.metrics_dancer.repetition``, each clip against itself): the lowest, and the
-    share under ``REPEAT_RATIO`` (windows that nearly repeat one 2 s or more away: a move
+    share under ``model.metrics_dancer.REPEAT_RATIO`` (windows that nearly repeat one 2 s or more away: a move
     cycled for bars on end), mean relative bone-length error, foot skating (m/s), jerk
     (m/s^3), mean joint speed (m/s). Metrics without data are NaN."""
     by: dict[str, list[tuple[np.ndarray, np.ndarray | None, float]]] = {}
@@ -57,7 +53,7 @@ def dataset_metrics(root: str | Path) -> dict[str, dict[str, float]]:
         reps = [md.repetition(p, fps=f) for p, _, f in clips]
         rep = np.concatenate(reps) if reps else np.zeros(0)
         row["rep_min"] = float(rep.min()) if len(rep) else float("nan")
-        row["repeating"] = float(np.mean(rep < REPEAT_RATIO)) if len(rep) else float("nan")
+        row["repeating"] = md.repeating_share(rep)
         row["bone_err"] = float(np.mean([metrics.bone_length_error(p) for p, _, _ in clips]))
         row["foot_skate"] = float(np.mean([metrics.foot_skating(p, fps=f) for p, _, f in clips]))
         row["jerk"] = float(np.mean([metrics.jerk(p, fps=f) for p, _, f in clips]))

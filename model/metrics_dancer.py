@@ -129,6 +129,15 @@ def seed_agreement(a: np.ndarray, b: np.ndarray, *, fps: float, tol: float = 0.0
     return float(np.mean(np.asarray(secs) < tol))
 
 
+REPEAT_RATIO = 0.3
+"""Repetition ratio under which a window counts as nearly repeating another (issue 10's line)."""
+
+
+def repeating_share(ratios: np.ndarray) -> float:
+    """Share of :func:`repetition` windows under ``REPEAT_RATIO``; NaN when there are none."""
+    return float(np.mean(np.asarray(ratios) < REPEAT_RATIO)) if len(ratios) else float("nan")
+
+
 def repetition(poses: np.ndarray, *, fps: float, window_s: float = 2.0, gap_s: float = 2.0,
                hop_s: float = 0.5, music: np.ndarray | None = None) -> np.ndarray:
     """Per-window repetition ratio (see the module docstring): [shape=(n_windows,)].

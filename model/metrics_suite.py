@@ -24,7 +24,7 @@ features are computed once and shared by all its dances):
   (each piece its own dance, as a test song is; windows holding silence left out; over the
   whole 10 minutes as one dance the mean pair distance is mostly the distance between
   styles, so that figure, ``repetition_long_whole_min``, is printed beside it only);
-  ``repetition_low`` is the share of all those windows under ``REPEAT_RATIO`` (one
+  ``repetition_low`` is the share of all those windows under ``md.REPEAT_RATIO`` (one
   window decides the minimum; this tells how much of the dance nearly repeats itself).
 
 The training data's column: the same metrics on its own dances and beats; its style
@@ -69,11 +69,6 @@ class SuiteConfig:
     long_minutes: float = 10.0
     stage_radius: float = STAGE_RADIUS
     energies: tuple[float, float] = (0.3, 1.8)
-
-
-REPEAT_RATIO = 0.3
-"""Repetition ratio under which a 2-second window counts as nearly repeating another (the
-issue's line; ``repetition_low`` is the share of such windows)."""
 
 
 def targets(stage_radius: float = STAGE_RADIUS) -> dict[str, tuple[str, float]]:
@@ -153,7 +148,7 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
         "leg_arm": _mean([md.limb_speed_ratio(d, fps=fps) for d in dances]),
         "repetition_min": float(rep.min()) if len(rep) else float("nan"),
         "repetition_median": float(np.median(rep)) if len(rep) else float("nan"),
-        "repetition_low": float(np.mean(rep < REPEAT_RATIO)) if len(rep) else float("nan"),
+        "repetition_low": md.repeating_share(rep),
         "foot_slide": _mean([s[0] for s in slides]),
         "foot_slide_share": _mean([s[1] for s in slides]),
         "bone_error": _mean([metrics.bone_length_error(d) for d in dances]),
@@ -301,7 +296,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         rep = np.concatenate([md.repetition(d, fps=fps) for d in plain] + pieces)
         if len(rep):
             fig["repetition_min"], fig["repetition_median"] = float(rep.min()), float(np.median(rep))
-            fig["repetition_low"] = float(np.mean(rep < REPEAT_RATIO))
+            fig["repetition_low"] = md.repeating_share(rep)
         whole = md.repetition(g.poses, fps=fps)
         if len(whole):
             fig["repetition_long_whole_min"] = float(whole.min())

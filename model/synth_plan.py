@@ -24,6 +24,7 @@ then, so ``variety`` 0 plans exactly as before it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,8 +50,16 @@ class Plan:
     log: list[tuple[float, str, bool]] = field(default_factory=list)
 
 
-Variation = tuple[Move, float, float, float, float]
-"""A unit's variation (see ``_Planner._variation``)."""
+class Variation(NamedTuple):
+    """A unit's variation (see ``_Planner._variation``): the move whose arms the second half
+    takes, their size factor and the second half's level change; the first half's size factor
+    and level change (1 and 0 unless the unit repeats a move of its phrase)."""
+
+    arms: Move
+    size: float
+    level: float
+    size1: float
+    level1: float
 
 
 def amplitude(energy: np.ndarray | float) -> np.ndarray:
@@ -123,7 +132,7 @@ class _Planner:
             a = float(np.clip(amplitude(self.e_at(start + t)) * scale, 0.25, 1.25))
             k[LO.DY] = k[LO.DY] * a + rng.normal(0.0, 0.008)
             if vary is not None:  # a level lower or higher (the first half only in a repeat)
-                k[LO.DY] += vary[2] if t >= half else vary[4]
+                k[LO.DY] += vary.level if t >= half else vary.level1
             k[[LO.SHX, LO.SHZ]] = k[[LO.SHX, LO.SHZ]] * a + rng.normal(0.0, 0.008, 2)
             if self.e_at(start + t) < QUIET:  # the music drops out: feet stay put
                 k[[LO.LF.start, LO.RF.start, LO.GOX, LO.GOZ, LO.TURN, LO.AIR]] = (np.nan, np.nan, 0.0, 0.0, 0.0, 0.0)
@@ -158,9 +167,7 @@ class _Planner:
 
     def _variation(self, m: Move, length: float, repeat: bool) -> Variation | None:
         """Whether this unit varies (``variety``: the chance per unit; every unit that
-        repeats an earlier move of its phrase): (the move whose arms the second half takes,
-        their size factor, the second half's level change; the first half's size factor and
-        level change, other than 1 and 0 only in a repeat); None: the move's cycle repeated.
+        repeats an earlier move of its phrase) and how; None: the move's cycle repeated.
         Draws nothing when ``variety`` is 0, so a seed plans as before it."""
         if self.variety <= 0.0 or length < 4.0:
             return None
@@ -177,7 +184,7 @@ class _Planner:
         if repeat:
             size1 = float(self.rng.choice((0.85, 1.12)))
             level1 = 0.0 if still else float(self.rng.choice((-0.05, 0.02)))
-        return o, size, level, size1, level1
+        return Variation(o, size, level, size1, level1)
 
     def _upper_keys(self, m: Move, length: float, half: float, vary: Variation | None
                     ) -> list[tuple[float, np.ndarray, float]]:
@@ -187,9 +194,9 @@ class _Planner:
         rather than one cycle repeated)."""
         if vary is None:
             return [(t, k, 1.0) for t, k in expand(m.upper, length, m.uper or m.beats)]
-        o, size, _, size1, _ = vary
-        keys = [(t, k, size1) for t, k in expand(m.upper, half, m.uper or m.beats)]
-        keys += [(half + t, k, size) for t, k in expand(o.upper, length - half, o.uper or o.beats)]
+        o = vary.arms
+        keys = [(t, k, vary.size1) for t, k in expand(m.upper, half, m.uper or m.beats)]
+        keys += [(half + t, k, vary.size) for t, k in expand(o.upper, length - half, o.uper or o.beats)]
         return keys
 
 
