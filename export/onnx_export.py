@@ -161,6 +161,8 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
     if isinstance(cal, dict) and isinstance(cal.get("scale"), dict):  # `dancemuse calibrate` (model/energy_calib.py)
         meta["energy_scale"] = {s: float(cal["scale"].get(s, 1.0)) for s in styles}
         meta["energy_max"] = float(cal.get("energy_max", 2.5))
+        if isinstance(cal.get("smoothing"), dict) and cal["smoothing"]:  # calibrated since session 28
+            meta["smoothing_scale"] = {s: float(cal["smoothing"].get(s, 1.0)) for s in styles}
         meta["energy_calibration"] = _jsonable(cal)
     return meta
 

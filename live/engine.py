@@ -32,7 +32,7 @@ from live.control import Control, parse_style, strengthen
 from live.frame import Frame
 from live.post import PostProcessor
 from model import skeleton as sk
-from model.energy_calib import energy_calibration, scale_of
+from model.energy_calib import energy_calibration, scale_of, smoothing_calibration, smoothing_of
 from model.errors import ProtocolError
 
 JOINT_RING = 1024
@@ -144,6 +144,8 @@ class Engine:
                                                                   self.style_names)
         """Per style the factor on the energy fed to the model and its ceiling (the model's
         ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
+        self._smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given)."""
         self.controls: dict[str, Any] = {
             "styles": [float(x) for x in self._style_raw],
             "energy": float(live["energy"]),
@@ -661,8 +663,7 @@ class Engine:
             c[name] = float(v)
             self.post.energy = float(v)
         elif name == "smoothing":
-            c[name] = float(v)
-            self.post.smoothing = float(v)
+            c[name] = float(v)  # the post-processor gets it times the style mix's factor (_sync_vectors)
         elif name in ("groove", "dynamics"):
             c[name] = float(v)
             setattr(self.post, name, float(v))
@@ -710,6 +711,10 @@ class Engine:
             if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
                 mix = raw if total > 0 else np.ones(len(raw))
                 self._ctrl[j] = min(self._ctrl[j] * scale_of(mix, self._energy_scale), self._energy_max)
+        smooth = float(self.controls["smoothing"])
+        if self._smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
+            smooth *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self._smooth_scale)
+        self.post.smoothing = smooth
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 

@@ -19,8 +19,18 @@ the ratio of the dance's mean root-relative limb speed to the data's is fitted a
 ``min(user energy x scale(style mix), max_energy)`` (geometric mean of the scales for a mix);
 post-processing keeps the user's value.
 
+**Smoothing per style.** The post-processing's one-euro smoothing takes the jitter out of the
+model's motion; in a style made of hits it also takes the style: v16 at smoothing 0.5 /
+0 is recognised as popping in 0.19 / 0.57 of its test-song windows (house otherwise). So
+each style's smoothing follows its data: the share of the data's body-speed power at 5 Hz and
+above (``model.metrics_dancer.fast_share``; popping ~0.4, freestyle ~0.2, salsa ~0.13, the
+flowing synthetic styles 0.01-0.03) sets a factor on the user's ``smoothing`` that falls from
+1 at ``FAST_FLOW`` to 0 at ``FAST_HITS``. The live engine multiplies the user's ``smoothing`` by
+the factor of the style mix (the mix's weighted mean).
+
 The result goes into the checkpoint (``ckpt["energy_calibration"]``), and ``dancemuse export``
-copies it into the model's metadata (``energy_scale`` per style, ``energy_max``).
+copies it into the model's metadata (``energy_scale`` and ``smoothing_scale`` per style,
+``energy_max``).
 """
 
 from __future__ import annotations
@@ -39,6 +49,10 @@ SCALE_RANGE = (0.5, 2.5)
 """Clip range of a style's scale (the top is the training windows' energy range)."""
 MIN_SLOPE = 0.05
 """Below this log-log slope energy does not change the speed; the scale stays 1."""
+FAST_FLOW = 0.1
+"""A style whose data's fast share is at most this is smoothed as the user asks (factor 1)."""
+FAST_HITS = 0.3
+"""A style whose data's fast share is at least this is not smoothed (factor 0)."""
 
 
 @dataclass
@@ -53,18 +67,24 @@ class Calibration:
     style_strength: float
     data: list[str] = field(default_factory=list)
     energy_max: float = SCALE_RANGE[1]
+    smoothing: dict[str, float] = field(default_factory=dict)
+    """Per style the factor on the user's smoothing (see the module docstring)."""
+    fast: dict[str, float] = field(default_factory=dict)
+    """Per style the data's fast share the smoothing factor comes from."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
                 "seconds": self.seconds, "style_strength": self.style_strength, "data": self.data,
-                "energy_max": self.energy_max}
+                "energy_max": self.energy_max, "smoothing": self.smoothing, "fast_share": self.fast}
 
     def table(self) -> str:
-        head = "style          clips  " + "  ".join(f"e={e:g}" for e in self.energies) + "   scale  (model/data limb speed)"
+        head = ("style          clips  " + "  ".join(f"e={e:g}" for e in self.energies)
+                + "   scale  smooth  (model/data limb speed; smoothing factor)")
         rows = [head]
         for s, k in self.scale.items():
             r = self.ratios.get(s, [])
-            rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r) + f"   {k:5.2f}")
+            rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r)
+                        + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}")
         return "\n".join(rows)
 
 
@@ -94,6 +114,14 @@ def limb_speed(poses: np.ndarray, fps: float) -> float:
     return float(np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean() * fps)
 
 
+def smoothing_factor(fast: float) -> float:
+    """The factor on the user's smoothing for a style whose data has the fast share ``fast``:
+    1 up to FAST_FLOW, 0 from FAST_HITS, linear between; 1 when ``fast`` is not finite."""
+    if not math.isfinite(fast):
+        return 1.0
+    return float(np.clip((FAST_HITS - fast) / (FAST_HITS - FAST_FLOW), 0.0, 1.0))
+
+
 def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds: float = 20.0,
               per_style: int = 8, energies: Sequence[float] = ENERGIES, style_strength: float = 1.0,
               seed: int = 0, progress: Any = None) -> Calibration:
@@ -102,6 +130,7 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
     import torch
 
     from live.control import strengthen
+    from model.metrics_dancer import fast_share
     from model.train_data import vec_to_pose
     from model.train_report import free_run
 
@@ -109,12 +138,16 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
     scale: dict[str, float] = {}
     ratios: dict[str, list[float]] = {}
     counts: dict[str, int] = {}
+    smooth: dict[str, float] = {}
+    fast: dict[str, float] = {}
     for si, st in enumerate(styles):
         mine = [c for c in clips if c.style == st and c.frames >= 2 * c.fps][:per_style]
         counts[st] = len(mine)
         if not mine:
-            scale[st] = 1.0
+            scale[st] = smooth[st] = 1.0
             continue
+        fast[st] = round(float(np.nanmean([fast_share(c.poses, fps=c.fps) for c in mine])), 4)
+        smooth[st] = round(smoothing_factor(fast[st]), 4)
         fps = mine[0].fps
         n = int(min(min(c.frames for c in mine), seconds * fps))
         feats = np.stack([c.feats[:n] for c in mine]).astype(np.float32)
@@ -131,9 +164,11 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
         ratios[st] = [round(x, 4) for x in got]
         scale[st] = round(solve_scale(energies, got), 4)
         say(f"{st}: {len(mine)} clips, model/data limb speed " + ", ".join(
-            f"{x:.2f} at energy {e:g}" for x, e in zip(got, energies)) + f" -> scale {scale[st]:.2f}")
+            f"{x:.2f} at energy {e:g}" for x, e in zip(got, energies)) + f" -> scale {scale[st]:.2f}; "
+            f"the data's fast share {fast[st]:.2f} -> smoothing x{smooth[st]:.2f}")
     return Calibration(scale=scale, ratios=ratios, energies=[float(e) for e in energies], clips=counts,
-                       seconds=float(seconds), style_strength=float(style_strength))
+                       seconds=float(seconds), style_strength=float(style_strength), smoothing=smooth,
+                       fast=fast)
 
 
 def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | None = None, seconds: float = 20.0,
@@ -197,3 +232,33 @@ def energy_calibration(meta: Any, styles: Sequence[str]) -> tuple[np.ndarray | N
         raise ModelError("the model's energy_scale metadata holds a non-positive or non-finite scale; "
                          "re-run `dancemuse calibrate` and export again")
     return scales, top
+
+
+def smoothing_calibration(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per-style factors on the user's smoothing (``styles`` order) from a model's metadata
+    (``smoothing_scale``); None when the model has none (calibrated before it, or never).
+    Factors must be numbers in [0, 1] (else ModelError)."""
+    from model.errors import ModelError
+
+    table = meta.get("smoothing_scale") if hasattr(meta, "get") else None
+    if not isinstance(table, dict) or not table:
+        return None
+    try:
+        f = np.array([float(table.get(s, 1.0)) for s in styles], np.float64)
+    except (TypeError, ValueError):
+        raise ModelError("the model's smoothing_scale metadata is not a table of numbers; re-export it "
+                         "with `dancemuse export`") from None
+    if not np.all(np.isfinite(f)) or np.any(f < 0) or np.any(f > 1):
+        raise ModelError("the model's smoothing_scale metadata holds a factor outside 0..1; re-run "
+                         "`dancemuse calibrate` and export again")
+    return f
+
+
+def smoothing_of(weights: np.ndarray, factors: np.ndarray) -> float:
+    """The smoothing factor of a style mix: the factors' mean weighted by the (non-negative,
+    normalised) mix weights; 1 for an empty mix."""
+    w = np.clip(np.asarray(weights, np.float64), 0.0, None)
+    total = float(w.sum())
+    if total <= 0 or len(w) != len(factors):
+        return 1.0
+    return float(np.dot(w / total, np.asarray(factors, np.float64)))

@@ -41,6 +41,11 @@ accent_sharpness
     How abruptly the dance speeds up and stops: per window of ``window_s``, the mean
     |change| per second of the root-relative mean joint speed over that speed's mean;
     median over windows. Smooth flow scores low (salsa's data ~1), hits high (popping's).
+fast_share
+    Share of the power of the root-relative mean joint speed (mean removed) at ``lo_hz`` and
+    above (to the Nyquist frequency): the hits. Popping's data ~0.4, a flowing style's ~0.01.
+    The one-euro smoothing of the post-processing lowers it; ``dancemuse calibrate`` uses it
+    to choose how much each style is smoothed (model.energy_calib).
 root_radius
     Horizontal distance of the root (mid-hip) from the stage centre x = z = 0: max and
     95th percentile (m).
@@ -203,6 +208,21 @@ def accent_sharpness(poses: np.ndarray, *, fps: float, window_s: float = 4.0) ->
         if len(w) >= 3 and m > 1e-9:
             vals.append(float(np.abs(np.diff(w)).mean()) * fps / m)
     return float(np.median(vals)) if vals else float("nan")
+
+
+FAST_HZ = 5.0
+"""Lower edge (Hz) of the band :func:`fast_share` measures."""
+
+
+def fast_share(poses: np.ndarray, *, fps: float, lo_hz: float = FAST_HZ) -> float:
+    """The fast share (see the module docstring). NaN under 8 frames or with no motion."""
+    v = _body_speed(poses, fps)
+    if len(v) < 8:
+        return float("nan")
+    pw = np.abs(np.fft.rfft(v - v.mean())) ** 2
+    f = np.fft.rfftfreq(len(v), 1.0 / fps)
+    total = float(pw[1:].sum())
+    return float(pw[f >= lo_hz].sum()) / total if total > 1e-18 else float("nan")
 
 
 def root_radius(poses: np.ndarray) -> tuple[float, float]:

@@ -274,4 +274,8 @@ def describe(meta: Mapping[str, Any]) -> str:
     scale = meta.get("energy_scale")
     if isinstance(scale, Mapping) and scale:  # `dancemuse calibrate`
         line += ", energy calibrated (" + ",".join(f"{s} x{float(k):.2f}" for s, k in scale.items()) + ")"
+    smooth = meta.get("smoothing_scale")
+    if isinstance(smooth, Mapping) and any(float(k) != 1.0 for k in smooth.values()):
+        line += ", smoothing per style (" + ",".join(f"{s} x{float(k):.2f}" for s, k in smooth.items()
+                                                    if float(k) != 1.0) + ")"
     return line

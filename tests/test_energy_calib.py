@@ -14,7 +14,18 @@ import torch
 from live.control import Control
 from live.engine import Engine
 from model.config import defaults
-from model.energy_calib import SCALE_RANGE, energy_calibration, limb_speed, scale_of, solve_scale
+from model.energy_calib import (
+    FAST_FLOW,
+    FAST_HITS,
+    SCALE_RANGE,
+    energy_calibration,
+    limb_speed,
+    scale_of,
+    smoothing_calibration,
+    smoothing_factor,
+    smoothing_of,
+    solve_scale,
+)
 from model.errors import ModelError
 from tests.test_engine import StubGenerator
 from tests.test_train import TINY, make_dataset
@@ -50,6 +61,48 @@ def test_energy_calibration_reads_the_metadata_and_refuses_nonsense() -> None:
         energy_calibration({"energy_scale": {"a": "lots"}}, ["a"])
 
 
+def _arm_dance(kind: str, seconds: float = 12.0, fps: int = 30) -> np.ndarray:
+    """A standing body whose right wrist sways (1 Hz sine) or hits (jumps to a new held place
+    every 0.25 s): absolute poses [t, 17, 3]."""
+    from model.skeleton import JOINT_INDEX, rest_pose
+
+    t = np.arange(int(seconds * fps)) / fps
+    p = np.repeat(np.asarray(rest_pose(), np.float32)[None], len(t), axis=0)
+    w = JOINT_INDEX["right_wrist"]
+    if kind == "sway":
+        p[:, w, 1] += 0.3 * np.sin(2 * np.pi * t).astype(np.float32)
+    else:
+        rng = np.random.default_rng(0)
+        held = rng.uniform(-0.3, 0.3, int(seconds * 4) + 1).astype(np.float32)
+        p[:, w, 1] += held[(t * 4).astype(int)]
+    return p
+
+
+def test_fast_share_tells_hits_from_flow_and_sets_the_smoothing_factor() -> None:
+    from model.metrics_dancer import fast_share
+
+    flow, hits = fast_share(_arm_dance("sway"), fps=30), fast_share(_arm_dance("hits"), fps=30)
+    assert flow < 0.02 and hits > 0.3, (flow, hits)
+    assert smoothing_factor(flow) == 1.0 and smoothing_factor(hits) == 0.0
+    assert smoothing_factor(FAST_FLOW) == 1.0 and smoothing_factor(FAST_HITS) == 0.0
+    assert smoothing_factor(0.5 * (FAST_FLOW + FAST_HITS)) == pytest.approx(0.5)
+    assert smoothing_factor(float("nan")) == 1.0
+    assert math.isnan(fast_share(_arm_dance("sway")[:5], fps=30))
+    still = np.repeat(_arm_dance("sway")[:1], 60, axis=0)
+    assert math.isnan(fast_share(still, fps=30))
+
+
+def test_smoothing_calibration_reads_the_metadata_and_refuses_nonsense() -> None:
+    assert smoothing_calibration({}, ["a"]) is None
+    f = smoothing_calibration({"smoothing_scale": {"b": 0.25}}, ["a", "b"])
+    assert f is not None and list(f) == [1.0, 0.25]
+    for bad in (1.5, -0.1, "some", float("nan")):
+        with pytest.raises(ModelError, match="smoothing_scale"):
+            smoothing_calibration({"smoothing_scale": {"a": bad}}, ["a"])
+    assert smoothing_of(np.array([1.0, 3.0]), np.array([1.0, 0.0])) == pytest.approx(0.25)
+    assert smoothing_of(np.zeros(2), np.array([1.0, 0.0])) == 1.0
+
+
 class _Calibrated(StubGenerator):
     meta = {"energy_scale": {"house": 2.0, "ballet": 0.5}, "energy_max": 2.5}
 
@@ -72,6 +125,28 @@ def test_engine_feeds_the_model_the_calibrated_energy_and_post_the_users() -> No
     assert eng._ctrl[i] == pytest.approx(0.5)
     plain = Engine(cfg, StubGenerator())  # no calibration: fed as given
     assert plain._ctrl[plain.control_names.index("energy")] == pytest.approx(1.0)
+
+
+class _Smoothed(StubGenerator):
+    meta = {"smoothing_scale": {"house": 0.0, "ballet": 1.0}}
+
+
+def test_engine_smooths_a_style_made_of_hits_less() -> None:
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    cfg["live"]["smoothing"] = 0.5
+    eng = Engine(cfg, _Smoothed())
+    assert eng.post.smoothing == 0.0 and eng.controls["smoothing"] == 0.5  # the user's value is kept
+    eng.apply(Control("smoothing", 0.8))
+    assert eng.post.smoothing == 0.0
+    eng.apply(Control("styles", [0.5, 0.5]))
+    assert eng.post.smoothing == pytest.approx(0.4)
+    eng.apply(Control("style", ("house", 0.0)))
+    assert eng.post.smoothing == pytest.approx(0.8)  # ballet alone: as the user asks
+    plain = Engine(cfg, StubGenerator())  # a model calibrated before per-style smoothing
+    assert plain.post.smoothing == 0.5
+    with pytest.raises(ModelError, match="smoothing_scale"):
+        Engine(cfg, type("Bad", (StubGenerator,), {"meta": {"smoothing_scale": {"house": 2.0}}})())
 
 
 def test_ensemble_dancers_with_their_own_style_get_their_own_scale() -> None:
@@ -124,6 +199,8 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     assert "scale" in text and f"wrote {out}" in text
     cal = load_checkpoint(out)["energy_calibration"]
     assert set(cal["scale"]) == {"a", "b"} and cal["style_strength"] == 1.0
+    assert set(cal["smoothing"]) == {"a", "b"} and all(0.0 <= f <= 1.0 for f in cal["smoothing"].values())
+    assert set(cal["fast_share"]) == {"a", "b"}
     assert "energy_calibration" not in load_checkpoint(src)  # -o: the source is left alone
     # at the stored scale the model moves as much as the data (unless the scale hit its clip)
     net, ck = load_checkpoint_model(str(out))
@@ -148,6 +225,7 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "30"]) == 0
     gen = Generator(onnx)
     assert gen.meta["energy_scale"] == cal["scale"] and gen.meta["energy_max"] == SCALE_RANGE[1]
+    assert gen.meta["smoothing_scale"] == cal["smoothing"]
     cfg = defaults()
     cfg["model"]["style"] = "b"
     eng = Engine(cfg, gen)
