@@ -5,7 +5,7 @@ DANCEMUSE = $(PYTHON) -m live.cli
 
 .PHONY: default-model bootstrap-model export-model variety-data
 
-# The shipped model (v8): the phrase-level synthetic choreography (6 styles, real-instrument
+# The shipped model (v16, built on v8 and v12): the phrase-level synthetic choreography (6 styles, real-instrument
 # MIDI music; a second set where every song is danced in three styles, so the style input and
 # not the music picks the dance) plus the CMU mocap takes (salsa, breaking, freestyle) with
 # accompaniment on the dancers' own beat grid. v6 trained from scratch on two CPU threads in one
@@ -17,8 +17,10 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # minutes), then calibrated: per style the energy at which it moves as much as its data (one
 # minute). v12 (shipped, session 25) is v8 fine-tuned 20 minutes at a low learning rate on the
 # features of beat network v11 (make beats-model), so that training and the show hear the same
-# beat; it starts from the exported v8 itself (train --init models/default.onnx). The final
-# checkpoint is exported once per frame (plus the numpy offline weights) and in blocks of 16.
+# beat; it starts from the exported v8 itself (train --init models/default.onnx). v16 (shipped,
+# session 28) is v12 fine-tuned 28 minutes on the varied choreography (dataset synth --variety 1,
+# the default), calibrated on it (energy and smoothing per style). The final checkpoint is
+# exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0
@@ -32,7 +34,12 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v12 --init models/default.onnx --train-config models/v12_beats.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v12/final.pt --data data/synth_v4 data/synth_x data/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default.onnx
-	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default_b16.onnx --block 16
+	$(DANCEMUSE) dataset synth --out data/synth_v5 --minutes 30 --seed 0
+	$(DANCEMUSE) dataset synth --out data/synth_x5 --minutes 20 --seed 1 --styles-per-song 3
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v5 data/synth_x5 data/mocap --out runs/v16 --init models/default.onnx --train-config models/v16_variety.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v16/final.pt -o models/default.onnx
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v16/final.pt -o models/default_b16.onnx --block 16
 
 # The varied choreography (dataset synth --variety 1, the default since session 27) in the
 # v4 recipes; models/v16_variety.toml fine-tunes v12 on it (models/README.md, "Session 27").

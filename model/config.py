@@ -86,7 +86,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "style_strength": Field(float, 2.0, "how pronounced the style is: 1 = as the model learnt it, more moves its "
                                 "style input further from the mix of all styles (lower it if a model of your own looks odd)",
                                 0.0, 6.0),
-        "smoothing": Field(float, 0.5, "one-euro smoothing strength (0 = off)", 0.0, 1.0),
+        "smoothing": Field(float, 0.5, "one-euro smoothing strength (0 = off; times the model's per-style factor)", 0.0, 1.0),
         "mirror": Field(bool, False, "mirror the dancer left/right"),
         "root": Field(str, "center", "root handling", choices=("center", "follow")),
         "project_bones": Field(bool, True, "snap every pose onto canonical bone lengths"),
