@@ -742,6 +742,7 @@ class Engine:
             "tempo": round(self.tempo, 2),
             "confidence": round(self.confidence, 3),
             "controls": dict(self.controls),
+            "smoothing_applied": round(float(self.post.smoothing), 4),  # the user's times the style's factor
             "styles": list(self.style_names),
         }
 

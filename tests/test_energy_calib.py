@@ -137,6 +137,7 @@ def test_engine_smooths_a_style_made_of_hits_less() -> None:
     cfg["live"]["smoothing"] = 0.5
     eng = Engine(cfg, _Smoothed())
     assert eng.post.smoothing == 0.0 and eng.controls["smoothing"] == 0.5  # the user's value is kept
+    assert eng.snapshot()["smoothing_applied"] == 0.0 and eng.snapshot()["controls"]["smoothing"] == 0.5
     eng.apply(Control("smoothing", 0.8))
     assert eng.post.smoothing == 0.0
     eng.apply(Control("styles", [0.5, 0.5]))
