@@ -13,8 +13,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "calibrate",
-        help="measure per style how much energy the model needs to move as much as its training data; "
-             "stored in the checkpoint, exported into the model",
+        help="measure per style how much energy the model needs to move as much as its training data, "
+             "and how much smoothing the style takes (less for styles made of hits); stored in the "
+             "checkpoint, exported into the model",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint written by `dancemuse train` (.pt)")
     p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
