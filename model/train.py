@@ -105,6 +105,14 @@ class TrainConfig:
     window's style to *another* window's music (the batch's music rolled by one; no
     ground-truth motion, only the critic judges it): the style must read as itself on any
     music, not only on the songs it was danced to. Needs ``w_style`` > 0 (the critic). 0 = off."""
+    swap_strength: float = 1.0
+    """Style strength of that second dance (``live.control.strengthen``: 1 = the style as
+    learnt; the show feeds 2 by default, where v16 crouched deeper than its data)."""
+    w_posture: float = 0.0
+    """Weight of the posture term on that second dance: per window the distance (m, mean over
+    joints) between its mean pose and the window's own data's, both root-relative and turned
+    to face +z (:func:`posture`): the style keeps its stance on other music and at
+    ``swap_strength``. Runs the second dance even without the critic. 0 = off."""
     w_beat: float = 0.0
     """Weight of the beat-dip term: per window, how much the samples' joint speed dips on
     the beat the model hears (the ``beat_phase`` feature: speed ~ 1 - g cos(2 pi phase)),
@@ -173,6 +181,11 @@ class TrainConfig:
                               f"got {tc.w_style_swap!r}")
         if not isinstance(tc.w_beat, (int, float)) or not 0.0 <= float(tc.w_beat) < 100.0:
             raise ConfigError(f"[train] w_beat must be a number from 0 (off) to 100{where}, got {tc.w_beat!r}")
+        if not isinstance(tc.w_posture, (int, float)) or not 0.0 <= float(tc.w_posture) < 100.0:
+            raise ConfigError(f"[train] w_posture must be a number from 0 (off) to 100{where}, got {tc.w_posture!r}")
+        if not isinstance(tc.swap_strength, (int, float)) or not 0.0 < float(tc.swap_strength) <= 6.0:
+            raise ConfigError(f"[train] swap_strength must be a number above 0, at most 6{where}, "
+                              f"got {tc.swap_strength!r}")
         if tc.w_style_swap > 0 and not tc.w_style > 0:
             raise ConfigError(f"[train] w_style_swap needs the style critic: set w_style > 0{where}")
         if not isinstance(tc.style_balance, (int, float)) or not 0.0 <= float(tc.style_balance) <= 1.0:
@@ -287,6 +300,21 @@ def beat_dip(poses: torch.Tensor, cos_phase: torch.Tensor) -> torch.Tensor:
     return -2.0 * (s * cos_phase[..., 1:]).mean(-1)
 
 
+def posture(poses: torch.Tensor) -> torch.Tensor:
+    """Mean pose of each window: pose vectors [..., T, P] (the first 51 values root-relative
+    joints) -> [..., 17, 3], every frame turned about the vertical so that the hip line points
+    along +x (the facing the style classifier's pose descriptors use), then averaged over T."""
+    from model.skeleton import JOINT_INDEX
+
+    j = poses[..., :51].unflatten(-1, (17, 3))
+    h = j[..., JOINT_INDEX["left_hip"], :] - j[..., JOINT_INDEX["right_hip"], :]
+    n = torch.sqrt(h[..., 0] ** 2 + h[..., 2] ** 2).clamp_min(1e-6)
+    c, s = (h[..., 0] / n).unsqueeze(-1), (h[..., 2] / n).unsqueeze(-1)
+    x, y, z = j[..., 0], j[..., 1], j[..., 2]
+    turned = torch.stack([c * x + s * z, y, c * z - s * x], dim=-1)
+    return turned.mean(dim=-3)
+
+
 def motion_amount(pn: torch.Tensor, tn: torch.Tensor, *, norm: str = "batch") -> torch.Tensor:
     """Motion-amount mismatch of samples ``pn`` [S, B, T, P] against ``tn`` [B, T, P]
     (normalised poses): per window and channel the mean |first difference| and mean
@@ -378,14 +406,23 @@ class WindowLoss(torch.nn.Module):
             ce = torch.nn.functional.cross_entropy(logits, rep(style.argmax(1)))
             out["loss"] = out["loss"] + tc.w_style * ce
             out["style"] = ce.detach()
-            if tc.w_style_swap > 0 and b > 1:
-                # the same styles danced to the next window's music, free-running from the
-                # window's own previous pose: only the critic judges it
-                st = (list(h[:, :b].unbind(0)), list(c[:, :b].unbind(0)), z[:b], phase[:b], ema[:b])
-                swap, _ = net.decode(enc.roll(1, 0), prev, st, style, controls, noise[:b])
+        swap_ce = tc.w_style_swap > 0 and self.critic is not None
+        if (swap_ce or tc.w_posture > 0) and b > 1:
+            # the same styles (at swap_strength) danced to the next window's music, free-running
+            # from the window's own previous pose: the critic judges it, its stance is the data's
+            st = (list(h[:, :b].unbind(0)), list(c[:, :b].unbind(0)), z[:b], phase[:b], ema[:b])
+            k = float(tc.swap_strength)
+            sty = style if k == 1.0 else (style - 1.0 / style.shape[1]) * k + 1.0 / style.shape[1]
+            swap, _ = net.decode(enc.roll(1, 0), prev, st, sty, controls, noise[:b])
+            if swap_ce:
+                assert self.critic is not None
                 ce2 = torch.nn.functional.cross_entropy(self.critic(swap.float()), style.argmax(1))
                 out["loss"] = out["loss"] + tc.w_style_swap * ce2
                 out["style_swap"] = ce2.detach()
+            if tc.w_posture > 0:
+                gap = (posture(swap.float()) - posture(target.float())).norm(dim=-1).mean()
+                out["loss"] = out["loss"] + tc.w_posture * gap
+                out["posture"] = gap.detach()
         out["pred"] = preds[0].detach()
         return out
 
@@ -730,6 +767,8 @@ def train(
         run_sum["style"] = 0.0
         if tc.w_style_swap > 0 and tc.batch > 1:
             run_sum["style_swap"] = 0.0
+    if tc.w_posture > 0 and tc.batch > 1:
+        run_sum["posture"] = 0.0
     run_n = 0
     last_val: dict[str, Any] = {}
     csv_path = out / "log.csv"

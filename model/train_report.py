@@ -87,6 +87,8 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
         row["val_style"] = float(ls["style"])
     if "beat" in ls:  # the beat-dip mismatch of the model's samples
         row["val_beat"] = float(ls["beat"])
+    if "posture" in ls:  # the second dance's mean pose against the data's (m)
+        row["val_posture"] = float(ls["posture"])
     if clips:
         lk = net.cfg.lookahead
         fps = clips[0].fps

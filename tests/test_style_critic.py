@@ -151,3 +151,65 @@ def test_the_swapped_music_term_changes_the_loss_and_needs_the_critic(tmp_path: 
     assert "style_swap" not in out[0.0] and float(out[0.5]["style_swap"]) > 0
     with_swap, without = float(out[0.5]["loss"].detach()), float(out[0.0]["loss"].detach())
     assert with_swap == pytest.approx(without + 0.5 * float(out[0.5]["style_swap"]), rel=1e-5)
+
+
+def test_posture_is_the_mean_stance_whatever_way_the_dancer_faces() -> None:
+    from model.train import posture
+
+    p = _dance(60, style=1, seed=3)  # knee bends
+    vec = torch.from_numpy(pose_to_vec(p))
+    ang = 1.1
+    c, s = np.cos(ang), np.sin(ang)
+    turned = p.copy()
+    turned[..., 0], turned[..., 2] = c * p[..., 0] + s * p[..., 2], -s * p[..., 0] + c * p[..., 2]
+    a, b = posture(vec), posture(torch.from_numpy(pose_to_vec(turned)))
+    assert a.shape == (17, 3) and torch.allclose(a, b, atol=1e-5)
+    crouch = p.copy()
+    crouch[:, :15, 1] -= 0.15  # all but the ankles 15 cm lower: the hips (root) sink over the same feet
+    gap = (posture(torch.from_numpy(pose_to_vec(crouch))) - a).norm(dim=-1)
+    assert torch.allclose(gap[15:], torch.full((2,), 0.15), atol=1e-4)  # the ankles come up to the root
+    assert float(gap[:15].max()) < 1e-4
+
+
+def test_the_posture_term_judges_a_second_dance_at_the_swap_strength(tmp_path: Path) -> None:
+    from model.network import DanceNet, NetConfig
+    from model.train import TrainConfig, WindowLoss, posture
+
+    bad = tmp_path / "bad.toml"
+    for line, msg in (("w_posture = -1\n", "w_posture"), ("swap_strength = 0\n", "swap_strength")):
+        bad.write_text(TINY.format(steps=2, ckpt=2) + line, encoding="utf-8")
+        with pytest.raises(Exception, match=msg):
+            load_train_config(bad)
+    torch.manual_seed(0)
+    net = DanceNet(NetConfig(feature_dim=12, n_styles=2, lstm_hidden=16, d_model=16, layers=1, heads=2, ffn_dim=16,
+                             noise_dim=4))
+    net.eval()
+    b, t = 4, 24
+    g = torch.Generator().manual_seed(1)
+    feat = torch.randn(b, t, 12, generator=g)
+    prev = torch.randn(b, 54, generator=g) * 0.1
+    style = torch.eye(2)[[0, 1, 0, 1]]
+    controls = torch.tensor([[1.0, 0.5]] * b)
+    target = torch.from_numpy(np.stack([pose_to_vec(_dance(t, style=i % 2, seed=i)) for i in range(b)]))
+    out = {}
+    for key, tc in (("off", TrainConfig(samples=2)), ("on", TrainConfig(samples=2, w_posture=2.0)),
+                    ("strong", TrainConfig(samples=2, w_posture=2.0, swap_strength=2.0))):
+        out[key] = WindowLoss(net, tc)(feat, prev, style, controls, target, [False] * t,
+                                       generator=torch.Generator().manual_seed(2))
+    assert "posture" not in out["off"] and "style_swap" not in out["on"]  # no critic needed
+    gap = float(out["on"]["posture"])
+    assert gap > 0
+    assert float(out["on"]["loss"].detach()) == pytest.approx(float(out["off"]["loss"].detach()) + 2.0 * gap, rel=1e-5)
+    assert float(out["strong"]["posture"]) != pytest.approx(gap, rel=1e-4)  # the strength reaches the decoder
+    assert posture(target).shape == (b, 17, 3)
+
+
+def test_the_posture_term_is_trained_and_logged(data: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY.format(steps=4, ckpt=4) + "w_posture = 1.0\nswap_strength = 2.0\n", encoding="utf-8")
+    net_cfg, tc, _ = load_train_config(cfg)
+    assert tc.w_posture == 1.0 and tc.swap_strength == 2.0
+    train(data=data, out=tmp_path / "run", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    log = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert float(log[-1]["train_posture"]) > 0 and float(log[-1]["val_posture"]) > 0
