@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
         "radius over 10 minutes, foot sliding, bones; a table with the targets of issue 10 (PASS/FAIL). "
         "A .pt checkpoint gets the older per-song table.",
     )
-    p.add_argument("--model", required=True, metavar="M", help="an .onnx model (or a .pt checkpoint: older table)")
+    p.add_argument("--model", default=None, metavar="M",
+                   help="an .onnx model (or a .pt checkpoint: older table; default: model.path, the shipped model)")
     add_suite_options(p)
     p.add_argument("--data", metavar="TRAIN_DIR", nargs="+", default=None,
                    help="training dataset folder(s) for the reference numbers (default: those recorded in the model)")
@@ -39,6 +40,10 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from model.evaluate import checkpoint_dance_fn, evaluate, find_songs, format_table, write_json
     from model.train_data import load_clips
 
+    if args.model is None:  # the model the show runs (config model.path, else the shipped default)
+        from live.runtime import resolve_model_path
+
+        args.model = str(resolve_model_path(cfg["model"].get("path") or None))
     model = Path(args.model)
     if not model.is_file():
         raise ModelError(f"model {model} not found; pass a .pt checkpoint or an .onnx file")
