@@ -118,14 +118,12 @@ def test_the_swapped_music_term_is_trained_and_logged(data: Path, tmp_path: Path
     assert float(log[-1]["train_style_swap"]) > 0  # the critic's cross-entropy of the swapped dances
 
 
-def test_the_swapped_music_term_changes_the_loss_and_needs_the_critic(tmp_path: Path) -> None:
+def _tiny_window_inputs() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                    torch.Generator]:
+    """A tiny untrained network (evaluation mode) and one batch of 4 windows of 24 frames:
+    (net, features, previous poses, styles 0 1 0 1, controls, the generator for more)."""
     from model.network import DanceNet, NetConfig
-    from model.train import TrainConfig, WindowLoss
 
-    bad = tmp_path / "bad.toml"
-    bad.write_text(TINY.format(steps=2, ckpt=2) + "w_style_swap = 0.5\n", encoding="utf-8")
-    with pytest.raises(Exception, match="w_style_swap needs the style critic"):
-        load_train_config(bad)
     torch.manual_seed(0)
     net = DanceNet(NetConfig(feature_dim=12, n_styles=2, lstm_hidden=16, d_model=16, layers=1, heads=2, ffn_dim=16,
                              noise_dim=4))
@@ -134,8 +132,18 @@ def test_the_swapped_music_term_changes_the_loss_and_needs_the_critic(tmp_path: 
     g = torch.Generator().manual_seed(1)
     feat = torch.randn(b, t, 12, generator=g)
     prev = torch.randn(b, 54, generator=g) * 0.1
-    style = torch.eye(2)[[0, 1, 0, 1]]
-    controls = torch.tensor([[1.0, 0.5]] * b)
+    return net, feat, prev, torch.eye(2)[[0, 1, 0, 1]], torch.tensor([[1.0, 0.5]] * b), g
+
+
+def test_the_swapped_music_term_changes_the_loss_and_needs_the_critic(tmp_path: Path) -> None:
+    from model.train import TrainConfig, WindowLoss
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.format(steps=2, ckpt=2) + "w_style_swap = 0.5\n", encoding="utf-8")
+    with pytest.raises(Exception, match="w_style_swap needs the style critic"):
+        load_train_config(bad)
+    net, feat, prev, style, controls, g = _tiny_window_inputs()
+    b, t = feat.shape[:2]
     target = torch.randn(b, t, 54, generator=g) * 0.1
 
     class Judge(torch.nn.Module):  # a stand-in critic: the mean vertical position says the style
@@ -172,7 +180,6 @@ def test_posture_is_the_mean_stance_whatever_way_the_dancer_faces() -> None:
 
 
 def test_the_posture_term_judges_a_second_dance_at_the_swap_strength(tmp_path: Path) -> None:
-    from model.network import DanceNet, NetConfig
     from model.train import TrainConfig, WindowLoss, posture
 
     bad = tmp_path / "bad.toml"
@@ -180,16 +187,8 @@ def test_the_posture_term_judges_a_second_dance_at_the_swap_strength(tmp_path: P
         bad.write_text(TINY.format(steps=2, ckpt=2) + line, encoding="utf-8")
         with pytest.raises(Exception, match=msg):
             load_train_config(bad)
-    torch.manual_seed(0)
-    net = DanceNet(NetConfig(feature_dim=12, n_styles=2, lstm_hidden=16, d_model=16, layers=1, heads=2, ffn_dim=16,
-                             noise_dim=4))
-    net.eval()
-    b, t = 4, 24
-    g = torch.Generator().manual_seed(1)
-    feat = torch.randn(b, t, 12, generator=g)
-    prev = torch.randn(b, 54, generator=g) * 0.1
-    style = torch.eye(2)[[0, 1, 0, 1]]
-    controls = torch.tensor([[1.0, 0.5]] * b)
+    net, feat, prev, style, controls, g = _tiny_window_inputs()
+    b, t = feat.shape[:2]
     target = torch.from_numpy(np.stack([pose_to_vec(_dance(t, style=i % 2, seed=i)) for i in range(b)]))
     out = {}
     for key, tc in (("off", TrainConfig(samples=2)), ("on", TrainConfig(samples=2, w_posture=2.0)),
