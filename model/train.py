@@ -113,6 +113,10 @@ class TrainConfig:
     joints) between its mean pose and the window's own data's, both root-relative and turned
     to face +z (:func:`posture`): the style keeps its stance on other music and at
     ``swap_strength``. Runs the second dance even without the critic. 0 = off."""
+    posture_target: str = "window"
+    """What that mean pose is held to: ``"window"`` the window's own data's; ``"style"`` the
+    mean stance of all the training data of the window's style (the batch's dances of one style
+    averaged first), so the moves may differ with the music while the stance stays the style's."""
     w_beat: float = 0.0
     """Weight of the beat-dip term: per window, how much the samples' joint speed dips on
     the beat the model hears (the ``beat_phase`` feature: speed ~ 1 - g cos(2 pi phase)),
@@ -183,6 +187,9 @@ class TrainConfig:
             raise ConfigError(f"[train] w_beat must be a number from 0 (off) to 100{where}, got {tc.w_beat!r}")
         if not isinstance(tc.w_posture, (int, float)) or not 0.0 <= float(tc.w_posture) < 100.0:
             raise ConfigError(f"[train] w_posture must be a number from 0 (off) to 100{where}, got {tc.w_posture!r}")
+        if tc.posture_target not in POSTURE_TARGETS:
+            raise ConfigError(f"[train] posture_target must be one of {', '.join(map(repr, POSTURE_TARGETS))}{where}, "
+                              f"got {tc.posture_target!r}")
         if not isinstance(tc.swap_strength, (int, float)) or not 0.0 < float(tc.swap_strength) <= 6.0:
             raise ConfigError(f"[train] swap_strength must be a number above 0, at most 6{where}, "
                               f"got {tc.swap_strength!r}")
@@ -300,6 +307,9 @@ def beat_dip(poses: torch.Tensor, cos_phase: torch.Tensor) -> torch.Tensor:
     return -2.0 * (s * cos_phase[..., 1:]).mean(-1)
 
 
+POSTURE_TARGETS = ("window", "style")
+
+
 def posture(poses: torch.Tensor) -> torch.Tensor:
     """Mean pose of each window: pose vectors [..., T, P] (the first 51 values root-relative
     joints) -> [..., 17, 3], every frame turned about the vertical so that the hip line points
@@ -366,6 +376,7 @@ class WindowLoss(torch.nn.Module):
         self.tc = tc
         self.critic: StyleCritic | None = None  # frozen style critic (w_style > 0)
         self.beat_cos: int | None = None  # feature column of cos(beat phase) (w_beat > 0)
+        self.stance: torch.Tensor | None = None  # [n_styles, 17, 3] data stance per style (posture_target "style")
 
     def forward(self, feat: torch.Tensor, prev: torch.Tensor, style: torch.Tensor, controls: torch.Tensor,
                 target: torch.Tensor, mask: list[bool], generator: torch.Generator | None = None
@@ -420,7 +431,15 @@ class WindowLoss(torch.nn.Module):
                 out["loss"] = out["loss"] + tc.w_style_swap * ce2
                 out["style_swap"] = ce2.detach()
             if tc.w_posture > 0:
-                gap = (posture(swap.float()) - posture(target.float())).norm(dim=-1).mean()
+                mine = posture(swap.float())
+                if tc.posture_target == "style" and self.stance is not None:
+                    one = style / style.sum(1, keepdim=True).clamp_min(1e-6)  # [B, S] weights per window
+                    n = one.sum(0)  # windows per style
+                    got = torch.einsum("bs,bjc->sjc", one, mine) / n.clamp_min(1e-6)[:, None, None]
+                    d = (got - self.stance.to(got)).norm(dim=-1).mean(-1)  # [S]
+                    gap = (d * (n > 0)).sum() / (n > 0).sum().clamp_min(1)
+                else:
+                    gap = (mine - posture(target.float())).norm(dim=-1).mean()
                 out["loss"] = out["loss"] + tc.w_posture * gap
                 out["posture"] = gap.detach()
         out["pred"] = preds[0].detach()
@@ -684,6 +703,10 @@ def train(
     use_amp = dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_mod = WindowLoss(net, tc)
+    if tc.w_posture > 0 and tc.posture_target == "style":  # every style's mean stance in the training data
+        loss_mod.stance = torch.stack([
+            posture(torch.from_numpy(np.concatenate([c.vec for c in train_clips if c.style == s] or
+                                                    [np.zeros((1, 54), np.float32)])).float()) for s in styles]).to(dev)
     if tc.w_beat > 0:
         loss_mod.beat_cos = _beat_cos_index(feature_cfg)
     model: torch.nn.Module = loss_mod

@@ -212,3 +212,24 @@ def test_the_posture_term_is_trained_and_logged(data: Path, tmp_path: Path) -> N
           progress=False)
     log = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
     assert float(log[-1]["train_posture"]) > 0 and float(log[-1]["val_posture"]) > 0
+
+
+def test_the_style_posture_target_compares_each_style_s_mean_stance(tmp_path: Path) -> None:
+    from model.train import TrainConfig, WindowLoss, posture
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.format(steps=2, ckpt=2) + 'w_posture = 1.0\nposture_target = "song"\n', encoding="utf-8")
+    with pytest.raises(Exception, match="posture_target"):
+        load_train_config(bad)
+    net, feat, prev, style, controls, _ = _tiny_window_inputs()
+    b, t = feat.shape[:2]
+    target = torch.from_numpy(np.stack([pose_to_vec(_dance(t, style=i % 2, seed=i)) for i in range(b)]))
+    stance = torch.stack([posture(target[0::2].reshape(-1, 54)), posture(target[1::2].reshape(-1, 54))])
+    got = {}
+    for where in ("window", "style"):
+        wl = WindowLoss(net, TrainConfig(samples=2, w_posture=1.0, posture_target=where))
+        wl.stance = stance
+        got[where] = float(wl(feat, prev, style, controls, target, [False] * t,
+                              generator=torch.Generator().manual_seed(2))["posture"])
+    # the same second dance (same noise): by style its windows' stances are averaged before the distance
+    assert got["style"] > 0 and got["style"] <= got["window"] + 1e-6
