@@ -325,6 +325,16 @@ def posture(poses: torch.Tensor) -> torch.Tensor:
     return turned.mean(dim=-3)
 
 
+def style_stances(clips: Sequence[Any], styles: Sequence[str]) -> torch.Tensor:
+    """Every style's mean stance (:func:`posture`) over all frames of its clips: [n_styles, 17, 3]
+    (zeros for a style without clips)."""
+    out = []
+    for s in styles:
+        vecs = [c.vec for c in clips if c.style == s]
+        out.append(posture(torch.from_numpy(np.concatenate(vecs)).float()) if vecs else torch.zeros(17, 3))
+    return torch.stack(out)
+
+
 def motion_amount(pn: torch.Tensor, tn: torch.Tensor, *, norm: str = "batch") -> torch.Tensor:
     """Motion-amount mismatch of samples ``pn`` [S, B, T, P] against ``tn`` [B, T, P]
     (normalised poses): per window and channel the mean |first difference| and mean
@@ -703,10 +713,8 @@ def train(
     use_amp = dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_mod = WindowLoss(net, tc)
-    if tc.w_posture > 0 and tc.posture_target == "style":  # every style's mean stance in the training data
-        loss_mod.stance = torch.stack([
-            posture(torch.from_numpy(np.concatenate([c.vec for c in train_clips if c.style == s] or
-                                                    [np.zeros((1, 54), np.float32)])).float()) for s in styles]).to(dev)
+    if tc.w_posture > 0 and tc.posture_target == "style":
+        loss_mod.stance = style_stances(train_clips, styles).to(dev)
     if tc.w_beat > 0:
         loss_mod.beat_cos = _beat_cos_index(feature_cfg)
     model: torch.nn.Module = loss_mod

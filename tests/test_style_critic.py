@@ -118,6 +118,14 @@ def test_the_swapped_music_term_is_trained_and_logged(data: Path, tmp_path: Path
     assert float(log[-1]["train_style_swap"]) > 0  # the critic's cross-entropy of the swapped dances
 
 
+def _refused(tmp_path: Path, extra: str, match: str) -> None:
+    """A tiny training config with ``extra`` [train] lines is refused with ``match`` in the error."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.format(steps=2, ckpt=2) + extra, encoding="utf-8")
+    with pytest.raises(Exception, match=match):
+        load_train_config(bad)
+
+
 def _tiny_window_inputs() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
                                     torch.Generator]:
     """A tiny untrained network (evaluation mode) and one batch of 4 windows of 24 frames:
@@ -138,10 +146,7 @@ def _tiny_window_inputs() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, 
 def test_the_swapped_music_term_changes_the_loss_and_needs_the_critic(tmp_path: Path) -> None:
     from model.train import TrainConfig, WindowLoss
 
-    bad = tmp_path / "bad.toml"
-    bad.write_text(TINY.format(steps=2, ckpt=2) + "w_style_swap = 0.5\n", encoding="utf-8")
-    with pytest.raises(Exception, match="w_style_swap needs the style critic"):
-        load_train_config(bad)
+    _refused(tmp_path, "w_style_swap = 0.5\n", "w_style_swap needs the style critic")
     net, feat, prev, style, controls, g = _tiny_window_inputs()
     b, t = feat.shape[:2]
     target = torch.randn(b, t, 54, generator=g) * 0.1
@@ -182,11 +187,8 @@ def test_posture_is_the_mean_stance_whatever_way_the_dancer_faces() -> None:
 def test_the_posture_term_judges_a_second_dance_at_the_swap_strength(tmp_path: Path) -> None:
     from model.train import TrainConfig, WindowLoss, posture
 
-    bad = tmp_path / "bad.toml"
     for line, msg in (("w_posture = -1\n", "w_posture"), ("swap_strength = 0\n", "swap_strength")):
-        bad.write_text(TINY.format(steps=2, ckpt=2) + line, encoding="utf-8")
-        with pytest.raises(Exception, match=msg):
-            load_train_config(bad)
+        _refused(tmp_path, line, msg)
     net, feat, prev, style, controls, g = _tiny_window_inputs()
     b, t = feat.shape[:2]
     target = torch.from_numpy(np.stack([pose_to_vec(_dance(t, style=i % 2, seed=i)) for i in range(b)]))
@@ -217,14 +219,19 @@ def test_the_posture_term_is_trained_and_logged(data: Path, tmp_path: Path) -> N
 def test_the_style_posture_target_compares_each_style_s_mean_stance(tmp_path: Path) -> None:
     from model.train import TrainConfig, WindowLoss, posture
 
-    bad = tmp_path / "bad.toml"
-    bad.write_text(TINY.format(steps=2, ckpt=2) + 'w_posture = 1.0\nposture_target = "song"\n', encoding="utf-8")
-    with pytest.raises(Exception, match="posture_target"):
-        load_train_config(bad)
+    _refused(tmp_path, 'w_posture = 1.0\nposture_target = "song"\n', "posture_target")
     net, feat, prev, style, controls, _ = _tiny_window_inputs()
     b, t = feat.shape[:2]
     target = torch.from_numpy(np.stack([pose_to_vec(_dance(t, style=i % 2, seed=i)) for i in range(b)]))
-    stance = torch.stack([posture(target[0::2].reshape(-1, 54)), posture(target[1::2].reshape(-1, 54))])
+    from types import SimpleNamespace
+
+    from model.train import style_stances
+
+    clips = [SimpleNamespace(style="ab"[i % 2], vec=target[i].numpy()) for i in range(b)]
+    stance = style_stances(clips, ["a", "b", "c"])  # "c" has no clips: zeros
+    assert torch.allclose(stance[0], posture(target[0::2].reshape(-1, 54)), atol=1e-6)
+    assert float(stance[2].abs().max()) == 0.0
+    stance = stance[:2]
     got = {}
     for where in ("window", "style"):
         wl = WindowLoss(net, TrainConfig(samples=2, w_posture=1.0, posture_target=where))
