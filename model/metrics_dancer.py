@@ -46,6 +46,13 @@ fast_share
     above (to the Nyquist frequency): the hits. Popping's data ~0.4, a flowing style's ~0.01.
     The one-euro smoothing of the post-processing lowers it; ``dancemuse calibrate`` uses it
     to choose how much each style is smoothed (model.energy_calib).
+stance
+    How the dancer stands, two heights (m): the root (mid-hip) over the lower ankle (a knee
+    bend or a crouch lowers it; a standing adult ~0.8-0.85, the synthetic hip-hop's data 0.77,
+    breaking's ~0.56) and the nose over the root (a torso bent or leaning lowers it; upright
+    ~0.6). Means over the dance. They tell apart two stances the style classifier reads from
+    its mean joint positions: bent knees under an upright torso, or straight legs under a
+    bent one.
 root_radius
     Horizontal distance of the root (mid-hip) from the stage centre x = z = 0: max and
     95th percentile (m).
@@ -223,6 +230,17 @@ def fast_share(poses: np.ndarray, *, fps: float, lo_hz: float = FAST_HZ) -> floa
     f = np.fft.rfftfreq(len(v), 1.0 / fps)
     total = float(pw[1:].sum())
     return float(pw[f >= lo_hz].sum()) / total if total > 1e-18 else float("nan")
+
+
+def stance(poses: np.ndarray) -> tuple[float, float]:
+    """(root over the lower ankle, nose over the root), means in metres (see the module
+    docstring); NaN for an empty dance."""
+    p = _poses(poses)
+    if len(p) == 0:
+        return float("nan"), float("nan")
+    root_y = root_of(p)[:, 1]
+    ankle_y = np.minimum(p[:, LEGS[0], 1], p[:, LEGS[1], 1])
+    return float(np.mean(root_y - ankle_y)), float(np.mean(p[:, JOINT_INDEX["nose"], 1] - root_y))
 
 
 def root_radius(poses: np.ndarray) -> tuple[float, float]:

@@ -9,9 +9,10 @@ features are computed once and shared by all its dances):
   the exact beats and against the beats shifted half a beat, leg/arm speed, repetition,
   foot sliding, bones, jerk, and style recognition on test music; each again with seed 1
   (seconds where the two seeds agree within 3 cm: it varies a lot by style and song, so
-  every dance counts); per style its dynamics over all its test-song dances: the dip on
-  the beat and the accent sharpness (``metrics_dancer.beat_dip`` / ``accent_sharpness``;
-  no target: read beside the training data's own, style by style);
+  every dance counts); per style, over all its test-song dances, its dynamics and stance:
+  the dip on the beat, the accent sharpness and the hip and nose heights
+  (``metrics_dancer.beat_dip`` / ``accent_sharpness`` / ``stance``; no target: read
+  beside the training data's own, style by style);
 * the first ``pair_songs`` test songs again at energy 0.3 and 1.8 (pose spread);
 * ``quiet_songs`` test songs with the passage ``QUIET_SECTION`` (fractions of the song)
   30 dB quieter: joint speed there over the speed elsewhere;
@@ -134,6 +135,12 @@ def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainDat
     return TrainData(path=" + ".join(map(str, paths)), fps=fps, dances=out)
 
 
+STYLE_FIGURES = (("dip", "dip on the beat"), ("sharp", "accent sharpness"),
+                 ("hip", "hip over lower ankle"), ("head", "nose over hips"))
+"""Per-style figures of the test-song dances (``style_dynamics``; no target: read beside
+the training data's own, style by style): key in the report's ``dynamics``, row label."""
+
+
 def _mean(xs: Sequence[float]) -> float:
     v = [float(x) for x in xs if x is not None and np.isfinite(x)]
     return float(np.mean(v)) if v else float("nan")
@@ -159,12 +166,16 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
 
 def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | None]]], *, fps: int
                    ) -> dict[str, dict[str, float]]:
-    """Per style the mean beat dip (dances with exact beats only) and accent sharpness
-    (``model.metrics_dancer``): {"dip": {style: g}, "sharp": {style: x}}."""
-    out: dict[str, dict[str, float]] = {"dip": {}, "sharp": {}}
+    """Per style the mean beat dip (dances with exact beats only), accent sharpness and
+    stance (``model.metrics_dancer``): {"dip": {style: g}, "sharp": {style: x},
+    "hip": {style: m}, "head": {style: m}}."""
+    out: dict[str, dict[str, float]] = {part: {} for part, _ in STYLE_FIGURES}
     for st, items in dances.items():
         out["dip"][st] = _mean([md.beat_dip(p, b, fps=fps) for p, b in items if b is not None and len(b) >= 2])
         out["sharp"][st] = _mean([md.accent_sharpness(p, fps=fps) for p, _ in items])
+        stances = [md.stance(p) for p, _ in items]
+        out["hip"][st] = _mean([s[0] for s in stances])
+        out["head"][st] = _mean([s[1] for s in stances])
     return out
 
 
@@ -348,8 +359,9 @@ def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str,
     first = next(iter(reports.values()))
     stage = float(first.get("stage_radius", STAGE_RADIUS))
     dyn_styles = {s for r in reports.values() for per in r.get("dynamics", {}).values() for s in per}
-    # the label column fits the longest per-style dynamics label ("  accent sharpness S (test music)")
-    w = max([38] + [len(f"  accent sharpness {s} (test music)") + 1 for s in dyn_styles])
+    # the label column fits the longest per-style label ("  hip over lower ankle S (test music)")
+    longest = max(len(label) for _, label in STYLE_FIGURES)
+    w = max([38] + [len(f"  {'x' * longest} {s} (test music)") + 1 for s in dyn_styles])
     head = f"{'metric':<{w}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'train':>10}{'target':>10}  result"
     lines = [head, "-" * len(head)]
 
@@ -373,7 +385,7 @@ def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str,
             vals = [r["style"].get(part, {}).get(s) for r in reports.values()]
             tr = (train_style or {}).get(s) if part == "test" else None
             line(f"  style {s} ({label})", vals, tr, "style_min")
-    for part, label in (("dip", "dip on the beat"), ("sharp", "accent sharpness")):
+    for part, label in STYLE_FIGURES:
         styles = sorted({s for r in reports.values() for s in r.get("dynamics", {}).get(part, {})})
         for s in styles:
             vals = [r.get("dynamics", {}).get(part, {}).get(s) for r in reports.values()]

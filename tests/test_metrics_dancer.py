@@ -182,3 +182,25 @@ def test_hits_are_sharper_accents_than_the_same_path_danced_smoothly() -> None:
     twice = smooth.copy()
     twice[:, 9, 1] = rest_pose(on_floor=True)[9, 1] + 0.6 * np.sin(np.pi * t)
     assert md.accent_sharpness(twice, fps=FPS) == pytest.approx(s, rel=1e-6)  # size does not count, only shape
+
+
+def test_stance_tells_bent_knees_from_a_bent_torso() -> None:
+    """Standing, a 15 cm knee bend (the body lowered over planted ankles) and a bow (the head
+    and shoulders lowered over straight legs): each height moves alone, by its amount."""
+    stand = _still(2)
+    hip, head = md.stance(stand)
+    assert 0.6 < hip < 1.0 and 0.3 < head < 0.8
+    knees = stand.copy()
+    body = [j for j in range(17) if j not in (*md.LEGS, JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"])]
+    knees[:, body, 1] -= 0.15
+    k_hip, k_head = md.stance(knees)
+    assert k_hip == pytest.approx(hip - 0.15, abs=1e-9) and k_head == pytest.approx(head, abs=1e-9)
+    bow = stand.copy()
+    upper = [JOINT_INDEX[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
+    bow[:, upper, 1] -= 0.2
+    b_hip, b_head = md.stance(bow)
+    assert b_hip == pytest.approx(hip, abs=1e-9) and b_head == pytest.approx(head - 0.2, abs=1e-9)
+    one_foot = stand.copy()
+    one_foot[:, JOINT_INDEX["left_ankle"], 1] += 0.3  # a raised foot: the standing one counts
+    assert md.stance(one_foot)[0] == pytest.approx(hip, abs=1e-9)
+    assert all(np.isnan(md.stance(stand[:0])))
