@@ -49,7 +49,7 @@ fast_share
 stance
     How the dancer stands, two heights (m): the root (mid-hip) over the lower ankle (a knee
     bend or a crouch lowers it; a standing adult ~0.8-0.85, the synthetic hip-hop's data 0.77,
-    breaking's ~0.56) and the nose over the root (a torso bent or leaning lowers it; upright
+    breaking's ~0.55) and the nose over the root (a torso bent or leaning lowers it; upright
     ~0.6). Means over the dance. They tell apart two stances the style classifier reads from
     its mean joint positions: bent knees under an upright torso, or straight legs under a
     bent one.

@@ -185,8 +185,8 @@ def test_hits_are_sharper_accents_than_the_same_path_danced_smoothly() -> None:
 
 
 def test_stance_tells_bent_knees_from_a_bent_torso() -> None:
-    """Standing, a 15 cm knee bend (the body lowered over planted ankles) and a bow (the head
-    and shoulders lowered over straight legs): each height moves alone, by its amount."""
+    """Standing, a 15 cm knee bend (the body lowered over planted ankles) and a nod (the head
+    lowered 20 cm over straight legs): each height moves alone, by its amount."""
     stand = _still(2)
     hip, head = md.stance(stand)
     assert 0.6 < hip < 1.0 and 0.3 < head < 0.8
