@@ -87,6 +87,20 @@ def test_cli_evaluates_a_checkpoint_and_writes_json(data: Path, tmp_path: Path, 
     assert "not found" in capsys.readouterr().err
 
 
+def test_suite_options_carry_the_style_seeds_and_refuse_none() -> None:
+    import argparse
+
+    from live.commands.evaluate import add_suite_options, suite_config
+    from model.errors import ConfigError
+
+    p = argparse.ArgumentParser()
+    add_suite_options(p)
+    assert suite_config(p.parse_args([]), defaults()).style_seeds == 2
+    assert suite_config(p.parse_args(["--style-seeds", "4"]), defaults()).style_seeds == 4
+    with pytest.raises(ConfigError, match="--style-seeds >= 1"):
+        suite_config(p.parse_args(["--style-seeds", "0"]), defaults())
+
+
 @pytest.mark.slow
 def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets(
         data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,7 +110,7 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
     out = tmp_path / "ev.json"
     assert main(["evaluate", "--model", str(model), "--songs", str(data), "--data", str(data),
-                 "--long-minutes", "0.2", "--pair-songs", "1", "--styles-per-song", "1", "--recordings",
+                 "--long-minutes", "0.2", "--pair-songs", "1", "--styles-per-song", "1", "--style-seeds", "1", "--recordings",
                  "--json", str(out), "--sheets", str(tmp_path / "sheets")]) == 0
     text = capsys.readouterr().out
     for row in ("beat-align score, exact beats", "seconds two seeds agree", "repetition ratio, min",

@@ -105,13 +105,41 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert "share of windows under 0.3" in text
 
 
+class Counting(StandIn):
+    """The stand-in, remembering every (song, style, seed) it danced."""
+
+    def __init__(self) -> None:
+        self.danced: list[tuple[str, str | None, int]] = []
+
+    def dance(self, song: Song, *, style: str | None, seed: int = 0, **kw: Any) -> Generated:
+        self.danced.append((song.name, style, seed))
+        return super().dance(song, style=style, seed=seed, **kw)
+
+
 def test_every_style_is_danced_on_every_test_song_for_style_recognition() -> None:
     songs = [_song(12.0, 120, "x"), _song(12.0, 100, "y")]
-    few = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0, style_every_song=False)
+    few = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0, style_every_song=False,
+                         style_seeds=1)
     assert mu.run_suite(StandIn(), songs, train=_train(), cfg=few)["style_dances"] == {"a": 1, "b": 1}
-    every = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0)
+    every = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0, style_seeds=1)
     rep = mu.run_suite(StandIn(), songs, train=_train(), cfg=every)
     assert rep["style_dances"] == {"a": 2, "b": 2} and len(rep["songs"]) == 2  # the extra dances only count for style
+
+
+def test_style_recognition_counts_every_seed_and_dances_each_once() -> None:
+    """With style_seeds 3 every style is recognised on every song with seeds 0, 1 and 2; the
+    seed-1 dance the seed agreement already made is counted, not danced again."""
+    songs = [_song(12.0, 120, "x"), _song(12.0, 100, "y")]
+    cfg = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0, style_seeds=3)
+    d = Counting()
+    rep = mu.run_suite(d, songs, train=_train(), cfg=cfg)
+    assert rep["style_dances"] == {"a": 6, "b": 6}  # 2 songs x 3 seeds
+    assert sorted(d.danced) == sorted((s.name, st, k) for s in songs for st in "ab" for k in range(3))
+    assert len(rep["songs"]) == 2 and set(rep["dynamics"]["hip"]) == {"a", "b"}
+    default = Counting()
+    mu.run_suite(default, songs, train=_train(), cfg=mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0,
+                                                                     long_minutes=0))
+    assert {k for _, _, k in default.danced} == {0, 1} and len(default.danced) == 8  # two seeds by default
 
 
 def test_the_training_data_column_measures_the_data_itself() -> None:

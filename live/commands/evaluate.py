@@ -97,6 +97,8 @@ def add_suite_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--long-minutes", type=finite_float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
     p.add_argument("--styles-per-song", type=int, default=2, help="styles each test song is danced in (default 2)")
     p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
+    p.add_argument("--style-seeds", type=int, default=2,
+                   help="seeds every style is danced with on every test song for style recognition (default 2)")
     p.add_argument("--stage-radius", type=finite_float, default=None,
                    help="stage radius target in metres (default: live.stage_radius, else 1.5)")
 
@@ -120,10 +122,12 @@ def suite_config(args: argparse.Namespace, cfg: dict[str, Any]) -> Any:
 
     if args.stage_radius is None:
         args.stage_radius = float(cfg["live"].get("stage_radius", 1.5))
-    if args.long_minutes < 0 or args.styles_per_song < 1 or args.pair_songs < 0 or args.stage_radius <= 0:
-        raise ConfigError("--long-minutes >= 0, --styles-per-song >= 1, --pair-songs >= 0 and --stage-radius > 0 please")
+    if (args.long_minutes < 0 or args.styles_per_song < 1 or args.pair_songs < 0 or args.stage_radius <= 0
+            or args.style_seeds < 1):
+        raise ConfigError("--long-minutes >= 0, --styles-per-song >= 1, --pair-songs >= 0, --style-seeds >= 1 "
+                          "and --stage-radius > 0 please")
     return SuiteConfig(styles_per_song=args.styles_per_song, pair_songs=args.pair_songs,
-                       long_minutes=args.long_minutes, stage_radius=args.stage_radius)
+                       long_minutes=args.long_minutes, stage_radius=args.stage_radius, style_seeds=args.style_seeds)
 
 
 def _say(msg: str) -> None:
