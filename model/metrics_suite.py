@@ -67,7 +67,8 @@ class SuiteConfig:
     """Style recognition on test music: every style danced on every test song, not only the
     ``styles_per_song`` dances (which give a style 1-2 dances, ~7 windows)."""
     style_seeds: int = 2
-    """Seeds (0..n-1) every style is danced with for style recognition on test music. One
+    """Seeds (0..n-1) every style is danced with for style recognition on test music (with
+    ``style_every_song``; without it the ``styles_per_song`` dances count seeds 0 and 1). One
     seed decides little: the shipped v16's mean over the styles is 0.754 / 0.741 / 0.698 /
     0.751 with seeds 0 / 1 / 2 / 3, its hip-hop 0.81 / 0.60 / 0.45 / 0.71."""
     pair_songs: int = 3
@@ -373,7 +374,7 @@ def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str,
     dyn_styles = {s for r in reports.values() for per in r.get("dynamics", {}).values() for s in per}
     # the label column fits the longest per-style label ("  hip over lower ankle S (test music)")
     longest = max(len(label) for _, label in STYLE_FIGURES)
-    w = max([38] + [len(f"  {'x' * longest} {s} (test music)") + 1 for s in dyn_styles])
+    w = max([38] + [longest + len(f"   {s} (test music)") + 1 for s in dyn_styles])
     head = f"{'metric':<{w}}" + "".join(f"{n[:12]:>13}" for n in names) + f"{'train':>10}{'target':>10}  result"
     lines = [head, "-" * len(head)]
 
