@@ -32,7 +32,13 @@ from live.control import Control, parse_style, strengthen
 from live.frame import Frame
 from live.post import PostProcessor
 from model import skeleton as sk
-from model.energy_calib import energy_calibration, scale_of, smoothing_calibration, smoothing_of
+from model.energy_calib import (
+    energy_calibration,
+    groove_calibration,
+    scale_of,
+    smoothing_calibration,
+    smoothing_of,
+)
 from model.errors import ProtocolError
 
 JOINT_RING = 1024
@@ -146,6 +152,8 @@ class Engine:
         ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
         self._smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given)."""
+        self._groove_scale = groove_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style the factor on the user's groove (``groove_scale``; None: as given)."""
         self.controls: dict[str, Any] = {
             "styles": [float(x) for x in self._style_raw],
             "energy": float(live["energy"]),
@@ -664,9 +672,11 @@ class Engine:
             self.post.energy = float(v)
         elif name == "smoothing":
             c[name] = float(v)  # the post-processor gets it times the style mix's factor (_sync_vectors)
-        elif name in ("groove", "dynamics"):
+        elif name == "groove":
+            c[name] = float(v)  # the post-processor gets it times the style mix's factor (_sync_vectors)
+        elif name == "dynamics":
             c[name] = float(v)
-            setattr(self.post, name, float(v))
+            self.post.dynamics = float(v)
         elif name == "mirror":
             c[name] = bool(v)
             self.post.mirror = bool(v)
@@ -715,6 +725,10 @@ class Engine:
         if self._smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self._smooth_scale)
         self.post.smoothing = smooth
+        groove = float(self.controls["groove"])
+        if self._groove_scale is not None:  # each style accents the beat as much as its data (model/energy_calib.py)
+            groove *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self._groove_scale)
+        self.post.groove = min(max(groove, 0.0), 1.0)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 
@@ -743,6 +757,7 @@ class Engine:
             "confidence": round(self.confidence, 3),
             "controls": dict(self.controls),
             "smoothing_applied": round(float(self.post.smoothing), 4),  # the user's times the style's factor
+            "groove_applied": round(float(self.post.groove), 4),  # likewise
             "styles": list(self.style_names),
         }
 

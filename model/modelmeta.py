@@ -274,8 +274,9 @@ def describe(meta: Mapping[str, Any]) -> str:
     scale = meta.get("energy_scale")
     if isinstance(scale, Mapping) and scale:  # `dancemuse calibrate`
         line += ", energy calibrated (" + ",".join(f"{s} x{float(k):.2f}" for s, k in scale.items()) + ")"
-    smooth = meta.get("smoothing_scale")
-    if isinstance(smooth, Mapping) and any(float(k) != 1.0 for k in smooth.values()):
-        line += ", smoothing per style (" + ",".join(f"{s} x{float(k):.2f}" for s, k in smooth.items()
-                                                    if float(k) != 1.0) + ")"
+    for key, what in (("smoothing_scale", "smoothing"), ("groove_scale", "groove")):  # `dancemuse calibrate`
+        table = meta.get(key)
+        if isinstance(table, Mapping) and any(float(k) != 1.0 for k in table.values()):
+            line += f", {what} per style (" + ",".join(f"{s} x{float(k):.2f}" for s, k in table.items()
+                                                     if float(k) != 1.0) + ")"
     return line

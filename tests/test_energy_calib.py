@@ -17,8 +17,12 @@ from model.config import defaults
 from model.energy_calib import (
     FAST_FLOW,
     FAST_HITS,
+    GROOVE_FLOOR,
+    GROOVE_FULL_DIP,
     SCALE_RANGE,
     energy_calibration,
+    groove_calibration,
+    groove_factor,
     limb_speed,
     scale_of,
     smoothing_calibration,
@@ -103,6 +107,21 @@ def test_smoothing_calibration_reads_the_metadata_and_refuses_nonsense() -> None
     assert smoothing_of(np.zeros(2), np.array([1.0, 0.0])) == 1.0
 
 
+def test_groove_factor_follows_the_datas_beat_dip_and_hits_within_floor_and_one() -> None:
+    assert groove_factor(GROOVE_FULL_DIP, 1.0) == 1.0 and groove_factor(2.0, 1.0) == 1.0
+    assert groove_factor(0.75 * GROOVE_FULL_DIP, 1.0) == pytest.approx(0.75)
+    assert groove_factor(0.0, 1.0) == GROOVE_FLOOR == groove_factor(-0.3, 1.0)  # salsa: no dip, no hits
+    assert groove_factor(float("nan"), 1.0) == GROOVE_FLOOR
+    assert groove_factor(0.1, 0.0) == 1.0  # popping: little dip, all hits: the groove's speed contrast stays
+    assert groove_factor(0.1, 0.2) == pytest.approx(0.8)
+    assert groove_calibration({"smoothing_scale": {"a": 0.5}}, ["a"]) is None
+    f = groove_calibration({"groove_scale": {"b": 0.5}}, ["a", "b"])
+    assert f is not None and list(f) == [1.0, 0.5]
+    for bad in (1.5, -0.1, "some", float("nan")):
+        with pytest.raises(ModelError, match="groove_scale"):
+            groove_calibration({"groove_scale": {"a": bad}}, ["a"])
+
+
 class _Calibrated(StubGenerator):
     meta = {"energy_scale": {"house": 2.0, "ballet": 0.5}, "energy_max": 2.5}
 
@@ -148,6 +167,31 @@ def test_engine_smooths_a_style_made_of_hits_less() -> None:
     assert plain.post.smoothing == 0.5
     with pytest.raises(ModelError, match="smoothing_scale"):
         Engine(cfg, type("Bad", (StubGenerator,), {"meta": {"smoothing_scale": {"house": 2.0}}})())
+
+
+class _Grooved(StubGenerator):
+    meta = {"groove_scale": {"house": 0.5, "ballet": 1.0}}
+
+
+def test_engine_grooves_each_style_as_much_as_its_data_and_keeps_the_users_value() -> None:
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    cfg["live"]["groove"] = 0.8
+    eng = Engine(cfg, _Grooved())
+    assert eng.post.groove == pytest.approx(0.4) and eng.controls["groove"] == 0.8
+    assert eng.snapshot()["groove_applied"] == pytest.approx(0.4) and eng.snapshot()["controls"]["groove"] == 0.8
+    eng.apply(Control("groove", 1.0))
+    assert eng.post.groove == pytest.approx(0.5)
+    eng.apply(Control("styles", [0.5, 0.5]))
+    assert eng.post.groove == pytest.approx(0.75)
+    eng.apply(Control("style", ("house", 0.0)))
+    assert eng.post.groove == pytest.approx(1.0)  # ballet alone: as the user asks
+    eng.apply(Control("groove", 0.0))
+    assert eng.post.groove == 0.0
+    plain = Engine(cfg, StubGenerator())  # a model calibrated before per-style groove
+    assert plain.post.groove == pytest.approx(0.8)
+    with pytest.raises(ModelError, match="groove_scale"):
+        Engine(cfg, type("Bad", (StubGenerator,), {"meta": {"groove_scale": {"house": 2.0}}})())
 
 
 def test_ensemble_dancers_with_their_own_style_get_their_own_scale() -> None:
@@ -202,6 +246,11 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     assert set(cal["scale"]) == {"a", "b"} and cal["style_strength"] == 1.0
     assert set(cal["smoothing"]) == {"a", "b"} and all(0.0 <= f <= 1.0 for f in cal["smoothing"].values())
     assert set(cal["fast_share"]) == {"a", "b"}
+    assert set(cal["groove"]) == {"a", "b"} and all(GROOVE_FLOOR <= f <= 1.0 for f in cal["groove"].values())
+    for st in ("a", "b"):  # the factor comes from the data's own beat dip and hits
+        dip = cal["beat_dip"][st]
+        assert cal["groove"][st] == pytest.approx(groove_factor(math.nan if dip is None else dip, cal["smoothing"][st]),
+                                                  abs=1e-4)
     assert "energy_calibration" not in load_checkpoint(src)  # -o: the source is left alone
     # at the stored scale the model moves as much as the data (unless the scale hit its clip)
     net, ck = load_checkpoint_model(str(out))
@@ -226,10 +275,11 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "30"]) == 0
     gen = Generator(onnx)
     assert gen.meta["energy_scale"] == cal["scale"] and gen.meta["energy_max"] == SCALE_RANGE[1]
-    assert gen.meta["smoothing_scale"] == cal["smoothing"]
+    assert gen.meta["smoothing_scale"] == cal["smoothing"] and gen.meta["groove_scale"] == cal["groove"]
     cfg = defaults()
     cfg["model"]["style"] = "b"
     eng = Engine(cfg, gen)
+    assert eng.post.groove == pytest.approx(cfg["live"]["groove"] * cal["groove"]["b"])
     fed = float(eng._ctrl[eng.control_names.index("energy")])
     assert fed == pytest.approx(min(cal["scale"]["b"], SCALE_RANGE[1]), rel=1e-5)
     assert main(["calibrate", str(tmp_path / "missing.pt"), "--data", str(data)]) != 0
