@@ -163,8 +163,9 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
         meta["energy_max"] = float(cal.get("energy_max", 2.5))
         if isinstance(cal.get("smoothing"), dict) and cal["smoothing"]:  # calibrated since session 28
             meta["smoothing_scale"] = {s: float(cal["smoothing"].get(s, 1.0)) for s in styles}
-        if isinstance(cal.get("groove"), dict) and cal["groove"]:  # calibrated since session 30
-            meta["groove_scale"] = {s: float(cal["groove"].get(s, 1.0)) for s in styles}
+        if isinstance(cal.get("groove_profile"), dict) and cal["groove_profile"]:  # calibrated since session 30
+            meta["groove_profile"] = {s: [float(x) for x in cal["groove_profile"][s]]
+                                      for s in styles if s in cal["groove_profile"]}
         meta["energy_calibration"] = _jsonable(cal)
     return meta
 

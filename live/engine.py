@@ -33,8 +33,9 @@ from live.frame import Frame
 from live.post import PostProcessor
 from model import skeleton as sk
 from model.energy_calib import (
+    GROOVE_DATA,
     energy_calibration,
-    groove_calibration,
+    groove_profiles,
     scale_of,
     smoothing_calibration,
     smoothing_of,
@@ -152,8 +153,8 @@ class Engine:
         ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
         self._smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given)."""
-        self._groove_scale = groove_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
-        """Per style the factor on the user's groove (``groove_scale``; None: as given)."""
+        self._groove_profiles = groove_profiles(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style the groove's profile through the beat (``groove_profile``; None: the cosine)."""
         self.controls: dict[str, Any] = {
             "styles": [float(x) for x in self._style_raw],
             "energy": float(live["energy"]),
@@ -672,11 +673,9 @@ class Engine:
             self.post.energy = float(v)
         elif name == "smoothing":
             c[name] = float(v)  # the post-processor gets it times the style mix's factor (_sync_vectors)
-        elif name == "groove":
-            c[name] = float(v)  # the post-processor gets it times the style mix's factor (_sync_vectors)
-        elif name == "dynamics":
+        elif name in ("groove", "dynamics"):
             c[name] = float(v)
-            self.post.dynamics = float(v)
+            setattr(self.post, name, float(v))
         elif name == "mirror":
             c[name] = bool(v)
             self.post.mirror = bool(v)
@@ -725,10 +724,9 @@ class Engine:
         if self._smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self._smooth_scale)
         self.post.smoothing = smooth
-        groove = float(self.controls["groove"])
-        if self._groove_scale is not None:  # each style accents the beat as much as its data (model/energy_calib.py)
-            groove *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self._groove_scale)
-        self.post.groove = min(max(groove, 0.0), 1.0)
+        if self._groove_profiles is not None:  # each style's speed through the beat (model/energy_calib.py)
+            w = np.clip(raw if total > 0 else np.ones(len(raw)), 0.0, None)
+            self.post.set_groove_profile((w / max(float(w.sum()), 1e-9)) @ self._groove_profiles / GROOVE_DATA)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 
@@ -757,7 +755,6 @@ class Engine:
             "confidence": round(self.confidence, 3),
             "controls": dict(self.controls),
             "smoothing_applied": round(float(self.post.smoothing), 4),  # the user's times the style's factor
-            "groove_applied": round(float(self.post.groove), 4),  # likewise
             "styles": list(self.style_names),
         }
 

@@ -266,6 +266,7 @@ class Ensemble:
                 raw = self._raw_of(t, i)
                 post, src = self.posts[i - 1], self.engine.post
                 post.smoothing, post.groove, post.dynamics, post.energy = src.smoothing, src.groove, src.dynamics, src.energy
+                post.share_groove_profile(src)
                 cue = self.engine.cues[t % len(self.engine.cues)]
                 post.cue(float(cue[0]), float(cue[1]), float(cue[2]))
                 dst[...] = post.process(raw)

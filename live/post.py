@@ -39,6 +39,12 @@ phase is at the end of its hop, ``(i + 1) / fps``; the step into frame ``i`` is 
 ``(i - 1/2) / fps``, so the speed is taken at that phase, shifted by ``offset_ms`` (a later
 projector: negative). ``groove`` 0 = off.
 
+The speed's shape through the beat can be a style's own (:meth:`PostProcessor.set_groove_profile`,
+from ``dancemuse calibrate``, model/energy_calib.py): ``s = 1 + groove * shape(phase)`` with
+``shape`` the Fourier series of the profile (a table of ``GROOVE_BINS`` steps over the beat,
+interpolated), at least ``GROOVE_MIN_SPEED``: a house dancer also slows on the half beat, a
+popper hits off the beat, a salsa dancer barely slows at all.
+
 Dynamics. The music's loudness sizes the moves: a level follower on the frame RMS (dB, fast
 attack, ~0.7 s release) against a reference that jumps up with the loudest passage and sinks
 back over ``DYN_REF_S``; ``DYN_FREE_DB`` below the reference the moves are full size, from
@@ -103,6 +109,10 @@ LIFT_RELEASE_S = 0.3
 LIFT_MAX_V = 2.0
 """Fastest the floor lift raises the body (m/s); a foot plunging faster has its leg bent (IK)."""
 _FEET = ((sk.LEFT_FOOT, 13, 11), (sk.RIGHT_FOOT, 14, 12))  # ankle, knee, hip
+GROOVE_BINS = 64
+"""Steps of a groove profile's table over one beat (interpolated linearly between them)."""
+GROOVE_MIN_SPEED = 0.05
+"""Least speed a groove profile slows the motion to (the cosine at groove 1 reaches 0)."""
 GROOVE_PULL = 0.05
 """Share of the gap to the model's pose closed each frame by the groove stage (bounds its lag)."""
 DYN_FREE_DB = 3.0
@@ -267,6 +277,10 @@ class PostProcessor:
         self.return_s = float(return_s)
         self.foot_lock = bool(foot_lock)
         self.groove = min(max(float(groove), 0.0), 1.0)
+        self._gshape: list[float] | None = None
+        """The groove's shape through the beat per unit groove (GROOVE_BINS + 1 steps), or None: -cos."""
+        self._gshape_np = np.zeros(GROOVE_BINS + 1)
+        self._ggrid = np.linspace(0.0, 1.0, GROOVE_BINS + 1)
         self.dynamics = min(max(float(dynamics), 0.0), 1.0)
         self.energy = float(energy)
         self.offset_ms = float(offset_ms)
@@ -465,6 +479,40 @@ class PostProcessor:
         self._energy = min(max(float(value), 0.0), 2.0)
         self._energy_size = min(self._energy, 1.0) ** ENERGY_SIZE_EXP
 
+    def set_groove_profile(self, shape: Sequence[float] | np.ndarray | None) -> None:
+        """The groove's speed through the beat: Fourier coefficients (a1, b1, a2, b2, ...) of
+        ``speed - 1`` per unit of ``groove``, so ``speed = 1 + groove * sum_k (a_k cos(2 pi k
+        phase) + b_k sin(2 pi k phase))`` (at least GROOVE_MIN_SPEED); None: the plain
+        ``1 - groove cos(2 pi phase)``. Tabulated here, not per frame."""
+        if shape is None:
+            self._gshape = None
+            return
+        c = np.asarray(shape, np.float64).reshape(-1)
+        if len(c) % 2 or not np.all(np.isfinite(c)):
+            raise ConfigError(f"a groove profile needs pairs of finite numbers, got {len(c)} values")
+        tab = self._gshape_np
+        tab[:] = 0.0
+        for k in range(len(c) // 2):
+            w = 2.0 * math.pi * (k + 1) * self._ggrid
+            tab += c[2 * k] * np.cos(w) + c[2 * k + 1] * np.sin(w)
+        self._gshape = tab.tolist()
+
+    def share_groove_profile(self, other: PostProcessor) -> None:
+        """Use ``other``'s groove profile (its tables themselves, not a copy: an ensemble's
+        dancers follow the lead's each frame without allocating)."""
+        self._gshape, self._gshape_np = other._gshape, other._gshape_np
+
+    def _groove_speed(self, ph: float) -> float:
+        """The groove's speed at beat phase ``ph`` (any real; see :meth:`set_groove_profile`)."""
+        tab = self._gshape
+        if tab is None:
+            return 1.0 - self.groove * math.cos(2.0 * math.pi * ph)
+        u = (ph - math.floor(ph)) * GROOVE_BINS
+        i = int(u)
+        i = i if i < GROOVE_BINS else GROOVE_BINS - 1
+        s = 1.0 + self.groove * (tab[i] + (u - i) * (tab[i + 1] - tab[i]))
+        return s if s > GROOVE_MIN_SPEED else GROOVE_MIN_SPEED
+
     def _sizes_moves(self) -> bool:
         return self.groove > 0.0 or self.dynamics > 0.0 or self._energy_size != 1.0
 
@@ -479,7 +527,11 @@ class PostProcessor:
         ok = (tempo > 0.0) & (tempo == tempo) & (phase == phase)
         with np.errstate(invalid="ignore"):
             ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0
-            speed = np.where(ok, 1.0 - self.groove * np.cos(2.0 * math.pi * ph), 1.0)
+            if self._gshape is None:
+                speed = np.where(ok, 1.0 - self.groove * np.cos(2.0 * math.pi * ph), 1.0)
+            else:
+                shaped = 1.0 + self.groove * np.interp(ph - np.floor(ph), self._ggrid, self._gshape_np)
+                speed = np.where(ok, np.maximum(shaped, GROOVE_MIN_SPEED), 1.0)
         km = 1.0 / (DYN_MEAN_S * fps)
         kl, es = 1.0 / (ENERGY_MEAN_S * fps), self._energy_size
         xf = x.reshape(t, nj * 3)
@@ -639,7 +691,7 @@ class PostProcessor:
         size = 1.0 - 0.75 * self.dynamics * min(1.0, max(0.0, depth))
         if tempo > 0.0 and tempo == tempo and phase == phase:
             ph = phase - (self.offset_ms * 1e-3 + 1.5 / fps) * tempo / 60.0
-            speed = 1.0 - self.groove * math.cos(2.0 * math.pi * ph)
+            speed = self._groove_speed(ph)
         else:
             speed = 1.0
         return size, speed

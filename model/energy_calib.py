@@ -28,21 +28,24 @@ flowing synthetic styles 0.01-0.03) sets a factor on the user's ``smoothing`` th
 1 at ``FAST_FLOW`` to 0 at ``FAST_HITS``. The live engine multiplies the user's ``smoothing`` by
 the factor of the style mix (the mix's weighted mean).
 
-**Groove per style.** The groove stage (live/post.py) re-times the model's motion to slow
-through each beat and hurry between beats: it is what lands the accents on the beat (v16 on
-the test songs: beat-align 0.72 with groove 0.8, 0.29 without). At one setting for every
-style it also gives every style the same bounce: v16 dipped 0.64-0.85 on the beat in all
-nine styles where the data's salsa, breaking and freestyle dip 0.0 (``beat_dip``) and hip-hop
-and house 0.47 / 0.33, and at groove 0 hip-hop, house and freestyle were recognised in 0.98 /
-0.99 / 0.54 of their test-song windows against 0.70 / 0.93 / 0.16. So each style's groove
-follows its data: the larger of its beat dip over ``GROOVE_FULL_DIP`` and its hits
-(1 - the smoothing factor: a style made of hits keeps the speed contrast the groove gives),
-at least ``GROOVE_FLOOR`` (every style still accents the beat), at most 1. The live engine
-multiplies the user's ``groove`` by the factor of the style mix (the weighted mean).
+**Groove per style.** The groove stage (live/post.py) re-times the model's motion inside each
+beat: it is what lands the accents on the beat (v16 on the test songs: beat-align 0.72 with
+groove 0.8, 0.29 without). As one cosine for every style (slow on the beat, fast between) it
+also gave every style the same bounce: v16 dipped 0.64-0.85 on the beat in all nine styles,
+where the data's salsa, breaking and freestyle do not dip (``beat_dip`` ~0), house and hip-hop
+slow on the half beat too and popping's hits come off the beat. So each style's groove follows
+its data's beat profile (``model.metrics_dancer.beat_profile``: the body speed's first
+``GROOVE_HARMONICS`` Fourier terms through the beat, averaged over the style's clips), with
+at least ``GROOVE_FLOOR_DIP`` of dip (a1 <= -GROOVE_FLOOR_DIP, so every style still accents
+the beat). The live engine gives the post-processor the style mix's profile (the weighted
+mean); at the default ``live.groove`` (``GROOVE_DATA``, 0.8) the groove's speed through the
+beat is the profile, at other settings in proportion. A model without profiles (or a style
+without beats in its data) keeps the cosine, which is the synthetic ballet's own profile
+(a1 = -0.81).
 
 The result goes into the checkpoint (``ckpt["energy_calibration"]``), and ``dancemuse export``
 copies it into the model's metadata (``energy_scale``, ``smoothing_scale`` and
-``groove_scale`` per style, ``energy_max``).
+``groove_profile`` per style, ``energy_max``).
 """
 
 from __future__ import annotations
@@ -65,13 +68,14 @@ FAST_FLOW = 0.1
 """A style whose data's fast share is at most this is smoothed as the user asks (factor 1)."""
 FAST_HITS = 0.3
 """A style whose data's fast share is at least this is not smoothed (factor 0)."""
-GROOVE_FULL_DIP = 0.8
-"""A style whose data dips at least this much on the beat gets the user's whole groove
-(the synthetic ballet and contemporary dip 0.81 / 0.83)."""
-GROOVE_FLOOR = 0.5
-"""The least groove factor: every style keeps half the groove so its accents still land on the
-beat (the beat-align target is 0.55; v16 at half the groove in the mocap styles, hip-hop and
-house: 0.61 over the nine styles)."""
+GROOVE_DATA = 0.8
+"""The groove setting (the default ``live.groove``) at which the groove's speed through the beat
+is a style's profile; the plain cosine at this setting is the synthetic ballet's profile."""
+GROOVE_HARMONICS = 3
+"""Fourier terms of a style's groove profile."""
+GROOVE_FLOOR_DIP = 0.4
+"""Least beat dip of a groove profile (a1 <= -GROOVE_FLOOR_DIP): every style accents the beat
+(the beat-align target is 0.55; v16 with its data's profiles and this floor: 0.62)."""
 
 
 @dataclass
@@ -90,25 +94,23 @@ class Calibration:
     """Per style the factor on the user's smoothing (see the module docstring)."""
     fast: dict[str, float] = field(default_factory=dict)
     """Per style the data's fast share the smoothing factor comes from."""
-    groove: dict[str, float] = field(default_factory=dict)
-    """Per style the factor on the user's groove (see the module docstring)."""
-    dip: dict[str, float | None] = field(default_factory=dict)
-    """Per style the data's beat dip the groove factor comes from (None: no clip with beats)."""
+    groove: dict[str, list[float]] = field(default_factory=dict)
+    """Per style the groove profile (see the module docstring)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
                 "seconds": self.seconds, "style_strength": self.style_strength, "data": self.data,
                 "energy_max": self.energy_max, "smoothing": self.smoothing, "fast_share": self.fast,
-                "groove": self.groove, "beat_dip": self.dip}
+                "groove_profile": self.groove}
 
     def table(self) -> str:
         head = ("style          clips  " + "  ".join(f"e={e:g}" for e in self.energies)
-                + "   scale  smooth  groove  (model/data limb speed; smoothing and groove factors)")
+                + "   scale  smooth  dip  (model/data limb speed; smoothing factor; the groove's beat dip)")
         rows = [head]
         for s, k in self.scale.items():
             r = self.ratios.get(s, [])
             rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r)
-                        + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {self.groove.get(s, 1.0):6.2f}")
+                        + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {-self.groove.get(s, [-GROOVE_DATA])[0]:5.2f}")
         return "\n".join(rows)
 
 
@@ -146,12 +148,16 @@ def smoothing_factor(fast: float) -> float:
     return float(np.clip((FAST_HITS - fast) / (FAST_HITS - FAST_FLOW), 0.0, 1.0))
 
 
-def groove_factor(dip: float, smoothing: float) -> float:
-    """The factor on the user's groove for a style whose data dips ``dip`` on the beat and
-    whose smoothing factor is ``smoothing``: max(dip / GROOVE_FULL_DIP, 1 - smoothing) within
-    [GROOVE_FLOOR, 1]; a dip that is not finite counts as none."""
-    d = dip / GROOVE_FULL_DIP if math.isfinite(dip) else 0.0
-    return float(np.clip(max(d, 1.0 - smoothing), GROOVE_FLOOR, 1.0))
+def groove_profile(profiles: Sequence[np.ndarray]) -> list[float]:
+    """A style's groove profile from its clips' beat profiles (``beat_profile``; NaN rows are
+    clips without beats): their mean with a1 at most -GROOVE_FLOOR_DIP; the cosine (a1 =
+    -GROOVE_DATA) when no clip has beats."""
+    rows = [np.asarray(p, np.float64) for p in profiles if np.all(np.isfinite(p))]
+    if not rows:
+        return [-GROOVE_DATA] + [0.0] * (2 * GROOVE_HARMONICS - 1)
+    c = np.mean(rows, axis=0)
+    c[0] = min(float(c[0]), -GROOVE_FLOOR_DIP)
+    return [round(float(x), 4) for x in c]
 
 
 def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds: float = 20.0,
@@ -162,7 +168,7 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
     import torch
 
     from live.control import strengthen
-    from model.metrics_dancer import beat_dip, fast_share
+    from model.metrics_dancer import beat_profile, fast_share
     from model.train_data import vec_to_pose
     from model.train_report import free_run
 
@@ -172,21 +178,17 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
     counts: dict[str, int] = {}
     smooth: dict[str, float] = {}
     fast: dict[str, float] = {}
-    groove: dict[str, float] = {}
-    dip: dict[str, float | None] = {}
+    groove: dict[str, list[float]] = {}
     for si, st in enumerate(styles):
+        groove[st] = groove_profile([beat_profile(c.poses, c.beats, fps=c.fps, harmonics=GROOVE_HARMONICS)
+                                     for c in clips if c.style == st and len(c.beats) >= 2])
         mine = [c for c in clips if c.style == st and c.frames >= 2 * c.fps][:per_style]
         counts[st] = len(mine)
         if not mine:
-            scale[st] = smooth[st] = groove[st] = 1.0
+            scale[st] = smooth[st] = 1.0
             continue
         fast[st] = round(float(np.nanmean([fast_share(c.poses, fps=c.fps) for c in mine])), 4)
         smooth[st] = round(smoothing_factor(fast[st]), 4)
-        dips = [beat_dip(c.poses, c.beats, fps=c.fps) for c in mine if len(c.beats) >= 2]
-        dips = [x for x in dips if math.isfinite(x)]
-        dip_st = float(np.mean(dips)) if dips else math.nan
-        dip[st] = round(dip_st, 4) if dips else None
-        groove[st] = round(groove_factor(dip_st, smooth[st]), 4)
         fps = mine[0].fps
         n = int(min(min(c.frames for c in mine), seconds * fps))
         feats = np.stack([c.feats[:n] for c in mine]).astype(np.float32)
@@ -205,10 +207,10 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
         say(f"{st}: {len(mine)} clips, model/data limb speed " + ", ".join(
             f"{x:.2f} at energy {e:g}" for x, e in zip(got, energies)) + f" -> scale {scale[st]:.2f}; "
             f"the data's fast share {fast[st]:.2f} -> smoothing x{smooth[st]:.2f}; "
-            f"its beat dip {dip_st:.2f} -> groove x{groove[st]:.2f}")
+            "the groove's profile " + " ".join(f"{x:+.2f}" for x in groove[st]))
     return Calibration(scale=scale, ratios=ratios, energies=[float(e) for e in energies], clips=counts,
                        seconds=float(seconds), style_strength=float(style_strength), smoothing=smooth,
-                       fast=fast, groove=groove, dip=dip)
+                       fast=fast, groove=groove)
 
 
 def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | None = None, seconds: float = 20.0,
@@ -276,7 +278,7 @@ def energy_calibration(meta: Any, styles: Sequence[str]) -> tuple[np.ndarray | N
 
 def factor_table(meta: Any, key: str, styles: Sequence[str]) -> np.ndarray | None:
     """Per-style factors in [0, 1] (``styles`` order, 1 for a style not listed) from the
-    model's metadata table ``key`` (``smoothing_scale``, ``groove_scale``); None when the
+    model's metadata table ``key`` (``smoothing_scale``); None when the
     model has none (calibrated before it, or never). Raises ModelError (one line) for a
     table that is not numbers in [0, 1]."""
     from model.errors import ModelError
@@ -300,13 +302,30 @@ def smoothing_calibration(meta: Any, styles: Sequence[str]) -> np.ndarray | None
     return factor_table(meta, "smoothing_scale", styles)
 
 
-def groove_calibration(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
-    """Per-style factors on the user's groove (``groove_scale``; see :func:`factor_table`)."""
-    return factor_table(meta, "groove_scale", styles)
+def groove_profiles(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per-style groove profiles [shape=(styles, 2 * GROOVE_HARMONICS)] (``styles`` order; the
+    cosine for a style not listed) from the model's metadata (``groove_profile``); None when
+    the model has none. Raises ModelError (one line) for a table that is not rows of
+    2 * GROOVE_HARMONICS finite numbers within +-4."""
+    from model.errors import ModelError
+
+    table = meta.get("groove_profile") if hasattr(meta, "get") else None
+    if not isinstance(table, dict) or not table:
+        return None
+    plain = [-GROOVE_DATA] + [0.0] * (2 * GROOVE_HARMONICS - 1)
+    try:
+        f = np.array([[float(x) for x in table.get(s, plain)] for s in styles], np.float64)
+    except (TypeError, ValueError):
+        raise ModelError("the model's groove_profile metadata is not a table of number lists; re-export it "
+                         "with `dancemuse export`") from None
+    if f.shape != (len(styles), 2 * GROOVE_HARMONICS) or not np.all(np.isfinite(f)) or np.any(np.abs(f) > 4):
+        raise ModelError(f"the model's groove_profile metadata needs {2 * GROOVE_HARMONICS} finite numbers "
+                         "within +-4 per style; re-run `dancemuse calibrate` and export again")
+    return f
 
 
 def smoothing_of(weights: np.ndarray, factors: np.ndarray) -> float:
-    """The smoothing (or groove) factor of a style mix: the factors' mean weighted by the (non-negative,
+    """The smoothing factor of a style mix: the factors' mean weighted by the (non-negative,
     normalised) mix weights; 1 for an empty mix."""
     w = np.clip(np.asarray(weights, np.float64), 0.0, None)
     total = float(w.sum())

@@ -274,9 +274,14 @@ def describe(meta: Mapping[str, Any]) -> str:
     scale = meta.get("energy_scale")
     if isinstance(scale, Mapping) and scale:  # `dancemuse calibrate`
         line += ", energy calibrated (" + ",".join(f"{s} x{float(k):.2f}" for s, k in scale.items()) + ")"
-    for key, what in (("smoothing_scale", "smoothing"), ("groove_scale", "groove")):  # `dancemuse calibrate`
-        table = meta.get(key)
-        if isinstance(table, Mapping) and any(float(k) != 1.0 for k in table.values()):
-            line += f", {what} per style (" + ",".join(f"{s} x{float(k):.2f}" for s, k in table.items()
-                                                     if float(k) != 1.0) + ")"
+    smooth = meta.get("smoothing_scale")
+    if isinstance(smooth, Mapping) and any(float(k) != 1.0 for k in smooth.values()):
+        line += ", smoothing per style (" + ",".join(f"{s} x{float(k):.2f}" for s, k in smooth.items()
+                                                    if float(k) != 1.0) + ")"
+    groove = meta.get("groove_profile")
+    if isinstance(groove, Mapping) and groove:  # the beat dip of each style's groove (a1 = -dip)
+        try:
+            line += ", groove per style (dip " + ",".join(f"{s} {-float(k[0]):.2f}" for s, k in groove.items()) + ")"
+        except (TypeError, ValueError, IndexError, KeyError):
+            line += ", groove per style (unreadable)"
     return line

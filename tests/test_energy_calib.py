@@ -17,12 +17,13 @@ from model.config import defaults
 from model.energy_calib import (
     FAST_FLOW,
     FAST_HITS,
-    GROOVE_FLOOR,
-    GROOVE_FULL_DIP,
+    GROOVE_DATA,
+    GROOVE_FLOOR_DIP,
+    GROOVE_HARMONICS,
     SCALE_RANGE,
     energy_calibration,
-    groove_calibration,
-    groove_factor,
+    groove_profile,
+    groove_profiles,
     limb_speed,
     scale_of,
     smoothing_calibration,
@@ -107,19 +108,22 @@ def test_smoothing_calibration_reads_the_metadata_and_refuses_nonsense() -> None
     assert smoothing_of(np.zeros(2), np.array([1.0, 0.0])) == 1.0
 
 
-def test_groove_factor_follows_the_datas_beat_dip_and_hits_within_floor_and_one() -> None:
-    assert groove_factor(GROOVE_FULL_DIP, 1.0) == 1.0 and groove_factor(2.0, 1.0) == 1.0
-    assert groove_factor(0.75 * GROOVE_FULL_DIP, 1.0) == pytest.approx(0.75)
-    assert groove_factor(0.0, 1.0) == GROOVE_FLOOR == groove_factor(-0.3, 1.0)  # salsa: no dip, no hits
-    assert groove_factor(float("nan"), 1.0) == GROOVE_FLOOR
-    assert groove_factor(0.1, 0.0) == 1.0  # popping: little dip, all hits: the groove's speed contrast stays
-    assert groove_factor(0.1, 0.2) == pytest.approx(0.8)
-    assert groove_calibration({"smoothing_scale": {"a": 0.5}}, ["a"]) is None
-    f = groove_calibration({"groove_scale": {"b": 0.5}}, ["a", "b"])
-    assert f is not None and list(f) == [1.0, 0.5]
-    for bad in (1.5, -0.1, "some", float("nan")):
-        with pytest.raises(ModelError, match="groove_scale"):
-            groove_calibration({"groove_scale": {"a": bad}}, ["a"])
+def test_groove_profile_is_the_datas_mean_with_a_floor_on_the_dip_and_reads_back() -> None:
+    n = 2 * GROOVE_HARMONICS
+    house = np.array([-0.3, 0.05, -0.4, 0.0, 0.0, 0.0])[:n]
+    got = groove_profile([house, house + 0.1, np.full(n, np.nan)])  # a clip without beats does not count
+    np.testing.assert_allclose(got, np.where(np.arange(n) == 0, -GROOVE_FLOOR_DIP, house + 0.05), atol=1e-9)
+    ballet = groove_profile([np.r_[-0.8, np.zeros(n - 1)]])
+    assert ballet[0] == -0.8  # under the floor already: kept
+    assert groove_profile([]) == [-GROOVE_DATA] + [0.0] * (n - 1)  # no beats: the plain cosine
+    assert groove_profiles({"smoothing_scale": {"a": 0.5}}, ["a"]) is None
+    f = groove_profiles({"groove_profile": {"b": house.tolist()}}, ["a", "b"])
+    assert f is not None and f.shape == (2, n)
+    np.testing.assert_allclose(f[0], [-GROOVE_DATA] + [0.0] * (n - 1))  # not listed: the cosine
+    np.testing.assert_allclose(f[1], house)
+    for bad in ([0.1] * (n - 1), [5.0] + [0.0] * (n - 1), ["x"] * n, [float("nan")] * n, 0.3):
+        with pytest.raises(ModelError, match="groove_profile"):
+            groove_profiles({"groove_profile": {"a": bad}}, ["a"])
 
 
 class _Calibrated(StubGenerator):
@@ -170,28 +174,32 @@ def test_engine_smooths_a_style_made_of_hits_less() -> None:
 
 
 class _Grooved(StubGenerator):
-    meta = {"groove_scale": {"house": 0.5, "ballet": 1.0}}
+    meta = {"groove_profile": {"house": [-0.4, 0.0, -0.4, 0.0, 0.0, 0.0], "ballet": [-0.8, 0.0, 0.0, 0.0, 0.0, 0.0]}}
 
 
-def test_engine_grooves_each_style_as_much_as_its_data_and_keeps_the_users_value() -> None:
+def test_engine_gives_the_groove_the_style_mixs_profile_and_keeps_the_users_amount() -> None:
     cfg = defaults()
     cfg["model"]["style"] = "house"
     cfg["live"]["groove"] = 0.8
     eng = Engine(cfg, _Grooved())
-    assert eng.post.groove == pytest.approx(0.4) and eng.controls["groove"] == 0.8
-    assert eng.snapshot()["groove_applied"] == pytest.approx(0.4) and eng.snapshot()["controls"]["groove"] == 0.8
-    eng.apply(Control("groove", 1.0))
-    assert eng.post.groove == pytest.approx(0.5)
-    eng.apply(Control("styles", [0.5, 0.5]))
-    assert eng.post.groove == pytest.approx(0.75)
-    eng.apply(Control("style", ("house", 0.0)))
-    assert eng.post.groove == pytest.approx(1.0)  # ballet alone: as the user asks
-    eng.apply(Control("groove", 0.0))
-    assert eng.post.groove == 0.0
-    plain = Engine(cfg, StubGenerator())  # a model calibrated before per-style groove
-    assert plain.post.groove == pytest.approx(0.8)
-    with pytest.raises(ModelError, match="groove_scale"):
-        Engine(cfg, type("Bad", (StubGenerator,), {"meta": {"groove_scale": {"house": 2.0}}})())
+    post = eng.post
+    assert post.groove == 0.8 and eng.controls["groove"] == 0.8
+    # at the default groove the speed through the beat is the profile: 1 - 0.4 cos - 0.4 cos(2x)
+    for ph in (0.0, 0.25, 0.5, 0.6):
+        want = 1.0 - 0.4 * np.cos(2 * np.pi * ph) - 0.4 * np.cos(4 * np.pi * ph)
+        assert post._groove_speed(ph) == pytest.approx(want, abs=2e-3)
+    assert post._groove_speed(0.5) == pytest.approx(1.0, abs=1e-3)  # house slows on the half beat as well
+    eng.apply(Control("groove", 0.4))
+    assert post._groove_speed(0.0) == pytest.approx(1.0 - 0.5 * 0.8, abs=1e-3)  # half the profile's depth
+    eng.apply(Control("groove", 0.8))
+    eng.apply(Control("styles", [0.5, 0.5]))  # a mix: the mean profile
+    assert post._groove_speed(0.0) == pytest.approx(1.0 - 0.6 - 0.2, abs=2e-3)
+    eng.apply(Control("style", ("house", 0.0)))  # ballet alone: its profile is the plain cosine
+    assert post._groove_speed(0.3) == pytest.approx(1.0 - 0.8 * np.cos(2 * np.pi * 0.3), abs=2e-3)
+    plain = Engine(cfg, StubGenerator())  # a model calibrated before groove profiles: the cosine
+    assert plain.post._gshape is None and plain.post._groove_speed(0.0) == pytest.approx(0.2)
+    with pytest.raises(ModelError, match="groove_profile"):
+        Engine(cfg, type("Bad", (StubGenerator,), {"meta": {"groove_profile": {"house": [9.0] * 6}}})())
 
 
 def test_ensemble_dancers_with_their_own_style_get_their_own_scale() -> None:
@@ -231,6 +239,7 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
         ckpt: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from live.cli import main
     from live.runtime import Generator
+    from model.metrics_dancer import beat_profile
     from model.network import load_checkpoint_model
     from model.train import load_checkpoint
     from model.train_data import load_folders, vec_to_pose
@@ -246,15 +255,16 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     assert set(cal["scale"]) == {"a", "b"} and cal["style_strength"] == 1.0
     assert set(cal["smoothing"]) == {"a", "b"} and all(0.0 <= f <= 1.0 for f in cal["smoothing"].values())
     assert set(cal["fast_share"]) == {"a", "b"}
-    assert set(cal["groove"]) == {"a", "b"} and all(GROOVE_FLOOR <= f <= 1.0 for f in cal["groove"].values())
-    for st in ("a", "b"):  # the factor comes from the data's own beat dip and hits
-        dip = cal["beat_dip"][st]
-        assert cal["groove"][st] == pytest.approx(groove_factor(math.nan if dip is None else dip, cal["smoothing"][st]),
-                                                  abs=1e-4)
     assert "energy_calibration" not in load_checkpoint(src)  # -o: the source is left alone
     # at the stored scale the model moves as much as the data (unless the scale hit its clip)
     net, ck = load_checkpoint_model(str(out))
     clips = load_folders([data], feature_cfg=ck["feature_cfg"], styles=ck["styles"])
+    assert set(cal["groove_profile"]) == {"a", "b"}
+    for st, prof in cal["groove_profile"].items():  # the data's own beat profile, the dip floored
+        mine = [c for c in clips if c.style == st and len(c.beats) >= 2]
+        assert mine and len(prof) == 2 * GROOVE_HARMONICS and prof[0] <= -GROOVE_FLOOR_DIP
+        want = groove_profile([beat_profile(c.poses, c.beats, fps=c.fps, harmonics=GROOVE_HARMONICS) for c in mine])
+        np.testing.assert_allclose(prof, want, atol=1e-4)
     for si, st in enumerate(ck["styles"]):
         k = cal["scale"][st]
         mine = [c for c in clips if c.style == st][:2]
@@ -275,11 +285,12 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "30"]) == 0
     gen = Generator(onnx)
     assert gen.meta["energy_scale"] == cal["scale"] and gen.meta["energy_max"] == SCALE_RANGE[1]
-    assert gen.meta["smoothing_scale"] == cal["smoothing"] and gen.meta["groove_scale"] == cal["groove"]
+    assert gen.meta["smoothing_scale"] == cal["smoothing"] and gen.meta["groove_profile"] == cal["groove_profile"]
     cfg = defaults()
     cfg["model"]["style"] = "b"
     eng = Engine(cfg, gen)
-    assert eng.post.groove == pytest.approx(cfg["live"]["groove"] * cal["groove"]["b"])
+    assert eng.post._groove_speed(0.0) == pytest.approx(1.0 + sum(cal["groove_profile"]["b"][0::2]) * cfg["live"]["groove"]
+                                                        / GROOVE_DATA, abs=2e-3)
     fed = float(eng._ctrl[eng.control_names.index("energy")])
     assert fed == pytest.approx(min(cal["scale"]["b"], SCALE_RANGE[1]), rel=1e-5)
     assert main(["calibrate", str(tmp_path / "missing.pt"), "--data", str(data)]) != 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from live import post as post_mod
-from live.post import PostProcessor
+from live.post import GROOVE_MIN_SPEED, PostProcessor
 from model import skeleton as sk
 from model.errors import ConfigError
 
@@ -293,6 +293,38 @@ def test_groove_lands_the_motion_on_the_beat() -> None:
     assert mt.beat_align_score(late, beats, fps=fps) < on - 0.3  # a quarter beat early is off the beat
 
 
+def test_a_groove_profile_shapes_the_speed_through_the_beat() -> None:
+    """With a house-like profile (a second harmonic) the steady circle slows on the half beats
+    as well as on the beats; with a flat profile it keeps its steady speed; the shape is what
+    the profile asks (measured back with beat_profile)."""
+    from model import metrics as mt
+    from model import metrics_dancer as md
+
+    fps, n = 30.0, 900
+    poses, cues = _arm_swing(n, fps), _cues(n, fps)
+    beats = np.arange(0.5, n / fps, 0.5)
+
+    def run(profile: list[float] | None) -> np.ndarray:
+        pp = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, groove=0.8)
+        pp.set_groove_profile(profile)
+        return pp.process_many(poses, cues)
+
+    cosine, house, flat = run(None), run([0.0, 0.0, -1.0, 0.0]), run([0.0] * 6)
+    off = md.off_beats(beats)
+    assert mt.beat_align_score(cosine, off, fps=fps) < 0.3  # the cosine: slow on the beat only
+    on, half = mt.beat_align_score(house, beats, fps=fps), mt.beat_align_score(house, off, fps=fps)
+    assert on > 0.35 and half > 0.35 and abs(on - half) < 0.15, (on, half)  # stops on beats and half beats alike
+    prof = md.beat_profile(house[30:], beats - 1.0, fps=fps)
+    assert prof[2] < -0.4 and abs(prof[0]) < 0.15, prof  # the second harmonic, not the first
+    assert np.abs(md.beat_profile(flat[30:], beats - 1.0, fps=fps)).max() < 0.1  # no accent at all
+    pp = PostProcessor(fps=fps, groove=1.0)
+    pp.set_groove_profile([-2.0, 0.0])
+    assert pp._groove_speed(0.0) == GROOVE_MIN_SPEED and pp._groove_speed(-0.0) == GROOVE_MIN_SPEED
+    assert pp._groove_speed(1.0 - 1e-17) == pytest.approx(GROOVE_MIN_SPEED)  # wraps, never past the table
+    with pytest.raises(ConfigError, match="groove profile"):
+        pp.set_groove_profile([0.1, 0.2, 0.3])
+
+
 def test_dynamics_calm_a_quiet_passage_and_come_back() -> None:
     from model import metrics_dancer as md
 
@@ -351,14 +383,18 @@ def test_low_energy_shrinks_the_moves_frame_by_frame_and_whole() -> None:
     assert md.pose_spread(np.stack(out)[450:]) < 0.8 * md.pose_spread(np.stack(out)[150:300])
 
 
-def test_groove_and_dynamics_frame_by_frame_equal_the_whole_dance_and_need_a_cue() -> None:
+@pytest.mark.parametrize("profile", [None, [-0.4, 0.1, -0.5, 0.0, 0.2, -0.1]])
+def test_groove_and_dynamics_frame_by_frame_equal_the_whole_dance_and_need_a_cue(profile: list[float] | None) -> None:
     fps, n = 30.0, 200
     rng = np.random.default_rng(3)
     poses = _arm_swing(n, fps) + rng.normal(scale=0.01, size=(n, 17, 3)).astype(np.float32)
     cues = _cues(n, fps, rms=np.linspace(0.1, 0.002, n))
     kw = dict(fps=fps, smoothing=0.5, root="follow", groove=0.8, dynamics=1.0)
-    whole = PostProcessor(**kw).process_many(poses, cues)  # type: ignore[arg-type]
+    batch = PostProcessor(**kw)  # type: ignore[arg-type]
     live = PostProcessor(**kw)  # type: ignore[arg-type]
+    for post in (batch, live):
+        post.set_groove_profile(profile)
+    whole = batch.process_many(poses, cues)
     frames = []
     for p, c in zip(poses, cues, strict=True):
         live.cue(*c)
