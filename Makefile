@@ -19,7 +19,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # features of beat network v11 (make beats-model), so that training and the show hear the same
 # beat; it starts from the exported v8 itself (train --init models/default.onnx). v16 (shipped,
 # session 28) is v12 fine-tuned 28 minutes on the varied choreography (dataset synth --variety 1,
-# the default), calibrated on it (energy and smoothing per style). The final checkpoint is
+# the default), calibrated on it (energy, smoothing and, since session 30, the groove's beat
+# profile per style). The final checkpoint is
 # exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0

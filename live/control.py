@@ -14,7 +14,7 @@
 | tempo/tap     | None                                    | a tap, timed on arrival                  |
 | tempo/nudge   | float -0.5..0.5                         | shift beat phase by this many beats      |
 | smoothing     | float 0..1                              | one-euro smoothing strength              |
-| groove        | float 0..1                              | slow on the beat, hurry between beats    |
+| groove        | float 0..1                              | re-time each beat as the style's data    |
 | dynamics      | float 0..1                              | how much quiet passages calm the dancer  |
 | root          | "center" or "follow"                    | keep the dancer centred or let it travel |
 
