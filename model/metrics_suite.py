@@ -141,7 +141,7 @@ def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainDat
     return TrainData(path=" + ".join(map(str, paths)), fps=fps, dances=out)
 
 
-STYLE_FIGURES = (("dip", "dip on the beat"), ("sharp", "accent sharpness"),
+STYLE_FIGURES = (("dip", "dip on the beat"), ("half", "dip on the half beat"), ("sharp", "accent sharpness"),
                  ("hip", "hip over lower ankle"), ("head", "nose over hips"))
 """Per-style figures of the test-song dances (``style_dynamics``; no target: read beside
 the training data's own, style by style): key in the report's ``dynamics``, row label."""
@@ -172,12 +172,14 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
 
 def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | None]]], *, fps: int
                    ) -> dict[str, dict[str, float]]:
-    """Per style the mean beat dip (dances with exact beats only), accent sharpness and
-    stance (``model.metrics_dancer``): {"dip": {style: g}, "sharp": {style: x},
-    "hip": {style: m}, "head": {style: m}}."""
+    """Per style the mean beat dip and half-beat dip (-a2 of ``beat_profile``; dances with
+    exact beats only), accent sharpness and stance (``model.metrics_dancer``): {"dip": {style: g},
+    "half": {style: g}, "sharp": {style: x}, "hip": {style: m}, "head": {style: m}}."""
     out: dict[str, dict[str, float]] = {part: {} for part, _ in STYLE_FIGURES}
     for st, items in dances.items():
-        out["dip"][st] = _mean([md.beat_dip(p, b, fps=fps) for p, b in items if b is not None and len(b) >= 2])
+        prof = [md.beat_profile(p, b, fps=fps, harmonics=2) for p, b in items if b is not None and len(b) >= 2]
+        out["dip"][st] = _mean([-float(x[0]) for x in prof])
+        out["half"][st] = _mean([-float(x[2]) for x in prof])
         out["sharp"][st] = _mean([md.accent_sharpness(p, fps=fps) for p, _ in items])
         stances = [md.stance(p) for p, _ in items]
         out["hip"][st] = _mean([s[0] for s in stances])

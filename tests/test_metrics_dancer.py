@@ -168,6 +168,22 @@ def test_beat_dip_of_a_dancer_still_on_every_beat_is_two_thirds_and_half_a_beat_
     assert np.isnan(md.beat_dip(on, beats[:1], fps=FPS)) and np.isnan(md.beat_dip(_still(5), beats, fps=FPS))
 
 
+def test_beat_profile_finds_the_half_beat_and_agrees_with_the_dip() -> None:
+    """Still on every beat: speed |sin(pi phase)| over its mean 2/pi is 1 - 2 sum_k cos(2 pi k
+    phase) / (4k^2 - 1), so (a1, a2, a3) = (-2/3, -2/15, -2/35); still on every half beat:
+    only even harmonics, a2 = -2/3. No sine terms either way; a1 is minus the dip."""
+    beats = np.arange(0, 11) * 0.5
+    t = np.arange(5 * FPS + 1) / FPS
+    on, half = _still(len(t) / FPS), _still(len(t) / FPS)
+    on[:, 9, 0] += 0.2 * np.cos(np.pi * t / 0.5)
+    half[:, 9, 0] += 0.2 * np.cos(2 * np.pi * t / 0.5)
+    np.testing.assert_allclose(md.beat_profile(on, beats, fps=FPS), [-2 / 3, 0, -2 / 15, 0, -2 / 35, 0], atol=0.02)
+    np.testing.assert_allclose(md.beat_profile(half, beats, fps=FPS), [0, 0, -2 / 3, 0, 0, 0], atol=0.03)
+    assert md.beat_profile(on, beats, fps=FPS)[0] == pytest.approx(-md.beat_dip(on, beats, fps=FPS), abs=1e-12)
+    assert md.beat_profile(on, beats, fps=FPS, harmonics=1).shape == (2,)
+    assert np.isnan(md.beat_profile(on, beats[:1], fps=FPS)).all()
+
+
 def test_hits_are_sharper_accents_than_the_same_path_danced_smoothly() -> None:
     """The same hand path twice: as a smooth sway, and as hits (moving at once to the next
     point, then holding)."""

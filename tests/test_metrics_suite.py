@@ -100,6 +100,7 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     text = mu.format_columns({"stand-in": rep}, fig, cv)
     assert "PASS" in text and "beat-align score, exact beats" in text and "style a (test music)" in text
     assert "dip on the beat a (test music)" in text and "accent sharpness b (test music)" in text
+    assert "dip on the half beat a (test music)" in text and abs(rep["dynamics"]["half"]["a"]) < 0.3
     assert "hip over lower ankle a (test music)" in text and "nose over hips b (test music)" in text
     assert set(rep["dynamics"]["hip"]) == {"a", "b"} and 0.5 < fig["hip_a"] < 1.0 and 0.3 < fig["head_b"] < 0.8
     assert "share of windows under 0.3" in text
