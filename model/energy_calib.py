@@ -276,30 +276,24 @@ def energy_calibration(meta: Any, styles: Sequence[str]) -> tuple[np.ndarray | N
     return scales, top
 
 
-def factor_table(meta: Any, key: str, styles: Sequence[str]) -> np.ndarray | None:
-    """Per-style factors in [0, 1] (``styles`` order, 1 for a style not listed) from the
-    model's metadata table ``key`` (``smoothing_scale``); None when the
-    model has none (calibrated before it, or never). Raises ModelError (one line) for a
-    table that is not numbers in [0, 1]."""
+def smoothing_calibration(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per-style factors on the user's smoothing (``styles`` order) from a model's metadata
+    (``smoothing_scale``); None when the model has none (calibrated before it, or never).
+    Factors must be numbers in [0, 1] (else ModelError)."""
     from model.errors import ModelError
 
-    table = meta.get(key) if hasattr(meta, "get") else None
+    table = meta.get("smoothing_scale") if hasattr(meta, "get") else None
     if not isinstance(table, dict) or not table:
         return None
     try:
         f = np.array([float(table.get(s, 1.0)) for s in styles], np.float64)
     except (TypeError, ValueError):
-        raise ModelError(f"the model's {key} metadata is not a table of numbers; re-export it "
+        raise ModelError("the model's smoothing_scale metadata is not a table of numbers; re-export it "
                          "with `dancemuse export`") from None
     if not np.all(np.isfinite(f)) or np.any(f < 0) or np.any(f > 1):
-        raise ModelError(f"the model's {key} metadata holds a factor outside 0..1; re-run "
+        raise ModelError("the model's smoothing_scale metadata holds a factor outside 0..1; re-run "
                          "`dancemuse calibrate` and export again")
     return f
-
-
-def smoothing_calibration(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
-    """Per-style factors on the user's smoothing (``smoothing_scale``; see :func:`factor_table`)."""
-    return factor_table(meta, "smoothing_scale", styles)
 
 
 def groove_profiles(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
