@@ -34,7 +34,14 @@ from typing import Any
 import numpy as np
 
 from model import skeleton as sk
-from model.energy_calib import energy_calibration, scale_of
+from model.energy_calib import (
+    GROOVE_DATA,
+    energy_calibration,
+    groove_profiles,
+    scale_of,
+    smoothing_calibration,
+    smoothing_of,
+)
 from model.errors import ConfigError
 
 MAX_DANCERS = 8
@@ -228,6 +235,31 @@ class Ensemble:
             if not isinstance(engine.generator, FanOutGenerator):
                 raise ConfigError("ensemble mode 'free' needs a FanOutGenerator in the engine; use ensemble.build()")
             self.posts = [_post_like(engine) for _ in range(n - 1)]
+        self._own_smooth: list[float | None] = [None] * len(self.posts)
+        """Per free dancer with a style of its own: the model's smoothing factor of that style
+        (times the user's smoothing each frame); None: the lead's smoothing."""
+        self._own_groove = [False] * len(self.posts)
+        """Per free dancer: whether it has its own style's groove profile (else the lead's)."""
+        if self.posts:
+            self._own_post_settings(engine.generator)
+
+    def _own_post_settings(self, fan: FanOutGenerator) -> None:
+        """A free dancer with a style of its own is smoothed and grooved as that style (the
+        model's ``smoothing_scale`` and ``groove_profile``), as the engine does for the lead."""
+        meta = fan.meta if isinstance(fan.meta, Mapping) else {}
+        smooth = smoothing_calibration(meta, fan.style_names)
+        profiles = groove_profiles(meta, fan.style_names)
+        for i, post in enumerate(self.posts):
+            st = fan.styles[i + 1]
+            w = None if st is None else np.clip(np.asarray(st, np.float64), 0.0, None)  # strengthened: back to a mix
+            if w is None or float(w.sum()) <= 0:
+                continue
+            w /= float(w.sum())
+            if smooth is not None:
+                self._own_smooth[i] = smoothing_of(w, smooth)
+            if profiles is not None:
+                post.set_groove_profile(w @ profiles / GROOVE_DATA)
+                self._own_groove[i] = True
 
     def dancers(self, frame_index: int) -> np.ndarray:
         """All dancers' placed poses of frame ``frame_index`` [N, 17, 3] (a ring view)."""
@@ -265,8 +297,11 @@ class Ensemble:
             else:  # free
                 raw = self._raw_of(t, i)
                 post, src = self.posts[i - 1], self.engine.post
-                post.smoothing, post.groove, post.dynamics, post.energy = src.smoothing, src.groove, src.dynamics, src.energy
-                post.share_groove_profile(src)
+                own = self._own_smooth[i - 1]
+                post.smoothing = src.smoothing if own is None else own * float(self.engine.controls["smoothing"])
+                post.groove, post.dynamics, post.energy = src.groove, src.dynamics, src.energy
+                if not self._own_groove[i - 1]:
+                    post.share_groove_profile(src)
                 cue = self.engine.cues[t % len(self.engine.cues)]
                 post.cue(float(cue[0]), float(cue[1]), float(cue[2]))
                 dst[...] = post.process(raw)

@@ -137,6 +137,33 @@ def test_free_dancers_follow_the_live_post_controls_and_hear_the_beat() -> None:
     assert other._g_primed  # the second dancer's groove stage ran on those cues
 
 
+def test_free_dancers_with_their_own_style_are_grooved_and_smoothed_as_that_style() -> None:
+    """With a calibrated model (smoothing factor and groove profile per style) a free dancer of
+    style b is smoothed and grooved as b while the lead dances a; a dancer without a style of
+    its own follows the lead's."""
+    from live.control import Control
+
+    class Calibrated(_Stub):
+        style_names = ("a", "b")
+        meta = {"smoothing_scale": {"a": 1.0, "b": 0.0},
+                "groove_profile": {"a": [-0.8, 0.0, 0.0, 0.0, 0.0, 0.0], "b": [-0.4, 0.0, -0.4, 0.0, 0.0, 0.0]}}
+
+    cfg = load_config(None)
+    cfg["live"]["smoothing"] = 0.4
+    gens = [Calibrated() for _ in range(3)]
+    ens = build(cfg, gens[0], settings=EnsembleSettings(dancers=3, mode="free", styles=("a", "b", "")),
+                load_more=iter(gens[1:]).__next__)
+    ens.engine.apply(Control("smoothing", 0.6))
+    _run(ens, 1.0)
+    lead, own, plain = ens.engine.post, ens.posts[0], ens.posts[1]
+    assert lead.smoothing == pytest.approx(0.6) and own.smoothing == 0.0 and plain.smoothing == pytest.approx(0.6)
+    assert lead._groove_speed(0.5) == pytest.approx(1.8, abs=2e-3)  # a: 1 - 0.8 cos, fastest mid-beat
+    assert own._groove_speed(0.5) == pytest.approx(1.0, abs=2e-3)  # b slows on the half beat too
+    assert own._groove_speed(0.0) == pytest.approx(0.2, abs=2e-3)
+    assert plain._groove_speed(0.5) == pytest.approx(1.8, abs=2e-3)  # no style of its own: the lead's
+    assert own._g_primed
+
+
 def test_live_app_with_four_dancers_sends_all_over_osc_and_websocket_and_records_them(
         model_path: Path, tmp_path: Path) -> None:
     import asyncio
