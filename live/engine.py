@@ -30,7 +30,7 @@ import numpy as np
 
 from live.control import Control, parse_style, strengthen
 from live.frame import Frame
-from live.post import PostProcessor
+from live.post import PostProcessor, groove_table
 from model import skeleton as sk
 from model.energy_calib import (
     GROOVE_DATA,
@@ -153,8 +153,11 @@ class Engine:
         ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
         self._smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given)."""
-        self._groove_profiles = groove_profiles(meta if isinstance(meta, Mapping) else {}, self.style_names)
-        """Per style the groove's profile through the beat (``groove_profile``; None: the cosine)."""
+        profiles = groove_profiles(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        self._groove_tables = (None if profiles is None else
+                               np.stack([groove_table(row / GROOVE_DATA) for row in profiles]))
+        """Per style the groove's shape through the beat, tabulated (``groove_profile``; None: the cosine)."""
+        self._groove_mix = np.zeros(len(self.style_names))
         self.controls: dict[str, Any] = {
             "styles": [float(x) for x in self._style_raw],
             "energy": float(live["energy"]),
@@ -724,9 +727,14 @@ class Engine:
         if self._smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self._smooth_scale)
         self.post.smoothing = smooth
-        if self._groove_profiles is not None:  # each style's speed through the beat (model/energy_calib.py)
-            w = np.clip(raw if total > 0 else np.ones(len(raw)), 0.0, None)
-            self.post.set_groove_profile((w / max(float(w.sum()), 1e-9)) @ self._groove_profiles / GROOVE_DATA)
+        if self._groove_tables is not None:  # each style's speed through the beat (model/energy_calib.py)
+            w = self._groove_mix
+            if total > 0:
+                np.clip(raw, 0.0, None, out=w)
+            else:
+                w.fill(1.0)
+            w /= max(float(w.sum()), 1e-9)
+            self.post.set_groove_table(w @ self._groove_tables)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 

@@ -226,6 +226,21 @@ def _alpha(cutoff_hz: float, fps: float) -> float:
     return 1.0 / (1.0 + tau * fps)
 
 
+def groove_table(shape: Sequence[float] | np.ndarray) -> np.ndarray:
+    """A groove profile's coefficients (see :meth:`PostProcessor.set_groove_profile`) as its
+    table over one beat [shape=(GROOVE_BINS + 1,)]. Raises ConfigError for an odd count or a
+    number that is not finite."""
+    c = np.asarray(shape, np.float64).reshape(-1)
+    if len(c) % 2 or not np.all(np.isfinite(c)):
+        raise ConfigError(f"a groove profile needs pairs of finite numbers, got {len(c)} values")
+    grid = np.linspace(0.0, 1.0, GROOVE_BINS + 1)
+    tab = np.zeros(GROOVE_BINS + 1)
+    for k in range(len(c) // 2):
+        w = 2.0 * math.pi * (k + 1) * grid
+        tab += c[2 * k] * np.cos(w) + c[2 * k + 1] * np.sin(w)
+    return tab
+
+
 class PostProcessor:
     """Per-frame post-processing with live switches.
 
@@ -487,19 +502,18 @@ class PostProcessor:
         if shape is None:
             self._gshape = None
             return
-        c = np.asarray(shape, np.float64).reshape(-1)
-        if len(c) % 2 or not np.all(np.isfinite(c)):
-            raise ConfigError(f"a groove profile needs pairs of finite numbers, got {len(c)} values")
-        tab = self._gshape_np
-        tab[:] = 0.0
-        for k in range(len(c) // 2):
-            w = 2.0 * math.pi * (k + 1) * self._ggrid
-            tab += c[2 * k] * np.cos(w) + c[2 * k + 1] * np.sin(w)
-        self._gshape = tab.tolist()
+        self.set_groove_table(groove_table(shape))
+
+    def set_groove_table(self, table: np.ndarray) -> None:
+        """The groove's shape already tabulated (:func:`groove_table`, or a weighted sum of
+        such tables: the table is linear in the coefficients), copied in place."""
+        self._gshape_np[:] = table
+        self._gshape = self._gshape_np.tolist()
 
     def share_groove_profile(self, other: PostProcessor) -> None:
         """Use ``other``'s groove profile (its tables themselves, not a copy: an ensemble's
-        dancers follow the lead's each frame without allocating)."""
+        dancers follow the lead's each frame without allocating; a post that shares must not
+        be given a table of its own afterwards, it would write into ``other``'s)."""
         self._gshape, self._gshape_np = other._gshape, other._gshape_np
 
     def _groove_speed(self, ph: float) -> float:
