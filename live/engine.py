@@ -151,12 +151,14 @@ class Engine:
                                                                   self.style_names)
         """Per style the factor on the energy fed to the model and its ceiling (the model's
         ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
-        self._smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
-        """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given)."""
+        self.smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given; an
+        ensemble's free dancers with a style of their own read it too)."""
         profiles = groove_profiles(meta if isinstance(meta, Mapping) else {}, self.style_names)
-        self._groove_tables = (None if profiles is None else
+        self.groove_tables = (None if profiles is None else
                                np.stack([groove_table(row / GROOVE_DATA) for row in profiles]))
-        """Per style the groove's shape through the beat, tabulated (``groove_profile``; None: the cosine)."""
+        """Per style the groove's shape through the beat, tabulated [shape=(styles, GROOVE_BINS + 1)]
+        (``groove_profile``; None: the cosine; an ensemble's free dancers read it too)."""
         self._groove_mix = np.zeros(len(self.style_names))
         self.controls: dict[str, Any] = {
             "styles": [float(x) for x in self._style_raw],
@@ -724,17 +726,17 @@ class Engine:
                 mix = raw if total > 0 else np.ones(len(raw))
                 self._ctrl[j] = min(self._ctrl[j] * scale_of(mix, self._energy_scale), self._energy_max)
         smooth = float(self.controls["smoothing"])
-        if self._smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
-            smooth *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self._smooth_scale)
+        if self.smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
+            smooth *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self.smooth_scale)
         self.post.smoothing = smooth
-        if self._groove_tables is not None:  # each style's speed through the beat (model/energy_calib.py)
+        if self.groove_tables is not None:  # each style's speed through the beat (model/energy_calib.py)
             w = self._groove_mix
             if total > 0:
                 np.clip(raw, 0.0, None, out=w)
             else:
                 w.fill(1.0)
             w /= max(float(w.sum()), 1e-9)
-            self.post.set_groove_table(w @ self._groove_tables)
+            self.post.set_groove_table(w @ self.groove_tables)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 

@@ -34,14 +34,7 @@ from typing import Any
 import numpy as np
 
 from model import skeleton as sk
-from model.energy_calib import (
-    GROOVE_DATA,
-    energy_calibration,
-    groove_profiles,
-    scale_of,
-    smoothing_calibration,
-    smoothing_of,
-)
+from model.energy_calib import energy_calibration, scale_of, smoothing_of
 from model.errors import ConfigError
 
 MAX_DANCERS = 8
@@ -245,10 +238,9 @@ class Ensemble:
 
     def _own_post_settings(self, fan: FanOutGenerator) -> None:
         """A free dancer with a style of its own is smoothed and grooved as that style (the
-        model's ``smoothing_scale`` and ``groove_profile``), as the engine does for the lead."""
-        meta = fan.meta if isinstance(fan.meta, Mapping) else {}
-        smooth = smoothing_calibration(meta, fan.style_names)
-        profiles = groove_profiles(meta, fan.style_names)
+        engine's per-style smoothing factors and groove tables, from the model), as the engine
+        does for the lead."""
+        smooth, tables = self.engine.smooth_scale, self.engine.groove_tables
         for i, post in enumerate(self.posts):
             st = fan.styles[i + 1]
             w = None if st is None else np.clip(np.asarray(st, np.float64), 0.0, None)  # strengthened: back to a mix
@@ -257,8 +249,8 @@ class Ensemble:
             w /= float(w.sum())
             if smooth is not None:
                 self._own_smooth[i] = smoothing_of(w, smooth)
-            if profiles is not None:
-                post.set_groove_profile(w @ profiles / GROOVE_DATA)
+            if tables is not None:
+                post.set_groove_table(w @ tables)
                 self._own_groove[i] = True
 
     def dancers(self, frame_index: int) -> np.ndarray:

@@ -113,6 +113,8 @@ GROOVE_BINS = 64
 """Steps of a groove profile's table over one beat (interpolated linearly between them)."""
 GROOVE_MIN_SPEED = 0.05
 """Least speed a groove profile slows the motion to (the cosine at groove 1 reaches 0)."""
+_GROOVE_GRID = np.linspace(0.0, 1.0, GROOVE_BINS + 1)
+"""The beat phases of a groove table's steps."""
 GROOVE_PULL = 0.05
 """Share of the gap to the model's pose closed each frame by the groove stage (bounds its lag)."""
 DYN_FREE_DB = 3.0
@@ -233,10 +235,9 @@ def groove_table(shape: Sequence[float] | np.ndarray) -> np.ndarray:
     c = np.asarray(shape, np.float64).reshape(-1)
     if len(c) % 2 or not np.all(np.isfinite(c)):
         raise ConfigError(f"a groove profile needs pairs of finite numbers, got {len(c)} values")
-    grid = np.linspace(0.0, 1.0, GROOVE_BINS + 1)
     tab = np.zeros(GROOVE_BINS + 1)
     for k in range(len(c) // 2):
-        w = 2.0 * math.pi * (k + 1) * grid
+        w = 2.0 * math.pi * (k + 1) * _GROOVE_GRID
         tab += c[2 * k] * np.cos(w) + c[2 * k + 1] * np.sin(w)
     return tab
 
@@ -295,7 +296,6 @@ class PostProcessor:
         self._gshape: list[float] | None = None
         """The groove's shape through the beat per unit groove (GROOVE_BINS + 1 steps), or None: -cos."""
         self._gshape_np = np.zeros(GROOVE_BINS + 1)
-        self._ggrid = np.linspace(0.0, 1.0, GROOVE_BINS + 1)
         self.dynamics = min(max(float(dynamics), 0.0), 1.0)
         self.energy = float(energy)
         self.offset_ms = float(offset_ms)
@@ -544,7 +544,7 @@ class PostProcessor:
             if self._gshape is None:
                 speed = np.where(ok, 1.0 - self.groove * np.cos(2.0 * math.pi * ph), 1.0)
             else:
-                shaped = 1.0 + self.groove * np.interp(ph - np.floor(ph), self._ggrid, self._gshape_np)
+                shaped = 1.0 + self.groove * np.interp(ph - np.floor(ph), _GROOVE_GRID, self._gshape_np)
                 speed = np.where(ok, np.maximum(shaped, GROOVE_MIN_SPEED), 1.0)
         km = 1.0 / (DYN_MEAN_S * fps)
         kl, es = 1.0 / (ENERGY_MEAN_S * fps), self._energy_size
