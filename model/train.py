@@ -133,6 +133,12 @@ class TrainConfig:
     """Share of windows whose move size is scaled (energy augmentation)."""
     amp_min: float = 0.3
     amp_max: float = 2.0
+    tempo_aug: float = 0.0
+    """Share of windows time-stretched (music and dance together, the rate log-uniform in
+    tempo_min..tempo_max; model.train_data.stretch_window): each style heard at tempi its
+    own songs lack, so the style input, not the tempo, tells the styles apart. 0 = off."""
+    tempo_min: float = 0.75
+    tempo_max: float = 1.33
     data_weights: dict[str, float] = field(default_factory=dict)
     """Sampling weight per data folder (as passed to --data; unlisted folders 1.0;
     empty: windows in proportion to frames)."""
@@ -591,6 +597,17 @@ def _loud_index(feature_cfg: dict[str, Any]) -> int | None:
         return None
 
 
+def _tempo_index(feature_cfg: dict[str, Any]) -> int:
+    """Column of the tempo feature, which the beat phase, pulse and bar phase follow (the
+    layout model.features checks). Raises ConfigError."""
+    from model.features import FeatureSpec
+
+    try:
+        return int(FeatureSpec.from_config(feature_cfg).slice("tempo").start)
+    except (KeyError, ValueError, TypeError):
+        raise ConfigError("[train] tempo_aug needs the tempo and beat features; set tempo_aug = 0 for this feature set") from None
+
+
 def _beat_cos_index(feature_cfg: dict[str, Any]) -> int:
     """Column of cos(beat phase) (the second of the ``beat_phase`` block). Raises ConfigError."""
     from model.features import FeatureSpec
@@ -726,7 +743,9 @@ def train(
     loud = _loud_index(feature_cfg)
     sampler = WindowSampler(train_clips, styles=styles, seq_len=tc.seq_len, lookahead=net.cfg.lookahead,
                             folder_weights=weights, style_balance=tc.style_balance, loud_index=loud, amp_aug=tc.amp_aug,
-                            amp_range=(tc.amp_min, tc.amp_max))
+                            amp_range=(tc.amp_min, tc.amp_max), tempo_aug=tc.tempo_aug,
+                            tempo_range=(tc.tempo_min, tc.tempo_max),
+                            beat_at=_tempo_index(feature_cfg) if tc.tempo_aug > 0 else None)
     rng = np.random.default_rng(tc.seed + 1000 * rank)
     critic_report: dict[str, Any] = {}
     if tc.w_style > 0:

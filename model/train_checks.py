@@ -28,9 +28,10 @@ POSITIVE = frozenset({
     "val_seconds", "threads", "grow_every", "gt_span", "pred_max", "samples", "es_window",
     "d_model", "heads", "layers", "window", "ffn_dim", "lstm_hidden", "lstm_layers", "feature_dim",
     "n_styles", "pose_dim", "amp_max", "amp_min", "style_dim", "n_controls", "phrase_frames", "noise_tau",
+    "tempo_min", "tempo_max",
 })
 """Keys whose value must be above 0 (a count, a size or a rate)."""
-UNIT = frozenset({"lr_min_ratio", "val_fraction", "dropout", "amp_aug"})
+UNIT = frozenset({"lr_min_ratio", "val_fraction", "dropout", "amp_aug", "tempo_aug"})
 """Keys whose value must lie in 0..1."""
 SIGNED = frozenset({"lookahead_sign"})
 """Keys that may be negative (none today)."""
@@ -125,6 +126,9 @@ def check_train_config(net_cfg: Any, train_cfg: Any, *, where: str = "") -> None
     lo, hi = getattr(train_cfg, "amp_min", None), getattr(train_cfg, "amp_max", None)
     if lo is not None and hi is not None and lo > hi:
         raise ConfigError(f"[train] amp_min {lo} must not exceed amp_max {hi}{where}")
+    lo, hi = getattr(train_cfg, "tempo_min", None), getattr(train_cfg, "tempo_max", None)
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(f"[train] tempo_min {lo} must not exceed tempo_max {hi}{where}")
     ps, pm = getattr(train_cfg, "pred_start", None), getattr(train_cfg, "pred_max", None)
     if ps is not None and pm is not None and ps > pm:
         raise ConfigError(f"[train] pred_start {ps} must not exceed pred_max {pm}{where}")

@@ -276,6 +276,57 @@ def scale_amplitude(vec: np.ndarray, s: float) -> np.ndarray:
     return res.astype(np.float32)
 
 
+def _interp_rows(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` [t, D] at fractional frame positions ``pos`` (linear), float64."""
+    i0 = np.clip(np.floor(pos).astype(np.int64), 0, len(x) - 2)
+    w = (pos - i0)[:, None]
+    return (1.0 - w) * x[i0].astype(np.float64) + w * x[i0 + 1].astype(np.float64)
+
+
+def _phase_at(sin_cos: np.ndarray, lo: int, pos: np.ndarray) -> np.ndarray:
+    """A phase column pair (sin, cos of 2 pi phase, rows ``lo`` onwards) read at fractional
+    frame positions ``pos``: the angle unwrapped over the rows, interpolated (radians)."""
+    ang = np.unwrap(np.arctan2(sin_cos[:, 0], sin_cos[:, 1]).astype(np.float64))
+    return np.interp(pos, lo + np.arange(len(ang)), ang)
+
+
+def stretch_window(clip: TrainClip, s: int, t: int, rate: float, *, lookahead: int = 0,
+                   beat_at: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The training window at ``rate`` times the clip's tempo (time-stretch augmentation):
+    ``t`` pose frames read every ``rate`` source frames from frame ``s`` (the previous pose
+    ``rate`` frames before), linearly interpolated, and their features likewise (from
+    ``s + lookahead``). The music keeps its pitch and the dance its moves; only time runs
+    faster (rate > 1) or slower. Root travel per frame is measured on the interpolated root
+    path; with ``beat_at`` (the feature column of ``tempo``, followed by the beat phase
+    (sin, cos), beat pulse and bar phase (sin, cos) as model.features lays them out) the
+    tempo is scaled by ``rate`` and the phases are re-read at the new positions (unwrapped),
+    so the beat the model hears is exactly the stretched music's. Needs
+    ``s - rate >= 0`` and ``s + lookahead + rate (t - 1) + 1 <= clip.frames - 1``.
+    Returns (features [t, F] float32, pose vectors [t + 1, 54] float32)."""
+    pos = s + rate * np.arange(-1, t, dtype=np.float64)  # prev pose, then the t targets
+    v = clip.vec
+    root = np.zeros((len(v), 2))
+    root[1:] = np.cumsum(v[1:, 51:53].astype(np.float64), axis=0)
+    win = _interp_rows(v, pos)
+    path = _interp_rows(root, np.concatenate([[pos[0] - rate], pos]))
+    win[:, 51:53] = np.diff(path, axis=0)
+    fpos = pos[1:] + lookahead
+    feat = _interp_rows(clip.feats, fpos)
+    if beat_at is not None:
+        lo = max(int(np.floor(fpos[0])), 0)
+        hi = min(int(np.floor(fpos[-1])) + 2, len(clip.feats))
+        rows = clip.feats[lo:hi]
+        feat[:, beat_at] *= rate
+        ph = _phase_at(rows[:, beat_at + 1: beat_at + 3], lo, fpos)
+        feat[:, beat_at + 1] = np.sin(ph)
+        feat[:, beat_at + 2] = np.cos(ph)
+        feat[:, beat_at + 3] = ((1.0 + np.cos(ph)) * 0.5) ** 4
+        bar = _phase_at(rows[:, beat_at + 4: beat_at + 6], lo, fpos)
+        feat[:, beat_at + 4] = np.sin(bar)
+        feat[:, beat_at + 5] = np.cos(bar)
+    return feat.astype(np.float32), win.astype(np.float32)
+
+
 ENERGY_RANGE = (0.2, 2.5)
 """Clip range of the energy control measured on training windows."""
 
@@ -297,13 +348,18 @@ class WindowSampler:
     (quiet passages stay small), and energy scales moves beyond it. Variation is 0.5
     (the latent at its trained scale). With ``amp_aug`` > 0 that share of windows has
     its moves scaled (:func:`scale_amplitude`, log-uniform in ``amp_range``) before the
-    energy is measured, which widens the energy range the model learns.
+    energy is measured, which widens the energy range the model learns. With ``tempo_aug``
+    > 0 that share of windows is time-stretched (:func:`stretch_window`, the rate
+    log-uniform in ``tempo_range``; ``beat_at``: the tempo feature's column): every style
+    is then heard at tempi its own songs do not have, so the style input, not the tempo,
+    has to say which style it is.
     """
 
     def __init__(self, clips: Sequence[TrainClip], *, styles: Sequence[str], seq_len: int,
                  lookahead: int, folder_weights: dict[str, float] | None = None,
                  style_balance: float = 0.0, loud_index: int | None = None, amp_aug: float = 0.0,
-                 amp_range: tuple[float, float] = (0.35, 1.5)) -> None:
+                 amp_range: tuple[float, float] = (0.35, 1.5), tempo_aug: float = 0.0,
+                 tempo_range: tuple[float, float] = (0.75, 1.33), beat_at: int | None = None) -> None:
         self.clips = [c for c in clips if c.frames >= seq_len + lookahead + 2]
         if not self.clips:
             longest = max((c.frames for c in clips), default=0)
@@ -332,13 +388,17 @@ class WindowSampler:
         self.loud_index = loud_index
         self.amp_aug = float(amp_aug)
         self.amp_range = amp_range
+        self.tempo_aug = float(tempo_aug)
+        self.tempo_range = tempo_range
+        self.beat_at = beat_at
         self.energy_fit = self._fit_energy()
 
-    def _loudness(self, c: TrainClip, s: int) -> float:
+    def _loudness(self, c: TrainClip, s: int, feat: np.ndarray | None = None) -> float:
         if self.loud_index is None:
             return 0.0
-        f = c.feats[s + self.lookahead:s + self.lookahead + self.seq_len, self.loud_index]
-        return float(np.log(max(float(np.mean(f)), 1e-4)))
+        if feat is None:
+            feat = c.feats[s + self.lookahead:s + self.lookahead + self.seq_len]
+        return float(np.log(max(float(np.mean(feat[:, self.loud_index])), 1e-4)))
 
     def _fit_energy(self) -> dict[str, tuple[float, float]]:
         """Per style (a, b) of log amplitude ~ a + b * log loudness, over strided windows."""
@@ -362,10 +422,11 @@ class WindowSampler:
             fit[style] = (a, b)
         return fit
 
-    def energy_at(self, c: TrainClip, s: int, target: np.ndarray | None = None) -> float:
+    def energy_at(self, c: TrainClip, s: int, target: np.ndarray | None = None,
+                  feat: np.ndarray | None = None) -> float:
         a, b = self.energy_fit.get(c.style, (0.0, 0.0))
         amp = max(pose_spread(c.vec[s:s + self.seq_len] if target is None else target), 1e-4)
-        return float(np.clip(np.exp(np.log(amp) - a - b * self._loudness(c, s)), *ENERGY_RANGE))
+        return float(np.clip(np.exp(np.log(amp) - a - b * self._loudness(c, s, feat)), *ENERGY_RANGE))
 
     def sample(self, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
         """One batch of numpy arrays: feat [B,T,F], prev [B,P], target [B,T,P], style [B,S],
@@ -382,14 +443,24 @@ class WindowSampler:
         }
         for b in range(batch):
             c = self.clips[int(rng.choice(len(self.clips), p=self.p))]
-            s = int(rng.integers(1, c.frames - t - lk))
-            out["feat"][b] = c.feats[s + lk:s + lk + t]
-            win = c.vec[s - 1:s + t]
+            rate = 1.0
+            if self.tempo_aug > 0 and rng.uniform() < self.tempo_aug:  # faster or slower music and dance
+                lo, hi = np.log(self.tempo_range[0]), np.log(self.tempo_range[1])
+                rate = float(np.exp(rng.uniform(lo, hi)))
+                if c.frames - 2 - lk - rate * (t - 1) <= rate:  # too short for this rate
+                    rate = 1.0
+            if rate != 1.0:
+                s = int(rng.integers(int(np.ceil(rate)), int(c.frames - 2 - lk - rate * (t - 1))))
+                out["feat"][b], win = stretch_window(c, s, t, rate, lookahead=lk, beat_at=self.beat_at)
+            else:
+                s = int(rng.integers(1, c.frames - t - lk))
+                out["feat"][b] = c.feats[s + lk:s + lk + t]
+                win = c.vec[s - 1:s + t]
             if self.amp_aug > 0 and rng.uniform() < self.amp_aug:  # bigger or smaller moves
                 lo, hi = np.log(self.amp_range[0]), np.log(self.amp_range[1])
                 win = scale_amplitude(win, float(np.exp(rng.uniform(lo, hi))))
             out["prev"][b] = win[0]
             out["target"][b] = win[1:]
             out["style"][b, self.styles.index(c.style)] = 1.0
-            out["controls"][b] = (self.energy_at(c, s, win[1:]), 0.5)
+            out["controls"][b] = (self.energy_at(c, s, win[1:], out["feat"][b]), 0.5)
         return out

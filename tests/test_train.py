@@ -267,6 +267,71 @@ def test_scale_amplitude_keeps_bones_and_scales_the_moves() -> None:
     np.testing.assert_allclose(scale_amplitude(win, 1.0), win, atol=1e-5)
 
 
+def _beat_clip(n: int = 400, *, fps: int = 30, bpm: float = 100.0) -> tuple[object, int]:
+    """A clip whose features hold a tempo and beat / bar phases on an exact grid (the layout
+    model.features uses: tempo, sin, cos, pulse, bar sin, bar cos) and whose dancer travels
+    along x at a constant speed while the arms swing; (clip, tempo column)."""
+    from model.train_data import TrainClip
+
+    t = np.arange(n) / fps
+    beat = t * bpm / 60.0
+    at = 3
+    f = np.zeros((n, at + 6), np.float32)
+    f[:, 0] = np.sin(t)  # a spectral-like column, interpolated as it is
+    f[:, at] = bpm / 200.0
+    f[:, at + 1], f[:, at + 2] = np.sin(2 * np.pi * beat), np.cos(2 * np.pi * beat)
+    f[:, at + 3] = ((1 + np.cos(2 * np.pi * beat)) / 2) ** 4
+    f[:, at + 4], f[:, at + 5] = np.sin(2 * np.pi * beat / 4), np.cos(2 * np.pi * beat / 4)
+    poses = _swinging_arms(n)
+    poses[:, :, 0] += 0.01 * np.arange(n)[:, None]  # 0.3 m/s along x
+    return TrainClip("c", "a", fps, f, pose_to_vec(poses), poses), at
+
+
+def test_stretch_window_plays_music_and_dance_faster_or_slower_together() -> None:
+    from model.train_data import stretch_window, vec_to_pose
+
+    clip, at = _beat_clip()
+    f1, w1 = stretch_window(clip, 50, 120, 1.0, beat_at=at)  # rate 1: the plain window
+    np.testing.assert_allclose(f1, clip.feats[50:170], atol=1e-6)
+    np.testing.assert_allclose(w1, clip.vec[49:170], atol=1e-6)
+    for rate in (0.75, 1.3):
+        f, w = stretch_window(clip, 50, 120, rate, beat_at=at)
+        assert f.shape == (120, at + 6) and w.shape == (121, 54)
+        assert f[:, at] * 200.0 == pytest.approx(100.0 * rate, rel=1e-5)  # the tempo it hears
+        src = (50 + rate * np.arange(120)) / 30.0  # source times of the features
+        beat = src * 100.0 / 60.0
+        np.testing.assert_allclose(f[:, at + 1], np.sin(2 * np.pi * beat), atol=1e-4)
+        np.testing.assert_allclose(f[:, at + 2], np.cos(2 * np.pi * beat), atol=1e-4)
+        np.testing.assert_allclose(f[:, at + 4], np.sin(2 * np.pi * beat / 4), atol=1e-4)
+        np.testing.assert_allclose(f[:, 0], np.sin(src), atol=2e-3)  # other columns interpolated
+        assert w[1:, 51] == pytest.approx(0.01 * rate, rel=1e-4)  # travel per frame scales too
+        np.testing.assert_allclose(w[:, :51], np.stack(  # joints read at the source positions
+            [np.interp(50 + rate * np.arange(-1, 120), np.arange(400), clip.vec[:, j]) for j in range(51)], 1),
+            atol=1e-5)
+        bl, b0 = bone_lengths(vec_to_pose(w)), bone_lengths(clip.poses)
+        assert np.abs(bl / b0.mean(0) - 1).max() < 0.01  # linear interpolation keeps bones within 1 %
+
+
+def test_tempo_augmentation_draws_rates_in_its_range_and_is_checked() -> None:
+    from model.train_checks import check_train_config
+    from model.train_data import WindowSampler
+
+    clip, at = _beat_clip(600)
+    plain = WindowSampler([clip], styles=["a"], seq_len=60, lookahead=0)
+    assert np.all(plain.sample(np.random.default_rng(0), 32)["feat"][:, :, at] == np.float32(0.5))
+    aug = WindowSampler([clip], styles=["a"], seq_len=60, lookahead=0, tempo_aug=0.5,
+                        tempo_range=(0.7, 1.4), beat_at=at)
+    rates = aug.sample(np.random.default_rng(0), 200)["feat"][:, 0, at] * 200.0 / 100.0
+    stretched = np.abs(rates - 1.0) > 1e-6
+    assert 0.35 < stretched.mean() < 0.65  # about half the windows
+    assert rates.min() >= 0.7 - 1e-5 and rates.max() <= 1.4 + 1e-5
+    assert rates[stretched].min() < 0.85 and rates[stretched].max() > 1.2
+    with pytest.raises(ConfigError, match="tempo_min"):
+        check_train_config(None, TrainConfig.from_dict({"tempo_min": 1.5, "tempo_max": 1.2}))
+    with pytest.raises(ConfigError, match="tempo_aug"):
+        check_train_config(None, TrainConfig.from_dict({"tempo_aug": 1.5}))
+
+
 def test_energy_control_is_amplitude_relative_to_style_and_loudness(data: Path) -> None:
     from model.train import _loud_index
     from model.train_data import WindowSampler, load_clips
