@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from live.control import Control, parse_style, strengthen
+from live.feel import TempoFeel
 from live.frame import Frame
 from live.post import PostProcessor, groove_table
 from model import skeleton as sk
@@ -40,7 +41,7 @@ from model.energy_calib import (
     smoothing_calibration,
     smoothing_of,
 )
-from model.errors import ProtocolError
+from model.errors import ConfigError, ProtocolError
 
 JOINT_RING = 1024
 LATENCY_WINDOW = 1024
@@ -187,6 +188,10 @@ class Engine:
             offset_ms=float(live.get("beat_offset_ms", 0.0)),
         )
         self._cue_cols = _cue_columns(self.feature_cfg)
+        self.feel = TempoFeel(self.feature_cfg, float(live.get("feel", 1.0)))
+        """Half or double time: the beat the model hears (live/feel.py); the groove and the
+        frames keep the music's beat."""
+        self.controls["feel"] = self.feel.wanted
         from model.features import FrameInfo
 
         self._info_type = FrameInfo
@@ -326,12 +331,14 @@ class Engine:
         if hold:
             post.hold = True
         try:
+            feel = self.feel
             for k in range(n):
                 row = feats[k]
+                heard = feel.row(row) if feel.active else row  # half or double time (live/feel.py)
                 if pose_out is None:
-                    pose = step(row, style=style, controls=ctl)
+                    pose = step(heard, style=style, controls=ctl)
                 else:
-                    pose = step(row, style=style, controls=ctl, out=pose_out)
+                    pose = step(heard, style=style, controls=ctl, out=pose_out)
                 i = self.frames % JOINT_RING
                 gs = self._gsteps
                 _PACK3D(self.src, 24 * i, gs, gs, 0.0)  # type: ignore[arg-type]  # src[i] = (gs, gs, 0)
@@ -397,10 +404,11 @@ class Engine:
             for k in range(n):
                 row = feats[k]
                 m = self._mframes
+                heard = self.feel.row(row) if self.feel.active else row
                 if self._step_out is None:
-                    pose = self.generator.step(row, style=self._style, controls=self._ctrl)
+                    pose = self.generator.step(heard, style=self._style, controls=self._ctrl)
                 else:
-                    pose = self.generator.step(row, style=self._style, controls=self._ctrl, out=self._step_out)
+                    pose = self.generator.step(heard, style=self._style, controls=self._ctrl, out=self._step_out)
                 self._msteps[m % UP_RING] = self._gsteps
                 self._gsteps += 1
                 prev = self._elem[(r * m - 1) % ring] if m else pose
@@ -560,7 +568,7 @@ class Engine:
                      done: list[np.ndarray], feat_done: list[np.ndarray], first: int, size: int, expect: float,
                      report: Callable[[float], None]) -> None:
         """:meth:`render`'s consumer: feature pushes in, generator calls of ``first`` then
-        ``size`` frames (features into ``feat_done``, poses into ``done``)."""
+        ``size`` frames (the features as they came into ``feat_done``, poses into ``done``)."""
         keys = tuple(cols)
         have = made = 0
         end = False
@@ -570,7 +578,8 @@ class Engine:
                 end = True
             else:
                 f, info, frac = item
-                parts.append(f)
+                feat_done.append(f)  # the music's beat: the post-processing's cues
+                parts.append(self.feel.rows(f))  # the beat the model hears (live/feel.py)
                 have += len(f)
                 for k in keys:
                     cols[k].append(info[k])
@@ -582,7 +591,6 @@ class Engine:
                 chunk, rest = feats[:take], feats[take:]
                 parts[:] = [rest] if len(rest) else []
                 have -= take
-                feat_done.append(chunk)
                 done.append(self._model_frames(chunk))
                 made += take
                 want = size
@@ -702,6 +710,12 @@ class Engine:
         elif name == "tempo/nudge":
             if self.features is not None:
                 self.features.tracker.nudge(float(v))
+        elif name == "tempo/feel":
+            try:
+                self.feel.set(float(v))
+            except ConfigError as e:
+                raise ProtocolError(str(e)) from None
+            c["feel"] = self.feel.wanted
         else:
             raise ProtocolError(f"unknown control {name!r}")
         self._sync_vectors()

@@ -83,7 +83,7 @@ def load_song(song: str | Path, *, demo_seconds: float = DEMO_SECONDS, seed: int
 
 def apply_options(cfg: Mapping[str, Any], *, style: str | None = None, seed: int | None = None,
                   energy: float | None = None, variation: float | None = None,
-                  style_strength: float | None = None) -> dict[str, Any]:
+                  style_strength: float | None = None, feel: float | None = None) -> dict[str, Any]:
     """A copy of ``cfg`` with the command-line options applied (validated by the schema)."""
     from model.config import coerce
 
@@ -98,6 +98,8 @@ def apply_options(cfg: Mapping[str, Any], *, style: str | None = None, seed: int
         out["live"]["variation"] = coerce("live", "variation", float(variation))
     if style_strength is not None:
         out["live"]["style_strength"] = coerce("live", "style_strength", float(style_strength))
+    if feel is not None:
+        out["live"]["feel"] = coerce("live", "feel", float(feel))
     return out
 
 

@@ -23,6 +23,8 @@ def register(sub: Any) -> None:
     p.add_argument("--model", metavar="MODEL.onnx", help="ONNX model (default: model.path of the config)")
     p.add_argument("--style", help="style name or mix such as 'house:0.7,ballet:0.3' (default: equal mix)")
     p.add_argument("--style-strength", type=finite_float, metavar="K", help="how pronounced the style is, 0..6 (1 = as the model learnt it; default live.style_strength, 2)")
+    p.add_argument("--feel", type=finite_float, metavar="F", help="the beat danced to: 0.5 = half time, 1 = the music's "
+                   "(default live.feel), 2 = double time")
     p.add_argument("--seed", type=int, help="random seed (a different seed, a different dance)")
     p.add_argument("--energy", type=finite_float, help="movement amplitude 0..2 (default 1)")
     p.add_argument("--variation", type=finite_float, help="improvisation 0..1 (default 0.5)")
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ConfigError(f"song {args.song} not found; pass an audio file or 'demo'")
 
     cfg = apply_options(cfg, style=args.style, seed=args.seed, energy=args.energy, variation=args.variation,
-                        style_strength=args.style_strength)
+                        style_strength=args.style_strength, feel=args.feel)
     gen = load_generator(cfg, path=args.model, offline=True)  # a block-N export beside the model, if any
     print(f"model {gen.describe()}", file=sys.stderr)
     dance = generate_dance(args.song, cfg=cfg, generator=gen, progress=_Bar("generate"),
