@@ -159,6 +159,22 @@ def test_dragging_a_slider_reaches_the_server(server: str, page: Any, name: str,
     assert name in page.locator("#control-status").inner_text()
 
 
+def test_the_feel_selector_reaches_the_server_and_follows_its_state(server: str, page: Any) -> None:
+    page.goto(server + "/")
+    page.wait_for_function("window.dancemuse && dancemuse.state === 'live'", timeout=15000)
+    assert page.locator("#ctl-feel").input_value() == "1"
+    page.select_option("#ctl-feel", "0.5")
+    page.wait_for_function("document.getElementById('control-status').dataset.acks > 0", timeout=5000)
+    assert "tempo/feel" in page.locator("#control-status").inner_text()
+    deadline = time.time() + 5
+    while time.time() < deadline and get_json(server + "/status")["controls"]["feel"] != 0.5:
+        time.sleep(0.1)
+    assert get_json(server + "/status")["controls"]["feel"] == 0.5
+    # a change from elsewhere (another client, OSC) moves the selector
+    page.evaluate("dancemuse.controls.sendNow('tempo/feel', 2)")
+    page.wait_for_function("document.getElementById('ctl-feel').value === '2'", timeout=5000)
+
+
 def test_upload_flow_returns_a_dance_that_plays(server: str, page: Any, tmp_path: Path) -> None:
     song = wav_file(tmp_path / "click.wav", seconds=4.0)
     page.goto(server + "/")
