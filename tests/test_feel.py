@@ -170,32 +170,40 @@ class _Gen:
         return sk.rest_pose(on_floor=True)
 
 
-def _engine(feel: float = 1.0) -> tuple[Engine, _Gen]:
+def _engine(feel: float = 1.0, out_fps: int = FPS) -> tuple[Engine, _Gen]:
     cfg = defaults()
-    cfg["features"]["fps"] = FPS
+    cfg["features"]["fps"] = out_fps  # 60: the 30 fps model's frames are interpolated (Engine._process_up)
     cfg["live"]["feel"] = feel
     gen = _Gen()
     return Engine(cfg, gen, features_factory=_Features), gen
 
 
-def test_engine_half_time_reaches_the_model_not_the_groove_or_the_frames() -> None:
+@pytest.mark.parametrize("out_fps", [FPS, 2 * FPS])
+def test_engine_half_time_reaches_the_model_not_the_groove_or_the_frames(out_fps: int) -> None:
     at = beat_columns(_cfg())
     assert at is not None
-    eng, gen = _engine()
-    sr, hop = 24000, 800
-    frames = []
-    for i in range(300):
-        if i == 70:
+    eng, gen = _engine(out_fps=out_fps)
+    up = out_fps // FPS
+    sr, hop = 24000, 800 // up
+    plain, _ = _engine(out_fps=out_fps)  # the same music at feel 1
+    frames, plain_frames = [], []
+    for i in range(300 * up):
+        if i == 70 * up:
             assert eng.apply(check("tempo/feel", 0.5, styles=eng.style_names))["feel"] == 0.5
         frames += eng.process(np.zeros(hop, np.float32), sr=sr)
+        plain_frames += plain.process(np.zeros(hop, np.float32), sr=sr)
     heard = np.stack(gen.heard)
     assert len(heard) == 300
     assert heard[:120, at] * 200.0 == pytest.approx(120.0) and heard[120:, at] * 200.0 == pytest.approx(60.0)
-    # the post-processing's cue and the frames keep the music's beat
-    music = (np.arange(300) % BEAT) / BEAT
-    assert np.abs((eng.cues[:300, 0] - music + 0.5) % 1.0 - 0.5).max() < 1e-5
-    assert eng.cues[:300, 1] == pytest.approx(120.0)
-    assert [f.index for f in frames if f.beat] == list(range(0, 300, BEAT))
+    # the post-processing's cue (phase, tempo, loudness) and the frames keep the music's beat
+    n = len(frames)
+    assert n == len(plain_frames) > 250 * up
+    np.testing.assert_array_equal(eng.cues[:n], plain.cues[:n])
+    assert eng.cues[:n, 1] == pytest.approx(120.0)
+    assert [(f.index, f.beat, f.tempo) for f in frames] == [(f.index, f.beat, f.tempo) for f in plain_frames]
+    assert [f.index for f in frames if f.beat] == list(range(0, n, BEAT * up))
+    if up > 1:
+        return
     # offline rendering hears the same rows as the live loop
     off, gen2 = _engine(0.5)
     live, gen3 = _engine(0.5)
