@@ -18,10 +18,12 @@ def test_parsers_survive_mutated_input(seed: int) -> None:
 
 
 def test_fuzzer_reaches_both_outcomes() -> None:
-    # the fuzzer is useless if everything is refused (or everything accepted)
+    # the fuzzer is useless if everything is refused (or everything accepted); about 4 % of
+    # its mutated datagrams still parse, so 1000 of them (500 gave 16-24 over seeds 0-7, the
+    # line of 20 in the middle: a new control name shifted the draws under it)
     rng = random.Random(5)
     ok = bad = 0
-    for _ in range(500):
+    for _ in range(1000):
         d = mutate(osc_seed(rng), rng)
         try:
             parse_datagram(d)
