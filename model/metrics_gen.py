@@ -121,6 +121,8 @@ class Dancer:
         self.post_stages = (f"smoothing {lv['smoothing']:g}, groove {lv.get('groove', 0.0):g}, "
                             f"dynamics {lv.get('dynamics', 0.0):g}, foot lock {'on' if lv.get('foot_lock', True) else 'off'}"
                             if post == "on" else "none")
+        if float(lv.get("feel", 1.0)) != 1.0:  # half or double time (live/feel.py)
+            self.post_stages += f"; feel {float(lv['feel']):g}"
 
     def features(self, song: Any) -> tuple[np.ndarray, Any]:
         """(features [t, F], FrameInfo) of a TestSong, computed once per song object."""

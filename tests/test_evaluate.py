@@ -99,6 +99,11 @@ def test_suite_options_carry_the_style_seeds_and_refuse_none() -> None:
     assert suite_config(p.parse_args(["--style-seeds", "4"]), defaults()).style_seeds == 4
     with pytest.raises(ConfigError, match="--style-seeds >= 1"):
         suite_config(p.parse_args(["--style-seeds", "0"]), defaults())
+    cfg = defaults()
+    suite_config(p.parse_args(["--feel", "0.5"]), cfg)
+    assert cfg["live"]["feel"] == 0.5  # the dancer reads it there
+    with pytest.raises(ConfigError, match="live.feel"):
+        suite_config(p.parse_args(["--feel", "0.7"]), defaults())
 
 
 @pytest.mark.slow
@@ -125,6 +130,30 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     assert len(rep["sheets"]) == 2 * len(rep["styles"]) and all(Path(p).is_file() for p in rep["sheets"])
     assert main(["evaluate", "--songs", "midi:x", "--data", str(data)]) == 2  # no --model: the shipped one
     assert "midi:N" in capsys.readouterr().err
+
+
+def test_the_evaluation_dancer_and_generate_dance_the_same_half_time() -> None:
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
+    from live.generate import apply_options, generate_dance
+    from model.config import load_config
+    from model.metrics_gen import Dancer
+    from model.metrics_songs import TestSong as Piece
+    from model.synth_music import demo_song
+
+    s = demo_song(seconds=12.0, seed=5)
+    song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
+    model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+    cfg = load_config(None)
+    cfg["live"]["feel"] = 0.5
+    d = Dancer(str(model), cfg)
+    assert d.post_stages.endswith("feel 0.5")
+    g = d.dance(song, style=d.styles[0], seed=1)
+    base = dict(d.cfg, live=dict(d.cfg["live"], feel=1.0))  # the dancer's own config, feel from --feel
+    ref = generate_dance("demo", cfg=apply_options(base, style=d.styles[0], seed=1, feel=0.5),
+                         generator=d.generator, audio=(song.audio, song.sr))
+    assert np.array_equal(g.poses, ref.poses)
+    plain = Dancer(str(model), load_config(None)).dance(song, style=d.styles[0], seed=1)
+    assert np.abs(plain.poses - g.poses).mean() > 0.01  # half time is another dance
 
 
 def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path() -> None:

@@ -101,6 +101,8 @@ def add_suite_options(p: argparse.ArgumentParser) -> None:
                    help="seeds every style is danced with on every test song for style recognition (default 2)")
     p.add_argument("--stage-radius", type=finite_float, default=None,
                    help="stage radius target in metres (default: live.stage_radius, else 1.5)")
+    p.add_argument("--feel", type=finite_float, default=None,
+                   help="dance every song in half (0.5) or double (2) time (default live.feel, 1)")
 
 
 def print_columns(reports: dict[str, dict[str, Any]]) -> None:
@@ -116,12 +118,17 @@ def print_columns(reports: dict[str, dict[str, Any]]) -> None:
 
 
 def suite_config(args: argparse.Namespace, cfg: dict[str, Any]) -> Any:
-    """SuiteConfig from the options of add_suite_options (shared with bench/dancer.py)."""
+    """SuiteConfig from the options of add_suite_options (shared with bench/dancer.py);
+    ``--feel`` goes into ``cfg["live"]``, where the dancer reads it."""
     from model.errors import ConfigError
     from model.metrics_suite import SuiteConfig
 
     if args.stage_radius is None:
         args.stage_radius = float(cfg["live"].get("stage_radius", 1.5))
+    if getattr(args, "feel", None) is not None:  # the dancer reads it from [live] (live/feel.py)
+        from model.config import coerce
+
+        cfg["live"]["feel"] = coerce("live", "feel", float(args.feel))
     if (args.long_minutes < 0 or args.styles_per_song < 1 or args.pair_songs < 0 or args.stage_radius <= 0
             or args.style_seeds < 1):
         raise ConfigError("--long-minutes >= 0, --styles-per-song >= 1, --pair-songs >= 0, --style-seeds >= 1 "
