@@ -156,6 +156,8 @@ def test_osc_control_in_reaches_the_engine_and_bad_datagrams_are_rejected(model_
         send("/dancemuse/control/energy", 1.5)
         send("/dancemuse/control/mirror", 1)
         send("/dancemuse/control/style", "house", 1.0)
+        send("/dancemuse/control/tempo/feel", 0.5)
+        send("/dancemuse/control/tempo/feel", 1.5)  # not a feel: refused, the half time stays
         await run
         tx.close()
 
@@ -163,6 +165,7 @@ def test_osc_control_in_reaches_the_engine_and_bad_datagrams_are_rejected(model_
     c = app.engine.controls
     assert c["energy"] == 1.5 and c["mirror"] is True
     assert c["styles"][app.engine.style_names.index("house")] == 1.0
+    assert c["feel"] == 0.5 and app.engine.feel.wanted == 0.5
     assert app.engine.frames == app.fps  # the loop ran on to the end of its second
 
 
