@@ -13,12 +13,13 @@ Only what the model hears changes: the feature row's tempo column is scaled and 
 phase, beat pulse and bar phase columns are rewritten (model.features lays them out as
 tempo, sin and cos of the beat phase, pulse, sin and cos of the bar phase). The music's own
 beat still drives the groove of the post-processing (the dancer's accents stay on the music's
-beats; with half time the beat-align score on those songs stayed 0.72-0.76 against 0.76-0.82)
+beats; with half time the beat-align score on those songs stayed 0.66-0.76 against 0.76-0.82)
 and every beat, tempo and bar sent out over OSC and WebSocket.
 
 Phases come from the row itself: a wrap of the beat phase is a music beat, a wrap of the bar
 phase a downbeat. Half time counts the music beats since its dancer's bar began, so a change
-of feel waits for the music's next downbeat (to or from half time) or next beat (1 <-> 2),
+of feel waits for the music's next downbeat (to or from half time; from a beat source without
+bars, its ``NO_BAR_BEATS``-th beat) or next beat (1 <-> 2),
 where the old and the new phases agree: the model never hears its beat jump.
 
 No allocation per frame: one preallocated row buffer, six scalar writes.
@@ -36,6 +37,9 @@ from live.control import FEELS
 from model.errors import ConfigError
 
 TWO_PI = 2.0 * math.pi
+NO_BAR_BEATS = 8
+"""Music beats without a downbeat after which a change to or from half time takes a beat (a beat
+clock without bars keeps its bar phase still)."""
 
 
 def beat_columns(feature_cfg: Mapping[str, Any]) -> int | None:
@@ -81,8 +85,9 @@ class TempoFeel:
         self._buf: np.ndarray | None = None
         self._prev_ph = 0.0
         self._prev_bar = 0.0
-        self._beats = 0  # music beats since the dancer's bar began (half time)
+        self._beats = 0  # music beats since the dancer's bar (two music bars) began: half time's count
         self._bars = 0  # music bars since then
+        self._since_bar = 0  # music beats since the last downbeat
         self._fresh = True  # the next row starts the phase tracking (no beat read from it)
         self.set(feel)
         self.reset()  # the configured feel from the first frame
@@ -103,7 +108,7 @@ class TempoFeel:
         """A new stream: the wanted feel from its first frame."""
         self.feel = self.wanted
         self._fresh = True
-        self._beats = self._bars = 0
+        self._beats = self._bars = self._since_bar = 0
         self.active = self.feel != 1.0
 
     def row(self, features: np.ndarray) -> np.ndarray:
@@ -120,12 +125,16 @@ class TempoFeel:
         self._prev_ph, self._prev_bar = ph, bar
         if beat:
             self._beats += 1
+            self._since_bar += 1
         if downbeat:
             self._bars += 1
-            self._beats = 0
-        if self.wanted != self.feel and (downbeat if 0.5 in (self.wanted, self.feel) else beat):
+            self._since_bar = 0
+            if self._bars % 2 == 0:  # the dancer's bar in half time is two music bars (any metre)
+                self._beats = 0
+        waits_for_bar = 0.5 in (self.wanted, self.feel) and self._since_bar < NO_BAR_BEATS
+        if self.wanted != self.feel and (downbeat if waits_for_bar else beat):
             self.feel = self.wanted
-            self._beats = self._bars = 0
+            self._beats = self._bars = self._since_bar = 0
             self.active = self.feel != 1.0
         f = self.feel
         if f == 1.0:

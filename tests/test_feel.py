@@ -11,7 +11,7 @@ import pytest
 
 from live.control import Control, check
 from live.engine import Engine
-from live.feel import TempoFeel, beat_columns
+from live.feel import NO_BAR_BEATS, TempoFeel, beat_columns
 from model import skeleton as sk
 from model.config import coerce, defaults
 from model.errors import ConfigError, ProtocolError
@@ -103,6 +103,34 @@ def test_a_change_waits_for_the_music_beat_where_both_phases_agree() -> None:
             feel2.set(2.0)
         got.append(float(feel2.row(r)[at]) * 200.0)
     assert got[29] == pytest.approx(120.0) and got[30] == pytest.approx(240.0)
+
+
+def test_half_time_in_three_four_keeps_every_second_beat_across_bars() -> None:
+    at = beat_columns(_cfg())
+    assert at is not None
+    rows = _rows(12 * BEAT)
+    k = np.arange(len(rows))
+    bar = (k % (3 * BEAT)) / (3 * BEAT)  # a waltz: three beats a bar
+    rows[:, at + 4], rows[:, at + 5] = np.sin(2 * np.pi * bar), np.cos(2 * np.pi * bar)
+    feel = TempoFeel(_cfg(), 0.5)
+    heard = np.stack([feel.row(r).copy() for r in rows])
+    want = (k / (2 * BEAT)) % 1.0  # a dancer's beat on music beats 0, 2, 4, 6, ... right across the bars
+    assert np.abs((_phase(heard, at + 1) - want + 0.5) % 1.0 - 0.5).max() < 1e-5
+    bar_want = (k / (6 * BEAT)) % 1.0  # its bar: two waltz bars, three of its beats
+    assert np.abs((_phase(heard, at + 4) - bar_want + 0.5) % 1.0 - 0.5).max() < 1e-5
+
+
+def test_a_beat_source_without_bars_still_changes_to_half_time() -> None:
+    at = beat_columns(_cfg())
+    assert at is not None
+    rows = _rows(20 * BEAT)
+    rows[:, at + 4], rows[:, at + 5] = 0.0, 1.0  # a clock without bars: the bar phase stands still
+    feel = TempoFeel(_cfg(), 1.0)
+    feel.set(0.5)
+    tempo = [float(feel.row(r)[at]) * 200.0 for r in rows]
+    k = next(i for i, t in enumerate(tempo) if t < 90.0)  # on the NO_BAR_BEATS-th beat without a downbeat
+    assert k == NO_BAR_BEATS * BEAT and all(t == pytest.approx(120.0) for t in tempo[:k])
+    assert all(t == pytest.approx(60.0) for t in tempo[k:])
 
 
 def test_the_row_buffer_is_reused_and_bad_feels_are_refused() -> None:
