@@ -132,7 +132,10 @@ class TempoFeel:
             if self._bars % 2 == 0:  # the dancer's bar in half time is two music bars (any metre)
                 self._beats = 0
         waits_for_bar = 0.5 in (self.wanted, self.feel) and self._since_bar < NO_BAR_BEATS
-        if self.wanted != self.feel and (downbeat if waits_for_bar else beat):
+        on_time = downbeat if waits_for_bar else beat
+        if self.feel == 0.5:  # half time is left on one of its own beats (a waltz bar has three)
+            on_time = on_time and self._beats % 2 == 0
+        if self.wanted != self.feel and on_time:
             self.feel = self.wanted
             self._beats = self._bars = self._since_bar = 0
             self.active = self.feel != 1.0

@@ -118,6 +118,18 @@ def test_half_time_in_three_four_keeps_every_second_beat_across_bars() -> None:
     assert np.abs((_phase(heard, at + 1) - want + 0.5) % 1.0 - 0.5).max() < 1e-5
     bar_want = (k / (6 * BEAT)) % 1.0  # its bar: two waltz bars, three of its beats
     assert np.abs((_phase(heard, at + 4) - bar_want + 0.5) % 1.0 - 0.5).max() < 1e-5
+    # back to the music's beat from the middle of the first waltz bar: not on the second bar's
+    # downbeat (a dancer's off-beat there) but the third's, with no jump in what the model hears
+    out = []
+    for i, r in enumerate(rows):
+        if i == 20:
+            feel.set(1.0)
+        out.append(feel.row(r).copy())
+    back = np.stack(out)
+    tempo = back[:, at] * 200.0
+    assert tempo[6 * BEAT - 1] == pytest.approx(60.0) and tempo[6 * BEAT] == pytest.approx(120.0)
+    steps = (np.diff(_phase(back, at + 1)) + 0.5) % 1.0 - 0.5
+    assert steps.min() > 0 and steps.max() < 1.5 / BEAT
 
 
 def test_a_beat_source_without_bars_still_changes_to_half_time() -> None:
