@@ -7,14 +7,19 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+_FEELS = {0.5: " half time", 2.0: " double time"}
+"""How the status line names a feel other than the music's beat (live/feel.py)."""
+
 
 def status_line(s: Mapping[str, Any]) -> str:
-    """``snapshot``-like dict -> one short line: fps, latency, tempo, clients, frames."""
+    """``snapshot``-like dict -> one short line: fps, latency, tempo (and the feel when it is
+    half or double time), clients, frames."""
     lat = s.get("latency_ms", {}) or {}
     parts = [
         f"{s.get('measured_fps', 0.0):5.1f} fps",
         f"latency p50 {lat.get('p50', 0.0):5.1f} ms p99 {lat.get('p99', 0.0):5.1f} ms",
-        f"tempo {s.get('tempo', 0.0):5.1f} BPM ({s.get('confidence', 0.0):.2f})",
+        f"tempo {s.get('tempo', 0.0):5.1f} BPM ({s.get('confidence', 0.0):.2f})"
+        + _FEELS.get((s.get("controls") or {}).get("feel", 1.0), ""),
         f"clients {s.get('clients', 0)}",
         f"frame {s.get('frames', 0)}",
     ]

@@ -200,6 +200,9 @@ def test_console_status_line_refreshes_in_place_only_on_a_tty() -> None:
             "confidence": 0.9, "clients": 3, "frames": 42}
     line = status_line(snap)
     assert "30.0 fps" in line and "122.0 BPM" in line and "clients 3" in line and "\n" not in line
+    assert "time" not in line
+    assert "122.0 BPM (0.90) half time" in status_line(dict(snap, controls={"feel": 0.5}))
+    assert "double time" in status_line(dict(snap, controls={"feel": 2.0}))
     buf = io.StringIO()
     con = Console(buf, interval=0.5, enabled=True)
     assert con.update(snap, now=10.0) and not con.update(snap, now=10.1) and con.update(snap, now=10.6)
