@@ -166,6 +166,8 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
         if isinstance(cal.get("groove_profile"), dict) and cal["groove_profile"]:  # calibrated since session 30
             meta["groove_profile"] = {s: [float(x) for x in cal["groove_profile"][s]]
                                       for s in styles if s in cal["groove_profile"]}
+        if isinstance(cal.get("style_tempo"), dict) and cal["style_tempo"]:  # calibrated since session 32
+            meta["style_tempo"] = {s: float(cal["style_tempo"][s]) for s in styles if s in cal["style_tempo"]}
         meta["energy_calibration"] = _jsonable(cal)
     return meta
 

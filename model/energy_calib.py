@@ -43,9 +43,15 @@ beat is the profile, at other settings in proportion. A model without profiles (
 without beats in its data) keeps the cosine, which is the synthetic ballet's own profile
 (a1 = -0.81).
 
+**Tempo per style** (session 32). A style's dancers move to the tempi of its own music, and
+the model learned the style partly from them (live/feel.py): each style's tempo is the median
+of its clips' tempi (60 / the median beat interval of a clip), weighted by the clips'
+lengths. ``live.feel`` 0 (auto) then dances in half or double time where that brings the
+music's tempo nearer the style mix's (:func:`tempo_of`).
+
 The result goes into the checkpoint (``ckpt["energy_calibration"]``), and ``dancemuse export``
-copies it into the model's metadata (``energy_scale``, ``smoothing_scale`` and
-``groove_profile`` per style, ``energy_max``).
+copies it into the model's metadata (``energy_scale``, ``smoothing_scale``,
+``groove_profile`` and ``style_tempo`` per style, ``energy_max``).
 """
 
 from __future__ import annotations
@@ -96,21 +102,25 @@ class Calibration:
     """Per style the data's fast share the smoothing factor comes from."""
     groove: dict[str, list[float]] = field(default_factory=dict)
     """Per style the groove profile (see the module docstring)."""
+    tempo: dict[str, float] = field(default_factory=dict)
+    """Per style the median tempo of its clips (BPM; see the module docstring)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
                 "seconds": self.seconds, "style_strength": self.style_strength, "data": self.data,
                 "energy_max": self.energy_max, "smoothing": self.smoothing, "fast_share": self.fast,
-                "groove_profile": self.groove}
+                "groove_profile": self.groove, "style_tempo": self.tempo}
 
     def table(self) -> str:
         head = ("style          clips  " + "  ".join(f"e={e:g}" for e in self.energies)
-                + "   scale  smooth  dip  (model/data limb speed; smoothing factor; the groove's beat dip)")
+                + "   scale  smooth  dip    bpm  (model/data limb speed; smoothing factor; the groove's beat dip; "
+                "the style's tempo)")
         rows = [head]
         for s, k in self.scale.items():
             r = self.ratios.get(s, [])
             rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r)
-                        + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {-self.groove.get(s, [-GROOVE_DATA])[0]:5.2f}")
+                        + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {-self.groove.get(s, [-GROOVE_DATA])[0]:5.2f}"
+                        + f"  {self.tempo.get(s, float('nan')):5.1f}")
         return "\n".join(rows)
 
 
@@ -160,6 +170,29 @@ def groove_profile(profiles: Sequence[np.ndarray]) -> list[float]:
     return [round(float(x), 4) for x in c]
 
 
+def clip_tempo(beats: np.ndarray) -> float:
+    """A clip's tempo (BPM): 60 over the median interval of its beat times; NaN with fewer
+    than two beats."""
+    b = np.sort(np.asarray(beats, np.float64).ravel())
+    d = np.diff(b)
+    d = d[d > 0]
+    return 60.0 / float(np.median(d)) if len(d) else float("nan")
+
+
+def style_tempo(beats: Sequence[np.ndarray], seconds: Sequence[float]) -> float:
+    """A style's tempo: the median of its clips' tempi weighted by their lengths (s); NaN
+    when no clip has two beats."""
+    t = np.array([clip_tempo(b) for b in beats], np.float64)
+    w = np.asarray(seconds, np.float64)
+    ok = np.isfinite(t) & (w > 0)
+    if not ok.any():
+        return float("nan")
+    t, w = t[ok], w[ok]
+    o = np.argsort(t)
+    cw = np.cumsum(w[o])
+    return float(t[o][int(np.searchsorted(cw, 0.5 * cw[-1]))])
+
+
 def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds: float = 20.0,
               per_style: int = 8, energies: Sequence[float] = ENERGIES, style_strength: float = 1.0,
               seed: int = 0, progress: Any = None) -> Calibration:
@@ -179,7 +212,12 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
     smooth: dict[str, float] = {}
     fast: dict[str, float] = {}
     groove: dict[str, list[float]] = {}
+    tempo: dict[str, float] = {}
     for si, st in enumerate(styles):
+        mine_beats = [c for c in clips if c.style == st and len(c.beats) >= 2]
+        bpm = style_tempo([c.beats for c in mine_beats], [c.frames / c.fps for c in mine_beats])
+        if math.isfinite(bpm):
+            tempo[st] = round(bpm, 2)
         groove[st] = groove_profile([beat_profile(c.poses, c.beats, fps=c.fps, harmonics=GROOVE_HARMONICS)
                                      for c in clips if c.style == st and len(c.beats) >= 2])
         mine = [c for c in clips if c.style == st and c.frames >= 2 * c.fps][:per_style]
@@ -210,7 +248,7 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
             "the groove's profile " + " ".join(f"{x:+.2f}" for x in groove[st]))
     return Calibration(scale=scale, ratios=ratios, energies=[float(e) for e in energies], clips=counts,
                        seconds=float(seconds), style_strength=float(style_strength), smoothing=smooth,
-                       fast=fast, groove=groove)
+                       fast=fast, groove=groove, tempo=tempo)
 
 
 def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | None = None, seconds: float = 20.0,
@@ -316,6 +354,42 @@ def groove_profiles(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
         raise ModelError(f"the model's groove_profile metadata needs {2 * GROOVE_HARMONICS} finite numbers "
                          "within +-4 per style; re-run `dancemuse calibrate` and export again")
     return f
+
+
+def style_tempi(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per-style tempi (BPM, ``styles`` order; NaN for a style not listed) from a model's
+    metadata (``style_tempo``); None when the model has none (calibrated before session 32).
+    Raises ModelError (one line) for a table that is not numbers within 20..400."""
+    from model.errors import ModelError
+
+    table = meta.get("style_tempo") if hasattr(meta, "get") else None
+    if not isinstance(table, dict) or not table:
+        return None
+    try:
+        f = np.array([float(table.get(s, float("nan"))) for s in styles], np.float64)
+    except (TypeError, ValueError):
+        raise ModelError("the model's style_tempo metadata is not a table of numbers; re-export it "
+                         "with `dancemuse export`") from None
+    ok = np.isfinite(f)
+    if not ok.any() or np.any(f[ok] < 20) or np.any(f[ok] > 400):
+        raise ModelError("the model's style_tempo metadata needs tempi within 20..400 BPM; re-run "
+                         "`dancemuse calibrate` and export again")
+    return f
+
+
+def tempo_of(weights: np.ndarray, tempi: np.ndarray) -> float:
+    """The tempo of a style mix (BPM): the tempi's geometric mean weighted by the (non-negative,
+    normalised) mix weights of the styles that have one; 0 when none has."""
+    w = np.clip(np.asarray(weights, np.float64), 0.0, None)
+    t = np.asarray(tempi, np.float64)
+    if len(w) != len(t):
+        return 0.0
+    ok = np.isfinite(t) & (t > 0)
+    w = np.where(ok, w, 0.0)
+    total = float(w.sum())
+    if total <= 0:
+        return 0.0
+    return float(math.exp(float(np.dot(w / total, np.log(np.where(ok, t, 1.0))))))
 
 
 def smoothing_of(weights: np.ndarray, factors: np.ndarray) -> float:

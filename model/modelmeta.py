@@ -284,4 +284,10 @@ def describe(meta: Mapping[str, Any]) -> str:
             line += ", groove per style (dip " + ",".join(f"{s} {-float(k[0]):.2f}" for s, k in groove.items()) + ")"
         except (TypeError, ValueError, IndexError, KeyError):
             line += ", groove per style (unreadable)"
+    tempo = meta.get("style_tempo")
+    if isinstance(tempo, Mapping) and tempo:  # each style's own tempo (feel auto)
+        try:
+            line += ", tempo per style (" + ",".join(f"{s} {float(k):.0f}" for s, k in tempo.items()) + " bpm)"
+        except (TypeError, ValueError):
+            line += ", tempo per style (unreadable)"
     return line

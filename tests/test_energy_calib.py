@@ -30,6 +30,9 @@ from model.energy_calib import (
     smoothing_factor,
     smoothing_of,
     solve_scale,
+    style_tempi,
+    style_tempo,
+    tempo_of,
 )
 from model.errors import ModelError
 from tests.test_engine import StubGenerator
@@ -124,6 +127,22 @@ def test_groove_profile_is_the_datas_mean_with_a_floor_on_the_dip_and_reads_back
     for bad in ([0.1] * (n - 1), [5.0] + [0.0] * (n - 1), ["x"] * n, [float("nan")] * n, 0.3):
         with pytest.raises(ModelError, match="groove_profile"):
             groove_profiles({"groove_profile": {"a": bad}}, ["a"])
+
+
+def test_style_tempo_is_the_length_weighted_median_and_reads_back() -> None:
+    grid = [np.arange(0, 30, 60.0 / bpm) for bpm in (90.0, 100.0, 160.0)]
+    assert style_tempo(grid, [10.0, 10.0, 10.0]) == pytest.approx(100.0)
+    assert style_tempo(grid, [10.0, 10.0, 30.0]) == pytest.approx(160.0)  # the long clip weighs more
+    assert math.isnan(style_tempo([np.zeros(1)], [10.0]))  # no clip with two beats
+    assert style_tempi({}, ["a"]) is None
+    t = style_tempi({"style_tempo": {"b": 120.0}}, ["a", "b"])
+    assert t is not None and math.isnan(t[0]) and t[1] == 120.0
+    for bad in (10.0, 900.0, "fast"):
+        with pytest.raises(ModelError, match="style_tempo"):
+            style_tempi({"style_tempo": {"a": bad}}, ["a"])
+    assert tempo_of(np.array([1.0, 1.0]), np.array([60.0, 240.0])) == pytest.approx(120.0)
+    assert tempo_of(np.array([1.0, 1.0]), np.array([float("nan"), 240.0])) == pytest.approx(240.0)
+    assert tempo_of(np.zeros(2), np.array([60.0, 240.0])) == 0.0
 
 
 class _Calibrated(StubGenerator):
@@ -265,6 +284,8 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
         assert mine and len(prof) == 2 * GROOVE_HARMONICS and prof[0] <= -GROOVE_FLOOR_DIP
         want = groove_profile([beat_profile(c.poses, c.beats, fps=c.fps, harmonics=GROOVE_HARMONICS) for c in mine])
         np.testing.assert_allclose(prof, want, atol=1e-4)
+        bpm = style_tempo([c.beats for c in mine], [c.frames / c.fps for c in mine])
+        assert cal["style_tempo"][st] == pytest.approx(bpm, abs=0.01) and 40 < bpm < 250
     for si, st in enumerate(ck["styles"]):
         k = cal["scale"][st]
         mine = [c for c in clips if c.style == st][:2]
@@ -286,11 +307,13 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     gen = Generator(onnx)
     assert gen.meta["energy_scale"] == cal["scale"] and gen.meta["energy_max"] == SCALE_RANGE[1]
     assert gen.meta["smoothing_scale"] == cal["smoothing"] and gen.meta["groove_profile"] == cal["groove_profile"]
+    assert gen.meta["style_tempo"] == cal["style_tempo"]
     cfg = defaults()
     cfg["model"]["style"] = "b"
     eng = Engine(cfg, gen)
     assert eng.post._groove_speed(0.0) == pytest.approx(1.0 + sum(cal["groove_profile"]["b"][0::2]) * cfg["live"]["groove"]
                                                         / GROOVE_DATA, abs=2e-3)
+    assert eng.feel.centre == pytest.approx(cal["style_tempo"]["b"])  # what feel auto aims at
     fed = float(eng._ctrl[eng.control_names.index("energy")])
     assert fed == pytest.approx(min(cal["scale"]["b"], SCALE_RANGE[1]), rel=1e-5)
     assert main(["calibrate", str(tmp_path / "missing.pt"), "--data", str(data)]) != 0
