@@ -11,15 +11,24 @@ _FEELS = {0.5: " half time", 2.0: " double time"}
 """How the status line names a feel other than the music's beat (live/feel.py)."""
 
 
+def _feel(s: Mapping[str, Any]) -> str:
+    """The status line's words for the feel: '' at the music's beat, else ' half time' or
+    ' double time'; with feel auto ' auto' and what it dances now."""
+    asked = (s.get("controls") or {}).get("feel", 1.0)
+    if asked == 0.0:
+        return " auto" + _FEELS.get(s.get("feel_now", 1.0), "")
+    return _FEELS.get(asked, "")
+
+
 def status_line(s: Mapping[str, Any]) -> str:
     """``snapshot``-like dict -> one short line: fps, latency, tempo (and the feel when it is
-    half or double time), clients, frames."""
+    half or double time, or auto), clients, frames."""
     lat = s.get("latency_ms", {}) or {}
     parts = [
         f"{s.get('measured_fps', 0.0):5.1f} fps",
         f"latency p50 {lat.get('p50', 0.0):5.1f} ms p99 {lat.get('p99', 0.0):5.1f} ms",
         f"tempo {s.get('tempo', 0.0):5.1f} BPM ({s.get('confidence', 0.0):.2f})"
-        + _FEELS.get((s.get("controls") or {}).get("feel", 1.0), ""),
+        + _feel(s),
         f"clients {s.get('clients', 0)}",
         f"frame {s.get('frames', 0)}",
     ]

@@ -13,7 +13,7 @@
 | reset         | None                                    | back to rest pose, fresh recurrent state |
 | tempo/tap     | None                                    | a tap, timed on arrival                  |
 | tempo/nudge   | float -0.5..0.5                         | shift beat phase by this many beats      |
-| tempo/feel    | 0.5, 1 or 2                             | half time, the music's beat, double time |
+| tempo/feel    | 0, 0.5, 1 or 2                          | auto (the style's own tempo), half time, the music's beat, double time |
 | smoothing     | float 0..1                              | one-euro smoothing strength              |
 | groove        | float 0..1                              | re-time each beat as the style's data    |
 | dynamics      | float 0..1                              | how much quiet passages calm the dancer  |
@@ -78,7 +78,10 @@ RANGES: dict[str, tuple[float, float]] = {
 
 ROOT_MODES: tuple[str, ...] = ("center", "follow")
 FEELS: tuple[float, ...] = (0.5, 1.0, 2.0)
-"""The values of ``tempo/feel`` (live/feel.py)."""
+"""The values of ``tempo/feel`` (live/feel.py) besides FEEL_AUTO."""
+FEEL_AUTO = 0.0
+"""``tempo/feel`` 0: half, double or the music's time, whichever brings the music's tempo nearest
+the style mix's own (live/feel.py)."""
 TRIGGERS: tuple[str, ...] = ("reset", "tempo/tap")
 BOOLS: tuple[str, ...] = ("mirror", "hold")
 
@@ -160,9 +163,10 @@ def check(name: Any, value: Any, *, styles: Sequence[str], source: str = "") -> 
             raise ProtocolError(f"control '{name}' takes no value (null), got {_show(value)}")
         v = None
     elif name == "tempo/feel":
-        v = _float(name, value, 0.5, 2.0)
-        if v not in FEELS:
-            raise ProtocolError(f"control 'tempo/feel' must be 0.5 (half time), 1 or 2 (double time), got {_show(value)}")
+        v = _float(name, value, 0.0, 2.0)
+        if v not in FEELS and v != FEEL_AUTO:
+            raise ProtocolError(f"control 'tempo/feel' must be 0 (auto), 0.5 (half time), 1 or 2 (double time), "
+                                f"got {_show(value)}")
     elif name == "root":
         if value not in ROOT_MODES or not isinstance(value, str):
             raise ProtocolError(f"control 'root' must be 'center' or 'follow', got {_show(value)}")

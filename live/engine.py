@@ -19,6 +19,7 @@ frame's ``joints`` stay valid until ``JOINT_RING`` later frames were made. Consu
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import struct
@@ -40,8 +41,12 @@ from model.energy_calib import (
     scale_of,
     smoothing_calibration,
     smoothing_of,
+    style_tempi,
+    tempo_of,
 )
 from model.errors import ConfigError, ProtocolError
+
+log = logging.getLogger("dancemuse.engine")
 
 JOINT_RING = 1024
 LATENCY_WINDOW = 1024
@@ -191,7 +196,13 @@ class Engine:
         self.feel = TempoFeel(self.feature_cfg, float(live.get("feel", 1.0)))
         """Half or double time: the beat the model hears (live/feel.py); the groove and the
         frames keep the music's beat."""
-        self.controls["feel"] = self.feel.wanted
+        self.style_tempi = style_tempi(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style its own tempo (BPM; ``style_tempo`` from `dancemuse calibrate`; None: the model
+        has none, and feel auto keeps the music's beat): the tempo feel auto aims at."""
+        if self.feel.auto and self.style_tempi is None:
+            log.warning("feel auto: this model has no tempo per style (calibrated before session 32), so it "
+                        "dances to the music's beat; re-run `dancemuse calibrate` and export it again")
+        self.controls["feel"] = self.feel.mode
         from model.features import FrameInfo
 
         self._info_type = FrameInfo
@@ -715,7 +726,7 @@ class Engine:
                 self.feel.set(float(v))
             except ConfigError as e:
                 raise ProtocolError(str(e)) from None
-            c["feel"] = self.feel.wanted
+            c["feel"] = self.feel.mode
         else:
             raise ProtocolError(f"unknown control {name!r}")
         self._sync_vectors()
@@ -751,6 +762,8 @@ class Engine:
                 w.fill(1.0)
             w /= max(float(w.sum()), 1e-9)
             self.post.set_groove_table(w @ self.groove_tables)
+        if self.style_tempi is not None:  # the tempo feel auto aims at (live/feel.py)
+            self.feel.centre = tempo_of(raw if total > 0 else np.ones(len(raw)), self.style_tempi)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 
@@ -779,6 +792,7 @@ class Engine:
             "confidence": round(self.confidence, 3),
             "controls": dict(self.controls),
             "smoothing_applied": round(float(self.post.smoothing), 4),  # the user's times the style's factor
+            "feel_now": self.feel.feel,  # the feel danced now (auto's choice; a change waits for its beat)
             "styles": list(self.style_names),
         }
 

@@ -22,6 +22,16 @@ of feel waits for the music's next downbeat (to or from half time; from a beat s
 bars, its ``NO_BAR_BEATS``-th beat) or next beat (1 <-> 2),
 where the old and the new phases agree: the model never hears its beat jump.
 
+**Auto** (``0``, session 32): the feel that brings the music's tempo nearest the style mix's
+own (``centre``: the model's ``style_tempo``, each style's median training tempo, from
+`dancemuse calibrate`; a mix's is the weighted geometric mean), i.e. the f in 0.5, 1, 2 with
+the smallest |log(f x tempo / centre)|; it changes only when the new feel is nearer by
+``AUTO_MARGIN`` (a tempo near the midpoint does not flip it back and forth), and like any
+change at the music's next (down)beat. The music's tempo is the row's own tempo column (the
+beat tracker's). Measured on the shipped model (six held-out songs, two seeds): contemporary
+at 120-142 bpm goes to half time (its tempo 83 bpm), locking and house at 82 bpm to double
+time, salsa (167 bpm) below 118 bpm to double time; models/README.md, session 32.
+
 No allocation per frame: one preallocated row buffer, six scalar writes.
 """
 
@@ -33,13 +43,31 @@ from typing import Any
 
 import numpy as np
 
-from live.control import FEELS
+from live.control import FEEL_AUTO, FEELS
 from model.errors import ConfigError
 
 TWO_PI = 2.0 * math.pi
 NO_BAR_BEATS = 8
 """Music beats without a downbeat after which a change to or from half time takes a beat (a beat
 clock without bars keeps its bar phase still)."""
+AUTO_MARGIN = math.log(1.1)
+"""Auto changes the feel only when the new one brings the tempo nearer the style's by this
+much (log units: 10 %)."""
+
+
+def auto_feel(bpm: float, centre: float, current: float) -> float:
+    """The feel auto picks for the music's tempo ``bpm`` and the style's ``centre`` (BPM),
+    staying at ``current`` unless another is nearer by AUTO_MARGIN; ``current`` when either
+    tempo is unknown (0)."""
+    if bpm <= 0.0 or centre <= 0.0:
+        return current
+    best, best_d = current, abs(math.log(current * bpm / centre))
+    cur_d = best_d
+    for f in FEELS:
+        d = abs(math.log(f * bpm / centre))
+        if d < best_d:
+            best, best_d = f, d
+    return best if best_d < cur_d - AUTO_MARGIN else current
 
 
 def beat_columns(feature_cfg: Mapping[str, Any]) -> int | None:
@@ -59,10 +87,10 @@ def beat_columns(feature_cfg: Mapping[str, Any]) -> int | None:
 
 
 def check_feel(value: float) -> float:
-    """The feel as a float from FEELS; ConfigError (one line) otherwise."""
+    """The feel as a float from FEELS or FEEL_AUTO; ConfigError (one line) otherwise."""
     v = float(value)
-    if v not in FEELS:
-        raise ConfigError(f"feel {value!r} must be 0.5 (half time), 1 (the music's beat) or 2 (double time)")
+    if v not in FEELS and v != FEEL_AUTO:
+        raise ConfigError(f"feel {value!r} must be 0.5 (half time), 1 (the music's beat), 2 (double time) or 0 (auto)")
     return v
 
 
@@ -80,6 +108,10 @@ class TempoFeel:
         self.at = beat_columns(feature_cfg)
         self.feel = 1.0
         self.wanted = 1.0
+        self.auto = False
+        """Auto: the feel follows the music's tempo and :attr:`centre` (see the module docstring)."""
+        self.centre = 0.0
+        """The style mix's own tempo (BPM) auto aims at; 0: unknown (auto keeps its feel)."""
         self.active = False
         """True while the rows are rewritten or a change of feel waits for its beat."""
         self._buf: np.ndarray | None = None
@@ -101,15 +133,22 @@ class TempoFeel:
                               "or double time; keep feel 1")
         if not self.active:
             self._fresh = True
-        self.wanted = f
-        self.active = self.feel != 1.0 or self.wanted != self.feel
+        self.auto = f == FEEL_AUTO
+        if not self.auto:
+            self.wanted = f
+        self.active = self.auto or self.feel != 1.0 or self.wanted != self.feel
+
+    @property
+    def mode(self) -> float:
+        """The feel asked for: FEEL_AUTO (0) while auto, else the wanted feel."""
+        return FEEL_AUTO if self.auto else self.wanted
 
     def reset(self) -> None:
         """A new stream: the wanted feel from its first frame."""
         self.feel = self.wanted
         self._fresh = True
         self._beats = self._bars = self._since_bar = 0
-        self.active = self.feel != 1.0
+        self.active = self.auto or self.feel != 1.0
 
     def row(self, features: np.ndarray) -> np.ndarray:
         """This frame's features as the model should hear them (see the class docstring)."""
@@ -120,6 +159,8 @@ class TempoFeel:
         bar = math.atan2(features.item(t + 4), features.item(t + 5)) / TWO_PI % 1.0
         if self._fresh:  # phases tracked from here (a change waits for the next beat)
             self._prev_ph, self._prev_bar, self._fresh = ph, bar, False
+        if self.auto:  # the music's tempo (the tracker's, in the row) against the style's
+            self.wanted = auto_feel(features.item(t) * 200.0, self.centre, self.wanted)
         beat = ph < self._prev_ph - 0.5
         downbeat = bar < self._prev_bar - 0.5
         self._prev_ph, self._prev_bar = ph, bar
@@ -138,7 +179,7 @@ class TempoFeel:
         if self.wanted != self.feel and on_time:
             self.feel = self.wanted
             self._beats = self._bars = self._since_bar = 0
-            self.active = self.feel != 1.0
+            self.active = self.auto or self.feel != 1.0
         f = self.feel
         if f == 1.0:
             return features

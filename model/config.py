@@ -96,7 +96,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "groove": Field(float, 0.8, "how strongly motion slows on the beat and hurries between beats (0 = off)", 0.0, 1.0),
         "dynamics": Field(float, 1.0, "how much quiet passages shrink the moves (0 = off)", 0.0, 1.0),
         "feel": Field(float, 1.0, "the beat the model hears: 0.5 = half time (every second beat), 1 = the music's, "
-                      "2 = double time; the groove and the beats sent out stay the music's", choices=(0.5, 1.0, 2.0)),
+                      "2 = double time, 0 = auto (whichever brings the music nearest the style's own tempo); the "
+                      "groove and the beats sent out stay the music's", choices=(0.0, 0.5, 1.0, 2.0)),
         "beat_offset_ms": Field(float, 0.0, "shift the beat the dancer lands on (negative = earlier, for a late projector)", -500.0, 500.0),
         "record": Field(str, "", "record the show to this .npz/.bvh/.json path ('' = off)"),
         "status_interval": Field(float, 0.5, "seconds between console status refreshes", 0.05, 60.0),

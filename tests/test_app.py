@@ -203,6 +203,8 @@ def test_console_status_line_refreshes_in_place_only_on_a_tty() -> None:
     assert "time" not in line
     assert "122.0 BPM (0.90) half time" in status_line(dict(snap, controls={"feel": 0.5}))
     assert "double time" in status_line(dict(snap, controls={"feel": 2.0}))
+    assert "BPM (0.90) auto half time" in status_line(dict(snap, controls={"feel": 0.0}, feel_now=0.5))
+    assert "BPM (0.90) auto |" in status_line(dict(snap, controls={"feel": 0.0}, feel_now=1.0))
     buf = io.StringIO()
     con = Console(buf, interval=0.5, enabled=True)
     assert con.update(snap, now=10.0) and not con.update(snap, now=10.1) and con.update(snap, now=10.6)

@@ -11,7 +11,7 @@ import pytest
 
 from live.control import Control, check
 from live.engine import Engine
-from live.feel import NO_BAR_BEATS, TempoFeel, beat_columns
+from live.feel import AUTO_MARGIN, NO_BAR_BEATS, TempoFeel, auto_feel, beat_columns
 from model import skeleton as sk
 from model.config import coerce, defaults
 from model.errors import ConfigError, ProtocolError
@@ -150,8 +150,8 @@ def test_the_row_buffer_is_reused_and_bad_feels_are_refused() -> None:
     rows = _rows(40)
     bufs = {id(feel.row(r)) for r in rows}
     assert len(bufs) == 1  # one preallocated buffer, no array per frame
-    for bad in (0.0, 0.75, 1.5, 3.0):
-        with pytest.raises(ConfigError, match="0.5 .half time.*2 .double time"):
+    for bad in (-1.0, 0.75, 1.5, 3.0):
+        with pytest.raises(ConfigError, match="0.5 .half time.*2 .double time.*0 .auto"):
             feel.set(bad)
     blind = TempoFeel(_cfg(), 1.0)
     blind.at = None  # a feature layout without the beat columns
@@ -161,10 +161,12 @@ def test_the_row_buffer_is_reused_and_bad_feels_are_refused() -> None:
     assert blind.row(r0) is r0
 
 
-def test_control_and_config_take_only_the_three_feels() -> None:
+def test_control_and_config_take_only_the_three_feels_and_auto() -> None:
     assert check("tempo/feel", 0.5, styles=("a",)).value == 0.5
     assert check("tempo/feel", 2, styles=("a",)).value == 2.0
-    for bad in (1.5, "half", None, float("nan"), True):
+    assert check("tempo/feel", 0, styles=("a",)).value == 0.0
+    assert coerce("live", "feel", 0) == 0.0
+    for bad in (1.5, 0.25, -1, "half", "auto", None, float("nan"), True):
         with pytest.raises(ProtocolError, match="tempo/feel"):
             check("tempo/feel", bad, styles=("a",))
     assert coerce("live", "feel", 2) == 2.0
@@ -260,3 +262,71 @@ def test_engine_refuses_half_time_for_features_without_a_beat() -> None:
     with pytest.raises(ProtocolError, match="no tempo and beat columns"):
         eng.apply(Control("tempo/feel", 0.5))
     assert math.isclose(eng.controls["feel"], 1.0)
+
+
+def test_auto_picks_the_feel_nearest_the_style_tempo_with_a_margin() -> None:
+    # contemporary's own tempo 83 bpm: 142 -> half time (71), 114 stays (57 is farther), 60 -> double
+    assert auto_feel(142.0, 83.0, 1.0) == 0.5
+    assert auto_feel(114.0, 83.0, 1.0) == 1.0
+    assert auto_feel(50.0, 83.0, 1.0) == 2.0
+    assert auto_feel(82.0, 122.0, 1.0) == 2.0  # locking at 82 bpm: 164 is nearer 122 than 82 is
+    # near the midpoint (83 * sqrt 2 = 117) it keeps what it dances: no flip-flop on a wobbling tempo
+    mid = 83.0 * math.sqrt(2.0)
+    assert auto_feel(mid * 1.02, 83.0, 1.0) == 1.0 and auto_feel(mid * 0.98, 83.0, 0.5) == 0.5
+    assert auto_feel(mid * math.exp(AUTO_MARGIN), 83.0, 1.0) == 0.5
+    assert auto_feel(0.0, 83.0, 0.5) == 0.5 and auto_feel(120.0, 0.0, 2.0) == 2.0  # a tempo unknown: stays
+
+
+def test_auto_follows_the_music_tempo_and_changes_on_a_downbeat() -> None:
+    at = beat_columns(_cfg())
+    assert at is not None
+    feel = TempoFeel(_cfg(), 0.0)
+    assert feel.auto and feel.active and feel.mode == 0.0 and feel.feel == 1.0
+    rows = _rows(4 * BAR)
+    feel.centre = 120.0  # the music's own tempo: nothing changes, the rows go through untouched
+    assert all(feel.row(r) is r for r in rows[:BAR + 10])
+    feel.centre = 250.0  # a fast style: double time, from the music's next beat (frame BAR + BEAT)
+    heard = np.stack([feel.row(r).copy() for r in rows[BAR + 10:]])
+    k = np.arange(BAR + 10, 4 * BAR)
+    assert heard[k < BAR + BEAT, at] * 200.0 == pytest.approx(120.0)
+    assert heard[k >= BAR + BEAT, at] * 200.0 == pytest.approx(240.0)
+    assert feel.mode == 0.0 and feel.feel == 2.0
+    feel.set(1.0)  # the user takes over: auto off, back to the music's beat on the next beat
+    assert not feel.auto and feel.mode == 1.0
+    after = np.stack([feel.row(r).copy() for r in _rows(BEAT + 1, 4 * BAR)])
+    assert after[-1, at] * 200.0 == pytest.approx(120.0)
+
+
+def test_engine_auto_aims_at_the_style_mix_tempo_from_the_model() -> None:
+    cfg = defaults()
+    cfg["features"]["fps"] = FPS
+    cfg["live"]["feel"] = 0.0
+    gen = _Gen()
+    gen.style_names = ("slow", "fast")  # type: ignore[assignment]
+    gen.meta = {"style_tempo": {"slow": 60.0, "fast": 240.0}}  # type: ignore[attr-defined]
+    cfg["model"]["style"] = "slow"
+    eng = Engine(cfg, gen, features_factory=_Features)
+    assert eng.snapshot()["controls"]["feel"] == 0.0 and eng.feel.centre == pytest.approx(60.0)
+    at = beat_columns(_cfg())
+    assert at is not None
+    for _ in range(3 * BAR):
+        eng.process(np.zeros(800, np.float32), sr=24000)
+    assert np.stack(gen.heard)[-BEAT:, at] * 200.0 == pytest.approx(60.0)  # 120 bpm heard in half time
+    assert eng.snapshot()["feel_now"] == 0.5
+    eng.apply(Control("styles", [0.0, 1.0]))
+    assert eng.feel.centre == pytest.approx(240.0)
+    for _ in range(3 * BAR):
+        eng.process(np.zeros(800, np.float32), sr=24000)
+    assert np.stack(gen.heard)[-BEAT:, at] * 200.0 == pytest.approx(240.0)
+    eng.apply(Control("styles", [0.5, 0.5]))
+    assert eng.feel.centre == pytest.approx(120.0)  # a mix: the geometric mean
+
+
+def test_engine_auto_without_style_tempi_keeps_the_music_beat(caplog: pytest.LogCaptureFixture) -> None:
+    eng, gen = _engine(0.0)
+    assert eng.style_tempi is None and "no tempo per style" in caplog.text
+    at = beat_columns(_cfg())
+    assert at is not None
+    for _ in range(2 * BAR):
+        eng.process(np.zeros(800, np.float32), sr=24000)
+    assert np.stack(gen.heard)[:, at] * 200.0 == pytest.approx(120.0)

@@ -173,6 +173,11 @@ def test_the_feel_selector_reaches_the_server_and_follows_its_state(server: str,
     # a change from elsewhere (another client, OSC) moves the selector
     page.evaluate("dancemuse.controls.sendNow('tempo/feel', 2)")
     page.wait_for_function("document.getElementById('ctl-feel').value === '2'", timeout=5000)
+    page.select_option("#ctl-feel", "0")  # auto: each style nearest its own tempo
+    deadline = time.time() + 5
+    while time.time() < deadline and get_json(server + "/status")["controls"]["feel"] != 0.0:
+        time.sleep(0.1)
+    assert get_json(server + "/status")["controls"]["feel"] == 0.0
 
 
 def test_upload_flow_returns_a_dance_that_plays(server: str, page: Any, tmp_path: Path) -> None:

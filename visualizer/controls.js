@@ -1,7 +1,7 @@
 /* DanceMuse visualizer: the controls panel.
  *
  * Built from the hello: one slider per style of the model, energy, variation, style strength, smoothing, groove, dynamics,
- * the feel (half time, the music's beat, double time), mirror, hold, travel (root follow), reset and tap tempo. Every change sends a control message (sliders at most
+ * the feel (auto, half time, the music's beat, double time), mirror, hold, travel (root follow), reset and tap tempo. Every change sends a control message (sliders at most
  * ~12 per second while dragging, and always on release) and the line under the panel
  * shows the server's ack or its one-line error. "state" broadcasts move the widgets,
  * except the one being dragged.

@@ -102,7 +102,8 @@ def add_suite_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage-radius", type=finite_float, default=None,
                    help="stage radius target in metres (default: live.stage_radius, else 1.5)")
     p.add_argument("--feel", type=finite_float, default=None,
-                   help="dance every song in half (0.5) or double (2) time (default live.feel, 1)")
+                   help="dance every song in half (0.5) or double (2) time, or 0: auto, each style nearest its own "
+                   "tempo (default live.feel, 1)")
 
 
 def print_columns(reports: dict[str, dict[str, Any]]) -> None:

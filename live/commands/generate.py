@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
     p.add_argument("--style", help="style name or mix such as 'house:0.7,ballet:0.3' (default: equal mix)")
     p.add_argument("--style-strength", type=finite_float, metavar="K", help="how pronounced the style is, 0..6 (1 = as the model learnt it; default live.style_strength, 2)")
     p.add_argument("--feel", type=finite_float, metavar="F", help="the beat danced to: 0.5 = half time, 1 = the music's "
-                   "(default live.feel), 2 = double time")
+                   "(default live.feel), 2 = double time, 0 = auto (nearest the style's own tempo)")
     p.add_argument("--seed", type=int, help="random seed (a different seed, a different dance)")
     p.add_argument("--energy", type=finite_float, help="movement amplitude 0..2 (default 1)")
     p.add_argument("--variation", type=finite_float, help="improvisation 0..1 (default 0.5)")
