@@ -32,6 +32,7 @@ import numpy as np
 from live.control import Control, parse_style, strengthen
 from live.feel import TempoFeel
 from live.frame import Frame
+from live.phrase import PhraseRefresh
 from live.post import PostProcessor, groove_table
 from model import skeleton as sk
 from model.energy_calib import (
@@ -203,6 +204,9 @@ class Engine:
             log.warning("feel auto: this model has no tempo per style (calibrated before session 32), so it "
                         "dances to the music's beat; re-run `dancemuse calibrate` and export it again")
         self.controls["feel"] = self.feel.mode
+        self.phrase = PhraseRefresh(generator, at=self.feel.at, bars=int(live.get("phrase_bars", 0)),
+                                    fps=self.model_fps)
+        """The decoder's memory refreshed every ``live.phrase_bars`` bars heard (live/phrase.py)."""
         from model.features import FrameInfo
 
         self._info_type = FrameInfo
@@ -343,13 +347,18 @@ class Engine:
             post.hold = True
         try:
             feel = self.feel
+            phrase = self.phrase if self.phrase.on else None
             for k in range(n):
                 row = feats[k]
                 heard = feel.row(row) if feel.active else row  # half or double time (live/feel.py)
+                if phrase is not None:  # a new phrase: the model's memory refreshed (live/phrase.py)
+                    phrase.before(heard)
                 if pose_out is None:
                     pose = step(heard, style=style, controls=ctl)
                 else:
                     pose = step(heard, style=style, controls=ctl, out=pose_out)
+                if phrase is not None:
+                    phrase.after(pose)
                 i = self.frames % JOINT_RING
                 gs = self._gsteps
                 _PACK3D(self.src, 24 * i, gs, gs, 0.0)  # type: ignore[arg-type]  # src[i] = (gs, gs, 0)
@@ -416,10 +425,14 @@ class Engine:
                 row = feats[k]
                 m = self._mframes
                 heard = self.feel.row(row) if self.feel.active else row
+                if self.phrase.on:
+                    self.phrase.before(heard)
                 if self._step_out is None:
                     pose = self.generator.step(heard, style=self._style, controls=self._ctrl)
                 else:
                     pose = self.generator.step(heard, style=self._style, controls=self._ctrl, out=self._step_out)
+                if self.phrase.on:
+                    self.phrase.after(pose)
                 self._msteps[m % UP_RING] = self._gsteps
                 self._gsteps += 1
                 prev = self._elem[(r * m - 1) % ring] if m else pose
@@ -635,7 +648,13 @@ class Engine:
 
     def _model_frames(self, feats: np.ndarray) -> np.ndarray:
         """Poses of the next frames [shape=(n, 17, 3)] from the generator (its
-        ``step_frames`` when it has one, else ``step`` frame by frame)."""
+        ``step_frames`` when it has one, else ``step`` frame by frame), with the phrase
+        refreshes the live loop makes (live/phrase.py)."""
+        if self.phrase.on:
+            return self.phrase.frames(feats, self._generator_frames)
+        return self._generator_frames(feats)
+
+    def _generator_frames(self, feats: np.ndarray) -> np.ndarray:
         gen = self.generator
         if hasattr(gen, "step_frames"):
             return np.asarray(gen.step_frames(feats, style=self._style, controls=self._ctrl), np.float32)
@@ -711,6 +730,7 @@ class Engine:
             c[name] = str(v)
         elif name == "reset":
             self.generator.reset(seed=self.seed)
+            self.phrase.reset()
             self._gsteps = 0
             self._msteps[:] = -1
             self.post.reset()

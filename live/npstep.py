@@ -53,6 +53,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from live.control import parse_style
 from live.offline import NetDims, read_weights
+from live.phrase import REFRESH_FRAMES, soften
 from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
@@ -385,6 +386,8 @@ class NumpyStep(NetDims):
             (src, wl, gb[: 4 * hid], gb[: 3 * hid], gb[:hid], gb[hid: 3 * hid], gb[3 * hid:], gb[4 * hid:], hv, *pair)
             for src, wl, gb, hv in ((self._in0, self._w0, self._gates[0], self._h[0]),
                                     (self._in1, self._w1, self._gates[1], self._h[1])))
+        self._fresh = np.zeros((2, hid), F32)  # a phrase refresh's new h per layer (live/phrase.py)
+        self._soft = 0
         self._zn = np.zeros((2, nd2), F32)  # [z; fresh noise]
         self._z, self._noise = self._zn[0], self._zn[1]
         self._zn_tmp = np.zeros((2, nd2), F32)
@@ -438,7 +441,22 @@ class NumpyStep(NetDims):
         self._ema[...] = st["ema"].reshape(-1) * self._ps + self._pm
         self._prev[...] = self._init_pose
         self._root[:] = (0.0, STANDING_ROOT_HEIGHT, 0.0)
+        self._soft = 0
         self.frames = 0
+
+    def refresh(self) -> None:
+        """A new phrase: a new LSTM memory drawn as at a reset (h ~ N(0, std) in the state's
+        order, the other runtimes' draws) and pulled to over the next REFRESH_FRAMES steps
+        (live/phrase.py); the pose, root, latent and encoder carry on."""
+        for entry in self.meta["state"]:
+            name = str(entry["name"])
+            if name in ("h0", "h1") and entry.get("init") == "normal":
+                t = self._fresh[int(name[1])]
+                self._rng.standard_normal(out=t, dtype=F32)
+                t *= F32(entry.get("std", 1.0))
+            elif name in ("h0", "h1"):
+                self._fresh[int(name[1])].fill(0.0)
+        self._soft = REFRESH_FRAMES
 
     @property
     def root(self) -> np.ndarray:
@@ -576,6 +594,10 @@ class NumpyStep(NetDims):
         t0 = time.perf_counter()
         sty = self.default_style if style is None else style
         ctl = self.default_controls if controls is None else controls
+        if self._soft:  # a phrase refresh under way (live/phrase.py)
+            self._soft -= 1
+            soften(self._h[0], self._fresh[0], self._c[0])
+            soften(self._h[1], self._fresh[1], self._c[1])
         self._encode(features)
         self._decode(sty, ctl)  # type: ignore[arg-type]
         self.frames += 1

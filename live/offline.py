@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from live.control import parse_style
+from live.phrase import REFRESH_FRAMES, soften
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -222,7 +223,29 @@ class NumpyGenerator(NetDims):
         self._ctx = np.zeros((0, self.feature_dim), np.float32)
         self._seen = 0
         self._root = np.array([0.0, STANDING_ROOT_HEIGHT, 0.0], np.float32)
+        self._soft = 0
+        self._fresh: list[np.ndarray] = []
         self.frames = 0
+
+    def refresh(self) -> None:
+        """A new phrase: a new LSTM memory drawn as at a reset and pulled to over the next
+        REFRESH_FRAMES frames (the step runtimes' draws and steps; live/phrase.py)."""
+        self._fresh = []
+        for entry in self.meta["state"]:
+            name = str(entry["name"])
+            if name[:1] == "h" and name[1:].isdigit() and int(name[1:]) < self.lstm_layers:
+                t = np.zeros(self.hid, np.float32)
+                if entry.get("init") == "normal":
+                    self._rng.standard_normal(out=t, dtype=np.float32)
+                    t *= np.float32(entry.get("std", 1.0))
+                self._fresh.append(t)
+        self._soft = REFRESH_FRAMES
+
+    def _soften(self) -> None:
+        hid, p_dim = self.hid, self.pose_dim
+        self._soft -= 1
+        for i, t in enumerate(self._fresh):
+            soften(self._dv[p_dim + i * hid: p_dim + (i + 1) * hid], t, self._c[i])
 
     @property
     def root(self) -> np.ndarray:
@@ -286,6 +309,19 @@ class NumpyGenerator(NetDims):
         """n frames: raw features [shape=(n, F)] -> absolute poses [shape=(n, 17, 3)]."""
         del chunk
         feats = np.ascontiguousarray(features, np.float32)
+        if self._soft and len(feats):  # a phrase refresh under way: its frames one by one
+            head = min(self._soft, len(feats))
+            parts = []
+            for i in range(head):
+                self._soften()
+                parts.append(self._frames(feats[i: i + 1], style, controls))
+            if head < len(feats):
+                parts.append(self._frames(feats[head:], style, controls))
+            return np.concatenate(parts)
+        return self._frames(feats, style, controls)
+
+    def _frames(self, feats: np.ndarray, style: np.ndarray | Sequence[float] | None,
+                controls: np.ndarray | Sequence[float] | None) -> np.ndarray:
         n = len(feats)
         out = np.empty((n, NUM_JOINTS, 3), np.float32)
         if n == 0:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from live.control import parse_style
+from live.phrase import REFRESH_FRAMES, soften
 from model import modelmeta
 from model.errors import ConfigError, ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -211,6 +212,9 @@ class Generator:
             raise ModelError(f"model {name} metadata names inputs the graph lacks ({what}); re-export it")
         self._in = {k: names.get(k) for k in ("features", "prev_pose", "style", "controls", "noise")}
         self._state_in = [s["name"] for s in m["state"]]
+        self._state_names = [str(s["name"]) for s in m["state"]]
+        self._soft = 0
+        self._fresh: list[tuple[str, str, np.ndarray]] = []
         self._state_out = [s["output"] for s in m["state"]]
         self._outputs = ["pose", *self._state_out]
         self._state_shapes = [tuple(int(d) for d in s["shape"]) for s in m["state"]]
@@ -247,6 +251,7 @@ class Generator:
             self._feed[name] = arr
         self._prev[0] = self._init_pose
         self._root[:] = (0.0, STANDING_ROOT_HEIGHT, 0.0)
+        self._soft = 0
         self._feed[self._in["features"]] = self._feat
         self._feed[self._in["prev_pose"]] = self._prev
         self._feed[self._in["style"]] = self._style
@@ -255,6 +260,30 @@ class Generator:
             self._feed[self._in["noise"]] = self._noise
         self.frames = 0
         self._bind_io()
+
+    def refresh(self) -> None:
+        """A new phrase: a new LSTM memory (``h*`` drawn as at a reset) pulled to over the
+        next REFRESH_FRAMES steps (``c*`` to zero; live/phrase.py), in the state buffers the
+        steps read; the pose, root, latent and attention carry on (the numpy runtimes draw and
+        step the same numbers). A block-N model takes a block's steps before the block."""
+        self._fresh = []
+        for entry, name in zip(self.meta["state"], self._state_in):
+            sname = str(entry["name"])
+            if sname[:1] == "h" and sname[1:].isdigit() and ("c" + sname[1:]) in self._state_names:
+                t = np.zeros(self._feed[name].shape, np.float32)
+                if entry.get("init") == "normal":
+                    self._rng.standard_normal(out=t, dtype=np.float32)
+                    t *= np.float32(entry.get("std", 1.0))
+                self._fresh.append((name, self._state_in[self._state_names.index("c" + sname[1:])], t))
+        self._soft = REFRESH_FRAMES
+
+    def _soften(self) -> None:
+        """The refresh's steps for the frames of this call (a block or chunk takes its frames'
+        steps at once, before it)."""
+        for _ in range(min(self._soft, max(1, int(self._feat.shape[1])))):
+            self._soft -= 1
+            for h, c, t in self._fresh:
+                soften(self._feed[h], t, self._feed[c])
 
     def _bind_io(self) -> None:
         """Two IO bindings over preallocated buffers: state A in -> state B out, and back.
@@ -319,6 +348,8 @@ class Generator:
 
     def _run(self) -> np.ndarray:
         t0 = time.perf_counter()
+        if self._soft:  # a phrase refresh under way (live/phrase.py)
+            self._soften()
         if self._ios is not None and self._feed[self._in["features"]] is self._feat:
             self._run_bound(self._flip)
             self._flip ^= 1

@@ -98,6 +98,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "feel": Field(float, 1.0, "the beat the model hears: 0.5 = half time (every second beat), 1 = the music's, "
                       "2 = double time, 0 = auto (whichever brings the music nearest the style's own tempo); the "
                       "groove and the beats sent out stay the music's", choices=(0.0, 0.5, 1.0, 2.0)),
+        "phrase_bars": Field(int, 2, "refresh the dancer's memory on the downbeat of every this many bars it hears, so "
+                             "long dances stay in their style (0 = never)", 0, 64),
         "beat_offset_ms": Field(float, 0.0, "shift the beat the dancer lands on (negative = earlier, for a late projector)", -500.0, 500.0),
         "record": Field(str, "", "record the show to this .npz/.bvh/.json path ('' = off)"),
         "status_interval": Field(float, 0.5, "seconds between console status refreshes", 0.05, 60.0),

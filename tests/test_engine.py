@@ -274,11 +274,13 @@ class PassPost:
         pass
 
 
-def _real_engine(fps: int) -> Engine:
+def _real_engine(fps: int, phrase_bars: int | None = None) -> Engine:
     from live.runtime import load_generator
 
     cfg = defaults()
     cfg["features"]["fps"] = fps
+    if phrase_bars is not None:
+        cfg["live"]["phrase_bars"] = phrase_bars
     return Engine(cfg, load_generator(cfg))
 
 
@@ -286,7 +288,7 @@ def test_a_30_fps_model_serves_60_fps_one_interpolated_frame_per_hop() -> None:
     assert (REPO / "models" / "default.onnx").is_file(), "models/default.onnx is missing; rebuild it with `make default-model`"
     from model.synth_music import demo_song
 
-    eng = _real_engine(60)
+    eng = _real_engine(60, phrase_bars=0)  # the model's own poses (no phrase blend) between the frames
     assert (eng.fps, eng.model_fps, eng.upsample) == (60, 30, 2)
     rec = RecordingGenerator(eng.generator)
     eng.generator = rec
@@ -309,12 +311,14 @@ def test_a_30_fps_model_serves_60_fps_one_interpolated_frame_per_hop() -> None:
     np.testing.assert_allclose(got[2::2], mid[: len(got[2::2])], atol=1e-6)
     beats = [f[0] for f in frames if f[2]]
     assert beats and all(i % 2 == 0 for i in beats)  # on the hop that completes the model frame
-    # the same dance offline (render) as live, post-processing included
+    # the same dance offline (render) as live, post-processing and phrase refreshes included
     live_eng = _real_engine(60)
     live = []
     for s in range(0, len(song.audio), 400):
         live += [f.joints.copy() for f in live_eng.process(song.audio[s: s + 400], sr=24000)]
-    off, info = _real_engine(60).render(song.audio, sr=24000)
+    offline = _real_engine(60)
+    off, info = offline.render(song.audio, sr=24000)
+    assert live_eng.phrase.count == offline.phrase.count >= 1
     assert len(off) >= len(live) > 400
     np.testing.assert_allclose(off[: len(live)], np.asarray(live), atol=1e-4)
     assert len(info["is_beat"]) == len(off)

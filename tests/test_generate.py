@@ -220,6 +220,13 @@ def test_generate_picks_the_block_export_beside_the_model(model_path: Path, cfg:
     live = generate_dance("demo", cfg=c, demo_seconds=5.0, streaming=True)
     fast = generate_dance("demo", cfg=c, demo_seconds=5.0)
     assert fast.meta["model"].endswith("m_b8.onnx") and fast.poses.shape == live.poses.shape
+    # a phrase refresh (live/phrase.py) comes on the block model's next block boundary, up to
+    # 7 frames after the live loop's: the dances agree until the first one
+    first = next(i for i in range(len(live.poses)) if np.abs(fast.poses[i] - live.poses[i]).max() > 1e-4)
+    assert first >= 90  # not before the first refresh (at least MIN_PHRASE_S in)
+    c0 = dict(c, live=dict(c["live"], phrase_bars=0))  # without refreshes: the same dance throughout
+    live = generate_dance("demo", cfg=c0, demo_seconds=5.0, streaming=True)
+    fast = generate_dance("demo", cfg=c0, demo_seconds=5.0)
     assert np.abs(fast.poses - live.poses).max() <= 1e-4
     other = _checkpoint(tmp_path / "o.pt", window=16)  # different weights and window
     export_checkpoint(other, tmp_path / "m_b16.onnx", block=16, command="test")

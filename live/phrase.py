@@ -1,0 +1,174 @@
+"""Phrases: the dancer's recurrent memory is refreshed on the downbeat of every
+``live.phrase_bars``-th bar it hears (session 32).
+
+Why: the model was trained on 4-second windows from a fresh decoder state, and over longer
+dances its LSTM memory drifts away from that regime into a few of its styles' common moves.
+Measured on the shipped model (six held-out songs, two seeds, the evaluation's classifier):
+freestyle is recognised in all of its first 4-s windows and in none of those 12-16 s in; over
+10 minutes of recordings freestyle, contemporary and popping were recognised in 0.43-0.71 of
+their windows. Redrawing the memory (h as at a reset, c zero: what a new dance starts from)
+every two bars keeps each style in the regime it was trained in: on the recordings every
+style is then recognised in at least 0.86 of its windows (models/README.md, session 32).
+
+The refresh starts before the model's step on the first frame of a bar (the bar phase of the
+feature row the model hears, so in half time a bar is two music bars), at least
+``MIN_PHRASE_S`` after the last one. The runtime draws the new memory at once and pulls its LSTM
+state to it over ``REFRESH_FRAMES`` frames (:func:`soften`: h to the draw, c to zero, keeping
+``REFRESH_KEEP`` of the old per frame), so the model itself dances the way from the old phrase
+into the new one; what is left of a jump is faded out over ``BLEND_S`` (an inertial offset: the
+difference of the two root-relative poses, faded with a smoothstep). The pose, root, latent,
+attention and post-processing carry on; the root's travel is the model's own. (A hard redraw
+with a 1-s fade, measured the same way, recognised as many styles but slid the feet more,
+0.40 m/s against 0.33, and lowered the beat alignment to 0.57; models/README.md, session 32.)
+
+Every runtime draws the new memory from its own seeded stream in the same order
+(``refresh()`` of live.npstep.NumpyStep, live.runtime.Generator, live.offline.NumpyGenerator),
+so the live loop, offline rendering and the ONNX runtime make the same dance. A block-N model
+(offline, ``--block N``) refreshes on the first block boundary at or after the downbeat and
+pulls its memory once per block.
+
+No allocation per frame: one atan2 and three comparisons; during a blend one multiply-add
+into preallocated buffers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from model import skeleton as sk
+
+TWO_PI = 2.0 * math.pi
+MIN_PHRASE_S = 3.0
+"""Least time between two refreshes (s): fast music's two bars are not shorter than this."""
+BLEND_S = 0.3
+"""Time over which what is left of the jump at a refresh is faded out (s)."""
+REFRESH_FRAMES = 20
+"""Frames over which a runtime pulls its LSTM memory to the new draw (h) and to zero (c)."""
+REFRESH_KEEP = 0.85
+"""Share of the old memory kept per frame of a refresh (0.85 ** 20: 4 % left at its end)."""
+
+
+def soften(h: np.ndarray, target: np.ndarray, c: np.ndarray) -> None:
+    """One frame of a refresh, in place and in the same float32 steps in every runtime:
+    h = target + KEEP (h - target), c = KEEP c."""
+    k = np.float32(REFRESH_KEEP)
+    h -= target
+    h *= k
+    h += target
+    c *= k
+_HIPS = (sk.JOINT_INDEX["left_hip"], sk.JOINT_INDEX["right_hip"])
+
+
+class PhraseRefresh:
+    """See the module docstring. ``on`` is False (and every method a no-op) when ``bars`` is
+    0, the generator has no ``refresh()`` or the features have no bar phase (``at`` None)."""
+
+    def __init__(self, generator: Any, *, at: int | None, bars: int, fps: int) -> None:
+        self.bars = max(0, int(bars))
+        self._refresh: Callable[[], None] | None = getattr(generator, "refresh", None)
+        self.at = at
+        self.on = self.bars > 0 and at is not None and callable(self._refresh)
+        self.block = int(getattr(generator, "block", 1) or 1)
+        self.min_frames = int(round(MIN_PHRASE_S * fps))
+        n = max(1, int(round(BLEND_S * fps)))
+        u = 1.0 - np.arange(n, dtype=np.float64) / n
+        self._w = (u * u * (3.0 - 2.0 * u)).astype(np.float32)  # smoothstep from 1 down
+        self._off = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._tmp = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._last = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self.count = 0
+        """Refreshes since the last reset."""
+        self.reset()
+
+    def reset(self) -> None:
+        """A new stream (the generator was reset)."""
+        self._prev = -1.0
+        self._heard = 0  # bars heard since the last refresh
+        self._since = 0  # frames since the last refresh (or the stream start)
+        self._left = 0  # blend frames left
+        self._pending = False  # the next pose starts a blend
+        self._have_last = False
+        self._deferred = False  # a block-N model refreshes on its next block
+        self.count = 0
+
+    def _due(self, row: np.ndarray) -> bool:
+        """Bookkeeping of one heard feature row; True when the memory is refreshed before it."""
+        t = self.at
+        assert t is not None
+        bar = math.atan2(row.item(t + 4), row.item(t + 5)) / TWO_PI % 1.0
+        downbeat = bar < self._prev - 0.5
+        self._prev = bar
+        self._since += 1
+        if not downbeat:
+            return False
+        self._heard += 1
+        if self._heard < self.bars or self._since <= self.min_frames:
+            return False
+        self._heard = 0
+        self._since = 1
+        return True
+
+    def _start(self) -> None:
+        assert self._refresh is not None
+        self._refresh()
+        self.count += 1
+        self._pending = self._have_last
+
+    def before(self, row: np.ndarray) -> None:
+        """Before the model's step on ``row`` (the features as the model hears them)."""
+        if self._due(row):
+            self._start()
+
+    def after(self, pose: np.ndarray) -> None:
+        """The model's pose [17, 3] of this frame, blended in place after a refresh."""
+        if self._pending:
+            self._pending = False
+            off = self._off
+            np.subtract(self._last, pose, out=off)
+            # the root's own travel stays: only the root-relative jump is faded
+            dx = 0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0))
+            dz = 0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2))
+            off[:, 0] -= dx
+            off[:, 2] -= dz
+            self._left = len(self._w)
+        if self._left:
+            np.multiply(self._off, self._w[len(self._w) - self._left], out=self._tmp)
+            pose += self._tmp
+            self._left -= 1
+        np.copyto(self._last, pose)
+        self._have_last = True
+
+    def frames(self, rows: np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Offline: the poses of ``rows`` [n, F] (heard features) from ``model`` (the
+        generator's batched call), with the refreshes and blends :meth:`before` and
+        :meth:`after` make frame by frame."""
+        cuts: list[int] = []
+        b = self.block
+        if self._deferred:
+            cuts.append(0)
+            self._deferred = False
+        for i in range(len(rows)):
+            if self._due(rows[i]):
+                k = -(-i // b) * b  # a block-N model: its next block boundary
+                if k < len(rows):
+                    if not cuts or cuts[-1] != k:
+                        cuts.append(k)
+                else:
+                    self._deferred = True
+        parts = []
+        start = 0
+        for k in cuts + [len(rows)]:
+            if k > start:
+                parts.append(np.asarray(model(rows[start:k]), np.float32))
+                for pose in parts[-1]:
+                    self.after(pose)
+            if k < len(rows):
+                self._start()
+            start = k
+        if not parts:
+            return np.zeros((0, sk.NUM_JOINTS, 3), np.float32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
