@@ -28,9 +28,9 @@ own (``centre``: the model's ``style_tempo``, each style's median training tempo
 the smallest |log(f x tempo / centre)|; it changes only when the new feel is nearer by
 ``AUTO_MARGIN`` (a tempo near the midpoint does not flip it back and forth), and like any
 change at the music's next (down)beat. The music's tempo is the row's own tempo column (the
-beat tracker's). Measured on the shipped model (six held-out songs, two seeds): contemporary
-at 120-142 bpm goes to half time (its tempo 83 bpm), locking and house at 82 bpm to double
-time, salsa (167 bpm) below 118 bpm to double time; models/README.md, session 32.
+beat tracker's). On the shipped model's held-out songs: contemporary (83 bpm) at 142 bpm goes to
+half time, locking and house (121-122 bpm) at 82 bpm and salsa (167 bpm) at 82-93 bpm to double
+time; measured in models/README.md, session 32.
 
 No allocation per frame: one preallocated row buffer, six scalar writes.
 """
