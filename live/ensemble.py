@@ -179,6 +179,14 @@ class FanOutGenerator:
             g.reset(seed=None if seed is None else seed + i)
         self.steps = 0
 
+    def refresh(self) -> None:
+        """A new phrase for every dancer (live/phrase.py): each generator redraws its own memory
+        from its own seeded stream."""
+        for g in self.gens:
+            r = getattr(g, "refresh", None)
+            if r is not None:
+                r()
+
     def step(self, features: np.ndarray, *, style: Any = None, controls: Any = None) -> np.ndarray:
         slot = self.raw[self.steps % RING]
         for i, g in enumerate(self.gens):

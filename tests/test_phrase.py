@@ -191,3 +191,16 @@ def test_every_runtime_draws_the_same_new_memory() -> None:
     kept = np.stack([plain.step(f, style=style).copy() for f in feats])
     assert np.abs(kept[:40] - onnx[:40]).max() == 0.0
     assert np.abs(kept[41:] - onnx[41:]).max() > 0.05  # the refresh changed the dance
+
+
+def test_an_ensemble_refreshes_every_dancer() -> None:
+    from live.ensemble import FanOutGenerator
+
+    gens = [_Gen(), _Gen()]
+    fan = FanOutGenerator(gens, [None, None])
+    ph = PhraseRefresh(fan, at=beat_columns(_cfg()), bars=2, fps=FPS)
+    assert ph.on
+    for r in _rows(2 * BAR + 1):
+        ph.before(r)
+        ph.after(fan.step(r))
+    assert [g.refreshes for g in gens] == [[2 * BAR], [2 * BAR]]
