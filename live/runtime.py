@@ -212,7 +212,6 @@ class Generator:
             raise ModelError(f"model {name} metadata names inputs the graph lacks ({what}); re-export it")
         self._in = {k: names.get(k) for k in ("features", "prev_pose", "style", "controls", "noise")}
         self._state_in = [s["name"] for s in m["state"]]
-        self._state_names = [str(s["name"]) for s in m["state"]]
         self._soft = 0
         self._fresh: list[tuple[str, str, np.ndarray]] = []
         self._state_out = [s["output"] for s in m["state"]]
@@ -268,13 +267,13 @@ class Generator:
         step the same numbers). A block-N model takes a block's steps before the block."""
         self._fresh = []
         for entry, name in zip(self.meta["state"], self._state_in):
-            sname = str(entry["name"])
-            if sname[:1] == "h" and sname[1:].isdigit() and ("c" + sname[1:]) in self._state_names:
+            cell = "c" + name[1:]
+            if name[:1] == "h" and name[1:].isdigit() and cell in self._state_in:
                 t = np.zeros(self._feed[name].shape, np.float32)
                 if entry.get("init") == "normal":
                     self._rng.standard_normal(out=t, dtype=np.float32)
                     t *= np.float32(entry.get("std", 1.0))
-                self._fresh.append((name, self._state_in[self._state_names.index("c" + sname[1:])], t))
+                self._fresh.append((name, cell, t))
         self._soft = REFRESH_FRAMES
 
     def _soften(self) -> None:
