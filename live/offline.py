@@ -309,19 +309,6 @@ class NumpyGenerator(NetDims):
         """n frames: raw features [shape=(n, F)] -> absolute poses [shape=(n, 17, 3)]."""
         del chunk
         feats = np.ascontiguousarray(features, np.float32)
-        if self._soft and len(feats):  # a phrase refresh under way: its frames one by one
-            head = min(self._soft, len(feats))
-            parts = []
-            for i in range(head):
-                self._soften()
-                parts.append(self._frames(feats[i: i + 1], style, controls))
-            if head < len(feats):
-                parts.append(self._frames(feats[head:], style, controls))
-            return np.concatenate(parts)
-        return self._frames(feats, style, controls)
-
-    def _frames(self, feats: np.ndarray, style: np.ndarray | Sequence[float] | None,
-                controls: np.ndarray | Sequence[float] | None) -> np.ndarray:
         n = len(feats)
         out = np.empty((n, NUM_JOINTS, 3), np.float32)
         if n == 0:
@@ -372,7 +359,10 @@ class NumpyGenerator(NetDims):
         head_in = dv[p_dim + (nl - 1) * hid:]
         first = layers[0]
         dot, tanh, mul, sub, add = np.dot, np.tanh, np.multiply, np.subtract, np.add
+        soft = min(self._soft, n)  # frames of a phrase refresh under way (live/phrase.py)
         for t in range(n):
+            if t < soft:
+                self._soften()
             for layer in layers:
                 src, wl, bl, c, hv = layer
                 dot(src, wl, out=g)

@@ -123,18 +123,22 @@ class PhraseRefresh:
         if self._due(row):
             self._start()
 
+    def _offset(self, pose: np.ndarray) -> None:
+        """Start the fade: the jump from the last pose to ``pose``, root-relative (the root's
+        own travel stays)."""
+        self._pending = False
+        off = self._off
+        np.subtract(self._last, pose, out=off)
+        dx = 0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0))
+        dz = 0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2))
+        off[:, 0] -= dx
+        off[:, 2] -= dz
+        self._left = len(self._w)
+
     def after(self, pose: np.ndarray) -> None:
         """The model's pose [17, 3] of this frame, blended in place after a refresh."""
         if self._pending:
-            self._pending = False
-            off = self._off
-            np.subtract(self._last, pose, out=off)
-            # the root's own travel stays: only the root-relative jump is faded
-            dx = 0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0))
-            dz = 0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2))
-            off[:, 0] -= dx
-            off[:, 2] -= dz
-            self._left = len(self._w)
+            self._offset(pose)
         if self._left:
             np.multiply(self._off, self._w[len(self._w) - self._left], out=self._tmp)
             pose += self._tmp
@@ -163,9 +167,17 @@ class PhraseRefresh:
         start = 0
         for k in cuts + [len(rows)]:
             if k > start:
-                parts.append(np.asarray(model(rows[start:k]), np.float32))
-                for pose in parts[-1]:
-                    self.after(pose)
+                o = np.asarray(model(rows[start:k]), np.float32)
+                if self._pending:
+                    self._offset(o[0])
+                m = min(self._left, len(o))
+                if m:  # the fade over this part's first frames, as after() does frame by frame
+                    i0 = len(self._w) - self._left
+                    o[:m] += self._w[i0: i0 + m, None, None] * self._off
+                    self._left -= m
+                np.copyto(self._last, o[-1])
+                self._have_last = True
+                parts.append(o)
             if k < len(rows):
                 self._start()
             start = k
