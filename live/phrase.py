@@ -11,7 +11,8 @@ every two bars keeps each style in the regime it was trained in: on the recordin
 style is then recognised in at least 0.86 of its windows (models/README.md, session 32).
 
 The refresh starts before the model's step on the first frame of a bar (the bar phase of the
-feature row the model hears, so in half time a bar is two music bars), at least
+feature row the model hears, so in half time a bar is two music bars; a beat source without
+bars, whose bar phase stays still, gets a bar every 4 beats after ``NO_BAR_BEATS``), at least
 ``MIN_PHRASE_S`` after the last one. The runtime draws the new memory at once and pulls its LSTM
 state to it over ``REFRESH_FRAMES`` frames (:func:`soften`: h to the draw, c to zero, keeping
 ``REFRESH_KEEP`` of the old per frame), so the model itself dances the way from the old phrase
@@ -27,7 +28,7 @@ so the live loop, offline rendering and the ONNX runtime make the same dance. A 
 (offline, ``--block N``) refreshes on the first block boundary at or after the downbeat and
 pulls its memory once per block.
 
-No allocation per frame: one atan2 and three comparisons; during a blend one multiply-add
+No allocation per frame: two atan2 and a few comparisons; during a blend one multiply-add
 into preallocated buffers.
 """
 
@@ -39,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from live.feel import NO_BAR_BEATS
 from model import skeleton as sk
 
 TWO_PI = 2.0 * math.pi
@@ -87,6 +89,8 @@ class PhraseRefresh:
     def reset(self) -> None:
         """A new stream (the generator was reset)."""
         self._prev = -1.0
+        self._prev_ph = -1.0
+        self._no_bar = 0  # music beats since the last downbeat
         self._heard = 0  # bars heard since the last refresh
         self._since = 0  # frames since the last refresh (or the stream start)
         self._left = 0  # blend frames left
@@ -100,9 +104,16 @@ class PhraseRefresh:
         t = self.at
         assert t is not None
         bar = math.atan2(row.item(t + 4), row.item(t + 5)) / TWO_PI % 1.0
+        ph = math.atan2(row.item(t + 1), row.item(t + 2)) / TWO_PI % 1.0
         downbeat = bar < self._prev - 0.5
-        self._prev = bar
+        beat = ph < self._prev_ph - 0.5
+        self._prev, self._prev_ph = bar, ph
         self._since += 1
+        if downbeat:
+            self._no_bar = 0
+        elif beat:  # a beat source without bars: a bar every 4 beats once NO_BAR_BEATS passed
+            self._no_bar += 1
+            downbeat = self._no_bar >= NO_BAR_BEATS and self._no_bar % 4 == 0
         if not downbeat:
             return False
         self._heard += 1

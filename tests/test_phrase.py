@@ -92,6 +92,17 @@ def test_refresh_on_every_second_downbeat_at_least_min_phrase_apart() -> None:
     assert not blind.on
 
 
+def test_a_beat_source_without_bars_gets_a_bar_every_four_beats() -> None:
+    at = beat_columns(_cfg())
+    assert at is not None
+    rows = _rows(12 * BAR)
+    rows[:, at + 4], rows[:, at + 5] = 0.0, 1.0  # the bar phase stands still
+    ph, gen = _phrase(2)
+    _run(ph, gen, rows)
+    # bars from the 8th beat on (frame 120), every 4 beats: refreshes on every second one
+    assert gen.refreshes == [180, 300, 420, 540, 660]
+
+
 def test_the_jump_is_faded_out_and_the_travel_kept() -> None:
     ph, gen = _phrase(2)
     poses = _run(ph, gen, _rows(3 * BAR))
