@@ -62,6 +62,8 @@ def soften(h: np.ndarray, target: np.ndarray, c: np.ndarray) -> None:
     h *= k
     h += target
     c *= k
+
+
 _HIPS = (sk.JOINT_INDEX["left_hip"], sk.JOINT_INDEX["right_hip"])
 
 
