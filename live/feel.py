@@ -55,6 +55,11 @@ AUTO_MARGIN = math.log(1.1)
 much (log units: 10 %)."""
 
 
+def phase_at(row: np.ndarray, col: int) -> float:
+    """The phase (0..1) whose sine and cosine are ``row[col]`` and ``row[col + 1]``."""
+    return math.atan2(row.item(col), row.item(col + 1)) / TWO_PI % 1.0
+
+
 def auto_feel(bpm: float, centre: float, current: float) -> float:
     """The feel auto picks for the music's tempo ``bpm`` and the style's ``centre`` (BPM),
     staying at ``current`` unless another is nearer by AUTO_MARGIN; ``current`` when either
@@ -155,8 +160,8 @@ class TempoFeel:
         t = self.at
         if t is None or not self.active:  # feel 1, nothing pending: the row as it is
             return features
-        ph = math.atan2(features.item(t + 1), features.item(t + 2)) / TWO_PI % 1.0
-        bar = math.atan2(features.item(t + 4), features.item(t + 5)) / TWO_PI % 1.0
+        ph = phase_at(features, t + 1)
+        bar = phase_at(features, t + 4)
         if self._fresh:  # phases tracked from here (a change waits for the next beat)
             self._prev_ph, self._prev_bar, self._fresh = ph, bar, False
         if self.auto:  # the music's tempo (the tracker's, in the row) against the style's

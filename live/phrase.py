@@ -34,16 +34,14 @@ into preallocated buffers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from live.feel import NO_BAR_BEATS
+from live.feel import NO_BAR_BEATS, phase_at
 from model import skeleton as sk
 
-TWO_PI = 2.0 * math.pi
 MIN_PHRASE_S = 3.0
 """Least time between two refreshes (s): fast music's two bars are not shorter than this."""
 BLEND_S = 0.3
@@ -105,8 +103,8 @@ class PhraseRefresh:
         """Bookkeeping of one heard feature row; True when the memory is refreshed before it."""
         t = self.at
         assert t is not None
-        bar = math.atan2(row.item(t + 4), row.item(t + 5)) / TWO_PI % 1.0
-        ph = math.atan2(row.item(t + 1), row.item(t + 2)) / TWO_PI % 1.0
+        bar = phase_at(row, t + 4)
+        ph = phase_at(row, t + 1)
         downbeat = bar < self._prev - 0.5
         beat = ph < self._prev_ph - 0.5
         self._prev, self._prev_ph = bar, ph

@@ -265,15 +265,18 @@ class Generator:
         next REFRESH_FRAMES steps (``c*`` to zero; live/phrase.py), in the state buffers the
         steps read; the pose, root, latent and attention carry on (the numpy runtimes draw and
         step the same numbers). A block-N model takes a block's steps before the block."""
-        self._fresh = []
-        for entry, name in zip(self.meta["state"], self._state_in):
-            cell = "c" + name[1:]
-            if name[:1] == "h" and name[1:].isdigit() and cell in self._state_in:
-                t = np.zeros(self._feed[name].shape, np.float32)
-                if entry.get("init") == "normal":
-                    self._rng.standard_normal(out=t, dtype=np.float32)
-                    t *= np.float32(entry.get("std", 1.0))
-                self._fresh.append((name, cell, t))
+        if not self._fresh:  # the (h, c, new h) buffers, made on the first refresh
+            self._fresh = [(name, "c" + name[1:], np.zeros(self._feed[name].shape, np.float32))
+                           for name in self._state_in
+                           if name[:1] == "h" and name[1:].isdigit() and "c" + name[1:] in self._state_in]
+        init = {str(e["name"]): e for e in self.meta["state"]}
+        for name, _, t in self._fresh:
+            entry = init[name]
+            if entry.get("init") == "normal":
+                self._rng.standard_normal(out=t, dtype=np.float32)
+                t *= np.float32(entry.get("std", 1.0))
+            else:
+                t.fill(0.0)
         self._soft = REFRESH_FRAMES
 
     def _soften(self) -> None:

@@ -214,12 +214,12 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
     groove: dict[str, list[float]] = {}
     tempo: dict[str, float] = {}
     for si, st in enumerate(styles):
-        mine_beats = [c for c in clips if c.style == st and len(c.beats) >= 2]
-        bpm = style_tempo([c.beats for c in mine_beats], [c.frames / c.fps for c in mine_beats])
+        beaten = [c for c in clips if c.style == st and len(c.beats) >= 2]  # clips with a beat
+        bpm = style_tempo([c.beats for c in beaten], [c.frames / c.fps for c in beaten])
         if math.isfinite(bpm):
             tempo[st] = round(bpm, 2)
         groove[st] = groove_profile([beat_profile(c.poses, c.beats, fps=c.fps, harmonics=GROOVE_HARMONICS)
-                                     for c in clips if c.style == st and len(c.beats) >= 2])
+                                     for c in beaten])
         mine = [c for c in clips if c.style == st and c.frames >= 2 * c.fps][:per_style]
         counts[st] = len(mine)
         if not mine:
