@@ -30,7 +30,13 @@ features are computed once and shared by all its dances):
   window decides the minimum; this tells how much of the dance nearly repeats itself).
 
 The training data's column: the same metrics on its own dances and beats; its style
-figure is the classifier's cross-validated accuracy (folded by dance).
+figure is the classifier's cross-validated accuracy (folded by dance), and beside it the same
+with each held-out dance played at 85-140 bpm (``sc.PROBE_BPM``: does the classifier know the
+moves, or the tempo of the style's songs?).
+
+The style classifier is fitted with every training dance also played 0.7x-1.4x as fast
+(``sc.TEMPO_STRETCH``, session 33); the figures of the classifier fitted without (sessions
+13-32) are printed beside (``style_plain_*``, no target) so the two can be read together.
 """
 
 from __future__ import annotations
@@ -99,6 +105,10 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("repetition_long_whole_min", "  ... 10 min as one dance, min"),
     ("style_min", "style recognised, test music, min"), ("style_mean", "  ... mean of the styles"),
     ("style_real_min", "style recognised, long music, min"), ("style_real_mean", "  ... mean of the styles"),
+    ("style_tempi_min", "  ... data at 85-140 bpm (CV), min"), ("style_tempi_mean", "  ... mean of the styles"),
+    ("style_plain_min", "classifier w/o tempo copies: test, min"), ("style_plain_mean", "  ... mean of the styles"),
+    ("style_real_plain_min", "  ... long music, min"), ("style_real_plain_mean", "  ... mean of the styles"),
+    ("style_plain_tempi_min", "  ... data at 85-140 bpm (CV), min"), ("style_plain_tempi_mean", "  ... mean"),
     ("freeze_long", "freeze ratio, long music"), ("freeze_long_all", "  ... silent seconds counted too"),
     ("silent_seconds_long", "  ... seconds of silence (< -50 dB)"), ("root_max", "root radius max (m)"), ("root_p95", "root radius p95 (m)"),
     ("root_raw_max", "raw root radius max (m), no post"), ("foot_slide", "foot sliding in contact (m/s)"),
@@ -206,9 +216,17 @@ def train_figures(train: TrainData, *, classifier_kind: str = "logreg") -> tuple
     fig["root_max"] = max(r[0] for r in radii)
     fig["root_p95"] = float(np.percentile(np.concatenate(
         [np.hypot(*(root_of(p)[:, [0, 2]].T)) for p in allp]), 95))
-    cv = sc.cross_validated(train.poses(), fps=fps, kind=classifier_kind)
-    fig["style_min"] = min(cv.values()) if cv else float("nan")
-    fig["style_mean"] = _mean(list(cv.values()))
+    tempi = {s: [60.0 / float(np.median(np.diff(b))) if b is not None and len(b) >= 3 else None for _, b in v]
+             for s, v in train.dances.items()}
+    cv: dict[str, float] = {}
+    for tag, speeds in (("", sc.TEMPO_STRETCH), ("_plain", ())):
+        own, moved = sc.cross_validated_tempi(train.poses(), fps=fps, kind=classifier_kind, tempo_stretch=speeds,
+                                              tempi=tempi)
+        cv = cv or own
+        for key, per in ((f"style{tag}", own), (f"style{tag}_tempi", moved)):
+            vals = [v for v in per.values() if math.isfinite(v)]
+            fig[f"{key}_min"] = min(vals) if vals else float("nan")
+            fig[f"{key}_mean"] = _mean(vals)
     return fig, cv
 
 
@@ -230,6 +248,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     if not songs:
         raise DatasetError("no test songs; pass --songs midi:N or audio files")
     clf = classifier or sc.fit(train.poses(), fps=fps)
+    clf_plain = None if classifier is not None else sc.fit(train.poses(), fps=fps, tempo_stretch=())
     rows: list[dict[str, Any]] = []
     agree: list[float] = []
     plain: list[np.ndarray] = []
@@ -274,6 +293,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
                     if seed == 0:
                         dyn.setdefault(st, []).append((p, song.beats))
     style_test = clf.accuracy(by_style)
+    style_plain = {"test": clf_plain.accuracy(by_style) if clf_plain is not None else {}, "long": {}}
 
     spread = []
     for i, song in enumerate(songs[: cfg.pair_songs]):
@@ -332,6 +352,8 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             if i1 - i0 >= int(sc.WINDOW_S * fps):
                 parts[s] = [g.poses[i0:i1]]
         style_long = clf.accuracy(parts)
+        if clf_plain is not None:
+            style_plain["long"] = clf_plain.accuracy(parts)
         rows.append({"song": long.name, "style": "all (switched live)", "seconds": round(len(g.poses) / fps, 1),
                      "freeze": fig["freeze_long"], "root_max": fig["root_max"], "kind": long.kind})
     elif tracked_pairs:
@@ -342,8 +364,12 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     fig["style_real_min"] = min(style_long.values()) if style_long else math.nan
     fig["style_mean"] = _mean(list(style_test.values())) if style_test else math.nan
     fig["style_real_mean"] = _mean(list(style_long.values())) if style_long else math.nan
+    for key, per in (("style_plain", style_plain["test"]), ("style_real_plain", style_plain["long"])):
+        if per:
+            fig[f"{key}_min"], fig[f"{key}_mean"] = min(per.values()), _mean(list(per.values()))
     return {"model": getattr(dancer, "path", ""), "post": getattr(dancer, "post", ""), "fps": fps,
             "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
+            "style_plain": style_plain,
             "style_dances": {s: len(v) for s, v in by_style.items()},
             "dynamics": style_dynamics(dyn, fps=fps),
             "long_source": ("recordings" if recordings else "test songs") if cfg.long_minutes > 0 else "",
@@ -391,7 +417,7 @@ def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str,
 
     for key, label in ROWS:
         vals = [r["figures"].get(key) for r in reports.values()]
-        if all(v is None for v in vals):
+        if all(v is None for v in vals) and (train or {}).get(key) is None:
             continue
         line(label, vals, (train or {}).get(key), key)
     for part, label in (("test", "test music"), ("long", "long music")):

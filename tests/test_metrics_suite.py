@@ -104,6 +104,10 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert "hip over lower ankle a (test music)" in text and "nose over hips b (test music)" in text
     assert set(rep["dynamics"]["hip"]) == {"a", "b"} and 0.5 < fig["hip_a"] < 1.0 and 0.3 < fig["head_b"] < 0.8
     assert "share of windows under 0.3" in text
+    # the classifier fitted without tempo copies (sessions 13-32) reported beside, both sets
+    assert set(rep["style_plain"]["test"]) == set(rep["style_plain"]["long"]) == {"a", "b"}
+    assert f["style_plain_min"] == min(rep["style_plain"]["test"].values())
+    assert "classifier w/o tempo copies: test, min" in text and "data at 85-140 bpm (CV), min" in text
 
 
 class Counting(StandIn):
@@ -147,6 +151,9 @@ def test_the_training_data_column_measures_the_data_itself() -> None:
     fig, cv = mu.train_figures(_train())
     assert fig["bas"] > 0.9 and fig["bas_off"] < 0.2
     assert set(cv) == {"a", "b"} and fig["style_min"] == min(cv.values())
+    # and each held-out dance played at 85-140 bpm, with and without tempo copies in the fit
+    for key in ("style_tempi_min", "style_plain_min", "style_plain_tempi_min"):
+        assert 0.0 <= fig[key] <= 1.0, key
 
 
 def test_a_quiet_section_is_thirty_db_down_and_the_rest_untouched() -> None:

@@ -125,3 +125,42 @@ def test_timing_features_tell_hits_from_flow() -> None:
                   "flow": [_hits(False, 12.0, 10 + i) for i in range(3)]}, fps=FPS)
     acc = clf.accuracy({"hits": [_hits(True, 12.0, 50)], "flow": [_hits(False, 12.0, 60)]})
     assert min(acc.values()) >= 0.9, acc
+
+
+def test_stretch_plays_a_dance_faster_or_slower() -> None:
+    d = _coupled(True, 4.0, 1)
+    assert np.array_equal(sc.stretch(d, 1.0), d.astype(np.float32))
+    fast, slow = sc.stretch(d, 2.0), sc.stretch(d, 0.5)
+    assert len(fast) == 61 and len(slow) == 239
+    np.testing.assert_allclose(fast[:60], d[::2].astype(np.float32), atol=1e-6)  # every second frame
+    np.testing.assert_allclose(fast[-1], d[-1], atol=1e-6)  # up to the last
+    np.testing.assert_allclose(slow[::2], d.astype(np.float32), atol=1e-6)  # the frames, with midpoints between
+    np.testing.assert_allclose(slow[1], 0.5 * (d[0] + d[1]), atol=1e-6)
+
+
+def _paced(in_phase: bool, hz: float, seed: int) -> np.ndarray:
+    """``_coupled`` with a weak coupling (the knee 5 cm) at ``hz`` (within 3 %)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(16 * FPS) / FPS
+    w = np.sin(2 * np.pi * hz * rng.uniform(0.97, 1.03) * t + rng.uniform(0, 6))
+    p = np.repeat(rest_pose(on_floor=True)[None], len(t), axis=0).astype(np.float64)
+    p[:, JOINT_INDEX["left_wrist"], 1] += 0.25 * w
+    p[:, JOINT_INDEX["left_knee"], 2] += 0.05 * (w if in_phase else -w)
+    return p + rng.normal(0, 0.003, p.shape)
+
+
+def test_tempo_copies_make_the_classifier_read_the_moves_not_the_tempo() -> None:
+    # the training data ties each style to a tempo (as synth_v5 does: contemporary's songs are
+    # 67-75 bpm, locking's 110-131); danced at each other's tempo, the styles are told apart by
+    # the moves only when the classifier also saw the dances played faster and slower
+    train = {"together": [_paced(True, 0.8, s) for s in range(4)], "against": [_paced(False, 1.2, 10 + s) for s in range(4)]}
+    swapped = {"together": [_paced(True, 1.1, 20 + s) for s in range(3)],
+               "against": [_paced(False, 0.9, 30 + s) for s in range(3)]}
+    plain = sc.fit(train, fps=FPS, tempo_stretch=()).accuracy(swapped)
+    copies = sc.fit(train, fps=FPS).accuracy(swapped)
+    assert min(plain.values()) < 0.5, plain  # it reads the tempo
+    assert min(copies.values()) >= 0.9, copies
+    own, moved = sc.cross_validated_tempi({**train, "sways": _set(range(4), seconds=16.0)["sways"]}, fps=FPS,
+                                          tempi={"together": [48.0] * 4, "against": [72.0] * 4}, at_bpm=(60.0,))
+    assert set(own) == set(moved) == {"together", "against", "sways"}
+    assert np.isnan(moved["sways"]) and 0.0 <= moved["together"] <= 1.0  # no tempo: not played at others
