@@ -370,7 +370,8 @@ def cross_validated_tempi(train: Mapping[str, Sequence[np.ndarray]], *, fps: flo
             for i in range(f, len(ds), folds):
                 correct[s] += [float(p == s) for p in clf.predict(ds[i])]
                 bpm = own[i] if i < len(own) else None
-                for b in at_bpm if bpm else ():
-                    moved[s] += [float(p == s) for p in clf.predict(stretch(ds[i], b / bpm))]
+                if bpm:
+                    for b in at_bpm:
+                        moved[s] += [float(p == s) for p in clf.predict(stretch(ds[i], b / bpm))]
     return ({s: float(np.mean(v)) if v else float("nan") for s, v in correct.items()},
             {s: float(np.mean(v)) if v else float("nan") for s, v in moved.items()})
