@@ -19,6 +19,23 @@ the ratio of the dance's mean root-relative limb speed to the data's is fitted a
 ``min(user energy x scale(style mix), max_energy)`` (geometric mean of the scales for a mix);
 post-processing keeps the user's value.
 
+**Through the show's path** (session 33). The free-running raw model is not what the show
+plays: post-processing (smoothing, the groove's re-timing), phrases and the live feature
+extraction come between. Measured through the live engine on the same clips, the shipped v16
+moved at 0.77-1.11x its data's limb speed (freestyle 0.83, hip-hop 0.82, ballet 0.77 at the
+ceiling; popping 1.11), and on the held-out test songs freestyle at 0.67x, where its data's
+moves are recognised in 0.45 of the windows (0.94 at twice the energy). So after the free run
+``calibrate_checkpoint`` exports the model with those scales to a temporary folder and dances
+the same clips through the live engine (``model.metrics_gen.Dancer``: the features from the
+clip's audio, post-processing and phrases as configured) at the user energies
+``LIVE_ENERGIES``; a log-log secant through the two measurements nearest ratio 1 (the ratio
+against the energy the model was fed) gives a new scale, where the clips are danced again,
+up to ``LIVE_ROUNDS`` times until the ratio is within ``LIVE_TOLERANCE`` (the speed does not
+follow a power of the energy exactly). The scale stays in ``SCALE_RANGE`` and under the ceiling;
+a style whose energies all hit the ceiling, or whose speed does not follow the energy, keeps
+its scale; the free-run scale is kept as ``free_run_scale``, the ratio reached as
+``live_ratio``.
+
 **Smoothing per style.** The post-processing's one-euro smoothing takes the jitter out of the
 model's motion; in a style made of hits it also takes the style: v16 at smoothing 0.5 /
 0 is recognised as popping in 0.19 / 0.57 of its test-song windows (house otherwise). So
@@ -66,6 +83,13 @@ import numpy as np
 
 ENERGIES = (1.0, 1.6, 2.2)
 """Energies the speed is measured at."""
+LIVE_ENERGIES = (0.75, 1.25)
+"""User energies the live stage dances each style's clips at (the model is fed them times the
+free run's scale, up to the ceiling)."""
+LIVE_ROUNDS = 3
+"""At most this many secant steps of the live stage (each dances the style's clips once)."""
+LIVE_TOLERANCE = 1.05
+"""The live stage stops when the limb speed is within this factor of the data's."""
 SCALE_RANGE = (0.5, 2.5)
 """Clip range of a style's scale (the top is the training windows' energy range)."""
 MIN_SLOPE = 0.05
@@ -104,21 +128,39 @@ class Calibration:
     """Per style the groove profile (see the module docstring)."""
     tempo: dict[str, float] = field(default_factory=dict)
     """Per style the median tempo of its clips (BPM; see the module docstring)."""
+    free_run_scale: dict[str, float] = field(default_factory=dict)
+    """Per style the free run's scale, before the live stage (empty: no live stage)."""
+    live_ratios: dict[str, list[float]] = field(default_factory=dict)
+    """Per style the live engine's model/data limb speed at the user energies LIVE_ENERGIES."""
+    live_ratio: dict[str, float] = field(default_factory=dict)
+    """Per style the live engine's model/data limb speed at the final scale."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
-                "seconds": self.seconds, "style_strength": self.style_strength, "data": self.data,
-                "energy_max": self.energy_max, "smoothing": self.smoothing, "fast_share": self.fast,
-                "groove_profile": self.groove, "style_tempo": self.tempo}
+        out = {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
+               "seconds": self.seconds, "style_strength": self.style_strength, "data": self.data,
+               "energy_max": self.energy_max, "smoothing": self.smoothing, "fast_share": self.fast,
+               "groove_profile": self.groove, "style_tempo": self.tempo}
+        if self.free_run_scale:
+            out.update({"free_run_scale": self.free_run_scale, "live_energies": list(LIVE_ENERGIES),
+                        "live_ratios": self.live_ratios, "live_ratio": self.live_ratio})
+        return out
 
     def table(self) -> str:
+        live = bool(self.free_run_scale)
         head = ("style          clips  " + "  ".join(f"e={e:g}" for e in self.energies)
-                + "   scale  smooth  dip    bpm  (model/data limb speed; smoothing factor; the groove's beat dip; "
-                "the style's tempo)")
+                + ("  free  live " + "  ".join(f"e={e:g}" for e in LIVE_ENERGIES) + " -> at scale" if live else "")
+                + "   scale  smooth  dip    bpm  (model/data limb speed"
+                + (", free run then through the live engine" if live else "")
+                + "; smoothing factor; the groove's beat dip; the style's tempo)")
         rows = [head]
         for s, k in self.scale.items():
             r = self.ratios.get(s, [])
-            rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r)
+            lv = ""
+            if live:
+                lr = self.live_ratios.get(s, [])
+                lv = (f"  {self.free_run_scale.get(s, float('nan')):5.2f}  " + "  ".join(f"{x:5.2f}" for x in lr)
+                      + f"  -> {self.live_ratio.get(s, float('nan')):5.2f}")
+            rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r) + lv
                         + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {-self.groove.get(s, [-GROOVE_DATA])[0]:5.2f}"
                         + f"  {self.tempo.get(s, float('nan')):5.1f}")
         return "\n".join(rows)
@@ -251,11 +293,90 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
                        fast=fast, groove=groove, tempo=tempo)
 
 
+def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_style: int = 8,
+                   seconds: float = 20.0, progress: Any = None) -> None:
+    """The live stage (see the module docstring), in place on ``cal``: ``dancer`` (a
+    model.metrics_gen.Dancer) runs the model exported with ``cal.scale``; each style's clips
+    (the free run's, with their audio) are danced at LIVE_ENERGIES, the scale set where the
+    limb speed meets the data's, and danced again to report the ratio."""
+    from model.features import load_audio
+    from model.metrics_songs import TestSong
+
+    say = progress or (lambda _m: None)
+    cal.free_run_scale = dict(cal.scale)
+    for st in dancer.styles:
+        mine = [c for c in clips if c.style == st and c.frames >= 2 * c.fps and c.audio][:per_style]
+        if not mine or st not in cal.scale:
+            continue
+        songs, data_speed = [], []
+        for c in mine:
+            audio, sr = load_audio(c.audio)
+            n = int(min(c.frames, seconds * c.fps))
+            songs.append(TestSong(c.id, np.asarray(audio, np.float32)[: int(n / c.fps * sr)], int(sr), "dataset",
+                                  c.beats[c.beats < n / c.fps] if len(c.beats) else None))
+            data_speed.append(limb_speed(c.poses[:n], c.fps))
+
+        def ratio(energy: float) -> float:
+            r = [limb_speed(dancer.dance(s, style=st, seed=0, energy=energy).poses, dancer.fps) / max(d, 1e-6)
+                 for s, d in zip(songs, data_speed)]
+            return float(np.mean(r))
+
+        old = cal.scale[st]
+        got = [ratio(e) for e in LIVE_ENERGIES]
+        top = min(SCALE_RANGE[1], cal.energy_max)
+        pts = [(min(e * old, top), r) for e, r in zip(LIVE_ENERGIES, got)]  # (energy fed to the model, ratio)
+        new, reached = old, float("nan")
+        for _ in range(LIVE_ROUNDS):  # a secant on log-log through the two points nearest ratio 1
+            near = sorted(pts, key=lambda q: abs(math.log(max(q[1], 1e-6))))
+            pair = [near[0]] + [q for q in near[1:] if abs(q[0] - near[0][0]) > 0.01 * near[0][0]][:1]
+            if len(pair) < 2:
+                break
+            b, a = np.polyfit(np.log([q[0] for q in pair]), np.log([max(q[1], 1e-6) for q in pair]), 1)
+            if not math.isfinite(b) or b < MIN_SLOPE:
+                break
+            new = float(np.clip(math.exp(-a / b), SCALE_RANGE[0], top))
+            reached = ratio(new / old)
+            pts.append((new, reached))
+            if abs(math.log(max(reached, 1e-6))) < math.log(LIVE_TOLERANCE) or (new >= top and reached < 1.0):
+                break
+        if not math.isfinite(reached):
+            reached = ratio(1.0)
+        cal.live_ratios[st] = [round(x, 4) for x in got]
+        cal.live_ratio[st] = round(reached, 4)
+        say(f"{st}: through the live engine, model/data limb speed " + ", ".join(
+            f"{r:.2f} at energy {f:.2f}" for f, r in pts) + f" -> scale {old:.2f} -> {new:.2f}")
+        cal.scale[st] = round(new, 4)
+        for s in songs:
+            dancer.forget(s)
+
+
+def _live_stage(ckpt: dict[str, Any], clips: Sequence[Any], cal: Calibration, cfg: Any, *, per_style: int,
+                seconds: float, progress: Any) -> None:
+    """Export the checkpoint with the free run's calibration to a temporary folder (ONNX step
+    model and the offline numpy weights) and run :func:`calibrate_live` on it."""
+    import tempfile
+
+    from export.offline import offline_path, write_offline
+    from export.onnx_export import export_checkpoint
+    from model.metrics_gen import Dancer
+    from model.train import save_checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="dancemuse-calibrate-") as tmp:
+        ck = Path(tmp) / "free_run.pt"
+        save_checkpoint(ck, {**ckpt, "energy_calibration": cal.to_dict()})
+        model = Path(tmp) / "free_run.onnx"
+        _, net, meta = export_checkpoint(ck, model)
+        write_offline(net, meta, offline_path(model), step_model=model)
+        calibrate_live(Dancer(str(model), cfg), clips, cal, per_style=per_style, seconds=seconds, progress=progress)
+
+
 def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | None = None, seconds: float = 20.0,
-                         per_style: int = 8, style_strength: float = 1.0, progress: Any = None) -> Calibration:
+                         per_style: int = 8, style_strength: float = 1.0, progress: Any = None,
+                         cfg: Any = None) -> Calibration:
     """``dancemuse calibrate``: read the checkpoint ``src`` once, calibrate it on the clips of
     the dataset folders ``data`` (one torch thread, so the figures do not depend on the
-    machine), store the result as ``ckpt["energy_calibration"]`` in ``out`` (default ``src``;
+    machine), with ``cfg`` (the config) also through the live engine (see the module
+    docstring), store the result as ``ckpt["energy_calibration"]`` in ``out`` (default ``src``;
     written atomically) and return it. Raises ModelError / DatasetError (one line)."""
     import torch
 
@@ -279,6 +400,8 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
     cal = calibrate(net, clips, styles=styles, seconds=seconds, per_style=per_style,
                     style_strength=style_strength, progress=progress)
     cal.data = [str(d) for d in data]
+    if cfg is not None:
+        _live_stage(ckpt, clips, cal, cfg, per_style=per_style, seconds=seconds, progress=progress)
     ckpt["energy_calibration"] = cal.to_dict()
     save_checkpoint(out or src, ckpt)
     return cal

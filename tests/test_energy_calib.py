@@ -267,10 +267,11 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     src, data = ckpt
     out = tmp_path / "cal.pt"
     assert main(["calibrate", str(src), "--data", str(data), "-o", str(out), "--seconds", "6", "--clips", "2",
-                 "--style-strength", "1"]) == 0
+                 "--style-strength", "1", "--free-run-only"]) == 0
     text = capsys.readouterr().out
     assert "scale" in text and f"wrote {out}" in text
     cal = load_checkpoint(out)["energy_calibration"]
+    assert "free_run_scale" not in cal  # --free-run-only: no live stage
     assert set(cal["scale"]) == {"a", "b"} and cal["style_strength"] == 1.0
     assert set(cal["smoothing"]) == {"a", "b"} and all(0.0 <= f <= 1.0 for f in cal["smoothing"].values())
     assert set(cal["fast_share"]) == {"a", "b"}
@@ -355,3 +356,84 @@ def test_calibrate_measures_and_solves_per_style(ckpt: tuple[Path, Path], monkey
     assert cal.scale["a"] == pytest.approx(2.0, rel=0.02) and cal.scale["b"] == pytest.approx(1.25, rel=0.02)
     assert cal.ratios["a"][0] == pytest.approx(0.5, rel=0.02) and cal.clips == {"a": 2, "b": 2}
     assert "scale" in cal.table()
+
+
+class ScaledDancer:
+    """A stand-in for model.metrics_gen.Dancer: dances each clip's own motion (the song's
+    name is the clip's id), its moves scaled by the energy it is fed (the user's energy times
+    the style's scale) over ``need[style]``: the live stage must find scale = need."""
+
+    fps = 30
+
+    def __init__(self, clips: list, scale: dict[str, float], need: dict[str, float]) -> None:
+        self.styles = sorted(scale)
+        self.by_id = {c.id: c for c in clips}
+        self.scale, self.need = scale, need
+        self.danced: list[tuple[str, float]] = []
+        self.forgotten: set[str] = set()
+
+    def dance(self, song, *, style, seed=0, energy=1.0):  # noqa: ANN001, ANN201 - the Dancer's signature
+        from model.metrics_gen import Generated
+
+        c = self.by_id[song.name]
+        n = int(round(song.seconds * self.fps))
+        p = c.poses[:n].astype(np.float64)
+        mean = p.mean(axis=0)
+        f = min(energy * self.scale[style], SCALE_RANGE[1]) / self.need[style]
+        self.danced.append((style, energy))
+        return Generated(poses=mean + f * (p - mean), raw=p, beats=np.zeros(0))
+
+    def forget(self, song) -> None:  # noqa: ANN001
+        self.forgotten.add(song.name)
+
+
+def test_the_live_stage_rescales_each_style_to_move_like_its_data_through_the_engine(
+        ckpt: tuple[Path, Path]) -> None:
+    from model.energy_calib import LIVE_ENERGIES, Calibration, calibrate_live
+    from model.network import load_checkpoint_model
+    from model.train_data import load_folders
+
+    src, data = ckpt
+    _, ck = load_checkpoint_model(str(src))
+    clips = load_folders([data], feature_cfg=ck["feature_cfg"], styles=ck["styles"])
+    cal = Calibration(scale={"a": 1.2, "b": 2.0}, ratios={}, energies=[1.0], clips={}, seconds=6.0, style_strength=1.0)
+    dancer = ScaledDancer(clips, dict(cal.scale), need={"a": 1.8, "b": 1.5})
+    calibrate_live(dancer, clips, cal, per_style=2, seconds=6.0)  # type: ignore[arg-type]
+    assert cal.free_run_scale == {"a": 1.2, "b": 2.0}
+    assert cal.scale["a"] == pytest.approx(1.8, rel=0.01) and cal.scale["b"] == pytest.approx(1.5, rel=0.01)
+    assert cal.live_ratios["a"] == pytest.approx([1.2 / 1.8 * e for e in LIVE_ENERGIES], rel=0.01)
+    assert cal.live_ratio == pytest.approx({"a": 1.0, "b": 1.0}, rel=0.01)  # danced again at the new scale
+    assert len(dancer.danced) == 2 * 2 * (len(LIVE_ENERGIES) + 1) and dancer.forgotten  # 2 clips per style
+    d = cal.to_dict()
+    assert d["free_run_scale"] == {"a": 1.2, "b": 2.0} and d["live_energies"] == list(LIVE_ENERGIES)
+    assert "through the live engine" in cal.table()
+    # a style that needs more than the ceiling stops there
+    cal2 = Calibration(scale={"a": 1.0, "b": 1.0}, ratios={}, energies=[1.0], clips={}, seconds=6.0,
+                       style_strength=1.0)
+    calibrate_live(ScaledDancer(clips, dict(cal2.scale), need={"a": 4.0, "b": 1.0}), clips, cal2,  # type: ignore[arg-type]
+                   per_style=2, seconds=6.0)
+    assert cal2.scale["a"] == SCALE_RANGE[1] and cal2.scale["b"] == pytest.approx(1.0, rel=0.01)
+
+
+def test_calibrate_runs_the_live_stage_on_the_exported_model(ckpt: tuple[Path, Path], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The real chain: calibrate (free run, then a temporary export danced through the live
+    engine) -> the checkpoint holds both stages -> export carries the live scale."""
+    from live.cli import main
+    from live.runtime import Generator
+    from model.train import load_checkpoint
+
+    src, data = ckpt
+    out = tmp_path / "live.pt"
+    assert main(["calibrate", str(src), "--data", str(data), "-o", str(out), "--seconds", "6", "--clips", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "through the live engine" in captured.err and "through the live engine" in captured.out
+    cal = load_checkpoint(out)["energy_calibration"]
+    assert set(cal["free_run_scale"]) == set(cal["scale"]) == set(cal["live_ratio"]) == {"a", "b"}
+    for st, k in cal["scale"].items():
+        assert SCALE_RANGE[0] <= k <= SCALE_RANGE[1]
+        if SCALE_RANGE[0] < k < SCALE_RANGE[1]:  # through the engine the model now moves like its data
+            assert cal["live_ratio"][st] == pytest.approx(1.0, rel=0.25), (st, cal)
+    onnx = tmp_path / "live.onnx"
+    assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "0"]) == 0
+    assert Generator(onnx).meta["energy_scale"] == cal["scale"]

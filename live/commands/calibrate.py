@@ -26,6 +26,10 @@ def register(sub: Any) -> None:
     p.add_argument("--clips", type=int, default=8, help="clips per style (default 8)")
     p.add_argument("--style-strength", type=finite_float, default=None,
                    help="style strength to calibrate at (default: live.style_strength of the config)")
+    p.add_argument("--free-run-only", action="store_true",
+                   help="skip the second stage, which exports the model to a temporary folder and dances the "
+                        "clips again through the live engine (post-processing and phrases as configured) to "
+                        "match the data's motion there")
     p.set_defaults(func=run)
 
 
@@ -49,7 +53,8 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     strength = float(args.style_strength if args.style_strength is not None
                      else cfg["live"].get("style_strength", 1.0))
     cal = calibrate_checkpoint(src, args.data, out=out, seconds=args.seconds, per_style=args.clips,
-                               style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True))
+                               style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True),
+                               cfg=None if args.free_run_only else cfg)
     print(cal.table())
     print(f"wrote {out} (energy calibration at style strength {strength:g}; `dancemuse export` puts it in the model)")
     return 0
