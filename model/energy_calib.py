@@ -293,6 +293,32 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
                        fast=fast, groove=groove, tempo=tempo)
 
 
+def _secant_scale(ratio: Any, old: float, got: Sequence[float], *, top: float
+                  ) -> tuple[float, float, list[tuple[float, float]]]:
+    """(new scale, the ratio there, every (energy fed, ratio) measured): ``got`` are the ratios
+    at the user energies LIVE_ENERGIES on a model whose scale is ``old``; ``ratio(user energy)``
+    dances and measures once more. A log-log secant through the two measurements nearest
+    ratio 1, up to LIVE_ROUNDS times (see the module docstring)."""
+    pts = [(min(e * old, top), r) for e, r in zip(LIVE_ENERGIES, got)]
+    new, reached = old, float("nan")
+    for _ in range(LIVE_ROUNDS):
+        near = sorted(pts, key=lambda q: abs(math.log(max(q[1], 1e-6))))
+        pair = [near[0]] + [q for q in near[1:] if abs(q[0] - near[0][0]) > 0.01 * near[0][0]][:1]
+        if len(pair) < 2:
+            break
+        b, a = np.polyfit(np.log([q[0] for q in pair]), np.log([max(q[1], 1e-6) for q in pair]), 1)
+        if not math.isfinite(b) or b < MIN_SLOPE:
+            break
+        new = float(np.clip(math.exp(-a / b), SCALE_RANGE[0], top))
+        reached = ratio(new / old)
+        pts.append((new, reached))
+        if abs(math.log(max(reached, 1e-6))) < math.log(LIVE_TOLERANCE) or (new >= top and reached < 1.0):
+            break
+    if not math.isfinite(reached):
+        new, reached = old, ratio(1.0)
+    return new, reached, pts
+
+
 def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_style: int = 8,
                    seconds: float = 20.0, progress: Any = None) -> None:
     """The live stage (see the module docstring), in place on ``cal``: ``dancer`` (a
@@ -316,31 +342,14 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
                                   c.beats[c.beats < n / c.fps] if len(c.beats) else None))
             data_speed.append(limb_speed(c.poses[:n], c.fps))
 
-        def ratio(energy: float) -> float:
+        def ratio(energy: float, st: str = st, songs: list[Any] = songs, speed: list[float] = data_speed) -> float:
             r = [limb_speed(dancer.dance(s, style=st, seed=0, energy=energy).poses, dancer.fps) / max(d, 1e-6)
-                 for s, d in zip(songs, data_speed)]
+                 for s, d in zip(songs, speed)]
             return float(np.mean(r))
 
         old = cal.scale[st]
         got = [ratio(e) for e in LIVE_ENERGIES]
-        top = min(SCALE_RANGE[1], cal.energy_max)
-        pts = [(min(e * old, top), r) for e, r in zip(LIVE_ENERGIES, got)]  # (energy fed to the model, ratio)
-        new, reached = old, float("nan")
-        for _ in range(LIVE_ROUNDS):  # a secant on log-log through the two points nearest ratio 1
-            near = sorted(pts, key=lambda q: abs(math.log(max(q[1], 1e-6))))
-            pair = [near[0]] + [q for q in near[1:] if abs(q[0] - near[0][0]) > 0.01 * near[0][0]][:1]
-            if len(pair) < 2:
-                break
-            b, a = np.polyfit(np.log([q[0] for q in pair]), np.log([max(q[1], 1e-6) for q in pair]), 1)
-            if not math.isfinite(b) or b < MIN_SLOPE:
-                break
-            new = float(np.clip(math.exp(-a / b), SCALE_RANGE[0], top))
-            reached = ratio(new / old)
-            pts.append((new, reached))
-            if abs(math.log(max(reached, 1e-6))) < math.log(LIVE_TOLERANCE) or (new >= top and reached < 1.0):
-                break
-        if not math.isfinite(reached):
-            reached = ratio(1.0)
+        new, reached, pts = _secant_scale(ratio, old, got, top=min(SCALE_RANGE[1], cal.energy_max))
         cal.live_ratios[st] = [round(x, 4) for x in got]
         cal.live_ratio[st] = round(reached, 4)
         say(f"{st}: through the live engine, model/data limb speed " + ", ".join(
