@@ -20,7 +20,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # beat; it starts from the exported v8 itself (train --init models/default.onnx). v16 (shipped,
 # session 28) is v12 fine-tuned 28 minutes on the varied choreography (dataset synth --variety 1,
 # the default), calibrated on it (energy, smoothing and, since session 30, the groove's beat
-# profile per style). The final checkpoint is
+# profile per style; since session 33 `calibrate` also dances the clips through the live engine
+# and sets the energy scales there). The final checkpoint is
 # exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0
