@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from live.phrase import JumpFade
 from model import skeleton as sk
 from model.energy_calib import energy_calibration, scale_of, smoothing_of
 from model.errors import ConfigError
@@ -171,21 +172,28 @@ class FanOutGenerator:
         self._own = [None if (st is None or scales is None or self._e < 0) else scale_of(st, scales)
                      for st in self.styles]
         self._ctl = [np.zeros(len(self.control_names), np.float32) for _ in self.gens]
+        self._fades = [JumpFade(int(self.fps)) for _ in self.gens[1:]]
+        """The other dancers' jump fades after a phrase refresh (dancer 0's is the engine's)."""
         self.user_energy: float | None = None
         """The user's energy (the Engine sets it on every control change)."""
 
     def reset(self, *, seed: int | None = None) -> None:
         for i, g in enumerate(self.gens):
             g.reset(seed=None if seed is None else seed + i)
+        for f in self._fades:
+            f.reset()
         self.steps = 0
 
     def refresh(self) -> None:
         """A new phrase for every dancer (live/phrase.py): each generator redraws its own memory
-        from its own seeded stream."""
-        for g in self.gens:
+        from its own seeded stream; what is left of the other dancers' jumps is faded out here
+        as the engine fades dancer 0's."""
+        for i, g in enumerate(self.gens):
             r = getattr(g, "refresh", None)
             if r is not None:
                 r()
+                if i:
+                    self._fades[i - 1].arm()
 
     def step(self, features: np.ndarray, *, style: Any = None, controls: Any = None) -> np.ndarray:
         slot = self.raw[self.steps % RING]
@@ -198,6 +206,8 @@ class FanOutGenerator:
                 ctl[:] = controls
                 ctl[self._e] = min(self.user_energy * own, self._emax)
             slot[i] = g.step(features, style=style if st is None else st, controls=ctl)
+            if i:
+                self._fades[i - 1].apply(slot[i])
         self.steps += 1
         return slot[0]
 

@@ -65,6 +65,72 @@ def soften(h: np.ndarray, target: np.ndarray, c: np.ndarray) -> None:
 _HIPS = (sk.JOINT_INDEX["left_hip"], sk.JOINT_INDEX["right_hip"])
 
 
+class JumpFade:
+    """What is left of a jump in the model's poses after a refresh, faded out over ``BLEND_S``
+    (an inertial offset: the last pose minus the new one, root-relative so the root's own
+    travel stays, faded with a smoothstep). :meth:`arm` before the first new pose; every pose
+    then goes through :meth:`apply` (in place, no allocation) or, offline, a run of poses
+    through :meth:`apply_block`."""
+
+    def __init__(self, fps: int) -> None:
+        n = max(1, int(round(BLEND_S * fps)))
+        u = 1.0 - np.arange(n, dtype=np.float64) / n
+        self._w = (u * u * (3.0 - 2.0 * u)).astype(np.float32)  # smoothstep from 1 down
+        self._off = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._tmp = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._last = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        self._left = 0  # blend frames left
+        self._pending = False  # the next pose starts a blend
+        self._have_last = False
+
+    @property
+    def active(self) -> bool:
+        """A blend is armed or under way."""
+        return self._pending or self._left > 0
+
+    def arm(self) -> None:
+        """A refresh: the next pose starts a fade (when there was a pose before it)."""
+        self._pending = self._have_last
+
+    def _offset(self, pose: np.ndarray) -> None:
+        self._pending = False
+        off = self._off
+        np.subtract(self._last, pose, out=off)
+        dx = 0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0))
+        dz = 0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2))
+        off[:, 0] -= dx
+        off[:, 2] -= dz
+        self._left = len(self._w)
+
+    def apply(self, pose: np.ndarray) -> None:
+        """One pose [17, 3], blended in place."""
+        if self._pending:
+            self._offset(pose)
+        if self._left:
+            np.multiply(self._off, self._w[len(self._w) - self._left], out=self._tmp)
+            pose += self._tmp
+            self._left -= 1
+        np.copyto(self._last, pose)
+        self._have_last = True
+
+    def apply_block(self, poses: np.ndarray) -> None:
+        """A run of poses [n, 17, 3] (float32), blended in place as :meth:`apply` would."""
+        if not len(poses):
+            return
+        if self._pending:
+            self._offset(poses[0])
+        m = min(self._left, len(poses))
+        if m:
+            i0 = len(self._w) - self._left
+            poses[:m] += self._w[i0: i0 + m, None, None] * self._off
+            self._left -= m
+        np.copyto(self._last, poses[-1])
+        self._have_last = True
+
+
 class PhraseRefresh:
     """See the module docstring. ``on`` is False (and every method a no-op) when ``bars`` is
     0, the generator has no ``refresh()`` or the features have no bar phase (``at`` None)."""
@@ -76,12 +142,7 @@ class PhraseRefresh:
         self.on = self.bars > 0 and at is not None and callable(self._refresh)
         self.block = int(getattr(generator, "block", 1) or 1)
         self.min_frames = int(round(MIN_PHRASE_S * fps))
-        n = max(1, int(round(BLEND_S * fps)))
-        u = 1.0 - np.arange(n, dtype=np.float64) / n
-        self._w = (u * u * (3.0 - 2.0 * u)).astype(np.float32)  # smoothstep from 1 down
-        self._off = np.zeros((sk.NUM_JOINTS, 3), np.float32)
-        self._tmp = np.zeros((sk.NUM_JOINTS, 3), np.float32)
-        self._last = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self.fade = JumpFade(fps)
         self.count = 0
         """Refreshes since the last reset."""
         self.reset()
@@ -93,9 +154,7 @@ class PhraseRefresh:
         self._no_bar = 0  # music beats since the last downbeat
         self._heard = 0  # bars heard since the last refresh
         self._since = 0  # frames since the last refresh (or the stream start)
-        self._left = 0  # blend frames left
-        self._pending = False  # the next pose starts a blend
-        self._have_last = False
+        self.fade.reset()
         self._deferred = False  # a block-N model refreshes on its next block
         self.count = 0
 
@@ -127,35 +186,16 @@ class PhraseRefresh:
         assert self._refresh is not None
         self._refresh()
         self.count += 1
-        self._pending = self._have_last
+        self.fade.arm()
 
     def before(self, row: np.ndarray) -> None:
         """Before the model's step on ``row`` (the features as the model hears them)."""
         if self._due(row):
             self._start()
 
-    def _offset(self, pose: np.ndarray) -> None:
-        """Start the fade: the jump from the last pose to ``pose``, root-relative (the root's
-        own travel stays)."""
-        self._pending = False
-        off = self._off
-        np.subtract(self._last, pose, out=off)
-        dx = 0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0))
-        dz = 0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2))
-        off[:, 0] -= dx
-        off[:, 2] -= dz
-        self._left = len(self._w)
-
     def after(self, pose: np.ndarray) -> None:
         """The model's pose [17, 3] of this frame, blended in place after a refresh."""
-        if self._pending:
-            self._offset(pose)
-        if self._left:
-            np.multiply(self._off, self._w[len(self._w) - self._left], out=self._tmp)
-            pose += self._tmp
-            self._left -= 1
-        np.copyto(self._last, pose)
-        self._have_last = True
+        self.fade.apply(pose)
 
     def frames(self, rows: np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Offline: the poses of ``rows`` [n, F] (heard features) from ``model`` (the
@@ -179,15 +219,7 @@ class PhraseRefresh:
         for k in cuts + [len(rows)]:
             if k > start:
                 o = np.asarray(model(rows[start:k]), np.float32)
-                if self._pending:
-                    self._offset(o[0])
-                m = min(self._left, len(o))
-                if m:  # the fade over this part's first frames, as after() does frame by frame
-                    i0 = len(self._w) - self._left
-                    o[:m] += self._w[i0: i0 + m, None, None] * self._off
-                    self._left -= m
-                np.copyto(self._last, o[-1])
-                self._have_last = True
+                self.fade.apply_block(o)  # the fade over this part's first frames, as after() does
                 parts.append(o)
             if k < len(rows):
                 self._start()

@@ -215,3 +215,29 @@ def test_an_ensemble_refreshes_every_dancer() -> None:
         ph.before(r)
         ph.after(fan.step(r))
     assert [g.refreshes for g in gens] == [[2 * BAR], [2 * BAR]]
+
+
+def test_an_ensembles_other_dancers_fade_their_jump_too() -> None:
+    """The engine fades dancer 0's jump (PhraseRefresh.after); the fan-out fades the others'
+    itself, the same way: no jump of the hand relative to the body, the travel kept."""
+    from live.ensemble import FanOutGenerator
+
+    gens = [_Gen(), _Gen(), _Gen()]
+    fan = FanOutGenerator(gens, [None, None, None])
+    ph = PhraseRefresh(fan, at=beat_columns(_cfg()), bars=2, fps=FPS)
+    raws = []
+    for r in _rows(3 * BAR):
+        ph.before(r)
+        ph.after(fan.step(r))
+        raws.append(fan.raw[(fan.steps - 1) % len(fan.raw)].copy())
+    dancers = np.stack(raws)  # [t, 3, 17, 3]
+    k = 2 * BAR
+    for i in range(3):
+        rel = dancers[:, i] - sk.root_of(dancers[:, i])[:, None, :]
+        assert abs(rel[k, HAND, 0] - rel[k - 1, HAND, 0]) < 1e-6, i  # faded, as dancer 0
+        n = int(round(BLEND_S * FPS))
+        assert rel[k + n, HAND, 0] - rel[k - 1, HAND, 0] == pytest.approx(0.5, abs=1e-6)
+        root = sk.root_of(dancers[:, i])[:, 0]
+        assert root[k] - root[k - 1] == pytest.approx(1.01, abs=1e-5)
+    fan.reset(seed=0)
+    assert not any(f.active for f in fan._fades)
