@@ -118,6 +118,10 @@ def recover_checkpoint(model_path: str | Path) -> dict[str, Any]:
         "feature_spec": spec, "feature_cfg": feature_cfg,
         "train_config": meta.get("train_config"), "energy_calibration": meta.get("energy_calibration"),
         "recovered_from": str(p), "input_norm": False,
+        # what the model was trained on and for how long, so that exporting the rebuilt
+        # checkpoint again (a new calibration, say) keeps them in the model's metadata
+        "data_summary": dict(meta.get("train_data") or {}),
+        "step": int((meta.get("created") or {}).get("train_step", 0) or 0),
     }
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -41,6 +42,14 @@ def test_the_rebuilt_network_folds_back_to_the_shipped_weights() -> None:
             assert np.abs(again[k] - ref).max() <= 1e-5 * max(1.0, float(np.abs(ref).max())), k
     assert ck["styles"][0] == "ballet" and ck["input_norm"] is False
     assert ck["feature_cfg"]["fps"] == 30 and ck["feature_cfg"]["n_mels"] == 64
+    # the training data's summary and step come back too, so a re-export keeps them
+    from export.onnx_export import build_metadata
+
+    meta = build_metadata(net, ck, block=1, command="test")
+    with np.load(DEFAULT.with_name("default_offline.npz")) as z:
+        shipped = json.loads(str(z["meta"]))
+    assert ck["data_summary"]["clips"] > 0 and meta["train_data"] == shipped["train_data"]
+    assert meta["created"]["train_step"] == shipped["created"]["train_step"]
 
 
 def test_renormalising_the_input_keeps_the_function() -> None:
