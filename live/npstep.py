@@ -53,7 +53,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from live.control import parse_style
 from live.offline import NetDims, read_weights
-from live.phrase import REFRESH_FRAMES, soften
+from live.phrase import REFRESH_FRAMES, draw_memory, soften
 from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
@@ -387,6 +387,7 @@ class NumpyStep(NetDims):
             for src, wl, gb, hv in ((self._in0, self._w0, self._gates[0], self._h[0]),
                                     (self._in1, self._w1, self._gates[1], self._h[1])))
         self._fresh = np.zeros((2, hid), F32)  # a phrase refresh's new h per layer (live/phrase.py)
+        self._fresh_of = {"h0": self._fresh[0], "h1": self._fresh[1]}
         self._soft = 0
         self._zn = np.zeros((2, nd2), F32)  # [z; fresh noise]
         self._z, self._noise = self._zn[0], self._zn[1]
@@ -448,14 +449,7 @@ class NumpyStep(NetDims):
         """A new phrase: a new LSTM memory drawn as at a reset (h ~ N(0, std) in the state's
         order, the other runtimes' draws) and pulled to over the next REFRESH_FRAMES steps
         (live/phrase.py); the pose, root, latent and encoder carry on."""
-        for entry in self.meta["state"]:
-            name = str(entry["name"])
-            if name in ("h0", "h1") and entry.get("init") == "normal":
-                t = self._fresh[int(name[1])]
-                self._rng.standard_normal(out=t, dtype=F32)
-                t *= F32(entry.get("std", 1.0))
-            elif name in ("h0", "h1"):
-                self._fresh[int(name[1])].fill(0.0)
+        draw_memory(self.meta["state"], self._rng, self._fresh_of)
         self._soft = REFRESH_FRAMES
 
     @property

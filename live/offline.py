@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from live.control import parse_style
-from live.phrase import REFRESH_FRAMES, soften
+from live.phrase import REFRESH_FRAMES, draw_memory, soften
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -230,15 +230,9 @@ class NumpyGenerator(NetDims):
     def refresh(self) -> None:
         """A new phrase: a new LSTM memory drawn as at a reset and pulled to over the next
         REFRESH_FRAMES frames (the step runtimes' draws and steps; live/phrase.py)."""
-        self._fresh = []
-        for entry in self.meta["state"]:
-            name = str(entry["name"])
-            if name[:1] == "h" and name[1:].isdigit() and int(name[1:]) < self.lstm_layers:
-                t = np.zeros(self.hid, np.float32)
-                if entry.get("init") == "normal":
-                    self._rng.standard_normal(out=t, dtype=np.float32)
-                    t *= np.float32(entry.get("std", 1.0))
-                self._fresh.append(t)
+        if not self._fresh:  # the new h per layer, made on the first refresh
+            self._fresh = [np.zeros(self.hid, np.float32) for _ in range(self.lstm_layers)]
+        draw_memory(self.meta["state"], self._rng, {f"h{i}": t for i, t in enumerate(self._fresh)})
         self._soft = REFRESH_FRAMES
 
     def _soften(self) -> None:

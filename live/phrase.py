@@ -34,7 +34,7 @@ into preallocated buffers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,22 @@ def soften(h: np.ndarray, target: np.ndarray, c: np.ndarray) -> None:
     h *= k
     h += target
     c *= k
+
+
+def draw_memory(state: Sequence[Mapping[str, Any]], rng: np.random.Generator,
+                into: Mapping[str, np.ndarray]) -> None:
+    """A refresh's new memory: for each state entry named in ``into`` (``h0``, ``h1``, ...), its
+    buffer drawn as at a reset (normal times ``std``, or zeros), in the state's order, so every
+    runtime takes the same numbers from its seeded stream."""
+    for entry in state:
+        t = into.get(str(entry["name"]))
+        if t is None:
+            continue
+        if entry.get("init") == "normal":
+            rng.standard_normal(out=t, dtype=np.float32)
+            t *= np.float32(entry.get("std", 1.0))
+        else:
+            t.fill(0.0)
 
 
 _HIPS = (sk.JOINT_INDEX["left_hip"], sk.JOINT_INDEX["right_hip"])

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from live.control import parse_style
-from live.phrase import REFRESH_FRAMES, soften
+from live.phrase import REFRESH_FRAMES, draw_memory, soften
 from model import modelmeta
 from model.errors import ConfigError, ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -214,6 +214,7 @@ class Generator:
         self._state_in = [s["name"] for s in m["state"]]
         self._soft = 0
         self._fresh: list[tuple[str, str, np.ndarray]] = []
+        self._fresh_of: dict[str, np.ndarray] = {}
         self._state_out = [s["output"] for s in m["state"]]
         self._outputs = ["pose", *self._state_out]
         self._state_shapes = [tuple(int(d) for d in s["shape"]) for s in m["state"]]
@@ -269,14 +270,8 @@ class Generator:
             self._fresh = [(name, "c" + name[1:], np.zeros(self._feed[name].shape, np.float32))
                            for name in self._state_in
                            if name[:1] == "h" and name[1:].isdigit() and "c" + name[1:] in self._state_in]
-        init = {str(e["name"]): e for e in self.meta["state"]}
-        for name, _, t in self._fresh:
-            entry = init[name]
-            if entry.get("init") == "normal":
-                self._rng.standard_normal(out=t, dtype=np.float32)
-                t *= np.float32(entry.get("std", 1.0))
-            else:
-                t.fill(0.0)
+            self._fresh_of = {name: t for name, _, t in self._fresh}
+        draw_memory(self.meta["state"], self._rng, self._fresh_of)
         self._soft = REFRESH_FRAMES
 
     def _soften(self) -> None:

@@ -76,6 +76,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +320,13 @@ def _secant_scale(ratio: Any, old: float, got: Sequence[float], *, top: float
     return new, reached, pts
 
 
+def _live_ratio(dancer: Any, songs: Sequence[Any], data_speed: Sequence[float], style: str, energy: float) -> float:
+    """The mean over ``songs`` of the live engine's limb speed over the data's, at user ``energy``."""
+    r = [limb_speed(dancer.dance(s, style=style, seed=0, energy=energy).poses, dancer.fps) / max(d, 1e-6)
+         for s, d in zip(songs, data_speed)]
+    return float(np.mean(r))
+
+
 def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_style: int = 8,
                    seconds: float = 20.0, progress: Any = None) -> None:
     """The live stage (see the module docstring), in place on ``cal``: ``dancer`` (a
@@ -334,7 +342,8 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
         mine = [c for c in clips if c.style == st and c.frames >= 2 * c.fps and c.audio][:per_style]
         if not mine or st not in cal.scale:
             continue
-        songs, data_speed = [], []
+        songs: list[Any] = []
+        data_speed: list[float] = []
         for c in mine:
             audio, sr = load_audio(c.audio)
             n = int(min(c.frames, seconds * c.fps))
@@ -342,11 +351,7 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
                                   c.beats[c.beats < n / c.fps] if len(c.beats) else None))
             data_speed.append(limb_speed(c.poses[:n], c.fps))
 
-        def ratio(energy: float, st: str = st, songs: list[Any] = songs, speed: list[float] = data_speed) -> float:
-            r = [limb_speed(dancer.dance(s, style=st, seed=0, energy=energy).poses, dancer.fps) / max(d, 1e-6)
-                 for s, d in zip(songs, speed)]
-            return float(np.mean(r))
-
+        ratio = partial(_live_ratio, dancer, songs, data_speed, st)
         old = cal.scale[st]
         got = [ratio(e) for e in LIVE_ENERGIES]
         new, reached, pts = _secant_scale(ratio, old, got, top=min(SCALE_RANGE[1], cal.energy_max))
