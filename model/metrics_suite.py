@@ -151,8 +151,8 @@ def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainDat
     return TrainData(path=" + ".join(map(str, paths)), fps=fps, dances=out)
 
 
-STYLE_FIGURES = (("dip", "dip on the beat"), ("half", "dip on the half beat"), ("sharp", "accent sharpness"),
-                 ("hip", "hip over lower ankle"), ("head", "nose over hips"))
+STYLE_FIGURES = (("align", "beat-align score"), ("dip", "dip on the beat"), ("half", "dip on the half beat"),
+                 ("sharp", "accent sharpness"), ("hip", "hip over lower ankle"), ("head", "nose over hips"))
 """Per-style figures of the test-song dances (``style_dynamics``; no target: read beside
 the training data's own, style by style): key in the report's ``dynamics``, row label."""
 
@@ -182,12 +182,17 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
 
 def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | None]]], *, fps: int
                    ) -> dict[str, dict[str, float]]:
-    """Per style the mean beat dip and half-beat dip (-a2 of ``beat_profile``; dances with
-    exact beats only), accent sharpness and stance (``model.metrics_dancer``): {"dip": {style: g},
-    "half": {style: g}, "sharp": {style: x}, "hip": {style: m}, "head": {style: m}}."""
+    """Per style the mean beat-align score, beat dip and half-beat dip (-a2 of ``beat_profile``;
+    these three over dances with exact beats only), accent sharpness and stance
+    (``model.metrics_dancer``): {"align": {style: bas}, "dip": {style: g}, "half": {style: g},
+    "sharp": {style: x}, "hip": {style: m}, "head": {style: m}}. The headline beat-align score
+    is one mean over a few dances; this one shows which styles land on the beat (the
+    training data's freestyle, salsa and breaking barely dip on it)."""
     out: dict[str, dict[str, float]] = {part: {} for part, _ in STYLE_FIGURES}
     for st, items in dances.items():
-        prof = [md.beat_profile(p, b, fps=fps, harmonics=2) for p, b in items if b is not None and len(b) >= 2]
+        timed = [(p, b) for p, b in items if b is not None and len(b) >= 2]
+        out["align"][st] = _mean([metrics.beat_align_score(p, b, fps=fps) for p, b in timed])
+        prof = [md.beat_profile(p, b, fps=fps, harmonics=2) for p, b in timed]
         out["dip"][st] = _mean([-float(x[0]) for x in prof])
         out["half"][st] = _mean([-float(x[2]) for x in prof])
         out["sharp"][st] = _mean([md.accent_sharpness(p, fps=fps) for p, _ in items])

@@ -80,6 +80,16 @@ def _train() -> mu.TrainData:
     return mu.TrainData(path="train", fps=FPS, dances=dances)
 
 
+def test_the_beat_align_score_per_style_shows_the_style_that_misses_the_beat() -> None:
+    beats = np.arange(0.0, 12.0, 0.5)
+    n = int(12.0 * FPS)
+    on = _moves("a", n, 0, np.ones(n), beats)
+    off = np.roll(_moves("b", n, 0, np.ones(n), beats), 8, axis=0)  # still half a beat after every beat
+    dyn = mu.style_dynamics({"a": [(on, beats)], "b": [(off, beats), (off, None)]}, fps=FPS)
+    assert dyn["align"]["a"] > 0.9 and dyn["align"]["b"] < 0.1  # a dance without beats is left out
+    assert dyn["align"]["b"] == pytest.approx(mu.metrics.beat_align_score(off, beats, fps=FPS))
+
+
 def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     songs = [_song(20.0, 120, "x"), _song(20.0, 100, "y")]
     cfg = mu.SuiteConfig(pair_songs=1, quiet_songs=1, long_minutes=0.5)
@@ -94,6 +104,7 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert f["repetition_min"] < 0.3 and 0.5 < f["repetition_low"] < 1.0
     assert min(rep["style"]["test"].values()) == 1.0 and min(rep["style"]["long"].values()) == 1.0
     assert rep["dynamics"]["dip"]["a"] > 0.4  # still on every beat (2/3 without the drift and loudness)
+    assert min(rep["dynamics"]["align"].values()) > 0.9  # both styles land on the beat
     assert set(rep["dynamics"]["sharp"]) == {"a", "b"}
     fig, cv = mu.train_figures(_train())
     assert fig["dip_b"] > 0.3 and fig["sharp_a"] > 0
@@ -101,6 +112,7 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert "PASS" in text and "beat-align score, exact beats" in text and "style a (test music)" in text
     assert "dip on the beat a (test music)" in text and "accent sharpness b (test music)" in text
     assert "dip on the half beat a (test music)" in text and abs(rep["dynamics"]["half"]["a"]) < 0.3
+    assert "beat-align score b (test music)" in text and fig["align_a"] > 0.9
     assert "hip over lower ankle a (test music)" in text and "nose over hips b (test music)" in text
     assert set(rep["dynamics"]["hip"]) == {"a", "b"} and 0.5 < fig["hip_a"] < 1.0 and 0.3 < fig["head_b"] < 0.8
     assert "share of windows under 0.3" in text
