@@ -24,8 +24,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # and sets the energy scales there). The final checkpoint is
 # exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
-	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0
-	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0
+	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
+	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0 --stance 0
 	$(DANCEMUSE) dataset import mocap ../shared/mocap --out data/mocap
 	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v6 --train-config models/default_train.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v7s --init runs/v6/final.pt --train-config models/v7_style.toml --steps 1750
@@ -36,8 +36,8 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v12 --init models/default.onnx --train-config models/v12_beats.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v12/final.pt --data data/synth_v4 data/synth_x data/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default.onnx
-	$(DANCEMUSE) dataset synth --out data/synth_v5 --minutes 30 --seed 0
-	$(DANCEMUSE) dataset synth --out data/synth_x5 --minutes 20 --seed 1 --styles-per-song 3
+	$(DANCEMUSE) dataset synth --out data/synth_v5 --minutes 30 --seed 0 --stance 0
+	$(DANCEMUSE) dataset synth --out data/synth_x5 --minutes 20 --seed 1 --styles-per-song 3 --stance 0
 	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v5 data/synth_x5 data/mocap --out runs/v16 --init models/default.onnx --train-config models/v16_variety.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v16/final.pt -o models/default.onnx
@@ -46,8 +46,8 @@ default-model:
 # The varied choreography (dataset synth --variety 1, the default since session 27) in the
 # v4 recipes; models/v16_variety.toml fine-tunes v12 on it (models/README.md, "Session 27").
 variety-data:
-	$(DANCEMUSE) dataset synth --out data/synth_v5 --minutes 30 --seed 0
-	$(DANCEMUSE) dataset synth --out data/synth_x5 --minutes 20 --seed 1 --styles-per-song 3
+	$(DANCEMUSE) dataset synth --out data/synth_v5 --minutes 30 --seed 0 --stance 0
+	$(DANCEMUSE) dataset synth --out data/synth_x5 --minutes 20 --seed 1 --styles-per-song 3 --stance 0
 
 # Export a checkpoint: make export-model CKPT=runs/mine/best.pt OUT=models/mine.onnx
 CKPT ?= runs/default/best.pt

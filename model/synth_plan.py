@@ -19,6 +19,16 @@ move only another calm move's) and a level a little lower or higher; a unit that
 always varied, its first half at another size and level too, and a calm passage does not
 pick the same calm move twice in a row. Moves tagged "variety" join the vocabulary only
 then, so ``variety`` 0 plans exactly as before it.
+
+Stance (``stance``, session 34; ``dataset synth --stance``): a quieter passage makes the moves
+smaller. Without it they shrink toward the neutral standing pose, so in a break every style
+straightens up and lowers its arms (the data's locking: hip over the lower ankle 0.77 m
+elsewhere, 0.83 m in its breaks, where ballet stands at 0.82), and a model trained on it does
+the same on real music with its drums out, where it reads as ballet. With ``stance`` a move
+smaller than full size (energy under ~0.8) shrinks around its own centre instead (the
+level of its lower keys, the mean of the unit's arm and torso keys): the calm version of the
+style keeps its bent knees and its arms. Full-size and bigger moves are as before, and no
+random number is drawn for it, so ``stance`` False plans exactly as before it.
 """
 
 from __future__ import annotations
@@ -91,8 +101,10 @@ def _wrap(a: float) -> float:
 
 
 class _Planner:
-    def __init__(self, style: str, energy: np.ndarray, rng: np.random.Generator, variety: float = 0.0) -> None:
+    def __init__(self, style: str, energy: np.ndarray, rng: np.random.Generator, variety: float = 0.0,
+                 stance: bool = False) -> None:
         self.variety = float(variety)
+        self.stance = bool(stance)
         self.spec = STYLES[style]
         # moves tagged "variety" came with it: without it the vocabulary (and so a seed's
         # plan) is the one data sets were made with before
@@ -127,10 +139,12 @@ class _Planner:
         ease_i = EASES.index(m.ease or self.spec.ease)
         first = True
         turning = bool(m.tags & {"turn"})
+        level_c = float(np.mean([k[LO.DY] for _, k in m.lower])) if self.stance else 0.0  # the move's level
         for t, k in expand(m.lower, length, m.beats):
             k = mirror_lower(k) if mirrored else k.copy()
             a = float(np.clip(amplitude(self.e_at(start + t)) * scale, 0.25, 1.25))
-            k[LO.DY] = k[LO.DY] * a + rng.normal(0.0, 0.008)
+            c = level_c if a < 1.0 else 0.0  # smaller: around its own level (stance), not upright
+            k[LO.DY] = c + (k[LO.DY] - c) * a + rng.normal(0.0, 0.008)
             if vary is not None:  # a level lower or higher (the first half only in a repeat)
                 k[LO.DY] += vary.level if t >= half else vary.level1
             k[[LO.SHX, LO.SHZ]] = k[[LO.SHX, LO.SHZ]] * a + rng.normal(0.0, 0.008, 2)
@@ -153,10 +167,12 @@ class _Planner:
             p.lt.append(start + t)
             p.lk.append(k)
             p.le.append(ease_i)
-        for t, k, a2 in self._upper_keys(m, length, half, vary):
-            k = mirror_upper(k) if mirrored else k.copy()
+        ups = [(t, mirror_upper(k) if mirrored else k.copy(), a2) for t, k, a2 in self._upper_keys(m, length, half, vary)]
+        centre = np.mean([k for _, k, _ in ups], axis=0) if self.stance and ups else U_NEUTRAL
+        for t, k, a2 in ups:
             a = float(np.clip(amplitude(self.e_at(start + t)) * scale * a2, 0.25, 1.25))
-            k = U_NEUTRAL + a * (k - U_NEUTRAL)
+            c = centre if a < 1.0 else U_NEUTRAL  # smaller: around the unit's own arms and torso
+            k = c + a * (k - c)
             k[6:14] = U_NEUTRAL[6:14] + self.spec.arms * (k[6:14] - U_NEUTRAL[6:14])
             k[[UP.PITCH, UP.ROLL, UP.TWIST, UP.HPITCH, UP.HYAW, UP.HROLL]] += rng.normal(0.0, 0.03, 6)
             k[6:12] += rng.normal(0.0, 0.012, 6)
@@ -201,12 +217,13 @@ class _Planner:
 
 
 def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarray, sections: np.ndarray | None,
-               style: str, rng: np.random.Generator, variety: float = 0.0) -> Plan:
+               style: str, rng: np.random.Generator, variety: float = 0.0, stance: bool = False) -> Plan:
     """Plan a dance over ``n_beats`` beats (see the module docstring). ``energy``: per
     beat 0..1; ``sections``: optional per-beat section labels (phrases break where they
     change); ``variety``: the chance that a unit varies its second half (see
-    ``_Planner._upper_keys``; 0 draws nothing more, so a seed plans as before)."""
-    pl = _Planner(style, np.asarray(energy, dtype=np.float64), rng, variety)
+    ``_Planner._upper_keys``; 0 draws nothing more, so a seed plans as before); ``stance``:
+    smaller moves keep the move's own level and arms (see the module docstring)."""
+    pl = _Planner(style, np.asarray(energy, dtype=np.float64), rng, variety, stance)
     unit = 2 * bpb
     start = float(first_downbeat % bpb - bpb if first_downbeat % bpb else 0)
     if start < 0:  # a pickup: sway in place until the first full bar

@@ -134,6 +134,30 @@ def test_moves_change_on_eight_count_boundaries_and_phrases_repeat_mirrored() ->
     assert pairs and any(a != b for _, a, b in pairs)  # A then A' on the other side
 
 
+@pytest.mark.parametrize("style", ["locking", "hiphop"])
+def test_with_stance_a_break_keeps_the_style_s_knees_without_it_the_dancer_straightens(style: str) -> None:
+    spec = STYLES[style]
+    song = render_song(feel=spec.feel, bpm=float(np.mean(spec.bpm)), seconds=60.0, seed=3, break_at=(30.0, 8.0))
+    t = np.arange(int(song.seconds * FPS)) / FPS
+    brk, loud = (t > 31) & (t < 37), (t > 5) & (t < 29)
+
+    def hip(p: np.ndarray) -> np.ndarray:  # mid-hip over the lower ankle (m)
+        return p[:, 11:13, 1].mean(axis=1) - p[:, 15:17, 1].min(axis=1)
+
+    old = render_dance(song, style=style, fps=FPS, seed=3, variety=1.0)
+    new = render_dance(song, style=style, fps=FPS, seed=3, variety=1.0, stance=True)
+    assert old.phrases == new.phrases  # the same plan: stance draws nothing
+    h0, h1 = hip(old.poses), hip(new.poses)
+    assert h0[brk].mean() > h0[loud].mean() + 0.02  # the older choreographer stands up in the break
+    assert h1[brk].mean() < h0[brk].mean() - 0.03  # with stance the knees stay bent
+    assert abs(h1[brk].mean() - h1[loud].mean()) < 0.6 * abs(h0[brk].mean() - h0[loud].mean())
+    speed = metrics.joint_speed(new.poses, fps=FPS)
+    assert speed[brk[1:]].mean() < 0.5 * speed[loud[1:]].mean()  # still calm
+    p = new.poses
+    assert bone_length_error(p) < 1e-4 and p[:, 15:17, 1].min() > ANKLE_HEIGHT - 2e-3
+    assert metrics.foot_skating(p, fps=FPS) < 0.1
+
+
 def test_variety_varies_the_eight_counts_and_zero_plans_as_before() -> None:
     # variety 0 is the choreographer data sets were made with before it: this seed's moves,
     # recorded then, stay the same (no extra draws, no new moves)
@@ -256,3 +280,8 @@ def test_variety_is_recorded_in_the_manifest_and_checked(tmp_path: Path) -> None
     assert all("variety" not in e for e in plain)
     with pytest.raises(ConfigError, match="--variety"):
         synthesize_dataset(out, minutes=0.1, variety=1.5)
+    # the stance (session 34) is recorded too; the same songs, the same plan, other calm poses
+    kept = synthesize_dataset(tmp_path / "stance", minutes=0.2, styles=["locking"], seed=2, music="synth",
+                              clip_seconds=(10.0, 12.0), stance=True)
+    assert check_dataset(tmp_path / "stance") == [] and all(e["stance"] is True for e in kept)
+    assert [e["moves"] for e in kept] == [e["moves"] for e in plain] and all("stance" not in e for e in plain)

@@ -42,6 +42,10 @@ def register(sub: Any) -> None:
                    help="chance (0..1) that an 8-count unit varies its second half: other arms over the same "
                         "footwork, a little bigger or smaller, a level lower or higher (default 1; 0: one move "
                         "cycle per unit, the choreography of data sets made before it, such as data/synth_v4)")
+    s.add_argument("--stance", type=int, choices=(0, 1), default=1,
+                   help="1 (default): in quieter passages the moves get smaller around the style's own stance "
+                        "(bent knees, its arms); 0: they straighten up toward a neutral standing pose, as in "
+                        "data sets made before session 34 (data/synth_v4, data/synth_v5)")
     s.set_defaults(func=run_synth)
 
     c = dsub.add_parser("check", parents=[common_parent()],
@@ -98,7 +102,7 @@ def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ConfigError(f"--minutes {args.minutes:g} must be above 0")
     entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
                                  clip_seconds=(lo, hi), music=args.music, augment_share=share,
-                                 styles_per_song=args.styles_per_song, variety=args.variety,
+                                 styles_per_song=args.styles_per_song, variety=args.variety, stance=bool(args.stance),
                                  progress=_progress)
     per = f", each song danced in {args.styles_per_song} styles" if args.styles_per_song > 1 else ""
     print(f"wrote {len(entries)} clips ({args.minutes:g} min of music, {', '.join(styles)}, {args.music} music, "
