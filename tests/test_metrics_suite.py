@@ -90,6 +90,21 @@ def test_the_beat_align_score_per_style_shows_the_style_that_misses_the_beat() -
     assert dyn["align"]["b"] == pytest.approx(mu.metrics.beat_align_score(off, beats, fps=FPS))
 
 
+def test_repetition_per_style_tells_a_looping_style_from_a_wandering_one() -> None:
+    n = int(20.0 * FPS)
+    t = np.arange(n) / FPS
+    loop = np.repeat(rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    loop[:, [9, 10], 1] += 0.3 * np.sin(2 * np.pi * t / 2.0)[:, None]  # the same 2-s move again and again
+    wander = loop.copy()
+    walk = np.cumsum(np.random.default_rng(3).normal(0, 0.03, (n, 2)), axis=0)
+    wander[:, [9, 10], 0] += walk[:, :1]
+    wander[:, [9, 10], 2] += walk[:, 1:]  # the hands go somewhere new
+    dyn = mu.style_dynamics({"loop": [(loop, None)], "wander": [(wander, None)]}, fps=FPS)
+    assert dyn["rep_low"]["loop"] == 1.0 and dyn["rep_min"]["loop"] < 0.05
+    assert dyn["rep_low"]["wander"] < 0.5 and dyn["rep_min"]["wander"] > dyn["rep_min"]["loop"] + 0.1
+    assert dyn["rep_min"]["wander"] == pytest.approx(float(mu.md.repetition(wander, fps=FPS).min()))
+
+
 def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     songs = [_song(20.0, 120, "x"), _song(20.0, 100, "y")]
     cfg = mu.SuiteConfig(pair_songs=1, quiet_songs=1, long_minutes=0.5)
@@ -116,6 +131,10 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert "hip over lower ankle a (test music)" in text and "nose over hips b (test music)" in text
     assert set(rep["dynamics"]["hip"]) == {"a", "b"} and 0.5 < fig["hip_a"] < 1.0 and 0.3 < fig["head_b"] < 0.8
     assert "share of windows under 0.3" in text
+    # repetition per style: the test songs' dances and the long dance's pieces, the data's beside
+    assert set(rep["dynamics"]["rep_low"]) == set(rep["dynamics_long"]["rep_min"]) == {"a", "b"}
+    assert min(rep["dynamics"]["rep_min"].values()) >= f["repetition_min"] and "rep_low_a" in fig
+    assert "repetition under 0.3 a (test music)" in text and "repetition ratio, min b (long music)" in text
     # the classifier fitted without tempo copies (sessions 13-32) reported beside, both sets
     assert set(rep["style_plain"]["test"]) == set(rep["style_plain"]["long"]) == {"a", "b"}
     assert f["style_plain_min"] == min(rep["style_plain"]["test"].values())
