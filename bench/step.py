@@ -15,7 +15,9 @@
    over the whole window every frame, both exported to ONNX, for k = 32, 64, 128, 256.
    The cached cost should stay flat in k. Target: cached >= 5x recompute at k = 128.
 3. Offline generation (``live.generate``, the live Engine in fast mode) of the demo song
-   as a multiple of real time, with the per-frame cost of its parts. Target >= 100x.
+   as a multiple of real time: as `dancemuse generate` runs it (the numpy weights exported
+   beside the model, the encoder batched; target >= 100x) and, beside it, with the block-1
+   ONNX step, with the per-frame cost of its parts.
 
 One intra-op thread everywhere (the live default). Timings are medians.
 """
@@ -224,18 +226,25 @@ def bench_cached_vs_recompute(meta: dict[str, Any], *, frames: int, windows: tup
     return rows
 
 
-def bench_generate(model: Path, *, seconds: float) -> dict[str, float]:
+def bench_generate(model: Path, *, seconds: float) -> dict[str, Any]:
+    """The demo song generated as `dancemuse generate` does (``load_generator(offline=True)``:
+    the numpy weights exported beside the model when they match it) and, beside it, with the
+    block-1 ONNX step (the path before the offline runtimes), with that path's per-frame parts."""
     from live.generate import generate_dance, load_song
     from live.post import PostProcessor
-    from live.runtime import Generator
+    from live.runtime import Generator, load_generator
     from model.config import load_config
     from model.features import StreamingFeatures
 
     cfg = load_config()
     cfg["model"]["path"] = str(model)
     audio, sr, _ = load_song("demo", demo_seconds=seconds)
+    default = load_generator(cfg, offline=True)
+    generate_dance("demo", cfg=cfg, generator=default, audio=(audio[: sr * 2], sr))  # warm-up (imports, JIT)
+    best = min((generate_dance("demo", cfg=cfg, generator=default, audio=(audio, sr)) for _ in range(3)),
+               key=lambda d: d.elapsed)
     gen = Generator(model, feature_config=cfg["features"])
-    generate_dance("demo", cfg=cfg, generator=gen, audio=(audio[: sr * 2], sr))  # warm-up (imports, JIT)
+    generate_dance("demo", cfg=cfg, generator=gen, audio=(audio[: sr * 2], sr))
     d = generate_dance("demo", cfg=cfg, generator=gen, audio=(audio, sr))
     n = len(d.poses)
     t0 = time.perf_counter()
@@ -252,7 +261,8 @@ def bench_generate(model: Path, *, seconds: float) -> dict[str, float]:
         post.process(p)
     post_ms = (time.perf_counter() - t0) * 1e3 / max(len(poses), 1)
     return {"seconds": d.seconds, "frames": n, "elapsed": d.elapsed, "speed": d.speed,
-            "feat_ms": feat_ms, "step_ms": step_ms, "post_ms": post_ms, "frame_ms": d.elapsed * 1e3 / n}
+            "feat_ms": feat_ms, "step_ms": step_ms, "post_ms": post_ms, "frame_ms": d.elapsed * 1e3 / n,
+            "default_kind": type(default).__name__, "default_elapsed": best.elapsed, "default_speed": best.speed}
 
 
 def _legacy() -> Any:
@@ -702,7 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     if "generate" not in skip:
         g = bench_generate(args.model, seconds=args.seconds)
         print(f"\n3. offline generate, demo song {g['seconds']:.0f} s ({g['frames']} frames)")
-        print(f"   {g['elapsed']:.2f} s = {g['speed']:.0f}x real time (target >= 100x); {g['frame_ms']:.3f} ms/frame: "
+        print(f"   as `dancemuse generate` runs it ({g['default_kind']}, best of 3): {g['default_elapsed']:.2f} s = "
+              f"{g['default_speed']:.0f}x real time (target >= 100x)")
+        print(f"   block-1 ONNX step: {g['elapsed']:.2f} s = {g['speed']:.0f}x real time; {g['frame_ms']:.3f} ms/frame: "
               f"features {g['feat_ms']:.3f} + step {g['step_ms']:.3f} + post {g['post_ms']:.3f} ms")
     return 0
 
