@@ -12,9 +12,9 @@ features are computed once and shared by all its dances):
   (seconds where the two seeds agree within 3 cm: it varies a lot by style and song, so
   every dance counts); per style, over all its test-song dances, its dynamics and stance:
   the dip on the beat, the accent sharpness and the hip and nose heights
-  (``metrics_dancer.beat_dip`` / ``accent_sharpness`` / ``stance``) and its repetition (lowest
-  ratio, share of windows under 0.3; no target: read beside the training data's own, style
-  by style);
+  (``metrics_dancer.beat_dip`` / ``accent_sharpness`` / ``stance``), its repetition (lowest
+  ratio, share of windows under 0.3) and its foot sliding (no target: read beside the
+  training data's own, style by style);
 * the first ``pair_songs`` test songs again at energy 0.3 and 1.8 (pose spread);
 * ``quiet_songs`` test songs with the passage ``QUIET_SECTION`` (fractions of the song)
   30 dB quieter: joint speed there over the speed elsewhere;
@@ -155,7 +155,8 @@ def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainDat
 
 STYLE_FIGURES = (("align", "beat-align score"), ("dip", "dip on the beat"), ("half", "dip on the half beat"),
                  ("sharp", "accent sharpness"), ("hip", "hip over lower ankle"), ("head", "nose over hips"),
-                 ("rep_min", "repetition ratio, min"), ("rep_low", "repetition under 0.3"))
+                 ("rep_min", "repetition ratio, min"), ("rep_low", "repetition under 0.3"),
+                 ("slide", "foot sliding in contact"))
 """Per-style figures of the test-song dances (``style_dynamics``; no target: read beside
 the training data's own, style by style): key in the report's ``dynamics``, row label."""
 
@@ -189,12 +190,14 @@ def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | 
     these three over dances with exact beats only), accent sharpness, stance and repetition
     (``model.metrics_dancer``): {"align": {style: bas}, "dip": {style: g}, "half": {style: g},
     "sharp": {style: x}, "hip": {style: m}, "head": {style: m}, "rep_min": {style: r},
-    "rep_low": {style: share}}. The headline beat-align score is one mean over a few dances;
+    "rep_low": {style: share}, "slide": {style: m/s}}. The headline beat-align score is one mean over a few dances;
     this one shows which styles land on the beat (the training data's freestyle, salsa and
     breaking barely dip on it). The repetition rows are each dance's own windows (as the
     headline's), pooled per style: its lowest ratio and its share under ``md.REPEAT_RATIO``,
     so a low headline minimum is read beside the style's own data (the synthetic ballet,
-    house and locking repeat a move for bars: 16-18 % of their windows are under 0.3)."""
+    house and locking repeat a move for bars: 16-18 % of their windows are under 0.3). The
+    foot sliding (mean horizontal ankle speed in contact) likewise shows which style's feet
+    move along the floor (breaking's floor work sweeps them by design)."""
     out: dict[str, dict[str, float]] = {part: {} for part, _ in STYLE_FIGURES}
     for st, items in dances.items():
         timed = [(p, b) for p, b in items if b is not None and len(b) >= 2]
@@ -210,6 +213,7 @@ def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | 
         rep = np.concatenate(reps) if reps else np.zeros(0)
         out["rep_min"][st] = float(rep.min()) if len(rep) else float("nan")
         out["rep_low"][st] = md.repeating_share(rep)
+        out["slide"][st] = _mean([md.foot_sliding(p, fps=fps)[0] for p, _ in items])
     return out
 
 

@@ -135,6 +135,9 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert set(rep["dynamics"]["rep_low"]) == set(rep["dynamics_long"]["rep_min"]) == {"a", "b"}
     assert min(rep["dynamics"]["rep_min"].values()) >= f["repetition_min"] and "rep_low_a" in fig
     assert "repetition under 0.3 a (test music)" in text and "repetition ratio, min b (long music)" in text
+    assert "foot sliding in contact b (test music)" in text and "slide_b" in fig
+    assert rep["dynamics"]["slide"]["a"] < 0.01 < rep["dynamics"]["slide"]["b"]  # b swings its feet along the floor
+    assert "foot sliding in contact a (long music)" not in text  # the long pieces carry repetition only
     # the classifier fitted without tempo copies (sessions 13-32) reported beside, both sets
     assert set(rep["style_plain"]["test"]) == set(rep["style_plain"]["long"]) == {"a", "b"}
     assert f["style_plain_min"] == min(rep["style_plain"]["test"].values())
