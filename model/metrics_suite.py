@@ -187,12 +187,12 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
 def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | None]]], *, fps: int
                    ) -> dict[str, dict[str, float]]:
     """Per style the mean beat-align score, beat dip and half-beat dip (-a2 of ``beat_profile``;
-    these three over dances with exact beats only), accent sharpness, stance and repetition
-    (``model.metrics_dancer``): {"align": {style: bas}, "dip": {style: g}, "half": {style: g},
-    "sharp": {style: x}, "hip": {style: m}, "head": {style: m}, "rep_min": {style: r},
-    "rep_low": {style: share}, "slide": {style: m/s}}. The headline beat-align score is one mean over a few dances;
-    this one shows which styles land on the beat (the training data's freestyle, salsa and
-    breaking barely dip on it). The repetition rows are each dance's own windows (as the
+    these three over dances with exact beats only), accent sharpness, stance, repetition and
+    foot sliding (``model.metrics_dancer``): {"align": {style: bas}, "dip": {style: g},
+    "half": {style: g}, "sharp": {style: x}, "hip": {style: m}, "head": {style: m},
+    "rep_min": {style: r}, "rep_low": {style: share}, "slide": {style: m/s}}. The headline
+    beat-align score is one mean over a few dances; this one shows which styles land on the
+    beat (the training data's freestyle, salsa and breaking barely dip on it). The repetition rows are each dance's own windows (as the
     headline's), pooled per style: its lowest ratio and its share under ``md.REPEAT_RATIO``,
     so a low headline minimum is read beside the style's own data (the synthetic ballet,
     house and locking repeat a move for bars: 16-18 % of their windows are under 0.3). The
