@@ -133,7 +133,9 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert "share of windows under 0.3" in text
     # repetition per style: the test songs' dances and the long dance's pieces, the data's beside
     assert set(rep["dynamics"]["rep_low"]) == set(rep["dynamics_long"]["rep_min"]) == {"a", "b"}
-    assert min(rep["dynamics"]["rep_min"].values()) >= f["repetition_min"] and "rep_low_a" in fig
+    # the headline's windows (the round-robin dances and the pieces) are among the per-style ones
+    lowest = min(min(rep["dynamics"]["rep_min"].values()), min(rep["dynamics_long"]["rep_min"].values()))
+    assert lowest <= f["repetition_min"] and "rep_low_a" in fig
     assert "repetition under 0.3 a (test music)" in text and "repetition ratio, min b (long music)" in text
     assert "foot sliding in contact b (test music)" in text and "slide_b" in fig
     assert rep["dynamics"]["slide"]["a"] < 0.01 < rep["dynamics"]["slide"]["b"]  # b swings its feet along the floor
