@@ -119,6 +119,10 @@ def test_groove_profile_is_the_datas_mean_with_a_floor_on_the_dip_and_reads_back
     ballet = groove_profile([np.r_[-0.8, np.zeros(n - 1)]])
     assert ballet[0] == -0.8  # under the floor already: kept
     assert groove_profile([]) == [-GROOVE_DATA] + [0.0] * (n - 1)  # no beats: the plain cosine
+    flat = np.r_[-0.01, 0.02, np.zeros(n - 2)]  # a style without pulse, given its own floor
+    assert groove_profile([flat], floor=0.1)[:2] == [-0.1, 0.02]
+    assert groove_profile([flat], floor=0.0)[0] == -0.01  # no floor: the data's own dip
+    assert groove_profile([house], floor=0.1)[0] == -0.3  # deeper than the floor: the data's
     assert groove_profiles({"smoothing_scale": {"a": 0.5}}, ["a"]) is None
     f = groove_profiles({"groove_profile": {"b": house.tolist()}}, ["a", "b"])
     assert f is not None and f.shape == (2, n)
@@ -325,6 +329,36 @@ def test_calibrate_stores_scales_that_make_the_model_move_like_the_data(
     assert "has no feature settings" in capsys.readouterr().err
     assert main(["calibrate", str(src), "--data", str(tmp_path / "nowhere")]) != 0
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_calibrate_groove_floor_lowers_one_styles_dip_and_refuses_nonsense(
+        ckpt: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+    from model.metrics_dancer import beat_profile
+    from model.train import load_checkpoint
+    from model.train_data import load_folders
+
+    src, data = ckpt
+    out = tmp_path / "floor.pt"
+    assert main(["calibrate", str(src), "--data", str(data), "-o", str(out), "--seconds", "4", "--clips", "1",
+                 "--style-strength", "1", "--free-run-only", "--groove-floor", "b=0.05"]) == 0
+    cal = load_checkpoint(out)["energy_calibration"]
+    assert cal["groove_floor"] == {"b": 0.05}
+    styles = load_checkpoint(src)["styles"]
+    clips = load_folders([data], feature_cfg=load_checkpoint(src)["feature_cfg"], styles=styles)
+    rows = {st: [beat_profile(c.poses, c.beats, fps=c.fps, harmonics=GROOVE_HARMONICS)
+                 for c in clips if c.style == st and len(c.beats) >= 2] for st in ("a", "b")}
+    want_b = groove_profile(rows["b"], floor=0.05)
+    assert want_b[0] > -GROOVE_FLOOR_DIP  # the data's b dips less than the default floor: the option shows
+    np.testing.assert_allclose(cal["groove_profile"]["b"], want_b, atol=1e-4)
+    np.testing.assert_allclose(cal["groove_profile"]["a"], groove_profile(rows["a"]), atol=1e-4)  # a keeps 0.4
+    assert f"{-want_b[0]:5.2f}" in capsys.readouterr().out  # the table's dip column
+    for bad, says in (("zumba=0.1", "does not dance"), ("b", "STYLE=DIP"), ("b=x", "STYLE=DIP"),
+                      ("b=1.5", "0..1"), ("=0.1", "STYLE=DIP")):
+        assert main(["calibrate", str(src), "--data", str(data), "-o", str(tmp_path / "x.pt"),
+                     "--free-run-only", "--groove-floor", bad]) != 0
+        assert says in capsys.readouterr().err, bad
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_calibrate_measures_and_solves_per_style(ckpt: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,10 @@ def register(sub: Any) -> None:
     p.add_argument("--clips", type=int, default=8, help="clips per style (default 8)")
     p.add_argument("--style-strength", type=finite_float, default=None,
                    help="style strength to calibrate at (default: live.style_strength of the config)")
+    p.add_argument("--groove-floor", action="append", default=[], metavar="STYLE=DIP",
+                   help="the least beat dip of STYLE's groove (default 0.4 for every style; the groove follows "
+                        "the data's dip where it is deeper); lower it for a style whose data has no pulse "
+                        "(repeatable; the shipped model: freestyle=0.1)")
     p.add_argument("--free-run-only", action="store_true",
                    help="skip the second stage, which exports the model to a temporary folder and dances the "
                         "clips again through the live engine (post-processing and phrases as configured) to "
@@ -35,6 +39,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     import importlib.util
+    import math
     from pathlib import Path
 
     from model.errors import ConfigError, ModelError
@@ -43,6 +48,16 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ModelError("calibrate needs torch; install the train extra: pip install -e \".[train]\"")
     if args.seconds < 2 or args.clips < 1:
         raise ConfigError("--seconds must be at least 2 and --clips at least 1")
+    floors: dict[str, float] = {}
+    for item in args.groove_floor:
+        name, sep, value = item.partition("=")
+        try:
+            dip = float(value) if sep and name.strip() else math.nan
+        except ValueError:
+            dip = math.nan
+        if not math.isfinite(dip):
+            raise ConfigError(f"--groove-floor {item}: write STYLE=DIP, e.g. --groove-floor freestyle=0.1")
+        floors[name.strip()] = dip
     src = Path(args.checkpoint)
     out = Path(args.output) if args.output else src
     if out.suffix != ".pt":
@@ -54,7 +69,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
                      else cfg["live"].get("style_strength", 1.0))
     cal = calibrate_checkpoint(src, args.data, out=out, seconds=args.seconds, per_style=args.clips,
                                style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True),
-                               cfg=None if args.free_run_only else cfg)
+                               cfg=None if args.free_run_only else cfg, groove_floor=floors)
     print(cal.table())
     print(f"wrote {out} (energy calibration at style strength {strength:g}; `dancemuse export` puts it in the model)")
     return 0
