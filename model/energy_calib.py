@@ -406,8 +406,9 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
     machine), with ``cfg`` (the config) also through the live engine (see the module
     docstring), store the result as ``ckpt["energy_calibration"]`` in ``out`` (default ``src``;
     written atomically) and return it. ``groove_floor``: per style the groove's least dip where it
-    is not GROOVE_FLOOR_DIP (a style the checkpoint does not have, or a dip outside 0..1, raises
-    ConfigError). Raises ModelError / DatasetError (one line)."""
+    is not GROOVE_FLOOR_DIP, on top of those of the checkpoint's previous calibration (a style the
+    checkpoint does not have, or a dip outside 0..1, raises ConfigError). Raises ModelError /
+    DatasetError (one line)."""
     import torch
 
     from model.errors import ConfigError, ModelError
@@ -423,7 +424,11 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
     if not isinstance(ckpt.get("feature_cfg"), dict):
         raise ModelError(f"checkpoint {src} has no feature settings (feature_cfg); calibrate a checkpoint "
                          "written by `dancemuse train`")
-    floors = dict(groove_floor or {})
+    before = ckpt.get("energy_calibration")
+    prior = before.get("groove_floor") if isinstance(before, dict) else None
+    # a recalibration keeps the floors it was given before
+    floors = {str(k): float(v) for k, v in prior.items()} if isinstance(prior, dict) else {}
+    floors.update(groove_floor or {})
     unknown = sorted(set(floors) - set(styles))
     if unknown:
         raise ConfigError(f"--groove-floor names {', '.join(unknown)}, which {src.name} does not dance; "

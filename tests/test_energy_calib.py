@@ -353,6 +353,12 @@ def test_calibrate_groove_floor_lowers_one_styles_dip_and_refuses_nonsense(
     np.testing.assert_allclose(cal["groove_profile"]["b"], want_b, atol=1e-4)
     np.testing.assert_allclose(cal["groove_profile"]["a"], groove_profile(rows["a"]), atol=1e-4)  # a keeps 0.4
     assert f"{-want_b[0]:5.2f}" in capsys.readouterr().out  # the table's dip column
+    # calibrated again without the option, the checkpoint keeps the floor it was given
+    assert main(["calibrate", str(out), "--data", str(data), "--seconds", "4", "--clips", "1",
+                 "--style-strength", "1", "--free-run-only"]) == 0
+    again = load_checkpoint(out)["energy_calibration"]
+    assert again["groove_floor"] == {"b": 0.05} and again["groove_profile"]["b"] == cal["groove_profile"]["b"]
+    capsys.readouterr()
     for bad, says in (("zumba=0.1", "does not dance"), ("b", "STYLE=DIP"), ("b=x", "STYLE=DIP"),
                       ("b=1.5", "0..1"), ("=0.1", "STYLE=DIP")):
         assert main(["calibrate", str(src), "--data", str(data), "-o", str(tmp_path / "x.pt"),

@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--groove-floor", action="append", default=[], metavar="STYLE=DIP",
                    help="the least beat dip of STYLE's groove (default 0.4 for every style; the groove follows "
                         "the data's dip where it is deeper); lower it for a style whose data has no pulse "
-                        "(repeatable; the shipped model: freestyle=0.1)")
+                        "(repeatable; a checkpoint calibrated again keeps the floors it was given; the shipped "
+                        "model: freestyle=0.1)")
     p.add_argument("--free-run-only", action="store_true",
                    help="skip the second stage, which exports the model to a temporary folder and dances the "
                         "clips again through the live engine (post-processing and phrases as configured) to "
