@@ -58,8 +58,8 @@ the beat). A style can be given its own floor (``calibrate --groove-floor STYLE=
 style whose data has no pulse at all reads as another style once the groove beats time into
 it. The shipped model's freestyle (1.6 minutes of motion capture: beat dip 0.01, beat-align
 0.19 against its accompaniment) is recognised in 0.655 of its test-song windows at the floor
-0.4 and 0.857 at 0.1, where it still lands on the beat more than off it (0.31 against 0.13);
-models/README.md, session 36. The live engine gives the post-processor the style mix's profile (the weighted
+0.4 and 0.857 at 0.1 (0.655 -> 0.798 on six other songs), where it still lands on the beat
+more than off it (0.31 against 0.13); models/README.md, session 36. The live engine gives the post-processor the style mix's profile (the weighted
 mean); at the default ``live.groove`` (``GROOVE_DATA``, 0.8) the groove's speed through the
 beat is the profile, at other settings in proportion. A model without profiles (or a style
 without beats in its data) keeps the cosine, which is the synthetic ballet's own profile

@@ -450,13 +450,12 @@ def format_columns(reports: Mapping[str, Mapping[str, Any]], train: Mapping[str,
             tr = (train_style or {}).get(s) if part == "test" else None
             line(f"  style {s} ({label})", vals, tr, "style_min")
     for part, label in STYLE_FIGURES:
-        styles = sorted({s for r in reports.values() for s in r.get("dynamics", {}).get(part, {})})
-        for s in styles:
-            vals = [r.get("dynamics", {}).get(part, {}).get(s) for r in reports.values()]
-            line(f"  {label} {s} (test music)", vals, (train or {}).get(f"{part}_{s}"), None)
-        # the long dance's piece per style (repetition only: where the headline minimum often is)
-        styles = sorted({s for r in reports.values() for s in r.get("dynamics_long", {}).get(part, {})})
-        for s in styles:
-            vals = [r.get("dynamics_long", {}).get(part, {}).get(s) for r in reports.values()]
-            line(f"  {label} {s} (long music)", vals, None, None)
+        # the test songs' dances (the data's figure beside), then the long dance's piece per style
+        # (repetition only: where the headline minimum often is)
+        for key, music in (("dynamics", "test music"), ("dynamics_long", "long music")):
+            styles = sorted({s for r in reports.values() for s in r.get(key, {}).get(part, {})})
+            for s in styles:
+                vals = [r.get(key, {}).get(part, {}).get(s) for r in reports.values()]
+                tr = (train or {}).get(f"{part}_{s}") if key == "dynamics" else None
+                line(f"  {label} {s} ({music})", vals, tr, None)
     return "\n".join(lines)
