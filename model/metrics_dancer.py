@@ -157,13 +157,11 @@ def repeating_share(ratios: np.ndarray) -> float:
     return float(np.mean(np.asarray(ratios) < REPEAT_RATIO)) if len(ratios) else float("nan")
 
 
-def repetition(poses: np.ndarray, *, fps: float, window_s: float = 2.0, gap_s: float = 2.0,
-               hop_s: float = 0.5, music: np.ndarray | None = None) -> np.ndarray:
-    """Per-window repetition ratio (see the module docstring): [shape=(n_windows,)].
-    Empty when the dance is too short to hold two windows ``gap_s`` apart. ``music``
-    (bool per frame, ``model.metrics.music_frames``): windows that hold a silent frame are
-    left out (as the freeze ratio leaves silent seconds out: holding still in silence is
-    not the dancer repeating itself)."""
+def _window_distances(poses: np.ndarray, *, fps: float, window_s: float, gap_s: float, hop_s: float,
+                      music: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distances [w, w], far [w, w]) between the dance's windows (root-relative joint positions
+    every 0.1 s, RMS per joint, windows every ``hop_s``; ``far``: starts at least ``gap_s``
+    apart); None when fewer than two windows, or no two far apart."""
     r = _relative(poses)
     w = max(2, int(round(window_s * fps)))
     hop = max(1, int(round(hop_s * fps)))
@@ -173,20 +171,42 @@ def repetition(poses: np.ndarray, *, fps: float, window_s: float = 2.0, gap_s: f
         silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[: len(r)])])
         starts = starts[silent[starts + w] - silent[starts] == 0]
     if len(starts) < 2:
-        return np.zeros(0)
+        return None
     x = np.stack([r[s : s + w : sub].reshape(-1) for s in starts])
     per = x.shape[1] / 3.0  # joint positions per window
     sq = (x**2).sum(1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0) / per
-    d = np.sqrt(d2)
     far = np.abs(starts[:, None] - starts[None, :]) >= int(round(gap_s * fps))
     if not far.any():
+        return None
+    return np.sqrt(d2), far
+
+
+def repetition(poses: np.ndarray, *, fps: float, window_s: float = 2.0, gap_s: float = 2.0,
+               hop_s: float = 0.5, music: np.ndarray | None = None) -> np.ndarray:
+    """Per-window repetition ratio (see the module docstring): [shape=(n_windows,)].
+    Empty when the dance is too short to hold two windows ``gap_s`` apart. ``music``
+    (bool per frame, ``model.metrics.music_frames``): windows that hold a silent frame are
+    left out (as the freeze ratio leaves silent seconds out: holding still in silence is
+    not the dancer repeating itself)."""
+    got = _window_distances(poses, fps=fps, window_s=window_s, gap_s=gap_s, hop_s=hop_s, music=music)
+    if got is None:
         return np.zeros(0)
+    d, far = got
     mean_pair = float(d[far].mean())
     if mean_pair <= 1e-12:
         return np.zeros(int(far.any(axis=1).sum()))
     nearest = np.where(far, d, np.inf).min(axis=1)
     return nearest[np.isfinite(nearest)] / mean_pair
+
+
+def motion_spread(poses: np.ndarray, *, fps: float, window_s: float = 1.0, gap_s: float = 2.0,
+                  hop_s: float = 0.5) -> float:
+    """The dance's spread (m): the mean RMS joint distance between two of its ``window_s``
+    windows at least ``gap_s`` apart (:func:`repetition`'s denominator); NaN when the dance is
+    too short. `dancemuse calibrate` stores it per style for the novelty guard (live/novelty.py)."""
+    got = _window_distances(poses, fps=fps, window_s=window_s, gap_s=gap_s, hop_s=hop_s, music=None)
+    return float("nan") if got is None else float(got[0][got[1]].mean())
 
 
 def _body_speed(poses: np.ndarray, fps: float) -> np.ndarray:
