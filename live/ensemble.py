@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from live.phrase import JumpFade
+from live.phrase import REFRESH_KEEP, JumpFade
 from model import skeleton as sk
 from model.energy_calib import energy_calibration, scale_of, smoothing_of
 from model.errors import ConfigError
@@ -184,14 +184,17 @@ class FanOutGenerator:
             f.reset()
         self.steps = 0
 
-    def refresh(self) -> None:
+    def refresh(self, keep: float = REFRESH_KEEP) -> None:
         """A new phrase for every dancer (live/phrase.py): each generator redraws its own memory
-        from its own seeded stream; what is left of the other dancers' jumps is faded out here
-        as the engine fades dancer 0's."""
+        from its own seeded stream (``keep``: how hard, as the runtimes take it); what is left of
+        the other dancers' jumps is faded out here as the engine fades dancer 0's."""
         for i, g in enumerate(self.gens):
             r = getattr(g, "refresh", None)
             if r is not None:
-                r()
+                if keep == REFRESH_KEEP:
+                    r()
+                else:  # a novelty refresh (live/novelty.py): every runtime takes how hard
+                    r(keep=keep)
                 if i:
                     self._fades[i - 1].arm()
 

@@ -53,7 +53,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from live.control import parse_style
 from live.offline import NetDims, read_weights
-from live.phrase import REFRESH_FRAMES, draw_memory, soften
+from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
 from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
@@ -389,6 +389,7 @@ class NumpyStep(NetDims):
         self._fresh = np.zeros((2, hid), F32)  # a phrase refresh's new h per layer (live/phrase.py)
         self._fresh_of = {"h0": self._fresh[0], "h1": self._fresh[1]}
         self._soft = 0
+        self._keep = REFRESH_KEEP
         self._zn = np.zeros((2, nd2), F32)  # [z; fresh noise]
         self._z, self._noise = self._zn[0], self._zn[1]
         self._zn_tmp = np.zeros((2, nd2), F32)
@@ -443,14 +444,16 @@ class NumpyStep(NetDims):
         self._prev[...] = self._init_pose
         self._root[:] = (0.0, STANDING_ROOT_HEIGHT, 0.0)
         self._soft = 0
+        self._keep = REFRESH_KEEP
         self.frames = 0
 
-    def refresh(self) -> None:
+    def refresh(self, keep: float = REFRESH_KEEP) -> None:
         """A new phrase: a new LSTM memory drawn as at a reset (h ~ N(0, std) in the state's
         order, the other runtimes' draws) and pulled to over the next REFRESH_FRAMES steps
         (live/phrase.py); the pose, root, latent and encoder carry on."""
         draw_memory(self.meta["state"], self._rng, self._fresh_of)
         self._soft = REFRESH_FRAMES
+        self._keep = float(keep)
 
     @property
     def root(self) -> np.ndarray:
@@ -590,8 +593,8 @@ class NumpyStep(NetDims):
         ctl = self.default_controls if controls is None else controls
         if self._soft:  # a phrase refresh under way (live/phrase.py)
             self._soft -= 1
-            soften(self._h[0], self._fresh[0], self._c[0])
-            soften(self._h[1], self._fresh[1], self._c[1])
+            soften(self._h[0], self._fresh[0], self._c[0], self._keep)
+            soften(self._h[1], self._fresh[1], self._c[1], self._keep)
         self._encode(features)
         self._decode(sty, ctl)  # type: ignore[arg-type]
         self.frames += 1

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from live.control import parse_style
-from live.phrase import REFRESH_FRAMES, draw_memory, soften
+from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -224,22 +224,24 @@ class NumpyGenerator(NetDims):
         self._seen = 0
         self._root = np.array([0.0, STANDING_ROOT_HEIGHT, 0.0], np.float32)
         self._soft = 0
+        self._keep = REFRESH_KEEP
         self._fresh: list[np.ndarray] = []
         self.frames = 0
 
-    def refresh(self) -> None:
+    def refresh(self, keep: float = REFRESH_KEEP) -> None:
         """A new phrase: a new LSTM memory drawn as at a reset and pulled to over the next
         REFRESH_FRAMES frames (the step runtimes' draws and steps; live/phrase.py)."""
         if not self._fresh:  # the new h per layer, made on the first refresh
             self._fresh = [np.zeros(self.hid, np.float32) for _ in range(self.lstm_layers)]
         draw_memory(self.meta["state"], self._rng, {f"h{i}": t for i, t in enumerate(self._fresh)})
         self._soft = REFRESH_FRAMES
+        self._keep = float(keep)
 
     def _soften(self) -> None:
         hid, p_dim = self.hid, self.pose_dim
         self._soft -= 1
         for i, t in enumerate(self._fresh):
-            soften(self._dv[p_dim + i * hid: p_dim + (i + 1) * hid], t, self._c[i])
+            soften(self._dv[p_dim + i * hid: p_dim + (i + 1) * hid], t, self._c[i], self._keep)
 
     @property
     def root(self) -> np.ndarray:

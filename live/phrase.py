@@ -22,6 +22,11 @@ attention and post-processing carry on; the root's travel is the model's own. (A
 with a 1-s fade, measured the same way, recognised as many styles but slid the feet more,
 0.40 m/s against 0.33, and lowered the beat alignment to 0.57; models/README.md, session 32.)
 
+The novelty guard (``live.novelty``, live/novelty.py; off by default) asks for a refresh of its
+own when the dance repeats something of its last 90 s: it is made before the next frame, pulled
+to harder (``REFRESH_KEEP_NOVEL`` of the old memory kept per frame) and faded the same way; the
+offline path then runs the model up to each of the guard's check frames.
+
 Every runtime draws the new memory from its own seeded stream in the same order
 (``refresh()`` of live.npstep.NumpyStep, live.runtime.Generator, live.offline.NumpyGenerator),
 so the live loop, offline rendering and the ONNX runtime make the same dance. A block-N model
@@ -34,12 +39,14 @@ into preallocated buffers.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from live.feel import NO_BAR_BEATS, phase_at
+from live.novelty import REFRESH_KEEP_NOVEL, NoveltyGuard
 from model import skeleton as sk
 
 MIN_PHRASE_S = 3.0
@@ -52,10 +59,11 @@ REFRESH_KEEP = 0.85
 """Share of the old memory kept per frame of a refresh (0.85 ** 20: 4 % left at its end)."""
 
 
-def soften(h: np.ndarray, target: np.ndarray, c: np.ndarray) -> None:
+def soften(h: np.ndarray, target: np.ndarray, c: np.ndarray, keep: float = REFRESH_KEEP) -> None:
     """One frame of a refresh, in place and in the same float32 steps in every runtime:
-    h = target + KEEP (h - target), c = KEEP c."""
-    k = np.float32(REFRESH_KEEP)
+    h = target + keep (h - target), c = keep c (``keep``: REFRESH_KEEP, or a novelty
+    refresh's harder live.novelty.REFRESH_KEEP_NOVEL)."""
+    k = np.float32(keep)
     h -= target
     h *= k
     h += target
@@ -148,20 +156,39 @@ class JumpFade:
 
 
 class PhraseRefresh:
-    """See the module docstring. ``on`` is False (and every method a no-op) when ``bars`` is
-    0, the generator has no ``refresh()`` or the features have no bar phase (``at`` None)."""
+    """See the module docstring. ``on`` is False (and every method a no-op) when the generator
+    has no ``refresh()``, or when the novelty guard is off and ``bars`` is 0 or the features
+    have no bar phase (``at`` None)."""
 
-    def __init__(self, generator: Any, *, at: int | None, bars: int, fps: int) -> None:
+    def __init__(self, generator: Any, *, at: int | None, bars: int, fps: int, novelty: float = 0.0) -> None:
         self.bars = max(0, int(bars))
-        self._refresh: Callable[[], None] | None = getattr(generator, "refresh", None)
+        self._refresh: Callable[..., None] | None = getattr(generator, "refresh", None)
         self.at = at
-        self.on = self.bars > 0 and at is not None and callable(self._refresh)
+        self._bars_on = self.bars > 0 and at is not None
+        self.guard = NoveltyGuard(fps, threshold=novelty) if callable(self._refresh) else None
+        """The novelty guard (live/novelty.py; ``live.novelty``, 0 = off): a refresh when the
+        dance repeats itself; None when the generator cannot refresh."""
+        self.on = False
+        self.set_novelty(novelty)
+        self._keep_arg = False
+        if callable(self._refresh):
+            try:
+                self._keep_arg = "keep" in inspect.signature(self._refresh).parameters
+            except (TypeError, ValueError):
+                self._keep_arg = False
         self.block = int(getattr(generator, "block", 1) or 1)
         self.min_frames = int(round(MIN_PHRASE_S * fps))
         self.fade = JumpFade(fps)
         self.count = 0
-        """Refreshes since the last reset."""
+        """Refreshes since the last reset (the novelty guard's among them)."""
         self.reset()
+
+    def set_novelty(self, threshold: float) -> None:
+        """``live.novelty`` (the control of that name): the guard's threshold, 0 = off."""
+        if self.guard is not None:
+            self.guard.threshold = threshold
+        self._guard_on = self.guard is not None and self.guard.active
+        self.on = (self._bars_on or self._guard_on) and callable(self._refresh)
 
     def reset(self) -> None:
         """A new stream (the generator was reset)."""
@@ -172,6 +199,9 @@ class PhraseRefresh:
         self._since = 0  # frames since the last refresh (or the stream start)
         self.fade.reset()
         self._deferred = False  # a block-N model refreshes on its next block
+        self._novel = False  # the novelty guard asked for a refresh before the next frame
+        if self.guard is not None:
+            self.guard.reset()
         self.count = 0
 
     def _due(self, row: np.ndarray) -> bool:
@@ -198,48 +228,71 @@ class PhraseRefresh:
         self._since = 1
         return True
 
-    def _start(self) -> None:
+    def _start(self, *, novel: bool = False) -> None:
         assert self._refresh is not None
-        self._refresh()
+        if novel and self._keep_arg:
+            self._refresh(keep=REFRESH_KEEP_NOVEL)
+        else:
+            self._refresh()
         self.count += 1
         self.fade.arm()
 
     def before(self, row: np.ndarray) -> None:
         """Before the model's step on ``row`` (the features as the model hears them)."""
-        if self._due(row):
+        due = self._bars_on and self._due(row)
+        if self._novel:
+            self._novel = False
+            self._start(novel=True)
+        elif due:
             self._start()
 
     def after(self, pose: np.ndarray) -> None:
-        """The model's pose [17, 3] of this frame, blended in place after a refresh."""
+        """The model's pose [17, 3] of this frame, blended in place after a refresh; the
+        novelty guard sees it."""
         self.fade.apply(pose)
+        if self._guard_on and self.guard.push(pose):  # type: ignore[union-attr]
+            self._novel = True
 
     def frames(self, rows: np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Offline: the poses of ``rows`` [n, F] (heard features) from ``model`` (the
         generator's batched call), with the refreshes and blends :meth:`before` and
-        :meth:`after` make frame by frame."""
+        :meth:`after` make frame by frame: the model runs up to each bar's refresh and, with
+        the novelty guard, up to each of its check frames."""
         cuts: list[int] = []
         b = self.block
         if self._deferred:
             cuts.append(0)
             self._deferred = False
-        for i in range(len(rows)):
-            if self._due(rows[i]):
-                k = -(-i // b) * b  # a block-N model: its next block boundary
-                if k < len(rows):
-                    if not cuts or cuts[-1] != k:
-                        cuts.append(k)
-                else:
-                    self._deferred = True
+        if self._bars_on:
+            for i in range(len(rows)):
+                if self._due(rows[i]):
+                    k = -(-i // b) * b  # a block-N model: its next block boundary
+                    if k < len(rows):
+                        if not cuts or cuts[-1] != k:
+                            cuts.append(k)
+                    else:
+                        self._deferred = True
+        guard = self.guard if self._guard_on else None
         parts = []
-        start = 0
-        for k in cuts + [len(rows)]:
-            if k > start:
-                o = np.asarray(model(rows[start:k]), np.float32)
-                self.fade.apply_block(o)  # the fade over this part's first frames, as after() does
-                parts.append(o)
-            if k < len(rows):
+        start, c, n = 0, 0, len(rows)
+        while start < n:
+            bar = c < len(cuts) and cuts[c] == start
+            if bar:
+                c += 1
+            if self._novel:  # asked for at the end of the last run (or call); a bar's refresh then is this one
+                self._novel = False
+                self._start(novel=True)
+            elif bar:
                 self._start()
-            start = k
+            end = cuts[c] if c < len(cuts) else n
+            if guard is not None:
+                end = min(end, start + guard.to_check())
+            o = np.asarray(model(rows[start:end]), np.float32)
+            self.fade.apply_block(o)  # the fade over this part's first frames, as after() does
+            if guard is not None and guard.push_block(o):
+                self._novel = True
+            parts.append(o)
+            start = end
         if not parts:
             return np.zeros((0, sk.NUM_JOINTS, 3), np.float32)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from live.control import parse_style
-from live.phrase import REFRESH_FRAMES, draw_memory, soften
+from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
 from model import modelmeta
 from model.errors import ConfigError, ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -213,6 +213,7 @@ class Generator:
         self._in = {k: names.get(k) for k in ("features", "prev_pose", "style", "controls", "noise")}
         self._state_in = [s["name"] for s in m["state"]]
         self._soft = 0
+        self._keep = REFRESH_KEEP
         self._fresh: list[tuple[str, str, np.ndarray]] = []
         self._fresh_of: dict[str, np.ndarray] = {}
         self._state_out = [s["output"] for s in m["state"]]
@@ -252,6 +253,7 @@ class Generator:
         self._prev[0] = self._init_pose
         self._root[:] = (0.0, STANDING_ROOT_HEIGHT, 0.0)
         self._soft = 0
+        self._keep = REFRESH_KEEP
         self._feed[self._in["features"]] = self._feat
         self._feed[self._in["prev_pose"]] = self._prev
         self._feed[self._in["style"]] = self._style
@@ -261,7 +263,7 @@ class Generator:
         self.frames = 0
         self._bind_io()
 
-    def refresh(self) -> None:
+    def refresh(self, keep: float = REFRESH_KEEP) -> None:
         """A new phrase: a new LSTM memory (``h*`` drawn as at a reset) pulled to over the
         next REFRESH_FRAMES steps (``c*`` to zero; live/phrase.py), in the state buffers the
         steps read; the pose, root, latent and attention carry on (the numpy runtimes draw and
@@ -273,6 +275,7 @@ class Generator:
             self._fresh_of = {name: t for name, _, t in self._fresh}
         draw_memory(self.meta["state"], self._rng, self._fresh_of)
         self._soft = REFRESH_FRAMES
+        self._keep = float(keep)
 
     def _soften(self) -> None:
         """The refresh's steps for the frames of this call (a block or chunk takes its frames'
@@ -280,7 +283,7 @@ class Generator:
         for _ in range(min(self._soft, max(1, int(self._feat.shape[1])))):
             self._soft -= 1
             for h, c, t in self._fresh:
-                soften(self._feed[h], t, self._feed[c])
+                soften(self._feed[h], t, self._feed[c], self._keep)
 
     def _bind_io(self) -> None:
         """Two IO bindings over preallocated buffers: state A in -> state B out, and back.
@@ -476,7 +479,7 @@ class Generator:
 
 SAME_MODEL_KEYS = ("styles", "controls", "fps", "feature_spec", "window", "lookahead", "pose_dim", "net_config",
                    "train_config", "train_data", "init_pose", "control_defaults", "energy_scale", "energy_max",
-                   "smoothing_scale", "groove_profile", "style_tempo")
+                   "smoothing_scale", "groove_profile", "style_tempo", "motion_spread")
 """Metadata that must agree for a block-N file to count as the same model as the block-1 one."""
 
 

@@ -1,0 +1,262 @@
+"""The novelty guard (live/novelty.py): a dance that repeats a stretch of itself gets a phrase
+refresh, the ratio is the brute-force one, the same frames live and offline, nothing allocated
+per frame; the engine gives it the style's spread."""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+
+from live.control import Control
+from live.engine import Engine
+from live.feel import beat_columns
+from live.novelty import GAP_S, HOP_FRAMES, MIN_FRAMES, REFRESH_KEEP_NOVEL, WINDOW_S, NoveltyGuard
+from live.phrase import REFRESH_KEEP, PhraseRefresh
+from model import metrics_dancer as md
+from model import skeleton as sk
+from model.config import defaults
+from model.energy_calib import motion_spreads, spread_of
+from model.errors import ModelError
+from tests.test_feel import FPS, _cfg, _Features, _rows
+
+REST = sk.rest_pose(on_floor=True).astype(np.float32)
+
+
+def _loop(frames: int, period: int, *, seed: int = 0, size: float = 0.3) -> np.ndarray:
+    """A dance that repeats one move of ``period`` frames (smooth random joint paths)."""
+    rng = np.random.default_rng(seed)
+    keys = rng.normal(0.0, size, (4, sk.NUM_JOINTS, 3))
+    t = np.arange(period) / period * 4
+    i0 = np.floor(t).astype(int)
+    u = (t - i0)[:, None, None]
+    move = (1 - u) * keys[i0 % 4] + u * keys[(i0 + 1) % 4]
+    return (REST + move[np.arange(frames) % period]).astype(np.float32)
+
+
+def _noise(frames: int, *, seed: int = 1, size: float = 0.3) -> np.ndarray:
+    """A dance that never repeats: every frame a new random pose."""
+    rng = np.random.default_rng(seed)
+    return (REST + rng.normal(0.0, size, (frames, sk.NUM_JOINTS, 3))).astype(np.float32)
+
+
+def _fires(guard: NoveltyGuard, poses: np.ndarray) -> list[int]:
+    return [k for k, p in enumerate(poses) if guard.push(p)]
+
+
+def _brute_ratio(poses: np.ndarray, guard: NoveltyGuard) -> float:
+    """The last window's nearest earlier window (starts at least the gap before) over the mean
+    distance to all of them, from the sampled root-relative poses."""
+    rel = poses - sk.root_of(poses)[:, None, :]
+    s = rel[:: guard.sub].reshape(-1, sk.NUM_JOINTS * 3).astype(np.float64)
+    n, w = len(s), guard.w
+    cur = s[n - w:]
+    d = np.array([np.sqrt(((s[j: j + w] - cur) ** 2).sum() / (w * sk.NUM_JOINTS))
+                  for j in range(0, n - w - guard.gap + 1) if n - w - j <= guard.h - 1])
+    return float(d.min() / max(d.mean(), guard.floor))
+
+
+def test_a_looping_dance_is_caught_and_a_new_one_never() -> None:
+    loop = _loop(40 * FPS, 3 * FPS)  # a 3-s move over and over
+    g = NoveltyGuard(FPS, threshold=0.35)
+    fired = _fires(g, loop)
+    # its second round starts at 3 s; the window of 1 s after it matches the first round's
+    first = 3 * FPS + int(WINDOW_S * FPS)
+    assert fired and first - 1 <= fired[0] < first + HOP_FRAMES + 3
+    assert all((k + 1) % HOP_FRAMES == 0 for k in fired)  # checks only on every HOP_FRAMES-th frame
+    assert np.diff(fired).min() >= MIN_FRAMES and g.count == len(fired)
+    fresh = NoveltyGuard(FPS, threshold=0.35)
+    assert _fires(fresh, _noise(60 * FPS)) == []
+    off = NoveltyGuard(FPS, threshold=0.0)
+    assert not off.active and _fires(off, loop) == []
+    assert 0.6 < fresh.last_ratio < 1.0  # nothing near: the nearest about as far as the mean
+
+
+def test_the_ratio_is_the_brute_force_one() -> None:
+    poses = np.concatenate([_noise(8 * FPS, seed=3), _loop(6 * FPS, 2 * FPS, seed=4)])
+    g = NoveltyGuard(FPS, threshold=0.35, history_s=10.0)  # the history wraps round
+    checked = 0
+    for k, p in enumerate(poses):
+        g.push(p)
+        if (k + 1) % HOP_FRAMES == 0 and k + 1 >= (WINDOW_S + GAP_S) * FPS + g.sub:
+            assert g.last_ratio == pytest.approx(_brute_ratio(poses[: k + 1], g), rel=1e-4, abs=1e-6)
+            checked += 1
+    assert checked > 15
+    g.floor = 5.0  # the style's spread, far above this dance's: everything looks near
+    assert g.last_ratio < 0.35 or _brute_ratio(poses, g) < 0.35
+    floored = NoveltyGuard(FPS, threshold=0.35)
+    floored.floor = 5.0
+    assert _fires(floored, _noise(8 * FPS))  # never repeating, but small beside the floor
+
+
+def test_reset_forgets_the_history() -> None:
+    loop = _loop(12 * FPS, 3 * FPS)
+    g = NoveltyGuard(FPS, threshold=0.35)
+    assert _fires(g, loop)
+    g.reset()
+    assert g.count == 0
+    again = _fires(g, loop[: 4 * FPS - 1])  # the first round again: nothing to repeat yet
+    assert again == []
+
+
+def test_pushing_poses_allocates_nothing_per_frame() -> None:
+    g = NoveltyGuard(FPS, threshold=0.35)
+    loop = _loop(20 * FPS, 3 * FPS)
+    _fires(g, loop[: 10 * FPS])
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        _fires(g, loop[10 * FPS:])
+        grown, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert g.count > 0
+    assert grown - base < 1024, f"{grown - base} bytes kept"
+    assert peak - base < 8192, f"a frame allocates {peak - base} bytes at its peak"
+
+
+class _LoopGen:
+    """A generator that loops a move; each refresh shifts the move (the left hand 0.4 m) so the
+    dance is new until it loops again; records how hard each refresh was."""
+
+    fps = FPS
+    style_names = ("a", "b")
+    control_names = ("energy", "variation")
+
+    def __init__(self, block: int = 1) -> None:
+        self.block = block
+        self.move = _loop(3 * FPS, 3 * FPS, seed=5)
+        self.refreshes: list[tuple[int, float]] = []
+        self.frames = 0
+        self.meta: dict[str, Any] = {}
+
+    def reset(self, *, seed: int = 0) -> None:
+        self.refreshes.clear()
+        self.frames = 0
+
+    def refresh(self, keep: float = REFRESH_KEEP) -> None:
+        self.refreshes.append((self.frames, keep))
+
+    def step(self, features: np.ndarray, *, style: Any = None, controls: Any = None) -> np.ndarray:
+        p = self.move[self.frames % len(self.move)].copy()
+        p[sk.JOINT_INDEX["left_wrist"], 0] += 0.4 * len(self.refreshes)
+        self.frames += 1
+        return p
+
+    def step_frames(self, features: np.ndarray, *, style: Any = None, controls: Any = None) -> np.ndarray:
+        return np.stack([self.step(f) for f in features])
+
+
+def _live(ph: PhraseRefresh, gen: _LoopGen, rows: np.ndarray) -> np.ndarray:
+    out = []
+    for r in rows:
+        ph.before(r)
+        p = gen.step(r)
+        ph.after(p)
+        out.append(p)
+    return np.stack(out)
+
+
+def test_novelty_refreshes_fall_on_the_same_frames_live_offline_and_in_blocks() -> None:
+    rows = _rows(40 * FPS)
+    g1 = _LoopGen()
+    live = PhraseRefresh(g1, at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.35)
+    a = _live(live, g1, rows)
+    novel = [f for f, k in g1.refreshes if k == REFRESH_KEEP_NOVEL]
+    bars = [f for f, k in g1.refreshes if k == REFRESH_KEEP]
+    assert len(novel) >= 3 and len(bars) >= 3  # both kinds, each as hard as it should be
+    assert all(f % HOP_FRAMES == 0 for f in novel)  # the frame after a check
+    for chunk in (50, 7):
+        g2 = _LoopGen()
+        off = PhraseRefresh(g2, at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.35)
+        b = np.concatenate([off.frames(rows[i: i + chunk], g2.step_frames) for i in range(0, len(rows), chunk)])
+        np.testing.assert_array_equal(a, b)
+        assert g2.refreshes == g1.refreshes
+    # the guard alone (no bars), a block-16 model: its checks fall on its block boundaries
+    one, blk = _LoopGen(), _LoopGen(block=16)
+    p1 = PhraseRefresh(one, at=None, bars=2, fps=FPS, novelty=0.35)
+    p16 = PhraseRefresh(blk, at=None, bars=2, fps=FPS, novelty=0.35)
+    assert p1.on and p16.on and p16.block == 16
+    _live(p1, one, rows)
+    np.concatenate([p16.frames(rows[i: i + 64], blk.step_frames) for i in range(0, len(rows), 64)])
+    assert one.refreshes and blk.refreshes == one.refreshes
+
+
+def test_the_engine_gives_the_guard_the_styles_spread_and_the_novelty_control() -> None:
+    cfg = defaults()
+    cfg["features"]["fps"] = FPS
+    assert cfg["live"]["novelty"] == 0.0  # off unless asked for
+    cfg["live"]["novelty"] = 0.35
+    gen = _LoopGen()
+    gen.meta = {"motion_spread": {"a": 0.2, "b": 0.4}}
+    eng = Engine(cfg, gen, features_factory=_Features)
+    guard = eng.phrase.guard
+    assert guard is not None and guard.threshold == 0.35 and eng.phrase.on
+    assert guard.floor == pytest.approx(0.3)  # the equal mix
+    eng.apply(Control("energy", 0.25))
+    assert guard.floor == pytest.approx(0.3 * 0.5)  # small moves: a smaller spread
+    eng.apply(Control("styles", [1.0, 0.0]))
+    assert guard.floor == pytest.approx(0.2 * 0.5)
+    plain = Engine(cfg, _LoopGen(), features_factory=_Features)  # a model calibrated before it
+    assert plain.phrase.guard is not None and plain.phrase.guard.floor == 0.0
+    # the live control: off, then on again; a looping dance is refreshed only while it is on
+    state = eng.apply(Control("novelty", 0.0))
+    assert state["novelty"] == 0.0 and not guard.active
+    looped = _LoopGen()
+    live = Engine(cfg, looped, features_factory=_Features)
+    live.apply(Control("novelty", 0.0))
+    for _ in range(12 * FPS):
+        live.process(np.zeros(800, np.float32), sr=24000)
+    bars = len(looped.refreshes)
+    assert all(k == REFRESH_KEEP for _, k in looped.refreshes)
+    live.apply(Control("novelty", 0.35))
+    for _ in range(12 * FPS):
+        live.process(np.zeros(800, np.float32), sr=24000)
+    assert any(k == REFRESH_KEEP_NOVEL for _, k in looped.refreshes[bars:])
+
+
+def test_the_spread_table_is_read_and_checked() -> None:
+    assert motion_spreads({}, ["a"]) is None
+    f = motion_spreads({"motion_spread": {"a": 0.2}}, ["a", "b"])
+    assert f is not None and f[0] == 0.2 and np.isnan(f[1])
+    assert spread_of(np.array([1.0, 1.0]), f) == pytest.approx(0.2)  # b has none: a's
+    assert spread_of(np.array([0.0, 1.0]), f) == 0.0
+    for bad in ({"a": "wide"}, {"a": -0.1}, {"a": 9.0}):
+        with pytest.raises(ModelError, match="motion_spread"):
+            motion_spreads({"motion_spread": bad}, ["a"])
+
+
+def test_motion_spread_is_the_mean_window_distance() -> None:
+    still = np.repeat(REST[None], 10 * FPS, axis=0)
+    assert md.motion_spread(still, fps=FPS) == pytest.approx(0.0, abs=1e-6)
+    two = still.copy()
+    two[5 * FPS:, :, 0] += 0.3  # root-relative: only the hands move
+    two[5 * FPS:, sk.JOINT_INDEX["left_wrist"], 1] += 0.6
+    s = md.motion_spread(two, fps=FPS)
+    assert 0.0 < s < 0.6 / np.sqrt(sk.NUM_JOINTS)  # only pairs across the change are apart
+    assert np.isnan(md.motion_spread(still[: FPS], fps=FPS))
+
+
+def test_the_shipped_model_loops_less_with_the_guard_and_streams_as_it_renders() -> None:
+    """The shipped model (its spread table exported) on 40 s of the demo: with novelty 0.35 the
+    live per-block path and the batched offline path make the same dance (the guard's refreshes
+    on the same frames), and fewer of its 2-s windows come near another than with it off."""
+    from live.generate import apply_options, generate_dance
+    from live.runtime import DEFAULT_MODEL, Generator
+    from model.config import load_config
+
+    assert DEFAULT_MODEL.is_file(), "models/default.onnx is missing; rebuild it with `make default-model`"
+    gen = Generator(DEFAULT_MODEL)
+    assert motion_spreads(gen.meta, gen.style_names) is not None  # calibrated since session 37
+    base = apply_options(load_config(), seed=2, style="house")
+    on = {**base, "live": {**base["live"], "novelty": 0.35}}
+    off = generate_dance("demo", cfg=base, generator=gen, demo_seconds=40.0)
+    fast = generate_dance("demo", cfg=on, generator=gen, demo_seconds=40.0)
+    live = generate_dance("demo", cfg=on, generator=gen, demo_seconds=40.0, streaming=True, block=777)
+    assert fast.poses.shape == live.poses.shape == off.poses.shape
+    assert np.abs(fast.poses - live.poses).max() <= 1e-4
+    assert np.abs(fast.poses - off.poses).max() > 0.05  # the guard changed the dance
+    r_off, r_on = md.repetition(off.poses, fps=off.fps), md.repetition(fast.poses, fps=fast.fps)
+    assert np.mean(r_on < md.REPEAT_RATIO) < np.mean(r_off < md.REPEAT_RATIO)
