@@ -168,6 +168,8 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
                                       for s in styles if s in cal["groove_profile"]}
         if isinstance(cal.get("style_tempo"), dict) and cal["style_tempo"]:  # calibrated since session 32
             meta["style_tempo"] = {s: float(cal["style_tempo"][s]) for s in styles if s in cal["style_tempo"]}
+        if isinstance(cal.get("motion_spread"), dict) and cal["motion_spread"]:  # calibrated since session 37
+            meta["motion_spread"] = {s: float(cal["motion_spread"][s]) for s in styles if s in cal["motion_spread"]}
         meta["energy_calibration"] = _jsonable(cal)
     return meta
 

@@ -71,9 +71,16 @@ of its clips' tempi (60 / the median beat interval of a clip), weighted by the c
 lengths. ``live.feel`` 0 (auto) then dances in half or double time where that brings the
 music's tempo nearer the style mix's (:func:`tempo_of`).
 
+**Spread per style** (session 37). The novelty guard (live/novelty.py) refreshes the dancer's
+memory when its last second comes too near something it danced before, "near" measured against
+the dance's spread; at the start of a dance (a quiet intro) the spread seen so far is small, so
+the guard takes at least the style's own: the live stage measures it at the final scale
+(``model.metrics_dancer.motion_spread`` of each clip's dance, averaged), and the engine gives
+the guard the style mix's weighted mean.
+
 The result goes into the checkpoint (``ckpt["energy_calibration"]``), and ``dancemuse export``
 copies it into the model's metadata (``energy_scale``, ``smoothing_scale``,
-``groove_profile`` and ``style_tempo`` per style, ``energy_max``).
+``groove_profile``, ``style_tempo`` and ``motion_spread`` per style, ``energy_max``).
 """
 
 from __future__ import annotations
@@ -144,6 +151,9 @@ class Calibration:
     """Per style the live engine's model/data limb speed at the user energies LIVE_ENERGIES."""
     live_ratio: dict[str, float] = field(default_factory=dict)
     """Per style the live engine's model/data limb speed at the final scale."""
+    spread: dict[str, float] = field(default_factory=dict)
+    """Per style the spread of the live engine's dances at the final scale (m; the novelty
+    guard's floor, live/novelty.py; empty: no live stage)."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
@@ -152,6 +162,8 @@ class Calibration:
                "groove_profile": self.groove, "style_tempo": self.tempo}
         if self.groove_floor:
             out["groove_floor"] = self.groove_floor
+        if self.spread:
+            out["motion_spread"] = self.spread
         if self.free_run_scale:
             out.update({"free_run_scale": self.free_run_scale, "live_energies": list(LIVE_ENERGIES),
                         "live_ratios": self.live_ratios, "live_ratio": self.live_ratio})
@@ -161,9 +173,10 @@ class Calibration:
         live = bool(self.free_run_scale)
         head = ("style          clips  " + "  ".join(f"e={e:g}" for e in self.energies)
                 + ("  free  live " + "  ".join(f"e={e:g}" for e in LIVE_ENERGIES) + " -> at scale" if live else "")
-                + "   scale  smooth  dip    bpm  (model/data limb speed"
+                + "   scale  smooth  dip    bpm" + ("  spread" if self.spread else "") + "  (model/data limb speed"
                 + (", free run then through the live engine" if live else "")
-                + "; smoothing factor; the groove's beat dip; the style's tempo)")
+                + "; smoothing factor; the groove's beat dip; the style's tempo"
+                + ("; its dances' spread, m" if self.spread else "") + ")")
         rows = [head]
         for s, k in self.scale.items():
             r = self.ratios.get(s, [])
@@ -174,7 +187,8 @@ class Calibration:
                       + f"  -> {self.live_ratio.get(s, float('nan')):5.2f}")
             rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r) + lv
                         + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {-self.groove.get(s, [-GROOVE_DATA])[0]:5.2f}"
-                        + f"  {self.tempo.get(s, float('nan')):5.1f}")
+                        + f"  {self.tempo.get(s, float('nan')):5.1f}"
+                        + (f"  {self.spread.get(s, float('nan')):6.3f}" if self.spread else ""))
         return "\n".join(rows)
 
 
@@ -348,6 +362,7 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
     (the free run's, with their audio) are danced at LIVE_ENERGIES, the scale set where the
     limb speed meets the data's, and danced again to report the ratio."""
     from model.features import load_audio
+    from model.metrics_dancer import motion_spread
     from model.metrics_songs import TestSong
 
     say = progress or (lambda _m: None)
@@ -374,6 +389,12 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
         say(f"{st}: through the live engine, model/data limb speed " + ", ".join(
             f"{r:.2f} at energy {f:.2f}" for f, r in pts) + f" -> scale {old:.2f} -> {new:.2f}")
         cal.scale[st] = round(new, 4)
+        # the spread at the final scale (the model was exported with the old one: energy new/old feeds it new)
+        spreads = [motion_spread(dancer.dance(s, style=st, seed=0, energy=new / old).poses, fps=dancer.fps)
+                   for s in songs]
+        if np.isfinite(spreads).any():
+            cal.spread[st] = round(float(np.nanmean(spreads)), 4)
+            say(f"{st}: spread of its dances {cal.spread[st]:.3f} m (the novelty guard's floor)")
         for s in songs:
             dancer.forget(s)
 
@@ -557,6 +578,40 @@ def tempo_of(weights: np.ndarray, tempi: np.ndarray) -> float:
     if total <= 0:
         return 0.0
     return float(math.exp(float(np.dot(w / total, np.log(np.where(ok, t, 1.0))))))
+
+
+def motion_spreads(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per-style spreads (m, ``styles`` order; NaN for a style not listed) from a model's metadata
+    (``motion_spread``, the novelty guard's floor); None when the model has none (calibrated before
+    session 37). Raises ModelError (one line) for a table that is not numbers within 0..5 m."""
+    from model.errors import ModelError
+
+    table = meta.get("motion_spread") if hasattr(meta, "get") else None
+    if not isinstance(table, dict) or not table:
+        return None
+    try:
+        f = np.array([float(table.get(s, float("nan"))) for s in styles], np.float64)
+    except (TypeError, ValueError):
+        raise ModelError("the model's motion_spread metadata is not a table of numbers; re-export it "
+                         "with `dancemuse export`") from None
+    ok = np.isfinite(f)
+    if not ok.any() or np.any(f[ok] < 0) or np.any(f[ok] > 5):
+        raise ModelError("the model's motion_spread metadata needs spreads within 0..5 m; re-run "
+                         "`dancemuse calibrate` and export again")
+    return f
+
+
+def spread_of(weights: np.ndarray, spreads: np.ndarray) -> float:
+    """The spread of a style mix (m): the spreads' mean weighted by the (non-negative,
+    normalised) mix weights of the styles that have one; 0 when none has."""
+    w = np.clip(np.asarray(weights, np.float64), 0.0, None)
+    f = np.asarray(spreads, np.float64)
+    if len(w) != len(f):
+        return 0.0
+    ok = np.isfinite(f)
+    w = np.where(ok, w, 0.0)
+    total = float(w.sum())
+    return float(np.dot(w / total, np.where(ok, f, 0.0))) if total > 0 else 0.0
 
 
 def smoothing_of(weights: np.ndarray, factors: np.ndarray) -> float:

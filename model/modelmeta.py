@@ -290,4 +290,6 @@ def describe(meta: Mapping[str, Any]) -> str:
             line += ", tempo per style (" + ",".join(f"{s} {float(k):.0f}" for s, k in tempo.items()) + " bpm)"
         except (TypeError, ValueError):
             line += ", tempo per style (unreadable)"
+    if isinstance(meta.get("motion_spread"), Mapping) and meta["motion_spread"]:  # the novelty guard's floor
+        line += ", spread per style"
     return line

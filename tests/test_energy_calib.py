@@ -13,6 +13,7 @@ import torch
 
 from live.control import Control
 from live.engine import Engine
+from model import metrics_dancer as md
 from model.config import defaults
 from model.energy_calib import (
     FAST_FLOW,
@@ -443,10 +444,16 @@ def test_the_live_stage_rescales_each_style_to_move_like_its_data_through_the_en
     assert cal.scale["a"] == pytest.approx(1.8, rel=0.01) and cal.scale["b"] == pytest.approx(1.5, rel=0.01)
     assert cal.live_ratios["a"] == pytest.approx([1.2 / 1.8 * e for e in LIVE_ENERGIES], rel=0.01)
     assert cal.live_ratio == pytest.approx({"a": 1.0, "b": 1.0}, rel=0.01)  # danced again at the new scale
-    assert len(dancer.danced) == 2 * 2 * (len(LIVE_ENERGIES) + 1) and dancer.forgotten  # 2 clips per style
+    # 2 clips per style: at each live energy, again at the new scale, then for the spread at it
+    assert len(dancer.danced) == 2 * 2 * (len(LIVE_ENERGIES) + 2) and dancer.forgotten
+    for st in ("a", "b"):  # at the new scale the stand-in dances its clips' own motion: their spread
+        mine = [c for c in clips if c.style == st][:2]
+        want = np.mean([md.motion_spread(c.poses[: int(6.0 * c.fps)], fps=c.fps) for c in mine])
+        assert cal.spread[st] == pytest.approx(want, rel=0.01) and cal.spread[st] > 0.01
     d = cal.to_dict()
     assert d["free_run_scale"] == {"a": 1.2, "b": 2.0} and d["live_energies"] == list(LIVE_ENERGIES)
-    assert "through the live engine" in cal.table()
+    assert d["motion_spread"] == cal.spread
+    assert "through the live engine" in cal.table() and "spread" in cal.table()
     # a style that needs more than the ceiling stops there
     cal2 = Calibration(scale={"a": 1.0, "b": 1.0}, ratios={}, energies=[1.0], clips={}, seconds=6.0,
                        style_strength=1.0)
@@ -461,6 +468,7 @@ def test_calibrate_runs_the_live_stage_on_the_exported_model(ckpt: tuple[Path, P
     engine) -> the checkpoint holds both stages -> export carries the live scale."""
     from live.cli import main
     from live.runtime import Generator
+    from model.modelmeta import describe
     from model.train import load_checkpoint
 
     src, data = ckpt
@@ -476,4 +484,11 @@ def test_calibrate_runs_the_live_stage_on_the_exported_model(ckpt: tuple[Path, P
             assert cal["live_ratio"][st] == pytest.approx(1.0, rel=0.25), (st, cal)
     onnx = tmp_path / "live.onnx"
     assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "0"]) == 0
-    assert Generator(onnx).meta["energy_scale"] == cal["scale"]
+    meta = Generator(onnx).meta
+    assert meta["energy_scale"] == cal["scale"]
+    # the spread of each style's dances, for the novelty guard (live/novelty.py), exported and read
+    assert set(cal["motion_spread"]) == {"a", "b"} and all(0 < v < 5 for v in cal["motion_spread"].values())
+    assert meta["motion_spread"] == cal["motion_spread"] and "spread per style" in describe(meta)
+    eng = Engine(defaults(), Generator(onnx))
+    assert eng.phrase.guard is not None and eng.phrase.guard.floor == pytest.approx(
+        0.5 * (cal["motion_spread"]["a"] + cal["motion_spread"]["b"]))
