@@ -17,6 +17,7 @@
 | smoothing     | float 0..1                              | one-euro smoothing strength              |
 | groove        | float 0..1                              | re-time each beat as the style's data    |
 | dynamics      | float 0..1                              | how much quiet passages calm the dancer  |
+| novelty       | float 0..1                              | refresh the dancer when it repeats what it danced in the last 90 s (0 = off) |
 | root          | "center" or "follow"                    | keep the dancer centred or let it travel |
 
 Nothing reaches the engine unvalidated: adapters build a `Control` only through the
@@ -62,6 +63,7 @@ NAMES: tuple[str, ...] = (
     "root",
     "groove",
     "dynamics",
+    "novelty",
 )
 """Every control name, in the order of the table above."""
 
@@ -73,6 +75,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "smoothing": (0.0, 1.0),
     "groove": (0.0, 1.0),
     "dynamics": (0.0, 1.0),
+    "novelty": (0.0, 1.0),
 }
 """Allowed closed ranges of the float controls."""
 
@@ -207,7 +210,7 @@ def from_osc(
         raise ProtocolError(f"unknown OSC address {_show(address)}; controls live under {head}<name>")
     name = address[len(head):]
     if name not in NAMES:
-        raise ProtocolError(f"unknown OSC control {_show(address)}; known: {', '.join(NAMES)}")
+        raise ProtocolError(f"unknown OSC control {_show(name)}; known: {', '.join(NAMES)}")
     args = list(args)
     if name in TRIGGERS:
         if not args:

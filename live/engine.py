@@ -39,9 +39,11 @@ from model.energy_calib import (
     GROOVE_DATA,
     energy_calibration,
     groove_profiles,
+    motion_spreads,
     scale_of,
     smoothing_calibration,
     smoothing_of,
+    spread_of,
     style_tempi,
     tempo_of,
 )
@@ -178,6 +180,7 @@ class Engine:
             "root": str(live["root"]),
             "groove": float(live.get("groove", 0.0)),
             "dynamics": float(live.get("dynamics", 0.0)),
+            "novelty": float(live.get("novelty", 0.0)),
         }
         self.post = PostProcessor(
             fps=self.fps,
@@ -205,8 +208,12 @@ class Engine:
                         "dances to the music's beat; re-run `dancemuse calibrate` and export it again")
         self.controls["feel"] = self.feel.mode
         self.phrase = PhraseRefresh(generator, at=self.feel.at, bars=int(live.get("phrase_bars", 0)),
-                                    fps=self.model_fps)
-        """The decoder's memory refreshed every ``live.phrase_bars`` bars heard (live/phrase.py)."""
+                                    fps=self.model_fps, novelty=self.controls["novelty"])
+        """The decoder's memory refreshed every ``live.phrase_bars`` bars heard and when the dance
+        repeats itself (``live.novelty``; live/phrase.py, live/novelty.py)."""
+        self.spreads = motion_spreads(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style the spread of the model's dances (m; ``motion_spread`` from `dancemuse
+        calibrate`; None: the model has none, and the novelty guard uses the spread it has seen)."""
         from model.features import FrameInfo
 
         self._info_type = FrameInfo
@@ -716,6 +723,9 @@ class Engine:
             self.post.energy = float(v)
         elif name == "smoothing":
             c[name] = float(v)  # the post-processor gets it times the style mix's factor (_sync_vectors)
+        elif name == "novelty":  # the novelty guard's threshold (live/novelty.py), 0 = off
+            c[name] = float(v)
+            self.phrase.set_novelty(float(v))
         elif name in ("groove", "dynamics"):
             c[name] = float(v)
             setattr(self.post, name, float(v))
@@ -784,6 +794,10 @@ class Engine:
             self.post.set_groove_table(w @ self.groove_tables)
         if self.style_tempi is not None:  # the tempo feel auto aims at (live/feel.py)
             self.feel.centre = tempo_of(raw if total > 0 else np.ones(len(raw)), self.style_tempi)
+        guard = self.phrase.guard
+        if guard is not None and self.spreads is not None:  # the novelty guard's least spread (live/novelty.py)
+            e = min(1.0, max(0.0, float(self.controls["energy"])))
+            guard.floor = spread_of(raw if total > 0 else np.ones(len(raw)), self.spreads) * math.sqrt(e)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 

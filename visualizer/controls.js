@@ -1,6 +1,6 @@
 /* DanceMuse visualizer: the controls panel.
  *
- * Built from the hello: one slider per style of the model, energy, variation, style strength, smoothing, groove, dynamics,
+ * Built from the hello: one slider per style of the model, energy, variation, style strength, smoothing, groove, dynamics, novelty,
  * the feel (auto, half time, the music's beat, double time), mirror, hold, travel (root follow), reset and tap tempo. Every change sends a control message (sliders at most
  * ~12 per second while dragging, and always on release) and the line under the panel
  * shows the server's ack or its one-line error. "state" broadcasts move the widgets,
@@ -41,6 +41,7 @@
       this.slider('smoothing', this.root.querySelector('#ctl-smoothing'), (v) => this.sendNow('smoothing', v));
       this.slider('groove', this.root.querySelector('#ctl-groove'), (v) => this.sendNow('groove', v));
       this.slider('dynamics', this.root.querySelector('#ctl-dynamics'), (v) => this.sendNow('dynamics', v));
+      this.slider('novelty', this.root.querySelector('#ctl-novelty'), (v) => this.sendNow('novelty', v));
       const feel = this.root.querySelector('#ctl-feel');
       feel.addEventListener('change', () => this.sendNow('tempo/feel', Number(feel.value)));
       for (const name of ['mirror', 'hold']) {
@@ -108,6 +109,7 @@
       put('smoothing', c.smoothing);
       put('groove', c.groove);
       put('dynamics', c.dynamics);
+      put('novelty', c.novelty);
       if (typeof c.root === 'string') this.root.querySelector('#ctl-root').checked = c.root === 'follow';
       if (typeof c.feel === 'number') this.root.querySelector('#ctl-feel').value = String(c.feel);
       const w = c.styles !== undefined ? c.styles : c.style;
