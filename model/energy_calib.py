@@ -548,55 +548,56 @@ def style_tempi(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
     """Per-style tempi (BPM, ``styles`` order; NaN for a style not listed) from a model's
     metadata (``style_tempo``); None when the model has none (calibrated before session 32).
     Raises ModelError (one line) for a table that is not numbers within 20..400."""
-    from model.errors import ModelError
+    return _style_table(meta, styles, "style_tempo", 20.0, 400.0, "tempi", "BPM")
 
-    table = meta.get("style_tempo") if hasattr(meta, "get") else None
-    if not isinstance(table, dict) or not table:
+
+def _mix(weights: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
+    """The (non-negative) mix weights of the styles where ``ok``, normalised; None when their
+    lengths differ or no such style has weight."""
+    w = np.clip(np.asarray(weights, np.float64), 0.0, None)
+    if len(w) != len(ok):
         return None
-    try:
-        f = np.array([float(table.get(s, float("nan"))) for s in styles], np.float64)
-    except (TypeError, ValueError):
-        raise ModelError("the model's style_tempo metadata is not a table of numbers; re-export it "
-                         "with `dancemuse export`") from None
-    ok = np.isfinite(f)
-    if not ok.any() or np.any(f[ok] < 20) or np.any(f[ok] > 400):
-        raise ModelError("the model's style_tempo metadata needs tempi within 20..400 BPM; re-run "
-                         "`dancemuse calibrate` and export again")
-    return f
+    w = np.where(ok, w, 0.0)
+    total = float(w.sum())
+    return w / total if total > 0 else None
 
 
 def tempo_of(weights: np.ndarray, tempi: np.ndarray) -> float:
     """The tempo of a style mix (BPM): the tempi's geometric mean weighted by the (non-negative,
     normalised) mix weights of the styles that have one; 0 when none has."""
-    w = np.clip(np.asarray(weights, np.float64), 0.0, None)
     t = np.asarray(tempi, np.float64)
-    if len(w) != len(t):
-        return 0.0
     ok = np.isfinite(t) & (t > 0)
-    w = np.where(ok, w, 0.0)
-    total = float(w.sum())
-    if total <= 0:
+    w = _mix(weights, ok)
+    if w is None:
         return 0.0
-    return float(math.exp(float(np.dot(w / total, np.log(np.where(ok, t, 1.0))))))
+    return float(math.exp(float(np.dot(w, np.log(np.where(ok, t, 1.0))))))
 
 
 def motion_spreads(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
     """Per-style spreads (m, ``styles`` order; NaN for a style not listed) from a model's metadata
     (``motion_spread``, the novelty guard's floor); None when the model has none (calibrated before
     session 37). Raises ModelError (one line) for a table that is not numbers within 0..5 m."""
+    return _style_table(meta, styles, "motion_spread", 0.0, 5.0, "spreads", "m")
+
+
+def _style_table(meta: Any, styles: Sequence[str], key: str, lo: float, hi: float, what: str, unit: str
+                 ) -> np.ndarray | None:
+    """A per-style number table from a model's metadata (``styles`` order; NaN for a style not
+    listed); None when the model has none. Raises ModelError (one line) for a table that is not
+    numbers within lo..hi."""
     from model.errors import ModelError
 
-    table = meta.get("motion_spread") if hasattr(meta, "get") else None
+    table = meta.get(key) if hasattr(meta, "get") else None
     if not isinstance(table, dict) or not table:
         return None
     try:
         f = np.array([float(table.get(s, float("nan"))) for s in styles], np.float64)
     except (TypeError, ValueError):
-        raise ModelError("the model's motion_spread metadata is not a table of numbers; re-export it "
+        raise ModelError(f"the model's {key} metadata is not a table of numbers; re-export it "
                          "with `dancemuse export`") from None
     ok = np.isfinite(f)
-    if not ok.any() or np.any(f[ok] < 0) or np.any(f[ok] > 5):
-        raise ModelError("the model's motion_spread metadata needs spreads within 0..5 m; re-run "
+    if not ok.any() or np.any(f[ok] < lo) or np.any(f[ok] > hi):
+        raise ModelError(f"the model's {key} metadata needs {what} within {lo:g}..{hi:g} {unit}; re-run "
                          "`dancemuse calibrate` and export again")
     return f
 
@@ -604,14 +605,10 @@ def motion_spreads(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
 def spread_of(weights: np.ndarray, spreads: np.ndarray) -> float:
     """The spread of a style mix (m): the spreads' mean weighted by the (non-negative,
     normalised) mix weights of the styles that have one; 0 when none has."""
-    w = np.clip(np.asarray(weights, np.float64), 0.0, None)
     f = np.asarray(spreads, np.float64)
-    if len(w) != len(f):
-        return 0.0
     ok = np.isfinite(f)
-    w = np.where(ok, w, 0.0)
-    total = float(w.sum())
-    return float(np.dot(w / total, np.where(ok, f, 0.0))) if total > 0 else 0.0
+    w = _mix(weights, ok)
+    return 0.0 if w is None else float(np.dot(w, np.where(ok, f, 0.0)))
 
 
 def smoothing_of(weights: np.ndarray, factors: np.ndarray) -> float:

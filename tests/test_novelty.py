@@ -21,6 +21,7 @@ from model.config import defaults
 from model.energy_calib import motion_spreads, spread_of
 from model.errors import ModelError
 from tests.test_feel import FPS, _cfg, _Features, _rows
+from tests.test_phrase import _run
 
 REST = sk.rest_pose(on_floor=True).astype(np.float32)
 
@@ -149,21 +150,11 @@ class _LoopGen:
         return np.stack([self.step(f) for f in features])
 
 
-def _live(ph: PhraseRefresh, gen: _LoopGen, rows: np.ndarray) -> np.ndarray:
-    out = []
-    for r in rows:
-        ph.before(r)
-        p = gen.step(r)
-        ph.after(p)
-        out.append(p)
-    return np.stack(out)
-
-
 def test_novelty_refreshes_fall_on_the_same_frames_live_offline_and_in_blocks() -> None:
     rows = _rows(40 * FPS)
     g1 = _LoopGen()
     live = PhraseRefresh(g1, at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.35)
-    a = _live(live, g1, rows)
+    a = _run(live, g1, rows)
     novel = [f for f, k in g1.refreshes if k == REFRESH_KEEP_NOVEL]
     bars = [f for f, k in g1.refreshes if k == REFRESH_KEEP]
     assert len(novel) >= 3 and len(bars) >= 3  # both kinds, each as hard as it should be
@@ -179,7 +170,7 @@ def test_novelty_refreshes_fall_on_the_same_frames_live_offline_and_in_blocks() 
     p1 = PhraseRefresh(one, at=None, bars=2, fps=FPS, novelty=0.35)
     p16 = PhraseRefresh(blk, at=None, bars=2, fps=FPS, novelty=0.35)
     assert p1.on and p16.on and p16.block == 16
-    _live(p1, one, rows)
+    _run(p1, one, rows)
     np.concatenate([p16.frames(rows[i: i + 64], blk.step_frames) for i in range(0, len(rows), 64)])
     assert one.refreshes and blk.refreshes == one.refreshes
 

@@ -68,7 +68,7 @@ def _phrase(bars: int = 2) -> tuple[PhraseRefresh, _Gen]:
     return PhraseRefresh(gen, at=beat_columns(_cfg()), bars=bars, fps=FPS), gen
 
 
-def _run(ph: PhraseRefresh, gen: _Gen, rows: np.ndarray) -> np.ndarray:
+def _run(ph: PhraseRefresh, gen: Any, rows: np.ndarray) -> np.ndarray:
     out = []
     for r in rows:
         ph.before(r)
