@@ -22,7 +22,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # the default), calibrated on it (energy, smoothing and, since session 30, the groove's beat
 # profile per style; since session 33 `calibrate` also dances the clips through the live engine
 # and sets the energy scales there; since session 36 freestyle's groove dips 0.1, not 0.4: its
-# motion capture has no pulse, and beaten into one it reads as another style). The final checkpoint is
+# motion capture has no pulse, and beaten into one it reads as another style; since session 37 it also
+# measures each style's spread, the floor of the novelty guard, live.novelty). The final checkpoint is
 # exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
