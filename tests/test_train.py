@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -219,10 +220,26 @@ def test_torchrun_ddp_two_processes_on_cpu(data: Path, tmp_path: Path) -> None:
         pytest.skip("torchrun not on PATH")
     cfg = tiny_config(tmp_path, steps=6, ckpt=3)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([torchrun, "--nproc_per_node=2", "--master_port=29517", "-m", "live.cli", "train",
-                          "--data", str(data), "--out", str(tmp_path / "ddp"), "--train-config", str(cfg),
-                          "--device", "cpu", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=300)
+
+    def run(out: Path) -> subprocess.CompletedProcess[str]:
+        with socket.socket() as s:  # a free port for the rendezvous, not a fixed one
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return subprocess.run([torchrun, "--nproc_per_node=2", f"--master_port={port}", "-m", "live.cli", "train",
+                               "--data", str(data), "--out", str(out), "--train-config", str(cfg),
+                               "--device", "cpu", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=150)
+
+    try:
+        res = run(tmp_path / "ddp")
+    except subprocess.TimeoutExpired as e:
+        # torch.distributed's teardown can hang now and then once the run is done (CI, session 37:
+        # "trained to step 6" printed, final.pt written, the processes never exited; upstream
+        # pytorch#75097); only then is the run tried once more, in a fresh folder
+        assert "trained to step 6" in str(e.stdout or ""), f"the DDP run itself hung: {e.stderr!r}"[-2000:]
+        res = run(tmp_path / "ddp2")
+        (tmp_path / "ddp").rename(tmp_path / "ddp_hung")
+        (tmp_path / "ddp2").rename(tmp_path / "ddp")
     assert res.returncode == 0, res.stderr[-2000:]
     ck = load_checkpoint(tmp_path / "ddp" / "final.pt")
     assert ck["step"] == 6
