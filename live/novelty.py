@@ -21,12 +21,14 @@ redraws the decoder's memory before the next frame, pulled to harder than a bar'
 away within a few frames rather than over two thirds of a second; the jump is faded as any
 refresh's (``phrase.JumpFade``).
 
-The spread is the mean distance of the last window to the earlier ones, and at least the
-style's own spread (``floor``: the mean window distance of the model's dances in that style,
+The spread is the mean distance of the last window to the earlier ones, and while the history
+is shorter than ``WARM_S`` at least the style's own spread (``floor``: the mean window distance
+of the model's dances in that style,
 which `dancemuse calibrate` measures and export stores as ``motion_spread``; the engine gives
 the style mix's weighted mean, times the square root of the user's energy when it is under 1).
 Without the floor, the first seconds of a dance (a quiet intro, its moves small) would set
-their own small spread and repeat unnoticed, as they did in the first measurements.
+their own small spread and repeat unnoticed, as they did in the first measurements; kept on for
+good, a floor above what the music draws from the dancer made the guard fire every half second.
 
 Off by default (``live.novelty`` 0): measured with ``dancemuse evaluate`` at 0.35, the windows
 under 0.3 fall from 6.0 % to 0.4 %, but on the recordings, whose songs repeat long sections, the
