@@ -28,7 +28,8 @@ which `dancemuse calibrate` measures and export stores as ``motion_spread``; the
 the style mix's weighted mean, times the square root of the user's energy when it is under 1).
 Without the floor, the first seconds of a dance (a quiet intro, its moves small) would set
 their own small spread and repeat unnoticed, as they did in the first measurements; kept on for
-good, a floor above what the music draws from the dancer made the guard fire every half second.
+good, a floor above what the music draws from the dancer made the guard fire up to 1.4 times a
+second (contemporary on the recordings).
 
 Off by default (``live.novelty`` 0): measured with ``dancemuse evaluate`` at 0.35, the windows
 under 0.3 fall from 6.0 % to 0.4 %, but on the recordings, whose songs repeat long sections, the
