@@ -225,10 +225,17 @@ def test_torchrun_ddp_two_processes_on_cpu(data: Path, tmp_path: Path) -> None:
         with socket.socket() as s:  # a free port for the rendezvous, not a fixed one
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        return subprocess.run([torchrun, "--nproc_per_node=2", f"--master_port={port}", "-m", "live.cli", "train",
-                               "--data", str(data), "--out", str(out), "--train-config", str(cfg),
-                               "--device", "cpu", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=150)
+        cmd = [torchrun, "--nproc_per_node=2", f"--master_port={port}", "-m", "live.cli", "train",
+               "--data", str(data), "--out", str(out), "--train-config", str(cfg), "--device", "cpu", "--quiet"]
+        with subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) as p:
+            try:
+                so, se = p.communicate(timeout=150)
+            except subprocess.TimeoutExpired as e:  # torchrun and its workers, none left behind
+                os.killpg(p.pid, signal.SIGKILL)
+                so, se = p.communicate()
+                raise subprocess.TimeoutExpired(cmd, 150, output=so, stderr=se) from e
+        return subprocess.CompletedProcess(cmd, p.returncode, so, se)
 
     try:
         res = run(tmp_path / "ddp")
