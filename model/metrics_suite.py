@@ -105,6 +105,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
     ("repetition_low", "  ... share of windows under 0.3"),
     ("repetition_long_whole_min", "  ... 10 min as one dance, min"),
+    ("novelty_long", "  ... novelty refreshes per minute, long music"),
     ("style_min", "style recognised, test music, min"), ("style_mean", "  ... mean of the styles"),
     ("style_real_min", "style recognised, long music, min"), ("style_real_mean", "  ... mean of the styles"),
     ("style_tempi_min", "  ... data at 85-140 bpm (CV), min"), ("style_tempi_mean", "  ... mean of the styles"),
@@ -366,6 +367,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         if len(rep):
             fig["repetition_min"], fig["repetition_median"] = float(rep.min()), float(np.median(rep))
             fig["repetition_low"] = md.repeating_share(rep)
+        fig["novelty_long"] = g.novel / max(len(g.poses) / fps / 60.0, 1e-9)  # live.novelty's guard (0: off)
         whole = md.repetition(g.poses, fps=fps)
         if len(whole):
             fig["repetition_long_whole_min"] = float(whole.min())

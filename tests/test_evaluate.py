@@ -119,13 +119,14 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
                  "--json", str(out), "--sheets", str(tmp_path / "sheets")]) == 0
     text = capsys.readouterr().out
     for row in ("beat-align score, exact beats", "seconds two seeds agree", "repetition ratio, min",
-                "root radius max", "style recognised"):
+                "root radius max", "style recognised", "novelty refreshes per minute"):
         assert row in text, row
     assert "PASS" in text or "FAIL" in text
     rep = json.loads(out.read_text())
     f = rep["figures"]
     assert 0.0 <= f["bas"] <= 1.0 and 0.0 <= f["seed_agree"] <= 1.0 and f["freeze_long"] is not None
     assert 0.0 <= f["repetition_low"] <= 1.0 and (f["repetition_low"] > 0) == (f["repetition_min"] < 0.3)
+    assert f["novelty_long"] == 0.0  # live.novelty is off by default
     assert rep["n_exact"] == 4 and set(rep["train_style"]) == {"a", "b"}
     assert len(rep["sheets"]) == 2 * len(rep["styles"]) and all(Path(p).is_file() for p in rep["sheets"])
     assert main(["evaluate", "--songs", "midi:x", "--data", str(data)]) == 2  # no --model: the shipped one
@@ -173,3 +174,24 @@ def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path
                          audio=(song.audio, song.sr))
     assert g.poses.shape == ref.poses.shape and np.array_equal(g.poses, ref.poses)
     assert g.raw.shape == g.poses.shape and not np.array_equal(g.raw, g.poses)  # before post-processing
+
+
+def test_the_evaluation_dancer_counts_the_novelty_guards_refreshes_and_dances_as_generate() -> None:
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
+    from live.generate import apply_options, generate_dance
+    from model.config import load_config
+    from model.metrics_gen import Dancer
+    from model.metrics_songs import TestSong as Piece
+    from model.synth_music import demo_song
+
+    s = demo_song(seconds=40.0, seed=0)
+    song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
+    model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+    cfg = load_config(None)
+    assert Dancer(str(model), cfg).dance(song, style="house", seed=2).novel == 0  # off by default
+    cfg["live"]["novelty"] = 0.35
+    d = Dancer(str(model), cfg)
+    g = d.dance(song, style="house", seed=2)
+    ref = generate_dance("demo", cfg=apply_options(d.cfg, style="house", seed=2), generator=d.generator,
+                         audio=(song.audio, song.sr))
+    assert g.novel > 0 and np.array_equal(g.poses, ref.poses)
