@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,17 +134,23 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     assert "midi:N" in capsys.readouterr().err
 
 
+def _demo_piece(seconds: float, seed: int) -> tuple[Any, Path]:
+    """The demo song as an evaluation piece (a recording: tracked beats), and the shipped model."""
+    from model.metrics_songs import TestSong as Piece
+    from model.synth_music import demo_song
+
+    s = demo_song(seconds=seconds, seed=seed)
+    song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
+    return song, Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+
+
 def test_the_evaluation_dancer_and_generate_dance_the_same_half_time() -> None:
     pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
     from live.generate import apply_options, generate_dance
     from model.config import load_config
     from model.metrics_gen import Dancer
-    from model.metrics_songs import TestSong as Piece
-    from model.synth_music import demo_song
 
-    s = demo_song(seconds=12.0, seed=5)
-    song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
-    model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+    song, model = _demo_piece(12.0, 5)
     cfg = load_config(None)
     cfg["live"]["feel"] = 0.5
     d = Dancer(str(model), cfg)
@@ -162,12 +169,8 @@ def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path
     from live.generate import apply_options, generate_dance
     from model.config import load_config
     from model.metrics_gen import Dancer
-    from model.metrics_songs import TestSong as Piece
-    from model.synth_music import demo_song
 
-    s = demo_song(seconds=36.0, seed=5)  # 1080 frames: more than the engine's ring of joint buffers
-    song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
-    model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+    song, model = _demo_piece(36.0, 5)  # 1080 frames: more than the engine's ring of joint buffers
     d = Dancer(str(model), load_config(None))
     g = d.dance(song, style=d.styles[0], seed=1)
     ref = generate_dance("demo", cfg=apply_options(d.cfg, style=d.styles[0], seed=1), generator=d.generator,
@@ -181,12 +184,8 @@ def test_the_evaluation_dancer_counts_the_novelty_guards_refreshes_and_dances_as
     from live.generate import apply_options, generate_dance
     from model.config import load_config
     from model.metrics_gen import Dancer
-    from model.metrics_songs import TestSong as Piece
-    from model.synth_music import demo_song
 
-    s = demo_song(seconds=40.0, seed=0)
-    song = Piece("demo", np.asarray(s.audio, np.float32), int(s.sample_rate), "recording")
-    model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
+    song, model = _demo_piece(40.0, 0)
     cfg = load_config(None)
     assert Dancer(str(model), cfg).dance(song, style="house", seed=2).novel == 0  # off by default
     cfg["live"]["novelty"] = 0.35
