@@ -297,8 +297,9 @@ def take_screenshots(url: str, out: Path) -> list[Path]:
             pg.wait_for_function("document.getElementById('upload').dataset.danceId", timeout=60000)
         with contextlib.suppress(Exception):  # a server without MP4 support: picture without it
             pg.wait_for_selector("#dl-mp4:not(.disabled)", timeout=60000)
-        pg.set_viewport_size({"width": 1280, "height": 1020})
+        pg.set_viewport_size({"width": 1280, "height": 1060})
         pg.wait_for_timeout(1500)
+        pg.evaluate("document.getElementById('panel').scrollTop = 0")  # from the top, whatever took focus
         pg.locator("#panel").screenshot(path=str(out / "controls.png"))
         pg.set_viewport_size({"width": 1280, "height": 720})
         pg.click("#upload-live")
