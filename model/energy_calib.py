@@ -327,7 +327,8 @@ def _secant_scale(ratio: Any, old: float, got: Sequence[float], *, top: float
     """(new scale, the ratio there, every (energy fed, ratio) measured): ``got`` are the ratios
     at the user energies LIVE_ENERGIES on a model whose scale is ``old``; ``ratio(user energy)``
     dances and measures once more. A log-log secant through the two measurements nearest
-    ratio 1, up to LIVE_ROUNDS times (see the module docstring)."""
+    ratio 1, up to LIVE_ROUNDS times (see the module docstring). The last ``ratio`` call is
+    always at the new scale (user energy new / old)."""
     pts = [(min(e * old, top), r) for e, r in zip(LIVE_ENERGIES, got)]
     new, reached = old, float("nan")
     for _ in range(LIVE_ROUNDS):
@@ -348,10 +349,12 @@ def _secant_scale(ratio: Any, old: float, got: Sequence[float], *, top: float
     return new, reached, pts
 
 
-def _live_ratio(dancer: Any, songs: Sequence[Any], data_speed: Sequence[float], style: str, energy: float) -> float:
-    """The mean over ``songs`` of the live engine's limb speed over the data's, at user ``energy``."""
-    r = [limb_speed(dancer.dance(s, style=style, seed=0, energy=energy).poses, dancer.fps) / max(d, 1e-6)
-         for s, d in zip(songs, data_speed)]
+def _live_ratio(dancer: Any, songs: Sequence[Any], data_speed: Sequence[float], style: str, last: list[np.ndarray],
+                energy: float) -> float:
+    """The mean over ``songs`` of the live engine's limb speed over the data's, at user ``energy``;
+    ``last`` is given the dances (poses per song) of this call."""
+    last[:] = [dancer.dance(s, style=style, seed=0, energy=energy).poses for s in songs]
+    r = [limb_speed(p, dancer.fps) / max(d, 1e-6) for p, d in zip(last, data_speed)]
     return float(np.mean(r))
 
 
@@ -360,7 +363,8 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
     """The live stage (see the module docstring), in place on ``cal``: ``dancer`` (a
     model.metrics_gen.Dancer) runs the model exported with ``cal.scale``; each style's clips
     (the free run's, with their audio) are danced at LIVE_ENERGIES, the scale set where the
-    limb speed meets the data's, and danced again to report the ratio."""
+    limb speed meets the data's, and danced again to report the ratio; the spread of those last
+    dances is the style's ``spread``."""
     from model.features import load_audio
     from model.metrics_dancer import motion_spread
     from model.metrics_songs import TestSong
@@ -380,7 +384,8 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
                                   c.beats[c.beats < n / c.fps] if len(c.beats) else None))
             data_speed.append(limb_speed(c.poses[:n], c.fps))
 
-        ratio = partial(_live_ratio, dancer, songs, data_speed, st)
+        last: list[np.ndarray] = []  # the latest dances: _secant_scale's last are at the final scale
+        ratio = partial(_live_ratio, dancer, songs, data_speed, st, last)
         old = cal.scale[st]
         got = [ratio(e) for e in LIVE_ENERGIES]
         new, reached, pts = _secant_scale(ratio, old, got, top=min(SCALE_RANGE[1], cal.energy_max))
@@ -389,9 +394,8 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
         say(f"{st}: through the live engine, model/data limb speed " + ", ".join(
             f"{r:.2f} at energy {f:.2f}" for f, r in pts) + f" -> scale {old:.2f} -> {new:.2f}")
         cal.scale[st] = round(new, 4)
-        # the spread at the final scale (the model was exported with the old one: energy new/old feeds it new)
-        spreads = [motion_spread(dancer.dance(s, style=st, seed=0, energy=new / old).poses, fps=dancer.fps)
-                   for s in songs]
+        # the spread at the final scale, from the dances that measured the ratio there
+        spreads = [motion_spread(p, fps=dancer.fps) for p in last]
         if np.isfinite(spreads).any():
             cal.spread[st] = round(float(np.nanmean(spreads)), 4)
             say(f"{st}: spread of its dances {cal.spread[st]:.3f} m (the novelty guard's floor)")
