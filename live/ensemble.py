@@ -191,10 +191,7 @@ class FanOutGenerator:
         for i, g in enumerate(self.gens):
             r = getattr(g, "refresh", None)
             if r is not None:
-                if keep == REFRESH_KEEP:
-                    r()
-                else:  # a novelty refresh (live/novelty.py): every runtime takes how hard
-                    r(keep=keep)
+                r(keep=keep)
                 if i:
                     self._fades[i - 1].arm()
 

@@ -39,7 +39,6 @@ into preallocated buffers.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -170,12 +169,6 @@ class PhraseRefresh:
         dance repeats itself; None when the generator cannot refresh."""
         self.on = False
         self.set_novelty(novelty)
-        self._keep_arg = False
-        if callable(self._refresh):
-            try:
-                self._keep_arg = "keep" in inspect.signature(self._refresh).parameters
-            except (TypeError, ValueError):
-                self._keep_arg = False
         self.block = int(getattr(generator, "block", 1) or 1)
         self.min_frames = int(round(MIN_PHRASE_S * fps))
         self.fade = JumpFade(fps)
@@ -230,10 +223,7 @@ class PhraseRefresh:
 
     def _start(self, *, novel: bool = False) -> None:
         assert self._refresh is not None
-        if novel and self._keep_arg:
-            self._refresh(keep=REFRESH_KEEP_NOVEL)
-        else:
-            self._refresh()
+        self._refresh(keep=REFRESH_KEEP_NOVEL if novel else REFRESH_KEEP)
         self.count += 1
         self.fade.arm()
 

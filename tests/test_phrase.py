@@ -16,7 +16,7 @@ from live.engine import Engine
 from live.feel import beat_columns
 from live.npstep import NumpyStep
 from live.offline import NumpyGenerator
-from live.phrase import BLEND_S, MIN_PHRASE_S, PhraseRefresh
+from live.phrase import BLEND_S, MIN_PHRASE_S, REFRESH_KEEP, PhraseRefresh
 from live.runtime import Generator
 from model import skeleton as sk
 from model.config import defaults
@@ -45,7 +45,7 @@ class _Gen:
         self.refreshes.clear()
         self.frames = 0
 
-    def refresh(self) -> None:
+    def refresh(self, keep: float = REFRESH_KEEP) -> None:
         self.refreshes.append(self.frames)
 
     def _pose(self) -> np.ndarray:
@@ -151,7 +151,7 @@ def test_the_engine_refreshes_live_and_offline_alike() -> None:
 
 def test_a_refresh_and_its_blend_allocate_nothing_per_frame() -> None:
     class Quiet(_Gen):
-        def refresh(self) -> None:  # nothing kept per refresh (the stub's list would grow)
+        def refresh(self, keep: float = REFRESH_KEEP) -> None:  # nothing kept per refresh (the stub's list would grow)
             pass
 
     gen = Quiet()
