@@ -170,6 +170,8 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
             meta["style_tempo"] = {s: float(cal["style_tempo"][s]) for s in styles if s in cal["style_tempo"]}
         if isinstance(cal.get("motion_spread"), dict) and cal["motion_spread"]:  # calibrated since session 37
             meta["motion_spread"] = {s: float(cal["motion_spread"][s]) for s in styles if s in cal["motion_spread"]}
+        if isinstance(cal.get("style_gain"), dict) and cal["style_gain"]:  # calibrated since session 38
+            meta["style_gain"] = {s: float(cal["style_gain"][s]) for s in styles if s in cal["style_gain"]}
         meta["energy_calibration"] = _jsonable(cal)
     return meta
 

@@ -38,12 +38,14 @@ from model import skeleton as sk
 from model.energy_calib import (
     GROOVE_DATA,
     energy_calibration,
+    gain_of,
     groove_profiles,
     motion_spreads,
     scale_of,
     smoothing_calibration,
     smoothing_of,
     spread_of,
+    style_gains,
     style_tempi,
     tempo_of,
 )
@@ -214,6 +216,11 @@ class Engine:
         self.spreads = motion_spreads(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the spread of the model's dances (m; ``motion_spread`` from `dancemuse
         calibrate`; None: the model has none, and the novelty guard uses the spread it has seen)."""
+        self.style_gains = style_gains(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style the factor on the user's style strength (``style_gain`` from `dancemuse
+        calibrate --style-gain`; NaN: 1; None: the model has none)."""
+        self.strength_applied = 1.0
+        """The style strength fed to the model: the user's times the style mix's factor."""
         from model.features import FrameInfo
 
         self._info_type = FrameInfo
@@ -773,7 +780,11 @@ class Engine:
             np.divide(raw, total, out=self._style)
         elif len(raw):
             self._style[:] = 1.0 / len(raw)
-        strengthen(self._style, float(self.controls.get("style_strength", 1.0)), out=self._style)
+        strength = float(self.controls.get("style_strength", 1.0))
+        if self.style_gains is not None:  # some styles fed more (or less) strongly (model/energy_calib.py)
+            strength *= gain_of(raw if total > 0 else np.ones(len(raw)), self.style_gains)
+        self.strength_applied = strength
+        strengthen(self._style, strength, out=self._style)
         for j, cname in enumerate(self.control_names):
             val = self.controls.get(cname, 0.0)
             self._ctrl[j] = float(val) if isinstance(val, int | float) else 0.0
@@ -826,6 +837,7 @@ class Engine:
             "confidence": round(self.confidence, 3),
             "controls": dict(self.controls),
             "smoothing_applied": round(float(self.post.smoothing), 4),  # the user's times the style's factor
+            "style_strength_applied": round(self.strength_applied, 4),  # the user's times the style's factor
             "feel_now": self.feel.feel,  # the feel danced now (auto's choice; a change waits for its beat)
             "styles": list(self.style_names),
         }

@@ -35,7 +35,7 @@ import numpy as np
 
 from live.phrase import REFRESH_KEEP, JumpFade
 from model import skeleton as sk
-from model.energy_calib import energy_calibration, scale_of, smoothing_of
+from model.energy_calib import energy_calibration, gain_of, scale_of, smoothing_of, style_gains
 from model.errors import ConfigError
 
 MAX_DANCERS = 8
@@ -390,10 +390,14 @@ def build(cfg: Mapping[str, Any], generator: Any, *, settings: EnsembleSettings 
 
         gens = [generator] + [load_more() for _ in range(s.dancers - 1)]
         styles: list[np.ndarray | None] = [None] * s.dancers
+        names = tuple(generator.style_names)
+        meta = getattr(generator, "meta", None)
+        gains = style_gains(meta if isinstance(meta, Mapping) else {}, names)
         for i, text in enumerate(s.styles):
             if text:
-                styles[i] = strengthen(parse_style(text, tuple(generator.style_names)),
-                                       float(cfg["live"].get("style_strength", 1.0)))
+                mix = parse_style(text, names)
+                k = float(cfg["live"].get("style_strength", 1.0))
+                styles[i] = strengthen(mix, k if gains is None else k * gain_of(mix, gains))
         if styles[0] is not None:  # dancer 0's style is the show's style
             cfg = {**cfg, "model": {**cfg["model"], "style": s.styles[0]}}
             styles[0] = None

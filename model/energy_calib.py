@@ -78,9 +78,18 @@ the guard takes at least the style's own: the live stage measures it at the fina
 (``model.metrics_dancer.motion_spread`` of each clip's dance, averaged), and the engine gives
 the guard the style mix's weighted mean.
 
+**Style strength per style** (session 38). The live engine feeds the model the style mix moved
+``live.style_strength`` times as far from the equal mix (live/control.py ``strengthen``); one
+strength does not suit every style: the shipped model's locking is read as ballet in 0.19 of its
+test-song windows at the default 2 and 3 (recognised 0.81), in 0.07 at 4 (0.93), while
+freestyle falls from 0.86 at 2 to 0.48 at 4. ``calibrate --style-gain STYLE=K`` gives one style
+a factor on the user's strength (the shipped model: locking=2); both stages measure that style
+at the strength it will be fed, and the engine multiplies the user's strength by the style mix's
+weighted mean of the factors (1 for a style without one).
+
 The result goes into the checkpoint (``ckpt["energy_calibration"]``), and ``dancemuse export``
 copies it into the model's metadata (``energy_scale``, ``smoothing_scale``,
-``groove_profile``, ``style_tempo`` and ``motion_spread`` per style, ``energy_max``).
+``groove_profile``, ``style_tempo``, ``motion_spread`` and ``style_gain`` per style, ``energy_max``).
 """
 
 from __future__ import annotations
@@ -121,6 +130,8 @@ GROOVE_FLOOR_DIP = 0.4
 (the beat-align target is 0.55; v16 with its data's profiles and this floor: 0.62). ``dancemuse
 calibrate --groove-floor STYLE=DIP`` sets another floor for one style (the shipped model:
 freestyle 0.1, see the module docstring)."""
+GAIN_RANGE = (0.25, 3.0)
+"""The factors ``calibrate --style-gain STYLE=K`` accepts on a style's strength."""
 
 
 @dataclass
@@ -154,6 +165,8 @@ class Calibration:
     spread: dict[str, float] = field(default_factory=dict)
     """Per style the spread of the live engine's dances at the final scale (m; the novelty
     guard's floor, live/novelty.py; empty: no live stage)."""
+    style_gain: dict[str, float] = field(default_factory=dict)
+    """Per style the factor on the user's style strength where it is not 1 (``--style-gain``)."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
@@ -164,6 +177,8 @@ class Calibration:
             out["groove_floor"] = self.groove_floor
         if self.spread:
             out["motion_spread"] = self.spread
+        if self.style_gain:
+            out["style_gain"] = self.style_gain
         if self.free_run_scale:
             out.update({"free_run_scale": self.free_run_scale, "live_energies": list(LIVE_ENERGIES),
                         "live_ratios": self.live_ratios, "live_ratio": self.live_ratio})
@@ -173,10 +188,12 @@ class Calibration:
         live = bool(self.free_run_scale)
         head = ("style          clips  " + "  ".join(f"e={e:g}" for e in self.energies)
                 + ("  free  live " + "  ".join(f"e={e:g}" for e in LIVE_ENERGIES) + " -> at scale" if live else "")
-                + "   scale  smooth  dip    bpm" + ("  spread" if self.spread else "") + "  (model/data limb speed"
+                + "   scale  smooth  dip    bpm" + ("  spread" if self.spread else "") + ("  gain" if self.style_gain else "")
+                + "  (model/data limb speed"
                 + (", free run then through the live engine" if live else "")
                 + "; smoothing factor; the groove's beat dip; the style's tempo"
-                + ("; its dances' spread, m" if self.spread else "") + ")")
+                + ("; its dances' spread, m" if self.spread else "")
+                + ("; the factor on the style strength" if self.style_gain else "") + ")")
         rows = [head]
         for s, k in self.scale.items():
             r = self.ratios.get(s, [])
@@ -188,7 +205,8 @@ class Calibration:
             rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r) + lv
                         + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {-self.groove.get(s, [-GROOVE_DATA])[0]:5.2f}"
                         + f"  {self.tempo.get(s, float('nan')):5.1f}"
-                        + (f"  {self.spread.get(s, float('nan')):6.3f}" if self.spread else ""))
+                        + (f"  {self.spread.get(s, float('nan')):6.3f}" if self.spread else "")
+                        + (f"  {self.style_gain.get(s, 1.0):4.2f}" if self.style_gain else ""))
         return "\n".join(rows)
 
 
@@ -263,11 +281,13 @@ def style_tempo(beats: Sequence[np.ndarray], seconds: Sequence[float]) -> float:
 
 def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds: float = 20.0,
               per_style: int = 8, energies: Sequence[float] = ENERGIES, style_strength: float = 1.0,
-              seed: int = 0, progress: Any = None, groove_floor: Mapping[str, float] | None = None
-              ) -> Calibration:
+              seed: int = 0, progress: Any = None, groove_floor: Mapping[str, float] | None = None,
+              style_gain: Mapping[str, float] | None = None, only: Sequence[str] = ()) -> Calibration:
     """Measure and solve (see the module docstring). ``clips``: TrainClips (feats, poses,
     style, fps); a style with no clip of at least 2 s keeps scale 1. ``groove_floor``: per
-    style the groove's least dip where it is not GROOVE_FLOOR_DIP."""
+    style the groove's least dip where it is not GROOVE_FLOOR_DIP; ``style_gain``: per style
+    the factor on ``style_strength`` where it is not 1 (the style is danced at the product);
+    ``only``: calibrate these styles alone (default every style)."""
     import torch
 
     from live.control import strengthen
@@ -284,7 +304,10 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
     groove: dict[str, list[float]] = {}
     tempo: dict[str, float] = {}
     floors = {k: float(v) for k, v in (groove_floor or {}).items()}
+    gains = {k: float(v) for k, v in (style_gain or {}).items() if float(v) != 1.0}
     for si, st in enumerate(styles):
+        if only and st not in only:
+            continue
         beaten = [c for c in clips if c.style == st and len(c.beats) >= 2]  # clips with a beat
         bpm = style_tempo([c.beats for c in beaten], [c.frames / c.fps for c in beaten])
         if math.isfinite(bpm):
@@ -303,7 +326,7 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
         feats = np.stack([c.feats[:n] for c in mine]).astype(np.float32)
         onehot = np.zeros(len(styles), np.float32)
         onehot[si] = 1.0
-        sw = np.tile(strengthen(onehot, style_strength), (len(mine), 1)).astype(np.float32)
+        sw = np.tile(strengthen(onehot, style_strength * gains.get(st, 1.0)), (len(mine), 1)).astype(np.float32)
         data_speed = [limb_speed(c.poses[:n], fps) for c in mine]
         got = []
         for e in energies:
@@ -319,7 +342,7 @@ def calibrate(net: Any, clips: Sequence[Any], *, styles: Sequence[str], seconds:
             "the groove's profile " + " ".join(f"{x:+.2f}" for x in groove[st]))
     return Calibration(scale=scale, ratios=ratios, energies=[float(e) for e in energies], clips=counts,
                        seconds=float(seconds), style_strength=float(style_strength), smoothing=smooth,
-                       fast=fast, groove=groove, tempo=tempo, groove_floor=floors)
+                       fast=fast, groove=groove, tempo=tempo, groove_floor=floors, style_gain=gains)
 
 
 def _secant_scale(ratio: Any, old: float, got: Sequence[float], *, top: float
@@ -425,15 +448,20 @@ def _live_stage(ckpt: dict[str, Any], clips: Sequence[Any], cal: Calibration, cf
 
 def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | None = None, seconds: float = 20.0,
                          per_style: int = 8, style_strength: float = 1.0, progress: Any = None,
-                         cfg: Any = None, groove_floor: Mapping[str, float] | None = None) -> Calibration:
+                         cfg: Any = None, groove_floor: Mapping[str, float] | None = None,
+                         style_gain: Mapping[str, float] | None = None, only: Sequence[str] = ()
+                         ) -> Calibration:
     """``dancemuse calibrate``: read the checkpoint ``src`` once, calibrate it on the clips of
     the dataset folders ``data`` (one torch thread, so the figures do not depend on the
     machine), with ``cfg`` (the config) also through the live engine (see the module
     docstring), store the result as ``ckpt["energy_calibration"]`` in ``out`` (default ``src``;
     written atomically) and return it. ``groove_floor``: per style the groove's least dip where it
-    is not GROOVE_FLOOR_DIP, on top of those of the checkpoint's previous calibration (a style the
-    checkpoint does not have, or a dip outside 0..1, raises ConfigError). Raises ModelError /
-    DatasetError (one line)."""
+    is not GROOVE_FLOOR_DIP, and ``style_gain``: per style the factor on the style strength, each
+    on top of those of the checkpoint's previous calibration (a style the checkpoint does not
+    have, a dip outside 0..1 or a factor outside GAIN_RANGE raises ConfigError; a factor of 1
+    removes one). ``only``: recalibrate these styles and keep the others' figures from the
+    checkpoint's previous calibration, which must have been made the same way (see
+    :func:`_keep_others`). Raises ModelError / DatasetError / ConfigError (one line)."""
     import torch
 
     from model.errors import ConfigError, ModelError
@@ -450,30 +478,95 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
         raise ModelError(f"checkpoint {src} has no feature settings (feature_cfg); calibrate a checkpoint "
                          "written by `dancemuse train`")
     before = ckpt.get("energy_calibration")
-    prior = before.get("groove_floor") if isinstance(before, dict) else None
-    # a recalibration keeps the floors it was given before
-    floors = {str(k): float(v) for k, v in prior.items()} if isinstance(prior, dict) else {}
-    floors.update(groove_floor or {})
-    unknown = sorted(set(floors) - set(styles))
-    if unknown:
-        raise ConfigError(f"--groove-floor names {', '.join(unknown)}, which {src.name} does not dance; "
-                          f"its styles: {', '.join(styles)}")
+    # a recalibration keeps the floors and gains it was given before
+    floors = _given(before, "groove_floor", groove_floor, styles, "--groove-floor", src)
+    gains = _given(before, "style_gain", style_gain, styles, "--style-gain", src)
     for st, dip in floors.items():
         if not (math.isfinite(dip) and 0.0 <= dip <= 1.0):
             raise ConfigError(f"--groove-floor {st}={dip:g}: the dip must lie in 0..1 (the default floor is "
                               f"{GROOVE_FLOOR_DIP:g})")
+    for st, k in gains.items():
+        if not (math.isfinite(k) and GAIN_RANGE[0] <= k <= GAIN_RANGE[1]):
+            raise ConfigError(f"--style-gain {st}={k:g}: the factor must lie in {GAIN_RANGE[0]:g}..{GAIN_RANGE[1]:g} "
+                              "(1 = the style at the user's strength)")
     net = build(ckpt["config"])
     net.load_state_dict(ckpt["model"])
     net.eval()
     clips = load_folders(list(data), feature_cfg=ckpt["feature_cfg"], styles=styles)
+    if only:
+        _check_only(before, only, styles, src, seconds=seconds, style_strength=style_strength, data=data,
+                    live=cfg is not None)
     cal = calibrate(net, clips, styles=styles, seconds=seconds, per_style=per_style,
-                    style_strength=style_strength, progress=progress, groove_floor=floors)
+                    style_strength=style_strength, progress=progress, groove_floor=floors, style_gain=gains,
+                    only=only)
     cal.data = [str(d) for d in data]
     if cfg is not None:
         _live_stage(ckpt, clips, cal, cfg, per_style=per_style, seconds=seconds, progress=progress)
+    if only:
+        _keep_others(cal, before, only, styles)
     ckpt["energy_calibration"] = cal.to_dict()
     save_checkpoint(out or src, ckpt)
     return cal
+
+
+_PER_STYLE = {"scale": "scale", "ratios": "ratios", "clips": "clips", "smoothing": "smoothing", "fast": "fast_share",
+              "groove": "groove_profile", "tempo": "style_tempo", "free_run_scale": "free_run_scale",
+              "live_ratios": "live_ratios", "live_ratio": "live_ratio", "spread": "motion_spread"}
+"""Calibration's per-style tables and their keys in the checkpoint."""
+
+
+def _check_only(before: Any, only: Sequence[str], styles: Sequence[str], src: Path, *, seconds: float,
+                style_strength: float, data: Sequence[str | Path], live: bool) -> None:
+    """``--only``: the styles must be the checkpoint's, and its previous calibration made the way
+    this one is (the style strength, the seconds per clip, the data, with or without the live
+    stage), else the styles' figures would not compare. Raises ConfigError (one line)."""
+    import os
+
+    from model.errors import ConfigError
+
+    unknown = sorted(set(only) - set(styles))
+    if unknown:
+        raise ConfigError(f"--only names {', '.join(unknown)}, which {src.name} does not dance; "
+                          f"its styles: {', '.join(styles)}")
+    fix = "calibrate every style (leave out --only)"
+    if not isinstance(before, dict) or not isinstance(before.get("scale"), dict):
+        raise ConfigError(f"--only keeps the other styles' calibration, but {src.name} has none; {fix}")
+    was = (float(before.get("style_strength", math.nan)), float(before.get("seconds", math.nan)),
+           [os.path.normpath(str(d)) for d in before.get("data") or []], bool(before.get("free_run_scale")))
+    now = (float(style_strength), float(seconds), [os.path.normpath(str(d)) for d in data], live)
+    if was != now:
+        raise ConfigError(f"--only: {src.name} was calibrated at style strength {was[0]:g}, {was[1]:g} s per clip, "
+                          f"on {' '.join(was[2]) or '?'}, {'with' if was[3] else 'without'} the live stage; this run "
+                          f"would be at {now[0]:g}, {now[1]:g} s, on {' '.join(now[2])}, "
+                          f"{'with' if now[3] else 'without'} it; calibrate the same way or {fix}")
+
+
+def _keep_others(cal: Calibration, before: Any, only: Sequence[str], styles: Sequence[str]) -> None:
+    """In place: every style not in ``only`` takes its figures from ``before`` (the checkpoint's
+    previous calibration, a dict), in the model's style order."""
+    for attr, key in _PER_STYLE.items():
+        got = before.get(key) if isinstance(before, dict) else None
+        old: dict[str, Any] = got if isinstance(got, dict) else {}
+        new = getattr(cal, attr)
+        setattr(cal, attr, {s: (new[s] if s in only else old[s]) for s in styles
+                            if (s in new if s in only else s in old)})
+
+
+def _given(before: Any, key: str, new: Mapping[str, float] | None, styles: Sequence[str], flag: str,
+           src: Path) -> dict[str, float]:
+    """A per-style setting of calibrate (``key`` in the checkpoint's previous calibration
+    ``before``) updated with the ``new`` one. Raises ConfigError for a style the checkpoint does
+    not dance."""
+    from model.errors import ConfigError
+
+    prior = before.get(key) if isinstance(before, dict) else None
+    out = {str(k): float(v) for k, v in prior.items()} if isinstance(prior, dict) else {}
+    out.update({str(k): float(v) for k, v in (new or {}).items()})
+    unknown = sorted(set(out) - set(styles))
+    if unknown:
+        raise ConfigError(f"{flag} names {', '.join(unknown)}, which {src.name} does not dance; "
+                          f"its styles: {', '.join(styles)}")
+    return out
 
 
 def scale_of(weights: np.ndarray, scales: np.ndarray) -> float:
@@ -604,6 +697,22 @@ def _style_table(meta: Any, styles: Sequence[str], key: str, lo: float, hi: floa
         raise ModelError(f"the model's {key} metadata needs {what} within {lo:g}..{hi:g} {unit}; re-run "
                          "`dancemuse calibrate` and export again")
     return f
+
+
+def style_gains(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per-style factors on the user's style strength (``styles`` order; NaN for a style not
+    listed, which keeps the user's) from a model's metadata (``style_gain``); None when the model
+    has none. Raises ModelError (one line) for a table that is not numbers within GAIN_RANGE."""
+    return _style_table(meta, styles, "style_gain", GAIN_RANGE[0], GAIN_RANGE[1], "factors",
+                        "(times the style strength)")
+
+
+def gain_of(weights: np.ndarray, gains: np.ndarray) -> float:
+    """The factor on the style strength of a style mix: the factors' mean weighted by the
+    (non-negative, normalised) mix weights, a style without one counting 1; 1 for an empty mix."""
+    f = np.asarray(gains, np.float64)
+    w = _mix(weights, np.ones(len(f), bool))
+    return 1.0 if w is None else float(np.dot(w, np.where(np.isfinite(f), f, 1.0)))
 
 
 def spread_of(weights: np.ndarray, spreads: np.ndarray) -> float:

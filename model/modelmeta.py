@@ -292,4 +292,10 @@ def describe(meta: Mapping[str, Any]) -> str:
             line += ", tempo per style (unreadable)"
     if isinstance(meta.get("motion_spread"), Mapping) and meta["motion_spread"]:  # the novelty guard's floor
         line += ", spread per style"
+    gain = meta.get("style_gain")
+    if isinstance(gain, Mapping) and gain:  # a factor on the style strength for some styles
+        try:
+            line += ", style strength x" + ",".join(f"{float(k):g} for {s}" for s, k in gain.items())
+        except (TypeError, ValueError):
+            line += ", style strength per style (unreadable)"
     return line

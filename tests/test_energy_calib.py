@@ -18,11 +18,13 @@ from model.config import defaults
 from model.energy_calib import (
     FAST_FLOW,
     FAST_HITS,
+    GAIN_RANGE,
     GROOVE_DATA,
     GROOVE_FLOOR_DIP,
     GROOVE_HARMONICS,
     SCALE_RANGE,
     energy_calibration,
+    gain_of,
     groove_profile,
     groove_profiles,
     limb_speed,
@@ -31,6 +33,7 @@ from model.energy_calib import (
     smoothing_factor,
     smoothing_of,
     solve_scale,
+    style_gains,
     style_tempi,
     style_tempo,
     tempo_of,
@@ -245,6 +248,58 @@ def test_ensemble_dancers_with_their_own_style_get_their_own_scale() -> None:
     assert eng._ctrl[0] == pytest.approx(1.6)  # the engine's own vector is untouched
 
 
+class _Gained(StubGenerator):
+    meta = {"style_gain": {"house": 2.0}}
+
+
+def test_engine_feeds_a_style_with_a_gain_more_strongly_and_keeps_the_users_strength() -> None:
+    """style_gain (calibrate --style-gain): the model is fed the mix moved the user's strength
+    times the mix's factor away from the equal mix; a style without a factor counts 1."""
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    cfg["live"]["style_strength"] = 1.5
+    gen = _Gained()
+    eng = Engine(cfg, gen)
+    assert eng._style == pytest.approx([0.5 + 3.0 * 0.5, 0.5 - 3.0 * 0.5])  # house at 1.5 x 2
+    snap = eng.snapshot()
+    assert snap["style_strength_applied"] == 3.0 and snap["controls"]["style_strength"] == 1.5
+    eng.apply(Control("styles", [0.0, 1.0]))  # ballet has no factor: the user's strength
+    assert eng._style == pytest.approx([0.5 - 1.5 * 0.5, 0.5 + 1.5 * 0.5]) and eng.strength_applied == 1.5
+    eng.apply(Control("styles", [0.5, 0.5]))  # the equal mix stays the equal mix at any strength
+    assert eng.strength_applied == pytest.approx(1.5 * 1.5) and eng._style == pytest.approx([0.5, 0.5])
+    eng.apply(Control("styles", [0.75, 0.25]))
+    k = 1.5 * (0.75 * 2.0 + 0.25)
+    assert eng._style == pytest.approx([0.5 + k * 0.25, 0.5 - k * 0.25])
+    eng.apply(Control("style_strength", 0.0))
+    assert eng._style == pytest.approx([0.5, 0.5])
+    plain = Engine(cfg, StubGenerator())  # a model without factors: the user's strength
+    assert plain.style_gains is None and plain._style == pytest.approx([0.5 + 0.75, 0.5 - 0.75])
+    assert gain_of(np.array([0.0, 0.0]), np.array([2.0, np.nan])) == 1.0
+    assert style_gains({"style_gain": {"ballet": 0.5}}, ("house", "ballet")) == pytest.approx([np.nan, 0.5],
+                                                                                              nan_ok=True)
+    for bad in ({"house": 9.0}, {"house": 0.0}, {"house": "x"}):
+        with pytest.raises(ModelError, match="the model.s style_gain metadata .*dancemuse"):
+            Engine(cfg, type("Bad", (StubGenerator,), {"meta": {"style_gain": bad}})())
+
+
+def test_ensemble_dancers_with_their_own_style_get_their_own_strength() -> None:
+    from live.ensemble import EnsembleSettings, build
+
+    cfg = defaults()
+    cfg["model"]["style"] = "ballet"
+    made = []
+
+    def more() -> StubGenerator:
+        made.append(_Gained())
+        return made[-1]
+
+    s = EnsembleSettings(dancers=3, mode="free", styles=("", "house", "ballet"))
+    ens = build(cfg, _Gained(), settings=s, load_more=more)
+    fan = ens.engine.generator
+    assert fan.styles[1] == pytest.approx([0.5 + 4.0 * 0.5, 0.5 - 4.0 * 0.5])  # house: strength 2 x 2
+    assert fan.styles[2] == pytest.approx([0.5 - 2.0 * 0.5, 0.5 + 2.0 * 0.5])  # ballet: 2
+
+
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from model.train import load_train_config, train
@@ -365,6 +420,83 @@ def test_calibrate_groove_floor_lowers_one_styles_dip_and_refuses_nonsense(
         assert main(["calibrate", str(src), "--data", str(data), "-o", str(tmp_path / "x.pt"),
                      "--free-run-only", "--groove-floor", bad]) != 0
         assert says in capsys.readouterr().err, bad
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_calibrate_style_gain_measures_a_style_at_its_own_strength_and_exports_it(
+        ckpt: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.train_report as tr
+    from live.cli import main
+    from live.runtime import Generator
+    from model.modelmeta import describe
+    from model.train import load_checkpoint
+
+    src, data = ckpt
+    fed: list[np.ndarray] = []
+    real = tr.free_run
+
+    def spy(net, feats, *, style_w, **kw):  # noqa: ANN001, ANN202
+        fed.append(np.asarray(style_w[0]).copy())
+        return real(net, feats, style_w=style_w, **kw)
+
+    monkeypatch.setattr(tr, "free_run", spy)
+    out = tmp_path / "gain.pt"
+    assert main(["calibrate", str(src), "--data", str(data), "-o", str(out), "--seconds", "4", "--clips", "1",
+                 "--style-strength", "1.5", "--free-run-only", "--style-gain", "b=2"]) == 0
+    cal = load_checkpoint(out)["energy_calibration"]
+    assert cal["style_gain"] == {"b": 2.0} and cal["style_strength"] == 1.5
+    by = {round(float(w[0]), 4): w for w in fed}  # style a at 1.5, style b at 1.5 x 2
+    assert sorted(by) == [0.5 - 3.0 * 0.5, 0.5 + 1.5 * 0.5]
+    table = capsys.readouterr().out
+    assert "gain" in table and " 2.00" in table
+    onnx = tmp_path / "gain.onnx"
+    assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "0"]) == 0
+    meta = Generator(onnx).meta
+    assert meta["style_gain"] == {"b": 2.0} and "style strength x2 for b" in describe(meta)
+    # calibrated again without the option, the checkpoint keeps its factor; b=1 removes it
+    assert main(["calibrate", str(out), "--data", str(data), "--seconds", "4", "--clips", "1",
+                 "--style-strength", "1.5", "--free-run-only"]) == 0
+    assert load_checkpoint(out)["energy_calibration"]["style_gain"] == {"b": 2.0}
+    assert main(["calibrate", str(out), "--data", str(data), "--seconds", "4", "--clips", "1",
+                 "--style-strength", "1.5", "--free-run-only", "--style-gain", "b=1"]) == 0
+    assert "style_gain" not in load_checkpoint(out)["energy_calibration"]
+    capsys.readouterr()
+    for bad, says in (("zumba=2", "does not dance"), ("b", "STYLE=K"), ("b=x", "STYLE=K"),
+                      (f"b={GAIN_RANGE[1] + 1:g}", f"{GAIN_RANGE[0]:g}..{GAIN_RANGE[1]:g}"), ("b=0", "..")):
+        assert main(["calibrate", str(src), "--data", str(data), "-o", str(tmp_path / "x.pt"),
+                     "--free-run-only", "--style-gain", bad]) != 0
+        assert says in capsys.readouterr().err, bad
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_calibrate_only_recalibrates_one_style_and_keeps_the_others(
+        ckpt: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+    from model.train import load_checkpoint
+
+    src, data = ckpt
+    base = tmp_path / "base.pt"
+    common = ["--data", str(data), "--seconds", "4", "--clips", "1", "--style-strength", "1", "--free-run-only"]
+    assert main(["calibrate", str(src), "-o", str(base), *common]) == 0
+    before = load_checkpoint(base)["energy_calibration"]
+    out = tmp_path / "only.pt"
+    assert main(["calibrate", str(base), "-o", str(out), *common, "--only", "b", "--style-gain", "b=2.5"]) == 0
+    table = capsys.readouterr().out
+    after = load_checkpoint(out)["energy_calibration"]
+    for key in ("scale", "ratios", "clips", "smoothing", "fast_share", "groove_profile"):
+        assert after[key]["a"] == before[key]["a"], key  # a kept as it was
+        assert list(after[key]) == list(before[key]), key  # every style, in the model's order
+    assert after["ratios"]["b"] != before["ratios"]["b"]  # b danced again, at its new strength
+    assert after["style_gain"] == {"b": 2.5} and table.count("\n") >= 3  # the table lists both styles
+    # without a previous calibration, or one made another way, it says what to do
+    capsys.readouterr()
+    for ck, extra, says in ((src, [], "has none"), (base, ["--style-strength", "2"], "style strength 1"),
+                            (base, ["--only", "zumba"], "does not dance")):
+        args = ["calibrate", str(ck), "-o", str(tmp_path / "x.pt"), *common, "--only", "b", *extra]
+        assert main(args) != 0
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, err
     assert not (tmp_path / "x.pt").exists()
 
 

@@ -31,6 +31,15 @@ def register(sub: Any) -> None:
                         "the data's dip where it is deeper); lower it for a style whose data has no pulse "
                         "(repeatable; a checkpoint calibrated again keeps the floors it was given; the shipped "
                         "model: freestyle=0.1)")
+    p.add_argument("--style-gain", action="append", default=[], metavar="STYLE=K",
+                   help="a factor on the user's style strength for STYLE (default 1 for every style; 0.25..3): "
+                        "raise it for a style the model tells apart only when fed more strongly (repeatable; "
+                        "STYLE=1 removes one; a checkpoint calibrated again keeps the factors it was given; the "
+                        "shipped model: locking=2)")
+    p.add_argument("--only", action="append", default=[], metavar="STYLE",
+                   help="calibrate STYLE alone and keep every other style's figures from the checkpoint's "
+                        "previous calibration, which must have been made the same way (style strength, seconds, "
+                        "data, live stage); e.g. after giving one style a --style-gain (repeatable)")
     p.add_argument("--free-run-only", action="store_true",
                    help="skip the second stage, which exports the model to a temporary folder and dances the "
                         "clips again through the live engine (post-processing and phrases as configured) to "
@@ -40,7 +49,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     import importlib.util
-    import math
     from pathlib import Path
 
     from model.errors import ConfigError, ModelError
@@ -49,16 +57,8 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ModelError("calibrate needs torch; install the train extra: pip install -e \".[train]\"")
     if args.seconds < 2 or args.clips < 1:
         raise ConfigError("--seconds must be at least 2 and --clips at least 1")
-    floors: dict[str, float] = {}
-    for item in args.groove_floor:
-        name, sep, value = item.partition("=")
-        try:
-            dip = float(value) if sep and name.strip() else math.nan
-        except ValueError:
-            dip = math.nan
-        if not math.isfinite(dip):
-            raise ConfigError(f"--groove-floor {item}: write STYLE=DIP, e.g. --groove-floor freestyle=0.1")
-        floors[name.strip()] = dip
+    floors = _per_style(args.groove_floor, "--groove-floor", "DIP", "freestyle=0.1")
+    gains = _per_style(args.style_gain, "--style-gain", "K", "locking=2")
     src = Path(args.checkpoint)
     out = Path(args.output) if args.output else src
     if out.suffix != ".pt":
@@ -70,7 +70,27 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
                      else cfg["live"].get("style_strength", 1.0))
     cal = calibrate_checkpoint(src, args.data, out=out, seconds=args.seconds, per_style=args.clips,
                                style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True),
-                               cfg=None if args.free_run_only else cfg, groove_floor=floors)
+                               cfg=None if args.free_run_only else cfg, groove_floor=floors,
+                               style_gain=gains, only=tuple(args.only))
     print(cal.table())
     print(f"wrote {out} (energy calibration at style strength {strength:g}; `dancemuse export` puts it in the model)")
     return 0
+
+
+def _per_style(items: list[str], flag: str, what: str, example: str) -> dict[str, float]:
+    """``STYLE=NUMBER`` options -> {style: number}. Raises ConfigError (one line)."""
+    import math
+
+    from model.errors import ConfigError
+
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            x = float(value) if sep and name.strip() else math.nan
+        except ValueError:
+            x = math.nan
+        if not math.isfinite(x):
+            raise ConfigError(f"{flag} {item}: write STYLE={what}, e.g. {flag} {example}")
+        out[name.strip()] = x
+    return out
