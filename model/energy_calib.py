@@ -489,13 +489,13 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
         if not (math.isfinite(k) and GAIN_RANGE[0] <= k <= GAIN_RANGE[1]):
             raise ConfigError(f"--style-gain {st}={k:g}: the factor must lie in {GAIN_RANGE[0]:g}..{GAIN_RANGE[1]:g} "
                               "(1 = the style at the user's strength)")
+    if only:
+        _check_only(before, only, styles, src, seconds=seconds, style_strength=style_strength, data=data,
+                    live=cfg is not None)
     net = build(ckpt["config"])
     net.load_state_dict(ckpt["model"])
     net.eval()
     clips = load_folders(list(data), feature_cfg=ckpt["feature_cfg"], styles=styles)
-    if only:
-        _check_only(before, only, styles, src, seconds=seconds, style_strength=style_strength, data=data,
-                    live=cfg is not None)
     cal = calibrate(net, clips, styles=styles, seconds=seconds, per_style=per_style,
                     style_strength=style_strength, progress=progress, groove_floor=floors, style_gain=gains,
                     only=only)
