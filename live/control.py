@@ -229,6 +229,13 @@ def from_osc(
     return check(name, args[0], styles=styles, source=source)
 
 
+def applied_strength(strength: float, gain: float) -> float:
+    """The style strength fed to the model: the user's times the style mix's factor (a model's
+    ``style_gain``, `dancemuse calibrate --style-gain`), at most the control's top (6), which
+    is as far as any style is ever fed."""
+    return min(float(strength) * float(gain), RANGES["style_strength"][1])
+
+
 def strengthen(weights: np.ndarray, strength: float, *, out: np.ndarray | None = None) -> np.ndarray:
     """Style weights (summing to 1) moved ``strength`` times as far from the equal mix: what
     the model is fed. 1 = as learnt; above 1 the style is more pronounced (the weights may

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from live.control import Control, parse_style, strengthen
+from live.control import Control, applied_strength, parse_style, strengthen
 from live.feel import TempoFeel
 from live.frame import Frame
 from live.phrase import PhraseRefresh
@@ -782,7 +782,7 @@ class Engine:
             self._style[:] = 1.0 / len(raw)
         strength = float(self.controls.get("style_strength", 1.0))
         if self.style_gains is not None:  # some styles fed more (or less) strongly (model/energy_calib.py)
-            strength *= gain_of(raw if total > 0 else np.ones(len(raw)), self.style_gains)
+            strength = applied_strength(strength, gain_of(raw if total > 0 else np.ones(len(raw)), self.style_gains))
         self.strength_applied = strength
         strengthen(self._style, strength, out=self._style)
         for j, cname in enumerate(self.control_names):

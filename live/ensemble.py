@@ -376,7 +376,7 @@ def build(cfg: Mapping[str, Any], generator: Any, *, settings: EnsembleSettings 
 
     generator: dancer 0's generator; load_more: ``() -> Generator`` for each other dancer
     in mode 'free' (default ``live.runtime.load_generator(cfg)``)."""
-    from live.control import parse_style, strengthen
+    from live.control import applied_strength, parse_style, strengthen
     from live.engine import Engine
 
     s = settings or EnsembleSettings.from_config(cfg)
@@ -397,7 +397,7 @@ def build(cfg: Mapping[str, Any], generator: Any, *, settings: EnsembleSettings 
             if text:
                 mix = parse_style(text, names)
                 k = float(cfg["live"].get("style_strength", 1.0))
-                styles[i] = strengthen(mix, k if gains is None else k * gain_of(mix, gains))
+                styles[i] = strengthen(mix, k if gains is None else applied_strength(k, gain_of(mix, gains)))
         if styles[0] is not None:  # dancer 0's style is the show's style
             cfg = {**cfg, "model": {**cfg["model"], "style": s.styles[0]}}
             styles[0] = None

@@ -272,6 +272,9 @@ def test_engine_feeds_a_style_with_a_gain_more_strongly_and_keeps_the_users_stre
     assert eng._style == pytest.approx([0.5 + k * 0.25, 0.5 - k * 0.25])
     eng.apply(Control("style_strength", 0.0))
     assert eng._style == pytest.approx([0.5, 0.5])
+    eng.apply(Control("styles", [1.0, 0.0]))
+    eng.apply(Control("style_strength", 5.0))  # house would be fed 10: no style is fed beyond the control's top
+    assert eng.strength_applied == 6.0 and eng._style == pytest.approx([0.5 + 3.0, 0.5 - 3.0])
     plain = Engine(cfg, StubGenerator())  # a model without factors: the user's strength
     assert plain.style_gains is None and plain._style == pytest.approx([0.5 + 0.75, 0.5 - 0.75])
     assert gain_of(np.array([0.0, 0.0]), np.array([2.0, np.nan])) == 1.0
