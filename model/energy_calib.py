@@ -80,8 +80,8 @@ the guard the style mix's weighted mean.
 
 **Style strength per style** (session 38). The live engine feeds the model the style mix moved
 ``live.style_strength`` times as far from the equal mix (live/control.py ``strengthen``); one
-strength does not suit every style: the shipped model's locking is read as ballet in 0.19 of its
-test-song windows at the default 2 and 3 (recognised 0.81), in 0.07 at 4 (0.93), while
+strength does not suit every style: the shipped model's locking is read as ballet in 0.15 / 0.18
+of its test-song windows at the default 2 / at 3 (recognised 0.81 at both), in 0.06 at 4 (0.93), while
 freestyle falls from 0.86 at 2 to 0.48 at 4. ``calibrate --style-gain STYLE=K`` gives one style
 a factor on the user's strength (the shipped model: locking=2); both stages measure that style
 at the strength it will be fed, and the engine multiplies the user's strength by the style mix's
