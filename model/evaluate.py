@@ -282,7 +282,7 @@ def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str
     rep = mu.run_suite(dancer, test, train=train, recordings=recs, cfg=suite, progress=say)
     rep.update({"train": train_figs[0], "train_style": train_figs[1], "train_data": train.path,
                 "recordings": rec_note, "root_mode": root, "frames": dancer.frames,
-                "post_stages": dancer.post_stages,
+                "post_stages": dancer.post_stages, "strength": dancer.strength,
                 "generator": f"{Path(str(dancer.generator.path)).name} (block {dancer.block})"})
     if sheets:
         from model.contact_sheet import write_sheets

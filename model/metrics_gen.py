@@ -125,6 +125,12 @@ class Dancer:
                             if post == "on" else "none")
         if float(lv.get("feel", 1.0)) != 1.0:  # half or double time (live/feel.py)
             self.post_stages += f"; feel {float(lv['feel']):g}"
+        from model.energy_calib import style_gains
+
+        gains = style_gains(getattr(self.generator, "meta", None) or {}, self.styles)
+        own = [] if gains is None else [f"{s} x{k:g}" for s, k in zip(self.styles, gains) if np.isfinite(k) and k != 1]
+        self.strength = f"style strength {float(lv.get('style_strength', 1.0)):g}" + (f" ({', '.join(own)})" if own else "")
+        """The style strength the dances are fed, with the model's per-style factors (``style_gain``)."""
 
     def features(self, song: Any) -> tuple[np.ndarray, Any]:
         """(features [t, F], FrameInfo) of a TestSong, computed once per song object."""

@@ -123,6 +123,7 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
                 "root radius max", "style recognised", "novelty refreshes per minute"):
         assert row in text, row
     assert "PASS" in text or "FAIL" in text
+    assert "style strength 2 (locking x2)" in text  # the header names what the dances are fed
     rep = json.loads(out.read_text())
     f = rep["figures"]
     assert 0.0 <= f["bas"] <= 1.0 and 0.0 <= f["seed_agree"] <= 1.0 and f["freeze_long"] is not None

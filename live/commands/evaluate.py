@@ -148,7 +148,8 @@ def _run_dancer(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     rep = dancer_report(args.model, cfg, songs=args.songs, data=args.data, recordings=args.recordings,
                         post=args.post, root=args.root, suite=suite_config(args, cfg), sheets=args.sheets,
                         sheet_song=args.sheet_song, progress=_say)
-    print(f"model {args.model} (runs as {rep['generator']}; post {args.post} ({rep.get('post_stages', '')}), root {args.root}); "
+    print(f"model {args.model} (runs as {rep['generator']}; {rep.get('strength', '')}; post {args.post} "
+          f"({rep.get('post_stages', '')}), root {args.root}); "
           f"training data {rep['train_data']}; "
           f"{rep['n_test_songs']} test songs ({rep['n_exact']} with exact beats); long test on {rep['long_source']}; "
           f"recordings: {rep['recordings']}")
