@@ -159,6 +159,25 @@ def test_dragging_a_slider_reaches_the_server(server: str, page: Any, name: str,
     assert name in page.locator("#control-status").inner_text()
 
 
+def test_the_panel_shows_the_style_strength_a_style_is_fed(server: str, page: Any) -> None:
+    """A model that feeds a style more strongly (style_gain: the shipped model's locking x2)
+    shows the strength fed under the slider, from /status; a style fed as the slider says hides it."""
+    page.goto(server + "/?panel=1")
+    page.wait_for_function("window.dancemuse && dancemuse.state === 'live'", timeout=15000)
+    styles = page.evaluate("dancemuse.hello.model.styles")
+    page.evaluate("dancemuse.controls.sendNow('style_strength', 2)")
+    gained = get_json(server + "/status").get("style_strength_applied") is not None and "locking" in styles
+    for name, fed in (("locking", "fed 4.00 for this style mix"), ("ballet", None)):
+        page.evaluate(f"dancemuse.controls.sendNow('styles', {[1.0 if s == name else 0.0 for s in styles]})")
+        if gained and fed:
+            page.wait_for_function(f"document.getElementById('fed-style_strength').textContent === '{fed}' "
+                                   "&& !document.getElementById('fed-style_strength').hidden", timeout=8000)
+            assert get_json(server + "/status")["style_strength_applied"] == 4.0
+        else:  # fed as the slider says (or a server without the figure): nothing shown
+            page.wait_for_timeout(2500)  # one /status poll
+            assert page.locator("#fed-style_strength").is_hidden()
+
+
 def test_the_feel_selector_reaches_the_server_and_follows_its_state(server: str, page: Any) -> None:
     page.goto(server + "/")
     page.wait_for_function("window.dancemuse && dancemuse.state === 'live'", timeout=15000)

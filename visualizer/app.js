@@ -119,12 +119,14 @@
   }
   setInterval(refreshHud, 250);
 
-  // --- beat clock source (link / midi / tap / audio, from /status) -------------------
+  // --- beat clock source (link / midi / tap / audio) and the style strength fed, from /status ---
   async function refreshClock() {
     try {
       const r = await fetch('/status', { cache: 'no-store' });
-      const c = (await r.json()).clock;
+      const st = await r.json();
+      const c = st.clock;
       if (c) $('#hud-clock').textContent = c.source + (c.source === 'link' ? ' · ' + c.peers + ' peer' + (c.peers === 1 ? '' : 's') : '');
+      S.controls.showApplied(st.style_strength_applied);
     } catch (e) { /* server gone or warming up: keep the last value */ }
   }
   setInterval(refreshClock, 2000);

@@ -120,6 +120,17 @@
       }
     }
 
+    /** The style strength the model is fed now (/status style_strength_applied: the slider's
+     * value times the style mix's factor in the model), shown under the slider when it differs. */
+    showApplied(v) {
+      const e = this.root.querySelector('#fed-style_strength');
+      const s = this.sliders.style_strength;
+      if (!e || !s) return;
+      const differs = typeof v === 'number' && isFinite(v) && Math.abs(v - Number(s.input.value)) >= 0.005;
+      e.hidden = !differs;
+      e.textContent = differs ? 'fed ' + v.toFixed(2) + ' for this style mix' : '';
+    }
+
     sendNow(name, value) {
       const id = this.send(name, value);
       if (id === null) this.show('not connected: ' + name + ' not sent', 'err');
