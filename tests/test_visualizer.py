@@ -167,8 +167,9 @@ def test_the_panel_shows_the_style_strength_a_style_is_fed(server: str, page: An
     styles = page.evaluate("dancemuse.hello.model.styles")
     page.evaluate("dancemuse.controls.sendNow('style_strength', 2)")
     gained = get_json(server + "/status").get("style_strength_applied") is not None and "locking" in styles
-    for name, fed in (("locking", "fed 4.00 for this style mix"), ("ballet", None)):
-        page.evaluate(f"dancemuse.controls.sendNow('styles', {[1.0 if s == name else 0.0 for s in styles]})")
+    for name, fed in (("locking", "fed 4.00 for this style mix"), ("ballet", None), ("", None)):
+        w = [1.0 if s == name or not name else 0.0 for s in styles]  # "": the equal mix, fed 2.22 to no effect
+        page.evaluate(f"dancemuse.controls.sendNow('styles', {w})")
         if gained and fed:
             page.wait_for_function(f"document.getElementById('fed-style_strength').textContent === '{fed}' "
                                    "&& !document.getElementById('fed-style_strength').hidden", timeout=8000)

@@ -121,12 +121,15 @@
     }
 
     /** The style strength the model is fed now (/status style_strength_applied: the slider's
-     * value times the style mix's factor in the model), shown under the slider when it differs. */
+     * value times the style mix's factor in the model), shown under the slider when it differs
+     * (not for the equal mix of all styles, which every strength leaves as it is). */
     showApplied(v) {
       const e = this.root.querySelector('#fed-style_strength');
       const s = this.sliders.style_strength;
       if (!e || !s) return;
-      const differs = typeof v === 'number' && isFinite(v) && Math.abs(v - Number(s.input.value)) >= 0.005;
+      const w = this.styles.map((n) => Number(this.sliders['style:' + n].input.value));
+      const equal = w.length > 0 && Math.max(...w) - Math.min(...w) < 1e-6;
+      const differs = !equal && typeof v === 'number' && isFinite(v) && Math.abs(v - Number(s.input.value)) >= 0.005;
       e.hidden = !differs;
       e.textContent = differs ? 'fed ' + v.toFixed(2) + ' for this style mix' : '';
     }
