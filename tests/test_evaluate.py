@@ -100,6 +100,10 @@ def test_suite_options_carry_the_style_seeds_and_refuse_none() -> None:
     assert suite_config(p.parse_args(["--style-seeds", "4"]), defaults()).style_seeds == 4
     with pytest.raises(ConfigError, match="--style-seeds >= 1"):
         suite_config(p.parse_args(["--style-seeds", "0"]), defaults())
+    assert suite_config(p.parse_args([]), defaults()).long_seeds == 4
+    assert suite_config(p.parse_args(["--long-seeds", "2"]), defaults()).long_seeds == 2
+    with pytest.raises(ConfigError, match="--long-seeds >= 1"):
+        suite_config(p.parse_args(["--long-seeds", "0"]), defaults())
     cfg = defaults()
     suite_config(p.parse_args(["--feel", "0.5"]), cfg)
     assert cfg["live"]["feel"] == 0.5  # the dancer reads it there
@@ -116,14 +120,16 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     model = Path(__file__).resolve().parent.parent / "models" / "default.onnx"
     out = tmp_path / "ev.json"
     assert main(["evaluate", "--model", str(model), "--songs", str(data), "--data", str(data),
-                 "--long-minutes", "0.2", "--pair-songs", "1", "--styles-per-song", "1", "--style-seeds", "1", "--recordings",
+                 "--long-minutes", "0.2", "--long-seeds", "2", "--pair-songs", "1", "--styles-per-song", "1",
+                 "--style-seeds", "1", "--recordings",
                  "--json", str(out), "--sheets", str(tmp_path / "sheets")]) == 0
     text = capsys.readouterr().out
     for row in ("beat-align score, exact beats", "seconds two seeds agree", "repetition ratio, min",
                 "root radius max", "style recognised", "novelty refreshes per minute"):
         assert row in text, row
     assert "PASS" in text or "FAIL" in text
-    assert "style strength 2 (locking x2)" in text  # the header names what the dances are fed
+    assert "style strength 2 (locking x2, popping x2)" in text  # the header names what the dances are fed
+    assert "long test on test songs (seeds 0-1)" in text  # the long test names its seeds
     rep = json.loads(out.read_text())
     f = rep["figures"]
     assert 0.0 <= f["bas"] <= 1.0 and 0.0 <= f["seed_agree"] <= 1.0 and f["freeze_long"] is not None

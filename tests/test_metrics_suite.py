@@ -105,6 +105,41 @@ def test_repetition_per_style_tells_a_looping_style_from_a_wandering_one() -> No
     assert dyn["rep_min"]["wander"] == pytest.approx(float(mu.md.repetition(wander, fps=FPS).min()))
 
 
+class StandsStillWithSeed1(StandIn):
+    """The stand-in, but its long dance (the one with a schedule) stands still with seed 1."""
+
+    def __init__(self) -> None:
+        self.long_seeds: list[int] = []
+
+    def dance(self, song: Song, *, style: str | None, seed: int = 0, energy: float = 1.0,
+              variation: float = 0.5, schedule: Any = ()) -> Generated:
+        g = super().dance(song, style=style, seed=seed, energy=energy, variation=variation, schedule=schedule)
+        if schedule:
+            self.long_seeds.append(seed)
+            if seed == 1:
+                still = np.repeat(g.poses[:1], len(g.poses), axis=0)
+                return Generated(poses=still, raw=still.copy(), beats=g.beats)
+        return g
+
+
+def test_the_long_music_is_danced_with_every_long_seed_and_the_worst_seed_counts() -> None:
+    """long_seeds 2: the long music is danced with seeds 0 and 1; seed 1's stillness shows in
+    the freeze ratio (the worst seed's), in the pooled style figure and in the worst single
+    seed's; with one seed it is never danced."""
+    songs = [_song(12.0, 120, "x")]
+    base = dict(pair_songs=0, quiet_songs=0, long_minutes=0.4, style_every_song=False)
+    one, two = StandsStillWithSeed1(), StandsStillWithSeed1()
+    r1 = mu.run_suite(one, songs, train=_train(), cfg=mu.SuiteConfig(**base, long_seeds=1))
+    r2 = mu.run_suite(two, songs, train=_train(), cfg=mu.SuiteConfig(**base, long_seeds=2))
+    assert one.long_seeds == [0] and two.long_seeds == [0, 1]
+    f1, f2 = r1["figures"], r2["figures"]
+    assert f1["freeze_long"] == 0.0 and f2["freeze_long"] > 0.9
+    assert "style_real_seed_min" not in f1 and f2["style_real_seed_min"] < f2["style_real_min"]
+    assert min(r1["style"]["long"].values()) == 1.0 and min(r2["style"]["long"].values()) < 1.0
+    assert [r["seeds"] for r in r2["songs"] if r["style"] == "all (switched live)"] == [2]
+    assert "worst single seed" in mu.format_columns({"two": r2}, None)
+
+
 def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     songs = [_song(20.0, 120, "x"), _song(20.0, 100, "y")]
     cfg = mu.SuiteConfig(pair_songs=1, quiet_songs=1, long_minutes=0.5)

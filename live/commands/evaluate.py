@@ -99,6 +99,9 @@ def add_suite_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
     p.add_argument("--style-seeds", type=int, default=2,
                    help="seeds every style is danced with on every test song for style recognition (default 2)")
+    p.add_argument("--long-seeds", type=int, default=4,
+                   help="seeds the long music is danced with; style, repetition, freeze and root count every seed "
+                   "(default 4)")
     p.add_argument("--stage-radius", type=finite_float, default=None,
                    help="stage radius target in metres (default: live.stage_radius, else 1.5)")
     p.add_argument("--feel", type=finite_float, default=None,
@@ -131,11 +134,18 @@ def suite_config(args: argparse.Namespace, cfg: dict[str, Any]) -> Any:
 
         cfg["live"]["feel"] = coerce("live", "feel", float(args.feel))
     if (args.long_minutes < 0 or args.styles_per_song < 1 or args.pair_songs < 0 or args.stage_radius <= 0
-            or args.style_seeds < 1):
-        raise ConfigError("--long-minutes >= 0, --styles-per-song >= 1, --pair-songs >= 0, --style-seeds >= 1 "
-                          "and --stage-radius > 0 please")
+            or args.style_seeds < 1 or args.long_seeds < 1):
+        raise ConfigError("--long-minutes >= 0, --styles-per-song >= 1, --pair-songs >= 0, --style-seeds >= 1, "
+                          "--long-seeds >= 1 and --stage-radius > 0 please")
     return SuiteConfig(styles_per_song=args.styles_per_song, pair_songs=args.pair_songs,
-                       long_minutes=args.long_minutes, stage_radius=args.stage_radius, style_seeds=args.style_seeds)
+                       long_minutes=args.long_minutes, stage_radius=args.stage_radius, style_seeds=args.style_seeds,
+                       long_seeds=args.long_seeds)
+
+
+def _seeds(rep: dict[str, Any]) -> str:
+    """" (seeds 0-3)" when the long test was danced with more than one seed."""
+    n = max((int(r.get("seeds", 1)) for r in rep.get("songs", []) if "seeds" in r), default=1)
+    return f" (seeds 0-{n - 1})" if n > 1 else ""
 
 
 def _say(msg: str) -> None:
@@ -151,7 +161,7 @@ def _run_dancer(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     print(f"model {args.model} (runs as {rep['generator']}; {rep.get('strength', '')}; post {args.post} "
           f"({rep.get('post_stages', '')}), root {args.root}); "
           f"training data {rep['train_data']}; "
-          f"{rep['n_test_songs']} test songs ({rep['n_exact']} with exact beats); long test on {rep['long_source']}; "
+          f"{rep['n_test_songs']} test songs ({rep['n_exact']} with exact beats); long test on {rep['long_source']}{_seeds(rep)}; "
           f"recordings: {rep['recordings']}")
     print_columns({Path(args.model).stem: rep})
     if args.json:
