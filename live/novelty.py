@@ -36,6 +36,12 @@ under 0.3 fall from 6.0 % to 0.4 %, but on the recordings, whose songs repeat lo
 guard fires every 1-1.5 s and the styles are recognised less (worst 0.857 -> 0.714; hip-hop
 redrawn that often reads as house); models/README.md, session 37, has the variants tried.
 
+What its refresh turns (session 39, models/README.md): forking the dancer and redrawing the
+memory moves the next 2 s by 4-12 % of the dance's mean pair distance, a new latent by 28-74 %,
+a new noise stream for the next phrase latents by 91-138 % over 2-4 s; the latent chooses the move.
+A guard that redrew memory and latent met the repetition line on the evaluation's headline dances
+(worst window 0.300) but the recordings' hip-hop fell to 0.643, so the refresh stays as it is.
+
 The checks fall on every ``HOP_FRAMES``-th frame counted from the stream start (16: a multiple
 of every block size), so the live loop, offline rendering and every block-N file refresh on the
 same frames. No allocation per frame: one product and two in-place adds into preallocated
