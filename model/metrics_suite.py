@@ -352,16 +352,16 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         long = long_music(src, minutes=cfg.long_minutes)
         seg = long.seconds / len(styles)
         schedule = [(k * seg, s) for k, s in enumerate(styles)][1:]
-        seeds = list(range(max(1, cfg.long_seeds)))
+        long_seeds = list(range(max(1, cfg.long_seeds)))
         say(f"{cfg.long_minutes:g} min of {'recordings' if recordings else 'test songs'}, styles switched every "
-            f"{seg:.0f} s (seed{'s 0-' + str(seeds[-1]) if len(seeds) > 1 else ' 0'})")
+            f"{seg:.0f} s (seed{'s 0-' + str(long_seeds[-1]) if len(long_seeds) > 1 else ' 0'})")
         music: np.ndarray | None = None
         pieces: list[np.ndarray] = []  # every seed's repetition per style piece, seed by seed
         parts: dict[str, list[np.ndarray]] = {s: [] for s in styles}
         per_seed: list[dict[str, float]] = []
         freeze, freeze_all, roots, raws, whole_min, tracked_bas = [], [], [], [], [], []
         novel, n_frames = 0, 0
-        for seed in seeds:
+        for seed in long_seeds:
             g = dancer.dance(long, style=styles[0], seed=seed, schedule=schedule)
             if music is None:
                 music = metrics.music_frames(long.audio, long.sr, fps=fps, n=len(g.poses))
@@ -387,7 +387,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
                 if i1 - i0 >= int(sc.WINDOW_S * fps):
                     parts[s].append(g.poses[i0:i1])
                     mine[s] = [g.poses[i0:i1]]
-            if len(seeds) > 1:
+            if len(long_seeds) > 1:
                 per_seed.append(clf.accuracy(mine))
             del g
         if hasattr(dancer, "forget"):
@@ -416,8 +416,8 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             fig["style_real_seed_min"] = min(seed_mins)
         if clf_plain is not None:
             style_plain["long"] = clf_plain.accuracy(parts)
-        rows.append({"song": long.name, "style": "all (switched live)", "seconds": round(n_frames / len(seeds) / fps, 1),
-                     "seeds": len(seeds), "freeze": fig["freeze_long"], "root_max": fig["root_max"], "kind": long.kind})
+        rows.append({"song": long.name, "style": "all (switched live)", "seconds": round(n_frames / len(long_seeds) / fps, 1),
+                     "seeds": len(long_seeds), "freeze": fig["freeze_long"], "root_max": fig["root_max"], "kind": long.kind})
     elif tracked_pairs:
         fig["bas_tracked"] = _bas(tracked_pairs, fps=fps)["bas"]
     for s in styles:  # a style no test song was danced in cannot pass "every style"
