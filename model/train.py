@@ -133,6 +133,9 @@ class TrainConfig:
     """Share of windows whose move size is scaled (energy augmentation)."""
     amp_min: float = 0.3
     amp_max: float = 2.0
+    mirror_aug: float = 0.0
+    """Share of windows danced mirrored (left and right swapped, the travel too;
+    model.train_data.mirror_vec): every move is then also seen on the other side. 0 = off."""
     tempo_aug: float = 0.0
     """Share of windows time-stretched (music and dance together, the rate log-uniform in
     tempo_min..tempo_max; model.train_data.stretch_window): each style heard at tempi its
@@ -744,7 +747,7 @@ def train(
     sampler = WindowSampler(train_clips, styles=styles, seq_len=tc.seq_len, lookahead=net.cfg.lookahead,
                             folder_weights=weights, style_balance=tc.style_balance, loud_index=loud, amp_aug=tc.amp_aug,
                             amp_range=(tc.amp_min, tc.amp_max), tempo_aug=tc.tempo_aug,
-                            tempo_range=(tc.tempo_min, tc.tempo_max),
+                            tempo_range=(tc.tempo_min, tc.tempo_max), mirror_aug=tc.mirror_aug,
                             beat_at=_tempo_index(feature_cfg) if tc.tempo_aug > 0 else None)
     rng = np.random.default_rng(tc.seed + 1000 * rank)
     critic_report: dict[str, Any] = {}

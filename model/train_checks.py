@@ -31,7 +31,7 @@ POSITIVE = frozenset({
     "tempo_min", "tempo_max",
 })
 """Keys whose value must be above 0 (a count, a size or a rate)."""
-UNIT = frozenset({"lr_min_ratio", "val_fraction", "dropout", "amp_aug", "tempo_aug"})
+UNIT = frozenset({"lr_min_ratio", "val_fraction", "dropout", "amp_aug", "tempo_aug", "mirror_aug"})
 """Keys whose value must lie in 0..1."""
 SIGNED = frozenset({"lookahead_sign"})
 """Keys that may be negative (none today)."""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from model.errors import DatasetError
-from model.skeleton import NUM_JOINTS
+from model.skeleton import NUM_JOINTS, mirror
 
 POSE_DIM = NUM_JOINTS * 3 + 3
 
@@ -55,6 +55,17 @@ def vec_to_pose(vec: np.ndarray, *, start_xz: tuple[float, float] = (0.0, 0.0)) 
     root[:, 2] = start_xz[1] + np.cumsum(v[:, 52])
     root[:, 1] = v[:, 53]
     return v[:, :51].reshape(t, NUM_JOINTS, 3) + root[:, None, :]
+
+
+def mirror_vec(vec: np.ndarray) -> np.ndarray:
+    """Pose vectors [shape=(t, 54)] of the dance mirrored left/right: the joints swapped and
+    their x negated (model.skeleton.mirror about the root), the root's x travel negated; bone
+    lengths, height and the z travel unchanged."""
+    v = np.asarray(vec, dtype=np.float32)
+    out = v.copy()
+    out[:, :51] = mirror(v[:, :51].reshape(len(v), NUM_JOINTS, 3)).reshape(len(v), NUM_JOINTS * 3)
+    out[:, 51] = -v[:, 51]
+    return out
 
 
 # --------------------------------------------------------------------------- clips
@@ -352,14 +363,16 @@ class WindowSampler:
     > 0 that share of windows is time-stretched (:func:`stretch_window`, the rate
     log-uniform in ``tempo_range``; ``beat_at``: the tempo feature's column): every style
     is then heard at tempi its own songs do not have, so the style input, not the tempo,
-    has to say which style it is.
+    has to say which style it is. With ``mirror_aug`` > 0 that share of windows is danced
+    mirrored (:func:`mirror_vec`).
     """
 
     def __init__(self, clips: Sequence[TrainClip], *, styles: Sequence[str], seq_len: int,
                  lookahead: int, folder_weights: dict[str, float] | None = None,
                  style_balance: float = 0.0, loud_index: int | None = None, amp_aug: float = 0.0,
                  amp_range: tuple[float, float] = (0.35, 1.5), tempo_aug: float = 0.0,
-                 tempo_range: tuple[float, float] = (0.75, 1.33), beat_at: int | None = None) -> None:
+                 tempo_range: tuple[float, float] = (0.75, 1.33), beat_at: int | None = None,
+                 mirror_aug: float = 0.0) -> None:
         self.clips = [c for c in clips if c.frames >= seq_len + lookahead + 2]
         if not self.clips:
             longest = max((c.frames for c in clips), default=0)
@@ -391,6 +404,7 @@ class WindowSampler:
         self.tempo_aug = float(tempo_aug)
         self.tempo_range = tempo_range
         self.beat_at = beat_at
+        self.mirror_aug = float(mirror_aug)
         self.energy_fit = self._fit_energy()
 
     def _loudness(self, c: TrainClip, s: int, feat: np.ndarray | None = None) -> float:
@@ -459,6 +473,8 @@ class WindowSampler:
             if self.amp_aug > 0 and rng.uniform() < self.amp_aug:  # bigger or smaller moves
                 lo, hi = np.log(self.amp_range[0]), np.log(self.amp_range[1])
                 win = scale_amplitude(win, float(np.exp(rng.uniform(lo, hi))))
+            if self.mirror_aug > 0 and rng.uniform() < self.mirror_aug:  # the move on the other side
+                win = mirror_vec(win)
             out["prev"][b] = win[0]
             out["target"][b] = win[1:]
             out["style"][b, self.styles.index(c.style)] = 1.0

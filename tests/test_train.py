@@ -356,6 +356,38 @@ def test_tempo_augmentation_draws_rates_in_its_range_and_is_checked() -> None:
         check_train_config(None, TrainConfig.from_dict({"tempo_aug": 1.5}))
 
 
+def test_mirror_augmentation_dances_a_share_of_windows_on_the_other_side() -> None:
+    """mirror_vec: the right arm's swing becomes the left arm's, x and the x travel flip, the
+    bones, heights and z travel stay; twice is the window itself. mirror_aug 0.5 mirrors about
+    half the windows (each a window of the clip or its mirror), 0 none, and 1.5 is refused."""
+    from model.skeleton import JOINT_INDEX
+    from model.train_checks import check_train_config
+    from model.train_data import WindowSampler, mirror_vec, vec_to_pose
+
+    clip, _ = _beat_clip(600)
+    win = clip.vec[100:221]
+    m = mirror_vec(win)
+    lw, rw = JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]
+    np.testing.assert_allclose(m[:, 3 * lw: 3 * lw + 3] * [-1, 1, 1], win[:, 3 * rw: 3 * rw + 3], atol=1e-6)
+    np.testing.assert_allclose(m[:, 51], -win[:, 51])
+    np.testing.assert_allclose(m[:, 52:], win[:, 52:])
+    np.testing.assert_allclose(bone_lengths(vec_to_pose(m)), bone_lengths(vec_to_pose(win)), atol=1e-5)
+    np.testing.assert_allclose(mirror_vec(m), win, atol=1e-6)
+    assert np.abs(m - win).max() > 0.1  # the swinging arms are not symmetric
+    def travel(sampler: WindowSampler) -> np.ndarray:  # the clip travels +x: mirrored windows -x
+        return sampler.sample(np.random.default_rng(0), 64)["target"][:, :, 51].mean(axis=1)
+
+    assert (travel(WindowSampler([clip], styles=["a"], seq_len=60, lookahead=0)) > 0).all()
+    aug = WindowSampler([clip], styles=["a"], seq_len=60, lookahead=0, mirror_aug=0.5)
+    assert 0.3 < np.mean(travel(aug) < 0) < 0.7
+    for t in aug.sample(np.random.default_rng(1), 16)["target"]:  # each a window of the clip, or its mirror
+        u = t if t[0, 51] > 0 else mirror_vec(t)
+        s0 = int(np.argmin(np.abs(clip.vec[:, :51] - u[0, :51]).sum(axis=1)))
+        np.testing.assert_allclose(clip.vec[s0: s0 + 60], u, atol=1e-6)
+    with pytest.raises(ConfigError, match="mirror_aug"):
+        check_train_config(None, TrainConfig.from_dict({"mirror_aug": 1.5}))
+
+
 def test_energy_control_is_amplitude_relative_to_style_and_loudness(data: Path) -> None:
     from model.train import _loud_index
     from model.train_data import WindowSampler, load_clips
