@@ -780,20 +780,20 @@ class Engine:
             np.divide(raw, total, out=self._style)
         elif len(raw):
             self._style[:] = 1.0 / len(raw)
+        mix = raw if total > 0 else np.ones(len(raw))  # no style asked for: the equal mix
         strength = float(self.controls.get("style_strength", 1.0))
         if self.style_gains is not None:  # some styles fed more (or less) strongly (model/energy_calib.py)
-            strength = applied_strength(strength, gain_of(raw if total > 0 else np.ones(len(raw)), self.style_gains))
+            strength = applied_strength(strength, gain_of(mix, self.style_gains))
         self.strength_applied = strength
         strengthen(self._style, strength, out=self._style)
         for j, cname in enumerate(self.control_names):
             val = self.controls.get(cname, 0.0)
             self._ctrl[j] = float(val) if isinstance(val, int | float) else 0.0
             if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
-                mix = raw if total > 0 else np.ones(len(raw))
                 self._ctrl[j] = min(self._ctrl[j] * scale_of(mix, self._energy_scale), self._energy_max)
         smooth = float(self.controls["smoothing"])
         if self.smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
-            smooth *= smoothing_of(raw if total > 0 else np.ones(len(raw)), self.smooth_scale)
+            smooth *= smoothing_of(mix, self.smooth_scale)
         self.post.smoothing = smooth
         if self.groove_tables is not None:  # each style's speed through the beat (model/energy_calib.py)
             w = self._groove_mix
@@ -804,11 +804,11 @@ class Engine:
             w /= max(float(w.sum()), 1e-9)
             self.post.set_groove_table(w @ self.groove_tables)
         if self.style_tempi is not None:  # the tempo feel auto aims at (live/feel.py)
-            self.feel.centre = tempo_of(raw if total > 0 else np.ones(len(raw)), self.style_tempi)
+            self.feel.centre = tempo_of(mix, self.style_tempi)
         guard = self.phrase.guard
         if guard is not None and self.spreads is not None:  # the novelty guard's least spread (live/novelty.py)
             e = min(1.0, max(0.0, float(self.controls["energy"])))
-            guard.floor = spread_of(raw if total > 0 else np.ones(len(raw)), self.spreads) * math.sqrt(e)
+            guard.floor = spread_of(mix, self.spreads) * math.sqrt(e)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 
