@@ -295,7 +295,7 @@ def describe(meta: Mapping[str, Any]) -> str:
     gain = meta.get("style_gain")
     if isinstance(gain, Mapping) and gain:  # a factor on the style strength for some styles
         try:
-            line += ", style strength x" + ",".join(f"{float(k):g} for {s}" for s, k in gain.items())
+            line += ", style strength " + ",".join(f"x{float(k):g} for {s}" for s, k in gain.items())
         except (TypeError, ValueError):
             line += ", style strength per style (unreadable)"
     return line

@@ -457,6 +457,8 @@ def test_calibrate_style_gain_measures_a_style_at_its_own_strength_and_exports_i
     assert main(["export", str(out), "-o", str(onnx), "--parity-frames", "0"]) == 0
     meta = Generator(onnx).meta
     assert meta["style_gain"] == {"b": 2.0} and "style strength x2 for b" in describe(meta)
+    assert "style strength x2 for locking,x1.5 for popping" in describe(  # each factor with its x
+        {**meta, "style_gain": {"locking": 2.0, "popping": 1.5}})
     # calibrated again without the option, the checkpoint keeps its factor; b=1 removes it
     assert main(["calibrate", str(out), "--data", str(data), "--seconds", "4", "--clips", "1",
                  "--style-strength", "1.5", "--free-run-only"]) == 0
