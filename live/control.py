@@ -17,7 +17,7 @@
 | smoothing     | float 0..1                              | one-euro smoothing strength              |
 | groove        | float 0..1                              | re-time each beat as the style's data    |
 | dynamics      | float 0..1                              | how much quiet passages calm the dancer  |
-| novelty       | float 0..1                              | refresh the dancer when it repeats what it danced in the last 90 s (0 = off) |
+| novelty       | float 0..1                              | mirror the dancer when it repeats what it danced in the last 90 s (0 = off) |
 | root          | "center" or "follow"                    | keep the dancer centred or let it travel |
 
 Nothing reaches the engine unvalidated: adapters build a `Control` only through the

@@ -182,7 +182,7 @@ class Engine:
             "root": str(live["root"]),
             "groove": float(live.get("groove", 0.0)),
             "dynamics": float(live.get("dynamics", 0.0)),
-            "novelty": float(live.get("novelty", 0.0)),
+            "novelty": float(live.get("novelty", 0.35)),
         }
         self.post = PostProcessor(
             fps=self.fps,
@@ -211,8 +211,8 @@ class Engine:
         self.controls["feel"] = self.feel.mode
         self.phrase = PhraseRefresh(generator, at=self.feel.at, bars=int(live.get("phrase_bars", 0)),
                                     fps=self.model_fps, novelty=self.controls["novelty"])
-        """The decoder's memory refreshed every ``live.phrase_bars`` bars heard and when the dance
-        repeats itself (``live.novelty``; live/phrase.py, live/novelty.py)."""
+        """The decoder's memory refreshed every ``live.phrase_bars`` bars heard; the dance shown
+        mirrored when it repeats itself (``live.novelty``; live/phrase.py, live/novelty.py)."""
         self.spreads = motion_spreads(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the spread of the model's dances (m; ``motion_spread`` from `dancemuse
         calibrate`; None: the model has none, and the novelty guard uses the spread it has seen)."""
@@ -806,7 +806,7 @@ class Engine:
         if self.style_tempi is not None:  # the tempo feel auto aims at (live/feel.py)
             self.feel.centre = tempo_of(mix, self.style_tempi)
         guard = self.phrase.guard
-        if guard is not None and self.spreads is not None:  # the novelty guard's least spread (live/novelty.py)
+        if self.spreads is not None:  # the novelty guard's least spread (live/novelty.py)
             e = min(1.0, max(0.0, float(self.controls["energy"])))
             guard.floor = spread_of(mix, self.spreads) * math.sqrt(e)
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves

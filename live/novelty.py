@@ -1,52 +1,47 @@
-"""Novelty: the dancer steers away from what it danced in the last minute and a half
-(``live.novelty``, session 37).
+"""Novelty: when the dancer repeats something of its last minute and a half, it takes the move
+to the other side (``live.novelty``, default 0.35; session 37, the mirror flip session 40).
 
-Why: a music-driven model that hears a chorus again tends to dance it again. Measured on the
-shipped model (six held-out songs, every style, two seeds; the evaluation's repetition ratio:
-a 2-s window's distance to the nearest window at least 2 s away, over the dance's mean pair
-distance), 3.5 % of the windows came within 0.3 of another (house 8.8 %, hip-hop 7.7 %), and on
-the recordings the ballet piece repeated a 2-s passage 16 s later at 0.2. The phrase refreshes
-(live/phrase.py) redraw the memory every two bars whether or not the dance repeats; they do
-not look at what was danced.
+Why: a music-driven model that hears a chorus again tends to dance it again, and the training
+data repeats itself too (the evaluation's repetition ratio: a 2-s window's distance to the
+nearest window at least 2 s away, over the dance's mean pair distance; 8.3 % of the training
+data's windows come within 0.3 of another). On the recordings the shipped model's house held
+one lean for six seconds and repeated it ten seconds later (ratio 0.10).
 
-How: the guard keeps the root-relative poses of the last ``HISTORY_S`` at ``SAMPLE_HZ`` (every
-``sub``-th model frame) and, for each new sample, its squared distance to every kept sample.
-Every ``HOP_FRAMES`` model frames it sums those rows into the distance between the last
-``WINDOW_S`` of dance and every earlier window that starts at least ``GAP_S`` before it (one
-sum over a preallocated table: each window pair's distance is the sum along the rows at the
-same lag). When the nearest of them, as a root-mean-square joint distance, is under
-``threshold`` times the dance's spread, the dance is repeating itself: the phrase refresh
-redraws the decoder's memory before the next frame, pulled to harder than a bar's refresh
-(``REFRESH_KEEP_NOVEL`` of the old memory kept per frame instead of 0.85), so the dance turns
-away within a few frames rather than over two thirds of a second; the jump is faded as any
-refresh's (``phrase.JumpFade``).
+How it looks: the guard keeps the root-relative poses of the last ``HISTORY_S`` at
+``SAMPLE_HZ`` (every ``sub``-th model frame) and, for each new sample, its squared distance to
+every kept sample. Every ``HOP_FRAMES`` model frames it sums those rows into the distance
+between the last ``WINDOW_S`` of dance and every earlier window that starts at least ``GAP_S``
+before it (one sum over a preallocated table: each window pair's distance is the sum along the
+rows at the same lag). When the nearest of them, as a root-mean-square joint distance, is under
+``threshold`` times the dance's spread, the dance is repeating itself.
 
 The spread is the mean distance of the last window to the earlier ones, and while the history
 is shorter than ``WARM_S`` at least the style's own spread (``floor``: the mean window distance
-of the model's dances in that style,
-which `dancemuse calibrate` measures and export stores as ``motion_spread``; the engine gives
-the style mix's weighted mean, times the square root of the user's energy when it is under 1).
-Without the floor, the first seconds of a dance (a quiet intro, its moves small) would set
-their own small spread and repeat unnoticed, as they did in the first measurements; kept on for
-good, a floor above what the music draws from the dancer made the guard fire up to 1.4 times a
-second (contemporary on the recordings).
+of the model's dances in that style, which `dancemuse calibrate` measures and export stores as
+``motion_spread``; the engine gives the style mix's weighted mean, times the square root of the
+user's energy when it is under 1). Without the floor, the first seconds of a dance (a quiet
+intro, its moves small) would set their own small spread and repeat unnoticed.
 
-Off by default (``live.novelty`` 0): measured with ``dancemuse evaluate`` at 0.35, the windows
-under 0.3 fall from 6.0 % to 0.4 %, but on the recordings, whose songs repeat long sections, the
-guard fires every 1-1.5 s and the styles are recognised less (worst 0.857 -> 0.714; hip-hop
-redrawn that often reads as house); models/README.md, session 37, has the variants tried.
+What it does (live/phrase.py, ``MirrorFlip``): the shown dance is mirrored left/right from the
+next pose that is near its own mirror, and stays so until the next flip (at least 3 s later),
+as a choreographer sets a phrase again to the other side. Only what is shown changes; the model
+dances on from its own pose. The style classifier reads a mirrored dance exactly as the dance
+(mirror-invariant features), and waiting for a near-symmetric pose keeps the jump small. Measured
+with ``dancemuse evaluate`` (models/README.md, session 40): the windows under 0.3 fall from 4.9 %
+to 3.0 %, the lowest from 0.10 to 0.14, the styles, beat, dynamics and feet as they were. A flip
+cannot undo a symmetric hold (the mirror of a pose held square is the same pose).
 
-What its refresh turns (session 39, models/README.md): forking the dancer and redrawing the
-memory moves the next 2 s by 4-12 % of the dance's mean pair distance, a new latent by 28-74 %,
-a new noise stream for the next phrase latents by 91-138 % over 2-4 s; the latent chooses the move.
-A guard that redrew memory and latent met the repetition line on the evaluation's headline dances
-(worst window 0.300) but the recordings' hip-hop fell to 0.643, so the refresh stays as it is.
+Until session 40 the guard refreshed the decoder's memory instead. The memory hardly steers the
+dance (forked, a memory redraw moves the next 2 s by 4-12 % of the mean pair distance), so the
+guard fired every 1-1.5 s on the recordings, and the styles were recognised less (worst 0.857 ->
+0.714; hip-hop redrawn that often reads as house); redrawing the latent as well met the
+repetition line on the headline dances but read the recordings' hip-hop at 0.43-0.64.
 
-The checks fall on every ``HOP_FRAMES``-th frame counted from the stream start (16: a multiple
-of every block size), so the live loop, offline rendering and every block-N file refresh on the
-same frames. No allocation per frame: one product and two in-place adds into preallocated
-buffers on a sampled frame (the squared distances as |a|^2 + |b|^2 - 2 a.b), one column sum on a
-check (as a product with ones: numpy's reductions and broadcasts take a 32-KB buffer per call).
+The checks fall on every ``HOP_FRAMES``-th frame counted from the stream start, so the live loop,
+offline rendering and every block-N file flip on the same frames. No allocation per frame: one
+product and two in-place adds into preallocated buffers on a sampled frame (the squared distances
+as |a|^2 + |b|^2 - 2 a.b), one column sum on a check (as a product with ones: numpy's reductions
+and broadcasts take a 32-KB buffer per call).
 """
 
 from __future__ import annotations
@@ -66,17 +61,15 @@ GAP_S = 2.0
 HOP_FRAMES = 16
 """Model frames between two checks (a multiple of every block size a model is exported with)."""
 MIN_FRAMES = 16
-"""Least model frames between two novelty refreshes."""
+"""Least model frames between two firings of the guard."""
 WARM_S = 15.0
 """The style's spread is the least spread only until the history holds this much dance (s)."""
-REFRESH_KEEP_NOVEL = 0.5
-"""Share of the old memory a novelty refresh keeps per frame (a bar's refresh keeps 0.85)."""
 _HIPS = (sk.JOINT_INDEX["left_hip"], sk.JOINT_INDEX["right_hip"])
 
 
 class NoveltyGuard:
     """See the module docstring. :meth:`push` every model pose [17, 3] (after any jump fade);
-    True when the dance repeats itself and the memory should be refreshed before the next frame.
+    True when the dance repeats itself (the phrase layer then flips the dance, live/phrase.py).
     ``threshold``: the ratio under which a stretch counts as repeated (0: off, :meth:`push`
     does nothing; :attr:`threshold` can be changed live, and turning it on starts a new history)."""
 
@@ -101,7 +94,7 @@ class NoveltyGuard:
         self.floor = 0.0
         """The least spread (m, the style's own; 0: none)."""
         self.count = 0
-        """Novelty refreshes asked for since the last reset."""
+        """Firings since the last reset (each asks for a mirror flip)."""
         self.last_ratio = float("nan")
         """The ratio at the last check (nearest past stretch over the spread)."""
         self.reset()
@@ -125,7 +118,7 @@ class NoveltyGuard:
         """A new stream: the history is forgotten."""
         self._frames = 0
         self._n = 0  # samples taken
-        self._since = MIN_FRAMES  # frames since the last novelty refresh
+        self._since = MIN_FRAMES  # frames since the last firing
         self.count = 0
         self.last_ratio = float("nan")
 
@@ -146,19 +139,6 @@ class NoveltyGuard:
             self.count += 1
             return True
         return False
-
-    def push_block(self, poses: np.ndarray) -> bool:
-        """A run of poses [n, 17, 3] as :meth:`push` takes them one by one; True when the check
-        on the last of them asks for a refresh (an offline caller cuts its runs at the check
-        frames, :meth:`to_check`)."""
-        fired = False
-        for p in poses:
-            fired = self.push(p)
-        return fired
-
-    def to_check(self) -> int:
-        """Frames until the next check frame (1..HOP_FRAMES)."""
-        return HOP_FRAMES - self._frames % HOP_FRAMES
 
     def _sample(self, pose: np.ndarray) -> None:
         rel, root = self._rel, self._root

@@ -22,10 +22,9 @@ attention and post-processing carry on; the root's travel is the model's own. (A
 with a 1-s fade, measured the same way, recognised as many styles but slid the feet more,
 0.40 m/s against 0.33, and lowered the beat alignment to 0.57; models/README.md, session 32.)
 
-The novelty guard (``live.novelty``, live/novelty.py; off by default) asks for a refresh of its
-own when the dance repeats something of its last 90 s: it is made before the next frame, pulled
-to harder (``REFRESH_KEEP_NOVEL`` of the old memory kept per frame) and faded the same way; the
-offline path then runs the model up to each of the guard's check frames.
+The novelty guard (``live.novelty``, live/novelty.py) does not touch the memory: when the dance
+repeats itself it asks :class:`MirrorFlip` to show the dance mirrored from the next
+near-symmetric pose (the dancer takes its move to the other side); only what is shown changes.
 
 Every runtime draws the new memory from its own seeded stream in the same order
 (``refresh()`` of live.npstep.NumpyStep, live.runtime.Generator, live.offline.NumpyGenerator),
@@ -45,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from live.feel import NO_BAR_BEATS, phase_at
-from live.novelty import REFRESH_KEEP_NOVEL, NoveltyGuard
+from live.novelty import NoveltyGuard
 from model import skeleton as sk
 
 MIN_PHRASE_S = 3.0
@@ -60,8 +59,7 @@ REFRESH_KEEP = 0.85
 
 def soften(h: np.ndarray, target: np.ndarray, c: np.ndarray, keep: float = REFRESH_KEEP) -> None:
     """One frame of a refresh, in place and in the same float32 steps in every runtime:
-    h = target + keep (h - target), c = keep c (``keep``: REFRESH_KEEP, or a novelty
-    refresh's harder live.novelty.REFRESH_KEEP_NOVEL)."""
+    h = target + keep (h - target), c = keep c (``keep``: REFRESH_KEEP)."""
     k = np.float32(keep)
     h -= target
     h *= k
@@ -154,19 +152,119 @@ class JumpFade:
         self._have_last = True
 
 
+FLIP_SYMMETRY = 0.06
+"""A mirror flip waits for a pose this near its own mirror (m, the root-relative RMS joint
+distance; the median pose of the shipped model's dances is 0.23 m from its mirror)."""
+FLIP_FADE_S = 0.5
+"""Time over which what is left of a flip's jump is faded out (s)."""
+FLIP_GAP_S = 3.0
+"""Least time between two mirror flips (s)."""
+
+
+class MirrorFlip:
+    """The novelty guard's answer to a repeat (live/novelty.py): the shown dance is mirrored
+    left/right about the mid-hip (joints swapped, x reflected through the hips' centre, so the
+    root and its travel stay), from the first frame whose pose is within ``FLIP_SYMMETRY`` of
+    its own mirror, and stays mirrored until the next flip: the dancer takes its move to the
+    other side, as a choreographer sets a phrase again to the left. Waiting for a near-symmetric
+    pose keeps the jump small (what is left is faded over ``FLIP_FADE_S``); a request made
+    within ``FLIP_GAP_S`` of the last flip is dropped. Only what is shown changes: the model
+    hears its own pose back, its memory and latent are untouched.
+
+    :meth:`request` when the guard fires; every pose then goes through :meth:`apply` (in place,
+    no allocation) or, offline, a run of poses through :meth:`apply_block` (the same frames)."""
+
+    def __init__(self, fps: int) -> None:
+        n = max(1, int(round(FLIP_FADE_S * fps)))
+        u = 1.0 - np.arange(n, dtype=np.float64) / n
+        self._w = (u * u * (3.0 - 2.0 * u)).astype(np.float32)
+        self._gap = int(round(FLIP_GAP_S * fps))
+        self._sym2 = np.float32(FLIP_SYMMETRY * FLIP_SYMMETRY * sk.NUM_JOINTS)
+        self._idx = np.asarray(sk.MIRROR, np.intp)
+        self._m = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._d = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._off = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._last = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        self.mirrored = False
+        """Whether the shown dance is the model's mirrored."""
+        self.count = 0
+        """Flips since the last reset."""
+        self._want = False
+        self._since = self._gap  # frames since the last flip
+        self._left = 0  # fade frames left
+        self._have_last = False
+
+    def request(self) -> None:
+        """The dance repeats itself: flip on the next near-symmetric pose (dropped within
+        ``FLIP_GAP_S`` of the last flip)."""
+        if self._since >= self._gap:
+            self._want = True
+
+    def _mirror(self, pose: np.ndarray) -> None:
+        """``self._m`` = the pose mirrored about its mid-hip."""
+        m = self._m
+        np.take(pose, self._idx, axis=0, out=m)
+        cx = pose.item(_HIPS[0], 0) + pose.item(_HIPS[1], 0)
+        col = m[:, 0]
+        np.negative(col, out=col)
+        col += np.float32(cx)
+
+    def apply(self, pose: np.ndarray) -> None:
+        """One pose [17, 3] (float32), shown mirrored or not, in place."""
+        self._since += 1
+        if not (self._want or self.mirrored or self._left):
+            np.copyto(self._last, pose)
+            self._have_last = True
+            return
+        self._mirror(pose)
+        if self._want:
+            d = self._d
+            np.subtract(pose, self._m, out=d)
+            np.multiply(d, d, out=d)
+            if float(d.sum()) < self._sym2:  # near its own mirror: flip here
+                self._want = False
+                self.mirrored = not self.mirrored
+                self._since = 0
+                self.count += 1
+                if self._have_last:  # the jump, root-relative (the root's own travel stays)
+                    off = self._off
+                    np.subtract(self._last, self._m if self.mirrored else pose, out=off)
+                    off[:, 0] -= np.float32(0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0)))
+                    off[:, 2] -= np.float32(0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2)))
+                    self._left = len(self._w)
+        if self.mirrored:
+            np.copyto(pose, self._m)
+        if self._left:
+            np.multiply(self._off, self._w[len(self._w) - self._left], out=self._d)
+            pose += self._d
+            self._left -= 1
+        np.copyto(self._last, pose)
+        self._have_last = True
+
+    def apply_block(self, poses: np.ndarray) -> None:
+        """A run of poses [n, 17, 3] (float32), in place as :meth:`apply` would."""
+        for p in poses:
+            self.apply(p)
+
+
 class PhraseRefresh:
     """See the module docstring. ``on`` is False (and every method a no-op) when the generator
-    has no ``refresh()``, or when the novelty guard is off and ``bars`` is 0 or the features
-    have no bar phase (``at`` None)."""
+    has no ``refresh()`` or ``bars`` is 0 or the features have no bar phase (``at`` None), and
+    the novelty guard is off and the dance is not shown mirrored."""
 
     def __init__(self, generator: Any, *, at: int | None, bars: int, fps: int, novelty: float = 0.0) -> None:
         self.bars = max(0, int(bars))
         self._refresh: Callable[..., None] | None = getattr(generator, "refresh", None)
         self.at = at
-        self._bars_on = self.bars > 0 and at is not None
-        self.guard = NoveltyGuard(fps, threshold=novelty) if callable(self._refresh) else None
-        """The novelty guard (live/novelty.py; ``live.novelty``, 0 = off): a refresh when the
-        dance repeats itself; None when the generator cannot refresh."""
+        self._bars_on = self.bars > 0 and at is not None and callable(self._refresh)
+        self.guard = NoveltyGuard(fps, threshold=novelty)
+        """The novelty guard (live/novelty.py; ``live.novelty``, 0 = off): a mirror flip when the
+        dance repeats itself."""
+        self.flip = MirrorFlip(fps)
+        """What the guard asks for: the shown dance mirrored from the next near-symmetric pose."""
         self.on = False
         self.set_novelty(novelty)
         self.block = int(getattr(generator, "block", 1) or 1)
@@ -178,10 +276,13 @@ class PhraseRefresh:
 
     def set_novelty(self, threshold: float) -> None:
         """``live.novelty`` (the control of that name): the guard's threshold, 0 = off."""
-        if self.guard is not None:
-            self.guard.threshold = threshold
-        self._guard_on = self.guard is not None and self.guard.active
-        self.on = (self._bars_on or self._guard_on) and callable(self._refresh)
+        self.guard.threshold = threshold
+        self._guard_on = self.guard.active
+        self._sync_on()
+
+    def _sync_on(self) -> None:
+        # a mirrored dance stays mirrored (and shown so) when the guard is turned off
+        self.on = self._bars_on or self._guard_on or self.flip.mirrored
 
     def reset(self) -> None:
         """A new stream (the generator was reset)."""
@@ -192,10 +293,10 @@ class PhraseRefresh:
         self._since = 0  # frames since the last refresh (or the stream start)
         self.fade.reset()
         self._deferred = False  # a block-N model refreshes on its next block
-        self._novel = False  # the novelty guard asked for a refresh before the next frame
-        if self.guard is not None:
-            self.guard.reset()
+        self.guard.reset()
+        self.flip.reset()
         self.count = 0
+        self._sync_on()
 
     def _due(self, row: np.ndarray) -> bool:
         """Bookkeeping of one heard feature row; True when the memory is refreshed before it."""
@@ -221,33 +322,31 @@ class PhraseRefresh:
         self._since = 1
         return True
 
-    def _start(self, *, novel: bool = False) -> None:
+    def _start(self) -> None:
         assert self._refresh is not None
-        self._refresh(keep=REFRESH_KEEP_NOVEL if novel else REFRESH_KEEP)
+        self._refresh(keep=REFRESH_KEEP)
         self.count += 1
         self.fade.arm()
 
     def before(self, row: np.ndarray) -> None:
         """Before the model's step on ``row`` (the features as the model hears them)."""
-        due = self._bars_on and self._due(row)
-        if self._novel:
-            self._novel = False
-            self._start(novel=True)
-        elif due:
+        if self._bars_on and self._due(row):
             self._start()
 
     def after(self, pose: np.ndarray) -> None:
-        """The model's pose [17, 3] of this frame, blended in place after a refresh; the
-        novelty guard sees it."""
+        """The model's pose [17, 3] of this frame, in place: blended after a refresh, mirrored
+        while the dance is (:class:`MirrorFlip`); the novelty guard sees what is shown."""
         self.fade.apply(pose)
-        if self._guard_on and self.guard.push(pose):  # type: ignore[union-attr]
-            self._novel = True
+        self.flip.apply(pose)
+        if self._guard_on and self.guard.push(pose):
+            self.flip.request()
+            self.on = True
 
     def frames(self, rows: np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Offline: the poses of ``rows`` [n, F] (heard features) from ``model`` (the
-        generator's batched call), with the refreshes and blends :meth:`before` and
-        :meth:`after` make frame by frame: the model runs up to each bar's refresh and, with
-        the novelty guard, up to each of its check frames."""
+        generator's batched call), with the refreshes, blends and flips :meth:`before` and
+        :meth:`after` make frame by frame: the model runs up to each bar's refresh; the flips
+        and the guard, which change only what is shown, go over its poses one by one."""
         cuts: list[int] = []
         b = self.block
         if self._deferred:
@@ -263,24 +362,21 @@ class PhraseRefresh:
                     else:
                         self._deferred = True
         guard = self.guard if self._guard_on else None
+        show = guard is not None or self.flip.mirrored
         parts = []
         start, c, n = 0, 0, len(rows)
         while start < n:
-            bar = c < len(cuts) and cuts[c] == start
-            if bar:
+            if c < len(cuts) and cuts[c] == start:
                 c += 1
-            if self._novel:  # asked for at the end of the last run (or call); a bar's refresh then is this one
-                self._novel = False
-                self._start(novel=True)
-            elif bar:
                 self._start()
             end = cuts[c] if c < len(cuts) else n
-            if guard is not None:
-                end = min(end, start + guard.to_check())
             o = np.asarray(model(rows[start:end]), np.float32)
             self.fade.apply_block(o)  # the fade over this part's first frames, as after() does
-            if guard is not None and guard.push_block(o):
-                self._novel = True
+            if show:
+                for p in o:
+                    self.flip.apply(p)
+                    if guard is not None and guard.push(p):
+                        self.flip.request()
             parts.append(o)
             start = end
         if not parts:

@@ -100,9 +100,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
                       "groove and the beats sent out stay the music's", choices=(0.0, 0.5, 1.0, 2.0)),
         "phrase_bars": Field(int, 2, "refresh the dancer's memory on the downbeat of every this many bars it hears, so "
                              "long dances stay in their style (0 = never)", 0, 64),
-        "novelty": Field(float, 0.0, "refresh the dancer's memory as soon as its last second comes this near (a share "
-                         "of its moves' spread) to something it danced in the last 90 s (0 = off; 0.35 catches most "
-                         "loops and costs some of the style)", 0.0, 1.0),
+        "novelty": Field(float, 0.35, "when the dancer's last second comes this near (a share of its moves' "
+                         "spread) to something it danced in the last 90 s, it takes the move to the other side "
+                         "(mirrored from its next near-symmetric pose; 0 = off)", 0.0, 1.0),
         "beat_offset_ms": Field(float, 0.0, "shift the beat the dancer lands on (negative = earlier, for a late projector)", -500.0, 500.0),
         "record": Field(str, "", "record the show to this .npz/.bvh/.json path ('' = off)"),
         "status_interval": Field(float, 0.5, "seconds between console status refreshes", 0.05, 60.0),

@@ -33,7 +33,7 @@ CHUNK = 256
 class Generated:
     """One generated dance: ``poses`` post-processed [t, 17, 3], ``raw`` the generator's
     own output [t, 17, 3], ``beats`` the online tracker's beat times (s); ``novel``: the
-    novelty guard's refreshes in it (live/novelty.py; 0 with ``live.novelty`` 0)."""
+    novelty guard's mirror flips in it (live/novelty.py, live/phrase.py; 0 with ``live.novelty`` 0)."""
 
     poses: np.ndarray = field(repr=False)
     raw: np.ndarray = field(repr=False)
@@ -199,6 +199,5 @@ class Dancer:
                     out[n] = fr.joints
                     n += 1
         self.frames += n
-        guard = eng.phrase.guard
         return Generated(poses=out[:n], raw=tap.raw[: tap.n].copy(), beats=self.tracked_beats(song),
-                         novel=guard.count if guard is not None else 0)
+                         novel=eng.phrase.flip.count)

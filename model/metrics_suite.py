@@ -112,7 +112,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
     ("repetition_low", "  ... share of windows under 0.3"),
     ("repetition_long_whole_min", "  ... 10 min as one dance, min"),
-    ("novelty_long", "  ... novelty refreshes per minute, long music"),
+    ("novelty_long", "  ... novelty's mirror flips per minute, long music"),
     ("style_min", "style recognised, test music, min"), ("style_mean", "  ... mean of the styles"),
     ("style_real_min", "style recognised, long music, min"), ("style_real_mean", "  ... mean of the styles"),
     ("style_real_seed_min", "  ... worst single seed, min"),

@@ -186,7 +186,7 @@ def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path
     assert g.raw.shape == g.poses.shape and not np.array_equal(g.raw, g.poses)  # before post-processing
 
 
-def test_the_evaluation_dancer_counts_the_novelty_guards_refreshes_and_dances_as_generate() -> None:
+def test_the_evaluation_dancer_counts_the_novelty_flips_and_dances_as_generate() -> None:
     pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
     from live.generate import apply_options, generate_dance
     from model.config import load_config
@@ -194,8 +194,9 @@ def test_the_evaluation_dancer_counts_the_novelty_guards_refreshes_and_dances_as
 
     song, model = _demo_piece(40.0, 0)
     cfg = load_config(None)
-    assert Dancer(str(model), cfg).dance(song, style="house", seed=2).novel == 0  # off by default
-    cfg["live"]["novelty"] = 0.35
+    assert cfg["live"]["novelty"] == 0.35  # on by default since session 40
+    off = {**cfg, "live": {**cfg["live"], "novelty": 0.0}}
+    assert Dancer(str(model), off).dance(song, style="house", seed=2).novel == 0
     d = Dancer(str(model), cfg)
     g = d.dance(song, style="house", seed=2)
     ref = generate_dance("demo", cfg=apply_options(d.cfg, style="house", seed=2), generator=d.generator,

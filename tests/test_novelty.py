@@ -1,6 +1,8 @@
-"""The novelty guard (live/novelty.py): a dance that repeats a stretch of itself gets a phrase
-refresh, the ratio is the brute-force one, the same frames live and offline, nothing allocated
-per frame; the engine gives it the style's spread."""
+"""The novelty guard (live/novelty.py): a dance that repeats a stretch of itself is caught, the
+ratio is the brute-force one, nothing allocated per frame; what it asks for, the mirror flip
+(live/phrase.py), waits for a near-symmetric pose, keeps the root and the bones, fades the jump,
+falls on the same frames live, offline and in blocks and leaves the model's memory alone; the
+engine gives the guard the style's spread and the live control."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import pytest
 from live.control import Control
 from live.engine import Engine
 from live.feel import beat_columns
-from live.novelty import GAP_S, HOP_FRAMES, MIN_FRAMES, REFRESH_KEEP_NOVEL, WINDOW_S, NoveltyGuard
-from live.phrase import REFRESH_KEEP, PhraseRefresh
+from live.novelty import GAP_S, HOP_FRAMES, MIN_FRAMES, WINDOW_S, NoveltyGuard
+from live.phrase import FLIP_GAP_S, FLIP_SYMMETRY, REFRESH_KEEP, MirrorFlip, PhraseRefresh
 from model import metrics_dancer as md
 from model import skeleton as sk
 from model.config import defaults
@@ -26,10 +28,13 @@ from tests.test_phrase import _run
 REST = sk.rest_pose(on_floor=True).astype(np.float32)
 
 
-def _loop(frames: int, period: int, *, seed: int = 0, size: float = 0.3) -> np.ndarray:
-    """A dance that repeats one move of ``period`` frames (smooth random joint paths)."""
+def _loop(frames: int, period: int, *, seed: int = 0, size: float = 0.3, square: bool = False) -> np.ndarray:
+    """A dance that repeats one move of ``period`` frames (smooth random joint paths; ``square``:
+    the move starts from the rest pose, which is its own mirror)."""
     rng = np.random.default_rng(seed)
     keys = rng.normal(0.0, size, (4, sk.NUM_JOINTS, 3))
+    if square:
+        keys[0] = 0.0
     t = np.arange(period) / period * 4
     i0 = np.floor(t).astype(int)
     u = (t - i0)[:, None, None]
@@ -118,9 +123,94 @@ def test_pushing_poses_allocates_nothing_per_frame() -> None:
     assert peak - base < 8192, f"a frame allocates {peak - base} bytes at its peak"
 
 
+def _mirrored(p: np.ndarray) -> np.ndarray:
+    """The pose mirrored about its mid-hip (by hand: joints swapped, x reflected)."""
+    q = p[list(sk.MIRROR)].copy()
+    q[:, 0] = 2.0 * sk.root_of(p)[0] - q[:, 0]
+    return q
+
+
+def test_a_flip_waits_for_a_near_symmetric_pose_and_keeps_root_and_bones() -> None:
+    rng = np.random.default_rng(7)
+    lean = REST.copy()
+    lean[sk.JOINT_INDEX["left_wrist"]] += (0.3, 0.4, 0.1)  # one arm up: far from its mirror
+    lean[:, 0] += 0.7  # off centre on the stage
+    f = MirrorFlip(FPS)
+    shown = lean.copy()
+    f.apply(shown)
+    np.testing.assert_array_equal(shown, lean)  # nothing asked: shown as it is
+    f.request()
+    for _ in range(FPS):  # asked, but no pose near its mirror: it waits
+        p = lean + rng.normal(0.0, 0.002, lean.shape).astype(np.float32)
+        f.apply(p)
+    assert not f.mirrored and f.count == 0
+    square = REST.copy()
+    square[:, 0] += 0.7
+    square[sk.JOINT_INDEX["left_wrist"], 1] += 0.5 * FLIP_SYMMETRY  # near, not exactly, its mirror
+    p = square.copy()
+    f.apply(p)
+    assert f.mirrored and f.count == 1
+    # from here on the mirror is shown: once the jump's fade is over, exactly the mirrored pose
+    for _ in range(FPS):
+        p = lean.copy()
+        f.apply(p)
+    np.testing.assert_allclose(p, _mirrored(lean), atol=1e-6)
+    np.testing.assert_allclose(sk.root_of(p), sk.root_of(lean), atol=1e-6)  # the root stays
+    np.testing.assert_allclose(np.sort(sk.bone_lengths(p)), np.sort(sk.bone_lengths(lean)), rtol=1e-5)  # left's are right's
+    assert p[sk.JOINT_INDEX["right_wrist"], 1] > lean[sk.JOINT_INDEX["right_wrist"], 1] + 0.3  # the other arm is up
+    f.request()  # within FLIP_GAP_S of the last flip: dropped
+    for _ in range(int(FLIP_GAP_S * FPS) - 2 * FPS - 2):
+        q = square.copy()
+        f.apply(q)
+    assert f.count == 1 and f.mirrored
+    f.reset()
+    assert not f.mirrored and f.count == 0
+
+
+def test_a_flip_fades_its_jump() -> None:
+    """Flipped on a pose a little off its mirror, mid-move: no frame jumps more than the move
+    itself moves, and the fade is over within FLIP_FADE_S."""
+    loop = _loop(6 * FPS, 2 * FPS, square=True, size=0.1)
+    f = MirrorFlip(FPS)
+    out = []
+    for k, p in enumerate(loop):
+        q = p.copy()
+        if k == FPS:
+            f.request()
+        f.apply(q)
+        out.append(q)
+    out = np.stack(out)
+    assert f.count == 1
+    step = np.abs(np.diff(out, axis=0)).max()
+    move = np.abs(np.diff(loop, axis=0)).max()
+    assert step <= 1.5 * move + 1e-6
+    np.testing.assert_allclose(out[-1], _mirrored(loop[-1]), atol=1e-6)
+
+
+def test_flipping_allocates_nothing_per_frame() -> None:
+    loop = _loop(20 * FPS, 2 * FPS, square=True)
+    f = MirrorFlip(FPS)
+    buf = loop.copy()
+    for p in buf[: 5 * FPS]:
+        f.request()
+        f.apply(p)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for p in buf[5 * FPS:]:
+            f.request()
+            f.apply(p)
+        grown, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f.count >= 4
+    assert grown - base < 1024, f"{grown - base} bytes kept"
+    assert peak - base < 4096, f"a frame allocates {peak - base} bytes at its peak"
+
+
 class _LoopGen:
-    """A generator that loops a move; each refresh shifts the move (the left hand 0.4 m) so the
-    dance is new until it loops again; records how hard each refresh was."""
+    """A generator that loops a move (from the rest pose, which is its own mirror, each round);
+    records its memory refreshes."""
 
     fps = FPS
     style_names = ("a", "b")
@@ -128,7 +218,7 @@ class _LoopGen:
 
     def __init__(self, block: int = 1) -> None:
         self.block = block
-        self.move = _loop(3 * FPS, 3 * FPS, seed=5)
+        self.move = _loop(3 * FPS, 3 * FPS, seed=5, square=True)
         self.refreshes: list[tuple[int, float]] = []
         self.frames = 0
         self.meta: dict[str, Any] = {}
@@ -142,7 +232,6 @@ class _LoopGen:
 
     def step(self, features: np.ndarray, *, style: Any = None, controls: Any = None) -> np.ndarray:
         p = self.move[self.frames % len(self.move)].copy()
-        p[sk.JOINT_INDEX["left_wrist"], 0] += 0.4 * len(self.refreshes)
         self.frames += 1
         return p
 
@@ -150,49 +239,58 @@ class _LoopGen:
         return np.stack([self.step(f) for f in features])
 
 
-def test_novelty_refreshes_fall_on_the_same_frames_live_offline_and_in_blocks() -> None:
+def test_novelty_flips_fall_on_the_same_frames_live_offline_and_in_blocks() -> None:
     rows = _rows(40 * FPS)
+    g0 = _LoopGen()
+    plain = PhraseRefresh(g0, at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.0)
+    ref = _run(plain, g0, rows)
     g1 = _LoopGen()
     live = PhraseRefresh(g1, at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.35)
     a = _run(live, g1, rows)
-    novel = [f for f, k in g1.refreshes if k == REFRESH_KEEP_NOVEL]
-    bars = [f for f, k in g1.refreshes if k == REFRESH_KEEP]
-    assert len(novel) >= 3 and len(bars) >= 3  # both kinds, each as hard as it should be
-    assert all(f % HOP_FRAMES == 0 for f in novel)  # the frame after a check
+    assert live.flip.count >= 3 and live.guard.count > live.flip.count  # it loops on: flips 3 s apart at most
+    assert g1.refreshes == g0.refreshes and len(g1.refreshes) >= 3  # the bars' refreshes only, as without it
+    assert all(k == REFRESH_KEEP for _, k in g1.refreshes)
+    flipped = np.abs(a - ref).max(axis=(1, 2)) > 1e-6
+    assert 0.2 < flipped.mean() < 0.8  # shown mirrored about half the time
+    last = np.flatnonzero(flipped)[-1]
+    if live.flip.mirrored:
+        np.testing.assert_allclose(a[-1], _mirrored(ref[-1]), atol=1e-5)
+    else:
+        assert last < len(a) - 1
     for chunk in (50, 7):
         g2 = _LoopGen()
         off = PhraseRefresh(g2, at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.35)
         b = np.concatenate([off.frames(rows[i: i + chunk], g2.step_frames) for i in range(0, len(rows), chunk)])
         np.testing.assert_array_equal(a, b)
-        assert g2.refreshes == g1.refreshes
-    # the guard alone (no bars), a block-16 model: its checks fall on its block boundaries
+        assert g2.refreshes == g1.refreshes and off.flip.count == live.flip.count
+    # the guard alone (no bars, no refresh at all), a block-16 model: the same flips
     one, blk = _LoopGen(), _LoopGen(block=16)
     p1 = PhraseRefresh(one, at=None, bars=2, fps=FPS, novelty=0.35)
     p16 = PhraseRefresh(blk, at=None, bars=2, fps=FPS, novelty=0.35)
     assert p1.on and p16.on and p16.block == 16
-    _run(p1, one, rows)
-    np.concatenate([p16.frames(rows[i: i + 64], blk.step_frames) for i in range(0, len(rows), 64)])
-    assert one.refreshes and blk.refreshes == one.refreshes
+    x = _run(p1, one, rows)
+    y = np.concatenate([p16.frames(rows[i: i + 64], blk.step_frames) for i in range(0, len(rows), 64)])
+    assert p1.flip.count >= 3 and p16.flip.count == p1.flip.count and not one.refreshes
+    np.testing.assert_array_equal(x, y)
 
 
 def test_the_engine_gives_the_guard_the_styles_spread_and_the_novelty_control() -> None:
     cfg = defaults()
     cfg["features"]["fps"] = FPS
-    assert cfg["live"]["novelty"] == 0.0  # off unless asked for
-    cfg["live"]["novelty"] = 0.35
+    assert cfg["live"]["novelty"] == 0.35  # on by default since session 40
     gen = _LoopGen()
     gen.meta = {"motion_spread": {"a": 0.2, "b": 0.4}}
     eng = Engine(cfg, gen, features_factory=_Features)
     guard = eng.phrase.guard
-    assert guard is not None and guard.threshold == 0.35 and eng.phrase.on
+    assert guard.threshold == 0.35 and eng.phrase.on
     assert guard.floor == pytest.approx(0.3)  # the equal mix
     eng.apply(Control("energy", 0.25))
     assert guard.floor == pytest.approx(0.3 * 0.5)  # small moves: a smaller spread
     eng.apply(Control("styles", [1.0, 0.0]))
     assert guard.floor == pytest.approx(0.2 * 0.5)
     plain = Engine(cfg, _LoopGen(), features_factory=_Features)  # a model calibrated before it
-    assert plain.phrase.guard is not None and plain.phrase.guard.floor == 0.0
-    # the live control: off, then on again; a looping dance is refreshed only while it is on
+    assert plain.phrase.guard.floor == 0.0
+    # the live control: off, then on again; a looping dance is flipped only while it is on
     state = eng.apply(Control("novelty", 0.0))
     assert state["novelty"] == 0.0 and not guard.active
     looped = _LoopGen()
@@ -200,12 +298,12 @@ def test_the_engine_gives_the_guard_the_styles_spread_and_the_novelty_control() 
     live.apply(Control("novelty", 0.0))
     for _ in range(12 * FPS):
         live.process(np.zeros(800, np.float32), sr=24000)
-    bars = len(looped.refreshes)
-    assert all(k == REFRESH_KEEP for _, k in looped.refreshes)
+    assert live.phrase.flip.count == 0
     live.apply(Control("novelty", 0.35))
     for _ in range(12 * FPS):
         live.process(np.zeros(800, np.float32), sr=24000)
-    assert any(k == REFRESH_KEEP_NOVEL for _, k in looped.refreshes[bars:])
+    assert live.phrase.flip.count > 0
+    assert all(k == REFRESH_KEEP for _, k in looped.refreshes)  # the memory is the bars' alone
 
 
 def test_the_spread_table_is_read_and_checked() -> None:
@@ -231,9 +329,9 @@ def test_motion_spread_is_the_mean_window_distance() -> None:
 
 
 def test_the_shipped_model_loops_less_with_the_guard_and_streams_as_it_renders() -> None:
-    """The shipped model (its spread table exported) on 40 s of the demo: with novelty 0.35 the
-    live per-block path and the batched offline path make the same dance (the guard's refreshes
-    on the same frames), and fewer of its 2-s windows come near another than with it off."""
+    """The shipped model (its spread table exported) on 40 s of the demo: with novelty 0.35 (the
+    default) the live per-block path and the batched offline path make the same dance (the
+    flips on the same frames), and fewer of its 2-s windows come near another than with it off."""
     from live.generate import apply_options, generate_dance
     from live.runtime import DEFAULT_MODEL, Generator
     from model.config import load_config
@@ -241,9 +339,10 @@ def test_the_shipped_model_loops_less_with_the_guard_and_streams_as_it_renders()
     assert DEFAULT_MODEL.is_file(), "models/default.onnx is missing; rebuild it with `make default-model`"
     gen = Generator(DEFAULT_MODEL)
     assert motion_spreads(gen.meta, gen.style_names) is not None  # calibrated since session 37
-    base = apply_options(load_config(), seed=2, style="house")
-    on = {**base, "live": {**base["live"], "novelty": 0.35}}
-    off = generate_dance("demo", cfg=base, generator=gen, demo_seconds=40.0)
+    on = apply_options(load_config(), seed=2, style="house")
+    assert on["live"]["novelty"] == 0.35
+    off = generate_dance("demo", cfg={**on, "live": {**on["live"], "novelty": 0.0}}, generator=gen,
+                         demo_seconds=40.0)
     fast = generate_dance("demo", cfg=on, generator=gen, demo_seconds=40.0)
     live = generate_dance("demo", cfg=on, generator=gen, demo_seconds=40.0, streaming=True, block=777)
     assert fast.poses.shape == live.poses.shape == off.poses.shape
