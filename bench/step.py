@@ -299,8 +299,8 @@ def bench_stages(model: Path, *, seconds: float, sr: int = 48000, fps: int = 30
     old: per-frame numpy post, per-frame features with librosa filters, onnxruntime run()
     without IO binding, and at 60 fps a 60-fps toy model (no 60 fps default model existed);
     new: what ``dancemuse live`` runs now (``load_generator``: the numpy step; at 60 fps the
-    30 fps model with interpolated frames).
-    novelty: new with ``live.novelty`` 0.35 (the novelty guard, live/novelty.py).
+    30 fps model with interpolated frames; the novelty guard and its mirror flips on, as by default).
+    novelty: new with ``live.novelty`` 0 (the guard off, live/novelty.py).
     Returns {path: {stage: [frames, 2] (wall, cpu) seconds per output frame}} for stages
     features, beat tracker, model step, post, frame (the rest of Engine.process), OSC
     (encoding), total. A block's stage times are spread over the frames it made (a block
@@ -334,8 +334,8 @@ def bench_stages(model: Path, *, seconds: float, sr: int = 48000, fps: int = 30
             live = cfg["live"]
             eng.post = OldPostProcessor(fps=eng.fps, smoothing=live["smoothing"], mirror=live["mirror"],
                                         root=live["root"], project_bones=live["project_bones"])
-        else:  # "novelty": the same with the novelty guard on (live.novelty 0.35, live/novelty.py)
-            c = {**cfg, "live": {**cfg["live"], "novelty": 0.35 if path == "novelty" else cfg["live"]["novelty"]}}
+        else:  # "novelty": the same with the novelty guard off (live.novelty 0, live/novelty.py)
+            c = {**cfg, "live": {**cfg["live"], "novelty": 0.0 if path == "novelty" else cfg["live"]["novelty"]}}
             gen = load_generator(c)
             eng = Engine(c, gen)
         eng.prepare(sr=sr)
@@ -625,7 +625,7 @@ def print_stages(res: dict[str, dict[str, np.ndarray]]) -> None:
         print(f"   {stage:<13} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17} {cells[3]:>17} {mean:>17}")
     if "novelty" in res:
         x = res["novelty"]["engine total"][:, 1] * 1e3
-        print(f"   new with live.novelty 0.35 (the novelty guard on): engine total CPU p50/p99 "
+        print(f"   new with live.novelty 0 (the novelty guard off): engine total CPU p50/p99 "
               f"{np.median(x):.3f}/{np.percentile(x, 99):.3f}, mean {np.mean(x):.3f} ms per frame")
 
 

@@ -23,13 +23,15 @@ user's energy when it is under 1). Without the floor, the first seconds of a dan
 intro, its moves small) would set their own small spread and repeat unnoticed.
 
 What it does (live/phrase.py, ``MirrorFlip``): the shown dance is mirrored left/right from the
-next pose that is near its own mirror, and stays so until the next flip (at least 3 s later),
-as a choreographer sets a phrase again to the other side. Only what is shown changes; the model
-dances on from its own pose. The style classifier reads a mirrored dance exactly as the dance
-(mirror-invariant features), and waiting for a near-symmetric pose keeps the jump small. Measured
-with ``dancemuse evaluate`` (models/README.md, session 40): the windows under 0.3 fall from 4.9 %
-to 3.0 %, the lowest from 0.10 to 0.14, the styles, beat, dynamics and feet as they were. A flip
-cannot undo a symmetric hold (the mirror of a pose held square is the same pose).
+next pose that is near its own mirror (or, in a calm stretch that has none, after a second, with
+a slower fade), and stays so until the next flip (at least 3 s later), as a choreographer sets a
+phrase again to the other side. Only what is shown changes; the model dances on from its own
+pose. The style classifier reads a mirrored dance exactly as the dance (mirror-invariant
+features), and waiting for a near-symmetric pose keeps the jump small. Measured with ``dancemuse
+evaluate`` (models/README.md, session 40): the windows under 0.3 fall from 4.9 % to 2.7 %, the
+styles, beat, dynamics and feet as they were; the lowest window stays near 0.1 (0.102 -> 0.110).
+A flip cannot undo a symmetric hold (the mirror of a pose held square is the same pose), and it
+can make one: a lean held later on the other side, shown mirrored, is the first lean again.
 
 Until session 40 the guard refreshed the decoder's memory instead. The memory hardly steers the
 dance (forked, a memory redraw moves the next 2 s by 4-12 % of the mean pair distance), so the

@@ -38,6 +38,7 @@ into preallocated buffers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -159,6 +160,22 @@ FLIP_FADE_S = 0.5
 """Time over which what is left of a flip's jump is faded out (s)."""
 FLIP_GAP_S = 3.0
 """Least time between two mirror flips (s)."""
+FLIP_WAIT_S = 1.0
+"""After this long without a near-symmetric pose a flip is made anyway if the dance is calm (s;
+0: never)."""
+FLIP_FADE_CALM_S = 1.0
+"""Time over which such a flip's larger jump is faded out (s)."""
+CALM_RATIO = 0.5
+"""Calm: the body speed over ``CALM_FAST_S`` is under this share of its speed over ``CALM_SLOW_S``."""
+CALM_FAST_S = 0.5
+CALM_SLOW_S = 20.0
+
+
+def _smooth_down(frames: float) -> np.ndarray:
+    """Fade weights from 1 down over ``frames`` frames (a smoothstep), float32."""
+    n = max(1, int(round(frames)))
+    u = 1.0 - np.arange(n, dtype=np.float64) / n
+    return (u * u * (3.0 - 2.0 * u)).astype(np.float32)
 
 
 class MirrorFlip:
@@ -167,24 +184,32 @@ class MirrorFlip:
     root and its travel stay), from the first frame whose pose is within ``FLIP_SYMMETRY`` of
     its own mirror, and stays mirrored until the next flip: the dancer takes its move to the
     other side, as a choreographer sets a phrase again to the left. Waiting for a near-symmetric
-    pose keeps the jump small (what is left is faded over ``FLIP_FADE_S``); a request made
-    within ``FLIP_GAP_S`` of the last flip is dropped. Only what is shown changes: the model
-    hears its own pose back, its memory and latent are untouched.
+    pose keeps the jump small (what is left is faded over ``FLIP_FADE_S``). A held lean has
+    none: when ``FLIP_WAIT_S`` has passed and the dance is calm (its body speed over the last
+    ``CALM_FAST_S`` under ``CALM_RATIO`` of its speed over ``CALM_SLOW_S``), the flip is made
+    anyway and faded over ``FLIP_FADE_CALM_S``, a slow shift of the weight to the other side.
+    A request made within ``FLIP_GAP_S`` of the last flip is dropped. Only what is shown
+    changes: the model hears its own pose back, its memory and latent are untouched.
 
     :meth:`request` when the guard fires; every pose then goes through :meth:`apply` (in place,
     no allocation) or, offline, a run of poses through :meth:`apply_block` (the same frames)."""
 
     def __init__(self, fps: int) -> None:
-        n = max(1, int(round(FLIP_FADE_S * fps)))
-        u = 1.0 - np.arange(n, dtype=np.float64) / n
-        self._w = (u * u * (3.0 - 2.0 * u)).astype(np.float32)
+        self._w = _smooth_down(FLIP_FADE_S * fps)
+        self._w_calm = _smooth_down(FLIP_FADE_CALM_S * fps)
+        self._fw = self._w  # the fade under way
         self._gap = int(round(FLIP_GAP_S * fps))
+        self._wait = int(round(FLIP_WAIT_S * fps))
+        self._fps = float(fps)
+        self._a_fast = 1.0 - math.exp(-1.0 / (CALM_FAST_S * fps))
+        self._a_slow = 1.0 - math.exp(-1.0 / (CALM_SLOW_S * fps))
         self._sym2 = np.float32(FLIP_SYMMETRY * FLIP_SYMMETRY * sk.NUM_JOINTS)
         self._idx = np.asarray(sk.MIRROR, np.intp)
         self._m = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._d = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._off = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._last = np.zeros((sk.NUM_JOINTS, 3), np.float32)
+        self._prev = np.zeros((sk.NUM_JOINTS, 3), np.float32)  # the model's last pose
         self.reset()
 
     def reset(self) -> None:
@@ -192,16 +217,22 @@ class MirrorFlip:
         """Whether the shown dance is the model's mirrored."""
         self.count = 0
         """Flips since the last reset."""
+        self.calm_count = 0
+        """Of them, flips made in a calm stretch without a near-symmetric pose."""
         self._want = False
+        self._waited = 0  # frames since the request
         self._since = self._gap  # frames since the last flip
         self._left = 0  # fade frames left
         self._have_last = False
+        self._v_fast = 0.0  # the model's body speed (m/s), over CALM_FAST_S and CALM_SLOW_S
+        self._v_slow = 0.0
 
     def request(self) -> None:
         """The dance repeats itself: flip on the next near-symmetric pose (dropped within
         ``FLIP_GAP_S`` of the last flip)."""
-        if self._since >= self._gap:
+        if self._since >= self._gap and not self._want:
             self._want = True
+            self._waited = 0
 
     def _mirror(self, pose: np.ndarray) -> None:
         """``self._m`` = the pose mirrored about its mid-hip."""
@@ -212,33 +243,54 @@ class MirrorFlip:
         np.negative(col, out=col)
         col += np.float32(cx)
 
+    def _speed(self, pose: np.ndarray) -> None:
+        """The model's root-relative body speed, into the fast and slow running means."""
+        d = self._d
+        if self._have_last:
+            np.subtract(pose, self._prev, out=d)
+            d[:, 0] -= np.float32(0.5 * (d.item(_HIPS[0], 0) + d.item(_HIPS[1], 0)))
+            d[:, 1] -= np.float32(0.5 * (d.item(_HIPS[0], 1) + d.item(_HIPS[1], 1)))
+            d[:, 2] -= np.float32(0.5 * (d.item(_HIPS[0], 2) + d.item(_HIPS[1], 2)))
+            np.multiply(d, d, out=d)
+            v = math.sqrt(float(d.sum()) / sk.NUM_JOINTS) * self._fps
+            self._v_fast += self._a_fast * (v - self._v_fast)
+            self._v_slow += self._a_slow * (v - self._v_slow)
+        np.copyto(self._prev, pose)
+
     def apply(self, pose: np.ndarray) -> None:
         """One pose [17, 3] (float32), shown mirrored or not, in place."""
         self._since += 1
+        self._speed(pose)
         if not (self._want or self.mirrored or self._left):
             np.copyto(self._last, pose)
             self._have_last = True
             return
         self._mirror(pose)
         if self._want:
+            self._waited += 1
             d = self._d
             np.subtract(pose, self._m, out=d)
             np.multiply(d, d, out=d)
-            if float(d.sum()) < self._sym2:  # near its own mirror: flip here
+            near = float(d.sum()) < self._sym2
+            calm = (self._wait > 0 and self._waited > self._wait
+                    and self._v_fast < CALM_RATIO * self._v_slow)
+            if near or calm:  # near its own mirror, or held still too long to wait for it: flip here
                 self._want = False
                 self.mirrored = not self.mirrored
                 self._since = 0
                 self.count += 1
+                self.calm_count += int(not near)
                 if self._have_last:  # the jump, root-relative (the root's own travel stays)
                     off = self._off
                     np.subtract(self._last, self._m if self.mirrored else pose, out=off)
                     off[:, 0] -= np.float32(0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0)))
                     off[:, 2] -= np.float32(0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2)))
-                    self._left = len(self._w)
+                    self._fw = self._w if near else self._w_calm
+                    self._left = len(self._fw)
         if self.mirrored:
             np.copyto(pose, self._m)
         if self._left:
-            np.multiply(self._off, self._w[len(self._w) - self._left], out=self._d)
+            np.multiply(self._off, self._fw[len(self._fw) - self._left], out=self._d)
             pose += self._d
             self._left -= 1
         np.copyto(self._last, pose)

@@ -71,8 +71,8 @@ of its clips' tempi (60 / the median beat interval of a clip), weighted by the c
 lengths. ``live.feel`` 0 (auto) then dances in half or double time where that brings the
 music's tempo nearer the style mix's (:func:`tempo_of`).
 
-**Spread per style** (session 37). The novelty guard (live/novelty.py) refreshes the dancer's
-memory when its last second comes too near something it danced before, "near" measured against
+**Spread per style** (session 37). The novelty guard (live/novelty.py) mirrors the shown
+dance when its last second comes too near something it danced before, "near" measured against
 the dance's spread; at the start of a dance (a quiet intro) the spread seen so far is small, so
 the guard takes at least the style's own: the live stage measures it at the final scale
 (``model.metrics_dancer.motion_spread`` of each clip's dance, averaged), and the engine gives

@@ -125,7 +125,7 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
                  "--json", str(out), "--sheets", str(tmp_path / "sheets")]) == 0
     text = capsys.readouterr().out
     for row in ("beat-align score, exact beats", "seconds two seeds agree", "repetition ratio, min",
-                "root radius max", "style recognised", "novelty refreshes per minute"):
+                "root radius max", "style recognised", "mirror flips per minute"):
         assert row in text, row
     assert "PASS" in text or "FAIL" in text
     assert "style strength 2 (locking x2, popping x2)" in text  # the header names what the dances are fed

@@ -16,7 +16,15 @@ from live.control import Control
 from live.engine import Engine
 from live.feel import beat_columns
 from live.novelty import GAP_S, HOP_FRAMES, MIN_FRAMES, WINDOW_S, NoveltyGuard
-from live.phrase import FLIP_GAP_S, FLIP_SYMMETRY, REFRESH_KEEP, MirrorFlip, PhraseRefresh
+from live.phrase import (
+    FLIP_FADE_CALM_S,
+    FLIP_GAP_S,
+    FLIP_SYMMETRY,
+    FLIP_WAIT_S,
+    REFRESH_KEEP,
+    MirrorFlip,
+    PhraseRefresh,
+)
 from model import metrics_dancer as md
 from model import skeleton as sk
 from model.config import defaults
@@ -165,6 +173,44 @@ def test_a_flip_waits_for_a_near_symmetric_pose_and_keeps_root_and_bones() -> No
     assert f.count == 1 and f.mirrored
     f.reset()
     assert not f.mirrored and f.count == 0
+
+
+def test_a_held_lean_is_flipped_after_a_wait_with_a_longer_fade() -> None:
+    """A dance that moves for 10 s, then holds one lean: a request made as the hold starts finds
+    no near-symmetric pose; once FLIP_WAIT_S has passed and the hold is calm against the dance
+    before it, the flip is made anyway and its larger jump faded over FLIP_FADE_CALM_S. The same
+    lean while the dance keeps moving is never flipped without a near-symmetric pose."""
+    moving = _loop(10 * FPS, 2 * FPS, seed=3, size=0.15)
+    lean = REST.copy()
+    lean[sk.JOINT_INDEX["left_wrist"]] += (0.3, 0.4, 0.1)
+    lean[sk.JOINT_INDEX["left_knee"], 0] += 0.1
+    hold = np.repeat(lean[None], 3 * FPS, axis=0) + np.random.default_rng(1).normal(
+        0.0, 0.001, (3 * FPS, sk.NUM_JOINTS, 3)).astype(np.float32)
+    f = MirrorFlip(FPS)
+    out, at = [], -1
+    for k, p in enumerate(np.concatenate([moving, hold])):
+        q = p.copy()
+        if k == len(moving):
+            f.request()
+        f.apply(q)
+        if f.mirrored and at < 0:
+            at = k - len(moving)
+        out.append(q)
+    assert f.count == 1 and f.calm_count == 1 and f.mirrored
+    assert FLIP_WAIT_S * FPS < at < 2 * FPS  # waited, then flipped well inside the hold
+    out = np.stack(out)
+    np.testing.assert_allclose(out[-1], _mirrored(hold[-1]), atol=1e-6)  # the mirror, the fade over
+    jump = np.abs(lean - _mirrored(lean)).max()
+    steps = np.abs(np.diff(out[len(moving):], axis=0)).max()
+    assert steps < 3.0 * jump / (FLIP_FADE_CALM_S * FPS)  # spread over the fade, no frame jumps
+    busy = MirrorFlip(FPS)  # moving on in the lean's shape: no calm, no near-symmetric pose
+    sway = np.stack([lean + 0.08 * np.sin(2 * np.pi * k / FPS) for k in range(13 * FPS)]).astype(np.float32)
+    sway[:, :, 1] -= 0.08 * np.sin(2 * np.pi * np.arange(13 * FPS) / FPS)[:, None]
+    for k, p in enumerate(sway):
+        if k == 10 * FPS:
+            busy.request()
+        busy.apply(p.copy())
+    assert busy.count == 0
 
 
 def test_a_flip_fades_its_jump() -> None:
