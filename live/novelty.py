@@ -29,9 +29,9 @@ phrase again to the other side. Only what is shown changes; the model dances on 
 pose. The style classifier reads a mirrored dance exactly as the dance (mirror-invariant
 features), and waiting for a near-symmetric pose keeps the jump small. Measured with ``dancemuse
 evaluate`` (models/README.md, session 40): the windows under 0.3 fall from 4.9 % to 2.7 %, the
-styles, beat, dynamics and feet as they were; the lowest window stays near 0.1 (0.102 -> 0.110).
-A flip cannot undo a symmetric hold (the mirror of a pose held square is the same pose), and it
-can make one: a lean held later on the other side, shown mirrored, is the first lean again.
+styles, beat, dynamics and feet as they were; the lowest window stays near 0.1 (0.102 -> 0.110):
+the guard answers a repeat only once it has lasted about a second, and a flip cannot undo a
+symmetric hold (the mirror of a pose held square is the same pose).
 
 Until session 40 the guard refreshed the decoder's memory instead. The memory hardly steers the
 dance (forked, a memory redraw moves the next 2 s by 4-12 % of the mean pair distance), so the
