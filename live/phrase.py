@@ -88,16 +88,16 @@ _HIPS = (sk.JOINT_INDEX["left_hip"], sk.JOINT_INDEX["right_hip"])
 
 
 class JumpFade:
-    """What is left of a jump in the model's poses after a refresh, faded out over ``BLEND_S``
-    (an inertial offset: the last pose minus the new one, root-relative so the root's own
-    travel stays, faded with a smoothstep). :meth:`arm` before the first new pose; every pose
-    then goes through :meth:`apply` (in place, no allocation) or, offline, a run of poses
-    through :meth:`apply_block`."""
+    """What is left of a jump in the model's poses after a refresh, faded out over ``seconds``
+    (``BLEND_S``; an inertial offset: the last pose minus the new one, root-relative so the
+    root's own travel stays, faded with a smoothstep). :meth:`arm` before the first new pose
+    (``slow``: over ``slow_seconds`` instead); every pose then goes through :meth:`apply` (in
+    place, no allocation) or, offline, a run of poses through :meth:`apply_block`."""
 
-    def __init__(self, fps: int) -> None:
-        n = max(1, int(round(BLEND_S * fps)))
-        u = 1.0 - np.arange(n, dtype=np.float64) / n
-        self._w = (u * u * (3.0 - 2.0 * u)).astype(np.float32)  # smoothstep from 1 down
+    def __init__(self, fps: int, seconds: float = BLEND_S, *, slow_seconds: float | None = None) -> None:
+        self._fast = _smooth_down(seconds * fps)
+        self._slow = self._fast if slow_seconds is None else _smooth_down(slow_seconds * fps)
+        self._w = self._fast
         self._off = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._tmp = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._last = np.zeros((sk.NUM_JOINTS, 3), np.float32)
@@ -113,9 +113,10 @@ class JumpFade:
         """A blend is armed or under way."""
         return self._pending or self._left > 0
 
-    def arm(self) -> None:
+    def arm(self, *, slow: bool = False) -> None:
         """A refresh: the next pose starts a fade (when there was a pose before it)."""
         self._pending = self._have_last
+        self._w = self._slow if slow else self._fast
 
     def _offset(self, pose: np.ndarray) -> None:
         self._pending = False
@@ -195,9 +196,7 @@ class MirrorFlip:
     no allocation) or, offline, a run of poses through :meth:`apply_block` (the same frames)."""
 
     def __init__(self, fps: int) -> None:
-        self._w = _smooth_down(FLIP_FADE_S * fps)
-        self._w_calm = _smooth_down(FLIP_FADE_CALM_S * fps)
-        self._fw = self._w  # the fade under way
+        self.fade = JumpFade(fps, FLIP_FADE_S, slow_seconds=FLIP_FADE_CALM_S)
         self._gap = int(round(FLIP_GAP_S * fps))
         self._wait = int(round(FLIP_WAIT_S * fps))
         self._fps = float(fps)
@@ -207,8 +206,6 @@ class MirrorFlip:
         self._idx = np.asarray(sk.MIRROR, np.intp)
         self._m = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._d = np.zeros((sk.NUM_JOINTS, 3), np.float32)
-        self._off = np.zeros((sk.NUM_JOINTS, 3), np.float32)
-        self._last = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._prev = np.zeros((sk.NUM_JOINTS, 3), np.float32)  # the model's last pose
         self.reset()
 
@@ -222,8 +219,8 @@ class MirrorFlip:
         self._want = False
         self._waited = 0  # frames since the request
         self._since = self._gap  # frames since the last flip
-        self._left = 0  # fade frames left
-        self._have_last = False
+        self._have_prev = False
+        self.fade.reset()
         self._v_fast = 0.0  # the model's body speed (m/s), over CALM_FAST_S and CALM_SLOW_S
         self._v_slow = 0.0
 
@@ -246,7 +243,7 @@ class MirrorFlip:
     def _speed(self, pose: np.ndarray) -> None:
         """The model's root-relative body speed, into the fast and slow running means."""
         d = self._d
-        if self._have_last:
+        if self._have_prev:
             np.subtract(pose, self._prev, out=d)
             d[:, 0] -= np.float32(0.5 * (d.item(_HIPS[0], 0) + d.item(_HIPS[1], 0)))
             d[:, 1] -= np.float32(0.5 * (d.item(_HIPS[0], 1) + d.item(_HIPS[1], 1)))
@@ -256,16 +253,14 @@ class MirrorFlip:
             self._v_fast += self._a_fast * (v - self._v_fast)
             self._v_slow += self._a_slow * (v - self._v_slow)
         np.copyto(self._prev, pose)
+        self._have_prev = True
 
     def apply(self, pose: np.ndarray) -> None:
         """One pose [17, 3] (float32), shown mirrored or not, in place."""
         self._since += 1
         self._speed(pose)
-        if not (self._want or self.mirrored or self._left):
-            np.copyto(self._last, pose)
-            self._have_last = True
-            return
-        self._mirror(pose)
+        if self._want or self.mirrored:
+            self._mirror(pose)
         if self._want:
             self._waited += 1
             d = self._d
@@ -280,21 +275,10 @@ class MirrorFlip:
                 self._since = 0
                 self.count += 1
                 self.calm_count += int(not near)
-                if self._have_last:  # the jump, root-relative (the root's own travel stays)
-                    off = self._off
-                    np.subtract(self._last, self._m if self.mirrored else pose, out=off)
-                    off[:, 0] -= np.float32(0.5 * (off.item(_HIPS[0], 0) + off.item(_HIPS[1], 0)))
-                    off[:, 2] -= np.float32(0.5 * (off.item(_HIPS[0], 2) + off.item(_HIPS[1], 2)))
-                    self._fw = self._w if near else self._w_calm
-                    self._left = len(self._fw)
+                self.fade.arm(slow=not near)  # the jump, faded from the last pose shown
         if self.mirrored:
             np.copyto(pose, self._m)
-        if self._left:
-            np.multiply(self._off, self._fw[len(self._fw) - self._left], out=self._d)
-            pose += self._d
-            self._left -= 1
-        np.copyto(self._last, pose)
-        self._have_last = True
+        self.fade.apply(pose)
 
     def apply_block(self, poses: np.ndarray) -> None:
         """A run of poses [n, 17, 3] (float32), in place as :meth:`apply` would."""
