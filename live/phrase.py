@@ -376,7 +376,6 @@ class PhraseRefresh:
         self.flip.apply(pose)
         if self._guard_on and self.guard.push(pose):
             self.flip.request()
-            self.on = True
 
     def frames(self, rows: np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Offline: the poses of ``rows`` [n, F] (heard features) from ``model`` (the
