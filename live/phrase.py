@@ -23,8 +23,9 @@ with a 1-s fade, measured the same way, recognised as many styles but slid the f
 0.40 m/s against 0.33, and lowered the beat alignment to 0.57; models/README.md, session 32.)
 
 The novelty guard (``live.novelty``, live/novelty.py) does not touch the memory: when the dance
-repeats itself it asks :class:`MirrorFlip` to show the dance mirrored from the next
-near-symmetric pose (the dancer takes its move to the other side); only what is shown changes.
+repeats itself, and with the guard on at every refresh (a new phrase), it asks :class:`MirrorFlip`
+to show the dance mirrored from the next near-symmetric pose (the dancer takes its move to the
+other side); only what is shown changes.
 
 Every runtime draws the new memory from its own seeded stream in the same order
 (``refresh()`` of live.npstep.NumpyStep, live.runtime.Generator, live.offline.NumpyGenerator),
@@ -363,6 +364,8 @@ class PhraseRefresh:
         self._refresh(keep=REFRESH_KEEP)
         self.count += 1
         self.fade.arm()
+        if self._guard_on:  # a new phrase may go to the other side too (MirrorFlip: when it can)
+            self.flip.request()
 
     def before(self, row: np.ndarray) -> None:
         """Before the model's step on ``row`` (the features as the model hears them)."""

@@ -320,6 +320,26 @@ def test_novelty_flips_fall_on_the_same_frames_live_offline_and_in_blocks() -> N
     np.testing.assert_array_equal(x, y)
 
 
+def test_with_the_guard_on_every_new_phrase_asks_for_a_flip() -> None:
+    """A guard that never finds a repeat: the flips come from the bars' refreshes alone, each
+    at the first near-symmetric pose after one (the loop passes the rest pose every 3 s), unless
+    within FLIP_GAP_S of the last flip."""
+    rows = _rows(40 * FPS)
+    g = _LoopGen()
+    ph = PhraseRefresh(g, at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.35)
+    ph.guard.push = lambda pose: False  # type: ignore[method-assign]
+    a = _run(ph, g, rows)
+    starts = [f for f, _ in g.refreshes]
+    assert len(starts) >= 3 and ph.flip.count >= len(starts) // 2  # some fall within 3 s of the last flip
+    ref = _run(PhraseRefresh(_LoopGen(), at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.0),
+               _LoopGen(), rows)
+    first = int(np.flatnonzero(np.abs(a - ref).max(axis=(1, 2)) > 1e-6)[0])
+    assert starts[0] <= first <= starts[0] + 3 * FPS  # the first flip follows the first new phrase
+    off = PhraseRefresh(_LoopGen(), at=beat_columns(_cfg()), bars=2, fps=FPS, novelty=0.0)
+    _run(off, off._refresh.__self__, rows)  # type: ignore[union-attr]
+    assert off.flip.count == 0  # the guard off: no flips at new phrases either
+
+
 def test_the_engine_gives_the_guard_the_styles_spread_and_the_novelty_control() -> None:
     cfg = defaults()
     cfg["features"]["fps"] = FPS
