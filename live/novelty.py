@@ -25,13 +25,14 @@ intro, its moves small) would set their own small spread and repeat unnoticed.
 What it does (live/phrase.py, ``MirrorFlip``): the shown dance is mirrored left/right from the
 next pose that is near its own mirror (or, in a calm stretch that has none, after a second, with
 a slower fade), and stays so until the next flip (at least 3 s later), as a choreographer sets a
-phrase again to the other side. Only what is shown changes; the model dances on from its own
+phrase again to the other side. With the guard on, every new phrase (a bar refresh) asks for a
+flip too. Only what is shown changes; the model dances on from its own
 pose. The style classifier reads a mirrored dance exactly as the dance (mirror-invariant
 features), and waiting for a near-symmetric pose keeps the jump small. Measured with ``dancemuse
-evaluate`` (models/README.md, session 40): the windows under 0.3 fall from 4.9 % to 2.7 %, the
-styles, beat, dynamics and feet as they were; the lowest window stays near 0.1 (0.102 -> 0.110):
-the guard answers a repeat only once it has lasted about a second, and a flip cannot undo a
-symmetric hold (the mirror of a pose held square is the same pose).
+evaluate`` (models/README.md, session 40): the windows under 0.3 fall from 4.9 % to 2.4 %, the
+lowest from 0.10 to 0.17, the styles, beat, dynamics and feet as they were. The guard answers a
+repeat only once it has lasted about a second, and a flip cannot undo a symmetric hold (the
+mirror of a pose held square is the same pose).
 
 Until session 40 the guard refreshed the decoder's memory instead. The memory hardly steers the
 dance (forked, a memory redraw moves the next 2 s by 4-12 % of the mean pair distance), so the
