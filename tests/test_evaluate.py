@@ -96,8 +96,8 @@ def test_suite_options_carry_the_style_seeds_and_refuse_none() -> None:
 
     p = argparse.ArgumentParser()
     add_suite_options(p)
-    assert suite_config(p.parse_args([]), defaults()).style_seeds == 2
-    assert suite_config(p.parse_args(["--style-seeds", "4"]), defaults()).style_seeds == 4
+    assert suite_config(p.parse_args([]), defaults()).style_seeds == 4
+    assert suite_config(p.parse_args(["--style-seeds", "2"]), defaults()).style_seeds == 2
     with pytest.raises(ConfigError, match="--style-seeds >= 1"):
         suite_config(p.parse_args(["--style-seeds", "0"]), defaults())
     assert suite_config(p.parse_args([]), defaults()).long_seeds == 4

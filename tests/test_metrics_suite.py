@@ -215,7 +215,7 @@ def test_style_recognition_counts_every_seed_and_dances_each_once() -> None:
     default = Counting()
     mu.run_suite(default, songs, train=_train(), cfg=mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0,
                                                                      long_minutes=0))
-    assert {k for _, _, k in default.danced} == {0, 1} and len(default.danced) == 8  # two seeds by default
+    assert {k for _, _, k in default.danced} == {0, 1, 2, 3} and len(default.danced) == 16  # four seeds by default
 
 
 def test_the_training_data_column_measures_the_data_itself() -> None:

@@ -97,8 +97,8 @@ def add_suite_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--long-minutes", type=finite_float, default=10.0, help="minutes of the long test (default 10; 0 = skip)")
     p.add_argument("--styles-per-song", type=int, default=2, help="styles each test song is danced in (default 2)")
     p.add_argument("--pair-songs", type=int, default=3, help="songs danced again for seeds and energy (default 3)")
-    p.add_argument("--style-seeds", type=int, default=2,
-                   help="seeds every style is danced with on every test song for style recognition (default 2)")
+    p.add_argument("--style-seeds", type=int, default=4,
+                   help="seeds every style is danced with on every test song for style recognition (default 4)")
     p.add_argument("--long-seeds", type=int, default=4,
                    help="seeds the long music is danced with; style, repetition, freeze and root count every seed "
                    "(default 4)")
