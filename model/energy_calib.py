@@ -87,6 +87,17 @@ a factor on the user's strength (the shipped model: locking=2); both stages meas
 at the strength it will be fed, and the engine multiplies the user's strength by the style mix's
 weighted mean of the factors (1 for a style without one).
 
+**Other music per style** (session 41). The live stage dances each style to its own clips'
+music, where the model is at home. A style with little data danced to accompaniment made for
+it moves less on music it never heard: the shipped model's freestyle (1.6 minutes of motion
+capture, its accompaniment rendered on the dancers' own beat) moved at 1.0x its data's limb
+speed on its clips and 0.86x on the six held-out test songs, where it was read as ballet in
+11 % of its windows (four seeds; 0.804 recognised). ``calibrate --other-music STYLE`` dances
+that style's live stage to the other styles' clips' music instead (:func:`other_music_clips`:
+each other style's first clip, then its second, up to ``per_style``), its limb speed held to
+the mean of its own clips': the shipped freestyle's scale 1.39 -> 1.63, recognised 0.893 on
+the test songs (models/README.md, session 41).
+
 The result goes into the checkpoint (``ckpt["energy_calibration"]``), and ``dancemuse export``
 copies it into the model's metadata (``energy_scale``, ``smoothing_scale``,
 ``groove_profile``, ``style_tempo``, ``motion_spread`` and ``style_gain`` per style, ``energy_max``).
@@ -167,6 +178,9 @@ class Calibration:
     guard's floor, live/novelty.py; empty: no live stage)."""
     style_gain: dict[str, float] = field(default_factory=dict)
     """Per style the factor on the user's style strength where it is not 1 (``--style-gain``)."""
+    other_music: dict[str, float] = field(default_factory=dict)
+    """Styles (value 1) whose live stage dances to the other styles' clips' music, not their own
+    (``--other-music``; see the module docstring)."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {"scale": self.scale, "ratios": self.ratios, "energies": self.energies, "clips": self.clips,
@@ -179,6 +193,8 @@ class Calibration:
             out["motion_spread"] = self.spread
         if self.style_gain:
             out["style_gain"] = self.style_gain
+        if self.other_music:
+            out["other_music"] = self.other_music
         if self.free_run_scale:
             out.update({"free_run_scale": self.free_run_scale, "live_energies": list(LIVE_ENERGIES),
                         "live_ratios": self.live_ratios, "live_ratio": self.live_ratio})
@@ -193,7 +209,8 @@ class Calibration:
                 + (", free run then through the live engine" if live else "")
                 + "; smoothing factor; the groove's beat dip; the style's tempo"
                 + ("; its dances' spread, m" if self.spread else "")
-                + ("; the factor on the style strength" if self.style_gain else "") + ")")
+                + ("; the factor on the style strength" if self.style_gain else "")
+                + ("; * the live stage danced to the other styles' music" if self.other_music else "") + ")")
         rows = [head]
         for s, k in self.scale.items():
             r = self.ratios.get(s, [])
@@ -201,7 +218,7 @@ class Calibration:
             if live:
                 lr = self.live_ratios.get(s, [])
                 lv = (f"  {self.free_run_scale.get(s, float('nan')):5.2f}  " + "  ".join(f"{x:5.2f}" for x in lr)
-                      + f"  -> {self.live_ratio.get(s, float('nan')):5.2f}")
+                      + f"  -> {self.live_ratio.get(s, float('nan')):5.2f}" + ("*" if s in self.other_music else " "))
             rows.append(f"{s:14s} {self.clips.get(s, 0):5d}  " + "  ".join(f"{x:5.2f}" for x in r) + lv
                         + f"   {k:5.2f}  {self.smoothing.get(s, 1.0):5.2f}  {-self.groove.get(s, [-GROOVE_DATA])[0]:5.2f}"
                         + f"  {self.tempo.get(s, float('nan')):5.1f}"
@@ -381,13 +398,25 @@ def _live_ratio(dancer: Any, songs: Sequence[Any], data_speed: Sequence[float], 
     return float(np.mean(r))
 
 
+def other_music_clips(clips: Sequence[Any], style: str, styles: Sequence[str], count: int) -> list[Any]:
+    """Up to ``count`` clips (with audio, at least 2 s) of the styles other than ``style``, one
+    per style in turn (in ``styles`` order: each style's first clip, then its second, ...):
+    music ``style`` was never trained to."""
+    pools = [[c for c in clips if c.style == s and c.frames >= 2 * c.fps and c.audio] for s in styles if s != style]
+    out: list[Any] = []
+    for i in range(max((len(p) for p in pools), default=0)):
+        out += [p[i] for p in pools if i < len(p)]
+    return out[:count]
+
+
 def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_style: int = 8,
                    seconds: float = 20.0, progress: Any = None) -> None:
     """The live stage (see the module docstring), in place on ``cal``: ``dancer`` (a
     model.metrics_gen.Dancer) runs the model exported with ``cal.scale``; each style's clips
     (the free run's, with their audio) are danced at LIVE_ENERGIES, the scale set where the
     limb speed meets the data's, and danced again to report the ratio; the spread of those last
-    dances is the style's ``spread``."""
+    dances is the style's ``spread``. A style in ``cal.other_music`` dances to the music of
+    :func:`other_music_clips` instead, its limb speed held to the mean of its own clips'."""
     from model.features import load_audio
     from model.metrics_dancer import motion_spread
     from model.metrics_songs import TestSong
@@ -398,14 +427,21 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
         mine = [c for c in clips if c.style == st and c.frames >= 2 * c.fps and c.audio][:per_style]
         if not mine or st not in cal.scale:
             continue
+        own = [limb_speed(c.poses[: int(min(c.frames, seconds * c.fps))], c.fps) for c in mine]
+        music = other_music_clips(clips, st, dancer.styles, per_style) if st in cal.other_music else mine
+        if not music:
+            continue
         songs: list[Any] = []
         data_speed: list[float] = []
-        for c in mine:
+        for c in music:
             audio, sr = load_audio(c.audio)
             n = int(min(c.frames, seconds * c.fps))
             songs.append(TestSong(c.id, np.asarray(audio, np.float32)[: int(n / c.fps * sr)], int(sr), "dataset",
                                   c.beats[c.beats < n / c.fps] if len(c.beats) else None))
-            data_speed.append(limb_speed(c.poses[:n], c.fps))
+        # against each clip's own data, or (other music) the mean of the style's own clips
+        data_speed = own if music is mine else [float(np.mean(own))] * len(music)
+        if music is not mine:
+            say(f"{st}: the live stage dances to {len(music)} clips of the other styles' music")
 
         last: list[np.ndarray] = []  # the latest dances: _secant_scale's last are at the final scale
         ratio = partial(_live_ratio, dancer, songs, data_speed, st, last)
@@ -449,8 +485,8 @@ def _live_stage(ckpt: dict[str, Any], clips: Sequence[Any], cal: Calibration, cf
 def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | None = None, seconds: float = 20.0,
                          per_style: int = 8, style_strength: float = 1.0, progress: Any = None,
                          cfg: Any = None, groove_floor: Mapping[str, float] | None = None,
-                         style_gain: Mapping[str, float] | None = None, only: Sequence[str] = ()
-                         ) -> Calibration:
+                         style_gain: Mapping[str, float] | None = None, only: Sequence[str] = (),
+                         other_music: Mapping[str, float] | None = None) -> Calibration:
     """``dancemuse calibrate``: read the checkpoint ``src`` once, calibrate it on the clips of
     the dataset folders ``data`` (one torch thread, so the figures do not depend on the
     machine), with ``cfg`` (the config) also through the live engine (see the module
@@ -459,7 +495,8 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
     is not GROOVE_FLOOR_DIP, and ``style_gain``: per style the factor on the style strength, each
     on top of those of the checkpoint's previous calibration (a style the checkpoint does not
     have, a dip outside 0..1 or a factor outside GAIN_RANGE raises ConfigError; a factor of 1
-    removes one). ``only``: recalibrate these styles and keep the others' figures from the
+    removes one); ``other_music``: per style 1 to dance the live stage to the other styles' music
+    (0 removes it; kept likewise). ``only``: recalibrate these styles and keep the others' figures from the
     checkpoint's previous calibration, which must have been made the same way (see
     :func:`_keep_others`). Raises ModelError / DatasetError / ConfigError (one line)."""
     import torch
@@ -481,6 +518,8 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
     # a recalibration keeps the floors and gains it was given before
     floors = _given(before, "groove_floor", groove_floor, styles, "--groove-floor", src)
     gains = _given(before, "style_gain", style_gain, styles, "--style-gain", src)
+    others = {k: 1.0 for k, v in _given(before, "other_music", other_music, styles, "--other-music", src).items()
+              if v}
     for st, dip in floors.items():
         if not (math.isfinite(dip) and 0.0 <= dip <= 1.0):
             raise ConfigError(f"--groove-floor {st}={dip:g}: the dip must lie in 0..1 (the default floor is "
@@ -500,6 +539,7 @@ def calibrate_checkpoint(src: Path, data: Sequence[str | Path], *, out: Path | N
                     style_strength=style_strength, progress=progress, groove_floor=floors, style_gain=gains,
                     only=only)
     cal.data = [str(d) for d in data]
+    cal.other_music = others
     if cfg is not None:
         _live_stage(ckpt, clips, cal, cfg, per_style=per_style, seconds=seconds, progress=progress)
     if only:

@@ -598,6 +598,61 @@ def test_the_live_stage_rescales_each_style_to_move_like_its_data_through_the_en
     assert cal2.scale["a"] == SCALE_RANGE[1] and cal2.scale["b"] == pytest.approx(1.0, rel=0.01)
 
 
+def test_the_live_stage_dances_a_style_to_the_other_styles_music_when_asked(ckpt: tuple[Path, Path]) -> None:
+    """other_music: style a's live stage dances to b's clips (the stand-in dances the clip it is
+    given), held to the mean limb speed of a's own clips; b dances to its own."""
+    from model.energy_calib import Calibration, calibrate_live, limb_speed, other_music_clips
+    from model.network import load_checkpoint_model
+    from model.train_data import load_folders
+
+    src, data = ckpt
+    _, ck = load_checkpoint_model(str(src))
+    clips = load_folders([data], feature_cfg=ck["feature_cfg"], styles=ck["styles"])
+
+    class Heard(ScaledDancer):
+        def dance(self, song, *, style, seed=0, energy=1.0):  # noqa: ANN001, ANN201
+            self.heard.append((style, self.by_id[song.name].style))
+            return super().dance(song, style=style, seed=seed, energy=energy)
+
+    cal = Calibration(scale={"a": 1.2, "b": 2.0}, ratios={}, energies=[1.0], clips={}, seconds=6.0,
+                      style_strength=1.0, other_music={"a": 1.0})
+    dancer = Heard(clips, dict(cal.scale), need={"a": 1.8, "b": 1.5})
+    dancer.heard = []
+    calibrate_live(dancer, clips, cal, per_style=2, seconds=6.0)  # type: ignore[arg-type]
+    assert {h for h in dancer.heard if h[0] == "a"} == {("a", "b")}  # a danced to b's music only
+    assert {h for h in dancer.heard if h[0] == "b"} == {("b", "b")}
+    n = int(6.0 * 30)
+    own = np.mean([limb_speed(c.poses[:n], 30) for c in clips if c.style == "a"][:2])
+    other = np.mean([limb_speed(c.poses[:n], 30) for c in other_music_clips(clips, "a", ["a", "b"], 2)])
+    assert cal.scale["a"] == pytest.approx(1.8 * own / other, rel=0.02)  # b's motion, held to a's speed
+    assert cal.scale["b"] == pytest.approx(1.5, rel=0.01)
+    assert cal.to_dict()["other_music"] == {"a": 1.0} and "->  1.00*" in cal.table()
+    # the other styles' clips in turn, each style's first before any second
+    assert [c.style for c in other_music_clips(clips, "b", ["a", "b", "c"], 3)] == ["a", "a"]
+
+
+def test_calibrate_other_music_is_stored_kept_and_removed(
+        ckpt: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from live.cli import main
+    from model.train import load_checkpoint
+
+    src, data = ckpt
+    out = tmp_path / "other.pt"
+    common = ["--data", str(data), "--seconds", "4", "--clips", "1", "--free-run-only"]
+    assert main(["calibrate", str(src), "-o", str(out), *common, "--other-music", "a"]) == 0
+    assert load_checkpoint(out)["energy_calibration"]["other_music"] == {"a": 1.0}
+    assert main(["calibrate", str(out), *common]) == 0  # calibrated again: kept
+    assert load_checkpoint(out)["energy_calibration"]["other_music"] == {"a": 1.0}
+    assert main(["calibrate", str(out), *common, "--other-music", "a=0"]) == 0
+    assert "other_music" not in load_checkpoint(out)["energy_calibration"]
+    capsys.readouterr()
+    for bad, says in (("zumba", "does not dance"), ("a=2", "a style name"), ("a=x", "--other-music")):
+        assert main(["calibrate", str(src), "-o", str(tmp_path / "x.pt"), *common, "--other-music", bad]) != 0
+        err = capsys.readouterr().err
+        assert says in err and err.count("\n") == 1, (bad, err)
+    assert not (tmp_path / "x.pt").exists()
+
+
 def test_calibrate_runs_the_live_stage_on_the_exported_model(ckpt: tuple[Path, Path], tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """The real chain: calibrate (free run, then a temporary export danced through the live

@@ -36,6 +36,11 @@ def register(sub: Any) -> None:
                         "raise it for a style the model tells apart only when fed more strongly (repeatable; "
                         "STYLE=1 removes one; a checkpoint calibrated again keeps the factors it was given; the "
                         "shipped model: locking=2)")
+    p.add_argument("--other-music", action="append", default=[], metavar="STYLE",
+                   help="dance STYLE's live stage to the other styles' clips' music instead of its own, so it "
+                        "moves as much as its data on music it was never trained to (for a style with little "
+                        "data, danced to accompaniment made for it; repeatable; STYLE=0 removes it; a checkpoint "
+                        "calibrated again keeps it; the shipped model: freestyle)")
     p.add_argument("--only", action="append", default=[], metavar="STYLE",
                    help="calibrate STYLE alone and keep every other style's figures from the checkpoint's "
                         "previous calibration, which must have been made the same way (style strength, seconds, "
@@ -59,6 +64,10 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
         raise ConfigError("--seconds must be at least 2 and --clips at least 1")
     floors = _per_style(args.groove_floor, "--groove-floor", "DIP", "freestyle=0.1")
     gains = _per_style(args.style_gain, "--style-gain", "K", "locking=2")
+    others = _per_style([m if "=" in m else f"{m}=1" for m in args.other_music], "--other-music", "0 or 1",
+                        "freestyle")
+    if any(v not in (0.0, 1.0) for v in others.values()):
+        raise ConfigError("--other-music takes a style name (or STYLE=0 to remove it), e.g. --other-music freestyle")
     src = Path(args.checkpoint)
     out = Path(args.output) if args.output else src
     if out.suffix != ".pt":
@@ -71,7 +80,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     cal = calibrate_checkpoint(src, args.data, out=out, seconds=args.seconds, per_style=args.clips,
                                style_strength=strength, progress=lambda m: print(m, file=sys.stderr, flush=True),
                                cfg=None if args.free_run_only else cfg, groove_floor=floors,
-                               style_gain=gains, only=tuple(args.only))
+                               style_gain=gains, only=tuple(args.only), other_music=others)
     print(cal.table())
     print(f"wrote {out} (energy calibration at style strength {strength:g}; `dancemuse export` puts it in the model)")
     return 0
