@@ -24,7 +24,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # and sets the energy scales there; since session 36 freestyle's groove dips 0.1, not 0.4: its
 # motion capture has no pulse, and beaten into one it reads as another style; since session 37 it also
 # measures each style's spread, the floor of the novelty guard, live.novelty; since session 38 locking is
-# fed twice the style strength, calibrated alone on top of the others; since session 39 popping likewise). The final checkpoint is
+# fed twice the style strength, calibrated alone on top of the others; since session 39 popping likewise; since session 41 freestyle's energy is
+# calibrated on the other styles' music, `--other-music`). The final checkpoint is
 # exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
@@ -45,6 +46,7 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --groove-floor freestyle=0.1
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain locking=2 --only locking
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain popping=2 --only popping
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --only freestyle --other-music freestyle
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v16/final.pt -o models/default.onnx
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v16/final.pt -o models/default_b16.onnx --block 16
 
