@@ -429,8 +429,9 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
             continue
         own = [limb_speed(c.poses[: int(min(c.frames, seconds * c.fps))], c.fps) for c in mine]
         music = other_music_clips(clips, st, dancer.styles, per_style) if st in cal.other_music else mine
-        if not music:
-            continue
+        if not music:  # no other style has clips with audio: its own music it is
+            say(f"{st}: no other style's clips to dance to; the live stage dances to its own")
+            music = mine
         songs: list[Any] = []
         data_speed: list[float] = []
         for c in music:

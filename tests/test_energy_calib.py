@@ -629,6 +629,14 @@ def test_the_live_stage_dances_a_style_to_the_other_styles_music_when_asked(ckpt
     assert cal.to_dict()["other_music"] == {"a": 1.0} and "->  1.00*" in cal.table()
     # the other styles' clips in turn, each style's first before any second
     assert [c.style for c in other_music_clips(clips, "b", ["a", "b", "c"], 3)] == ["a", "a"]
+    # a model of one style has no other music: its own, and it says so
+    alone = Heard(clips, {"a": 1.2}, need={"a": 1.8})
+    alone.heard, said = [], []
+    one = Calibration(scale={"a": 1.2}, ratios={}, energies=[1.0], clips={}, seconds=6.0, style_strength=1.0,
+                      other_music={"a": 1.0})
+    calibrate_live(alone, clips, one, per_style=2, seconds=6.0, progress=said.append)  # type: ignore[arg-type]
+    assert set(alone.heard) == {("a", "a")} and one.scale["a"] == pytest.approx(1.8, rel=0.01)
+    assert any("its own" in m for m in said)
 
 
 def test_calibrate_other_music_is_stored_kept_and_removed(
