@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
              else "; no recordings)"))
     print(f"{'repetition ratio':28s}" + "".join(f"{c:>28s}" for c in cols))
     allr = {c: np.concatenate(v) if v else np.zeros(0) for c, v in cols.items()}
-    for label, f in (("lowest window", np.min), ("median", np.median), ("share under 0.3", lambda x: np.mean(x < 0.3))):
+    for label, f in (("lowest window", np.min), ("median", np.median), (f"share under {md.REPEAT_RATIO:g}", md.repeating_share)):
         print(f"{label:28s}" + "".join(f"{f(v) if len(v) else float('nan'):28.3f}" for v in allr.values()))
     for v, name in sorted(worst)[:3]:
         print(f"  greedy bound's lowest pieces: {v:.3f} {name}")

@@ -433,14 +433,13 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
             say(f"{st}: no other style's clips to dance to; the live stage dances to its own")
             music = mine
         songs: list[Any] = []
-        data_speed: list[float] = []
         for c in music:
             audio, sr = load_audio(c.audio)
             n = int(min(c.frames, seconds * c.fps))
             songs.append(TestSong(c.id, np.asarray(audio, np.float32)[: int(n / c.fps * sr)], int(sr), "dataset",
                                   c.beats[c.beats < n / c.fps] if len(c.beats) else None))
         # against each clip's own data, or (other music) the mean of the style's own clips
-        data_speed = own if music is mine else [float(np.mean(own))] * len(music)
+        data_speed: list[float] = own if music is mine else [float(np.mean(own))] * len(music)
         if music is not mine:
             say(f"{st}: the live stage dances to {len(music)} clips of the other styles' music")
 
