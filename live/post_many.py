@@ -148,9 +148,12 @@ def loudness(
 class BatchProjector:
     """``BoneProjector`` for many poses at once: each bone's direction from the input,
     its canonical length, and the joints placed as the root plus a sum of bones down the
-    tree (one [17, 17] product)."""
+    tree (one [17, 17] product); then the folded ``legs`` (``BoneProjector.legs``: flat
+    offsets and lengths; empty: none) keep their ankles (:func:`fold_legs`)."""
 
-    def __init__(self, plan: list[tuple[int, int, float, float, float, float]]) -> None:
+    def __init__(self, plan: list[tuple[int, int, float, float, float, float]],
+                 legs: tuple[tuple[int, int, int, float, float], ...] = ()) -> None:
+        self.legs = tuple((a // 3, b // 3, c // 3, l1, l2) for a, b, c, l1, l2 in legs)
         nj = sk.NUM_JOINTS
         self.par = np.zeros(nj, np.intp)
         self.length = np.zeros(nj)
@@ -185,4 +188,49 @@ class BatchProjector:
             b[~ok] = (self.unit * self.length[:, None])[np.nonzero(~ok)[1]]
         out = np.matmul(self.anc, b)
         out += ext[:, nj, None, :]
+        for leg in self.legs:
+            fold_legs(x, out, *leg)
         return out
+
+
+def fold_legs(x: np.ndarray, out: np.ndarray, a: int, b: int, c: int, l1: float, l2: float) -> None:
+    """``live.post._fold_leg`` over many poses: x [shape=(t, 17, 3)] the poses before the
+    projection, out the projected ones (rewritten in place where the model folds the leg with
+    hip ``a``, knee ``b``, ankle ``c``, thigh ``l1`` and shin ``l2``)."""
+    from live.post import KNEE_LEAN, LEG_FOLD_FROM, LEG_FOLD_FULL
+
+    r = np.minimum(np.linalg.norm(x[:, b] - x[:, a], axis=-1) / l1, np.linalg.norm(x[:, c] - x[:, b], axis=-1) / l2)
+    i = np.nonzero(r < LEG_FOLD_FROM)[0]
+    if len(i) == 0:
+        return
+    f = np.minimum(1.0, (LEG_FOLD_FROM - r[i]) / (LEG_FOLD_FROM - LEG_FOLD_FULL))[:, None]
+    w = f * f * (3.0 - 2.0 * f)
+    p, oc = out[i, a], out[i, c]
+    v = oc + w * (p + x[i, c] - x[i, a] - oc) - p
+    d = np.sqrt(np.einsum("tc,tc->t", v, v))
+    ok = d >= 1e-9
+    i, p, v, d = i[ok], p[ok], v[ok], d[ok]
+    if len(i) == 0:
+        return
+    u = v / d[:, None]
+    d = np.minimum(np.maximum(d, abs(l1 - l2) + 1e-6), l1 + l2)
+    o = out[i]
+    front = np.cross(o[:, 11] - o[:, 12], 0.5 * (o[:, 5] + o[:, 6] - o[:, 11] - o[:, 12]))
+    front -= np.einsum("tc,tc->t", front, u)[:, None] * u
+    fn = np.sqrt(np.einsum("tc,tc->t", front, front))
+    lean = np.divide(w[ok, 0] * KNEE_LEAN, fn, out=np.zeros_like(fn), where=fn > 1e-9)
+    k = out[i, b] - p
+    wv = k - np.einsum("tc,tc->t", k, u)[:, None] * u + lean[:, None] * front
+    wn = np.sqrt(np.einsum("tc,tc->t", wv, wv))
+    no_side = wn < 1e-9  # a leg along the body's front: sideways (or forward for a leg along x)
+    if no_side.any():
+        uu = u[no_side]
+        sx = np.stack([1.0 - uu[:, 0] ** 2, -uu[:, 0] * uu[:, 1], -uu[:, 0] * uu[:, 2]], axis=1)
+        sz = np.stack([-uu[:, 2] * uu[:, 0], -uu[:, 2] * uu[:, 1], 1.0 - uu[:, 2] ** 2], axis=1)
+        nx = np.sqrt(np.einsum("tc,tc->t", sx, sx))
+        wv[no_side] = np.where((nx < 1e-9)[:, None], sz, sx)
+        wn[no_side] = np.sqrt(np.einsum("tc,tc->t", wv[no_side], wv[no_side]))
+    along = (l1 * l1 - l2 * l2 + d * d) / (2.0 * d)
+    h = np.sqrt(np.maximum(l1 * l1 - along * along, 0.0)) / wn
+    out[i, b] = p + along[:, None] * u + h[:, None] * wv
+    out[i, c] = p + d[:, None] * u

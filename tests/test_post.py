@@ -231,17 +231,98 @@ def test_process_into_rows_of_any_layout_or_dtype_casts_as_numpy_does() -> None:
     assert out[1] == np.inf and np.isfinite(np.delete(out, 1)).all()
 
 
+def _leg_share(p: np.ndarray) -> float:
+    """The shortest thigh or shin of ``p`` as a share of its canonical length."""
+    n = sk.bone_lengths(p) / sk.CANONICAL_BONE_LENGTHS
+    return float(n[[13, 14, 15, 16]].min())
+
+
 def test_bone_projector_matches_the_skeleton_reference() -> None:
-    from live.post import BoneProjector
+    from live.post import LEG_FOLD_FROM, BoneProjector
 
     rng = np.random.default_rng(7)
-    proj = BoneProjector()
+    plain, folding = BoneProjector(fold_legs=False), BoneProjector()
     out = np.zeros((17, 3), np.float32)
-    for k in range(30):
+    unfolded = 0
+    for k in range(60):
         p = (_pose() + rng.normal(scale=0.1, size=(17, 3))).astype(np.float32)
         if k == 0:
             p[13] = p[11]  # a zero-length bone takes the rest direction
-        np.testing.assert_allclose(proj(p, out), sk.project_to_lengths(p), atol=1e-5)
+        ref = sk.project_to_lengths(p)
+        np.testing.assert_allclose(plain(p, out), ref, atol=1e-5)
+        if _leg_share(p) >= LEG_FOLD_FROM:  # legs the model did not fold: the same projection
+            unfolded += 1
+            np.testing.assert_allclose(folding(p, out), ref, atol=1e-5)
+    assert unfolded > 10
+
+
+def test_a_folded_leg_keeps_the_models_ankle_with_exact_bones() -> None:
+    """A thigh drawn at a fifth of its length: the ankle stays where the model put it (from the
+    hip), the knee bends to the side the model's points, bones exact; the old projection moved
+    the ankle by tens of centimetres."""
+    from live.post import BoneProjector
+
+    p = sk.rest_pose(on_floor=True)
+    p[15] = p[11] + np.array([0.05, -0.45, 0.35], np.float32)  # the foot forward and up: a folded leg
+    p[13] = p[11] + 0.2 * 0.45 * np.array([0.0, -0.6, 0.8], np.float32)  # the short thigh points forward
+    out, old = BoneProjector()(p, np.zeros((17, 3), np.float32)), BoneProjector(fold_legs=False)(p, np.zeros((17, 3), np.float32))
+    np.testing.assert_allclose(sk.bone_lengths(out), sk.CANONICAL_BONE_LENGTHS, atol=1e-5)
+    np.testing.assert_allclose(out[15] - out[11], p[15] - p[11], atol=1e-5)
+    assert np.linalg.norm(old[15] - p[15]) > 0.2
+    mid = 0.5 * (out[11] + out[15])
+    assert out[13, 2] > mid[2] + 0.1  # the knee bent forward, as the model drew it
+    np.testing.assert_allclose(out[[12, 14, 16]], old[[12, 14, 16]], atol=1e-6)  # the other leg as before
+
+
+def test_folding_a_leg_is_continuous_and_the_batch_agrees() -> None:
+    from live import post_many as pm
+    from live.post import BoneProjector
+
+    proj = BoneProjector()
+    batch = pm.BatchProjector(proj.plan, legs=proj.legs)
+    base = sk.rest_pose().astype(np.float64)
+    base[15] += [0.0, 0.25, 0.3]
+    poses = np.repeat(base[None], 1401, axis=0)
+    shrink = np.linspace(1.0, 0.3, len(poses))[:, None]
+    poses[:, 13] = base[11] + (base[13] - base[11]) * shrink  # the thigh shrinks through the fold
+    poses[700:720, 13] = 0.5 * (poses[700:720, 11] + poses[700:720, 15])  # the knee on the hip-ankle line
+    got = batch(poses.copy())
+    flat = np.stack([proj(p.astype(np.float32), np.zeros((17, 3), np.float32)) for p in poses])
+    np.testing.assert_allclose(got, flat, atol=1e-5)
+    np.testing.assert_allclose(sk.bone_lengths(got), np.broadcast_to(sk.CANONICAL_BONE_LENGTHS, (len(got), 17)), atol=1e-5)
+    steps = np.abs(np.diff(got, axis=0)).max(axis=(1, 2))
+    assert np.delete(steps, range(699, 720)).max() < 0.002  # 0.7 of a thigh in 1400 steps: no jump where the fold begins
+
+
+def _folding(n: int, fps: float) -> np.ndarray:
+    """A dancer whose model draws the left thigh at 15-50 % of its length, its direction swinging
+    +-70 deg at 3 Hz, while the ankle stays put (breaking's floor work as the model draws it)."""
+    t = np.arange(n) / fps
+    p = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    share = 0.15 + 0.35 * (0.5 + 0.5 * np.cos(2 * np.pi * 0.25 * t))
+    ang = 1.2 * np.sin(2 * np.pi * 3.0 * t)
+    p[:, 13] = p[:, 11] + (share * 0.45)[:, None] * np.stack([np.sin(ang), -np.cos(ang), 0.3 + 0 * ang], axis=1)
+    p[:, 15] = p[:, 11] + np.array([0.05, -0.55, 0.3])
+    return (p + np.random.default_rng(3).normal(scale=0.003, size=p.shape)).astype(np.float32)
+
+
+def test_a_folded_leg_does_not_swing_the_foot_frame_by_frame_or_whole() -> None:
+    fps, n = 30.0, 240
+    poses = _folding(n, fps)
+
+    def ankle_speed(fold: bool) -> float:
+        post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=False)
+        post._project.fold_legs = fold
+        out = np.stack([post.process(p).copy() for p in poses])
+        return float(np.linalg.norm(np.diff(out[:, 15], axis=0), axis=-1).max() * fps)
+
+    assert ankle_speed(True) < 0.1 * ankle_speed(False)
+    kw = dict(fps=fps, smoothing=0.5, root="follow")
+    live = PostProcessor(**kw)  # type: ignore[arg-type]
+    frames = np.stack([live.process(p).copy() for p in poses])
+    whole = PostProcessor(**kw).process_many(poses)  # type: ignore[arg-type]
+    np.testing.assert_allclose(whole, frames, atol=1e-6)
+    np.testing.assert_allclose(sk.bone_lengths(whole), np.broadcast_to(sk.CANONICAL_BONE_LENGTHS, (n, 17)), atol=1e-5)
 
 
 def test_toggling_mirror_in_follow_flips_the_direction_not_the_place() -> None:
@@ -530,3 +611,28 @@ def test_a_foot_plunging_under_the_floor_in_one_frame_bends_its_leg_instead_of_p
     assert root_y[10] < root_y[0] - 0.1  # the drop is shown (the legs bend) ...
     assert root_y[-1] > root_y[10] + 0.1  # ... and the body rises back onto its feet after
     assert sk.bone_length_error(out) < 1e-5
+
+
+@pytest.mark.parametrize("frame_by_frame", [False, True])
+def test_a_hand_reaching_through_the_floor_lifts_the_body_smoothly(frame_by_frame: bool) -> None:
+    """Floor work: the feet on the floor and a hand the model pushes 15 cm under it. The body
+    rises rigidly (at most LIFT_MAX_V) until the hand rests on the floor, and sinks back once
+    the hand comes up; a knee likewise."""
+    fps, n = 30.0, 150
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float32)
+    dip = np.clip(np.sin(np.pi * np.arange(n) / 90.0), 0.0, None)
+    dip[90:] = 0.0
+    poses[:, 9, 1] = 0.02 - 0.17 * dip  # the left wrist: down to 15 cm under the floor
+    poses[90:, 9, 1] = 0.3  # then up again
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", project_bones=False)
+    out = post.process_many(poses) if not frame_by_frame else np.stack([post.process(p).copy() for p in poses])
+    lift = out[:, 11, 1] - poses[:, 11, 1]
+    np.testing.assert_allclose(out[:, :, 1] - poses[:, :, 1], np.repeat(lift[:, None], 17, axis=1), atol=1e-5)  # rigid
+    assert out[:, 9, 1].min() > post_mod.LIMB_FLOOR_Y - 0.01  # the hand rests on the floor
+    assert lift.max() > 0.15  # by lifting the body
+    assert np.abs(np.diff(lift)).max() <= post_mod.LIFT_MAX_V / fps + 1e-6  # no jump
+    assert lift[-1] < 0.02  # and it sank back
+    knee = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float32)
+    knee[40:60, 13, 1] = -0.05  # a knee through the floor
+    out = PostProcessor(fps=fps, smoothing=0.0, root="center", project_bones=False).process_many(knee)
+    assert out[45:60, 13, 1].min() > 0.0
