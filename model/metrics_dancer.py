@@ -69,6 +69,14 @@ foot_sliding
     height over the dance) in both frames of a step and moving vertically slower than
     ``CONTACT_VSPEED``. Also the share of contact steps that slide faster than
     ``SLIDE_SPEED``.
+off_floor
+    Share of frames in which no joint comes within ``OFF_FLOOR_M`` of standing on the floor:
+    the lowest joint is more than that above a standing ankle's height (``ANKLE_HEIGHT`` over
+    y = 0, the floor of the skeleton, the importers and the post-processing). A jump counts
+    while it is in the air; a dancer whose feet hover over the floor counts all the time
+    (the training data: 0-5 % per style).
+under_floor
+    Share of frames in which some joint is under the floor (y < 0): a hand or knee through it.
 """
 
 from __future__ import annotations
@@ -78,7 +86,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.metrics import _poses, joint_speeds
-from model.skeleton import FEET, JOINT_INDEX, root_of
+from model.skeleton import ANKLE_HEIGHT, FEET, JOINT_INDEX, root_of
 
 LEGS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
 ARMS = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
@@ -301,6 +309,27 @@ def root_radius(poses: np.ndarray) -> tuple[float, float]:
     if len(r) == 0:
         return 0.0, 0.0
     return float(r.max()), float(np.percentile(r, 95))
+
+
+OFF_FLOOR_M = 0.12
+"""A frame is off the floor when its lowest joint is this much above a standing ankle's height (m)."""
+
+
+def off_floor(poses: np.ndarray, *, margin: float = OFF_FLOOR_M) -> float:
+    """Share of frames whose lowest joint is more than ``margin`` above ``ANKLE_HEIGHT`` (see
+    the module docstring); NaN for an empty dance."""
+    p = _poses(poses)
+    if len(p) == 0:
+        return float("nan")
+    return float(np.mean(p[:, :, 1].min(axis=1) > ANKLE_HEIGHT + margin))
+
+
+def under_floor(poses: np.ndarray) -> float:
+    """Share of frames with a joint under y = 0 (see the module docstring); NaN for an empty dance."""
+    p = _poses(poses)
+    if len(p) == 0:
+        return float("nan")
+    return float(np.mean(p[:, :, 1].min(axis=1) < 0.0))
 
 
 def foot_sliding(poses: np.ndarray, *, fps: float, margin: float = FOOT_MARGIN,

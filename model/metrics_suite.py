@@ -125,7 +125,9 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("freeze_long", "freeze ratio, long music"), ("freeze_long_all", "  ... silent seconds counted too"),
     ("silent_seconds_long", "  ... seconds of silence (< -50 dB)"), ("root_max", "root radius max (m)"), ("root_p95", "root radius p95 (m)"),
     ("root_raw_max", "raw root radius max (m), no post"), ("foot_slide", "foot sliding in contact (m/s)"),
-    ("foot_slide_share", "contact steps sliding > 0.1 m/s"), ("bone_error", "bone-length error"),
+    ("foot_slide_share", "contact steps sliding > 0.1 m/s"),
+    ("off_floor", f"frames with every joint {md.OFF_FLOOR_M * 100:.0f} cm+ off the floor"),
+    ("under_floor", "frames with a joint under the floor"), ("bone_error", "bone-length error"),
     ("jerk", "jerk (m/s^3)"), ("speed", "mean joint speed (m/s)"),
 )
 
@@ -167,7 +169,7 @@ def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainDat
 STYLE_FIGURES = (("align", "beat-align score"), ("dip", "dip on the beat"), ("half", "dip on the half beat"),
                  ("sharp", "accent sharpness"), ("hip", "hip over lower ankle"), ("head", "nose over hips"),
                  ("rep_min", "repetition ratio, min"), ("rep_low", "repetition under 0.3"),
-                 ("slide", "foot sliding in contact"))
+                 ("slide", "foot sliding in contact"), ("air", "off the floor"))
 """Per-style figures of the test-song dances (``style_dynamics``; no target: read beside
 the training data's own, style by style): key in the report's ``dynamics``, row label."""
 
@@ -189,6 +191,8 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
         "repetition_low": md.repeating_share(rep),
         "foot_slide": _mean([s[0] for s in slides]),
         "foot_slide_share": _mean([s[1] for s in slides]),
+        "off_floor": _mean([md.off_floor(d) for d in dances]),
+        "under_floor": _mean([md.under_floor(d) for d in dances]),
         "bone_error": _mean([metrics.bone_length_error(d) for d in dances]),
         "jerk": _mean([metrics.jerk(d, fps=fps) for d in dances]),
         "speed": _mean([float(metrics.joint_speed(d, fps=fps).mean()) for d in dances if len(d) > 1]),
@@ -201,14 +205,15 @@ def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | 
     these three over dances with exact beats only), accent sharpness, stance, repetition and
     foot sliding (``model.metrics_dancer``): {"align": {style: bas}, "dip": {style: g},
     "half": {style: g}, "sharp": {style: x}, "hip": {style: m}, "head": {style: m},
-    "rep_min": {style: r}, "rep_low": {style: share}, "slide": {style: m/s}}. The headline
+    "rep_min": {style: r}, "rep_low": {style: share}, "slide": {style: m/s}, "air": {style: share}}. The headline
     beat-align score is one mean over a few dances; this one shows which styles land on the
     beat (the training data's freestyle, salsa and breaking barely dip on it). The repetition rows are each dance's own windows (as the
     headline's), pooled per style: its lowest ratio and its share under ``md.REPEAT_RATIO``,
     so a low headline minimum is read beside the style's own data (the synthetic ballet,
     house and locking repeat a move for bars: 16-18 % of their windows are under 0.3). The
     foot sliding (mean horizontal ankle speed in contact) likewise shows which style's feet
-    move along the floor (breaking's floor work sweeps them by design)."""
+    move along the floor (breaking's floor work sweeps them by design), and ``air`` the share
+    of frames with the whole body off the floor (``md.off_floor``: jumps, or hovering feet)."""
     out: dict[str, dict[str, float]] = {part: {} for part, _ in STYLE_FIGURES}
     for st, items in dances.items():
         timed = [(p, b) for p, b in items if b is not None and len(b) >= 2]
@@ -225,6 +230,7 @@ def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | 
         out["rep_min"][st] = float(rep.min()) if len(rep) else float("nan")
         out["rep_low"][st] = md.repeating_share(rep)
         out["slide"][st] = _mean([md.foot_sliding(p, fps=fps)[0] for p, _ in items])
+        out["air"][st] = _mean([md.off_floor(p) for p, _ in items])
     return out
 
 

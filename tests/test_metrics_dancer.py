@@ -220,3 +220,28 @@ def test_stance_tells_bent_knees_from_a_bent_torso() -> None:
     one_foot[:, JOINT_INDEX["left_ankle"], 1] += 0.3  # a raised foot: the standing one counts
     assert md.stance(one_foot)[0] == pytest.approx(hip, abs=1e-9)
     assert all(np.isnan(md.stance(stand[:0])))
+
+
+def test_off_floor_counts_frames_with_the_whole_body_in_the_air() -> None:
+    """Standing counts 0; one foot raised 40 cm still stands; the whole body 20 cm up for a
+    quarter of the frames (a jump, or hovering feet) counts that quarter; 10 cm up does not."""
+    stand = _still(4)
+    assert md.off_floor(stand) == 0.0
+    one_foot = stand.copy()
+    one_foot[:, JOINT_INDEX["left_ankle"], 1] += 0.4
+    assert md.off_floor(one_foot) == 0.0
+    jump = stand.copy()
+    jump[: len(jump) // 4, :, 1] += 0.2
+    assert md.off_floor(jump) == pytest.approx(0.25)
+    low = stand.copy()
+    low[:, :, 1] += 0.1  # under OFF_FLOOR_M (0.12)
+    assert md.off_floor(low) == 0.0
+    assert np.isnan(md.off_floor(stand[:0]))
+
+
+def test_under_floor_counts_frames_with_a_joint_through_the_floor() -> None:
+    stand = _still(4)
+    assert md.under_floor(stand) == 0.0
+    hand = stand.copy()
+    hand[: len(hand) // 2, JOINT_INDEX["right_wrist"], 1] = -0.02
+    assert md.under_floor(hand) == pytest.approx(0.5)
