@@ -396,7 +396,8 @@ class PostProcessor:
         self._gl = [0.0] * n  # mean pose of the energy control (ENERGY_MEAN_S)
         self._cue: tuple[float, float, float] | None = None
         self._project = BoneProjector()
-        self._batch_proj = pm.BatchProjector(self._project.plan, legs=self._project.legs if self._project.fold_legs else ())
+        self._batch_proj = pm.BatchProjector(self._project.plan, legs=self._project.legs if self._project.fold_legs else (),
+                                             fold=(LEG_FOLD_FROM, LEG_FOLD_FULL, KNEE_LEAN))
         self._out = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._out_flat = self._out.reshape(-1)
         self._last = self._out_flat

@@ -149,11 +149,14 @@ class BatchProjector:
     """``BoneProjector`` for many poses at once: each bone's direction from the input,
     its canonical length, and the joints placed as the root plus a sum of bones down the
     tree (one [17, 17] product); then the folded ``legs`` (``BoneProjector.legs``: flat
-    offsets and lengths; empty: none) keep their ankles (:func:`fold_legs`)."""
+    offsets and lengths; empty: none) keep their ankles (:func:`fold_legs`, with ``fold``:
+    live.post's LEG_FOLD_FROM, LEG_FOLD_FULL and KNEE_LEAN)."""
 
     def __init__(self, plan: list[tuple[int, int, float, float, float, float]],
-                 legs: tuple[tuple[int, int, int, float, float], ...] = ()) -> None:
+                 legs: tuple[tuple[int, int, int, float, float], ...] = (),
+                 fold: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
         self.legs = tuple((a // 3, b // 3, c // 3, l1, l2) for a, b, c, l1, l2 in legs)
+        self.fold = fold
         nj = sk.NUM_JOINTS
         self.par = np.zeros(nj, np.intp)
         self.length = np.zeros(nj)
@@ -189,21 +192,21 @@ class BatchProjector:
         out = np.matmul(self.anc, b)
         out += ext[:, nj, None, :]
         for leg in self.legs:
-            fold_legs(x, out, *leg)
+            fold_legs(x, out, *leg, *self.fold)
         return out
 
 
-def fold_legs(x: np.ndarray, out: np.ndarray, a: int, b: int, c: int, l1: float, l2: float) -> None:
+def fold_legs(x: np.ndarray, out: np.ndarray, a: int, b: int, c: int, l1: float, l2: float,
+              fold_from: float, fold_full: float, lean_m: float) -> None:
     """``live.post._fold_leg`` over many poses: x [shape=(t, 17, 3)] the poses before the
     projection, out the projected ones (rewritten in place where the model folds the leg with
-    hip ``a``, knee ``b``, ankle ``c``, thigh ``l1`` and shin ``l2``)."""
-    from live.post import KNEE_LEAN, LEG_FOLD_FROM, LEG_FOLD_FULL
-
+    hip ``a``, knee ``b``, ankle ``c``, thigh ``l1`` and shin ``l2``: shorter than
+    ``fold_from`` of its length, fully at ``fold_full``; the knee leaning ``lean_m`` to the front)."""
     r = np.minimum(np.linalg.norm(x[:, b] - x[:, a], axis=-1) / l1, np.linalg.norm(x[:, c] - x[:, b], axis=-1) / l2)
-    i = np.nonzero(r < LEG_FOLD_FROM)[0]
+    i = np.nonzero(r < fold_from)[0]
     if len(i) == 0:
         return
-    f = np.minimum(1.0, (LEG_FOLD_FROM - r[i]) / (LEG_FOLD_FROM - LEG_FOLD_FULL))[:, None]
+    f = np.minimum(1.0, (fold_from - r[i]) / (fold_from - fold_full))[:, None]
     w = f * f * (3.0 - 2.0 * f)
     p, oc = out[i, a], out[i, c]
     v = oc + w * (p + x[i, c] - x[i, a] - oc) - p
@@ -218,7 +221,7 @@ def fold_legs(x: np.ndarray, out: np.ndarray, a: int, b: int, c: int, l1: float,
     front = np.cross(o[:, 11] - o[:, 12], 0.5 * (o[:, 5] + o[:, 6] - o[:, 11] - o[:, 12]))
     front -= np.einsum("tc,tc->t", front, u)[:, None] * u
     fn = np.sqrt(np.einsum("tc,tc->t", front, front))
-    lean = np.divide(w[ok, 0] * KNEE_LEAN, fn, out=np.zeros_like(fn), where=fn > 1e-9)
+    lean = np.divide(w[ok, 0] * lean_m, fn, out=np.zeros_like(fn), where=fn > 1e-9)
     k = out[i, b] - p
     wv = k - np.einsum("tc,tc->t", k, u)[:, None] * u + lean[:, None] * front
     wn = np.sqrt(np.einsum("tc,tc->t", wv, wv))

@@ -279,7 +279,7 @@ def test_folding_a_leg_is_continuous_and_the_batch_agrees() -> None:
     from live.post import BoneProjector
 
     proj = BoneProjector()
-    batch = pm.BatchProjector(proj.plan, legs=proj.legs)
+    batch = pm.BatchProjector(proj.plan, legs=proj.legs, fold=(post_mod.LEG_FOLD_FROM, post_mod.LEG_FOLD_FULL, post_mod.KNEE_LEAN))
     base = sk.rest_pose().astype(np.float64)
     base[15] += [0.0, 0.25, 0.3]
     poses = np.repeat(base[None], 1401, axis=0)
