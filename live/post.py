@@ -187,9 +187,8 @@ class BoneProjector:
     def __init__(self, lengths: Sequence[float] | np.ndarray | None = None, *, fold_legs: bool = True) -> None:
         ref = sk.CANONICAL_BONE_LENGTHS if lengths is None else np.asarray(lengths, np.float32)
         self.fold_legs = bool(fold_legs)
-        self.legs = tuple((3 * hip, 3 * knee, 3 * ankle, float(ref[knee]), float(ref[ankle]))
-                          for ankle, knee, hip in _FEET)
-        """Each leg's flat offsets (hip, knee, ankle) and its thigh and shin lengths."""
+        self.legs = tuple((hip, knee, ankle, float(ref[knee]), float(ref[ankle])) for ankle, knee, hip in _FEET)
+        """Each leg's joints (hip, knee, ankle) and its thigh and shin lengths."""
         rest = sk.rest_pose().astype(np.float64)
         self.plan: list[tuple[int, int, float, float, float, float]] = []
         for j in _order():
@@ -257,12 +256,13 @@ class BoneProjector:
         return out
 
 
-def _fold_leg(x: list[float], o: list[float], a: int, b: int, c: int, l1: float, l2: float) -> None:
-    """One leg of :meth:`BoneProjector.flat` (flat offsets ``a`` hip, ``b`` knee, ``c`` ankle;
-    ``l1``, ``l2`` thigh and shin): when the model's ``x`` folds it, its ankle in ``o`` moves
-    toward where the model put it (relative to the hip) and its knee is solved by two-bone IK
-    on the side of the projected one. ``live.post_many.fold_legs`` is the same over many poses."""
+def _fold_leg(x: list[float], o: list[float], hip: int, knee: int, ankle: int, l1: float, l2: float) -> None:
+    """One leg of :meth:`BoneProjector.flat` (joints ``hip``, ``knee``, ``ankle``; ``l1``,
+    ``l2`` thigh and shin): when the model's ``x`` folds it, its ankle in ``o`` moves toward
+    where the model put it (relative to the hip) and :func:`_two_bone_ik` places the knee on the
+    side of the projected one. ``live.post_many.fold_legs`` is the same over many poses."""
     sqrt = math.sqrt
+    a, b, c = 3 * hip, 3 * knee, 3 * ankle
     t0, t1, t2 = x[b] - x[a], x[b + 1] - x[a + 1], x[b + 2] - x[a + 2]
     s0, s1, s2 = x[c] - x[b], x[c + 1] - x[b + 1], x[c + 2] - x[b + 2]
     r = min(sqrt(t0 * t0 + t1 * t1 + t2 * t2) / l1, sqrt(s0 * s0 + s1 * s1 + s2 * s2) / l2)
@@ -272,16 +272,16 @@ def _fold_leg(x: list[float], o: list[float], a: int, b: int, c: int, l1: float,
     w = f * f * (3.0 - 2.0 * f)
     px, py, pz = o[a], o[a + 1], o[a + 2]
     # the ankle's target: from the projected ankle toward the model's (hip-relative)
-    vx = o[c] + w * (px + x[c] - x[a] - o[c]) - px
-    vy = o[c + 1] + w * (py + x[c + 1] - x[a + 1] - o[c + 1]) - py
-    vz = o[c + 2] + w * (pz + x[c + 2] - x[a + 2] - o[c + 2]) - pz
+    tx = o[c] + w * (px + x[c] - x[a] - o[c])
+    ty = o[c + 1] + w * (py + x[c + 1] - x[a + 1] - o[c + 1])
+    tz = o[c + 2] + w * (pz + x[c + 2] - x[a + 2] - o[c + 2])
+    vx, vy, vz = tx - px, ty - py, tz - pz
     d = sqrt(vx * vx + vy * vy + vz * vz)
     if d < 1e-9:
         return
     ux, uy, uz = vx / d, vy / d, vz / d
-    d = min(max(d, abs(l1 - l2) + 1e-6), l1 + l2)
-    # the side the knee bends to: the projected knee's, leaning (by up to KNEE_LEAN m, with the
-    # fold) to the body's front, so a knee the model draws on the hip-ankle line does not flip
+    # the knee leans (by up to KNEE_LEAN m, with the fold) to the body's front, across the leg,
+    # so a knee the model draws on the hip-ankle line does not flip
     ex, ey, ez = o[33] - o[36], o[34] - o[37], o[35] - o[38]  # the hip line (to the left)
     hx = 0.5 * (o[15] + o[18] - o[33] - o[36])  # up the torso (mid-hip to mid-shoulder)
     hy = 0.5 * (o[16] + o[19] - o[34] - o[37])
@@ -291,20 +291,7 @@ def _fold_leg(x: list[float], o: list[float], a: int, b: int, c: int, l1: float,
     fx, fy, fz = fx - fu * ux, fy - fu * uy, fz - fu * uz
     fn = sqrt(fx * fx + fy * fy + fz * fz)
     lean = w * KNEE_LEAN / fn if fn > 1e-9 else 0.0
-    kx, ky, kz = o[b] - px, o[b + 1] - py, o[b + 2] - pz
-    k = kx * ux + ky * uy + kz * uz
-    wx, wy, wz = kx - k * ux + lean * fx, ky - k * uy + lean * fy, kz - k * uz + lean * fz
-    wn = sqrt(wx * wx + wy * wy + wz * wz)
-    if wn < 1e-9:  # no side at all (a leg along the body's front): sideways
-        wx, wy, wz = 1.0 - ux * ux, -ux * uy, -ux * uz
-        wn = sqrt(wx * wx + wy * wy + wz * wz)
-        if wn < 1e-9:
-            wx, wy, wz = -uz * ux, -uz * uy, 1.0 - uz * uz
-            wn = sqrt(wx * wx + wy * wy + wz * wz)
-    along = (l1 * l1 - l2 * l2 + d * d) / (2.0 * d)
-    h = sqrt(max(l1 * l1 - along * along, 0.0)) / wn
-    o[b], o[b + 1], o[b + 2] = px + along * ux + h * wx, py + along * uy + h * wy, pz + along * uz + h * wz
-    o[c], o[c + 1], o[c + 2] = px + d * ux, py + d * uy, pz + d * uz
+    _two_bone_ik(o, hip, knee, ankle, tx, ty, tz, lean * fx, lean * fy, lean * fz)
 
 
 def _alpha(cutoff_hz: float, fps: float) -> float:
@@ -939,9 +926,10 @@ class PostProcessor:
         return out
 
 
-def _two_bone_ik(o: list[float], hip: int, knee: int, ankle: int, tx: float, ty: float, tz: float) -> None:
+def _two_bone_ik(o: list[float], hip: int, knee: int, ankle: int, tx: float, ty: float, tz: float,
+                 bx: float = 0.0, by: float = 0.0, bz: float = 0.0) -> None:
     """Move ``ankle`` to (tx, ty, tz) keeping thigh and shin lengths, the knee bending in
-    the plane it bends in now (in place, flat pose ``o``)."""
+    the plane it bends in now, its side leaning by (bx, by, bz) (in place, flat pose ``o``)."""
     h, k, a = 3 * hip, 3 * knee, 3 * ankle
     l1 = math.dist(o[h: h + 3], o[k: k + 3])
     l2 = math.dist(o[k: k + 3], o[a: a + 3])
@@ -954,7 +942,7 @@ def _two_bone_ik(o: list[float], hip: int, knee: int, ankle: int, tx: float, ty:
     d = max(d, abs(l1 - l2) + 1e-6)
     ux, uy, uz = dx / d, dy / d, dz / d
     # the current knee direction, minus its part along hip->target: the bend plane
-    kx, ky, kz = o[k] - o[h], o[k + 1] - o[h + 1], o[k + 2] - o[h + 2]
+    kx, ky, kz = o[k] - o[h] + bx, o[k + 1] - o[h + 1] + by, o[k + 2] - o[h + 2] + bz
     dot = kx * ux + ky * uy + kz * uz
     px, py, pz = kx - dot * ux, ky - dot * uy, kz - dot * uz
     pn = math.sqrt(px * px + py * py + pz * pz)

@@ -148,14 +148,14 @@ def loudness(
 class BatchProjector:
     """``BoneProjector`` for many poses at once: each bone's direction from the input,
     its canonical length, and the joints placed as the root plus a sum of bones down the
-    tree (one [17, 17] product); then the folded ``legs`` (``BoneProjector.legs``: flat
-    offsets and lengths; empty: none) keep their ankles (:func:`fold_legs`, with ``fold``:
+    tree (one [17, 17] product); then the folded ``legs`` (``BoneProjector.legs``: joints
+    and lengths; empty: none) keep their ankles (:func:`fold_legs`, with ``fold``:
     live.post's LEG_FOLD_FROM, LEG_FOLD_FULL and KNEE_LEAN)."""
 
     def __init__(self, plan: list[tuple[int, int, float, float, float, float]],
                  legs: tuple[tuple[int, int, int, float, float], ...] = (),
                  fold: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
-        self.legs = tuple((a // 3, b // 3, c // 3, l1, l2) for a, b, c, l1, l2 in legs)
+        self.legs = legs
         self.fold = fold
         nj = sk.NUM_JOINTS
         self.par = np.zeros(nj, np.intp)
@@ -216,7 +216,7 @@ def fold_legs(x: np.ndarray, out: np.ndarray, a: int, b: int, c: int, l1: float,
     if len(i) == 0:
         return
     u = v / d[:, None]
-    d = np.minimum(np.maximum(d, abs(l1 - l2) + 1e-6), l1 + l2)
+    d = np.minimum(np.maximum(d, abs(l1 - l2) + 1e-6), l1 + l2 - 1e-6)
     o = out[i]
     front = np.cross(o[:, 11] - o[:, 12], 0.5 * (o[:, 5] + o[:, 6] - o[:, 11] - o[:, 12]))
     front -= np.einsum("tc,tc->t", front, u)[:, None] * u
@@ -225,14 +225,9 @@ def fold_legs(x: np.ndarray, out: np.ndarray, a: int, b: int, c: int, l1: float,
     k = out[i, b] - p
     wv = k - np.einsum("tc,tc->t", k, u)[:, None] * u + lean[:, None] * front
     wn = np.sqrt(np.einsum("tc,tc->t", wv, wv))
-    no_side = wn < 1e-9  # a leg along the body's front: sideways (or forward for a leg along x)
-    if no_side.any():
-        uu = u[no_side]
-        sx = np.stack([1.0 - uu[:, 0] ** 2, -uu[:, 0] * uu[:, 1], -uu[:, 0] * uu[:, 2]], axis=1)
-        sz = np.stack([-uu[:, 2] * uu[:, 0], -uu[:, 2] * uu[:, 1], 1.0 - uu[:, 2] ** 2], axis=1)
-        nx = np.sqrt(np.einsum("tc,tc->t", sx, sx))
-        wv[no_side] = np.where((nx < 1e-9)[:, None], sz, sx)
-        wn[no_side] = np.sqrt(np.einsum("tc,tc->t", wv[no_side], wv[no_side]))
+    no_side = wn < 1e-9  # no side at all: forward (+z), as live.post._two_bone_ik
+    wv[no_side] = (0.0, 0.0, 1.0)
+    wn[no_side] = 1.0
     along = (l1 * l1 - l2 * l2 + d * d) / (2.0 * d)
     h = np.sqrt(np.maximum(l1 * l1 - along * along, 0.0)) / wn
     out[i, b] = p + along[:, None] * u + h[:, None] * wv
