@@ -12,7 +12,7 @@ from test_kinbeats import _beat_times, _stepping_dance
 
 from model.bvh import write_bvh
 from model.dataset import check_dataset, load_poses, read_manifest
-from model.importers.mocap import CMU_CREDIT
+from model.importers.mocap import CMU_CREDIT, retarget
 from model.importers.mocap_music import accompaniment, note_onsets
 from model.midi_render import have_fluidsynth
 
@@ -88,6 +88,33 @@ def test_takes_become_clips_with_music_on_their_grid_and_provenance(tmp_path: Pa
     p = za["poses"]
     assert 0.0 < np.percentile(p[:, [15, 16], 1].min(axis=1), 5) < 0.15
     assert np.mean(p[:, 11, 0] - p[:, 12, 0]) > 0  # left hip on +x: facing the audience
+    # danced by the show's skeleton; the performer's build is kept in the manifest
+    from model.skeleton import bone_length_error
+
+    assert lead["retargeted"] is True and set(lead["build"]) == {"thigh", "shin", "torso", "leg"}
+    assert bone_length_error(p) < 1e-4
+
+
+def test_retarget_gives_the_show_skeleton_keeps_the_floor_and_scales_travel() -> None:
+    """A performer 1.2x the canonical build who walks 1 m and jumps: canonical bones, the lower
+    ankle's height frame by frame (planted feet stay on the floor, the jump stays in the air),
+    the walk 1 / 1.2 m long (the strides the shorter legs make)."""
+    from model.skeleton import bone_length_error, bone_lengths, rest_pose, root_of
+
+    t = 60
+    base = rest_pose(on_floor=True) * 1.2
+    base[..., 1] -= base[[15, 16], 1].min() - 0.08  # feet on the floor
+    p = np.repeat(base[None], t, axis=0).astype(np.float32)
+    p[:, :, 0] += np.linspace(0.0, 1.0, t)[:, None]  # walks 1 m along x
+    p[40:50, :, 1] += 0.2  # a jump
+    p[:, 9, 1] += 0.1 * np.sin(np.linspace(0.0, 6.0, t))  # a moving wrist (its bone stretches)
+    q, build = retarget(p)
+    assert build["leg"] == pytest.approx(1.2, rel=1e-3) and build["thigh"] == pytest.approx(1.2, rel=1e-3)
+    assert bone_length_error(q) < 1e-5 and bone_length_error(p) > 0.1
+    assert np.allclose(q[:, [15, 16], 1].min(axis=1), p[:, [15, 16], 1].min(axis=1), atol=1e-5)
+    walk = root_of(q)[:, 0]
+    assert walk[-1] - walk[0] == pytest.approx(1.0 / 1.2, rel=1e-3)
+    assert np.allclose(bone_lengths(q)[0], bone_lengths(q)[-1], atol=1e-5)
 
 
 @pytest.mark.parametrize("style", ["salsa", "breaking", "freestyle"])

@@ -55,6 +55,9 @@ def register_into(dsub: Any) -> None:
     m.add_argument("--out", required=True, metavar="DIR", help="dataset folder (created or appended to)")
     m.add_argument("--seed", type=int, default=0, help="seed for the accompaniment's instruments and grooves")
     m.add_argument("--limit", type=int, metavar="N", help="import only the first N takes (a quick look)")
+    m.add_argument("--keep-build", action="store_true",
+                   help="keep each performer's own bone lengths (default: retarget every take to the show's "
+                        "skeleton, travel scaled by leg length, feet kept on the floor)")
     m.add_argument("--overwrite", action="store_true", help="replace clips whose id already exists")
     m.set_defaults(func=_guarded(run_mocap))
 
@@ -151,7 +154,8 @@ def run_mocap(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from model.importers.mocap import import_mocap
 
     entries = import_mocap(args.folder, out=args.out, fps=cfg["features"]["fps"], sample_rate=SAMPLE_RATE,
-                           seed=args.seed, overwrite=args.overwrite, limit=args.limit, progress=progress)
+                           seed=args.seed, overwrite=args.overwrite, limit=args.limit,
+                           keep_build=args.keep_build, progress=progress)
     _report(entries, args.out)
     print("pulse per take: tempo bpm (5-95 % of beat intervals), fit = share of kinematic beats within "
           "70 ms of the grid (chance level), steps landing on counts 1-8:")

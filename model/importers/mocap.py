@@ -31,7 +31,7 @@ import numpy as np
 
 from model.errors import DatasetError
 
-__all__ = ["CMU_CREDIT", "LICENCE", "Take", "find_takes", "import_mocap", "prepare_take", "style_of"]
+__all__ = ["CMU_CREDIT", "LICENCE", "Take", "find_takes", "import_mocap", "prepare_take", "retarget", "style_of"]
 
 CMU_CREDIT = ("The data used in this project was obtained from mocap.cs.cmu.edu. The database was "
               "created with funding from NSF EIA-0196217.")
@@ -146,6 +146,36 @@ def prepare_take(take: Take, fps: float) -> tuple[np.ndarray, str, float]:
     return poses, rig, src_fps
 
 
+def retarget(poses: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+    """The take danced by the show's skeleton: every bone given its canonical length
+    (``skeleton.project_to_lengths``: directions kept), the travel on the floor scaled by
+    the canonical leg over the performer's (so steps cover the ground the shorter or longer
+    legs would), and each frame raised or lowered so its lower ankle keeps its height (feet
+    on the floor stay on it, jumps stay in the air). Returns (poses [shape=(t, 17, 3)], the
+    performer's build: median thigh, shin, torso and leg over the canonical ones)."""
+    from model import skeleton as sk
+
+    p = np.asarray(poses, dtype=np.float32)
+    lengths = sk.bone_lengths(p)  # [t, 17]
+    ref = sk.CANONICAL_BONE_LENGTHS
+    j = sk.JOINT_INDEX
+    thigh = np.median(lengths[:, [j["left_knee"], j["right_knee"]]], axis=0).mean()
+    shin = np.median(lengths[:, [j["left_ankle"], j["right_ankle"]]], axis=0).mean()
+    torso = np.median(lengths[:, [j["left_shoulder"], j["right_shoulder"]]], axis=0).mean()
+    r_thigh, r_shin = ref[j["left_knee"]], ref[j["left_ankle"]]
+    leg = (thigh + shin) / (r_thigh + r_shin)
+    root = sk.root_of(p)
+    centre = root[:, [0, 2]].mean(axis=0)
+    shift = np.zeros_like(root)
+    shift[:, [0, 2]] = (root[:, [0, 2]] - centre) * (1.0 / leg - 1.0)
+    out = sk.project_to_lengths(p + shift[:, None, :])
+    feet = [j["left_ankle"], j["right_ankle"]]
+    out[..., 1] += (p[:, feet, 1].min(axis=1) - out[:, feet, 1].min(axis=1))[:, None]
+    build = {"thigh": float(thigh / r_thigh), "shin": float(shin / r_shin),
+             "torso": float(torso / ref[j["left_shoulder"]]), "leg": float(leg)}
+    return out.astype(np.float32), build
+
+
 _PULSE = {"salsa": {"pattern": (1.0, 1.0, 1.0, 0.0), "prior_bpm": 170.0, "bpm_range": (140.0, 200.0)},
           "breaking": {"prior_bpm": 110.0, "bpm_range": (80.0, 150.0)},
           "freestyle": {"prior_bpm": 110.0, "bpm_range": (60.0, 180.0)}}
@@ -157,10 +187,12 @@ ANALYSIS_FPS = 60.0
 
 
 def import_mocap(root: str | Path, *, out: str | Path, fps: float, sample_rate: int = 24_000,
-                 seed: int = 0, overwrite: bool = False, limit: int | None = None,
+                 seed: int = 0, overwrite: bool = False, limit: int | None = None, keep_build: bool = False,
                  progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
     """Import every take under ``root`` into the dataset at ``out``; returns the new
-    manifest entries (each with its pulse summary)."""
+    manifest entries (each with its pulse summary and the performer's build). Each take is
+    :func:`retarget` -ed to the show's skeleton unless ``keep_build`` (the pulse is read
+    from the motion as captured)."""
     from model.dataset import DatasetWriter
     from model.importers.common import resample
     from model.importers.mocap_music import accompaniment
@@ -190,6 +222,9 @@ def import_mocap(root: str | Path, *, out: str | Path, fps: float, sample_rate: 
             for t in members:
                 p, rig, src_fps = prepared[t.id]
                 p = resample(p[:length], src_fps=a_fps, dst_fps=fps)
+                build: dict[str, float] = {}
+                if not keep_build:
+                    p, build = retarget(p)
                 seconds = len(p) / fps
                 tseed = seed * 1000 + int.from_bytes(t.id.encode()[-4:].rjust(4, b"\0"), "big") % 100_000
                 midi = accompaniment(pulse.beats, pulse.counts, style=t.style, seed=tseed, seconds=seconds)
@@ -206,6 +241,8 @@ def import_mocap(root: str | Path, *, out: str | Path, fps: float, sample_rate: 
                     "music": f"accompaniment on the dancer's beat grid, seed {tseed}",
                     "bpm": round(pulse.tempo_bpm, 2), "pulse": pulse.summary(),
                     "credit": CMU_CREDIT,
+                    "retargeted": not keep_build,
+                    "build": {k: round(v, 4) for k, v in build.items()},
                 }
                 entries.append(w.add_clip(
                     id=t.id, poses=p, fps=fps, style=t.style, source=f"cmu:{trial or t.path.stem}",
