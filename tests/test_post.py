@@ -636,3 +636,45 @@ def test_a_hand_reaching_through_the_floor_lifts_the_body_smoothly(frame_by_fram
     knee[40:60, 13, 1] = -0.05  # a knee through the floor
     out = PostProcessor(fps=fps, smoothing=0.0, root="center", project_bones=False).process_many(knee)
     assert out[45:60, 13, 1].min() > 0.0
+
+
+def _long_legs(n: int, stretch: float, jump: np.ndarray) -> np.ndarray:
+    """The rest pose on the floor with both shins drawn ``stretch`` times their length (the feet
+    on the floor where the model puts them, the hips where they are), lifted by ``jump`` (m)."""
+    p = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    for knee, ankle in ((13, 15), (14, 16)):
+        p[:, ankle] = p[:, knee] + (p[:, ankle] - p[:, knee]) * stretch
+    p[:, :, 1] += (stretch - 1.0) * sk.CANONICAL_BONE_LENGTHS[15]  # the long feet on the floor
+    p[:, :, 1] += jump[:, None]
+    return p.astype(np.float32)
+
+
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_legs_drawn_long_are_set_down_on_the_floor_and_a_jump_stays_in_the_air(frame_by_frame: bool) -> None:
+    """The model draws both shins 20 % too long with its feet on the floor, and jumps 25 cm at
+    2 s: the projection gives the shins their length from the knee down, which alone would hold
+    the feet 8.6 cm over the floor; the body is set down by that, so the shown feet stand on the
+    floor (bones exact, the body lowered rigidly), and in the jump the feet are as high as the
+    model drew them."""
+    fps = 30
+    n = 120
+    jump = 0.25 * np.sin(np.pi * np.clip((np.arange(n) - 60) / 12.0, 0.0, 1.0))  # frames 60..72
+    poses = _long_legs(n, 1.2, jump)
+    raise_m = 0.2 * sk.CANONICAL_BONE_LENGTHS[15]
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    out = np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+    assert sk.bone_length_error(out) < 1e-5
+    feet = out[:, sk.FEET, 1].min(axis=1)
+    drawn = poses[:, sk.FEET, 1].min(axis=1)
+    assert abs(drawn[30] - post_mod.FLOOR_Y) < 1e-3
+    assert np.abs(feet[30:58] - post_mod.FLOOR_Y).max() < 0.005  # standing: on the floor
+    assert feet.min() >= post_mod.FLOOR_Y - 1e-4
+    assert feet[66] > post_mod.FLOOR_Y + 0.2 and abs(feet[66] - drawn[66]) < 0.02  # the jump kept
+    assert np.abs(feet[100:] - post_mod.FLOOR_Y).max() < 0.005  # and down again
+    shift = out[:, :, 1] - poses[:, :, 1]
+    assert np.ptp(shift[40, :13]) < 1e-4  # the upper body lowered rigidly, by what the shins were too long
+    assert shift[40, 0] == pytest.approx(-raise_m, abs=3e-3)
+    # without the set-down (the old projection) the feet would hover by what it raised them
+    hover = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=False)
+    up = np.stack([hover.process(p).copy() for p in poses])
+    assert up[40, sk.FEET, 1].min() - post_mod.FLOOR_Y == pytest.approx(raise_m, abs=1e-4)
