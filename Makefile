@@ -25,30 +25,41 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # motion capture has no pulse, and beaten into one it reads as another style; since session 37 it also
 # measures each style's spread, the floor of the novelty guard, live.novelty; since session 38 locking is
 # fed twice the style strength, calibrated alone on top of the others; since session 39 popping likewise; since session 41 freestyle's energy is
-# calibrated on the other styles' music, `--other-music`). The final checkpoint is
-# exported once per frame (plus the numpy offline weights) and in blocks of 16.
+# calibrated on the other styles' music, `--other-music`). v29 (shipped, session 44) is v16
+# fine-tuned 24 minutes on two threads with the motion capture retargeted to the show's skeleton
+# (`dataset import mocap`'s default since session 44; the steps before it read the takes as
+# captured, --keep-build, into data/kb/mocap) and the bone term weighted 3, then calibrated the
+# same way. The final checkpoint is exported once per frame (plus the numpy offline weights)
+# and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0 --stance 0
-	$(DANCEMUSE) dataset import mocap ../shared/mocap --out data/mocap
-	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v6 --train-config models/default_train.toml
-	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v7s --init runs/v6/final.pt --train-config models/v7_style.toml --steps 1750
-	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v7b --init runs/v7s/last.pt --train-config models/v7_amount.toml
-	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v8 --init runs/v7b/final.pt --train-config models/v8_amount.toml
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v8/final.pt --data data/synth_v4 data/synth_x data/mocap
+	$(DANCEMUSE) dataset import mocap ../shared/mocap --out data/kb/mocap --keep-build
+	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/kb/mocap --out runs/v6 --train-config models/default_train.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/kb/mocap --out runs/v7s --init runs/v6/final.pt --train-config models/v7_style.toml --steps 1750
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/kb/mocap --out runs/v7b --init runs/v7s/last.pt --train-config models/v7_amount.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/kb/mocap --out runs/v8 --init runs/v7b/final.pt --train-config models/v8_amount.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v8/final.pt --data data/synth_v4 data/synth_x data/kb/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v8/final.pt -o models/default.onnx
-	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/mocap --out runs/v12 --init models/default.onnx --train-config models/v12_beats.toml
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v12/final.pt --data data/synth_v4 data/synth_x data/mocap
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v4 data/synth_x data/kb/mocap --out runs/v12 --init models/default.onnx --train-config models/v12_beats.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v12/final.pt --data data/synth_v4 data/synth_x data/kb/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v12/final.pt -o models/default.onnx
 	$(DANCEMUSE) dataset synth --out data/synth_v5 --minutes 30 --seed 0 --stance 0
 	$(DANCEMUSE) dataset synth --out data/synth_x5 --minutes 20 --seed 1 --styles-per-song 3 --stance 0
-	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v5 data/synth_x5 data/mocap --out runs/v16 --init models/default.onnx --train-config models/v16_variety.toml
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --groove-floor freestyle=0.1
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain locking=2 --only locking
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain popping=2 --only popping
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/mocap --only freestyle --other-music freestyle
+	OMP_NUM_THREADS=1 $(DANCEMUSE) train --data data/synth_v5 data/synth_x5 data/kb/mocap --out runs/v16 --init models/default.onnx --train-config models/v16_variety.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/kb/mocap --groove-floor freestyle=0.1
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/kb/mocap --style-gain locking=2 --only locking
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/kb/mocap --style-gain popping=2 --only popping
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v16/final.pt --data data/synth_v5 data/synth_x5 data/kb/mocap --only freestyle --other-music freestyle
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v16/final.pt -o models/default.onnx
-	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v16/final.pt -o models/default_b16.onnx --block 16
+	$(DANCEMUSE) dataset import mocap ../shared/mocap --out data/mocap
+	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v5 data/synth_x5 data/mocap --out runs/v29 --init models/default.onnx --train-config models/v29_build.toml
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --groove-floor freestyle=0.1
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain locking=2 --only locking
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain popping=2 --only popping
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --only freestyle --other-music freestyle
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default.onnx
+	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default_b16.onnx --block 16
 
 # The varied choreography (dataset synth --variety 1, the default since session 27) in the
 # v4 recipes; models/v16_variety.toml fine-tunes v12 on it (models/README.md, "Session 27").
