@@ -34,10 +34,10 @@ most ``LIFT_MAX_V`` fast (a foot plunging faster has its leg bent by two-bone IK
 the floor), and the lift sinks back with time constant ``LIFT_RELEASE_S`` once it is no
 longer needed (continuous, no pop). The lift may also go below zero, setting the body down by
 what the bone projection raised the lower ankle (followed with time constant ``SET_DOWN_S``),
-so a model that draws its legs longer than the skeleton's (freestyle's shin at 1.2 of its length
-at the energy it dances at) stands on the floor instead of hovering over it, while a jump the
-model draws stays in the air. Measured (models/README.md, session 44, with v29): frames with the
-whole body 12 cm off the floor 12.4 % -> 9.2 % (freestyle 45 % -> 20 %, data 2.4 %). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
+so a model that draws its legs longer than the skeleton's (v29's freestyle shin at 1.16 of its
+length, v16's at 1.2) stands on the floor instead of hovering over it, while a jump the model
+draws stays in the air. Measured (models/README.md, session 44, with v29): frames with the whole
+body 12 cm off the floor 12.4 % -> 9.5 % (freestyle 45 % -> 20 %, its data 2.4 %). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
 (horizontal speed under ``CONTACT_V``: the model's own feet shuffle along the floor at up to
 ~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
 it touched down. The body is translated (a rigid shift, so bone lengths stay exact) by the
