@@ -36,8 +36,11 @@ longer needed (continuous, no pop). The lift may also go below zero, setting the
 what the bone projection raised the lower ankle (followed with time constant ``SET_DOWN_S``),
 so a model that draws its legs longer than the skeleton's (v29's freestyle shin at 1.16 of its
 length, v16's at 1.2) stands on the floor instead of hovering over it, while a jump the model
-draws stays in the air. Measured (models/README.md, session 44, with v29): frames with the whole
-body 12 cm off the floor 12.4 % -> 9.5 % (freestyle 45 % -> 20 %, its data 2.4 %). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
+draws stays in the air; and a body drawn low (hips under ``SUPPORT_FROM``, fully under
+``SUPPORT_FULL``) with nothing on the floor is set down onto what is nearest it (a foot, knee or
+hand), as floor work rests on the floor. Measured (models/README.md, session 44, with v29): frames
+with the whole body 12 cm off the floor 12.4 % -> 6.8 % (freestyle 45 % -> 20 %, breaking 26 % ->
+11 %; their data 2.4 % and 0.3 %). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
 (horizontal speed under ``CONTACT_V``: the model's own feet shuffle along the floor at up to
 ~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
 it touched down. The body is translated (a rigid shift, so bone lengths stay exact) by the
@@ -135,6 +138,11 @@ _FEET_Y = (3 * sk.LEFT_FOOT + 1, 3 * sk.RIGHT_FOOT + 1)  # flat indices of the a
 _LIMBS_Y = tuple(3 * j + 1 for j in (7, 8, 9, 10, 13, 14))
 """Flat indices of the elbows', wrists' and knees' heights."""
 SET_DOWN_S = 0.08
+SUPPORT_FROM = 0.7
+"""A body drawn with its hips (mid-hip) lower than this (m) and nothing on the floor is set down
+onto it, fully at ``SUPPORT_FULL`` and under (smoothstep between): floor work the model draws in
+the air rests on the floor; a standing dancer's jump (hips at 0.8 m and up) stays in the air."""
+SUPPORT_FULL = 0.5
 """Time constant (s) of the set-down's follow of what the bone projection raised the lower ankle
 (see Feet in the module docstring); short, so the body is not bobbed by the model's frame-to-frame
 leg lengths."""
@@ -862,6 +870,12 @@ class PostProcessor:
                 need = v
         # set down: the body may sink (need < 0) by what the bone projection raised the lower ankle
         down = self._raised_s = self._raised_s + (self._raised - self._raised_s) / (1.0 + SET_DOWN_S * fps)
+        if need < 0.0:  # and a body drawn low (floor work) down to what it rests on
+            f = (SUPPORT_FROM - 0.5 * (x[34] + x[37])) / (SUPPORT_FROM - SUPPORT_FULL)
+            if f > 0.0:
+                f = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
+                if -need * f > down:
+                    down = -need * f
         if need < 0.0:
             need = 0.0 if down <= 0.0 else (need if need > -down else -down)
         lift = self._lift

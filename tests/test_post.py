@@ -678,3 +678,33 @@ def test_legs_drawn_long_are_set_down_on_the_floor_and_a_jump_stays_in_the_air(f
     hover = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=False)
     up = np.stack([hover.process(p).copy() for p in poses])
     assert up[40, sk.FEET, 1].min() - post_mod.FLOOR_Y == pytest.approx(raise_m, abs=1e-4)
+
+
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_floor_work_drawn_in_the_air_rests_on_the_floor_and_a_standing_jump_does_not(frame_by_frame: bool) -> None:
+    """The model draws a crouch (hips 0.45 m up, thighs level, shins folded back) with no joint
+    within 15 cm of the floor, then
+    stands and jumps 25 cm (hips 0.9 m and more): the crouch is set down until a foot stands on
+    the floor (bones exact, the body lowered rigidly); the jump stays in the air as drawn."""
+    fps = 30
+    n = 150
+    crouch = sk.rest_pose(on_floor=True).astype(np.float64)
+    crouch[:13, 1] -= 0.5 * (crouch[11, 1] + crouch[12, 1]) - 0.45  # the upper body down: hips 0.45 m up
+    for hip, knee, ankle in ((11, 13, 15), (12, 14, 16)):  # thighs level to the front, shins back down
+        crouch[knee] = crouch[hip] + sk.CANONICAL_BONE_LENGTHS[knee] * np.array([0.0, 0.0, 1.0])
+        crouch[ankle] = crouch[knee] + sk.CANONICAL_BONE_LENGTHS[ankle] * np.array([0.0, -0.5, -1.0]) / np.sqrt(1.25)
+    stand = sk.rest_pose(on_floor=True).astype(np.float64)
+    poses = np.empty((n, 17, 3))
+    poses[:60] = crouch
+    poses[60:] = stand
+    jump = 0.25 * np.sin(np.pi * np.clip((np.arange(n) - 110) / 12.0, 0.0, 1.0))
+    poses[:, :, 1] += jump[:, None]
+    poses = poses.astype(np.float32)
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    out = np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+    assert sk.bone_length_error(out) < 1e-5
+    low_drawn, low_shown = poses[:, :, 1].min(axis=1), out[:, :, 1].min(axis=1)
+    assert low_drawn[20:60].min() > post_mod.FLOOR_Y + 0.15 and 0.5 * (poses[30, 11, 1] + poses[30, 12, 1]) < post_mod.SUPPORT_FULL
+    assert out[30:58, sk.FEET, 1].min(axis=1).max() < post_mod.FLOOR_Y + 0.01  # the crouch on its feet
+    assert np.ptp(out[40, :, 1] - poses[40, :, 1]) < 1e-4  # lowered rigidly
+    assert low_shown[116] > low_drawn[116] - 0.01 and low_shown[116] > 0.2  # the jump as drawn
