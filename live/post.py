@@ -39,7 +39,7 @@ length, v16's at 1.2) stands on the floor instead of hovering over it, while a j
 draws stays in the air; and a body drawn low (hips under ``SUPPORT_FROM``, fully under
 ``SUPPORT_FULL``) with nothing on the floor is set down onto what is nearest it (a foot, knee or
 hand), as floor work rests on the floor. Measured (models/README.md, session 44, with v29): frames
-with the whole body 12 cm off the floor 12.4 % -> 6.8 % (freestyle 45 % -> 20 %, breaking 26 % ->
+with the whole body 12 cm off the floor 12.4 % -> 7.0 % (freestyle 45 % -> 20 %, breaking 26 % ->
 11 %; their data 2.4 % and 0.3 %). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
 (horizontal speed under ``CONTACT_V``: the model's own feet shuffle along the floor at up to
 ~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
