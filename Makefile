@@ -29,7 +29,7 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # fine-tuned 24 minutes on two threads with the motion capture retargeted to the show's skeleton
 # (`dataset import mocap`'s default since session 44; the steps before it read the takes as
 # captured, --keep-build, into data/kb/mocap) and the bone term weighted 3, then calibrated the
-# same way. The final checkpoint is exported once per frame (plus the numpy offline weights)
+# same way, with house fed 0.7 of the style strength (it held poses for seconds at 1). The final checkpoint is exported once per frame (plus the numpy offline weights)
 # and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
@@ -58,6 +58,7 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain locking=2 --only locking
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain popping=2 --only popping
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --only freestyle --other-music freestyle
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain house=0.7 --only house
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default.onnx
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default_b16.onnx --block 16
 
