@@ -29,8 +29,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # fine-tuned 24 minutes on two threads with the motion capture retargeted to the show's skeleton
 # (`dataset import mocap`'s default since session 44; the steps before it read the takes as
 # captured, --keep-build, into data/kb/mocap) and the bone term weighted 3, then calibrated the
-# same way, with house fed 0.7 of the style strength (it held poses for seconds at 1). The final checkpoint is exported once per frame (plus the numpy offline weights)
-# and in blocks of 16.
+# same way, with house fed 0.7 of the style strength (it held poses for seconds at 1). The
+# final checkpoint is exported once per frame (plus the numpy offline weights) and in blocks of 16.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0 --stance 0

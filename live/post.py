@@ -138,14 +138,14 @@ _FEET_Y = (3 * sk.LEFT_FOOT + 1, 3 * sk.RIGHT_FOOT + 1)  # flat indices of the a
 _LIMBS_Y = tuple(3 * j + 1 for j in (7, 8, 9, 10, 13, 14))
 """Flat indices of the elbows', wrists' and knees' heights."""
 SET_DOWN_S = 0.08
+"""Time constant (s) of the set-down's follow of what the bone projection raised the lower ankle
+(see Feet in the module docstring); short, so the body is not bobbed by the model's frame-to-frame
+leg lengths."""
 SUPPORT_FROM = 0.7
 """A body drawn with its hips (mid-hip) lower than this (m) and nothing on the floor is set down
 onto it, fully at ``SUPPORT_FULL`` and under (smoothstep between): floor work the model draws in
 the air rests on the floor; a standing dancer's jump (hips at 0.8 m and up) stays in the air."""
 SUPPORT_FULL = 0.5
-"""Time constant (s) of the set-down's follow of what the bone projection raised the lower ankle
-(see Feet in the module docstring); short, so the body is not bobbed by the model's frame-to-frame
-leg lengths."""
 LEG_FOLD_FROM = 0.85
 """A leg whose thigh or shin the model draws shorter than this share of its length is folded:
 its ankle is kept where the model put it (see Bones in the module docstring)."""
@@ -870,13 +870,13 @@ class PostProcessor:
                 need = v
         # set down: the body may sink (need < 0) by what the bone projection raised the lower ankle
         down = self._raised_s = self._raised_s + (self._raised - self._raised_s) / (1.0 + SET_DOWN_S * fps)
-        if need < 0.0:  # and a body drawn low (floor work) down to what it rests on
+        if need < 0.0:
+            # and a body drawn low (floor work) down to what it rests on
             f = (SUPPORT_FROM - 0.5 * (x[34] + x[37])) / (SUPPORT_FROM - SUPPORT_FULL)
             if f > 0.0:
                 f = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
                 if -need * f > down:
                     down = -need * f
-        if need < 0.0:
             need = 0.0 if down <= 0.0 else (need if need > -down else -down)
         lift = self._lift
         if need >= lift:  # the lowest foot would go under the floor: the body rises (at most
