@@ -40,9 +40,18 @@ draws stays in the air; and a body drawn low (hips under ``SUPPORT_FROM``, fully
 ``SUPPORT_FULL``) with nothing on the floor is set down onto what is nearest it (a foot, knee or
 hand), as floor work rests on the floor. Measured (models/README.md, session 44, with v29): frames
 with the whole body 12 cm off the floor 12.4 % -> 7.0 % (freestyle 45 % -> 20 %, breaking 26 % ->
-11 %; their data 2.4 % and 0.3 %). Then a foot that is low (ankle under ``CONTACT_Y``) and slow
-(horizontal speed under ``CONTACT_V``: the model's own feet shuffle along the floor at up to
-~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
+11 %; their data 2.4 % and 0.3 %). And a body the model draws with both feet lifted but its hips
+not risen with them is set down (session 45): in the training data's airborne stretches the hips
+rise 0.8-1.3x the feet's clearance, in v29's 0.1x (freestyle: 189 such stretches in four dances of
+67 s, its data 10 in 1.6 minutes): a hop without a jump, which no dancer can hold. Once the body
+has stood, the clearance of its lowest support beyond ``HOP_RISE`` times its hips' rise over their
+standing height (the hips' height when last on the floor, ``GROUND_Y``) sets it down onto that
+support: partly from ``HOP_FROM`` (the contact band), fully from ``HOP_FULL``, followed with time
+constant ``HOP_DOWN_S`` (as is floor work's set-down; the floor lift's slower release left short
+hovers in the air). A jump, whose hips rise, and a tuck jump, whose feet rise twice as far, stay as
+drawn. Measured in models/README.md, session 45. Then a foot that is low (ankle under
+``CONTACT_Y``) and slow (horizontal speed under ``CONTACT_V``: the model's own feet shuffle along
+the floor at up to ~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
 it touched down. The body is translated (a rigid shift, so bone lengths stay exact) by the
 mean of what the planted feet need, and a planted foot that still misses its lock
 (two feet moving apart) gets its leg re-solved by two-bone IK (hip and bone lengths
@@ -146,6 +155,22 @@ SUPPORT_FROM = 0.7
 onto it, fully at ``SUPPORT_FULL`` and under (smoothstep between): floor work the model draws in
 the air rests on the floor; a standing dancer's jump (hips at 0.8 m and up) stays in the air."""
 SUPPORT_FULL = 0.5
+HOP_RISE = 2.0
+"""A body off the floor may be this many times as high over it as its hips rose over their standing
+height (``GROUND_Y``): a jump lifts the hips, a tuck jump the feet about twice as far (the training
+data's airborne stretches: the hips rise 0.8-1.3x the clearance, under half of it in a quarter of
+them). Higher than that by ``HOP_FROM`` and more, the model has lifted both feet without jumping,
+and the body is set down onto its lower foot (knee or hand), fully from ``HOP_FULL`` (smoothstep
+between; see Feet in the module docstring)."""
+HOP_FROM = CONTACT_Y - FLOOR_Y
+"""(0.05 m: a foot that low counts as on the floor, see ``CONTACT_Y``.)"""
+HOP_FULL = HOP_FROM + 0.06
+HOP_DOWN_S = 0.15
+"""Time constant (s) of a set-down past the projection's raise (a hop, floor work); the floor lift's
+``LIFT_RELEASE_S`` would leave a short hover in the air."""
+GROUND_Y = 0.03
+"""The body stands on the floor while its lowest foot, knee or hand is within this of it (m); its
+hip height then is the standing height a jump rises from."""
 LEG_FOLD_FROM = 0.85
 """A leg whose thigh or shin the model draws shorter than this share of its length is folded:
 its ankle is kept where the model put it (see Bones in the module docstring)."""
@@ -443,6 +468,7 @@ class PostProcessor:
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
         self._raised_s = 0.0  # the same, followed with time constant SET_DOWN_S
+        self._hip_ground: float | None = None  # the hips' height (as drawn) when last on the floor
         self.contact = [False, False]
         self._g_primed = False
         self._gl_on = False  # the energy control's mean pose is tracked (only while energy < 1)
@@ -870,20 +896,37 @@ class PostProcessor:
                 need = v
         # set down: the body may sink (need < 0) by what the bone projection raised the lower ankle
         down = self._raised_s = self._raised_s + (self._raised - self._raised_s) / (1.0 + SET_DOWN_S * fps)
+        hip = 0.5 * (x[34] + x[37])
+        release = LIFT_RELEASE_S
+        proj = down if down > 0.0 else 0.0
+        clear = -need - proj  # what the lowest support lacks of the floor once set down by the projection's raise
+        if clear <= GROUND_Y:  # on the floor: the height a jump rises from
+            self._hip_ground = hip
         if need < 0.0:
             # and a body drawn low (floor work) down to what it rests on
-            f = (SUPPORT_FROM - 0.5 * (x[34] + x[37])) / (SUPPORT_FROM - SUPPORT_FULL)
+            f = (SUPPORT_FROM - hip) / (SUPPORT_FROM - SUPPORT_FULL)
             if f > 0.0:
                 f = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
                 if -need * f > down:
                     down = -need * f
+            # and both feet lifted without a jump (the hips not risen with them) down onto the lower
+            # (once the body has stood: before that no standing height is known)
+            if self._hip_ground is not None:
+                rise = hip - self._hip_ground
+                f = (clear - (HOP_RISE * rise if rise > 0.0 else 0.0) - HOP_FROM) / (HOP_FULL - HOP_FROM)
+                if f > 0.0:
+                    f = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
+                    if proj + clear * f > down:
+                        down = proj + clear * f
+            if down > proj:  # set down past the projection's raise (floor work, a hop): promptly
+                release = HOP_DOWN_S
             need = 0.0 if down <= 0.0 else (need if need > -down else -down)
         lift = self._lift
         if need >= lift:  # the lowest foot would go under the floor: the body rises (at most
             rise = LIFT_MAX_V / fps  # LIFT_MAX_V; a faster plunge bends the leg instead, below)
             lift = need if need - lift <= rise else lift + rise
         else:  # sink back smoothly toward what the feet need
-            lift += (need - lift) / (1.0 + LIFT_RELEASE_S * fps)
+            lift += (need - lift) / (1.0 + release * fps)
         self._lift = lift
         feet, prev = self._feet_now, self._feet_prev
         for i, (a, _, _) in enumerate(_FEET):

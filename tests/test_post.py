@@ -708,3 +708,58 @@ def test_floor_work_drawn_in_the_air_rests_on_the_floor_and_a_standing_jump_does
     assert out[30:58, sk.FEET, 1].min(axis=1).max() < post_mod.FLOOR_Y + 0.01  # the crouch on its feet
     assert np.ptp(out[40, :, 1] - poses[40, :, 1]) < 1e-4  # lowered rigidly
     assert low_shown[116] > low_drawn[116] - 0.01 and low_shown[116] > 0.2  # the jump as drawn
+
+
+def _tucked(lift: float) -> np.ndarray:
+    """The rest pose on the floor with both shins swung back until the ankles are ``lift`` (m)
+    higher, the hips where they were: both feet off the floor without a jump."""
+    p = sk.rest_pose(on_floor=True).astype(np.float64)
+    for knee, ankle in ((13, 15), (14, 16)):
+        length = float(np.linalg.norm(p[ankle] - p[knee]))
+        drop = p[knee, 1] - (p[ankle, 1] + lift)
+        back = np.sqrt(length**2 - drop**2)
+        p[ankle] = p[knee] + np.array([0.0, -drop, -back])
+    return p
+
+
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_both_feet_lifted_without_a_jump_are_set_down_and_a_tuck_jump_is_not(
+    frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model stands, then draws both feet 15 cm up with the hips where they stood (a hover no
+    dancer can hold) for a second and a half, stands again, then tucks its feet 20 cm up while its
+    hips rise 10 cm (a tuck jump): the hover is set down until the lower foot stands on the floor
+    (the body lowered rigidly, bones exact) within a few frames; the tuck jump stays as drawn; a
+    body in the air from its first frame (no standing height known yet) is left as drawn."""
+    fps = 30
+    n = 180
+    stand = sk.rest_pose(on_floor=True).astype(np.float64)
+    poses = np.repeat(stand[None], n, axis=0)
+    poses[30:75] = _tucked(0.15)
+    jump = 0.10 * np.sin(np.pi * np.clip((np.arange(n) - 120) / 12.0, 0.0, 1.0))  # frames 120..132
+    tuck = _tucked(0.10)  # the feet 10 cm further up than the hips rise: 20 cm in all at the top
+    for i in range(120, 133):
+        w = jump[i] / 0.10
+        poses[i] = (1 - w) * stand + w * tuck
+        poses[i, :, 1] += jump[i]
+    poses = poses.astype(np.float32)
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    out = np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+    assert sk.bone_length_error(out) < 1e-5
+    feet_drawn, feet_shown = poses[:, sk.FEET, 1].min(axis=1), out[:, sk.FEET, 1].min(axis=1)
+    assert feet_drawn[40] == pytest.approx(post_mod.FLOOR_Y + 0.15, abs=1e-3)
+    assert feet_shown[45:75].max() < post_mod.FLOOR_Y + 0.01  # the hover on the floor within half a second
+    assert np.ptp(out[50, :, 1] - poses[50, :, 1]) < 1e-4  # lowered rigidly, by the 15 cm
+    assert out[50, 0, 1] - poses[50, 0, 1] == pytest.approx(-0.15, abs=0.01)
+    assert np.abs(feet_shown[95:118] - post_mod.FLOOR_Y).max() < 0.005  # standing again
+    assert feet_shown[126] > post_mod.FLOOR_Y + 0.18 and abs(feet_shown[126] - feet_drawn[126]) < 0.01  # the tuck jump
+    # in the air from the first frame: nothing stood yet, nothing is set down by the rule
+    fresh = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    up = np.stack([fresh.process(p).copy() for p in poses[30:60]])
+    assert up[:, sk.FEET, 1].min(axis=1).min() > post_mod.FLOOR_Y + 0.14
+    # and without the rule (its threshold out of reach) the hover stays in the air
+    monkeypatch.setattr(post_mod, "HOP_FROM", 10.0)
+    monkeypatch.setattr(post_mod, "HOP_FULL", 10.1)
+    off = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    hov = np.stack([off.process(p).copy() for p in poses])
+    assert hov[40:75, sk.FEET, 1].min(axis=1).min() > post_mod.FLOOR_Y + 0.14
