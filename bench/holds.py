@@ -17,7 +17,13 @@ a slow sway on the spot). Per style:
   (the cymbals and hi-hats, ~6-11 kHz) in its still blocks against its other blocks of the same
   pieces (a ratio and a dB difference): what tells it the music has gone calm;
 - *windows under 0.3 in them*: of the dance's repetition windows under ``REPEAT_RATIO`` (as
-  `dancemuse evaluate` counts them), the share that overlap a still stretch by at least half.
+  `dancemuse evaluate` counts them), the share that overlap a still stretch by at least half;
+- *music of the nearest*: is a repeat danced to repeated music? For every window, its nearest
+  dance window (at least 2 s away, the repetition line's partner) ranked by how near its music
+  is (the model's mel bands and onset, ``MUSIC_COLS``, z-scored over the piece) among all the
+  window's partners: 0 = the most similar music of all, 0.5 = as any. The median over the
+  windows under 0.3 and over all windows, model and data (the data's clips through the model's
+  own feature extraction).
 
 The model's dances are the evaluation's: every test song in ``--styles-per-song`` styles (seed 0)
 and, where the Debian ``fretsonfire-songs-muldjord`` recordings are installed, their
@@ -53,6 +59,8 @@ TOP_BANDS = slice(56, 64)
 """The model's top eight mel bands (of 64, 30 Hz - 11 kHz)."""
 ONSET = 64
 """The model's onset column (model.features)."""
+MUSIC_COLS = slice(0, 65)
+"""What a window's music is compared by: the 64 mel bands and the onset."""
 
 
 def still_blocks(poses: np.ndarray, *, fps: float, block_s: float = BLOCK_S, calm: float = CALM,
@@ -108,6 +116,55 @@ def block_db(audio: np.ndarray, sr: int, n: int, *, block_s: float = BLOCK_S) ->
     return out
 
 
+def _starts(n: int, *, fps: float, music: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """(starts, length) of ``model.metrics_dancer.repetition``'s windows (2 s every 0.5 s, those
+    holding a silent frame left out)."""
+    w, hop = int(round(2.0 * fps)), int(round(0.5 * fps))
+    starts = np.arange(0, n - w + 1, hop)
+    if music is not None:
+        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[:n])])
+        starts = starts[silent[starts + w] - silent[starts] == 0]
+    return starts, w
+
+
+def partner_music(poses: np.ndarray, feats: np.ndarray, *, fps: float, music: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(repetition ratio, music rank of the nearest) per window: the rank is the share of the
+    window's partners (starts at least 2 s away) whose music (``feats[:, MUSIC_COLS]`` z-scored
+    over the piece, every 0.1 s, RMS) is nearer to the window's than its nearest dance
+    partner's: 0 when the dance repeats where the music does."""
+    from model import metrics_dancer as md
+
+    n = min(len(poses), len(feats))
+    r = md._relative(np.asarray(poses[:n], np.float64))
+    f = np.asarray(feats[:n, MUSIC_COLS], np.float64)
+    f = (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-6)
+    starts, w = _starts(n, fps=fps, music=music)
+    sub = max(1, int(round(fps / 10.0)))
+    if len(starts) < 2:
+        return np.zeros(0), np.zeros(0)
+
+    def dist(x: np.ndarray) -> np.ndarray:
+        v = np.stack([x[a: a + w: sub].reshape(-1) for a in starts])
+        sq = (v**2).sum(axis=1)
+        return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * v @ v.T, 0.0) / v.shape[1])
+
+    dp, dm = dist(r), dist(f)
+    far = np.abs(starts[:, None] - starts[None, :]) >= int(round(2.0 * fps))
+    if not far.any():
+        return np.zeros(0), np.zeros(0)
+    mean_pair = float(dp[far].mean())
+    ratio, rank = [], []
+    for i in range(len(starts)):
+        cand = np.nonzero(far[i])[0]
+        if not len(cand):
+            continue
+        j = cand[np.argmin(dp[i, cand])]
+        ratio.append(dp[i, j] / mean_pair if mean_pair > 1e-12 else 0.0)
+        rank.append(float((dm[i, cand] < dm[i, j]).mean()))
+    return np.asarray(ratio), np.asarray(rank)
+
+
 def low_windows_in_still(poses: np.ndarray, still: np.ndarray, *, fps: float, music: np.ndarray | None = None,
                          block_s: float = BLOCK_S) -> tuple[int, int]:
     """(windows under the repetition line, of them those overlapping still blocks by at least
@@ -116,11 +173,7 @@ def low_windows_in_still(poses: np.ndarray, still: np.ndarray, *, fps: float, mu
     from model import metrics_dancer as md
 
     r = md.repetition(poses, fps=fps, music=music)
-    w, hop = int(round(2.0 * fps)), int(round(0.5 * fps))
-    starts = np.arange(0, len(poses) - w + 1, hop)
-    if music is not None:
-        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[: len(poses)])])
-        starts = starts[silent[starts + w] - silent[starts] == 0]
+    starts, w = _starts(len(poses), fps=fps, music=music)
     if len(r) != len(starts):  # too short for two windows apart: nothing to count
         return 0, 0
     b = max(1, int(round(block_s * fps)))
@@ -147,9 +200,13 @@ class Tally:
     low: int = 0
     low_held: int = 0
     heard: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (features, still) per piece
+    rank_low: list[float] = field(default_factory=list)  # music rank of the nearest, windows under 0.3
+    rank_all: list[float] = field(default_factory=list)  # the same, every window
 
     def add(self, poses: np.ndarray, audio: np.ndarray, sr: int, *, fps: float, music: np.ndarray | None = None,
-            feats: np.ndarray | None = None) -> None:
+            feats: np.ndarray | None = None, hear: bool = True) -> None:
+        """One piece: its poses, its audio, and the model's features of that audio (``hear``:
+        also count what the model hears in the still blocks; the data's clips only rank music)."""
         st = still_blocks(poses, fps=fps)
         db = block_db(audio, sr, len(st))
         ok = db > -100.0  # blocks with sound
@@ -163,13 +220,21 @@ class Tally:
         self.low += lo
         self.low_held += held
         if feats is not None:
-            self.heard.append((feats, st))
+            if hear:
+                self.heard.append((feats, st))
+            from model.metrics_dancer import REPEAT_RATIO
+
+            ratio, rank = partner_music(poses, feats, fps=fps, music=music)
+            self.rank_low += list(rank[ratio < REPEAT_RATIO])
+            self.rank_all += list(rank)
 
     def figures(self, fps: float) -> dict[str, float]:
         out = {"still": self.still / self.blocks if self.blocks else np.nan,
                "longest": self.longest,
                "loud": self.loud_still / self.loud if self.loud else np.nan,
                "low": float(self.low), "low_held": self.low_held / self.low if self.low else np.nan}
+        out["rank_low"] = float(np.median(self.rank_low)) if self.rank_low else np.nan
+        out["rank_all"] = float(np.median(self.rank_all)) if self.rank_all else np.nan
         if self.heard:
             b = max(1, int(round(BLOCK_S * fps)))
             on_s, on_m, top_s, top_m = [], [], [], []
@@ -187,8 +252,11 @@ class Tally:
         return out
 
 
-def data_tallies(paths: Sequence[str | Path], *, fps: int) -> dict[str, Tally]:
-    """Each style's tally over the training clips (their own audio)."""
+def data_tallies(paths: Sequence[str | Path], *, fps: int, dancer: Any = None) -> dict[str, Tally]:
+    """Each style's tally over the training clips (their own audio; with ``dancer``, its features
+    of that audio rank the repeats' music)."""
+    from types import SimpleNamespace
+
     from live.audio import load_file
     from model.dataset import clip_records, load_poses
 
@@ -199,7 +267,12 @@ def data_tallies(paths: Sequence[str | Path], *, fps: int) -> dict[str, Tally]:
                 continue
             poses = np.asarray(load_poses(r.poses)["poses"], np.float64)
             audio, sr = load_file(r.audio)
-            out.setdefault(r.style, Tally()).add(poses, audio, sr, fps=fps)
+            feats = None
+            if dancer is not None:
+                song = SimpleNamespace(audio=audio, sr=sr)
+                feats = dancer.features(song)[0]
+                dancer.forget(song)
+            out.setdefault(r.style, Tally()).add(poses, audio, sr, fps=fps, feats=feats, hear=False)
     return out
 
 
@@ -240,17 +313,28 @@ def _pair(m: dict[str, float], d: dict[str, float], key: str, fmt: str) -> str:
 def table(model: dict[str, Tally], data: dict[str, Tally], *, fps: float) -> str:
     """The side-by-side table: per style the model's figures and the data's."""
     head = (f"{'style':13s} {'still':>13s} {'longest s':>11s} {'still when loud':>17s} "
-            f"{'under 0.3: n, in stills':>25s} {'heard in stills: onset, top dB':>32s}")
+            f"{'under 0.3: n, in stills':>25s} {'heard in stills: onset, top dB':>32s} "
+            f"{'music of the nearest: low, all':>31s}")
     lines = [head, f"{'':13s} {'model / data':>13s} {'model / data':>11s} {'model / data':>17s} "
-                   f"{'model / data':>25s} {'model':>32s}"]
+                   f"{'model / data':>25s} {'model':>32s} {'model / data':>31s}"]
     for st in sorted(set(model) | set(data)):
         m = model.get(st, Tally()).figures(fps)
         d = data.get(st, Tally()).figures(fps)
 
         low = f"{int(m['low'])}, {m['low_held']:.2f} / {int(d['low'])}, {d['low_held']:.2f}"
         heard = f"x{m['onset']:.2f}, {m['top_db']:+.1f} dB" if "onset" in m else "-"
+        rank = f"{m['rank_low']:.2f}, {m['rank_all']:.2f} / {d['rank_low']:.2f}, {d['rank_all']:.2f}"
         lines.append(f"{st:13s} {_pair(m, d, 'still', '.3f'):>13s} {_pair(m, d, 'longest', '.1f'):>11s} "
-                     f"{_pair(m, d, 'loud', '.3f'):>17s} {low:>25s} {heard:>32s}")
+                     f"{_pair(m, d, 'loud', '.3f'):>17s} {low:>25s} {heard:>32s} {rank:>31s}")
+
+    def pooled(t: dict[str, Tally]) -> str:
+        lo = [x for v in t.values() for x in v.rank_low]
+        al = [x for v in t.values() for x in v.rank_all]
+        return (f"{np.median(lo) if lo else np.nan:.2f} under 0.3 ({len(lo)} windows), "
+                f"{np.median(al) if al else np.nan:.2f} all")
+
+    lines.append(f"music of the nearest, every style: model {pooled(model)}; data {pooled(data)} "
+                 "(0 = danced again where the music repeats, 0.5 = to any music)")
     return "\n".join(lines)
 
 
@@ -272,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         dancer = Dancer(args.model, load_config(None))
-        data = data_tallies(args.data, fps=dancer.fps)
+        data = data_tallies(args.data, fps=dancer.fps, dancer=dancer)
         songs = ms.find_songs(args.songs)
         model = model_tallies(dancer, songs, per_song=args.styles_per_song, long_seeds=args.long_seeds,
                               minutes=args.long_minutes)

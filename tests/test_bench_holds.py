@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bench.holds import Tally, block_db, longest_s, low_windows_in_still, still_blocks
+from bench.holds import (
+    Tally,
+    block_db,
+    longest_s,
+    low_windows_in_still,
+    partner_music,
+    still_blocks,
+)
 from model import skeleton as sk
 
 FPS = 30
@@ -75,3 +82,35 @@ def test_loud_blocks_read_from_a_wav_and_the_tally(tmp_path: Path) -> None:
     assert 0.4 < fig["loud"] < 0.6
     assert fig["longest"] >= 7.5
     assert "onset" not in fig  # no features given: nothing heard to report
+
+
+def _music(seed: int, seconds: float = 4.0) -> np.ndarray:
+    """``seconds`` of made-up model features [t, 84]: a slowly wandering sound of its own."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FPS)
+    steps = rng.normal(0.0, 1.0, (n, 84))
+    return np.cumsum(steps, axis=0) / np.sqrt(np.arange(1, n + 1))[:, None]
+
+
+def test_a_repeat_danced_to_the_same_music_ranks_its_music_nearest() -> None:
+    """A move danced again where the music repeats: its nearest dance partner has the nearest
+    music of all (rank 0). The same move danced again to new music: the partner's music is no
+    nearer than the rest (rank well above 0). The tally reports both, and hear=False leaves the
+    heard column out."""
+    a, b, c = _move(8), _move(9), _move(10)
+    p = np.concatenate([a, b, a, c])
+    ma, mb, mc, md_ = _music(1), _music(2), _music(3), _music(4)
+    same = np.concatenate([ma, mb, ma, mc])  # the music repeats with the move
+    other = np.concatenate([ma, mb, md_, mc])  # the move comes back to new music
+    r_same, k_same = partner_music(p, same, fps=FPS)
+    r_other, k_other = partner_music(p, other, fps=FPS)
+    assert np.allclose(r_same, r_other)  # the dance is the same
+    low = r_same < 0.3
+    assert low.sum() >= 4
+    assert np.all(k_same[low] == 0.0)
+    assert np.median(k_other[low]) > 0.2
+    tally = Tally()
+    tally.add(p, np.zeros(len(p) * 100, np.float32), 3000, fps=FPS, feats=same, hear=False)
+    fig = tally.figures(FPS)
+    assert fig["rank_low"] == 0.0 and 0.0 <= fig["rank_all"] <= 1.0
+    assert "onset" not in fig
