@@ -136,23 +136,18 @@ def partner_music(poses: np.ndarray, feats: np.ndarray, *, fps: float, music: np
     from model import metrics_dancer as md
 
     n = min(len(poses), len(feats))
-    r = md._relative(np.asarray(poses[:n], np.float64))
+    got = md._window_distances(np.asarray(poses[:n], np.float64), fps=fps, window_s=2.0, gap_s=2.0, hop_s=0.5,
+                               music=music)
+    starts, w = _starts(n, fps=fps, music=music)
+    if got is None or len(got[0]) != len(starts):
+        return np.zeros(0), np.zeros(0)
+    dp, far = got  # the dance's window distances, as the repetition line measures them
     f = np.asarray(feats[:n, MUSIC_COLS], np.float64)
     f = (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-6)
-    starts, w = _starts(n, fps=fps, music=music)
     sub = max(1, int(round(fps / 10.0)))
-    if len(starts) < 2:
-        return np.zeros(0), np.zeros(0)
-
-    def dist(x: np.ndarray) -> np.ndarray:
-        v = np.stack([x[a: a + w: sub].reshape(-1) for a in starts])
-        sq = (v**2).sum(axis=1)
-        return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * v @ v.T, 0.0) / v.shape[1])
-
-    dp, dm = dist(r), dist(f)
-    far = np.abs(starts[:, None] - starts[None, :]) >= int(round(2.0 * fps))
-    if not far.any():
-        return np.zeros(0), np.zeros(0)
+    v = np.stack([f[a: a + w: sub].reshape(-1) for a in starts])
+    sq = (v**2).sum(axis=1)
+    dm = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * v @ v.T, 0.0) / v.shape[1])
     mean_pair = float(dp[far].mean())
     ratio, rank = [], []
     for i in range(len(starts)):
@@ -207,6 +202,8 @@ class Tally:
             feats: np.ndarray | None = None, hear: bool = True) -> None:
         """One piece: its poses, its audio, and the model's features of that audio (``hear``:
         also count what the model hears in the still blocks; the data's clips only rank music)."""
+        from model.metrics_dancer import REPEAT_RATIO
+
         st = still_blocks(poses, fps=fps)
         db = block_db(audio, sr, len(st))
         ok = db > -100.0  # blocks with sound
@@ -222,8 +219,6 @@ class Tally:
         if feats is not None:
             if hear:
                 self.heard.append((feats, st))
-            from model.metrics_dancer import REPEAT_RATIO
-
             ratio, rank = partner_music(poses, feats, fps=fps, music=music)
             self.rank_low += list(rank[ratio < REPEAT_RATIO])
             self.rank_all += list(rank)

@@ -912,8 +912,8 @@ class PostProcessor:
             # and both feet lifted without a jump (the hips not risen with them) down onto the lower
             # (once the body has stood: before that no standing height is known)
             if self._hip_ground is not None:
-                rise = hip - self._hip_ground
-                f = (clear - (HOP_RISE * rise if rise > 0.0 else 0.0) - HOP_FROM) / (HOP_FULL - HOP_FROM)
+                hip_rise = hip - self._hip_ground
+                f = (clear - (HOP_RISE * hip_rise if hip_rise > 0.0 else 0.0) - HOP_FROM) / (HOP_FULL - HOP_FROM)
                 if f > 0.0:
                     f = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
                     if proj + clear * f > down:
