@@ -59,6 +59,14 @@ kept). When no foot is planted the shift relaxes to zero within ``RELEASE_S``; w
 planted feet change (one of two lifts) the body glides to the shift the remaining lock needs
 over ``RELEASE_S`` (that leg IK'd meanwhile), and a foot that lifts glides from where it was
 shown to the model's foot over ``RELEASE_S`` (its leg IK'd): no jump at release.
+The shift shown follows the one the locks need through two one-pole stages of ``SHIFT_SMOOTH_S``
+at the default smoothing (proportional to ``smoothing``, so none in a style calibrated to 0,
+popping), and a planted foot the shown shift does not yet put on its lock gets its leg IK'd onto
+it (session 47): the locks follow the model's planted feet, which slide and jitter frame by
+frame, and the body shifted by that as it came shook with them (every style on every test song,
+seed 0: the mid-hip's horizontal jerk 103 m/s^3, 42 with the feet stage off; the whole body's 390,
+290 off; data 247). Shown through the stages: 58 and 342, the feet as planted as before
+(models/README.md, session 47).
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
@@ -130,6 +138,11 @@ CONTACT_V = 1.2
 RELEASE_V = 1.8
 RELEASE_S = 0.25
 """Time constant of the foot correction relaxing to zero when no foot is planted."""
+SHIFT_SMOOTH_S = 0.02
+"""Time constant (s) at the default smoothing (0.5; proportional to ``smoothing``, so 0 at a
+style calibrated to smoothing 0, popping) of each of the two one-pole stages the shown body shift
+follows the planted feet's shift through (see Feet in the module docstring): ~1 frame of lag at
+30 fps."""
 MAX_SHIFT = 0.3
 """Largest body shift (m) the foot contact may apply; the stage bound leaves room for it."""
 FLOOR_Y = sk.ANKLE_HEIGHT
@@ -462,6 +475,9 @@ class PostProcessor:
         self._off = [0.0, 0.0]  # what is added to the pose's x, z
         self._shift = [0.0, 0.0]  # foot-contact body shift
         self._lock = [[0.0, 0.0], [0.0, 0.0]]
+        self._shift_s = [0.0, 0.0]  # the shift after the first of the two stages (SHIFT_SMOOTH_S)
+        self._shift_shown = [0.0, 0.0]  # the shift shown (after both)
+        self._shift_on = False  # the stages hold a shift (the first frame starts them at it)
         self._absorb = [0.0, 0.0]  # the part of the body shift still gliding to what the locks need
         self._rel = [[0.0, 0.0], [0.0, 0.0]]  # a lifted foot's offset from the model's, gliding to 0
         self._have_prev = False  # self._feet_prev holds the last frame's feet (lx rx lz rz)
@@ -935,7 +951,7 @@ class PostProcessor:
             prev[:] = feet
             self._have_prev = True
         self._feet_now, self._feet_prev = prev, feet  # next frame's prev is this frame's feet
-        sh, ab, rel = self._shift, self._absorb, self._rel
+        sh, ab, rel, shown = self._shift, self._absorb, self._rel, self._shift_shown
         need_x = need_z = 0.0
         planted = 0
         changed = False
@@ -947,7 +963,7 @@ class PostProcessor:
             now = (y < RELEASE_Y and v < RELEASE_V) if was else (y < CONTACT_Y and v < CONTACT_V)
             lk = self._lock[i]
             if now and not was:  # touch down where the foot is shown now
-                lk[0], lk[1] = feet[i] + sh[0], feet[i + 2] + sh[1]
+                lk[0], lk[1] = feet[i] + shown[0], feet[i + 2] + shown[1]
                 rel[i][0] = rel[i][1] = 0.0
             elif was and not now:  # lift off from where it is shown (out: the last frame's output)
                 rel[i][0], rel[i][1] = out[3 * a] - feet[i], out[3 * a + 2] - feet[i + 2]
@@ -980,6 +996,21 @@ class PostProcessor:
         if n > MAX_SHIFT:
             sx, sz = sx * MAX_SHIFT / n, sz * MAX_SHIFT / n
         sh[0], sh[1] = sx, sz
+        # what is shown follows that shift through two short one-pole stages: the shift tracks the
+        # model's planted feet, which slide and jitter, and taken as is it shook the whole body
+        # (its horizontal jerk 2-4x the unlocked dance's); the planted feet keep their locks by IK
+        sm = self._shift_s
+        if self._shift_on:
+            ks = 1.0 / (1.0 + SHIFT_SMOOTH_S * 2.0 * self.smoothing * fps)
+            sm[0] += ks * (sx - sm[0])
+            sm[1] += ks * (sz - sm[1])
+            shown[0] += ks * (sm[0] - shown[0])
+            shown[1] += ks * (sm[1] - shown[1])
+        else:
+            sm[0] = shown[0] = sx
+            sm[1] = shown[1] = sz
+            self._shift_on = True
+        sx, sz = shown[0], shown[1]
         for i in range(2):  # a lifted foot glides from where it was shown to the model's (+ shift)
             if not self.contact[i]:
                 r = rel[i]
@@ -999,8 +1030,7 @@ class PostProcessor:
                 y = FLOOR_Y
             if self.contact[i]:
                 lx, lz = self._lock[i]
-                if under or ((planted == 2 or ab[0] or ab[1])
-                             and abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4):
+                if under or abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:
                     _two_bone_ik(out, hip, kn, a, lx, y, lz)
             else:
                 r = rel[i]
