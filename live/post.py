@@ -143,6 +143,14 @@ SHIFT_SMOOTH_S = 0.02
 style calibrated to smoothing 0, popping) of each of the two one-pole stages the shown body shift
 follows the planted feet's shift through (see Feet in the module docstring): ~1 frame of lag at
 30 fps."""
+STEP_H = 0.06
+"""Clearance (m over ``FLOOR_Y``) a standing dancer's unplanted foot is held at while it moves
+along the floor at ``STEP_V1`` and faster (smoothstep from ``STEP_V0``): the model draws steps
+that skate along the floor (see Feet in the module docstring); 0 = off."""
+STEP_V0 = 0.6
+STEP_V1 = 1.5
+STEP_S = 0.03
+"""Time constant (s) of each of the two one-pole stages the step clearance follows."""
 MAX_SHIFT = 0.3
 """Largest body shift (m) the foot contact may apply; the stage bound leaves room for it."""
 FLOOR_Y = sk.ANKLE_HEIGHT
@@ -481,6 +489,8 @@ class PostProcessor:
         self._absorb = [0.0, 0.0]  # the part of the body shift still gliding to what the locks need
         self._rel = [[0.0, 0.0], [0.0, 0.0]]  # a lifted foot's offset from the model's, gliding to 0
         self._have_prev = False  # self._feet_prev holds the last frame's feet (lx rx lz rz)
+        self._fv = [0.0, 0.0]  # each foot's horizontal speed as drawn (m/s), this frame
+        self._clear = [[0.0, 0.0], [0.0, 0.0]]  # each foot's step clearance after the first and second stage (STEP_S)
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
         self._raised_s = 0.0  # the same, followed with time constant SET_DOWN_S
@@ -959,6 +969,7 @@ class PostProcessor:
         for i, (a, _, _) in enumerate(_FEET):
             y = x[3 * a + 1] + lift
             v = math.hypot(feet[i] - prev[i], feet[i + 2] - prev[i + 2]) * fps
+            self._fv[i] = v
             was = self.contact[i]
             now = (y < RELEASE_Y and v < RELEASE_V) if was else (y < CONTACT_Y and v < CONTACT_V)
             lk = self._lock[i]
@@ -1025,9 +1036,22 @@ class PostProcessor:
             out[c2] = x[c2] + sz
         for i, (a, kn, hip) in enumerate(_FEET):
             y = out[3 * a + 1]
-            under = y < FLOOR_Y
+            cl = self._clear[i]
+            want = 0.0
+            # a standing dancer's foot that moves along the floor, the other planted or slower (the
+            # support), steps over it: held STEP_H over the floor from STEP_V1 on (smoothstep from STEP_V0)
+            if (STEP_H > 0.0 and not self.contact[i] and (self.contact[1 - i] or self._fv[1 - i] < self._fv[i])
+                    and 0.5 * (out[34] + out[37]) > SUPPORT_FROM):
+                f = (self._fv[i] - STEP_V0) / (STEP_V1 - STEP_V0)
+                if f > 0.0:
+                    want = STEP_H if f >= 1.0 else STEP_H * f * f * (3.0 - 2.0 * f)
+            kc = 1.0 / (1.0 + STEP_S * fps)
+            cl[0] += kc * (want - cl[0])
+            cl[1] += kc * (cl[0] - cl[1])
+            low = FLOOR_Y + cl[1]
+            under = y < low
             if under:
-                y = FLOOR_Y
+                y = low
             if self.contact[i]:
                 lx, lz = self._lock[i]
                 if under or abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:

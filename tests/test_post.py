@@ -618,6 +618,32 @@ def test_a_planted_foot_the_model_jitters_does_not_shake_the_body(frame_by_frame
     assert abs(still - shake_foot) < 0.05 * shake_foot
 
 
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_a_foot_the_model_skates_along_the_floor_steps_over_it(frame_by_frame: bool) -> None:
+    """The model stands on its right foot and puts the left down skating along the floor at
+    1.5 m/s (too fast to plant; a circle of 20 cm): the shown left ankle is held STEP_H over the
+    floor while it skates (a step), reaching it over a few frames, and comes back down to where
+    the model draws it when the foot stops; the right foot stays planted, bones exact."""
+    fps, n = 30, 60
+    t = np.clip(np.arange(n) - 10, 0, 30) / fps  # skating from frame 10 to 40, then still
+    circle = 0.2 * np.stack([np.cos(7.5 * t) - 1.0, np.zeros(n), np.sin(7.5 * t)], axis=1)  # 1.5 m/s
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    poses[:, sk.LEFT_FOOT] += circle
+    poses[:, 13] += 0.5 * circle
+    poses[:10, sk.LEFT_FOOT, 1] += 0.2  # kicked back in the air, down onto the floor skating
+    poses[:10, sk.LEFT_FOOT, 2] -= 0.25
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    out = np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+    left = out[:, sk.LEFT_FOOT, 1] - post_mod.FLOOR_Y
+    assert left[20:40].min() > 0.9 * post_mod.STEP_H  # skating: a step over the floor
+    assert np.abs(np.diff(left[10:])).max() < 0.35 * post_mod.STEP_H  # reached and left over a few frames
+    drawn = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False).process(poses[-1])[sk.LEFT_FOOT, 1]
+    assert abs(out[-1, sk.LEFT_FOOT, 1] - drawn) < 0.005  # down again (to where it is drawn) once still
+    right = out[:, sk.RIGHT_FOOT]
+    assert np.abs(right[:, [0, 2]] - right[0, [0, 2]]).max() < 2e-3 and right[:, 1].max() - post_mod.FLOOR_Y < 1e-3
+    assert sk.bone_length_error(out) < 1e-4
+
+
 def test_a_dragged_foot_that_lifts_glides_back_to_the_model_without_a_jump() -> None:
     """Both feet planted while the model drags the left one 0.4 m away; when it lifts, the
     foot and the body glide to where the model has them instead of jumping there."""
