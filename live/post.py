@@ -25,6 +25,13 @@ knee toward the side the direction projection put it on: bones exact, no jump wh
 begins. Measured (models/README.md, session 43): foot sliding in contact 0.35 -> 0.26 m/s over
 the evaluation (breaking 1.5 -> 0.8, its data's 0.56), the styles as they were or better;
 breaking sits lower in its floor work (where the model draws it, no longer lifted by the feet).
+And in a folded leg the knee turns about the leg (the hip-ankle line) by at most
+``KNEE_TURN_DEG_S`` (divided by the fold's weight, so no limit where the fold begins), from the
+side it was shown on the frame before (``live.post_many.KneeTurn``, session 47): the short thigh's
+direction turns with the model's frame-to-frame noise, and breaking's knees swung across their
+legs in a frame (the median turn 43 deg where a knee moved over 6 m/s and 2.5x as fast as the model
+drew it, 6.3 % of breaking's test-song frames; 3.0 % with the limit, jerk 366 -> 358 m/s^3 over
+the evaluation, the styles as they were).
 
 Feet. With ``foot_lock`` the feet stage first keeps the feet out of the floor: when the
 lower ankle would be shown under ``FLOOR_Y`` (a standing ankle's height), or a knee, elbow or
@@ -205,6 +212,8 @@ its ankle is kept where the model put it (see Bones in the module docstring)."""
 LEG_FOLD_FULL = 0.55
 """At this share and under, a folded leg's ankle is wholly the model's (a smoothstep between)."""
 KNEE_LEAN = 0.03
+KNEE_TURN_DEG_S = 300.0
+"""Fastest a fully folded knee turns about its leg (deg/s; see Bones in the module docstring)."""
 """How far (m) a fully folded leg's knee is pulled to the body's front before its side is
 taken: the model's own bend decides, and a knee it draws on the hip-ankle line bends forward."""
 GROOVE_BINS = 64
@@ -256,9 +265,12 @@ class BoneProjector:
     and gets its canonical length, parents first, over plain floats (same result); then, with
     ``fold_legs``, a folded leg keeps its ankle (see Bones in the module docstring)."""
 
-    def __init__(self, lengths: Sequence[float] | np.ndarray | None = None, *, fold_legs: bool = True) -> None:
+    def __init__(self, lengths: Sequence[float] | np.ndarray | None = None, *, fold_legs: bool = True,
+                 turn: pm.KneeTurn | None = None) -> None:
         ref = sk.CANONICAL_BONE_LENGTHS if lengths is None else np.asarray(lengths, np.float32)
         self.fold_legs = bool(fold_legs)
+        self.turn = turn
+        """A folded knee's turn limit and last sides (``live.post_many.KneeTurn``), or None: none."""
         self.legs = tuple((hip, knee, ankle, float(ref[knee]), float(ref[ankle])) for ankle, knee, hip in _FEET)
         """Each leg's joints (hip, knee, ankle) and its thigh and shin lengths."""
         rest = sk.rest_pose().astype(np.float64)
@@ -318,8 +330,14 @@ class BoneProjector:
                 else:
                     o[c0], o[c1], o[c2] = bx + ul0, by + ul1, bz + ul2
         if self.fold_legs:
-            for leg in self.legs:
-                _fold_leg(x, o, *leg)
+            turn = self.turn
+            for i, leg in enumerate(self.legs):
+                r = _fold_leg(x, o, *leg)
+                if turn is not None:
+                    h, k, a = 3 * leg[0], 3 * leg[1], 3 * leg[2]
+                    new = turn.apply(i, o[h], o[h + 1], o[h + 2], o[k], o[k + 1], o[k + 2], o[a], o[a + 1], o[a + 2], r)
+                    if new is not None:
+                        o[k], o[k + 1], o[k + 2] = new
 
     def __call__(self, pose: np.ndarray, out: np.ndarray) -> np.ndarray:
         """pose [shape=(17, 3)] -> ``out`` [shape=(17, 3)] (may alias ``pose``)."""
@@ -328,18 +346,19 @@ class BoneProjector:
         return out
 
 
-def _fold_leg(x: list[float], o: list[float], hip: int, knee: int, ankle: int, l1: float, l2: float) -> None:
+def _fold_leg(x: list[float], o: list[float], hip: int, knee: int, ankle: int, l1: float, l2: float) -> float:
     """One leg of :meth:`BoneProjector.flat` (joints ``hip``, ``knee``, ``ankle``; ``l1``,
     ``l2`` thigh and shin): when the model's ``x`` folds it, its ankle in ``o`` moves toward
     where the model put it (relative to the hip) and :func:`_two_bone_ik` places the knee on the
-    side of the projected one. ``live.post_many.fold_legs`` is the same over many poses."""
+    side of the projected one. ``live.post_many.fold_legs`` is the same over many poses.
+    Returns the shorter of the model's thigh and shin as a share of its length."""
     sqrt = math.sqrt
     a, b, c = 3 * hip, 3 * knee, 3 * ankle
     t0, t1, t2 = x[b] - x[a], x[b + 1] - x[a + 1], x[b + 2] - x[a + 2]
     s0, s1, s2 = x[c] - x[b], x[c + 1] - x[b + 1], x[c + 2] - x[b + 2]
     r = min(sqrt(t0 * t0 + t1 * t1 + t2 * t2) / l1, sqrt(s0 * s0 + s1 * s1 + s2 * s2) / l2)
     if r >= LEG_FOLD_FROM:
-        return
+        return r
     f = min(1.0, (LEG_FOLD_FROM - r) / (LEG_FOLD_FROM - LEG_FOLD_FULL))
     w = f * f * (3.0 - 2.0 * f)
     px, py, pz = o[a], o[a + 1], o[a + 2]
@@ -350,7 +369,7 @@ def _fold_leg(x: list[float], o: list[float], hip: int, knee: int, ankle: int, l
     vx, vy, vz = tx - px, ty - py, tz - pz
     d = sqrt(vx * vx + vy * vy + vz * vz)
     if d < 1e-9:
-        return
+        return r
     ux, uy, uz = vx / d, vy / d, vz / d
     # the knee leans (by up to KNEE_LEAN m, with the fold) to the body's front, across the leg,
     # so a knee the model draws on the hip-ankle line does not flip
@@ -364,6 +383,7 @@ def _fold_leg(x: list[float], o: list[float], hip: int, knee: int, ankle: int, l
     fn = sqrt(fx * fx + fy * fy + fz * fz)
     lean = w * KNEE_LEAN / fn if fn > 1e-9 else 0.0
     _two_bone_ik(o, hip, knee, ankle, tx, ty, tz, lean * fx, lean * fy, lean * fz)
+    return r
 
 
 def _alpha(cutoff_hz: float, fps: float) -> float:
@@ -454,8 +474,10 @@ class PostProcessor:
         self._gm = [0.0] * n  # mean pose of the dynamics stage
         self._gl = [0.0] * n  # mean pose of the energy control (ENERGY_MEAN_S)
         self._cue: tuple[float, float, float] | None = None
-        self._project = BoneProjector()
+        self._turn = pm.KneeTurn(math.radians(KNEE_TURN_DEG_S) / self.fps, (LEG_FOLD_FROM, LEG_FOLD_FULL))
+        self._project = BoneProjector(turn=self._turn)
         self._batch_proj = pm.BatchProjector(self._project.plan, legs=self._project.legs if self._project.fold_legs else (),
+                                             turn=self._turn,
                                              fold=(LEG_FOLD_FROM, LEG_FOLD_FULL, KNEE_LEAN))
         self._out = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._out_flat = self._out.reshape(-1)
@@ -502,6 +524,7 @@ class PostProcessor:
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
         self._raised_s = 0.0  # the same, followed with time constant SET_DOWN_S
         self._hip_ground: float | None = None  # the hips' height (as drawn) when last on the floor
+        self._turn.reset()
         self.contact = [False, False]
         self._g_primed = False
         self._gl_on = False  # the energy control's mean pose is tracked (only while energy < 1)

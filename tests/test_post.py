@@ -294,6 +294,47 @@ def test_folding_a_leg_is_continuous_and_the_batch_agrees() -> None:
     assert np.delete(steps, range(699, 720)).max() < 0.002  # 0.7 of a thigh in 1400 steps: no jump where the fold begins
 
 
+def _knee_side(p: np.ndarray) -> np.ndarray:
+    """The left knee's unit offset across its leg (the hip-ankle line) per pose [t, 3]."""
+    u = p[:, 15] - p[:, 11]
+    u /= np.linalg.norm(u, axis=-1, keepdims=True)
+    k = p[:, 13] - p[:, 11]
+    k -= np.einsum("tc,tc->t", k, u)[:, None] * u
+    return k / np.linalg.norm(k, axis=-1, keepdims=True)
+
+
+def test_a_folded_knee_the_model_flips_across_its_leg_turns_over_there_at_a_bounded_rate() -> None:
+    """The model draws the left thigh at a fifth of its length (a folded leg, as breaking's floor
+    work) with the knee just left of the hip-ankle line, and from frame 10 just right of it: the
+    projected knee would swap sides in one frame (its direction is the short thigh's). With the
+    turn limit (``KneeTurn``, KNEE_TURN_DEG_S) the shown knee turns about the leg by at most that
+    rate, frame by frame and over the whole dance alike, reaches the new side, bones exact; the
+    same projection without it swaps in one frame."""
+    from live import post_many as pm
+    from live.post import BoneProjector
+
+    fps, n = 30, 40
+    step = np.radians(post_mod.KNEE_TURN_DEG_S) / fps
+    base = sk.rest_pose().astype(np.float64)
+    base[15] = base[11] + [0.0, -0.3, 0.15]
+    poses = np.repeat(base[None], n, axis=0)
+    side = np.where(np.arange(n) < 10, 1.0, -1.0)
+    poses[:, 13] = base[11] + 0.5 * (base[15] - base[11]) * 0.5 + side[:, None] * [0.05, 0.0, 0.0]
+    fold = (post_mod.LEG_FOLD_FROM, post_mod.LEG_FOLD_FULL, post_mod.KNEE_LEAN)
+    proj = BoneProjector(turn=pm.KneeTurn(step))
+    flat = np.stack([proj(p.astype(np.float32), np.zeros((17, 3), np.float32)) for p in poses]).astype(np.float64)
+    whole = pm.BatchProjector(proj.plan, legs=proj.legs, fold=fold, turn=pm.KneeTurn(step))(poses.copy())
+    np.testing.assert_allclose(whole, flat, atol=1e-5)
+    s = _knee_side(whole)
+    turn = np.arccos(np.clip(np.einsum("tc,tc->t", s[1:], s[:-1]), -1.0, 1.0))
+    assert turn.max() < step + 1e-3
+    assert s[0, 0] > 0.9 and s[-1, 0] < -0.9  # from the one side to the other
+    np.testing.assert_allclose(sk.bone_lengths(whole), np.broadcast_to(sk.CANONICAL_BONE_LENGTHS, (n, 17)), atol=1e-5)
+    plain = pm.BatchProjector(proj.plan, legs=proj.legs, fold=fold)(poses.copy())
+    s = _knee_side(plain)
+    assert np.arccos(np.clip(s[10] @ s[9], -1.0, 1.0)) > np.radians(150)
+
+
 def _folding(n: int, fps: float) -> np.ndarray:
     """A dancer whose model draws the left thigh at 15-50 % of its length, its direction swinging
     +-70 deg at 3 Hz, while the ankle stays put (breaking's floor work as the model draws it)."""
