@@ -227,9 +227,10 @@ class KneeTurn:
 
     def apply(self, leg: int, hx: float, hy: float, hz: float, kx: float, ky: float, kz: float,
               ax: float, ay: float, az: float, r: float) -> tuple[float, float, float] | None:
-        """The knee (kx, ky, kz) of ``leg`` in a pose with hip (h) and ankle (a), folded with
-        weight ``w`` (0: not folded): the knee turned back toward the last side where it turned
-        too far (None: keep it); the side shown is remembered."""
+        """The knee (kx, ky, kz) of ``leg`` in a pose with hip (h) and ankle (a), whose shorter
+        bone the model drew at ``r`` of its length (folded under ``band[0]``): the knee turned
+        back toward the last side where it turned too far (None: keep it); the side shown is
+        remembered."""
         sqrt = math.sqrt
         ux, uy, uz = ax - hx, ay - hy, az - hz
         d = sqrt(ux * ux + uy * uy + uz * uz)
@@ -272,6 +273,8 @@ class KneeTurn:
     def many(self, x: np.ndarray, out: np.ndarray, legs: tuple[tuple[int, int, int, float, float], ...]) -> None:
         """:meth:`apply` over many poses in order (``x`` the poses before the projection, for the
         fold's weight; ``out`` the projected ones, knees rewritten in place)."""
+        if len(out) == 0:
+            return
         for leg, (a, b, c, l1, l2) in enumerate(legs):
             r = np.minimum(np.linalg.norm(x[:, b] - x[:, a], axis=-1) / l1, np.linalg.norm(x[:, c] - x[:, b], axis=-1) / l2)
             # only the folded frames, the frame before each and the last one (the side it leaves) need a look
@@ -279,12 +282,12 @@ class KneeTurn:
             need[:-1] |= need[1:]
             need[-1] = True
             rows = np.nonzero(need)[0]
-            w = r[rows].tolist()
+            share = r[rows].tolist()
             hip, knee, ankle = out[rows, a].tolist(), out[rows, b].tolist(), out[rows, c].tolist()
             apply = self.apply
             for n, i in enumerate(rows.tolist()):
                 h, k, an = hip[n], knee[n], ankle[n]
-                new = apply(leg, h[0], h[1], h[2], k[0], k[1], k[2], an[0], an[1], an[2], w[n])
+                new = apply(leg, h[0], h[1], h[2], k[0], k[1], k[2], an[0], an[1], an[2], share[n])
                 if new is not None:
                     out[i, b] = new
 
