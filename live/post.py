@@ -580,6 +580,8 @@ class PostProcessor:
         The first frame goes through :meth:`process` (it primes the filters), the rest
         stage by stage over all frames (``live.post_many``); while held, frame by frame."""
         t = len(poses)
+        if t == 0:  # nothing to pass (a dance cut to nothing): nothing changes
+            return np.zeros((0, sk.NUM_JOINTS, 3), np.float32)
         c64 = None if cues is None else np.asarray(cues, np.float64).reshape(t, 3)
         if self.hold or t < 2:
             return self._process_loop(poses, c64)

@@ -163,6 +163,14 @@ def test_one_euro_smooths_jitter_but_follows_fast_hits() -> None:
     assert ys[0] > 0.3 * 0.4, ys
 
 
+def test_an_empty_dance_passes_as_empty_and_changes_nothing() -> None:
+    post = PostProcessor(fps=30, smoothing=0.5, root="follow", foot_lock=True)
+    assert post.process_many(np.zeros((0, 17, 3), np.float32)).shape == (0, 17, 3)
+    fresh = PostProcessor(fps=30, smoothing=0.5, root="follow", foot_lock=True)
+    poses = _stepping(20, 30.0)
+    np.testing.assert_array_equal(post.process_many(poses), fresh.process_many(poses))
+
+
 def test_smoothing_zero_is_identity() -> None:
     post = PostProcessor(fps=30, smoothing=0.0, project_bones=False, root="center", foot_lock=False)
     rng = np.random.default_rng(5)
