@@ -126,6 +126,8 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("silent_seconds_long", "  ... seconds of silence (< -50 dB)"), ("root_max", "root radius max (m)"), ("root_p95", "root radius p95 (m)"),
     ("root_raw_max", "raw root radius max (m), no post"), ("foot_slide", "foot sliding in contact (m/s)"),
     ("foot_slide_share", "contact steps sliding > 0.1 m/s"),
+    ("skating", f"  ... skating on the floor (< {md.SKATE_M * 100:.0f} cm, > {md.SKATE_SPEED:g} m/s)"),
+    ("made_pops", f"frames a joint jumps {md.POP_SPEED:g} m/s+ not drawn"),
     ("off_floor", f"frames with every joint {md.OFF_FLOOR_M * 100:.0f} cm+ off the floor"),
     ("under_floor", "frames with a joint under the floor"), ("bone_error", "bone-length error"),
     ("jerk", "jerk (m/s^3)"), ("speed", "mean joint speed (m/s)"),
@@ -169,7 +171,7 @@ def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainDat
 STYLE_FIGURES = (("align", "beat-align score"), ("dip", "dip on the beat"), ("half", "dip on the half beat"),
                  ("sharp", "accent sharpness"), ("hip", "hip over lower ankle"), ("head", "nose over hips"),
                  ("rep_min", "repetition ratio, min"), ("rep_low", "repetition under 0.3"),
-                 ("slide", "foot sliding in contact"), ("air", "off the floor"))
+                 ("slide", "foot sliding in contact"), ("skate", "skating on the floor"), ("air", "off the floor"))
 """Per-style figures of the test-song dances (``style_dynamics``; no target: read beside
 the training data's own, style by style): key in the report's ``dynamics``, row label."""
 
@@ -191,6 +193,7 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
         "repetition_low": md.repeating_share(rep),
         "foot_slide": _mean([s[0] for s in slides]),
         "foot_slide_share": _mean([s[1] for s in slides]),
+        "skating": _mean([md.skating(d, fps=fps) for d in dances]),
         "off_floor": _mean([md.off_floor(d) for d in dances]),
         "under_floor": _mean([md.under_floor(d) for d in dances]),
         "bone_error": _mean([metrics.bone_length_error(d) for d in dances]),
@@ -205,14 +208,15 @@ def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | 
     these three over dances with exact beats only), accent sharpness, stance, repetition and
     foot sliding (``model.metrics_dancer``): {"align": {style: bas}, "dip": {style: g},
     "half": {style: g}, "sharp": {style: x}, "hip": {style: m}, "head": {style: m},
-    "rep_min": {style: r}, "rep_low": {style: share}, "slide": {style: m/s}, "air": {style: share}}. The headline
+    "rep_min": {style: r}, "rep_low": {style: share}, "slide": {style: m/s}, "skate": {style: share}, "air": {style: share}}. The headline
     beat-align score is one mean over a few dances; this one shows which styles land on the
     beat (the training data's freestyle, salsa and breaking barely dip on it). The repetition rows are each dance's own windows (as the
     headline's), pooled per style: its lowest ratio and its share under ``md.REPEAT_RATIO``,
     so a low headline minimum is read beside the style's own data (the synthetic ballet,
     house and locking repeat a move for bars: 16-18 % of their windows are under 0.3). The
     foot sliding (mean horizontal ankle speed in contact) likewise shows which style's feet
-    move along the floor (breaking's floor work sweeps them by design), and ``air`` the share
+    move along the floor (breaking's floor work sweeps them by design), ``skate`` the share of
+    contact steps skating on the floor (``md.skating``), and ``air`` the share
     of frames with the whole body off the floor (``md.off_floor``: jumps, or hovering feet)."""
     out: dict[str, dict[str, float]] = {part: {} for part, _ in STYLE_FIGURES}
     for st, items in dances.items():
@@ -230,6 +234,7 @@ def style_dynamics(dances: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray | 
         out["rep_min"][st] = float(rep.min()) if len(rep) else float("nan")
         out["rep_low"][st] = md.repeating_share(rep)
         out["slide"][st] = _mean([md.foot_sliding(p, fps=fps)[0] for p, _ in items])
+        out["skate"][st] = _mean([md.skating(p, fps=fps) for p, _ in items])
         out["air"][st] = _mean([md.off_floor(p) for p, _ in items])
     return out
 
@@ -289,6 +294,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     rows: list[dict[str, Any]] = []
     agree: list[float] = []
     plain: list[np.ndarray] = []
+    pops: list[float] = []  # post-made joint jumps per plain dance (model.metrics_dancer.made_pops)
     by_style: dict[str, list[np.ndarray]] = {}
     dyn: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}  # style -> (dance, exact beats)
     bas_pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -301,6 +307,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             g1 = dancer.dance(song, style=st, seed=1).poses
             agree.append(md.seed_agreement(g.poses, g1, fps=fps))
             plain.append(g.poses)
+            pops.append(md.made_pops(g.poses, g.raw, fps=fps))
             by_style.setdefault(st, []).append(g.poses)
             if cfg.style_seeds > 1:
                 by_style[st].append(g1)
@@ -315,6 +322,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
                 row["bas_tracked"] = _bas([(g.poses, g.beats)], fps=fps)["bas"]
             rows.append(row)
     fig = _motion_figures(plain, fps=fps)
+    fig["made_pops"] = _mean(pops)
     fig.update(_bas(bas_pairs, fps=fps) if bas_pairs else {"bas": math.nan, "bas_off": math.nan, "bas_gain": math.nan})
     if cfg.style_every_song:
         for i, song in enumerate(songs):

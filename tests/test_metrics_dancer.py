@@ -245,3 +245,29 @@ def test_under_floor_counts_frames_with_a_joint_through_the_floor() -> None:
     hand = stand.copy()
     hand[: len(hand) // 2, JOINT_INDEX["right_wrist"], 1] = -0.02
     assert md.under_floor(hand) == pytest.approx(0.5)
+
+
+def test_skating_counts_a_foot_moving_fast_on_the_floor_not_a_slow_or_raised_one() -> None:
+    """The left foot glides along the floor at 0.8 m/s (skating), then at 0.3 m/s (a slow slide,
+    not skating), then 3 cm up at 0.8 m/s (in contact by the sliding figure, a step by this one);
+    the right stands: a third of the left foot's contact steps skate, a sixth of both feet's."""
+    p = _still(9)
+    n = len(p)
+    third = n // 3
+    v = np.r_[np.full(third, 0.8), np.full(third, 0.3), np.full(n - 2 * third, 0.8)]
+    p[:, JOINT_INDEX["left_ankle"], 0] += np.cumsum(v) / FPS
+    p[2 * third:, JOINT_INDEX["left_ankle"], 1] += 0.03
+    assert md.skating(p, fps=FPS) == pytest.approx(1 / 6, abs=0.01)
+    assert md.skating(_still(4), fps=FPS) == 0.0
+    assert np.isnan(md.skating(_still(4)[:1], fps=FPS))
+
+
+def test_made_pops_counts_jumps_the_raw_dance_did_not_have() -> None:
+    """A knee moved 30 cm in one frame of ten where the raw dance moved it 1 cm counts that frame
+    step; the same jump drawn by the model (raw as shown) does not."""
+    raw = _still(1)[:11].astype(np.float64)
+    shown = raw.copy()
+    shown[5:, JOINT_INDEX["left_knee"], 0] += 0.3
+    raw[5:, JOINT_INDEX["left_knee"], 0] += 0.01
+    assert md.made_pops(shown, raw, fps=FPS) == pytest.approx(0.1)
+    assert md.made_pops(shown, shown, fps=FPS) == 0.0
