@@ -1,0 +1,160 @@
+"""The shipped dancer's feet and knees against the path before session 47 and the training data,
+per style (printed side by side, nothing asserted).
+
+    dancemuse bench feet [--model models/default.onnx] [--data data/synth_v5 data/mocap] [--songs midi:6]
+
+Per style, every test song danced with seed 0 (the evaluation's songs), three columns each:
+
+- *old*: the same model and post-processing with session 47's three stages off (:func:`old_path`:
+  the body shift shown as the locks need it, no step clearance, no knee turn limit), which is what
+  shipped in session 45;
+- *new*: as shipped;
+- *data*: the style's training clips (where a figure exists for them).
+
+The figures (``model.metrics`` and ``model.metrics_dancer``): jerk (m/s^3), foot sliding in
+contact (m/s), the share of contact steps skating on the floor (``md.skating``), the share of
+frames where a joint jumps over 6 m/s and 2.5x as fast as the model drew it (``md.made_pops``, the
+post-processing's; no data column) and the share of frames off the floor (``md.off_floor``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+STAGES = ("SHIFT_SMOOTH_S", "STEP_H", "KNEE_TURN_DEG_S")
+"""live.post's constants of session 47's three stages (0 = off)."""
+FIGURES = (("jerk", "jerk", "{:.0f}"), ("slide", "sliding", "{:.3f}"), ("skate", "skating", "{:.3f}"),
+           ("pops", "jumps made", "{:.4f}"), ("air", "off floor", "{:.3f}"))
+"""(key, column title, format) of the table."""
+
+
+@contextlib.contextmanager
+def old_path() -> Iterator[None]:
+    """Session 47's three stages off (live.post's constants at 0) for post-processors made inside;
+    restored on leaving."""
+    import live.post as lp
+
+    kept = {name: getattr(lp, name) for name in STAGES}
+    try:
+        for name in STAGES:
+            setattr(lp, name, 0.0)
+        yield
+    finally:
+        for name, value in kept.items():
+            setattr(lp, name, value)
+
+
+def figures(poses: np.ndarray, raw: np.ndarray | None, *, fps: float) -> dict[str, float]:
+    """One dance's figures (``raw`` None: no post-made jumps)."""
+    from model import metrics
+    from model import metrics_dancer as md
+
+    return {"jerk": metrics.jerk(poses, fps=fps), "slide": md.foot_sliding(poses, fps=fps)[0],
+            "skate": md.skating(poses, fps=fps),
+            "pops": md.made_pops(poses, raw, fps=fps) if raw is not None else float("nan"),
+            "air": md.off_floor(poses)}
+
+
+def _mean(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    out = {}
+    for key, _, _ in FIGURES:
+        v = [r[key] for r in rows if np.isfinite(r[key])]
+        out[key] = float(np.mean(v)) if v else float("nan")
+    return out
+
+
+def model_figures(model: str, songs: Sequence[Any], *, old: bool) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """(styles, style -> mean figures) of every song danced in every style with seed 0."""
+    from model.config import load_config
+    from model.metrics_gen import Dancer
+
+    with old_path() if old else contextlib.nullcontext():
+        dancer = Dancer(model, load_config(None))
+        out = {}
+        for st in dancer.styles:
+            rows = []
+            for song in songs:
+                g = dancer.dance(song, style=st, seed=0)
+                rows.append(figures(g.poses, g.raw, fps=dancer.fps))
+            out[st] = _mean(rows)
+    return list(dancer.styles), out
+
+
+def data_figures(paths: Sequence[str | Path], *, fps: int) -> dict[str, dict[str, float]]:
+    """Style -> mean figures of the training clips at ``fps``."""
+    from model.dataset import clip_records, load_poses
+
+    rows: dict[str, list[dict[str, float]]] = {}
+    for p in paths:
+        for r in clip_records(p):
+            if int(round(r.fps)) != fps:
+                continue
+            poses = np.asarray(load_poses(r.poses)["poses"], np.float64)
+            rows.setdefault(r.style, []).append(figures(poses, None, fps=fps))
+    return {st: _mean(v) for st, v in rows.items()}
+
+
+def table(styles: Sequence[str], old: dict[str, dict[str, float]], new: dict[str, dict[str, float]],
+          data: dict[str, dict[str, float]]) -> str:
+    """The side-by-side table (old / new / data per figure, one row per style and the mean)."""
+    nan = {key: float("nan") for key, _, _ in FIGURES}
+
+    def cell(fmt: str, *v: float) -> str:
+        return " / ".join("-" if not np.isfinite(x) else fmt.format(x) for x in v)
+
+    head = f"{'style':13s}" + "".join(f"  {title + (' old / new' if key == 'pops' else ' old / new / data'):>30s}"
+                                      for key, title, _ in FIGURES)
+    lines = [head]
+    for st in [*styles, "mean"]:
+        if st == "mean":
+            o, n = _mean(list(old.values())), _mean(list(new.values()))
+            d = _mean([data[s] for s in styles if s in data])
+        else:
+            o, n, d = old[st], new[st], data.get(st, nan)
+        parts = []
+        for key, _, fmt in FIGURES:
+            parts.append(f"  {cell(fmt, o[key], n[key]) if key == 'pops' else cell(fmt, o[key], n[key], d[key]):>30s}")
+        lines.append(f"{st:13s}" + "".join(parts))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="dancemuse bench feet", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="models/default.onnx", help="the model (default models/default.onnx)")
+    ap.add_argument("--data", nargs="+", default=["data/synth_v5", "data/mocap"],
+                    help="the training data (default data/synth_v5 data/mocap)")
+    ap.add_argument("--songs", nargs="+", default=["midi:6"], help="test songs (default midi:6)")
+    args = ap.parse_args(argv)
+
+    from model import metrics_songs as ms
+    from model.errors import DanceMuseError
+
+    try:
+        songs = ms.find_songs(args.songs)
+        styles, new = model_figures(args.model, songs, old=False)
+        _, old = model_figures(args.model, songs, old=True)
+        data = data_figures(args.data, fps=30)
+    except DanceMuseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"model {args.model} on {', '.join(args.songs)} (every style, seed 0) against {' + '.join(args.data)}; "
+          "old = session 47's stages off (the body shift, the step clearance, the knee turn limit)")
+    print(table(styles, old, new, data))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

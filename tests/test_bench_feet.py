@@ -1,0 +1,38 @@
+"""bench/feet.py: the old path switches session 47's stages off only inside it (even when the
+inside fails), and the table prints old / new / data with a dash where a figure is missing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import live.post as lp
+from bench.feet import FIGURES, STAGES, figures, old_path, table
+from live.post import PostProcessor
+from model import skeleton as sk
+
+
+def test_the_old_path_turns_the_stages_off_inside_and_restores_them() -> None:
+    kept = {name: getattr(lp, name) for name in STAGES}
+    assert all(v > 0 for v in kept.values())
+    with old_path():
+        assert all(getattr(lp, name) == 0.0 for name in STAGES)
+        assert PostProcessor(fps=30)._turn.max_turn == 0.0  # built inside: no knee turn limit
+    assert {name: getattr(lp, name) for name in STAGES} == kept
+    assert PostProcessor(fps=30)._turn.max_turn > 0.0
+    with pytest.raises(RuntimeError), old_path():
+        raise RuntimeError("a dance that failed")
+    assert {name: getattr(lp, name) for name in STAGES} == kept
+
+
+def test_the_table_reads_old_new_and_data_per_style_and_their_mean() -> None:
+    still = np.repeat(sk.rest_pose(on_floor=True)[None], 60, axis=0).astype(np.float64)
+    f = figures(still, still, fps=30)
+    assert f["jerk"] == 0.0 and f["skate"] == 0.0 and f["pops"] == 0.0 and f["air"] == 0.0
+    old = {"a": dict(f, jerk=400.0), "b": dict(f, jerk=200.0)}
+    new = {"a": dict(f, jerk=300.0), "b": dict(f, jerk=100.0)}
+    out = table(["a", "b"], old, new, {"a": figures(still, None, fps=30)})
+    lines = out.splitlines()
+    assert len(lines) == 4 and all(title in lines[0] for _, title, _ in FIGURES)
+    assert "400 / 300 / 0" in lines[1] and "200 / 100 / -" in lines[2]  # b has no data
+    assert lines[3].startswith("mean") and "300 / 200 / 0" in lines[3]
