@@ -76,8 +76,9 @@ def _mean(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def model_figures(model: str, songs: Sequence[Any], *, old: bool) -> tuple[list[str], dict[str, dict[str, float]]]:
-    """(styles, style -> mean figures) of every song danced in every style with seed 0."""
+def model_figures(model: str, songs: Sequence[Any], *, old: bool
+                  ) -> tuple[list[str], dict[str, dict[str, float]], int]:
+    """(styles, style -> mean figures, fps) of every song danced in every style with seed 0."""
     from model.config import load_config
     from model.metrics_gen import Dancer
 
@@ -90,21 +91,15 @@ def model_figures(model: str, songs: Sequence[Any], *, old: bool) -> tuple[list[
                 g = dancer.dance(song, style=st, seed=0)
                 rows.append(figures(g.poses, g.raw, fps=dancer.fps))
             out[st] = _mean(rows)
-    return list(dancer.styles), out
+    return list(dancer.styles), out, int(dancer.fps)
 
 
 def data_figures(paths: Sequence[str | Path], *, fps: int) -> dict[str, dict[str, float]]:
-    """Style -> mean figures of the training clips at ``fps``."""
-    from model.dataset import clip_records, load_poses
+    """Style -> mean figures of the training clips (``model.metrics_suite.load_train``)."""
+    from model.metrics_suite import load_train
 
-    rows: dict[str, list[dict[str, float]]] = {}
-    for p in paths:
-        for r in clip_records(p):
-            if int(round(r.fps)) != fps:
-                continue
-            poses = np.asarray(load_poses(r.poses)["poses"], np.float64)
-            rows.setdefault(r.style, []).append(figures(poses, None, fps=fps))
-    return {st: _mean(v) for st, v in rows.items()}
+    train = load_train(paths, fps=fps)
+    return {st: _mean([figures(np.asarray(p, np.float64), None, fps=fps) for p in v]) for st, v in train.poses().items()}
 
 
 def table(styles: Sequence[str], old: dict[str, dict[str, float]], new: dict[str, dict[str, float]],
@@ -144,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         songs = ms.find_songs(args.songs)
-        styles, new = model_figures(args.model, songs, old=False)
-        _, old = model_figures(args.model, songs, old=True)
-        data = data_figures(args.data, fps=30)
+        styles, new, fps = model_figures(args.model, songs, old=False)
+        _, old, _ = model_figures(args.model, songs, old=True)
+        data = data_figures(args.data, fps=fps)
     except DanceMuseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -448,6 +448,7 @@ class PostProcessor:
         if return_s <= 0:
             raise ConfigError(f"live.root_return_s {return_s} must be positive")
         self.fps = float(fps)
+        self._clear_k = 1.0 / (1.0 + STEP_S * self.fps)  # the step clearance's stages, per frame
         self.smoothing = float(smoothing)
         self.mirror = bool(mirror)
         self.root = root
@@ -1066,18 +1067,18 @@ class PostProcessor:
             out[c] = x[c] + sx
             out[c1] = x[c1] + lift
             out[c2] = x[c2] + sz
+        standing = STEP_H > 0.0 and 0.5 * (out[34] + out[37]) > SUPPORT_FROM  # (the legs' IK keeps the hips)
+        kc = self._clear_k
         for i, (a, kn, hip) in enumerate(_FEET):
             y = out[3 * a + 1]
             cl = self._clear[i]
             want = 0.0
             # a standing dancer's foot that moves along the floor, the other planted or slower (the
             # support), steps over it: held STEP_H over the floor from STEP_V1 on (smoothstep from STEP_V0)
-            if (STEP_H > 0.0 and not self.contact[i] and (self.contact[1 - i] or self._fv[1 - i] < self._fv[i])
-                    and 0.5 * (out[34] + out[37]) > SUPPORT_FROM):
+            if standing and not self.contact[i] and (self.contact[1 - i] or self._fv[1 - i] < self._fv[i]):
                 f = (self._fv[i] - STEP_V0) / (STEP_V1 - STEP_V0)
                 if f > 0.0:
                     want = STEP_H if f >= 1.0 else STEP_H * f * f * (3.0 - 2.0 * f)
-            kc = 1.0 / (1.0 + STEP_S * fps)
             cl[0] += kc * (want - cl[0])
             cl[1] += kc * (cl[0] - cl[1])
             low = FLOOR_Y + cl[1]
