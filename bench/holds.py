@@ -20,7 +20,7 @@ a slow sway on the spot). Per style:
   `dancemuse evaluate` counts them), the share that overlap a still stretch by at least half;
 - *music of the nearest*: is a repeat danced to repeated music? For every window, its nearest
   dance window (at least 2 s away, the repetition line's partner) ranked by how near its music
-  is (the model's mel bands and onset, ``MUSIC_COLS``, z-scored over the piece) among all the
+  is (the model's mel bands and onset, ``model.metrics_dancer.MUSIC_COLS``, z-scored over the piece) among all the
   window's partners: 0 = the most similar music of all, 0.5 = as any. The median over the
   windows under 0.3 and over all windows, model and data (the data's clips through the model's
   own feature extraction).
@@ -59,8 +59,6 @@ TOP_BANDS = slice(56, 64)
 """The model's top eight mel bands (of 64, 30 Hz - 11 kHz)."""
 ONSET = 64
 """The model's onset column (model.features)."""
-MUSIC_COLS = slice(0, 65)
-"""What a window's music is compared by: the 64 mel bands and the onset."""
 
 
 def still_blocks(poses: np.ndarray, *, fps: float, block_s: float = BLOCK_S, calm: float = CALM,
@@ -127,39 +125,6 @@ def _starts(n: int, *, fps: float, music: np.ndarray | None) -> tuple[np.ndarray
     return starts, w
 
 
-def partner_music(poses: np.ndarray, feats: np.ndarray, *, fps: float, music: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(repetition ratio, music rank of the nearest) per window: the rank is the share of the
-    window's partners (starts at least 2 s away) whose music (``feats[:, MUSIC_COLS]`` z-scored
-    over the piece, every 0.1 s, RMS) is nearer to the window's than its nearest dance
-    partner's: 0 when the dance repeats where the music does."""
-    from model import metrics_dancer as md
-
-    n = min(len(poses), len(feats))
-    got = md._window_distances(np.asarray(poses[:n], np.float64), fps=fps, window_s=2.0, gap_s=2.0, hop_s=0.5,
-                               music=music)
-    starts, w = _starts(n, fps=fps, music=music)
-    if got is None or len(got[0]) != len(starts):
-        return np.zeros(0), np.zeros(0)
-    dp, far = got  # the dance's window distances, as the repetition line measures them
-    f = np.asarray(feats[:n, MUSIC_COLS], np.float64)
-    f = (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-6)
-    sub = max(1, int(round(fps / 10.0)))
-    v = np.stack([f[a: a + w: sub].reshape(-1) for a in starts])
-    sq = (v**2).sum(axis=1)
-    dm = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * v @ v.T, 0.0) / v.shape[1])
-    mean_pair = float(dp[far].mean())
-    ratio, rank = [], []
-    for i in range(len(starts)):
-        cand = np.nonzero(far[i])[0]
-        if not len(cand):
-            continue
-        j = cand[np.argmin(dp[i, cand])]
-        ratio.append(dp[i, j] / mean_pair if mean_pair > 1e-12 else 0.0)
-        rank.append(float((dm[i, cand] < dm[i, j]).mean()))
-    return np.asarray(ratio), np.asarray(rank)
-
-
 def low_windows_in_still(poses: np.ndarray, still: np.ndarray, *, fps: float, music: np.ndarray | None = None,
                          block_s: float = BLOCK_S) -> tuple[int, int]:
     """(windows under the repetition line, of them those overlapping still blocks by at least
@@ -202,6 +167,7 @@ class Tally:
             feats: np.ndarray | None = None, hear: bool = True) -> None:
         """One piece: its poses, its audio, and the model's features of that audio (``hear``:
         also count what the model hears in the still blocks; the data's clips only rank music)."""
+        from model import metrics_dancer as md
         from model.metrics_dancer import REPEAT_RATIO
 
         st = still_blocks(poses, fps=fps)
@@ -219,7 +185,7 @@ class Tally:
         if feats is not None:
             if hear:
                 self.heard.append((feats, st))
-            ratio, rank = partner_music(poses, feats, fps=fps, music=music)
+            ratio, rank = md.music_tie(poses, feats, fps=fps, music=music)
             self.rank_low += list(rank[ratio < REPEAT_RATIO])
             self.rank_all += list(rank)
 

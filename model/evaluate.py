@@ -272,6 +272,14 @@ def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str
     if train_figs is None:
         say("training data figures")
         train_figs = mu.train_figures(train)
+    if "music_tie" not in train_figs[0] and paths:
+        def feats(song: Any) -> np.ndarray:
+            try:
+                return dancer.features(song)[0]
+            finally:
+                dancer.forget(song)
+
+        train_figs[0]["music_tie"] = mu.train_music_tie(paths, feats, fps=dancer.fps)
     test = ms.find_songs(list(songs), progress=True)
     if recordings is None:
         recs = ms.recordings()

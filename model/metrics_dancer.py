@@ -224,6 +224,48 @@ def repetition(poses: np.ndarray, *, fps: float, window_s: float = 2.0, gap_s: f
     return nearest[np.isfinite(nearest)] / mean_pair
 
 
+MUSIC_COLS = slice(0, 65)
+"""What a window's music is compared by in :func:`music_tie`: the model's 64 mel bands and its
+onset column (live.features' first 65 columns)."""
+
+
+def music_tie(poses: np.ndarray, feats: np.ndarray, *, fps: float, music: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(repetition ratio, music rank of the nearest) per :func:`repetition` window: the rank is
+    the share of the window's partners (starts at least 2 s away) whose music (``feats[:,
+    MUSIC_COLS]`` z-scored over the dance, every 0.1 s, RMS) is nearer to the window's than its
+    nearest dance partner's. 0 when the dance repeats where the music does; ~0.5 when which
+    move comes back has nothing to do with the music. ``feats``: the model's features of the
+    dance's music, one row per frame (bench/holds.py, `dancemuse evaluate`)."""
+    n = min(len(poses), len(feats))
+    got = _window_distances(np.asarray(poses[:n], np.float64), fps=fps, window_s=2.0, gap_s=2.0, hop_s=0.5,
+                            music=music)
+    w, hop = int(round(2.0 * fps)), int(round(0.5 * fps))
+    starts = np.arange(0, n - w + 1, hop)
+    if music is not None:
+        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[:n])])
+        starts = starts[silent[starts + w] - silent[starts] == 0]
+    if got is None or len(got[0]) != len(starts):
+        return np.zeros(0), np.zeros(0)
+    dp, far = got  # the dance's window distances, as the repetition line measures them
+    f = np.asarray(feats[:n, MUSIC_COLS], np.float64)
+    f = (f - f.mean(axis=0)) / (f.std(axis=0) + 1e-6)
+    sub = max(1, int(round(fps / 10.0)))
+    v = np.stack([f[a: a + w: sub].reshape(-1) for a in starts])
+    sq = (v**2).sum(axis=1)
+    dm = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * v @ v.T, 0.0) / v.shape[1])
+    mean_pair = float(dp[far].mean())
+    ratio, rank = [], []
+    for i in range(len(starts)):
+        cand = np.nonzero(far[i])[0]
+        if not len(cand):
+            continue
+        j = cand[np.argmin(dp[i, cand])]
+        ratio.append(dp[i, j] / mean_pair if mean_pair > 1e-12 else 0.0)
+        rank.append(float((dm[i, cand] < dm[i, j]).mean()))
+    return np.asarray(ratio), np.asarray(rank)
+
+
 def motion_spread(poses: np.ndarray, *, fps: float, window_s: float = 1.0, gap_s: float = 2.0,
                   hop_s: float = 0.5) -> float:
     """The dance's spread (m): the mean RMS joint distance between two of its ``window_s``

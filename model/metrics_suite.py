@@ -113,6 +113,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("seed_agree", "seconds two seeds agree (3 cm)"), ("leg_arm", "foot speed / hand speed"),
     ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
     ("repetition_low", "  ... share of windows under 0.3"),
+    ("music_tie", "  ... nearest's music rank (0 same, 0.5 any)"),
     ("repetition_long_whole_min", "  ... 10 min as one dance, min"),
     ("novelty_long", "  ... novelty's mirror flips per minute, long music"),
     ("style_min", "style recognised, test music, min"), ("style_mean", "  ... mean of the styles"),
@@ -272,6 +273,27 @@ def train_figures(train: TrainData, *, classifier_kind: str = "logreg") -> tuple
     return fig, cv
 
 
+def train_music_tie(paths: Sequence[str | Path], features: Callable[[Any], np.ndarray], *, fps: int) -> float:
+    """The training data's ``md.music_tie`` rank (mean over every clip's windows): each clip
+    danced to its own music, that music through ``features`` (song with ``audio`` and ``sr`` ->
+    the model's feature rows). NaN when no clip at ``fps`` has two windows 2 s apart."""
+    from types import SimpleNamespace
+
+    from live.audio import load_file
+    from model.dataset import clip_records, load_poses
+
+    ranks: list[np.ndarray] = []
+    for p in paths:
+        for r in clip_records(p):
+            if int(round(r.fps)) != fps:
+                continue
+            audio, sr = load_file(r.audio)
+            poses = np.asarray(load_poses(r.poses)["poses"], np.float64)
+            ranks.append(md.music_tie(poses, features(SimpleNamespace(audio=audio, sr=sr)), fps=fps)[1])
+    got = np.concatenate(ranks) if ranks else np.zeros(0)
+    return float(got.mean()) if len(got) else float("nan")
+
+
 def _round_robin(i: int, k: int, styles: Sequence[str]) -> list[str]:
     return [styles[(i * k + j) % len(styles)] for j in range(min(k, len(styles)))]
 
@@ -295,6 +317,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     agree: list[float] = []
     plain: list[np.ndarray] = []
     pops: list[float] = []  # post-made joint jumps per plain dance (model.metrics_dancer.made_pops)
+    ties: list[np.ndarray] = []  # music rank of each window's nearest (model.metrics_dancer.music_tie)
     by_style: dict[str, list[np.ndarray]] = {}
     dyn: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}  # style -> (dance, exact beats)
     bas_pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -308,6 +331,8 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             agree.append(md.seed_agreement(g.poses, g1, fps=fps))
             plain.append(g.poses)
             pops.append(md.made_pops(g.poses, g.raw, fps=fps))
+            if hasattr(dancer, "features"):  # which move comes back: where the music does, or anywhere
+                ties.append(md.music_tie(g.poses, dancer.features(song)[0], fps=fps)[1])
             by_style.setdefault(st, []).append(g.poses)
             if cfg.style_seeds > 1:
                 by_style[st].append(g1)
@@ -392,6 +417,12 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             # silent windows left out; the whole-dance figure is kept beside it
             pieces += [md.repetition(g.poses[int(k * seg * fps): int((k + 1) * seg * fps)], fps=fps,
                                      music=music[int(k * seg * fps): int((k + 1) * seg * fps)]) for k in range(len(styles))]
+            if hasattr(dancer, "features"):
+                lf = dancer.features(long)[0]
+                ties += [md.music_tie(g.poses[int(k * seg * fps): int((k + 1) * seg * fps)],
+                                      lf[int(k * seg * fps): int((k + 1) * seg * fps)], fps=fps,
+                                      music=music[int(k * seg * fps): int((k + 1) * seg * fps)])[1]
+                         for k in range(len(styles))]
             novel += g.novel  # live.novelty's guard (0: off)
             n_frames += len(g.poses)
             whole = md.repetition(g.poses, fps=fps)
@@ -436,6 +467,8 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
                      "seeds": len(long_seeds), "freeze": fig["freeze_long"], "root_max": fig["root_max"], "kind": long.kind})
     elif tracked_pairs:
         fig["bas_tracked"] = _bas(tracked_pairs, fps=fps)["bas"]
+    if ties and sum(map(len, ties)):
+        fig["music_tie"] = float(np.mean(np.concatenate(ties)))
     for s in styles:  # a style no test song was danced in cannot pass "every style"
         style_test.setdefault(s, math.nan)
     fig["style_min"] = min(style_test.values()) if style_test and all(map(math.isfinite, style_test.values())) else math.nan

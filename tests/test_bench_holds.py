@@ -14,9 +14,9 @@ from bench.holds import (
     block_db,
     longest_s,
     low_windows_in_still,
-    partner_music,
     still_blocks,
 )
+from model import metrics_dancer as md
 from model import skeleton as sk
 
 FPS = 30
@@ -102,8 +102,8 @@ def test_a_repeat_danced_to_the_same_music_ranks_its_music_nearest() -> None:
     ma, mb, mc, md_ = _music(1), _music(2), _music(3), _music(4)
     same = np.concatenate([ma, mb, ma, mc])  # the music repeats with the move
     other = np.concatenate([ma, mb, md_, mc])  # the move comes back to new music
-    r_same, k_same = partner_music(p, same, fps=FPS)
-    r_other, k_other = partner_music(p, other, fps=FPS)
+    r_same, k_same = md.music_tie(p, same, fps=FPS)
+    r_other, k_other = md.music_tie(p, other, fps=FPS)
     assert np.allclose(r_same, r_other)  # the dance is the same
     low = r_same < 0.3
     assert low.sum() >= 4

@@ -287,3 +287,80 @@ def test_training_data_from_several_folders_is_pooled_by_style(tmp_path: Any) ->
         mu.load_train(tmp_path / "one", fps=60)
     with pytest.raises(DatasetError, match="not a dataset folder"):
         mu.load_train([tmp_path / "one", tmp_path], fps=FPS)
+
+
+SECTION_S = 4.0
+
+
+def _sections(n: int, order: str) -> np.ndarray:
+    """Which section (a letter of ``order``, repeated) each of ``n`` frames is in."""
+    k = (np.arange(n) / FPS // SECTION_S).astype(int) % len(order)
+    return np.array([ord(order[i]) - ord("A") for i in k])
+
+
+class Listening(StandIn):
+    """A stand-in whose music comes in 4-s sections A B C A B C ... (its features play each
+    section's own tune in the 64 mel columns) and who dances one move per section: to ``by_music`` the
+    section's own move, otherwise moves in the order A B A B ... whatever the music."""
+
+    def __init__(self, by_music: bool) -> None:
+        self.by_music = by_music
+
+    def features(self, song: Song) -> tuple[np.ndarray, None]:
+        n = int(song.seconds * FPS)
+        f = np.random.default_rng(0).normal(0.0, 0.05, (n, 66))
+        sec = _sections(n, "ABC")
+        step = (np.arange(n) / FPS % SECTION_S * 4).astype(int)  # a tune: a band a quarter second
+        f[np.arange(n), 3 * sec + step] += 1.0  # each section's own, note by note
+        return f, None
+
+    def dance(self, song: Song, *, style: str | None, seed: int = 0, energy: float = 1.0,
+              variation: float = 0.5, schedule: Any = ()) -> Generated:
+        n = int(song.seconds * FPS)
+        sec = _sections(n, "ABC" if self.by_music else "AB")
+        t = np.arange(n) / FPS
+        p = np.repeat(rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+        for k in range(3):  # each section's move: the wrists along their own paths
+            on = sec == k
+            p[on, 9, k % 3] += 0.4 * np.sin(2 * np.pi * (0.5 + 0.2 * k) * (t[on] % SECTION_S))
+            p[on, 10, (k + 1) % 3] += 0.4 * np.cos(2 * np.pi * (0.3 + 0.3 * k) * (t[on] % SECTION_S))
+        p[:, [7, 8], 0] += 0.002 * t[:, None] * (1 + seed)  # a slow drift: no two windows the same
+        return Generated(poses=p, raw=p.copy(), beats=np.arange(0.0, song.seconds, 0.5))
+
+
+def test_the_music_rank_tells_a_dancer_that_repeats_with_the_music_from_one_that_repeats_anyway() -> None:
+    """Both stand-ins dance a move again every few seconds (windows under the repetition line);
+    the one that dances each music section's own move has its repeats' music nearest of all
+    (rank ~0), the one that cycles moves whatever the music does not (~0.5)."""
+    songs = [_song(36.0, 120, "x")]
+    cfg = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=1.2, style_seeds=1)
+    tied = mu.run_suite(Listening(True), songs, train=_train(), cfg=cfg, recordings=[_song(80.0, 100, "r")])["figures"]
+    deaf = mu.run_suite(Listening(False), songs, train=_train(), cfg=cfg, recordings=[_song(80.0, 100, "r")])["figures"]
+    assert tied["repetition_low"] > 0.2 and deaf["repetition_low"] > 0.2  # both repeat themselves
+    assert tied["music_tie"] < 0.1 < 0.3 < deaf["music_tie"]
+    assert "music_tie" not in mu.run_suite(StandIn(), songs, train=_train(), cfg=cfg)["figures"]  # no features: no row
+    text = mu.format_columns({"tied": {"figures": tied, "style": {}}}, {"music_tie": 0.4}, {})
+    assert "nearest's music rank" in text
+
+
+def test_the_training_data_music_rank_hears_each_clip_through_the_model_features(tmp_path: Any) -> None:
+    """Two clips, each the same move over the same music twice: rank 0 through features that hear
+    the music; a clip too short for two windows 2 s apart adds nothing."""
+    from model.dataset import DatasetWriter
+
+    d = Listening(True)
+    with DatasetWriter(tmp_path / "d") as w:
+        for i, seconds in enumerate((24.0, 24.0, 3.0)):
+            song = _song(seconds, 120)
+            g = d.dance(song, style="a")
+            w.add_clip(id=f"c{i}", poses=g.poses.astype(np.float32), fps=FPS, style="a", source="test",
+                       licence="test", audio=song.audio, sample_rate=SR, beats=song.beats)
+    heard: list[int] = []
+
+    def feats(song: Any) -> np.ndarray:
+        heard.append(len(song.audio))
+        return d.features(Song("c", song.audio, song.sr, "file", None))[0]
+
+    assert mu.train_music_tie([tmp_path / "d"], feats, fps=FPS) < 0.1
+    assert len(heard) == 3
+    assert np.isnan(mu.train_music_tie([tmp_path / "d"], feats, fps=60))  # no clip at that rate
