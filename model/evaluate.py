@@ -279,7 +279,7 @@ def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str
             finally:
                 dancer.forget(song)
 
-        train_figs[0]["music_tie"] = mu.train_music_tie(paths, feats, fps=dancer.fps)
+        train_figs[0].update(mu.train_music_tie(paths, feats, fps=dancer.fps))
     test = ms.find_songs(list(songs), progress=True)
     if recordings is None:
         recs = ms.recordings()

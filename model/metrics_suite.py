@@ -172,6 +172,7 @@ def load_train(path: str | Path | Sequence[str | Path], *, fps: int) -> TrainDat
 STYLE_FIGURES = (("align", "beat-align score"), ("dip", "dip on the beat"), ("half", "dip on the half beat"),
                  ("sharp", "accent sharpness"), ("hip", "hip over lower ankle"), ("head", "nose over hips"),
                  ("rep_min", "repetition ratio, min"), ("rep_low", "repetition under 0.3"),
+                 ("tie", "nearest's music rank"),
                  ("slide", "foot sliding in contact"), ("skate", "skating on the floor"), ("air", "off the floor"))
 """Per-style figures of the test-song dances (``style_dynamics``; no target: read beside
 the training data's own, style by style): key in the report's ``dynamics``, row label."""
@@ -273,25 +274,31 @@ def train_figures(train: TrainData, *, classifier_kind: str = "logreg") -> tuple
     return fig, cv
 
 
-def train_music_tie(paths: Sequence[str | Path], features: Callable[[Any], np.ndarray], *, fps: int) -> float:
-    """The training data's ``md.music_tie`` rank (mean over every clip's windows): each clip
-    danced to its own music, that music through ``features`` (song with ``audio`` and ``sr`` ->
-    the model's feature rows). NaN when no clip at ``fps`` has two windows 2 s apart."""
+def train_music_tie(paths: Sequence[str | Path], features: Callable[[Any], np.ndarray], *, fps: int
+                    ) -> dict[str, float]:
+    """The training data's ``md.music_tie`` rank, mean over every clip's windows (``music_tie``;
+    NaN when no clip at ``fps`` has two windows 2 s apart) and per style (``tie_<style>``, the
+    styles with such clips): each clip danced to its own music, that music through ``features``
+    (song with ``audio`` and ``sr`` -> the model's feature rows)."""
     from types import SimpleNamespace
 
     from live.audio import load_file
     from model.dataset import clip_records, load_poses
 
-    ranks: list[np.ndarray] = []
+    ranks: dict[str, list[np.ndarray]] = {}
     for p in paths:
         for r in clip_records(p):
             if int(round(r.fps)) != fps:
                 continue
             audio, sr = load_file(r.audio)
             poses = np.asarray(load_poses(r.poses)["poses"], np.float64)
-            ranks.append(md.music_tie(poses, features(SimpleNamespace(audio=audio, sr=sr)), fps=fps)[1])
-    got = np.concatenate(ranks) if ranks else np.zeros(0)
-    return float(got.mean()) if len(got) else float("nan")
+            ranks.setdefault(r.style, []).append(
+                md.music_tie(poses, features(SimpleNamespace(audio=audio, sr=sr)), fps=fps)[1])
+    per = {st: np.concatenate(v) for st, v in ranks.items()}
+    got = np.concatenate(list(per.values())) if per else np.zeros(0)
+    out = {f"tie_{st}": float(v.mean()) for st, v in per.items() if len(v)}
+    out["music_tie"] = float(got.mean()) if len(got) else float("nan")
+    return out
 
 
 def _round_robin(i: int, k: int, styles: Sequence[str]) -> list[str]:
@@ -318,6 +325,8 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     plain: list[np.ndarray] = []
     pops: list[float] = []  # post-made joint jumps per plain dance (model.metrics_dancer.made_pops)
     ties: list[np.ndarray] = []  # music rank of each window's nearest (model.metrics_dancer.music_tie)
+    tie_style: dict[str, list[np.ndarray]] = {}  # the same, the test songs' dances per style
+    tie_long: dict[str, list[np.ndarray]] = {}  # the long dance's pieces per style
     by_style: dict[str, list[np.ndarray]] = {}
     dyn: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}  # style -> (dance, exact beats)
     bas_pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -333,6 +342,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             pops.append(md.made_pops(g.poses, g.raw, fps=fps))
             if hasattr(dancer, "features"):  # which move comes back: where the music does, or anywhere
                 ties.append(md.music_tie(g.poses, dancer.features(song)[0], fps=fps)[1])
+                tie_style.setdefault(st, []).append(ties[-1])
             by_style.setdefault(st, []).append(g.poses)
             if cfg.style_seeds > 1:
                 by_style[st].append(g1)
@@ -419,10 +429,10 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
                                      music=music[int(k * seg * fps): int((k + 1) * seg * fps)]) for k in range(len(styles))]
             if hasattr(dancer, "features"):
                 lf = dancer.features(long)[0]
-                ties += [md.music_tie(g.poses[int(k * seg * fps): int((k + 1) * seg * fps)],
-                                      lf[int(k * seg * fps): int((k + 1) * seg * fps)], fps=fps,
-                                      music=music[int(k * seg * fps): int((k + 1) * seg * fps)])[1]
-                         for k in range(len(styles))]
+                for k, s in enumerate(styles):
+                    a, z = int(k * seg * fps), int((k + 1) * seg * fps)
+                    ties.append(md.music_tie(g.poses[a:z], lf[a:z], fps=fps, music=music[a:z])[1])
+                    tie_long.setdefault(s, []).append(ties[-1])
             novel += g.novel  # live.novelty's guard (0: off)
             n_frames += len(g.poses)
             whole = md.repetition(g.poses, fps=fps)
@@ -469,6 +479,11 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         fig["bas_tracked"] = _bas(tracked_pairs, fps=fps)["bas"]
     if ties and sum(map(len, ties)):
         fig["music_tie"] = float(np.mean(np.concatenate(ties)))
+    dynamics = style_dynamics(dyn, fps=fps)
+    for by, into in ((tie_style, dynamics), (tie_long, dyn_long)):
+        got = {st: float(np.mean(np.concatenate(v))) for st, v in by.items() if sum(map(len, v))}
+        if got:
+            into["tie"] = got
     for s in styles:  # a style no test song was danced in cannot pass "every style"
         style_test.setdefault(s, math.nan)
     fig["style_min"] = min(style_test.values()) if style_test and all(map(math.isfinite, style_test.values())) else math.nan
@@ -482,7 +497,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
             "style_plain": style_plain,
             "style_dances": {s: len(v) for s, v in by_style.items()},
-            "dynamics": style_dynamics(dyn, fps=fps), "dynamics_long": dyn_long,
+            "dynamics": dynamics, "dynamics_long": dyn_long,
             "long_source": ("recordings" if recordings else "test songs") if cfg.long_minutes > 0 else "",
             "songs": rows, "n_test_songs": len(songs), "n_exact": len(exact), "stage_radius": cfg.stage_radius}
 

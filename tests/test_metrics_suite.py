@@ -333,14 +333,20 @@ def test_the_music_rank_tells_a_dancer_that_repeats_with_the_music_from_one_that
     the one that dances each music section's own move has its repeats' music nearest of all
     (rank ~0), the one that cycles moves whatever the music does not (~0.5)."""
     songs = [_song(36.0, 120, "x")]
-    cfg = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=1.2, style_seeds=1)
-    tied = mu.run_suite(Listening(True), songs, train=_train(), cfg=cfg, recordings=[_song(80.0, 100, "r")])["figures"]
+    cfg = mu.SuiteConfig(styles_per_song=2, pair_songs=0, quiet_songs=0, long_minutes=1.2, style_seeds=1)
+    rep_t = mu.run_suite(Listening(True), songs, train=_train(), cfg=cfg, recordings=[_song(80.0, 100, "r")])
+    tied = rep_t["figures"]
     deaf = mu.run_suite(Listening(False), songs, train=_train(), cfg=cfg, recordings=[_song(80.0, 100, "r")])["figures"]
     assert tied["repetition_low"] > 0.2 and deaf["repetition_low"] > 0.2  # both repeat themselves
     assert tied["music_tie"] < 0.1 < 0.3 < deaf["music_tie"]
+    assert set(rep_t["dynamics"]["tie"]) == set(rep_t["dynamics_long"]["tie"]) == {"a", "b"}  # per style
+    assert max(rep_t["dynamics_long"]["tie"].values()) < 0.1
     assert "music_tie" not in mu.run_suite(StandIn(), songs, train=_train(), cfg=cfg)["figures"]  # no features: no row
-    text = mu.format_columns({"tied": {"figures": tied, "style": {}}}, {"music_tie": 0.4}, {})
-    assert "nearest's music rank" in text
+    text = mu.format_columns({"tied": rep_t}, {"music_tie": 0.4, "tie_a": 0.3}, {})
+    assert "nearest's music rank (0 same, 0.5 any)" in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("  nearest's music rank a (test music)"))
+    assert row.split()[-1] == "0.3"  # the data's figure beside the model's
+    assert "nearest's music rank b (long music)" in text
 
 
 def test_the_training_data_music_rank_hears_each_clip_through_the_model_features(tmp_path: Any) -> None:
@@ -361,6 +367,7 @@ def test_the_training_data_music_rank_hears_each_clip_through_the_model_features
         heard.append(len(song.audio))
         return d.features(Song("c", song.audio, song.sr, "file", None))[0]
 
-    assert mu.train_music_tie([tmp_path / "d"], feats, fps=FPS) < 0.1
+    got = mu.train_music_tie([tmp_path / "d"], feats, fps=FPS)
+    assert got["music_tie"] < 0.1 and got["tie_a"] == got["music_tie"] and len(got) == 2
     assert len(heard) == 3
-    assert np.isnan(mu.train_music_tie([tmp_path / "d"], feats, fps=60))  # no clip at that rate
+    assert np.isnan(mu.train_music_tie([tmp_path / "d"], feats, fps=60)["music_tie"])  # no clip at that rate
