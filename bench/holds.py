@@ -114,17 +114,6 @@ def block_db(audio: np.ndarray, sr: int, n: int, *, block_s: float = BLOCK_S) ->
     return out
 
 
-def _starts(n: int, *, fps: float, music: np.ndarray | None) -> tuple[np.ndarray, int]:
-    """(starts, length) of ``model.metrics_dancer.repetition``'s windows (2 s every 0.5 s, those
-    holding a silent frame left out)."""
-    w, hop = int(round(2.0 * fps)), int(round(0.5 * fps))
-    starts = np.arange(0, n - w + 1, hop)
-    if music is not None:
-        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[:n])])
-        starts = starts[silent[starts + w] - silent[starts] == 0]
-    return starts, w
-
-
 def low_windows_in_still(poses: np.ndarray, still: np.ndarray, *, fps: float, music: np.ndarray | None = None,
                          block_s: float = BLOCK_S) -> tuple[int, int]:
     """(windows under the repetition line, of them those overlapping still blocks by at least
@@ -133,7 +122,7 @@ def low_windows_in_still(poses: np.ndarray, still: np.ndarray, *, fps: float, mu
     from model import metrics_dancer as md
 
     r = md.repetition(poses, fps=fps, music=music)
-    starts, w = _starts(len(poses), fps=fps, music=music)
+    starts, w = md.window_starts(len(poses), fps=fps, music=music)
     if len(r) != len(starts):  # too short for two windows apart: nothing to count
         return 0, 0
     b = max(1, int(round(block_s * fps)))

@@ -181,19 +181,27 @@ def repeating_share(ratios: np.ndarray) -> float:
     return float(np.mean(np.asarray(ratios) < REPEAT_RATIO)) if len(ratios) else float("nan")
 
 
+def window_starts(n: int, *, fps: float, window_s: float = 2.0, hop_s: float = 0.5,
+                  music: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """(first frames, length in frames) of :func:`repetition`'s windows in ``n`` frames: every
+    ``hop_s``, those holding a silent frame of ``music`` (bool per frame) left out."""
+    w = max(2, int(round(window_s * fps)))
+    hop = max(1, int(round(hop_s * fps)))
+    starts = np.arange(0, n - w + 1, hop)
+    if music is not None:
+        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[:n])])
+        starts = starts[silent[starts + w] - silent[starts] == 0]
+    return starts, w
+
+
 def _window_distances(poses: np.ndarray, *, fps: float, window_s: float, gap_s: float, hop_s: float,
                       music: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
     """(distances [w, w], far [w, w]) between the dance's windows (root-relative joint positions
     every 0.1 s, RMS per joint, windows every ``hop_s``; ``far``: starts at least ``gap_s``
     apart); None when fewer than two windows, or no two far apart."""
     r = _relative(poses)
-    w = max(2, int(round(window_s * fps)))
-    hop = max(1, int(round(hop_s * fps)))
+    starts, w = window_starts(len(r), fps=fps, window_s=window_s, hop_s=hop_s, music=music)
     sub = max(1, int(round(fps / 10.0)))
-    starts = np.arange(0, len(r) - w + 1, hop)
-    if music is not None:
-        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[: len(r)])])
-        starts = starts[silent[starts + w] - silent[starts] == 0]
     if len(starts) < 2:
         return None
     x = np.stack([r[s : s + w : sub].reshape(-1) for s in starts])
@@ -240,11 +248,7 @@ def music_tie(poses: np.ndarray, feats: np.ndarray, *, fps: float, music: np.nda
     n = min(len(poses), len(feats))
     got = _window_distances(np.asarray(poses[:n], np.float64), fps=fps, window_s=2.0, gap_s=2.0, hop_s=0.5,
                             music=music)
-    w, hop = int(round(2.0 * fps)), int(round(0.5 * fps))
-    starts = np.arange(0, n - w + 1, hop)
-    if music is not None:
-        silent = np.concatenate([[0], np.cumsum(~np.asarray(music, bool)[:n])])
-        starts = starts[silent[starts + w] - silent[starts] == 0]
+    starts, w = window_starts(n, fps=fps, music=music)
     if got is None or len(got[0]) != len(starts):
         return np.zeros(0), np.zeros(0)
     dp, far = got  # the dance's window distances, as the repetition line measures them
