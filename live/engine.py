@@ -264,21 +264,7 @@ class Engine:
                 self._step_out = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         except (TypeError, ValueError):  # pragma: no cover - a step without a signature
             pass
-        self._set_structure(generator, live)
         generator.reset(seed=self.seed)
-
-    @staticmethod
-    def _set_structure(generator: Any, live: Mapping[str, Any]) -> None:
-        """``live.structure``: the latent drawn from the music too (live/structure.py); a
-        generator reused by a new engine gets the new setting (None clears it)."""
-        from live.structure import for_config
-
-        key = for_config(live)
-        if hasattr(generator, "set_structure"):
-            generator.set_structure(key)
-        elif key is not None:
-            raise ConfigError("live.structure: this model's runtime cannot draw its latent from the music; "
-                              "set live.structure = 0")
 
     # -- audio in, frames out -------------------------------------------------------
     def prepare(self, *, sr: int, warmup: bool = True) -> None:

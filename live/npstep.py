@@ -55,7 +55,6 @@ from live.control import parse_style
 from live.offline import NetDims, read_weights
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
 from live.runtime import ROOT_MODES, advance_root
-from live.structure import KeyedNoise
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -128,7 +127,7 @@ def _centred_out(w: np.ndarray) -> np.ndarray:
     return w - w.mean(axis=1, keepdims=True)
 
 
-class NumpyStep(NetDims, KeyedNoise):
+class NumpyStep(NetDims):
     """The block-1 step model in numpy (see the module docstring).
 
     path: the ``<model>_offline.npz`` weights; ``model_path``: the ``.onnx`` they belong to
@@ -312,7 +311,6 @@ class NumpyStep(NetDims, KeyedNoise):
         it = F32().itemsize
         self._feat = np.zeros(self.feature_dim + 1, F32)
         self._feat[-1] = 1.0
-        self._feat_row = self._feat[:-1]
         self._x = np.zeros(d, F32)  # the residual stream, centred (mean 0 up to rounding)
         self._xn = np.zeros(d + 1, F32)  # scaled to unit variance; last = 1 (the bias row)
         self._xn[-1] = 1.0
@@ -425,7 +423,6 @@ class NumpyStep(NetDims, KeyedNoise):
         order), the initial pose, the root back at the origin."""
         if seed is not None or not hasattr(self, "_rng"):
             self._rng = np.random.default_rng(seed)
-        self._key_reset(seed)
         st: dict[str, np.ndarray] = {}
         for entry in self.meta["state"]:
             shape = tuple(int(x) for x in entry["shape"])
@@ -526,8 +523,6 @@ class NumpyStep(NetDims, KeyedNoise):
             energy, var = float(controls[0]), float(controls[1])
         redraw = 1 if self._phase == 0 else 0
         self._rng.standard_normal(out=self._noise, dtype=F32)
-        if self.structure is not None:  # live.structure: the latent drawn from the music too
-            self.structure.mix(self._feat_row, self._noise)
         zt = self._zn_tmp
         np.multiply(self._zn, self._lat_mix[redraw], zt)
         np.add(self._zt0, self._zt1, self._z)

@@ -32,7 +32,6 @@ import numpy as np
 
 from live.control import parse_style
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
-from live.structure import KeyedNoise
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -124,7 +123,7 @@ class NetDims:
         self.ema_tau = float(nc.get("ema_tau", 30.0))
 
 
-class NumpyGenerator(NetDims, KeyedNoise):
+class NumpyGenerator(NetDims):
     """A DanceNet run in numpy from its offline weights file (see the module docstring).
 
     Raises ModelError with one line when the file is missing, unreadable or not a
@@ -199,7 +198,6 @@ class NumpyGenerator(NetDims, KeyedNoise):
         """Fresh state (seeded like the step model's: the same draws in the same order)."""
         if seed is not None or not hasattr(self, "_rng"):
             self._rng = np.random.default_rng(seed)
-        self._key_reset(seed)
         st: dict[str, np.ndarray] = {}
         for entry in self.meta["state"]:
             shape = tuple(int(d) for d in entry["shape"])
@@ -318,8 +316,6 @@ class NumpyGenerator(NetDims, KeyedNoise):
         enc = self._encode(feats)
         # latent: the step model's per-frame recursion, vectorised where it is elementwise
         noise = self._rng.standard_normal((n, 2 * self.nd), dtype=np.float32)
-        if self.structure is not None:  # live.structure: the latent drawn from the music too
-            self.structure.mix_rows(feats, noise)
         scale = np.float32(2.0) * var - np.float32(1.2) * np.maximum(var - np.float32(0.5), np.float32(0.0))
         redraw = ((self._phase + np.arange(n)) % self.phrase == 0)[:, None].astype(np.float32)
         rm = redraw * self._m

@@ -38,7 +38,6 @@ import numpy as np
 
 from live.control import parse_style
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
-from live.structure import KeyedNoise
 from model import modelmeta
 from model.errors import ConfigError, ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -107,7 +106,7 @@ def _expected_spec(feature_config: Mapping[str, Any] | None) -> dict[str, Any] |
     return dict(FeatureSpec.from_config(dict(feature_config)).to_dict())
 
 
-class Generator(KeyedNoise):
+class Generator:
     """An exported step model, ready to dance.
 
     Attributes: ``meta`` (the metadata document), ``provider`` (the provider in use),
@@ -243,7 +242,6 @@ class Generator(KeyedNoise):
         """Fresh recurrent state, the initial pose, the root back at the origin."""
         if seed is not None or not hasattr(self, "_rng"):
             self._rng = np.random.default_rng(seed)
-        self._key_reset(seed)
         self._feed = {}
         for entry, name, shape in zip(self.meta["state"], self._state_in, self._state_shapes):
             if entry.get("init") == "normal":  # seeded start (DanceNet: LSTM h and noise z)
@@ -347,8 +345,6 @@ class Generator(KeyedNoise):
         self._controls[0] = self.default_controls if controls is None else controls
         if self._noise is not None:
             self._rng.standard_normal(out=self._noise, dtype=np.float32)
-            if self.structure is not None:  # live.structure: the latent drawn from the music too
-                self.structure.mix_rows(self._feat[0], self._noise[0])
 
     def _run(self) -> np.ndarray:
         t0 = time.perf_counter()
