@@ -325,7 +325,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
     plain: list[np.ndarray] = []
     pops: list[float] = []  # post-made joint jumps per plain dance (model.metrics_dancer.made_pops)
     ties: list[np.ndarray] = []  # music rank of each window's nearest (model.metrics_dancer.music_tie)
-    tie_style: dict[str, list[np.ndarray]] = {}  # the same, the test songs' dances per style
+    tie_style: dict[str, list[np.ndarray]] = {}  # the same per style, every test song's seed-0 dance (as dyn)
     tie_long: dict[str, list[np.ndarray]] = {}  # the long dance's pieces per style
     by_style: dict[str, list[np.ndarray]] = {}
     dyn: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}  # style -> (dance, exact beats)
@@ -372,6 +372,8 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
                     by_style.setdefault(st, []).append(p)
                     if seed == 0:
                         dyn.setdefault(st, []).append((p, song.beats))
+                        if hasattr(dancer, "features"):
+                            tie_style.setdefault(st, []).append(md.music_tie(p, dancer.features(song)[0], fps=fps)[1])
     style_test = clf.accuracy(by_style)
     style_plain = {"test": clf_plain.accuracy(by_style) if clf_plain is not None else {}, "long": {}}
 

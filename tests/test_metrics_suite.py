@@ -341,6 +341,10 @@ def test_the_music_rank_tells_a_dancer_that_repeats_with_the_music_from_one_that
     assert tied["music_tie"] < 0.1 < 0.3 < deaf["music_tie"]
     assert set(rep_t["dynamics"]["tie"]) == set(rep_t["dynamics_long"]["tie"]) == {"a", "b"}  # per style
     assert max(rep_t["dynamics_long"]["tie"].values()) < 0.1
+    # per style on the test songs: every song's seed-0 dance of the style, as the other per-style rows
+    one = mu.SuiteConfig(styles_per_song=1, pair_songs=0, quiet_songs=0, long_minutes=0, style_seeds=1)
+    per = mu.run_suite(Listening(True), songs, train=_train(), cfg=one)["dynamics"]
+    assert set(per["tie"]) == set(per["dip"]) == {"a", "b"}  # b only danced for style recognition
     assert "music_tie" not in mu.run_suite(StandIn(), songs, train=_train(), cfg=cfg)["figures"]  # no features: no row
     text = mu.format_columns({"tied": rep_t}, {"music_tie": 0.4, "tie_a": 0.3}, {})
     assert "nearest's music rank (0 same, 0.5 any)" in text
