@@ -212,10 +212,10 @@ its ankle is kept where the model put it (see Bones in the module docstring)."""
 LEG_FOLD_FULL = 0.55
 """At this share and under, a folded leg's ankle is wholly the model's (a smoothstep between)."""
 KNEE_LEAN = 0.03
-KNEE_TURN_DEG_S = 300.0
-"""Fastest a fully folded knee turns about its leg (deg/s; see Bones in the module docstring)."""
 """How far (m) a fully folded leg's knee is pulled to the body's front before its side is
 taken: the model's own bend decides, and a knee it draws on the hip-ankle line bends forward."""
+KNEE_TURN_DEG_S = 300.0
+"""Fastest a fully folded knee turns about its leg (deg/s; see Bones in the module docstring)."""
 GROOVE_BINS = 64
 """Steps of a groove profile's table over one beat (interpolated linearly between them)."""
 GROOVE_MIN_SPEED = 0.05
