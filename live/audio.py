@@ -130,16 +130,14 @@ def load_file(path: str | Path) -> tuple[np.ndarray, int]:
     if not p.is_file():
         raise AudioError(f"audio file {p} not found; pass an existing file, 'demo' or 'mic' to --input")
     from model.audio_check import check_decoded, quiet_stderr
+    from model.features import load_audio
 
-    try:
-        import soundfile as sf
-
-        with quiet_stderr():
-            data, sr = sf.read(str(p), dtype="float32", always_2d=True)
-    except Exception as e:
-        raise AudioError(f"cannot read audio file {p} ({str(e).splitlines()[0][:120]}); use WAV, FLAC or OGG") from None
+    # the same reader as `dancemuse generate`: soundfile, then ffmpeg for what it cannot read
+    # (m4a/AAC, the sound of a video)
+    with quiet_stderr():
+        data, sr = load_audio(p)
     check_decoded(data, int(sr), p)
-    return data.mean(axis=1).astype(np.float32), int(sr)
+    return data, int(sr)
 
 
 def demo_cache_dir() -> Path:

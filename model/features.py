@@ -994,8 +994,10 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     except Exception as first:  # noqa: BLE001 - soundfile raises several types
         decoded = _ffmpeg_decode(p)
         if decoded is None:
+            why = (str(first).splitlines() or [""])[0][:120] or type(first).__name__
             raise AudioError(
-                f"cannot read audio file {p} ({type(first).__name__}); convert it to WAV or FLAC"
+                f"cannot read audio file {p} ({why}); it is damaged or in a format neither soundfile nor "
+                "ffmpeg decodes: check that it plays, or convert it to WAV or FLAC"
             ) from None
         return decoded
 
