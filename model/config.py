@@ -216,7 +216,35 @@ def parse_value(section: str, key: str, text: str) -> Any:
     except tomllib.TOMLDecodeError:
         if ftype is list:
             return [t.strip() for t in text.split(",") if t.strip()]
-        raise ConfigError(f"cannot read {text!r} as a value for '{section}.{key}'") from None
+        raise ConfigError(f"cannot read {text!r} as a value for '{section}.{key}'; "
+                          f"give {_expected(SCHEMA[section][key])}, e.g. --set {section}.{key}="
+                          f"{_example(SCHEMA[section][key])}") from None
+
+
+def _expected(field: Field) -> str:
+    """What a key takes, in words (for the --set error line)."""
+    if field.choices is not None:
+        return "one of " + ", ".join(map(str, field.choices))
+    if field.type is bool:
+        return "true or false"
+    if field.type in (int, float):
+        kind = "a whole number" if field.type is int else "a number"
+        if field.min is not None and field.max is not None:
+            return f"{kind} from {field.min:g} to {field.max:g}"
+        if field.min is not None:
+            return f"{kind} of at least {field.min:g}"
+        return kind
+    return f"a {field.type.__name__}"
+
+
+def _example(field: Field) -> str:
+    """The key's default as --set writes it."""
+    d = field.default
+    if isinstance(d, bool):
+        return "true" if d else "false"
+    if isinstance(d, str):
+        return f'"{d}"'
+    return str(d)
 
 
 def merge(cfg: dict[str, dict[str, Any]], data: Mapping[str, Any], *, path: Path | None = None, text: str = "") -> None:

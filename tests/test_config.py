@@ -91,6 +91,17 @@ def test_cli_error_is_one_line_without_traceback() -> None:
     assert "live.energy" in r.stderr
 
 
+@pytest.mark.parametrize(("setting", "says"), [
+    ("live.energy=abc", "give a number from 0 to 2, e.g. --set live.energy=1.0"),
+    ("audio.fast=maybe", "give true or false, e.g. --set audio.fast=false"),
+])
+def test_unreadable_set_value_says_what_the_key_takes(setting: str, says: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        config.parse_value(*setting.split("=")[0].split("."), setting.split("=")[1])
+    assert str(e.value).endswith(says) and "\n" not in str(e.value)
+    assert config.parse_value("live", "energy", "1.5") == 1.5  # a value it can read is read
+
+
 def test_cli_version_and_help() -> None:
     assert _cli("--version").stdout.startswith("dancemuse ")
     assert _cli("--help").returncode == 0
