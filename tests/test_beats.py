@@ -128,6 +128,46 @@ def test_silence_gives_no_beats_and_zero_confidence() -> None:
     assert tr.confidence == 0.0
 
 
+def _pulseless(kind: str, sr: int = 24000, seconds: float = 20.0) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    if kind == "drone":
+        return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    if kind == "pad":  # a major chord fading in over 2 s
+        chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6))
+        return (0.1 * chord * np.minimum(1.0, t / 2.0)).astype(np.float32)
+    return (0.1 * np.random.default_rng(0).standard_normal(len(t))).astype(np.float32)  # white noise
+
+
+@pytest.mark.parametrize("kind", ["drone", "pad", "noise"])
+def test_audio_without_a_pulse_raises_no_beats(kind: str) -> None:
+    """An ambient intro (a held drone, a pad, noise) has no beat: none is raised, so nothing
+    triggered by beats flashes (before SURE_CONF the first onset armed the tracker: a drone
+    got 65 beats in 20 s), while the phase still runs for the dancer's features."""
+    sf = StreamingFeatures(defaults()["features"], input_sr=24000)
+    sf.push(_pulseless(kind))
+    info = sf.info
+    assert len(info.time) == 600 and not info.is_beat.any()
+    assert float(np.max(info.confidence)) < 0.1
+
+
+def test_music_raises_beats_within_seconds_and_a_tap_arms_a_drone() -> None:
+    song = render_song(feel="house", bpm=124, seconds=12, seed=0)
+    _, info = _track(song)
+    est = _beats(info)
+    assert len(est) and est[0] < 2.5  # confident within a few beats
+    assert _f(song, est, est[0]) >= 0.95  # and every beat from then on
+    tr = OnlineBeatTracker(fps=30)
+    for _ in range(60):
+        tr.step(0.0, 0.0)
+    for t in (1.0, 1.5, 2.0):  # a tap is a pulse too: beats at once
+        tr.tap(t)
+    raised = 0
+    for _ in range(30):
+        tr.step(0.0, 0.0)
+        raised += tr.is_beat
+    assert raised >= 2
+
+
 def test_tap_sets_tempo_and_phase() -> None:
     tr = OnlineBeatTracker(fps=30)
     for _ in range(60):
