@@ -197,7 +197,8 @@ class ClockedTracker:
         self.tempo = out_tempo
         self.beats_per_bar = bpb
         self.phase = x - math.floor(x)
-        self.is_beat = beat_now
+        # an external clock is a pulse; the audio tracker's own grid only once it found one (SURE_CONF)
+        self.is_beat = beat_now and (picked is not None or bool(getattr(tr, "sure", True)))
         lab = math.floor(x + half)
         self.beat_in_bar = int(lab % bpb) + 1
         self.bar = max(0, int(lab // bpb))

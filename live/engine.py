@@ -35,6 +35,7 @@ from live.frame import Frame
 from live.phrase import PhraseRefresh
 from live.post import PostProcessor, groove_table
 from model import skeleton as sk
+from model.beats import SURE_CONF
 from model.energy_calib import (
     GROOVE_DATA,
     energy_calibration,
@@ -237,6 +238,7 @@ class Engine:
         self.samples_in = 0
         self.tempo = 0.0
         self.confidence = 0.0
+        self._pulse = False  # the beat tracker found a pulse: the groove follows its phase from then on
         self._last_arrival = 0.0
         self._audio_time_at_arrival = 0.0
         self.clock: Any = None  # live.clock.ClockMixer: an external beat clock (use_clock)
@@ -281,6 +283,7 @@ class Engine:
                 tmp.push(silence)
         self.features = self._factory(self.feature_cfg, int(sr))
         self._sr = int(sr)
+        self._pulse = False
         self._wrap_tracker()
 
     def use_clock(self, mixer: Any) -> None:
@@ -319,6 +322,7 @@ class Engine:
         if self.features is None or sr != self._sr:
             self.features = self._factory(self.feature_cfg, int(sr))
             self._sr = int(sr)
+            self._pulse = False
             self._wrap_tracker()
         t0 = time.thread_time()
         clocked = self.clock is not None
@@ -380,6 +384,11 @@ class Engine:
                 if cue:
                     ph = (math.atan2(row.item(si), row.item(ci)) / TWO_PI) % 1.0
                     bpm = row.item(ti) * 200.0
+                    if not self._pulse:  # no groove until the tracker has found a pulse (SURE_CONF)
+                        if conf is None or conf[k] >= SURE_CONF:
+                            self._pulse = True
+                        else:
+                            bpm = 0.0
                     rms = row.item(ri)
                     _PACK3D(self.cues, 24 * i, ph, bpm, rms)  # type: ignore[arg-type]  # an ndarray is a buffer
                     post.cue(ph, bpm, rms)
@@ -469,6 +478,11 @@ class Engine:
                     si, ci, ti, ri = self._cue_cols  # type: ignore[misc]
                     mi[6] = (math.atan2(row[si], row[ci]) / TWO_PI) % 1.0
                     mi[7] = float(row[ti]) * 200.0
+                    if not self._pulse:  # as in process: no groove before a pulse
+                        if conf is None or conf[k] >= SURE_CONF:
+                            self._pulse = True
+                        else:
+                            mi[7] = 0.0
                     mi[8] = float(row[ri])
                 self._mframes += 1
         due = self._elements_due()
@@ -560,6 +574,7 @@ class Engine:
         if self.features is None or sr != self._sr:
             self.features = self._factory(self.feature_cfg, int(sr))
             self._sr = int(sr)
+            self._pulse = False
         report = progress or (lambda _f: None)
         x = np.asarray(samples)
         gen = self.generator
@@ -591,6 +606,11 @@ class Engine:
             f64 = feats.astype(np.float64)
             cues = np.stack([(np.arctan2(f64[:, si], f64[:, ci]) / TWO_PI) % 1.0, f64[:, ti] * 200.0, f64[:, ri]], axis=1)
         info_out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
+        if cues is not None and len(info_out["confidence"]) == len(cues):
+            # no groove until the tracker has found a pulse (as process does frame by frame)
+            pulse = np.logical_or.accumulate(info_out["confidence"] >= SURE_CONF) | self._pulse
+            cues[~pulse, 1] = 0.0
+            self._pulse = bool(pulse[-1])
         if self.upsample > 1:
             poses, cues, info_out = self._upsample_all(poses, cues, info_out)
             n = len(poses)
@@ -655,7 +675,9 @@ class Engine:
                     cols = {}
                     for k in RENDER_INFO:
                         v = _get(info, k)
-                        cols[k] = np.zeros(len(f)) if v is None else np.asarray(v)
+                        if v is None:  # a feature source without a tracker: a sure tempo (the groove as given)
+                            v = np.ones(len(f)) if k == "confidence" else np.zeros(len(f))
+                        cols[k] = np.asarray(v)
                     yield f, cols, i / max(total, 1)
 
         return pushes()

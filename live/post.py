@@ -89,7 +89,8 @@ beat as the model does): slow through the beat, fast between beats, so accents l
 beat the tracker predicts (zero look-ahead). Frame ``i`` is shown at ``i / fps`` and the tracker's
 phase is at the end of its hop, ``(i + 1) / fps``; the step into frame ``i`` is the motion of
 ``(i - 1/2) / fps``, so the speed is taken at that phase, shifted by ``offset_ms`` (a later
-projector: negative). ``groove`` 0 = off.
+projector: negative). ``groove`` 0 = off. The engine gives a tempo of 0 (no groove) until the
+beat tracker has found a pulse (model.beats.SURE_CONF): audio without one has no beat to re-time to.
 
 The speed's shape through the beat can be a style's own (:meth:`PostProcessor.set_groove_profile`,
 from ``dancemuse calibrate``, model/energy_calib.py): ``s = 1 + groove * shape(phase)`` with

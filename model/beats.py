@@ -129,7 +129,8 @@ class OnlineBeatTracker:
     State after each ``step`` (attributes): ``tempo`` (BPM), ``phase`` (0..1 of the
     current beat), ``is_beat``, ``beat_in_bar`` (1..beats_per_bar), ``bar`` (bars since
     start), ``confidence`` (0..1), ``next_beat_time`` (s), ``beat_time`` (s, of the beat
-    raised on this frame), ``beats_per_bar`` (inferred metre).
+    raised on this frame), ``beats_per_bar`` (inferred metre), ``sure`` (the tracker has found
+    a pulse: its confidence reached SURE_CONF once, or a tap; beats are raised from then on).
     """
 
     def __init__(
@@ -178,7 +179,7 @@ class OnlineBeatTracker:
         self._weight = 0.0
         self._steps = 0
         self._armed = False  # beats are counted once there was evidence (or a tap)...
-        self._sure = False  # ...and raised once the tracker was confident (SURE_CONF) or tapped
+        self.sure = False  # ...and raised once the tracker was confident (SURE_CONF) or tapped
         self._period = 0.5  # s
         self._decay_period = 0.0  # the period self._decay was computed for
         self._decay = 0.0
@@ -230,7 +231,7 @@ class OnlineBeatTracker:
                 self.confidence += self._conf_a * (conf * self._weight - self.confidence)
                 if self._weight == 0.0 and self.confidence < 1e-3:
                     self.confidence = 0.0
-                self._sure = self._sure or self.confidence >= SURE_CONF
+                self.sure = self.sure or self.confidence >= SURE_CONF
                 self._remember()
             self._predict()
         self._emit(end)
@@ -262,7 +263,7 @@ class OnlineBeatTracker:
             if not (math.isfinite(t) and t <= end + 1e-9 and t > self._last_emit + 0.5 * self._period):
                 continue
             if t > end - hop - 0.1 and self._armed:  # on time (or a little late)
-                self.is_beat = self._sure
+                self.is_beat = self.sure
                 self.beat_time = max(t, end - hop + 1e-6)
                 self.beat_count += 1
                 k = (label - 1 + self._bar_offset) % self.beats_per_bar
@@ -311,7 +312,7 @@ class OnlineBeatTracker:
         h.set_tempo_prior(bpm)
         self._memory = 0.0  # the tapped tempo rules; the memory starts again after it
         self._tap_until = self._hmm_end + TAP_BIAS_S
-        self._armed = self._sure = True
+        self._armed = self.sure = True
         self.tempo = bpm
         self._predict()
         self._last_emit = min(self._last_emit, self._pred - 0.6 * self._period)

@@ -420,3 +420,45 @@ def test_can_fork_accepts_only_the_log_writer_thread_beside_the_main_one() -> No
         assert can_fork()
     finally:
         handler.close()
+
+
+def _drone(seconds: float = 6.0, sr: int = 24000) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def _groove_engine(fps: int, groove: float) -> Engine:
+    from live.runtime import load_generator
+
+    cfg = defaults()
+    cfg["features"]["fps"] = fps
+    cfg["live"]["groove"] = groove
+    return Engine(cfg, load_generator(cfg))
+
+
+@pytest.mark.parametrize("fps", [30, 60])
+def test_no_groove_before_the_tracker_finds_a_pulse(fps: int) -> None:
+    """A held drone has no beat, but the tracker's phase runs on at some tempo: the groove
+    must not pump the dancer to it (it did: 41 % of the dancer's 1-6 Hz speed modulation at
+    a phantom 183 BPM). Live and offline, at the model's rate and upsampled: the drone is
+    danced the same with the groove on as off; music gets its groove once the beat is found."""
+    from model.synth_music import demo_song
+
+    drone = _drone()
+    for how in ("live", "render"):
+        got = []
+        for groove in (0.8, 0.0):
+            eng = _groove_engine(fps, groove)
+            if how == "render":
+                poses = eng.render(drone, sr=24000, parallel=False)[0]
+            else:
+                poses = np.asarray([f.joints.copy() for s in range(0, len(drone), 800)
+                                    for f in eng.process(drone[s: s + 800], sr=24000)])
+            got.append(poses)
+        assert len(got[0]) > 5 * fps
+        np.testing.assert_array_equal(got[0], got[1])
+        assert not eng._pulse
+    song = demo_song(seconds=8, seed=2).audio
+    on, off = (_groove_engine(fps, g).render(song, sr=24000, parallel=False)[0] for g in (0.8, 0.0))
+    moved = np.abs(on - off).max(axis=(1, 2))
+    assert moved[-2 * fps:].max() > 0.01  # the groove re-times the music's dance
