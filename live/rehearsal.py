@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from model.errors import ConfigError
+from model.errors import AudioError, ConfigError
 
 SPEEDS = (1.0, 0.5, 0.25)
 CLICK_SR = 24000
@@ -61,6 +61,9 @@ def from_song(song: str, *, cfg: dict[str, Any], index: int, generator: Any = No
     dance = generate_dance(song, cfg=cfg, generator=generator, progress=progress,
                            demo_seconds=demo_seconds_for(index + 1))
     found = find_phrases(dance.beats, dance.beat_counts, fps=dance.fps, n_frames=len(dance.poses))
+    if not found:  # the same line as `dancemuse phrases`
+        raise AudioError(f"{dance.source}: no complete 8-count phrase found ({len(dance.beats)} beats); "
+                         "use a longer song with a steady beat")
     if not 1 <= index <= len(found):
         raise ConfigError(f"--phrase {index}: {dance.source} holds {len(found)} complete 8-count phrases; pick 1..{len(found)}")
     ph = found[index - 1]

@@ -86,3 +86,15 @@ def test_rehearse_refuses_a_bad_speed_in_one_line(tmp_path: Path, capsys: pytest
     assert main(["rehearse", "demo", "--speed", "0.3", "-o", str(tmp_path / "x.bvh")]) == 2
     err = capsys.readouterr().err
     assert "--speed" in err and len(err.strip().splitlines()) == 1
+
+
+def test_rehearse_a_song_without_a_beat_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A drone has no beat to count 8-count phrases in: one line that says so (not "pick 1..0")."""
+    import soundfile as sf
+
+    t = np.arange(24000 * 12) / 24000
+    sf.write(tmp_path / "drone.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 24000)
+    assert main(["rehearse", str(tmp_path / "drone.wav"), "-o", str(tmp_path / "x.bvh")]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("dancemuse: error")]
+    assert len(errors) == 1 and "no complete 8-count phrase" in errors[0] and "steady beat" in errors[0]
+    assert not (tmp_path / "x.bvh").exists()
