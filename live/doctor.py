@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from model.errors import AudioError
+
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
 RECORD_BYTES_PER_S = 17 * 3 * 4 * 60
@@ -76,6 +78,9 @@ def check_audio(cfg: Mapping[str, Any], opts: Options) -> list[Check]:
             from live.generate import load_song
 
             a, sr, _ = load_song(p)
+        except AudioError as e:  # our one line: what was found; what to do
+            found, _, fix = str(e).partition("; ")
+            return [Check("audio input", FAIL, found, fix or "convert it to WAV or FLAC")]
         except Exception as e:  # noqa: BLE001 - reported, not raised
             return [Check("audio input", FAIL, f"{src} cannot be read ({str(e)[:120]})", "convert it to WAV or FLAC")]
         return [Check("audio input", OK, f"file {p.name}: {len(a) / sr:.1f} s at {sr} Hz")]

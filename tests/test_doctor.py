@@ -95,3 +95,16 @@ def test_a_bad_skip_name_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["doctor", "--skip", "nonsense"]) == 2
     err = capsys.readouterr().err
     assert "nonsense" in err and len(err.strip().splitlines()) == 1
+
+
+def test_doctor_names_a_damaged_audio_file_and_what_to_do(tmp_path: Path) -> None:
+    """A WAV header with no sound: the reader's own line, split into what was found and the fix
+    (it was cut at 120 characters inside a second "cannot read")."""
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    cfg = load_config(None)
+    cfg["audio"]["input"] = str(bad)
+    res = {c.name: c for c in run_checks(cfg, Options(skip=("model", "timing", "ports", "disk", "extras")))}
+    c = res["audio input"]
+    assert c.status == FAIL and c.detail.startswith(f"cannot read audio file {bad} (")
+    assert c.fix.endswith("convert it to WAV or FLAC") and "damaged" in c.fix and "\n" not in c.line()
