@@ -381,14 +381,11 @@ class Engine:
                 gs = self._gsteps
                 _PACK3D(self.src, 24 * i, gs, gs, 0.0)  # type: ignore[arg-type]  # src[i] = (gs, gs, 0)
                 self._gsteps = gs + 1
+                if not self._pulse and (conf is None or conf[k] >= SURE_CONF):
+                    self._pulse = True  # the tracker found a pulse (SURE_CONF): groove and tempo from now on
                 if cue:
                     ph = (math.atan2(row.item(si), row.item(ci)) / TWO_PI) % 1.0
-                    bpm = row.item(ti) * 200.0
-                    if not self._pulse:  # no groove until the tracker has found a pulse (SURE_CONF)
-                        if conf is None or conf[k] >= SURE_CONF:
-                            self._pulse = True
-                        else:
-                            bpm = 0.0
+                    bpm = row.item(ti) * 200.0 if self._pulse else 0.0  # no groove before a pulse
                     rms = row.item(ri)
                     _PACK3D(self.cues, 24 * i, ph, bpm, rms)  # type: ignore[arg-type]  # an ndarray is a buffer
                     post.cue(ph, bpm, rms)
@@ -397,7 +394,7 @@ class Engine:
                     post.process(pose, out=self._rows[i])
                 else:  # a stand-in post-processor (tests, benchmarks)
                     slot[...] = post.process(pose)
-                self.tempo = float(tempo[k]) if tempo is not None else 0.0
+                self.tempo = float(tempo[k]) if tempo is not None and self._pulse else 0.0
                 self.confidence = float(conf[k]) if conf is not None else 0.0
                 beat = bool(is_beat[k]) if is_beat is not None else False
                 t1 = self._emit(out, slot, arrival, feat_cpu, t1, beat,
@@ -466,7 +463,9 @@ class Engine:
                     e += prev
                 self._elem[(r * m + r - 1) % ring] = pose
                 mi = self._minfo[m % UP_RING]
-                mi[0] = float(tempo[k]) if tempo is not None else 0.0
+                if not self._pulse and (conf is None or conf[k] >= SURE_CONF):
+                    self._pulse = True  # as in process
+                mi[0] = float(tempo[k]) if tempo is not None and self._pulse else 0.0
                 mi[1] = 1.0 if is_beat is not None and is_beat[k] else 0.0
                 mi[2] = int(beat_in_bar[k]) if beat_in_bar is not None else 0
                 mi[3] = int(bar[k]) if bar is not None else 0
@@ -477,12 +476,7 @@ class Engine:
                 if cue:
                     si, ci, ti, ri = self._cue_cols  # type: ignore[misc]
                     mi[6] = (math.atan2(row[si], row[ci]) / TWO_PI) % 1.0
-                    mi[7] = float(row[ti]) * 200.0
-                    if not self._pulse:  # as in process: no groove before a pulse
-                        if conf is None or conf[k] >= SURE_CONF:
-                            self._pulse = True
-                        else:
-                            mi[7] = 0.0
+                    mi[7] = float(row[ti]) * 200.0 if self._pulse else 0.0  # no groove before a pulse
                     mi[8] = float(row[ri])
                 self._mframes += 1
         due = self._elements_due()
@@ -606,10 +600,12 @@ class Engine:
             f64 = feats.astype(np.float64)
             cues = np.stack([(np.arctan2(f64[:, si], f64[:, ci]) / TWO_PI) % 1.0, f64[:, ti] * 200.0, f64[:, ri]], axis=1)
         info_out = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in cols.items()}
-        if cues is not None and len(info_out["confidence"]) == len(cues):
-            # no groove until the tracker has found a pulse (as process does frame by frame)
+        if len(info_out["confidence"]) == n and n:
+            # no groove and no tempo until the tracker has found a pulse (as process does frame by frame)
             pulse = np.logical_or.accumulate(info_out["confidence"] >= SURE_CONF) | self._pulse
-            cues[~pulse, 1] = 0.0
+            info_out["tempo"] = np.where(pulse, info_out["tempo"], 0.0).astype(info_out["tempo"].dtype)
+            if cues is not None:
+                cues[~pulse, 1] = 0.0
             self._pulse = bool(pulse[-1])
         if self.upsample > 1:
             poses, cues, info_out = self._upsample_all(poses, cues, info_out)

@@ -224,6 +224,20 @@ def test_cli_beats_prints_json_and_lines(capsys) -> None:
     assert lines[0].startswith("# tempo") and float(lines[1]) > 0
 
 
+def test_cli_beats_on_a_drone_says_there_is_no_beat(capsys, tmp_path) -> None:
+    import json
+
+    import soundfile
+
+    from live.cli import main
+
+    soundfile.write(tmp_path / "drone.wav", _pulseless("drone", seconds=12.0), 24000)
+    assert main(["beats", str(tmp_path / "drone.wav"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"tempo": 0.0, "beats": []}  # was 183 BPM
+    assert main(["beats", str(tmp_path / "drone.wav")]) == 0
+    assert capsys.readouterr().out.startswith("# no steady beat found (0 beats)")
+
+
 def test_cli_beats_missing_file_is_one_line_error(capsys, tmp_path) -> None:
     from live.cli import main
 

@@ -450,15 +450,22 @@ def test_no_groove_before_the_tracker_finds_a_pulse(fps: int) -> None:
         for groove in (0.8, 0.0):
             eng = _groove_engine(fps, groove)
             if how == "render":
-                poses = eng.render(drone, sr=24000, parallel=False)[0]
+                poses, info = eng.render(drone, sr=24000, parallel=False)
+                tempo = np.asarray(info["tempo"])
             else:
-                poses = np.asarray([f.joints.copy() for s in range(0, len(drone), 800)
-                                    for f in eng.process(drone[s: s + 800], sr=24000)])
+                frames = [f for s in range(0, len(drone), 800) for f in eng.process(drone[s: s + 800], sr=24000)]
+                poses = np.asarray([f.joints for f in frames])
+                tempo = np.asarray([f.tempo for f in frames])
             got.append(poses)
+            assert not tempo.any()  # no tempo to show either (the tracker's own drifts to 183 BPM)
         assert len(got[0]) > 5 * fps
         np.testing.assert_array_equal(got[0], got[1])
         assert not eng._pulse
     song = demo_song(seconds=8, seed=2).audio
-    on, off = (_groove_engine(fps, g).render(song, sr=24000, parallel=False)[0] for g in (0.8, 0.0))
+    eng = _groove_engine(fps, 0.8)
+    on, info = eng.render(song, sr=24000, parallel=False)
+    off = _groove_engine(fps, 0.0).render(song, sr=24000, parallel=False)[0]
     moved = np.abs(on - off).max(axis=(1, 2))
     assert moved[-2 * fps:].max() > 0.01  # the groove re-times the music's dance
+    tempo = np.asarray(info["tempo"])
+    assert tempo[-fps:].min() > 60 and not tempo[: fps // 2].any()  # a tempo once the beat is found

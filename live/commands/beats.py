@@ -56,14 +56,15 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     pos = bar_counts(info.beat_in_bar[info.is_beat], int(cfg["features"]["beats_per_bar"]))
     settled = info.tempo[info.time > min(5.0, float(info.time[-1]) / 2)] if len(info.time) else info.tempo
     settled = settled[settled > 0]
-    tempo = round(float(np.median(settled)), 2) if len(settled) else 0.0
+    tempo = round(float(np.median(settled)), 2) if len(settled) and len(beats) else 0.0  # no beat, no tempo
     if args.json:
         doc: dict[str, Any] = {"tempo": tempo, "beats": [round(float(b), 4) for b in beats]}
         if args.downbeats:
             doc["beat_in_bar"] = [int(p) for p in pos]
         print(json.dumps(doc))
         return 0
-    print(f"# tempo {tempo:.2f} BPM, {len(beats)} beats")
+    print(f"# tempo {tempo:.2f} BPM, {len(beats)} beats" if len(beats) else
+          "# no steady beat found (0 beats): the audio has no pulse the tracker could lock onto")
     for b, p in zip(beats, pos):
         print(f"{b:.4f}\t{int(p)}" if args.downbeats else f"{b:.4f}")
     return 0
