@@ -7,6 +7,11 @@ to post-processing (``live.post.PostProcessor``). ``process(samples, sr=...)`` t
 block of any size and returns exactly one :class:`~live.frame.Frame` per completed hop.
 ``apply(control)`` changes the live controls and returns the new control state.
 
+Until the beat tracker has found a pulse (its confidence reached ``model.beats.SURE_CONF`` once, a
+tap, or an external clock), frames carry a tempo of 0 and the post-processing's groove is given
+none: audio without a beat (a drone, an ambient intro) is not danced to a tempo the tracker
+drifted to. The model hears its beat features as always.
+
 Nothing here touches a socket, a device or an event loop: tests drive it with arrays.
 The wall clock is injectable (``clock=``) so that tests can make it deterministic.
 CPU per frame (``snapshot()["cpu_ms"]``) is thread CPU time (``time.thread_time``), so
@@ -238,7 +243,7 @@ class Engine:
         self.samples_in = 0
         self.tempo = 0.0
         self.confidence = 0.0
-        self._pulse = False  # the beat tracker found a pulse: the groove follows its phase from then on
+        self._pulse = False  # the beat tracker found a pulse (SURE_CONF): groove and tempo out from then on
         self._last_arrival = 0.0
         self._audio_time_at_arrival = 0.0
         self.clock: Any = None  # live.clock.ClockMixer: an external beat clock (use_clock)
