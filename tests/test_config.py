@@ -26,6 +26,17 @@ def test_shipped_config_lists_every_key_with_a_comment() -> None:
             assert text.splitlines()[line - 2].lstrip().startswith("#"), f"{section}.{key} has no comment"
 
 
+def test_readme_configuration_table_lists_every_key() -> None:
+    """The README's table of keys (## Configuration) has a row per key of the schema (the
+    [clock] and [ensemble] keys and model.offline_path were missing)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("## Configuration"):]
+    table = table[: table.index("\n## ", 1)] if "\n## " in table[1:] else table
+    rows = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    missing = [f"{s}.{k}" for s, keys in config.SCHEMA.items() for k in keys if f"{s}.{k}" not in rows]
+    assert not missing, f"README.md ## Configuration lacks rows for {missing}"
+
+
 def test_shipped_config_equals_defaults() -> None:
     assert config.load_config(REPO / "config.toml") == config.defaults()
 
