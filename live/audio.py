@@ -129,15 +129,11 @@ def load_file(path: str | Path) -> tuple[np.ndarray, int]:
     p = Path(path)
     if not p.is_file():
         raise AudioError(f"audio file {p} not found; pass an existing file, 'demo' or 'mic' to --input")
-    from model.audio_check import check_decoded, quiet_stderr
-    from model.features import load_audio
+    from model.audio_check import read_checked
 
     # the same reader as `dancemuse generate`: soundfile, then ffmpeg for what it cannot read
     # (m4a/AAC, the sound of a video)
-    with quiet_stderr():
-        data, sr = load_audio(p)
-    check_decoded(data, int(sr), p)
-    return data, int(sr)
+    return read_checked(p)
 
 
 def demo_cache_dir() -> Path:

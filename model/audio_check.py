@@ -69,12 +69,20 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def read_checked(path: str | Path, *, min_seconds: float = MIN_SECONDS) -> tuple[np.ndarray, int]:
+    """An audio file as float32 mono and its rate, through ``model.features.load_audio``
+    (soundfile, then ffmpeg; the decoders' own complaints kept off the terminal) and checked
+    (``check_decoded``): the one reader of `live --input`, `generate` checks and the evaluation."""
+    from model.features import load_audio
+
+    with quiet_stderr():
+        y, sr = load_audio(path)
+    check_decoded(y, int(sr), path, min_seconds=min_seconds)
+    return y, int(sr)
+
+
 def check_audio_files(paths: list[str | Path], *, min_seconds: float = MIN_SECONDS) -> None:
     """Decode each file and check it (``check_decoded``) before any long work starts.
     Raises AudioError (one line) naming the first file that is not usable audio."""
-    from model.features import load_audio
-
     for p in paths:
-        with quiet_stderr():
-            y, sr = load_audio(p)
-        check_decoded(y, sr, p, min_seconds=min_seconds)
+        read_checked(p, min_seconds=min_seconds)

@@ -282,7 +282,7 @@ def train_music_tie(paths: Sequence[str | Path], features: Callable[[Any], np.nd
     (song with ``audio`` and ``sr`` -> the model's feature rows)."""
     from types import SimpleNamespace
 
-    from live.audio import load_file
+    from model.audio_check import read_checked
     from model.dataset import clip_records, load_poses
 
     ranks: dict[str, list[np.ndarray]] = {}
@@ -290,7 +290,7 @@ def train_music_tie(paths: Sequence[str | Path], features: Callable[[Any], np.nd
         for r in clip_records(p):
             if int(round(r.fps)) != fps:
                 continue
-            audio, sr = load_file(r.audio)
+            audio, sr = read_checked(r.audio)
             poses = np.asarray(load_poses(r.poses)["poses"], np.float64)
             ranks.setdefault(r.style, []).append(
                 md.music_tie(poses, features(SimpleNamespace(audio=audio, sr=sr)), fps=fps)[1])
