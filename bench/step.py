@@ -301,6 +301,8 @@ def bench_stages(model: Path, *, seconds: float, sr: int = 48000, fps: int = 30
     new: what ``dancemuse live`` runs now (``load_generator``: the numpy step; at 60 fps the
     30 fps model with interpolated frames; the novelty guard and its mirror flips on, as by default).
     novelty: new with ``live.novelty`` 0 (the guard off, live/novelty.py).
+    pick: new with ``live.pick`` 1 (the latent pick off, live/pick.py; its roll-outs run on a
+    worker thread, whose CPU the main thread's figures leave out: ``bench_pick``).
     Returns {path: {stage: [frames, 2] (wall, cpu) seconds per output frame}} for stages
     features, beat tracker, model step, post, frame (the rest of Engine.process), OSC
     (encoding), total. A block's stage times are spread over the frames it made (a block
@@ -325,7 +327,7 @@ def bench_stages(model: Path, *, seconds: float, sr: int = 48000, fps: int = 30
     enc = FrameEncoder()
     out: dict[str, dict[str, np.ndarray]] = {}
     names = ("features", "beat tracker", "model step", "post", "OSC")
-    for path in ("old", "new", "novelty"):
+    for path in ("old", "new", "novelty", "pick"):
         if path == "old":
             old_model = _toy_at(fps) if fps != 30 else model
             gen: Any = Generator(old_model, feature_config=dict(cfg["features"], fps=fps))
@@ -334,8 +336,9 @@ def bench_stages(model: Path, *, seconds: float, sr: int = 48000, fps: int = 30
             live = cfg["live"]
             eng.post = OldPostProcessor(fps=eng.fps, smoothing=live["smoothing"], mirror=live["mirror"],
                                         root=live["root"], project_bones=live["project_bones"])
-        else:  # "novelty": the same with the novelty guard off (live.novelty 0, live/novelty.py)
-            c = {**cfg, "live": {**cfg["live"], "novelty": 0.0 if path == "novelty" else cfg["live"]["novelty"]}}
+        else:  # "novelty" / "pick": the same with the novelty guard / the latent pick off
+            c = {**cfg, "live": {**cfg["live"], "novelty": 0.0 if path == "novelty" else cfg["live"]["novelty"],
+                                 "pick": 1 if path == "pick" else cfg["live"]["pick"]}}
             gen = load_generator(c)
             eng = Engine(c, gen)
         eng.prepare(sr=sr)
@@ -627,6 +630,63 @@ def print_stages(res: dict[str, dict[str, np.ndarray]]) -> None:
         x = res["novelty"]["engine total"][:, 1] * 1e3
         print(f"   new with live.novelty 0 (the novelty guard off): engine total CPU p50/p99 "
               f"{np.median(x):.3f}/{np.percentile(x, 99):.3f}, mean {np.mean(x):.3f} ms per frame")
+    if "pick" in res:
+        x = res["pick"]["engine total"][:, 1] * 1e3
+        print(f"   new with live.pick 1 (the latent pick off): engine total CPU p50/p99 "
+              f"{np.median(x):.3f}/{np.percentile(x, 99):.3f}, mean {np.mean(x):.3f} ms per frame")
+
+
+def bench_pick(model: Path, *, seconds: float = 60.0) -> dict[str, float]:
+    """The latent pick's work per decision (live/pick.py), which the live step hands to a worker
+    thread: the roll-out of its draws and their comparison with the history, timed here in this
+    thread (CPU), on the demo song with the numpy step; and the frames' own CPU beside it."""
+    from export.parity import demo_features
+    from live.npstep import NumpyStep
+    from live.runtime import step_weights
+    from model.config import load_config
+
+    npz, why = step_weights(model)
+    if npz is None:
+        raise SystemExit(f"bench pick: {why}")
+    cfg = load_config()
+    feats = demo_features(seconds=seconds, fps=30)
+    step = NumpyStep(npz, model_path=model)
+    step.set_pick(int(cfg["live"]["pick"]))
+    step.reset(seed=0)
+    pick = step.pick
+    roll, choose = [], []
+    start = pick.start
+
+    def timed_start(roll_out: Any, *, threaded: bool) -> None:
+        def run() -> Any:
+            c0 = time.thread_time()
+            r = roll_out()
+            roll.append(time.thread_time() - c0)
+            return r
+
+        orig = pick.choose
+
+        def timed_choose(rolls: Any, **kw: Any) -> int:
+            c0 = time.thread_time()
+            i = orig(rolls, **kw)
+            choose.append(time.thread_time() - c0)
+            return i
+
+        pick.choose = timed_choose  # type: ignore[method-assign]
+        start(run, threaded=False)
+        pick.choose = orig  # type: ignore[method-assign]
+
+    pick.start = timed_start  # type: ignore[method-assign]
+    frame = []
+    out = np.empty((17, 3), np.float32)
+    for f in feats:
+        c0 = time.thread_time()
+        step.step(f, out=out)
+        frame.append(time.thread_time() - c0)
+    per = np.asarray(roll) + np.asarray(choose)
+    return {"draws": pick.count, "decisions": len(per), "roll_ms": float(np.median(roll) * 1e3),
+            "choose_ms": float(np.median(choose) * 1e3), "decision_ms": float(np.median(per) * 1e3),
+            "per_frame_ms": float(per.sum() / len(feats) * 1e3), "frames": len(feats)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -636,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=300, help="timed steps per measurement")
     ap.add_argument("--seconds", type=float, default=60.0, help="demo song length for the generate benchmark")
     ap.add_argument("--windows", default="32,64,128,256")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: stages,context,candidates,step,cache,generate")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: stages,pick,context,candidates,step,cache,generate")
     ap.add_argument("--fps", default="30,60", help="frame rates of the per-stage table")
     ap.add_argument("--stage-seconds", type=float, default=30.0, help="demo audio for the per-stage table")
     ap.add_argument("--against", type=Path, default=None,
@@ -674,6 +734,12 @@ def main(argv: list[str] | None = None) -> int:
             target = 1.0 if fps <= 30 else 1.5
             print(f"   acceptance at {fps} fps: new engine total CPU p50 {tot:.3f} ms (target <= {target}): "
                   f"{'PASS' if tot <= target else 'FAIL'}")
+    if "pick" not in skip:
+        pk = bench_pick(args.model)
+        print(f"\n0p. the latent pick (live.pick {pk['draws']}): {pk['decisions']} decisions in {pk['frames'] / 30:.0f} s "
+              f"of the demo; per decision {pk['decision_ms']:.1f} ms CPU (roll-out {pk['roll_ms']:.1f}, comparison "
+              f"{pk['choose_ms']:.1f}) on its worker thread, {pk['per_frame_ms']:.3f} ms per frame on average; "
+              "the live loop takes the choice 6 frames later")
     if "context" not in skip:
         ctx = bench_step_context(args.model, seconds=args.stage_seconds)
         print("\n0c. the live model step (numpy) alone vs after other work, 30 fps, thread CPU per step, modes "

@@ -215,6 +215,13 @@ class Engine:
             log.warning("feel auto: this model has no tempo per style (calibrated before session 32), so it "
                         "dances to the music's beat; re-run `dancemuse calibrate` and export it again")
         self.controls["feel"] = self.feel.mode
+        self.pick = int(live.get("pick", 1))
+        """The latent pick's draws per redraw (``live.pick``; live/pick.py)."""
+        if hasattr(generator, "set_pick"):
+            generator.set_pick(self.pick)
+        elif self.pick > 1:
+            log.info("live.pick: the ONNX runtime rolls out no draws, so the dancer takes its first draw "
+                     "(the numpy runtimes pick; model.runtime auto)")
         self.phrase = PhraseRefresh(generator, at=self.feel.at, bars=int(live.get("phrase_bars", 0)),
                                     fps=self.model_fps, novelty=self.controls["novelty"])
         """The decoder's memory refreshed every ``live.phrase_bars`` bars heard; the dance shown

@@ -184,6 +184,13 @@ class FanOutGenerator:
             f.reset()
         self.steps = 0
 
+    def set_pick(self, count: int) -> None:
+        """The latent pick (``live.pick``, live/pick.py) for every dancer whose runtime has one."""
+        for g in self.gens:
+            sp = getattr(g, "set_pick", None)
+            if sp is not None:
+                sp(count)
+
     def refresh(self, keep: float = REFRESH_KEEP) -> None:
         """A new phrase for every dancer (live/phrase.py): each generator redraws its own memory
         from its own seeded stream (``keep``: how hard, as the runtimes take it); what is left of

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ from numpy.lib.stride_tricks import as_strided
 from live.control import parse_style
 from live.offline import NetDims, read_weights
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
+from live.pick import DELAY, LatentPick
 from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
@@ -194,6 +195,8 @@ class NumpyStep(NetDims):
             [float(defaults.get(c, CONTROL_DEFAULTS.get(c, 0.0))) for c in self.control_names], F32)
         self._init_pose = np.asarray(m.get("init_pose", np.zeros(self.pose_dim)), F32).reshape(-1)
         self._alloc()
+        self.pick = LatentPick(1, nd=self.nd, fps=self.fps, seed=seed)
+        """The latent pick (live/pick.py; ``live.pick``, set by the engine with :meth:`set_pick`)."""
         one_blas_thread()
         self.last_step_ms = 0.0
         self.reset(seed=seed)
@@ -368,6 +371,7 @@ class NumpyStep(NetDims):
         o_h0 = o_en + 2
         o_h1 = o_h0 + hid
         o_ema = o_h1 + hid + 1
+        self._offs = (o_lat, o_sty, o_h0, o_h1, o_ema)
         self._dv = np.zeros(o_ema + (p_dim if self.energy_gain > 0 else 0), F32)
         dv = self._dv
         dv[o_en + 1] = 1.0
@@ -423,6 +427,9 @@ class NumpyStep(NetDims):
         order), the initial pose, the root back at the origin."""
         if seed is not None or not hasattr(self, "_rng"):
             self._rng = np.random.default_rng(seed)
+            self._seed = seed
+        if hasattr(self, "pick"):
+            self.pick.reset(seed=self._seed)
         st: dict[str, np.ndarray] = {}
         for entry in self.meta["state"]:
             shape = tuple(int(x) for x in entry["shape"])
@@ -533,6 +540,17 @@ class NumpyStep(NetDims):
         np.multiply(self._z, self._scale0, self._lat)
         self._sty[...] = style
         self._dv[self._o_en] = energy
+        pick = self.pick
+        if pick.count > 1:  # the latent pick (live/pick.py): the draws rolled out on the worker
+            if redraw and pick.ready():
+                pick.held[0] = self._z[: self.nd]
+                pick.draw()
+                pick.start(self._roll_out_job(energy), threaded=True)
+            elif pick.due():
+                i = pick.take()
+                if i:
+                    self._z[: self.nd] = pick.held[i]
+                    np.multiply(self._z, self._scale0, self._lat)
         tanh, mul, add, half = np.tanh, np.multiply, np.add, self._half0
         for src, wl, g4, sig, go, g_if, g_gc, c, hv, pair, p_ig, p_fc in self._lstm:
             src.dot(wl, g4)
@@ -554,6 +572,60 @@ class NumpyStep(NetDims):
             add(ema, dif, ema)
         else:
             self._in_head.dot(self._head, vec)
+
+    def set_pick(self, count: int) -> None:
+        """The latent pick's draws per redraw (``live.pick``; 1 = off; live/pick.py)."""
+        if int(count) != self.pick.count:
+            self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
+
+    def _roll_out_job(self, energy: float) -> Callable[[], np.ndarray]:
+        """The decoder rolled out ``pick.horizon`` frames from this frame's state (the layers
+        not yet run) for each of the pick's held halves, batched: the encoder's output held, the
+        walking half on the pick's walk noise. The state is copied here; the returned function
+        (run on the pick's worker thread) gives the pose vectors at the kept steps
+        [shape=(draws, m, P)]. Once per redraw, so it may allocate."""
+        pick, nd, hid, p_dim = self.pick, self.nd, self.hid, self.p_dim
+        o_lat, o_sty, o_h0, o_h1, o_ema = self._offs
+        k = pick.count
+        if self.energy_gain > 0 and energy != self._gain_energy:
+            self._set_gain(energy)
+        dv = np.repeat(self._dv[None], k, axis=0)
+        cs = [np.repeat(c[None], k, axis=0) for c in self._c]
+        z = np.repeat(self._z[None], k, axis=0)
+        z[:, :nd] = pick.held[0]  # the draw danced until the choice takes effect (DELAY frames)
+        head, scale, w0, w1 = self._head.copy(), F32(self._scale0), self._w0, self._w1
+        a, b = self._lat_mix[0][0, nd:], self._lat_mix[0][1, nd:]
+        steps = list(pick.sample_steps())
+        walk, held, alpha, gain = pick.walk, pick.held, self._alpha0, self.energy_gain > 0
+
+        def run() -> np.ndarray:
+            out = np.empty((k, len(steps), p_dim), F32)
+            j = 0
+            for h in range(pick.horizon):
+                if h == DELAY:
+                    z[:, :nd] = held
+                if h:
+                    z[:, nd:] *= a
+                    z[:, nd:] += walk[h] * b
+                np.multiply(z, scale, out=dv[:, o_lat:o_sty])
+                for (lo, hi, hs), wl, c in (((0, o_h0 + hid, o_h0), w0, cs[0]), ((o_h0, o_ema, o_h1), w1, cs[1])):
+                    g = np.tanh(dv[:, lo:hi] @ wl)
+                    g[:, : 3 * hid] *= 0.5
+                    g[:, : 3 * hid] += 0.5
+                    c *= g[:, 2 * hid: 3 * hid]
+                    c += g[:, hid: 2 * hid] * g[:, 3 * hid: 4 * hid]
+                    np.multiply(np.tanh(c), g[:, :hid], out=dv[:, hs: hs + hid])
+                vec = dv[:, o_h1:] @ head
+                if gain:
+                    ema = dv[:, o_ema:]
+                    ema += (vec - ema) * alpha
+                dv[:, :p_dim] = vec
+                if j < len(steps) and h == steps[j]:
+                    out[:, j] = vec
+                    j += 1
+            return out
+
+        return run
 
     def _set_gain(self, energy: float) -> None:
         """The head product for an energy control value: rows [gain head; gain bias;
@@ -597,6 +669,8 @@ class NumpyStep(NetDims):
             soften(self._h[1], self._fresh[1], self._c[1], self._keep)
         self._encode(features)
         self._decode(sty, ctl)  # type: ignore[arg-type]
+        if self.pick.count > 1:
+            self.pick.push(self._joints)
         self.frames += 1
         if out is None:
             out = np.empty((NUM_JOINTS, 3), F32)

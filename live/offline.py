@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from live.control import parse_style
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
+from live.pick import DELAY, LatentPick
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -164,6 +166,8 @@ class NumpyGenerator(NetDims):
         self._init_pose = np.asarray(m.get("init_pose", np.zeros(self.pose_dim)), np.float32).reshape(-1)
         self._prepare_weights()
         self.last_step_ms = 0.0
+        self.pick = LatentPick(1, nd=self.nd, fps=self.fps, seed=seed)
+        """The latent pick (live/pick.py; ``live.pick``, set by the engine with :meth:`set_pick`)."""
         self.reset(seed=seed)
 
     # -- set-up --------------------------------------------------------------------------
@@ -198,6 +202,9 @@ class NumpyGenerator(NetDims):
         """Fresh state (seeded like the step model's: the same draws in the same order)."""
         if seed is not None or not hasattr(self, "_rng"):
             self._rng = np.random.default_rng(seed)
+            self._seed = seed
+        if hasattr(self, "pick"):
+            self.pick.reset(seed=self._seed)
         st: dict[str, np.ndarray] = {}
         for entry in self.meta["state"]:
             shape = tuple(int(d) for d in entry["shape"])
@@ -329,9 +336,18 @@ class NumpyGenerator(NetDims):
             zs[t] = z
         self._phase = (self._phase + n) % self.phrase
         cond = np.concatenate([sty @ w["style_table"], [[energy]]], axis=1).astype(np.float32)
-        static = np.concatenate([enc, np.broadcast_to(cond, (n, cond.shape[1])), zs * scale], axis=1)
-        gs = static @ self._w_static
-        gs += self._b0
+        pick = self.pick
+        if pick.count > 1:  # the latent's gates apart, so that a pick can change them (live/pick.py)
+            nz = len(self._w_static) - 2 * self.nd
+            ge = np.concatenate([enc, np.broadcast_to(cond, (n, cond.shape[1]))], axis=1) @ self._w_static[:nz]
+            ge += self._b0
+            gs = (zs * scale) @ self._w_static[nz:]
+            gs += ge
+        else:
+            static = np.concatenate([enc, np.broadcast_to(cond, (n, cond.shape[1])), zs * scale], axis=1)
+            gs = static @ self._w_static
+            gs += self._b0
+        redraws = np.nonzero(redraw[:, 0])[0]
         # decoder, frame by frame
         vecs = np.empty((n, p_dim), np.float32)
         gain = np.float32(max(float(energy), 0.05) ** self.energy_gain) if self.energy_gain > 0 else None
@@ -356,9 +372,20 @@ class NumpyGenerator(NetDims):
         first = layers[0]
         dot, tanh, mul, sub, add = np.dot, np.tanh, np.multiply, np.subtract, np.add
         soft = min(self._soft, n)  # frames of a phrase refresh under way (live/phrase.py)
+        nd = self.nd
         for t in range(n):
             if t < soft:
                 self._soften()
+            if pick.count > 1:  # the latent pick (live/pick.py), as the numpy step takes it
+                if redraw[t, 0] and pick.ready():
+                    pick.held[0] = zs[t, :nd]
+                    pick.draw()
+                    pick.start(partial(self._roll_out, ge[t].copy(), zs[t].copy(), scale, gain, alpha), threaded=False)
+                elif pick.due() and (i := pick.take()):
+                    end = int(redraws[redraws > t][0]) if (redraws > t).any() else n
+                    delta = (pick.held[i] - zs[t, :nd]) * scale
+                    zs[t:end, :nd] = pick.held[i]
+                    gs[t:end] += delta @ self._w_static[len(self._w_static) - 2 * nd: len(self._w_static) - nd]
             for layer in layers:
                 src, wl, bl, c, hv = layer
                 dot(src, wl, out=g)
@@ -382,8 +409,64 @@ class NumpyGenerator(NetDims):
                 d *= alpha
                 ema += d
             vecs[t] = prev
+            if pick.count > 1:
+                pick.push(vecs[t, : NUM_JOINTS * 3].reshape(NUM_JOINTS, 3))
+        if pick.count > 1:
+            self._z[:nd] = zs[-1, :nd]  # the held half the last pick took
         self.frames += n
         return self._place_all(vecs, out)
+
+    def set_pick(self, count: int) -> None:
+        """The latent pick's draws per redraw (``live.pick``; 1 = off; live/pick.py)."""
+        if int(count) != self.pick.count:
+            self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
+
+    def _roll_out(self, ge: np.ndarray, z0: np.ndarray, scale: np.float32, gain: np.float32 | None,
+                  alpha: np.float32) -> np.ndarray:
+        """The decoder rolled out ``pick.horizon`` frames from this frame's state for each of
+        the pick's held halves, batched (live/npstep.py's ``_roll_out_job`` in this runtime's
+        layout): ``ge`` the frame's gates from the encoder and the conditioning (held), ``z0``
+        the frame's latent. Returns the pose vectors at the kept steps [shape=(draws, m, P)]."""
+        pick, nd, hid, p_dim = self.pick, self.nd, self.hid, self.pose_dim
+        k = pick.count
+        wz = self._w_static[len(self._w_static) - 2 * nd:]
+        dv = np.repeat(self._dv[None], k, axis=0)
+        cs = [np.repeat(c[None], k, axis=0) for c in self._c]
+        ema = np.repeat(self._ema[None], k, axis=0)
+        z = np.repeat(z0[None], k, axis=0)
+        z[:, :nd] = pick.held[0]  # the draw danced until the choice takes effect (DELAY frames)
+        a, b = self._c1[nd:], self._c2[nd:]
+        steps = pick.sample_steps()
+        out = np.empty((k, len(steps), p_dim), np.float32)
+        j = 0
+        for h in range(pick.horizon):
+            if h == DELAY:
+                z[:, :nd] = pick.held
+            if h:
+                z[:, nd:] *= a
+                z[:, nd:] += pick.walk[h] * b
+            for i, (lo, hi) in enumerate(((0, p_dim + hid), (p_dim, p_dim + 2 * hid + 1))):
+                g = dv[:, lo:hi] @ self._w_rec[i]
+                if i == 0:
+                    g += ge
+                    g += (z * scale) @ wz
+                np.tanh(g, out=g)
+                g[:, : 3 * hid] *= 0.5
+                g[:, : 3 * hid] += 0.5
+                c = cs[i]
+                c *= g[:, hid: 2 * hid]
+                c += g[:, :hid] * g[:, 3 * hid:]
+                np.multiply(np.tanh(c), g[:, 2 * hid: 3 * hid], out=dv[:, p_dim + i * hid: p_dim + (i + 1) * hid])
+            pose = dv[:, p_dim + hid:] @ self._w_head
+            if gain is not None:
+                d = (pose - ema) * gain
+                pose = ema + d
+                ema += d * alpha
+            dv[:, :p_dim] = pose
+            if j < len(steps) and h == steps[j]:
+                out[:, j] = pose
+                j += 1
+        return out
 
     def _place_all(self, vecs: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Root values -> root trajectory (the step runtime's float32 sums, in order) and

@@ -103,6 +103,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "novelty": Field(float, 0.35, "when the dancer's last second comes this near (a share of its moves' "
                          "spread) to something it danced in the last 90 s, it takes the move to the other side "
                          "(mirrored from its next near-symmetric pose; 0 = off)", 0.0, 1.0),
+        "pick": Field(int, 8, "at each new move the dancer tries this many draws of its latent and takes the one "
+                      "whose next two seconds differ most from what it danced in the last 90 s (1 = off)", 1, 32),
         "beat_offset_ms": Field(float, 0.0, "shift the beat the dancer lands on (negative = earlier, for a late projector)", -500.0, 500.0),
         "record": Field(str, "", "record the show to this .npz/.bvh/.json path ('' = off)"),
         "status_interval": Field(float, 0.5, "seconds between console status refreshes", 0.05, 60.0),

@@ -256,6 +256,7 @@ def test_offline_numpy_weights_make_the_live_dance(model_path: Path, cfg: dict, 
     write_offline(net, meta, offline_path(main_path), step_model=main_path)
     c = apply_options(cfg, seed=4)
     c["live"]["root"] = "follow"
+    c["live"]["pick"] = 1  # the ONNX step rolls out no draws (tests/test_pick.py: the numpy runtimes pick alike)
     c["model"] = dict(c["model"], path=str(main_path))
     gen = load_generator(c, offline=True)
     assert isinstance(gen, NumpyGenerator) and gen.path.name == "m_offline.npz"

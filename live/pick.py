@@ -1,0 +1,209 @@
+"""The latent pick: at each latent redraw the dancer tries a few draws and takes the one
+whose next two seconds lie farthest from what it has danced (``live.pick``, default 8; 1 = off;
+session 50, models/README.md).
+
+Why: the decoder's latent has a held half, redrawn every ``phrase`` frames (2 s), that steers
+the move more than anything else the runtime controls (session 39), and a random draw often
+leads back to a move of the last minute: the evaluation's repetition line (a 2-s window's
+distance to the nearest window at least 2 s away, over the dance's mean pair distance) found
+2.2 % of the shipped dancer's windows under 0.3 (a held house lean danced again 7.5 s later).
+The draws are the model's own, in its own style, so the choice changes which of its moves
+comes next, not what the moves look like.
+
+How: at a redraw frame the runtime hands :meth:`LatentPick.choose` its decoder rolled out
+``HORIZON`` frames from its current state for each of ``count`` held halves (draw 0 is the one
+it would have made without the pick, so ``count`` 1 is the dance as before to the bit); the
+music is taken as it is now for the whole roll-out (zero look-ahead), and the walking half of
+the latent follows the same fresh noise for every draw. The pick keeps the dance's root-relative
+raw poses (before post-processing) every third frame for ``HISTORY_S``, and for each roll-out
+the 2-s windows ending 0.5, 1, 1.5 and 2 s into it are compared with every earlier window that
+starts at least 2 s before them, as danced and mirrored (the novelty guard may show either
+side, live/novelty.py): the draw whose nearest such window is farthest is taken.
+
+The draws and the walk noise come from the pick's own generator, seeded from the dance's seed,
+so every runtime that picks (the numpy step live, the offline numpy generator) takes the same
+draws and the same choices: the choice takes effect ``DELAY`` frames after the redraw in both,
+the live step rolling the draws out on a short-lived worker thread meanwhile (so its frames stay
+as cheap as before) and waiting for it only if it has not finished by then. The ONNX runtimes
+have no roll-out and dance without the pick (one log line says so).
+
+Cost (``python bench/step.py``, part 0p): one decision every 2 s, ``count`` x ``HORIZON``
+decoder steps batched over the draws and one comparison with the history, about 16-25 ms of CPU
+with 8 draws on this 2-core machine (0.24 ms a frame on average), none of it in the live loop's
+frames; offline (`generate`, `evaluate`) it is done in line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from model import skeleton as sk
+
+HORIZON = 60
+"""Frames each draw is rolled out (2 s at 30 fps)."""
+HISTORY_S = 90.0
+"""How far back the pick compares (s)."""
+SUB = 3
+"""Every SUB-th frame of the dance is kept (10 Hz at 30 fps)."""
+WINDOW = 20
+"""A compared window, in kept samples (2 s)."""
+GAP = 20
+"""Earlier windows start at least this many samples before the compared one (2 s)."""
+ENDS = (5, 10, 15, 20)
+"""The compared windows end this many samples into the roll-out (0.5, 1, 1.5, 2 s)."""
+SEED_SALT = 0x5049434B
+"""Mixed into the dance's seed for the pick's own generator."""
+DELAY = 6
+"""Frames from a redraw to the pick taking effect (0.2 s at 30 fps): the live step rolls the
+draws out on a worker thread meanwhile, and every runtime takes the choice on the same frame."""
+
+log = logging.getLogger("dancemuse.pick")
+
+
+class LatentPick:
+    """History and choice of the latent pick (see the module docstring). ``count`` draws per
+    redraw (1 = off), ``nd`` the held half's size, ``fps`` the model's frame rate."""
+
+    def __init__(self, count: int, *, nd: int, fps: int, seed: int | None = 0) -> None:
+        self.count = max(1, int(count))
+        self.nd = int(nd)
+        self.fps = int(fps)
+        self.horizon = HORIZON
+        self.size = max(WINDOW + GAP + 1, int(round(HISTORY_S * fps / SUB)))
+        self._ring = np.zeros((2 * self.size, sk.NUM_JOINTS, 3), np.float32)  # the history, twice over
+        self.held = np.zeros((self.count, self.nd), np.float32)
+        """The draws' held halves; row 0 is set by the runtime to its own draw."""
+        self.walk = np.zeros((HORIZON, self.nd), np.float32)
+        """The walking half's noise for the roll-outs' frames after the first."""
+        self._mid = np.zeros(3, np.float32)
+        self.picks = 0
+        self.changed = 0
+        self.reset(seed=seed)
+
+    def reset(self, *, seed: int | None = None) -> None:
+        s = 0 if seed is None else int(seed)
+        self._rng = np.random.default_rng([s & 0xFFFFFFFF, SEED_SALT])
+        self._n = 0  # samples kept
+        self._frames = 0  # frames seen since the reset
+        self.picks = self.changed = 0
+        self._worker: threading.Thread | None = None
+        self._got: list[object] = [0, None]  # the worker's choice and its error, if any
+        self._choice = 0
+        self._due = -1  # the frame the pending choice takes effect on (-1: none)
+
+    def start(self, roll_out: Callable[[], np.ndarray], *, threaded: bool) -> None:
+        """A decision on this frame: ``roll_out()`` gives the draws' roll-outs (from a snapshot
+        of the decoder, so that it may run on a worker thread: ``threaded``; one short-lived
+        thread per decision, so none is left running between them, e.g. when `generate` forks
+        its feature producer); the choice takes effect DELAY frames later (:meth:`due`,
+        :meth:`take`)."""
+        self._due = self._frames + DELAY
+        n = self._n  # the history as it is now (the frames to come write past it)
+        if not threaded:
+            self._worker, self._choice = None, self.choose(roll_out(), upto=n)
+            return
+        got: list[object] = [0, None]
+
+        def work() -> None:
+            try:
+                got[0] = self.choose(roll_out(), upto=n)
+            except Exception as e:  # noqa: BLE001 - the show goes on with the first draw
+                got[1] = e
+
+        self._got = got
+        self._worker = threading.Thread(target=work, name="dancemuse-pick", daemon=True)
+        self._worker.start()
+
+    def due(self) -> bool:
+        """Whether a pending choice takes effect on this frame."""
+        return self._due == self._frames
+
+    def take(self) -> int:
+        """The pending choice (waits for the worker if it has not finished, so that the live
+        dance is the offline one)."""
+        self._due = -1
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+            if self._got[1] is not None:
+                log.warning("live.pick: a roll-out failed (%s); the dancer takes its first draw", self._got[1])
+                return 0
+            self._choice = int(self._got[0])  # type: ignore[call-overload]
+        return self._choice
+
+    @property
+    def on(self) -> bool:
+        return self.count > 1
+
+    def push(self, joints: np.ndarray) -> None:
+        """The frame's raw joints [shape=(17, 3)] (the model's output before post-processing):
+        kept every SUB-th frame, relative to the mid-hip. No allocation."""
+        if self._frames % SUB == 0:
+            i = self._n % self.size
+            row, mid = self._ring[i], self._mid
+            np.add(joints[11], joints[12], out=mid)
+            mid *= 0.5
+            np.subtract(joints, mid, out=row)
+            self._ring[i + self.size] = row
+            self._n += 1
+        self._frames += 1
+
+    def draw(self) -> None:
+        """New draws for a decision: the held halves of rows 1.. and the walk noise."""
+        if self.count > 1:
+            self._rng.standard_normal(out=self.held[1:], dtype=np.float32)
+        self._rng.standard_normal(out=self.walk, dtype=np.float32)
+
+    def sample_steps(self) -> range:
+        """Which roll-out steps are kept (those that fall on a kept frame of the dance)."""
+        first = (-self._frames) % SUB
+        return range(first, HORIZON, SUB)
+
+    def ready(self) -> bool:
+        """Whether the history holds enough to compare (more than 4.5 s)."""
+        return self.on and self._n >= WINDOW + GAP + 5
+
+    def choose(self, rolls: np.ndarray, *, upto: int | None = None) -> int:
+        """The draw to take (also on the worker thread: reads only the history, which the
+        runtime's frames keep writing past: ``upto`` the samples kept when it was asked, and the
+        oldest few are left out, which those frames overwrite), given each draw's roll-out at the kept steps (raw pose vectors
+        [shape=(count, m, >= 51)], m = len(:meth:`sample_steps`))."""
+        k = len(rolls)
+        n = self._n if upto is None else int(upto)
+        m = min(n, self.size - DELAY)
+        if k <= 1 or m < WINDOW + GAP + 5:
+            return 0
+        a = n % self.size
+        hist = self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
+        roll = rolls[:, :, : sk.NUM_JOINTS * 3].reshape(k, rolls.shape[1], sk.NUM_JOINTS, 3).astype(np.float64)
+        roll = roll - 0.5 * (roll[:, :, 11:12] + roll[:, :, 12:13])
+        mir = sk.mirror(hist.reshape(m, sk.NUM_JOINTS, 3)).reshape(m, -1)
+        tail = hist[m - WINDOW:]
+        per = float(WINDOW * sk.NUM_JOINTS)
+        best, pick = -1.0, 0
+        for c in range(k):
+            seq = np.concatenate([tail, roll[c].reshape(len(roll[c]), -1)])  # [WINDOW + m_roll, 51]
+            sq = (seq**2).sum(1)
+            near = np.inf
+            for view in (hist, mir):
+                d2 = sq[:, None] + (view**2).sum(1)[None, :] - 2.0 * seq @ view.T  # [len(seq), m]
+                for e in ENDS:
+                    if e > len(roll[c]):
+                        continue
+                    s0 = m - WINDOW + e  # the window's start, in history samples
+                    nb = s0 - GAP + 1  # earlier windows: starts 0 .. s0 - GAP
+                    if nb <= 0:
+                        continue
+                    acc = d2[e, :nb].copy()
+                    for j in range(1, WINDOW):
+                        acc += d2[e + j, j: j + nb]
+                    near = min(near, float(np.sqrt(max(acc.min(), 0.0) / per)))
+            if near > best + 1e-9:
+                best, pick = near, c
+        self.picks += 1
+        self.changed += pick != 0
+        return pick

@@ -1,0 +1,157 @@
+"""The latent pick (live/pick.py): the draw whose roll-out lies farthest from the dance so far,
+as danced and mirrored; the same choices in the numpy step and the offline generator; one
+draw is the dance as before; wired from ``live.pick``."""
+
+from __future__ import annotations
+
+import logging
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from export.parity import demo_features
+from live.engine import Engine
+from live.npstep import NumpyStep
+from live.offline import NumpyGenerator
+from live.pick import SUB, LatentPick
+from live.runtime import Generator
+from model import skeleton as sk
+from model.config import defaults
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = REPO / "models" / "default.onnx"
+WEIGHTS = REPO / "models" / "default_offline.npz"
+
+
+def _body(t: float, lift: float = 0.0) -> np.ndarray:
+    """A standing body [17, 3] whose left wrist and elbow swing with t (asymmetric on purpose,
+    so that its mirror is another pose); ``lift`` raises both hands."""
+    p = sk.rest_pose(on_floor=True).astype(np.float32)
+    p[7, 0] += 0.3 * np.sin(t)  # left elbow and wrist (COCO 7, 9) swing sideways
+    p[9, 0] += 0.5 * np.sin(t)
+    p[9, 1] += 0.2 * np.cos(t)
+    p[9, 1] += lift
+    p[10, 1] += lift
+    return p
+
+
+def test_the_pick_takes_the_draw_that_does_not_come_back() -> None:
+    fps = 30
+    pick = LatentPick(4, nd=16, fps=fps, seed=0)
+    period = 1.3  # s: the left arm swings, and swung so for 40 s
+    for f in range(40 * fps):
+        pick.push(_body(2 * np.pi * f / fps / period))
+    assert pick.ready()
+    steps = list(pick.sample_steps())
+    f0 = 40 * fps
+    same = np.stack([_body(2 * np.pi * (f0 + h) / fps / period).reshape(-1) for h in steps])
+    mirrored = np.stack([sk.mirror(_body(2 * np.pi * (f0 + h) / fps / period)).reshape(-1) for h in steps])
+    new = np.stack([_body(2 * np.pi * (f0 + h) / fps / period, lift=0.6).reshape(-1) for h in steps])
+    # the repeat first, its mirror (a flip of the guard would show it as the repeat), then the
+    # new move, then the repeat again: the new move is taken
+    rolls = np.stack([same, mirrored, new, same])
+    assert pick.choose(rolls) == 2
+    # without the new move, nothing beats the first draw by more than rounding
+    assert pick.choose(np.stack([same, same, same, same])) == 0
+    assert pick.picks == 2 and pick.changed == 1
+
+
+def test_the_pick_compares_mirrored_too() -> None:
+    fps = 30
+    pick = LatentPick(2, nd=16, fps=fps, seed=0)
+    for f in range(30 * fps):
+        pick.push(_body(2 * np.pi * f / fps / 1.3))
+    steps = list(pick.sample_steps())
+    f0 = 30 * fps
+    mirrored = np.stack([sk.mirror(_body(2 * np.pi * (f0 + h) / fps / 1.3)).reshape(-1) for h in steps])
+    other = np.stack([_body(2 * np.pi * (f0 + h) / fps / 1.3, lift=0.25).reshape(-1) for h in steps])
+    # the mirror of what was danced is no new move: the lifted arms are
+    assert pick.choose(np.stack([mirrored, other])) == 1
+
+
+def test_one_draw_is_the_dance_as_before() -> None:
+    feats = demo_features(seconds=20.0, fps=30)
+    plain = NumpyStep(WEIGHTS, model_path=MODEL)
+    one = NumpyStep(WEIGHTS, model_path=MODEL)
+    one.set_pick(1)
+    for g in (plain, one):
+        g.reset(seed=3)
+    assert np.array_equal(plain.step_frames(feats), one.step_frames(feats))
+    off = NumpyGenerator(WEIGHTS, seed=3)
+    off1 = NumpyGenerator(WEIGHTS, seed=3)
+    off1.set_pick(1)
+    off1.reset(seed=3)
+    assert np.array_equal(off.step_frames(feats), off1.step_frames(feats))
+
+
+def test_the_numpy_step_and_the_offline_generator_pick_alike() -> None:
+    feats = demo_features(seconds=45.0, fps=30)
+    step = NumpyStep(WEIGHTS, model_path=MODEL)
+    off = NumpyGenerator(WEIGHTS)
+    plain = NumpyGenerator(WEIGHTS)
+    for g in (step, off):
+        g.set_pick(8)
+    for g in (step, off, plain):
+        g.reset(seed=4)
+    a = step.step_frames(feats)
+    b = np.concatenate([off.step_frames(feats[i: i + 250]) for i in range(0, len(feats), 250)])  # chunks as render
+    c = plain.step_frames(feats)
+    assert step.pick.picks == off.pick.picks > 10  # a decision every 2 s once 4.5 s are danced
+    assert step.pick.changed == off.pick.changed > 0
+    assert np.abs(a - b).max() < 1e-4
+    # the first decision falls at 6 s (the first redraw with 4.5 s behind it): the same dance up to it
+    assert np.abs(a[:180] - c[:180]).max() < 1e-4
+    assert np.abs(a[240:] - c[240:]).max() > 0.1
+    # the same seed, the same dance; another seed, other choices
+    step.reset(seed=4)
+    assert np.array_equal(step.step_frames(feats), a)
+
+
+def test_no_array_is_allocated_between_decisions() -> None:
+    feats = demo_features(seconds=10.0, fps=30)
+    step = NumpyStep(WEIGHTS, model_path=MODEL)
+    step.set_pick(8)
+    step.reset(seed=0)
+    out = np.empty((17, 3), np.float32)
+    style, ctl = step.default_style, step.default_controls
+    for f in feats[:190]:  # past the first decision at frame 180 and its choice taken (186)
+        step.step(f, style=style, controls=ctl, out=out)
+    assert step.pick.picks == 1
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for f in feats[190:239]:  # the next decision falls on frame 240
+            step.step(f, style=style, controls=ctl, out=out)
+        grown, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert grown - base < 2048, f"{grown - base} bytes kept over 49 frames"
+    assert peak - base < 4096, f"a frame allocates {peak - base} bytes at its peak"
+    assert SUB == 3
+
+
+def test_the_engine_sets_the_pick_from_the_config(caplog: object) -> None:
+    cfg = defaults()
+    step = NumpyStep(WEIGHTS, model_path=MODEL)
+    Engine(cfg, step)
+    assert step.pick.count == cfg["live"]["pick"] == 8
+    cfg["live"]["pick"] = 1
+    Engine(cfg, step)
+    assert step.pick.count == 1
+    cfg["live"]["pick"] = 8
+    with caplog.at_level(logging.INFO, logger="dancemuse.engine"):  # type: ignore[attr-defined]
+        Engine(cfg, Generator(MODEL))
+    assert "the ONNX runtime rolls out no draws" in caplog.text  # type: ignore[attr-defined]
+
+
+def test_free_ensemble_dancers_each_pick(caplog: object) -> None:
+    from live.ensemble import FanOutGenerator
+
+    cfg = defaults()
+    gens = [NumpyStep(WEIGHTS, model_path=MODEL) for _ in range(2)]
+    fan = FanOutGenerator(gens, [None, None])
+    with caplog.at_level(logging.INFO, logger="dancemuse.engine"):  # type: ignore[attr-defined]
+        Engine(cfg, fan)
+    assert [g.pick.count for g in gens] == [8, 8]
+    assert "rolls out no draws" not in caplog.text  # type: ignore[attr-defined]
