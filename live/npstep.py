@@ -54,7 +54,7 @@ from numpy.lib.stride_tricks import as_strided
 from live.control import parse_style
 from live.offline import NetDims, read_weights
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
-from live.pick import DELAY, LatentPick
+from live.pick import DELAY, PRUNE_AT, LatentPick
 from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
@@ -578,32 +578,38 @@ class NumpyStep(NetDims):
         if int(count) != self.pick.count:
             self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
 
-    def _roll_out_job(self, energy: float) -> Callable[[], np.ndarray]:
+    def _roll_out_job(self, energy: float) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         """The decoder rolled out ``pick.horizon`` frames from this frame's state (the layers
         not yet run) for each of the pick's held halves, batched: the encoder's output held, the
         walking half on the pick's walk noise. The state is copied here; the returned function
         (run on the pick's worker thread) gives the pose vectors at the kept steps
-        [shape=(draws, m, P)]. Once per redraw, so it may allocate."""
+        [shape=(draws, m, P)] and which draws they are (cut at ``PRUNE_AT``, live/pick.py). Once per redraw, so it may allocate."""
         pick, nd, hid, p_dim = self.pick, self.nd, self.hid, self.p_dim
         o_lat, o_sty, o_h0, o_h1, o_ema = self._offs
         k = pick.count
         if self.energy_gain > 0 and energy != self._gain_energy:
             self._set_gain(energy)
-        dv = np.repeat(self._dv[None], k, axis=0)
-        cs = [np.repeat(c[None], k, axis=0) for c in self._c]
-        z = np.repeat(self._z[None], k, axis=0)
-        z[:, :nd] = pick.held[0]  # the draw danced until the choice takes effect (DELAY frames)
+        # one row until the choice takes effect (DELAY frames: every draw dances draw 0), then k
+        dv, cs, z = self._dv[None].copy(), [c[None].copy() for c in self._c], self._z[None].copy()
         head, scale, w0, w1 = self._head.copy(), F32(self._scale0), self._w0, self._w1
         a, b = self._lat_mix[0][0, nd:], self._lat_mix[0][1, nd:]
         steps = list(pick.sample_steps())
         walk, held, alpha, gain = pick.walk, pick.held, self._alpha0, self.energy_gain > 0
 
-        def run() -> np.ndarray:
+        def run() -> tuple[np.ndarray, np.ndarray]:
+            nonlocal dv, cs, z
             out = np.empty((k, len(steps), p_dim), F32)
+            index = np.arange(k)
             j = 0
             for h in range(pick.horizon):
                 if h == DELAY:
+                    dv, z = np.repeat(dv, k, axis=0), np.repeat(z, k, axis=0)
+                    cs = [np.repeat(c, k, axis=0) for c in cs]
                     z[:, :nd] = held
+                elif h == PRUNE_AT:  # the draws whose first second comes back least go on
+                    index = pick.prune(out[:, :j])
+                    dv, z, out = dv[index], z[index], out[index]
+                    cs = [c[index] for c in cs]
                 if h:
                     z[:, nd:] *= a
                     z[:, nd:] += walk[h] * b
@@ -623,7 +629,7 @@ class NumpyStep(NetDims):
                 if j < len(steps) and h == steps[j]:
                     out[:, j] = vec
                     j += 1
-            return out
+            return out, index
 
         return run
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from live.control import parse_style
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
-from live.pick import DELAY, LatentPick
+from live.pick import DELAY, PRUNE_AT, LatentPick
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -422,51 +422,62 @@ class NumpyGenerator(NetDims):
             self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
 
     def _roll_out(self, ge: np.ndarray, z0: np.ndarray, scale: np.float32, gain: np.float32 | None,
-                  alpha: np.float32) -> np.ndarray:
+                  alpha: np.float32) -> tuple[np.ndarray, np.ndarray]:
         """The decoder rolled out ``pick.horizon`` frames from this frame's state for each of
         the pick's held halves, batched (live/npstep.py's ``_roll_out_job`` in this runtime's
         layout): ``ge`` the frame's gates from the encoder and the conditioning (held), ``z0``
-        the frame's latent. Returns the pose vectors at the kept steps [shape=(draws, m, P)]."""
+        the frame's latent. Returns the pose vectors at the kept steps [shape=(draws, m, P)] and
+        which draws they are (cut to ``KEEP`` at ``PRUNE_AT``: :meth:`live.pick.LatentPick.prune`)."""
         pick, nd, hid, p_dim = self.pick, self.nd, self.hid, self.pose_dim
-        k = pick.count
-        wz = self._w_static[len(self._w_static) - 2 * nd:]
-        dv = np.repeat(self._dv[None], k, axis=0)
-        cs = [np.repeat(c[None], k, axis=0) for c in self._c]
-        ema = np.repeat(self._ema[None], k, axis=0)
-        z = np.repeat(z0[None], k, axis=0)
-        z[:, :nd] = pick.held[0]  # the draw danced until the choice takes effect (DELAY frames)
+        k, n2 = pick.count, 2 * nd
+        if getattr(self, "_wz_scale", None) != float(scale):  # [latent x scale | prev | h0] in one product
+            self._wz_scale = float(scale)
+            self._w_roll0 = np.ascontiguousarray(np.concatenate([self._w_static[len(self._w_static) - n2:] * scale,
+                                                                  self._w_rec[0]]))
+        w0, w1, wh = self._w_roll0, self._w_rec[1], self._w_head
+        # rows [z | prev | h0 | h1 | 1], one until the choice takes effect (DELAY frames: every
+        # draw dances draw 0), then k
+        dv = np.concatenate([z0, self._dv])[None].copy()
+        cs, ema = [c[None].copy() for c in self._c], self._ema[None].copy()
         a, b = self._c1[nd:], self._c2[nd:]
         steps = pick.sample_steps()
         out = np.empty((k, len(steps), p_dim), np.float32)
+        index = np.arange(k)
         j = 0
+        o = n2 + p_dim  # h0 in the rows
         for h in range(pick.horizon):
             if h == DELAY:
-                z[:, :nd] = pick.held
+                dv, ema = np.repeat(dv, k, axis=0), np.repeat(ema, k, axis=0)
+                cs = [np.repeat(c, k, axis=0) for c in cs]
+                dv[:, :nd] = pick.held
+            elif h == PRUNE_AT:  # the draws whose first second comes back least go on
+                index = pick.prune(out[:, :j])
+                dv, ema, out = dv[index], ema[index], out[index]
+                cs = [c[index] for c in cs]
             if h:
-                z[:, nd:] *= a
-                z[:, nd:] += pick.walk[h] * b
-            for i, (lo, hi) in enumerate(((0, p_dim + hid), (p_dim, p_dim + 2 * hid + 1))):
-                g = dv[:, lo:hi] @ self._w_rec[i]
+                dv[:, nd:n2] *= a
+                dv[:, nd:n2] += pick.walk[h] * b
+            for i, (lo, hi, wl) in enumerate(((0, o + hid, w0), (o, o + 2 * hid + 1, w1))):
+                g = dv[:, lo:hi] @ wl
                 if i == 0:
                     g += ge
-                    g += (z * scale) @ wz
                 np.tanh(g, out=g)
                 g[:, : 3 * hid] *= 0.5
                 g[:, : 3 * hid] += 0.5
                 c = cs[i]
                 c *= g[:, hid: 2 * hid]
                 c += g[:, :hid] * g[:, 3 * hid:]
-                np.multiply(np.tanh(c), g[:, 2 * hid: 3 * hid], out=dv[:, p_dim + i * hid: p_dim + (i + 1) * hid])
-            pose = dv[:, p_dim + hid:] @ self._w_head
+                np.multiply(np.tanh(c), g[:, 2 * hid: 3 * hid], out=dv[:, o + i * hid: o + (i + 1) * hid])
+            pose = dv[:, o + hid:] @ wh
             if gain is not None:
                 d = (pose - ema) * gain
                 pose = ema + d
                 ema += d * alpha
-            dv[:, :p_dim] = pose
+            dv[:, n2: o] = pose
             if j < len(steps) and h == steps[j]:
                 out[:, j] = pose
                 j += 1
-        return out
+        return out, index
 
     def _place_all(self, vecs: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Root values -> root trajectory (the step runtime's float32 sums, in order) and

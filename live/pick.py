@@ -18,7 +18,9 @@ the latent follows the same fresh noise for every draw. The pick keeps the dance
 raw poses (before post-processing) every third frame for ``HISTORY_S``, and for each roll-out
 the 2-s windows ending 0.5, 1, 1.5 and 2 s into it are compared with every earlier window that
 starts at least 2 s before them, as danced and mirrored (the novelty guard may show either
-side, live/novelty.py): the draw whose nearest such window is farthest is taken.
+side, live/novelty.py): the draw whose nearest such window is farthest is taken. After the first
+second (``PRUNE_AT``) only the ``KEEP`` draws whose windows so far lie farthest are rolled on, so
+that offline generation stays over 100x real time.
 
 The draws and the walk noise come from the pick's own generator, seeded from the dance's seed,
 so every runtime that picks (the numpy step live, the offline numpy generator) takes the same
@@ -27,9 +29,9 @@ the live step rolling the draws out on a short-lived worker thread meanwhile (so
 as cheap as before) and waiting for it only if it has not finished by then. The ONNX runtimes
 have no roll-out and dance without the pick (one log line says so).
 
-Cost (``python bench/step.py``, part 0p): one decision every 2 s, ``count`` x ``HORIZON``
-decoder steps batched over the draws and one comparison with the history, about 16-25 ms of CPU
-with 8 draws on this 2-core machine (0.24 ms a frame on average), none of it in the live loop's
+Cost (``python bench/step.py``, part 0p): one decision every 2 s, about 290 decoder steps batched
+over the draws (the first ``DELAY`` once for all, then 8, then 4) and two comparisons with the
+history, 10-15 ms of CPU with 8 draws on this 2-core machine, none of it in the live loop's
 frames; offline (`generate`, `evaluate`) it is done in line.
 """
 
@@ -40,6 +42,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from model import skeleton as sk
 
@@ -57,6 +60,10 @@ ENDS = (5, 10, 15, 20)
 """The compared windows end this many samples into the roll-out (0.5, 1, 1.5, 2 s)."""
 SEED_SALT = 0x5049434B
 """Mixed into the dance's seed for the pick's own generator."""
+PRUNE_AT = 30
+"""The roll-out step at which the draws are cut to ``KEEP`` (1 s)."""
+KEEP = 4
+"""The draws rolled out past ``PRUNE_AT``: those whose windows so far come back least."""
 DELAY = 6
 """Frames from a redraw to the pick taking effect (0.2 s at 30 fps): the live step rolls the
 draws out on a worker thread meanwhile, and every runtime takes the choice on the same frame."""
@@ -94,23 +101,24 @@ class LatentPick:
         self._got: list[object] = [0, None]  # the worker's choice and its error, if any
         self._choice = 0
         self._due = -1  # the frame the pending choice takes effect on (-1: none)
+        self._upto: int | None = None  # the samples kept when the pending decision was asked
 
-    def start(self, roll_out: Callable[[], np.ndarray], *, threaded: bool) -> None:
-        """A decision on this frame: ``roll_out()`` gives the draws' roll-outs (from a snapshot
-        of the decoder, so that it may run on a worker thread: ``threaded``; one short-lived
-        thread per decision, so none is left running between them, e.g. when `generate` forks
-        its feature producer); the choice takes effect DELAY frames later (:meth:`due`,
-        :meth:`take`)."""
+    def start(self, roll_out: Callable[[], tuple[np.ndarray, np.ndarray]], *, threaded: bool) -> None:
+        """A decision on this frame: ``roll_out()`` gives the roll-outs and which draws they
+        are (:meth:`prune`; from a snapshot of the decoder, so that it may run on a worker
+        thread: ``threaded``; one short-lived thread per decision, so none is left running
+        between them, e.g. when `generate` forks its feature producer); the choice takes effect
+        DELAY frames later (:meth:`due`, :meth:`take`)."""
         self._due = self._frames + DELAY
-        n = self._n  # the history as it is now (the frames to come write past it)
+        self._upto = self._n  # the history as it is now (the frames to come write past it)
         if not threaded:
-            self._worker, self._choice = None, self.choose(roll_out(), upto=n)
+            self._worker, self._choice = None, self.choose(*roll_out())
             return
         got: list[object] = [0, None]
 
         def work() -> None:
             try:
-                got[0] = self.choose(roll_out(), upto=n)
+                got[0] = self.choose(*roll_out())
             except Exception as e:  # noqa: BLE001 - the show goes on with the first draw
                 got[1] = e
 
@@ -167,43 +175,60 @@ class LatentPick:
         """Whether the history holds enough to compare (more than 4.5 s)."""
         return self.on and self._n >= WINDOW + GAP + 5
 
-    def choose(self, rolls: np.ndarray, *, upto: int | None = None) -> int:
-        """The draw to take (also on the worker thread: reads only the history, which the
-        runtime's frames keep writing past: ``upto`` the samples kept when it was asked, and the
-        oldest few are left out, which those frames overwrite), given each draw's roll-out at the kept steps (raw pose vectors
-        [shape=(count, m, >= 51)], m = len(:meth:`sample_steps`))."""
-        k = len(rolls)
-        n = self._n if upto is None else int(upto)
-        m = min(n, self.size - DELAY)
-        if k <= 1 or m < WINDOW + GAP + 5:
-            return 0
-        a = n % self.size
-        hist = self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
-        roll = rolls[:, :, : sk.NUM_JOINTS * 3].reshape(k, rolls.shape[1], sk.NUM_JOINTS, 3).astype(np.float64)
-        roll = roll - 0.5 * (roll[:, :, 11:12] + roll[:, :, 12:13])
-        mir = sk.mirror(hist.reshape(m, sk.NUM_JOINTS, 3)).reshape(m, -1)
-        tail = hist[m - WINDOW:]
-        per = float(WINDOW * sk.NUM_JOINTS)
+    def prune(self, rolls: np.ndarray) -> np.ndarray:
+        """Which draws to roll out past step PRUNE_AT, given the roll-outs so far: the KEEP whose
+        windows lie farthest from the history, in draw order (ties to the lower draw)."""
+        near = self._nearest(rolls)
+        return np.sort(np.argsort(-near, kind="stable")[:KEEP])
+
+    def choose(self, rolls: np.ndarray, index: np.ndarray | None = None) -> int:
+        """The draw to take, given the roll-outs of the draws ``index`` (all when None) at the
+        kept steps (raw pose vectors [shape=(draws, m, >= 51)], m = len(:meth:`sample_steps`)):
+        the one whose nearest earlier window is farthest (ties to the lower draw)."""
+        near = self._nearest(rolls)
         best, pick = -1.0, 0
-        for c in range(k):
-            seq = np.concatenate([tail, roll[c].reshape(len(roll[c]), -1)])  # [WINDOW + m_roll, 51]
-            sq = (seq**2).sum(1)
-            near = np.inf
-            for view in (hist, mir):
-                d2 = sq[:, None] + (view**2).sum(1)[None, :] - 2.0 * seq @ view.T  # [len(seq), m]
-                for e in ENDS:
-                    if e > len(roll[c]):
-                        continue
-                    s0 = m - WINDOW + e  # the window's start, in history samples
-                    nb = s0 - GAP + 1  # earlier windows: starts 0 .. s0 - GAP
-                    if nb <= 0:
-                        continue
-                    acc = d2[e, :nb].copy()
-                    for j in range(1, WINDOW):
-                        acc += d2[e + j, j: j + nb]
-                    near = min(near, float(np.sqrt(max(acc.min(), 0.0) / per)))
-            if near > best + 1e-9:
-                best, pick = near, c
+        for c in range(len(near)):
+            if near[c] > best + 1e-9:
+                best, pick = float(near[c]), c
+        pick = int(index[pick]) if index is not None else pick
         self.picks += 1
         self.changed += pick != 0
         return pick
+
+    def _nearest(self, rolls: np.ndarray) -> np.ndarray:
+        """Per roll-out the distance of its windows that end in it (ENDS, as far as it reaches)
+        to their nearest earlier window, as danced and mirrored (-inf for all when the history
+        is short). Also runs on the worker thread: it reads the history only as it was at
+        :meth:`start` (the samples kept then less the oldest few, which the frames since
+        overwrite)."""
+        k = len(rolls)
+        n = self._n if self._upto is None else self._upto
+        m = min(n, self.size - DELAY)
+        if m < WINDOW + GAP + 5:
+            return np.full(k, -np.inf)
+        a = n % self.size
+        hist = self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
+        r = rolls.shape[1]
+        roll = rolls[:, :, : sk.NUM_JOINTS * 3].reshape(k, r, sk.NUM_JOINTS, 3).astype(np.float64)
+        roll = roll - 0.5 * (roll[:, :, 11:12] + roll[:, :, 12:13])
+        mir = sk.mirror(hist.reshape(m, sk.NUM_JOINTS, 3)).reshape(m, -1)
+        # every draw's last WINDOW samples of history and its roll-out: [k, WINDOW + r, 51]
+        seqs = np.concatenate([np.broadcast_to(hist[m - WINDOW:], (k, WINDOW, hist.shape[1])),
+                               roll.reshape(k, r, -1)], axis=1)
+        span = seqs.shape[1]
+        flat = seqs.reshape(k * span, -1)
+        sq = (flat**2).sum(1)
+        per = float(WINDOW * sk.NUM_JOINTS)
+        near = np.full(k, np.inf)
+        for view in (hist, mir):
+            d2 = (sq[:, None] + (view**2).sum(1)[None, :] - 2.0 * flat @ view.T).reshape(k, span, m)
+            st = d2.strides
+            for e in ENDS:  # the window ending e samples into the roll-out starts at m - WINDOW + e
+                nb = m - WINDOW + e - GAP + 1  # earlier windows: starts 0 .. nb - 1
+                if e > r or nb <= 0:
+                    continue
+                # window pair (b, e): the sum over j of d2[., e + j, b + j], a diagonal of d2
+                diag = as_strided(d2[:, e:, :], shape=(k, nb, WINDOW), strides=(st[0], st[2], st[1] + st[2]),
+                                  writeable=False)
+                near = np.minimum(near, np.sqrt(np.maximum(diag.sum(axis=2).min(axis=1), 0.0) / per))
+        return near

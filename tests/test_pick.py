@@ -60,13 +60,23 @@ def test_the_pick_takes_the_draw_that_does_not_come_back() -> None:
 def test_the_pick_compares_mirrored_too() -> None:
     fps = 30
     pick = LatentPick(2, nd=16, fps=fps, seed=0)
-    for f in range(30 * fps):
-        pick.push(_body(2 * np.pi * f / fps / 1.3))
+    rest = sk.rest_pose(on_floor=True).astype(np.float32)  # left-right symmetric
+
+    def swing(f: int, lift: float = 0.0) -> np.ndarray:
+        return _body(2 * np.pi * f / fps / 1.3, lift=lift)
+
+    for _ in range(3):  # stand 2 s, then swing the left arm 8 s; three times; then stand again
+        for _ in range(2 * fps):
+            pick.push(rest)
+        for f in range(8 * fps):
+            pick.push(swing(f))
+    for _ in range(2 * fps):
+        pick.push(rest)
     steps = list(pick.sample_steps())
-    f0 = 30 * fps
-    mirrored = np.stack([sk.mirror(_body(2 * np.pi * (f0 + h) / fps / 1.3)).reshape(-1) for h in steps])
-    other = np.stack([_body(2 * np.pi * (f0 + h) / fps / 1.3, lift=0.25).reshape(-1) for h in steps])
-    # the mirror of what was danced is no new move: the lifted arms are
+    # from standing, the same swing with the right arm: the mirror of what was danced, and no
+    # new move; the left arm's swing with both hands higher is one
+    mirrored = np.stack([sk.mirror(swing(h)).reshape(-1) for h in steps])
+    other = np.stack([swing(h, lift=0.3).reshape(-1) for h in steps])
     assert pick.choose(np.stack([mirrored, other])) == 1
 
 
