@@ -677,6 +677,7 @@ class NumpyStep(NetDims):
         self._decode(sty, ctl)  # type: ignore[arg-type]
         if self.pick.count > 1:
             self.pick.push(self._joints)
+            self.pick.launch()  # a decision asked on this frame: its roll-outs start now
         self.frames += 1
         if out is None:
             out = np.empty((NUM_JOINTS, 3), F32)

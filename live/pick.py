@@ -98,6 +98,7 @@ class LatentPick:
         self._frames = 0  # frames seen since the reset
         self.picks = self.changed = 0
         self._worker: threading.Thread | None = None
+        self._launch = False
         self._got: list[object] = [0, None]  # the worker's choice and its error, if any
         self._choice = 0
         self._due = -1  # the frame the pending choice takes effect on (-1: none)
@@ -124,7 +125,15 @@ class LatentPick:
 
         self._got = got
         self._worker = threading.Thread(target=work, name="dancemuse-pick", daemon=True)
-        self._worker.start()
+        self._launch = True  # started by launch(), once the runtime has made this frame's pose
+
+    def launch(self) -> None:
+        """Start the worker of a decision asked on this frame, after the frame's own work (so that
+        it runs while the show waits for the next audio, not while the frame is still made: it
+        holds the interpreter lock between its products)."""
+        if self._launch and self._worker is not None:
+            self._launch = False
+            self._worker.start()
 
     def due(self) -> bool:
         """Whether a pending choice takes effect on this frame."""
@@ -135,6 +144,7 @@ class LatentPick:
         dance is the offline one)."""
         self._due = -1
         if self._worker is not None:
+            self.launch()  # not started yet (a runtime that never launched): started and waited for
             self._worker.join()
             self._worker = None
             if self._got[1] is not None:
