@@ -168,6 +168,10 @@ class NumpyGenerator(NetDims):
         self.last_step_ms = 0.0
         self.pick = LatentPick(1, nd=self.nd, fps=self.fps, seed=seed)
         """The latent pick (live/pick.py; ``live.pick``, set by the engine with :meth:`set_pick`)."""
+        self._wz_scale: float | None = None
+        self._w_roll0 = self._w_rec[0]
+        """The roll-outs' first product [latent x scale | prev | h0], made for the latent's scale
+        ``_wz_scale`` (:meth:`_roll_out`)."""
         self.reset(seed=seed)
 
     # -- set-up --------------------------------------------------------------------------
@@ -430,7 +434,7 @@ class NumpyGenerator(NetDims):
         which draws they are (cut to ``KEEP`` at ``PRUNE_AT``: :meth:`live.pick.LatentPick.prune`)."""
         pick, nd, hid, p_dim = self.pick, self.nd, self.hid, self.pose_dim
         k, n2 = pick.count, 2 * nd
-        if getattr(self, "_wz_scale", None) != float(scale):  # [latent x scale | prev | h0] in one product
+        if self._wz_scale != float(scale):  # [latent x scale | prev | h0] in one product
             self._wz_scale = float(scale)
             self._w_roll0 = np.ascontiguousarray(np.concatenate([self._w_static[len(self._w_static) - n2:] * scale,
                                                                   self._w_rec[0]]))

@@ -92,25 +92,32 @@ def test_numpy_step_equals_the_onnx_step_over_two_minutes() -> None:
     assert np.abs(c - b[:900]).max() > 1e-2
 
 
-def test_numpy_step_allocates_no_arrays_per_frame() -> None:
-    feats = demo_features(seconds=6.0, fps=30)
-    step = NumpyStep(WEIGHTS, model_path=MODEL)
+def traced_steps(step: NumpyStep, feats: np.ndarray, warm: int) -> tuple[int, int]:
+    """(bytes kept, bytes at the peak) over stepping ``feats[warm:]`` frame by frame with the
+    default style and controls into one pose buffer, after ``feats[:warm]`` untraced."""
     out = np.empty((17, 3), np.float32)
     style, ctl = step.default_style, step.default_controls
-    for f in feats[:80]:  # past the ring's warm-up (65 frames)
+    for f in feats[:warm]:
         step.step(f, style=style, controls=ctl, out=out)
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        for f in feats[80:160]:
+        for f in feats[warm:]:
             step.step(f, style=style, controls=ctl, out=out)
         grown, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert grown - base < 2048, f"{grown - base} bytes kept over 80 frames"
+    return grown - base, peak - base
+
+
+def test_numpy_step_allocates_no_arrays_per_frame() -> None:
+    feats = demo_features(seconds=6.0, fps=30)
+    step = NumpyStep(WEIGHTS, model_path=MODEL)
+    kept, peak = traced_steps(step, feats[:160], 80)  # traced past the ring's warm-up (65 frames)
+    assert kept < 2048, f"{kept} bytes kept over 80 frames"
     # numpy's ufunc iterators take ~2 kB for a moment; a product copying a ring (33 kB) or
     # a mixed-type GELU step (7 kB, both seen while writing this) would show here
-    assert peak - base < 4096, f"a frame allocates {peak - base} bytes at its peak"
+    assert peak < 4096, f"a frame allocates {peak} bytes at its peak"
 
 
 def test_load_generator_takes_the_numpy_step_beside_its_exact_model(tmp_path: Path,

@@ -5,7 +5,6 @@ draw is the dance as before; wired from ``live.pick``."""
 from __future__ import annotations
 
 import logging
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from live.pick import SUB, LatentPick
 from live.runtime import Generator
 from model import skeleton as sk
 from model.config import defaults
+from tests.test_npstep import traced_steps
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = REPO / "models" / "default.onnx"
@@ -123,21 +123,11 @@ def test_no_array_is_allocated_between_decisions() -> None:
     step = NumpyStep(WEIGHTS, model_path=MODEL)
     step.set_pick(8)
     step.reset(seed=0)
-    out = np.empty((17, 3), np.float32)
-    style, ctl = step.default_style, step.default_controls
-    for f in feats[:190]:  # past the first decision at frame 180 and its choice taken (186)
-        step.step(f, style=style, controls=ctl, out=out)
+    # traced past the first decision at frame 180 and its choice taken (186), up to the next (240)
+    kept, peak = traced_steps(step, feats[:239], 190)
     assert step.pick.picks == 1
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        for f in feats[190:239]:  # the next decision falls on frame 240
-            step.step(f, style=style, controls=ctl, out=out)
-        grown, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert grown - base < 2048, f"{grown - base} bytes kept over 49 frames"
-    assert peak - base < 4096, f"a frame allocates {peak - base} bytes at its peak"
+    assert kept < 2048, f"{kept} bytes kept over 49 frames"
+    assert peak < 4096, f"a frame allocates {peak} bytes at its peak"
     assert SUB == 3
 
 
