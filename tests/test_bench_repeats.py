@@ -1,0 +1,93 @@
+"""bench/repeats.py: a dancer that dances one move over and over is all under the repetition line
+and one that never comes back none of it, seed by seed, over music with a silent stretch; the
+evaluation's runs of four seeds and the paired difference are read off the seeds; variants are
+checked by the config schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from bench.repeats import LINE, Runs, dance_runs, mean_se, parse_variants, table
+from model import metrics_songs as ms
+from model import skeleton as sk
+from model.errors import ConfigError
+
+FPS = 30
+SR = 8000
+
+
+@dataclass
+class _Danced:
+    poses: np.ndarray
+
+
+class _Dancer:
+    """Two styles; seed 0 swings one arm with a 1-s period for the whole dance (every window has
+    its twin a second or more later), seed 1 walks its joints through poses it never comes back to."""
+
+    styles = ["a", "b"]
+    fps = FPS
+
+    def dance(self, song: ms.TestSong, *, style: str, seed: int, schedule: object = None) -> _Danced:
+        n = int(song.seconds * FPS)
+        p = np.repeat(sk.rest_pose()[None], n, axis=0).astype(np.float64)
+        t = np.arange(n) / FPS
+        if seed == 0:
+            p[:, 9, 0] += 0.5 * np.sin(2 * np.pi * t)
+        else:
+            rng = np.random.default_rng(seed)
+            p += np.cumsum(rng.normal(0, 0.03, p.shape), axis=0)  # a random walk: never back
+        return _Danced(p)
+
+
+def _music(seconds: float, silent: tuple[float, float] | None = None) -> ms.TestSong:
+    t = np.arange(int(seconds * SR)) / SR
+    a = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    if silent:
+        a[int(silent[0] * SR): int(silent[1] * SR)] = 0.0
+    return ms.TestSong(name="music", audio=a, sr=SR, kind="recording")
+
+
+def test_a_repeated_move_is_under_the_line_and_a_new_one_is_not() -> None:
+    long = _music(40.0, silent=(30.0, 40.0))  # the second piece (style b) is half silence
+    runs = dance_runs(_Dancer(), [], long, [0, 1])
+    assert [sorted(s) for s in runs.seeds] == [["a", "b"], ["a", "b"]]
+    share = runs.per_seed_share()
+    assert share[0] > 0.9 and share[1] < 0.05, share
+    # silent windows are left out, as evaluate leaves them out: piece b keeps its first 10 s
+    n_a, n_b = len(runs.seeds[0]["a"]), len(runs.seeds[0]["b"])
+    assert n_b < n_a / 2, (n_a, n_b)
+    assert runs.per_style()["a"] == pytest.approx(float((np.concatenate(
+        [runs.seeds[0]["a"], runs.seeds[1]["a"]]) < LINE).mean()))
+
+
+def test_the_evaluations_runs_and_the_paired_difference() -> None:
+    def seed(share_low: float) -> dict[str, np.ndarray]:
+        w = np.full(100, 0.5)
+        w[: int(share_low * 100)] = 0.1
+        return {"a": w}
+
+    base = Runs(songs=[np.full(20, 0.6)], seeds=[seed(x) for x in (0.0, 0.1, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0)])
+    better = Runs(songs=[np.full(20, 0.6)], seeds=[seed(x) for x in (0.0, 0.05, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0)])
+    assert np.allclose(base.per_seed_share(), [0, 0.1, 0, 0, 0.2, 0, 0, 0])
+    # as evaluate would report seeds 0-3 and 4-7: the test songs' windows in each
+    (s0, low0), (s1, low1) = base.groups()
+    assert s0 == pytest.approx(10 / 420) and s1 == pytest.approx(20 / 420)
+    assert low0 == low1 == pytest.approx(0.1)
+    m, se = mean_se(better.per_seed_share() - base.per_seed_share())
+    assert m == pytest.approx(-0.01875) and se > 0
+    out = table({"shipped": base, "better": better}, seeds=list(range(8)))
+    assert "-1.88 +- " in out  # the paired difference in percentage points
+    assert "0 of 2" in out  # neither run of four seeds has none under the line
+    assert "2.38-4.76 %" in out  # the spread of evaluate's share over the runs
+
+
+def test_variants_are_checked_by_the_config_schema() -> None:
+    assert parse_variants([["16 draws", "live.pick=16"]]) == [("16 draws", {"live.pick": 16})]
+    with pytest.raises(ConfigError, match="needs a label"):
+        parse_variants([["live.pick=16"]])
+    with pytest.raises(ConfigError, match="--variant 'x': unknown config key 'live.no_such_key'"):
+        parse_variants([["x", "live.no_such_key=1"]])
