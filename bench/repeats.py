@@ -167,6 +167,7 @@ def table(results: dict[str, Runs], *, seeds: Sequence[int]) -> str:
         for st in styles:
             row(f"  {st}, share under {LINE}", [_f(r.per_style().get(st, math.nan) * 100, ".2f") + " %"
                                                 for r in results.values()])
+    width = max(width, *(len(v) + 2 for _, vals in rows for v in vals))
     label_w = max(len(lbl) for lbl, _ in rows) + 2
     head = " " * label_w + "".join(n.rjust(width) for n in names)
     lines = [head, "-" * len(head)]
