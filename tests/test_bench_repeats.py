@@ -83,6 +83,7 @@ def test_the_evaluations_runs_and_the_paired_difference() -> None:
     assert "-1.88 +- " in out  # the paired difference in percentage points
     assert "0 of 2" in out  # neither run of four seeds has none under the line
     assert "2.38-4.76 %" in out  # the spread of evaluate's share over the runs
+    assert "the same" in table({"shipped": base, "again": base}, seeds=list(range(8)))
 
 
 def test_variants_are_checked_by_the_config_schema() -> None:
