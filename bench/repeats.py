@@ -20,7 +20,10 @@ variant (the same seeds for all, so the comparison is paired) and prints per var
   can be read against the noise;
 - the figures the evaluation would have printed for each run of four seeds in a row (``evaluate``
   with ``--long-seeds 4`` on other seeds): the spread of the headline itself;
-- the share under 0.3 per style.
+- the share under 0.3 per style;
+- with ``--data`` (the training data), the style of every piece recognised by `evaluate`'s
+  classifier trained on it, as `evaluate` prints "style recognised, long music": the worst style
+  over all seeds, over each run of four seeds, and for the worst single seed, and each style's share.
 
 The variants are configurations of the shipped model (``--variant LABEL SECTION.KEY=VALUE ...``,
 repeatable; the first column is always the configuration in effect, ``--set`` included). The
@@ -60,6 +63,10 @@ class Runs:
 
     songs: list[np.ndarray] = field(default_factory=list)
     seeds: list[dict[str, np.ndarray]] = field(default_factory=list)
+    style: list[dict[str, float]] = field(default_factory=list)
+    """With a classifier: per seed, each style's share of recognised windows on the long music
+    (its piece after ``SETTLE_S``, as `evaluate` counts them; the same number of windows every
+    seed, so a run's share is the mean of its seeds')."""
 
     def all(self) -> np.ndarray:
         parts = list(self.songs) + [r for s in self.seeds for r in s.values()]
@@ -84,6 +91,17 @@ class Runs:
                 out.append((float((w < LINE).mean()), float(w.min())))
         return out
 
+    def style_min(self, seeds: slice = slice(None)) -> float:
+        """The worst style's recognised share over ``seeds`` pooled (`evaluate`'s "style
+        recognised, long music, min" for seeds 0-3)."""
+        got = self.style[seeds]
+        if not got:
+            return math.nan
+        return min(float(np.mean([g[st] for g in got])) for st in got[0])
+
+    def style_groups(self, size: int = EVAL_SEEDS) -> list[float]:
+        return [self.style_min(slice(g, g + size)) for g in range(0, len(self.style) - size + 1, size)]
+
     def per_style(self) -> dict[str, float]:
         styles: dict[str, list[np.ndarray]] = {}
         for s in self.seeds:
@@ -100,12 +118,14 @@ def mean_se(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
 
 
-def dance_runs(dancer: Any, songs: Sequence[Any], long: Any, seeds: Sequence[int], *, per_song: int = 2) -> Runs:
+def dance_runs(dancer: Any, songs: Sequence[Any], long: Any, seeds: Sequence[int], *, per_song: int = 2,
+               classifier: Any = None) -> Runs:
     """The evaluation's dances (model/metrics_suite.py): every test song in ``per_song`` styles
-    with seed 0, then the long music with the style switched every 1/9 for every seed."""
+    with seed 0, then the long music with the style switched every 1/9 for every seed (and, with
+    a ``classifier``, each piece's style recognised as `evaluate` does)."""
     from model import metrics
     from model import metrics_dancer as md
-    from model.metrics_suite import _round_robin
+    from model.metrics_suite import SETTLE_S, _round_robin
 
     styles, fps = dancer.styles, dancer.fps
     runs = Runs()
@@ -121,11 +141,14 @@ def dance_runs(dancer: Any, songs: Sequence[Any], long: Any, seeds: Sequence[int
         g = dancer.dance(long, style=styles[0], seed=seed, schedule=schedule)
         if music is None:
             music = metrics.music_frames(long.audio, long.sr, fps=fps, n=len(g.poses))
-        pieces = {}
+        pieces, parts = {}, {}
         for k, st in enumerate(styles):
             a, z = int(k * seg * fps), int((k + 1) * seg * fps)
             pieces[st] = md.repetition(g.poses[a:z], fps=fps, music=music[a:z])
+            parts[st] = [g.poses[int((k * seg + SETTLE_S) * fps): z]]
         runs.seeds.append(pieces)
+        if classifier is not None:
+            runs.style.append(classifier.accuracy(parts))
     if hasattr(dancer, "forget"):
         dancer.forget(long)
     return runs
@@ -166,6 +189,15 @@ def table(results: dict[str, Runs], *, seeds: Sequence[int]) -> str:
             f"{_f(min(x for x, _ in g) * 100, '.2f')}-{_f(max(x for x, _ in g) * 100, '.2f')} %" if g else "-" for g in gs])
         row("... its lowest window", [f"{_f(min(y for _, y in g))}-{_f(max(y for _, y in g))}" if g else "-" for g in gs])
         row("... runs with none under the line", [f"{sum(y >= LINE for _, y in g)} of {len(g)}" if g else "-" for g in gs])
+        if any(r.style for r in results.values()):
+            row("style recognised, long music, min", [_f(r.style_min()) for r in results.values()])
+            sg = [r.style_groups() for r in results.values()]
+            row(f"... evaluate's, {EVAL_SEEDS} seeds in a row", [f"{_f(min(g))}-{_f(max(g))}" if g else "-" for g in sg])
+            row("... worst single seed", [_f(min((min(x.values()) for x in r.style), default=math.nan))
+                                          for r in results.values()])
+            for st in next(r for r in results.values() if r.style).style[0]:
+                row(f"  {st}, recognised", [_f(float(np.mean([x[st] for x in r.style]))) if r.style else "-"
+                                            for r in results.values()])
         styles = list(next(iter(results.values())).per_style())
         for st in styles:
             row(f"  {st}, share under {LINE}", [_f(r.per_style().get(st, math.nan) * 100, ".2f") + " %"
@@ -209,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--songs", nargs="+", default=["midi:6"], help="test songs (default midi:6, as evaluate)")
     ap.add_argument("--no-songs", action="store_true", help="leave the test songs out (the recordings only)")
     ap.add_argument("--long-minutes", type=float, default=10.0, help="minutes of the long music (default 10)")
+    ap.add_argument("--data", nargs="+", default=None, metavar="TRAIN_DIR",
+                    help="training dataset folder(s): also recognise the long music's styles with `evaluate`'s "
+                    "classifier trained on them (e.g. data/synth_v5 data/mocap)")
     args = ap.parse_args(argv)
 
     from live.cli import parse_set
@@ -229,11 +264,18 @@ def main(argv: list[str] | None = None) -> int:
             src = list(recs) or list(songs) or ms.find_songs(["midi:6"])
             long = ms.long_music(src, minutes=args.long_minutes)
         seeds = list(range(args.first_seed, args.first_seed + max(0, args.seeds)))
+        classifier = None
+        if args.data:
+            from model import style_classifier as sc
+            from model.metrics_suite import load_train
+
+            fps = Dancer(model, load_config(None, overrides=base)).fps
+            classifier = sc.fit(load_train(args.data, fps=fps).poses(), fps=fps)
         results: dict[str, Runs] = {}
         for label, over in variants:
             t0 = time.perf_counter()
             dancer = Dancer(model, load_config(None, overrides={**base, **over}))
-            results[label] = dance_runs(dancer, songs, long, seeds)
+            results[label] = dance_runs(dancer, songs, long, seeds, classifier=classifier)
             print(f"  {label}: {len(songs)} test songs x 2 styles, {len(seeds)} seeds of "
                   f"{args.long_minutes:g} min in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     except DanceMuseError as e:

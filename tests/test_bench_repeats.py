@@ -92,3 +92,33 @@ def test_variants_are_checked_by_the_config_schema() -> None:
         parse_variants([["live.pick=16"]])
     with pytest.raises(ConfigError, match="--variant 'x': unknown config key 'live.no_such_key'"):
         parse_variants([["x", "live.no_such_key=1"]])
+
+
+class _Classifier:
+    """Recognises a piece as its style when it moves (the random walk of seed 1), not when it
+    swings in place (seed 0); keeps the lengths it was given."""
+
+    def __init__(self) -> None:
+        self.lengths: list[int] = []
+
+    def accuracy(self, parts: dict[str, list[np.ndarray]]) -> dict[str, float]:
+        out = {}
+        for st, ds in parts.items():
+            self.lengths += [len(d) for d in ds]
+            out[st] = float(np.abs(np.diff(ds[0][:, 0, 0])).mean() > 0.01)
+        return out
+
+
+def test_style_is_recognised_per_seed_after_the_settling_seconds() -> None:
+    from model.metrics_suite import SETTLE_S
+
+    clf = _Classifier()
+    runs = dance_runs(_Dancer(), [], _music(40.0), [0, 1, 1, 1], classifier=clf)
+    # each piece of 20 s from its SETTLE_S on, as evaluate cuts it
+    assert set(clf.lengths) == {int((20.0 - SETTLE_S) * FPS)}
+    assert runs.style == [{"a": 0.0, "b": 0.0}] + [{"a": 1.0, "b": 1.0}] * 3
+    assert runs.style_min() == pytest.approx(0.75)  # pooled over the seeds
+    assert runs.style_groups() == [pytest.approx(0.75)]
+    out = table({"x": runs}, seeds=[0, 1, 2, 3])
+    assert "style recognised, long music, min" in out and "0.750" in out
+    assert "worst single seed" in out and "0.000" in out
