@@ -160,6 +160,7 @@ def _f(v: float, fmt: str = ".3f") -> str:
 
 def table(results: dict[str, Runs], *, seeds: Sequence[int]) -> str:
     """The variants side by side (see the module docstring)."""
+    from model.metrics_suite import targets
     names = list(results)
     width = max(12, *(len(n) + 2 for n in names))
     rows: list[tuple[str, list[str]]] = []
@@ -193,6 +194,8 @@ def table(results: dict[str, Runs], *, seeds: Sequence[int]) -> str:
             row("style recognised, long music, min", [_f(r.style_min()) for r in results.values()])
             sg = [r.style_groups() for r in results.values()]
             row(f"... evaluate's, {EVAL_SEEDS} seeds in a row", [f"{_f(min(g))}-{_f(max(g))}" if g else "-" for g in sg])
+            line = targets()["style_real_min"][1]
+            row(f"... runs at {line:g} or more", [f"{sum(x >= line for x in g)} of {len(g)}" if g else "-" for g in sg])
             row("... worst single seed", [_f(min((min(x.values()) for x in r.style), default=math.nan))
                                           for r in results.values()])
             for st in next(r for r in results.values() if r.style).style[0]:

@@ -122,3 +122,4 @@ def test_style_is_recognised_per_seed_after_the_settling_seconds() -> None:
     out = table({"x": runs}, seeds=[0, 1, 2, 3])
     assert "style recognised, long music, min" in out and "0.750" in out
     assert "worst single seed" in out and "0.000" in out
+    assert "runs at 0.85 or more" in out and "0 of 1" in out  # evaluate's style line on seeds 0-3
