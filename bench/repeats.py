@@ -261,30 +261,29 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("in effect", {})] + (parse_variants(args.variant) or [("live.pick 1", {"live.pick": 1})])
         model = str(resolve_model_path(args.model or load_config(None, overrides=base)["model"].get("path") or None))
         songs = [] if args.no_songs else ms.find_songs(args.songs)
-        long = None
+        long, recs = None, []
         if args.seeds > 0 and args.long_minutes > 0:
             recs = ms.recordings()
             src = list(recs) or list(songs) or ms.find_songs(["midi:6"])
             long = ms.long_music(src, minutes=args.long_minutes)
         seeds = list(range(args.first_seed, args.first_seed + max(0, args.seeds)))
         classifier = None
-        if args.data:
-            from model import style_classifier as sc
-            from model.metrics_suite import load_train
-
-            fps = Dancer(model, load_config(None, overrides=base)).fps
-            classifier = sc.fit(load_train(args.data, fps=fps).poses(), fps=fps)
         results: dict[str, Runs] = {}
         for label, over in variants:
             t0 = time.perf_counter()
             dancer = Dancer(model, load_config(None, overrides={**base, **over}))
+            if args.data and classifier is None:  # evaluate's classifier, fitted once at the model's rate
+                from model import style_classifier as sc
+                from model.metrics_suite import load_train
+
+                classifier = sc.fit(load_train(args.data, fps=dancer.fps).poses(), fps=dancer.fps)
             results[label] = dance_runs(dancer, songs, long, seeds, classifier=classifier)
             print(f"  {label}: {len(songs)} test songs x 2 styles, {len(seeds)} seeds of "
                   f"{args.long_minutes:g} min in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     except DanceMuseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"model {model}; long music: {'recordings' if long is not None and ms.recordings() else 'test songs'}")
+    print(f"model {model}; long music: {'recordings' if long is not None and recs else 'test songs'}")
     print(table(results, seeds=seeds if long is not None else []))
     return 0
 
