@@ -156,10 +156,11 @@ class Dancer:
         frame_t = idx / float(self.fps)
         return np.where(np.isfinite(bt), bt, frame_t)
 
-    def dance(self, song: Any, *, style: str | None, seed: int = 0, energy: float = 1.0,
-              variation: float = 0.5, schedule: Sequence[tuple[float, str]] = ()) -> Generated:
+    def dance(self, song: Any, *, style: str | None, seed: int = 0, energy: float | None = None,
+              variation: float | None = None, schedule: Sequence[tuple[float, str]] = ()) -> Generated:
         """Dance ``song`` in ``style`` (a style name, a mix "a:0.5,b:0.5", or None = equal
-        mix). ``schedule``: (time s, style name) switches during the song, sent to the
+        mix); ``energy`` and ``variation`` None: the config's (``live.energy``, ``live.variation``:
+        1 and 0.5 unless set). ``schedule``: (time s, style name) switches during the song, sent to the
         engine as live style controls (the dancer carries on, as in a show). Runs with numpy's
         BLAS on one thread, as `generate` does, so the dance is generate's to the bit."""
         from live.generate import one_blas_thread
@@ -167,7 +168,7 @@ class Dancer:
         with one_blas_thread():
             return self._dance(song, style=style, seed=seed, energy=energy, variation=variation, schedule=schedule)
 
-    def _dance(self, song: Any, *, style: str | None, seed: int, energy: float, variation: float,
+    def _dance(self, song: Any, *, style: str | None, seed: int, energy: float | None, variation: float | None,
                schedule: Sequence[tuple[float, str]]) -> Generated:
         from live.control import Control
         from live.engine import Engine

@@ -550,7 +550,7 @@ class ScaledDancer:
         self.danced: list[tuple[str, float]] = []
         self.forgotten: set[str] = set()
 
-    def dance(self, song, *, style, seed=0, energy=1.0):  # noqa: ANN001, ANN201 - the Dancer's signature
+    def dance(self, song, *, style, seed=0, energy=1.0, variation=None):  # noqa: ANN001, ANN201 - the Dancer's signature
         from model.metrics_gen import Generated
 
         c = self.by_id[song.name]
@@ -610,7 +610,7 @@ def test_the_live_stage_dances_a_style_to_the_other_styles_music_when_asked(ckpt
     clips = load_folders([data], feature_cfg=ck["feature_cfg"], styles=ck["styles"])
 
     class Heard(ScaledDancer):
-        def dance(self, song, *, style, seed=0, energy=1.0):  # noqa: ANN001, ANN201
+        def dance(self, song, *, style, seed=0, energy=1.0, variation=None):  # noqa: ANN001, ANN201
             self.heard.append((style, self.by_id[song.name].style))
             return super().dance(song, style=style, seed=seed, energy=energy)
 

@@ -171,6 +171,29 @@ def test_the_evaluation_dancer_and_generate_dance_the_same_half_time() -> None:
     assert np.abs(plain.poses - g.poses).mean() > 0.01  # half time is another dance
 
 
+def test_the_evaluation_dancer_dances_the_configs_variation_and_energy_unless_told() -> None:
+    """`bench repeats --variant ... live.variation=1` must dance variation 1 (it danced 0.5 until
+    session 52, whatever the config said)."""
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
+    from model.config import load_config
+    from model.metrics_gen import Dancer
+
+    song, model = _demo_piece(8.0, 5)
+    cfg = load_config(None)
+    assert (cfg["live"]["variation"], cfg["live"]["energy"]) == (0.5, 1.0)
+    plain = Dancer(str(model), cfg)
+    st = plain.styles[0]
+    half = plain.dance(song, style=st, seed=1).poses
+    assert np.array_equal(half, plain.dance(song, style=st, seed=1, variation=0.5, energy=1.0).poses)
+    wild = Dancer(str(model), {**cfg, "live": {**cfg["live"], "variation": 1.0, "energy": 0.6}})
+    mine = wild.dance(song, style=st, seed=1).poses
+    assert np.abs(mine - half).mean() > 0.01
+    assert np.array_equal(mine, plain.dance(song, style=st, seed=1, variation=1.0, energy=0.6).poses)
+    assert np.array_equal(half, wild.dance(song, style=st, seed=1, variation=0.5, energy=1.0).poses)
+    calm = wild.dance(song, style=st, seed=1, variation=1.0, energy=1.0).poses  # energy told, variation not
+    assert np.abs(calm - mine).mean() > 0.01 and np.abs(calm - half).mean() > 0.01
+
+
 def test_the_evaluation_dancer_makes_exactly_the_dance_of_the_live_generate_path() -> None:
     pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
     from live.generate import apply_options, generate_dance
