@@ -25,8 +25,10 @@ variant (the same seeds for all, so the comparison is paired) and prints per var
   classifier trained on it, as `evaluate` prints "style recognised, long music": the worst style
   over all seeds, over each run of four seeds, and for the worst single seed, and each style's share.
 
-The variants are configurations of the shipped model (``--variant LABEL SECTION.KEY=VALUE ...``,
-repeatable; the first column is always the configuration in effect, ``--set`` included). The
+The variants are configurations of the dancer (``--variant LABEL SECTION.KEY=VALUE ...``,
+repeatable; the first column is always the configuration in effect, ``--set`` included); a
+variant that sets ``model.path`` dances another model, so two models are compared on the same
+seeds (``--variant shipped model.path=models/default.onnx`` beside ``--model runs/x.onnx``). The
 recordings are the Debian ``fretsonfire-songs-muldjord`` songs (`dancemuse evaluate`'s default);
 without them the test songs are strung together as the long music, as `evaluate` does.
 """
@@ -269,9 +271,14 @@ def main(argv: list[str] | None = None) -> int:
         seeds = list(range(args.first_seed, args.first_seed + max(0, args.seeds)))
         classifier = None
         results: dict[str, Runs] = {}
+        others: dict[str, str] = {}  # the variants that dance another model
         for label, over in variants:
             t0 = time.perf_counter()
-            dancer = Dancer(model, load_config(None, overrides={**base, **over}))
+            cfg = load_config(None, overrides={**base, **over})
+            mine = model if "model.path" not in over else str(resolve_model_path(cfg["model"]["path"]))
+            dancer = Dancer(mine, cfg)
+            if mine != model:
+                others[label] = mine
             if args.data and classifier is None:  # evaluate's classifier, fitted once at the model's rate
                 from model import style_classifier as sc
                 from model.metrics_suite import load_train
@@ -283,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     except DanceMuseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    for label, path in others.items():
+        print(f"{label}: model {path}")
     print(f"model {model}; long music: {'recordings' if long is not None and recs else 'test songs'}")
     print(table(results, seeds=seeds if long is not None else []))
     return 0

@@ -123,3 +123,39 @@ def test_style_is_recognised_per_seed_after_the_settling_seconds() -> None:
     assert "style recognised, long music, min" in out and "0.750" in out
     assert "worst single seed" in out and "0.000" in out
     assert "runs at 0.85 or more" in out and "0 of 1" in out  # evaluate's style line on seeds 0-3
+
+
+def test_a_variant_with_model_path_dances_that_model(tmp_path, capsys) -> None:  # noqa: ANN001
+    """`--variant LABEL model.path=...` dances another model beside the one in effect, on the same
+    songs (session 52: two models compared on the same seeds); the bench names the variant's model."""
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
+    import shutil
+
+    import soundfile as sf
+
+    from bench.repeats import main
+    from live.runtime import resolve_model_path
+
+    shipped = resolve_model_path(None)
+    other = tmp_path / "other.onnx"  # the same weights under another name, its runners beside it
+    shutil.copyfile(shipped, other)
+    for side in shipped.parent.glob(f"{shipped.stem}_offline.npz"):
+        shutil.copyfile(side, tmp_path / "other_offline.npz")
+    sr = 22050
+    t = np.arange(int(8.0 * sr)) / sr
+    beat = (np.sin(2 * np.pi * 2.0 * t) > 0.95).astype(np.float32)  # clicks at 120 BPM over a tone
+    sf.write(tmp_path / "song.wav", (0.3 * np.sin(2 * np.pi * 220 * t) + 0.5 * beat).astype(np.float32), sr)
+    rc = main(["--songs", str(tmp_path / "song.wav"), "--seeds", "0",
+               "--variant", "copy", f"model.path={other}", "--variant", "off", "live.pick=1"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert f"copy: model {other}" in out and "off: model" not in out
+    head = next(line for line in out.splitlines() if "in effect" in line)
+    assert head.split() == ["in", "effect", "copy", "off"]
+    windows = next(line for line in out.splitlines() if line.startswith("windows")).split()[1:]
+    assert windows[0] == windows[1] == windows[2] != "0"
+    low = next(line for line in out.splitlines() if line.startswith("lowest window")).split()[3:]
+    assert low[0] == low[1]  # the same weights dance the same windows
+    assert main(["--songs", str(tmp_path / "song.wav"), "--seeds", "0",
+                 "--variant", "gone", f"model.path={tmp_path / 'missing.onnx'}"]) == 2
+    assert "missing.onnx" in capsys.readouterr().err
