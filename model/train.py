@@ -123,6 +123,16 @@ class TrainConfig:
     |g(sample) - g(target)| (:func:`beat_dip`). The energy score alone left v12 moving at
     the same speed on and off the beat (g ~0-0.27 raw, the synthetic data 0.2-0.76): the
     post-processing's groove did all the beat alignment. 0 = off."""
+    w_diverse: float = 0.0
+    """Weight of the diversity hinge: per window, every pair of the decoder's samples (the
+    same music and history, other latent draws) is compared over 2-s stretches after the
+    first second (root-relative joints every third frame, RMS distance, m); a pair nearer
+    than ``diverse_m`` pays (diverse_m - d) / diverse_m. The energy score alone lets the
+    decoder ignore its latent where the data goes on one way, and the show's latent pick
+    (live.pick) then has nothing else to choose where a move comes back (models/README.md,
+    session 52). Needs ``samples`` >= 2. 0 = off."""
+    diverse_m: float = 0.15
+    """The distance (m) under which two samples' stretches count as the same move."""
     style_critic_steps: int = 700
     """Training steps of that critic (batches of 48 windows)."""
     samples: int = 2
@@ -202,6 +212,16 @@ class TrainConfig:
         if not isinstance(tc.swap_strength, (int, float)) or not 0.0 < float(tc.swap_strength) <= 6.0:
             raise ConfigError(f"[train] swap_strength must be a number above 0, at most 6{where}, "
                               f"got {tc.swap_strength!r}")
+        if not isinstance(tc.w_diverse, (int, float)) or not 0.0 <= float(tc.w_diverse) < 100.0:
+            raise ConfigError(f"[train] w_diverse must be a number from 0 (off) to 100{where}, got {tc.w_diverse!r}")
+        if not isinstance(tc.diverse_m, (int, float)) or not 0.0 < float(tc.diverse_m) <= 2.0:
+            raise ConfigError(f"[train] diverse_m must be a distance in metres above 0, at most 2{where}, "
+                              f"got {tc.diverse_m!r}")
+        if tc.w_diverse > 0 and tc.samples < 2:
+            raise ConfigError(f"[train] w_diverse compares the decoder's samples: set samples >= 2{where}")
+        if tc.w_diverse > 0 and tc.seq_len < DIVERSE_SKIP + DIVERSE_SUB * DIVERSE_WIN:
+            raise ConfigError(f"[train] w_diverse compares 2-s stretches after the first second: set seq_len >= "
+                              f"{DIVERSE_SKIP + DIVERSE_SUB * DIVERSE_WIN}{where}, got {tc.seq_len}")
         if tc.w_style_swap > 0 and not tc.w_style > 0:
             raise ConfigError(f"[train] w_style_swap needs the style critic: set w_style > 0{where}")
         if not isinstance(tc.style_balance, (int, float)) or not 0.0 <= float(tc.style_balance) <= 1.0:
@@ -301,6 +321,42 @@ SPEED_NORMS = ("batch", "window")
 WINDOW_FLOOR = 0.1
 """``speed_norm = "window"``: a window's target motion counts as at least this share of the
 batch's mean (a window held still in silence would otherwise make any motion infinitely dear)."""
+
+
+DIVERSE_SKIP = 30
+"""Frames at the start of a window the diversity hinge leaves out (the samples start from the
+same pose and the teacher-forced span)."""
+DIVERSE_SUB = 3
+"""The hinge compares every DIVERSE_SUB-th frame (10 Hz at 30 fps, as the repetition line)."""
+DIVERSE_WIN = 20
+"""Compared samples per stretch (2 s at 10 Hz); stretches every DIVERSE_WIN // 2 samples."""
+
+
+def sample_distances(preds: torch.Tensor) -> torch.Tensor:
+    """RMS joint distance (m) between every pair of samples ``preds`` [S, B, T, P] (raw pose
+    vectors, the first 51 values root-relative joints) over 2-s stretches after the first
+    DIVERSE_SKIP frames: [pairs, B, stretches]; empty when the window is too short."""
+    j = preds[:, :, DIVERSE_SKIP::DIVERSE_SUB, :51]  # [S, B, n, 51]
+    n, hop = j.shape[2], DIVERSE_WIN // 2
+    starts = list(range(0, n - DIVERSE_WIN + 1, hop))
+    s = j.shape[0]
+    if not starts or s < 2:
+        return preds.new_zeros((0,))
+    out = []
+    for a in range(s):
+        for b in range(a + 1, s):
+            d2 = (j[a] - j[b]).unflatten(-1, (17, 3)).pow(2).sum(-1)  # [B, n, 17]
+            out.append(torch.stack([d2[:, k: k + DIVERSE_WIN].mean((1, 2)) for k in starts], -1))
+    return (torch.stack(out) + 1e-10).sqrt()
+
+
+def diverse_hinge(preds: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hinge, mean distance): mean of relu(margin - d) / margin over :func:`sample_distances`."""
+    d = sample_distances(preds.float())
+    if d.numel() == 0:
+        z = preds.new_zeros(())
+        return z, z
+    return (torch.relu(margin - d) / margin).mean(), d.mean()
 
 
 def beat_dip(poses: torch.Tensor, cos_phase: torch.Tensor) -> torch.Tensor:
@@ -426,6 +482,10 @@ class WindowLoss(torch.nn.Module):
         else:
             out = es_losses(net, preds, target, w_vel=tc.w_vel, w_bone=tc.w_bone, window=tc.es_window,
                             w_speed=tc.w_speed, speed_norm=tc.speed_norm)
+        if tc.w_diverse > 0 and s > 1:
+            hinge, dist = diverse_hinge(preds, tc.diverse_m)
+            out["loss"] = out["loss"] + tc.w_diverse * hinge
+            out["diverse"] = dist.detach()
         if tc.w_beat > 0 and self.beat_cos is not None:
             cosp = feat[..., self.beat_cos].float()  # [B, T]: the phase the model hears
             dip = (beat_dip(preds.float(), cosp) - beat_dip(target.float(), cosp)).abs().mean()
@@ -816,6 +876,8 @@ def train(
     run_sum = {"loss": 0.0, "l1": 0.0, "vel": 0.0, "bone": 0.0}
     if loss_mod.beat_cos is not None:
         run_sum["beat"] = 0.0
+    if tc.w_diverse > 0 and tc.samples > 1:
+        run_sum["diverse"] = 0.0
     if loss_mod.critic is not None:
         run_sum["style"] = 0.0
         if tc.w_style_swap > 0 and tc.batch > 1:
@@ -866,7 +928,8 @@ def train(
         for k in run_sum:
             run_sum[k] += float(ls[k].detach())
         run_n += 1
-        prog.update(step, f"loss {run_sum['loss'] / run_n:.4f} pred {cur.pred_span(vstep)}", sched=vstep)
+        div = f" diverse {run_sum['diverse'] / run_n:.3f} m" if "diverse" in run_sum else ""
+        prog.update(step, f"loss {run_sum['loss'] / run_n:.4f}{div} pred {cur.pred_span(vstep)}", sched=vstep)
         if not lead:
             continue
         done = vstep >= tc.steps

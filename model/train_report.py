@@ -87,6 +87,8 @@ def validate(net: DanceNet, batch: dict[str, np.ndarray], clips: Sequence[TrainC
         row["val_style"] = float(ls["style"])
     if "beat" in ls:  # the beat-dip mismatch of the model's samples
         row["val_beat"] = float(ls["beat"])
+    if "diverse" in ls:  # the mean distance between the decoder's samples' 2-s stretches (m)
+        row["val_diverse"] = float(ls["diverse"])
     if "posture" in ls:  # the second dance's mean pose against the data's (m)
         row["val_posture"] = float(ls["posture"])
     if clips:

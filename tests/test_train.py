@@ -467,6 +467,52 @@ def test_training_with_the_beat_dip_term_logs_it(data: Path, tmp_path: Path) -> 
     assert log and float(log[-1]["train_beat"]) > 0.0 and float(log[-1]["val_beat"]) > 0.0
 
 
+def test_diversity_hinge_charges_samples_that_dance_the_same_move() -> None:
+    """Two samples the same after the first second pay the whole hinge, two a known distance
+    apart pay its share under the margin, and the first DIVERSE_SKIP frames are not compared;
+    the gradient pushes the samples apart; a bad key is one line."""
+    from model.train import DIVERSE_SKIP, diverse_hinge, sample_distances
+
+    t = 120
+    base = np.tile(np.asarray(rest_pose(), np.float32).reshape(-1), (t, 1))
+    v = np.zeros((2, 1, t, 54), np.float32)
+    v[:, 0, :, :51] = base
+    v[1, 0, :DIVERSE_SKIP, :51] += 5.0  # apart only where the hinge does not look
+    same = torch.from_numpy(v.copy())
+    d = sample_distances(same)
+    assert d.shape == (1, 1, 2)  # one pair, one window, two 2-s stretches in 90 frames
+    assert float(d.max()) < 1e-4
+    hinge, mean = diverse_hinge(same, 0.2)
+    assert float(hinge) == pytest.approx(1.0, abs=1e-3) and float(mean) < 1e-4
+    v[1, 0, DIVERSE_SKIP:, 1:51:3] += 0.1  # every joint 0.1 m higher in sample 1: RMS distance 0.1
+    apart = torch.from_numpy(v.copy())
+    assert sample_distances(apart).numpy() == pytest.approx(0.1, abs=1e-4)
+    assert float(diverse_hinge(apart, 0.2)[0]) == pytest.approx(0.5, abs=1e-3)
+    assert float(diverse_hinge(apart, 0.05)[0]) == 0.0  # beyond the margin: free
+    x = apart.clone().requires_grad_(True)
+    diverse_hinge(x, 0.2)[0].backward()
+    g = x.grad[:, 0, DIVERSE_SKIP:, 1:51:3].sum(dim=(1, 2))
+    assert float(g[1]) < 0.0 < float(g[0])  # descending moves sample 1 up and sample 0 down
+    assert float(x.grad[:, :, :DIVERSE_SKIP].abs().sum()) == 0.0
+    with pytest.raises(ConfigError, match="samples"):
+        TrainConfig.from_dict({"w_diverse": 1.0, "samples": 1})
+    with pytest.raises(ConfigError, match="diverse_m"):
+        TrainConfig.from_dict({"w_diverse": 1.0, "diverse_m": 0.0})
+    with pytest.raises(ConfigError, match="seq_len >= 90"):
+        TrainConfig.from_dict({"w_diverse": 1.0, "seq_len": 60})
+
+
+def test_training_with_the_diversity_hinge_logs_the_samples_distance(data: Path, tmp_path: Path) -> None:
+    net_cfg, tc, _ = _tiny_cfgs(tmp_path, 4)
+    tc.w_diverse, tc.samples, tc.seq_len = 1.0, 2, 96
+    train(data=data, out=tmp_path / "div", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    import csv
+
+    log = list(csv.DictReader((tmp_path / "div" / "log.csv").open()))
+    assert log and float(log[-1]["train_diverse"]) > 0.0 and float(log[-1]["val_diverse"]) > 0.0
+
+
 def test_motion_amount_per_window_charges_a_slow_window_moving_at_half_speed() -> None:
     """A batch of one fast and one slow window; the decoder gets the fast one exactly and
     moves at half speed in the slow one. Against the batch's mean the shortfall is small;
