@@ -127,10 +127,10 @@ class TrainConfig:
     """Weight of the diversity hinge: per window, every pair of the decoder's samples (the
     same music and history, other latent draws) is compared over 2-s stretches after the
     first second (root-relative joints every third frame, RMS distance, m); a pair nearer
-    than ``diverse_m`` pays (diverse_m - d) / diverse_m. The energy score alone lets the
-    decoder ignore its latent where the data goes on one way, and the show's latent pick
-    (live.pick) then has nothing else to choose where a move comes back (models/README.md,
-    session 52). Needs ``samples`` >= 2. 0 = off."""
+    than ``diverse_m`` pays (diverse_m - d) / diverse_m. Tried against the repetition line
+    (models/v30_diverse.toml; models/README.md, session 52): the samples moved apart, and the
+    dance repeated itself *more* relative to its wider spread (2.6 % of windows under 0.3
+    against 1.0 %), so no shipped model uses it. Needs ``samples`` >= 2. 0 = off."""
     diverse_m: float = 0.15
     """The distance (m) under which two samples' stretches count as the same move."""
     style_critic_steps: int = 700
