@@ -58,6 +58,8 @@ from model.energy_calib import (
 from model.errors import ConfigError, ProtocolError
 
 log = logging.getLogger("dancemuse.engine")
+CEILING_SAID: set[tuple[float, ...]] = set()
+"""The style mixes whose energy ceiling this process has told of (:meth:`Engine._note_ceiling`)."""
 
 JOINT_RING = 1024
 LATENCY_WINDOW = 1024
@@ -803,6 +805,24 @@ class Engine:
         """Audio time (s since the stream started) that corresponds to the wall clock now."""
         return self._audio_time_at_arrival + max(0.0, self._clock() - self._last_arrival)
 
+    def _note_ceiling(self, energy: float, scale: float, mix: np.ndarray) -> None:
+        """One log line when the user's energy asks the model for more than its calibrated ceiling
+        (``energy_max``): the dance does not get bigger past energy ``energy_max / scale`` (session
+        52: ballet and hip-hop reach it at energy 1). Once per style mix and process
+        (``CEILING_SAID``), so a fader swept on a controller, or `evaluate`'s many dances, do not
+        flood the log."""
+        if not energy * scale > self._energy_max * (1.0 + 1e-6):
+            return
+        key = tuple(np.round(np.asarray(mix, np.float64) / max(float(np.sum(mix)), 1e-9), 3))
+        if key in CEILING_SAID:
+            return
+        CEILING_SAID.add(key)
+        on = [self.style_names[i] for i in np.nonzero(np.asarray(mix) > 0)[0]]
+        who = on[0] if len(on) == 1 else "this style mix"
+        log.warning("energy %g: %s already moves as big as this model can at energy %.2g (its calibrated "
+                    "ceiling); higher energy will not make the moves bigger", energy, who,
+                    self._energy_max / max(scale, 1e-9))
+
     def _sync_vectors(self) -> None:
         raw = self._style_raw
         total = float(raw.sum())
@@ -820,7 +840,9 @@ class Engine:
             val = self.controls.get(cname, 0.0)
             self._ctrl[j] = float(val) if isinstance(val, int | float) else 0.0
             if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
-                self._ctrl[j] = min(self._ctrl[j] * scale_of(mix, self._energy_scale), self._energy_max)
+                scale = scale_of(mix, self._energy_scale)
+                self._ctrl[j] = min(self._ctrl[j] * scale, self._energy_max)
+                self._note_ceiling(float(val) if isinstance(val, int | float) else 0.0, scale, mix)
         smooth = float(self.controls["smoothing"])
         if self.smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(mix, self.smooth_scale)

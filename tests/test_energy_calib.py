@@ -177,6 +177,44 @@ def test_engine_feeds_the_model_the_calibrated_energy_and_post_the_users() -> No
     assert plain._ctrl[plain.control_names.index("energy")] == pytest.approx(1.0)
 
 
+def test_engine_says_once_when_the_energy_asks_past_the_models_ceiling(caplog: pytest.LogCaptureFixture) -> None:
+    """House x2 reaches the 2.5 ceiling at energy 1.25: energy 2 says so in one line naming house and
+    1.25; more pushes (a fader swept, another engine in the process) say nothing more; ballet (x0.5)
+    at energy 2 is far from it and says nothing; a mix past it says so once."""
+    import logging
+
+    from live import engine as engine_mod
+
+    engine_mod.CEILING_SAID.clear()
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    eng = Engine(cfg, _Calibrated())
+    caplog.set_level(logging.WARNING, logger="dancemuse.engine")
+
+    def said() -> list[str]:
+        out = [r.getMessage() for r in caplog.records if "ceiling" in r.getMessage()]
+        caplog.clear()
+        return out
+
+    assert said() == []  # energy 1 x 2 is under 2.5
+    eng.apply(Control("energy", 2.0))
+    lines = said()
+    assert len(lines) == 1 and "house" in lines[0] and "1.2" in lines[0] and "energy 2" in lines[0], lines
+    eng.apply(Control("energy", 1.0))
+    eng.apply(Control("energy", 1.9))
+    Engine({**cfg, "live": {**cfg["live"], "energy": 2.0}}, _Calibrated())
+    assert said() == []
+    eng.apply(Control("styles", [0.0, 1.0]))  # ballet
+    eng.apply(Control("energy", 2.0))
+    assert said() == []
+    eng.apply(Control("styles", [0.5, 0.5]))  # sqrt(2 x 0.5) = 1: at energy 2 fed 2, under 2.5
+    assert said() == []
+    eng.apply(Control("energy", 3.0))
+    eng.apply(Control("styles", [1.0, 1.0]))  # the same mix, weighted alike
+    lines = said()
+    assert len(lines) == 1 and "this style mix" in lines[0], lines
+
+
 class _Smoothed(StubGenerator):
     meta = {"smoothing_scale": {"house": 0.0, "ballet": 1.0}}
 
