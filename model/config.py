@@ -99,7 +99,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                       "2 = double time, 0 = auto (whichever brings the music nearest the style's own tempo); the "
                       "groove and the beats sent out stay the music's", choices=(0.0, 0.5, 1.0, 2.0)),
         "phrase_bars": Field(int, 2, "refresh the dancer's memory on the downbeat of every this many bars it hears, so "
-                             "long dances stay in their style (0 = never)", 0, 64),
+                             "long dances stay in their style (0 = never; at least 3 s apart)", 0, 64),
         "novelty": Field(float, 0.35, "when the dancer's last second comes this near (a share of its moves' "
                          "spread) to something it danced in the last 90 s, it takes the move to the other side "
                          "(mirrored from its next near-symmetric pose; 0 = off)", 0.0, 1.0),
