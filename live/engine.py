@@ -838,11 +838,12 @@ class Engine:
         strengthen(self._style, strength, out=self._style)
         for j, cname in enumerate(self.control_names):
             val = self.controls.get(cname, 0.0)
-            self._ctrl[j] = float(val) if isinstance(val, int | float) else 0.0
+            user = float(val) if isinstance(val, int | float) else 0.0
+            self._ctrl[j] = user
             if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
                 scale = scale_of(mix, self._energy_scale)
-                self._ctrl[j] = min(self._ctrl[j] * scale, self._energy_max)
-                self._note_ceiling(float(val) if isinstance(val, int | float) else 0.0, scale, mix)
+                self._ctrl[j] = min(self._ctrl[j] * scale, self._energy_max)  # as fed before: float32 x scale
+                self._note_ceiling(user, scale, mix)
         smooth = float(self.controls["smoothing"])
         if self.smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(mix, self.smooth_scale)
