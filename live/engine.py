@@ -44,6 +44,7 @@ from model.beats import SURE_CONF
 from model.energy_calib import (
     GROOVE_DATA,
     energy_calibration,
+    energy_ceilings,
     gain_of,
     groove_profiles,
     motion_spreads,
@@ -144,7 +145,10 @@ class Engine:
         *,
         features_factory: Callable[[dict[str, Any], int], Any] | None = None,
         clock: Callable[[], float] = time.time,
+        energy_top: float | None = None,
     ) -> None:
+        """``energy_top``: feed the model energies up to this for every style mix, whatever its
+        calibrated ceiling (`dancemuse calibrate --ceiling` measures the model there)."""
         self.cfg = cfg
         self.generator = generator
         self.model_fps = int(getattr(generator, "fps", cfg["features"]["fps"]))
@@ -170,6 +174,12 @@ class Engine:
                                                                   self.style_names)
         """Per style the factor on the energy fed to the model and its ceiling (the model's
         ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
+        self._energy_ceil = energy_ceilings(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        if energy_top is not None:
+            self._energy_max, self._energy_ceil = float(energy_top), None
+        """Per style the highest energy the model is fed, measured (``energy_ceiling`` from
+        `dancemuse calibrate --ceiling`; a mix takes the weighted geometric mean); None: ``energy_max``
+        for every style."""
         self.smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given; an
         ensemble's free dancers with a style of their own read it too)."""
@@ -805,13 +815,20 @@ class Engine:
         """Audio time (s since the stream started) that corresponds to the wall clock now."""
         return self._audio_time_at_arrival + max(0.0, self._clock() - self._last_arrival)
 
-    def _note_ceiling(self, energy: float, scale: float, mix: np.ndarray) -> None:
-        """One log line when the user's energy asks the model for more than its calibrated ceiling
-        (``energy_max``): the dance does not get bigger past energy ``energy_max / scale`` (session
-        52: ballet and hip-hop reach it at energy 1). Once per style mix and process
-        (``CEILING_SAID``), so a fader swept on a controller, or `evaluate`'s many dances, do not
-        flood the log."""
-        if not energy * scale > self._energy_max * (1.0 + 1e-6):
+    def energy_top(self, mix: np.ndarray) -> float:
+        """The highest energy the model is fed for a style mix: its styles' measured ceilings
+        (weighted geometric mean) or the model's ``energy_max``."""
+        if self._energy_ceil is None:
+            return self._energy_max
+        return scale_of(mix, self._energy_ceil)
+
+    def _note_ceiling(self, energy: float, scale: float, mix: np.ndarray, top: float) -> None:
+        """One log line when the user's energy asks the model for more than its ceiling ``top``
+        (``energy_max``, or the styles' measured ``energy_ceiling``): the dance does not get bigger
+        past energy ``top / scale`` (session 52: ballet and hip-hop reached the 2.5 cap at energy 1).
+        Once per style mix and process (``CEILING_SAID``), so a fader swept on a controller, or
+        `evaluate`'s many dances, do not flood the log."""
+        if not energy * scale > top * (1.0 + 1e-6):
             return
         key = tuple(np.round(np.asarray(mix, np.float64) / max(float(np.sum(mix)), 1e-9), 3))
         if key in CEILING_SAID:
@@ -821,7 +838,7 @@ class Engine:
         who = on[0] if len(on) == 1 else "this style mix"
         log.warning("energy %g: %s already moves as big as this model can at energy %.2g (its calibrated "
                     "ceiling); higher energy will not make the moves bigger", energy, who,
-                    self._energy_max / max(scale, 1e-9))
+                    top / max(scale, 1e-9))
 
     def _sync_vectors(self) -> None:
         raw = self._style_raw
@@ -842,8 +859,9 @@ class Engine:
             self._ctrl[j] = user
             if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
                 scale = scale_of(mix, self._energy_scale)
-                self._ctrl[j] = min(self._ctrl[j] * scale, self._energy_max)  # as fed before: float32 x scale
-                self._note_ceiling(user, scale, mix)
+                top = self.energy_top(mix)
+                self._ctrl[j] = min(self._ctrl[j] * scale, top)  # as fed before: float32 x scale
+                self._note_ceiling(user, scale, mix, top)
         smooth = float(self.controls["smoothing"])
         if self.smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(mix, self.smooth_scale)

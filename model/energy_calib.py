@@ -639,6 +639,28 @@ def energy_calibration(meta: Any, styles: Sequence[str]) -> tuple[np.ndarray | N
     return scales, top
 
 
+def energy_ceilings(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per style (``styles`` order) the highest energy the model is fed, from the metadata's
+    ``energy_ceiling`` (measured by `dancemuse calibrate --ceiling`, model/energy_ceiling.py; a
+    style not listed keeps ``energy_max``); None when the model has none. Raises ModelError (one
+    line) for a ceiling that is not a finite number of at least 0.1."""
+    from model.errors import ModelError
+
+    table = meta.get("energy_ceiling") if hasattr(meta, "get") else None
+    if not isinstance(table, dict) or not table:
+        return None
+    try:
+        top = float(meta.get("energy_max", SCALE_RANGE[1]))
+        f = np.array([float(table.get(s, top)) for s in styles], np.float64)
+    except (TypeError, ValueError):
+        raise ModelError("the model's energy_ceiling metadata is not a table of numbers; measure it again "
+                         "with `dancemuse calibrate --ceiling MODEL.onnx --data DIR...`") from None
+    if not np.all(np.isfinite(f)) or np.any(f < 0.1):
+        raise ModelError("the model's energy_ceiling metadata holds a ceiling under 0.1 or not finite; measure "
+                         "it again with `dancemuse calibrate --ceiling MODEL.onnx --data DIR...`")
+    return f
+
+
 def smoothing_calibration(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
     """Per-style factors on the user's smoothing (``styles`` order) from a model's metadata
     (``smoothing_scale``); None when the model has none (calibrated before it, or never).

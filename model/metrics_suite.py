@@ -15,7 +15,9 @@ features are computed once and shared by all its dances):
   (``metrics_dancer.beat_dip`` / ``accent_sharpness`` / ``stance``), its repetition (lowest
   ratio, share of windows under 0.3) and its foot sliding (no target: read beside the
   training data's own, style by style);
-* the first ``pair_songs`` test songs again at energy 0.3 and 1.8 (pose spread);
+* the first ``pair_songs`` test songs again at energy 0.3 and 1.8 (pose spread); the first
+  test song in every style at energy 1 and ``ENERGY_UP`` (does the control turn each style up?
+  no target; ``spread_up`` per style in the report; with ``pair_songs`` 0 neither is danced);
 * ``quiet_songs`` test songs with the passage ``QUIET_SECTION`` (fractions of the song)
   30 dB quieter: joint speed there over the speed elsewhere;
 * ``long_minutes`` of music (real recordings when given, else the test songs one after
@@ -60,6 +62,9 @@ from model.metrics_songs import TestSong, long_music, with_quiet_section
 from model.skeleton import root_of
 
 STAGE_RADIUS = 1.5
+ENERGY_UP = 2.0
+"""The energy every style is danced at beside energy 1 on the first test song: the control's top
+(live/control.py), where the model is fed up to each style's ceiling (model/energy_ceiling.py)."""
 QUIET_SECTION = (0.4, 0.75)
 SETTLE_S = 8.0
 """Seconds after a live style switch before its windows count for style recognition."""
@@ -110,6 +115,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("bas", "beat-align score, exact beats"), ("bas_off", "  ... beats shifted half a beat"),
     ("bas_gain", "  ... on-beat minus off-beat"), ("bas_tracked", "beat-align, recordings (tracked beats)"),
     ("quiet_speed_ratio", "speed in -30 dB passage / elsewhere"), ("spread_ratio", "pose spread energy 1.8 / 0.3"),
+    ("spread_up_min", "pose spread energy 2 / 1, lowest style"), ("spread_up_mean", "  ... mean of the styles"),
     ("seed_agree", "seconds two seeds agree (3 cm)"), ("leg_arm", "foot speed / hand speed"),
     ("repetition_min", "repetition ratio, min"), ("repetition_median", "repetition ratio, median"),
     ("repetition_low", "  ... share of windows under 0.3"),
@@ -386,6 +392,16 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
         spread.append(hi / lo if lo > 1e-9 else math.inf)
     fig["seed_agree"] = _mean(agree)
     fig["spread_ratio"] = _mean(spread)
+    up: dict[str, float] = {}
+    if songs and cfg.pair_songs:  # does the energy control turn every style up? (session 53: ballet and hip-hop did not)
+        song = songs[0]
+        say(f"{song.name}: every style at energy 1 and {ENERGY_UP:g}")
+        for st in styles:
+            one = md.pose_spread(dancer.dance(song, style=st, seed=0, energy=1.0).poses)
+            two = md.pose_spread(dancer.dance(song, style=st, seed=0, energy=ENERGY_UP).poses)
+            up[st] = round(two / one, 4) if one > 1e-9 else math.inf
+        fig["spread_up_min"] = min(up.values()) if up else math.nan
+        fig["spread_up_mean"] = _mean(list(up.values()))
 
     quiet = []
     for i, song in enumerate((exact or list(songs))[: cfg.quiet_songs]):
@@ -499,6 +515,7 @@ def run_suite(dancer: Any, songs: Sequence[TestSong], *, train: TrainData, recor
             "styles": styles, "figures": fig, "style": {"test": style_test, "long": style_long},
             "style_plain": style_plain,
             "style_dances": {s: len(v) for s, v in by_style.items()},
+            "spread_up": up,
             "dynamics": dynamics, "dynamics_long": dyn_long,
             "long_source": ("recordings" if recordings else "test songs") if cfg.long_minutes > 0 else "",
             "songs": rows, "n_test_songs": len(songs), "n_exact": len(exact), "stage_radius": cfg.stage_radius}

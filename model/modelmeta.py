@@ -274,6 +274,12 @@ def describe(meta: Mapping[str, Any]) -> str:
     scale = meta.get("energy_scale")
     if isinstance(scale, Mapping) and scale:  # `dancemuse calibrate`
         line += ", energy calibrated (" + ",".join(f"{s} x{float(k):.2f}" for s, k in scale.items()) + ")"
+    ceiling = meta.get("energy_ceiling")
+    if isinstance(ceiling, Mapping) and ceiling:  # `dancemuse calibrate --ceiling`: the fed energy's top per style
+        try:
+            line += ", energy ceiling (" + ",".join(f"{s} {float(k):.2g}" for s, k in ceiling.items()) + ")"
+        except (TypeError, ValueError):
+            line += ", energy ceiling (unreadable)"
     smooth = meta.get("smoothing_scale")
     if isinstance(smooth, Mapping) and any(float(k) != 1.0 for k in smooth.values()):
         line += ", smoothing per style (" + ",".join(f"{s} x{float(k):.2f}" for s, k in smooth.items()

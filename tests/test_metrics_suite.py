@@ -148,6 +148,8 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert f["bas"] > 0.9 and f["bas_gain"] > 0.5  # still on every beat, moving between
     assert f["quiet_speed_ratio"] < 0.1  # moves as loud as the music
     assert f["spread_ratio"] == pytest.approx(6.0, rel=0.05)  # energy 1.8 / 0.3
+    assert rep["spread_up"] == {"a": pytest.approx(2.0, rel=0.05), "b": pytest.approx(2.0, rel=0.05)}  # energy 2 / 1
+    assert f["spread_up_min"] == pytest.approx(min(rep["spread_up"].values()))
     assert f["seed_agree"] == 0.0
     assert f["freeze_long"] == 0.0 and f["root_max"] < 0.5
     # the same move on every beat (with a slow drift): most windows repeat one 2 s away
@@ -179,6 +181,23 @@ def test_the_suite_reports_the_known_answers_of_a_stand_in_dancer() -> None:
     assert set(rep["style_plain"]["test"]) == set(rep["style_plain"]["long"]) == {"a", "b"}
     assert f["style_plain_min"] == min(rep["style_plain"]["test"].values())
     assert "classifier w/o tempo copies: test, min" in text and "data at 85-140 bpm (CV), min" in text
+
+
+class CappedB(StandIn):
+    """The stand-in, but style b stops growing at energy 1 (a style at its ceiling)."""
+
+    def dance(self, song: Song, *, style: str | None, seed: int = 0, energy: float = 1.0, **kw: Any) -> Generated:
+        return super().dance(song, style=style, seed=seed, energy=min(energy, 1.0) if style == "b" else energy, **kw)
+
+
+def test_the_suite_shows_the_style_whose_energy_stops_at_1() -> None:
+    songs = [_song(12.0, 120, "x")]
+    cfg = mu.SuiteConfig(pair_songs=1, quiet_songs=0, long_minutes=0, style_seeds=1)
+    rep = mu.run_suite(CappedB(), songs, train=_train(), cfg=cfg)
+    f = rep["figures"]
+    assert rep["spread_up"]["a"] == pytest.approx(2.0, rel=0.05) and rep["spread_up"]["b"] == pytest.approx(1.0)
+    assert f["spread_up_min"] == pytest.approx(1.0) and f["spread_up_mean"] == pytest.approx(1.5, rel=0.05)
+    assert "pose spread energy 2 / 1, lowest style" in mu.format_columns({"capped": rep}, None)
 
 
 class Counting(StandIn):

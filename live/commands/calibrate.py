@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
              "and how much smoothing the style takes (less for styles made of hits); stored in the "
              "checkpoint, exported into the model",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint written by `dancemuse train` (.pt)")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="checkpoint written by `dancemuse train` (.pt); with --ceiling an exported model (.onnx)")
     p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
                    help="the training dataset folder(s) (manifest.json + clips)")
     p.add_argument("-o", "--output", metavar="OUT.pt", default=None,
@@ -49,6 +50,12 @@ def register(sub: Any) -> None:
                    help="skip the second stage, which exports the model to a temporary folder and dances the "
                         "clips again through the live engine (post-processing and phrases as configured) to "
                         "match the data's motion there")
+    p.add_argument("--ceiling", action="store_true",
+                   help="measure an exported model instead (CHECKPOINT is MODEL.onnx): per style the highest energy "
+                        "it can be fed and still dance the style (recognised in 0.9 of its windows on the other "
+                        "styles' music), so the energy control turns every style up to 2 as far as the model can; "
+                        "written into the model and its _b<N>.onnx and _offline.npz siblings (run it after "
+                        "`dancemuse export`, which writes a model without it)")
     p.set_defaults(func=run)
 
 
@@ -58,6 +65,8 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
 
     from model.errors import ConfigError, ModelError
 
+    if args.ceiling:
+        return _ceiling(args, cfg)
     if importlib.util.find_spec("torch") is None:
         raise ModelError("calibrate needs torch; install the train extra: pip install -e \".[train]\"")
     if args.seconds < 2 or args.clips < 1:
@@ -83,6 +92,42 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
                                style_gain=gains, only=tuple(args.only), other_music=others)
     print(cal.table())
     print(f"wrote {out} (energy calibration at style strength {strength:g}; `dancemuse export` puts it in the model)")
+    return 0
+
+
+def _ceiling(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    """``calibrate --ceiling MODEL.onnx``: measure and write the energy ceilings
+    (model/energy_ceiling.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    from model.errors import ConfigError, ModelError
+
+    src = Path(args.checkpoint)
+    if src.suffix != ".onnx":
+        raise ConfigError(f"--ceiling measures an exported model: pass MODEL.onnx, not {src.name} "
+                          "(export the checkpoint first with `dancemuse export`)")
+    if not src.is_file():
+        raise ModelError(f"model {src} not found; pass the .onnx file `dancemuse export` wrote")
+    extra = [f for f, v in (("--output", args.output), ("--style-strength", args.style_strength),
+                            ("--groove-floor", args.groove_floor), ("--style-gain", args.style_gain),
+                            ("--other-music", args.other_music), ("--only", args.only),
+                            ("--free-run-only", args.free_run_only)) if v]
+    if extra:
+        raise ConfigError(f"--ceiling writes into the model itself and takes only --data, --seconds and --clips; "
+                          f"leave out {', '.join(extra)}")
+    if args.seconds < 2 or args.clips < 1:
+        raise ConfigError("--seconds must be at least 2 and --clips at least 1")
+    if importlib.util.find_spec("onnx") is None:
+        raise ModelError("calibrate --ceiling needs the onnx package; install the train extra: pip install -e \".[train]\"")
+
+    from model.energy_ceiling import measure, write
+
+    got = measure(src, args.data, cfg, per_style=args.clips, seconds=args.seconds,
+                  progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(got.table())
+    files = write(src, got.ceiling)
+    print(f"wrote the energy ceiling into {', '.join(map(str, files))}")
     return 0
 
 
