@@ -245,6 +245,9 @@ class Engine:
         """Per style the factor on the user's style strength (``style_gain`` from `dancemuse
         calibrate --style-gain`; NaN: 1; None: the model has none)."""
         self.strength_applied = 1.0
+        self.energy_reach: float | None = None
+        """The user energy at which the style mix reaches the model's ceiling (None: the model is
+        fed the energy as given); more moves no bigger (/status ``energy_reach``)."""
         """The style strength fed to the model: the user's times the style mix's factor."""
         from model.features import FrameInfo
 
@@ -860,6 +863,7 @@ class Engine:
             if cname == "energy" and self._energy_scale is not None:  # the model's calibration (post keeps the user's)
                 scale = scale_of(mix, self._energy_scale)
                 top = self.energy_top(mix)
+                self.energy_reach = top / max(scale, 1e-9)
                 self._ctrl[j] = min(self._ctrl[j] * scale, top)  # as fed before: float32 x scale
                 self._note_ceiling(user, scale, mix, top)
         smooth = float(self.controls["smoothing"])
@@ -909,6 +913,8 @@ class Engine:
             "controls": dict(self.controls),
             "smoothing_applied": round(float(self.post.smoothing), 4),  # the user's times the style's factor
             "style_strength_applied": round(self.strength_applied, 4),  # the user's times the style's factor
+            # the user energy past which this style mix moves no bigger (the model's ceiling; None: none)
+            "energy_reach": None if self.energy_reach is None else round(self.energy_reach, 4),
             "feel_now": self.feel.feel,  # the feel danced now (auto's choice; a change waits for its beat)
             "styles": list(self.style_names),
         }

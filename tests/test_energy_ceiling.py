@@ -66,6 +66,20 @@ def test_engine_feeds_each_style_up_to_its_measured_ceiling(caplog: pytest.LogCa
     assert lifted._ctrl[i] == pytest.approx(5.0)  # ballet 2 x 2.5, energy_max lifted
 
 
+def test_status_tells_the_user_energy_past_which_the_mix_moves_no_bigger() -> None:
+    """/status ``energy_reach``: house x2 with ceiling 4 reaches it at energy 2, ballet x2.5 at the
+    2.5 cap at 1, the half mix at sqrt(10) / sqrt(5); a model fed as given has none."""
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    eng = Engine(cfg, _Measured())
+    assert eng.snapshot()["energy_reach"] == pytest.approx(2.0)
+    eng.apply(Control("styles", [0.0, 1.0]))
+    assert eng.snapshot()["energy_reach"] == pytest.approx(1.0)
+    eng.apply(Control("styles", [0.5, 0.5]))
+    assert eng.snapshot()["energy_reach"] == pytest.approx(np.sqrt(2.0), rel=1e-3)
+    assert Engine(cfg, StubGenerator()).snapshot()["energy_reach"] is None
+
+
 # --------------------------------------------------------------------------- the real chain
 
 

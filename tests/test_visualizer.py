@@ -179,6 +179,31 @@ def test_the_panel_shows_the_style_strength_a_style_is_fed(server: str, page: An
             assert page.locator("#fed-style_strength").is_hidden()
 
 
+def test_the_panel_says_where_the_energy_stops_making_a_style_bigger(server: str, page: Any) -> None:
+    """The shipped model's ballet reaches its measured energy ceiling at energy 1.6: with the slider
+    at 2 the panel says so under it, from /status energy_reach; breaking (reached at 2.5, past the
+    slider's top) and energy 1 show nothing."""
+    page.goto(server + "/?panel=1")
+    page.wait_for_function("window.dancemuse && dancemuse.state === 'live'", timeout=15000)
+    styles = page.evaluate("dancemuse.hello.model.styles")
+    page.evaluate("dancemuse.controls.sendNow('energy', 2)")
+    page.locator("#ctl-energy").fill("2")
+    reach = get_json(server + "/status").get("energy_reach")
+    for name, energy, said in (("ballet", 2, True), ("breaking", 2, False), ("ballet", 1, False)):
+        page.evaluate(f"dancemuse.controls.sendNow('energy', {energy})")
+        page.locator("#ctl-energy").fill(str(energy))
+        page.evaluate(f"dancemuse.controls.sendNow('styles', {[1.0 if s == name else 0.0 for s in styles]})")
+        if reach is not None and "ballet" in styles and said:
+            page.wait_for_function("!document.getElementById('fed-energy').hidden", timeout=8000)
+            at = get_json(server + "/status")["energy_reach"]
+            assert at < 2 and page.locator("#fed-energy").inner_text() == f"no bigger past {at:.2f} for this style mix"
+        else:  # under the reach (or a server without the figure): nothing shown
+            page.wait_for_timeout(2500)  # one /status poll
+            assert page.locator("#fed-energy").is_hidden()
+    page.evaluate("dancemuse.controls.sendNow('energy', 1)")
+    page.evaluate(f"dancemuse.controls.sendNow('styles', {[1.0] * len(styles)})")
+
+
 def test_the_feel_selector_reaches_the_server_and_follows_its_state(server: str, page: Any) -> None:
     page.goto(server + "/")
     page.wait_for_function("window.dancemuse && dancemuse.state === 'live'", timeout=15000)

@@ -119,7 +119,7 @@
   }
   setInterval(refreshHud, 250);
 
-  // --- beat clock source (link / midi / tap / audio) and the style strength fed, from /status ---
+  // --- beat clock source (link / midi / tap / audio), the style strength fed and the energy's reach, from /status ---
   async function refreshClock() {
     try {
       const r = await fetch('/status', { cache: 'no-store' });
@@ -127,6 +127,7 @@
       const c = st.clock;
       if (c) $('#hud-clock').textContent = c.source + (c.source === 'link' ? ' · ' + c.peers + ' peer' + (c.peers === 1 ? '' : 's') : '');
       S.controls.showApplied(st.style_strength_applied);
+      S.controls.showReach(st.energy_reach);
     } catch (e) { /* server gone or warming up: keep the last value */ }
   }
   setInterval(refreshClock, 2000);

@@ -134,6 +134,17 @@
       e.textContent = differs ? 'fed ' + v.toFixed(2) + ' for this style mix' : '';
     }
 
+    /** The user energy past which the style mix moves no bigger (/status energy_reach: the
+     * model's measured ceiling over the mix's scale), shown under the slider while it is past it. */
+    showReach(v) {
+      const e = this.root.querySelector('#fed-energy');
+      const s = this.sliders.energy;
+      if (!e || !s) return;
+      const past = typeof v === 'number' && isFinite(v) && Number(s.input.value) > v + 0.005;
+      e.hidden = !past;
+      e.textContent = past ? 'no bigger past ' + v.toFixed(2) + ' for this style mix' : '';
+    }
+
     sendNow(name, value) {
       const id = this.send(name, value);
       if (id === null) this.show('not connected: ' + name + ' not sent', 'err');
