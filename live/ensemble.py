@@ -35,7 +35,7 @@ import numpy as np
 
 from live.phrase import REFRESH_KEEP, JumpFade
 from model import skeleton as sk
-from model.energy_calib import energy_calibration, gain_of, scale_of, smoothing_of, style_gains
+from model.energy_calib import energy_calibration, energy_ceilings, gain_of, scale_of, smoothing_of, style_gains
 from model.errors import ConfigError
 
 MAX_DANCERS = 8
@@ -171,6 +171,10 @@ class FanOutGenerator:
         self._e = self.control_names.index("energy") if "energy" in self.control_names else -1
         self._own = [None if (st is None or scales is None or self._e < 0) else scale_of(st, scales)
                      for st in self.styles]
+        ceilings = energy_ceilings(self.meta if isinstance(self.meta, Mapping) else {}, self.style_names)
+        self._top = [self._emax if (st is None or ceilings is None) else scale_of(st, ceilings) for st in self.styles]
+        """Per dancer the highest energy it is fed: its own style's measured ceiling
+        (`calibrate --ceiling`) or the model's ``energy_max``."""
         self._ctl = [np.zeros(len(self.control_names), np.float32) for _ in self.gens]
         self._fades = [JumpFade(int(self.fps)) for _ in self.gens[1:]]
         """The other dancers' jump fades after a phrase refresh (dancer 0's is the engine's)."""
@@ -211,7 +215,7 @@ class FanOutGenerator:
             if own is not None and controls is not None and self.user_energy is not None:
                 ctl = self._ctl[i]
                 ctl[:] = controls
-                ctl[self._e] = min(self.user_energy * own, self._emax)
+                ctl[self._e] = min(self.user_energy * own, self._top[i])
             slot[i] = g.step(features, style=style if st is None else st, controls=ctl)
             if i:
                 self._fades[i - 1].apply(slot[i])
