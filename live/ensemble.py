@@ -35,7 +35,14 @@ import numpy as np
 
 from live.phrase import REFRESH_KEEP, JumpFade
 from model import skeleton as sk
-from model.energy_calib import energy_calibration, energy_ceilings, gain_of, scale_of, smoothing_of, style_gains
+from model.energy_calib import (
+    energy_calibration,
+    energy_ceilings,
+    gain_of,
+    scale_of,
+    smoothing_of,
+    style_gains,
+)
 from model.errors import ConfigError
 
 MAX_DANCERS = 8
