@@ -175,11 +175,11 @@ class Engine:
         """Per style the factor on the energy fed to the model and its ceiling (the model's
         ``energy_scale`` / ``energy_max`` from `dancemuse calibrate`; None: fed as given)."""
         self._energy_ceil = energy_ceilings(meta if isinstance(meta, Mapping) else {}, self.style_names)
-        if energy_top is not None:
-            self._energy_max, self._energy_ceil = float(energy_top), None
         """Per style the highest energy the model is fed, measured (``energy_ceiling`` from
         `dancemuse calibrate --ceiling`; a mix takes the weighted geometric mean); None: ``energy_max``
         for every style."""
+        if energy_top is not None:
+            self._energy_max, self._energy_ceil = float(energy_top), None
         self.smooth_scale = smoothing_calibration(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the factor on the user's smoothing (``smoothing_scale``; None: as given; an
         ensemble's free dancers with a style of their own read it too)."""
@@ -245,10 +245,10 @@ class Engine:
         """Per style the factor on the user's style strength (``style_gain`` from `dancemuse
         calibrate --style-gain`; NaN: 1; None: the model has none)."""
         self.strength_applied = 1.0
+        """The style strength fed to the model: the user's times the style mix's factor."""
         self.energy_reach: float | None = None
         """The user energy at which the style mix reaches the model's ceiling (None: the model is
         fed the energy as given); more moves no bigger (/status ``energy_reach``)."""
-        """The style strength fed to the model: the user's times the style mix's factor."""
         from model.features import FrameInfo
 
         self._info_type = FrameInfo
