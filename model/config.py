@@ -81,7 +81,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "seed": Field(int, 0, "random seed for variation", 0, 2**31 - 1),
     },
     "live": {
-        "energy": Field(float, 1.0, "movement amplitude control", 0.0, 2.0),
+        "energy": Field(float, 1.0, "movement amplitude control; each style grows only up to the model's measured ceiling (/status energy_reach)", 0.0, 2.0),
         "variation": Field(float, 0.5, "how much the dancer improvises", 0.0, 1.0),
         "style_strength": Field(float, 2.0, "how pronounced the style is: 1 = as the model learnt it, more moves its "
                                 "style input further from the mix of all styles (lower it if a model of your own looks odd)",
