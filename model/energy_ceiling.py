@@ -99,12 +99,6 @@ def _clips(data: Sequence[str | Path]) -> list[_Clip]:
     return out
 
 
-def limb_speed(poses: np.ndarray, fps: float) -> float:
-    from model.energy_calib import limb_speed as ls
-
-    return float(ls(poses, fps))
-
-
 def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per_style: int = 8,
             seconds: float = 20.0, seeds: Sequence[int] = SEEDS, grid: Sequence[float] = GRID,
             songs: Sequence[Any] | None = None, progress: Callable[[str], None] | None = None) -> Ceilings:
@@ -113,7 +107,7 @@ def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per
     (model.metrics_songs.TestSong) every style dances instead of the other styles' clips. Raises ModelError for
     a model without an energy calibration, DatasetError for data without music."""
     from model import style_classifier as sc
-    from model.energy_calib import energy_calibration, other_music_clips
+    from model.energy_calib import energy_calibration, limb_speed, other_music_clips
     from model.errors import DatasetError, ModelError
     from model.features import load_audio
     from model.metrics_dancer import pose_spread
@@ -229,12 +223,12 @@ def rewrite_meta(model_path: str | Path, update: dict[str, Any]) -> list[Path]:
     old_sha = hashlib.sha256(path.read_bytes()).hexdigest()
     before, _ = _with_meta_onnx(path, update)
     done = [path]
+    import onnx
+
+    from model import modelmeta
+
     quantized = path.with_suffix(".int8.onnx")  # `export --quantize int8`
     for sib in sorted(set(path.parent.glob(f"{path.stem}_b*.onnx")) | ({quantized} if quantized.is_file() else set())):
-        import onnx
-
-        from model import modelmeta
-
         props = {p.key: p.value for p in onnx.load(str(sib), load_external_data=False).metadata_props}
         try:
             meta = json.loads(props.get(modelmeta.META_KEY, "{}"))

@@ -267,22 +267,37 @@ def test_engine_gives_the_groove_the_style_mixs_profile_and_keeps_the_users_amou
         Engine(cfg, type("Bad", (StubGenerator,), {"meta": {"groove_profile": {"house": [9.0] * 6}}})())
 
 
-def test_ensemble_dancers_with_their_own_style_get_their_own_scale() -> None:
+def ensemble_fed(gen: type[StubGenerator], energy: float) -> tuple[list[float], Engine]:
+    """The energy each of three dancers of ``gen`` is fed at user ``energy``: dancer 0 follows
+    the engine's mix (house), dancer 1 has ballet of its own, dancer 2 house; and the engine."""
     from live.ensemble import FanOutGenerator
 
-    class Rec(_Calibrated):
-        def step(self, features: np.ndarray, *, style: np.ndarray, controls: np.ndarray) -> np.ndarray:
-            self.fed = float(controls[0])
-            return super().step(features, style=style, controls=controls)
+    fed: list[float] = [0.0, 0.0, 0.0]
 
-    gens = [Rec(), Rec(), Rec()]
-    fan = FanOutGenerator(gens, [None, np.array([0.0, 1.0], np.float32), np.array([1.0, 0.0], np.float32)])
+    def recording(i: int) -> StubGenerator:
+        g = gen()
+        step = g.step
+
+        def rec(features: np.ndarray, *, style: np.ndarray, controls: np.ndarray) -> np.ndarray:
+            fed[i] = float(controls[0])
+            return step(features, style=style, controls=controls)
+
+        g.step = rec  # type: ignore[method-assign]
+        return g
+
+    fan = FanOutGenerator([recording(i) for i in range(3)],
+                          [None, np.array([0.0, 1.0], np.float32), np.array([1.0, 0.0], np.float32)])
     cfg = defaults()
     cfg["model"]["style"] = "house"
     eng = Engine(cfg, fan)
-    eng.apply(Control("energy", 0.8))
+    eng.apply(Control("energy", energy))
     fan.step(np.zeros(4, np.float32), style=eng._style, controls=eng._ctrl)
-    assert [g.fed for g in gens] == pytest.approx([1.6, 0.4, 1.6])  # house x2, ballet x0.5, house x2
+    return fed, eng
+
+
+def test_ensemble_dancers_with_their_own_style_get_their_own_scale() -> None:
+    fed, eng = ensemble_fed(_Calibrated, 0.8)
+    assert fed == pytest.approx([1.6, 0.4, 1.6])  # house x2, ballet x0.5, house x2
     assert eng._ctrl[0] == pytest.approx(1.6)  # the engine's own vector is untouched
 
 

@@ -81,21 +81,10 @@ def test_status_tells_the_user_energy_past_which_the_mix_moves_no_bigger() -> No
 
 
 def test_ensemble_dancers_with_their_own_style_stop_at_their_own_ceiling() -> None:
-    from live.ensemble import FanOutGenerator
+    from tests.test_energy_calib import ensemble_fed
 
-    class Rec(_Measured):
-        def step(self, features: np.ndarray, *, style: np.ndarray, controls: np.ndarray) -> np.ndarray:
-            self.fed = float(controls[0])
-            return super().step(features, style=style, controls=controls)
-
-    gens = [Rec(), Rec(), Rec()]
-    fan = FanOutGenerator(gens, [None, np.array([0.0, 1.0], np.float32), np.array([1.0, 0.0], np.float32)])
-    cfg = defaults()
-    cfg["model"]["style"] = "house"
-    eng = Engine(cfg, fan)
-    eng.apply(Control("energy", 2.0))
-    fan.step(np.zeros(4, np.float32), style=eng._style, controls=eng._ctrl)
-    assert [g.fed for g in gens] == pytest.approx([4.0, 2.5, 4.0])  # house x2 to its 4; ballet x2.5 at energy_max
+    fed, _ = ensemble_fed(_Measured, 2.0)
+    assert fed == pytest.approx([4.0, 2.5, 4.0])  # house x2 to its 4; ballet x2.5 at energy_max
 
 
 # --------------------------------------------------------------------------- the real chain
