@@ -29,6 +29,17 @@ smaller than full size (energy under ~0.8) shrinks around its own centre instead
 level of its lower keys, the mean of the unit's arm and torso keys): the calm version of the
 style keeps its bent knees and its arms. Full-size and bigger moves are as before, and no
 random number is drawn for it, so ``stance`` False plans exactly as before it.
+
+Calm variety (``calm``, session 54; ``dataset synth --calm``): a style has two or three calm
+moves, so its breaks and intros alternate between them, and most of the data's repeats are
+there (danced to songs with calm sections at variety 1, ballet: 44 % of its calm 2-second windows
+come within 0.3 of another, 1.2 % elsewhere; house 75 % and 4 %). With ``calm`` the style's normal moves that stay in place (no
+travel, turn or jump) join the calm vocabulary at half their tempo, each drawn with weight
+``calm`` beside a calm move's 1: a break dances a slow développé or a slow step-touch, not the
+same sway again. They are never drawn outside calm passages, and no random number is drawn for
+them when ``calm`` is 0, so ``calm`` 0 plans exactly as before it. Measured in session 54
+(models/README.md): the data repeats less with it, but v29 fine-tuned on it repeated itself
+more, so ``dataset synth`` leaves it off unless asked.
 """
 
 from __future__ import annotations
@@ -41,6 +52,16 @@ import numpy as np
 from model.synth_moves import LO, U_NEUTRAL, UP, Move, expand, mirror_lower, mirror_upper
 from model.synth_styles import STYLES, VOCABULARY
 from model.synth_track import EASES
+
+SLOW_NOT = frozenset({"travel", "turn", "jump"})
+"""Tags of the moves that have no half-time calm version (``calm``): they leave their place."""
+
+CALM_TEMPO = 2.0
+"""How many times slower a normal move is danced as a calm one (``calm``): 2, half time (data/synth_v7;
+session 54's data/synth_v8 was made with 1, and ``SLOW_SIZE`` 1)."""
+SLOW_SIZE = 1.4
+"""How much bigger a half-time move is danced than the music's energy would size a move: at half
+its tempo it is still as slow as a calm move, and its shape stays apart from the others'."""
 
 CALM, BIG, QUIET = 0.4, 0.8, 0.3
 """Energy under which a unit is calm; above which a phrase is big; under which a beat is
@@ -77,11 +98,19 @@ def amplitude(energy: np.ndarray | float) -> np.ndarray:
     return np.clip(0.3 + 0.85 * np.asarray(energy, dtype=np.float64), 0.3, 1.15)
 
 
+def half_time(m: Move, slow: float = 2.0) -> Move:
+    """``m`` as a calm move, its keys ``slow`` times further apart (``calm``; see the module docstring)."""
+    return Move(f"{m.name}_slow", slow * m.beats, tuple((slow * t, k) for t, k in m.lower),
+                tuple((slow * t, k) for t, k in m.upper), 0, m.tags | {"slow"}, m.ease, slow * m.uper)
+
+
 def _pick(vocab: tuple[Move, ...], level: int, rng: np.random.Generator, unit: int,
-          exclude: set[str], want: tuple[str, ...] = ()) -> Move:
+          exclude: set[str], want: tuple[str, ...] = (), slow: float = 0.0) -> Move:
     w = []
     for m in vocab:
         x = 1.0 if m.level == level else (0.35 if abs(m.level - level) == 1 and level > 0 else 0.0)
+        if "slow" in m.tags:  # a half-time calm version: calm passages only, at its own weight
+            x = slow if level == 0 else 0.0
         if level > 0 and m.tags & {"turn", "jump"}:
             x *= 1.5
         if want and not (m.tags & set(want)):
@@ -102,13 +131,16 @@ def _wrap(a: float) -> float:
 
 class _Planner:
     def __init__(self, style: str, energy: np.ndarray, rng: np.random.Generator, variety: float = 0.0,
-                 stance: bool = False) -> None:
+                 stance: bool = False, calm: float = 0.0) -> None:
         self.variety = float(variety)
+        self.calm = float(calm)
         self.stance = bool(stance)
         self.spec = STYLES[style]
         # moves tagged "variety" came with it: without it the vocabulary (and so a seed's
         # plan) is the one data sets were made with before
         self.vocab = tuple(m for m in VOCABULARY[style] if self.variety > 0 or "variety" not in m.tags)
+        if self.calm > 0:  # the normal moves that stay in place, at half tempo, for calm passages
+            self.vocab += tuple(half_time(m, CALM_TEMPO) for m in self.vocab if m.level == 1 and not m.tags & SLOW_NOT)
         self.energy = energy
         self.rng = rng
         self.plan = Plan()
@@ -191,7 +223,8 @@ class _Planner:
             return None
         # a calm move borrows calm arms only (a break stays calm); others any of a level near theirs
         near = 0 if m.level == 0 else 1
-        others = [o for o in self.vocab if o.name != m.name and abs(o.level - m.level) <= near] or [m]
+        others = [o for o in self.vocab if o.name != m.name and abs(o.level - m.level) <= near
+                  and ("slow" not in o.tags or m.level == 0)] or [m]
         o = others[int(self.rng.integers(len(others)))]
         size = float(self.rng.choice((0.8, 1.15)))
         still = bool(m.tags & {"jump", "level"})
@@ -217,13 +250,15 @@ class _Planner:
 
 
 def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarray, sections: np.ndarray | None,
-               style: str, rng: np.random.Generator, variety: float = 0.0, stance: bool = False) -> Plan:
+               style: str, rng: np.random.Generator, variety: float = 0.0, stance: bool = False,
+               calm: float = 0.0) -> Plan:
     """Plan a dance over ``n_beats`` beats (see the module docstring). ``energy``: per
     beat 0..1; ``sections``: optional per-beat section labels (phrases break where they
     change); ``variety``: the chance that a unit varies its second half (see
     ``_Planner._upper_keys``; 0 draws nothing more, so a seed plans as before); ``stance``:
-    smaller moves keep the move's own level and arms (see the module docstring)."""
-    pl = _Planner(style, np.asarray(energy, dtype=np.float64), rng, variety, stance)
+    smaller moves keep the move's own level and arms; ``calm``: the weight of the half-time
+    versions of the normal moves in calm passages (see the module docstring; 0: none)."""
+    pl = _Planner(style, np.asarray(energy, dtype=np.float64), rng, variety, stance, calm)
     unit = 2 * bpb
     start = float(first_downbeat % bpb - bpb if first_downbeat % bpb else 0)
     if start < 0:  # a pickup: sway in place until the first full bar
@@ -246,8 +281,8 @@ def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarra
         e = pl.e_mean(start, start + length)
         e_next = pl.e_mean(start + length, start + length + 4 * unit)
         level = 0 if e < CALM else (2 if e > BIG else 1)
-        a = _pick(pl.vocab, level, rng, unit, last)
-        bm = _pick(pl.vocab, max(level, 1) if level else 0, rng, unit, last | {a.name})
+        a = _pick(pl.vocab, level, rng, unit, last, slow=pl.calm)
+        bm = _pick(pl.vocab, max(level, 1) if level else 0, rng, unit, last | {a.name}, slow=pl.calm)
         structure: list[tuple[Move, bool]] = [(a, False), (a, True), (bm, False),
                                               (a, True) if rng.random() < 0.5 else (bm, True)]
         if n_units == 2:
@@ -263,9 +298,10 @@ def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarra
         for u, (m, mir) in enumerate(structure):
             u0 = start + u * unit
             if pl.e_mean(u0, u0 + unit) < CALM and m.level > 0:
-                m = _pick(pl.vocab, 0, rng, unit, calm_last if variety > 0 else set())
+                m = _pick(pl.vocab, 0, rng, unit, calm_last if variety > 0 else set(), slow=pl.calm)
             pl.unit(m, u0, unit, mirrored=mir != flip, facing=-facing if mir else facing,
-                    scale=scale * float(rng.uniform(0.92, 1.08)), repeat=m.name in seen)
+                    scale=scale * float(rng.uniform(0.92, 1.08)) * (SLOW_SIZE if "slow" in m.tags else 1.0),
+                    repeat=m.name in seen)
             seen.add(m.name)
             if m.level == 0:
                 calm_last = {m.name}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -270,6 +271,40 @@ def test_styles_per_song_dances_one_song_in_several_styles(tmp_path: Path) -> No
         synthesize_dataset(out, minutes=0.1, styles_per_song=0)
 
 
+def _breaks_song(seed: int, seconds: float = 60.0) -> SimpleNamespace:
+    """A song given as beats and energy per beat: 16-beat sections, a fifth of them calm (0.25)."""
+    rng = np.random.default_rng(seed)
+    beats = np.arange(0.3, seconds, 60.0 / rng.uniform(95.0, 130.0))
+    sec = np.arange(len(beats)) // 16
+    energy = rng.choice([0.25, 0.6, 0.85, 0.95], p=[0.2, 0.3, 0.3, 0.2], size=sec[-1] + 1)[sec]
+    return SimpleNamespace(beats=beats, downbeats=beats[::4], beats_per_bar=4, energy=energy, seconds=seconds,
+                           sections=sec)
+
+
+@pytest.mark.parametrize(("style", "fewer"), [("ballet", 0.75), ("house", 0.5)])
+def test_calm_variety_dances_half_time_moves_in_the_breaks_only_and_they_repeat_less(style: str, fewer: float) -> None:
+    calm_windows = {0.0: [], 1.0: []}  # type: dict[float, list[float]]
+    for seed in range(6):
+        song = _breaks_song(seed)
+        t_beat = np.interp(np.arange(int(song.seconds * FPS)) / FPS, song.beats, np.arange(len(song.beats)))
+        for calm in (0.0, 1.0):
+            d = render_dance(song, style=style, fps=FPS, seed=seed, variety=1.0, calm=calm)
+            p = d.poses
+            assert bone_length_error(p) < 1e-4 and p[:, 15:17, 1].min() > ANKLE_HEIGHT - 2e-3
+            e = song.energy[np.clip(t_beat.astype(int), 0, len(song.energy) - 1)]
+            speed = metrics.joint_speed(p, fps=FPS)
+            assert speed[e[1:] < 0.4].mean() < 0.5 * speed[e[1:] > 0.8].mean()  # a break stays calm
+            for t, name, _ in d.phrases:  # a half-time move only where the music is calm
+                if name.endswith("_slow"):
+                    assert calm > 0 and e[min(int(t * FPS) + FPS, len(e) - 1)] < 0.4, (name, t)
+            r = md.repetition(p, fps=FPS)
+            mid = np.arange(len(r)) * 15 + FPS  # each 2-s window's middle frame (0.5-s hop)
+            calm_windows[calm] += list(r[e[np.minimum(mid, len(e) - 1)] < 0.4])
+        assert any(n.endswith("_slow") for _, n, _ in d.phrases)
+    before, after = (np.mean(np.asarray(calm_windows[c]) < 0.3) for c in (0.0, 1.0))
+    assert before > 0.3 and after < fewer * before, (before, after)
+
+
 def test_variety_is_recorded_in_the_manifest_and_checked(tmp_path: Path) -> None:
     out = tmp_path / "varied"
     entries = synthesize_dataset(out, minutes=0.2, styles=["locking"], seed=2, music="synth",
@@ -285,3 +320,10 @@ def test_variety_is_recorded_in_the_manifest_and_checked(tmp_path: Path) -> None
                               clip_seconds=(10.0, 12.0), stance=True)
     assert check_dataset(tmp_path / "stance") == [] and all(e["stance"] is True for e in kept)
     assert [e["moves"] for e in kept] == [e["moves"] for e in plain] and all("stance" not in e for e in plain)
+    # and the calm variety (session 54)
+    calm = synthesize_dataset(tmp_path / "calm", minutes=0.2, styles=["locking"], seed=2, music="synth",
+                              clip_seconds=(10.0, 12.0), calm=1.0)
+    assert check_dataset(tmp_path / "calm") == [] and all(e["calm"] == 1.0 for e in calm)
+    assert all("calm" not in e for e in plain)
+    with pytest.raises(ConfigError, match="--calm"):
+        synthesize_dataset(out, minutes=0.1, calm=-1.0)

@@ -46,6 +46,11 @@ def register(sub: Any) -> None:
                    help="1 (default): in quieter passages the moves get smaller around the style's own stance "
                         "(bent knees, its arms); 0: they straighten up toward a neutral standing pose, as in "
                         "data sets made before session 34 (data/synth_v4, data/synth_v5)")
+    s.add_argument("--calm", type=finite_float, default=0.0, metavar="W",
+                   help="weight (0..4) of the calm versions of a style's normal moves in calm passages (breaks, "
+                        "intros), beside its own calm moves' 1, so a break does not alternate between two sways "
+                        "(default 0: calm moves only; the data repeats less with it, but a model fine-tuned on it "
+                        "repeated itself more: models/README.md, session 54)")
     s.set_defaults(func=run_synth)
 
     c = dsub.add_parser("check", parents=[common_parent()],
@@ -103,7 +108,7 @@ def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
                                  clip_seconds=(lo, hi), music=args.music, augment_share=share,
                                  styles_per_song=args.styles_per_song, variety=args.variety, stance=bool(args.stance),
-                                 progress=_progress)
+                                 calm=args.calm, progress=_progress)
     per = f", each song danced in {args.styles_per_song} styles" if args.styles_per_song > 1 else ""
     print(f"wrote {len(entries)} clips ({args.minutes:g} min of music, {', '.join(styles)}, {args.music} music, "
           f"{fps} fps{per}) to {args.out}")
