@@ -32,9 +32,10 @@ random number is drawn for it, so ``stance`` False plans exactly as before it.
 
 Calm variety (``calm``, session 54; ``dataset synth --calm``): a style has two or three calm
 moves, so its breaks and intros alternate between them, and most of the data's repeats are
-there (danced to songs with calm sections at variety 1, ballet: 44 % of its calm 2-second windows
-come within 0.3 of another, 1.2 % elsewhere; house 75 % and 4 %). With ``calm`` the style's normal moves that stay in place (no
-travel, turn or jump) join the calm vocabulary at half their tempo, each drawn with weight
+there (danced to songs with calm sections at variety 1, ballet: 44 % of its calm 2-second
+windows come within 0.3 of another, 1.2 % elsewhere; house 75 % and 4 %). With ``calm`` the
+style's normal moves that stay in place (no travel, turn or jump) join the calm vocabulary at
+half their tempo (``CALM_TEMPO``) and 1.4x their size (``SLOW_SIZE``), each drawn with weight
 ``calm`` beside a calm move's 1: a break dances a slow développé or a slow step-touch, not the
 same sway again. They are never drawn outside calm passages, and no random number is drawn for
 them when ``calm`` is 0, so ``calm`` 0 plans exactly as before it. Measured in session 54
