@@ -263,8 +263,8 @@ def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarra
     unit = 2 * bpb
     start = float(first_downbeat % bpb - bpb if first_downbeat % bpb else 0)
     if start < 0:  # a pickup: sway in place until the first full bar
-        calm = [m for m in pl.vocab if m.level == 0]
-        pl.unit(calm[0], start, -start, mirrored=False, facing=0.0, scale=0.6)
+        calm_moves = [m for m in pl.vocab if m.level == 0]
+        pl.unit(calm_moves[0], start, -start, mirrored=False, facing=0.0, scale=0.6)
         start = 0.0
     end = n_beats + 2.0
     last: set[str] = set()
