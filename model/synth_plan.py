@@ -99,8 +99,9 @@ def amplitude(energy: np.ndarray | float) -> np.ndarray:
     return np.clip(0.3 + 0.85 * np.asarray(energy, dtype=np.float64), 0.3, 1.15)
 
 
-def half_time(m: Move, slow: float = 2.0) -> Move:
-    """``m`` as a calm move, its keys ``slow`` times further apart (``calm``; see the module docstring)."""
+def half_time(m: Move, slow: float) -> Move:
+    """``m`` as a calm move, its keys ``slow`` times further apart (``CALM_TEMPO``: 2, half time;
+    ``calm``, see the module docstring)."""
     return Move(f"{m.name}_slow", slow * m.beats, tuple((slow * t, k) for t, k in m.lower),
                 tuple((slow * t, k) for t, k in m.upper), 0, m.tags | {"slow"}, m.ease, slow * m.uper)
 
