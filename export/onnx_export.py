@@ -157,6 +157,11 @@ def build_metadata(net: Any, ckpt: Mapping[str, Any], *, block: int, command: st
     meta["init_pose"] = [round(float(x), 6) for x in net.pose_mean.detach().cpu().numpy()]
     meta["control_defaults"] = {"energy": 1.0, "variation": 0.5}
     meta["train_config"] = _jsonable(ckpt.get("train_config") or {})
+    tok = ckpt.get("move_tokens")
+    if isinstance(tok, dict) and tok.get("vectors") is not None:  # [train] move_tokens (model/move_tokens.py)
+        meta["move_tokens"] = {"vectors": [[round(float(x), 6) for x in row] for row in tok["vectors"]],
+                               "freq": {s: [round(float(x), 6) for x in row] for s, row in zip(tok["styles"], tok["freq"])
+                                        if s in styles}}
     cal = ckpt.get("energy_calibration")
     if isinstance(cal, dict) and isinstance(cal.get("scale"), dict):  # `dancemuse calibrate` (model/energy_calib.py)
         meta["energy_scale"] = {s: float(cal["scale"].get(s, 1.0)) for s in styles}

@@ -54,7 +54,7 @@ from numpy.lib.stride_tricks import as_strided
 from live.control import parse_style
 from live.offline import NetDims, read_weights
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
-from live.pick import DELAY, PRUNE_AT, LatentPick
+from live.pick import DELAY, PRUNE_AT, LatentPick, tokens_of
 from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
@@ -544,6 +544,7 @@ class NumpyStep(NetDims):
         if pick.count > 1:  # the latent pick (live/pick.py): the draws rolled out on the worker
             if redraw and pick.ready():
                 pick.held[0] = self._z[: self.nd]
+                pick.style = style
                 pick.draw()
                 pick.start(self._roll_out_job(energy), threaded=True)
             elif pick.due():
@@ -577,6 +578,7 @@ class NumpyStep(NetDims):
         """The latent pick's draws per redraw (``live.pick``; 1 = off; live/pick.py)."""
         if int(count) != self.pick.count:
             self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
+            self.pick.tokens = tokens_of(self.meta, nd=self.nd)
 
     def _roll_out_job(self, energy: float) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         """The decoder rolled out ``pick.horizon`` frames from this frame's state (the layers

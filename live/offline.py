@@ -33,7 +33,7 @@ import numpy as np
 
 from live.control import parse_style
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
-from live.pick import DELAY, PRUNE_AT, LatentPick
+from live.pick import DELAY, PRUNE_AT, LatentPick, tokens_of
 from model import modelmeta
 from model.errors import ModelError
 from model.skeleton import NUM_JOINTS, STANDING_ROOT_HEIGHT
@@ -383,6 +383,7 @@ class NumpyGenerator(NetDims):
             if pick.count > 1:  # the latent pick (live/pick.py), as the numpy step takes it
                 if redraw[t, 0] and pick.ready():
                     pick.held[0] = zs[t, :nd]
+                    pick.style = sty
                     pick.draw()
                     pick.start(partial(self._roll_out, ge[t].copy(), zs[t].copy(), scale, gain, alpha), threaded=False)
                 elif pick.due() and (i := pick.take()):
@@ -424,6 +425,7 @@ class NumpyGenerator(NetDims):
         """The latent pick's draws per redraw (``live.pick``; 1 = off; live/pick.py)."""
         if int(count) != self.pick.count:
             self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
+            self.pick.tokens = tokens_of(self.meta, nd=self.nd)
 
     def _roll_out(self, ge: np.ndarray, z0: np.ndarray, scale: np.float32, gain: np.float32 | None,
                   alpha: np.float32) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,11 @@ side, live/novelty.py): the draw whose nearest such window is farthest is taken.
 second (``PRUNE_AT``) only the ``KEEP`` draws whose windows so far lie farthest are rolled on, so
 that offline generation stays over 100x real time.
 
+A model trained with move tokens (``[train] move_tokens``, model/move_tokens.py; none shipped)
+carries them in its metadata, and then the draws after the first are the style's tokens (the
+codes of its moves, drawn by how often the style's data dances each, none twice) instead of
+Gaussian vectors.
+
 The draws and the walk noise come from the pick's own generator, seeded from the dance's seed,
 so every runtime that picks (the numpy step live, the offline numpy generator) takes the same
 draws and the same choices: the choice takes effect ``DELAY`` frames after the redraw in both,
@@ -71,6 +76,26 @@ draws out on a worker thread meanwhile, and every runtime takes the choice on th
 log = logging.getLogger("dancemuse.pick")
 
 
+def tokens_of(meta: object, *, nd: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A model's move tokens from its metadata (``move_tokens``: ``vectors`` [K, nd] and ``freq``
+    per style, in the model's style order; `dancemuse export` of a model trained with
+    ``[train] move_tokens``); None when it has none or they do not fit (its styles, or a held
+    half of ``nd`` values)."""
+    mt = meta.get("move_tokens") if isinstance(meta, dict) else None
+    styles = meta.get("styles") if isinstance(meta, dict) else None
+    if not isinstance(mt, dict) or not isinstance(styles, list):
+        return None
+    try:
+        vec = np.asarray(mt["vectors"], np.float32)
+        freq = np.asarray([mt["freq"][s] for s in styles], np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if vec.ndim != 2 or freq.shape != (len(styles), len(vec)) or not np.isfinite(vec).all() or (
+            nd is not None and vec.shape[1] != nd):
+        return None
+    return vec, freq
+
+
 class LatentPick:
     """History and choice of the latent pick (see the module docstring). ``count`` draws per
     redraw (1 = off), ``nd`` the held half's size, ``fps`` the model's frame rate."""
@@ -87,6 +112,11 @@ class LatentPick:
         self.walk = np.zeros((HORIZON, self.nd), np.float32)
         """The walking half's noise for the roll-outs' frames after the first."""
         self._mid = np.zeros(3, np.float32)
+        self.tokens: tuple[np.ndarray, np.ndarray] | None = None
+        """The model's move tokens (model/move_tokens.py): their held-latent vectors [K, nd] and
+        how often each style dances each [S, K]; None: the draws are Gaussian."""
+        self.style: np.ndarray | None = None
+        """The style weights of the frame a decision is asked on (set by the runtime)."""
         self.picks = 0
         self.changed = 0
         self.reset(seed=seed)
@@ -174,6 +204,13 @@ class LatentPick:
         """New draws for a decision: the held halves of rows 1.. and the walk noise."""
         if self.count > 1:
             self._rng.standard_normal(out=self.held[1:], dtype=np.float32)
+            if self.tokens is not None and self.style is not None:
+                vec, freq = self.tokens
+                p = np.maximum(np.asarray(self.style, np.float64).reshape(-1) @ freq, 0.0)
+                if p.sum() > 0:
+                    k = min(self.count - 1, int((p > 0).sum()))
+                    idx = self._rng.choice(len(vec), k, replace=False, p=p / p.sum())
+                    self.held[1: 1 + k] = vec[idx]
         self._rng.standard_normal(out=self.walk, dtype=np.float32)
 
     def sample_steps(self) -> range:

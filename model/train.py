@@ -132,6 +132,15 @@ class TrainConfig:
     dance repeated itself *more* relative to its wider spread (2.6 % of windows under 0.3
     against 1.0 %), so no shipped model uses it. Needs ``samples`` >= 2. 0 = off."""
     diverse_m: float = 0.15
+    move_tokens: int = 0
+    """Move tokens (model/move_tokens.py): with k > 0, the held half of the latent names the
+    data's next move (its code, the window's principal components at unit variance) in
+    ``token_prob`` of the windows, and k k-means centres of the training windows become the
+    tokens the latent pick draws from (exported as ``move_tokens``). Tried against the
+    repetition line (models/v35_tokens.toml; models/README.md, session 55): no shipped model
+    uses it. 0 = off (the held half is always a Gaussian draw)."""
+    token_prob: float = 0.7
+    """Share of the training windows whose held half names the data's next move."""
     """The distance (m) under which two samples' stretches count as the same move."""
     style_critic_steps: int = 700
     """Training steps of that critic (batches of 48 windows)."""
@@ -440,6 +449,11 @@ def es_losses(net: DanceNet, preds: torch.Tensor, target: torch.Tensor, *, w_vel
     return {"loss": loss, "l1": l1, "vel": vel, "bone": bone, "es": es, "speed": speed.detach()}
 
 
+CODE_MIN = 15
+"""Samples (of model/move_tokens.py's 20 per 2 s) a held stretch needs inside the training window for
+its move's code to be told (fewer: its code is barely known, and the held half stays a Gaussian draw)."""
+
+
 class WindowLoss(torch.nn.Module):
     """The training computation of one batch (a module, so that DDP can wrap it): the
     encoder once, the decoder ``samples`` times with independent noise and random
@@ -452,6 +466,35 @@ class WindowLoss(torch.nn.Module):
         self.critic: StyleCritic | None = None  # frozen style critic (w_style > 0)
         self.beat_cos: int | None = None  # feature column of cos(beat phase) (w_beat > 0)
         self.stance: torch.Tensor | None = None  # [n_styles, 17, 3] data stance per style (posture_target "style")
+        self.codes: tuple[np.ndarray, np.ndarray, float] | None = None  # move codes: mean, components, rest
+
+    def _apply_tokens(self, z: torch.Tensor, phase: torch.Tensor, noise: torch.Tensor, target: torch.Tensor,
+                      generator: torch.Generator | None) -> None:
+        """Held halves that name the data's next move (``[train] move_tokens``), in place: at each
+        redraw (and for the held value the window starts with) the code of the target's frames
+        that the held value covers (model/move_tokens.py), for ``token_prob`` of the rows; a
+        stretch with fewer than CODE_MIN samples in the window keeps its Gaussian draw."""
+        from model import move_tokens as mt
+
+        assert self.codes is not None
+        mean, comps, rest = self.codes
+        nd, per = comps.shape[0], int(self.net.cfg.phrase_frames)
+        bs, t, _ = target.shape
+        use = (torch.rand(bs, generator=generator) < float(self.tc.token_prob)).nonzero().flatten().tolist()
+        ph = phase[:, 0].long().tolist()
+        joints = target[..., :51].detach().cpu().numpy()
+        for i in use:
+            first = (per - ph[i]) % per
+            for a in ([0] if first else []) + list(range(first, t, per)):
+                end = first if a == 0 and first else a + mt.WINDOW  # the frames this held value covers
+                seg = joints[i, a:end: mt.SUB]
+                if len(seg) < CODE_MIN:
+                    continue
+                got = torch.from_numpy(mt.codes(mean, comps, seg[None], rest)[0]).to(z)
+                if a == 0 and first:
+                    z[i, :nd] = got
+                else:
+                    noise[i, a, :nd] = got
 
     def forward(self, feat: torch.Tensor, prev: torch.Tensor, style: torch.Tensor, controls: torch.Tensor,
                 target: torch.Tensor, mask: list[bool], generator: torch.Generator | None = None
@@ -472,6 +515,8 @@ class WindowLoss(torch.nn.Module):
         z = torch.randn(bs, 2 * cfg.noise_dim, generator=generator).to(dev)
         phase = torch.randint(0, cfg.phrase_frames, (bs, 1), generator=generator).float().to(dev)
         noise = torch.randn(bs, t, 2 * cfg.noise_dim, generator=generator).to(dev)
+        if self.codes is not None:
+            self._apply_tokens(z, phase, noise, rep(target), generator)
         ema = net.norm_pose(rep(prev))  # the recent mean starts at the pose before the window
         pred, _ = net.decode(rep(enc), rep(prev), (list(h.unbind(0)), list(c.unbind(0)), z, phase, ema), rep(style),
                              rep(controls), noise,
@@ -789,7 +834,10 @@ def train(
             for p in mod.parameters():
                 p.requires_grad_(False)
     params = [p for p in net.parameters() if p.requires_grad]
-    optim = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    groups: list[dict[str, Any]] = [{"params": params}]
+    if tc.move_tokens > 0 and net.w_static.requires_grad:  # the latent's input learns its new meaning faster
+        groups = [{"params": [p for p in params if p is not net.w_static]}, {"params": [net.w_static], "lr_scale": 10.0}]
+    optim = torch.optim.Adam(groups, lr=tc.lr, weight_decay=tc.weight_decay)
     use_amp = dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     loss_mod = WindowLoss(net, tc)
@@ -797,6 +845,23 @@ def train(
         loss_mod.stance = style_stances(train_clips, styles).to(dev)
     if tc.w_beat > 0:
         loss_mod.beat_cos = _beat_cos_index(feature_cfg)
+    tokens: dict[str, Any] | None = None
+    if tc.move_tokens > 0:
+        from model import move_tokens as mt
+
+        if ckpt is not None and ckpt.get("move_tokens"):
+            tokens = ckpt["move_tokens"]
+        else:
+            vecs = [c.vec for c in train_clips]
+            cen = mt.fit(vecs, k=tc.move_tokens, seed=tc.seed)
+            mean, comps, rest = mt.fit_codes(vecs, nd=net.cfg.noise_dim)
+            by_style: dict[str, list[np.ndarray]] = {}
+            for c in train_clips:
+                by_style.setdefault(c.style, []).append(c.vec)
+            tokens = {"centres": cen, "vectors": mt.codes(mean, comps, cen), "mean": mean, "comps": comps, "rest": rest,
+                      "freq": mt.style_frequencies(cen, by_style, styles), "styles": list(styles)}
+        assert tokens is not None
+        loss_mod.codes = (tokens["mean"], tokens["comps"], float(tokens["rest"]))
     model: torch.nn.Module = loss_mod
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -861,7 +926,7 @@ def train(
             "styles": styles, "controls": ["energy", "variation"],
             "norm": {k: getattr(net, k).detach().cpu().numpy() for k in ("feat_mean", "feat_std", "pose_mean", "pose_std")},
             "data_summary": summary, "val_clips": [c.id for c in val_clips],
-            "freeze_encoder": freeze_encoder, "init": str(init) if init else None,
+            "freeze_encoder": freeze_encoder, "init": str(init) if init else None, "move_tokens": tokens,
             "rng": _rng_state(rng, dev), "command": command,
             "elapsed": elapsed0 + time.perf_counter() - t_start,
             "style_critic": ({"critic": critic_state(loss_mod.critic), "report": critic_report}
@@ -913,7 +978,7 @@ def train(
         b = sampler.sample(rng, tc.batch)
         mask = cur.teacher_mask(vstep, tc.seq_len)
         for g in optim.param_groups:
-            g["lr"] = _lr_at(vstep, tc)
+            g["lr"] = _lr_at(vstep, tc) * float(g.get("lr_scale", 1.0))
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
             ls = model(to_t(b["feat"]), to_t(b["prev"]), to_t(b["style"]), to_t(b["controls"]),
                        to_t(b["target"]), mask)

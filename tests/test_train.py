@@ -604,3 +604,28 @@ def test_csv_log_keeps_columns_under_their_headings_when_a_resumed_run_logs_more
     assert math.isnan(rows[0]["val_amount_min"]) and rows[2]["val_amount_min"] == 0.75
     assert rows[3]["val_amount_min"] == 0.5
     assert not list(tmp_path.glob(".*tmp"))  # the rewrite left no temporary file
+
+
+def test_training_with_move_tokens_exports_them_to_the_pick(data: Path, tmp_path: Path) -> None:
+    from export.offline import write_offline
+    from export.onnx_export import export_checkpoint
+    from live.npstep import NumpyStep
+    from live.offline import NumpyGenerator
+    from live.pick import tokens_of
+
+    net_cfg, tc, _ = _tiny_cfgs(tmp_path, 3)
+    tc.move_tokens, tc.seq_len = 4, 80
+    net_cfg.lstm_layers = 2  # the numpy step runs a two-layer decoder
+    train(data=data, out=tmp_path / "tok", feature_cfg=defaults()["features"], net_cfg=net_cfg, train_cfg=tc,
+          progress=False)
+    ck = torch.load(tmp_path / "tok" / "final.pt", weights_only=False)
+    tok = ck["move_tokens"]
+    assert tok["centres"].shape[0] == 4 and tok["vectors"].shape == (4, net_cfg.noise_dim)
+    assert np.allclose(tok["freq"].sum(axis=1), 1.0)  # every style's windows counted
+    onnx_path, net, meta = export_checkpoint(tmp_path / "tok" / "final.pt", tmp_path / "tok.onnx")
+    write_offline(net, meta, tmp_path / "tok_offline.npz", step_model=onnx_path)
+    got = tokens_of(meta, nd=net_cfg.noise_dim)
+    assert got is not None and np.allclose(got[0], tok["vectors"], atol=1e-5)
+    for gen in (NumpyGenerator(tmp_path / "tok_offline.npz"), NumpyStep(tmp_path / "tok_offline.npz")):
+        gen.set_pick(4)
+        assert gen.pick.tokens is not None and np.allclose(gen.pick.tokens[0], got[0])
