@@ -88,10 +88,13 @@ def tokens_of(meta: object, *, nd: int | None = None) -> tuple[np.ndarray, np.nd
     try:
         vec = np.asarray(mt["vectors"], np.float32)
         freq = np.asarray([mt["freq"][s] for s in styles], np.float64)
+        ok = vec.ndim == 2 and freq.shape == (len(styles), len(vec)) and bool(np.isfinite(vec).all()) and (
+            nd is None or vec.shape[1] == nd)
     except (KeyError, TypeError, ValueError):
-        return None
-    if vec.ndim != 2 or freq.shape != (len(styles), len(vec)) or not np.isfinite(vec).all() or (
-            nd is not None and vec.shape[1] != nd):
+        ok = False
+    if not ok:
+        log.warning("live.pick: this model's move tokens do not fit its styles or its latent, so the pick "
+                    "draws Gaussian vectors; re-export the model with `dancemuse export`")
         return None
     return vec, freq
 

@@ -18,6 +18,11 @@ names and still dances an unnamed draw. k-means centres of the windows (:func:`f
 tokens: their codes and how often each style's windows are nearest to each
 (:func:`style_frequencies`) go into the exported metadata (``move_tokens``), and the pick of the
 numpy runtimes draws the style's tokens, by those frequencies, instead of Gaussian vectors.
+
+Measured (v29 fine-tuned with 128 tokens, models/v35_tokens.toml): the decoder dances a named move
+(free-running error against the data 0.154 m with the data's own code, 0.18 m with a Gaussian
+draw), but a style's codes lie closer together than Gaussian draws, and over 24 seeds the dancer
+came back 3.3 % of its windows under 0.3 against the shipped 1.0 %. No shipped model has tokens.
 """
 
 from __future__ import annotations
@@ -75,17 +80,26 @@ def fit_codes(vecs: Sequence[np.ndarray], *, nd: int) -> tuple[np.ndarray, np.nd
     return mean.astype(np.float32), (vt[:nd] / np.maximum(sd, 1e-6)[:, None]).astype(np.float32), rest
 
 
-def codes(mean: np.ndarray, comps: np.ndarray, x: np.ndarray, rest: float = 0.0) -> np.ndarray:
-    """Codes [shape=(n, nd)] of windows ``x`` [shape=(n, m, 51)], m <= WINDOW // SUB. A window cut
-    short gets the code most likely given its first m samples (the codes' N(0, I) prior, the
-    left-out variance ``rest`` per coordinate: a ridge fit)."""
-    n, m = x.shape[0], x.shape[1]
-    d = (x.reshape(n, -1) - mean[: m * 51]).astype(np.float64)
+def solver(comps: np.ndarray, m: int, rest: float = 0.0) -> np.ndarray:
+    """The matrix [shape=(nd, m * 51)] that gives the code of a window's first m samples (minus
+    the mean's): the components for a whole window; for a window cut short the code most likely
+    given what it holds (the codes' N(0, I) prior, the left-out variance ``rest`` per coordinate:
+    a ridge fit)."""
     if m == WINDOW // SUB:
-        return (d @ comps.T).astype(np.float32)
+        return comps
     basis = np.linalg.pinv(comps.astype(np.float64))[: m * 51]  # [m*51, nd]: a code's samples
     lhs = basis.T @ basis + max(rest, 1e-9) * np.eye(comps.shape[0])
-    return np.linalg.solve(lhs, basis.T @ d.T).T.astype(np.float32)
+    return np.linalg.solve(lhs, basis.T).astype(np.float32)
+
+
+def codes(mean: np.ndarray, comps: np.ndarray, x: np.ndarray, rest: float = 0.0,
+          solve: np.ndarray | None = None) -> np.ndarray:
+    """Codes [shape=(n, nd)] of windows ``x`` [shape=(n, m, 51)], m <= WINDOW // SUB (a window cut
+    short: see :func:`solver`; ``solve``: its matrix for this m, if the caller keeps it)."""
+    n, m = x.shape[0], x.shape[1]
+    d = x.reshape(n, -1) - mean[: m * 51]
+    a = solver(comps, m, rest) if solve is None else solve
+    return (d @ a.T).astype(np.float32)
 
 
 def style_frequencies(centres: np.ndarray, clips: Mapping[str, Sequence[np.ndarray]],

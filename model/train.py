@@ -467,6 +467,7 @@ class WindowLoss(torch.nn.Module):
         self.beat_cos: int | None = None  # feature column of cos(beat phase) (w_beat > 0)
         self.stance: torch.Tensor | None = None  # [n_styles, 17, 3] data stance per style (posture_target "style")
         self.codes: tuple[np.ndarray, np.ndarray, float] | None = None  # move codes: mean, components, rest
+        self._solvers: dict[int, np.ndarray] = {}  # move_tokens.solver per window length, once
 
     def _apply_tokens(self, z: torch.Tensor, phase: torch.Tensor, noise: torch.Tensor, target: torch.Tensor,
                       generator: torch.Generator | None) -> None:
@@ -490,7 +491,9 @@ class WindowLoss(torch.nn.Module):
                 seg = joints[i, a:end: mt.SUB]
                 if len(seg) < CODE_MIN:
                     continue
-                got = torch.from_numpy(mt.codes(mean, comps, seg[None], rest)[0]).to(z)
+                if len(seg) not in self._solvers:
+                    self._solvers[len(seg)] = mt.solver(comps, len(seg), rest)
+                got = torch.from_numpy(mt.codes(mean, comps, seg[None], solve=self._solvers[len(seg)])[0]).to(z)
                 if a == 0 and first:
                     z[i, :nd] = got
                 else:

@@ -5,6 +5,7 @@ time (live/pick.py)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from live.pick import LatentPick, tokens_of
@@ -86,7 +87,7 @@ def test_training_names_the_data_s_next_move_in_the_held_latent() -> None:
     assert torch.allclose(lats[60][0, :nd], noise[0, 50, :nd] * scale, atol=1e-5)
 
 
-def test_the_pick_draws_the_style_s_tokens() -> None:
+def test_the_pick_draws_the_style_s_tokens(caplog: pytest.LogCaptureFixture) -> None:
     styles = ["ballet", "house"]
     k, nd = 6, 4
     vec = np.arange(k * nd, dtype=np.float32).reshape(k, nd)
@@ -107,4 +108,5 @@ def test_the_pick_draws_the_style_s_tokens() -> None:
     # a model without tokens, or with tokens that do not fit its styles, draws as before
     assert tokens_of({"styles": styles}) is None
     assert tokens_of({"styles": ["ballet", "salsa"], "move_tokens": meta["move_tokens"]}) is None
+    assert "move tokens do not fit" in caplog.text  # one line says so (and the show goes on)
     assert tokens_of(meta, nd=nd + 1) is None and tokens_of(meta, nd=nd) is not None
