@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from model.style_classifier import lloyd
+
 WINDOW = 60
 """Frames a token describes (2 s at 30 fps; the decoder's phrase)."""
 SUB = 3
@@ -53,16 +55,8 @@ def windows(vec: np.ndarray) -> np.ndarray:
 def fit(vecs: Sequence[np.ndarray], *, k: int, seed: int = 0) -> np.ndarray:
     """k-means centres [shape=(k, WINDOW // SUB, 51)] of the clips' windows."""
     x = np.concatenate([windows(v) for v in vecs]).reshape(-1, (WINDOW // SUB) * 51)
-    rng = np.random.default_rng([seed, SALT])
-    k = max(1, min(int(k), len(x)))
-    c = x[rng.choice(len(x), k, replace=False)].copy()
-    sx = (x**2).sum(1)
-    for _ in range(ITERS):
-        a = np.argmin(sx[:, None] + (c**2).sum(1)[None] - 2.0 * x @ c.T, axis=1)
-        for j in range(k):
-            m = a == j
-            c[j] = x[m].mean(axis=0) if m.any() else x[rng.integers(len(x))]
-    return c.reshape(k, WINDOW // SUB, 51).astype(np.float32)
+    c = lloyd(x, k, np.random.default_rng([seed, SALT]), ITERS)
+    return c.reshape(len(c), WINDOW // SUB, 51).astype(np.float32)
 
 
 def fit_codes(vecs: Sequence[np.ndarray], *, nd: int) -> tuple[np.ndarray, np.ndarray, float]:

@@ -175,6 +175,21 @@ class PoseCodebook:
         return np.sqrt(0.5 * out)
 
 
+def lloyd(x: np.ndarray, k: int, rng: np.random.Generator, iters: int) -> np.ndarray:
+    """k-means centres [shape=(min(k, n), d)] of the rows of ``x`` [shape=(n, d)]: ``iters`` Lloyd
+    rounds from ``k`` rows drawn by ``rng``; a centre no row is nearest to stays where it is."""
+    k = max(1, min(int(k), len(x)))
+    c = x[rng.choice(len(x), k, replace=False)].copy()
+    for _ in range(iters):
+        d = (x**2).sum(1)[:, None] + (c**2).sum(1)[None] - 2.0 * x @ c.T
+        a = d.argmin(axis=1)
+        for j in range(k):
+            m = a == j
+            if m.any():
+                c[j] = x[m].mean(axis=0)
+    return c
+
+
 def fit_codebook(dances: Sequence[np.ndarray], *, fps: float, k: int = CODEBOOK, seed: int = 0) -> PoseCodebook:
     """k-means (KMEANS_ITERS Lloyd rounds, seeded) on up to KMEANS_FRAMES frames of the dances
     and their mirrors; the temperature is half the median positive gap between a frame's
@@ -183,15 +198,7 @@ def fit_codebook(dances: Sequence[np.ndarray], *, fps: float, k: int = CODEBOOK,
     x = np.concatenate([frame_descriptors(q, fps=fps) for d in dances for q in (d, mirror(np.asarray(d)))])
     if len(x) > KMEANS_FRAMES:
         x = x[rng.choice(len(x), KMEANS_FRAMES, replace=False)]
-    k = max(1, min(k, len(x)))
-    c = x[rng.choice(len(x), k, replace=False)].copy()
-    for _ in range(KMEANS_ITERS):
-        d = (x**2).sum(1)[:, None] + (c**2).sum(1)[None] - 2.0 * x @ c.T
-        a = d.argmin(axis=1)
-        for j in range(k):
-            m = a == j
-            if m.any():
-                c[j] = x[m].mean(axis=0)
+    c = lloyd(x, k, rng, KMEANS_ITERS)
     d = (x**2).sum(1)[:, None] + (c**2).sum(1)[None] - 2.0 * x @ c.T
     d -= d.min(axis=1, keepdims=True)
     pos = d[d > 0]
