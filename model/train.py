@@ -226,6 +226,11 @@ class TrainConfig:
         if not isinstance(tc.diverse_m, (int, float)) or not 0.0 < float(tc.diverse_m) <= 2.0:
             raise ConfigError(f"[train] diverse_m must be a distance in metres above 0, at most 2{where}, "
                               f"got {tc.diverse_m!r}")
+        if not isinstance(tc.move_tokens, int) or isinstance(tc.move_tokens, bool) or not 0 <= tc.move_tokens <= 4096:
+            raise ConfigError(f"[train] move_tokens must be a whole number from 0 (off) to 4096{where}, "
+                              f"got {tc.move_tokens!r}")
+        if not isinstance(tc.token_prob, (int, float)) or not 0.0 <= float(tc.token_prob) <= 1.0:
+            raise ConfigError(f"[train] token_prob must be a share from 0 to 1{where}, got {tc.token_prob!r}")
         if tc.w_diverse > 0 and tc.samples < 2:
             raise ConfigError(f"[train] w_diverse compares the decoder's samples: set samples >= 2{where}")
         if tc.w_diverse > 0 and tc.seq_len < DIVERSE_SKIP + DIVERSE_SUB * DIVERSE_WIN:

@@ -110,3 +110,14 @@ def test_the_pick_draws_the_style_s_tokens(caplog: pytest.LogCaptureFixture) -> 
     assert tokens_of({"styles": ["ballet", "salsa"], "move_tokens": meta["move_tokens"]}) is None
     assert "move tokens do not fit" in caplog.text  # one line says so (and the show goes on)
     assert tokens_of(meta, nd=nd + 1) is None and tokens_of(meta, nd=nd) is not None
+
+
+def test_a_bad_token_setting_is_one_line() -> None:
+    from model.errors import ConfigError
+
+    for bad, word in (({"move_tokens": -3}, "move_tokens"), ({"move_tokens": 2.5}, "move_tokens"),
+                      ({"token_prob": 1.5}, "token_prob"), ({"token_prob": "all"}, "token_prob")):
+        with pytest.raises(ConfigError, match=word) as e:
+            TrainConfig.from_dict(bad, where=" in mine.toml")
+        assert "\n" not in str(e.value) and "mine.toml" in str(e.value)
+    assert TrainConfig.from_dict({"move_tokens": 128, "token_prob": 0.7}).move_tokens == 128
