@@ -81,6 +81,18 @@ stand on, is held over the floor by up to ``STEP_H`` (from ``STEP_V0`` to ``STEP
 ``STEP_S``), its leg IK'd: it steps instead of skating. Floor work (hips under ``SUPPORT_FROM``)
 sweeps the floor as drawn. Measured (session 47): freestyle's skating frames 13.9 -> 7.5 %, the
 feet sliding in contact 0.177 -> 0.140 m/s over the evaluation (data 0.135).
+How far the locks may hold the body off where the model and the root stage put it: ``MAX_SHIFT``
+with ``root = "follow"``, never past the stage radius (the follow keeps ``FOLLOW_ROOM`` for it),
+and ``CENTER_SHIFT`` with ``root = "center"``. Past it the locks give way and the feet go with the
+model's. At 0.3 m in both (sessions 17-55) that happened often in a style whose model glides its
+body over planted feet (the follow's drift back to the centre is such a glide too): freestyle's
+planted feet slid 0.37 m/s on the test songs (its data 0.20), a quarter of its contact steps faster
+than 0.3 m/s, because a lock had given way. Since session 56 the follow holds up to 0.45 m:
+the feet slide 0.111 m/s in contact over the test songs' styles (0.146 before, data 0.110; freestyle
+0.23, salsa 0.16, breaking 0.56 against their data's 0.20, 0.21, 0.56). 0.6 m slid less (0.098,
+freestyle 0.18) but read hip-hop on the recordings 2 points worse over 24 seeds, the locks' IK
+bending the legs further from the model's (models/README.md, session 56). A centred dancer keeps
+0.3 m, so it stays within 0.3 m of the centre as before.
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
@@ -166,8 +178,15 @@ STEP_V0 = 0.6
 STEP_V1 = 1.5
 STEP_S = 0.03
 """Time constant (s) of each of the two one-pole stages the step clearance follows."""
-MAX_SHIFT = 0.3
-"""Largest body shift (m) the foot contact may apply; the stage bound leaves room for it."""
+MAX_SHIFT = 0.45
+"""Largest body shift (m) the foot contact may apply with ``root = "follow"``, less where the shown
+hips would leave the stage radius (session 56: at 0.3 the planted feet of a style whose model glides
+them, freestyle and salsa, gave way and slid; see Feet in the module docstring)."""
+CENTER_SHIFT = 0.3
+"""The same with ``root = "center"``: a centred dancer is held at most this far off the centre."""
+FOLLOW_ROOM = 0.3
+"""What the bounded follow leaves between its radius and the stage radius (m): the root travels
+within ``stage_radius - FOLLOW_ROOM``, and the feet's shift may take the hips to the stage radius."""
 FLOOR_Y = sk.ANKLE_HEIGHT
 """No ankle is shown under this height (m, a standing ankle's): the body is lifted rigidly."""
 LIMB_FLOOR_Y = 0.04
@@ -444,8 +463,8 @@ class PostProcessor:
     ) -> None:
         if fps <= 0:
             raise ConfigError(f"fps must be positive, got {fps}")
-        if stage_radius <= MAX_SHIFT:
-            raise ConfigError(f"live.stage_radius {stage_radius} m is too small; use more than {MAX_SHIFT} m")
+        if stage_radius <= FOLLOW_ROOM:
+            raise ConfigError(f"live.stage_radius {stage_radius} m is too small; use more than {FOLLOW_ROOM} m")
         if return_s <= 0:
             raise ConfigError(f"live.root_return_s {return_s} must be positive")
         self.fps = float(fps)
@@ -635,7 +654,7 @@ class PostProcessor:
         else:
             tx, tz, self._raw_root = pm.follow_root(
                 rx.tolist(), rz.tolist(), mirror=self.mirror, stage=self._stage, raw=self._raw_root,
-                radius=self.stage_radius - MAX_SHIFT, return_s=self.return_s, fps=fps)
+                radius=self.stage_radius - FOLLOW_ROOM, return_s=self.return_s, fps=fps)
             ox, oz = np.asarray(tx) - rx, np.asarray(tz) - rz
         self._off[0], self._off[1] = float(ox[-1]), float(oz[-1])
         p[..., 0] += ox[:, None]
@@ -801,7 +820,7 @@ class PostProcessor:
                 st[1] += rz - self._raw_root[1]
             self._raw_root = (sx, rz)
             # drift back toward the centre, faster when far out (bounded over any length)
-            r = self.stage_radius - MAX_SHIFT
+            r = self.stage_radius - FOLLOW_ROOM
             d2 = (st[0] * st[0] + st[1] * st[1]) / (r * r)
             k = min(1.0, (1.0 + 4.0 * d2) / (self.return_s * self.fps))
             st[0] -= k * st[0]
@@ -1020,11 +1039,15 @@ class PostProcessor:
                 need_z += lk[1] - feet[i + 2]
                 planted += 1
         tx = tz = 0.0
+        # the largest shift: MAX_SHIFT, less what would take the hips past the stage radius
+        top = CENTER_SHIFT if self.root == "center" else MAX_SHIFT
+        cap = self.stage_radius - math.hypot(0.5 * (x[33] + x[36]), 0.5 * (x[35] + x[38]))
+        cap = top if cap > top else (cap if cap > 0.0 else 0.0)
         if planted:
             tx, tz = need_x / planted, need_z / planted
             n = math.hypot(tx, tz)
-            if n > MAX_SHIFT:  # give up part of the lock rather than leave the stage
-                tx, tz = tx * MAX_SHIFT / n, tz * MAX_SHIFT / n
+            if n > cap:  # give up part of the lock rather than leave the stage
+                tx, tz = tx * cap / n, tz * cap / n
                 for i in range(2):
                     if self.contact[i]:
                         self._lock[i][0], self._lock[i][1] = feet[i] + tx, feet[i + 2] + tz
@@ -1038,8 +1061,8 @@ class PostProcessor:
             ab[0] = ab[1] = 0.0
         sx, sz = tx + ab[0], tz + ab[1]
         n = math.hypot(sx, sz)
-        if n > MAX_SHIFT:
-            sx, sz = sx * MAX_SHIFT / n, sz * MAX_SHIFT / n
+        if n > cap:
+            sx, sz = sx * cap / n, sz * cap / n
         sh[0], sh[1] = sx, sz
         # what is shown follows that shift through two short one-pole stages: the shift tracks the
         # model's planted feet, which slide and jitter, and taken as is it shook the whole body

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from live import post as post_mod
-from live.post import GROOVE_MIN_SPEED, PostProcessor
+from live.post import CENTER_SHIFT, GROOVE_MIN_SPEED, PostProcessor
 from model import skeleton as sk
 from model.errors import ConfigError
 
@@ -94,6 +94,43 @@ def test_planted_feet_do_not_slide_and_release_smoothly() -> None:
     assert np.hypot(*post._shift) < 0.2 * shift0
     step = np.abs(np.diff(np.concatenate([out[-1:], up])[:, :, [0, 2]], axis=0)).max()
     assert step < 0.02
+
+
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_feet_stay_planted_through_a_glide_of_four_tenths_of_a_metre(frame_by_frame: bool) -> None:
+    """The model glides its whole body 0.4 m along the floor with both feet down (freestyle's
+    and salsa's feet do; session 56): the shown feet stay where they touched down all the way
+    (the body held back by up to ``MAX_SHIFT``; at 0.3 m they gave way), bones exact."""
+    fps = 30
+    post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True)
+    glide = _walk(60, (0.2, 0.0))  # 2 s at 0.2 m/s
+    out = np.stack([post.process(p).copy() for p in glide]) if frame_by_frame else post.process_many(glide)
+    feet = out[:, sk.FEET][:, :, [0, 2]]
+    assert np.abs(feet - feet[0]).max() < 1e-3
+    assert all(post.contact)
+    assert np.hypot(*post._shift) > 0.32  # the hold went past the old 0.3 m (the follow drifts back some)
+    assert sk.bone_length_error(out) < 1e-5
+
+
+@pytest.mark.parametrize("root", ["follow", "center"])
+def test_the_feet_never_hold_the_hips_past_the_stage_radius(root: str) -> None:
+    """A planted left foot and the body gliding away from it at 0.5 m/s for 4 s: the shift that
+    keeps the foot would take the hips farther than the stage radius (0.8 m) allows; they stay
+    inside it (a centred dancer within ``CENTER_SHIFT``), and the foot gives way there."""
+    fps = 30
+    n = 4 * fps
+    poses = _walk(n, (0.5, 0.0))
+    poses[:, :, 0] += 0.4 if root == "follow" else 0.0  # (the follow starts where the model stands)
+    poses[:, sk.LEFT_FOOT, 0] = poses[0, sk.LEFT_FOOT, 0]  # the foot stays, the body moves on
+    poses[:, sk.RIGHT_FOOT, 1] += 0.3  # the other foot in the air
+    post = PostProcessor(fps=fps, smoothing=0.0, root=root, stage_radius=0.8, foot_lock=True)
+    out = post.process_many(poses)
+    reach = np.hypot(*sk.root_of(out)[:, [0, 2]].T)
+    edge = CENTER_SHIFT if root == "center" else 0.8  # a centred dancer is held at most CENTER_SHIFT off
+    assert reach.max() <= edge + 1e-4
+    assert reach.max() > edge - 0.03  # held out to the edge: that bound is what stops them
+    foot = out[:, sk.LEFT_FOOT, [0, 2]]
+    assert np.abs(foot[:5] - foot[0]).max() < 2e-3  # planted at first
 
 
 def test_one_foot_planted_while_the_other_steps_keeps_bones_and_the_planted_foot() -> None:
