@@ -394,20 +394,28 @@ def under_floor(poses: np.ndarray) -> float:
     return float(np.mean(p[:, :, 1].min(axis=1) < 0.0))
 
 
+def contact_steps(p: np.ndarray, fps: float, *, margin: float = FOOT_MARGIN, vspeed: float = CONTACT_VSPEED,
+                  floor: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Which frame steps each foot is in contact (see ``foot_sliding``) and its horizontal speed
+    (m/s) over them, both [shape=(t - 1, 2)] in ``FEET`` order, and the floor height (m: the 2nd
+    percentile of the lower ankle's, unless given). ``p`` [t, 17, 3] (t >= 2)."""
+    if floor is None:
+        floor = float(np.percentile(p[:, FEET, 1].min(axis=1), 2.0))
+    y = p[:, FEET, 1]
+    low = y <= floor + margin
+    contact = low[1:] & low[:-1] & (np.abs(np.diff(y, axis=0)) * fps < vspeed)
+    speed = np.linalg.norm(np.diff(p[:, FEET][:, :, [0, 2]], axis=0), axis=-1) * fps
+    return contact, speed, floor
+
+
 def _contact_steps(p: np.ndarray, fps: float, margin: float, vspeed: float) -> tuple[np.ndarray, np.ndarray]:
     """(horizontal ankle speed m/s, mean height over the floor height m) of every contact step of
     both feet (see ``foot_sliding``)."""
-    floor = float(np.percentile(p[:, FEET, 1].min(axis=1), 2.0))
-    speeds, heights = [], []
-    for j in FEET:
-        y = p[:, j, 1]
-        low = y <= floor + margin
-        vy = np.abs(np.diff(y)) * fps
-        contact = low[1:] & low[:-1] & (vy < vspeed)
-        vh = np.linalg.norm(np.diff(p[:, j, [0, 2]], axis=0), axis=-1) * fps
-        speeds.append(vh[contact])
-        heights.append((0.5 * (y[1:] + y[:-1]) - floor)[contact])
-    return np.concatenate(speeds), np.concatenate(heights)
+    contact, speed, floor = contact_steps(p, fps, margin=margin, vspeed=vspeed)
+    y = p[:, FEET, 1]
+    height = 0.5 * (y[1:] + y[:-1]) - floor
+    return np.concatenate([speed[:, k][contact[:, k]] for k in range(len(FEET))]), \
+        np.concatenate([height[:, k][contact[:, k]] for k in range(len(FEET))])
 
 
 def skating(poses: np.ndarray, *, fps: float) -> float:

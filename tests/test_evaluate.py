@@ -136,7 +136,8 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     assert 0.0 <= f["repetition_low"] <= 1.0 and (f["repetition_low"] > 0) == (f["repetition_min"] < 0.3)
     assert f["novelty_long"] > 0.0  # live.novelty is on by default: its mirror flips are counted
     assert rep["n_exact"] == 4 and set(rep["train_style"]) == {"a", "b"}
-    assert len(rep["sheets"]) == 2 * len(rep["styles"]) and all(Path(p).is_file() for p in rep["sheets"])
+    assert len(rep["sheets"]) == 3 * len(rep["styles"]) and all(Path(p).is_file() for p in rep["sheets"])
+    assert sum(p.endswith("_feet.png") for p in rep["sheets"]) == len(rep["styles"])
     assert main(["evaluate", "--songs", "midi:x", "--data", str(data)]) == 2  # no --model: the shipped one
     assert "midi:N" in capsys.readouterr().err
 

@@ -84,6 +84,39 @@ def test_a_planted_foot_sliding_at_half_a_metre_a_second_is_measured() -> None:
     assert md.foot_sliding(p2, fps=FPS) == (0.0, 0.0)
 
 
+def test_contact_steps_tell_the_planted_sliding_foot_from_the_stepping_one_and_the_sheet_draws_them(
+        tmp_path) -> None:
+    """The same dance: the left foot down all the time and sliding 0.5 m/s, the right one stepping
+    (down half the time, still while down). ``contact_steps`` marks every left step and only the
+    right's down steps, with their speeds, and ``write_feet`` draws that view from above."""
+    from model.contact_sheet import write_feet, write_sheets
+    from model.skeleton import FEET
+
+    p = _still(10)
+    t = np.arange(len(p)) / FPS
+    lift = np.clip(np.sin(2 * np.pi * 0.5 * t), 0, None) * 0.3
+    p[:, JOINT_INDEX["right_ankle"], 1] += lift
+    p[:, JOINT_INDEX["left_ankle"], 0] += 0.5 * t
+    contact, speed, floor = md.contact_steps(p, FPS)
+    left, right = FEET.index(JOINT_INDEX["left_ankle"]), FEET.index(JOINT_INDEX["right_ankle"])
+    assert contact.shape == speed.shape == (len(p) - 1, 2)
+    assert contact[:, left].all() and np.allclose(speed[:, left], 0.5)
+    down = (lift[1:] == 0) & (lift[:-1] == 0)
+    up = (lift[1:] > md.FOOT_MARGIN) | (lift[:-1] > md.FOOT_MARGIN)
+    assert contact[down, right].all() and not contact[up, right].any()
+    assert 0.3 < contact[:, right].mean() < 0.7 and np.allclose(speed[:, right], 0.0)
+    assert floor == pytest.approx(float(p[0, FEET, 1].min()))
+    path = write_feet(p, tmp_path / "feet.png", fps=FPS, title="slide")
+    from PIL import Image
+
+    with Image.open(path) as im:
+        assert im.size[0] > 200 and im.size[1] > 200
+    assert [q.name for q in write_sheets(p, tmp_path / "d", fps=FPS, title="d")] == ["d_front.png", "d_side.png",
+                                                                                     "d_feet.png"]
+    with pytest.raises(ValueError, match="fewer than two poses"):
+        write_feet(p[:1], tmp_path / "none.png", fps=FPS, title="none")
+
+
 def test_a_lifted_foot_moving_fast_is_not_sliding() -> None:
     p = _still(10)
     t = np.arange(len(p)) / FPS
