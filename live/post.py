@@ -56,7 +56,11 @@ standing height (the hips' height when last on the floor, ``GROUND_Y``) sets it 
 support: partly from ``HOP_FROM`` (the contact band), fully from ``HOP_FULL``, followed with time
 constant ``HOP_DOWN_S`` (as is floor work's set-down; the floor lift's slower release left short
 hovers in the air). A jump, whose hips rise, and a tuck jump, whose feet rise twice as far, stay as
-drawn. Measured in models/README.md, session 45. Then a foot that is low (ankle under
+drawn. Measured in models/README.md, session 45. And a body whose lowest support has been off
+the floor longer than a jump as high can last (a flight whose clearance peaks at ``c`` lasts
+``2 sqrt(2 c / g)``; ``FLIGHT_SLACK_S`` more) is set down toward it over ``FLIGHT_DOWN_S`` (session
+56): the model's hop rule above takes a body that rises whole for a jump, and breaking's model held
+a crouch 20-30 cm over the floor for a second that way. Then a foot that is low (ankle under
 ``CONTACT_Y``) and slow (horizontal speed under ``CONTACT_V``: the model's own feet shuffle along
 the floor at up to ~1 m/s where a dancer's stand) is planted: its horizontal position is locked where
 it touched down. The body is translated (a rigid shift, so bone lengths stay exact) by the
@@ -220,6 +224,16 @@ between; see Feet in the module docstring)."""
 HOP_FROM = CONTACT_Y - FLOOR_Y
 """(0.05 m: a foot that low counts as on the floor, see ``CONTACT_Y``.)"""
 HOP_FULL = HOP_FROM + 0.06
+GRAVITY = 9.81
+"""m/s^2: how long a jump can last (``FLIGHT_SLACK_S``)."""
+FLIGHT_SLACK_S = 0.1
+"""A body whose lowest support (foot, knee or hand) has been off the floor (over ``GROUND_Y``)
+longer than a jump as high lasts (``2 sqrt(2 c / g)`` for the highest clearance ``c`` it reached
+in that time) plus this is set down toward the floor (to ``GROUND_Y``), fully ``FLIGHT_DOWN_S``
+later (smoothstep between; followed with ``HOP_DOWN_S``): the model holds a crouch 20-30 cm over the
+floor for a second, or stands a few centimetres over it for longer, and no jump lasts that long
+(session 56). A jump the model draws is shorter than its flight time and stays as drawn."""
+FLIGHT_DOWN_S = 0.15
 HOP_DOWN_S = 0.15
 """Time constant (s) of a set-down past the projection's raise (a hop, floor work); the floor lift's
 ``LIFT_RELEASE_S`` would leave a short hover in the air."""
@@ -545,6 +559,8 @@ class PostProcessor:
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
         self._raised_s = 0.0  # the same, followed with time constant SET_DOWN_S
         self._hip_ground: float | None = None  # the hips' height (as drawn) when last on the floor
+        self._air_t = 0.0  # seconds the lowest support has been off the floor (over GROUND_Y)
+        self._air_peak = 0.0  # its highest clearance (m) in that time
         self._turn.reset()
         self.contact = [False, False]
         self._g_primed = False
@@ -981,6 +997,11 @@ class PostProcessor:
         clear = -need - proj  # what the lowest support lacks of the floor once set down by the projection's raise
         if clear <= GROUND_Y:  # on the floor: the height a jump rises from
             self._hip_ground = hip
+            self._air_t = self._air_peak = 0.0
+        else:  # in the air: how long, and how high the lowest support has been (a flight's clock)
+            self._air_t += 1.0 / fps
+            if clear > self._air_peak:
+                self._air_peak = clear
         if need < 0.0:
             # and a body drawn low (floor work) down to what it rests on
             f = (SUPPORT_FROM - hip) / (SUPPORT_FROM - SUPPORT_FULL)
@@ -989,7 +1010,7 @@ class PostProcessor:
                 if -need * f > down:
                     down = -need * f
             # and both feet lifted without a jump (the hips not risen with them) down onto the lower
-            # (once the body has stood: before that no standing height is known)
+            # (once the body has stood: before that no standing height is known, nor the floor)
             if self._hip_ground is not None:
                 hip_rise = hip - self._hip_ground
                 f = (clear - (HOP_RISE * hip_rise if hip_rise > 0.0 else 0.0) - HOP_FROM) / (HOP_FULL - HOP_FROM)
@@ -997,6 +1018,13 @@ class PostProcessor:
                     f = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
                     if proj + clear * f > down:
                         down = proj + clear * f
+                # and a body longer in the air than a jump as high can stay there (a flight of
+                # peak clearance c lasts 2 sqrt(2 c / g)) comes down: the model hovers, no dancer does
+                f = (self._air_t - FLIGHT_SLACK_S - 2.0 * math.sqrt(2.0 * self._air_peak / GRAVITY)) / FLIGHT_DOWN_S
+                if f > 0.0:
+                    f = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
+                    if proj + (clear - GROUND_Y) * f > down:  # (to GROUND_Y: none left when it lands)
+                        down = proj + (clear - GROUND_Y) * f
             if down > proj:  # set down past the projection's raise (floor work, a hop): promptly
                 release = HOP_DOWN_S
             need = 0.0 if down <= 0.0 else (need if need > -down else -down)

@@ -877,6 +877,45 @@ def _tucked(lift: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_a_body_held_in_the_air_longer_than_a_jump_lasts_comes_down_and_a_jump_does_not(
+    frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model stands, then rises 22 cm whole (hips and feet alike: the hop rule takes it for a
+    jump) and stays up for a second and a half; later it jumps 30 cm for 0.45 s on a ballistic arc.
+    A flight 22 cm high lasts 0.42 s: from about a second into the hover the body is on the floor again
+    (lowered rigidly, bones exact), without a jolt when the model comes down; the real jump
+    stays as drawn; with the rule out of reach the hover stays up."""
+    fps = 30
+    n = 200
+    stand = sk.rest_pose(on_floor=True).astype(np.float64)
+    poses = np.repeat(stand[None], n, axis=0)
+    up = 0.22 * np.clip(np.minimum(np.arange(n) - 30, 75 - np.arange(n)) / 3.0, 0.0, 1.0)  # 30..75, 0.1-s ramps
+    t = (np.arange(n) - 140) / fps
+    arc = np.where((t >= 0) & (t <= 0.45), 2.2 * t - 0.5 * 9.81 * t * t, 0.0)  # v0 2.2 m/s: 0.45 s, 0.25 m
+    poses[:, :, 1] += (up + np.maximum(arc, 0.0))[:, None]
+    poses = poses.astype(np.float32)
+
+    def shown() -> np.ndarray:
+        post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+        return np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+
+    out = shown()
+    assert sk.bone_length_error(out) < 1e-5
+    feet_drawn, feet_shown = poses[:, sk.FEET, 1].min(axis=1), out[:, sk.FEET, 1].min(axis=1)
+    assert feet_shown[45] > post_mod.FLOOR_Y + 0.2  # a half second up: could still be a jump
+    assert feet_shown[60:74].max() < post_mod.FLOOR_Y + post_mod.GROUND_Y + 0.02  # then down (followed
+    assert feet_shown[73] < post_mod.FLOOR_Y + post_mod.GROUND_Y + 0.003  # with HOP_DOWN_S) to GROUND_Y
+    assert np.ptp(out[65, :, 1] - poses[65, :, 1]) < 1e-4  # rigidly
+    land = slice(66, 84)  # the model comes down at 72-75: shown, the body (already down) lands softer
+    assert np.abs(np.diff(out[land, 0, 1], n=2)).max() < 0.5 * np.abs(np.diff(poses[land, 0, 1], n=2)).max()
+    assert np.abs(np.diff(out[40:66, 0, 1], n=2)).max() < 0.02  # and is set down without a jolt
+    jump = slice(141, 153)
+    assert np.abs(feet_shown[jump] - feet_drawn[jump]).max() < 2e-3 and feet_shown[147] > post_mod.FLOOR_Y + 0.2
+    monkeypatch.setattr(post_mod, "FLIGHT_SLACK_S", 100.0)
+    assert shown()[60:72, sk.FEET, 1].min(axis=1).min() > post_mod.FLOOR_Y + 0.2
+
+
+@pytest.mark.parametrize("frame_by_frame", [True, False])
 def test_both_feet_lifted_without_a_jump_are_set_down_and_a_tuck_jump_is_not(
     frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -911,9 +950,10 @@ def test_both_feet_lifted_without_a_jump_are_set_down_and_a_tuck_jump_is_not(
     fresh = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
     up = np.stack([fresh.process(p).copy() for p in poses[30:60]])
     assert up[:, sk.FEET, 1].min(axis=1).min() > post_mod.FLOOR_Y + 0.14
-    # and without the rule (its threshold out of reach) the hover stays in the air
+    # and without the rule (its threshold out of reach, and the flight's) the hover stays in the air
     monkeypatch.setattr(post_mod, "HOP_FROM", 10.0)
     monkeypatch.setattr(post_mod, "HOP_FULL", 10.1)
+    monkeypatch.setattr(post_mod, "FLIGHT_SLACK_S", 100.0)
     off = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
     hov = np.stack([off.process(p).copy() for p in poses])
     assert hov[40:75, sk.FEET, 1].min(axis=1).min() > post_mod.FLOOR_Y + 0.14
