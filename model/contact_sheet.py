@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,16 @@ def _colour(a: int, b: int) -> str:
     if a in RIGHT and b in RIGHT:
         return "#46beff"
     return "#dddddd"
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Write ``fig`` to ``path`` atomically (a temporary file, then a rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(path.stem + f".tmp{os.getpid()}.png")
+    fig.savefig(tmp, facecolor=fig.get_facecolor())
+    plt.close(fig)
+    os.replace(tmp, path)
 
 
 def _strip(poses: np.ndarray, frames: np.ndarray, axis: int, path: Path, title: str) -> None:
@@ -57,10 +68,7 @@ def _strip(poses: np.ndarray, frames: np.ndarray, axis: int, path: Path, title: 
     ax.axis("off")
     ax.set_title(title, color="#dddddd", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + f".tmp{os.getpid()}.png")
-    fig.savefig(tmp, facecolor=fig.get_facecolor())
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save(fig, path)
 
 
 def write_sheets(poses: np.ndarray, stem: str | Path, *, fps: float, title: str, start_s: float = 10.0,
@@ -128,8 +136,5 @@ def write_feet(poses: np.ndarray, path: str | Path, *, fps: float, title: str, s
     ax.set_title(f"{title} - feet from above, {a / fps:.0f}-{end:.0f} s\n{slide}",
                  color="#dddddd", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(path.stem + f".tmp{os.getpid()}.png")
-    fig.savefig(tmp, facecolor=fig.get_facecolor())
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save(fig, path)
     return path
