@@ -32,6 +32,12 @@ direction turns with the model's frame-to-frame noise, and breaking's knees swun
 legs in a frame (the median turn 43 deg where a knee moved over 6 m/s and 2.5x as fast as the model
 drew it, 6.3 % of breaking's test-song frames; 3.0 % with the limit, jerk 366 -> 358 m/s^3 over
 the evaluation, the styles as they were).
+And in any leg, folded or not, the knee moves across its leg by turning about it at most
+``KNEE_TURN_V`` m/s (session 57): where the model folds a leg tight (its ankle 10-25 cm from the
+hip) the ankle circling near the hip swings the full-length knee round at 7-8 m/s where the
+model's short thigh moved 2, in the fold's band (thigh at 0.6-0.85 of its length) where the
+turn limit above is weak. The training data's knees turn that fast rarely (the 99th percentile
+of that speed: breaking 4.2 m/s, ballet 4.3, freestyle 3.1, the other styles 1.1-2.8).
 
 Feet. With ``foot_lock`` the feet stage first keeps the feet out of the floor: when the
 lower ankle would be shown under ``FLOOR_Y`` (a standing ankle's height), or a knee, elbow or
@@ -97,6 +103,19 @@ the feet slide 0.111 m/s in contact over the test songs' styles (0.146 before, d
 freestyle 0.18) but read hip-hop on the recordings 2 points worse over 24 seeds, the locks' IK
 bending the legs further from the model's (models/README.md, session 56). A centred dancer keeps
 0.3 m, so it stays within 0.3 m of the centre as before.
+Steps (session 57). Where the model glides a standing body (hips over ``SUPPORT_FROM``) over
+both its planted feet, the locks' need grows; held to the cap, both locks gave way there and
+skated along the floor at the glide's speed (on the test songs 94 % of freestyle's skating
+contact steps were planted feet whose locks had given way). Now, when the need (its growth
+followed over ``STEP_RATE_S``) would pass the cap within ``STEP_T``, the foot that lags most
+along it steps: it lifts (held ``STEP_H`` over the floor), is carried, as fast as it has risen
+(time constant ``STEP_GLIDE_S``), toward ``STEP_TAKE`` of the way from its lock to the model's
+foot (plus the shift), and lands after ``STEP_T`` where it is shown; the other foot holds the
+body meanwhile, and the feet take turns for as long as the glide goes on. Floor work and a
+body on one foot keep the cap as before. And any foot that touches down is locked where it was
+shown on the frame before: until session 57 it was locked on the model's foot (plus the shift),
+so a lifted foot still gliding back landed off where it was shown, in one frame (on the test
+songs freestyle's median 1.7 cm, 1 in 10 landings 7 cm or more, the largest 19 cm).
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
@@ -186,6 +205,17 @@ MAX_SHIFT = 0.45
 """Largest body shift (m) the foot contact may apply with ``root = "follow"``, less where the shown
 hips would leave the stage radius (session 56: at 0.3 the planted feet of a style whose model glides
 them, freestyle and salsa, gave way and slid; see Feet in the module docstring)."""
+STEP_T = 0.45
+"""How long (s) a foot the locks lift (a step instead of a skate: see Feet) stays in the air."""
+STEP_TAKE = 0.75
+"""What share of the body shift a step takes back: the stepping foot lands that share of the way
+from its lock toward the model's foot (plus the shift); 0 = no steps, the locks skate."""
+STEP_GLIDE_S = 0.1
+"""Time constant (s) of a stepping foot's glide toward where it is set down (once it is up)."""
+STEP_RATE_S = 0.1
+"""Time constant (s) over which the feet stage follows how fast the locks' need grows: a step
+begins when, at that rate, the need would pass the largest shift within ``STEP_T``, so the foot
+left standing holds the body while the other is in the air."""
 CENTER_SHIFT = 0.3
 """The same with ``root = "center"``: a centred dancer is held at most this far off the centre."""
 FOLLOW_ROOM = 0.3
@@ -250,6 +280,9 @@ KNEE_LEAN = 0.03
 taken: the model's own bend decides, and a knee it draws on the hip-ankle line bends forward."""
 KNEE_TURN_DEG_S = 300.0
 """Fastest a fully folded knee turns about its leg (deg/s; see Bones in the module docstring)."""
+KNEE_TURN_V = 3.0
+"""Fastest (m/s) any knee moves across its leg by turning about it (see Bones in the module
+docstring; the training data's 99th percentile 1.1-4.3 m/s by style)."""
 GROOVE_BINS = 64
 """Steps of a groove profile's table over one beat (interpolated linearly between them)."""
 GROOVE_MIN_SPEED = 0.05
@@ -483,6 +516,7 @@ class PostProcessor:
             raise ConfigError(f"live.root_return_s {return_s} must be positive")
         self.fps = float(fps)
         self._clear_k = 1.0 / (1.0 + STEP_S * self.fps)  # the step clearance's stages, per frame
+        self._step_k = 1.0 / (1.0 + STEP_GLIDE_S * self.fps)  # a step's glide to its lead, per frame
         self.smoothing = float(smoothing)
         self.mirror = bool(mirror)
         self.root = root
@@ -509,7 +543,8 @@ class PostProcessor:
         self._gm = [0.0] * n  # mean pose of the dynamics stage
         self._gl = [0.0] * n  # mean pose of the energy control (ENERGY_MEAN_S)
         self._cue: tuple[float, float, float] | None = None
-        self._turn = pm.KneeTurn(math.radians(KNEE_TURN_DEG_S) / self.fps, (LEG_FOLD_FROM, LEG_FOLD_FULL))
+        self._turn = pm.KneeTurn(math.radians(KNEE_TURN_DEG_S) / self.fps, (LEG_FOLD_FROM, LEG_FOLD_FULL),
+                                 KNEE_TURN_V / self.fps)
         self._project = BoneProjector(turn=self._turn)
         self._batch_proj = pm.BatchProjector(self._project.plan, legs=self._project.legs if self._project.fold_legs else (),
                                              turn=self._turn,
@@ -552,6 +587,10 @@ class PostProcessor:
         self._shift_on = False  # the stages hold a shift (the first frame starts them at it)
         self._absorb = [0.0, 0.0]  # the part of the body shift still gliding to what the locks need
         self._rel = [[0.0, 0.0], [0.0, 0.0]]  # a lifted foot's offset from the model's, gliding to 0
+        self._step_t = [0.0, 0.0]  # seconds left of each foot's step (STEP_T), the locks' asking
+        self._lead = [[0.0, 0.0], [0.0, 0.0]]  # where a stepping foot's offset glides to (m)
+        self._need_n = -1.0  # the shift both planted feet needed last frame (m; -1: not both planted)
+        self._need_v = 0.0  # how fast it grows (m/s, followed over STEP_RATE_S)
         self._have_prev = False  # self._feet_prev holds the last frame's feet (lx rx lz rz)
         self._fv = [0.0, 0.0]  # each foot's horizontal speed as drawn (m/s), this frame
         self._clear = [[0.0, 0.0], [0.0, 0.0]]  # each foot's step clearance after the first and second stage (STEP_S)
@@ -1038,7 +1077,8 @@ class PostProcessor:
         feet, prev = self._feet_now, self._feet_prev
         for i, (a, _, _) in enumerate(_FEET):
             feet[i], feet[i + 2] = x[3 * a], x[3 * a + 2]
-        if not self._have_prev:
+        first = not self._have_prev  # (no output yet to land from)
+        if first:
             prev[:] = feet
             self._have_prev = True
         self._feet_now, self._feet_prev = prev, feet  # next frame's prev is this frame's feet
@@ -1054,9 +1094,23 @@ class PostProcessor:
             was = self.contact[i]
             now = (y < RELEASE_Y and v < RELEASE_V) if was else (y < CONTACT_Y and v < CONTACT_V)
             lk = self._lock[i]
-            if now and not was:  # touch down where the foot is shown now
-                lk[0], lk[1] = feet[i] + shown[0], feet[i + 2] + shown[1]
+            st = self._step_t[i]
+            if st > 0.0:  # a step the locks asked for (below): in the air until it is over
+                st -= 1.0 / fps
+                if st > 1e-9:
+                    self._step_t[i] = st
+                    now = False
+                else:
+                    self._step_t[i] = 0.0
+                    if not now:  # not set down where it stepped to: back to the model's foot
+                        self._lead[i][0] = self._lead[i][1] = 0.0
+            if now and not was:  # touch down where the foot was shown (out: the last frame's output)
+                if first:
+                    lk[0], lk[1] = feet[i] + shown[0], feet[i + 2] + shown[1]
+                else:
+                    lk[0], lk[1] = out[3 * a], out[3 * a + 2]
                 rel[i][0] = rel[i][1] = 0.0
+                self._lead[i][0] = self._lead[i][1] = 0.0
             elif was and not now:  # lift off from where it is shown (out: the last frame's output)
                 rel[i][0], rel[i][1] = out[3 * a] - feet[i], out[3 * a + 2] - feet[i + 2]
                 lifted |= 1 << i
@@ -1074,11 +1128,40 @@ class PostProcessor:
         if planted:
             tx, tz = need_x / planted, need_z / planted
             n = math.hypot(tx, tz)
+            # how fast the locks' need grows while both feet stay planted (m/s, followed over STEP_RATE_S)
+            if planted == 2 and not changed and self._need_n >= 0.0:
+                self._need_v += (((n - self._need_n) * fps) - self._need_v) / (1.0 + STEP_RATE_S * fps)
+            else:
+                self._need_v = 0.0
+            self._need_n = n if planted == 2 else -1.0
+            grow = self._need_v if self._need_v > 0.0 else 0.0
+            if planted == 2 and STEP_TAKE > 0.0 and n + grow * STEP_T > cap and 0.5 * (x[34] + x[37]) + lift > SUPPORT_FROM:
+                # a standing body the locks would hold past the cap steps instead of skating: the
+                # foot that lags most lifts for STEP_T and lands STEP_TAKE of the way to the model's
+                ux, uz = tx / n, tz / n
+                d0 = (self._lock[0][0] - feet[0]) * ux + (self._lock[0][1] - feet[2]) * uz
+                d1 = (self._lock[1][0] - feet[1]) * ux + (self._lock[1][1] - feet[3]) * uz
+                i = 0 if d0 >= d1 else 1
+                a = _FEET[i][0]
+                lk = self._lock[i]
+                self.contact[i] = False
+                self._step_t[i] = STEP_T
+                rel[i][0], rel[i][1] = out[3 * a] - feet[i], out[3 * a + 2] - feet[i + 2]
+                lifted |= 1 << i
+                changed = True
+                need_x -= lk[0] - feet[i]
+                need_z -= lk[1] - feet[i + 2]
+                planted = 1
+                tx, tz = need_x, need_z
+                n = math.hypot(tx, tz)
+                self._lead[i][0], self._lead[i][1] = -STEP_TAKE * tx, -STEP_TAKE * tz
             if n > cap:  # give up part of the lock rather than leave the stage
                 tx, tz = tx * cap / n, tz * cap / n
                 for i in range(2):
                     if self.contact[i]:
                         self._lock[i][0], self._lock[i][1] = feet[i] + tx, feet[i + 2] + tz
+        else:
+            self._need_n, self._need_v = -1.0, 0.0
         # the shift the locks need can jump when a foot lifts: the body glides there instead
         k = 1.0 / (1.0 + RELEASE_S * fps)
         if changed:
@@ -1107,9 +1190,16 @@ class PostProcessor:
             sm[1] = shown[1] = sz
             self._shift_on = True
         sx, sz = shown[0], shown[1]
-        for i in range(2):  # a lifted foot glides from where it was shown to the model's (+ shift)
+        for i, (a, _, _) in enumerate(_FEET):  # a lifted foot glides from where it was shown to the model's (+ shift)
             if not self.contact[i]:
                 r = rel[i]
+                if self._step_t[i] > 0.0:  # a step: from where it was shown (out: the last frame's output)
+                    # toward its lead, as fast as it has risen (lifted first, then carried)
+                    w = self._step_k * (self._clear[i][1] / STEP_H if STEP_H > 0.0 else 1.0)
+                    ld = self._lead[i]
+                    r[0] = out[3 * a] + w * (feet[i] + sx + ld[0] - out[3 * a]) - feet[i] - sx
+                    r[1] = out[3 * a + 2] + w * (feet[i + 2] + sz + ld[1] - out[3 * a + 2]) - feet[i + 2] - sz
+                    continue
                 if lifted >> i & 1:
                     r[0] -= sx
                     r[1] -= sz
@@ -1127,7 +1217,9 @@ class PostProcessor:
             want = 0.0
             # a standing dancer's foot that moves along the floor, the other planted or slower (the
             # support), steps over it: held STEP_H over the floor from STEP_V1 on (smoothstep from STEP_V0)
-            if standing and not self.contact[i] and (self.contact[1 - i] or self._fv[1 - i] < self._fv[i]):
+            if standing and self._step_t[i] > 0.0:
+                want = STEP_H
+            elif standing and not self.contact[i] and (self.contact[1 - i] or self._fv[1 - i] < self._fv[i]):
                 f = (self._fv[i] - STEP_V0) / (STEP_V1 - STEP_V0)
                 if f > 0.0:
                     want = STEP_H if f >= 1.0 else STEP_H * f * f * (3.0 - 2.0 * f)

@@ -212,11 +212,18 @@ class KneeTurn:
     frame) divided by the fold's weight (the smoothstep of the thigh's or shin's share of its
     length over ``band``, live.post's LEG_FOLD_FROM .. FULL, so no limit where the fold begins),
     from the side shown the frame before; a rotation about the hip-ankle line, so both bones keep
-    their lengths. ``max_turn`` 0: off."""
+    their lengths. ``max_turn`` 0: off. And ``max_step`` (m per frame; 0: off) bounds how far the
+    knee moves across the leg by that turn in any frame, folded or not (session 57): a tightly
+    folded leg's ankle circling near the hip swung the full-length knee round faster than the
+    model drew it, in the band where ``max_turn`` is weak."""
 
-    def __init__(self, max_turn: float, band: tuple[float, float] = (0.85, 0.55)) -> None:
+    def __init__(self, max_turn: float, band: tuple[float, float] = (0.85, 0.55), max_step: float = 0.0) -> None:
         self.max_turn = float(max_turn)
         self.band = band
+        self.max_step = float(max_step)
+        """Farthest (m) the knee may move across its leg in a frame by turning about it, folded or
+        not: a turn of ``max_step / up``, with ``up`` the knee's distance from the hip-ankle line
+        (0: no such limit)."""
         """The thigh or shin share (of its length) where the limit begins and where it is whole."""
         self.side = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
         """Each leg's (left, right) last shown side: the unit knee offset across its leg."""
@@ -247,13 +254,17 @@ class KneeTurn:
         last = self.side[leg]
         out = None
         f = (self.band[0] - r) / (self.band[0] - self.band[1])
-        if self.have[leg] and f > 0.0 and self.max_turn > 0.0:
+        turn = math.pi
+        if f > 0.0 and self.max_turn > 0.0:
             w = 1.0 if f >= 1.0 else f * f * (3.0 - 2.0 * f)
+            turn = self.max_turn / w
+        if self.max_step > 0.0 and self.max_step < turn * up:
+            turn = self.max_step / up
+        if self.have[leg] and turn < math.pi:
             lx, ly, lz = last
             lu = lx * ux + ly * uy + lz * uz
             lx, ly, lz = lx - lu * ux, ly - lu * uy, lz - lu * uz  # the last side across this frame's leg
             ln = sqrt(lx * lx + ly * ly + lz * lz)
-            turn = self.max_turn / w
             if ln > 1e-6 and turn < math.pi:
                 lx, ly, lz = lx / ln, ly / ln, lz / ln
                 c = sx * lx + sy * ly + sz * lz
@@ -279,6 +290,8 @@ class KneeTurn:
             r = np.minimum(np.linalg.norm(x[:, b] - x[:, a], axis=-1) / l1, np.linalg.norm(x[:, c] - x[:, b], axis=-1) / l2)
             # only the folded frames, the frame before each and the last one (the side it leaves) need a look
             need = r < self.band[0]
+            if self.max_step > 0.0:
+                need[:] = True
             need[:-1] |= need[1:]
             need[-1] = True
             rows = np.nonzero(need)[0]
