@@ -5,9 +5,10 @@ per style (printed side by side, nothing asserted).
 
 Per style, every test song danced with seed 0 (the evaluation's songs), three columns each:
 
-- *old*: the same model and post-processing with session 47's three stages off (:func:`old_path`:
-  the body shift shown as the locks need it, no step clearance, no knee turn limit), which is what
-  shipped in session 45;
+- *old*: the same model and post-processing with the feet stages of sessions 47 and 57 off
+  (:func:`old_path`: the body shift shown as the locks need it, no step clearance, no knee turn
+  limits, no steps where the locks would hold the body past their cap), which is what shipped in
+  session 45 but for where a lifted foot lands (since session 57 where it is shown);
 - *new*: as shipped;
 - *data*: the style's training clips (where a figure exists for them).
 
@@ -34,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-STAGES = ("SHIFT_SMOOTH_S", "STEP_H", "KNEE_TURN_DEG_S")
-"""live.post's constants of session 47's three stages (0 = off)."""
+STAGES = ("SHIFT_SMOOTH_S", "STEP_H", "KNEE_TURN_DEG_S", "KNEE_TURN_V", "STEP_TAKE")
+"""live.post's constants of session 47's three stages and session 57's two (0 = off)."""
 FIGURES = (("jerk", "jerk", "{:.0f}"), ("slide", "sliding", "{:.3f}"), ("skate", "skating", "{:.3f}"),
            ("pops", "jumps made", "{:.4f}"), ("air", "off floor", "{:.3f}"))
 """(key, column title, format) of the table."""
@@ -43,8 +44,8 @@ FIGURES = (("jerk", "jerk", "{:.0f}"), ("slide", "sliding", "{:.3f}"), ("skate",
 
 @contextlib.contextmanager
 def old_path() -> Iterator[None]:
-    """Session 47's three stages off (live.post's constants at 0) for post-processors made inside;
-    restored on leaving."""
+    """The feet stages of sessions 47 and 57 off (live.post's constants at 0) for post-processors
+    made inside; restored on leaving."""
     import live.post as lp
 
     kept = {name: getattr(lp, name) for name in STAGES}
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"model {args.model} on {', '.join(args.songs)} (every style, seed 0) against {' + '.join(args.data)}; "
-          "old = session 47's stages off (the body shift, the step clearance, the knee turn limit)")
+          "old = the feet stages of sessions 47 and 57 off (the body shift, the step clearance, the knee turn limits, the steps)")
     print(table(styles, old, new, data))
     return 0
 

@@ -1,4 +1,4 @@
-"""bench/feet.py: the old path switches session 47's stages off only inside it (even when the
+"""bench/feet.py: the old path switches the stages of sessions 47 and 57 off only inside it (even when the
 inside fails), and the table prints old / new / data with a dash where a figure is missing."""
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ def test_the_old_path_turns_the_stages_off_inside_and_restores_them() -> None:
     assert all(v > 0 for v in kept.values())
     with old_path():
         assert all(getattr(lp, name) == 0.0 for name in STAGES)
-        assert PostProcessor(fps=30)._turn.max_turn == 0.0  # built inside: no knee turn limit
+        turn = PostProcessor(fps=30)._turn
+        assert turn.max_turn == 0.0 and turn.max_step == 0.0  # built inside: no knee turn limits
     assert {name: getattr(lp, name) for name in STAGES} == kept
-    assert PostProcessor(fps=30)._turn.max_turn > 0.0
+    assert PostProcessor(fps=30)._turn.max_turn > 0.0 and PostProcessor(fps=30)._turn.max_step > 0.0
     with pytest.raises(RuntimeError), old_path():
         raise RuntimeError("a dance that failed")
     assert {name: getattr(lp, name) for name in STAGES} == kept
