@@ -112,7 +112,11 @@ along it steps: it lifts (held ``STEP_H`` over the floor), is carried, as fast a
 (time constant ``STEP_GLIDE_S``), toward ``STEP_TAKE`` of the way from its lock to the model's
 foot (plus the shift), and lands after ``STEP_T`` where it is shown; the other foot holds the
 body meanwhile, and the feet take turns for as long as the glide goes on. Floor work and a
-body on one foot keep the cap as before. And any foot that touches down is locked where it was
+body on one foot keep the cap as before. The legs' IK in this stage bends each knee to the side the
+model draws it on (its offset across the hip-ankle line as drawn, leaning ``KNEE_LEAN`` to the
+front): taken from the knee as it stood, a step's ankle set down ahead put the knee behind the new
+line, bent backward, and swung it there and back (popping's stepping knees, 6-9 m/s in a frame).
+And any foot that touches down is locked where it was
 shown on the frame before: until session 57 it was locked on the model's foot (plus the shift),
 so a lifted foot still gliding back landed off where it was shown, in one frame (on the test
 songs freestyle's median 1.7 cm, 1 in 10 landings 7 cm or more, the largest 19 cm).
@@ -276,8 +280,9 @@ its ankle is kept where the model put it (see Bones in the module docstring)."""
 LEG_FOLD_FULL = 0.55
 """At this share and under, a folded leg's ankle is wholly the model's (a smoothstep between)."""
 KNEE_LEAN = 0.03
-"""How far (m) a fully folded leg's knee is pulled to the body's front before its side is
-taken: the model's own bend decides, and a knee it draws on the hip-ankle line bends forward."""
+"""How far (m) a fully folded leg's knee, and a knee the feet stage's IK bends, is pulled to the
+body's front before its side is taken: the model's own bend decides, and a knee it draws on the
+hip-ankle line bends forward."""
 KNEE_TURN_DEG_S = 300.0
 """Fastest a fully folded knee turns about its leg (deg/s; see Bones in the module docstring)."""
 KNEE_TURN_V = 3.0
@@ -1211,6 +1216,15 @@ class PostProcessor:
             out[c2] = x[c2] + sz
         standing = STEP_H > 0.0 and 0.5 * (out[34] + out[37]) > SUPPORT_FROM  # (the legs' IK keeps the hips)
         kc = self._clear_k
+        bx = by = bz = 0.0  # a knee the model draws on the leg's line bends to the front (KNEE_LEAN)
+        ex, ey, ez = out[33] - out[36], out[34] - out[37], out[35] - out[38]  # the hip line (to the left)
+        hx = 0.5 * (out[15] + out[18] - out[33] - out[36])  # up the torso
+        hy = 0.5 * (out[16] + out[19] - out[34] - out[37])
+        hz = 0.5 * (out[17] + out[20] - out[35] - out[38])
+        fx, fy, fz = ey * hz - ez * hy, ez * hx - ex * hz, ex * hy - ey * hx  # the front
+        fn = math.sqrt(fx * fx + fy * fy + fz * fz)
+        if fn > 1e-9:
+            bx, by, bz = KNEE_LEAN * fx / fn, KNEE_LEAN * fy / fn, KNEE_LEAN * fz / fn
         for i, (a, kn, hip) in enumerate(_FEET):
             y = out[3 * a + 1]
             cl = self._clear[i]
@@ -1232,21 +1246,31 @@ class PostProcessor:
             if self.contact[i]:
                 lx, lz = self._lock[i]
                 if under or abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:
-                    _two_bone_ik(out, hip, kn, a, lx, y, lz)
+                    _two_bone_ik(out, hip, kn, a, lx, y, lz, bx, by, bz, True)
             else:
                 r = rel[i]
                 if abs(r[0]) + abs(r[1]) > 1e-4 or under:
-                    _two_bone_ik(out, hip, kn, a, out[3 * a] + r[0], y, out[3 * a + 2] + r[1])
+                    _two_bone_ik(out, hip, kn, a, out[3 * a] + r[0], y, out[3 * a + 2] + r[1], bx, by, bz, True)
                 else:
                     r[0] = r[1] = 0.0
         return out
 
 
 def _two_bone_ik(o: list[float], hip: int, knee: int, ankle: int, tx: float, ty: float, tz: float,
-                 bx: float = 0.0, by: float = 0.0, bz: float = 0.0) -> None:
-    """Move ``ankle`` to (tx, ty, tz) keeping thigh and shin lengths, the knee bending in
-    the plane it bends in now, its side leaning by (bx, by, bz) (in place, flat pose ``o``)."""
+                 bx: float = 0.0, by: float = 0.0, bz: float = 0.0, side: bool = False) -> None:
+    """Move ``ankle`` to (tx, ty, tz) keeping thigh and shin lengths, the knee bending in the
+    plane it bends in now (with ``side``: to the side it bends to now, its offset across the
+    hip-ankle line as it is), leaning by (bx, by, bz) (in place, flat pose ``o``)."""
     h, k, a = 3 * hip, 3 * knee, 3 * ankle
+    # with side: the knee's offset across the leg's line as drawn, kept where the ankle is moved
+    # far (a step), so the knee does not end up behind the new line, bent backward, and flip
+    kx, ky, kz = o[k] - o[h], o[k + 1] - o[h + 1], o[k + 2] - o[h + 2]
+    vx, vy, vz = o[a] - o[h], o[a + 1] - o[h + 1], o[a + 2] - o[h + 2]
+    vn = vx * vx + vy * vy + vz * vz
+    if side and vn > 1e-12:
+        dot = (kx * vx + ky * vy + kz * vz) / vn
+        kx, ky, kz = kx - dot * vx, ky - dot * vy, kz - dot * vz
+    kx, ky, kz = kx + bx, ky + by, kz + bz
     l1 = math.dist(o[h: h + 3], o[k: k + 3])
     l2 = math.dist(o[k: k + 3], o[a: a + 3])
     dx, dy, dz = tx - o[h], ty - o[h + 1], tz - o[h + 2]
@@ -1257,8 +1281,7 @@ def _two_bone_ik(o: list[float], hip: int, knee: int, ankle: int, tx: float, ty:
         dx, dy, dz, d = dx * s, dy * s, dz * s, reach
     d = max(d, abs(l1 - l2) + 1e-6)
     ux, uy, uz = dx / d, dy / d, dz / d
-    # the current knee direction, minus its part along hip->target: the bend plane
-    kx, ky, kz = o[k] - o[h] + bx, o[k + 1] - o[h + 1] + by, o[k + 2] - o[h + 2] + bz
+    # that side, minus its part along hip->target: the bend plane
     dot = kx * ux + ky * uy + kz * uz
     px, py, pz = kx - dot * ux, ky - dot * uy, kz - dot * uz
     pn = math.sqrt(px * px + py * py + pz * pz)

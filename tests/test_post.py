@@ -147,6 +147,39 @@ def test_a_standing_body_held_past_the_cap_steps_instead_of_skating(frame_by_fra
     assert low.all() and (move[-30:] > 0.003).all()  # the locks give way: both feet skate to the end
 
 
+def test_a_stepping_leg_keeps_its_knee_bent_to_the_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Knees bent 3 cm to the front and the body gliding forward over both feet, so they step
+    (the ankle set down ahead of where the model draws it): the legs' IK keeps each knee on the side
+    it is drawn on, in front of its hip-ankle line, and no knee jumps. Taking the bend plane from
+    the knee as it stands instead (as before session 57) puts the knee behind the line, bent
+    backward, and swings it there and back at 5-7 m/s (popping's stepping knees did)."""
+    fps, n = 30, 150
+    base = sk.rest_pose(on_floor=True).astype(np.float64)
+    base[[13, 14], 2] += 0.03
+    glide = np.repeat(base[None], n, axis=0)
+    glide[:, :, 2] += 0.35 * np.arange(n)[:, None] / fps
+
+    def knees() -> tuple[np.ndarray, np.ndarray]:
+        """(each knee's offset across its hip-ankle line along the front, in m; knee speed, m/s)."""
+        post = PostProcessor(fps=fps, smoothing=0.0, root="follow", stage_radius=3.0, foot_lock=True)
+        out = post.process_many(glide.astype(np.float32)).astype(np.float64)
+        side, speed = [], []
+        for hip, knee, ankle in ((11, 13, 15), (12, 14, 16)):
+            u = out[:, ankle] - out[:, hip]
+            u /= np.linalg.norm(u, axis=1, keepdims=True)
+            k = out[:, knee] - out[:, hip]
+            side.append((k - np.einsum("tc,tc->t", k, u)[:, None] * u)[:, 2])
+            speed.append(np.linalg.norm(np.diff(out[:, knee], axis=0), axis=1) * fps)
+        return np.stack(side), np.stack(speed)
+
+    side, speed = knees()
+    assert side.min() > -0.005 and speed.max() < 3.0
+    ik = post_mod._two_bone_ik
+    monkeypatch.setattr(post_mod, "_two_bone_ik", lambda *a, **k: ik(*a[:10]))  # the plane as the knee stands
+    side, speed = knees()
+    assert side.min() < -0.05 and speed.max() > 4.0
+
+
 def test_a_foot_lands_where_it_is_shown() -> None:
     """The model drags its right foot 0.3 m out under a planted body (the stage holds it), lifts
     it for three frames and puts it down where it drew it: the shown foot glides out of its lock
