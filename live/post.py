@@ -1140,7 +1140,8 @@ class PostProcessor:
                 self._need_v = 0.0
             self._need_n = n if planted == 2 else -1.0
             grow = self._need_v if self._need_v > 0.0 else 0.0
-            if planted == 2 and STEP_TAKE > 0.0 and n + grow * STEP_T > cap and 0.5 * (x[34] + x[37]) + lift > SUPPORT_FROM:
+            if planted == 2 and STEP_TAKE > 0.0 and n > 1e-6 and n + grow * STEP_T > cap \
+                    and 0.5 * (x[34] + x[37]) + lift > SUPPORT_FROM:
                 # a standing body the locks would hold past the cap steps instead of skating: the
                 # foot that lags most lifts for STEP_T and lands STEP_TAKE of the way to the model's
                 ux, uz = tx / n, tz / n
