@@ -111,8 +111,9 @@ followed over ``STEP_RATE_S``) would pass the cap within ``STEP_T``, the foot th
 along it steps: it lifts (held ``STEP_H`` over the floor), is carried, as fast as it has risen
 (time constant ``STEP_GLIDE_S``), toward ``STEP_TAKE`` of the way from its lock to the model's
 foot (plus the shift), and lands after ``STEP_T`` where it is shown; the other foot holds the
-body meanwhile, and the feet take turns for as long as the glide goes on. Floor work and a
-body on one foot keep the cap as before. The legs' IK in this stage bends each knee to the side the
+body meanwhile (up to ``STEP_HOLD`` past the cap: a rigid shift, no leg bent for it), and the
+feet take turns for as long as the glide goes on. Floor work and a body on one foot keep the cap
+as before. The legs' IK in this stage bends each knee to the side the
 model draws it on (its offset across the hip-ankle line as drawn, leaning ``KNEE_LEAN`` to the
 front): taken from the knee as it stood, a step's ankle set down ahead put the knee behind the new
 line, bent backward, and swung it there and back (popping's stepping knees, 6-9 m/s in a frame).
@@ -214,6 +215,9 @@ STEP_T = 0.45
 STEP_TAKE = 0.75
 """What share of the body shift a step takes back: the stepping foot lands that share of the way
 from its lock toward the model's foot (plus the shift); 0 = no steps, the locks skate."""
+STEP_HOLD = 0.15
+"""How much further (m) than the cap the foot left standing may hold the body while the other
+steps (its lock gave way there during a step)."""
 STEP_GLIDE_S = 0.1
 """Time constant (s) of a stepping foot's glide toward where it is set down (once it is up)."""
 STEP_RATE_S = 0.1
@@ -1128,8 +1132,8 @@ class PostProcessor:
         tx = tz = 0.0
         # the largest shift: MAX_SHIFT, less what would take the hips past the stage radius
         top = CENTER_SHIFT if self.root == "center" else MAX_SHIFT
-        cap = self.stage_radius - math.hypot(0.5 * (x[33] + x[36]), 0.5 * (x[35] + x[38]))
-        cap = top if cap > top else (cap if cap > 0.0 else 0.0)
+        room = self.stage_radius - math.hypot(0.5 * (x[33] + x[36]), 0.5 * (x[35] + x[38]))
+        cap = top if room > top else (room if room > 0.0 else 0.0)
         if planted:
             tx, tz = need_x / planted, need_z / planted
             n = math.hypot(tx, tz)
@@ -1161,6 +1165,11 @@ class PostProcessor:
                 tx, tz = need_x, need_z
                 n = math.hypot(tx, tz)
                 self._lead[i][0], self._lead[i][1] = -STEP_TAKE * tx, -STEP_TAKE * tz
+            if planted == 1 and STEP_HOLD > 0.0 and self._step_t[0] + self._step_t[1] > 0.0:
+                # the foot left standing while the other steps holds the body a little further (a
+                # rigid shift: no leg is bent for it), never past the stage radius
+                top += STEP_HOLD
+                cap = top if room > top else (room if room > 0.0 else 0.0)
             if n > cap:  # give up part of the lock rather than leave the stage
                 tx, tz = tx * cap / n, tz * cap / n
                 for i in range(2):

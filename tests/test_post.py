@@ -113,16 +113,18 @@ def test_feet_stay_planted_through_a_glide_of_four_tenths_of_a_metre(frame_by_fr
 
 
 @pytest.mark.parametrize("frame_by_frame", [True, False])
-def test_a_standing_body_held_past_the_cap_steps_instead_of_skating(frame_by_frame: bool,
+@pytest.mark.parametrize("speed", [0.3, 0.5])
+def test_a_standing_body_held_past_the_cap_steps_instead_of_skating(frame_by_frame: bool, speed: float,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """The model glides its whole body 1.2 m along the floor in 4 s, both feet down (what
-    freestyle's and salsa's models do over longer stretches than the feet can hold): once the
-    locks would hold the body past ``MAX_SHIFT`` the foot that lags most steps (lifted, and set
-    down nearer the model's foot) instead of both locks skating along the floor. So no shown foot
-    moves along the floor, the feet take turns, and the body travels; with steps off
-    (``STEP_TAKE`` 0) the feet skate."""
+    """The model glides its whole body along the floor for 4 s at 0.3 or 0.5 m/s, both feet down
+    (what freestyle's and salsa's models do over longer stretches than the feet can hold): once
+    the locks would hold the body past ``MAX_SHIFT`` the foot that lags most steps (lifted, and set
+    down nearer the model's foot) instead of both locks skating along the floor, and the foot left
+    standing holds the body meanwhile (up to ``STEP_HOLD`` past the cap). So no shown foot moves
+    along the floor, the feet take turns, and the body travels; at 0.5 m/s the standing foot skates
+    without ``STEP_HOLD``, and with steps off (``STEP_TAKE`` 0) both feet skate."""
     fps = 30
-    glide = _walk(4 * fps, (0.3, 0.0))
+    glide = _walk(4 * fps, (speed, 0.0))
 
     def shown() -> np.ndarray:
         post = PostProcessor(fps=fps, smoothing=0.0, root="follow", stage_radius=3.0, foot_lock=True)
@@ -139,7 +141,14 @@ def test_a_standing_body_held_past_the_cap_steps_instead_of_skating(frame_by_fra
     order = [k for f in range(len(starts)) for k in (0, 1) if starts[f, k]]
     assert len(order) >= 3 and all(a != b for a, b in zip(order, order[1:], strict=False))  # the feet take turns
     assert (feet[:, :, 1].max(axis=0) > post_mod.FLOOR_Y + 0.8 * post_mod.STEP_H).all()  # lifted to step
-    assert sk.root_of(out)[-1, 0] - sk.root_of(out)[0, 0] > 0.4  # and the body travels
+    assert sk.root_of(out)[-1, 0] - sk.root_of(out)[0, 0] > 1.5 * speed  # and the body travels
+    if speed > 0.4:
+        monkeypatch.setattr(post_mod, "STEP_HOLD", 0.0)
+        held = shown()[:, sk.FEET]
+        move = np.hypot(*np.diff(held[:, :, [0, 2]], axis=0).transpose(2, 0, 1))
+        low = np.minimum(held[1:, :, 1], held[:-1, :, 1]) < post_mod.FLOOR_Y + 0.01
+        assert move[low].max() > 0.008  # the foot left standing gives way during a step
+        monkeypatch.undo()
     monkeypatch.setattr(post_mod, "STEP_TAKE", 0.0)
     off = shown()[:, sk.FEET]
     move = np.hypot(*np.diff(off[:, :, [0, 2]], axis=0).transpose(2, 0, 1))
