@@ -449,11 +449,7 @@ def _fold_leg(x: list[float], o: list[float], hip: int, knee: int, ankle: int, l
     ux, uy, uz = vx / d, vy / d, vz / d
     # the knee leans (by up to KNEE_LEAN m, with the fold) to the body's front, across the leg,
     # so a knee the model draws on the hip-ankle line does not flip
-    ex, ey, ez = o[33] - o[36], o[34] - o[37], o[35] - o[38]  # the hip line (to the left)
-    hx = 0.5 * (o[15] + o[18] - o[33] - o[36])  # up the torso (mid-hip to mid-shoulder)
-    hy = 0.5 * (o[16] + o[19] - o[34] - o[37])
-    hz = 0.5 * (o[17] + o[20] - o[35] - o[38])
-    fx, fy, fz = ey * hz - ez * hy, ez * hx - ex * hz, ex * hy - ey * hx  # the front
+    fx, fy, fz = _front(o)
     fu = fx * ux + fy * uy + fz * uz
     fx, fy, fz = fx - fu * ux, fy - fu * uy, fz - fu * uz
     fn = sqrt(fx * fx + fy * fy + fz * fz)
@@ -1227,11 +1223,7 @@ class PostProcessor:
         standing = STEP_H > 0.0 and 0.5 * (out[34] + out[37]) > SUPPORT_FROM  # (the legs' IK keeps the hips)
         kc = self._clear_k
         bx = by = bz = 0.0  # a knee the model draws on the leg's line bends to the front (KNEE_LEAN)
-        ex, ey, ez = out[33] - out[36], out[34] - out[37], out[35] - out[38]  # the hip line (to the left)
-        hx = 0.5 * (out[15] + out[18] - out[33] - out[36])  # up the torso
-        hy = 0.5 * (out[16] + out[19] - out[34] - out[37])
-        hz = 0.5 * (out[17] + out[20] - out[35] - out[38])
-        fx, fy, fz = ey * hz - ez * hy, ez * hx - ex * hz, ex * hy - ey * hx  # the front
+        fx, fy, fz = _front(out)
         fn = math.sqrt(fx * fx + fy * fy + fz * fz)
         if fn > 1e-9:
             bx, by, bz = KNEE_LEAN * fx / fn, KNEE_LEAN * fy / fn, KNEE_LEAN * fz / fn
@@ -1264,6 +1256,16 @@ class PostProcessor:
                 else:
                     r[0] = r[1] = 0.0
         return out
+
+
+def _front(o: list[float]) -> tuple[float, float, float]:
+    """The body's front in the flat pose ``o`` (not unit length): the hip line (to the left)
+    crossed with the torso's up (mid-hip to mid-shoulder)."""
+    ex, ey, ez = o[33] - o[36], o[34] - o[37], o[35] - o[38]
+    hx = 0.5 * (o[15] + o[18] - o[33] - o[36])
+    hy = 0.5 * (o[16] + o[19] - o[34] - o[37])
+    hz = 0.5 * (o[17] + o[20] - o[35] - o[38])
+    return ey * hz - ez * hy, ez * hx - ex * hz, ex * hy - ey * hx
 
 
 def _two_bone_ik(o: list[float], hip: int, knee: int, ankle: int, tx: float, ty: float, tz: float,

@@ -220,11 +220,11 @@ class KneeTurn:
     def __init__(self, max_turn: float, band: tuple[float, float] = (0.85, 0.55), max_step: float = 0.0) -> None:
         self.max_turn = float(max_turn)
         self.band = band
+        """The thigh or shin share (of its length) where the limit begins and where it is whole."""
         self.max_step = float(max_step)
         """Farthest (m) the knee may move across its leg in a frame by turning about it, folded or
         not: a turn of ``max_step / up``, with ``up`` the knee's distance from the hip-ankle line
         (0: no such limit)."""
-        """The thigh or shin share (of its length) where the limit begins and where it is whole."""
         self.side = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
         """Each leg's (left, right) last shown side: the unit knee offset across its leg."""
         self.have = [False, False]
@@ -265,7 +265,7 @@ class KneeTurn:
             lu = lx * ux + ly * uy + lz * uz
             lx, ly, lz = lx - lu * ux, ly - lu * uy, lz - lu * uz  # the last side across this frame's leg
             ln = sqrt(lx * lx + ly * ly + lz * lz)
-            if ln > 1e-6 and turn < math.pi:
+            if ln > 1e-6:
                 lx, ly, lz = lx / ln, ly / ln, lz / ln
                 c = sx * lx + sy * ly + sz * lz
                 if c < math.cos(turn):  # turned too far: only ``turn`` of the way, toward the new side
@@ -289,9 +289,8 @@ class KneeTurn:
         for leg, (a, b, c, l1, l2) in enumerate(legs):
             r = np.minimum(np.linalg.norm(x[:, b] - x[:, a], axis=-1) / l1, np.linalg.norm(x[:, c] - x[:, b], axis=-1) / l2)
             # only the folded frames, the frame before each and the last one (the side it leaves) need a look
-            need = r < self.band[0]
-            if self.max_step > 0.0:
-                need[:] = True
+            # (with a speed limit every frame: it holds folded or not)
+            need = r < self.band[0] if self.max_step <= 0.0 else np.ones(len(r), bool)
             need[:-1] |= need[1:]
             need[-1] = True
             rows = np.nonzero(need)[0]
