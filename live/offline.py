@@ -442,44 +442,72 @@ class NumpyGenerator(NetDims):
                                                                   self._w_rec[0]]))
         w0, w1, wh = self._w_roll0, self._w_rec[1], self._w_head
         # rows [z | prev | h0 | h1 | 1], one until the choice takes effect (DELAY frames: every
-        # draw dances draw 0), then k
-        dv = np.concatenate([z0, self._dv])[None].copy()
-        cs, ema = [c[None].copy() for c in self._c], self._ema[None].copy()
-        a, b = self._c1[nd:], self._c2[nd:]
+        # draw dances draw 0), then k, then KEEP; the buffers are made once per roll-out and
+        # every product and gate is written into them (the same operations, in the same order,
+        # as one array per step: the same bits)
+        o = n2 + p_dim  # h0 in the rows
+        dv = np.empty((k, o + 2 * hid + 1), np.float32)
+        dv[0, :n2] = z0
+        dv[0, n2:] = self._dv
+        cs = [np.empty((k, hid), np.float32) for _ in self._c]
+        for c, c0 in zip(cs, self._c):
+            c[0] = c0
+        ema = np.empty((k, p_dim), np.float32)
+        ema[0] = self._ema
+        gb = np.empty((k, 4 * hid), np.float32)
+        tb = np.empty((k, hid), np.float32)
+        pb = np.empty((k, p_dim), np.float32)
+        walk = pick.walk * self._c2[nd:]  # the walking half's fresh term per step
+        a = self._c1[nd:]
         steps = pick.sample_steps()
         out = np.empty((k, len(steps), p_dim), np.float32)
         index = np.arange(k)
-        j = 0
-        o = n2 + p_dim  # h0 in the rows
+        j, r = 0, 1
+        dot, tanh, mul, add, sub = np.matmul, np.tanh, np.multiply, np.add, np.subtract
+        layers = ((0, o + hid, w0, 0), (o, o + 2 * hid + 1, w1, 1))
         for h in range(pick.horizon):
             if h == DELAY:
-                dv, ema = np.repeat(dv, k, axis=0), np.repeat(ema, k, axis=0)
-                cs = [np.repeat(c, k, axis=0) for c in cs]
+                r = k
+                dv[1:] = dv[0]
+                ema[1:] = ema[0]
+                for c in cs:
+                    c[1:] = c[0]
                 dv[:, :nd] = pick.held
             elif h == PRUNE_AT:  # the draws whose first second comes back least go on
                 index = pick.prune(out[:, :j])
-                dv, ema, out = dv[index], ema[index], out[index]
-                cs = [c[index] for c in cs]
+                r = len(index)
+                dv[:r], ema[:r], out = dv[index], ema[index], out[index]
+                for c in cs:
+                    c[:r] = c[index]
+            rows, g, t = dv[:r], gb[:r], tb[:r]
             if h:
-                dv[:, nd:n2] *= a
-                dv[:, nd:n2] += pick.walk[h] * b
-            for i, (lo, hi, wl) in enumerate(((0, o + hid, w0), (o, o + 2 * hid + 1, w1))):
-                g = dv[:, lo:hi] @ wl
+                rows[:, nd:n2] *= a
+                rows[:, nd:n2] += walk[h]
+            for lo, hi, wl, i in layers:
+                dot(rows[:, lo:hi], wl, out=g)
                 if i == 0:
                     g += ge
-                np.tanh(g, out=g)
-                g[:, : 3 * hid] *= 0.5
-                g[:, : 3 * hid] += 0.5
-                c = cs[i]
+                tanh(g, out=g)
+                sig = g[:, : 3 * hid]
+                sig *= 0.5
+                sig += 0.5
+                c = cs[i][:r]
                 c *= g[:, hid: 2 * hid]
-                c += g[:, :hid] * g[:, 3 * hid:]
-                np.multiply(np.tanh(c), g[:, 2 * hid: 3 * hid], out=dv[:, o + i * hid: o + (i + 1) * hid])
-            pose = dv[:, o + hid:] @ wh
+                mul(g[:, :hid], g[:, 3 * hid:], out=t)
+                c += t
+                tanh(c, out=t)
+                mul(t, g[:, 2 * hid: 3 * hid], out=rows[:, o + i * hid: o + (i + 1) * hid])
+            pose = rows[:, n2:o]
             if gain is not None:
-                d = (pose - ema) * gain
-                pose = ema + d
-                ema += d * alpha
-            dv[:, n2: o] = pose
+                p, e = pb[:r], ema[:r]
+                dot(rows[:, o + hid:], wh, out=p)
+                sub(p, e, out=p)
+                p *= gain  # d
+                add(e, p, out=pose)
+                p *= alpha
+                e += p
+            else:
+                dot(rows[:, o + hid:], wh, out=pose)
             if j < len(steps) and h == steps[j]:
                 out[:, j] = pose
                 j += 1
