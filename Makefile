@@ -61,7 +61,7 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain locking=2 --only locking
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain popping=2 --only popping
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --only freestyle --other-music freestyle
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain house=0.7 --only house
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain house=0.5 --only house
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default.onnx
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default_b16.onnx --block 16
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate --ceiling models/default.onnx --data data/synth_v5 data/mocap

@@ -128,7 +128,7 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
                 "root radius max", "style recognised", "mirror flips per minute"):
         assert row in text, row
     assert "PASS" in text or "FAIL" in text
-    assert "style strength 2 (house x0.7, locking x2, popping x2)" in text  # the header names what the dances are fed
+    assert "style strength 2 (house x0.5, locking x2, popping x2)" in text  # the header names what the dances are fed
     assert "long test on test songs (seeds 0-1)" in text  # the long test names its seeds
     rep = json.loads(out.read_text())
     f = rep["figures"]
