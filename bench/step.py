@@ -25,6 +25,7 @@ One intra-op thread everywhere (the live default). Timings are medians.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import tempfile
@@ -243,6 +244,10 @@ def bench_generate(model: Path, *, seconds: float) -> dict[str, Any]:
     generate_dance("demo", cfg=cfg, generator=default, audio=(audio[: sr * 2], sr))  # warm-up (imports, JIT)
     best = min((generate_dance("demo", cfg=cfg, generator=default, audio=(audio, sr)) for _ in range(3)),
                key=lambda d: d.elapsed)
+    looked = copy.deepcopy(cfg)
+    looked["live"]["pick_look"] = 0.5  # the pick's looks between redraws (live/pick.py; off by default)
+    look = min((generate_dance("demo", cfg=looked, generator=default, audio=(audio, sr)) for _ in range(3)),
+               key=lambda d: d.elapsed)
     gen = Generator(model, feature_config=cfg["features"])
     generate_dance("demo", cfg=cfg, generator=gen, audio=(audio[: sr * 2], sr))
     d = generate_dance("demo", cfg=cfg, generator=gen, audio=(audio, sr))
@@ -262,7 +267,8 @@ def bench_generate(model: Path, *, seconds: float) -> dict[str, Any]:
     post_ms = (time.perf_counter() - t0) * 1e3 / max(len(poses), 1)
     return {"seconds": d.seconds, "frames": n, "elapsed": d.elapsed, "speed": d.speed,
             "feat_ms": feat_ms, "step_ms": step_ms, "post_ms": post_ms, "frame_ms": d.elapsed * 1e3 / n,
-            "default_kind": type(default).__name__, "default_elapsed": best.elapsed, "default_speed": best.speed}
+            "default_kind": type(default).__name__, "default_elapsed": best.elapsed, "default_speed": best.speed,
+            "look_speed": look.speed}
 
 
 def _legacy() -> Any:
@@ -657,7 +663,7 @@ def bench_pick(model: Path, *, seconds: float = 60.0) -> dict[str, float]:
     roll, choose = [], []
     start = pick.start
 
-    def timed_start(roll_out: Any, *, threaded: bool) -> None:
+    def timed_start(roll_out: Any, *, threaded: bool, gate: bool = False) -> None:
         def run() -> Any:
             c0 = time.thread_time()
             r = roll_out()
@@ -673,7 +679,7 @@ def bench_pick(model: Path, *, seconds: float = 60.0) -> dict[str, float]:
             return i
 
         pick.choose = timed_choose  # type: ignore[method-assign,assignment]
-        start(run, threaded=False)
+        start(run, threaded=False, gate=gate)
         pick.choose = orig  # type: ignore[method-assign]
 
     pick.start = timed_start  # type: ignore[method-assign]
@@ -786,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n3. offline generate, demo song {g['seconds']:.0f} s ({g['frames']} frames)")
         print(f"   as `dancemuse generate` runs it ({g['default_kind']}, best of 3): {g['default_elapsed']:.2f} s = "
               f"{g['default_speed']:.0f}x real time (target >= 100x)")
+        print(f"   ... with live.pick_look 0.5 (off by default): {g['look_speed']:.0f}x real time")
         print(f"   block-1 ONNX step: {g['elapsed']:.2f} s = {g['speed']:.0f}x real time; {g['frame_ms']:.3f} ms/frame: "
               f"features {g['feat_ms']:.3f} + step {g['step_ms']:.3f} + post {g['post_ms']:.3f} ms")
     return 0

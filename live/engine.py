@@ -229,8 +229,10 @@ class Engine:
         self.controls["feel"] = self.feel.mode
         self.pick = int(live.get("pick", 1))
         """The latent pick's draws per redraw (``live.pick``; live/pick.py)."""
+        self.pick_look = float(live.get("pick_look", 0.0))
+        """Seconds between the pick's looks between redraws (``live.pick_look``; 0 = never)."""
         if hasattr(generator, "set_pick"):
-            generator.set_pick(self.pick)
+            generator.set_pick(self.pick, self.pick_look)
         elif self.pick > 1:
             log.info("live.pick: the ONNX runtime rolls out no draws, so the dancer takes its first draw "
                      "(the numpy runtimes pick; model.runtime auto)")

@@ -195,12 +195,13 @@ class FanOutGenerator:
             f.reset()
         self.steps = 0
 
-    def set_pick(self, count: int) -> None:
-        """The latent pick (``live.pick``, live/pick.py) for every dancer whose runtime has one."""
+    def set_pick(self, count: int, look: float = 0.0) -> None:
+        """The latent pick (``live.pick``, ``live.pick_look``; live/pick.py) for every dancer whose
+        runtime has one."""
         for g in self.gens:
             sp = getattr(g, "set_pick", None)
             if sp is not None:
-                sp(count)
+                sp(count, look)
 
     def refresh(self, keep: float = REFRESH_KEEP) -> None:
         """A new phrase for every dancer (live/phrase.py): each generator redraws its own memory

@@ -528,7 +528,8 @@ class NumpyStep(NetDims):
             energy, var = controls.item(0), controls.item(1)
         else:
             energy, var = float(controls[0]), float(controls[1])
-        redraw = 1 if self._phase == 0 else 0
+        phase = self._phase
+        redraw = 1 if phase == 0 else 0
         self._rng.standard_normal(out=self._noise, dtype=F32)
         zt = self._zn_tmp
         np.multiply(self._zn, self._lat_mix[redraw], zt)
@@ -542,11 +543,12 @@ class NumpyStep(NetDims):
         self._dv[self._o_en] = energy
         pick = self.pick
         if pick.count > 1:  # the latent pick (live/pick.py): the draws rolled out on the worker
-            if redraw and pick.ready():
+            look = not redraw and pick.checks(phase, self.phrase)
+            if (redraw or look) and pick.ready():  # a redraw, or a look between two
                 pick.held[0] = self._z[: self.nd]
                 pick.style = style
                 pick.draw()
-                pick.start(self._roll_out_job(energy), threaded=True)
+                pick.start(self._roll_out_job(energy), threaded=True, gate=look)
             elif pick.due():
                 i = pick.take()
                 if i:
@@ -574,11 +576,13 @@ class NumpyStep(NetDims):
         else:
             self._in_head.dot(self._head, vec)
 
-    def set_pick(self, count: int) -> None:
-        """The latent pick's draws per redraw (``live.pick``; 1 = off; live/pick.py)."""
+    def set_pick(self, count: int, look: float = 0.0) -> None:
+        """The latent pick's draws per redraw (``live.pick``; 1 = off) and how often it looks again
+        between redraws (``live.pick_look`` seconds; 0 = never; live/pick.py)."""
         if int(count) != self.pick.count:
             self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
             self.pick.tokens = tokens_of(self.meta, nd=self.nd)
+        self.pick.look = max(0.0, float(look))
 
     def _roll_out_job(self, energy: float) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         """The decoder rolled out ``pick.horizon`` frames from this frame's state (the layers

@@ -352,6 +352,7 @@ class NumpyGenerator(NetDims):
             gs = static @ self._w_static
             gs += self._b0
         redraws = np.nonzero(redraw[:, 0])[0]
+        phase0 = (self._phase - n) % self.phrase  # this call's first frame in its latent phrase
         # decoder, frame by frame
         vecs = np.empty((n, p_dim), np.float32)
         gain = np.float32(max(float(energy), 0.05) ** self.energy_gain) if self.energy_gain > 0 else None
@@ -381,11 +382,13 @@ class NumpyGenerator(NetDims):
             if t < soft:
                 self._soften()
             if pick.count > 1:  # the latent pick (live/pick.py), as the numpy step takes it
-                if redraw[t, 0] and pick.ready():
+                look = not redraw[t, 0] and pick.checks((phase0 + t) % self.phrase, self.phrase)
+                if (redraw[t, 0] or look) and pick.ready():  # a redraw, or a look between two
                     pick.held[0] = zs[t, :nd]
                     pick.style = sty
                     pick.draw()
-                    pick.start(partial(self._roll_out, ge[t].copy(), zs[t].copy(), scale, gain, alpha), threaded=False)
+                    pick.start(partial(self._roll_out, ge[t].copy(), zs[t].copy(), scale, gain, alpha), threaded=False,
+                               gate=look)
                 elif pick.due() and (i := pick.take()):
                     end = int(redraws[redraws > t][0]) if (redraws > t).any() else n
                     delta = (pick.held[i] - zs[t, :nd]) * scale
@@ -421,11 +424,13 @@ class NumpyGenerator(NetDims):
         self.frames += n
         return self._place_all(vecs, out)
 
-    def set_pick(self, count: int) -> None:
-        """The latent pick's draws per redraw (``live.pick``; 1 = off; live/pick.py)."""
+    def set_pick(self, count: int, look: float = 0.0) -> None:
+        """The latent pick's draws per redraw (``live.pick``; 1 = off) and how often it looks again
+        between redraws (``live.pick_look`` seconds; 0 = never; live/pick.py)."""
         if int(count) != self.pick.count:
             self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
             self.pick.tokens = tokens_of(self.meta, nd=self.nd)
+        self.pick.look = max(0.0, float(look))
 
     def _roll_out(self, ge: np.ndarray, z0: np.ndarray, scale: np.float32, gain: np.float32 | None,
                   alpha: np.float32) -> tuple[np.ndarray, np.ndarray]:

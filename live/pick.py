@@ -22,6 +22,16 @@ side, live/novelty.py): the draw whose nearest such window is farthest is taken.
 second (``PRUNE_AT``) only the ``KEEP`` draws whose windows so far lie farthest are rolled on, so
 that offline generation stays over 100x real time.
 
+Between redraws (``live.pick_look`` seconds, 0 = never, off by default; session 59) the pick can
+also look again: every ``look`` seconds it measures whether the dance's last 2-s window lies within
+``REPEAT_AT`` of the history's mean window pair distance from an earlier one (:meth:`LatentPick.
+repeating`, as danced and mirrored), and only then decides as at a redraw, its draw 0 being the
+held half as it is. A move that is not coming back is kept; one that is can be left after half a
+second instead of at the next redraw. Each look that decides costs a decision's roll-outs: with
+looks every 0.5 s most of them decide, the dancer repeats itself half as often (24 seeds: windows
+under 0.3 0.79 % -> 0.38 %) and offline generation runs at 40-45 % of its speed, under its 100x
+target, hence off by default (models/README.md, "Session 59").
+
 A model trained with move tokens (``[train] move_tokens``, model/move_tokens.py; none shipped)
 carries them in its metadata, and then the draws after the first are the style's tokens (the
 codes of its moves, drawn by how often the style's data dances each, none twice) instead of
@@ -67,6 +77,11 @@ SEED_SALT = 0x5049434B
 """Mixed into the dance's seed for the pick's own generator."""
 PRUNE_AT = 30
 """The roll-out step at which the draws are cut to ``KEEP`` (1 s)."""
+REPEAT_AT = 0.7
+"""The last window comes back when its nearest earlier window lies within this share of the
+history's mean window pair distance (the evaluation's line is 0.3; the roll-outs' guess of what
+follows is rough, so the pick looks again well before the dance reaches it: at 0.45 the looks
+halved neither the repeats nor the cost; session 59)."""
 KEEP = 4
 """The draws rolled out past ``PRUNE_AT``: those whose windows so far come back least."""
 DELAY = 6
@@ -103,8 +118,13 @@ class LatentPick:
     """History and choice of the latent pick (see the module docstring). ``count`` draws per
     redraw (1 = off), ``nd`` the held half's size, ``fps`` the model's frame rate."""
 
-    def __init__(self, count: int, *, nd: int, fps: int, seed: int | None = 0) -> None:
+    def __init__(self, count: int, *, nd: int, fps: int, seed: int | None = 0, look: float = 0.0) -> None:
         self.count = max(1, int(count))
+        self.look = max(0.0, float(look))
+        """Between two latent redraws the pick looks again every ``look`` seconds (``live.pick_look``;
+        0 = never; session 59): when the dance's last 2-s window comes back (:meth:`repeating`), it
+        decides again, its draw 0 being the held half as it is (so a dance that is not coming back
+        keeps its move)."""
         self.nd = int(nd)
         self.fps = int(fps)
         self.horizon = HORIZON
@@ -122,6 +142,8 @@ class LatentPick:
         """The style weights of the frame a decision is asked on (set by the runtime)."""
         self.picks = 0
         self.changed = 0
+        self.looks = 0
+        """Decisions made between redraws (the dance came back at a look; counted in ``picks`` too)."""
         self.reset(seed=seed)
 
     def reset(self, *, seed: int | None = None) -> None:
@@ -129,7 +151,7 @@ class LatentPick:
         self._rng = np.random.default_rng([s & 0xFFFFFFFF, SEED_SALT])
         self._n = 0  # samples kept
         self._frames = 0  # frames seen since the reset
-        self.picks = self.changed = 0
+        self.picks = self.changed = self.looks = 0
         self._worker: threading.Thread | None = None
         self._launch = False
         self._got: list[object] = [0, None]  # the worker's choice and its error, if any
@@ -137,7 +159,17 @@ class LatentPick:
         self._due = -1  # the frame the pending choice takes effect on (-1: none)
         self._upto: int | None = None  # the samples kept when the pending decision was asked
 
-    def start(self, roll_out: Callable[[], tuple[np.ndarray, np.ndarray]], *, threaded: bool) -> None:
+    def checks(self, phase: int, phrase: int) -> bool:
+        """Whether frame ``phase`` of a ``phrase``-frame latent phrase is one where the pick looks
+        again (every ``look`` seconds after the redraw, not on it, nor within half a look of the
+        next redraw)."""
+        if self.look <= 0:
+            return False
+        every = max(1, int(round(self.look * self.fps)))
+        return self.on and phase > 0 and phase % every == 0 and phrase - phase >= every // 2
+
+    def start(self, roll_out: Callable[[], tuple[np.ndarray, np.ndarray]], *, threaded: bool,
+              gate: bool = False) -> None:
         """A decision on this frame: ``roll_out()`` gives the roll-outs and which draws they
         are (:meth:`prune`; from a snapshot of the decoder, so that it may run on a worker
         thread: ``threaded``; one short-lived thread per decision, so none is left running
@@ -145,14 +177,22 @@ class LatentPick:
         DELAY frames later (:meth:`due`, :meth:`take`)."""
         self._due = self._frames + DELAY
         self._upto = self._n  # the history as it is now (the frames to come write past it)
+
+        def decide() -> int:  # a look between redraws rolls out only when the dance comes back
+            if gate:
+                if not self.repeating():
+                    return 0
+                self.looks += 1
+            return self.choose(*roll_out())
+
         if not threaded:
-            self._worker, self._choice = None, self.choose(*roll_out())
+            self._worker, self._choice = None, decide()
             return
         got: list[object] = [0, None]
 
         def work() -> None:
             try:
-                got[0] = self.choose(*roll_out())
+                got[0] = decide()
             except Exception as e:  # noqa: BLE001 - the show goes on with the first draw
                 got[1] = e
 
@@ -244,6 +284,40 @@ class LatentPick:
         self.picks += 1
         self.changed += pick != 0
         return pick
+
+    def repeating(self) -> bool:
+        """Whether the dance's last 2-s window (as the history was at :meth:`start`) lies within
+        REPEAT_AT of the history's mean window pair distance from an earlier window starting at
+        least GAP samples before it, as danced or mirrored. The mean pair distance is taken over
+        windows every WINDOW samples (2 s) at least GAP apart."""
+        n = self._n if self._upto is None else self._upto
+        m = min(n, self.size - DELAY)
+        if m < WINDOW + GAP + 5:
+            return False
+        a = n % self.size
+        hist = self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
+        per = float(WINDOW * sk.NUM_JOINTS)
+        starts = np.arange(m - WINDOW, -1, -WINDOW)[::-1]  # windows every 2 s, the last one ending now
+        x = np.stack([hist[b: b + WINDOW].reshape(-1) for b in starts])
+        sq = (x**2).sum(1)
+        d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
+        far = np.abs(starts[:, None] - starts[None, :]) >= GAP
+        if not far.any():
+            return False
+        mean = float(np.sqrt(d2[far] / per).mean())
+        last = hist[m - WINDOW:]
+        nb = m - WINDOW - GAP + 1  # earlier windows: starts 0 .. nb - 1
+        near = np.inf
+        hq = (hist**2).sum(1)[None, :]
+        # the mirrored history's distance to the last window is the history's to the mirrored last window
+        for mine in (last, sk.mirror(last.reshape(WINDOW, sk.NUM_JOINTS, 3)).reshape(WINDOW, -1)):
+            # dd[j, b] between the last window's sample j and history sample b; window pair (b):
+            # the sum over j of dd[j, b + j], a diagonal
+            dd = (mine**2).sum(1)[:, None] + hq - 2.0 * mine @ hist.T
+            st = dd.strides
+            diag = as_strided(dd, shape=(nb, WINDOW), strides=(st[1], st[0] + st[1]), writeable=False)
+            near = min(near, float(np.sqrt(max(float(diag.sum(axis=1).min()), 0.0) / per)))
+        return near < REPEAT_AT * mean
 
     def _nearest(self, rolls: np.ndarray) -> np.ndarray:
         """Per roll-out the distance of its windows that end in it (ENDS, as far as it reaches)

@@ -105,6 +105,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
                          "(mirrored from its next near-symmetric pose; 0 = off)", 0.0, 1.0),
         "pick": Field(int, 8, "at each new move the dancer tries this many draws of its latent and takes the one "
                       "whose next two seconds differ most from what it danced in the last 90 s (1 = off)", 1, 32),
+        "pick_look": Field(float, 0.0, "between new moves the pick also looks every this many seconds, and where the "
+                           "dance's last two seconds come back it decides again (0 = off; 0.5: half as many "
+                           "repeats, `generate` at under half its speed)", 0.0, 2.0),
         "beat_offset_ms": Field(float, 0.0, "shift the beat the dancer lands on (negative = earlier, for a late projector)", -500.0, 500.0),
         "record": Field(str, "", "record the show to this .npz/.bvh/.json path ('' = off)"),
         "status_interval": Field(float, 0.5, "seconds between console status refreshes", 0.05, 60.0),

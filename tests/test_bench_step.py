@@ -15,7 +15,7 @@ def test_the_offline_figure_is_the_generate_commands_path_with_the_onnx_step_bes
     g = bench_step.bench_generate(model, seconds=4.0)
     assert g["default_kind"] == "NumpyGenerator"  # the exported numpy weights, as `generate` picks them
     assert g["frames"] == 120 and g["seconds"] == 4.0
-    assert g["default_speed"] > 0 and g["speed"] > 0 and g["default_elapsed"] > 0
+    assert g["default_speed"] > 0 and g["speed"] > 0 and g["default_elapsed"] > 0 and g["look_speed"] > 0
     assert g["feat_ms"] > 0 and g["step_ms"] > 0 and g["post_ms"] > 0
 
 

@@ -80,6 +80,38 @@ def test_the_pick_compares_mirrored_too() -> None:
     assert pick.choose(np.stack([mirrored, other])) == 1
 
 
+def test_between_redraws_the_pick_looks_again_only_where_the_dance_comes_back() -> None:
+    fps = 30
+    pick = LatentPick(4, nd=16, fps=fps, seed=0, look=0.5)
+    # looks every 0.5 s after a redraw, none on it and none too near the next one
+    assert [ph for ph in range(60) if pick.checks(ph, 60)] == [15, 30, 45]
+    assert [ph for ph in range(60) if LatentPick(4, nd=16, fps=fps, look=1.0).checks(ph, 60)] == [30]
+    assert not any(LatentPick(4, nd=16, fps=fps).checks(ph, 60) for ph in range(60))  # off by default
+    assert not LatentPick(1, nd=16, fps=fps, look=0.5).checks(15, 60)  # no pick, no look
+
+    def arm(f: int, lift: float) -> np.ndarray:
+        return _body(2 * np.pi * f / fps / 1.3, lift=lift)
+
+    def history(p: LatentPick) -> None:  # 30 s of the swing, the hands at one of four heights
+        for f in range(30 * fps):
+            p.push(arm(f, lift=0.15 * ((f // (2 * fps)) % 4)))
+
+    history(pick)
+    for f in range(2 * fps):  # both hands higher than ever: a new move
+        pick.push(arm(f, lift=1.2))
+    assert not pick.repeating()
+    again = LatentPick(4, nd=16, fps=fps, seed=0)
+    history(again)
+    for f in range(2 * fps):  # the first two seconds again: it comes back
+        again.push(arm(f, lift=0.0))
+    assert again.repeating()
+    mirrored = LatentPick(4, nd=16, fps=fps, seed=0)
+    history(mirrored)
+    for f in range(2 * fps):  # ...and so does their mirror
+        mirrored.push(sk.mirror(arm(f, lift=0.0)))
+    assert mirrored.repeating()
+
+
 def test_one_draw_is_the_dance_as_before() -> None:
     feats = demo_features(seconds=20.0, fps=30)
     plain = NumpyStep(WEIGHTS, model_path=MODEL)
@@ -101,7 +133,7 @@ def test_the_numpy_step_and_the_offline_generator_pick_alike() -> None:
     off = NumpyGenerator(WEIGHTS)
     plain = NumpyGenerator(WEIGHTS)
     for g in (step, off):
-        g.set_pick(8)
+        g.set_pick(8, 0.5)  # with looks between redraws (live.pick_look 0.5)
     for g in (step, off, plain):
         g.reset(seed=4)
     a = step.step_frames(feats)
@@ -109,6 +141,7 @@ def test_the_numpy_step_and_the_offline_generator_pick_alike() -> None:
     c = plain.step_frames(feats)
     assert step.pick.picks == off.pick.picks > 10  # a decision every 2 s once 4.5 s are danced
     assert step.pick.changed == off.pick.changed > 0
+    assert step.pick.looks == off.pick.looks > 0  # decisions between redraws where the dance came back
     assert np.abs(a - b).max() < 1e-4
     # the first decision falls at 6 s (the first redraw with 4.5 s behind it): the same dance up to it
     assert np.abs(a[:180] - c[:180]).max() < 1e-4
@@ -123,10 +156,12 @@ def test_no_array_is_allocated_between_decisions() -> None:
     step = NumpyStep(WEIGHTS, model_path=MODEL)
     step.set_pick(8)
     step.reset(seed=0)
-    # traced past the first decision at frame 180 and its choice taken (186), up to the next (240)
-    kept, peak = traced_steps(step, feats[:239], 190)
+    # traced past the first decision at frame 180 and its choice taken (186), up to the pick's
+    # first look between redraws (195: every 0.5 s it may decide again, and a decision copies the
+    # decoder's state for its worker)
+    kept, peak = traced_steps(step, feats[:195], 187)
     assert step.pick.picks == 1
-    assert kept < 2048, f"{kept} bytes kept over 49 frames"
+    assert kept < 2048, f"{kept} bytes kept over 8 frames"
     assert peak < 4096, f"a frame allocates {peak} bytes at its peak"
     assert SUB == 3
 
@@ -136,6 +171,10 @@ def test_the_engine_sets_the_pick_from_the_config(caplog: object) -> None:
     step = NumpyStep(WEIGHTS, model_path=MODEL)
     Engine(cfg, step)
     assert step.pick.count == cfg["live"]["pick"] == 8
+    assert step.pick.look == cfg["live"]["pick_look"] == 0.0  # no looks between redraws by default
+    cfg["live"]["pick_look"] = 0.5
+    Engine(cfg, step)
+    assert step.pick.look == 0.5
     cfg["live"]["pick"] = 1
     Engine(cfg, step)
     assert step.pick.count == 1
