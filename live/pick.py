@@ -285,17 +285,25 @@ class LatentPick:
         self.changed += pick != 0
         return pick
 
+    def _history(self) -> np.ndarray | None:
+        """The kept samples as they were at :meth:`start` (less the oldest few, which the frames
+        since overwrite), oldest first, as float64 rows [m, 51]; None when too short to compare."""
+        n = self._n if self._upto is None else self._upto
+        m = min(n, self.size - DELAY)
+        if m < WINDOW + GAP + 5:
+            return None
+        a = n % self.size
+        return self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
+
     def repeating(self) -> bool:
         """Whether the dance's last 2-s window (as the history was at :meth:`start`) lies within
         REPEAT_AT of the history's mean window pair distance from an earlier window starting at
         least GAP samples before it, as danced or mirrored. The mean pair distance is taken over
         windows every WINDOW samples (2 s) at least GAP apart."""
-        n = self._n if self._upto is None else self._upto
-        m = min(n, self.size - DELAY)
-        if m < WINDOW + GAP + 5:
+        hist = self._history()
+        if hist is None:
             return False
-        a = n % self.size
-        hist = self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
+        m = len(hist)
         per = float(WINDOW * sk.NUM_JOINTS)
         starts = np.arange(m - WINDOW, -1, -WINDOW)[::-1]  # windows every 2 s, the last one ending now
         x = np.stack([hist[b: b + WINDOW].reshape(-1) for b in starts])
@@ -326,12 +334,10 @@ class LatentPick:
         :meth:`start` (the samples kept then less the oldest few, which the frames since
         overwrite)."""
         k = len(rolls)
-        n = self._n if self._upto is None else self._upto
-        m = min(n, self.size - DELAY)
-        if m < WINDOW + GAP + 5:
+        hist = self._history()
+        if hist is None:
             return np.full(k, -np.inf)
-        a = n % self.size
-        hist = self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
+        m = len(hist)
         r = rolls.shape[1]
         roll = rolls[:, :, : sk.NUM_JOINTS * 3].reshape(k, r, sk.NUM_JOINTS, 3).astype(np.float64)
         roll = roll - 0.5 * (roll[:, :, 11:12] + roll[:, :, 12:13])
