@@ -100,11 +100,11 @@ def _song_fields(song: object) -> tuple[np.ndarray, np.ndarray, int, np.ndarray,
 
 
 def render_dance(song: object, *, style: str, fps: int, seed: int, variety: float = 0.0,
-                 stance: bool = False, calm: float = 0.0) -> Dance:
+                 stance: bool = False, calm: float = 0.0, wider: int = 0) -> Dance:
     """Choreograph ``song`` (a model.synth_music.Song, a model.midi_music song, or
     anything with ``beats``, ``seconds`` and optionally ``downbeats``, ``beats_per_bar``,
     ``energy`` per beat 0..1 and ``sections`` per beat) in ``style`` at ``fps``. ``variety``,
-    ``stance`` and ``calm``: the choreographer's (model/synth_plan.py)."""
+    ``stance``, ``calm`` and ``wider``: the choreographer's (model/synth_plan.py)."""
     if style not in STYLES:
         raise ConfigError(f"unknown dance style {style!r}; use one of {', '.join(STYLES)}")
     spec = STYLES[style]
@@ -125,7 +125,7 @@ def render_dance(song: object, *, style: str, fps: int, seed: int, variety: floa
     d0 = int(np.clip(np.searchsorted(beats, downbeats[0] - 1e-3), 0, len(beats) - 1)) if len(downbeats) else 0
     n_beats = int(np.ceil(b[-1])) + 1
     plan = plan_dance(n_beats=n_beats, first_downbeat=d0, bpb=bpb, energy=energy, sections=sections,
-                      style=style, rng=rng, variety=variety, stance=stance, calm=calm)
+                      style=style, rng=rng, variety=variety, stance=stance, calm=calm, wider=wider)
     if half:
         plan.le = [i + 4 for i in plan.le]
         plan.ue = [i + 4 for i in plan.ue]

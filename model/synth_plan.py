@@ -53,6 +53,7 @@ import numpy as np
 from model.synth_moves import LO, U_NEUTRAL, UP, Move, expand, mirror_lower, mirror_upper
 from model.synth_styles import STYLES, VOCABULARY
 from model.synth_track import EASES
+from model.synth_wider import widen
 
 SLOW_NOT = frozenset({"travel", "turn", "jump"})
 """Tags of the moves that have no half-time calm version (``calm``): they leave their place."""
@@ -133,7 +134,7 @@ def _wrap(a: float) -> float:
 
 class _Planner:
     def __init__(self, style: str, energy: np.ndarray, rng: np.random.Generator, variety: float = 0.0,
-                 stance: bool = False, calm: float = 0.0) -> None:
+                 stance: bool = False, calm: float = 0.0, wider: int = 0) -> None:
         self.variety = float(variety)
         self.calm = float(calm)
         self.stance = bool(stance)
@@ -141,6 +142,7 @@ class _Planner:
         # moves tagged "variety" came with it: without it the vocabulary (and so a seed's
         # plan) is the one data sets were made with before
         self.vocab = tuple(m for m in VOCABULARY[style] if self.variety > 0 or "variety" not in m.tags)
+        self.vocab += widen(style, self.vocab, wider)  # () when 0: the vocabulary as before it
         if self.calm > 0:  # the normal moves that stay in place, at half tempo, for calm passages
             self.vocab += tuple(half_time(m, CALM_TEMPO) for m in self.vocab if m.level == 1 and not m.tags & SLOW_NOT)
         self.energy = energy
@@ -253,14 +255,16 @@ class _Planner:
 
 def plan_dance(*, n_beats: int, first_downbeat: int, bpb: int, energy: np.ndarray, sections: np.ndarray | None,
                style: str, rng: np.random.Generator, variety: float = 0.0, stance: bool = False,
-               calm: float = 0.0) -> Plan:
+               calm: float = 0.0, wider: int = 0) -> Plan:
     """Plan a dance over ``n_beats`` beats (see the module docstring). ``energy``: per
     beat 0..1; ``sections``: optional per-beat section labels (phrases break where they
     change); ``variety``: the chance that a unit varies its second half (see
     ``_Planner._upper_keys``; 0 draws nothing more, so a seed plans as before); ``stance``:
     smaller moves keep the move's own level and arms; ``calm``: the weight of the half-time
-    versions of the normal moves in calm passages (see the module docstring; 0: none)."""
-    pl = _Planner(style, np.asarray(energy, dtype=np.float64), rng, variety, stance, calm)
+    versions of the normal moves in calm passages (see the module docstring; 0: none); ``wider``:
+    how many variants of each normal and big move join the vocabulary (model/synth_wider.py; 0:
+    none, a seed plans as before)."""
+    pl = _Planner(style, np.asarray(energy, dtype=np.float64), rng, variety, stance, calm, wider)
     unit = 2 * bpb
     start = float(first_downbeat % bpb - bpb if first_downbeat % bpb else 0)
     if start < 0:  # a pickup: sway in place until the first full bar

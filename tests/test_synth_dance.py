@@ -327,3 +327,42 @@ def test_variety_is_recorded_in_the_manifest_and_checked(tmp_path: Path) -> None
     assert all("calm" not in e for e in plain)
     with pytest.raises(ConfigError, match="--calm"):
         synthesize_dataset(out, minutes=0.1, calm=-1.0)
+
+
+def test_a_wider_vocabulary_varies_every_normal_move_alike_in_every_clip_and_keeps_the_dance_sound(tmp_path: Path) -> None:
+    from model.synth_wider import widen
+
+    for style, vocab in VOCABULARY.items():
+        extra = widen(style, vocab, 2)
+        normal = [m for m in vocab if m.level > 0]
+        assert [m.name for m in extra] == [f"{m.name}~{i}" for m in normal for i in (1, 2)], style
+        assert widen(style, vocab, 0) == ()
+        again = widen(style, vocab, 2)  # the same variants every time: a style's vocabulary, not a clip's
+        assert all(np.array_equal(a.upper[0][1], b.upper[0][1]) for a, b in zip(extra, again))
+        for m, v in zip([m for m in normal for _ in (1, 2)], extra):
+            # the move's rhythm, footwork pattern, turns, travel and jumps kept; its shapes not
+            assert v.beats == m.beats and v.level == m.level and "wider" in v.tags
+            assert [t for t, _ in v.lower] == [t for t, _ in m.lower]
+            lo_m, lo_v = np.stack([k for _, k in m.lower]), np.stack([k for _, k in v.lower])
+            assert np.array_equal(np.isnan(lo_m), np.isnan(lo_v))  # a held foot stays held
+            assert np.array_equal(lo_m[:, 10:14], lo_v[:, 10:14])  # travel, turn, air
+            up_m, up_v = np.stack([k for _, k in m.upper]), np.stack([k for _, k in v.upper])
+            assert np.sqrt(((up_m[:, 6:12] - up_v[:, 6:12]) ** 2).mean()) > 0.02, (style, v.name)
+    # danced: a normal move's variants appear, the dance stays exact, grounded and on the beat
+    song = render_song(feel="house", bpm=124.0, seconds=90.0, seed=4)
+    plain = render_dance(song, style="house", fps=FPS, seed=4, variety=1.0)
+    wide = render_dance(song, style="house", fps=FPS, seed=4, variety=1.0, wider=3)
+    again = render_dance(song, style="house", fps=FPS, seed=4, variety=1.0, wider=0)
+    np.testing.assert_array_equal(plain.poses, again.poses)  # 0: the plan as before it
+    names = [n for _, n, _ in wide.phrases]
+    assert any("~" in n for n in names) and all("~" not in n for _, n, _ in plain.phrases)
+    p = wide.poses
+    assert bone_length_error(p) < 1e-4 and p[:, 15:17, 1].min() > ANKLE_HEIGHT - 2e-3
+    assert metrics.beat_align_score(p, song.beats, fps=FPS) > 0.65
+    assert metrics.foot_skating(p, fps=FPS) < 0.1
+    # recorded in the manifest; out of range refused with the flag's name
+    got = synthesize_dataset(tmp_path / "wide", minutes=0.2, styles=["locking"], seed=2, music="synth",
+                             clip_seconds=(10.0, 12.0), wider=2)
+    assert check_dataset(tmp_path / "wide") == [] and all(e["wider"] == 2 for e in got)
+    with pytest.raises(ConfigError, match="--wider"):
+        synthesize_dataset(tmp_path / "bad", minutes=0.1, wider=9)

@@ -51,6 +51,10 @@ def register(sub: Any) -> None:
                         "intros), beside its own calm moves' 1, so a break does not alternate between two sways "
                         "(default 0: calm moves only; the data repeats less with it, but a model fine-tuned on it "
                         "repeated itself more: models/README.md, session 54)")
+    s.add_argument("--wider", type=int, default=0, metavar="K",
+                   help="K variants (0..8) of each normal and big move join a style's vocabulary: the same "
+                        "rhythm and footwork pattern with other arm shapes and paths, stance and level, the same "
+                        "in every clip (default 0: the hand-written moves only; models/README.md, session 60)")
     s.set_defaults(func=run_synth)
 
     c = dsub.add_parser("check", parents=[common_parent()],
@@ -108,7 +112,7 @@ def run_synth(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     entries = synthesize_dataset(args.out, minutes=args.minutes, styles=styles, seed=args.seed, fps=fps,
                                  clip_seconds=(lo, hi), music=args.music, augment_share=share,
                                  styles_per_song=args.styles_per_song, variety=args.variety, stance=bool(args.stance),
-                                 calm=args.calm, progress=_progress)
+                                 calm=args.calm, wider=args.wider, progress=_progress)
     per = f", each song danced in {args.styles_per_song} styles" if args.styles_per_song > 1 else ""
     print(f"wrote {len(entries)} clips ({args.minutes:g} min of music, {', '.join(styles)}, {args.music} music, "
           f"{fps} fps{per}) to {args.out}")
