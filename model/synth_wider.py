@@ -89,7 +89,7 @@ def _lower(track: Track, rng: np.random.Generator) -> Track:
         k = k.copy()
         for sl in (LO.LF, LO.RF):
             if not np.isnan(k[sl.start]):  # a placed foot (HOLD stays where it is)
-                side = 1.0 if sl is LO.LF else -1.0  # wider is outward on each side
+                side = 1.0 if sl == LO.LF else -1.0  # wider is outward on each side
                 k[sl.start] += side * foot[0]
                 k[sl.start + 2] += foot[1]
                 k[sl.start + 1] *= lift
