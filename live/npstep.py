@@ -54,7 +54,7 @@ from numpy.lib.stride_tricks import as_strided
 from live.control import parse_style
 from live.offline import NetDims, read_weights
 from live.phrase import REFRESH_FRAMES, REFRESH_KEEP, draw_memory, soften
-from live.pick import DELAY, PRUNE_AT, LatentPick, tokens_of
+from live.pick import DELAY, PRUNE_AT, LatentPick
 from live.runtime import ROOT_MODES, advance_root
 from model import modelmeta
 from model.errors import ModelError
@@ -575,14 +575,6 @@ class NumpyStep(NetDims):
             add(ema, dif, ema)
         else:
             self._in_head.dot(self._head, vec)
-
-    def set_pick(self, count: int, look: float = 0.0) -> None:
-        """The latent pick's draws per redraw (``live.pick``; 1 = off) and how often it looks again
-        between redraws (``live.pick_look`` seconds; 0 = never; live/pick.py)."""
-        if int(count) != self.pick.count:
-            self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
-            self.pick.tokens = tokens_of(self.meta, nd=self.nd)
-        self.pick.look = max(0.0, float(look))
 
     def _roll_out_job(self, energy: float) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
         """The decoder rolled out ``pick.horizon`` frames from this frame's state (the layers

@@ -95,7 +95,8 @@ def read_weights(path: Path, *, name: str, what: str, feature_config: Mapping[st
 
 
 class NetDims:
-    """The network sizes of a model's ``net_config`` (a base of the two numpy runners)."""
+    """The network sizes of a model's ``net_config`` and the latent pick's setting (a base of the two
+    numpy runners)."""
 
     d: int
     heads: int
@@ -108,6 +109,10 @@ class NetDims:
     tau: float
     energy_gain: float
     ema_tau: float
+    fps: int
+    meta: dict[str, Any]
+    pick: LatentPick
+    _seed: int | None
 
     def _set_dims(self, nc: Mapping[str, Any]) -> None:
         """Read them from ``nc``. Raises KeyError, TypeError or ValueError on a missing or
@@ -123,6 +128,14 @@ class NetDims:
         self.tau = float(nc["noise_tau"])
         self.energy_gain = float(nc.get("energy_gain", 0.0))
         self.ema_tau = float(nc.get("ema_tau", 30.0))
+
+    def set_pick(self, count: int, look: float = 0.0) -> None:
+        """The latent pick's draws per redraw (``live.pick``; 1 = off) and how often it looks again
+        between redraws (``live.pick_look`` seconds; 0 = never; live/pick.py)."""
+        if int(count) != self.pick.count:
+            self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
+            self.pick.tokens = tokens_of(self.meta, nd=self.nd)
+        self.pick.look = max(0.0, float(look))
 
 
 class NumpyGenerator(NetDims):
@@ -423,14 +436,6 @@ class NumpyGenerator(NetDims):
             self._z[:nd] = zs[-1, :nd]  # the held half the last pick took
         self.frames += n
         return self._place_all(vecs, out)
-
-    def set_pick(self, count: int, look: float = 0.0) -> None:
-        """The latent pick's draws per redraw (``live.pick``; 1 = off) and how often it looks again
-        between redraws (``live.pick_look`` seconds; 0 = never; live/pick.py)."""
-        if int(count) != self.pick.count:
-            self.pick = LatentPick(count, nd=self.nd, fps=self.fps, seed=self._seed)
-            self.pick.tokens = tokens_of(self.meta, nd=self.nd)
-        self.pick.look = max(0.0, float(look))
 
     def _roll_out(self, ge: np.ndarray, z0: np.ndarray, scale: np.float32, gain: np.float32 | None,
                   alpha: np.float32) -> tuple[np.ndarray, np.ndarray]:
