@@ -114,6 +114,8 @@ from typing import Any
 
 import numpy as np
 
+from model.config import SCHEMA
+
 ENERGIES = (1.0, 1.6, 2.2)
 """Energies the speed is measured at."""
 LIVE_ENERGIES = (0.75, 1.25)
@@ -125,6 +127,10 @@ LIVE_TOLERANCE = 1.05
 """The live stage stops when the limb speed is within this factor of the data's."""
 SCALE_RANGE = (0.5, 2.5)
 """Clip range of a style's scale (the top is the training windows' energy range)."""
+USER_ENERGY_MAX = float(SCHEMA["live"]["energy"].max or 2.0)
+"""The most user energy (``live.energy``) the live stage can feed: a style whose free-run scale is
+under 1.25 cannot be set past 2x it there (session 61: freestyle's secant asked for 2.01 on a
+decoder trained afresh, and the config refused it)."""
 MIN_SLOPE = 0.05
 """Below this log-log slope energy does not change the speed; the scale stays 1."""
 FAST_FLOW = 0.1
@@ -447,7 +453,9 @@ def calibrate_live(dancer: Any, clips: Sequence[Any], cal: Calibration, *, per_s
         ratio = partial(_live_ratio, dancer, songs, data_speed, st, last)
         old = cal.scale[st]
         got = [ratio(e) for e in LIVE_ENERGIES]
-        new, reached, pts = _secant_scale(ratio, old, got, top=min(SCALE_RANGE[1], cal.energy_max))
+        # the dances are fed user energy (new / old): never past what `live.energy` accepts
+        top = min(SCALE_RANGE[1], cal.energy_max, old * USER_ENERGY_MAX)
+        new, reached, pts = _secant_scale(ratio, old, got, top=top)
         cal.live_ratios[st] = [round(x, 4) for x in got]
         cal.live_ratio[st] = round(reached, 4)
         say(f"{st}: through the live engine, model/data limb speed " + ", ".join(

@@ -38,7 +38,7 @@ from model.energy_calib import (
     style_tempo,
     tempo_of,
 )
-from model.errors import ModelError
+from model.errors import ConfigError, ModelError
 from tests.test_engine import StubGenerator
 from tests.test_train import TINY, make_dataset
 
@@ -604,8 +604,11 @@ class ScaledDancer:
         self.forgotten: set[str] = set()
 
     def dance(self, song, *, style, seed=0, energy=1.0, variation=None):  # noqa: ANN001, ANN201 - the Dancer's signature
+        from model.energy_calib import USER_ENERGY_MAX
         from model.metrics_gen import Generated
 
+        if energy > USER_ENERGY_MAX:  # as the real Dancer's config check refuses it
+            raise ConfigError(f"config key 'live.energy' must be <= {USER_ENERGY_MAX}, got {energy}")
         c = self.by_id[song.name]
         n = int(round(song.seconds * self.fps))
         p = c.poses[:n].astype(np.float64)
@@ -644,11 +647,18 @@ def test_the_live_stage_rescales_each_style_to_move_like_its_data_through_the_en
     assert d["motion_spread"] == cal.spread
     assert "through the live engine" in cal.table() and "spread" in cal.table()
     # a style that needs more than the ceiling stops there
-    cal2 = Calibration(scale={"a": 1.0, "b": 1.0}, ratios={}, energies=[1.0], clips={}, seconds=6.0,
+    cal2 = Calibration(scale={"a": 1.5, "b": 1.0}, ratios={}, energies=[1.0], clips={}, seconds=6.0,
                        style_strength=1.0)
     calibrate_live(ScaledDancer(clips, dict(cal2.scale), need={"a": 4.0, "b": 1.0}), clips, cal2,  # type: ignore[arg-type]
                    per_style=2, seconds=6.0)
     assert cal2.scale["a"] == SCALE_RANGE[1] and cal2.scale["b"] == pytest.approx(1.0, rel=0.01)
+    # ... and one whose free run left it low stops where the user's energy can take it (2x), not
+    # with a config error (session 61: freestyle's free-run scale 0.86, the secant asked for 2.01)
+    cal3 = Calibration(scale={"a": 0.8, "b": 1.0}, ratios={}, energies=[1.0], clips={}, seconds=6.0,
+                       style_strength=1.0)
+    calibrate_live(ScaledDancer(clips, dict(cal3.scale), need={"a": 2.4, "b": 1.0}), clips, cal3,  # type: ignore[arg-type]
+                   per_style=2, seconds=6.0)
+    assert cal3.scale["a"] == pytest.approx(1.6) and cal3.live_ratio["a"] == pytest.approx(1.6 / 2.4, rel=0.01)
 
 
 def test_the_live_stage_dances_a_style_to_the_other_styles_music_when_asked(ckpt: tuple[Path, Path]) -> None:
