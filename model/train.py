@@ -37,7 +37,9 @@
   of the held-out clips scored with model.metrics (BAS vs the data's, freeze ratio, bone
   error). ``RUN/log.csv`` gets a row per validation and ``RUN/curves.png`` is redrawn.
 * Fine-tuning: ``init=CKPT`` starts from a trained model (its normalisation is kept);
-  ``new_style=NAME`` appends a style vector; ``freeze_encoder`` trains only the decoder.
+  ``new_style=NAME`` appends a style vector; ``freeze_encoder`` trains only the decoder;
+  ``fresh_decoder`` draws the decoder (style table, static and latent gates, LSTM, head) afresh,
+  so that it is trained from scratch on the init's music encoder.
 * DDP: under ``torchrun`` (WORLD_SIZE > 1) the model is wrapped in
   DistributedDataParallel (gloo on CPU, nccl on CUDA); each rank draws its own windows;
   rank 0 writes checkpoints and logs. Resume under DDP continues but is not bit-exact.
@@ -746,6 +748,7 @@ def train(
     init: str | Path | None = None,
     new_style: str | None = None,
     freeze_encoder: bool = False,
+    fresh_decoder: bool = False,
     seed: int | None = None,
     device: str | None = None,
     progress: bool = True,
@@ -802,6 +805,13 @@ def train(
     elif base is not None:
         net = build(base["config"])
         net.load_state_dict(base["model"])
+        if fresh_decoder:  # the init's music encoder, the decoder drawn afresh (session 61)
+            torch.manual_seed(tc.seed)
+            drawn = build(base["config"])
+            with torch.no_grad():
+                for mine, new in zip(net.decoder_parameters(), drawn.decoder_parameters()):
+                    mine.copy_(new)
+            torch.manual_seed(tc.seed)
         styles = list(base["styles"])
         if new_style:
             if new_style in styles:
@@ -934,7 +944,8 @@ def train(
             "styles": styles, "controls": ["energy", "variation"],
             "norm": {k: getattr(net, k).detach().cpu().numpy() for k in ("feat_mean", "feat_std", "pose_mean", "pose_std")},
             "data_summary": summary, "val_clips": [c.id for c in val_clips],
-            "freeze_encoder": freeze_encoder, "init": str(init) if init else None, "move_tokens": tokens,
+            "freeze_encoder": freeze_encoder, "fresh_decoder": bool(fresh_decoder if ckpt is None else ckpt.get("fresh_decoder")),
+            "init": str(init) if init else None, "move_tokens": tokens,
             "rng": _rng_state(rng, dev), "command": command,
             "elapsed": elapsed0 + time.perf_counter() - t_start,
             "style_critic": ({"critic": critic_state(loss_mod.critic), "report": critic_report}

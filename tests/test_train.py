@@ -198,6 +198,32 @@ def test_fine_tune_adds_a_style_and_can_freeze_the_encoder(data: Path, tmp_path:
               init=tmp_path / "base" / "final.pt", progress=False)
 
 
+def test_a_fresh_decoder_keeps_the_inits_music_encoder_and_learns_the_rest_from_scratch(data: Path, tmp_path: Path) -> None:
+    feats = defaults()["features"]
+    net_cfg, tc, _ = _tiny_cfgs(tmp_path, 10)
+    train(data=data, out=tmp_path / "base", feature_cfg=feats, net_cfg=net_cfg, train_cfg=tc, progress=False)
+    runs = {}
+    for name, fresh in (("tuned", False), ("fresh", True)):
+        _, tc2, _ = _tiny_cfgs(tmp_path, 2)
+        tc2.seed = 3  # with the base's own seed the draw would be the one the base started from
+        train(data=data, out=tmp_path / name, feature_cfg=feats, train_cfg=tc2, init=tmp_path / "base" / "final.pt",
+              freeze_encoder=True, fresh_decoder=fresh, progress=False)
+        runs[name] = load_checkpoint(tmp_path / name / "final.pt")
+    base = load_checkpoint(tmp_path / "base" / "final.pt")
+    enc = [k for k in base["model"] if k.startswith(("inp.", "blocks.", "ln_f."))]
+    dec = [k for k in base["model"] if k.startswith(("style_table", "w_static", "w_rec.", "head.weight"))]
+    assert len(dec) >= 4
+    for ck in runs.values():
+        assert all(torch.equal(base["model"][k], ck["model"][k]) for k in enc)
+        assert torch.equal(base["model"]["pose_mean"], ck["model"]["pose_mean"])
+    moved = {n: max(float((ck["model"][k] - base["model"][k]).abs().mean() / base["model"][k].abs().mean()) for k in dec)
+             for n, ck in runs.items()}
+    drawn = {n: min(float((ck["model"][k] - base["model"][k]).abs().mean() / base["model"][k].abs().mean()) for k in dec)
+             for n, ck in runs.items()}
+    assert moved["tuned"] < 0.1 and drawn["fresh"] > 0.5, (moved, drawn)  # two steps move little; a new draw all
+    assert runs["fresh"]["fresh_decoder"] is True and runs["tuned"]["fresh_decoder"] is False
+
+
 def test_user_errors_are_one_line(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from live.cli import main
 
@@ -211,6 +237,9 @@ def test_user_errors_are_one_line(data: Path, tmp_path: Path, capsys: pytest.Cap
     assert err.count("\n") == 1 and "does not exist" in err
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--new-style", "x"]) == 2
     assert "--init" in capsys.readouterr().err
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--fresh-decoder"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--fresh-decoder" in err and "--init" in err
 
 
 @pytest.mark.slow

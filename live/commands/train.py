@@ -27,6 +27,9 @@ def register(sub: Any) -> None:
                    help="start from this checkpoint or exported model, e.g. models/default.onnx (fine-tuning)")
     p.add_argument("--new-style", metavar="NAME", default=None, help="with --init: add a style label for the new data")
     p.add_argument("--freeze-encoder", action="store_true", help="with --init: train only the decoder")
+    p.add_argument("--fresh-decoder", action="store_true",
+                   help="with --init: draw the decoder (styles, gates, LSTM, head) afresh and train it from scratch "
+                   "on the init's music encoder (with --freeze-encoder, the encoder stays as it is)")
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="device (default from config: auto)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (overrides the config)")
@@ -39,8 +42,8 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     from model.errors import ConfigError
     from model.train import load_train_config, train
 
-    if (args.new_style or args.freeze_encoder) and not args.init:
-        raise ConfigError("--new-style and --freeze-encoder need --init CKPT (a model to fine-tune)")
+    if (args.new_style or args.freeze_encoder or args.fresh_decoder) and not args.init:
+        raise ConfigError("--new-style, --freeze-encoder and --fresh-decoder need --init CKPT (a model to start from)")
     if args.init and args.resume:
         raise ConfigError("--init and --resume exclude each other; --resume alone continues a run")
     from model.train_checks import check_train_config, check_train_toml
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
                   f"(of {int((ck.get('train_config') or {}).get('steps', 0)) or '?'})", file=sys.stderr, flush=True)
     res = train(data=args.data, out=args.out, feature_cfg=features, net_cfg=net_cfg, train_cfg=train_cfg,
                 steps=args.steps, resume=args.resume, init=args.init, new_style=args.new_style,
-                freeze_encoder=args.freeze_encoder, seed=args.seed, device=args.device,
+                freeze_encoder=args.freeze_encoder, fresh_decoder=args.fresh_decoder, seed=args.seed, device=args.device,
                 progress=not args.quiet, command=shlex.join(["dancemuse", *sys.argv[1:]]))
     if rank != 0:  # under torchrun only the first process reports (one final line, not garbled)
         return 0
