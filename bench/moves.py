@@ -91,21 +91,6 @@ def distinct_moves(rolls: np.ndarray, scale: float, *, apart: float = APART) -> 
     return len(heads)
 
 
-def history_spread(pick: lp.LatentPick) -> float | None:
-    """The history's mean distance between two 2-s windows at least 2 s apart (windows every 2 s,
-    as :meth:`live.pick.LatentPick.repeating` takes it); None while too short."""
-    hist = pick._history()
-    if hist is None:
-        return None
-    w = lp.WINDOW
-    starts = np.arange(len(hist) - w, -1, -w)[::-1]
-    x = np.stack([hist[b: b + w].reshape(-1) for b in starts])
-    sq = (x**2).sum(1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0) / (w * sk.NUM_JOINTS)
-    far = np.abs(starts[:, None] - starts[None, :]) >= lp.GAP
-    return float(np.sqrt(d2[far]).mean()) if far.any() else None
-
-
 @contextlib.contextmanager
 def watching(offers: Offers, *, apart: float = APART) -> Iterator[Offers]:
     """While open, every pick decision (its pruning step, where all the draws' first seconds are
@@ -113,7 +98,7 @@ def watching(offers: Offers, *, apart: float = APART) -> Iterator[Offers]:
     prune = lp.LatentPick.prune
 
     def watched(self: lp.LatentPick, rolls: np.ndarray) -> np.ndarray:
-        spread = history_spread(self)
+        spread = self.spread()
         if spread is not None and spread > 1e-9:
             near = self._nearest(rolls) / spread
             offers.distinct.append(distinct_moves(rolls, spread, apart=apart))

@@ -295,24 +295,35 @@ class LatentPick:
         a = n % self.size
         return self._ring[a + self.size - m: a + self.size].reshape(m, -1).astype(np.float64)
 
+    def spread(self) -> float | None:
+        """The history's mean distance between two 2-s windows at least GAP samples apart (windows
+        every 2 s, the last one ending now; RMS per joint, m), as :meth:`repeating` measures against
+        it; None while the history is too short (bench/moves.py reads it)."""
+        hist = self._history()
+        return None if hist is None else self._spread(hist)
+
+    @staticmethod
+    def _spread(hist: np.ndarray) -> float | None:
+        starts = np.arange(len(hist) - WINDOW, -1, -WINDOW)[::-1]  # windows every 2 s, the last one ending now
+        x = np.stack([hist[b: b + WINDOW].reshape(-1) for b in starts])
+        sq = (x**2).sum(1)
+        d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
+        far = np.abs(starts[:, None] - starts[None, :]) >= GAP
+        if not far.any():
+            return None
+        return float(np.sqrt(d2[far] / float(WINDOW * sk.NUM_JOINTS)).mean())
+
     def repeating(self) -> bool:
         """Whether the dance's last 2-s window (as the history was at :meth:`start`) lies within
         REPEAT_AT of the history's mean window pair distance from an earlier window starting at
         least GAP samples before it, as danced or mirrored. The mean pair distance is taken over
         windows every WINDOW samples (2 s) at least GAP apart."""
         hist = self._history()
-        if hist is None:
+        mean = None if hist is None else self._spread(hist)
+        if hist is None or mean is None:
             return False
         m = len(hist)
         per = float(WINDOW * sk.NUM_JOINTS)
-        starts = np.arange(m - WINDOW, -1, -WINDOW)[::-1]  # windows every 2 s, the last one ending now
-        x = np.stack([hist[b: b + WINDOW].reshape(-1) for b in starts])
-        sq = (x**2).sum(1)
-        d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)
-        far = np.abs(starts[:, None] - starts[None, :]) >= GAP
-        if not far.any():
-            return False
-        mean = float(np.sqrt(d2[far] / per).mean())
         last = hist[m - WINDOW:]
         nb = m - WINDOW - GAP + 1  # earlier windows: starts 0 .. nb - 1
         near = np.inf
