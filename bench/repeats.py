@@ -24,6 +24,10 @@ variant (the same seeds for all, so the comparison is paired) and prints per var
 - with ``--data`` (the training data), the style of every piece recognised by `evaluate`'s
   classifier trained on it, as `evaluate` prints "style recognised, long music": the worst style
   over all seeds, over each run of four seeds, and for the worst single seed, and each style's share.
+  A model trained on other data is judged by a classifier that learnt its own (``--data-for
+  LABEL DIR ...``): the issue's style line is recognition by a classifier trained on *the model's*
+  training data, and one that never saw a model's wider vocabulary reads its variants as other
+  styles (session 62).
 
 The variants are configurations of the dancer (``--variant LABEL SECTION.KEY=VALUE ...``,
 repeatable; the first column is always the configuration in effect, ``--set`` included); a
@@ -217,6 +221,23 @@ def table(results: dict[str, Runs], *, seeds: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
+def style_data(data: Sequence[str] | None, data_for: Sequence[Sequence[str]], labels: Sequence[str]
+               ) -> dict[str, tuple[str, ...]]:
+    """Per column label, the training folders its style classifier learns from: ``--data`` for
+    every column, a ``--data-for LABEL DIR ...`` for its own; a column with neither is not judged.
+    A ``--data-for`` naming no column, or no folder, is one ConfigError line."""
+    from model.errors import ConfigError
+
+    out = {label: tuple(data) for label in labels} if data else {}
+    for it in data_for:
+        if len(it) < 2:
+            raise ConfigError(f"--data-for {' '.join(it)!r} needs a column label and at least one training folder")
+        if it[0] not in labels:
+            raise ConfigError(f"--data-for {it[0]!r}: no column of that label (the columns: {', '.join(labels)})")
+        out[it[0]] = tuple(it[1:])
+    return out
+
+
 def parse_variants(items: Sequence[Sequence[str]] | None) -> list[tuple[str, dict[str, Any]]]:
     """``[["16 draws", "live.pick=16"], ...]`` -> ``[("16 draws", {"live.pick": 16}), ...]``
     (typed and checked by the config schema: a wrong key is one ConfigError line)."""
@@ -249,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", nargs="+", default=None, metavar="TRAIN_DIR",
                     help="training dataset folder(s): also recognise the long music's styles with `evaluate`'s "
                     "classifier trained on them (e.g. data/synth_v5 data/mocap)")
+    ap.add_argument("--data-for", nargs="+", action="append", default=[], metavar=("LABEL", "TRAIN_DIR"),
+                    help="one column's classifier learns from these folders instead of --data (repeatable): a "
+                    "model trained on other data is judged by what it learnt, e.g. --data-for shipped "
+                    "data/synth_v5 data/mocap")
     args = ap.parse_args(argv)
 
     from live.cli import parse_set
@@ -261,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         base = parse_set(args.set_)
         variants = [("in effect", {})] + (parse_variants(args.variant) or [("live.pick 1", {"live.pick": 1})])
+        learnt = style_data(args.data, args.data_for, [label for label, _ in variants])
         model = str(resolve_model_path(args.model or load_config(None, overrides=base)["model"].get("path") or None))
         songs = [] if args.no_songs else ms.find_songs(args.songs)
         long, recs = None, []
@@ -269,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             src = list(recs) or list(songs) or ms.find_songs(["midi:6"])
             long = ms.long_music(src, minutes=args.long_minutes)
         seeds = list(range(args.first_seed, args.first_seed + max(0, args.seeds)))
-        classifier = None
+        classifiers: dict[tuple[str, ...], Any] = {}
         results: dict[str, Runs] = {}
         others: dict[str, str] = {}  # the variants that dance another model
         for label, over in variants:
@@ -279,12 +305,13 @@ def main(argv: list[str] | None = None) -> int:
             dancer = Dancer(mine, cfg)
             if mine != model:
                 others[label] = mine
-            if args.data and classifier is None:  # evaluate's classifier, fitted once at the model's rate
+            dirs = learnt.get(label)
+            if dirs and dirs not in classifiers:  # evaluate's classifier, fitted once per data at the model's rate
                 from model import style_classifier as sc
                 from model.metrics_suite import load_train
 
-                classifier = sc.fit(load_train(args.data, fps=dancer.fps).poses(), fps=dancer.fps)
-            results[label] = dance_runs(dancer, songs, long, seeds, classifier=classifier)
+                classifiers[dirs] = sc.fit(load_train(list(dirs), fps=dancer.fps).poses(), fps=dancer.fps)
+            results[label] = dance_runs(dancer, songs, long, seeds, classifier=classifiers.get(dirs) if dirs else None)
             print(f"  {label}: {len(songs)} test songs x 2 styles, {len(seeds)} seeds of "
                   f"{args.long_minutes:g} min in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     except DanceMuseError as e:
@@ -292,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for label, path in others.items():
         print(f"{label}: model {path}")
+    if len(set(learnt.values())) > 1:  # say which column's style figures read which classifier
+        for label, dirs in learnt.items():
+            print(f"{label}: style classifier learnt from {' '.join(dirs)}")
     print(f"model {model}; long music: {'recordings' if long is not None and recs else 'test songs'}")
     print(table(results, seeds=seeds if long is not None else []))
     return 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bench.repeats import LINE, Runs, dance_runs, mean_se, parse_variants, table
+from bench.repeats import LINE, Runs, dance_runs, mean_se, parse_variants, style_data, table
 from model import metrics_songs as ms
 from model import skeleton as sk
 from model.errors import ConfigError
@@ -94,6 +94,21 @@ def test_variants_are_checked_by_the_config_schema() -> None:
         parse_variants([["x", "live.no_such_key=1"]])
 
 
+def test_each_column_can_be_judged_by_a_classifier_of_its_own_training_data() -> None:
+    """`--data-for LABEL DIR ...` (session 62): a model trained on the wider vocabulary is judged by
+    a classifier that learnt it, the shipped column beside it by one that learnt the shipped data."""
+    cols = ["in effect", "shipped"]
+    assert style_data(["d/v9", "d/mocap"], [["shipped", "d/v5", "d/mocap"]], cols) == {
+        "in effect": ("d/v9", "d/mocap"), "shipped": ("d/v5", "d/mocap")}
+    assert style_data(["d/v5"], [], cols) == {"in effect": ("d/v5",), "shipped": ("d/v5",)}
+    assert style_data(None, [["shipped", "d/v5"]], cols) == {"shipped": ("d/v5",)}  # the other not judged
+    assert style_data(None, [], cols) == {}
+    with pytest.raises(ConfigError, match="--data-for 'shiped': no column of that label .*in effect, shipped"):
+        style_data(None, [["shiped", "d/v5"]], cols)
+    with pytest.raises(ConfigError, match="needs a column label and at least one training folder"):
+        style_data(None, [["shipped"]], cols)
+
+
 class _Classifier:
     """Recognises a piece as its style when it moves (the random walk of seed 1), not when it
     swings in place (seed 0); keeps the lengths it was given."""
@@ -159,3 +174,6 @@ def test_a_variant_with_model_path_dances_that_model(tmp_path, capsys) -> None: 
     assert main(["--songs", str(tmp_path / "song.wav"), "--seeds", "0",
                  "--variant", "gone", f"model.path={tmp_path / 'missing.onnx'}"]) == 2
     assert "missing.onnx" in capsys.readouterr().err
+    assert main(["--songs", str(tmp_path / "song.wav"), "--seeds", "0", "--data-for", "copy", "data/x"]) == 2
+    assert "error: --data-for 'copy': no column of that label (the columns: in effect, live.pick 1)" in \
+        capsys.readouterr().err
