@@ -245,6 +245,22 @@ def checkpoint_dance_fn(path: str | Path, *, seed: int = 0, variation: float = 0
 
 # -- the dancer evaluation of issue 10 (exported models through the live path) ------------
 
+def data_note(learnt: str | Sequence[str] | None, given: Sequence[str | Path] | None) -> str | None:
+    """One line when ``--data`` holds a folder the model did not learn from (its metadata's
+    ``train_data.path``, compared by folder name): the issue's style line asks for a classifier
+    trained on the model's own training data, and one that learnt another vocabulary reads the
+    model's moves as other styles (session 62). None when it is a subset, or either is unknown."""
+    if not learnt or not given:
+        return None
+    mine = [learnt] if isinstance(learnt, str) else list(learnt)
+    names = {Path(p).name for p in mine}
+    other = [str(p) for p in given if Path(p).name not in names]
+    if not other:
+        return None
+    return (f"note: the model learnt from {', '.join(mine)}, not {', '.join(other)}: its styles are read by a "
+            f"classifier of other data; pass --data with the model's own training folders")
+
+
 def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str],
                   data: str | Sequence[str] | None = None,
                   recordings: Sequence[str] | None = None, post: str = "on", root: str = "follow",
@@ -288,6 +304,8 @@ def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str
         recs = ms.find_songs(list(recordings)) if recordings else []
         rec_note = ", ".join(recordings) if recordings else "none"
     rep = mu.run_suite(dancer, test, train=train, recordings=recs, cfg=suite, progress=say)
+    learnt = (dancer.generator.meta.get("train_data") or {}).get("path")
+    rep["data_note"] = data_note(learnt, data)
     rep.update({"train": train_figs[0], "train_style": train_figs[1], "train_data": train.path,
                 "recordings": rec_note, "root_mode": root, "frames": dancer.frames,
                 "post_stages": dancer.post_stages, "strength": dancer.strength,

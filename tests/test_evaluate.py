@@ -11,7 +11,7 @@ import pytest
 
 from model.config import defaults
 from model.errors import DatasetError
-from model.evaluate import Song, evaluate, find_songs, format_table
+from model.evaluate import Song, data_note, evaluate, find_songs, format_table
 from model.skeleton import rest_pose
 from model.train_data import load_clips
 from tests.test_train import make_dataset, tiny_config
@@ -130,6 +130,8 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     assert "PASS" in text or "FAIL" in text
     assert "style strength 2 (house x0.5, locking x2, popping x2)" in text  # the header names what the dances are fed
     assert "long test on test songs (seeds 0-1)" in text  # the long test names its seeds
+    # the shipped model learnt synth_v5, synth_x5 and the motion capture, not this tiny set: said in one line
+    assert f"note: the model learnt from data/synth_v5, data/synth_x5, data/mocap, not {data}:" in text
     rep = json.loads(out.read_text())
     f = rep["figures"]
     assert 0.0 <= f["bas"] <= 1.0 and 0.0 <= f["seed_agree"] <= 1.0 and f["freeze_long"] is not None
@@ -140,6 +142,16 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     assert sum(p.endswith("_feet.png") for p in rep["sheets"]) == len(rep["styles"])
     assert main(["evaluate", "--songs", "midi:x", "--data", str(data)]) == 2  # no --model: the shipped one
     assert "midi:N" in capsys.readouterr().err
+
+
+def test_evaluate_says_when_the_style_classifier_learns_other_data_than_the_model() -> None:
+    learnt = ["data/synth_v9", "data/synth_x9", "data/mocap"]
+    assert data_note(learnt, ["/work/main/data/synth_v9", "data/mocap"]) is None  # a subset, by folder name
+    assert data_note(learnt, None) is None and data_note(None, ["data/synth_v5"]) is None
+    note = data_note(learnt, ["data/synth_v5", "data/mocap"])
+    assert note is not None and note.startswith("note: the model learnt from data/synth_v9, data/synth_x9, "
+                                                "data/mocap, not data/synth_v5:")
+    assert "pass --data with the model's own training folders" in note
 
 
 def _demo_piece(seconds: float, seed: int) -> tuple[Any, Path]:

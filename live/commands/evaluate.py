@@ -163,6 +163,8 @@ def _run_dancer(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
           f"training data {rep['train_data']}; "
           f"{rep['n_test_songs']} test songs ({rep['n_exact']} with exact beats); long test on {rep['long_source']}{_seeds(rep)}; "
           f"recordings: {rep['recordings']}")
+    if rep.get("data_note"):
+        print(rep["data_note"])
     print_columns({Path(args.model).stem: rep})
     if args.json:
         write_json(rep, args.json)
