@@ -319,8 +319,10 @@ class LatentPick:
         least GAP samples before it, as danced or mirrored. The mean pair distance is taken over
         windows every WINDOW samples (2 s) at least GAP apart."""
         hist = self._history()
-        mean = None if hist is None else self._spread(hist)
-        if hist is None or mean is None:
+        if hist is None:
+            return False
+        mean = self._spread(hist)
+        if mean is None:
             return False
         m = len(hist)
         per = float(WINDOW * sk.NUM_JOINTS)

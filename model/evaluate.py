@@ -304,8 +304,7 @@ def dancer_report(model: str | Path, cfg: dict[str, Any], *, songs: Sequence[str
         recs = ms.find_songs(list(recordings)) if recordings else []
         rec_note = ", ".join(recordings) if recordings else "none"
     rep = mu.run_suite(dancer, test, train=train, recordings=recs, cfg=suite, progress=say)
-    learnt = (dancer.generator.meta.get("train_data") or {}).get("path")
-    rep["data_note"] = data_note(learnt, data)
+    rep["data_note"] = data_note((dancer.generator.meta.get("train_data") or {}).get("path"), paths if data else None)
     rep.update({"train": train_figs[0], "train_style": train_figs[1], "train_data": train.path,
                 "recordings": rec_note, "root_mode": root, "frames": dancer.frames,
                 "post_stages": dancer.post_stages, "strength": dancer.strength,
