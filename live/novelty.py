@@ -1,5 +1,6 @@
 """Novelty: when the dancer repeats something of its last minute and a half, it takes the move
-to the other side (``live.novelty``, default 0.35; session 37, the mirror flip session 40).
+to the other side (``live.novelty``, default 0.35; session 37, the mirror flip session 40, made
+without a long wait session 63).
 
 Why: a music-driven model that hears a chorus again tends to dance it again, and the training
 data repeats itself too (the evaluation's repetition ratio: a 2-s window's distance to the
@@ -23,16 +24,19 @@ user's energy when it is under 1). Without the floor, the first seconds of a dan
 intro, its moves small) would set their own small spread and repeat unnoticed.
 
 What it does (live/phrase.py, ``MirrorFlip``): the shown dance is mirrored left/right from the
-next pose that is near its own mirror (or, in a calm stretch that has none, after a second, with
-a slower fade), and stays so until the next flip (at least 3 s later), as a choreographer sets a
-phrase again to the other side. With the guard on, every new phrase (a bar refresh) asks for a
-flip too. Only what is shown changes; the model dances on from its own
-pose. The style classifier reads a mirrored dance exactly as the dance (mirror-invariant
-features), and waiting for a near-symmetric pose keeps the jump small. Measured with ``dancemuse
-evaluate`` (models/README.md, session 40): the windows under 0.3 fall from 4.9 % to 2.4 %, the
-lowest from 0.10 to 0.17, the styles, beat, dynamics and feet as they were. The guard answers a
-repeat only once it has lasted about a second, and a flip cannot undo a symmetric hold (the
-mirror of a pose held square is the same pose).
+next pose that is near its own mirror if one comes within 0.3 s (the jump small), else when the
+0.3 s are over with a slower fade, and stays so until the next flip (at least 3 s later), as a
+choreographer sets a phrase again to the other side. Only what is shown changes; the model dances
+on from its own pose. The style classifier reads a mirrored dance exactly as the dance
+(mirror-invariant features). Measured with ``dancemuse evaluate`` (models/README.md, session 40):
+the windows under 0.3 fall from 4.9 % to 2.4 %, the lowest from 0.10 to 0.17, the styles, beat,
+dynamics and feet as they were. The guard answers a repeat only once it has lasted about a
+second, and a flip cannot undo a symmetric hold (the mirror of a pose held square is the same
+pose). Until session 63 a flip waited for a near-symmetric pose for as long as the dance moved (a
+second in a calm stretch), so most of a repeat the guard had seen was shown before its flip came,
+and every new phrase asked for a flip as well, which showed a move on the side it had been danced
+on as often as on the other; without both, over 24 seeds of the recordings, the windows under 0.3
+fall from 0.79 % to 0.42 % (models/README.md, session 63).
 
 Until session 40 the guard refreshed the decoder's memory instead. The memory hardly steers the
 dance (forked, a memory redraw moves the next 2 s by 4-12 % of the mean pair distance), so the

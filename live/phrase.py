@@ -23,9 +23,11 @@ with a 1-s fade, measured the same way, recognised as many styles but slid the f
 0.40 m/s against 0.33, and lowered the beat alignment to 0.57; models/README.md, session 32.)
 
 The novelty guard (``live.novelty``, live/novelty.py) does not touch the memory: when the dance
-repeats itself, and with the guard on at every refresh (a new phrase), it asks :class:`MirrorFlip`
-to show the dance mirrored from the next near-symmetric pose (the dancer takes its move to the
-other side); only what is shown changes.
+repeats itself it asks :class:`MirrorFlip` to show the dance mirrored, from a near-symmetric pose if
+one comes within ``FLIP_WAIT_S`` and else at once with a slower fade (the dancer takes its move to
+the other side); only what is shown changes. A new phrase no longer asks for a flip by itself
+(until session 63 it did: a flip at random, which showed a move on the side it had been danced
+on as often as on the other; models/README.md, session 63).
 
 Every runtime draws the new memory from its own seeded stream in the same order
 (``refresh()`` of live.npstep.NumpyStep, live.runtime.Generator, live.offline.NumpyGenerator),
@@ -39,7 +41,6 @@ into preallocated buffers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -162,15 +163,13 @@ FLIP_FADE_S = 0.5
 """Time over which what is left of a flip's jump is faded out (s)."""
 FLIP_GAP_S = 3.0
 """Least time between two mirror flips (s)."""
-FLIP_WAIT_S = 1.0
-"""After this long without a near-symmetric pose a flip is made anyway if the dance is calm (s;
-0: never)."""
+FLIP_WAIT_S = 0.3
+"""After this long without a near-symmetric pose a flip is made anyway (s). Until session 63 a
+flip waited for one for as long as the dance moved (and 1 s in a calm stretch), so a repeat the
+guard had seen was mostly shown before the flip came: 24 seeds of the recordings, windows under
+0.3 0.79 % as then, 0.42 % with this wait (models/README.md, session 63)."""
 FLIP_FADE_CALM_S = 1.0
-"""Time over which such a flip's larger jump is faded out (s)."""
-CALM_RATIO = 0.5
-"""Calm: the body speed over ``CALM_FAST_S`` is under this share of its speed over ``CALM_SLOW_S``."""
-CALM_FAST_S = 0.5
-CALM_SLOW_S = 20.0
+"""Time over which such a flip's larger jump is faded out (s): a shift of the body to the other side."""
 
 
 def _smooth_down(frames: float) -> np.ndarray:
@@ -185,13 +184,12 @@ class MirrorFlip:
     left/right about the mid-hip (joints swapped, x reflected through the hips' centre, so the
     root and its travel stay), from the first frame whose pose is within ``FLIP_SYMMETRY`` of
     its own mirror, and stays mirrored until the next flip: the dancer takes its move to the
-    other side, as a choreographer sets a phrase again to the left. Waiting for a near-symmetric
-    pose keeps the jump small (what is left is faded over ``FLIP_FADE_S``). A held lean has
-    none: when ``FLIP_WAIT_S`` has passed and the dance is calm (its body speed over the last
-    ``CALM_FAST_S`` under ``CALM_RATIO`` of its speed over ``CALM_SLOW_S``), the flip is made
-    anyway and faded over ``FLIP_FADE_CALM_S``, a slow shift of the weight to the other side.
-    A request made within ``FLIP_GAP_S`` of the last flip is dropped. Only what is shown
-    changes: the model hears its own pose back, its memory and latent are untouched.
+    other side, as a choreographer sets a phrase again to the left. A near-symmetric pose within
+    ``FLIP_WAIT_S`` of the request keeps the jump small (what is left is faded over
+    ``FLIP_FADE_S``); without one (a lean, a lunge) the flip is made when the wait is over and
+    faded over ``FLIP_FADE_CALM_S``, a shift of the body to the other side. A request made within
+    ``FLIP_GAP_S`` of the last flip is dropped. Only what is shown changes: the model hears its
+    own pose back, its memory and latent are untouched.
 
     :meth:`request` when the guard fires; every pose then goes through :meth:`apply` (in place,
     no allocation) or, offline, a run of poses through :meth:`apply_block` (the same frames)."""
@@ -200,14 +198,10 @@ class MirrorFlip:
         self.fade = JumpFade(fps, FLIP_FADE_S, slow_seconds=FLIP_FADE_CALM_S)
         self._gap = int(round(FLIP_GAP_S * fps))
         self._wait = int(round(FLIP_WAIT_S * fps))
-        self._fps = float(fps)
-        self._a_fast = 1.0 - math.exp(-1.0 / (CALM_FAST_S * fps))
-        self._a_slow = 1.0 - math.exp(-1.0 / (CALM_SLOW_S * fps))
         self._sym2 = np.float32(FLIP_SYMMETRY * FLIP_SYMMETRY * sk.NUM_JOINTS)
         self._idx = np.asarray(sk.MIRROR, np.intp)
         self._m = np.zeros((sk.NUM_JOINTS, 3), np.float32)
         self._d = np.zeros((sk.NUM_JOINTS, 3), np.float32)
-        self._prev = np.zeros((sk.NUM_JOINTS, 3), np.float32)  # the model's last pose
         self.reset()
 
     def reset(self) -> None:
@@ -215,19 +209,16 @@ class MirrorFlip:
         """Whether the shown dance is the model's mirrored."""
         self.count = 0
         """Flips since the last reset."""
-        self.calm_count = 0
-        """Of them, flips made in a calm stretch without a near-symmetric pose."""
+        self.late_count = 0
+        """Of them, flips made when ``FLIP_WAIT_S`` had passed without a near-symmetric pose."""
         self._want = False
         self._waited = 0  # frames since the request
         self._since = self._gap  # frames since the last flip
-        self._have_prev = False
         self.fade.reset()
-        self._v_fast = 0.0  # the model's body speed (m/s), over CALM_FAST_S and CALM_SLOW_S
-        self._v_slow = 0.0
 
     def request(self) -> None:
-        """The dance repeats itself: flip on the next near-symmetric pose (dropped within
-        ``FLIP_GAP_S`` of the last flip)."""
+        """The dance repeats itself: flip on the next near-symmetric pose, or when ``FLIP_WAIT_S``
+        has passed without one (dropped within ``FLIP_GAP_S`` of the last flip)."""
         if self._since >= self._gap and not self._want:
             self._want = True
             self._waited = 0
@@ -241,25 +232,9 @@ class MirrorFlip:
         np.negative(col, out=col)
         col += np.float32(cx)
 
-    def _speed(self, pose: np.ndarray) -> None:
-        """The model's root-relative body speed, into the fast and slow running means."""
-        d = self._d
-        if self._have_prev:
-            np.subtract(pose, self._prev, out=d)
-            d[:, 0] -= np.float32(0.5 * (d.item(_HIPS[0], 0) + d.item(_HIPS[1], 0)))
-            d[:, 1] -= np.float32(0.5 * (d.item(_HIPS[0], 1) + d.item(_HIPS[1], 1)))
-            d[:, 2] -= np.float32(0.5 * (d.item(_HIPS[0], 2) + d.item(_HIPS[1], 2)))
-            np.multiply(d, d, out=d)
-            v = math.sqrt(float(d.sum()) / sk.NUM_JOINTS) * self._fps
-            self._v_fast += self._a_fast * (v - self._v_fast)
-            self._v_slow += self._a_slow * (v - self._v_slow)
-        np.copyto(self._prev, pose)
-        self._have_prev = True
-
     def apply(self, pose: np.ndarray) -> None:
         """One pose [17, 3] (float32), shown mirrored or not, in place."""
         self._since += 1
-        self._speed(pose)
         if self._want or self.mirrored:
             self._mirror(pose)
         if self._want:
@@ -268,14 +243,12 @@ class MirrorFlip:
             np.subtract(pose, self._m, out=d)
             np.multiply(d, d, out=d)
             near = float(d.sum()) < self._sym2
-            calm = (self._wait > 0 and self._waited > self._wait
-                    and self._v_fast < CALM_RATIO * self._v_slow)
-            if near or calm:  # near its own mirror, or held still too long to wait for it: flip here
+            if near or self._waited > self._wait:  # near its own mirror, or waited long enough: flip here
                 self._want = False
                 self.mirrored = not self.mirrored
                 self._since = 0
                 self.count += 1
-                self.calm_count += int(not near)
+                self.late_count += int(not near)
                 self.fade.arm(slow=not near)  # the jump, faded from the last pose shown
         if self.mirrored:
             np.copyto(pose, self._m)
@@ -364,8 +337,6 @@ class PhraseRefresh:
         self._refresh(keep=REFRESH_KEEP)
         self.count += 1
         self.fade.arm()
-        if self._guard_on:  # a new phrase may go to the other side too (MirrorFlip: when it can)
-            self.flip.request()
 
     def before(self, row: np.ndarray) -> None:
         """Before the model's step on ``row`` (the features as the model hears them)."""
