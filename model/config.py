@@ -102,7 +102,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
                              "long dances stay in their style (0 = never; at least 3 s apart)", 0, 64),
         "novelty": Field(float, 0.35, "when the dancer's last second comes this near (a share of its moves' "
                          "spread) to something it danced in the last 90 s, it takes the move to the other side "
-                         "(mirrored from its next near-symmetric pose; 0 = off)", 0.0, 1.0),
+                         "(shown mirrored within 0.3 s, from a near-symmetric pose if one comes; 0 = off)", 0.0, 1.0),
         "pick": Field(int, 8, "at each new move the dancer tries this many draws of its latent and takes the one "
                       "whose next two seconds differ most from what it danced in the last 90 s (1 = off)", 1, 32),
         "pick_look": Field(float, 0.0, "between new moves the pick also looks every this many seconds, and where the "
