@@ -136,7 +136,9 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
     f = rep["figures"]
     assert 0.0 <= f["bas"] <= 1.0 and 0.0 <= f["seed_agree"] <= 1.0 and f["freeze_long"] is not None
     assert 0.0 <= f["repetition_low"] <= 1.0 and (f["repetition_low"] > 0) == (f["repetition_min"] < 0.3)
-    assert f["novelty_long"] > 0.0  # live.novelty is on by default: its mirror flips are counted
+    # the mirror flips per minute are reported (counted: the next test; 12 s of dance may hold no
+    # repeat to flip since a new phrase no longer asks for a flip, session 63)
+    assert isinstance(f["novelty_long"], float) and 0.0 <= f["novelty_long"] < 60.0
     assert rep["n_exact"] == 4 and set(rep["train_style"]) == {"a", "b"}
     assert len(rep["sheets"]) == 3 * len(rep["styles"]) and all(Path(p).is_file() for p in rep["sheets"])
     assert sum(p.endswith("_feet.png") for p in rep["sheets"]) == len(rep["styles"])
