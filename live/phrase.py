@@ -168,7 +168,7 @@ FLIP_WAIT_S = 0.3
 flip waited for one for as long as the dance moved (and 1 s in a calm stretch), so a repeat the
 guard had seen was mostly shown before the flip came: 24 seeds of the recordings, windows under
 0.3 0.79 % as then, 0.42 % with this wait (models/README.md, session 63)."""
-FLIP_FADE_CALM_S = 1.0
+FLIP_FADE_LATE_S = 1.0
 """Time over which such a flip's larger jump is faded out (s): a shift of the body to the other side."""
 
 
@@ -187,7 +187,7 @@ class MirrorFlip:
     other side, as a choreographer sets a phrase again to the left. A near-symmetric pose within
     ``FLIP_WAIT_S`` of the request keeps the jump small (what is left is faded over
     ``FLIP_FADE_S``); without one (a lean, a lunge) the flip is made when the wait is over and
-    faded over ``FLIP_FADE_CALM_S``, a shift of the body to the other side. A request made within
+    faded over ``FLIP_FADE_LATE_S``, a shift of the body to the other side. A request made within
     ``FLIP_GAP_S`` of the last flip is dropped. Only what is shown changes: the model hears its
     own pose back, its memory and latent are untouched.
 
@@ -195,7 +195,7 @@ class MirrorFlip:
     no allocation) or, offline, a run of poses through :meth:`apply_block` (the same frames)."""
 
     def __init__(self, fps: int) -> None:
-        self.fade = JumpFade(fps, FLIP_FADE_S, slow_seconds=FLIP_FADE_CALM_S)
+        self.fade = JumpFade(fps, FLIP_FADE_S, slow_seconds=FLIP_FADE_LATE_S)
         self._gap = int(round(FLIP_GAP_S * fps))
         self._wait = int(round(FLIP_WAIT_S * fps))
         self._sym2 = np.float32(FLIP_SYMMETRY * FLIP_SYMMETRY * sk.NUM_JOINTS)

@@ -17,7 +17,7 @@ from live.engine import Engine
 from live.feel import beat_columns
 from live.novelty import GAP_S, HOP_FRAMES, MIN_FRAMES, WINDOW_S, NoveltyGuard
 from live.phrase import (
-    FLIP_FADE_CALM_S,
+    FLIP_FADE_LATE_S,
     FLIP_GAP_S,
     FLIP_SYMMETRY,
     FLIP_WAIT_S,
@@ -178,7 +178,7 @@ def test_a_flip_waits_for_a_near_symmetric_pose_and_keeps_root_and_bones() -> No
 def test_a_lean_is_flipped_after_a_short_wait_with_a_longer_fade() -> None:
     """A dance that moves for 10 s, then holds one lean: a request made as the hold starts finds
     no near-symmetric pose; once FLIP_WAIT_S has passed the flip is made anyway and its larger
-    jump faded over FLIP_FADE_CALM_S. The same lean while the dance keeps moving in its shape is
+    jump faded over FLIP_FADE_LATE_S. The same lean while the dance keeps moving in its shape is
     flipped after the same wait (until session 63 it waited for as long as the dance moved, so a
     repeat was mostly shown before its flip came)."""
     moving = _loop(10 * FPS, 2 * FPS, seed=3, size=0.15)
@@ -207,7 +207,7 @@ def test_a_lean_is_flipped_after_a_short_wait_with_a_longer_fade() -> None:
         np.testing.assert_allclose(out[-1], _mirrored(after[-1]), atol=1e-6)  # the mirror, the fade over
         steps = np.abs(np.diff(out[len(moving):], axis=0)).max()
         move = np.abs(np.diff(after, axis=0)).max()
-        assert steps < move + 3.0 * jump / (FLIP_FADE_CALM_S * FPS)  # spread over the fade, no frame jumps
+        assert steps < move + 3.0 * jump / (FLIP_FADE_LATE_S * FPS)  # spread over the fade, no frame jumps
     early = MirrorFlip(FPS)  # a near-symmetric pose within the wait: flipped there, the short fade
     square = _loop(3 * FPS, 2 * FPS, square=True, size=0.1)
     for k, p in enumerate(np.concatenate([moving[:FPS], square])):
