@@ -33,7 +33,8 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # final checkpoint is exported once per frame (plus the numpy offline weights) and in blocks of 16,
 # and since session 53 the energy ceiling per style is measured on the export and written into
 # all three files (`calibrate --ceiling`), its classifier trained on what `evaluate`'s is (without
-# synth_x5, with which it reads ballet danced big more leniently: ceiling 5 instead of 4).
+# synth_x5, with which it reads ballet danced big more leniently: ceiling 5 instead of 4); since
+# session 64 each style's footwork (the data's feet-apart speed, `calibrate --footwork`) as well.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0 --stance 0
@@ -65,6 +66,7 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default.onnx
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default_b16.onnx --block 16
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate --ceiling models/default.onnx --data data/synth_v5 data/mocap
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate --footwork models/default.onnx --data data/synth_v5 data/synth_x5 data/mocap
 
 # The varied choreography (dataset synth --variety 1, the default since session 27) in the
 # v4 recipes; models/v16_variety.toml fine-tunes v12 on it (models/README.md, "Session 27").

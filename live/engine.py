@@ -38,13 +38,14 @@ from live.control import Control, applied_strength, parse_style, strengthen
 from live.feel import TempoFeel
 from live.frame import Frame
 from live.phrase import PhraseRefresh
-from live.post import PostProcessor, groove_table
+from live.post import PostProcessor, groove_table, steps_of
 from model import skeleton as sk
 from model.beats import SURE_CONF
 from model.energy_calib import (
     GROOVE_DATA,
     energy_calibration,
     energy_ceilings,
+    footwork_table,
     gain_of,
     groove_profiles,
     motion_spreads,
@@ -240,6 +241,10 @@ class Engine:
                                     fps=self.model_fps, novelty=self.controls["novelty"])
         """The decoder's memory refreshed every ``live.phrase_bars`` bars heard; the dance shown
         mirrored when it repeats itself (``live.novelty``; live/phrase.py, live/novelty.py)."""
+        self.footwork = footwork_table(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style how fast its training data moves a standing dancer's feet apart or together (m/s;
+        ``footwork`` from `dancemuse calibrate --footwork`; None: the model has none, and every style
+        may step): a mix under ``live.post.FOOTWORK_MIN`` keeps its feet planted."""
         self.spreads = motion_spreads(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the spread of the model's dances (m; ``motion_spread`` from `dancemuse
         calibrate`; None: the model has none, and the novelty guard uses the spread it has seen)."""
@@ -872,6 +877,7 @@ class Engine:
         if self.smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(mix, self.smooth_scale)
         self.post.smoothing = smooth
+        self.post.step_spread = steps_of(mix, self.footwork)
         if self.groove_tables is not None:  # each style's speed through the beat (model/energy_calib.py)
             w = self._groove_mix
             if total > 0:
@@ -1031,3 +1037,4 @@ def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Ge
             except ProcessLookupError:
                 pass
         os.waitpid(pid, 0)
+

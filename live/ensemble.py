@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from live.phrase import REFRESH_KEEP, JumpFade
+from live.post import steps_of
 from model import skeleton as sk
 from model.energy_calib import (
     energy_calibration,
@@ -268,6 +269,9 @@ class Ensemble:
         self._own_smooth: list[float | None] = [None] * len(self.posts)
         """Per free dancer with a style of its own: the model's smoothing factor of that style
         (times the user's smoothing each frame); None: the lead's smoothing."""
+        self._own_steps: list[float | None] = [None] * len(self.posts)
+        """Per free dancer with a style of its own: its ``step_spread`` (the engine's ``steps_of`` its
+        style); None: the lead's."""
         self._own_groove = [False] * len(self.posts)
         """Per free dancer: whether it has its own style's groove profile (else the lead's)."""
         if self.posts:
@@ -286,6 +290,7 @@ class Ensemble:
             w /= float(w.sum())
             if smooth is not None:
                 self._own_smooth[i] = smoothing_of(w, smooth)
+            self._own_steps[i] = steps_of(w, self.engine.footwork)
             if tables is not None:
                 post.set_groove_table(w @ tables)
                 self._own_groove[i] = True
@@ -329,6 +334,8 @@ class Ensemble:
                 own = self._own_smooth[i - 1]
                 post.smoothing = src.smoothing if own is None else own * float(self.engine.controls["smoothing"])
                 post.groove, post.dynamics, post.energy = src.groove, src.dynamics, src.energy
+                steps = self._own_steps[i - 1]
+                post.step_spread = src.step_spread if steps is None else steps
                 if not self._own_groove[i - 1]:
                     post.share_groove_profile(src)
                 cue = self.engine.cues[t % len(self.engine.cues)]

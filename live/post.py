@@ -172,6 +172,7 @@ import numpy as np
 
 from live import post_many as pm
 from model import skeleton as sk
+from model.energy_calib import footwork_of
 from model.errors import ConfigError
 
 ROOT_MODES = ("center", "follow")
@@ -215,6 +216,15 @@ STEP_T = 0.45
 STEP_TAKE = 0.75
 """What share of the body shift a step takes back: the stepping foot lands that share of the way
 from its lock toward the model's foot (plus the shift); 0 = no steps, the locks skate."""
+STEP_SPREAD = 0.16
+"""When the model has moved two planted feet this far (m) apart or together from how they were
+locked (footwork drawn as a skate), the foot that misses its lock most steps to where the model
+puts it (the other foot holding the body, the body standing; session 64); 0 = off."""
+FOOTWORK_MIN = 0.15
+"""A style (mix) whose training data moves a standing dancer's feet apart or together slower than
+this (m/s; the model's ``footwork`` metadata, `dancemuse calibrate --footwork`) keeps its feet
+planted: no ``STEP_SPREAD`` steps (the synthetic popping's data 0.10, the other styles 0.22-1.9;
+stepping, popping was read as another style in 0.2 of its windows; session 64)."""
 STEP_HOLD = 0.15
 """How much further (m) than the cap the foot left standing may hold the body while the other
 steps (its lock gave way there during a step)."""
@@ -529,6 +539,10 @@ class PostProcessor:
         self.stage_radius = float(stage_radius)
         self.return_s = float(return_s)
         self.foot_lock = bool(foot_lock)
+        self.step_spread = STEP_SPREAD
+        """How far (m) the model may move two planted feet apart or together before one steps (see
+        ``STEP_SPREAD``); 0: the locks hold them (the engine sets 0 for a style whose data keeps its
+        feet planted, ``FOOTWORK_MIN``)."""
         self.groove = min(max(float(groove), 0.0), 1.0)
         self._gshape: list[float] | None = None
         """The groove's shape through the beat per unit groove (GROOVE_BINS + 1 steps), or None: -cos."""
@@ -1140,14 +1154,26 @@ class PostProcessor:
                 self._need_v = 0.0
             self._need_n = n if planted == 2 else -1.0
             grow = self._need_v if self._need_v > 0.0 else 0.0
-            if planted == 2 and STEP_TAKE > 0.0 and n > 1e-6 and n + grow * STEP_T > cap \
-                    and 0.5 * (x[34] + x[37]) + lift > SUPPORT_FROM:
-                # a standing body the locks would hold past the cap steps instead of skating: the
-                # foot that lags most lifts for STEP_T and lands STEP_TAKE of the way to the model's
-                ux, uz = tx / n, tz / n
-                d0 = (self._lock[0][0] - feet[0]) * ux + (self._lock[0][1] - feet[2]) * uz
-                d1 = (self._lock[1][0] - feet[1]) * ux + (self._lock[1][1] - feet[3]) * uz
-                i = 0 if d0 >= d1 else 1
+            i = -1
+            if planted == 2 and STEP_TAKE > 0.0 and 0.5 * (x[34] + x[37]) + lift > SUPPORT_FROM:
+                if n > 1e-6 and n + grow * STEP_T > cap:
+                    # a standing body the locks would hold past the cap steps instead of skating: the
+                    # foot that lags most lifts for STEP_T and lands STEP_TAKE of the way to the model's
+                    ux, uz = tx / n, tz / n
+                    d0 = (self._lock[0][0] - feet[0]) * ux + (self._lock[0][1] - feet[2]) * uz
+                    d1 = (self._lock[1][0] - feet[1]) * ux + (self._lock[1][1] - feet[3]) * uz
+                    i = 0 if d0 >= d1 else 1
+                elif self.step_spread > 0.0:
+                    # the model moves its planted feet apart or together (footwork the locks would
+                    # bend the legs for): the foot that misses its lock most steps to where the
+                    # model puts it, if the other can hold the body alone meanwhile (within the cap)
+                    n0x, n0z = self._lock[0][0] - feet[0], self._lock[0][1] - feet[2]
+                    n1x, n1z = self._lock[1][0] - feet[1], self._lock[1][1] - feet[3]
+                    if math.hypot(n0x - n1x, n0z - n1z) > self.step_spread:
+                        d0, d1 = math.hypot(n0x, n0z), math.hypot(n1x, n1z)
+                        if (d1 if d0 >= d1 else d0) < cap:
+                            i = 0 if d0 >= d1 else 1
+            if i >= 0:
                 a = _FEET[i][0]
                 lk = self._lock[i]
                 self.contact[i] = False
@@ -1256,6 +1282,16 @@ class PostProcessor:
                 else:
                     r[0] = r[1] = 0.0
         return out
+
+
+def steps_of(mix: np.ndarray, footwork: np.ndarray | None) -> float:
+    """The post-processing's ``step_spread`` for a style mix: ``STEP_SPREAD``, or 0 (the
+    feet stay planted) where the mix's footwork (the model's ``footwork`` metadata) is under
+    ``FOOTWORK_MIN``; a model without the table, or a mix of styles it does not list, steps."""
+    if footwork is None:
+        return STEP_SPREAD
+    f = footwork_of(mix, footwork)
+    return 0.0 if f < FOOTWORK_MIN else STEP_SPREAD
 
 
 def _front(o: list[float]) -> tuple[float, float, float]:

@@ -480,7 +480,7 @@ class Generator:
 SAME_MODEL_KEYS = ("styles", "controls", "fps", "feature_spec", "window", "lookahead", "pose_dim", "net_config",
                    "train_config", "train_data", "init_pose", "control_defaults", "energy_scale", "energy_max",
                    "energy_ceiling", "smoothing_scale", "groove_profile", "style_tempo", "motion_spread",
-                   "style_gain")
+                   "style_gain", "footwork")
 """Metadata that must agree for a block-N file to count as the same model as the block-1 one."""
 
 

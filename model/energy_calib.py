@@ -747,6 +747,23 @@ def motion_spreads(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
     return _style_table(meta, styles, "motion_spread", 0.0, 5.0, "spreads", "m")
 
 
+def footwork_table(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per style how fast its training data moves a standing dancer's feet apart or together (m/s,
+    ``styles`` order; NaN for a style not listed; ``model.metrics_dancer.feet_apart_speed``) from a
+    model's metadata (``footwork``, `dancemuse calibrate --footwork`); None when the model has none.
+    Raises ModelError (one line) for a table that is not numbers within 0..10 m/s."""
+    return _style_table(meta, styles, "footwork", 0.0, 10.0, "footwork speeds", "m/s")
+
+
+def footwork_of(weights: np.ndarray, table: np.ndarray) -> float:
+    """The footwork of a style mix (m/s): the table's mean weighted by the (non-negative,
+    normalised) mix weights of the styles that have one; NaN when none has."""
+    f = np.asarray(table, np.float64)
+    ok = np.isfinite(f)
+    w = _mix(weights, ok)
+    return float("nan") if w is None else float(np.dot(w, np.where(ok, f, 0.0)))
+
+
 def _style_table(meta: Any, styles: Sequence[str], key: str, lo: float, hi: float, what: str, unit: str
                  ) -> np.ndarray | None:
     """A per-style number table from a model's metadata (``styles`` order; NaN for a style not

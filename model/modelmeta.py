@@ -298,6 +298,12 @@ def describe(meta: Mapping[str, Any]) -> str:
             line += ", tempo per style (unreadable)"
     if isinstance(meta.get("motion_spread"), Mapping) and meta["motion_spread"]:  # the novelty guard's floor
         line += ", spread per style"
+    foot = meta.get("footwork")
+    if isinstance(foot, Mapping) and foot:  # `dancemuse calibrate --footwork`: the data's feet-apart speed
+        try:
+            line += ", footwork (" + ",".join(f"{s} {float(k):.2f}" for s, k in foot.items()) + " m/s)"
+        except (TypeError, ValueError):
+            line += ", footwork (unreadable)"
     gain = meta.get("style_gain")
     if isinstance(gain, Mapping) and gain:  # a factor on the style strength for some styles
         try:

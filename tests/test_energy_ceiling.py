@@ -215,3 +215,46 @@ def test_the_ceiling_is_the_last_point_before_the_first_style_miss(
     assert [e for e, *_ in got.points["a"]] == [2.5, 3.0, 3.5] and len(calls) == 3
     assert calls[0] == 2 * 2  # two pieces of music (the other style's clips) x two seeds
     assert "b" not in got.points
+
+
+def test_calibrate_footwork_writes_the_datas_feet_speed_into_the_model_and_its_siblings(
+        exported: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`calibrate --footwork MODEL.onnx`: per style the training data's feet-apart speed (the clips'
+    mean weighted by their length), written into the model, its block-4 sibling and its offline
+    weights, which still load as the same model; the engine then lets a style under
+    ``FOOTWORK_MIN`` keep its feet planted. A checkpoint or a stray option is one error line."""
+    from live import post as post_mod
+    from live.cli import main
+    from live.runtime import Generator, load_generator, same_model
+    from model import metrics_dancer as md
+    from model.metrics_suite import load_train
+
+    onnx, data = exported
+    before = Generator(onnx).meta
+    assert main(["calibrate", "--footwork", str(onnx), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "m_b4.onnx" in out and "m_offline.npz" in out
+    meta = Generator(onnx).meta
+    table = meta["footwork"]
+    clips = load_train([data], fps=int(meta["fps"])).poses()
+    for st in ("a", "b"):
+        got = [(md.feet_apart_speed(p, fps=int(meta["fps"])), len(p)) for p in clips[st]]
+        want = np.average([v for v, _ in got], weights=[n for _, n in got])
+        assert table[st] == pytest.approx(want, abs=1e-4)
+    assert {k: v for k, v in meta.items() if k != "footwork"} == {k: v for k, v in before.items() if k != "footwork"}
+    b4 = Generator(onnx.with_name("m_b4.onnx")).meta
+    assert b4["footwork"] == table and same_model(b4, meta)
+    gen = load_generator(defaults(), path=onnx, offline=True)
+    assert type(gen).__name__ == "NumpyGenerator" and gen.meta["footwork"] == table
+    cfg = defaults()
+    cfg["model"]["style"] = "a"
+    eng = Engine(cfg, Generator(onnx))
+    want_a = 0.0 if table["a"] < post_mod.FOOTWORK_MIN else post_mod.STEP_SPREAD
+    assert eng.post.step_spread == want_a
+    assert main(["calibrate", "--footwork", str(tmp_path / "x.pt"), "--data", str(data)]) != 0
+    assert "pass MODEL.onnx" in capsys.readouterr().err
+    assert main(["calibrate", "--footwork", str(onnx), "--data", str(data), "--clips", "2", "--only", "a"]) != 0
+    err = capsys.readouterr().err
+    assert "--only" in err and len(err.strip().splitlines()) == 1
+    assert main(["calibrate", "--footwork", "--ceiling", str(onnx), "--data", str(data)]) != 0
+    assert "two runs" in capsys.readouterr().err

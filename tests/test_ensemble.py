@@ -139,14 +139,15 @@ def test_free_dancers_follow_the_live_post_controls_and_hear_the_beat() -> None:
 
 def test_free_dancers_with_their_own_style_are_grooved_and_smoothed_as_that_style() -> None:
     """With a calibrated model (smoothing factor and groove profile per style) a free dancer of
-    style b is smoothed and grooved as b while the lead dances a; a dancer without a style of
+    style b is smoothed, grooved and stepped as b while the lead dances a; a dancer without a style of
     its own follows the lead's."""
     from live.control import Control
 
     class Calibrated(_Stub):
         style_names = ("a", "b")
         meta = {"smoothing_scale": {"a": 1.0, "b": 0.0},
-                "groove_profile": {"a": [-0.8, 0.0, 0.0, 0.0, 0.0, 0.0], "b": [-0.4, 0.0, -0.4, 0.0, 0.0, 0.0]}}
+                "groove_profile": {"a": [-0.8, 0.0, 0.0, 0.0, 0.0, 0.0], "b": [-0.4, 0.0, -0.4, 0.0, 0.0, 0.0]},
+                "footwork": {"a": 0.3, "b": 0.05}}
 
     cfg = load_config(None)
     cfg["live"]["smoothing"] = 0.4
@@ -162,6 +163,9 @@ def test_free_dancers_with_their_own_style_are_grooved_and_smoothed_as_that_styl
     assert own._groove_speed(0.0) == pytest.approx(0.2, abs=2e-3)
     assert plain._groove_speed(0.5) == pytest.approx(1.8, abs=2e-3)  # no style of its own: the lead's
     assert own._g_primed
+    from live.post import STEP_SPREAD  # and steps as its style: b's data keeps its feet planted
+
+    assert lead.step_spread == STEP_SPREAD and own.step_spread == 0.0 and plain.step_spread == STEP_SPREAD
 
 
 def test_live_app_with_four_dancers_sends_all_over_osc_and_websocket_and_records_them(

@@ -156,6 +156,40 @@ def test_a_standing_body_held_past_the_cap_steps_instead_of_skating(frame_by_fra
     assert low.all() and (move[-30:] > 0.003).all()  # the locks give way: both feet skate to the end
 
 
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_a_planted_foot_the_model_slides_away_steps_there(frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model slides its left foot 0.2 m out to the side along the floor over a second, the
+    other foot and the body still (footwork the model draws as a skate: house, hip-hop and ballet
+    did; session 64). The foot steps there: it is lifted off the floor and set down within a few
+    centimetres of where the model puts it (the body's shift aside), bones exact. With
+    ``STEP_SPREAD`` 0 (as before) its lock holds it where it touched down and the leg is bent to
+    keep it there, far from the model's foot."""
+    fps, n = 30, 60
+    p = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    left = [sk.LEFT_FOOT, 13]  # the ankle and the knee (the knee half as far)
+    out_x = np.minimum(np.arange(n, dtype=np.float32) / fps, 1.0) * 0.2 * np.sign(p[0, sk.LEFT_FOOT, 0] - p[0, sk.RIGHT_FOOT, 0])
+    p[:, left[0], 0] += out_x
+    p[:, left[1], 0] += 0.5 * out_x
+
+    def shown() -> np.ndarray:
+        post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True)
+        return np.stack([post.process(q).copy() for q in p]) if frame_by_frame else post.process_many(p)
+
+    def miss(o: np.ndarray) -> float:  # the left ankle's distance from the model's, the body's shift aside
+        shift = sk.root_of(o)[-1, [0, 2]] - sk.root_of(p)[-1, [0, 2]]
+        return float(np.hypot(*(o[-1, sk.LEFT_FOOT, [0, 2]] - p[-1, sk.LEFT_FOOT, [0, 2]] - shift)))
+
+    out = shown()
+    monkeypatch.setattr(post_mod, "STEP_SPREAD", 0.0)
+    held = shown()
+    assert sk.bone_length_error(out) < 1e-5 and sk.bone_length_error(held) < 1e-5
+    # lifted to step (the held foot rises a little too: the model's leg is longer than its bones)
+    assert out[:, sk.LEFT_FOOT, 1].max() > held[:, sk.LEFT_FOOT, 1].max() + 0.4 * post_mod.STEP_H
+    assert miss(out) < 0.05
+    assert np.abs(held[:, sk.LEFT_FOOT, [0, 2]] - held[0, sk.LEFT_FOOT, [0, 2]]).max() < 1e-3  # kept on its lock
+    assert miss(held) > 0.08
+
+
 def test_a_stepping_leg_keeps_its_knee_bent_to_the_front(monkeypatch: pytest.MonkeyPatch) -> None:
     """Knees bent 3 cm to the front and the body gliding forward over both feet, so they step
     (the ankle set down ahead of where the model draws it): the legs' IK keeps each knee on the side
@@ -189,11 +223,12 @@ def test_a_stepping_leg_keeps_its_knee_bent_to_the_front(monkeypatch: pytest.Mon
     assert side.min() < -0.05 and speed.max() > 4.0
 
 
-def test_a_foot_lands_where_it_is_shown() -> None:
+def test_a_foot_lands_where_it_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model drags its right foot 0.3 m out under a planted body (the stage holds it), lifts
     it for three frames and puts it down where it drew it: the shown foot glides out of its lock
     and lands where it is shown, with no jump at the landing (until session 57 it landed on the
     model's foot at once, 0.12 m off in a frame)."""
+    monkeypatch.setattr(post_mod, "STEP_SPREAD", 0.0)  # the locks themselves (footwork steps: test_a_planted_foot_the_model_slides_away_steps_there)
     fps = 30
     n = 80
     poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
@@ -230,7 +265,8 @@ def test_the_feet_never_hold_the_hips_past_the_stage_radius(root: str) -> None:
     assert np.abs(foot[:5] - foot[0]).max() < 2e-3  # planted at first
 
 
-def test_one_foot_planted_while_the_other_steps_keeps_bones_and_the_planted_foot() -> None:
+def test_one_foot_planted_while_the_other_steps_keeps_bones_and_the_planted_foot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(post_mod, "STEP_SPREAD", 0.0)  # the locks themselves (footwork steps: test_a_planted_foot_the_model_slides_away_steps_there)
     fps = 30
     post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True)
     base = sk.rest_pose(on_floor=True)
@@ -780,11 +816,12 @@ def test_feet_dipping_under_the_floor_are_lifted_onto_it_rigidly_and_smoothly(fr
     assert np.abs(lift[-1]).max() < 1e-3  # back at the model's own height
 
 
-def test_a_foot_the_model_shuffles_slowly_along_the_floor_stays_planted() -> None:
+def test_a_foot_the_model_shuffles_slowly_along_the_floor_stays_planted(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model swings the left foot and puts it down still gliding along the floor at
     0.8 m/s while the right one stands (a shuffle where a dancer would step): from the
     touch-down both shown feet stay where they are, the dragged leg re-solved by IK, bones
     exact."""
+    monkeypatch.setattr(post_mod, "STEP_SPREAD", 0.0)  # the locks themselves (footwork steps: test_a_planted_foot_the_model_slides_away_steps_there)
     fps = 30
     post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
     n, down = 15, 6
@@ -871,9 +908,10 @@ def test_a_foot_the_model_skates_along_the_floor_steps_over_it(frame_by_frame: b
     assert sk.bone_length_error(out) < 1e-4
 
 
-def test_a_dragged_foot_that_lifts_glides_back_to_the_model_without_a_jump() -> None:
+def test_a_dragged_foot_that_lifts_glides_back_to_the_model_without_a_jump(monkeypatch: pytest.MonkeyPatch) -> None:
     """Both feet planted while the model drags the left one 0.4 m away; when it lifts, the
     foot and the body glide to where the model has them instead of jumping there."""
+    monkeypatch.setattr(post_mod, "STEP_SPREAD", 0.0)  # the locks themselves (footwork steps: test_a_planted_foot_the_model_slides_away_steps_there)
     fps = 30
     post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
     n = 40

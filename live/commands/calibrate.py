@@ -56,6 +56,11 @@ def register(sub: Any) -> None:
                         "styles' music), so the energy control turns every style up to 2 as far as the model can; "
                         "written into the model and its _b<N>.onnx and _offline.npz siblings (run it after "
                         "`dancemuse export`, which writes a model without it)")
+    p.add_argument("--footwork", action="store_true",
+                   help="measure the training data instead (CHECKPOINT is MODEL.onnx): per style how fast a standing "
+                        "dancer moves its feet apart or together (m/s), so the post-processing lets the feet step only "
+                        "in styles that move them (popping's stay planted); written into the model and its "
+                        "_b<N>.onnx and _offline.npz siblings (run it after `dancemuse export`)")
     p.set_defaults(func=run)
 
 
@@ -65,8 +70,12 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
 
     from model.errors import ConfigError, ModelError
 
+    if args.ceiling and args.footwork:
+        raise ConfigError("--ceiling and --footwork are two runs: give one of them")
     if args.ceiling:
         return _ceiling(args, cfg)
+    if args.footwork:
+        return _footwork(args)
     if importlib.util.find_spec("torch") is None:
         raise ModelError("calibrate needs torch; install the train extra: pip install -e \".[train]\"")
     if args.seconds < 2 or args.clips < 1:
@@ -128,6 +137,68 @@ def _ceiling(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     print(got.table())
     files = write(src, got.ceiling)
     print(f"wrote the energy ceiling into {', '.join(map(str, files))}")
+    return 0
+
+
+def _footwork(args: argparse.Namespace) -> int:
+    """``calibrate --footwork MODEL.onnx``: per style of the training data how fast a standing dancer
+    moves its feet apart or together (``model.metrics_dancer.feet_apart_speed``, the clips' mean
+    weighted by their length), written into the model's metadata as ``footwork``."""
+    import importlib.util
+    import json
+    import math
+    from pathlib import Path
+
+    import numpy as np
+
+    from model.errors import ConfigError, ModelError
+
+    src = Path(args.checkpoint)
+    if src.suffix != ".onnx":
+        raise ConfigError(f"--footwork writes into an exported model: pass MODEL.onnx, not {src.name} "
+                          "(export the checkpoint first with `dancemuse export`)")
+    if not src.is_file():
+        raise ModelError(f"model {src} not found; pass the .onnx file `dancemuse export` wrote")
+    extra = [f for f, v in (("--output", args.output), ("--style-strength", args.style_strength),
+                            ("--groove-floor", args.groove_floor), ("--style-gain", args.style_gain),
+                            ("--other-music", args.other_music), ("--only", args.only),
+                            ("--free-run-only", args.free_run_only)) if v]
+    if extra:
+        raise ConfigError(f"--footwork writes into the model itself and takes only --data; leave out {', '.join(extra)}")
+    if importlib.util.find_spec("onnx") is None:
+        raise ModelError("calibrate --footwork needs the onnx package; install the train extra: pip install -e \".[train]\"")
+    import onnx
+
+    from live.post import FOOTWORK_MIN
+    from model import metrics_dancer as md
+    from model import modelmeta
+    from model.energy_ceiling import rewrite_meta
+    from model.metrics_suite import load_train
+
+    props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    try:
+        meta = json.loads(props.get(modelmeta.META_KEY, "{}"))
+    except ValueError:
+        raise ModelError(f"{src} has no readable DanceMuse metadata; export it again with `dancemuse export`") from None
+    styles = [str(s) for s in meta.get("styles") or []]
+    fps = int(meta.get("fps") or 30)
+    clips = load_train(args.data, fps=fps).poses()
+    table: dict[str, float] = {}
+    print(f"{'style':14s}{'clips':>6s}{'footwork m/s':>14s}  steps")
+    for st in styles:
+        got = [(md.feet_apart_speed(p, fps=fps), len(p)) for p in clips.get(st, [])]
+        got = [(v, n) for v, n in got if math.isfinite(v)]
+        if not got:
+            print(f"{st:14s}{0:6d}{'-':>14s}  (no standing clip: steps)")
+            continue
+        v = float(np.average([g[0] for g in got], weights=[g[1] for g in got]))
+        table[st] = round(v, 4)
+        print(f"{st:14s}{len(got):6d}{v:14.3f}  {'yes' if v >= FOOTWORK_MIN else 'no, planted'}")
+    if not table:
+        raise ConfigError(f"no clip of the model's styles ({', '.join(styles)}) in {', '.join(args.data)}; "
+                          "pass the folders the model was trained on")
+    files = rewrite_meta(src, {"footwork": table})
+    print(f"wrote the footwork into {', '.join(map(str, files))}")
     return 0
 
 
