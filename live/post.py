@@ -220,6 +220,10 @@ STEP_SPREAD = 0.16
 """When the model has moved two planted feet this far (m) apart or together from how they were
 locked (footwork drawn as a skate), the foot that misses its lock most steps to where the model
 puts it (the other foot holding the body, the body standing; session 64); 0 = off."""
+STEP_SIZE_MIN = 0.25
+"""Where the moves are shown smaller (a quiet passage's dynamics, energy under 1: their size s) the
+feet step only once the model has moved them ``STEP_SPREAD`` / s apart, s at least this: a calm
+passage keeps its feet planted (session 64)."""
 FOOTWORK_MIN = 0.15
 """A style (mix) whose training data moves a standing dancer's feet apart or together slower than
 this (m/s; the model's ``footwork`` metadata, `dancemuse calibrate --footwork`) keeps its feet
@@ -615,6 +619,7 @@ class PostProcessor:
         self._clear = [[0.0, 0.0], [0.0, 0.0]]  # each foot's step clearance after the first and second stage (STEP_S)
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
+        self._size = 1.0  # this frame's size of the moves (dynamics x energy), as the steps read it
         self._raised_s = 0.0  # the same, followed with time constant SET_DOWN_S
         self._hip_ground: float | None = None  # the hips' height (as drawn) when last on the floor
         self._air_t = 0.0  # seconds the lowest support has been off the floor (over GROUND_Y)
@@ -745,8 +750,9 @@ class PostProcessor:
                             min_cutoff=min_cutoff_hz(self.smoothing), beta=_BETA)
             self._x[:] = f.ravel().tolist()
             self._dx[:] = v.ravel().tolist()
+        sizes = None
         if cues is not None and self._sizes_moves() and self._level is not None:
-            x = self._groove_many(x, cues)
+            x, sizes = self._groove_many(x, cues)
         raised = None
         if self.project_bones:
             drawn = x
@@ -759,6 +765,7 @@ class PostProcessor:
             for i, row in enumerate(flat):
                 if raised is not None:
                     self._raised = raised[i]
+                self._size = 1.0 if sizes is None else sizes[i]
                 rows.append(feet(row)[:])
             x = np.asarray(rows, np.float64).reshape(x.shape)
         self._have_output = True
@@ -810,8 +817,9 @@ class PostProcessor:
     def _sizes_moves(self) -> bool:
         return self.groove > 0.0 or self.dynamics > 0.0 or self._energy_size != 1.0
 
-    def _groove_many(self, x: np.ndarray, cues: np.ndarray) -> np.ndarray:
-        """:meth:`_groove` over frames (primed): x [shape=(t, 17, 3)] -> the re-timed poses."""
+    def _groove_many(self, x: np.ndarray, cues: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """:meth:`_groove` over frames (primed): x [shape=(t, 17, 3)] -> (the re-timed poses, each
+        frame's size of the moves: the dynamics' times the energy's, as the feet stage reads it)."""
         t, nj = len(x), sk.NUM_JOINTS
         fps = self.fps
         size, self._level, self._ref = pm.loudness(
@@ -845,7 +853,7 @@ class PostProcessor:
         self._gm[:] = m[-1].tolist()
         self._gt[:] = tgt[-1].tolist()
         self._gy[:] = y[-1].tolist()
-        return y.reshape(t, nj, 3)
+        return y.reshape(t, nj, 3), [float(s) * es for s in size]
 
     def _step(self, p: list[float]) -> list[float]:
         if self.mirror:
@@ -855,8 +863,10 @@ class PostProcessor:
                 p[c] = -p[c]
         ox, oz = self._root(p)
         cue, self._cue = self._cue, None
+        self._size = 1.0
         if cue is not None and self._sizes_moves():
             size, speed = self._loudness_and_speed(*cue)
+            self._size = size * self._energy_size
             if (self._primed and self._g_primed and self.smoothing > 0.0 and self._energy_size == 1.0
                     and not self._gl_on):  # the usual frame: smoothing and groove in one pass
                 x = self._smooth_groove(p, ox, oz, size, speed)
@@ -1169,7 +1179,8 @@ class PostProcessor:
                     # model puts it, if the other can hold the body alone meanwhile (within the cap)
                     n0x, n0z = self._lock[0][0] - feet[0], self._lock[0][1] - feet[2]
                     n1x, n1z = self._lock[1][0] - feet[1], self._lock[1][1] - feet[3]
-                    if math.hypot(n0x - n1x, n0z - n1z) > self.step_spread:
+                    sz = self._size if self._size > STEP_SIZE_MIN else STEP_SIZE_MIN
+                    if math.hypot(n0x - n1x, n0z - n1z) * sz > self.step_spread:
                         d0, d1 = math.hypot(n0x, n0z), math.hypot(n1x, n1z)
                         if (d1 if d0 >= d1 else d0) < cap:
                             i = 0 if d0 >= d1 else 1

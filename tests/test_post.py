@@ -190,6 +190,33 @@ def test_a_planted_foot_the_model_slides_away_steps_there(frame_by_frame: bool, 
     assert miss(held) > 0.08
 
 
+def test_a_quiet_passage_keeps_its_feet_planted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two seconds of loud music, then a passage 30 dB quieter in which the model slides its left
+    foot 0.3 m out over three seconds (slower than the dynamics' mean follows, so the drift is shown
+    at full size): with the dynamics on the moves are a quarter of their size there and the foot
+    stays on its lock; without them, or with the size not read (``STEP_SIZE_MIN`` 1), it steps."""
+    fps, loud, n = 30, 60, 180
+    p = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    out_x = np.clip((np.arange(n) - loud) / 90.0, 0.0, 1.0) * 0.3 * np.sign(p[0, sk.LEFT_FOOT, 0] - p[0, sk.RIGHT_FOOT, 0])
+    p[:, sk.LEFT_FOOT, 0] += out_x
+    p[:, 13, 0] += 0.5 * out_x
+    rms = np.where(np.arange(n) < loud, 0.1, 0.1 * 10 ** (-30 / 20))
+
+    def left_moved(dynamics: float) -> float:
+        post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True, dynamics=dynamics)
+        xs = []
+        for q, r in zip(p, rms, strict=True):
+            post.cue(0.0, 0.0, float(r))
+            xs.append(float(post.process(q)[sk.LEFT_FOOT, 0]))
+        assert dynamics == 0.0 or post._size == pytest.approx(0.25)
+        return abs(xs[-1] - xs[0])
+
+    assert left_moved(1.0) < 1e-3
+    assert left_moved(0.0) > 0.1
+    monkeypatch.setattr(post_mod, "STEP_SIZE_MIN", 1.0)
+    assert left_moved(1.0) > 0.1
+
+
 def test_a_stepping_leg_keeps_its_knee_bent_to_the_front(monkeypatch: pytest.MonkeyPatch) -> None:
     """Knees bent 3 cm to the front and the body gliding forward over both feet, so they step
     (the ankle set down ahead of where the model draws it): the legs' IK keeps each knee on the side
