@@ -220,6 +220,9 @@ STEP_SPREAD = 0.16
 """When the model has moved two planted feet this far (m) apart or together from how they were
 locked (footwork drawn as a skate), the foot that misses its lock most steps to where the model
 puts it (the other foot holding the body, the body standing; session 64); 0 = off."""
+STEP_BEAT_MIN = 0.25
+"""A footwork step (``STEP_SPREAD``) lands on the first beat at least this far away (s), so the
+feet step on the beat (``STEP_T`` where no beat is known; session 64)."""
 STEP_SIZE_MIN = 0.25
 """Where the moves are shown smaller (a quiet passage's dynamics, energy under 1: their size s) the
 feet step only once the model has moved them ``STEP_SPREAD`` / s apart, s at least this: a calm
@@ -620,6 +623,7 @@ class PostProcessor:
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
         self._size = 1.0  # this frame's size of the moves (dynamics x energy), as the steps read it
+        self._beat_ph, self._beat_bpm = math.nan, 0.0  # this frame's beat phase and tempo (0: none), as the steps read them
         self._raised_s = 0.0  # the same, followed with time constant SET_DOWN_S
         self._hip_ground: float | None = None  # the hips' height (as drawn) when last on the floor
         self._air_t = 0.0  # seconds the lowest support has been off the floor (over GROUND_Y)
@@ -760,12 +764,16 @@ class PostProcessor:
             raised = (x[:, _FEET_J, 1].min(axis=1) - drawn[:, _FEET_J, 1].min(axis=1)).tolist()
         if self.foot_lock:  # frame by frame: the floor lift and the locks are sequential
             flat = x.reshape(len(x), -1).tolist()
+            if cues is not None:
+                beat_ph, beat_bpm = cues[:, 0].tolist(), cues[:, 1].tolist()
             feet = self._feet
             rows = []
             for i, row in enumerate(flat):
                 if raised is not None:
                     self._raised = raised[i]
                 self._size = 1.0 if sizes is None else sizes[i]
+                if cues is not None:
+                    self._beat_ph, self._beat_bpm = beat_ph[i], beat_bpm[i]
                 rows.append(feet(row)[:])
             x = np.asarray(rows, np.float64).reshape(x.shape)
         self._have_output = True
@@ -863,6 +871,10 @@ class PostProcessor:
                 p[c] = -p[c]
         ox, oz = self._root(p)
         cue, self._cue = self._cue, None
+        if cue is None:
+            self._beat_ph, self._beat_bpm = math.nan, 0.0
+        else:
+            self._beat_ph, self._beat_bpm = cue[0], cue[1]
         self._size = 1.0
         if cue is not None and self._sizes_moves():
             size, speed = self._loudness_and_speed(*cue)
@@ -1043,6 +1055,19 @@ class PostProcessor:
             tp[c] = t
         return y
 
+    def _to_beat(self) -> float:
+        """How long a footwork step stays in the air (s): until the next beat as shown at least
+        ``STEP_BEAT_MIN`` away, so that it lands on the beat; ``STEP_T`` without a beat."""
+        ph, tempo = self._beat_ph, self._beat_bpm
+        if not (tempo > 0.0 and ph == ph):
+            return STEP_T
+        period = 60.0 / tempo
+        ph -= (self.offset_ms * 1e-3 + 1.5 / self.fps) * tempo / 60.0  # as the groove shows it
+        left = (1.0 - (ph - math.floor(ph))) * period
+        while left < STEP_BEAT_MIN:
+            left += period
+        return left
+
     def _feet(self, x: list[float]) -> list[float]:
         """The floor and planted feet: lift the body so no ankle is under ``FLOOR_Y`` (and no knee,
         elbow or wrist under ``LIMB_FLOOR_Y``), or set it down by what the projection raised the
@@ -1164,7 +1189,7 @@ class PostProcessor:
                 self._need_v = 0.0
             self._need_n = n if planted == 2 else -1.0
             grow = self._need_v if self._need_v > 0.0 else 0.0
-            i = -1
+            i, dur = -1, STEP_T
             if planted == 2 and STEP_TAKE > 0.0 and 0.5 * (x[34] + x[37]) + lift > SUPPORT_FROM:
                 if n > 1e-6 and n + grow * STEP_T > cap:
                     # a standing body the locks would hold past the cap steps instead of skating: the
@@ -1184,11 +1209,12 @@ class PostProcessor:
                         d0, d1 = math.hypot(n0x, n0z), math.hypot(n1x, n1z)
                         if (d1 if d0 >= d1 else d0) < cap:
                             i = 0 if d0 >= d1 else 1
+                            dur = self._to_beat()
             if i >= 0:
                 a = _FEET[i][0]
                 lk = self._lock[i]
                 self.contact[i] = False
-                self._step_t[i] = STEP_T
+                self._step_t[i] = dur
                 rel[i][0], rel[i][1] = out[3 * a] - feet[i], out[3 * a + 2] - feet[i + 2]
                 lifted |= 1 << i
                 changed = True
