@@ -221,9 +221,8 @@ STEP_SPREAD = 0.16
 locked (footwork drawn as a skate), the foot that misses its lock most steps to where the model
 puts it (the other foot holding the body, the body standing; session 64); 0 = off."""
 STEP_BEAT_MIN = 0.25
-"""A footwork step (``STEP_SPREAD``) lifts on a beat and lands on the first beat at least this
-far (s) after it, so the feet move between the beats and stand on them (where no beat is known it
-lifts at once and stays up ``STEP_T``; session 64)."""
+"""A footwork step (``STEP_SPREAD``) lands on the first beat at least this far away (s), so the
+feet step on the beat (``STEP_T`` where no beat is known; session 64)."""
 STEP_SIZE_MIN = 0.25
 """Where the moves are shown smaller (a quiet passage's dynamics, energy under 1: their size s) the
 feet step only once the model has moved them ``STEP_SPREAD`` / s apart, s at least this: a calm
@@ -1056,15 +1055,6 @@ class PostProcessor:
             tp[c] = t
         return y
 
-    def _on_beat(self) -> bool:
-        """Whether a footwork step may lift on this frame: on the first frame at or after a beat as
-        shown (the groove's phase), or on any frame where no beat is known."""
-        ph, tempo = self._beat_ph, self._beat_bpm
-        if not (tempo > 0.0 and ph == ph):
-            return True
-        ph -= (self.offset_ms * 1e-3 + 1.5 / self.fps) * tempo / 60.0
-        return ph - math.floor(ph) < tempo / (60.0 * self.fps)
-
     def _to_beat(self) -> float:
         """How long a footwork step stays in the air (s): until the next beat as shown at least
         ``STEP_BEAT_MIN`` away, so that it lands on the beat; ``STEP_T`` without a beat."""
@@ -1215,7 +1205,7 @@ class PostProcessor:
                     n0x, n0z = self._lock[0][0] - feet[0], self._lock[0][1] - feet[2]
                     n1x, n1z = self._lock[1][0] - feet[1], self._lock[1][1] - feet[3]
                     sz = self._size if self._size > STEP_SIZE_MIN else STEP_SIZE_MIN
-                    if math.hypot(n0x - n1x, n0z - n1z) * sz > self.step_spread and self._on_beat():
+                    if math.hypot(n0x - n1x, n0z - n1z) * sz > self.step_spread:
                         d0, d1 = math.hypot(n0x, n0z), math.hypot(n1x, n1z)
                         if (d1 if d0 >= d1 else d0) < cap:
                             i = 0 if d0 >= d1 else 1
