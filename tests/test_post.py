@@ -190,6 +190,38 @@ def test_a_planted_foot_the_model_slides_away_steps_there(frame_by_frame: bool, 
     assert miss(held) > 0.08
 
 
+def test_a_footwork_step_lands_on_the_beat() -> None:
+    """The model slides its left foot out as in the test above while the beat tracker gives a
+    beat at 120 bpm: the step is set down on a beat as shown (the groove's phase, within a
+    frame), whatever the beat's phase when it began, at least ``STEP_BEAT_MIN`` after it lifted;
+    without a beat it stays in the air ``STEP_T``."""
+    fps, n = 30, 60
+    p = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    out_x = np.minimum(np.arange(n, dtype=np.float32) / fps, 1.0) * 0.2 * np.sign(p[0, sk.LEFT_FOOT, 0] - p[0, sk.RIGHT_FOOT, 0])
+    p[:, sk.LEFT_FOOT, 0] += out_x
+    p[:, 13, 0] += 0.5 * out_x
+
+    def lift_and_land(phase0: float | None) -> tuple[int, int, float]:
+        post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True)
+        contact = []
+        for f, q in enumerate(p):
+            if phase0 is not None:
+                post.cue((phase0 + 2.0 * f / fps) % 1.0, 120.0, 0.1)
+            post.process(q)
+            contact.append(post.contact[0])
+        up = contact.index(False)
+        down = contact.index(True, up)
+        shown = (phase0 or 0.0) + 2.0 * down / fps - (post.offset_ms * 1e-3 + 1.5 / fps) * 2.0
+        return up, down, abs(shown - round(shown))
+
+    for phase0 in (0.0, 0.3, 0.7):
+        up, down, off = lift_and_land(phase0)
+        assert off <= 2.0 / fps + 1e-6, (phase0, up, down, off)  # on a beat, within a frame
+        assert down - up >= post_mod.STEP_BEAT_MIN * fps - 1
+    up, down, _ = lift_and_land(None)
+    assert abs((down - up) - post_mod.STEP_T * fps) <= 1
+
+
 def test_a_quiet_passage_keeps_its_feet_planted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two seconds of loud music, then a passage 30 dB quieter in which the model slides its left
     foot 0.3 m out over three seconds (slower than the dynamics' mean follows, so the drift is shown
