@@ -121,6 +121,18 @@ And any foot that touches down is locked where it was
 shown on the frame before: until session 57 it was locked on the model's foot (plus the shift),
 so a lifted foot still gliding back landed off where it was shown, in one frame (on the test
 songs freestyle's median 1.7 cm, 1 in 10 landings 7 cm or more, the largest 19 cm).
+Footwork (session 64). The model draws much of its footwork as a slow skate of one foot away from
+or toward the other; the locks held such a foot where it touched down for as long as the model kept
+the feet apart (the leg bent, or the body shifted half the way), and since the mean shift does not
+grow, no step came (house's feet moved at 0.20x its hands' speed where the model's own move at
+0.38x and its data's at 0.39x). Now, with both feet planted and the body standing, once the model
+has moved them ``step_spread`` (``STEP_SPREAD``) apart or together from how they were locked, the
+foot farther from where the model puts it steps there as above, if the other can hold the body
+within the cap meanwhile; it lands on the first beat as shown (the groove's phase) at least
+``STEP_BEAT_MIN`` after it lifts (``STEP_T`` without a beat). Where the moves are shown smaller (size
+s from the dynamics and the energy) it takes ``step_spread / s`` (s at least ``STEP_SIZE_MIN``), so a
+quiet passage keeps its feet planted; and the engine sets ``step_spread`` 0 for a style mix whose
+training data keeps its feet planted (the model's ``footwork`` under ``FOOTWORK_MIN``: popping).
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
