@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -104,17 +105,15 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     return 0
 
 
-def _ceiling(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
-    """``calibrate --ceiling MODEL.onnx``: measure and write the energy ceilings
-    (model/energy_ceiling.py)."""
-    import importlib.util
-    from pathlib import Path
-
+def _exported_model(args: argparse.Namespace, what: str, takes: str) -> Path:
+    """The exported model a ``--ceiling`` or ``--footwork`` run writes into (CHECKPOINT): an existing
+    .onnx, and none of the checkpoint calibration's options. Raises ConfigError / ModelError (one line)."""
     from model.errors import ConfigError, ModelError
 
     src = Path(args.checkpoint)
+    flag = what.split()[0]
     if src.suffix != ".onnx":
-        raise ConfigError(f"--ceiling measures an exported model: pass MODEL.onnx, not {src.name} "
+        raise ConfigError(f"{what} an exported model: pass MODEL.onnx, not {src.name} "
                           "(export the checkpoint first with `dancemuse export`)")
     if not src.is_file():
         raise ModelError(f"model {src} not found; pass the .onnx file `dancemuse export` wrote")
@@ -123,8 +122,18 @@ def _ceiling(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
                             ("--other-music", args.other_music), ("--only", args.only),
                             ("--free-run-only", args.free_run_only)) if v]
     if extra:
-        raise ConfigError(f"--ceiling writes into the model itself and takes only --data, --seconds and --clips; "
-                          f"leave out {', '.join(extra)}")
+        raise ConfigError(f"{flag} writes into the model itself and takes only {takes}; leave out {', '.join(extra)}")
+    return src
+
+
+def _ceiling(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    """``calibrate --ceiling MODEL.onnx``: measure and write the energy ceilings
+    (model/energy_ceiling.py)."""
+    import importlib.util
+
+    from model.errors import ConfigError, ModelError
+
+    src = _exported_model(args, "--ceiling measures", "--data, --seconds and --clips")
     if args.seconds < 2 or args.clips < 1:
         raise ConfigError("--seconds must be at least 2 and --clips at least 1")
     if importlib.util.find_spec("onnx") is None:
@@ -147,24 +156,12 @@ def _footwork(args: argparse.Namespace) -> int:
     import importlib.util
     import json
     import math
-    from pathlib import Path
 
     import numpy as np
 
     from model.errors import ConfigError, ModelError
 
-    src = Path(args.checkpoint)
-    if src.suffix != ".onnx":
-        raise ConfigError(f"--footwork writes into an exported model: pass MODEL.onnx, not {src.name} "
-                          "(export the checkpoint first with `dancemuse export`)")
-    if not src.is_file():
-        raise ModelError(f"model {src} not found; pass the .onnx file `dancemuse export` wrote")
-    extra = [f for f, v in (("--output", args.output), ("--style-strength", args.style_strength),
-                            ("--groove-floor", args.groove_floor), ("--style-gain", args.style_gain),
-                            ("--other-music", args.other_music), ("--only", args.only),
-                            ("--free-run-only", args.free_run_only)) if v]
-    if extra:
-        raise ConfigError(f"--footwork writes into the model itself and takes only --data; leave out {', '.join(extra)}")
+    src = _exported_model(args, "--footwork writes into", "--data")
     if importlib.util.find_spec("onnx") is None:
         raise ModelError("calibrate --footwork needs the onnx package; install the train extra: pip install -e \".[train]\"")
     import onnx
