@@ -1037,4 +1037,3 @@ def forked(items: Iterator[Any], *, stats: dict[str, float] | None = None) -> Ge
             except ProcessLookupError:
                 pass
         os.waitpid(pid, 0)
-

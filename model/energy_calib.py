@@ -758,10 +758,7 @@ def footwork_table(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
 def footwork_of(weights: np.ndarray, table: np.ndarray) -> float:
     """The footwork of a style mix (m/s): the table's mean weighted by the (non-negative,
     normalised) mix weights of the styles that have one; NaN when none has."""
-    f = np.asarray(table, np.float64)
-    ok = np.isfinite(f)
-    w = _mix(weights, ok)
-    return float("nan") if w is None else float(np.dot(w, np.where(ok, f, 0.0)))
+    return _listed_mean(weights, table, float("nan"))
 
 
 def _style_table(meta: Any, styles: Sequence[str], key: str, lo: float, hi: float, what: str, unit: str
@@ -805,10 +802,16 @@ def gain_of(weights: np.ndarray, gains: np.ndarray) -> float:
 def spread_of(weights: np.ndarray, spreads: np.ndarray) -> float:
     """The spread of a style mix (m): the spreads' mean weighted by the (non-negative,
     normalised) mix weights of the styles that have one; 0 when none has."""
-    f = np.asarray(spreads, np.float64)
+    return _listed_mean(weights, spreads, 0.0)
+
+
+def _listed_mean(weights: np.ndarray, table: np.ndarray, empty: float) -> float:
+    """A per-style table's mean weighted by the (non-negative, normalised) mix weights of the styles
+    it lists (finite); ``empty`` when no such style has weight."""
+    f = np.asarray(table, np.float64)
     ok = np.isfinite(f)
     w = _mix(weights, ok)
-    return 0.0 if w is None else float(np.dot(w, np.where(ok, f, 0.0)))
+    return empty if w is None else float(np.dot(w, np.where(ok, f, 0.0)))
 
 
 def smoothing_of(weights: np.ndarray, factors: np.ndarray) -> float:

@@ -209,6 +209,21 @@ def write(model_path: str | Path, ceiling: dict[str, float]) -> list[Path]:
     return rewrite_meta(path, {"energy_ceiling": {s: round(float(v), 4) for s, v in ceiling.items()}})
 
 
+def onnx_meta(path: str | Path) -> dict[str, Any] | None:
+    """The DanceMuse metadata document of an exported model (.onnx, read without its weights' external
+    data); ``{}`` when it has none, None when it is not readable JSON. Needs the onnx package."""
+    import onnx
+
+    from model import modelmeta
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    try:
+        doc = json.loads(props.get(modelmeta.META_KEY, "{}"))
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def rewrite_meta(model_path: str | Path, update: dict[str, Any]) -> list[Path]:
     """Set the metadata keys ``update`` in the exported model ``model_path`` and in its siblings
     of the same weights (block-N, int8, the offline weights with their hash of the step model
@@ -223,16 +238,10 @@ def rewrite_meta(model_path: str | Path, update: dict[str, Any]) -> list[Path]:
     old_sha = hashlib.sha256(path.read_bytes()).hexdigest()
     before, _ = _with_meta_onnx(path, update)
     done = [path]
-    import onnx
-
-    from model import modelmeta
-
     quantized = path.with_suffix(".int8.onnx")  # `export --quantize int8`
     for sib in sorted(set(path.parent.glob(f"{path.stem}_b*.onnx")) | ({quantized} if quantized.is_file() else set())):
-        props = {p.key: p.value for p in onnx.load(str(sib), load_external_data=False).metadata_props}
-        try:
-            meta = json.loads(props.get(modelmeta.META_KEY, "{}"))
-        except ValueError:
+        meta = onnx_meta(sib)
+        if meta is None:
             continue
         if same_model({k: v for k, v in meta.items() if k not in update},
                       {k: v for k, v in before.items() if k not in update}):

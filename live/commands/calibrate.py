@@ -154,7 +154,6 @@ def _footwork(args: argparse.Namespace) -> int:
     moves its feet apart or together (``model.metrics_dancer.feet_apart_speed``, the clips' mean
     weighted by their length), written into the model's metadata as ``footwork``."""
     import importlib.util
-    import json
     import math
 
     import numpy as np
@@ -164,19 +163,14 @@ def _footwork(args: argparse.Namespace) -> int:
     src = _exported_model(args, "--footwork writes into", "--data")
     if importlib.util.find_spec("onnx") is None:
         raise ModelError("calibrate --footwork needs the onnx package; install the train extra: pip install -e \".[train]\"")
-    import onnx
-
     from live.post import FOOTWORK_MIN
     from model import metrics_dancer as md
-    from model import modelmeta
-    from model.energy_ceiling import rewrite_meta
+    from model.energy_ceiling import onnx_meta, rewrite_meta
     from model.metrics_suite import load_train
 
-    props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
-    try:
-        meta = json.loads(props.get(modelmeta.META_KEY, "{}"))
-    except ValueError:
-        raise ModelError(f"{src} has no readable DanceMuse metadata; export it again with `dancemuse export`") from None
+    meta = onnx_meta(src)
+    if meta is None:
+        raise ModelError(f"{src} has no readable DanceMuse metadata; export it again with `dancemuse export`")
     styles = [str(s) for s in meta.get("styles") or []]
     fps = int(meta.get("fps") or 30)
     clips = load_train(args.data, fps=fps).poses()
