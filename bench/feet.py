@@ -18,7 +18,8 @@ contact (m/s), the share of contact steps skating on the floor (``md.skating``),
 frames where a joint jumps over 6 m/s and 2.5x as fast as the model drew it (``md.made_pops``, the
 post-processing's; no data column), the share of frames off the floor (``md.off_floor``), the feet's
 speed over the hands' (``md.limb_speed_ratio``, the issue's leg / arm line) and how fast a standing
-dancer moves its feet apart or together (``md.feet_apart_speed``, m/s: the footwork of session 64).
+dancer moves its feet apart or together (``md.feet_apart_speed``, m/s: the footwork of session 64) and
+how high a standing dancer's lower foot is over the floor (``md.floor_gap``, m, median: session 65).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ STAGES = ("SHIFT_SMOOTH_S", "STEP_H", "KNEE_TURN_DEG_S", "KNEE_TURN_V", "STEP_TA
 """live.post's constants of session 47's three stages, session 57's two and session 64's footwork (0 = off)."""
 FIGURES = (("jerk", "jerk", "{:.0f}"), ("slide", "sliding", "{:.3f}"), ("skate", "skating", "{:.3f}"),
            ("pops", "jumps made", "{:.4f}"), ("air", "off floor", "{:.3f}"), ("legs", "foot/hand", "{:.3f}"),
-           ("apart", "feet apart", "{:.3f}"))
+           ("apart", "feet apart", "{:.3f}"), ("gap", "floor gap", "{:.3f}"))
 """(key, column title, format) of the table."""
 
 
@@ -71,7 +72,7 @@ def figures(poses: np.ndarray, raw: np.ndarray | None, *, fps: float) -> dict[st
             "skate": md.skating(poses, fps=fps),
             "pops": md.made_pops(poses, raw, fps=fps) if raw is not None else float("nan"),
             "air": md.off_floor(poses), "legs": md.limb_speed_ratio(poses, fps=fps),
-            "apart": md.feet_apart_speed(poses, fps=fps)}
+            "apart": md.feet_apart_speed(poses, fps=fps), "gap": md.floor_gap(poses)}
 
 
 def _mean(rows: Sequence[dict[str, float]]) -> dict[str, float]:

@@ -77,6 +77,12 @@ off_floor
     (the training data: 0-5 % per style).
 under_floor
     Share of frames in which some joint is under the floor (y < 0): a hand or knee through it.
+floor_gap
+    How high a standing dancer's lower foot is over the floor (m, median): the lower ankle's
+    height over ``ANKLE_HEIGHT`` in the frames where the hips stand (over ``STAND_HIP_M``) and
+    that ankle is within ``OFF_FLOOR_M`` of it (a jump left out). A dancer standing on the floor
+    reads 0; one that hovers a few centimetres over it reads that (the synthetic data 0, the
+    motion capture about 0.02: its ankle markers sit higher than the skeleton's ankle).
 skating
     Share of ``foot_sliding``'s contact steps in which the ankle is within ``SKATE_M`` of the
     floor height and moves faster than ``SKATE_SPEED`` along it: a foot skating on the floor
@@ -405,6 +411,18 @@ def off_floor(poses: np.ndarray, *, margin: float = OFF_FLOOR_M) -> float:
     if len(p) == 0:
         return float("nan")
     return float(np.mean(p[:, :, 1].min(axis=1) > ANKLE_HEIGHT + margin))
+
+
+def floor_gap(poses: np.ndarray) -> float:
+    """Median height (m) of the lower ankle over ``ANKLE_HEIGHT`` while standing (see the module
+    docstring); NaN when the dancer never stands on the floor."""
+    p = _poses(poses)
+    if len(p) == 0:
+        return float("nan")
+    low = p[:, FEET, 1].min(axis=1) - ANKLE_HEIGHT
+    hips = p[:, [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]], 1].mean(axis=1)
+    keep = (hips > STAND_HIP_M) & (low < OFF_FLOOR_M)
+    return float(np.median(low[keep])) if keep.any() else float("nan")
 
 
 def under_floor(poses: np.ndarray) -> float:

@@ -32,6 +32,7 @@ def test_the_table_reads_old_new_and_data_per_style_and_their_mean() -> None:
     f = figures(still, still, fps=30)
     assert f["jerk"] == 0.0 and f["skate"] == 0.0 and f["pops"] == 0.0 and f["air"] == 0.0
     assert np.isnan(f["legs"]) and f["apart"] == 0.0  # the hands rest: no foot / hand ratio
+    assert abs(f["gap"]) < 1e-6  # standing on the floor
     old = {"a": dict(f, jerk=400.0), "b": dict(f, jerk=200.0)}
     new = {"a": dict(f, jerk=300.0), "b": dict(f, jerk=100.0)}
     out = table(["a", "b"], old, new, {"a": figures(still, None, fps=30)})

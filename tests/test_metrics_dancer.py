@@ -272,6 +272,25 @@ def test_off_floor_counts_frames_with_the_whole_body_in_the_air() -> None:
     assert np.isnan(md.off_floor(stand[:0]))
 
 
+def test_floor_gap_reads_how_high_a_standing_dancer_hovers_over_the_floor() -> None:
+    """Standing on the floor reads 0, the whole body 3 cm up reads 0.03; one foot raised reads
+    the other; a jump (20 cm up for a quarter of the frames) is left out; a crouch never stands."""
+    stand = _still(4)
+    assert md.floor_gap(stand) == pytest.approx(0.0, abs=1e-6)
+    hover = stand.copy()
+    hover[:, :, 1] += 0.03
+    assert md.floor_gap(hover) == pytest.approx(0.03, abs=1e-6)
+    one_foot = hover.copy()
+    one_foot[:, JOINT_INDEX["left_ankle"], 1] += 0.3
+    assert md.floor_gap(one_foot) == pytest.approx(0.03, abs=1e-6)
+    jump = hover.copy()
+    jump[: len(jump) // 4, :, 1] += 0.2
+    assert md.floor_gap(jump) == pytest.approx(0.03, abs=1e-6)
+    low = stand.copy()
+    low[:, [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]], 1] = 0.5
+    assert np.isnan(md.floor_gap(low)) and np.isnan(md.floor_gap(stand[:0]))
+
+
 def test_under_floor_counts_frames_with_a_joint_through_the_floor() -> None:
     stand = _still(4)
     assert md.under_floor(stand) == 0.0
