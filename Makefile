@@ -34,7 +34,9 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # and since session 53 the energy ceiling per style is measured on the export and written into
 # all three files (`calibrate --ceiling`), its classifier trained on what `evaluate`'s is (without
 # synth_x5, with which it reads ballet danced big more leniently: ceiling 5 instead of 4); since
-# session 64 each style's footwork (the data's feet-apart speed, `calibrate --footwork`) as well.
+# session 64 each style's footwork (the data's feet-apart speed, `calibrate --footwork`) as well. Since
+# session 65 popping is fed 2.5x the style strength (2x before) and hip-hop 1.25x, each calibrated
+# alone at it (their energy ceilings measured again), so both are recognised with a margin.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0 --stance 0
@@ -60,9 +62,10 @@ default-model:
 	OMP_NUM_THREADS=2 $(DANCEMUSE) train --data data/synth_v5 data/synth_x5 data/mocap --out runs/v29 --init models/default.onnx --train-config models/v29_build.toml
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --groove-floor freestyle=0.1
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain locking=2 --only locking
-	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain popping=2 --only popping
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain popping=2.5 --only popping
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --only freestyle --other-music freestyle
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain house=0.5 --only house
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate runs/v29/final.pt --data data/synth_v5 data/synth_x5 data/mocap --style-gain hiphop=1.25 --only hiphop
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default.onnx
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default_b16.onnx --block 16
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate --ceiling models/default.onnx --data data/synth_v5 data/mocap
