@@ -128,7 +128,7 @@ def test_cli_measures_the_shipped_model_on_a_tiny_set_and_writes_json_and_sheets
                 "root radius max", "style recognised", "mirror flips per minute"):
         assert row in text, row
     assert "PASS" in text or "FAIL" in text
-    assert "style strength 2 (house x0.5, locking x2, popping x2)" in text  # the header names what the dances are fed
+    assert "style strength 2 (hiphop x1.25, house x0.5, locking x2, popping x2.5)" in text  # the header names what the dances are fed
     assert "long test on test songs (seeds 0-1)" in text  # the long test names its seeds
     # the shipped model learnt synth_v5, synth_x5 and the motion capture, not this tiny set: said in one line
     assert f"note: the model learnt from data/synth_v5, data/synth_x5, data/mocap, not {data}:" in text
