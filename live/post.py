@@ -76,6 +76,13 @@ kept). When no foot is planted the shift relaxes to zero within ``RELEASE_S``; w
 planted feet change (one of two lifts) the body glides to the shift the remaining lock needs
 over ``RELEASE_S`` (that leg IK'd meanwhile), and a foot that lifts glides from where it was
 shown to the model's foot over ``RELEASE_S`` (its leg IK'd): no jump at release.
+A planted foot stands on the floor (session 66): the model draws a standing dancer's planted feet
+hovering a few centimetres over it (the lower ankle's median 3 cm in every style, its data's 1 cm;
+half the still feet more than 3 cm up, the data's under a tenth), so a planted foot is shown
+lowered by its steady hover (its lower envelope, ``PIN_ENV_S``) over ``PIN_S``, its leg IK'd: the
+small lifts the model draws on top of it (a heel, a bounce) stay. The hips stay where they are and
+the leg reaches the few centimetres down (lowering the whole body onto the lower planted foot
+instead read popping as another style more often and made a quiet passage busier; session 65).
 The shift shown follows the one the locks need through two one-pole stages of ``SHIFT_SMOOTH_S``
 at the default smoothing (proportional to ``smoothing``, so none in a style calibrated to 0,
 popping), and a planted foot the shown shift does not yet put on its lock gets its leg IK'd onto
@@ -247,6 +254,16 @@ stepping, popping was read as another style in 0.2 of its windows; session 64)."
 STEP_HOLD = 0.15
 """How much further (m) than the cap the foot left standing may hold the body while the other
 steps (its lock gave way there during a step)."""
+PIN_S = 0.05
+"""Time constant (s) of a planted foot settling onto the floor (and of the pin letting go when it
+lifts): the model draws a standing dancer's planted feet about 3 cm over the floor (the lower
+ankle's median, `evaluate`'s floor gap; its data 1 cm), so a planted foot is shown lowered by its
+steady hover (``PIN_ENV_S``), its leg IK'd to reach it (session 66); 0 = off."""
+PIN_ENV_S = 0.5
+"""A foot's steady hover over the floor is its lower envelope: its height over ``FLOOR_Y`` as the
+model draws it, followed down at once and up with this time constant (s). Lowering a planted foot
+by its envelope, not by its whole height, keeps the small lifts the model draws in place (a heel
+or a bounce): pinning them all flat took a ninth of the feet's speed (session 65)."""
 STEP_GLIDE_S = 0.1
 """Time constant (s) of a stepping foot's glide toward where it is set down (once it is up)."""
 STEP_RATE_S = 0.1
@@ -551,6 +568,8 @@ class PostProcessor:
         self.fps = float(fps)
         self._clear_k = 1.0 / (1.0 + STEP_S * self.fps)  # the step clearance's stages, per frame
         self._step_k = 1.0 / (1.0 + STEP_GLIDE_S * self.fps)  # a step's glide to its lead, per frame
+        self._pin_k = 1.0 / (1.0 + PIN_S * self.fps) if PIN_S > 0.0 else 0.0  # a planted foot's pin, per frame
+        self._env_k = 1.0 / (1.0 + PIN_ENV_S * self.fps)
         self.smoothing = float(smoothing)
         self.mirror = bool(mirror)
         self.root = root
@@ -632,6 +651,8 @@ class PostProcessor:
         self._have_prev = False  # self._feet_prev holds the last frame's feet (lx rx lz rz)
         self._fv = [0.0, 0.0]  # each foot's horizontal speed as drawn (m/s), this frame
         self._clear = [[0.0, 0.0], [0.0, 0.0]]  # each foot's step clearance after the first and second stage (STEP_S)
+        self._pin = [0.0, 0.0]  # how far each foot is set down on the floor (0..1, followed over PIN_S)
+        self._env = [0.0, 0.0]  # each foot's lower envelope over the floor (m; up over PIN_ENV_S)
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
         self._size = 1.0  # this frame's size of the moves (dynamics x energy), as the steps read it
@@ -1182,6 +1203,9 @@ class PostProcessor:
                 lifted |= 1 << i
             changed = changed or now != was
             self.contact[i] = now
+            hov = y - FLOOR_Y if y > FLOOR_Y else 0.0  # the foot's lower envelope: its steady hover
+            e = self._env[i]
+            self._env[i] = hov if hov < e else e + self._env_k * (hov - e)
             if now:
                 need_x += lk[0] - feet[i]
                 need_z += lk[1] - feet[i + 2]
@@ -1320,6 +1344,16 @@ class PostProcessor:
             under = y < low
             if under:
                 y = low
+            # a planted foot stands on the floor where the model draws it hovering (PIN_S)
+            pw = self._pin[i]
+            pw += self._pin_k * ((1.0 if self.contact[i] else 0.0) - pw)
+            self._pin[i] = pw
+            e = self._env[i]
+            if pw > 1e-4 and e > 1e-4:
+                y -= pw * e
+                if y < low:
+                    y = low
+                under = True
             if self.contact[i]:
                 lx, lz = self._lock[i]
                 if under or abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:

@@ -1,4 +1,4 @@
-"""bench/feet.py: the old path switches the stages of sessions 47, 57 and 64 off only inside it (even when the
+"""bench/feet.py: the old path switches the stages of sessions 47, 57, 64 and 66 off only inside it (even when the
 inside fails), and the table prints old / new / data with a dash where a figure is missing."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def test_the_old_path_turns_the_stages_off_inside_and_restores_them() -> None:
         turn = PostProcessor(fps=30)._turn
         assert turn.max_turn == 0.0 and turn.max_step == 0.0  # built inside: no knee turn limits
         assert PostProcessor(fps=30).step_spread == 0.0  # nor footwork steps
+        assert PostProcessor(fps=30)._pin_k == 0.0  # nor planted feet set on the floor
     assert {name: getattr(lp, name) for name in STAGES} == kept
     assert PostProcessor(fps=30)._turn.max_turn > 0.0 and PostProcessor(fps=30)._turn.max_step > 0.0
     with pytest.raises(RuntimeError), old_path():

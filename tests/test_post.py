@@ -27,7 +27,8 @@ def test_projection_restores_bone_lengths() -> None:
     assert sk.bone_length_error(out) > 0.05
 
 
-def test_center_keeps_root_at_origin_and_height_follow_keeps_travel() -> None:
+def test_center_keeps_root_at_origin_and_height_follow_keeps_travel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the rest pose's feet hover 4 cm: kept as drawn here
     post = PostProcessor(fps=30, smoothing=0.0, root="center")
     p = _pose((1.5, 1.0, -2.0))
     out = post.process(p)
@@ -848,11 +849,14 @@ def test_whole_dance_in_pieces_equals_frame_by_frame_with_feet_planted(mirror: b
 
 
 @pytest.mark.parametrize("frame_by_frame", [False, True])
-def test_feet_dipping_under_the_floor_are_lifted_onto_it_rigidly_and_smoothly(frame_by_frame: bool) -> None:
+def test_feet_dipping_under_the_floor_are_lifted_onto_it_rigidly_and_smoothly(
+    frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The model sinks the whole dancer up to 15 cm into the floor (breaking floor work) and
     back: the shown ankles never go under FLOOR_Y, bones stay exact, the lift moves the body
     no faster than the model moves it (no pop), and once the dip is over the body is back at
     the model's height."""
+    monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the lift alone (its release leaves the feet a mm up)
     fps = 30
     post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
     n = 120
@@ -1006,10 +1010,13 @@ def test_a_foot_plunging_under_the_floor_in_one_frame_bends_its_leg_instead_of_p
 
 
 @pytest.mark.parametrize("frame_by_frame", [False, True])
-def test_a_hand_reaching_through_the_floor_lifts_the_body_smoothly(frame_by_frame: bool) -> None:
+def test_a_hand_reaching_through_the_floor_lifts_the_body_smoothly(
+    frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Floor work: the feet on the floor and a hand the model pushes 15 cm under it. The body
     rises rigidly (at most LIFT_MAX_V) until the hand rests on the floor, and sinks back once
     the hand comes up; a knee likewise."""
+    monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the lift alone (planted feet the lift holds up are pinned)
     fps, n = 30.0, 150
     poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float32)
     dip = np.clip(np.sin(np.pi * np.arange(n) / 90.0), 0.0, None)
@@ -1123,6 +1130,7 @@ def test_a_body_held_in_the_air_longer_than_a_jump_lasts_comes_down_and_a_jump_d
     A flight 22 cm high lasts 0.42 s: from about a second into the hover the body is on the floor again
     (lowered rigidly, bones exact), without a jolt when the model comes down; the real jump
     stays as drawn; with the rule out of reach the hover stays up."""
+    monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the set-down alone (it passes through the pin's band)
     fps = 30
     n = 200
     stand = sk.rest_pose(on_floor=True).astype(np.float64)
@@ -1162,6 +1170,7 @@ def test_both_feet_lifted_without_a_jump_are_set_down_and_a_tuck_jump_is_not(
     hips rise 10 cm (a tuck jump): the hover is set down until the lower foot stands on the floor
     (the body lowered rigidly, bones exact) within a few frames; the tuck jump stays as drawn; a
     body in the air from its first frame (no standing height known yet) is left as drawn."""
+    monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the set-down alone (it passes through the pin's band)
     fps = 30
     n = 180
     stand = sk.rest_pose(on_floor=True).astype(np.float64)
@@ -1197,3 +1206,55 @@ def test_both_feet_lifted_without_a_jump_are_set_down_and_a_tuck_jump_is_not(
     off = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
     hov = np.stack([off.process(p).copy() for p in poses])
     assert hov[40:75, sk.FEET, 1].min(axis=1).min() > post_mod.FLOOR_Y + 0.14
+
+
+def _plie(hover: float, heel: float = 0.0) -> np.ndarray:
+    """The rest pose with the hips 12 cm down and the knees bent forward over the feet (a plié),
+    then the whole body ``hover`` (m) over the floor; the left ankle ``heel`` (m) further up."""
+    p = sk.rest_pose(on_floor=True).astype(np.float64)
+    feet = p[list(sk.FEET)].copy()
+    p[:, 1] -= 0.12
+    o = p.reshape(-1).tolist()
+    fx, fy, fz = post_mod._front(o)
+    fn = float(np.sqrt(fx * fx + fy * fy + fz * fz))
+    for (ankle, knee, hip), f, up in zip(((15, 13, 11), (16, 14, 12)), feet, (heel, 0.0), strict=True):
+        post_mod._two_bone_ik(o, hip, knee, ankle, f[0], f[1] + up, f[2], 0.3 * fx / fn, 0.3 * fy / fn, 0.3 * fz / fn)
+    q = np.asarray(o).reshape(17, 3)
+    q[:, 1] += hover
+    return q
+
+
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_planted_feet_the_model_draws_hovering_stand_on_the_floor_and_a_heel_lift_stays(
+    frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model stands in a plié, then draws the same plié 3 cm over the floor (as its standing
+    dancers hover), and lifts the left heel 4 cm for a third of a second on top of it: the planted
+    feet are shown settling onto the floor (their lower envelope followed up over PIN_ENV_S, the
+    pin over PIN_S), the legs reaching down by IK with the hips where the model put them (bones
+    exact), and the heel lift shown as a lift; with the pin off the feet hover as drawn."""
+    fps, n = 30, 120
+    poses = np.repeat(_plie(0.0)[None], n, axis=0)
+    poses[30:] = _plie(0.03)
+    for i in range(70, 80):
+        poses[i] = _plie(0.03, 0.04 * np.sin(np.pi * (i - 70) / 10))
+    poses = poses.astype(np.float32)
+
+    def shown() -> tuple[np.ndarray, PostProcessor]:
+        post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+        out = np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+        return out, post
+
+    out, post = shown()
+    feet = out[:, sk.FEET, 1] - post_mod.FLOOR_Y
+    assert sk.bone_length_error(out) < 1e-5 and all(post.contact)
+    np.testing.assert_allclose(out[:, [11, 12], 1], poses[:, [11, 12], 1], atol=1e-5)  # the hips as drawn
+    assert np.abs(feet[:30]).max() < 1e-4  # standing on the floor: nothing to pin
+    assert feet[31].min() > 0.02  # the hover is taken in over a second, not in a jump ...
+    assert np.abs(np.diff(feet[30:70], axis=0)).max() < 0.005  # (the model rose in one frame)
+    assert feet[60:70].max() < 0.005 and feet[100:].max() < 0.002  # ... then the feet stand on the floor
+    assert feet[74, 0] > 0.025 and feet[74, 1] < 0.005  # the heel lift is shown, the other foot stays down
+    assert poses[74, 15, 1] - poses[74, 16, 1] > 0.035
+    monkeypatch.setattr(post_mod, "PIN_S", 0.0)
+    off, _ = shown()
+    np.testing.assert_allclose(off[60:70, sk.FEET, 1], poses[60:70, sk.FEET, 1], atol=1e-4)  # hovering as drawn
