@@ -77,8 +77,9 @@ planted feet change (one of two lifts) the body glides to the shift the remainin
 over ``RELEASE_S`` (that leg IK'd meanwhile), and a foot that lifts glides from where it was
 shown to the model's foot over ``RELEASE_S`` (its leg IK'd): no jump at release.
 A planted foot stands on the floor (session 66): the model draws a standing dancer's planted feet
-hovering a few centimetres over it (the lower ankle's median 3 cm in every style, its data's 1 cm;
-half the still feet more than 3 cm up, the data's under a tenth), so a planted foot is shown
+hovering a few centimetres over it (the lower ankle's median 2-4 cm in every style but popping's
+1 cm, the data's 0-2 cm; on a recording half or more of the still feet over 3 cm up, the data's
+under a tenth), so a planted foot is shown
 lowered by its steady hover (its lower envelope, ``PIN_ENV_S``) over ``PIN_S``, its leg IK'd: the
 small lifts the model draws on top of it (a heel, a bounce) stay. The hips stay where they are and
 the leg reaches the few centimetres down (lowering the whole body onto the lower planted foot
