@@ -5,10 +5,11 @@ per style (printed side by side, nothing asserted).
 
 Per style, every test song danced with seed 0 (the evaluation's songs), three columns each:
 
-- *old*: the same model and post-processing with the feet stages of sessions 47, 57, 64 and 66 off
+- *old*: the same model and post-processing with the feet stages of sessions 47, 57, 64, 66 and 67 off
   (:func:`old_path`: the body shift shown as the locks need it, no step clearance, no knee turn
   limits, no steps where the locks would hold the body past their cap, no footwork steps where the
-  model moves two planted feet apart, planted feet shown hovering as drawn), which is what shipped
+  model moves two planted feet apart, planted feet shown hovering as drawn, the stage's glides at a
+  steady rate whatever the beat), which is what shipped
   in session 45 but for where a lifted foot lands (since session 57 where it is shown);
 - *new*: as shipped;
 - *data*: the style's training clips (where a figure exists for them).
@@ -40,9 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-STAGES = ("SHIFT_SMOOTH_S", "STEP_H", "KNEE_TURN_DEG_S", "KNEE_TURN_V", "STEP_TAKE", "STEP_SPREAD", "PIN_S")
-"""live.post's constants of session 47's three stages, session 57's two, session 64's footwork and session 66's
-planted feet on the floor (0 = off)."""
+STAGES = ("SHIFT_SMOOTH_S", "STEP_H", "KNEE_TURN_DEG_S", "KNEE_TURN_V", "STEP_TAKE", "STEP_SPREAD", "PIN_S",
+          "GLIDES_ON_GROOVE")
+"""live.post's constants of session 47's three stages, session 57's two, session 64's footwork, session 66's
+planted feet on the floor and session 67's glides on the groove's clock (0 = off)."""
 FIGURES = (("jerk", "jerk", "{:.0f}"), ("slide", "sliding", "{:.3f}"), ("skate", "skating", "{:.3f}"),
            ("pops", "jumps made", "{:.4f}"), ("air", "off floor", "{:.3f}"), ("legs", "foot/hand", "{:.3f}"),
            ("apart", "feet apart", "{:.3f}"), ("gap", "floor gap", "{:.3f}"))
@@ -51,7 +53,7 @@ FIGURES = (("jerk", "jerk", "{:.0f}"), ("slide", "sliding", "{:.3f}"), ("skate",
 
 @contextlib.contextmanager
 def old_path() -> Iterator[None]:
-    """The feet stages of sessions 47, 57, 64 and 66 off (live.post's constants at 0) for post-processors
+    """The feet stages of sessions 47, 57, 64, 66 and 67 off (live.post's constants at 0) for post-processors
     made inside; restored on leaving."""
     import live.post as lp
 
@@ -155,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"model {args.model} on {', '.join(args.songs)} (every style, seed 0) against {' + '.join(args.data)}; "
-          "old = the feet stages of sessions 47, 57, 64 and 66 off (the body shift, the step clearance, the knee turn limits, the steps, "
-          "the footwork steps, the feet set on the floor)")
+          "old = the feet stages of sessions 47, 57, 64, 66 and 67 off (the body shift, the step clearance, the knee turn limits, "
+          "the steps, the footwork steps, the feet set on the floor, the glides on the groove's clock)")
     print(table(styles, old, new, data))
     return 0
 

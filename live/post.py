@@ -141,6 +141,18 @@ within the cap meanwhile; it lands on the first beat as shown (the groove's phas
 s from the dynamics and the energy) it takes ``step_spread / s`` (s at least ``STEP_SIZE_MIN``), so a
 quiet passage keeps its feet planted; and the engine sets ``step_spread`` 0 for a style mix whose
 training data keeps its feet planted (the model's ``footwork`` under ``FOOTWORK_MIN``: popping).
+The glides on the beat (session 67, ``GLIDES_ON_GROOVE``). This stage moves the body and the feet
+itself: the body glides to a new shift when a foot lifts or lands, a lifted foot glides back to the
+model's, a step is carried and cleared, a planted foot is pinned, and the shown shift follows the
+locks' through its stages. At a steady rate these motions fell on the beat as often as between, and
+the shown dance's speed no longer dipped where the groove had put its dips (on three test songs,
+every style: beat-align score 0.668 with the feet stage off, 0.587 on). Each of them now advances
+on the groove's clock: its share per frame is the one it has at speed 1 taken ``s(phase)`` times
+(``1 - (1 - k) ** s``), so it moves between the beats and settles on them, as the model's motion
+does after the groove stage, and takes about as long over a beat as before. Without a beat (tempo
+0, or ``groove`` 0) the clock runs at 1 and nothing changes. The floor lift's sink-back keeps its
+steady rate: on the clock it took the feet's speed down against the hands' (foot / hand 0.421 ->
+0.410 over the evaluation's test songs) for little beat (models/README.md, session 67).
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
@@ -265,6 +277,9 @@ PIN_ENV_S = 0.5
 model draws it, followed down at once and up with this time constant (s). Lowering a planted foot
 by its envelope, not by its whole height, keeps the small lifts the model draws in place (a heel
 or a bounce): pinning them all flat took a ninth of the feet's speed (session 65)."""
+GLIDES_ON_GROOVE = True
+"""The feet stage's own glides run on the groove's clock (session 67): each advances by the frame's groove
+speed, so they move between the beats and settle on them, as the model's motion does after the groove."""
 STEP_GLIDE_S = 0.1
 """Time constant (s) of a stepping foot's glide toward where it is set down (once it is up)."""
 STEP_RATE_S = 0.1
@@ -657,6 +672,7 @@ class PostProcessor:
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
         self._size = 1.0  # this frame's size of the moves (dynamics x energy), as the steps read it
+        self._gspeed = 1.0  # this frame's groove speed (1: none), the clock of the feet stage's glides
         self._beat_ph, self._beat_bpm = math.nan, 0.0  # this frame's beat phase and tempo (0: none), as the steps read them
         self._raised_s = 0.0  # the same, followed with time constant SET_DOWN_S
         self._hip_ground: float | None = None  # the hips' height (as drawn) when last on the floor
@@ -788,9 +804,9 @@ class PostProcessor:
                             min_cutoff=min_cutoff_hz(self.smoothing), beta=_BETA)
             self._x[:] = f.ravel().tolist()
             self._dx[:] = v.ravel().tolist()
-        sizes = None
+        sizes = speeds = None
         if cues is not None and self._sizes_moves() and self._level is not None:
-            x, sizes = self._groove_many(x, cues)
+            x, sizes, speeds = self._groove_many(x, cues)
         raised = None
         if self.project_bones:
             drawn = x
@@ -806,6 +822,7 @@ class PostProcessor:
                 if raised is not None:
                     self._raised = raised[i]
                 self._size = 1.0 if sizes is None else sizes[i]
+                self._gspeed = 1.0 if speeds is None else speeds[i]
                 if cues is not None:
                     self._beat_ph, self._beat_bpm = beat_ph[i], beat_bpm[i]
                 rows.append(feet(row)[:])
@@ -859,9 +876,10 @@ class PostProcessor:
     def _sizes_moves(self) -> bool:
         return self.groove > 0.0 or self.dynamics > 0.0 or self._energy_size != 1.0
 
-    def _groove_many(self, x: np.ndarray, cues: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    def _groove_many(self, x: np.ndarray, cues: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
         """:meth:`_groove` over frames (primed): x [shape=(t, 17, 3)] -> (the re-timed poses, each
-        frame's size of the moves: the dynamics' times the energy's, as the feet stage reads it)."""
+        frame's size of the moves: the dynamics' times the energy's, and its groove speed, as the
+        feet stage reads them)."""
         t, nj = len(x), sk.NUM_JOINTS
         fps = self.fps
         size, self._level, self._ref = pm.loudness(
@@ -895,7 +913,7 @@ class PostProcessor:
         self._gm[:] = m[-1].tolist()
         self._gt[:] = tgt[-1].tolist()
         self._gy[:] = y[-1].tolist()
-        return y.reshape(t, nj, 3), [float(s) * es for s in size]
+        return y.reshape(t, nj, 3), [float(s) * es for s in size], speed.tolist()
 
     def _step(self, p: list[float]) -> list[float]:
         if self.mirror:
@@ -910,9 +928,11 @@ class PostProcessor:
         else:
             self._beat_ph, self._beat_bpm = cue[0], cue[1]
         self._size = 1.0
+        self._gspeed = 1.0
         if cue is not None and self._sizes_moves():
             size, speed = self._loudness_and_speed(*cue)
             self._size = size * self._energy_size
+            self._gspeed = speed
             if (self._primed and self._g_primed and self.smoothing > 0.0 and self._energy_size == 1.0
                     and not self._gl_on):  # the usual frame: smoothing and groove in one pass
                 x = self._smooth_groove(p, ox, oz, size, speed)
@@ -1110,6 +1130,7 @@ class PostProcessor:
         internal buffer (``x`` is not changed)."""
         fps = self.fps
         out = self._fo
+        gs = self._gspeed if GLIDES_ON_GROOVE else 1.0  # the glides' clock (GLIDES_ON_GROOVE)
         ly, ry = x[3 * _FEET[0][0] + 1], x[3 * _FEET[1][0] + 1]
         need = FLOOR_Y - (ly if ly < ry else ry)
         for c in _LIMBS_Y:  # nor a knee, elbow or wrist under LIMB_FLOOR_Y (floor work)
@@ -1274,7 +1295,7 @@ class PostProcessor:
         else:
             self._need_n, self._need_v = -1.0, 0.0
         # the shift the locks need can jump when a foot lifts: the body glides there instead
-        k = 1.0 / (1.0 + RELEASE_S * fps)
+        k = _clocked(1.0 / (1.0 + RELEASE_S * fps), gs)
         if changed:
             ab[0], ab[1] = sh[0] - tx, sh[1] - tz
         ab[0] -= k * ab[0]
@@ -1291,7 +1312,7 @@ class PostProcessor:
         # (its horizontal jerk 2-4x the unlocked dance's); the planted feet keep their locks by IK
         sm = self._shift_s
         if self._shift_on:
-            ks = 1.0 / (1.0 + SHIFT_SMOOTH_S * 2.0 * self.smoothing * fps)
+            ks = _clocked(1.0 / (1.0 + SHIFT_SMOOTH_S * 2.0 * self.smoothing * fps), gs)
             sm[0] += ks * (sx - sm[0])
             sm[1] += ks * (sz - sm[1])
             shown[0] += ks * (sm[0] - shown[0])
@@ -1301,12 +1322,13 @@ class PostProcessor:
             sm[1] = shown[1] = sz
             self._shift_on = True
         sx, sz = shown[0], shown[1]
+        kw = _clocked(self._step_k, gs)
         for i, (a, _, _) in enumerate(_FEET):  # a lifted foot glides from where it was shown to the model's (+ shift)
             if not self.contact[i]:
                 r = rel[i]
                 if self._step_t[i] > 0.0:  # a step: from where it was shown (out: the last frame's output)
                     # toward its lead, as fast as it has risen (lifted first, then carried)
-                    w = self._step_k * (self._clear[i][1] / STEP_H if STEP_H > 0.0 else 1.0)
+                    w = kw * (self._clear[i][1] / STEP_H if STEP_H > 0.0 else 1.0)
                     ld = self._lead[i]
                     r[0] = out[3 * a] + w * (feet[i] + sx + ld[0] - out[3 * a]) - feet[i] - sx
                     r[1] = out[3 * a + 2] + w * (feet[i + 2] + sz + ld[1] - out[3 * a + 2]) - feet[i + 2] - sz
@@ -1321,7 +1343,8 @@ class PostProcessor:
             out[c1] = x[c1] + lift
             out[c2] = x[c2] + sz
         standing = STEP_H > 0.0 and 0.5 * (out[34] + out[37]) > SUPPORT_FROM  # (the legs' IK keeps the hips)
-        kc = self._clear_k
+        kc = _clocked(self._clear_k, gs)
+        kp = _clocked(self._pin_k, gs)
         bx = by = bz = 0.0  # a knee the model draws on the leg's line bends to the front (KNEE_LEAN)
         fx, fy, fz = _front(out)
         fn = math.sqrt(fx * fx + fy * fy + fz * fz)
@@ -1347,7 +1370,7 @@ class PostProcessor:
                 y = low
             # a planted foot stands on the floor where the model draws it hovering (PIN_S)
             pw = self._pin[i]
-            pw += self._pin_k * ((1.0 if self.contact[i] else 0.0) - pw)
+            pw += kp * ((1.0 if self.contact[i] else 0.0) - pw)
             self._pin[i] = pw
             e = self._env[i]
             if pw > 1e-4 and e > 1e-4:
@@ -1366,6 +1389,12 @@ class PostProcessor:
                 else:
                     r[0] = r[1] = 0.0
         return out
+
+
+def _clocked(k: float, speed: float) -> float:
+    """A one-pole glide's share per frame ``k`` on a clock running at ``speed`` frames a frame
+    (the groove's: GLIDES_ON_GROOVE): ``1 - (1 - k) ** speed``, ``k`` itself at speed 1."""
+    return k if speed == 1.0 else 1.0 - (1.0 - k) ** speed
 
 
 def steps_of(mix: np.ndarray, footwork: np.ndarray | None) -> float:

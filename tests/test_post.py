@@ -223,6 +223,46 @@ def test_a_footwork_step_lands_on_the_beat() -> None:
     assert abs((down - up) - post_mod.STEP_T * fps) <= 1
 
 
+def test_the_feet_stages_glides_move_between_the_beats_and_settle_on_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model slides its body 0.2 m/s with both feet planted (the locks hold it back), then jumps:
+    the body glides back to the model's over ``RELEASE_S`` on the groove's clock (session 67), its
+    share of the way per frame small on the beat and large between the beats, the same frame by
+    frame and over the whole dance; without a beat, or with ``GLIDES_ON_GROOVE`` off, the glide
+    takes the same share every frame whatever the beat (one exponential, as before)."""
+    fps = 30
+    slide = _walk(30, (0.2, 0.0))
+    slide[:, :, 0] -= 0.2  # the slide ends at the centre (the follow's own drift back stays ~0)
+    lifted = np.repeat(slide[-1:], 30, axis=0)
+    lifted[:, :, 1] += 0.3  # both feet off the floor: the locks let go, the body glides back
+    poses = np.concatenate([slide, lifted])
+
+    def glide(tempo: float, frame_by_frame: bool = True) -> tuple[np.ndarray, np.ndarray, list[float]]:
+        cues = np.array([[(0.1 + tempo / 60.0 * f / fps) % 1.0, tempo, 0.1] for f in range(len(poses))])
+        post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True, groove=0.8)
+        if not frame_by_frame:
+            return post.process_many(poses, cues), np.zeros(0), []
+        out, speed = [], []
+        for q, c in zip(poses, cues, strict=True):
+            post.cue(*c)
+            out.append(post.process(q).copy())
+            speed.append(post._gspeed)
+        shown = np.stack(out)
+        hip = 0.5 * (shown[:, 11, 0] + shown[:, 12, 0])
+        left = hip[30:45] - hip[-1]  # the glide's first half second: what is left of it each frame
+        return shown, 1.0 - left[1:] / left[:-1], speed[31:45]
+
+    shown, share, speed = glide(120.0)
+    assert np.abs(glide(120.0, frame_by_frame=False)[0] - shown).max() < 1e-5
+    assert abs(shown[30, 11, 0] - shown[29, 11, 0]) < 0.02  # no jump when the feet lift
+    slow = [s for s, v in zip(share, speed, strict=True) if v < 0.3]  # on the beat
+    fast = [s for s, v in zip(share, speed, strict=True) if v > 1.7]  # between the beats
+    assert slow and fast and max(slow) < 0.35 * min(fast), (share, speed)
+    for tempo, on in ((0.0, True), (120.0, False)):
+        monkeypatch.setattr(post_mod, "GLIDES_ON_GROOVE", on)
+        _, share, _ = glide(tempo)
+        assert share[1:].max() < 1.15 * share[1:].min(), (tempo, on, share)
+
+
 def test_a_quiet_passage_keeps_its_feet_planted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two seconds of loud music, then a passage 30 dB quieter in which the model slides its left
     foot 0.3 m out over three seconds (slower than the dynamics' mean follows, so the drift is shown
