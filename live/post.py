@@ -152,10 +152,12 @@ on the groove's clock: its share per frame is the one it has at speed 1 taken ``
 does after the groove stage, and takes about as long over a beat as before. Without a beat (tempo
 0, or ``groove`` 0) the clock runs at 1 and nothing changes. The floor lift's sink-back keeps its
 steady rate: on the clock it took the feet's speed down against the hands' (foot / hand 0.421 ->
-0.410 over the evaluation's test songs) for little beat (models/README.md, session 67).
+0.410 over the evaluation's test songs) for little beat (models/README.md, session 67). The
+groove's own pull toward the model's pose (below) runs on the same clock.
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
-``s(phase) * (target_t - target_{t-1})`` plus a pull ``GROOVE_PULL`` toward the target, with
+``s(phase) * (target_t - target_{t-1})`` plus a pull toward the target (``GROOVE_PULL`` of the gap
+per frame at speed 1, ``1 - (1 - GROOVE_PULL) ** s`` on the groove's clock: ``GLIDES_ON_GROOVE``), with
 ``s = 1 - groove * cos(2 pi phase)`` (mean 1 over a beat, so the dancer travels as far per
 beat as the model does): slow through the beat, fast between beats, so accents land on the
 beat the tracker predicts (zero look-ahead). Frame ``i`` is shown at ``i / fps`` and the tracker's
@@ -278,8 +280,9 @@ model draws it, followed down at once and up with this time constant (s). Loweri
 by its envelope, not by its whole height, keeps the small lifts the model draws in place (a heel
 or a bounce): pinning them all flat took a ninth of the feet's speed (session 65)."""
 GLIDES_ON_GROOVE = True
-"""The feet stage's own glides run on the groove's clock (session 67): each advances by the frame's groove
-speed, so they move between the beats and settle on them, as the model's motion does after the groove."""
+"""The feet stage's own glides and the groove's pull run on the groove's clock (session 67): each advances
+by the frame's groove speed, so they move between the beats and settle on them, as the model's motion
+does after the groove."""
 STEP_GLIDE_S = 0.1
 """Time constant (s) of a stepping foot's glide toward where it is set down (once it is up)."""
 STEP_RATE_S = 0.1
@@ -907,9 +910,14 @@ class PostProcessor:
         step = np.empty_like(tgt)
         step[0] = tgt[0] - np.asarray(self._gt, np.float64)
         np.subtract(tgt[1:], tgt[:-1], out=step[1:])
-        pull = GROOVE_PULL
-        u = (1.0 - pull) * speed[:, None] * step + pull * tgt
-        y = pm.linear_recursion(u, 1.0 - pull, np.asarray(self._gy, np.float64))
+        if GLIDES_ON_GROOVE:  # the pull on the groove's clock too (session 67)
+            keep = (1.0 - GROOVE_PULL) ** speed
+            u = keep[:, None] * speed[:, None] * step + (1.0 - keep)[:, None] * tgt
+            y = pm.varying_recursion(u, keep, np.asarray(self._gy, np.float64))
+        else:
+            pull = GROOVE_PULL
+            u = (1.0 - pull) * speed[:, None] * step + pull * tgt
+            y = pm.linear_recursion(u, 1.0 - pull, np.asarray(self._gy, np.float64))
         self._gm[:] = m[-1].tolist()
         self._gt[:] = tgt[-1].tolist()
         self._gy[:] = y[-1].tolist()
@@ -1024,7 +1032,7 @@ class PostProcessor:
                                1.0 / (DYN_MEAN_S * fps))
             self._sg_key = key
         ad, bd, mc, kk, km = self._sg_consts
-        pull, beta = GROOVE_PULL, _BETA
+        pull, beta = (_clocked(GROOVE_PULL, speed) if GLIDES_ON_GROOVE else GROOVE_PULL), _BETA
         sqrt = math.sqrt
         for c, c1, c2 in _TRIPLES:
             f0, f1, f2 = xf[c], xf[c1], xf[c2]
@@ -1085,7 +1093,7 @@ class PostProcessor:
             tp[:] = x
             self._g_primed = True
             return y
-        pull = GROOVE_PULL
+        pull = _clocked(GROOVE_PULL, speed) if GLIDES_ON_GROOVE else GROOVE_PULL
         if es != 1.0:
             kl = 1.0 / (ENERGY_MEAN_S * fps)
             for c in range(len(x)):

@@ -3,8 +3,8 @@
 Each stage of :class:`live.post.PostProcessor` depends only on its own state and on the
 stage before it, so the whole dance can go through one stage after the other: mirror,
 centring and bone projection are plain array maths over all frames; the linear recursions
-(the dynamics' mean pose, the groove's re-timed pose) run in blocks of frames as one small
-matrix product each; what is non-linear in time (the one-euro filter, the bounded root
+(the dynamics' mean pose, the groove's re-timed pose, whose pull toward the model's runs on the
+groove's clock) run in blocks of frames as one small matrix product each; what is non-linear in time (the one-euro filter, the bounded root
 follow, the loudness follower) keeps a tight loop over frames, on numpy rows
 of 17 joints or on a few Python floats. No compiler, same numbers as frame by frame to
 about 1e-12 m (a test holds the float32 outputs within 1e-6).
@@ -42,6 +42,25 @@ def linear_recursion(u: np.ndarray, a: float, y0: np.ndarray) -> np.ndarray:
         w = e - s
         np.matmul(m[:w, :w], u[s:e], out=y[s:e])
         y[s:e] += pw[:w, None] * prev
+        prev = y[e - 1]
+    return y
+
+
+def varying_recursion(u: np.ndarray, a: np.ndarray, y0: np.ndarray) -> np.ndarray:
+    """``y[i] = a[i] * y[i-1] + u[i]`` with ``y[-1] = y0`` and a per-frame ``a`` in (0, 1]: u
+    [shape=(t, n)], a [shape=(t,)] -> y [shape=(t, n)]. Per block the products of ``a`` between two
+    frames come from one cumulative sum of its logarithms (``a`` far from 0, as the groove's pull
+    keeps it, so nothing underflows within a block)."""
+    t = len(u)
+    y = np.empty_like(u)
+    prev = np.asarray(y0, np.float64)
+    la = np.log(np.asarray(a, np.float64))
+    for s in range(0, t, BLOCK):
+        e = min(t, s + BLOCK)
+        c = np.cumsum(la[s:e])
+        m = np.tril(np.exp(c[:, None] - c[None, :]))  # a[k+1] ... a[j] for k <= j
+        np.matmul(m, u[s:e], out=y[s:e])
+        y[s:e] += np.exp(c)[:, None] * prev
         prev = y[e - 1]
     return y
 

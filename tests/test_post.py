@@ -263,6 +263,42 @@ def test_the_feet_stages_glides_move_between_the_beats_and_settle_on_them(monkey
         assert share[1:].max() < 1.15 * share[1:].min(), (tempo, on, share)
 
 
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_the_grooves_pull_toward_the_model_runs_on_its_clock(frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model moves its left wrist 0.3 m between two frames and holds it there: the groove moves
+    the shown wrist by that frame's speed times the jump, and its pull closes the rest; on the
+    groove's clock (session 67) the share it closes per frame is ``1 - (1 - GROOVE_PULL) ** s``,
+    small on the beat and large between, the same frame by frame and over the whole dance; with
+    ``GLIDES_ON_GROOVE`` off it is ``GROOVE_PULL`` every frame."""
+    fps, n = 30, 60
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0)
+    poses[20:, 9, 0] += 0.3
+    cues = np.array([[(0.3 + 2.0 * f / fps) % 1.0, 120.0, 0.1] for f in range(n)])
+
+    def pulled() -> tuple[np.ndarray, np.ndarray]:
+        post = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, project_bones=False, groove=0.8)
+        if frame_by_frame:
+            rows, speed = [], []
+            for q, c in zip(poses, cues, strict=True):
+                post.cue(*c)
+                rows.append(post.process(q).copy())
+                speed.append(post._gspeed)
+            shown = np.stack(rows)
+        else:
+            shown = post.process_many(poses, cues)
+            ph = cues[:, 0] - (1.5 / fps) * 2.0
+            speed = [post._groove_speed(x) for x in ph]
+        gap = poses[21:, 9, 0] - shown[21:, 9, 0]  # what is left to close after the jump's frame
+        return 1.0 - gap[1:] / gap[:-1], np.asarray(speed[22:])
+
+    share, speed = pulled()
+    np.testing.assert_allclose(share, 1.0 - (1.0 - post_mod.GROOVE_PULL) ** speed, atol=1e-4)
+    assert share[speed < 0.3].max() < 0.35 * share[speed > 1.7].min()
+    monkeypatch.setattr(post_mod, "GLIDES_ON_GROOVE", False)
+    share, _ = pulled()
+    np.testing.assert_allclose(share, post_mod.GROOVE_PULL, atol=1e-4)
+
+
 def test_a_quiet_passage_keeps_its_feet_planted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two seconds of loud music, then a passage 30 dB quieter in which the model slides its left
     foot 0.3 m out over three seconds (slower than the dynamics' mean follows, so the drift is shown
