@@ -223,6 +223,17 @@ def test_a_footwork_step_lands_on_the_beat() -> None:
     assert abs((down - up) - post_mod.STEP_T * fps) <= 1
 
 
+def _frames_and_speeds(post: PostProcessor, poses: np.ndarray, cues: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """``poses`` through ``post`` frame by frame, each with its cue: (the shown poses, each frame's groove
+    speed, the clock the post-processing's glides run on)."""
+    out, speed = [], []
+    for q, c in zip(poses, cues, strict=True):
+        post.cue(*c)
+        out.append(post.process(q).copy())
+        speed.append(post._gspeed)
+    return np.stack(out), speed
+
+
 def test_the_feet_stages_glides_move_between_the_beats_and_settle_on_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model slides its body 0.2 m/s with both feet planted (the locks hold it back), then jumps:
     the body glides back to the model's over ``RELEASE_S`` on the groove's clock (session 67), its
@@ -241,12 +252,7 @@ def test_the_feet_stages_glides_move_between_the_beats_and_settle_on_them(monkey
         post = PostProcessor(fps=fps, smoothing=0.0, root="follow", foot_lock=True, groove=0.8)
         if not frame_by_frame:
             return post.process_many(poses, cues), np.zeros(0), []
-        out, speed = [], []
-        for q, c in zip(poses, cues, strict=True):
-            post.cue(*c)
-            out.append(post.process(q).copy())
-            speed.append(post._gspeed)
-        shown = np.stack(out)
+        shown, speed = _frames_and_speeds(post, poses, cues)
         hip = 0.5 * (shown[:, 11, 0] + shown[:, 12, 0])
         left = hip[30:45] - hip[-1]  # the glide's first half second: what is left of it each frame
         return shown, 1.0 - left[1:] / left[:-1], speed[31:45]
@@ -278,12 +284,7 @@ def test_the_grooves_pull_toward_the_model_runs_on_its_clock(frame_by_frame: boo
     def pulled() -> tuple[np.ndarray, np.ndarray]:
         post = PostProcessor(fps=fps, smoothing=0.0, foot_lock=False, project_bones=False, groove=0.8)
         if frame_by_frame:
-            rows, speed = [], []
-            for q, c in zip(poses, cues, strict=True):
-                post.cue(*c)
-                rows.append(post.process(q).copy())
-                speed.append(post._gspeed)
-            shown = np.stack(rows)
+            shown, speed = _frames_and_speeds(post, poses, cues)
         else:
             shown = post.process_many(poses, cues)
             ph = cues[:, 0] - (1.5 / fps) * 2.0
