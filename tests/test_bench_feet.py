@@ -1,4 +1,4 @@
-"""bench/feet.py: the old path switches the stages of sessions 47, 57, 64 and 66 off only inside it (even when the
+"""bench/feet.py: the old path switches the stages of sessions 47, 57, 64, 66 and 67 off only inside it (even when the
 inside fails), and the table prints old / new / data with a dash where a figure is missing."""
 
 from __future__ import annotations
