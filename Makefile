@@ -36,7 +36,9 @@ DANCEMUSE = $(PYTHON) -m live.cli
 # synth_x5, with which it reads ballet danced big more leniently: ceiling 5 instead of 4); since
 # session 64 each style's footwork (the data's feet-apart speed, `calibrate --footwork`) as well. Since
 # session 65 popping is fed 2.5x the style strength (2x before) and hip-hop 1.25x, each calibrated
-# alone at it (their energy ceilings measured again), so both are recognised with a margin.
+# alone at it (their energy ceilings measured again), so both are recognised with a margin. Since
+# session 68 each style's footwork step spread (`calibrate --steps`: the spread at which the shown
+# feet move apart as fast as the data's, danced on the other styles' music) too.
 default-model:
 	$(DANCEMUSE) dataset synth --out data/synth_v4 --minutes 30 --seed 0 --variety 0 --stance 0
 	$(DANCEMUSE) dataset synth --out data/synth_x --minutes 20 --seed 1 --styles-per-song 3 --variety 0 --stance 0
@@ -70,6 +72,7 @@ default-model:
 	OMP_NUM_THREADS=1 $(DANCEMUSE) export runs/v29/final.pt -o models/default_b16.onnx --block 16
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate --ceiling models/default.onnx --data data/synth_v5 data/mocap
 	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate --footwork models/default.onnx --data data/synth_v5 data/synth_x5 data/mocap
+	OMP_NUM_THREADS=1 $(DANCEMUSE) calibrate --steps models/default.onnx --data data/synth_v5 data/mocap
 
 # The varied choreography (dataset synth --variety 1, the default since session 27) in the
 # v4 recipes; models/v16_variety.toml fine-tunes v12 on it (models/README.md, "Session 27").

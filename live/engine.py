@@ -53,6 +53,7 @@ from model.energy_calib import (
     smoothing_calibration,
     smoothing_of,
     spread_of,
+    step_spreads,
     style_gains,
     style_tempi,
     tempo_of,
@@ -147,9 +148,12 @@ class Engine:
         features_factory: Callable[[dict[str, Any], int], Any] | None = None,
         clock: Callable[[], float] = time.time,
         energy_top: float | None = None,
+        step_spread: float | None = None,
     ) -> None:
         """``energy_top``: feed the model energies up to this for every style mix, whatever its
-        calibrated ceiling (`dancemuse calibrate --ceiling` measures the model there)."""
+        calibrated ceiling (`dancemuse calibrate --ceiling` measures the model there).
+        ``step_spread``: the feet step at this spread (m) in every style that steps, whatever the
+        model's ``step_spread`` table (`dancemuse calibrate --steps` measures the model there)."""
         self.cfg = cfg
         self.generator = generator
         self.model_fps = int(getattr(generator, "fps", cfg["features"]["fps"]))
@@ -245,6 +249,12 @@ class Engine:
         """Per style how fast its training data moves a standing dancer's feet apart or together (m/s;
         ``footwork`` from `dancemuse calibrate --footwork`; None: the model has none, and every style
         may step): a mix under ``live.post.FOOTWORK_MIN`` keeps its feet planted."""
+        self.step_spreads = step_spreads(meta if isinstance(meta, Mapping) else {}, self.style_names)
+        """Per style the spread (m) at which its planted feet step (``step_spread`` from `dancemuse
+        calibrate --steps`; None: the model has none, and every style that steps does so at
+        ``live.post.STEP_SPREAD``)."""
+        if step_spread is not None:
+            self.step_spreads = np.full(len(self.style_names), float(step_spread))
         self.spreads = motion_spreads(meta if isinstance(meta, Mapping) else {}, self.style_names)
         """Per style the spread of the model's dances (m; ``motion_spread`` from `dancemuse
         calibrate`; None: the model has none, and the novelty guard uses the spread it has seen)."""
@@ -877,7 +887,7 @@ class Engine:
         if self.smooth_scale is not None:  # a style made of hits is smoothed less (model/energy_calib.py)
             smooth *= smoothing_of(mix, self.smooth_scale)
         self.post.smoothing = smooth
-        self.post.step_spread = steps_of(mix, self.footwork)
+        self.post.step_spread = steps_of(mix, self.footwork, self.step_spreads)
         if self.groove_tables is not None:  # each style's speed through the beat (model/energy_calib.py)
             w = self._groove_mix
             if total > 0:

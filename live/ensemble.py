@@ -290,7 +290,7 @@ class Ensemble:
             w /= float(w.sum())
             if smooth is not None:
                 self._own_smooth[i] = smoothing_of(w, smooth)
-            self._own_steps[i] = steps_of(w, self.engine.footwork)
+            self._own_steps[i] = steps_of(w, self.engine.footwork, self.engine.step_spreads)
             if tables is not None:
                 post.set_groove_table(w @ tables)
                 self._own_groove[i] = True

@@ -141,6 +141,11 @@ within the cap meanwhile; it lands on the first beat as shown (the groove's phas
 s from the dynamics and the energy) it takes ``step_spread / s`` (s at least ``STEP_SIZE_MIN``), so a
 quiet passage keeps its feet planted; and the engine sets ``step_spread`` 0 for a style mix whose
 training data keeps its feet planted (the model's ``footwork`` under ``FOOTWORK_MIN``: popping).
+At 16 cm for every style the shown dance moved house's feet apart at 0.07 m/s against its data's
+0.35 and locking's at 0.06 against 0.33, where ballet, hip-hop and contemporary came near their
+data's (0.15-0.25); so a model calibrated with `dancemuse calibrate --steps` (session 68,
+model/step_calib.py) carries each style's own spread, the one of 4-16 cm at which its shown
+footwork comes nearest its data's, and the engine gives the post-processing the style mix's.
 The glides on the beat (session 67, ``GLIDES_ON_GROOVE``). This stage moves the body and the feet
 itself: the body glides to a new shift when a foot lifts or lands, a lifted foot glides back to the
 model's, a step is carried and cleared, a planted foot is pinned, and the shown shift follows the
@@ -206,7 +211,7 @@ import numpy as np
 
 from live import post_many as pm
 from model import skeleton as sk
-from model.energy_calib import footwork_of
+from model.energy_calib import footwork_of, step_spread_of
 from model.errors import ConfigError
 
 ROOT_MODES = ("center", "follow")
@@ -253,7 +258,9 @@ from its lock toward the model's foot (plus the shift); 0 = no steps, the locks 
 STEP_SPREAD = 0.16
 """When the model has moved two planted feet this far (m) apart or together from how they were
 locked (footwork drawn as a skate), the foot that misses its lock most steps to where the model
-puts it (the other foot holding the body, the body standing; session 64); 0 = off."""
+puts it (the other foot holding the body, the body standing; session 64); 0 = off. A model whose
+metadata holds each style's spread (``step_spread``, `dancemuse calibrate --steps`; session 68)
+steps at that spread, at most this one."""
 STEP_BEAT_MIN = 0.25
 """A footwork step (``STEP_SPREAD``) lands on the first beat at least this far away (s), so the
 feet step on the beat (``STEP_T`` where no beat is known; session 64)."""
@@ -598,8 +605,9 @@ class PostProcessor:
         self.foot_lock = bool(foot_lock)
         self.step_spread = STEP_SPREAD
         """How far (m) the model may move two planted feet apart or together before one steps (see
-        ``STEP_SPREAD``); 0: the locks hold them (the engine sets 0 for a style whose data keeps its
-        feet planted, ``FOOTWORK_MIN``)."""
+        ``STEP_SPREAD``; the engine sets the style mix's measured spread, :func:`steps_of`); 0: the
+        locks hold them (the engine sets 0 for a style whose data keeps its feet planted,
+        ``FOOTWORK_MIN``)."""
         self.groove = min(max(float(groove), 0.0), 1.0)
         self._gshape: list[float] | None = None
         """The groove's shape through the beat per unit groove (GROOVE_BINS + 1 steps), or None: -cos."""
@@ -1405,14 +1413,18 @@ def _clocked(k: float, speed: float) -> float:
     return k if speed == 1.0 else 1.0 - (1.0 - k) ** speed
 
 
-def steps_of(mix: np.ndarray, footwork: np.ndarray | None) -> float:
-    """The post-processing's ``step_spread`` for a style mix: ``STEP_SPREAD``, or 0 (the
-    feet stay planted) where the mix's footwork (the model's ``footwork`` metadata) is under
-    ``FOOTWORK_MIN``; a model without the table, or a mix of styles it does not list, steps."""
-    if footwork is None:
+def steps_of(mix: np.ndarray, footwork: np.ndarray | None, spreads: np.ndarray | None = None) -> float:
+    """The post-processing's ``step_spread`` for a style mix: 0 (the feet stay planted) where the
+    mix's footwork (the model's ``footwork`` metadata) is under ``FOOTWORK_MIN``; else the mix's
+    measured spread (the model's ``step_spread`` metadata, `dancemuse calibrate --steps`: the
+    weighted mean of the styles it lists), at most ``STEP_SPREAD``; ``STEP_SPREAD`` for a model
+    without the tables or a mix of styles they do not list (``STEP_SPREAD`` 0: no footwork steps)."""
+    if footwork is not None and footwork_of(mix, footwork) < FOOTWORK_MIN:
+        return 0.0
+    if spreads is None:
         return STEP_SPREAD
-    f = footwork_of(mix, footwork)
-    return 0.0 if f < FOOTWORK_MIN else STEP_SPREAD
+    s = step_spread_of(mix, spreads)
+    return STEP_SPREAD if not s < STEP_SPREAD else s
 
 
 def _front(o: list[float]) -> tuple[float, float, float]:

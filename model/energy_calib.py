@@ -755,6 +755,24 @@ def footwork_table(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
     return _style_table(meta, styles, "footwork", 0.0, 10.0, "footwork speeds", "m/s")
 
 
+STEP_SPREAD_RANGE = (0.01, 0.5)
+"""The per-style footwork step spreads a model's metadata may hold (m; ``step_spread``)."""
+
+
+def step_spreads(meta: Any, styles: Sequence[str]) -> np.ndarray | None:
+    """Per style the spread (m) at which the post-processing's footwork steps come (``styles``
+    order; NaN for a style not listed; ``step_spread`` from `dancemuse calibrate --steps`,
+    model/step_calib.py); None when the model has none. Raises ModelError (one line) for a table
+    that is not numbers within ``STEP_SPREAD_RANGE``."""
+    return _style_table(meta, styles, "step_spread", STEP_SPREAD_RANGE[0], STEP_SPREAD_RANGE[1], "spreads", "m")
+
+
+def step_spread_of(weights: np.ndarray, table: np.ndarray) -> float:
+    """The footwork step spread of a style mix (m): the table's mean weighted by the (non-negative,
+    normalised) mix weights of the styles that have one; NaN when none has."""
+    return _listed_mean(weights, table, float("nan"))
+
+
 def footwork_of(weights: np.ndarray, table: np.ndarray) -> float:
     """The footwork of a style mix (m/s): the table's mean weighted by the (non-negative,
     normalised) mix weights of the styles that have one; NaN when none has."""

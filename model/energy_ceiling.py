@@ -107,12 +107,10 @@ def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per
     (model.metrics_songs.TestSong) every style dances instead of the other styles' clips. Raises ModelError for
     a model without an energy calibration, DatasetError for data without music."""
     from model import style_classifier as sc
-    from model.energy_calib import energy_calibration, limb_speed, other_music_clips
+    from model.energy_calib import energy_calibration, limb_speed
     from model.errors import DatasetError, ModelError
-    from model.features import load_audio
     from model.metrics_dancer import pose_spread
     from model.metrics_gen import Dancer
-    from model.metrics_songs import TestSong
     from model.metrics_suite import load_train
 
     say = progress or (lambda _m: None)
@@ -136,17 +134,10 @@ def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per
         out.ceiling[st] = float(top)
         if not pts:
             continue
-        pieces = list(songs or [])
+        pieces = list(songs or []) or other_music(clips, st, dancer.styles, per_style, seconds)
         if not pieces:
-            music = other_music_clips(clips, st, dancer.styles, per_style)
-            if not music:
-                say(f"{st}: no other style's clips with music; its ceiling stays {top:g}")
-                continue
-            for c in music:
-                audio, sr = load_audio(c.audio)
-                n = int(min(c.frames, seconds * c.fps))
-                pieces.append(TestSong(c.id, np.asarray(audio, np.float32)[: int(n / c.fps * sr)], int(sr), "dataset",
-                                       c.beats[c.beats < n / c.fps] if len(c.beats) else None))
+            say(f"{st}: no other style's clips with music; its ceiling stays {top:g}")
+            continue
         out.clips[st] = len(pieces)
         rows: list[tuple[float, float, float, float]] = []
         ok = True
@@ -170,6 +161,23 @@ def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per
             for s in pieces:
                 dancer.forget(s)
     return out
+
+
+def other_music(clips: Sequence[_Clip], style: str, styles: Sequence[str], count: int, seconds: float) -> list[Any]:
+    """Up to ``count`` pieces of music ``style`` was never trained to (model.metrics_songs.TestSong,
+    the first ``seconds`` of other styles' clips with their exact beats;
+    ``energy_calib.other_music_clips``)."""
+    from model.energy_calib import other_music_clips
+    from model.features import load_audio
+    from model.metrics_songs import TestSong
+
+    pieces = []
+    for c in other_music_clips(clips, style, styles, count):
+        audio, sr = load_audio(c.audio)
+        n = int(min(c.frames, seconds * c.fps))
+        pieces.append(TestSong(c.id, np.asarray(audio, np.float32)[: int(n / c.fps * sr)], int(sr), "dataset",
+                               c.beats[c.beats < n / c.fps] if len(c.beats) else None))
+    return pieces
 
 
 def _with_meta_onnx(path: Path, update: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

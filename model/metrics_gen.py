@@ -111,6 +111,9 @@ class Dancer:
         self.energy_top: float | None = None
         """When set, every dance feeds the model energies up to this, whatever the model's calibrated
         ceiling (model/energy_ceiling.py measures the model there)."""
+        self.step_spread: float | None = None
+        """When set, every dance's planted feet step at this spread (m) in the styles that step,
+        whatever the model's measured ``step_spread`` (model/step_calib.py measures it)."""
         self.post = post
         try:  # the block-N export beside the model (<stem>_b<N>.onnx) when there is one, as generate uses
             self.generator = load_generator(base, path=model_path, offline=True)
@@ -180,7 +183,8 @@ class Dancer:
         feats, info = self.features(song)
         c = apply_options(self.cfg, style=style or "", seed=seed, energy=energy, variation=variation)
         tap = _Tap(self.generator, len(feats))
-        eng = Engine(c, tap, features_factory=lambda fc, sr: _Replay(feats, info), energy_top=self.energy_top)
+        eng = Engine(c, tap, features_factory=lambda fc, sr: _Replay(feats, info), energy_top=self.energy_top,
+                     step_spread=self.step_spread)
         eng.prepare(sr=song.sr, warmup=False)
         out = np.zeros((len(feats), 17, 3), np.float32)
         b = self.block  # a block-N model switches style on block boundaries (a partial block ends the stream)

@@ -304,6 +304,12 @@ def describe(meta: Mapping[str, Any]) -> str:
             line += ", footwork (" + ",".join(f"{s} {float(k):.2f}" for s, k in foot.items()) + " m/s)"
         except (TypeError, ValueError):
             line += ", footwork (unreadable)"
+    steps = meta.get("step_spread")
+    if isinstance(steps, Mapping) and steps:  # `dancemuse calibrate --steps`: the footwork steps' spread
+        try:
+            line += ", steps at (" + ",".join(f"{s} {100 * float(k):.0f}" for s, k in steps.items()) + " cm)"
+        except (TypeError, ValueError):
+            line += ", steps at (unreadable)"
     gain = meta.get("style_gain")
     if isinstance(gain, Mapping) and gain:  # a factor on the style strength for some styles
         try:

@@ -257,4 +257,57 @@ def test_calibrate_footwork_writes_the_datas_feet_speed_into_the_model_and_its_s
     err = capsys.readouterr().err
     assert "--only" in err and len(err.strip().splitlines()) == 1
     assert main(["calibrate", "--footwork", "--ceiling", str(onnx), "--data", str(data)]) != 0
-    assert "two runs" in capsys.readouterr().err
+    assert "separate runs" in capsys.readouterr().err
+
+
+def test_calibrate_steps_measures_each_styles_spread_and_writes_it_into_the_model(
+        exported: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`calibrate --steps MODEL.onnx`: the real model dances the other style's music at every spread
+    of the grid; a style that steps (footwork 0.3 m/s) gets the spread whose shown feet-apart speed
+    comes nearest its data's, a planted style none; written into the model and its siblings, which
+    still load as the same model, and the engine steps the style at it. Without a footwork table,
+    or with another run's flag, it is one error line."""
+    from live import post as post_mod
+    from live.cli import main
+    from live.runtime import Generator, load_generator, same_model
+    from model.energy_ceiling import rewrite_meta
+    from model.modelmeta import describe
+    from model.step_calib import GRID, choose
+
+    onnx, data = exported
+    copy = tmp_path / "m.onnx"
+    copy.write_bytes(onnx.read_bytes())
+    rewrite_meta(copy, {"footwork": None})  # (the footwork test may have written one into the shared model)
+    assert main(["calibrate", "--steps", str(copy), "--data", str(data), "--seconds", "3", "--clips", "1"]) != 0
+    err = capsys.readouterr().err
+    assert "no footwork table" in err and "--footwork" in err and len(err.strip().splitlines()) == 1
+    assert main(["calibrate", "--steps", "--footwork", str(copy), "--data", str(data)]) != 0
+    assert "separate runs" in capsys.readouterr().err
+
+    rewrite_meta(onnx, {"footwork": {"a": 0.3, "b": 0.05}})
+    before = Generator(onnx).meta
+    assert main(["calibrate", "--steps", str(onnx), "--data", str(data), "--seconds", "3", "--clips", "1"]) == 0
+    out = capsys.readouterr()
+    points = [(float(m[1]), float(m[2])) for m in re.finditer(r"^a: spread ([\d.]+) m: the shown feet move apart at "
+                                                               r"([\d.na]+) m/s", out.err, re.M)]
+    assert [g for g, _ in points] == list(GRID), out.err
+    assert not re.search(r"^b: spread", out.err, re.M)  # planted: not danced
+    meta = Generator(onnx).meta
+    table = meta["step_spread"]
+    assert set(table) == {"a"} and table["a"] == choose(points, 0.3), (points, table)
+    assert {k: v for k, v in meta.items() if k != "step_spread"} == before
+    assert "steps at (a " in describe(meta)
+    b4 = Generator(onnx.with_name("m_b4.onnx")).meta
+    assert b4["step_spread"] == table and same_model(b4, meta)
+    gen = load_generator(defaults(), path=onnx, offline=True)
+    assert type(gen).__name__ == "NumpyGenerator" and gen.meta["step_spread"] == table
+    cfg = defaults()
+    cfg["model"]["style"] = "a"
+    assert Engine(cfg, Generator(onnx)).post.step_spread == pytest.approx(min(table["a"], post_mod.STEP_SPREAD))
+    # (the tiny model hardly moves its feet, so its measured spread is the grid's top: the engine's
+    # reading of a smaller one, from the same real file)
+    rewrite_meta(onnx, {"step_spread": {"a": 0.05}})
+    assert Engine(cfg, Generator(onnx)).post.step_spread == pytest.approx(0.05)
+    assert Engine(cfg, load_generator(defaults(), path=onnx, offline=True)).post.step_spread == pytest.approx(0.05)
+    cfg["model"]["style"] = "b"
+    assert Engine(cfg, Generator(onnx)).post.step_spread == 0.0

@@ -168,6 +168,24 @@ def test_free_dancers_with_their_own_style_are_grooved_and_smoothed_as_that_styl
     assert lead.step_spread == STEP_SPREAD and own.step_spread == 0.0 and plain.step_spread == STEP_SPREAD
 
 
+def test_free_dancers_with_their_own_style_step_at_its_measured_spread() -> None:
+    """A model calibrated with `calibrate --steps`: a free dancer of style b steps at b's spread
+    while the lead steps at a's; a dancer without a style of its own at the lead's."""
+
+    class Measured(_Stub):
+        style_names = ("a", "b")
+        meta = {"footwork": {"a": 0.3, "b": 0.3}, "step_spread": {"a": 0.04, "b": 0.09}}
+
+    cfg = load_config(None)
+    gens = [Measured() for _ in range(3)]
+    ens = build(cfg, gens[0], settings=EnsembleSettings(dancers=3, mode="free", styles=("a", "b", "")),
+                load_more=iter(gens[1:]).__next__)
+    _run(ens, 0.5)
+    lead, own, plain = ens.engine.post, ens.posts[0], ens.posts[1]
+    assert lead.step_spread == pytest.approx(0.04) and own.step_spread == pytest.approx(0.09)
+    assert plain.step_spread == pytest.approx(0.04)
+
+
 def test_live_app_with_four_dancers_sends_all_over_osc_and_websocket_and_records_them(
         model_path: Path, tmp_path: Path) -> None:
     import asyncio

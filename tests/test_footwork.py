@@ -59,8 +59,72 @@ def test_steps_of_a_style_mix() -> None:
     assert steps_of(np.array([1.0, 0.0]), np.array([np.nan, 0.05])) == post_mod.STEP_SPREAD  # not listed
 
 
+def test_steps_of_a_style_mix_with_measured_spreads() -> None:
+    """A model calibrated with `calibrate --steps`: each style steps at its own spread, a mix at the
+    weighted mean of the styles listed, never past ``STEP_SPREAD``; a style that keeps its feet
+    planted keeps them so whatever its spread; ``STEP_SPREAD`` 0 turns the steps off."""
+    foot = np.array([0.3, 0.3, 0.05])
+    spreads = np.array([0.04, np.nan, 0.09])
+    assert steps_of(np.array([1.0, 0.0, 0.0]), foot, spreads) == pytest.approx(0.04)
+    assert steps_of(np.array([0.0, 1.0, 0.0]), foot, spreads) == post_mod.STEP_SPREAD  # not measured
+    assert steps_of(np.array([0.5, 0.5, 0.0]), foot, spreads) == pytest.approx(0.04)  # the listed style's
+    assert steps_of(np.array([0.0, 0.0, 1.0]), foot, spreads) == 0.0  # planted
+    assert steps_of(np.array([0.75, 0.0, 0.25]), foot, spreads) == pytest.approx(0.75 * 0.04 + 0.25 * 0.09)
+    assert steps_of(np.array([1.0, 0.0, 0.0]), None, np.array([0.3, 0.1, 0.1])) == post_mod.STEP_SPREAD  # capped
+    assert steps_of(np.array([1.0, 0.0, 0.0]), None, spreads) == pytest.approx(0.04)  # no footwork table
+
+
+def test_steps_of_turns_the_measured_spreads_off_with_step_spread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(post_mod, "STEP_SPREAD", 0.0)  # bench/feet.py's old path
+    assert steps_of(np.array([1.0]), np.array([0.3]), np.array([0.04])) == 0.0
+
+
+def test_step_spread_table_reads_the_metadata_and_refuses_nonsense() -> None:
+    from model.energy_calib import step_spreads
+
+    assert step_spreads({}, ["a"]) is None
+    got = step_spreads({"step_spread": {"b": 0.06}}, ["a", "b"])
+    assert got is not None and np.isnan(got[0]) and got[1] == 0.06
+    for bad in ({"b": "x"}, {"b": 0.0}, {"b": 2.0}):
+        with pytest.raises(ModelError, match="step_spread"):
+            step_spreads({"step_spread": bad}, ["a", "b"])
+
+
+def test_choose_takes_the_spread_whose_shown_footwork_is_nearest_the_datas() -> None:
+    from model.step_calib import choose
+
+    pts = [(0.16, 0.07), (0.12, 0.10), (0.09, 0.13), (0.06, 0.16), (0.04, 0.19)]
+    assert choose(pts, 0.35) == 0.04  # never reaches the data: the smallest
+    assert choose(pts, 0.125) == 0.09
+    assert choose(pts, 0.05) == 0.16  # steps more than its data already: as before
+    assert choose([(0.16, 0.10), (0.12, 0.20)], 0.15) == 0.16  # a tie: the larger spread
+    assert choose([(0.16, float("nan")), (0.12, 0.2)], 0.0) == 0.12
+    assert choose([(0.16, float("nan"))], 0.2) is None
+
+
 class _Footwork(StubGenerator):
     meta = {"footwork": {"house": 0.34, "ballet": 0.08}}
+
+
+class _Spreads(StubGenerator):
+    meta = {"footwork": {"house": 0.34, "ballet": 0.30}, "step_spread": {"house": 0.04, "ballet": 0.09}}
+
+
+def test_engine_steps_each_style_at_its_measured_spread() -> None:
+    """House at 4 cm, ballet at 9, the mix between, switched live; ``step_spread`` (the
+    calibration's own dances) overrides the table for every style."""
+    cfg = defaults()
+    cfg["model"]["style"] = "house"
+    eng = Engine(cfg, _Spreads())
+    assert eng.post.step_spread == pytest.approx(0.04)
+    eng.apply(Control("styles", [0.0, 1.0]))
+    assert eng.post.step_spread == pytest.approx(0.09)
+    eng.apply(Control("styles", [0.5, 0.5]))
+    assert eng.post.step_spread == pytest.approx(0.065)
+    forced = Engine(cfg, _Spreads(), step_spread=0.12)
+    assert forced.post.step_spread == pytest.approx(0.12)
+    forced.apply(Control("styles", [0.0, 1.0]))
+    assert forced.post.step_spread == pytest.approx(0.12)
 
 
 def test_engine_lets_each_style_step_as_its_data_does() -> None:

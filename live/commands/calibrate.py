@@ -62,6 +62,12 @@ def register(sub: Any) -> None:
                         "dancer moves its feet apart or together (m/s), so the post-processing lets the feet step only "
                         "in styles that move them (popping's stay planted); written into the model and its "
                         "_b<N>.onnx and _offline.npz siblings (run it after `dancemuse export`)")
+    p.add_argument("--steps", action="store_true",
+                   help="measure an exported model that has its footwork (CHECKPOINT is MODEL.onnx; run --footwork "
+                        "first): per style how far the model may move two planted feet apart or together before one "
+                        "steps, the spread at which the shown feet move as much as the data's, so house and locking "
+                        "step as often as their dancers do; written into the model and its _b<N>.onnx and "
+                        "_offline.npz siblings")
     p.set_defaults(func=run)
 
 
@@ -71,12 +77,15 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
 
     from model.errors import ConfigError, ModelError
 
-    if args.ceiling and args.footwork:
-        raise ConfigError("--ceiling and --footwork are two runs: give one of them")
+    runs = [f for f, on in (("--ceiling", args.ceiling), ("--footwork", args.footwork), ("--steps", args.steps)) if on]
+    if len(runs) > 1:
+        raise ConfigError(f"{' and '.join(runs)} are separate runs: give one of them")
     if args.ceiling:
         return _ceiling(args, cfg)
     if args.footwork:
         return _footwork(args)
+    if args.steps:
+        return _steps(args, cfg)
     if importlib.util.find_spec("torch") is None:
         raise ModelError("calibrate needs torch; install the train extra: pip install -e \".[train]\"")
     if args.seconds < 2 or args.clips < 1:
@@ -106,7 +115,7 @@ def run(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
 
 
 def _exported_model(args: argparse.Namespace, what: str, takes: str) -> Path:
-    """The exported model a ``--ceiling`` or ``--footwork`` run writes into (CHECKPOINT): an existing
+    """The exported model a ``--ceiling``, ``--footwork`` or ``--steps`` run writes into (CHECKPOINT): an existing
     .onnx, and none of the checkpoint calibration's options. Raises ConfigError / ModelError (one line)."""
     from model.errors import ConfigError, ModelError
 
@@ -190,6 +199,32 @@ def _footwork(args: argparse.Namespace) -> int:
                           "pass the folders the model was trained on")
     files = rewrite_meta(src, {"footwork": table})
     print(f"wrote the footwork into {', '.join(map(str, files))}")
+    return 0
+
+
+def _steps(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    """``calibrate --steps MODEL.onnx``: measure and write each style's footwork step spread
+    (model/step_calib.py)."""
+    import importlib.util
+
+    from model.errors import ConfigError, ModelError
+
+    src = _exported_model(args, "--steps measures", "--data, --seconds and --clips")
+    if args.seconds < 2 or args.clips < 1:
+        raise ConfigError("--seconds must be at least 2 and --clips at least 1")
+    if importlib.util.find_spec("onnx") is None:
+        raise ModelError("calibrate --steps needs the onnx package; install the train extra: pip install -e \".[train]\"")
+    from model.energy_ceiling import rewrite_meta
+    from model.step_calib import measure
+
+    got = measure(src, args.data, cfg, per_style=args.clips, seconds=args.seconds,
+                  progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(got.table())
+    if not got.spread:
+        raise ConfigError(f"no style of {src.name} steps in {', '.join(args.data)} (each keeps its feet planted or "
+                          "never stands); nothing written")
+    files = rewrite_meta(src, {"step_spread": {k: round(v, 4) for k, v in got.spread.items()}})
+    print(f"wrote the step spreads into {', '.join(map(str, files))}")
     return 0
 
 
