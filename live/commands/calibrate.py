@@ -135,19 +135,26 @@ def _exported_model(args: argparse.Namespace, what: str, takes: str) -> Path:
     return src
 
 
-def _ceiling(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
-    """``calibrate --ceiling MODEL.onnx``: measure and write the energy ceilings
-    (model/energy_ceiling.py)."""
+def _danced_model(args: argparse.Namespace, flag: str) -> Path:
+    """The exported model a run that dances it (``--ceiling``, ``--steps``) measures: as
+    :func:`_exported_model`, with ``--seconds`` and ``--clips`` checked and the onnx package there
+    (to write the metadata). Raises ConfigError / ModelError (one line)."""
     import importlib.util
 
     from model.errors import ConfigError, ModelError
 
-    src = _exported_model(args, "--ceiling measures", "--data, --seconds and --clips")
+    src = _exported_model(args, f"{flag} measures", "--data, --seconds and --clips")
     if args.seconds < 2 or args.clips < 1:
         raise ConfigError("--seconds must be at least 2 and --clips at least 1")
     if importlib.util.find_spec("onnx") is None:
-        raise ModelError("calibrate --ceiling needs the onnx package; install the train extra: pip install -e \".[train]\"")
+        raise ModelError(f"calibrate {flag} needs the onnx package; install the train extra: pip install -e \".[train]\"")
+    return src
 
+
+def _ceiling(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    """``calibrate --ceiling MODEL.onnx``: measure and write the energy ceilings
+    (model/energy_ceiling.py)."""
+    src = _danced_model(args, "--ceiling")
     from model.energy_ceiling import measure, write
 
     got = measure(src, args.data, cfg, per_style=args.clips, seconds=args.seconds,
@@ -205,15 +212,9 @@ def _footwork(args: argparse.Namespace) -> int:
 def _steps(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
     """``calibrate --steps MODEL.onnx``: measure and write each style's footwork step spread
     (model/step_calib.py)."""
-    import importlib.util
+    from model.errors import ConfigError
 
-    from model.errors import ConfigError, ModelError
-
-    src = _exported_model(args, "--steps measures", "--data, --seconds and --clips")
-    if args.seconds < 2 or args.clips < 1:
-        raise ConfigError("--seconds must be at least 2 and --clips at least 1")
-    if importlib.util.find_spec("onnx") is None:
-        raise ModelError("calibrate --steps needs the onnx package; install the train extra: pip install -e \".[train]\"")
+    src = _danced_model(args, "--steps")
     from model.energy_ceiling import rewrite_meta
     from model.step_calib import measure
 
