@@ -1424,7 +1424,7 @@ def steps_of(mix: np.ndarray, footwork: np.ndarray | None, spreads: np.ndarray |
     if spreads is None:
         return STEP_SPREAD
     s = step_spread_of(mix, spreads)
-    return STEP_SPREAD if not s < STEP_SPREAD else s
+    return s if s < STEP_SPREAD else STEP_SPREAD  # (NaN: not listed)
 
 
 def _front(o: list[float]) -> tuple[float, float, float]:

@@ -85,7 +85,9 @@ class _Clip:
     beats: np.ndarray
 
 
-def _clips(data: Sequence[str | Path]) -> list[_Clip]:
+def music_clips(data: Sequence[str | Path]) -> list[_Clip]:
+    """The clips of the dataset folders ``data`` that have music (their audio file present), with
+    their exact beats; ``measure`` and model/step_calib.py dance to them."""
     from model.dataset import clip_records, load_poses
 
     out = []
@@ -120,7 +122,7 @@ def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per
     if scales is None:
         raise ModelError(f"model {model_path} has no energy calibration; run `dancemuse calibrate CHECKPOINT "
                          "--data DIR...` and export it before measuring its ceiling")
-    clips = [c for c in _clips(data) if c.frames >= 2 * c.fps]
+    clips = [c for c in music_clips(data) if c.frames >= 2 * c.fps]
     if not clips:
         raise DatasetError(f"{' '.join(map(str, data))} has no clips with music; pass the model's training data")
     clf = sc.fit(load_train(list(data), fps=dancer.fps).poses(), fps=dancer.fps)

@@ -86,7 +86,7 @@ def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per
     without music."""
     from live.post import FOOTWORK_MIN
     from model.energy_calib import footwork_table
-    from model.energy_ceiling import _clips, other_music
+    from model.energy_ceiling import music_clips, other_music
     from model.errors import DatasetError, ModelError
     from model.metrics_dancer import feet_apart_speed
     from model.metrics_gen import Dancer
@@ -98,7 +98,7 @@ def measure(model_path: str | Path, data: Sequence[str | Path], cfg: Any, *, per
     if foot is None:
         raise ModelError(f"model {model_path} has no footwork table; run `dancemuse calibrate --footwork "
                          f"{model_path} --data DIR...` first")
-    clips = [c for c in _clips(data) if c.frames >= 2 * c.fps]
+    clips = [c for c in music_clips(data) if c.frames >= 2 * c.fps]
     if not clips:
         raise DatasetError(f"{' '.join(map(str, data))} has no clips with music; pass the model's training data")
     out = StepSpreads(spread={}, data={st: float(f) for st, f in zip(dancer.styles, foot) if math.isfinite(f)})

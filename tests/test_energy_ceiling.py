@@ -217,6 +217,17 @@ def test_the_ceiling_is_the_last_point_before_the_first_style_miss(
     assert "b" not in got.points
 
 
+def _siblings_carry(onnx: Path, key: str, table: dict[str, float], meta: dict[str, object]) -> None:
+    """The block-4 sibling and the offline weights carry ``key``'s table as the model does, and
+    still load as the same model."""
+    from live.runtime import Generator, load_generator, same_model
+
+    b4 = Generator(onnx.with_name("m_b4.onnx")).meta
+    assert b4[key] == table and same_model(b4, meta)
+    gen = load_generator(defaults(), path=onnx, offline=True)
+    assert type(gen).__name__ == "NumpyGenerator" and gen.meta[key] == table
+
+
 def test_calibrate_footwork_writes_the_datas_feet_speed_into_the_model_and_its_siblings(
         exported: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`calibrate --footwork MODEL.onnx`: per style the training data's feet-apart speed (the clips'
@@ -225,7 +236,7 @@ def test_calibrate_footwork_writes_the_datas_feet_speed_into_the_model_and_its_s
     ``FOOTWORK_MIN`` keep its feet planted. A checkpoint or a stray option is one error line."""
     from live import post as post_mod
     from live.cli import main
-    from live.runtime import Generator, load_generator, same_model
+    from live.runtime import Generator
     from model import metrics_dancer as md
     from model.metrics_suite import load_train
 
@@ -242,10 +253,7 @@ def test_calibrate_footwork_writes_the_datas_feet_speed_into_the_model_and_its_s
         want = np.average([v for v, _ in got], weights=[n for _, n in got])
         assert table[st] == pytest.approx(want, abs=1e-4)
     assert {k: v for k, v in meta.items() if k != "footwork"} == {k: v for k, v in before.items() if k != "footwork"}
-    b4 = Generator(onnx.with_name("m_b4.onnx")).meta
-    assert b4["footwork"] == table and same_model(b4, meta)
-    gen = load_generator(defaults(), path=onnx, offline=True)
-    assert type(gen).__name__ == "NumpyGenerator" and gen.meta["footwork"] == table
+    _siblings_carry(onnx, "footwork", table, meta)
     cfg = defaults()
     cfg["model"]["style"] = "a"
     eng = Engine(cfg, Generator(onnx))
@@ -269,7 +277,7 @@ def test_calibrate_steps_measures_each_styles_spread_and_writes_it_into_the_mode
     or with another run's flag, it is one error line."""
     from live import post as post_mod
     from live.cli import main
-    from live.runtime import Generator, load_generator, same_model
+    from live.runtime import Generator, load_generator
     from model.energy_ceiling import rewrite_meta
     from model.modelmeta import describe
     from model.step_calib import GRID, choose
@@ -297,10 +305,7 @@ def test_calibrate_steps_measures_each_styles_spread_and_writes_it_into_the_mode
     assert set(table) == {"a"} and table["a"] == choose(points, 0.3), (points, table)
     assert {k: v for k, v in meta.items() if k != "step_spread"} == before
     assert "steps at (a " in describe(meta)
-    b4 = Generator(onnx.with_name("m_b4.onnx")).meta
-    assert b4["step_spread"] == table and same_model(b4, meta)
-    gen = load_generator(defaults(), path=onnx, offline=True)
-    assert type(gen).__name__ == "NumpyGenerator" and gen.meta["step_spread"] == table
+    _siblings_carry(onnx, "step_spread", table, meta)
     cfg = defaults()
     cfg["model"]["style"] = "a"
     assert Engine(cfg, Generator(onnx)).post.step_spread == pytest.approx(min(table["a"], post_mod.STEP_SPREAD))
