@@ -5,11 +5,11 @@ per style (printed side by side, nothing asserted).
 
 Per style, every test song danced with seed 0 (the evaluation's songs), three columns each:
 
-- *old*: the same model and post-processing with the feet stages of sessions 47, 57, 64, 66 and 67 off
+- *old*: the same model and post-processing with the feet stages of sessions 47, 57, 64, 66, 67 and 69 off
   (:func:`old_path`: the body shift shown as the locks need it, no step clearance, no knee turn
   limits, no steps where the locks would hold the body past their cap, no footwork steps where the
   model moves two planted feet apart, planted feet shown hovering as drawn, the stage's glides at a
-  steady rate whatever the beat), which is what shipped
+  steady rate whatever the beat, planted legs solved at full length: session 69's soft knees off), which is what shipped
   in session 45 but for where a lifted foot lands (since session 57 where it is shown);
 - *new*: as shipped;
 - *data*: the style's training clips (where a figure exists for them).
@@ -21,7 +21,8 @@ post-processing's; no data column), the share of frames off the floor (``md.off_
 speed over the hands' (``md.limb_speed_ratio``, the issue's leg / arm line) and how fast a standing
 dancer moves its feet apart or together (``md.feet_apart_speed``, m/s: the footwork of session 64) and
 how high a standing dancer's lower foot is over the floor (``md.floor_gap``, m, median: session 65;
-planted feet set on it since session 66).
+planted feet set on it since session 66) and the share of leg-frames with a leg at 99 % of its
+length or more (``md.straight_legs``: a knee locked straight, which the data's never is; session 69).
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 STAGES = ("SHIFT_SMOOTH_S", "STEP_H", "KNEE_TURN_DEG_S", "KNEE_TURN_V", "STEP_TAKE", "STEP_SPREAD", "PIN_S",
-          "GLIDES_ON_GROOVE")
+          "GLIDES_ON_GROOVE", "SOFT_IK")
 """live.post's constants of session 47's three stages, session 57's two, session 64's footwork, session 66's
-planted feet on the floor and session 67's glides on the groove's clock (0 = off)."""
+planted feet on the floor, session 67's glides on the groove's clock and session 69's soft knees (0 = off)."""
 FIGURES = (("jerk", "jerk", "{:.0f}"), ("slide", "sliding", "{:.3f}"), ("skate", "skating", "{:.3f}"),
            ("pops", "jumps made", "{:.4f}"), ("air", "off floor", "{:.3f}"), ("legs", "foot/hand", "{:.3f}"),
-           ("apart", "feet apart", "{:.3f}"), ("gap", "floor gap", "{:.3f}"))
+           ("apart", "feet apart", "{:.3f}"), ("gap", "floor gap", "{:.3f}"), ("straight", "straight legs", "{:.3f}"))
 """(key, column title, format) of the table."""
 
 
@@ -76,7 +77,8 @@ def figures(poses: np.ndarray, raw: np.ndarray | None, *, fps: float) -> dict[st
             "skate": md.skating(poses, fps=fps),
             "pops": md.made_pops(poses, raw, fps=fps) if raw is not None else float("nan"),
             "air": md.off_floor(poses), "legs": md.limb_speed_ratio(poses, fps=fps),
-            "apart": md.feet_apart_speed(poses, fps=fps), "gap": md.floor_gap(poses)}
+            "apart": md.feet_apart_speed(poses, fps=fps), "gap": md.floor_gap(poses),
+            "straight": md.straight_legs(poses)}
 
 
 def _mean(rows: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -157,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"model {args.model} on {', '.join(args.songs)} (every style, seed 0) against {' + '.join(args.data)}; "
-          "old = the feet stages of sessions 47, 57, 64, 66 and 67 off (the body shift, the step clearance, the knee turn limits, "
-          "the steps, the footwork steps, the feet set on the floor, the glides on the groove's clock)")
+          "old = the feet stages of sessions 47, 57, 64, 66, 67 and 69 off (the body shift, the step clearance, the knee turn "
+          "limits, the steps, the footwork steps, the feet set on the floor, the glides on the groove's clock, the soft knees)")
     print(table(styles, old, new, data))
     return 0
 

@@ -160,6 +160,20 @@ steady rate: on the clock it took the feet's speed down against the hands' (foot
 0.410 over the evaluation's test songs) for little beat (models/README.md, session 67). The
 groove's own pull toward the model's pose (below) runs on the same clock.
 
+Soft knees (session 69, ``SOFT_IK``). A leg the stage solves (a planted foot on its lock, pinned to
+the floor, a foot gliding back or stepping) reaches its target with two-bone IK, and near full
+length that is singular: the knee's offset across the leg grows as the square root of what the leg
+lacks of its length, so a hip that bobs 3 mm over a foot held where a straight leg barely reaches
+swings the knee 4 cm and back in two frames. The pin set planted feet down where the model draws
+them hovering (session 66) and asked legs drawn nearly straight for more than their length: ballet's
+shown legs stood at 99 % of their length or more in 25 % of the frames (popping 17 %; the training
+data's never, its 90th percentile 0.985), and its knees snapped across a near-straight leg 4.5 times
+as often as its data's (popping's 6 times). A solved leg now straightens softly over its last
+``SOFT_IK``: the ankle stops short of a target at full reach by ``SOFT_IK / e`` (1.5 cm), the knee
+stays a little bent and moves smoothly. Where a leg starts or stops being solved the softness is
+taken in or let go over ``SOFT_IK_S``. Legs bent further than ``reach - SOFT_IK`` are solved
+exactly as before.
+
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull toward the target (``GROOVE_PULL`` of the gap
 per frame at speed 1, ``1 - (1 - GROOVE_PULL) ** s`` on the groove's clock: ``GLIDES_ON_GROOVE``), with
@@ -314,6 +328,7 @@ _FEET = ((sk.LEFT_FOOT, 13, 11), (sk.RIGHT_FOOT, 14, 12))  # ankle, knee, hip
 _FEET_J = [sk.LEFT_FOOT, sk.RIGHT_FOOT]
 _FEET_Y = (3 * sk.LEFT_FOOT + 1, 3 * sk.RIGHT_FOOT + 1)  # flat indices of the ankles' heights
 _LIMBS_Y = tuple(3 * j + 1 for j in (7, 8, 9, 10, 13, 14))
+_ALL_Y = tuple(3 * j + 1 for j in range(sk.NUM_JOINTS))
 """Flat indices of the elbows', wrists' and knees' heights."""
 SET_DOWN_S = 0.08
 """Time constant (s) of the set-down's follow of what the bone projection raised the lower ankle
@@ -359,6 +374,14 @@ KNEE_LEAN = 0.03
 """How far (m) a fully folded leg's knee, and a knee the feet stage's IK bends, is pulled to the
 body's front before its side is taken: the model's own bend decides, and a knee it draws on the
 hip-ankle line bends forward."""
+SOFT_IK = 0.04
+"""How far short of its full length (m) a leg the feet stage solves starts to straighten softly:
+a hip-ankle distance ``d`` past ``reach - SOFT_IK`` is shown as ``reach - SOFT_IK * exp((reach -
+SOFT_IK - d) / SOFT_IK)``, so the leg never locks straight and its knee moves at most a few times
+as far as the hip (see Soft knees in the module docstring; 0 = the hard clamp before session 69)."""
+SOFT_IK_S = 0.1
+"""Time constant (s) of each of the two stages over which a leg that lands or lifts takes its soft
+straightening in or lets it go, so its knee bends and straightens gently."""
 KNEE_TURN_DEG_S = 300.0
 """Fastest a fully folded knee turns about its leg (deg/s; see Bones in the module docstring)."""
 KNEE_TURN_V = 3.0
@@ -595,6 +618,7 @@ class PostProcessor:
         self._clear_k = 1.0 / (1.0 + STEP_S * self.fps)  # the step clearance's stages, per frame
         self._step_k = 1.0 / (1.0 + STEP_GLIDE_S * self.fps)  # a step's glide to its lead, per frame
         self._pin_k = 1.0 / (1.0 + PIN_S * self.fps) if PIN_S > 0.0 else 0.0  # a planted foot's pin, per frame
+        self._soft_k = 1.0 / (1.0 + SOFT_IK_S * self.fps)  # a planted leg's soft straightening, per frame
         self._env_k = 1.0 / (1.0 + PIN_ENV_S * self.fps)
         self.smoothing = float(smoothing)
         self.mirror = bool(mirror)
@@ -679,6 +703,9 @@ class PostProcessor:
         self._fv = [0.0, 0.0]  # each foot's horizontal speed as drawn (m/s), this frame
         self._clear = [[0.0, 0.0], [0.0, 0.0]]  # each foot's step clearance after the first and second stage (STEP_S)
         self._pin = [0.0, 0.0]  # how far each foot is set down on the floor (0..1, followed over PIN_S)
+        self._soft = [[0.0, 0.0], [0.0, 0.0]]  # how softly each planted leg straightens (0..1, two stages of SOFT_IK_S)
+        self._tg = [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]  # each foot's target this frame, its leg's soft length
+        self._solved = [False, False]  # each leg solved this frame
         self._env = [0.0, 0.0]  # each foot's lower envelope over the floor (m; up over PIN_ENV_S)
         self._lift = 0.0  # floor lift (m) added to every joint's height
         self._raised = 0.0  # what the bone projection raised this frame's lower ankle (m)
@@ -1361,12 +1388,14 @@ class PostProcessor:
         standing = STEP_H > 0.0 and 0.5 * (out[34] + out[37]) > SUPPORT_FROM  # (the legs' IK keeps the hips)
         kc = _clocked(self._clear_k, gs)
         kp = _clocked(self._pin_k, gs)
+        ks = self._soft_k
+        solved = self._solved
         bx = by = bz = 0.0  # a knee the model draws on the leg's line bends to the front (KNEE_LEAN)
         fx, fy, fz = _front(out)
         fn = math.sqrt(fx * fx + fy * fy + fz * fz)
         if fn > 1e-9:
             bx, by, bz = KNEE_LEAN * fx / fn, KNEE_LEAN * fy / fn, KNEE_LEAN * fz / fn
-        for i, (a, kn, hip) in enumerate(_FEET):
+        for i, (a, _, _) in enumerate(_FEET):
             y = out[3 * a + 1]
             cl = self._clear[i]
             want = 0.0
@@ -1396,14 +1425,50 @@ class PostProcessor:
                 under = True
             if self.contact[i]:
                 lx, lz = self._lock[i]
-                if under or abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4:
-                    _two_bone_ik(out, hip, kn, a, lx, y, lz, bx, by, bz, True)
+                solve = under or abs(out[3 * a] - lx) + abs(out[3 * a + 2] - lz) > 1e-4
             else:
                 r = rel[i]
-                if abs(r[0]) + abs(r[1]) > 1e-4 or under:
-                    _two_bone_ik(out, hip, kn, a, out[3 * a] + r[0], y, out[3 * a + 2] + r[1], bx, by, bz, True)
-                else:
+                solve = under or abs(r[0]) + abs(r[1]) > 1e-4
+                if not solve:
                     r[0] = r[1] = 0.0
+                lx, lz = out[3 * a] + r[0], out[3 * a + 2] + r[1]
+            # a planted leg straightens softly (SOFT_IK), taken in and let go over SOFT_IK_S
+            sf = self._soft[i]  # two stages, so the knee starts and ends its bend gently
+            sf[0] += ks * ((1.0 if self.contact[i] else 0.0) - sf[0])
+            sf[1] += ks * (sf[0] - sf[1])
+            sw = sf[1]
+            tg = self._tg[i]
+            tg[0], tg[1], tg[2] = lx, y, lz
+            solved[i] = solve or (sw > 1e-3 and SOFT_IK > 0.0)
+        # soft knees: the body sinks so that each solved leg reaches its target at the softened length
+        sink = 0.0
+        for i, (_, kn, hip) in enumerate(_FEET):
+            if solved[i]:
+                w = self._soft[i][1]  # (squared: near full reach the knee's bend grows as the root of the softness)
+                d, g = _soft_sink(out, hip, kn, self._tg[i], SOFT_IK * w * w)
+                self._tg[i][3] = g
+                if d > sink:
+                    sink = d
+        if sink > 0.0:
+            for c in _ALL_Y:
+                out[c] -= sink
+            for i, (a, _, _) in enumerate(_FEET):  # a free foot the sink takes under the floor (or its step's
+                low = FLOOR_Y + self._clear[i][1]  # clearance) is held there
+                if not solved[i] and out[3 * a + 1] < low:
+                    tg = self._tg[i]
+                    tg[0], tg[1], tg[2], tg[3] = out[3 * a], low, out[3 * a + 2], math.inf
+                    solved[i] = True
+        for i, (a, kn, hip) in enumerate(_FEET):
+            if solved[i]:
+                tg = self._tg[i]
+                tx, ty, tz = tg[0], tg[1], tg[2]
+                h = 3 * hip
+                vx, vy, vz = tx - out[h], ty - out[h + 1], tz - out[h + 2]
+                d = math.sqrt(vx * vx + vy * vy + vz * vz)
+                if d > tg[3]:  # a target past the soft length: the ankle stops short of it
+                    f = tg[3] / d
+                    tx, ty, tz = out[h] + f * vx, out[h + 1] + f * vy, out[h + 2] + f * vz
+                _two_bone_ik(out, hip, kn, a, tx, ty, tz, bx, by, bz, True)
         return out
 
 
@@ -1435,6 +1500,32 @@ def _front(o: list[float]) -> tuple[float, float, float]:
     hy = 0.5 * (o[16] + o[19] - o[34] - o[37])
     hz = 0.5 * (o[17] + o[20] - o[35] - o[38])
     return ey * hz - ez * hy, ez * hx - ex * hz, ex * hy - ey * hx
+
+
+def _soft_sink(o: list[float], hip: int, knee: int, t: list[float], soft: float) -> tuple[float, float]:
+    """(how far (m) the body sinks, the length (m) the leg is shown at) for the leg ``hip``-``knee``
+    (its ankle the next joint) of the flat pose ``o`` to reach ``t`` softly (SOFT_IK): a hip-target
+    distance ``d`` past ``reach - soft`` is shown as ``g = reach - soft * exp((reach - soft - d) /
+    soft)``, never the full reach. What the leg lacks within its reach (``d - g`` with ``d`` taken
+    at most ``reach``: at most ``soft / e``) the hips take up by moving down (over the cosine of the
+    leg's slope, at least 0.5); a target further out the ankle stops short of, as before.
+    (0, inf) where the leg is bent further or reaches up."""
+    if soft <= 0.0:
+        return 0.0, math.inf
+    h, k = 3 * hip, 3 * knee
+    a = k + 6  # the ankle: two joints after the knee (13 -> 15, 14 -> 16)
+    ux, uy, uz = o[k] - o[h], o[k + 1] - o[h + 1], o[k + 2] - o[h + 2]
+    wx, wy, wz = o[a] - o[k], o[a + 1] - o[k + 1], o[a + 2] - o[k + 2]
+    reach = math.sqrt(ux * ux + uy * uy + uz * uz) + math.sqrt(wx * wx + wy * wy + wz * wz)
+    vx, vy, vz = t[0] - o[h], t[1] - o[h + 1], t[2] - o[h + 2]
+    d = math.sqrt(vx * vx + vy * vy + vz * vz)
+    start = reach - soft
+    if d <= start or vy >= 0.0:
+        return 0.0, math.inf
+    dc = d if d < reach else reach
+    short = dc - reach + soft * math.exp((start - dc) / soft)  # what the leg lacks within its reach
+    cos = -vy / d
+    return short / (cos if cos > 0.5 else 0.5), reach - soft * math.exp((start - d) / soft)
 
 
 def _two_bone_ik(o: list[float], hip: int, knee: int, ankle: int, tx: float, ty: float, tz: float,

@@ -1,4 +1,4 @@
-"""bench/feet.py: the old path switches the stages of sessions 47, 57, 64, 66 and 67 off only inside it (even when the
+"""bench/feet.py: the old path switches the stages of sessions 47, 57, 64, 66, 67 and 69 off only inside it (even when the
 inside fails), and the table prints old / new / data with a dash where a figure is missing."""
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def test_the_table_reads_old_new_and_data_per_style_and_their_mean() -> None:
     assert f["jerk"] == 0.0 and f["skate"] == 0.0 and f["pops"] == 0.0 and f["air"] == 0.0
     assert np.isnan(f["legs"]) and f["apart"] == 0.0  # the hands rest: no foot / hand ratio
     assert abs(f["gap"]) < 1e-6  # standing on the floor
+    assert f["straight"] == 1.0  # the rest pose's legs are at 99.9 % of their length
     old = {"a": dict(f, jerk=400.0), "b": dict(f, jerk=200.0)}
     new = {"a": dict(f, jerk=300.0), "b": dict(f, jerk=100.0)}
     out = table(["a", "b"], old, new, {"a": figures(still, None, fps=30)})

@@ -934,6 +934,7 @@ def test_feet_dipping_under_the_floor_are_lifted_onto_it_rigidly_and_smoothly(
     no faster than the model moves it (no pop), and once the dip is over the body is back at
     the model's height."""
     monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the lift alone (its release leaves the feet a mm up)
+    monkeypatch.setattr(post_mod, "SOFT_IK", 0.0)  # (soft knees bend the rest pose's straight legs)
     fps = 30
     post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
     n = 120
@@ -1023,11 +1024,14 @@ def test_a_planted_foot_the_model_jitters_does_not_shake_the_body(frame_by_frame
 
 
 @pytest.mark.parametrize("frame_by_frame", [True, False])
-def test_a_foot_the_model_skates_along_the_floor_steps_over_it(frame_by_frame: bool) -> None:
+def test_a_foot_the_model_skates_along_the_floor_steps_over_it(frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The model stands on its right foot and puts the left down skating along the floor at
     1.5 m/s (too fast to plant; a circle of 20 cm): the shown left ankle is held STEP_H over the
     floor while it skates (a step), reaching it over a few frames, and comes back down to where
-    the model draws it when the foot stops; the right foot stays planted, bones exact."""
+    the model draws it when the foot stops; the right foot stays planted, bones exact. With soft
+    knees the body sinks over the standing leg, and the left leg, stretched past its reach, holds
+    its foot lower, still clear of the floor."""
+    monkeypatch.setattr(post_mod, "SOFT_IK", 0.0)  # the step's clearance alone, the standing leg as drawn
     fps, n = 30, 60
     t = np.clip(np.arange(n) - 10, 0, 30) / fps  # skating from frame 10 to 40, then still
     circle = 0.2 * np.stack([np.cos(7.5 * t) - 1.0, np.zeros(n), np.sin(7.5 * t)], axis=1)  # 1.5 m/s
@@ -1046,6 +1050,57 @@ def test_a_foot_the_model_skates_along_the_floor_steps_over_it(frame_by_frame: b
     right = out[:, sk.RIGHT_FOOT]
     assert np.abs(right[:, [0, 2]] - right[0, [0, 2]]).max() < 2e-3 and right[:, 1].max() - post_mod.FLOOR_Y < 1e-3
     assert sk.bone_length_error(out) < 1e-4
+    monkeypatch.undo()
+    post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+    soft = np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+    sink = out[20:40, 11, 1] - soft[20:40, 11, 1]
+    assert 0.005 < sink.min() and sink.max() < post_mod.SOFT_IK  # the body a little lower over a softer knee
+    assert (soft[20:40, sk.LEFT_FOOT, 1] - post_mod.FLOOR_Y > 0.6 * post_mod.STEP_H).all()  # still stepping over
+    right = soft[:, sk.RIGHT_FOOT]
+    assert np.abs(right[:, [0, 2]] - right[0, [0, 2]]).max() < 2e-3 and right[:, 1].max() - post_mod.FLOOR_Y < 1e-3
+    assert sk.bone_length_error(soft) < 1e-4
+
+
+@pytest.mark.parametrize("frame_by_frame", [True, False])
+def test_a_planted_leg_near_full_length_bends_softly_instead_of_snapping(frame_by_frame: bool,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model stands on the floor with its legs all but straight (the rest pose: 99.9 % of their
+    length) and bobs 4 mm at 2 Hz; the feet stay planted on the floor, so the IK reaches for them
+    across the legs' full length. Solved at full length (SOFT_IK 0) the knees snap between straight
+    and bent at many times the hips' speed; with soft knees the legs stay under 99 % of their
+    length, the knees move about as fast as the hips, the body sinks a little, the feet stay
+    planted on the floor and the bones exact."""
+    from model import metrics_dancer as md
+
+    fps, n = 30, 120
+    t = np.arange(n) / fps
+    poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float64)
+    poses[:, :, 1] += (0.004 * (1.0 - np.cos(2.0 * np.pi * 2.0 * t)) / 2.0)[:, None]
+    poses = poses.astype(np.float32)
+
+    def shown() -> np.ndarray:
+        post = PostProcessor(fps=fps, smoothing=0.0, root="center", foot_lock=True)
+        out = np.stack([post.process(p).copy() for p in poses]) if frame_by_frame else post.process_many(poses)
+        assert all(post.contact)
+        return out[30:].astype(np.float64)
+
+    def speed(out: np.ndarray, j: int) -> float:
+        return float(np.linalg.norm(np.diff(out[:, j], axis=0), axis=-1).max() * fps)
+
+    shipped = post_mod.SOFT_IK
+    soft = shown()
+    assert md.straight_legs(soft) == 0.0 and md.straight_legs(poses) == 1.0
+    assert speed(soft, 13) < 2.0 * speed(soft, 11) and speed(soft, 14) < 2.0 * speed(soft, 12)
+    feet = soft[:, sk.FEET]
+    assert np.abs(feet[:, :, [0, 2]] - feet[0, :, [0, 2]].T[None]).max() < 1e-3  # planted
+    assert (feet[:, :, 1] - post_mod.FLOOR_Y).max() < 0.005  # on the floor (the bob's lift on top)
+    assert sk.bone_length_error(soft) < 1e-5
+    monkeypatch.setattr(post_mod, "SOFT_IK", 0.0)
+    hard = shown()
+    assert md.straight_legs(hard) > 0.3  # locked straight ...
+    assert speed(hard, 13) > 8.0 * speed(hard, 11)  # ... and the knee snapping
+    sink = hard[:, 11, 1] - soft[:, 11, 1]
+    assert 0.005 < sink.min() and sink.max() < shipped
 
 
 def test_a_dragged_foot_that_lifts_glides_back_to_the_model_without_a_jump(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1094,6 +1149,7 @@ def test_a_hand_reaching_through_the_floor_lifts_the_body_smoothly(
     rises rigidly (at most LIFT_MAX_V) until the hand rests on the floor, and sinks back once
     the hand comes up; a knee likewise."""
     monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the lift alone (planted feet the lift holds up are pinned)
+    monkeypatch.setattr(post_mod, "SOFT_IK", 0.0)  # (soft knees bend the rest pose's straight legs)
     fps, n = 30.0, 150
     poses = np.repeat(sk.rest_pose(on_floor=True)[None], n, axis=0).astype(np.float32)
     dip = np.clip(np.sin(np.pi * np.arange(n) / 90.0), 0.0, None)
@@ -1126,12 +1182,15 @@ def _long_legs(n: int, stretch: float, jump: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("frame_by_frame", [True, False])
-def test_legs_drawn_long_are_set_down_on_the_floor_and_a_jump_stays_in_the_air(frame_by_frame: bool) -> None:
+def test_legs_drawn_long_are_set_down_on_the_floor_and_a_jump_stays_in_the_air(
+    frame_by_frame: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The model draws both shins 20 % too long with its feet on the floor, and jumps 25 cm at
     2 s: the projection gives the shins their length from the knee down, which alone would hold
     the feet 8.6 cm over the floor; the body is set down by that, so the shown feet stand on the
     floor (bones exact, the body lowered rigidly), and in the jump the feet are as high as the
     model drew them."""
+    monkeypatch.setattr(post_mod, "SOFT_IK", 0.0)  # the set-down alone (soft knees would lower the body more)
     fps = 30
     n = 120
     jump = 0.25 * np.sin(np.pi * np.clip((np.arange(n) - 60) / 12.0, 0.0, 1.0))  # frames 60..72
@@ -1208,6 +1267,7 @@ def test_a_body_held_in_the_air_longer_than_a_jump_lasts_comes_down_and_a_jump_d
     (lowered rigidly, bones exact), without a jolt when the model comes down; the real jump
     stays as drawn; with the rule out of reach the hover stays up."""
     monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the set-down alone (it passes through the pin's band)
+    monkeypatch.setattr(post_mod, "SOFT_IK", 0.0)  # (soft knees bend the rest pose's straight legs)
     fps = 30
     n = 200
     stand = sk.rest_pose(on_floor=True).astype(np.float64)
@@ -1248,6 +1308,7 @@ def test_both_feet_lifted_without_a_jump_are_set_down_and_a_tuck_jump_is_not(
     (the body lowered rigidly, bones exact) within a few frames; the tuck jump stays as drawn; a
     body in the air from its first frame (no standing height known yet) is left as drawn."""
     monkeypatch.setattr(post_mod, "PIN_S", 0.0)  # the set-down alone (it passes through the pin's band)
+    monkeypatch.setattr(post_mod, "SOFT_IK", 0.0)  # (soft knees bend the rest pose's straight legs)
     fps = 30
     n = 180
     stand = sk.rest_pose(on_floor=True).astype(np.float64)
