@@ -164,15 +164,20 @@ Soft knees (session 69, ``SOFT_IK``). A leg the stage solves (a planted foot on 
 the floor, a foot gliding back or stepping) reaches its target with two-bone IK, and near full
 length that is singular: the knee's offset across the leg grows as the square root of what the leg
 lacks of its length, so a hip that bobs 3 mm over a foot held where a straight leg barely reaches
-swings the knee 4 cm and back in two frames. The pin set planted feet down where the model draws
-them hovering (session 66) and asked legs drawn nearly straight for more than their length: ballet's
-shown legs stood at 99 % of their length or more in 25 % of the frames (popping 17 %; the training
-data's never, its 90th percentile 0.985), and its knees snapped across a near-straight leg 4.5 times
-as often as its data's (popping's 6 times). A solved leg now straightens softly over its last
-``SOFT_IK``: the ankle stops short of a target at full reach by ``SOFT_IK / e`` (1.5 cm), the knee
-stays a little bent and moves smoothly. Where a leg starts or stops being solved the softness is
-taken in or let go over ``SOFT_IK_S``. Legs bent further than ``reach - SOFT_IK`` are solved
-exactly as before.
+swings the knee centimetres and back in two frames. The pin set planted feet down where the model
+draws them hovering (session 66) and asked legs drawn nearly straight for more than their length:
+ballet's shown legs stood at 99 % of their length or more in 25 % of the leg-frames (popping 17 %;
+their training data's never, ballet's 90th percentile 0.985), and its knees snapped across a
+near-straight leg 4.5 times as often as its data's (popping's 6 times). A planted leg now
+straightens softly over its last ``SOFT_IK``: it is shown at most at the soft length ``g(d)`` of
+:func:`_soft_sink`, never at full length. What it lacks of its target within its reach (at most
+``SOFT_IK / e``, 1.5 cm) the body takes up by sinking (the larger of the two legs' needs), so the
+foot stays on the floor and both legs are then solved exactly; a target out of reach is stopped
+short of at the soft length. The softness follows whether the foot is planted through two stages of
+``SOFT_IK_S``, squared (near full length the knee's bend grows as the root of it), so a leg that
+lands or lifts bends or straightens gently; a free foot the sink would take under the floor (or its
+step's clearance) is held there. Legs bent further than ``reach - SOFT_IK`` are solved as before,
+and ``SOFT_IK`` 0 is the path before to the bit.
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull toward the target (``GROOVE_PULL`` of the gap
@@ -375,10 +380,11 @@ KNEE_LEAN = 0.03
 body's front before its side is taken: the model's own bend decides, and a knee it draws on the
 hip-ankle line bends forward."""
 SOFT_IK = 0.04
-"""How far short of its full length (m) a leg the feet stage solves starts to straighten softly:
-a hip-ankle distance ``d`` past ``reach - SOFT_IK`` is shown as ``reach - SOFT_IK * exp((reach -
-SOFT_IK - d) / SOFT_IK)``, so the leg never locks straight and its knee moves at most a few times
-as far as the hip (see Soft knees in the module docstring; 0 = the hard clamp before session 69)."""
+"""How far short of its full length (m) a planted leg starts to straighten softly: a hip-ankle
+distance ``d`` past ``reach - SOFT_IK`` is shown as ``reach - SOFT_IK * exp((reach - SOFT_IK - d) /
+SOFT_IK)``, the body sinking by what that lacks, so the leg never locks straight and its knee moves
+at most a few times as far as the hip (see Soft knees in the module docstring; 0 = solved at full
+length, as before session 69)."""
 SOFT_IK_S = 0.1
 """Time constant (s) of each of the two stages over which a leg that lands or lifts takes its soft
 straightening in or lets it go, so its knee bends and straightens gently."""

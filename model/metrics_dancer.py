@@ -90,9 +90,9 @@ skating
     breaking's floor sweeps 7.2 %).
 straight_legs
     Share of leg-frames (each leg in each frame) in which the hip-ankle distance is at least
-    ``STRAIGHT_LEG`` of the thigh and shin together: a knee locked straight. The training data's
-    legs never are (every style under 2 %, the synthetic styles 0; its ballet's 90th percentile
-    0.985); IK that reaches for a planted foot at full length is, and there its knee snaps.
+    ``STRAIGHT_LEG`` of the thigh and shin together: a knee locked straight. The synthetic styles'
+    training legs never are (ballet's 90th percentile 0.985), the motion capture's in 1-7 % (kicks,
+    floor work); IK that reaches for a planted foot at full length is, and there its knee snaps.
 made_pops
     Share of frames in which some joint moves over ``POP_SPEED`` (20 cm in a frame at 30 fps)
     and ``POP_RATIO`` times as fast as in the generator's raw output: a jump the
