@@ -333,8 +333,9 @@ _FEET = ((sk.LEFT_FOOT, 13, 11), (sk.RIGHT_FOOT, 14, 12))  # ankle, knee, hip
 _FEET_J = [sk.LEFT_FOOT, sk.RIGHT_FOOT]
 _FEET_Y = (3 * sk.LEFT_FOOT + 1, 3 * sk.RIGHT_FOOT + 1)  # flat indices of the ankles' heights
 _LIMBS_Y = tuple(3 * j + 1 for j in (7, 8, 9, 10, 13, 14))
-_ALL_Y = tuple(3 * j + 1 for j in range(sk.NUM_JOINTS))
 """Flat indices of the elbows', wrists' and knees' heights."""
+_ALL_Y = tuple(3 * j + 1 for j in range(sk.NUM_JOINTS))
+"""Flat indices of every joint's height (the soft knees' sink)."""
 SET_DOWN_S = 0.08
 """Time constant (s) of the set-down's follow of what the bone projection raised the lower ankle
 (see Feet in the module docstring); short, so the body is not bobbed by the model's frame-to-frame
