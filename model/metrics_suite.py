@@ -137,7 +137,9 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("made_pops", f"frames a joint jumps {md.POP_SPEED:g} m/s+ not drawn"),
     ("off_floor", f"frames with every joint {md.OFF_FLOOR_M * 100:.0f} cm+ off the floor"),
     ("under_floor", "frames with a joint under the floor"),
-    ("floor_gap", "lower foot over the floor, standing (m)"), ("bone_error", "bone-length error"),
+    ("floor_gap", "lower foot over the floor, standing (m)"),
+    ("straight_legs", f"leg-frames locked straight ({md.STRAIGHT_LEG * 100:.0f} %+ of the leg)"),
+    ("bone_error", "bone-length error"),
     ("jerk", "jerk (m/s^3)"), ("speed", "mean joint speed (m/s)"),
 )
 
@@ -206,6 +208,7 @@ def _motion_figures(dances: Sequence[np.ndarray], *, fps: int) -> dict[str, floa
         "off_floor": _mean([md.off_floor(d) for d in dances]),
         "under_floor": _mean([md.under_floor(d) for d in dances]),
         "floor_gap": _mean([md.floor_gap(d) for d in dances]),
+        "straight_legs": _mean([md.straight_legs(d) for d in dances]),
         "bone_error": _mean([metrics.bone_length_error(d) for d in dances]),
         "jerk": _mean([metrics.jerk(d, fps=fps) for d in dances]),
         "speed": _mean([float(metrics.joint_speed(d, fps=fps).mean()) for d in dances if len(d) > 1]),

@@ -272,6 +272,17 @@ def test_off_floor_counts_frames_with_the_whole_body_in_the_air() -> None:
     assert np.isnan(md.off_floor(stand[:0]))
 
 
+def test_straight_legs_reads_the_share_of_leg_frames_at_full_length() -> None:
+    stand = np.repeat(rest_pose(on_floor=True)[None], 10, axis=0).astype(np.float64)  # legs at 99.9 %
+    assert md.straight_legs(stand) == 1.0
+    bent = stand.copy()
+    bent[:, 13, 2] += 0.1  # the left knee forward: that leg at about 98 % of its length
+    bent[5:, 14, 2] += 0.1  # the right one too, from the sixth frame
+    assert md.straight_legs(bent) == pytest.approx(0.25)
+    assert md.straight_legs(bent, at=0.95) == 1.0
+    assert np.isnan(md.straight_legs(stand[:0]))
+
+
 def test_floor_gap_reads_how_high_a_standing_dancer_hovers_over_the_floor() -> None:
     """Standing on the floor reads 0, the whole body 3 cm up reads 0.03; one foot raised reads
     the other; a jump (20 cm up for a quarter of the frames) is left out; a crouch never stands."""
