@@ -168,16 +168,18 @@ swings the knee centimetres and back in two frames. The pin set planted feet dow
 draws them hovering (session 66) and asked legs drawn nearly straight for more than their length:
 ballet's shown legs stood at 99 % of their length or more in 25 % of the leg-frames (popping 17 %;
 their training data's never, ballet's 90th percentile 0.985), and its knees snapped across a
-near-straight leg 4.5 times as often as its data's (popping's 6 times). A planted leg now
-straightens softly over its last ``SOFT_IK``: it is shown at most at the soft length ``g(d)`` of
-:func:`_soft_sink`, never at full length. What it lacks of its target within its reach (at most
-``SOFT_IK / e``, 1.5 cm) the body takes up by sinking (the larger of the two legs' needs), so the
-foot stays on the floor and both legs are then solved exactly; a target out of reach is stopped
-short of at the soft length. The softness follows whether the foot is planted through two stages of
-``SOFT_IK_S``, squared (near full length the knee's bend grows as the root of it), so a leg that
-lands or lifts bends or straightens gently; a free foot the sink would take under the floor (or its
-step's clearance) is held there. Legs bent further than ``reach - SOFT_IK`` are solved as before,
-and ``SOFT_IK`` 0 is the path before to the bit.
+near-straight leg 4.5 times as often as its data's (popping's 6 times). A leg the stage solves or
+plants now straightens softly over its last ``SOFT_IK``: it is shown at most at the soft length
+``g(d)`` of :func:`_soft_sink`, never at full length. What a planted leg lacks of its target within
+its reach (at most ``SOFT_IK / e``, 1.5 cm) the body takes up by sinking (the larger of the two legs'
+needs), so the foot stays on the floor and both legs are then solved exactly; a free leg the stage
+solves (a foot gliding back, a step, a foot held over the floor) and a target out of reach are
+stopped short of at the soft length. The softness follows whether the leg is solved or planted
+through two stages of ``SOFT_IK_S``, squared (near full length the knee's bend grows as the root of
+it), and the body's share follows whether the foot is planted through one stage (ahead of the
+softness), so a leg that lands, lifts or ends a glide bends or straightens gently; a free foot the
+sink would take under the floor (or its step's clearance) is held there. Legs bent further than
+``reach - SOFT_IK`` are solved as before, and ``SOFT_IK`` 0 is the path before to the bit.
 
 Groove. The model's motion is re-timed inside each beat: the pose advances by
 ``s(phase) * (target_t - target_{t-1})`` plus a pull toward the target (``GROOVE_PULL`` of the gap
@@ -381,14 +383,15 @@ KNEE_LEAN = 0.03
 body's front before its side is taken: the model's own bend decides, and a knee it draws on the
 hip-ankle line bends forward."""
 SOFT_IK = 0.04
-"""How far short of its full length (m) a planted leg starts to straighten softly: a hip-ankle
-distance ``d`` past ``reach - SOFT_IK`` is shown as ``reach - SOFT_IK * exp((reach - SOFT_IK - d) /
-SOFT_IK)``, the body sinking by what that lacks, so the leg never locks straight and its knee moves
-at most a few times as far as the hip (see Soft knees in the module docstring; 0 = solved at full
+"""How far short of its full length (m) a leg the feet stage solves or plants starts to straighten
+softly: a hip-ankle distance ``d`` past ``reach - SOFT_IK`` is shown as ``reach - SOFT_IK *
+exp((reach - SOFT_IK - d) / SOFT_IK)`` (a planted leg's body sinking by what that lacks), so the leg
+never locks straight and its knee moves at most a few times as far as the hip (see Soft knees in the module docstring; 0 = solved at full
 length, as before session 69)."""
 SOFT_IK_S = 0.1
-"""Time constant (s) of each of the two stages over which a leg that lands or lifts takes its soft
-straightening in or lets it go, so its knee bends and straightens gently."""
+"""Time constant (s) of each of the two stages over which a leg that lands, lifts or stops being
+solved takes its soft straightening in or lets it go (and of the one stage of the body's share), so
+its knee bends and straightens gently."""
 KNEE_TURN_DEG_S = 300.0
 """Fastest a fully folded knee turns about its leg (deg/s; see Bones in the module docstring)."""
 KNEE_TURN_V = 3.0
@@ -710,7 +713,7 @@ class PostProcessor:
         self._fv = [0.0, 0.0]  # each foot's horizontal speed as drawn (m/s), this frame
         self._clear = [[0.0, 0.0], [0.0, 0.0]]  # each foot's step clearance after the first and second stage (STEP_S)
         self._pin = [0.0, 0.0]  # how far each foot is set down on the floor (0..1, followed over PIN_S)
-        self._soft = [[0.0, 0.0], [0.0, 0.0]]  # how softly each planted leg straightens (0..1, two stages of SOFT_IK_S)
+        self._soft = [[0.0] * 3, [0.0] * 3]  # each leg's softness (two stages of SOFT_IK_S) and the share the body takes (one)
         self._tg = [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]  # each foot's target this frame, its leg's soft length
         self._solved = [False, False]  # each leg solved this frame
         self._env = [0.0, 0.0]  # each foot's lower envelope over the floor (m; up over PIN_ENV_S)
@@ -1439,21 +1442,23 @@ class PostProcessor:
                 if not solve:
                     r[0] = r[1] = 0.0
                 lx, lz = out[3 * a] + r[0], out[3 * a + 2] + r[1]
-            # a planted leg straightens softly (SOFT_IK), taken in and let go over SOFT_IK_S
-            sf = self._soft[i]  # two stages, so the knee starts and ends its bend gently
-            sf[0] += ks * ((1.0 if self.contact[i] else 0.0) - sf[0])
+            # a leg the stage solves or plants straightens softly (SOFT_IK); a planted one's lack the body
+            # takes up (sinking), a free one's its ankle: each taken in and let go over two stages of SOFT_IK_S
+            sf = self._soft[i]
+            sf[0] += ks * ((1.0 if solve or self.contact[i] else 0.0) - sf[0])
             sf[1] += ks * (sf[0] - sf[1])
-            sw = sf[1]
+            sf[2] += ks * ((1.0 if self.contact[i] else 0.0) - sf[2])  # (one stage: ahead of the softness)
             tg = self._tg[i]
             tg[0], tg[1], tg[2] = lx, y, lz
-            solved[i] = solve or (sw > 1e-3 and SOFT_IK > 0.0)
+            solved[i] = solve or (sf[1] > 1e-3 and SOFT_IK > 0.0)
         # soft knees: the body sinks so that each solved leg reaches its target at the softened length
         sink = 0.0
         for i, (_, kn, hip) in enumerate(_FEET):
             if solved[i]:
-                w = self._soft[i][1]  # (squared: near full reach the knee's bend grows as the root of the softness)
-                d, g = _soft_sink(out, hip, kn, self._tg[i], SOFT_IK * w * w)
+                sf = self._soft[i]  # (squared: near full reach the knee's bend grows as the root of the softness)
+                d, g = _soft_sink(out, hip, kn, self._tg[i], SOFT_IK * sf[1] * sf[1])
                 self._tg[i][3] = g
+                d *= sf[2]
                 if d > sink:
                     sink = d
         if sink > 0.0:
@@ -1515,8 +1520,8 @@ def _soft_sink(o: list[float], hip: int, knee: int, t: list[float], soft: float)
     distance ``d`` past ``reach - soft`` is shown as ``g = reach - soft * exp((reach - soft - d) /
     soft)``, never the full reach. What the leg lacks within its reach (``d - g`` with ``d`` taken
     at most ``reach``: at most ``soft / e``) the hips take up by moving down (over the cosine of the
-    leg's slope, at least 0.5); a target further out the ankle stops short of, as before.
-    (0, inf) where the leg is bent further or reaches up."""
+    leg's slope, at least 0.5; the caller takes the planted share of it); the rest, and a target
+    further out, the ankle stops short of. (0, inf) where the leg is bent further or reaches up."""
     if soft <= 0.0:
         return 0.0, math.inf
     h, k = 3 * hip, 3 * knee
