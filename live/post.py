@@ -386,8 +386,8 @@ SOFT_IK = 0.04
 """How far short of its full length (m) a leg the feet stage solves or plants starts to straighten
 softly: a hip-ankle distance ``d`` past ``reach - SOFT_IK`` is shown as ``reach - SOFT_IK *
 exp((reach - SOFT_IK - d) / SOFT_IK)`` (a planted leg's body sinking by what that lacks), so the leg
-never locks straight and its knee moves at most a few times as far as the hip (see Soft knees in the module docstring; 0 = solved at full
-length, as before session 69)."""
+never locks straight and its knee moves at most a few times as far as the hip (see Soft knees in the
+module docstring; 0 = solved at full length, as before session 69)."""
 SOFT_IK_S = 0.1
 """Time constant (s) of each of the two stages over which a leg that lands, lifts or stops being
 solved takes its soft straightening in or lets it go (and of the one stage of the body's share), so
@@ -1443,7 +1443,7 @@ class PostProcessor:
                     r[0] = r[1] = 0.0
                 lx, lz = out[3 * a] + r[0], out[3 * a + 2] + r[1]
             # a leg the stage solves or plants straightens softly (SOFT_IK); a planted one's lack the body
-            # takes up (sinking), a free one's its ankle: each taken in and let go over two stages of SOFT_IK_S
+            # takes up (sinking), a free one's its ankle: taken in and let go over SOFT_IK_S
             sf = self._soft[i]
             sf[0] += ks * ((1.0 if solve or self.contact[i] else 0.0) - sf[0])
             sf[1] += ks * (sf[0] - sf[1])
