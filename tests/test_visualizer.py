@@ -159,6 +159,28 @@ def test_dragging_a_slider_reaches_the_server(server: str, page: Any, name: str,
     assert name in page.locator("#control-status").inner_text()
 
 
+def test_style_names_stay_clear_of_their_sliders(server: str, page: Any) -> None:
+    """The shipped model's nine style names ("contemporary" ran over its slider in a 84-px
+    column) each fit their cell left of the slider; a name too long for any cell is cut with an
+    ellipsis, the whole name in its tooltip, and still ends before the slider."""
+    page.goto(server + "/?panel=1")
+    page.wait_for_function("window.dancemuse && dancemuse.state === 'live'", timeout=15000)
+    names = ["ballet", "breaking", "contemporary", "freestyle", "hiphop", "house", "locking", "popping",
+             "salsa", "contemporary_ballet_fusion"]
+    rows = page.evaluate(
+        """(names) => { dancemuse.controls.setHello({model: {styles: names}});
+        return Array.from(document.querySelectorAll('#styles .style-row')).map((row) => {
+          const n = row.querySelector('.name'), s = row.querySelector('input');
+          return {text: n.textContent, title: n.title, right: n.getBoundingClientRect().right,
+                  slider: s.getBoundingClientRect().left, cut: n.scrollWidth > n.clientWidth}; }); }""",
+        names)
+    assert [r["text"] for r in rows] == names
+    for r in rows:
+        assert r["right"] <= r["slider"], r  # the name's box ends before its slider begins
+        assert r["title"] == r["text"]
+        assert r["cut"] == (r["text"] == names[-1]), r  # only the over-long name is cut
+
+
 def test_the_panel_shows_the_style_strength_a_style_is_fed(server: str, page: Any) -> None:
     """A model that feeds a style more strongly (style_gain: the shipped model's locking x2)
     shows the strength fed under the slider, from /status; a style fed as the slider says hides it."""
@@ -360,7 +382,8 @@ if __name__ == "__main__":  # pragma: no cover - manual preview and README scree
     import sys
 
     if "--screenshots" in sys.argv:
-        # PYTHONPATH=. python tests/test_visualizer.py --screenshots [URL of a running server]
+        # PYTHONPATH=. python tests/test_visualizer.py --screenshots [URL of a running server]: the README's
+        # come from `dancemuse live --loop` (the shipped model); without a URL, the four-style stand-in
         rest = [a for a in sys.argv[1:] if a != "--screenshots"]
         srv = None if rest else StandInServer(port=free_port()).start()
         target = rest[0] if rest else f"http://127.0.0.1:{srv.port}/"

@@ -87,7 +87,7 @@
         styles.forEach((name, i) => {
           const input = el('input', { type: 'range', min: '0', max: '1', step: '0.01', value: '0.5', id: 'style-' + name, 'data-style': name });
           const row = el('label', { class: 'row style-row style-' + (i % 6) }, [
-            el('span', { class: 'name', text: name }), input, el('output', { text: '0.50' })]);
+            el('span', { class: 'name', text: name, title: name }), input, el('output', { text: '0.50' })]);
           box.appendChild(row);
           this.slider('style:' + name, input, (v) => this.sendNow('style', [name, v]));
         });
