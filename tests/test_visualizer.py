@@ -181,6 +181,27 @@ def test_style_names_stay_clear_of_their_sliders(server: str, page: Any) -> None
         assert r["cut"] == (r["text"] == names[-1]), r  # only the over-long name is cut
 
 
+def test_on_a_small_screen_the_dancer_is_framed_below_the_hud(server: str, browser: Any) -> None:
+    """At 1024 x 600 the HUD spans over half the stage left of the panel, so the dancer is framed
+    below it. The HUD reaches its size only after the hello (the model's line): the stage used to
+    keep the first layout's full height there, and the HUD covered the dancer's head."""
+    ctx = browser.new_context(viewport={"width": 1024, "height": 600})
+    pg = ctx.new_page()
+    try:
+        pg.goto(server + "/")
+        pg.wait_for_function("window.dancemuse && dancemuse.frames > 30", timeout=15000)
+        pg.wait_for_timeout(300)
+        hud = pg.evaluate("(() => { const b = document.getElementById('hud').getBoundingClientRect();"
+                          " return [b.right, b.bottom]; })()")
+        rect = pg.evaluate("dancemuse.renderer.stageRect")
+        assert hud[0] > rect[2] * 0.5, (hud, rect)  # the case at hand: the HUD spans over half the stage
+        assert rect[1] >= hud[1] - 0.5, (hud, rect)  # the stage begins below the HUD
+        head_y = pg.evaluate("dancemuse.renderer.scr[1] / dancemuse.renderer.dpr")  # the nose, CSS px
+        assert head_y > hud[1], (head_y, hud)
+    finally:
+        ctx.close()
+
+
 def test_the_panel_shows_the_style_strength_a_style_is_fed(server: str, page: Any) -> None:
     """A model that feeds a style more strongly (style_gain: the shipped model's locking x2)
     shows the strength fed under the slider, from /status; a style fed as the slider says hides it."""

@@ -169,6 +169,12 @@
     renderer.stageRect = rect;
   }
   window.addEventListener('resize', layout);
+  // the HUD and the panel change size after the first layout (the hello fills in the model and its
+  // styles): frame the dancer again whenever they do, or it stays where the HUD now covers its head
+  if (window.ResizeObserver) {
+    const watch = new ResizeObserver(() => layout());
+    for (const id of ['#hud', '#panel', '#viewbar']) if ($(id)) watch.observe($(id));
+  }
   S.layout = layout;
 
   // --- render loop ----------------------------------------------------------------------
