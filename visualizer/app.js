@@ -170,9 +170,19 @@
   }
   window.addEventListener('resize', layout);
   // the HUD and the panel change size after the first layout (the hello fills in the model and its
-  // styles): frame the dancer again whenever they do, or it stays where the HUD now covers its head
+  // styles): frame the dancer again when their height does, or it stays where the HUD now covers its
+  // head. Heights only: the HUD's width follows its figures (an RTT of 9.5 or 49.6 ms), and a width
+  // near the layout's threshold would make the framing jump back and forth.
   if (window.ResizeObserver) {
-    const watch = new ResizeObserver(() => layout());
+    const heights = new Map();
+    const watch = new ResizeObserver((entries) => {
+      let changed = false;
+      for (const e of entries) {
+        const h = Math.round(e.contentRect.height);
+        if (heights.get(e.target) !== h) { heights.set(e.target, h); changed = true; }
+      }
+      if (changed) layout();
+    });
     for (const id of ['#hud', '#panel', '#viewbar']) if ($(id)) watch.observe($(id));
   }
   S.layout = layout;
