@@ -160,7 +160,7 @@ def test_dragging_a_slider_reaches_the_server(server: str, page: Any, name: str,
 
 
 def test_style_names_stay_clear_of_their_sliders(server: str, page: Any) -> None:
-    """The shipped model's nine style names ("contemporary" ran over its slider in a 84-px
+    """The shipped model's nine style names ("contemporary" ran over its slider in an 84-px
     column) each fit their cell left of the slider; a name too long for any cell is cut with an
     ellipsis, the whole name in its tooltip, and still ends before the slider."""
     page.goto(server + "/?panel=1")
