@@ -16,7 +16,7 @@ import numpy as np
 
 from model.skeleton import BONES, JOINT_INDEX
 
-# 5x7 bitmaps of the digits 0-9 (rows top to bottom, '#' = on).
+# 5x7 bitmaps of the digits 0-9 and the colon (rows top to bottom, '#' = on).
 _DIGITS = {
     "0": (".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."),
     "1": ("..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."),
@@ -28,6 +28,7 @@ _DIGITS = {
     "7": ("#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."),
     "8": (".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###."),
     "9": (".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."),
+    ":": (".....", ".##..", ".##..", ".....", ".##..", ".##..", "....."),
 }
 _GLYPHS = {k: np.array([[c == "#" for c in row] for row in v], dtype=bool) for k, v in _DIGITS.items()}
 

@@ -127,19 +127,32 @@ def read_png(path: str | Path) -> np.ndarray:
     return raw[:, 1:].reshape(h, w, 3).copy()
 
 
+def row_label(ph: Phrase, *, fps: float) -> tuple[str, str, str]:
+    """What the contact sheet writes left of a phrase: its number, where it starts in the song
+    (m:ss) and its tempo (BPM), so a phrase on the sheet can be found in the music."""
+    sec = int(ph.start / fps)
+    return f"{ph.index + 1:02d}", f"{sec // 60}:{sec % 60:02d}", f"{int(round(ph.tempo))}"
+
+
 def contact_sheet(poses: np.ndarray, phrases: list[Phrase], *, fps: int) -> np.ndarray:
     """One row per phrase, one cell per count (the pose on that beat) with the count under
-    it and the phrase number on the left. Returns RGB uint8 [shape=(h, w, 3)]."""
+    it; on the left the phrase number, its start in the song (m:ss) and its tempo (BPM)
+    (:func:`row_label`). Returns RGB uint8 [shape=(h, w, 3)]."""
     from live.dance_render import BEAT_COLOR, MID_COLOR, DancerRenderer
 
     margin = 44
     rows = max(1, len(phrases))
     sheet = np.full((rows * (CELL_H + LABEL_H), margin + COUNTS * CELL_W, 3), 14, np.uint8)
     label = DancerRenderer(width=margin, height=CELL_H + LABEL_H, fps=fps)
+    dim = MID_COLOR * 0.6
     for r, ph in enumerate(phrases):
         y = r * (CELL_H + LABEL_H)
         label.img[...] = 14
-        label.text(f"{ph.index + 1:02d}", 4, (CELL_H + LABEL_H) // 2 - 7, px=2, color=MID_COLOR)
+        num, at, bpm = row_label(ph, fps=fps)
+        mid = (CELL_H + LABEL_H) // 2
+        label.text(num, 4, mid - 20, px=2, color=MID_COLOR)
+        label.text(at, 4, mid + 2, px=1, color=dim)
+        label.text(bpm, 4, mid + 12, px=1, color=dim)
         sheet[y:y + CELL_H + LABEL_H, :margin] = label.img.astype(np.uint8)
         for k, bf in enumerate(ph.beat_frames):
             cell = DancerRenderer(width=CELL_W, height=CELL_H, fps=fps)  # camera centred on this pose

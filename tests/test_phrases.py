@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from live.cli import main
-from live.phrases import CELL_H, COUNTS, LABEL_H, find_phrases, pick, read_png, write_png
+from live.phrases import (
+    CELL_H,
+    COUNTS,
+    LABEL_H,
+    Phrase,
+    contact_sheet,
+    find_phrases,
+    pick,
+    read_png,
+    row_label,
+    write_png,
+)
 
 
 def test_phrases_start_on_count_one_and_hold_eight_counts_in_order() -> None:
@@ -28,6 +39,33 @@ def test_phrases_start_on_count_one_and_hold_eight_counts_in_order() -> None:
         assert 22 not in range(i, i + COUNTS)
     assert len(ph) == 3  # phrases at beats 5, 13 (spoilt: 21..28 holds beat 22), 29; the one at 37 runs past the end
     assert [p.start for p in pick(ph, 2)] == [p.start for p in ph[1:]]
+
+
+def test_the_sheet_names_each_phrase_with_its_start_and_tempo() -> None:
+    """Left of each row: the phrase number, where it starts in the song (m:ss) and its tempo,
+    drawn as the renderer draws those strings, so a phrase on the sheet can be found in the music."""
+    from live.dance_render import MID_COLOR, DancerRenderer
+
+    fps = 30
+    poses = np.zeros((4000, 17, 3), np.float32)
+    poses[..., 1] = np.linspace(0.1, 1.7, 17)[None, :]  # something to draw
+    phs = [Phrase(index=0, start=int(5.9 * fps), stop=int(5.9 * fps) + 120, beat_frames=list(range(0, 120, 15)), tempo=120.0),
+           Phrase(index=11, start=66 * fps + 15, stop=66 * fps + 163, beat_frames=list(range(0, 144, 18)), tempo=97.6)]
+    assert row_label(phs[0], fps=fps) == ("01", "0:05", "120")
+    assert row_label(phs[1], fps=fps) == ("12", "1:06", "98")
+    sheet = contact_sheet(poses, phs, fps=fps)
+    h, mid = CELL_H + LABEL_H, (CELL_H + LABEL_H) // 2
+    for r, ph in enumerate(phs):
+        want = DancerRenderer(width=44, height=h, fps=fps)
+        want.img[...] = 14
+        num, at, bpm = row_label(ph, fps=fps)
+        want.text(num, 4, mid - 20, px=2, color=MID_COLOR)
+        want.text(at, 4, mid + 2, px=1, color=MID_COLOR * 0.6)
+        want.text(bpm, 4, mid + 12, px=1, color=MID_COLOR * 0.6)
+        got = sheet[r * h:(r + 1) * h, :44]
+        assert np.array_equal(got, want.img.astype(np.uint8))
+        assert (got[mid + 2: mid + 9] > 60).any()  # the time is drawn (the colon included: not only digits)
+    assert not np.array_equal(sheet[:h, :44], sheet[h:2 * h, :44])
 
 
 def test_png_writer_round_trips() -> None:
