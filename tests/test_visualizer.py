@@ -202,6 +202,27 @@ def test_on_a_small_screen_the_dancer_is_framed_below_the_hud(server: str, brows
         ctx.close()
 
 
+def test_on_an_800_wide_screen_the_view_bar_leaves_the_dancers_feet_clear(server: str, browser: Any) -> None:
+    """At 800 x 600 the view bar wraps to two rows beside the panel, over half the stage's width:
+    the stage ends above it, so the dancer's ankles are drawn above the buttons, not behind them."""
+    ctx = browser.new_context(viewport={"width": 800, "height": 600})
+    pg = ctx.new_page()
+    try:
+        pg.goto(server + "/")
+        pg.wait_for_function("window.dancemuse && dancemuse.frames > 30", timeout=15000)
+        pg.wait_for_timeout(300)
+        bar = pg.evaluate("(() => { const b = document.getElementById('viewbar').getBoundingClientRect();"
+                          " return [b.top, b.width, b.height]; })()")
+        rect = pg.evaluate("dancemuse.renderer.stageRect")
+        assert bar[2] > 60 and bar[1] > rect[2] * 0.5, (bar, rect)  # two rows, over half the stage wide
+        assert rect[1] + rect[3] <= bar[0] + 0.5, (bar, rect)  # the stage ends above the bar
+        low = pg.evaluate("(() => { const r = dancemuse.renderer; return Math.max(r.scr[15 * 3 + 1],"
+                          " r.scr[16 * 3 + 1]) / r.dpr; })()")  # the lower ankle, CSS px
+        assert low < bar[0], (low, bar)
+    finally:
+        ctx.close()
+
+
 def test_the_panel_shows_the_style_strength_a_style_is_fed(server: str, page: Any) -> None:
     """A model that feeds a style more strongly (style_gain: the shipped model's locking x2)
     shows the strength fed under the slider, from /status; a style fed as the slider says hides it."""

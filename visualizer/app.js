@@ -148,7 +148,7 @@
   // --- the part of the screen the UI leaves free for the dancer ---------------------------
   function layout() {
     const W = window.innerWidth, H = window.innerHeight;
-    const panel = $('#panel');
+    const panel = $('#panel'), bar = $('#viewbar');
     const visible = (e) => getComputedStyle(e).display !== 'none';
     const open = visible(panel);
     let rect = [0, 0, W, H];
@@ -156,7 +156,6 @@
       const b = panel.getBoundingClientRect();
       if (b.left > W * 0.45) rect = [0, 0, b.left, H];
       else if (b.top > H * 0.3) {
-        const bar = $('#viewbar');
         const top = visible(bar) ? Math.min(b.top, bar.getBoundingClientRect().top) : b.top;
         rect = [0, 0, W, top];
       }
@@ -165,6 +164,14 @@
     if (visible(hud)) {
       const h = hud.getBoundingClientRect();
       if (h.right > rect[2] * 0.5 && h.bottom < rect[3] * 0.6) rect = [rect[0], h.bottom, rect[2], rect[3] - h.bottom];
+    }
+    // and the view bar, where it spans over half the stage's width (on a small screen it wraps to two
+    // rows beside the panel and covered the dancer's feet), as long as half the stage's height is left
+    if (visible(bar)) {
+      const v = bar.getBoundingClientRect();
+      if (v.top < rect[1] + rect[3] && v.width > rect[2] * 0.5 && v.top - rect[1] > rect[3] * 0.5) {
+        rect = [rect[0], rect[1], rect[2], v.top - rect[1]];
+      }
     }
     renderer.stageRect = rect;
   }
