@@ -181,16 +181,25 @@ def test_style_names_stay_clear_of_their_sliders(server: str, page: Any) -> None
         assert r["cut"] == (r["text"] == names[-1]), r  # only the over-long name is cut
 
 
+@contextlib.contextmanager
+def viewport_page(browser: Any, server: str, width: int, height: int) -> Any:
+    """A page of the given size on the visualizer, drawing frames (its own context, closed after)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        pg = ctx.new_page()
+        pg.goto(server + "/")
+        pg.wait_for_function("window.dancemuse && dancemuse.frames > 30", timeout=15000)
+        pg.wait_for_timeout(300)
+        yield pg
+    finally:
+        ctx.close()
+
+
 def test_on_a_small_screen_the_dancer_is_framed_below_the_hud(server: str, browser: Any) -> None:
     """At 1024 x 600 the HUD spans over half the stage left of the panel, so the dancer is framed
     below it. The HUD reaches its size only after the hello (the model's line): the stage used to
     keep the first layout's full height there, and the HUD covered the dancer's head."""
-    ctx = browser.new_context(viewport={"width": 1024, "height": 600})
-    pg = ctx.new_page()
-    try:
-        pg.goto(server + "/")
-        pg.wait_for_function("window.dancemuse && dancemuse.frames > 30", timeout=15000)
-        pg.wait_for_timeout(300)
+    with viewport_page(browser, server, 1024, 600) as pg:
         hud = pg.evaluate("(() => { const b = document.getElementById('hud').getBoundingClientRect();"
                           " return [b.right, b.bottom]; })()")
         rect = pg.evaluate("dancemuse.renderer.stageRect")
@@ -198,19 +207,12 @@ def test_on_a_small_screen_the_dancer_is_framed_below_the_hud(server: str, brows
         assert rect[1] >= hud[1] - 0.5, (hud, rect)  # the stage begins below the HUD
         head_y = pg.evaluate("dancemuse.renderer.scr[1] / dancemuse.renderer.dpr")  # the nose, CSS px
         assert head_y > hud[1], (head_y, hud)
-    finally:
-        ctx.close()
 
 
 def test_on_an_800_wide_screen_the_view_bar_leaves_the_dancers_feet_clear(server: str, browser: Any) -> None:
     """At 800 x 600 the view bar wraps to two rows beside the panel, over half the stage's width:
     the stage ends above it, so the dancer's ankles are drawn above the buttons, not behind them."""
-    ctx = browser.new_context(viewport={"width": 800, "height": 600})
-    pg = ctx.new_page()
-    try:
-        pg.goto(server + "/")
-        pg.wait_for_function("window.dancemuse && dancemuse.frames > 30", timeout=15000)
-        pg.wait_for_timeout(300)
+    with viewport_page(browser, server, 800, 600) as pg:
         bar = pg.evaluate("(() => { const b = document.getElementById('viewbar').getBoundingClientRect();"
                           " return [b.top, b.width, b.height]; })()")
         rect = pg.evaluate("dancemuse.renderer.stageRect")
@@ -219,8 +221,6 @@ def test_on_an_800_wide_screen_the_view_bar_leaves_the_dancers_feet_clear(server
         low = pg.evaluate("(() => { const r = dancemuse.renderer; return Math.max(r.scr[15 * 3 + 1],"
                           " r.scr[16 * 3 + 1]) / r.dpr; })()")  # the lower ankle, CSS px
         assert low < bar[0], (low, bar)
-    finally:
-        ctx.close()
 
 
 def test_the_panel_shows_the_style_strength_a_style_is_fed(server: str, page: Any) -> None:
