@@ -161,6 +161,7 @@ class WebServer:
         self._status = status
         self._apply = apply or sink
         self._upload_ctx = upload
+        self._own_upload = upload is None  # made here on the first upload: stop() removes its dances
         self._upload_mod: Any = None
         self.static_dir = Path(static_dir).resolve()
         self._clients: dict[int, _Client] = {}
@@ -213,7 +214,8 @@ class WebServer:
     async def stop(self, *, flush: float = 0.25) -> None:
         """Give clients up to ``flush`` seconds to receive what is queued (so a show that ends
         delivers its last frames), then close every client (stuck ones are aborted) and the
-        listening socket."""
+        listening socket, and remove the uploaded songs' dances it kept (its own temporary folder;
+        a store passed in as ``upload`` is its owner's to close)."""
         server, self._server = self._server, None
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -232,6 +234,11 @@ class WebServer:
             server.close()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
+        if self._own_upload and self._upload_ctx is not None:
+            # the uploaded songs' dances live in a temporary folder made on the first upload;
+            # `dancemuse live` leaves with os._exit (live/commands/live.py), so no exit hook removes it
+            self._upload_ctx.store.close()
+            self._upload_ctx = None
 
     @staticmethod
     def _unsent(c: _Client) -> bool:

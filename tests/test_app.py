@@ -218,8 +218,8 @@ def test_is_loopback() -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
 
 
-def _spawn(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+def _spawn(args: list[str], tmp_path: Path, **env_extra: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **env_extra)
     return subprocess.Popen(
         [sys.executable, "-m", "live.cli", "live", *args], cwd=REPO, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -264,6 +264,43 @@ def test_sigterm_stops_a_real_server_quickly_with_the_recording_flushed(model_pa
         n = len(z["poses"])
         assert n >= 20, n  # ~1.5 s at 30 fps, every frame up to the signal
         assert list(z["index"]) == list(range(n))
+
+
+def test_sigterm_removes_the_uploaded_songs_and_their_dances(model_path: Path, song: np.ndarray, tmp_path: Path) -> None:
+    """A song uploaded from the page is kept with its dance in a temporary folder; the server
+    leaves with os._exit (no exit hooks), so its stop must remove that folder itself."""
+    import soundfile as sf
+    from websockets.sync.client import connect
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    wav = tmp_path / "my song.wav"
+    sf.write(wav, song[: 2 * 22050], 22050)
+    body = wav.read_bytes()
+    proc = _spawn(["--model", str(model_path), "--input", "demo", "--no-osc", "--osc-listen", "", "--port", "0"],
+                  tmp_path, TMPDIR=str(tmp))
+    try:
+        lines = _wait_line(proc, "input:")
+        url = [ln for ln in lines if ln.startswith("DanceMuse live: open http://127.0.0.1:")][0]
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        with connect(f"ws://127.0.0.1:{port}/ws/upload", open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "upload", "name": wav.name, "size": len(body)}))
+            chunk = int(json.loads(ws.recv(timeout=10))["chunk"])
+            for k in range(0, len(body), chunk):
+                ws.send(body[k:k + chunk])
+            kinds: list[str] = []
+            while not kinds or kinds[-1] not in ("file", "error"):  # the dance, then its video
+                kinds.append(json.loads(ws.recv(timeout=60))["type"])
+        assert "dance" in kinds and kinds[-1] == "file", kinds
+        kept = list(tmp.glob("dancemuse-dances-*/*/my_song.wav"))
+        assert len(kept) == 1 and kept[0].read_bytes() == body  # the song is kept while the show runs
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, proc.stderr.read() if proc.stderr else ""
+    assert not list(tmp.glob("dancemuse-dances-*")), sorted(str(p) for p in tmp.rglob("*"))
 
 
 def test_file_input_without_loop_exits_by_itself(model_path: Path, song: np.ndarray, tmp_path: Path) -> None:
