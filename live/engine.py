@@ -220,6 +220,7 @@ class Engine:
             dynamics=self.controls["dynamics"],
             energy=self.controls["energy"],
             offset_ms=float(live.get("beat_offset_ms", 0.0)),
+            repel=float(live.get("repel", 1.5)),
         )
         self._cue_cols = _cue_columns(self.feature_cfg)
         self.feel = TempoFeel(self.feature_cfg, float(live.get("feel", 1.0)))
@@ -902,6 +903,7 @@ class Engine:
         if self.spreads is not None:  # the novelty guard's least spread (live/novelty.py)
             e = min(1.0, max(0.0, float(self.controls["energy"])))
             guard.floor = spread_of(mix, self.spreads) * math.sqrt(e)
+            self.post.repel.guard.floor = guard.floor
         if hasattr(self.generator, "user_energy"):  # an ensemble's dancers with their own style scale it themselves
             self.generator.user_energy = float(self.controls["energy"])
 

@@ -1,6 +1,7 @@
 """Novelty: when the dancer repeats something of its last minute and a half, it takes the move
 to the other side (``live.novelty``, default 0.35; session 37, the mirror flip session 40, made
-without a long wait session 63).
+without a long wait session 63); and where what is shown comes near what was shown before, the
+shown pose is pushed away from it (``live.repel``, default 1.5, session 71: :class:`Repel`).
 
 Why: a music-driven model that hears a chorus again tends to dance it again, and the training
 data repeats itself too (the evaluation's repetition ratio: a 2-s window's distance to the
@@ -53,6 +54,10 @@ and broadcasts take a 32-KB buffer per call).
 
 from __future__ import annotations
 
+import math
+import struct
+from array import array
+
 import numpy as np
 
 from model import skeleton as sk
@@ -80,11 +85,12 @@ class NoveltyGuard:
     ``threshold``: the ratio under which a stretch counts as repeated (0: off, :meth:`push`
     does nothing; :attr:`threshold` can be changed live, and turning it on starts a new history)."""
 
-    def __init__(self, fps: float, *, threshold: float, history_s: float = HISTORY_S) -> None:
+    def __init__(self, fps: float, *, threshold: float, history_s: float = HISTORY_S,
+                 window_s: float = WINDOW_S) -> None:
         self._threshold = max(0.0, float(threshold))
         self.sub = max(1, int(round(float(fps) / SAMPLE_HZ)))
         rate = float(fps) / self.sub
-        self.w = max(2, int(round(WINDOW_S * rate)))
+        self.w = max(2, int(round(window_s * rate)))
         self.gap = max(1, int(round(GAP_S * rate)))
         self.h = max(self.w + self.gap + 1, int(round(history_s * rate)))
         dim = sk.NUM_JOINTS * 3
@@ -104,6 +110,8 @@ class NoveltyGuard:
         """Firings since the last reset (each asks for a mirror flip)."""
         self.last_ratio = float("nan")
         """The ratio at the last check (nearest past stretch over the spread)."""
+        self.last_lag = 0
+        """Model frames from the nearest past stretch's start to the last stretch's, at the last check."""
         self.reset()
 
     @property
@@ -128,6 +136,17 @@ class NoveltyGuard:
         self._since = MIN_FRAMES  # frames since the last firing
         self.count = 0
         self.last_ratio = float("nan")
+        self.last_lag = 0
+
+    def observe(self, pose: np.ndarray) -> bool:
+        """One pose [17, 3] into the history, without the firing logic of :meth:`push`; True when
+        it was sampled (then :meth:`nearest` has a new answer)."""
+        f = self._frames
+        self._frames = f + 1
+        if f % self.sub:
+            return False
+        self._sample(pose)
+        return True
 
     def push(self, pose: np.ndarray) -> bool:
         """One model pose [17, 3]; True on a check frame where the last stretch repeats one of
@@ -169,11 +188,17 @@ class NoveltyGuard:
         row += nrm
 
     def _repeats(self) -> bool:
-        """The last ``w`` samples against every earlier stretch at least ``gap`` before them."""
+        """Whether the last stretch repeats one of the history (:meth:`nearest` under the threshold)."""
+        return self.nearest() < self._threshold
+
+    def nearest(self) -> float:
+        """The last ``w`` samples against every earlier stretch at least ``gap`` before them: the
+        nearest one's RMS joint distance over the spread (also :attr:`last_ratio`, its lag in
+        :attr:`last_lag`); NaN while the history is too short or holds no motion."""
         n, w, h = self._n, self.w, self.h
         top = min(n - w, h - 1)  # the largest lag whose stretch lies inside what was sampled
         if top < self.gap:
-            return False
+            return math.nan
         np.dot(self._ones_w, self._rows, out=self._sum)  # index i: lag h - 1 - i
         seg = self._sum[h - 1 - top: h - self.gap]
         sq = self._sq[: len(seg)]
@@ -184,6 +209,135 @@ class NoveltyGuard:
         if n < self._warm:  # the first seconds (a quiet intro) do not set the spread alone
             spread = max(spread, self.floor)
         if spread <= 1e-9:
-            return False
-        self.last_ratio = float(sq.min()) / spread
-        return self.last_ratio < self._threshold
+            return math.nan
+        i = int(sq.argmin())  # seg's index i: lag top - i samples
+        self.last_lag = (top - i) * self.sub
+        self.last_ratio = float(sq[i]) / spread
+        return self.last_ratio
+
+
+REPEL_WINDOW_S = 1.5
+"""Length of the stretch the repel stage compares with the past (s)."""
+REPEL_FROM = 0.45
+"""Ratio (nearest past stretch over the spread) under which the repel stage begins to push."""
+REPEL_FULL = 0.33
+"""Ratio at and under which it pushes with its whole gain (a little over the evaluation's line,
+0.3: the guard's stretches are shorter than the evaluation's windows and its spread is another)."""
+REPEL_GAIN_S = 0.3
+"""Time constant (s) with which the push's gain follows the ratio."""
+REPEL_OFFSET_S = 0.2
+"""Time constant (s) with which the shown offset follows the push (no jump where the nearest
+past stretch changes)."""
+_N = sk.NUM_JOINTS * 3
+_RH = 3 * sk.JOINT_INDEX["left_hip"], 3 * sk.JOINT_INDEX["right_hip"]
+_SH = 3 * sk.JOINT_INDEX["left_shoulder"], 3 * sk.JOINT_INDEX["right_shoulder"]
+
+
+class Repel:
+    """The repel stage (``live.repel``, session 71): where the shown dance comes near what it
+    showed before, the shown pose is pushed away from the pose shown then.
+
+    Every shown pose (after the feet stage, root-relative) goes into a history of ``HISTORY_S``
+    and into a :class:`NoveltyGuard` of ``REPEL_WINDOW_S`` stretches, checked on each of its
+    samples (every 0.1 s). Its ratio sets the push's gain: 0 over ``REPEL_FROM``, ``gain`` at
+    ``REPEL_FULL`` and under (linear between, followed over ``REPEL_GAIN_S``). The push on a
+    frame is the gain times the difference between the pose as it comes (root-relative) and the
+    pose shown at the same moment of the nearest past stretch, followed over ``REPEL_OFFSET_S``;
+    the post-processor adds it before the bone projection and the feet stage, so bones stay
+    exact and planted feet stay planted. Where the dance does not come back, nothing is
+    added. A pose the model draws nearer the past is drawn further from it: the same move, done
+    a little otherwise, as a dancer varies a phrase she repeats.
+
+    No allocation per frame: the history is a preallocated array of doubles, the offset and the
+    pushed pose preallocated lists, the guard's samples packed into its buffer (struct).
+    """
+
+    def __init__(self, fps: float, *, gain: float, history_s: float = HISTORY_S) -> None:
+        self.gain = max(0.0, float(gain))
+        self.guard = NoveltyGuard(fps, threshold=1.0, history_s=history_s, window_s=REPEL_WINDOW_S)
+        self._n = max(2, int(round(history_s * float(fps))) + 1)
+        self._ring = array("d", bytes(8 * _N * self._n))  # shown poses, root-relative, one after another
+        self._kg = 1.0 - math.exp(-1.0 / (REPEL_GAIN_S * float(fps)))
+        self._ko = 1.0 - math.exp(-1.0 / (REPEL_OFFSET_S * float(fps)))
+        self._off = [0.0] * _N
+        self._y = [0.0] * _N  # the pushed pose (a buffer of ours: the input may be a filter's state)
+        self._pose = np.zeros((sk.NUM_JOINTS, 3), np.float64)
+        self._pack = struct.Struct(f"={_N}d").pack_into
+        self.reset()
+
+    @property
+    def active(self) -> bool:
+        return self.gain > 0.0
+
+    def reset(self) -> None:
+        """A new stream: the history is forgotten and nothing is pushed."""
+        self.guard.reset()
+        self._t = 0  # poses recorded
+        self._g = 0.0
+        self._target = 0.0
+        self._lag = 0
+        self._on = False  # an offset is being shown
+        for i in range(_N):
+            self._off[i] = 0.0
+        self.pushed = 0.0
+        """The last frame's push (m, the largest joint offset)."""
+
+    def apply(self, x: list[float]) -> list[float]:
+        """The pose as it comes to the bone projection (absolute, 51 floats): itself when nothing
+        is pushed, else a buffer of this stage holding it pushed (overwritten next frame)."""
+        g = self._g + self._kg * (self._target - self._g)
+        self._g = g
+        lag = self._lag
+        if g < 1e-4 and not self._on:
+            return x
+        off, ko, y = self._off, self._ko, self._y
+        have = 0 < lag <= self._t  # this frame will be the (t + 1)-th shown; the past one lag before it
+        q, at = self._ring, _N * ((self._t + 1 - lag) % self._n)
+        a, b = _RH
+        rx, ry, rz = 0.5 * (x[a] + x[b]), 0.5 * (x[a + 1] + x[b + 1]), 0.5 * (x[a + 2] + x[b + 2])
+        big = 0.0
+        ls, rs = _SH
+        if have:  # the shoulders move together: the push leans the chest, never widens or narrows it
+            sx = 0.5 * g * (x[ls] + x[rs] - q[at + ls] - q[at + rs]) - g * rx
+            sy = 0.5 * g * (x[ls + 1] + x[rs + 1] - q[at + ls + 1] - q[at + rs + 1]) - g * ry
+            sz = 0.5 * g * (x[ls + 2] + x[rs + 2] - q[at + ls + 2] - q[at + rs + 2]) - g * rz
+        for i in range(0, _N, 3):
+            if not have:
+                wx = wy = wz = 0.0
+            elif i == ls or i == rs:
+                wx, wy, wz = sx, sy, sz
+            else:
+                wx = g * (x[i] - rx - q[at + i])
+                wy = g * (x[i + 1] - ry - q[at + i + 1])
+                wz = g * (x[i + 2] - rz - q[at + i + 2])
+            ox = off[i] + ko * (wx - off[i])
+            oy = off[i + 1] + ko * (wy - off[i + 1])
+            oz = off[i + 2] + ko * (wz - off[i + 2])
+            off[i], off[i + 1], off[i + 2] = ox, oy, oz
+            y[i], y[i + 1], y[i + 2] = x[i] + ox, x[i + 1] + oy, x[i + 2] + oz
+            m = abs(ox) + abs(oy) + abs(oz)
+            if m > big:
+                big = m
+        self.pushed = big
+        self._on = big > 1e-6 or g >= 1e-4
+        return y
+
+    def record(self, y: list[float]) -> None:
+        """The pose shown (absolute, 51 floats, after every stage); on a check, the next push's
+        gain and the nearest past stretch."""
+        a, b = _RH
+        rx, ry, rz = 0.5 * (y[a] + y[b]), 0.5 * (y[a + 1] + y[b + 1]), 0.5 * (y[a + 2] + y[b + 2])
+        self._t += 1
+        row, at = self._ring, _N * (self._t % self._n)
+        for i in range(0, _N, 3):
+            row[at + i], row[at + i + 1], row[at + i + 2] = y[i] - rx, y[i + 1] - ry, y[i + 2] - rz
+        self._pack(self._pose, 0, *y)  # type: ignore[arg-type]  # an ndarray is a writable buffer
+        if not self.guard.observe(self._pose):
+            return
+        r = self.guard.nearest()
+        if r != r:  # NaN: too little history
+            self._target, self._lag = 0.0, 0
+            return
+        self._lag = self.guard.last_lag
+        u = (REPEL_FROM - r) / (REPEL_FROM - REPEL_FULL)
+        self._target = self.gain * (0.0 if u <= 0.0 else 1.0 if u >= 1.0 else u)

@@ -2,7 +2,8 @@
 smoothing, projection onto the skeleton's bone lengths, planted feet, hold.
 
 Order per frame: mirror -> root (center / bounded follow) -> one-euro smoothing ->
-groove and dynamics -> bone-length projection -> foot contact -> hold. Smoothing comes before projection so the
+groove and dynamics -> repel (``live.repel``: pushed away from what was shown where the dance
+comes back, live/novelty.py's ``Repel``) -> bone-length projection -> foot contact -> hold. Smoothing comes before projection so the
 output always has the canonical bone lengths; root handling comes before smoothing so a
 switch between ``center`` and ``follow`` glides instead of jumping.
 
@@ -231,6 +232,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from live import post_many as pm
+from live.novelty import Repel
 from model import skeleton as sk
 from model.energy_calib import footwork_of, step_spread_of
 from model.errors import ConfigError
@@ -600,6 +602,8 @@ class PostProcessor:
     dynamics : 0..1, how much quiet passages shrink the moves.
     energy : 0..2, the energy control: below 1 the moves shrink to sqrt(energy) of their size.
     offset_ms : shift of the beat the groove lands on (negative: earlier, for a late display).
+    repel : gain of the repel stage (live/novelty.py, ``Repel``): where the shown dance comes near
+        what it showed before, its pose is pushed away from the pose shown then; 0 = off.
     """
 
     def __init__(
@@ -617,6 +621,7 @@ class PostProcessor:
         dynamics: float = 0.0,
         energy: float = 1.0,
         offset_ms: float = 0.0,
+        repel: float = 0.0,
     ) -> None:
         if fps <= 0:
             raise ConfigError(f"fps must be positive, got {fps}")
@@ -681,6 +686,9 @@ class PostProcessor:
         self._sg_consts = (0.0, 0.0, 0.0, 0.0, 0.0)
         self._feet_now = [0.0] * 4
         self._feet_prev = [0.0] * 4
+        self.repel = Repel(self.fps, gain=repel)
+        """The repel stage (its ``gain`` may be changed live; 0 = off; the engine sets its guard's
+        least spread as the novelty guard's)."""
         self.reset()
         self.hold = False
 
@@ -727,6 +735,8 @@ class PostProcessor:
         self._air_t = 0.0  # seconds the lowest support has been off the floor (over GROUND_Y)
         self._air_peak = 0.0  # its highest clearance (m) in that time
         self._turn.reset()
+        if hasattr(self, "repel"):
+            self.repel.reset()
         self.contact = [False, False]
         self._g_primed = False
         self._gl_on = False  # the energy control's mean pose is tracked (only while energy < 1)
@@ -855,6 +865,8 @@ class PostProcessor:
         sizes = speeds = None
         if cues is not None and self._sizes_moves() and self._level is not None:
             x, sizes, speeds = self._groove_many(x, cues)
+        if self.repel.gain > 0.0:  # frame by frame: each push follows what was shown before it
+            return self._many_repel(x, cues, sizes, speeds)
         raised = None
         if self.project_bones:
             drawn = x
@@ -968,6 +980,25 @@ class PostProcessor:
         self._gy[:] = y[-1].tolist()
         return y.reshape(t, nj, 3), [float(s) * es for s in size], speed.tolist()
 
+    def _many_repel(self, x: np.ndarray, cues: np.ndarray | None, sizes: list[float] | None,
+                    speeds: list[float] | None) -> np.ndarray:
+        """The rest of :meth:`_many` with the repel stage on: the push, the bone projection and
+        the feet stage frame by frame, as :meth:`_step` runs them."""
+        flat = x.reshape(len(x), -1).tolist()
+        if cues is not None:
+            beat_ph, beat_bpm = cues[:, 0].tolist(), cues[:, 1].tolist()
+        repel, rows = self.repel, []
+        for i, row in enumerate(flat):
+            self._size = 1.0 if sizes is None else sizes[i]
+            self._gspeed = 1.0 if speeds is None else speeds[i]
+            if cues is not None:
+                self._beat_ph, self._beat_bpm = beat_ph[i], beat_bpm[i]
+            y = self._bones_and_feet(repel.apply(row))
+            repel.record(y)
+            rows.append(y[:])
+        self._have_output = True
+        return np.asarray(rows, np.float64).reshape(x.shape)
+
     def _step(self, p: list[float]) -> list[float]:
         if self.mirror:
             src = self._mirror_src
@@ -993,6 +1024,15 @@ class PostProcessor:
                 x = self._groove(self._smooth(p, ox, oz), size, speed)
         else:
             x = self._smooth(p, ox, oz)
+        repel = self.repel
+        if repel.gain > 0.0:
+            x = repel.apply(x)
+        x = self._bones_and_feet(x)
+        if repel.gain > 0.0:
+            repel.record(x)
+        return x
+
+    def _bones_and_feet(self, x: list[float]) -> list[float]:
         if self.project_bones:
             o = self._proj
             self._project.flat(x, o)

@@ -103,6 +103,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "novelty": Field(float, 0.35, "when the dancer's last second comes this near (a share of its moves' "
                          "spread) to something it danced in the last 90 s, it takes the move to the other side "
                          "(shown mirrored within 0.3 s, from a near-symmetric pose if one comes; 0 = off)", 0.0, 1.0),
+        "repel": Field(float, 1.5, "where the dancer's last 1.5 s come near (under 0.45 of its moves' spread) "
+                       "something it showed in the last 90 s, its pose is pushed away from the pose shown then, "
+                       "by up to this many times their difference (full at 0.33; 0 = off)", 0.0, 4.0),
         "pick": Field(int, 8, "at each new move the dancer tries this many draws of its latent and takes the one "
                       "whose next two seconds differ most from what it danced in the last 90 s (1 = off)", 1, 32),
         "pick_look": Field(float, 0.0, "between new moves the pick also looks every this many seconds, and where the "

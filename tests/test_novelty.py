@@ -422,3 +422,78 @@ def test_the_shipped_model_loops_less_with_the_guard_and_streams_as_it_renders()
     r_off, r_on = md.repetition(off.poses, fps=off.fps), md.repetition(fast.poses, fps=fast.fps)
     assert np.mean(r_off < md.REPEAT_RATIO) > 0.02  # it loops without the guard
     assert np.mean(r_on < md.REPEAT_RATIO) < np.mean(r_off < md.REPEAT_RATIO)
+
+
+# -- the repel stage (live.repel, live/novelty.py's Repel, run by live/post.py) ------------------
+def _varied_loop(seconds: int, *, seed: int = 5) -> np.ndarray:
+    """A 3-s move danced over and over, each time a little otherwise (joints 3 cm off at random,
+    changing smoothly from one time to the next): its 2-s windows come within 0.2 of another."""
+    rng = np.random.default_rng(seed)
+    n, period = seconds * FPS, 3 * FPS
+    drift = rng.normal(0.0, 0.03, (n // period + 2, sk.NUM_JOINTS, 3))
+    k = np.arange(n) // period
+    u = ((np.arange(n) % period) / period)[:, None, None]
+    return (_loop(n, period, size=0.2) + (1 - u) * drift[k] + u * drift[k + 1]).astype(np.float32)
+
+
+def _post(repel: float) -> Any:
+    from live.post import PostProcessor
+
+    return PostProcessor(fps=FPS, smoothing=0.0, foot_lock=False, repel=repel)
+
+
+def test_repel_pushes_a_repeated_move_apart_and_leaves_a_new_dance_alone() -> None:
+    poses = _varied_loop(40)
+    plain, pushed = _post(0.0).process_many(poses), _post(2.0).process_many(poses)
+    r0 = md.repetition(plain[10 * FPS:], fps=FPS)
+    r1 = md.repetition(pushed[10 * FPS:], fps=FPS)
+    assert np.median(r0) < 0.22 and np.mean(r0 < md.REPEAT_RATIO) == 1.0  # it repeats itself
+    assert np.median(r1) > 0.33 and np.mean(r1 < md.REPEAT_RATIO) < 0.3  # shown, it mostly does not
+    assert r1.min() > r0.min() + 0.05
+    assert np.abs(sk.bone_lengths(pushed[1:]) - sk.CANONICAL_BONE_LENGTHS).max() < 1e-5  # bones exact
+    assert np.abs(sk.root_of(pushed) - sk.root_of(plain)).max() < 1e-5  # the root where it was
+    step = np.linalg.norm(np.diff(pushed, axis=0), axis=-1).max()
+    assert step < 1.5 * np.linalg.norm(np.diff(plain, axis=0), axis=-1).max()  # no jump
+    # a dance that never comes back is shown as it comes
+    new = _noise(20 * FPS)
+    assert np.array_equal(_post(0.0).process_many(new), _post(2.0).process_many(new))
+
+
+def test_repel_frame_by_frame_equals_the_whole_dance_and_allocates_nothing() -> None:
+    poses = _varied_loop(30, seed=6)
+    whole = _post(2.0).process_many(poses)
+    live = _post(2.0)
+    frames = np.stack([live.process(p).copy() for p in poses[: 20 * FPS]])
+    assert live.repel.pushed > 0.0 or np.abs(whole - _post(0.0).process_many(poses)).max() > 0.01
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rest = []
+        for p in poses[20 * FPS:]:
+            rest.append(live.process(p))
+        grown, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the last frame's floats in the stages' lists (8 KB; without the repel stage 6 KB), not a
+    # history growing with every frame (51 doubles a frame would be 370 KB over these 10 s)
+    assert grown - base < 12288, f"{grown - base} bytes kept"
+    assert peak - base < 16384, f"a frame allocates {peak - base} bytes at its peak"
+    live2 = _post(2.0)
+    every = np.stack([live2.process(p).copy() for p in poses])
+    assert np.abs(every[: len(frames)] - frames).max() == 0.0
+    assert np.abs(every - whole).max() < 1e-5
+
+
+def test_the_engine_gives_the_repel_stage_its_gain_and_the_styles_spread() -> None:
+    cfg = defaults()
+    cfg["features"]["fps"] = FPS
+    assert cfg["live"]["repel"] == 1.5  # on by default since session 71
+    gen = _LoopGen()
+    gen.meta = {"motion_spread": {"a": 0.2, "b": 0.4}}
+    eng = Engine(cfg, gen, features_factory=_Features)
+    assert eng.post.repel.gain == 1.5
+    assert eng.post.repel.guard.floor == pytest.approx(0.3) == eng.phrase.guard.floor
+    eng.apply(Control("energy", 0.25))
+    assert eng.post.repel.guard.floor == pytest.approx(0.15)
+    cfg["live"]["repel"] = 0.0
+    assert Engine(cfg, _LoopGen(), features_factory=_Features).post.repel.gain == 0.0
