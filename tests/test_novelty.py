@@ -342,13 +342,18 @@ def test_a_new_phrase_does_not_flip_the_dance_by_itself() -> None:
     assert seen.flip.count >= 3  # the loop comes back: the guard's own flips
 
 
+def _spread_engine(cfg: dict[str, Any]) -> Engine:
+    """An engine on a looping model of two styles whose spreads are 0.2 and 0.4 m."""
+    gen = _LoopGen()
+    gen.meta = {"motion_spread": {"a": 0.2, "b": 0.4}}
+    return Engine(cfg, gen, features_factory=_Features)
+
+
 def test_the_engine_gives_the_guard_the_styles_spread_and_the_novelty_control() -> None:
     cfg = defaults()
     cfg["features"]["fps"] = FPS
     assert cfg["live"]["novelty"] == 0.35  # on by default since session 40
-    gen = _LoopGen()
-    gen.meta = {"motion_spread": {"a": 0.2, "b": 0.4}}
-    eng = Engine(cfg, gen, features_factory=_Features)
+    eng = _spread_engine(cfg)
     guard = eng.phrase.guard
     assert guard.threshold == 0.35 and eng.phrase.on
     assert guard.floor == pytest.approx(0.3)  # the equal mix
@@ -488,9 +493,7 @@ def test_the_engine_gives_the_repel_stage_its_gain_and_the_styles_spread() -> No
     cfg = defaults()
     cfg["features"]["fps"] = FPS
     assert cfg["live"]["repel"] == 1.5  # on by default since session 71
-    gen = _LoopGen()
-    gen.meta = {"motion_spread": {"a": 0.2, "b": 0.4}}
-    eng = Engine(cfg, gen, features_factory=_Features)
+    eng = _spread_engine(cfg)
     assert eng.post.repel.gain == 1.5
     assert eng.post.repel.guard.floor == pytest.approx(0.3) == eng.phrase.guard.floor
     eng.apply(Control("energy", 0.25))
