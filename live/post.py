@@ -687,8 +687,8 @@ class PostProcessor:
         self._feet_now = [0.0] * 4
         self._feet_prev = [0.0] * 4
         self.repel = Repel(self.fps, gain=repel)
-        """The repel stage (its ``gain`` may be changed live; 0 = off; the engine sets its guard's
-        least spread as the novelty guard's)."""
+        """The repel stage (``gain`` 0 = off: it then neither pushes nor records; the engine sets its
+        guard's least spread as the novelty guard's)."""
         self.reset()
         self.hold = False
 
