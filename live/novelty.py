@@ -234,9 +234,10 @@ of the recordings: the styles' worst 0.890 -> 0.902 and hip-hop 0.890 -> 0.929 a
 push, the lowest window the same; without any push on the legs ballet's repeats, in its legs, stay)."""
 _N = sk.NUM_JOINTS * 3
 _RH = 3 * sk.JOINT_INDEX["left_hip"], 3 * sk.JOINT_INDEX["right_hip"]
-_SH = 3 * sk.JOINT_INDEX["left_shoulder"], 3 * sk.JOINT_INDEX["right_shoulder"]
 _KNEES = 3 * min(sk.JOINT_INDEX["left_knee"], sk.JOINT_INDEX["right_knee"])  # knees and ankles: the last four joints
 assert sorted(sk.JOINT_INDEX[j] for j in ("left_knee", "right_knee", "left_ankle", "right_ankle")) == list(range(13, 17))
+assert [sk.JOINT_INDEX[j] for j in ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+                                    "right_shoulder", "left_hip", "right_hip")] == [0, 1, 2, 3, 4, 5, 6, 11, 12]
 
 
 class Repel:
@@ -267,6 +268,7 @@ class Repel:
         self._ko = 1.0 - math.exp(-1.0 / (REPEL_OFFSET_S * float(fps)))
         self._off = [0.0] * _N
         self._y = [0.0] * _N  # the pushed pose (a buffer of ours: the input may be a filter's state)
+        self._d = [0.0] * _N  # this frame's difference to the pose shown then
         self._pose = np.zeros((sk.NUM_JOINTS, 3), np.float64)
         self._pack = struct.Struct(f"={_N}d").pack_into
         self.reset()
@@ -302,25 +304,26 @@ class Repel:
         a, b = _RH
         rx, ry, rz = 0.5 * (x[a] + x[b]), 0.5 * (x[a + 1] + x[b + 1]), 0.5 * (x[a + 2] + x[b + 2])
         big = 0.0
-        ls, rs = _SH
-        if have:  # the shoulders move together: the push leans the chest, never widens or narrows it
-            sx = 0.5 * g * (x[ls] + x[rs] - q[at + ls] - q[at + rs]) - g * rx
-            sy = 0.5 * g * (x[ls + 1] + x[rs + 1] - q[at + ls + 1] - q[at + rs + 1]) - g * ry
-            sz = 0.5 * g * (x[ls + 2] + x[rs + 2] - q[at + ls + 2] - q[at + rs + 2]) - g * rz
-        legs = g * REPEL_LEGS
+        d = self._d
+        if have:  # the difference to the pose shown then, root-relative
+            for i in range(0, _N, 3):
+                d[i] = x[i] - rx - q[at + i]
+                d[i + 1] = x[i + 1] - ry - q[at + i + 1]
+                d[i + 2] = x[i + 2] - rz - q[at + i + 2]
+            for c in range(3):  # the head and the chest are pushed whole (a lean, never a twisted face or
+                # a narrowed chest), the hips not at all (the pelvis's turn is the model's), the legs by half
+                h = 0.2 * (d[c] + d[3 + c] + d[6 + c] + d[9 + c] + d[12 + c])
+                d[c] = d[3 + c] = d[6 + c] = d[9 + c] = d[12 + c] = h
+                m = 0.5 * (d[15 + c] + d[18 + c])
+                d[15 + c] = d[18 + c] = m
+                d[33 + c] = d[36 + c] = 0.0
+            for i in range(_KNEES, _N):
+                d[i] *= REPEL_LEGS
+        gd = g if have else 0.0
         for i in range(0, _N, 3):
-            if not have:
-                wx = wy = wz = 0.0
-            elif i == ls or i == rs:
-                wx, wy, wz = sx, sy, sz
-            else:
-                gi = legs if i >= _KNEES else g
-                wx = gi * (x[i] - rx - q[at + i])
-                wy = gi * (x[i + 1] - ry - q[at + i + 1])
-                wz = gi * (x[i + 2] - rz - q[at + i + 2])
-            ox = off[i] + ko * (wx - off[i])
-            oy = off[i + 1] + ko * (wy - off[i + 1])
-            oz = off[i + 2] + ko * (wz - off[i + 2])
+            ox = off[i] + ko * (gd * d[i] - off[i])
+            oy = off[i + 1] + ko * (gd * d[i + 1] - off[i + 1])
+            oz = off[i + 2] + ko * (gd * d[i + 2] - off[i + 2])
             off[i], off[i + 1], off[i + 2] = ox, oy, oz
             y[i], y[i + 1], y[i + 2] = x[i] + ox, x[i + 1] + oy, x[i + 2] + oz
             m = abs(ox) + abs(oy) + abs(oz)

@@ -457,6 +457,10 @@ def test_repel_pushes_a_repeated_move_apart_and_leaves_a_new_dance_alone() -> No
     assert r1.min() > r0.min() + 0.05
     assert np.abs(sk.bone_lengths(pushed[1:]) - sk.CANONICAL_BONE_LENGTHS).max() < 1e-5  # bones exact
     assert np.abs(sk.root_of(pushed) - sk.root_of(plain)).max() < 1e-5  # the root where it was
+    assert np.abs(pushed[:, 11:13] - plain[:, 11:13]).max() < 1e-5  # the pelvis as the model turns it
+    for a, b in ((1, 2), (3, 4), (0, 3)):  # the head pushed whole: the face as it was
+        span = [np.linalg.norm(d[:, a] - d[:, b], axis=-1) for d in (plain, pushed)]
+        assert np.abs(span[1] - span[0]).max() < 1e-5
     step = np.linalg.norm(np.diff(pushed, axis=0), axis=-1).max()
     assert step < 1.5 * np.linalg.norm(np.diff(plain, axis=0), axis=-1).max()  # no jump
     # a dance that never comes back is shown as it comes
