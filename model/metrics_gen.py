@@ -105,7 +105,7 @@ class Dancer:
         base["live"] = dict(base["live"], root=root, mirror=False)
         if post == "off":
             base["live"].update({"project_bones": False, "smoothing": 0.0, "root": "follow", "groove": 0.0,
-                                 "dynamics": 0.0})
+                                 "dynamics": 0.0, "repel": 0.0})
         self.cfg = base
         self.path = str(model_path)
         self.energy_top: float | None = None
@@ -127,7 +127,8 @@ class Dancer:
         self.frames = 0
         lv = base["live"]
         self.post_stages = (f"smoothing {lv['smoothing']:g}, groove {lv.get('groove', 0.0):g}, "
-                            f"dynamics {lv.get('dynamics', 0.0):g}, foot lock {'on' if lv.get('foot_lock', True) else 'off'}"
+                            f"dynamics {lv.get('dynamics', 0.0):g}, repel {lv.get('repel', 0.0):g}, "
+                            f"foot lock {'on' if lv.get('foot_lock', True) else 'off'}"
                             if post == "on" else "none")
         if float(lv.get("feel", 1.0)) != 1.0:  # half or double time (live/feel.py)
             self.post_stages += f"; feel {float(lv['feel']):g}"

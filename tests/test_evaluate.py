@@ -166,6 +166,25 @@ def _demo_piece(seconds: float, seed: int) -> tuple[Any, Path]:
     return song, Path(__file__).resolve().parent.parent / "models" / "default.onnx"
 
 
+def test_the_evaluation_dancer_without_post_processing_is_not_repelled() -> None:
+    """`evaluate --post off` is the model's raw output: the repel stage (a post-processing stage,
+    on by default) is off there, and named among the stages when the post-processing is on."""
+    pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
+    from model.config import load_config
+    from model.metrics_gen import Dancer
+
+    song, model = _demo_piece(30.0, 3)
+    cfg = load_config(None)
+    assert cfg["live"]["repel"] > 0
+    bare = dict(cfg, live=dict(cfg["live"], repel=0.0))
+    on, off = Dancer(str(model), cfg), Dancer(str(model), cfg, post="off")
+    assert "repel 1.5" in on.post_stages and "repel 0," in Dancer(str(model), bare).post_stages
+    dance = {k: d.dance(song, style="ballet", seed=1).poses for k, d in
+             (("on", on), ("bare", Dancer(str(model), bare)), ("off", off), ("off bare", Dancer(str(model), bare, post="off")))}
+    assert np.abs(dance["on"] - dance["bare"]).max() > 0.01  # the stage acts on this dance
+    assert np.array_equal(dance["off"], dance["off bare"])  # but not on the raw output
+
+
 def test_the_evaluation_dancer_and_generate_dance_the_same_half_time() -> None:
     pytest.importorskip("onnxruntime", reason="needs onnxruntime (the cpu extra): pip install -e \".[cpu]\"")
     from live.generate import apply_options, generate_dance
