@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(None)
     try:
         dancer = Dancer(args.model, cfg)
-        unguarded = Dancer(args.model, {**cfg, "live": {**cfg["live"], "novelty": 0.0}})
+        unguarded = Dancer(args.model, {**cfg, "live": {**cfg["live"], "novelty": 0.0, "repel": 0.0}})
         songs = ms.find_songs(args.songs)
         pieces = _pieces(dancer, unguarded, songs, per_song=args.styles_per_song, long_seeds=args.long_seeds,
                          minutes=args.long_minutes)
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     fps = dancer.fps
-    cols: dict[str, list[np.ndarray]] = {"unguarded": [], f"shown (novelty {cfg['live'].get('novelty', 0):g})": [],
+    cols: dict[str, list[np.ndarray]] = {"unguarded": [], f"shown (novelty {cfg['live'].get('novelty', 0):g}, "
+                                         f"repel {cfg['live'].get('repel', 0):g})": [],
                                          "greedy flips, hindsight": []}
     worst: list[tuple[float, str]] = []
     for name, shown, music, raw in pieces:
