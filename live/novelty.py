@@ -138,15 +138,16 @@ class NoveltyGuard:
         self.last_ratio = float("nan")
         self.last_lag = 0
 
-    def observe(self, pose: np.ndarray) -> bool:
-        """One pose [17, 3] into the history, without the firing logic of :meth:`push`; True when
-        it was sampled (then :meth:`nearest` has a new answer)."""
+    def tick(self) -> bool:
+        """Count one pose without the firing logic of :meth:`push`; True when that pose is one to
+        sample (then pass it to :meth:`sample`, and :meth:`nearest` has a new answer)."""
         f = self._frames
         self._frames = f + 1
-        if f % self.sub:
-            return False
+        return f % self.sub == 0
+
+    def sample(self, pose: np.ndarray) -> None:
+        """A pose [17, 3] into the history (after :meth:`tick` said so)."""
         self._sample(pose)
-        return True
 
     def push(self, pose: np.ndarray) -> bool:
         """One model pose [17, 3]; True on a check frame where the last stretch repeats one of
@@ -273,10 +274,6 @@ class Repel:
         self._pack = struct.Struct(f"={_N}d").pack_into
         self.reset()
 
-    @property
-    def active(self) -> bool:
-        return self.gain > 0.0
-
     def reset(self) -> None:
         """A new stream: the history is forgotten and nothing is pushed."""
         self.guard.reset()
@@ -342,9 +339,10 @@ class Repel:
         row, at = self._ring, _N * (self._t % self._n)
         for i in range(0, _N, 3):
             row[at + i], row[at + i + 1], row[at + i + 2] = y[i] - rx, y[i + 1] - ry, y[i + 2] - rz
-        self._pack(self._pose, 0, *y)  # type: ignore[arg-type]  # an ndarray is a writable buffer
-        if not self.guard.observe(self._pose):
+        if not self.guard.tick():  # the guard samples every ``sub``-th pose
             return
+        self._pack(self._pose, 0, *y)  # type: ignore[arg-type]  # an ndarray is a writable buffer
+        self.guard.sample(self._pose)
         r = self.guard.nearest()
         if r != r:  # NaN: too little history
             self._target, self._lag = 0.0, 0
